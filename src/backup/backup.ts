@@ -1,0 +1,173 @@
+import path from 'node:path';
+import type { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+import { sha1File } from '../disk/copy.js';
+import { Executor, type ExecutionResult } from '../disk/executor.js';
+import { freeBytes } from '../disk/space.js';
+import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
+import { plan, type CatalogView } from '../plan/planner.js';
+import type { ParityPool } from '../parity/pool.js';
+import type { ExclusionFilter } from '../scan/exclude.js';
+import type { RootScan, SkippedEntry } from '../scan/record.js';
+import { scanRoot } from '../scan/scanner.js';
+
+export interface BackupSummary {
+  unchanged: number;
+  added: number;
+  modified: number;
+  renamed: number;
+  linked: number;
+  removed: number;
+  deferred: number;
+  skipped: number;
+  bytesCopied: number;
+  parityBytes: number;
+  seconds: number;
+  diskFull: boolean;
+  missing: number;
+  interrupted: boolean;
+  freeBytes: number | null;
+}
+
+export interface ScanResult {
+  scans: RootScan[];
+  skipped: SkippedEntry[];
+}
+
+function isUnder(p: string, root: string): boolean {
+  return root === '/' ? true : p.startsWith(root + '/');
+}
+
+export function scanDataPaths(roots: string[], filter: ExclusionFilter | undefined, onProgress?: (n: number) => void): ScanResult {
+  const scans: RootScan[] = [];
+  const skipped: SkippedEntry[] = [];
+  let before = 0;
+  for (const root of roots) {
+    const s = scanRoot(root, { filter, onProgress: onProgress && ((n) => onProgress(before + n)) });
+    before += s.records.length;
+    scans.push(s);
+    skipped.push(...s.skipped);
+  }
+  return { scans, skipped };
+}
+
+/**
+ * The planner's view: the mounted volume as its own disk catalog knows it (the truth for that
+ * volume), every other volume as the host catalog knows it.
+ */
+export function catalogView(host: Catalog, disk: Catalog, volume: string, roots: string[]): CatalogView {
+  const entries: CatalogEntry[] = [];
+  const seen = new Set<string>();
+  for (const root of roots) {
+    for (const e of disk.entriesUnder(root)) {
+      if (e.volume !== volume || seen.has(e.path)) continue;
+      seen.add(e.path);
+      entries.push(e);
+    }
+  }
+  for (const root of roots) {
+    for (const e of host.entriesUnder(root)) {
+      if (e.volume === volume || seen.has(`${e.volume}\0${e.path}`)) continue;
+      seen.add(`${e.volume}\0${e.path}`);
+      entries.push(e);
+    }
+  }
+  return {
+    entries,
+    findContent: (size, sha1) => [
+      ...disk.findContent(size, sha1).filter((e) => e.volume === volume),
+      ...host.findContent(size, sha1).filter((e) => e.volume !== volume),
+    ],
+    hasSize: (size) => disk.hasSize(size) || host.hasSize(size),
+  };
+}
+
+/**
+ * Plans, hashing what the planner asks for between rounds. A file that cannot be read for hashing
+ * is reported and left out as unreadable, so its archived copy is kept as it is.
+ */
+export async function planWithHashes(
+  scans: RootScan[],
+  view: CatalogView,
+  volume: string,
+  options: PlanOptions,
+  onSkip: (path: string, message: string) => void,
+): Promise<Plan> {
+  const hashes = new Map<string, string>();
+  let current = scans;
+  for (let round = 0; round < 5; round++) {
+    const p = plan({ scans: current, catalog: view, current: volume, hashes, options });
+    if (p.needHash.length === 0) return p;
+    const unreadable = new Set<string>();
+    for (const file of p.needHash) {
+      try {
+        hashes.set(file, (await sha1File(file)).sha1);
+      } catch (err) {
+        unreadable.add(file);
+        onSkip(file, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+      }
+    }
+    if (unreadable.size > 0) {
+      current = current.map((s) => {
+        const drop = s.records.filter((r) => unreadable.has(r.path));
+        if (drop.length === 0) return s;
+        return {
+          ...s,
+          records: s.records.filter((r) => !unreadable.has(r.path)),
+          skipped: [...s.skipped, ...drop.map((r) => ({ path: r.path, reason: 'unreadable' as const, message: 'cannot be read' }))],
+        };
+      });
+    }
+  }
+  throw new Error('planning did not settle after five rounds of hashing');
+}
+
+export interface ExecuteOptions {
+  root: string;
+  volume: string;
+  host: Catalog;
+  disk: Catalog;
+  parity: ParityPool | null;
+  parityPct: number;
+  reserve: number;
+  signal: AbortSignal;
+  detail(msg: string): void;
+  warn(msg: string): void;
+  progress?(done: number, total: number, bytes: number): void;
+}
+
+export async function executePlan(ops: Operation[], o: ExecuteOptions): Promise<ExecutionResult> {
+  const ex = new Executor(o);
+  ex.resumeParity();
+  const result = await ex.run(ops);
+  for (const v of result.deferredVolumes) o.host.transaction(() => o.host.bumpGeneration(v));
+  return result;
+}
+
+export function summarize(p: Plan, r: ExecutionResult | null, skipped: number, started: number, root: string | null): BackupSummary {
+  // A dry run reports the plan; a real run what it did (a full disk stops it short of the plan).
+  const c = r ? { ...p.counts, ...r.counts } : p.counts;
+  return {
+    unchanged: c.unchanged,
+    added: c.added,
+    modified: c.modified,
+    renamed: c.renamed,
+    linked: c.linked,
+    removed: c.removed,
+    deferred: c.deferred,
+    skipped: skipped + (r?.skipped.length ?? 0),
+    bytesCopied: r?.bytesCopied ?? 0,
+    parityBytes: r?.parityBytes ?? 0,
+    seconds: Math.round((Date.now() - started) / 10) / 100,
+    diskFull: r?.stopped?.reason === 'disk-full',
+    missing: c.missing,
+    interrupted: r?.stopped?.reason === 'interrupted',
+    freeBytes: root ? freeBytes(root) : null,
+  };
+}
+
+export function normaliseRoots(paths: string[]): string[] {
+  const roots = paths.map((p) => path.resolve(p));
+  // A data path inside another is scanned once, as part of the outer one.
+  return [...new Set(roots)].filter((r, _, all) => !all.some((o) => o !== r && isUnder(r, o))).sort();
+}

@@ -1,0 +1,304 @@
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { CatalogEntry } from './entry.js';
+import { CatalogVersionError, migrate } from './schema.js';
+
+export class CatalogError extends Error {}
+
+export interface VolumeRow {
+  uuid: string;
+  label: string;
+  encrypted: boolean;
+  created: string;
+  generation: number;
+}
+
+export interface CopyRow {
+  copy: string;
+  volume: string;
+  label: string;
+  generation: number;
+  lastSync: string | null;
+  freeBytes: number | null;
+  files: number;
+  bytes: number;
+}
+
+export type DeferredAction = 'RENAME' | 'LINK' | 'DELETE';
+
+export interface DeferredRow {
+  id: number;
+  volume: string;
+  action: DeferredAction;
+  path: string;
+  target: string | null;
+  created: string;
+}
+
+const ENTRY_COLUMNS =
+  'volume, path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target, parity_name, verified_at';
+
+type EntryRow = [
+  string, string, string, number, number, number, string | null, string | null,
+  number, number, number, string | null, string | null, number | null,
+];
+
+function rowToEntry(r: EntryRow): CatalogEntry {
+  return {
+    volume: r[0], path: r[1], kind: r[2] as CatalogEntry['kind'], size: r[3], mtimeSec: r[4], mtimeNsec: r[5],
+    inode: r[6], sha1: r[7], mode: r[8], uid: r[9], gid: r[10], linkTarget: r[11], parityName: r[12], verifiedAt: r[13],
+  };
+}
+
+function entryParams(e: CatalogEntry): unknown[] {
+  return [
+    e.volume, e.path, e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha1,
+    e.mode, e.uid, e.gid, e.linkTarget, e.parityName, e.verifiedAt,
+  ];
+}
+
+/** Upper bound of a path-prefix range: every path below `dir` sorts in [dir + '/', dir + '0'). */
+function prefixRange(dir: string): [string, string] {
+  const d = dir === '/' ? '' : dir.replace(/\/+$/, '');
+  return [d + '/', d + '0'];
+}
+
+/**
+ * One SQLite catalog, host or disk. Statements are prepared once: a backup touches every row,
+ * so per-call preparation would dominate.
+ */
+export class Catalog {
+  readonly db: Database.Database;
+  private readonly stmts;
+
+  private constructor(db: Database.Database, readonly file: string) {
+    this.db = db;
+    const p = (sql: string) => db.prepare(sql);
+    this.stmts = {
+      under: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ?`).raw(true),
+      byVolume: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? ORDER BY path`).raw(true),
+      all: p(`SELECT ${ENTRY_COLUMNS} FROM files ORDER BY path, volume`).raw(true),
+      get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
+      byPath: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path = ?`).raw(true),
+      content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
+      hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
+      upsert: p(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+      delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
+      volumes: p(`SELECT uuid, label, encrypted, created, generation FROM volumes ORDER BY created, label`),
+      volume: p(`SELECT uuid, label, encrypted, created, generation FROM volumes WHERE uuid = ?`),
+      upsertVolume: p(`INSERT INTO volumes (uuid, label, encrypted, created, generation) VALUES (?,?,?,?,?)
+        ON CONFLICT(uuid) DO UPDATE SET label = excluded.label, encrypted = excluded.encrypted, generation = excluded.generation`),
+      bump: p(`UPDATE volumes SET generation = generation + 1 WHERE uuid = ?`),
+      copies: p(`SELECT copy, volume, label, generation, last_sync, free_bytes, files, bytes FROM copies ORDER BY volume, label`),
+      upsertCopy: p(`INSERT OR REPLACE INTO copies (copy, volume, label, generation, last_sync, free_bytes, files, bytes) VALUES (?,?,?,?,?,?,?,?)`),
+      deferred: p(`SELECT id, volume, action, path, target, created FROM deferred WHERE volume = ? ORDER BY id`),
+      allDeferred: p(`SELECT id, volume, action, path, target, created FROM deferred ORDER BY volume, id`),
+      addDeferred: p(`INSERT INTO deferred (volume, action, path, target, created) VALUES (?,?,?,?,?)`),
+      dropDeferred: p(`DELETE FROM deferred WHERE id = ?`),
+      stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE volume = ?`),
+      getMeta: p(`SELECT value FROM meta WHERE key = ?`).pluck(true),
+      setMeta: p(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`),
+    };
+  }
+
+  /**
+   * Opens (and with `create`, makes) a catalog. Any SQLite failure becomes a CatalogError with one
+   * sentence naming the file, since a corrupt or foreign file is something a user can cause.
+   */
+  static open(file: string, opts: { create?: boolean; readonly?: boolean } = {}): Catalog {
+    const exists = fs.existsSync(file);
+    if (!exists && !opts.create) throw new CatalogError(`catalog ${file} does not exist`);
+    if (!exists) fs.mkdirSync(path.dirname(file), { recursive: true });
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(file, { readonly: !!opts.readonly && exists, fileMustExist: !opts.create });
+      if (!opts.readonly) {
+        db.pragma('journal_mode = WAL');
+        db.pragma('synchronous = NORMAL');
+      }
+      db.pragma('busy_timeout = 5000');
+      // Any read forces SQLite to look at the header: a foreign file fails here, not mid-run.
+      db.pragma('user_version', { simple: true });
+      if (!opts.readonly) migrate(db, file);
+      const cat = new Catalog(db, file);
+      return cat;
+    } catch (err) {
+      db?.close();
+      if (err instanceof CatalogVersionError) throw new CatalogError(err.message);
+      const why = err instanceof Error ? err.message : String(err);
+      throw new CatalogError(`catalog ${file} cannot be used (${why}); restore it from a disk with \`blaine rebuild-catalog\``);
+    }
+  }
+
+  /** An empty catalog in memory: what a dry run plans against when no file exists yet. */
+  static memory(): Catalog {
+    const db = new Database(':memory:');
+    migrate(db, ':memory:');
+    return new Catalog(db, ':memory:');
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // ---- files ----
+
+  entriesUnder(dir: string): CatalogEntry[] {
+    const [lo, hi] = prefixRange(dir);
+    return (this.stmts.under.all(lo, hi) as EntryRow[]).map(rowToEntry);
+  }
+
+  entriesOfVolume(volume: string): CatalogEntry[] {
+    return (this.stmts.byVolume.all(volume) as EntryRow[]).map(rowToEntry);
+  }
+
+  *iterateVolume(volume: string): IterableIterator<CatalogEntry> {
+    for (const r of this.stmts.byVolume.iterate(volume) as IterableIterator<EntryRow>) yield rowToEntry(r);
+  }
+
+  /** Entries whose path matches any of the SQLite GLOB patterns (all when none), of the given volumes (all when none). */
+  matching(globs: string[], volumes: string[] = []): CatalogEntry[] {
+    const where: string[] = [];
+    const params: string[] = [];
+    if (globs.length > 0) {
+      where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')})`);
+      params.push(...globs);
+    }
+    if (volumes.length > 0) {
+      where.push(`volume IN (${volumes.map(() => '?').join(', ')})`);
+      params.push(...volumes);
+    }
+    const sql = `SELECT ${ENTRY_COLUMNS} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
+    return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
+  }
+
+  allEntries(): CatalogEntry[] {
+    return (this.stmts.all.all() as EntryRow[]).map(rowToEntry);
+  }
+
+  get(volume: string, p: string): CatalogEntry | undefined {
+    const r = this.stmts.get.get(volume, p) as EntryRow | undefined;
+    return r && rowToEntry(r);
+  }
+
+  byPath(p: string): CatalogEntry[] {
+    return (this.stmts.byPath.all(p) as EntryRow[]).map(rowToEntry);
+  }
+
+  findContent(size: number, sha1: string): CatalogEntry[] {
+    return (this.stmts.content.all(size, sha1) as EntryRow[]).map(rowToEntry);
+  }
+
+  hasSize(size: number): boolean {
+    return this.stmts.hasSize.get(size) !== undefined;
+  }
+
+  put(e: CatalogEntry): void {
+    this.stmts.upsert.run(...entryParams(e));
+  }
+
+  remove(volume: string, p: string): void {
+    this.stmts.delete.run(volume, p);
+  }
+
+  /** Replaces every row of a volume by `entries` (a disk catalog imported as the truth for its volume). */
+  replaceVolume(volume: string, entries: Iterable<CatalogEntry>): void {
+    this.transaction(() => {
+      this.db.prepare('DELETE FROM files WHERE volume = ?').run(volume);
+      for (const e of entries) this.put({ ...e, volume });
+    });
+  }
+
+  volumeStats(volume: string): { files: number; bytes: number } {
+    return this.stmts.stats.get(volume) as { files: number; bytes: number };
+  }
+
+  // ---- volumes and copies ----
+
+  volumes(): VolumeRow[] {
+    return (this.stmts.volumes.all() as Array<Omit<VolumeRow, 'encrypted'> & { encrypted: number }>).map((v) => ({
+      ...v,
+      encrypted: !!v.encrypted,
+    }));
+  }
+
+  volume(uuid: string): VolumeRow | undefined {
+    const v = this.stmts.volume.get(uuid) as (Omit<VolumeRow, 'encrypted'> & { encrypted: number }) | undefined;
+    return v && { ...v, encrypted: !!v.encrypted };
+  }
+
+  putVolume(v: VolumeRow): void {
+    this.stmts.upsertVolume.run(v.uuid, v.label, v.encrypted ? 1 : 0, v.created, v.generation);
+  }
+
+  bumpGeneration(volume: string): void {
+    this.stmts.bump.run(volume);
+  }
+
+  copies(): CopyRow[] {
+    return (this.stmts.copies.all() as Array<Record<string, unknown>>).map((c) => ({
+      copy: c.copy as string,
+      volume: c.volume as string,
+      label: c.label as string,
+      generation: c.generation as number,
+      lastSync: (c.last_sync as string | null) ?? null,
+      freeBytes: (c.free_bytes as number | null) ?? null,
+      files: c.files as number,
+      bytes: c.bytes as number,
+    }));
+  }
+
+  putCopy(c: CopyRow): void {
+    this.stmts.upsertCopy.run(c.copy, c.volume, c.label, c.generation, c.lastSync, c.freeBytes, c.files, c.bytes);
+  }
+
+  // ---- deferred actions ----
+
+  deferred(volume?: string): DeferredRow[] {
+    return (volume === undefined ? this.stmts.allDeferred.all() : this.stmts.deferred.all(volume)) as DeferredRow[];
+  }
+
+  defer(volume: string, action: DeferredAction, p: string, target: string | null): void {
+    this.stmts.addDeferred.run(volume, action, p, target, new Date().toISOString());
+  }
+
+  dropDeferred(id: number): void {
+    this.stmts.dropDeferred.run(id);
+  }
+
+  // ---- meta and runs ----
+
+  getMeta(key: string): string | undefined {
+    return this.stmts.getMeta.get(key) as string | undefined;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.stmts.setMeta.run(key, value);
+  }
+
+  startRun(command: string, volume: string | null, copy: string | null): number {
+    const r = this.db
+      .prepare(`INSERT INTO runs (command, volume, copy, started, status) VALUES (?, ?, ?, ?, 'running')`)
+      .run(command, volume, copy, new Date().toISOString());
+    return Number(r.lastInsertRowid);
+  }
+
+  finishRun(id: number, status: string, summary: unknown, freeAfter: number | null, usedBytes: number | null): void {
+    this.db
+      .prepare(`UPDATE runs SET finished = ?, status = ?, summary = ?, free_after = ?, used_bytes = ? WHERE id = ?`)
+      .run(new Date().toISOString(), status, JSON.stringify(summary), freeAfter, usedBytes, id);
+  }
+
+  /** A consistent copy of the whole database in another file (the host-catalog snapshot on a disk). */
+  async snapshotTo(file: string): Promise<void> {
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.rmSync(tmp, { force: true });
+    await this.db.backup(tmp);
+    fs.renameSync(tmp, file);
+  }
+}

@@ -1,0 +1,26 @@
+/** A file (or symlink) as one catalog knows it: which volume holds it and what it was when stored. */
+export interface CatalogEntry {
+  /** Absolute source path; also its place below the disk root. */
+  path: string;
+  /** Volume UUID. */
+  volume: string;
+  kind: 'file' | 'symlink';
+  size: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  /** "dev:ino" on the data disk when last seen; null when unknown (e.g. rebuilt from a disk). */
+  inode: string | null;
+  /** Hex SHA1 of the content; for a symlink null. */
+  sha1: string | null;
+  mode: number;
+  uid: number;
+  gid: number;
+  linkTarget: string | null;
+  /**
+   * Relative path (from the disk root) the PAR2 set was made for; parity files live at
+   * .blaine/parity/<path>.par2 for the entry's current path. null: no parity (yet).
+   */
+  parityName: string | null;
+  /** Unix seconds of the last full checksum verify, null if never. */
+  verifiedAt: number | null;
+}

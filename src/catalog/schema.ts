@@ -1,0 +1,92 @@
+import type Database from 'better-sqlite3';
+
+/**
+ * Host and disk catalogs share one schema: a disk catalog simply holds the rows of its own volume.
+ * Each migration moves the schema one version up; never edit a released one, add another.
+ */
+const migrations: string[] = [
+  `
+  CREATE TABLE volumes (
+    uuid TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    encrypted INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    -- bumped whenever the volume's contents change (also by deferring an action for it), so a copy
+    -- whose disk catalog carries an older generation is known to be behind
+    generation INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE copies (
+    copy TEXT PRIMARY KEY,
+    volume TEXT NOT NULL,
+    label TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 0,
+    last_sync TEXT,
+    free_bytes INTEGER,
+    files INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE files (
+    volume TEXT NOT NULL,
+    path TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_s INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode TEXT,
+    sha1 TEXT,
+    mode INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    gid INTEGER NOT NULL,
+    link_target TEXT,
+    parity_name TEXT,
+    verified_at INTEGER,
+    PRIMARY KEY (volume, path)
+  ) WITHOUT ROWID;
+  -- path alone: loading everything under a data path is a range scan
+  CREATE INDEX files_path ON files(path);
+  -- content lookups (duplicates are stored once per volume) and "does any file have this size"
+  CREATE INDEX files_content ON files(size, sha1);
+  CREATE TABLE deferred (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    volume TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('RENAME', 'LINK', 'DELETE')),
+    path TEXT NOT NULL,
+    target TEXT,
+    created TEXT NOT NULL
+  );
+  CREATE INDEX deferred_volume ON deferred(volume, id);
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    command TEXT NOT NULL,
+    volume TEXT,
+    copy TEXT,
+    started TEXT NOT NULL,
+    finished TEXT,
+    status TEXT NOT NULL,
+    summary TEXT,
+    free_after INTEGER,
+    used_bytes INTEGER
+  );
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+];
+
+export const SCHEMA_VERSION = migrations.length;
+
+export class CatalogVersionError extends Error {}
+
+/** Brings a catalog up to the current schema; refuses one written by a newer Blaine. */
+export function migrate(db: Database.Database, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) {
+    throw new CatalogVersionError(
+      `${file} was written by a newer Blaine (schema ${version}, this one knows ${SCHEMA_VERSION}); upgrade Blaine`,
+    );
+  }
+  for (let v = version; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(migrations[v]!);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,144 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import { CatalogError } from '../catalog/catalog.js';
+import { ConfigError } from '../config/config.js';
+import { CopyError } from '../disk/copy.js';
+import { LockError } from '../disk/lock.js';
+import { DiskError } from '../disk/volume.js';
+import { ExclusionError } from '../scan/exclude.js';
+import { EXIT, UserError } from './exit.js';
+import { Output, type Verbosity } from './output.js';
+
+export interface CommonOptions {
+  config?: string;
+  db?: string;
+  dest?: string;
+  keyFile?: string;
+  verbose?: boolean;
+  quiet?: boolean;
+  logFile?: string;
+  json?: boolean;
+}
+
+/** Options every command takes (SPEC §4); each command lists them in its own --help. */
+export function addCommonOptions(cmd: Command, opts: { dest?: 'required' | 'optional' | 'none' } = {}): Command {
+  cmd.option('--config <file>', 'TOML file with settings (the command line wins)');
+  cmd.option('--db <file>', 'host catalog (default $XDG_DATA_HOME/blaine/catalog.sqlite)');
+  if (opts.dest !== 'none') cmd.option('--dest <disk>', 'the mounted archive disk');
+  cmd.option('--key-file <file>', 'encryption key file (or env BLAINE_KEY)');
+  cmd.addOption(new Option('-v, --verbose', 'more output').conflicts('quiet'));
+  cmd.option('-q, --quiet', 'less output');
+  cmd.option('--log-file <file>', 'append a full debug log to this file');
+  cmd.option('--json', 'machine-readable output on stdout');
+  return cmd;
+}
+
+export function defaultDbPath(): string {
+  const base = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
+  return path.join(base, 'blaine', 'catalog.sqlite');
+}
+
+export function dbPath(o: CommonOptions): string {
+  return path.resolve(o.db ?? defaultDbPath());
+}
+
+export function requireDest(o: CommonOptions): string {
+  if (!o.dest) throw new UserError('--dest is required: name the mounted archive disk', EXIT.usage);
+  return path.resolve(o.dest);
+}
+
+export function makeOutput(o: CommonOptions): Output {
+  const v: Verbosity = o.quiet ? -1 : o.verbose ? 1 : 0;
+  return new Output(v, !!o.json, o.logFile);
+}
+
+/** The exit status and sentence for anything a command throws; unknown errors keep their stack in the log. */
+export function describeError(err: unknown): { code: number; message: string } {
+  if (err instanceof UserError) return { code: err.exitCode, message: err.message };
+  if (err instanceof ConfigError || err instanceof ExclusionError) return { code: EXIT.usage, message: err.message };
+  if (err instanceof CatalogError || err instanceof DiskError || err instanceof LockError || err instanceof CopyError) {
+    return { code: err instanceof CopyError && err.code === 'ENOSPC' ? EXIT.diskFull : EXIT.error, message: err.message };
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && typeof e.code === 'string' && e.path) {
+    const what: Record<string, string> = {
+      ENOENT: 'does not exist',
+      EACCES: 'is not accessible (permission denied)',
+      EPERM: 'is not accessible (operation not permitted)',
+      ENOSPC: 'is on a full disk',
+      EROFS: 'is on a read-only file system',
+      ENOTDIR: 'has a part that is not a directory',
+      EIO: 'cannot be read (input/output error: a failing disk?)',
+    };
+    return {
+      code: e.code === 'ENOSPC' ? EXIT.diskFull : EXIT.error,
+      message: `${e.path} ${what[e.code] ?? `failed (${e.code})`}`,
+    };
+  }
+  return { code: EXIT.error, message: `internal error: ${(err as Error)?.message ?? String(err)} (please report it with the --log-file output)` };
+}
+
+/**
+ * Wraps a command's action: builds its Output, turns every failure into one sentence on stderr and an
+ * exit status, and never lets a stack trace reach the user (it goes to --log-file).
+ */
+export function action<O extends CommonOptions>(
+  fn: (opts: O, args: string[], out: Output) => Promise<number> | number,
+): (...a: unknown[]) => Promise<void> {
+  return async (...a: unknown[]) => {
+    const cmd = a[a.length - 1] as Command;
+    const opts = cmd.opts() as O;
+    let out: Output;
+    try {
+      out = makeOutput(opts);
+    } catch (err) {
+      process.stderr.write(`blaine: ${describeError(err).message}\n`);
+      process.exitCode = EXIT.usage;
+      return;
+    }
+    try {
+      process.exitCode = await fn(opts, cmd.args, out);
+    } catch (err) {
+      const d = describeError(err);
+      if (err instanceof Error && err.stack) out.debug(err.stack);
+      out.error(d.message);
+      process.exitCode = d.code;
+    } finally {
+      out.close();
+    }
+  };
+}
+
+/** Ctrl-C and SIGTERM ask the run to stop cleanly; a second one ends the process at once. */
+export function interruptSignal(out: Output): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+    out.warn(`${sig}: stopping after the file under way (press again to stop at once)`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose() {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}
+
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+export function parseNumber(what: string, min: number, max: number, integer = false) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+      throw new UserError(`${what} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not "${value}"`, EXIT.usage);
+    }
+    return n;
+  };
+}

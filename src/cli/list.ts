@@ -1,0 +1,100 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+import { diskCatalogPath } from '../disk/session.js';
+import { readVolume } from '../disk/volume.js';
+import { action, addCommonOptions, collect, dbPath, type CommonOptions } from './common.js';
+import { EXIT, UsageError, UserError } from './exit.js';
+import { formatBytes, type Output } from './output.js';
+import { labelsOf, resolveVolume } from './volumes.js';
+
+interface ListOptions extends CommonOptions {
+  disk?: string[];
+  local?: boolean;
+  sort: string;
+  reverse?: boolean;
+  one?: boolean;
+}
+
+const SORTS = ['path', 'size', 'mtime', 'disk'] as const;
+
+export function registerList(program: Command): void {
+  const cmd = program
+    .command('list')
+    .summary('list archived files')
+    .description(
+      'List archived files from the host catalog; with only --dest (no --db), or with --local, from the\n' +
+        "disk's own catalog. GLOB matches the absolute path; * matches / too.",
+    )
+    .argument('[glob...]', 'patterns for the stored absolute path')
+    .option('--disk <vol>', 'only files on this volume: label, UUID or UUID prefix (repeatable)', collect)
+    .option('--local', "with --dest: read the disk's own catalog")
+    .option('--sort <key>', `sort by ${SORTS.join(', ')}`, 'path')
+    .option('--reverse', 'reverse the order')
+    .option('-1, --one', 'paths only, one per line');
+  addCommonOptions(cmd);
+  cmd.action(action<ListOptions>(list));
+}
+
+function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
+  if (opts.dest && (opts.local || opts.db === undefined)) {
+    const dest = path.resolve(opts.dest);
+    const info = readVolume(dest);
+    const file = diskCatalogPath(dest);
+    if (!fs.existsSync(file)) throw new UserError(`${dest} has no disk catalog yet; run a backup onto it first`);
+    return { cat: Catalog.open(file, { readonly: true }), volumes: [info.volume] };
+  }
+  const db = dbPath(opts);
+  if (!fs.existsSync(db)) {
+    throw new UserError(`no host catalog at ${db}; run a backup first, give --db, or list a disk with --dest`);
+  }
+  const cat = Catalog.open(db, { readonly: true });
+  if (opts.dest) return { cat, volumes: [readVolume(path.resolve(opts.dest)).volume] };
+  return { cat, volumes: [] };
+}
+
+function list(opts: ListOptions, globs: string[], out: Output): number {
+  const sort = opts.sort as (typeof SORTS)[number];
+  if (!SORTS.includes(sort)) throw new UsageError(`--sort must be one of ${SORTS.join(', ')}`);
+  const { cat, volumes } = openSource(opts);
+  try {
+    const wanted = [...volumes, ...(opts.disk ?? []).map((d) => resolveVolume(cat, d).uuid)];
+    const labels = labelsOf(cat);
+    const rows = cat.matching(globs, wanted);
+    const cmp: Record<typeof sort, (a: CatalogEntry, b: CatalogEntry) => number> = {
+      path: (a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+      size: (a, b) => a.size - b.size || cmp.path(a, b),
+      mtime: (a, b) => a.mtimeSec - b.mtimeSec || a.mtimeNsec - b.mtimeNsec || cmp.path(a, b),
+      disk: (a, b) => (labels.get(a.volume) ?? '').localeCompare(labels.get(b.volume) ?? '') || cmp.path(a, b),
+    };
+    rows.sort(cmp[sort]);
+    if (opts.reverse) rows.reverse();
+    if (opts.json) {
+      out.result(
+        rows.map((e) => ({
+          path: e.path,
+          size: e.size,
+          mtime: e.mtimeSec + e.mtimeNsec / 1e9,
+          sha1: e.sha1,
+          volume: e.volume,
+          label: labels.get(e.volume) ?? null,
+        })),
+      );
+      return EXIT.ok;
+    }
+    for (const e of rows) {
+      if (opts.one) {
+        process.stdout.write(e.path + '\n');
+        continue;
+      }
+      const when = new Date(e.mtimeSec * 1000).toISOString().replace('T', ' ').slice(0, 19);
+      const size = e.kind === 'symlink' ? `-> ${e.linkTarget}` : formatBytes(e.size);
+      process.stdout.write(`${when}  ${size.padStart(9)}  ${(labels.get(e.volume) ?? e.volume.slice(0, 8)).padEnd(12)}  ${e.path}\n`);
+    }
+    return EXIT.ok;
+  } finally {
+    cat.close();
+  }
+}

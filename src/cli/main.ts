@@ -1,0 +1,81 @@
+import { Command, CommanderError, type Option } from 'commander';
+import { ConfigError, loadConfig, type ConfigValue } from '../config/config.js';
+import { registerBackup } from './backup.js';
+import { describeError } from './common.js';
+import { EXIT } from './exit.js';
+import { registerList } from './list.js';
+
+export function buildProgram(): Command {
+  const program = new Command('blaine')
+    .description('Archive large media collections onto a rotating set of removable disks, with PAR2 parity.')
+    .version('0.1.0')
+    .exitOverride()
+    .showSuggestionAfterError(true);
+  registerBackup(program);
+  registerList(program);
+  program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
+  return program;
+}
+
+function valueFits(opt: Option, v: ConfigValue): ConfigValue {
+  const name = opt.long ?? opt.name();
+  if (opt.isBoolean() || opt.negate) {
+    if (typeof v !== 'boolean') throw new ConfigError(`${name.replace(/^--/, '')} must be true or false`);
+    return opt.negate ? !v : v;
+  }
+  if (opt.variadic || (opt.defaultValue === undefined && /repeatable/.test(opt.description))) {
+    return Array.isArray(v) ? v : [String(v)];
+  }
+  if (Array.isArray(v)) throw new ConfigError(`${name.replace(/^--/, '')} takes one value, not a list`);
+  return typeof v === 'boolean' ? v : String(v);
+}
+
+/**
+ * Settings from --config fill in every option the command line did not give. A key no command
+ * knows is an error rather than silently ignored: a typo in a backup config must not pass unseen.
+ */
+function applyConfig(program: Command, cmd: Command): void {
+  const file = cmd.opts().config as string | undefined;
+  if (!file) return;
+  const commands = new Set(program.commands.map((c) => c.name()));
+  const cfg = loadConfig(file, commands);
+  const known = new Map<string, Set<string>>();
+  for (const c of program.commands) {
+    for (const o of c.options) {
+      const set = known.get(c.name()) ?? new Set<string>();
+      set.add(o.attributeName());
+      if (o.negate) set.add(`no${o.attributeName()[0]!.toUpperCase()}${o.attributeName().slice(1)}`);
+      known.set(c.name(), set);
+    }
+  }
+  const anyKnows = (k: string) => [...known.values()].some((s) => s.has(k));
+  for (const k of cfg.common.keys()) if (!anyKnows(k)) throw new ConfigError(`${file}: unknown setting "${k}"`);
+  for (const [c, table] of cfg.perCommand) {
+    for (const k of table.keys()) if (!known.get(c)?.has(k)) throw new ConfigError(`${file}: [${c}] has no setting "${k}"`);
+  }
+  const settings = new Map([...cfg.common, ...(cfg.perCommand.get(cmd.name()) ?? new Map<string, ConfigValue>())]);
+  for (const opt of cmd.options) {
+    const attr = opt.attributeName();
+    const negKey = opt.negate ? `no${attr[0]!.toUpperCase()}${attr.slice(1)}` : undefined;
+    const raw = negKey && settings.has(negKey) ? settings.get(negKey) : opt.negate ? undefined : settings.get(attr);
+    if (raw === undefined) continue;
+    if (cmd.getOptionValueSource(attr) === 'cli') continue;
+    cmd.setOptionValueWithSource(attr, valueFits(opt, raw), 'config');
+  }
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and --version end here too, with status 0
+      process.exitCode = err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      return;
+    }
+    const d = describeError(err);
+    process.stderr.write(`blaine: ${d.message}\n`);
+    process.exitCode = d.code;
+  }
+}

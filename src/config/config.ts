@@ -1,0 +1,56 @@
+import fs from 'node:fs';
+import { parse } from 'smol-toml';
+
+export class ConfigError extends Error {}
+
+export type ConfigValue = string | number | boolean | string[];
+
+/** A TOML file's settings: top-level keys for every command, and [command] tables for one. */
+export interface ConfigFile {
+  file: string;
+  common: Map<string, ConfigValue>;
+  perCommand: Map<string, Map<string, ConfigValue>>;
+}
+
+/** snake_case and kebab-case keys both name an option; commander calls it by its camelCase name. */
+export function optionKey(name: string): string {
+  return name.replace(/[-_]+([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+function readValue(file: string, where: string, v: unknown): ConfigValue {
+  if (typeof v === 'string' || typeof v === 'boolean') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return Number(v);
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
+  throw new ConfigError(`${file}: ${where} must be a string, number, boolean or list of strings`);
+}
+
+export function loadConfig(file: string, commands: ReadonlySet<string>): ConfigFile {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(text) as Record<string, unknown>;
+  } catch (err) {
+    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0];
+    throw new ConfigError(`config file ${file} is not valid TOML: ${first}`);
+  }
+  const common = new Map<string, ConfigValue>();
+  const perCommand = new Map<string, Map<string, ConfigValue>>();
+  for (const [k, v] of Object.entries(doc)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) {
+      if (!commands.has(k)) throw new ConfigError(`${file}: unknown section [${k}] (sections are command names)`);
+      const table = new Map<string, ConfigValue>();
+      for (const [k2, v2] of Object.entries(v as Record<string, unknown>)) {
+        table.set(optionKey(k2), readValue(file, `${k}.${k2}`, v2));
+      }
+      perCommand.set(k, table);
+    } else {
+      common.set(optionKey(k), readValue(file, k, v));
+    }
+  }
+  return { file, common, perCommand };
+}

@@ -1,0 +1,415 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import {
+  CopyError,
+  copyWithSha1,
+  isTempName,
+  makeSymlink,
+  mtimeMatches,
+  setTimes,
+  sha1File,
+  storedMtime,
+  syncDisk,
+  type FileMeta,
+} from './copy.js';
+
+const isRoot = process.getuid?.() === 0;
+const MiB = 1 << 20;
+const dirs: string[] = [];
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-copy-'));
+  dirs.push(dir);
+  return dir;
+}
+
+test.after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function writeRandom(file: string, size: number): Buffer {
+  const data = crypto.randomBytes(size);
+  fs.writeFileSync(file, data);
+  return data;
+}
+
+function sha1(data: Buffer): string {
+  return crypto.createHash('sha1').update(data).digest('hex');
+}
+
+const meta: FileMeta = { mode: 0o644, uid: 0, gid: 0, mtimeSec: 1700000000, mtimeNsec: 123456789 };
+
+/** Everything in dir, recursively, as relative paths. */
+function listAll(dir: string): string[] {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).sort();
+}
+
+/** Mounts a tmpfs of `size`; undefined (with the reason) when that is not possible here. */
+function mountTmpfs(size: string): { dir: string } | { skip: string } {
+  if (!isRoot) return { skip: 'needs root to mount a tmpfs' };
+  const dir = tempDir();
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+  } catch (err) {
+    return { skip: `cannot mount a tmpfs: ${(err as Error).message.split('\n')[0]}` };
+  }
+  return { dir };
+}
+
+function umount(dir: string): void {
+  execFileSync('umount', [dir], { stdio: 'pipe' });
+}
+
+for (const [name, size, bufferSize] of [
+  ['empty', 0, undefined],
+  ['small (one synchronous read)', 1000, undefined],
+  ['exactly the small-file limit', 256 << 10, undefined],
+  ['multi-buffer (pipeline, 64 KiB buffers)', 300 * 1024 + 7, 64 << 10],
+  ['more than two default buffers', 3 * MiB + 12345, undefined],
+  ['many default buffers', 9 * MiB, undefined],
+] as const) {
+  test(`copy: content and SHA1 equal the source's, ${name}`, async () => {
+    const dir = tempDir();
+    const src = path.join(dir, 'src');
+    const dest = path.join(dir, 'dest');
+    const data = writeRandom(src, size);
+    const result = await copyWithSha1(src, dest, meta, { bufferSize, expectedSize: size });
+    assert.deepEqual(result, { sha1: sha1(data), bytes: size });
+    assert.ok(fs.readFileSync(dest).equals(data));
+    assert.deepEqual(listAll(dir), ['dest', 'src']);
+  });
+}
+
+test('copy: mode, mtime to the microsecond, and (as root) owner are preserved', async (t) => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  const dest = path.join(dir, 'dest');
+  fs.writeFileSync(src, 'hello');
+  fs.chmodSync(src, 0o640);
+  if (isRoot) fs.chownSync(src, 1234, 2345);
+  execFileSync('touch', ['-m', '-d', '@1600000000.987654321', src]);
+  const st = fs.lstatSync(src, { bigint: true });
+  const srcMeta: FileMeta = {
+    mode: Number(st.mode),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+    mtimeSec: Number(st.mtimeNs / 1_000_000_000n),
+    mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
+  };
+  assert.equal(srcMeta.mtimeNsec, 987654321);
+  await copyWithSha1(src, dest, srcMeta);
+  const out = fs.lstatSync(dest, { bigint: true });
+  assert.equal(Number(out.mode) & 0o7777, 0o640);
+  assert.equal(out.mtimeNs, 1600000000987654000n, 'Node sets times to the microsecond, truncated');
+  const stored = storedMtime(srcMeta.mtimeSec, srcMeta.mtimeNsec);
+  assert.equal(out.mtimeNs, BigInt(stored.mtimeSec) * 1_000_000_000n + BigInt(stored.mtimeNsec));
+  assert.ok(mtimeMatches(Number(out.mtimeNs / 1_000_000_000n), Number(out.mtimeNs % 1_000_000_000n), srcMeta.mtimeSec, srcMeta.mtimeNsec));
+  if (!isRoot) {
+    t.skip('owner: needs root');
+    return;
+  }
+  assert.equal(out.uid, 1234n);
+  assert.equal(out.gid, 2345n);
+});
+
+test('copy: set-user-ID bit survives chown, and the microsecond edge cases land exactly', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  fs.writeFileSync(src, 'x');
+  for (const [sec, nsec, expected] of [
+    [1700000000, 999999999, 1700000000999999000n],
+    [1700000000, 1000, 1700000000000001000n],
+    [1700000000, 0, 1700000000000000000n],
+    [0, 0, 0n],
+    [2000000000, 500, 2000000000000000000n],
+  ] as const) {
+    const dest = path.join(dir, `d-${sec}-${nsec}`);
+    await copyWithSha1(src, dest, { ...meta, uid: 1234, gid: 1234, mode: 0o104755, mtimeSec: sec, mtimeNsec: nsec });
+    const out = fs.statSync(dest, { bigint: true });
+    assert.equal(out.mtimeNs, expected, `${sec}.${nsec}`);
+    assert.equal(Number(out.mode) & 0o7777, 0o4755);
+  }
+});
+
+test('copy: an mtime before 1970 is kept to the nanosecond (Node alone would set "now")', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  const dest = path.join(dir, 'dest');
+  fs.writeFileSync(src, 'old');
+  await copyWithSha1(src, dest, { ...meta, mtimeSec: -5, mtimeNsec: 300000001 });
+  assert.equal(fs.statSync(dest, { bigint: true }).mtimeNs, -4699999999n);
+  assert.deepEqual(listAll(dir), ['dest', 'src']);
+});
+
+test('copy: replacing a dest leaves its other hardlinks with the old content', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  const dest = path.join(dir, 'dest');
+  const other = path.join(dir, 'other');
+  fs.writeFileSync(dest, 'old content');
+  fs.linkSync(dest, other);
+  const oldIno = fs.statSync(dest).ino;
+  fs.writeFileSync(src, 'new content, longer than before');
+  await copyWithSha1(src, dest, meta);
+  assert.equal(fs.readFileSync(dest, 'utf8'), 'new content, longer than before');
+  assert.equal(fs.readFileSync(other, 'utf8'), 'old content');
+  assert.notEqual(fs.statSync(dest).ino, oldIno);
+  assert.equal(fs.statSync(other).nlink, 1);
+  assert.deepEqual(listAll(dir), ['dest', 'other', 'src']);
+});
+
+test('copy: missing parent directories are created', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  fs.writeFileSync(src, 'deep');
+  const dest = path.join(dir, 'disk', 'mnt', 'media', 'photos', 'a.jpg');
+  await copyWithSha1(src, dest, meta);
+  assert.equal(fs.readFileSync(dest, 'utf8'), 'deep');
+  assert.deepEqual(fs.readdirSync(path.dirname(dest)), ['a.jpg']);
+});
+
+test('copy: with tempDir the temporary file is written there and renamed into a new directory', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  const data = writeRandom(src, 2 * MiB);
+  const tmp = path.join(dir, 'disk', '.blaine', 'tmp');
+  const dest = path.join(dir, 'disk', 'mnt', 'x', 'big.bin');
+  const result = await copyWithSha1(src, dest, meta, { tempDir: tmp });
+  assert.equal(result.sha1, sha1(data));
+  assert.ok(fs.readFileSync(dest).equals(data));
+  assert.deepEqual(fs.readdirSync(tmp), []);
+});
+
+test('copy: a missing source is a SOURCE error, and nothing is written', async () => {
+  const dir = tempDir();
+  const dest = path.join(dir, 'out', 'dest');
+  await assert.rejects(copyWithSha1(path.join(dir, 'nope'), dest, meta), (err: unknown) => {
+    assert.ok(err instanceof CopyError);
+    assert.equal(err.code, 'SOURCE');
+    assert.match(err.message, /^Cannot read .*nope: no such file or directory\.$/);
+    return true;
+  });
+  assert.deepEqual(listAll(dir), []);
+});
+
+test('copy: a directory or a FIFO as source is a SOURCE error and does not hang', async () => {
+  const dir = tempDir();
+  const fifo = path.join(dir, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  for (const src of [dir, fifo]) {
+    await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta), (err: unknown) => {
+      assert.ok(err instanceof CopyError);
+      assert.equal(err.code, 'SOURCE');
+      assert.match(err.message, /not a regular file/);
+      return true;
+    });
+  }
+  assert.deepEqual(listAll(dir), ['fifo']);
+});
+
+test('copy: a source without read permission is a SOURCE error', async (t) => {
+  if (isRoot) {
+    t.skip('root reads everything');
+    return;
+  }
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  fs.writeFileSync(src, 'secret');
+  fs.chmodSync(src, 0);
+  await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta), { code: 'SOURCE' });
+});
+
+test('copy: a file among the parent directories is a TARGET error, source untouched', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  fs.writeFileSync(src, 'data');
+  fs.writeFileSync(path.join(dir, 'blocker'), 'a file, not a directory');
+  await assert.rejects(copyWithSha1(src, path.join(dir, 'blocker', 'sub', 'dest'), meta), (err: unknown) => {
+    assert.ok(err instanceof CopyError);
+    assert.equal(err.code, 'TARGET');
+    assert.match(err.message, /^Cannot write .*blocker\/sub\/dest: /);
+    return true;
+  });
+  assert.deepEqual(listAll(dir), ['blocker', 'src']);
+});
+
+test('copy: a directory in the way of dest is a TARGET error and no temporary file remains', async () => {
+  for (const size of [10, 2 * MiB]) {
+    const dir = tempDir();
+    const src = path.join(dir, 'src');
+    writeRandom(src, size);
+    fs.mkdirSync(path.join(dir, 'dest'));
+    await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta), { name: 'CopyError', code: 'TARGET' });
+    assert.deepEqual(listAll(dir), ['dest', 'src']);
+  }
+});
+
+test('copy: a size other than expectedSize (file changed since the scan) fails cleanly', async () => {
+  for (const size of [100, 2 * MiB]) {
+    const dir = tempDir();
+    const src = path.join(dir, 'src');
+    writeRandom(src, size);
+    await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta, { expectedSize: size - 1 }), (err: unknown) => {
+      assert.ok(err instanceof CopyError);
+      assert.equal(err.code, 'SOURCE');
+      assert.match(err.message, /changed while being copied/);
+      return true;
+    });
+    assert.deepEqual(listAll(dir), ['src']);
+  }
+});
+
+test('copy: an abort before or during the copy rejects with the reason and leaves nothing', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  writeRandom(src, 64 * MiB);
+  const dest = path.join(dir, 'dest');
+  await assert.rejects(copyWithSha1(src, dest, meta, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  const controller = new AbortController();
+  const copying = copyWithSha1(src, dest, meta, { signal: controller.signal, bufferSize: 64 << 10 });
+  setImmediate(() => controller.abort(new Error('interrupted')));
+  await assert.rejects(copying, /interrupted/);
+  assert.deepEqual(listAll(dir), ['src']);
+});
+
+test('copy: names near the file-name length limit still get a temporary name', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  fs.writeFileSync(src, 'long');
+  const base = 'é'.repeat(127); // 254 bytes in UTF-8
+  await copyWithSha1(src, path.join(dir, base), meta);
+  assert.equal(fs.readFileSync(path.join(dir, base), 'utf8'), 'long');
+  assert.deepEqual(listAll(dir), [base, 'src'].sort());
+});
+
+test('isTempName recognises the temporary names and nothing ordinary', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  writeRandom(src, 4 * MiB);
+  const dest = path.join(dir, 'photo.jpg');
+  const controller = new AbortController();
+  const copying = copyWithSha1(src, dest, meta, { signal: controller.signal, bufferSize: 64 << 10 });
+  // While the copy runs, its temporary file is beside the destination.
+  await new Promise((resolve) => setImmediate(resolve));
+  const during = fs.readdirSync(dir).filter((n) => n !== 'src');
+  controller.abort();
+  await assert.rejects(copying);
+  assert.equal(during.length, 1);
+  assert.ok(isTempName(during[0]), during[0]);
+  assert.match(during[0], /^\.photo\.jpg\.blaine-tmp-\d+-\d+$/);
+  for (const name of ['photo.jpg', '.photo.jpg', 'x.blaine-tmp-1-2', '.x.blaine-tmp-1', '.x.blaine-tmp-a-2', '.x.blaine-tmp-1-2.jpg']) {
+    assert.equal(isTempName(name), false, name);
+  }
+  assert.equal(isTempName('.a b.blaine-tmp-12-3'), true);
+});
+
+test('sha1File hashes small and large files like crypto does; a missing file is a SOURCE error', async () => {
+  const dir = tempDir();
+  for (const size of [0, 5000, 5 * MiB + 1]) {
+    const file = path.join(dir, `f${size}`);
+    const data = writeRandom(file, size);
+    assert.deepEqual(await sha1File(file), { sha1: sha1(data), bytes: size });
+  }
+  await assert.rejects(sha1File(path.join(dir, 'missing')), { name: 'CopyError', code: 'SOURCE' });
+});
+
+test('setTimes changes a symlink, not its target', () => {
+  const dir = tempDir();
+  const target = path.join(dir, 'target');
+  const link = path.join(dir, 'link');
+  fs.writeFileSync(target, 't');
+  fs.symlinkSync('target', link);
+  const before = fs.statSync(target, { bigint: true }).mtimeNs;
+  setTimes(link, 1500000000, 250000000);
+  assert.equal(fs.lstatSync(link, { bigint: true }).mtimeNs, 1500000000250000000n);
+  assert.equal(fs.statSync(target, { bigint: true }).mtimeNs, before);
+  assert.throws(() => setTimes(path.join(dir, 'missing'), 1, 0), { name: 'CopyError', code: 'TARGET' });
+});
+
+test('makeSymlink makes the link with owner and mtime, replacing a file atomically', async (t) => {
+  const dir = tempDir();
+  const dest = path.join(dir, 'sub', 'link');
+  makeSymlink('../elsewhere/a.jpg', dest, { uid: 1234, gid: 4321, mtimeSec: 1650000000, mtimeNsec: 42000 });
+  assert.equal(fs.readlinkSync(dest), '../elsewhere/a.jpg');
+  const st = fs.lstatSync(dest, { bigint: true });
+  assert.equal(st.mtimeNs, 1650000000000042000n);
+  // Replace a regular file that has another hardlink.
+  const file = path.join(dir, 'file');
+  fs.writeFileSync(file, 'keep me');
+  fs.linkSync(file, path.join(dir, 'twin'));
+  makeSymlink('/abs/target', file, { uid: 0, gid: 0, mtimeSec: -1, mtimeNsec: 5 });
+  assert.equal(fs.readlinkSync(file), '/abs/target');
+  assert.equal(fs.lstatSync(file, { bigint: true }).mtimeNs, -999999995n);
+  assert.equal(fs.readFileSync(path.join(dir, 'twin'), 'utf8'), 'keep me');
+  assert.deepEqual(listAll(dir), ['file', 'sub', 'sub/link', 'twin']);
+  fs.mkdirSync(path.join(dir, 'adir'));
+  assert.throws(() => makeSymlink('x', path.join(dir, 'adir'), meta), { name: 'CopyError', code: 'TARGET' });
+  assert.deepEqual(listAll(dir), ['adir', 'file', 'sub', 'sub/link', 'twin']);
+  if (!isRoot) {
+    t.skip('owner: needs root');
+    return;
+  }
+  assert.equal(st.uid, 1234n);
+  assert.equal(st.gid, 4321n);
+});
+
+test('mtimeMatches tolerates the lost sub-microsecond part and nothing more', () => {
+  assert.ok(mtimeMatches(1700000000, 123456789, 1700000000, 123456000));
+  assert.ok(mtimeMatches(1700000000, 999999999, 1700000000, 999999000));
+  assert.ok(mtimeMatches(1700000001, 0, 1700000000, 999999500));
+  assert.ok(!mtimeMatches(1700000000, 123456789, 1700000000, 123455000));
+  assert.ok(!mtimeMatches(1700000001, 0, 1700000000, 0));
+  assert.deepEqual(storedMtime(1700000000, 123456789), { mtimeSec: 1700000000, mtimeNsec: 123456000 });
+});
+
+test('syncDisk flushes a directory\'s file system and names the path when it cannot', () => {
+  const dir = tempDir();
+  syncDisk(dir);
+  assert.throws(() => syncDisk(path.join(dir, 'missing')), (err: unknown) => {
+    assert.ok(err instanceof CopyError);
+    assert.equal(err.code, 'TARGET');
+    assert.match(err.message, /^Cannot flush .*missing to the disk: /);
+    return true;
+  });
+});
+
+test('disk full: a copy that does not fit is ENOSPC, leaves no temporary file, and harms nothing else', async (t) => {
+  const mount = mountTmpfs('2m');
+  if ('skip' in mount) {
+    t.skip(mount.skip);
+    return;
+  }
+  const disk = mount.dir;
+  try {
+    const dir = tempDir();
+    const big = path.join(dir, 'big');
+    writeRandom(big, 3_000_000);
+    const keep = path.join(disk, 'keep');
+    const kept = writeRandom(keep, 100_000);
+    for (const opts of [{}, { tempDir: path.join(disk, '.blaine', 'tmp') }]) {
+      await assert.rejects(copyWithSha1(big, path.join(disk, 'a', 'big'), meta, opts), (err: unknown) => {
+        assert.ok(err instanceof CopyError);
+        assert.equal(err.code, 'ENOSPC');
+        assert.match(err.message, /^The disk is full: there is no room left to write .*\/a\/big\.$/);
+        return true;
+      });
+      for (const name of listAll(disk)) assert.ok(!isTempName(path.basename(name)), name);
+      assert.ok(fs.readFileSync(keep).equals(kept));
+    }
+    // The small-file path runs out of room the same way.
+    const free = fs.statfsSync(disk).bavail * fs.statfsSync(disk).bsize;
+    fs.writeFileSync(path.join(disk, 'filler'), Buffer.alloc(free - 40_000));
+    const small = path.join(dir, 'small');
+    writeRandom(small, 200_000);
+    await assert.rejects(copyWithSha1(small, path.join(disk, 'small'), meta), { code: 'ENOSPC' });
+    assert.deepEqual(listAll(disk).filter((n) => !['a', '.blaine', '.blaine/tmp'].includes(n)), ['filler', 'keep']);
+    assert.ok(fs.readFileSync(keep).equals(kept));
+  } finally {
+    umount(disk);
+  }
+});

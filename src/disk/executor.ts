@@ -1,0 +1,420 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+import type { Operation } from '../plan/operation.js';
+import { entryFor } from '../plan/planner.js';
+import type { FileRecord } from '../scan/record.js';
+import { linkParity, moveParity, removeParity } from '../parity/paths.js';
+import type { ParityPool } from '../parity/pool.js';
+import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from './copy.js';
+import { freeBytes, requiredBytes } from './space.js';
+
+export interface ExecutorContext {
+  /** Where the volume's files are. */
+  root: string;
+  volume: string;
+  host: Catalog;
+  disk: Catalog;
+  /** null: --no-parity. */
+  parity: ParityPool | null;
+  parityPct: number;
+  reserve: number;
+  signal: AbortSignal;
+  /** Per-operation detail (shown with -v) and problems. */
+  detail(msg: string): void;
+  warn(msg: string): void;
+  progress?(done: number, total: number, bytes: number): void;
+}
+
+export interface ExecutionResult {
+  done: number;
+  bytesCopied: number;
+  parityBytes: number;
+  /** Data-path files that could not be read: reported, left as they were in the catalog. */
+  skipped: Array<{ path: string; message: string }>;
+  /** Why the run stopped early, if it did. */
+  stopped: null | { reason: 'disk-full'; message: string } | { reason: 'interrupted' };
+  /** Offline volumes that got deferred actions. */
+  deferredVolumes: Set<string>;
+  /** What was actually done, by kind (a stopped run does less than its plan). */
+  counts: { added: number; modified: number; renamed: number; linked: number; removed: number; deferred: number };
+}
+
+export class DiskFullError extends Error {}
+
+const BATCH_OPS = 2000;
+const BATCH_MS = 2000;
+
+export function onDisk(root: string, p: string): string {
+  return path.join(root, p);
+}
+
+function rel(p: string): string {
+  return p.replace(/^\/+/, '');
+}
+
+/** Removes directories left empty below the disk root, so the disk mirrors the data paths. */
+function pruneEmptyDirs(root: string, fromDir: string): void {
+  let dir = fromDir;
+  const stop = path.resolve(root);
+  while (dir.startsWith(stop + path.sep) && dir !== stop) {
+    try {
+      fs.rmdirSync(dir);
+    } catch {
+      return;
+    }
+    dir = path.dirname(dir);
+  }
+}
+
+function metaOf(r: FileRecord) {
+  return { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec };
+}
+
+const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+
+/**
+ * Carries out a plan on the mounted disk and records each step in both catalogs. Catalog writes are
+ * batched in transactions; before each commit the disk is synced, so the catalogs never claim a
+ * file the disk does not durably hold. A full disk or an interrupt stops after the step under way,
+ * with everything done so far committed.
+ */
+export class Executor {
+  private inTx = false;
+  private opsInTx = 0;
+  private txStarted = 0;
+  private wroteData = false;
+  private readonly pendingParity = new Map<string, Promise<string | null>>();
+  readonly result: ExecutionResult = {
+    done: 0,
+    bytesCopied: 0,
+    parityBytes: 0,
+    skipped: [],
+    stopped: null,
+    deferredVolumes: new Set(),
+    counts: { added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0 },
+  };
+
+  constructor(private readonly ctx: ExecutorContext) {}
+
+  private begin(): void {
+    if (this.inTx) return;
+    this.ctx.disk.db.exec('BEGIN');
+    this.ctx.host.db.exec('BEGIN');
+    this.inTx = true;
+    this.opsInTx = 0;
+    this.txStarted = Date.now();
+  }
+
+  commit(): void {
+    if (!this.inTx) return;
+    if (this.wroteData) syncDisk(this.ctx.root);
+    this.wroteData = false;
+    // Disk first: after a crash between the two commits the disk catalog is the truth and is re-imported.
+    this.ctx.disk.db.exec('COMMIT');
+    this.ctx.host.db.exec('COMMIT');
+    this.inTx = false;
+  }
+
+  private step(): void {
+    this.opsInTx++;
+    if (this.opsInTx >= BATCH_OPS || Date.now() - this.txStarted > BATCH_MS) this.commit();
+  }
+
+  private put(e: CatalogEntry): void {
+    this.begin();
+    if (e.volume === this.ctx.volume) this.ctx.disk.put(e);
+    this.ctx.host.put(e);
+  }
+
+  private drop(e: CatalogEntry): void {
+    this.begin();
+    if (e.volume === this.ctx.volume) this.ctx.disk.remove(e.volume, e.path);
+    this.ctx.host.remove(e.volume, e.path);
+  }
+
+  /** Records a parity set when par2 finishes; the row may have moved on in the meantime. */
+  private setParity(p: string, parityName: string | null): void {
+    const cur = this.ctx.disk.get(this.ctx.volume, p);
+    if (!cur) return;
+    this.put({ ...cur, parityName });
+  }
+
+  private startParity(p: string, size: number): void {
+    const pool = this.ctx.parity;
+    if (!pool || size === 0) return;
+    const job = pool.submit(this.ctx.root, rel(p), size).then(
+      (res) => {
+        this.result.parityBytes += res.bytes;
+        this.setParity(p, res.parityName);
+        return res.parityName;
+      },
+      (err: unknown) => {
+        const e = err as Error & { code?: string };
+        if (e.code === 'ENOSPC') {
+          this.stop({ reason: 'disk-full', message: `the disk is full (while writing parity for ${p})` });
+        } else if (!this.ctx.signal.aborted) {
+          this.ctx.warn(`no parity for ${p}: ${e.message}; \`blaine verify --fix\` or the next backup makes it`);
+        }
+        return null;
+      },
+    );
+    this.pendingParity.set(p, job);
+    void job.finally(() => {
+      if (this.pendingParity.get(p) === job) this.pendingParity.delete(p);
+    });
+  }
+
+  private stop(why: NonNullable<ExecutionResult['stopped']>): void {
+    if (!this.result.stopped) this.result.stopped = why;
+  }
+
+  /** Parity for files that should have it and do not (an earlier crash, an earlier failure). */
+  resumeParity(): number {
+    if (!this.ctx.parity) return 0;
+    let n = 0;
+    for (const e of this.ctx.disk.iterateVolume(this.ctx.volume)) {
+      if (e.kind === 'file' && e.size > 0 && e.parityName === null) {
+        this.startParity(e.path, e.size);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async run(ops: Operation[]): Promise<ExecutionResult> {
+    let i = 0;
+    try {
+      for (const op of ops) {
+        if (this.ctx.signal.aborted) this.stop({ reason: 'interrupted' });
+        if (this.result.stopped) break;
+        const before = this.result.skipped.length;
+        await this.apply(op);
+        if (!this.result.stopped && this.result.skipped.length === before) this.tally(op);
+        this.result.done++;
+        i++;
+        this.ctx.progress?.(i, ops.length, this.result.bytesCopied);
+        this.step();
+      }
+      // Parity still being made is part of the run: wait for it (an interrupt aborts the pool).
+      if (this.ctx.parity) {
+        if (this.result.stopped) this.ctx.parity.abort();
+        else await this.ctx.parity.drain();
+        await Promise.allSettled([...this.pendingParity.values()]);
+      }
+    } finally {
+      this.commit();
+    }
+    return this.result;
+  }
+
+  private tally(op: Operation): void {
+    const c = this.result.counts;
+    switch (op.type) {
+      case 'copy':
+      case 'symlink':
+      case 'link':
+        c[op.why]++;
+        break;
+      case 'rename':
+        if (op.record) c.renamed++;
+        break;
+      case 'delete':
+        if (op.why === 'removed') c.removed++;
+        break;
+      case 'defer':
+        c.deferred++;
+        if (op.why !== 'replaced' && (op.action !== 'RENAME' || op.record)) c[op.why]++;
+        break;
+      case 'update':
+        break;
+    }
+  }
+
+  private async apply(op: Operation): Promise<void> {
+    switch (op.type) {
+      case 'copy':
+        return this.copy(op.record, op.replaces);
+      case 'symlink':
+        return this.symlink(op.record, op.replaces);
+      case 'link':
+        return this.link(op.record, op.from, op.replaces);
+      case 'rename':
+        return this.rename(op.from, op.to, op.record);
+      case 'delete':
+        return this.remove(op.entry);
+      case 'update':
+        return this.update(op.entry, op.record, op.sha1, op.touchDisk);
+      case 'defer':
+        return this.defer(op);
+    }
+  }
+
+  private async copy(r: FileRecord, replaces: CatalogEntry | undefined): Promise<void> {
+    const need = requiredBytes(r.size, this.ctx.parity ? this.ctx.parityPct : 0, this.ctx.reserve);
+    const free = freeBytes(this.ctx.root);
+    if (free < need) {
+      this.stop({
+        reason: 'disk-full',
+        message: `the disk is full: ${r.path} needs ${need} bytes with parity and reserve, ${free} are free`,
+      });
+      return;
+    }
+    const dest = onDisk(this.ctx.root, r.path);
+    let res;
+    try {
+      // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
+      res = await copyWithSha1(r.path, dest, metaOf(r), {
+        signal: this.ctx.signal,
+        expectedSize: r.size,
+        tempDir: path.join(this.ctx.root, '.blaine', 'tmp'),
+      });
+    } catch (err) {
+      if (err instanceof CopyError && err.code === 'SOURCE') {
+        this.result.skipped.push({ path: r.path, message: err.message });
+        this.ctx.warn(err.message);
+        return;
+      }
+      if (err instanceof CopyError && err.code === 'ENOSPC') {
+        this.stop({ reason: 'disk-full', message: `the disk is full (while copying ${r.path})` });
+        return;
+      }
+      if (this.ctx.signal.aborted) {
+        this.stop({ reason: 'interrupted' });
+        return;
+      }
+      throw err;
+    }
+    this.wroteData = true;
+    this.result.bytesCopied += res.bytes;
+    if (replaces) removeParity(this.ctx.root, rel(replaces.path));
+    if (replaces && replaces.volume !== this.ctx.volume) this.drop(replaces);
+    // The size copied is what the file held while read; a file growing meanwhile is caught next run.
+    this.put(entryFor({ ...r, size: res.bytes }, this.ctx.volume, res.sha1));
+    this.ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
+    this.startParity(r.path, res.bytes);
+  }
+
+  private symlink(r: FileRecord, replaces: CatalogEntry | undefined): void {
+    const dest = onDisk(this.ctx.root, r.path);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    if (replaces) removeParity(this.ctx.root, rel(replaces.path));
+    makeSymlink(r.linkTarget ?? '', dest, metaOf(r));
+    this.wroteData = true;
+    this.put(entryFor(r, this.ctx.volume, null));
+    this.ctx.detail(`symlink ${r.path} -> ${r.linkTarget}`);
+  }
+
+  private async link(r: FileRecord, planned: CatalogEntry, replaces: CatalogEntry | undefined): Promise<void> {
+    // The plan may predate the source's copy (same run): its SHA1 and parity are in the catalog now.
+    const from = this.ctx.disk.get(this.ctx.volume, planned.path) ?? planned;
+    const src = onDisk(this.ctx.root, from.path);
+    const dest = onDisk(this.ctx.root, r.path);
+    if (!fs.existsSync(src)) {
+      // The disk lost the file the catalog promised (damage, a hand edit): store the content afresh.
+      this.ctx.warn(`${from.path} is catalogued but missing on the disk; copying ${r.path} instead of linking`);
+      return this.copy(r, replaces);
+    }
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    const tmp = `${dest}.blaine-link-${process.pid}`;
+    fs.rmSync(tmp, { force: true });
+    fs.linkSync(src, tmp);
+    fs.renameSync(tmp, dest);
+    this.wroteData = true;
+    if (replaces) removeParity(this.ctx.root, rel(replaces.path));
+    const pending = this.pendingParity.get(from.path);
+    const entry = entryFor(r, this.ctx.volume, from.sha1, from);
+    if (pending) {
+      entry.parityName = null;
+      void pending.then((name) => {
+        if (name === null) return;
+        linkParity(this.ctx.root, rel(from.path), rel(r.path));
+        this.setParity(r.path, name);
+      });
+    } else if (from.parityName) {
+      linkParity(this.ctx.root, rel(from.path), rel(r.path));
+    }
+    this.put(entry);
+    this.ctx.detail(`linked ${r.path} to ${from.path}`);
+  }
+
+  private rename(from: CatalogEntry, to: string, r: FileRecord | null): void {
+    const src = onDisk(this.ctx.root, from.path);
+    const dest = onDisk(this.ctx.root, to);
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    const moved: CatalogEntry = r ? entryFor(r, this.ctx.volume, from.sha1, from) : { ...from, path: to };
+    if (fs.existsSync(src) || isSymlink(src)) {
+      fs.renameSync(src, dest);
+      if (from.parityName) moveParity(this.ctx.root, rel(from.path), rel(to));
+      pruneEmptyDirs(this.ctx.root, path.dirname(src));
+    } else if (!fs.existsSync(dest)) {
+      this.ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
+      this.drop(from);
+      return;
+    }
+    this.wroteData = true;
+    this.drop(from);
+    this.put(moved);
+    if (r) {
+      try {
+        if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec);
+        else if (r.mtimeSec !== from.mtimeSec || r.mtimeNsec !== from.mtimeNsec) setTimes(dest, r.mtimeSec, r.mtimeNsec);
+      } catch {
+        // a symlink whose times cannot be set keeps the old ones; the catalog has the true value
+      }
+    }
+    this.ctx.detail(`renamed ${from.path} -> ${to}`);
+  }
+
+  private remove(e: CatalogEntry): void {
+    const p = onDisk(this.ctx.root, e.path);
+    fs.rmSync(p, { force: true });
+    removeParity(this.ctx.root, rel(e.path));
+    pruneEmptyDirs(this.ctx.root, path.dirname(p));
+    this.wroteData = true;
+    this.drop(e);
+    this.ctx.detail(`removed ${e.path}`);
+  }
+
+  private update(e: CatalogEntry, r: FileRecord, sha1: string | null, touchDisk: boolean): void {
+    if (touchDisk) {
+      const p = onDisk(this.ctx.root, e.path);
+      try {
+        if (r.kind === 'file') {
+          fs.chmodSync(p, r.mode & 0o7777);
+          if (isRoot) fs.chownSync(p, r.uid, r.gid);
+        } else if (isRoot) fs.lchownSync(p, r.uid, r.gid);
+        setTimes(p, r.mtimeSec, r.mtimeNsec);
+      } catch (err) {
+        this.ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
+      }
+    }
+    this.put(entryFor(r, e.volume, sha1 ?? e.sha1, e));
+  }
+
+  /** An offline volume's share: its catalog rows change now, the disk itself when it is next mounted. */
+  private defer(op: Extract<Operation, { type: 'defer' }>): void {
+    const host = this.ctx.host;
+    this.begin();
+    host.defer(op.volume, op.action, op.path, op.target);
+    if (op.action === 'DELETE') host.remove(op.volume, op.path);
+    else if (op.action === 'RENAME') {
+      host.remove(op.volume, op.path);
+      const moved = op.record ? entryFor(op.record, op.volume, op.entry.sha1, op.entry) : { ...op.entry, path: op.target! };
+      host.put(moved);
+    } else {
+      host.put(entryFor(op.record!, op.volume, op.entry.sha1, op.entry));
+    }
+    this.result.deferredVolumes.add(op.volume);
+    this.ctx.detail(`deferred for ${op.volume}: ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''}`);
+  }
+}
+
+function isSymlink(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

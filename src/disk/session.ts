@@ -1,0 +1,171 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { Catalog } from '../catalog/catalog.js';
+import { acquireLock } from './lock.js';
+import { blaineDir, cleanupTemp, diskLockPath, initVolume, readVolume, type VolumeInfo } from './volume.js';
+
+/** How the host catalog and the mounted copy's own catalog stood against each other at the start. */
+export type SyncState =
+  /** Same generation: the host knows this copy as it is. */
+  | 'in-sync'
+  /** The host did not know this volume, or knew an older state of it: the disk catalog was imported. */
+  | 'imported'
+  /** The last run on this copy did not finish: its disk catalog was taken as the truth. */
+  | 'recovered'
+  /** The volume changed since this copy was last mounted (other copy, deferred actions). */
+  | 'behind';
+
+export interface DiskSession {
+  /** Where the archive's files are: the disk root (or, for an encrypted disk, its clear-text mount). */
+  root: string;
+  /** The disk as the user named it. */
+  dest: string;
+  info: VolumeInfo;
+  disk: Catalog;
+  host: Catalog;
+  sync: SyncState;
+  /** Files left over by a crashed run and removed now. */
+  leftovers: number;
+  close(): void;
+}
+
+export function diskCatalogPath(root: string): string {
+  return path.join(blaineDir(root), 'catalog.sqlite');
+}
+
+export function hostSnapshotPath(root: string): string {
+  return path.join(blaineDir(root), 'host-catalog.sqlite');
+}
+
+const GENERATION = 'generation';
+const DIRTY = 'run-in-progress';
+
+export interface OpenOptions {
+  dest: string;
+  db: string;
+  init?: boolean;
+  label?: string;
+  /** Read-only commands neither take write locks nor change either catalog. */
+  readonly?: boolean;
+}
+
+/**
+ * Opens a disk for one command: checks its identity, takes the locks (host catalog, then disk),
+ * opens both catalogs and settles which one is the truth for the mounted volume.
+ */
+export function openDiskSession(opts: OpenOptions): DiskSession {
+  const dest = path.resolve(opts.dest);
+  const releases: Array<() => void> = [];
+  const catalogs: Catalog[] = [];
+  try {
+    if (!opts.readonly) {
+      fs.mkdirSync(path.dirname(opts.db), { recursive: true });
+      releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
+    }
+    // Identity is checked before the disk's lock, which lives on the disk itself.
+    const info = opts.init ? initVolume(dest, opts.label) : readVolume(dest);
+    if (!opts.readonly) releases.push(acquireLock(diskLockPath(dest), `the disk ${dest}`));
+    const root = dest;
+    const leftovers = opts.readonly ? 0 : cleanupTemp(root);
+    const disk = Catalog.open(diskCatalogPath(root), { create: !opts.readonly, readonly: opts.readonly });
+    catalogs.push(disk);
+    const host = Catalog.open(opts.db, { create: !opts.readonly, readonly: opts.readonly });
+    catalogs.push(host);
+    const sync = opts.readonly ? 'in-sync' : settle(host, disk, info);
+    return {
+      root,
+      dest,
+      info,
+      disk,
+      host,
+      sync,
+      leftovers,
+      close() {
+        for (const c of catalogs.reverse()) c.close();
+        for (const r of releases.reverse()) r();
+      },
+    };
+  } catch (err) {
+    for (const c of catalogs.reverse()) c.close();
+    for (const r of releases.reverse()) r();
+    throw err;
+  }
+}
+
+function diskGeneration(disk: Catalog): number {
+  return Number(disk.getMeta(GENERATION) ?? '0');
+}
+
+/** Registers volume and copy in both catalogs and decides which catalog speaks for the volume. */
+function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
+  const hostVolume = host.volume(info.volume);
+  const diskGen = diskGeneration(disk);
+  const crashed = disk.getMeta(DIRTY) !== undefined;
+  let state: SyncState;
+  if (!hostVolume || diskGen > hostVolume.generation) state = 'imported';
+  else if (diskGen < hostVolume.generation) state = 'behind';
+  else if (crashed) state = 'recovered';
+  else state = 'in-sync';
+  const volumeRow = {
+    uuid: info.volume,
+    label: info.label,
+    encrypted: info.encrypted,
+    created: info.created,
+    generation: Math.max(diskGen, hostVolume?.generation ?? 0),
+  };
+  disk.transaction(() => disk.putVolume(volumeRow));
+  host.transaction(() => {
+    host.putVolume(volumeRow);
+    if (state === 'imported' || state === 'recovered') host.replaceVolume(info.volume, disk.entriesOfVolume(info.volume));
+    // A disk newer than the host catalog has seen every action the host had queued for it.
+    if (state === 'imported' && hostVolume) for (const q of host.deferred(info.volume)) host.dropDeferred(q.id);
+  });
+  return state;
+}
+
+/** Marks the start of a writing run: a crash before `endWrite` makes the next run trust the disk. */
+export function beginWrite(s: DiskSession): number {
+  const gen = (s.host.volume(s.info.volume)?.generation ?? 0) + 1;
+  s.host.transaction(() => s.host.putVolume({ ...s.host.volume(s.info.volume)!, generation: gen }));
+  s.disk.transaction(() => {
+    s.disk.setMeta(GENERATION, String(gen));
+    s.disk.setMeta(DIRTY, new Date().toISOString());
+    s.disk.putVolume({ ...s.host.volume(s.info.volume)! });
+  });
+  return gen;
+}
+
+/** Records this copy as in step with the volume, with its size and free space now. */
+export function endWrite(s: DiskSession, freeBytes: number | null): void {
+  const volume = s.host.volume(s.info.volume)!;
+  const stats = s.disk.volumeStats(s.info.volume);
+  const copy = {
+    copy: s.info.copy,
+    volume: s.info.volume,
+    label: s.info.copyLabel,
+    generation: volume.generation,
+    lastSync: new Date().toISOString(),
+    freeBytes,
+    files: stats.files,
+    bytes: stats.bytes,
+  };
+  s.disk.transaction(() => {
+    s.disk.setMeta(GENERATION, String(volume.generation));
+    s.disk.db.prepare('DELETE FROM meta WHERE key = ?').run(DIRTY);
+    s.disk.putCopy(copy);
+  });
+  s.host.transaction(() => s.host.putCopy(copy));
+}
+
+/**
+ * Keeps the last few disk catalogs in .blaine/old, so a catalog damaged by a bad run or a failing
+ * sector can be rolled back by hand.
+ */
+export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5): Promise<void> {
+  const dir = path.join(blaineDir(root), 'old');
+  fs.mkdirSync(dir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  await disk.snapshotTo(path.join(dir, `catalog-${stamp}.sqlite`));
+  const olds = fs.readdirSync(dir).filter((n) => n.startsWith('catalog-')).sort();
+  for (const n of olds.slice(0, Math.max(0, olds.length - keep))) fs.rmSync(path.join(dir, n), { force: true });
+}

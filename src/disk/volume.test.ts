@@ -1,0 +1,166 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { blaineDir, cleanupTemp, DiskError, diskLockPath, ensureLayout, initVolume, readVolume, volumeFile, writeVolume } from './volume.js';
+
+const dirs: string[] = [];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+function tempDir(name = 'disk'): string {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-volume-'));
+  dirs.push(parent);
+  const dir = path.join(parent, name);
+  fs.mkdirSync(dir);
+  return dir;
+}
+
+test.after(() => {
+  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+function diskError(code: DiskError['code'], message?: RegExp) {
+  return (err: unknown): boolean => {
+    assert.ok(err instanceof DiskError, String(err));
+    assert.equal(err.code, code);
+    if (message) assert.match(err.message, message);
+    return true;
+  };
+}
+
+test('volume: init then read gives the same identity; layout made; nothing temporary left', () => {
+  const disk = tempDir('archive-A');
+  const info = initVolume(disk, undefined);
+  assert.equal(info.format, 1);
+  assert.match(info.volume, UUID);
+  assert.match(info.copy, UUID);
+  assert.notEqual(info.volume, info.copy);
+  assert.equal(info.label, 'archive-A');
+  assert.equal(info.copyLabel, 'archive-A');
+  assert.equal(info.encrypted, false);
+  assert.ok(Math.abs(Date.parse(info.created) - Date.now()) < 60_000);
+  assert.deepEqual(readVolume(disk), info);
+  assert.deepEqual(fs.readdirSync(blaineDir(disk)).sort(), ['old', 'parity', 'tmp', 'volume.json']);
+  assert.equal(volumeFile(disk), path.join(disk, '.blaine', 'volume.json'));
+  assert.equal(diskLockPath(disk), path.join(disk, '.blaine', 'lock'));
+
+  const labelled = initVolume(tempDir(), '  Photos 1  ');
+  assert.equal(labelled.label, 'Photos 1');
+});
+
+test('volume: writeVolume replaces the identity atomically', () => {
+  const disk = tempDir();
+  const info = initVolume(disk, 'A');
+  const mirror = { ...info, copy: '7d1f5c1e-1111-4222-8333-444455556666', copyLabel: "A'" };
+  writeVolume(disk, mirror);
+  assert.deepEqual(readVolume(disk), mirror);
+  assert.deepEqual(fs.readdirSync(blaineDir(disk)).sort(), ['old', 'parity', 'tmp', 'volume.json']);
+  assert.throws(() => writeVolume(disk, { ...mirror, label: '' }), diskError('BAD_VOLUME_FILE', /"label" must be a non-empty string/));
+  assert.deepEqual(readVolume(disk), mirror);
+});
+
+test('volume: a second init is refused and changes nothing', () => {
+  const disk = tempDir();
+  const info = initVolume(disk, 'A');
+  assert.throws(
+    () => initVolume(disk, 'B'),
+    diskError('ALREADY_INITIALISED', new RegExp(`^.*disk is already a Blaine disk \\(volume "A", ${info.volume}\\); it cannot be initialised again\\.$`)),
+  );
+  assert.deepEqual(readVolume(disk), info);
+  fs.writeFileSync(volumeFile(disk), 'garbage');
+  assert.throws(() => initVolume(disk, 'B'), diskError('ALREADY_INITIALISED'));
+});
+
+test('volume: a missing disk or a file is NOT_A_DIRECTORY, for every function', () => {
+  const parent = tempDir();
+  const missing = path.join(parent, 'missing');
+  const file = path.join(parent, 'file');
+  fs.writeFileSync(file, '');
+  for (const disk of [missing, file]) {
+    const expected = diskError('NOT_A_DIRECTORY', /^.* does not exist or is not a directory; is the disk mounted\?$/);
+    assert.throws(() => readVolume(disk), expected);
+    assert.throws(() => initVolume(disk, 'x'), expected);
+    assert.throws(() => cleanupTemp(disk), expected);
+  }
+  assert.equal(fs.existsSync(missing), false);
+});
+
+test('volume: an uninitialised directory says how to make it a Blaine disk', () => {
+  const disk = tempDir();
+  assert.throws(() => readVolume(disk), (err: unknown) => {
+    assert.ok(err instanceof DiskError);
+    assert.equal(err.code, 'NOT_INITIALISED');
+    assert.ok(err.message.startsWith(`${disk} is not a Blaine disk; run \`blaine backup --init\` to make it one`), err.message);
+    // A temp dir is no mount point: the message also suggests the disk may not be mounted.
+    assert.match(err.message, /is not a mount point either: check that the disk is mounted\)\.$/);
+    return true;
+  });
+  fs.mkdirSync(blaineDir(disk));
+  assert.throws(() => readVolume(disk), diskError('NOT_INITIALISED'));
+});
+
+test('volume: corrupt, incomplete or future volume files are BAD_VOLUME_FILE', () => {
+  const disk = tempDir();
+  const info = initVolume(disk, 'A');
+  const cases: [string, RegExp][] = [
+    ['{"format": 1, "volume": ', /is not a valid Blaine volume file: it is not valid JSON\.$/],
+    ['[]', /it is not a JSON object\.$/],
+    ['null', /it is not a JSON object\.$/],
+    [JSON.stringify({ ...info, format: 2 }), /has format version 2, which this Blaine does not know; use a newer Blaine for this disk\.$/],
+    [JSON.stringify({ ...info, format: undefined }), /it has no format version\.$/],
+    [JSON.stringify({ ...info, copy: undefined }), /"copy" must be a non-empty string\.$/],
+    [JSON.stringify({ ...info, encrypted: 'no' }), /"encrypted" must be true or false\.$/],
+  ];
+  for (const [text, message] of cases) {
+    fs.writeFileSync(volumeFile(disk), text);
+    assert.throws(() => readVolume(disk), diskError('BAD_VOLUME_FILE', message), text);
+  }
+});
+
+test('volume: an encrypted volume needs an empty disk and keeps only volume.json in the clear', () => {
+  const disk = tempDir();
+  fs.mkdirSync(path.join(disk, 'lost+found'));
+  const info = initVolume(disk, 'Secret', { encrypted: true });
+  assert.equal(info.encrypted, true);
+  assert.deepEqual(fs.readdirSync(blaineDir(disk)), ['volume.json']);
+  assert.deepEqual(readVolume(disk), info);
+  ensureLayout(disk);
+  assert.deepEqual(fs.readdirSync(blaineDir(disk)).sort(), ['old', 'parity', 'tmp', 'volume.json']);
+
+  const used = tempDir();
+  for (const name of ['a.jpg', 'b', 'c', 'd']) fs.writeFileSync(path.join(used, name), '');
+  assert.throws(
+    () => initVolume(used, 'Secret', { encrypted: true }),
+    diskError('NOT_EMPTY', /already holds files \(a\.jpg, b, c, …\); an encrypted disk must start empty, so use an empty disk or leave out --encrypt\.$/),
+  );
+  assert.equal(fs.existsSync(blaineDir(used)), false);
+  // A plain volume may share a disk with other files.
+  assert.equal(initVolume(used, 'Plain').encrypted, false);
+});
+
+test('cleanupTemp: removes leftovers in .blaine/tmp and, with deep, temporary files anywhere', () => {
+  const disk = tempDir();
+  assert.equal(cleanupTemp(disk), 0, 'an uninitialised disk has nothing to clean');
+  initVolume(disk, 'A');
+  const tmp = path.join(blaineDir(disk), 'tmp');
+  fs.writeFileSync(path.join(tmp, '.x.blaine-tmp-1-1'), '');
+  fs.mkdirSync(path.join(tmp, 'scratch'));
+  fs.writeFileSync(path.join(tmp, 'scratch', 'f'), '');
+  fs.writeFileSync(path.join(blaineDir(disk), '.volume.json.blaine-tmp-9-9'), '');
+  const data = path.join(disk, 'mnt', 'media');
+  fs.mkdirSync(data, { recursive: true });
+  fs.writeFileSync(path.join(data, 'a.jpg'), 'keep');
+  fs.writeFileSync(path.join(data, '.a.jpg.blaine-tmp-77-3'), 'partial');
+  fs.writeFileSync(path.join(data, '.blaine-tmp-not-ours'), 'keep');
+  assert.equal(cleanupTemp(disk), 3);
+  assert.deepEqual(fs.readdirSync(tmp), []);
+  assert.deepEqual(fs.readdirSync(blaineDir(disk)).sort(), ['old', 'parity', 'tmp', 'volume.json']);
+  assert.deepEqual(fs.readdirSync(data).sort(), ['.a.jpg.blaine-tmp-77-3', '.blaine-tmp-not-ours', 'a.jpg']);
+  fs.writeFileSync(path.join(tmp, 'left'), '');
+  fs.writeFileSync(path.join(blaineDir(disk), 'parity', '.a.jpg.par2.blaine-tmp-1-2'), '');
+  assert.equal(cleanupTemp(disk, { deep: true }), 3);
+  assert.deepEqual(fs.readdirSync(data).sort(), ['.blaine-tmp-not-ours', 'a.jpg']);
+  assert.deepEqual(fs.readdirSync(path.join(blaineDir(disk), 'parity')), []);
+  assert.deepEqual(readVolume(disk).label, 'A');
+});

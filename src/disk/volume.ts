@@ -1,0 +1,323 @@
+/**
+ * Disk identity: <disk>/.blaine/volume.json, always in the clear (also on encrypted disks, so a
+ * disk can be recognised before its key is at hand).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { isTempName } from './copy.js';
+
+export interface VolumeInfo {
+  format: 1;
+  /** UUID of the volume; mirror copies share it. */
+  volume: string;
+  label: string;
+  /** UUID of this physical copy. */
+  copy: string;
+  copyLabel: string;
+  /** ISO time of initialisation. */
+  created: string;
+  encrypted: boolean;
+}
+
+export type DiskErrorCode = 'NOT_A_DIRECTORY' | 'NOT_INITIALISED' | 'ALREADY_INITIALISED' | 'BAD_VOLUME_FILE' | 'NOT_EMPTY';
+
+export class DiskError extends Error {
+  override name = 'DiskError';
+  constructor(
+    message: string,
+    readonly code: DiskErrorCode,
+  ) {
+    super(message);
+  }
+}
+
+const FORMAT = 1;
+/** Entries a fresh file system may already hold; they do not make a disk "not empty". */
+const FRESH_DISK_ENTRIES = new Set(['lost+found']);
+let tempCounter = 0;
+
+export function blaineDir(disk: string): string {
+  return path.join(disk, '.blaine');
+}
+
+export function volumeFile(disk: string): string {
+  return path.join(blaineDir(disk), 'volume.json');
+}
+
+/** The lock file of a disk; on the raw disk, so it can be taken before an encrypted disk is mounted. */
+export function diskLockPath(disk: string): string {
+  return path.join(blaineDir(disk), 'lock');
+}
+
+function errCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+}
+
+function reason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const m = /^[A-Z0-9_]+: ([^,]+)/.exec(message);
+  return m ? m[1] : message;
+}
+
+function requireDirectory(disk: string): fs.Stats {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(disk);
+  } catch {
+    throw new DiskError(`${disk} does not exist or is not a directory; is the disk mounted?`, 'NOT_A_DIRECTORY');
+  }
+  if (!st.isDirectory()) throw new DiskError(`${disk} does not exist or is not a directory; is the disk mounted?`, 'NOT_A_DIRECTORY');
+  return st;
+}
+
+/** A directory on the same device as its parent is not a mount point: likely a disk that is not mounted. */
+function isMountPoint(disk: string, st: fs.Stats): boolean {
+  try {
+    const parent = fs.statSync(path.join(disk, '..'));
+    return parent.dev !== st.dev || parent.ino === st.ino;
+  } catch {
+    return true;
+  }
+}
+
+function validate(value: unknown, where: string): VolumeInfo {
+  const bad = (what: string): DiskError => new DiskError(`${where} is not a valid Blaine volume file: ${what}.`, 'BAD_VOLUME_FILE');
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('it is not a JSON object');
+  const v = value as Record<string, unknown>;
+  if (v.format !== FORMAT) {
+    if (typeof v.format === 'number') {
+      throw new DiskError(
+        `${where} has format version ${v.format}, which this Blaine does not know; use a newer Blaine for this disk.`,
+        'BAD_VOLUME_FILE',
+      );
+    }
+    throw bad('it has no format version');
+  }
+  for (const key of ['volume', 'label', 'copy', 'copyLabel', 'created'] as const) {
+    if (typeof v[key] !== 'string' || v[key] === '') throw bad(`"${key}" must be a non-empty string`);
+  }
+  if (typeof v.encrypted !== 'boolean') throw bad('"encrypted" must be true or false');
+  return {
+    format: FORMAT,
+    volume: v.volume as string,
+    label: v.label as string,
+    copy: v.copy as string,
+    copyLabel: v.copyLabel as string,
+    created: v.created as string,
+    encrypted: v.encrypted,
+  };
+}
+
+export function readVolume(disk: string): VolumeInfo {
+  const st = requireDirectory(disk);
+  const file = volumeFile(disk);
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') {
+      const hint = isMountPoint(disk, st) ? '' : ` (${disk} is not a mount point either: check that the disk is mounted)`;
+      throw new DiskError(`${disk} is not a Blaine disk; run \`blaine backup --init\` to make it one${hint}.`, 'NOT_INITIALISED');
+    }
+    throw new DiskError(`Cannot read ${file}: ${reason(err)}.`, 'BAD_VOLUME_FILE');
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw new DiskError(`${file} is not a valid Blaine volume file: it is not valid JSON.`, 'BAD_VOLUME_FILE');
+  }
+  return validate(parsed, file);
+}
+
+/** Writes the file under a temporary name, flushed, then puts it in place (exclusively when `exclusive`). */
+function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean): void {
+  const dir = blaineDir(disk);
+  const file = volumeFile(disk);
+  const tmp = path.join(dir, `.volume.json.blaine-tmp-${process.pid}-${++tempCounter}`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+    const fd = fs.openSync(tmp, 'wx', 0o644);
+    try {
+      fs.writeFileSync(fd, `${JSON.stringify(info, null, 2)}\n`);
+      // Written once per disk and decisive for recognising it: worth an fsync.
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (exclusive) {
+      try {
+        fs.linkSync(tmp, file);
+      } catch (err) {
+        if (errCode(err) === 'EEXIST') throw new DiskError(`${disk} is already a Blaine disk; it cannot be initialised again.`, 'ALREADY_INITIALISED');
+        throw err;
+      }
+      fs.unlinkSync(tmp);
+    } else {
+      fs.renameSync(tmp, file);
+    }
+    syncDirectory(dir);
+  } catch (err) {
+    try {
+      fs.unlinkSync(tmp);
+    } catch {
+      // Not made, or already renamed.
+    }
+    if (err instanceof DiskError) throw err;
+    throw new Error(`Cannot write ${file}: ${reason(err)}.`);
+  }
+}
+
+function syncDirectory(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Replaces the volume file atomically. */
+export function writeVolume(disk: string, info: VolumeInfo): void {
+  requireDirectory(disk);
+  writeVolumeFile(disk, validate(info, 'The volume information'), false);
+}
+
+/** Creates .blaine and its working directories (tmp, old, parity) under root; existing ones are kept. */
+export function ensureLayout(root: string): void {
+  const dir = blaineDir(root);
+  for (const sub of ['', 'tmp', 'old', 'parity']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+}
+
+/**
+ * Makes `disk` a new Blaine volume with one copy. The label defaults to the directory's name.
+ * A plain disk gets its working directories at once; an encrypted one gets only volume.json in
+ * the clear (SPEC §3): the working directories belong inside the encrypted view, where
+ * ensureLayout(mount point) makes them. An encrypted disk must start empty (lost+found aside).
+ */
+export function initVolume(disk: string, label: string | undefined, opts: { encrypted?: boolean } = {}): VolumeInfo {
+  requireDirectory(disk);
+  if (fs.existsSync(volumeFile(disk))) {
+    let known = '';
+    try {
+      const v = readVolume(disk);
+      known = ` (volume "${v.label}", ${v.volume})`;
+    } catch {
+      // A damaged file still means the disk was initialised once.
+    }
+    throw new DiskError(`${disk} is already a Blaine disk${known}; it cannot be initialised again.`, 'ALREADY_INITIALISED');
+  }
+  const encrypted = opts.encrypted === true;
+  if (encrypted) {
+    const present = fs.readdirSync(disk).filter((name) => {
+      if (FRESH_DISK_ENTRIES.has(name)) return false;
+      if (name === '.blaine') {
+        // An init that crashed before writing volume.json may have left an empty .blaine.
+        try {
+          return fs.readdirSync(path.join(disk, name)).some((n) => !isTempName(n));
+        } catch {
+          return true;
+        }
+      }
+      return true;
+    });
+    if (present.length > 0) {
+      const shown = present.slice(0, 3).join(', ') + (present.length > 3 ? ', …' : '');
+      throw new DiskError(
+        `${disk} already holds files (${shown}); an encrypted disk must start empty, so use an empty disk or leave out --encrypt.`,
+        'NOT_EMPTY',
+      );
+    }
+  }
+  const name = label?.trim() || path.basename(path.resolve(disk)) || 'disk';
+  const info: VolumeInfo = {
+    format: FORMAT,
+    volume: crypto.randomUUID(),
+    label: name,
+    copy: crypto.randomUUID(),
+    copyLabel: name,
+    created: new Date().toISOString(),
+    encrypted,
+  };
+  try {
+    if (encrypted) fs.mkdirSync(blaineDir(disk), { recursive: true });
+    else ensureLayout(disk);
+  } catch (err) {
+    throw new Error(`Cannot create ${blaineDir(disk)}: ${reason(err)}.`);
+  }
+  writeVolumeFile(disk, info, true);
+  return info;
+}
+
+function removeEntry(entry: string): void {
+  fs.rmSync(entry, { recursive: true, force: true });
+}
+
+/** Removes files named by isTempName below dir, staying on dir's file system; returns how many. */
+function removeTempFilesBelow(dir: string, dev: number, skip: string): number {
+  let removed = 0;
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return 0;
+  }
+  for (const entry of entries) {
+    const full = path.join(dir, entry.name);
+    if (full === skip) continue;
+    if (isTempName(entry.name) && !entry.isDirectory()) {
+      removeEntry(full);
+      removed++;
+    } else if (entry.isDirectory()) {
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(full);
+      } catch {
+        continue;
+      }
+      if (st.dev === dev) removed += removeTempFilesBelow(full, dev, skip);
+    }
+  }
+  return removed;
+}
+
+/**
+ * Removes what crashed runs left behind: everything in .blaine/tmp and temporary files in
+ * .blaine itself; with `deep`, also temporary files (isTempName) anywhere on the disk, for
+ * copies made with their temporary file beside the destination. Returns how many entries were
+ * removed. Call only while holding the disk's lock: a live run's temporary files look the same.
+ */
+export function cleanupTemp(disk: string, opts: { deep?: boolean } = {}): number {
+  requireDirectory(disk);
+  const dir = blaineDir(disk);
+  const tmp = path.join(dir, 'tmp');
+  let removed = 0;
+  let names: string[] = [];
+  try {
+    names = fs.readdirSync(tmp);
+  } catch (err) {
+    if (errCode(err) !== 'ENOENT') throw new Error(`Cannot read ${tmp}: ${reason(err)}.`);
+  }
+  for (const name of names) {
+    removeEntry(path.join(tmp, name));
+    removed++;
+  }
+  if (opts.deep) {
+    removed += removeTempFilesBelow(disk, fs.statSync(disk).dev, tmp);
+  } else {
+    let own: string[] = [];
+    try {
+      own = fs.readdirSync(dir);
+    } catch {
+      // No .blaine: nothing of ours to clean.
+    }
+    for (const name of own) {
+      if (isTempName(name)) {
+        removeEntry(path.join(dir, name));
+        removed++;
+      }
+    }
+  }
+  return removed;
+}

@@ -1,0 +1,85 @@
+/** Helpers for the parity tests: throwaway disks and damage. Not part of the library. */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const made: string[] = [];
+let hooked = false;
+
+/** A fresh directory under the system temp dir, removed when the process exits. */
+export function tempDir(prefix = 'blaine-parity-'): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(dir);
+  if (!hooked) {
+    hooked = true;
+    process.on('exit', () => {
+      for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+    });
+  }
+  return dir;
+}
+
+export function removeTemp(dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+}
+
+/** Writes `size` random bytes at `<root>/<rel>` (directories made); returns their SHA1. */
+export function writeRandom(root: string, rel: string, size: number): string {
+  const p = path.join(root, rel);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  const data = crypto.randomBytes(size);
+  fs.writeFileSync(p, data);
+  return sha1(data);
+}
+
+export function sha1(data: Buffer): string {
+  return crypto.createHash('sha1').update(data).digest('hex');
+}
+
+export function sha1File(p: string): string {
+  return sha1(fs.readFileSync(p));
+}
+
+/** Inverts `n` bytes at `offset` in place. */
+export function flipBytes(p: string, offset: number, n = 4): void {
+  const fd = fs.openSync(p, 'r+');
+  try {
+    const b = Buffer.alloc(n);
+    fs.readSync(fd, b, 0, n, offset);
+    for (let i = 0; i < n; i++) b[i] = b[i]! ^ 0xff;
+    fs.writeSync(fd, b, 0, n, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Overwrites `n` bytes at `offset` with random bytes. */
+export function overwrite(p: string, offset: number, n: number): void {
+  const fd = fs.openSync(p, 'r+');
+  try {
+    fs.writeSync(fd, crypto.randomBytes(n), 0, n, offset);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Every path below `dir`, relative, sorted ('' for a missing dir). */
+export function listTree(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string, pre: string): void => {
+    let entries: fs.Dirent[];
+    try {
+      entries = fs.readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const rel = pre ? `${pre}/${e.name}` : e.name;
+      out.push(e.isDirectory() ? `${rel}/` : rel);
+      if (e.isDirectory()) walk(path.join(d, e.name), rel);
+    }
+  };
+  walk(dir, '');
+  return out.sort();
+}

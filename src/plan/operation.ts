@@ -1,0 +1,71 @@
+import type { CatalogEntry } from '../catalog/entry.js';
+import type { DeferredAction } from '../catalog/catalog.js';
+import type { FileRecord } from '../scan/record.js';
+
+/**
+ * What a backup does, decided before anything is touched. Operations on the mounted volume are
+ * carried out in the order given; `defer` operations are queued for an offline volume, also in order.
+ */
+export type Operation =
+  /** New content from the data path onto the mounted volume; `replaces` is the entry it overwrites there. */
+  | { type: 'copy'; record: FileRecord; replaces?: CatalogEntry; why: 'added' | 'modified' }
+  /** A symlink made (or remade) on the mounted volume. */
+  | { type: 'symlink'; record: FileRecord; replaces?: CatalogEntry; why: 'added' | 'modified' }
+  /** A hardlink on the mounted volume to content already stored at `from` (after earlier operations). */
+  | { type: 'link'; record: FileRecord; from: CatalogEntry; replaces?: CatalogEntry; why: 'linked' | 'modified' }
+  /**
+   * A stored file moved on the mounted volume. `record` is what the data path now holds there; null for
+   * the intermediate step of a swap or cycle (a temporary name below .blaine/tmp).
+   */
+  | { type: 'rename'; from: CatalogEntry; to: string; record: FileRecord | null }
+  /** A stored file removed from the mounted volume. */
+  | { type: 'delete'; entry: CatalogEntry; why: 'removed' | 'replaced' }
+  /** Only the catalog (and the disk's mtime/mode when they changed) follows the data path. */
+  | { type: 'update'; entry: CatalogEntry; record: FileRecord; sha1: string | null; touchDisk: boolean }
+  /**
+   * An action queued for an offline volume; the host catalog changes now, the disk when it is mounted.
+   * `entry` is the stored file it acts on; `record` what the data path now holds at the target.
+   */
+  | {
+      type: 'defer';
+      volume: string;
+      action: DeferredAction;
+      path: string;
+      target: string | null;
+      entry: CatalogEntry;
+      record: FileRecord | null;
+      why: 'renamed' | 'linked' | 'removed' | 'replaced';
+    };
+
+export interface PlanCounts {
+  unchanged: number;
+  added: number;
+  modified: number;
+  renamed: number;
+  linked: number;
+  removed: number;
+  deferred: number;
+  /** Catalogued files whose path is gone but which are kept (no --clean, or the scan was incomplete). */
+  missing: number;
+}
+
+export interface Plan {
+  ops: Operation[];
+  /** Paths whose SHA1 must be known before the plan can be decided; hash them and plan again. */
+  needHash: string[];
+  counts: PlanCounts;
+  /** Bytes of new content the mounted volume will receive. */
+  bytesToCopy: number;
+  /** Data paths whose removals were held back by the mass-delete guard, with the reason. */
+  guarded: Array<{ root: string; reason: string }>;
+}
+
+export type MatchMode = 'inode' | 'size-mtime' | 'path-size-mtime' | 'strict';
+
+export interface PlanOptions {
+  matchMode: MatchMode;
+  clean: boolean;
+  /** Percent of the files catalogued under a data path that one run may remove. */
+  maxDeletePct: number;
+  force: boolean;
+}

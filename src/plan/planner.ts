@@ -1,0 +1,471 @@
+import type { CatalogEntry } from '../catalog/entry.js';
+import type { FileRecord, RootScan } from '../scan/record.js';
+import type { Operation, Plan, PlanCounts, PlanOptions } from './operation.js';
+import { orderMoves } from './renames.js';
+
+/** What the planner may know of the catalog. The caller backs it with SQLite; tests with arrays. */
+export interface CatalogView {
+  /** Every catalogued entry, of any volume, whose path lies under one of the scanned data paths. */
+  entries: CatalogEntry[];
+  /** Entries anywhere (any volume, any path) that hold this content. */
+  findContent(size: number, sha1: string): CatalogEntry[];
+  /** Whether some catalogued file with a known SHA1 has this size. */
+  hasSize(size: number): boolean;
+}
+
+export interface PlanInput {
+  scans: RootScan[];
+  catalog: CatalogView;
+  /** UUID of the mounted volume. */
+  current: string;
+  /** SHA1 of data-path files hashed for this run (from an earlier round's `needHash`). */
+  hashes: ReadonlyMap<string, string>;
+  options: PlanOptions;
+}
+
+/** What the data path now holds at a path, seen against the catalog entry there. */
+type Status = 'unchanged' | 'changed-in-place' | 'vacated' | 'gone';
+
+const key = (e: CatalogEntry) => `${e.volume}\0${e.path}`;
+
+function sameMtime(a: { mtimeSec: number; mtimeNsec: number }, b: { mtimeSec: number; mtimeNsec: number }): boolean {
+  return a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec;
+}
+
+function looksUnchanged(e: CatalogEntry, r: FileRecord): boolean {
+  if (e.kind !== r.kind || e.size !== r.size || !sameMtime(e, r)) return false;
+  return r.kind !== 'symlink' || e.linkTarget === (r.linkTarget ?? null);
+}
+
+function isUnder(p: string, root: string): boolean {
+  return root === '/' ? p.startsWith('/') : p.startsWith(root + '/');
+}
+
+/** The catalog entry a data-path record becomes once stored. */
+export function entryFor(r: FileRecord, volume: string, sha1: string | null, keep?: CatalogEntry): CatalogEntry {
+  return {
+    path: r.path,
+    volume,
+    kind: r.kind,
+    size: r.size,
+    mtimeSec: r.mtimeSec,
+    mtimeNsec: r.mtimeNsec,
+    inode: r.inode,
+    sha1: r.kind === 'symlink' ? null : sha1,
+    mode: r.mode,
+    uid: r.uid,
+    gid: r.gid,
+    linkTarget: r.kind === 'symlink' ? (r.linkTarget ?? '') : null,
+    parityName: keep?.parityName ?? null,
+    verifiedAt: keep?.verifiedAt ?? null,
+  };
+}
+
+/**
+ * Decides a backup: compares what the data paths hold now with what the catalog knows and returns
+ * the operations that bring the mounted volume (and, by deferred actions, the offline ones) up to
+ * date. Pure: no file system, no clock. When a decision needs a file's SHA1 the plan lists it in
+ * `needHash`; the caller hashes those files and plans again.
+ */
+export function plan(input: PlanInput): Plan {
+  const { scans, catalog, current, hashes, options } = input;
+  const counts: PlanCounts = { unchanged: 0, added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0, missing: 0 };
+  const needHash = new Set<string>();
+  const hashOf = (p: string): string | undefined => {
+    const h = hashes.get(p);
+    if (h === undefined) needHash.add(p);
+    return h;
+  };
+
+  // ---- index the scan and the catalog ----
+  const records = new Map<string, FileRecord>();
+  for (const s of scans) for (const r of s.records) records.set(r.path, r);
+  const sortedRecords = [...records.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const incompleteRoots = scans.filter((s) => !s.complete).map((s) => s.root);
+  // A file that exists but could not be read is neither gone nor moved: its archived copy stays as it is.
+  const unreadable = new Set<string>();
+  for (const s of scans) for (const k of s.skipped) if (k.reason === 'unreadable') unreadable.add(k.path);
+  const inIncompleteRoot = (p: string) => incompleteRoots.some((r) => isUnder(p, r));
+
+  // One volume holds a path; should two ever claim it, the mounted volume's row is the one acted on.
+  const byPath = new Map<string, CatalogEntry>();
+  for (const e of catalog.entries) {
+    const prev = byPath.get(e.path);
+    if (!prev || e.volume === current) byPath.set(e.path, e);
+  }
+  const status = new Map<string, Status>();
+  const byInode = new Map<string, CatalogEntry[]>();
+  for (const e of byPath.values()) {
+    const r = records.get(e.path);
+    let st: Status;
+    if (!r) st = 'gone';
+    else if (looksUnchanged(e, r)) st = 'unchanged';
+    else if (e.inode !== null && e.inode === r.inode && e.kind === r.kind) st = 'changed-in-place';
+    else st = 'vacated';
+    status.set(key(e), st);
+    if (e.inode !== null) {
+      const list = byInode.get(e.inode);
+      if (list) list.push(e);
+      else byInode.set(e.inode, [e]);
+    }
+  }
+  const renameSourceAllowed = (e: CatalogEntry) => {
+    const st = status.get(key(e));
+    return (st === 'gone' || st === 'vacated') && !(st === 'gone' && (inIncompleteRoot(e.path) || unreadable.has(e.path)));
+  };
+
+  // size+mtime index of possible rename sources, for sources without stable inodes
+  const sizeMtimeKey = (x: { kind: string; size: number; mtimeSec: number; mtimeNsec: number }) =>
+    `${x.kind}:${x.size}:${x.mtimeSec}:${x.mtimeNsec}`;
+  const vacatedBySizeMtime = new Map<string, CatalogEntry[]>();
+  if (options.matchMode === 'size-mtime') {
+    for (const e of byPath.values()) {
+      if (!renameSourceAllowed(e)) continue;
+      const k = sizeMtimeKey(e);
+      const list = vacatedBySizeMtime.get(k);
+      if (list) list.push(e);
+      else vacatedBySizeMtime.set(k, [e]);
+    }
+  }
+
+  // ---- classify every record ----
+  type Decision =
+    | { kind: 'unchanged'; entry: CatalogEntry; sha1: string | null }
+    | { kind: 'meta'; entry: CatalogEntry; sha1: string | null }
+    | { kind: 'rename'; source: CatalogEntry }
+    | { kind: 'hardlink'; source: CatalogEntry }
+    | { kind: 'follow'; leader: string } // another path of the same moved hardlink group
+    | { kind: 'content'; old?: CatalogEntry }
+    | { kind: 'pending' };
+  const decisions = new Map<string, Decision>();
+  const claimedBy = new Map<string, string>(); // catalog entry key -> path it is renamed to
+
+  const newRecordsBySizeMtime = new Map<string, number>();
+  if (options.matchMode === 'size-mtime') {
+    for (const r of sortedRecords) {
+      const e = byPath.get(r.path);
+      if (e && status.get(key(e)) !== 'vacated') continue;
+      const k = sizeMtimeKey(r);
+      newRecordsBySizeMtime.set(k, (newRecordsBySizeMtime.get(k) ?? 0) + 1);
+    }
+  }
+
+  const findSource = (r: FileRecord): Decision | undefined => {
+    if (options.matchMode === 'path-size-mtime') return undefined;
+    if (options.matchMode === 'size-mtime') {
+      const k = sizeMtimeKey(r);
+      const list = vacatedBySizeMtime.get(k);
+      if (!list || list.length !== 1 || newRecordsBySizeMtime.get(k) !== 1) return undefined;
+      const src = list[0]!;
+      if (src.path === r.path || claimedBy.has(key(src))) return undefined;
+      return { kind: 'rename', source: src };
+    }
+    const candidates = (byInode.get(r.inode) ?? []).filter((c) => c.kind === r.kind && c.size === r.size && c.path !== r.path);
+    if (candidates.length === 0) return undefined;
+    // An old name of this inode that is gone: the record is that file, moved. A moved hardlink group
+    // pairs old and new names one to one; extra new names link to the first.
+    let follow: Decision | undefined;
+    for (const c of candidates) {
+      if (!renameSourceAllowed(c)) continue;
+      if (!sameMtime(c, r)) {
+        // Same inode but touched since: only its content can say whether it is the same file.
+        if (r.kind !== 'file') continue;
+        const h = hashOf(r.path);
+        if (h === undefined) return { kind: 'pending' };
+        if (h !== c.sha1) continue;
+      }
+      const leader = claimedBy.get(key(c));
+      if (leader === undefined) return { kind: 'rename', source: c };
+      follow ??= { kind: 'follow', leader };
+    }
+    // Still present under another name with that inode: the record is a new hardlink to it.
+    const staying = candidates.find((c) => status.get(key(c)) === 'unchanged');
+    if (staying) return { kind: 'hardlink', source: staying };
+    return follow;
+  };
+
+  for (const r of sortedRecords) {
+    const e = byPath.get(r.path);
+    const st = e ? status.get(key(e)) : undefined;
+    let d: Decision | undefined;
+    if (e && st === 'unchanged') {
+      if (options.matchMode === 'strict' && e.inode !== r.inode && r.kind === 'file') {
+        const h = hashOf(r.path);
+        if (h === undefined) d = { kind: 'pending' };
+        else if (h === e.sha1) d = { kind: 'unchanged', entry: e, sha1: h };
+        else d = { kind: 'content', old: e };
+      } else d = { kind: 'unchanged', entry: e, sha1: e.sha1 };
+    } else if (e && st === 'changed-in-place') {
+      if (r.kind === 'file' && e.kind === 'file' && r.size === e.size && e.sha1 !== null) {
+        const h = hashOf(r.path);
+        if (h === undefined) d = { kind: 'pending' };
+        else if (h === e.sha1) d = { kind: 'meta', entry: e, sha1: h };
+        else d = { kind: 'content', old: e };
+      } else d = { kind: 'content', old: e };
+    } else {
+      d = findSource(r);
+      if (d?.kind === 'rename') claimedBy.set(key(d.source), r.path);
+      if (!d && e && r.kind === 'file' && e.kind === 'file' && r.size === e.size && e.sha1 !== null) {
+        // A different inode at the same path with the same size: replaced, or merely renumbered.
+        const h = hashOf(r.path);
+        if (h === undefined) d = { kind: 'pending' };
+        else if (h === e.sha1) d = { kind: 'meta', entry: e, sha1: h };
+      }
+      if (!d) d = { kind: 'content', old: e };
+    }
+    decisions.set(r.path, d);
+  }
+
+  // ---- final occupant of every path, as operations are decided ----
+  const occupant = new Map(byPath); // path -> entry held there (any volume)
+  const ops: Operation[] = [];
+  const replacedKeys = new Set<string>();
+  const removeOccupant = (o: CatalogEntry, why: 'replaced' | 'removed') => {
+    occupant.delete(o.path);
+    replacedKeys.add(key(o));
+    if (o.volume === current) ops.push({ type: 'delete', entry: o, why });
+    else {
+      ops.push({ type: 'defer', volume: o.volume, action: 'DELETE', path: o.path, target: null, entry: o, record: null, why });
+      counts.deferred++;
+    }
+  };
+
+  // ---- renames: replaced targets first, then moves per volume in a safe order ----
+  const renames = sortedRecords
+    .map((r) => ({ r, d: decisions.get(r.path)! }))
+    .filter((x): x is { r: FileRecord; d: { kind: 'rename'; source: CatalogEntry } } => x.d.kind === 'rename');
+  const movingAway = new Set(renames.map((x) => key(x.d.source)));
+  for (const { r } of renames) {
+    const o = occupant.get(r.path);
+    if (o && !movingAway.has(key(o))) removeOccupant(o, 'replaced');
+  }
+  const movesByVolume = new Map<string, Array<{ from: string; to: string; source: CatalogEntry; record: FileRecord }>>();
+  for (const { r, d } of renames) {
+    const list = movesByVolume.get(d.source.volume) ?? [];
+    list.push({ from: d.source.path, to: r.path, source: d.source, record: r });
+    movesByVolume.set(d.source.volume, list);
+  }
+  const volumesInOrder = [...movesByVolume.keys()].sort((a, b) => (a === current ? -1 : b === current ? 1 : a < b ? -1 : 1));
+  let temps = 0;
+  for (const vol of volumesInOrder) {
+    const moves = movesByVolume.get(vol)!;
+    const ordered = orderMoves(moves.map(({ from, to }) => ({ from, to })), temps);
+    // which move's file stands at each path during the sequence (temporary names included)
+    const at = new Map(moves.map((m) => [m.from, m]));
+    for (const step of ordered) {
+      const m = at.get(step.from)!;
+      at.delete(step.from);
+      const isFinal = step.to === m.to;
+      if (!isFinal) {
+        at.set(step.to, m);
+        temps++;
+      }
+      const record = isFinal ? m.record : null;
+      const from: CatalogEntry = { ...m.source, path: step.from };
+      if (vol === current) ops.push({ type: 'rename', from, to: step.to, record });
+      else {
+        ops.push({ type: 'defer', volume: vol, action: 'RENAME', path: step.from, target: step.to, entry: from, record, why: 'renamed' });
+        counts.deferred++;
+      }
+    }
+    for (const m of moves) {
+      if (occupant.get(m.from) === m.source) occupant.delete(m.from);
+    }
+    for (const m of moves) {
+      occupant.set(m.to, entryFor(m.record, vol, m.source.sha1, m.source));
+      counts.renamed++;
+    }
+  }
+
+  // ---- metadata-only changes ----
+  for (const r of sortedRecords) {
+    const d = decisions.get(r.path)!;
+    if (d.kind !== 'unchanged' && d.kind !== 'meta') continue;
+    const e = d.entry;
+    counts.unchanged++;
+    const touchDisk = d.kind === 'meta' || e.mode !== r.mode || e.uid !== r.uid || e.gid !== r.gid;
+    if (d.kind === 'meta' || touchDisk || e.inode !== r.inode) {
+      ops.push({ type: 'update', entry: e, record: r, sha1: d.sha1, touchDisk: touchDisk && e.volume === current });
+      occupant.set(r.path, entryFor(r, e.volume, d.sha1, e));
+    }
+  }
+
+  // ---- new content: hardlinks, duplicates, copies ----
+  const contentPaths = sortedRecords.filter((r) => {
+    const k = decisions.get(r.path)!.kind;
+    return k === 'content' || k === 'pending';
+  });
+  const contentTargets = new Set(contentPaths.map((r) => r.path));
+  // sizes shared by two different new files (or with something stored) are worth hashing first
+  const newInodesBySize = new Map<number, Set<string>>();
+  for (const r of contentPaths) {
+    if (r.kind !== 'file' || r.size === 0) continue;
+    const s = newInodesBySize.get(r.size) ?? new Set<string>();
+    s.add(r.inode);
+    newInodesBySize.set(r.size, s);
+  }
+  // Where content stands after the renames, in a form that survives this run's overwrites.
+  const finalPathOf = new Map<string, string>();
+  for (const [vol, moves] of movesByVolume) for (const m of moves) finalPathOf.set(`${vol}\0${m.from}`, m.to);
+  const usableSource = (c: CatalogEntry): CatalogEntry | undefined => {
+    if (replacedKeys.has(key(c))) return undefined;
+    const scoped = byPath.get(c.path);
+    if (!scoped || key(scoped) !== key(c)) return c; // outside the scanned paths: this run leaves it alone
+    const st = status.get(key(c));
+    const moved = finalPathOf.get(key(c));
+    const p = moved ?? c.path;
+    if (contentTargets.has(p)) return undefined; // gets other content later in this run
+    if (moved === undefined && st === 'gone') {
+      // still on its disk until removals, which come last
+      return options.matchMode === 'path-size-mtime' ? undefined : c;
+    }
+    if (moved === undefined && st === 'vacated') return undefined;
+    const o = occupant.get(p);
+    return o && o.volume === c.volume && o.sha1 === c.sha1 ? o : undefined;
+  };
+  const findStored = (size: number, sha1: string): CatalogEntry | undefined => {
+    const found = catalog.findContent(size, sha1).map(usableSource).filter((x): x is CatalogEntry => !!x);
+    return found.find((x) => x.volume === current) ?? found[0];
+  };
+
+  const linkOps: Operation[] = [];
+  const contentOps: Operation[] = [];
+  const copiedContent = new Map<string, CatalogEntry>(); // size:sha1 -> entry copied this run
+  const copiedInode = new Map<string, CatalogEntry>(); // data-path inode -> entry copied this run
+
+  const placeOld = (r: FileRecord, old: CatalogEntry | undefined, list: Operation[]): CatalogEntry | undefined => {
+    // The occupant the new content displaces: replaced in place on the mounted volume, deleted elsewhere.
+    const o = occupant.get(r.path) ?? (old && occupant.get(old.path) === old ? old : undefined);
+    if (!o) return undefined;
+    if (o.volume === current) return o;
+    occupant.delete(o.path);
+    replacedKeys.add(key(o));
+    list.push({ type: 'defer', volume: o.volume, action: 'DELETE', path: o.path, target: null, entry: o, record: null, why: 'replaced' });
+    counts.deferred++;
+    return undefined;
+  };
+
+  for (const r of sortedRecords) {
+    const d = decisions.get(r.path)!;
+    if (d.kind === 'hardlink' || d.kind === 'follow') {
+      const source = d.kind === 'hardlink' ? occupant.get(d.source.path) : occupant.get(d.leader);
+      if (!source) {
+        decisions.set(r.path, { kind: 'content', old: byPath.get(r.path) });
+        contentPaths.push(r);
+        continue;
+      }
+      counts.linked++;
+      const list = d.kind === 'hardlink' ? linkOps : contentOps;
+      const replaces = placeOld(r, byPath.get(r.path), list);
+      if (source.volume === current) {
+        list.push({ type: 'link', record: r, from: source, replaces, why: 'linked' });
+      } else {
+        if (replaces) {
+          list.push({ type: 'delete', entry: replaces, why: 'replaced' });
+        }
+        list.push({ type: 'defer', volume: source.volume, action: 'LINK', path: source.path, target: r.path, entry: source, record: r, why: 'linked' });
+        counts.deferred++;
+      }
+      occupant.set(r.path, entryFor(r, source.volume, source.sha1, source));
+    }
+  }
+
+  contentPaths.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  let bytesToCopy = 0;
+  for (const r of contentPaths) {
+    const d = decisions.get(r.path)!;
+    if (d.kind === 'pending') continue;
+    if (d.kind !== 'content') continue;
+    const wasThere = d.old !== undefined && !movingAway.has(key(d.old));
+    const why = wasThere ? 'modified' : 'added';
+    if (r.kind === 'symlink') {
+      const replaces = placeOld(r, d.old, contentOps);
+      contentOps.push({ type: 'symlink', record: r, replaces, why });
+      occupant.set(r.path, entryFor(r, current, null));
+      counts[why]++;
+      continue;
+    }
+    // A new name for a file copied moments ago (hardlinks in the data path): link, no hashing.
+    const sibling = copiedInode.get(r.inode);
+    if (sibling && sibling.size === r.size && sameMtime(sibling, r)) {
+      const replaces = placeOld(r, d.old, contentOps);
+      contentOps.push({ type: 'link', record: r, from: sibling, replaces, why: wasThere ? 'modified' : 'linked' });
+      occupant.set(r.path, entryFor(r, current, sibling.sha1, sibling));
+      counts[wasThere ? 'modified' : 'linked']++;
+      continue;
+    }
+    let sha1: string | undefined;
+    const collides = r.size > 0 && ((newInodesBySize.get(r.size)?.size ?? 0) > 1 || catalog.hasSize(r.size));
+    if (collides || hashes.has(r.path)) {
+      sha1 = hashOf(r.path);
+      if (sha1 === undefined) continue;
+    }
+    if (sha1 !== undefined) {
+      const runCopy = copiedContent.get(`${r.size}:${sha1}`);
+      const stored = runCopy ?? findStored(r.size, sha1);
+      if (stored) {
+        const list = runCopy ? contentOps : linkOps;
+        const replaces = placeOld(r, d.old, list);
+        if (stored.volume === current) {
+          list.push({ type: 'link', record: r, from: stored, replaces, why: wasThere ? 'modified' : 'linked' });
+        } else {
+          if (replaces) list.push({ type: 'delete', entry: replaces, why: 'replaced' });
+          list.push({ type: 'defer', volume: stored.volume, action: 'LINK', path: stored.path, target: r.path, entry: stored, record: r, why: 'linked' });
+          counts.deferred++;
+        }
+        occupant.set(r.path, entryFor(r, stored.volume, sha1, stored));
+        counts[wasThere ? 'modified' : 'linked']++;
+        continue;
+      }
+    }
+    const replaces = placeOld(r, d.old, contentOps);
+    contentOps.push({ type: 'copy', record: r, replaces, why });
+    const stored = entryFor(r, current, sha1 ?? null);
+    occupant.set(r.path, stored);
+    if (sha1 !== undefined) copiedContent.set(`${r.size}:${sha1}`, stored);
+    copiedInode.set(r.inode, stored);
+    bytesToCopy += r.size;
+    counts[why]++;
+  }
+
+  ops.push(...linkOps, ...contentOps);
+
+  // ---- paths gone from the data paths ----
+  const gone: CatalogEntry[] = [];
+  for (const e of byPath.values()) {
+    const st = status.get(key(e));
+    if (st !== 'gone' || claimedBy.has(key(e)) || replacedKeys.has(key(e)) || unreadable.has(e.path)) continue;
+    if (occupant.get(e.path) !== e) continue;
+    gone.push(e);
+  }
+  gone.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const guarded: Array<{ root: string; reason: string }> = [];
+  const removable = gone.filter((e) => !inIncompleteRoot(e.path));
+  counts.missing = gone.length;
+  if (options.clean) {
+    for (const s of scans) {
+      const catalogued = catalog.entries.filter((e) => isUnder(e.path, s.root)).length;
+      if (catalogued === 0) continue;
+      const removing = removable.filter((e) => isUnder(e.path, s.root)).length;
+      let reason: string | undefined;
+      if (!s.exists) reason = `data path ${s.root} is missing`;
+      else if (s.records.length === 0) reason = `data path ${s.root} is empty`;
+      else if (removing > (options.maxDeletePct / 100) * catalogued) {
+        reason = `the run would remove ${removing} of the ${catalogued} files archived under ${s.root} (more than ${options.maxDeletePct}%)`;
+      }
+      if (reason && removing > 0) guarded.push({ root: s.root, reason });
+    }
+    if (guarded.length === 0 || options.force) {
+      for (const e of removable) {
+        removeOccupant(e, 'removed');
+        counts.removed++;
+        counts.missing--;
+      }
+    }
+  }
+
+  if (needHash.size > 0) {
+    return { ops: [], needHash: [...needHash].sort(), counts, bytesToCopy: 0, guarded };
+  }
+  return { ops, needHash: [], counts, bytesToCopy, guarded: options.force ? [] : guarded };
+}

@@ -1,0 +1,39 @@
+/** One entry found under a data path, as lstat saw it. Symlinks are never followed. */
+export interface FileRecord {
+  /** Absolute source path, e.g. /mnt/media/photos/a.jpg */
+  path: string;
+  kind: 'file' | 'symlink';
+  /** Bytes; for a symlink the length of its target string. */
+  size: number;
+  mtimeSec: number;
+  /** Nanoseconds within the second, 0..999999999. */
+  mtimeNsec: number;
+  /** "dev:ino" — inode identity on the data disk; unstable on some file systems (see SPEC §5). */
+  inode: string;
+  nlink: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Symlink target, as stored in the link. */
+  linkTarget?: string;
+}
+
+/** Result of scanning one data path. */
+export interface RootScan {
+  /** Absolute data path as given (normalised, no trailing slash). */
+  root: string;
+  /** False when any directory under it could not be read: nothing under it may be treated as deleted. */
+  complete: boolean;
+  /** False when the data path itself is missing or not a directory. */
+  exists: boolean;
+  records: FileRecord[];
+  /** Entries left out with a reason: special files (FIFO, socket, device) and unreadable entries. */
+  skipped: SkippedEntry[];
+}
+
+export interface SkippedEntry {
+  path: string;
+  reason: 'special' | 'unreadable';
+  /** One sentence for the user, e.g. "is a FIFO" or "permission denied". */
+  message: string;
+}

@@ -1,0 +1,169 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import { fileURLToPath } from 'node:url';
+import Database from 'better-sqlite3';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+/** The repository root, whether running from src (never) or from dist/test. */
+export const repoRoot = path.resolve(here, '..', '..');
+export const blaineBin = path.join(repoRoot, 'bin', 'blaine');
+
+export interface RunResult {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real executable, as a user would. */
+export function blaine(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): RunResult {
+  const r = spawnSync(process.execPath, [blaineBin, ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    input: opts.input,
+    maxBuffer: 64 << 20,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function tempDir(prefix = 'blaine-test-'): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export const isRoot = process.getuid?.() === 0;
+
+export function sha1(data: Buffer | string): string {
+  return crypto.createHash('sha1').update(data).digest('hex');
+}
+
+export function write(file: string, content: string | Buffer, mtime?: Date): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content);
+  if (mtime) fs.utimesSync(file, mtime, mtime);
+}
+
+/** Mounts a small tmpfs (a real, tiny disk) when root; returns null (and the caller skips) otherwise. */
+export function mountTmpfs(dir: string, size: string): boolean {
+  if (!isRoot) return false;
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function unmount(dir: string): void {
+  try {
+    execFileSync('umount', [dir], { stdio: 'pipe' });
+  } catch {
+    execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
+  }
+}
+
+export interface TreeEntry {
+  kind: 'file' | 'symlink';
+  sha1?: string;
+  target?: string;
+  ino?: number;
+}
+
+/** Every file and symlink below `dir` (paths relative to it), skipping the disk's .blaine folder. */
+export function readTree(dir: string, opts: { skipBlaine?: boolean } = { skipBlaine: true }): Map<string, TreeEntry> {
+  const out = new Map<string, TreeEntry>();
+  const walk = (d: string, rel: string) => {
+    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      if (opts.skipBlaine && r === '.blaine') continue;
+      const full = path.join(d, ent.name);
+      if (ent.isSymbolicLink()) out.set(r, { kind: 'symlink', target: fs.readlinkSync(full) });
+      else if (ent.isDirectory()) walk(full, r);
+      else if (ent.isFile()) out.set(r, { kind: 'file', sha1: sha1(fs.readFileSync(full)), ino: fs.statSync(full).ino });
+    }
+  };
+  walk(dir, '');
+  return out;
+}
+
+export interface Row {
+  volume: string;
+  path: string;
+  kind: string;
+  size: number;
+  sha1: string | null;
+  link_target: string | null;
+  mtime_s: number;
+  mtime_ns: number;
+  parity_name: string | null;
+}
+
+export function rows(dbFile: string, volume?: string): Row[] {
+  const db = new Database(dbFile, { readonly: true });
+  try {
+    const sql = `SELECT volume, path, kind, size, sha1, link_target, mtime_s, mtime_ns, parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY path`;
+    return (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Row[];
+  } finally {
+    db.close();
+  }
+}
+
+export function volumeOf(disk: string): { volume: string; label: string; copy: string } {
+  return JSON.parse(fs.readFileSync(path.join(disk, '.blaine', 'volume.json'), 'utf8'));
+}
+
+/**
+ * The invariant every test step checks: the disk holds exactly the files its catalog lists, bit for
+ * bit, and the host catalog's rows for the volume equal the disk catalog.
+ */
+export function assertDiskMatchesCatalog(disk: string, db: string, opts: { hostMayHaveMore?: boolean } = {}): void {
+  const { volume } = volumeOf(disk);
+  const diskRows = rows(path.join(disk, '.blaine', 'catalog.sqlite'), volume);
+  const tree = readTree(disk);
+  const catalogued = new Set<string>();
+  for (const r of diskRows) {
+    const rel = r.path.slice(1);
+    catalogued.add(rel);
+    const t = tree.get(rel);
+    assert.ok(t, `catalogued ${r.path} is missing on the disk`);
+    assert.equal(t.kind, r.kind, `${r.path}: kind`);
+    if (r.kind === 'file') assert.equal(t.sha1, r.sha1, `${r.path}: content differs from the catalog`);
+    else assert.equal(t.target, r.link_target, `${r.path}: symlink target`);
+  }
+  for (const p of tree.keys()) assert.ok(catalogued.has(p), `${p} is on the disk but not in its catalog`);
+  const hostRows = rows(db, volume);
+  if (opts.hostMayHaveMore) {
+    const hostPaths = new Set(hostRows.map((r) => r.path));
+    for (const r of diskRows) assert.ok(hostPaths.has(r.path), `${r.path} is on the disk but not in the host catalog`);
+  } else {
+    assert.deepEqual(hostRows, diskRows, 'host catalog rows for the volume differ from the disk catalog');
+  }
+}
+
+/**
+ * The archive as a whole gives back the library: every file and symlink under `src` is on one of
+ * the disks at its absolute path with the same content (what `cp -a` from the disks would restore).
+ */
+export function assertArchiveHolds(src: string, disks: string[]): void {
+  const want = readTree(src, { skipBlaine: false });
+  const trees = disks.map((d) => ({ d, t: readTree(d) }));
+  const prefix = src.slice(1);
+  for (const [rel, w] of want) {
+    const p = `${prefix}/${rel}`;
+    const found = trees.map((x) => x.t.get(p)).filter((x): x is TreeEntry => !!x);
+    assert.ok(found.length > 0, `${src}/${rel} is on no disk`);
+    const ok = found.some((f) => f.kind === w.kind && (w.kind === 'file' ? f.sha1 === w.sha1 : f.target === w.target));
+    assert.ok(ok, `${src}/${rel}: no disk holds its current content`);
+  }
+}
+
+export function summaryOf(r: RunResult): Record<string, number | boolean> {
+  try {
+    return JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`not JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+}
