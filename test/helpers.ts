@@ -119,7 +119,7 @@ export function volumeOf(disk: string): { volume: string; label: string; copy: s
  * The invariant every test step checks: the disk holds exactly the files its catalog lists, bit for
  * bit, and the host catalog's rows for the volume equal the disk catalog.
  */
-export function assertDiskMatchesCatalog(disk: string, db: string, opts: { hostMayHaveMore?: boolean } = {}): void {
+export function assertDiskMatchesCatalog(disk: string, db: string, opts: { hostMayHaveMore?: boolean; parity?: boolean } = {}): void {
   const { volume } = volumeOf(disk);
   const diskRows = rows(path.join(disk, '.blaine', 'catalog.sqlite'), volume);
   const tree = readTree(disk);
@@ -134,6 +134,19 @@ export function assertDiskMatchesCatalog(disk: string, db: string, opts: { hostM
     else assert.equal(t.target, r.link_target, `${r.path}: symlink target`);
   }
   for (const p of tree.keys()) assert.ok(catalogued.has(p), `${p} is on the disk but not in its catalog`);
+  if (opts.parity) {
+    const parityRoot = path.join(disk, '.blaine', 'parity');
+    const indexes = new Set<string>();
+    if (fs.existsSync(parityRoot)) {
+      for (const [p] of readTree(parityRoot, { skipBlaine: false })) if (/\.par2$/.test(p) && !/\.vol\d+\+\d+\.par2$/.test(p)) indexes.add(p);
+    }
+    for (const r of diskRows) {
+      if (r.kind !== 'file' || r.size === 0) continue;
+      assert.ok(r.parity_name, `${r.path} has no parity`);
+      assert.ok(indexes.has(`${r.path.slice(1)}.par2`), `${r.path}: parity file missing`);
+    }
+    for (const p of indexes) assert.ok(catalogued.has(p.replace(/\.par2$/, '')), `orphan parity ${p}`);
+  }
   const hostRows = rows(db, volume);
   if (opts.hostMayHaveMore) {
     const hostPaths = new Set(hostRows.map((r) => r.path));
@@ -157,6 +170,15 @@ export function assertArchiveHolds(src: string, disks: string[]): void {
     assert.ok(found.length > 0, `${src}/${rel} is on no disk`);
     const ok = found.some((f) => f.kind === w.kind && (w.kind === 'file' ? f.sha1 === w.sha1 : f.target === w.target));
     assert.ok(ok, `${src}/${rel}: no disk holds its current content`);
+  }
+}
+
+/** Content-level: every library file's bytes are on some disk, whatever the name (offline disks not yet updated). */
+export function assertArchiveHasContent(src: string, disks: string[]): void {
+  const have = new Set<string>();
+  for (const d of disks) for (const t of readTree(d).values()) if (t.sha1) have.add(t.sha1);
+  for (const [rel, w] of readTree(src, { skipBlaine: false })) {
+    if (w.kind === 'file') assert.ok(have.has(w.sha1!), `the content of ${src}/${rel} is on no disk`);
   }
 }
 

@@ -65,15 +65,21 @@ export function catalogView(host: Catalog, disk: Catalog, volume: string, roots:
       entries.push(e);
     }
   }
+  // The volume's rows this copy lacks (a mirror copy that is behind) are still the volume's.
+  const absent = new Set<string>();
   for (const root of roots) {
     for (const e of host.entriesUnder(root)) {
-      if (e.volume === volume || seen.has(`${e.volume}\0${e.path}`)) continue;
+      if (e.volume === volume) {
+        if (seen.has(e.path)) continue;
+        absent.add(e.path);
+      } else if (seen.has(`${e.volume}\0${e.path}`)) continue;
       seen.add(`${e.volume}\0${e.path}`);
       entries.push(e);
     }
   }
   return {
     entries,
+    absent,
     findContent: (size, sha1) => [
       ...disk.findContent(size, sha1).filter((e) => e.volume === volume),
       ...host.findContent(size, sha1).filter((e) => e.volume !== volume),

@@ -206,6 +206,32 @@ export class Catalog {
     this.stmts.delete.run(volume, p);
   }
 
+  /**
+   * Records a full checksum verify of one row. Only that column changes, and a row that is not
+   * there stays absent: the host catalog may already know the path under another name (a deferred
+   * rename), which writing a whole disk row back would undo.
+   */
+  setVerifiedAt(volume: string, p: string, at: number): void {
+    this.columnUpdate('verified_at').run(at, volume, p);
+  }
+
+  /** Records a rebuilt (or dropped, null) parity set of one row; like setVerifiedAt, never adds a row. */
+  setParityName(volume: string, p: string, parityName: string | null): void {
+    this.columnUpdate('parity_name').run(parityName, volume, p);
+  }
+
+  private readonly columnUpdates = new Map<string, Database.Statement>();
+
+  /** A scrub updates every row once: the statement is prepared on first use, not per row. */
+  private columnUpdate(column: 'verified_at' | 'parity_name'): Database.Statement {
+    let st = this.columnUpdates.get(column);
+    if (!st) {
+      st = this.db.prepare(`UPDATE files SET ${column} = ? WHERE volume = ? AND path = ?`);
+      this.columnUpdates.set(column, st);
+    }
+    return st;
+  }
+
   /** Replaces every row of a volume by `entries` (a disk catalog imported as the truth for its volume). */
   replaceVolume(volume: string, entries: Iterable<CatalogEntry>): void {
     this.transaction(() => {

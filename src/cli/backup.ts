@@ -11,7 +11,7 @@ import {
   type BackupSummary,
 } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
-import { beginWrite, endWrite, openDiskSession, rotateOldCatalogs, hostSnapshotPath, diskCatalogPath } from '../disk/session.js';
+import { beginWrite, diskCatalogPath, finishWrite, openDiskSession } from '../disk/session.js';
 import { freeBytes, parseBytes } from '../disk/space.js';
 import { readVolume } from '../disk/volume.js';
 import type { MatchMode, Operation, Plan } from '../plan/operation.js';
@@ -221,7 +221,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       disk: session.disk,
       parity: pool,
       parityPct,
-      reserve,
+      reserve: reserve + catalogHeadroom(session.root, db),
       signal: interrupt.signal,
       detail: (m: string) => out.detail(m),
       warn: (m: string) => out.warn(m),
@@ -232,6 +232,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       if (caught.applied > 0) out.info(`applied ${caught.applied} deferred action(s) on "${info.label}"`);
       if (caught.changed > 0) out.info(`brought "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
       if (caught.stopped) {
+        await finishWrite(session, 'backup', caught.stopped, {});
         out.error(caught.stopped === 'disk-full' ? 'the disk is full' : 'interrupted');
         return caught.stopped === 'disk-full' ? EXIT.diskFull : EXIT.interrupted;
       }
@@ -251,15 +252,8 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       progress: (done, total, bytes) => out.progress(`backup: ${done}/${total} operations, ${formatBytes(bytes)} copied`),
     });
     out.clearProgress();
-    const free = freeBytes(session.root);
-    endWrite(session, free);
-    const summary = summarize(p, result, skipped.length + hashSkips, started, session.root);
-    session.host.transaction(() => {
-      const run = session.host.startRun('backup', info.volume, info.copy);
-      session.host.finishRun(run, result.stopped?.reason ?? 'ok', summary, free, session.disk.volumeStats(info.volume).bytes);
-    });
-    await rotateOldCatalogs(session.root, session.disk);
-    await session.host.snapshotTo(hostSnapshotPath(session.root));
+    const summary = summarize(p, result, skipped.length + hashSkips, started, null);
+    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary);
     printSummary(out, summary, `"${info.label}"`);
     if (result.stopped?.reason === 'disk-full') {
       out.error(`${result.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);
@@ -281,6 +275,23 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     pool?.abort();
     session.close();
   }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Room the run's own bookkeeping needs on the disk at its end: a rotated copy of the disk catalog and
+ * the snapshot of the host catalog, each about the size of its database today, plus growth.
+ */
+function catalogHeadroom(root: string, db: string): number {
+  const disk = diskCatalogPath(root);
+  return sizeOf(db) + sizeOf(`${db}-wal`) + 2 * (sizeOf(disk) + sizeOf(`${disk}-wal`)) + (1 << 20);
 }
 
 function reportGuard(p: Plan, out: Output): void {

@@ -61,6 +61,9 @@ export function describeError(err: unknown): { code: number; message: string } {
     return { code: err instanceof CopyError && err.code === 'ENOSPC' ? EXIT.diskFull : EXIT.error, message: err.message };
   }
   const e = err as NodeJS.ErrnoException;
+  if (e && e.name === 'SqliteError' && e.code === 'SQLITE_FULL') {
+    return { code: EXIT.diskFull, message: 'a disk is full: a catalog could not be written; free space or mount a new disk and run `blaine backup --init`' };
+  }
   if (e && typeof e.code === 'string' && e.path) {
     const what: Record<string, string> = {
       ENOENT: 'does not exist',

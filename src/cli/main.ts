@@ -4,6 +4,10 @@ import { registerBackup } from './backup.js';
 import { describeError } from './common.js';
 import { EXIT } from './exit.js';
 import { registerList } from './list.js';
+import { registerApply } from './apply.js';
+import { registerDisks } from './disks.js';
+import { registerPending } from './pending.js';
+import { registerClone } from './clone.js';
 
 export function buildProgram(): Command {
   const program = new Command('blaine')
@@ -13,6 +17,10 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true);
   registerBackup(program);
   registerList(program);
+  registerDisks(program);
+  registerPending(program);
+  registerApply(program);
+  registerClone(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;
 }

@@ -1,5 +1,6 @@
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
+import { orderMoves } from '../plan/renames.js';
 import type { FileRecord } from '../scan/record.js';
 import { Executor, type ExecutorContext } from './executor.js';
 import type { DiskSession } from './session.js';
@@ -21,59 +22,104 @@ export function recordOf(e: CatalogEntry): FileRecord {
   };
 }
 
-const contentKey = (e: CatalogEntry) => (e.sha1 === null ? null : `${e.size}:${e.sha1}`);
+const contentKey = (e: CatalogEntry) => (e.kind === 'file' && e.sha1 !== null ? `${e.size}:${e.sha1}` : null);
+
+function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
+  if (d.kind !== w.kind) return false;
+  return d.kind === 'symlink' ? d.linkTarget === w.linkTarget : d.sha1 === w.sha1 && d.size === w.size;
+}
+
+const byPath = (a: CatalogEntry, b: CatalogEntry) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
 /**
  * Decides how to bring a copy (its disk catalog `onDisk`) to the volume's state in the host
- * catalog (`wanted`), by content: a file the volume now holds under another name is moved or
- * linked, a file the volume no longer holds is removed, changed metadata is rewritten. Deferred
- * actions queued while the volume was offline and changes made through the other copy of a mirror
- * both come down to this, and so does an action that no longer fits the disk: whatever the order
- * of events, the copy ends holding what the volume holds. What the copy lacks altogether is left to
- * the backup that follows, which copies it from the data paths. Pure.
+ * catalog (`wanted`), by content: a stored file the volume now wants under another name is moved
+ * (swaps and rotations through a temporary name) or linked, a symlink is remade from its target,
+ * a file the volume no longer holds is removed, changed metadata is rewritten. Deferred actions
+ * queued while the volume was offline and changes made through the other copy of a mirror both
+ * come down to this, and so does an action that no longer fits the disk: whatever the order of
+ * events, the copy ends holding what the volume holds. Content the copy lacks altogether is left
+ * to the backup that follows, which copies it from the data paths. Pure.
  */
 export function planCatchUp(onDisk: CatalogEntry[], wanted: CatalogEntry[]): Operation[] {
   const have = new Map(onDisk.map((e) => [e.path, e]));
   const want = new Map(wanted.map((e) => [e.path, e]));
-  // Paths the volume holds that this copy lacks, by content: the places stored files may move to.
+  const kept: CatalogEntry[] = [];
+  const displaced: CatalogEntry[] = [];
+  for (const d of [...onDisk].sort(byPath)) {
+    const w = want.get(d.path);
+    if (w && sameContent(d, w)) kept.push(d);
+    else displaced.push(d);
+  }
+  const needed = [...wanted].sort(byPath).filter((w) => {
+    const d = have.get(w.path);
+    return !d || !sameContent(d, w);
+  });
   const lacking = new Map<string, CatalogEntry[]>();
-  for (const w of wanted) {
-    if (have.has(w.path)) continue;
+  for (const w of needed) {
     const k = contentKey(w);
     if (k === null) continue;
     const list = lacking.get(k) ?? [];
     list.push(w);
     lacking.set(k, list);
   }
+
   const ops: Operation[] = [];
-  const present = new Map<string, CatalogEntry>(); // content -> a path holding it once moves are done
-  const removals: CatalogEntry[] = [];
-  for (const d of onDisk) {
-    if (want.has(d.path)) {
-      const k = contentKey(d);
-      if (k !== null && want.get(d.path)!.sha1 === d.sha1) present.set(k, d);
+  const present = new Map<string, CatalogEntry>(); // content -> where it stands once moves are done
+  for (const d of kept) {
+    const k = contentKey(d);
+    if (k !== null && !present.has(k)) present.set(k, d);
+  }
+  const moves: Array<{ d: CatalogEntry; w: CatalogEntry }> = [];
+  const movedAway = new Set<string>();
+  const filled = new Set<string>();
+  for (const d of displaced) {
+    const k = contentKey(d);
+    const w = k === null ? undefined : lacking.get(k)?.shift();
+    if (!w) continue;
+    moves.push({ d, w });
+    movedAway.add(d.path);
+    filled.add(w.path);
+  }
+  const bySource = new Map(moves.map((m) => [m.d.path, m]));
+  const at = new Map(moves.map((m) => [m.d.path, m]));
+  for (const step of orderMoves(moves.map((m) => ({ from: m.d.path, to: m.w.path })))) {
+    const m = at.get(step.from) ?? bySource.get(step.from)!;
+    at.delete(step.from);
+    const final = step.to === m.w.path;
+    if (!final) at.set(step.to, m);
+    ops.push({ type: 'rename', from: { ...m.d, path: step.from }, to: step.to, record: final ? recordOf(m.w) : null });
+    if (final) {
+      const k = contentKey(m.w)!;
+      if (!present.has(k)) present.set(k, { ...m.d, path: m.w.path });
+    }
+  }
+  for (const w of needed) {
+    if (filled.has(w.path)) continue;
+    const d = have.get(w.path);
+    const replaces = d && !movedAway.has(d.path) ? d : undefined;
+    if (w.kind === 'symlink') {
+      ops.push({ type: 'symlink', record: recordOf(w), replaces, why: replaces ? 'modified' : 'added' });
+      filled.add(w.path);
       continue;
     }
-    const k = contentKey(d);
-    const target = k === null ? undefined : lacking.get(k)?.shift();
-    if (target) {
-      ops.push({ type: 'rename', from: d, to: target.path, record: recordOf(target) });
-      present.set(k!, { ...d, path: target.path });
-    } else removals.push(d);
-  }
-  for (const [k, list] of lacking) {
-    const from = present.get(k);
+    const k = contentKey(w);
+    const from = k === null ? undefined : present.get(k);
     if (!from) continue;
-    for (const w of list) ops.push({ type: 'link', record: recordOf(w), from, why: 'linked' });
+    ops.push({ type: 'link', record: recordOf(w), from, replaces, why: 'linked' });
+    filled.add(w.path);
   }
-  for (const d of onDisk) {
-    const w = want.get(d.path);
-    if (!w || w.sha1 !== d.sha1 || w.kind !== d.kind) continue;
+  for (const d of kept) {
+    const w = want.get(d.path)!;
     const same = w.mtimeSec === d.mtimeSec && w.mtimeNsec === d.mtimeNsec && w.mode === d.mode && w.uid === d.uid && w.gid === d.gid;
     if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha1: w.sha1, touchDisk: !same });
   }
-  // Removals last: a file removed under one name may still be the source of a link above.
-  for (const d of removals) ops.push({ type: 'delete', entry: d, why: 'removed' });
+  // Removals last: a removed name may still have been a link's source above. A path that was
+  // overwritten by a move or link is already gone.
+  for (const d of displaced) {
+    if (movedAway.has(d.path) || filled.has(d.path)) continue;
+    ops.push({ type: 'delete', entry: d, why: 'removed' });
+  }
   return ops;
 }
 
@@ -96,7 +142,10 @@ export async function catchUp(s: DiskSession, ctx: ExecutorContext): Promise<Cat
   const ex = new Executor(ctx);
   const result = await ex.run(ops);
   const stopped = result.stopped?.reason ?? null;
-  if (!stopped) s.host.transaction(() => queued.forEach((q) => s.host.dropDeferred(q.id)));
+  if (!stopped) {
+    s.host.transaction(() => queued.forEach((q) => s.host.dropDeferred(q.id)));
+    s.caughtUp = true;
+  }
   // Rows of the volume the copy lacks stay in the host catalog: the other copy still holds them.
   const nowOnDisk = new Set(s.disk.entriesOfVolume(volume).map((e) => e.path));
   return {

@@ -43,7 +43,7 @@ export interface CopyOptions {
    * `<disk>/.blaine/tmp`, so that crash leftovers sit in one place. Default: dest's directory.
    */
   tempDir?: string;
-  /** Bytes per read; the default was the fastest measured (see README of this module's report). */
+  /** Bytes per read and write (default 1 MiB); for measurements. */
   bufferSize?: number;
 }
 
@@ -227,25 +227,19 @@ export function setTimes(file: string, mtimeSec: number, mtimeNsec: number): voi
  */
 export function makeSymlink(target: string, dest: string, meta: Pick<FileMeta, 'uid' | 'gid' | 'mtimeSec' | 'mtimeNsec'>): void {
   const tmp = path.join(path.dirname(dest), tempName(path.basename(dest)));
-  let made = false;
+  withParents(() => fs.symlinkSync(target, tmp), [path.dirname(dest)], dest);
   try {
-    withParents(() => fs.symlinkSync(target, tmp), [path.dirname(dest)], dest);
-    made = true;
+    if (isRoot) fs.lchownSync(tmp, meta.uid, meta.gid);
     try {
-      if (isRoot) fs.lchownSync(tmp, meta.uid, meta.gid);
+      setTimes(tmp, meta.mtimeSec, meta.mtimeNsec);
     } catch (err) {
-      throw targetError(err, dest);
+      // Name the destination, not the temporary name, in the message.
+      throw (err as CopyError).cause ?? err;
     }
-    setTimes(tmp, meta.mtimeSec, meta.mtimeNsec);
-    try {
-      fs.renameSync(tmp, dest);
-    } catch (err) {
-      throw targetError(err, dest);
-    }
-    made = false;
+    fs.renameSync(tmp, dest);
   } catch (err) {
-    if (made) removeQuietly(tmp);
-    throw err instanceof CopyError ? new CopyError(err.message.replace(tmp, dest), err.code, dest, { cause: err.cause }) : targetError(err, dest);
+    removeQuietly(tmp);
+    throw targetError(err, dest);
   }
 }
 
@@ -395,7 +389,13 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
     } catch (err) {
       throw targetError(err, dest);
     }
-    if (meta.mtimeSec < 0) setTimes(tmp, meta.mtimeSec, meta.mtimeNsec);
+    if (meta.mtimeSec < 0) {
+      try {
+        setTimes(tmp, meta.mtimeSec, meta.mtimeNsec);
+      } catch (err) {
+        throw targetError((err as CopyError).cause ?? err, dest);
+      }
+    }
     const done = tmp;
     if (opts.tempDir === undefined) {
       try {
@@ -417,7 +417,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
       }
     }
     removeQuietly(tmp);
-    throw err instanceof CopyError && tmp !== undefined ? new CopyError(err.message.replace(tmp, dest), err.code, err.path === tmp ? dest : err.path, { cause: err.cause }) : err;
+    throw err;
   } finally {
     fs.closeSync(input.fd);
   }

@@ -197,9 +197,10 @@ export class Executor {
         this.ctx.progress?.(i, ops.length, this.result.bytesCopied);
         this.step();
       }
-      // Parity still being made is part of the run: wait for it (an interrupt aborts the pool).
+      // Parity still being made is part of the run: wait for it. The space check kept room for the
+      // parity of every copied file, so a full disk still gets it; an interrupt aborts the pool.
       if (this.ctx.parity) {
-        if (this.result.stopped) this.ctx.parity.abort();
+        if (this.result.stopped?.reason === 'interrupted') this.ctx.parity.abort();
         else await this.ctx.parity.drain();
         await Promise.allSettled([...this.pendingParity.values()]);
       }

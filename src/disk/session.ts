@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { acquireLock } from './lock.js';
+import { freeBytes } from './space.js';
 import { blaineDir, cleanupTemp, diskLockPath, initVolume, readVolume, type VolumeInfo } from './volume.js';
 
 /** How the host catalog and the mounted copy's own catalog stood against each other at the start. */
@@ -24,6 +25,8 @@ export interface DiskSession {
   disk: Catalog;
   host: Catalog;
   sync: SyncState;
+  /** False while a copy that was behind has not been brought up to its volume's state. */
+  caughtUp: boolean;
   /** Files left over by a crashed run and removed now. */
   leftovers: number;
   close(): void;
@@ -79,6 +82,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       disk,
       host,
       sync,
+      caughtUp: sync !== 'behind',
       leftovers,
       close() {
         for (const c of catalogs.reverse()) c.close();
@@ -128,7 +132,8 @@ export function beginWrite(s: DiskSession): number {
   const gen = (s.host.volume(s.info.volume)?.generation ?? 0) + 1;
   s.host.transaction(() => s.host.putVolume({ ...s.host.volume(s.info.volume)!, generation: gen }));
   s.disk.transaction(() => {
-    s.disk.setMeta(GENERATION, String(gen));
+    // A copy that is behind keeps its old generation until it has caught up.
+    if (s.caughtUp) s.disk.setMeta(GENERATION, String(gen));
     s.disk.setMeta(DIRTY, new Date().toISOString());
     s.disk.putVolume({ ...s.host.volume(s.info.volume)! });
   });
@@ -143,14 +148,14 @@ export function endWrite(s: DiskSession, freeBytes: number | null): void {
     copy: s.info.copy,
     volume: s.info.volume,
     label: s.info.copyLabel,
-    generation: volume.generation,
+    generation: s.caughtUp ? volume.generation : Number(s.disk.getMeta(GENERATION) ?? '0'),
     lastSync: new Date().toISOString(),
     freeBytes,
     files: stats.files,
     bytes: stats.bytes,
   };
   s.disk.transaction(() => {
-    s.disk.setMeta(GENERATION, String(volume.generation));
+    if (s.caughtUp) s.disk.setMeta(GENERATION, String(volume.generation));
     s.disk.db.prepare('DELETE FROM meta WHERE key = ?').run(DIRTY);
     s.disk.putCopy(copy);
   });
@@ -168,4 +173,20 @@ export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5): 
   await disk.snapshotTo(path.join(dir, `catalog-${stamp}.sqlite`));
   const olds = fs.readdirSync(dir).filter((n) => n.startsWith('catalog-')).sort();
   for (const n of olds.slice(0, Math.max(0, olds.length - keep))) fs.rmSync(path.join(dir, n), { force: true });
+}
+
+/**
+ * Ends a writing run: this copy is recorded as in step with its volume, the run is logged, and the
+ * disk gets a rotated copy of its own catalog and a snapshot of the whole host catalog (SPEC §3, §8).
+ */
+export async function finishWrite(s: DiskSession, command: string, status: string, summary: unknown): Promise<number> {
+  const free = freeBytes(s.root);
+  endWrite(s, free);
+  s.host.transaction(() => {
+    const run = s.host.startRun(command, s.info.volume, s.info.copy);
+    s.host.finishRun(run, status, summary, free, s.disk.volumeStats(s.info.volume).bytes);
+  });
+  await rotateOldCatalogs(s.root, s.disk);
+  await s.host.snapshotTo(hostSnapshotPath(s.root));
+  return free;
 }

@@ -380,3 +380,22 @@ test('an unreadable file is neither removed nor taken as moved', () => {
   });
   assert.deepEqual(brief(p.ops), []);
 });
+
+test('a mirror copy that lacks a file of its volume copies it, never moves or links it', () => {
+  const a = rec('a');
+  const b = rec('b', { size: 44 });
+  const view: CatalogView = {
+    entries: [stored(a), stored(b)],
+    findContent: () => [],
+    hasSize: () => false,
+    absent: new Set(['/data/a', '/data/b']),
+  };
+  const p = plan({
+    scans: [{ root: ROOT, complete: true, exists: true, records: [a, { ...b, path: '/data/c' }], skipped: [] }],
+    catalog: view,
+    current: CUR,
+    hashes: new Map(),
+    options: defaults,
+  });
+  assert.deepEqual(brief(p.ops), ['copy /data/a (replace)', 'copy /data/c']);
+});

@@ -11,6 +11,11 @@ export interface CatalogView {
   findContent(size: number, sha1: string): CatalogEntry[];
   /** Whether some catalogued file with a known SHA1 has this size. */
   hasSize(size: number): boolean;
+  /**
+   * Paths of the mounted volume that the mounted copy does not hold (a mirror copy that is behind):
+   * the volume has them, this disk does not, so they can be neither moved nor linked here.
+   */
+  absent?: ReadonlySet<string>;
 }
 
 export interface PlanInput {
@@ -95,10 +100,13 @@ export function plan(input: PlanInput): Plan {
   }
   const status = new Map<string, Status>();
   const byInode = new Map<string, CatalogEntry[]>();
+  const absent = catalog.absent ?? new Set<string>();
+  const isAbsent = (e: CatalogEntry) => e.volume === current && absent.has(e.path);
   for (const e of byPath.values()) {
     const r = records.get(e.path);
     let st: Status;
     if (!r) st = 'gone';
+    else if (isAbsent(e)) st = 'vacated'; // the data path's file must be copied onto this copy
     else if (looksUnchanged(e, r)) st = 'unchanged';
     else if (e.inode !== null && e.inode === r.inode && e.kind === r.kind) st = 'changed-in-place';
     else st = 'vacated';
@@ -110,6 +118,7 @@ export function plan(input: PlanInput): Plan {
     }
   }
   const renameSourceAllowed = (e: CatalogEntry) => {
+    if (isAbsent(e)) return false;
     const st = status.get(key(e));
     return (st === 'gone' || st === 'vacated') && !(st === 'gone' && (inIncompleteRoot(e.path) || unreadable.has(e.path)));
   };
@@ -205,7 +214,7 @@ export function plan(input: PlanInput): Plan {
     } else {
       d = findSource(r);
       if (d?.kind === 'rename') claimedBy.set(key(d.source), r.path);
-      if (!d && e && r.kind === 'file' && e.kind === 'file' && r.size === e.size && e.sha1 !== null) {
+      if (!d && e && !isAbsent(e) && r.kind === 'file' && e.kind === 'file' && r.size === e.size && e.sha1 !== null) {
         // A different inode at the same path with the same size: replaced, or merely renumbered.
         const h = hashOf(r.path);
         if (h === undefined) d = { kind: 'pending' };
@@ -308,7 +317,7 @@ export function plan(input: PlanInput): Plan {
   const finalPathOf = new Map<string, string>();
   for (const [vol, moves] of movesByVolume) for (const m of moves) finalPathOf.set(`${vol}\0${m.from}`, m.to);
   const usableSource = (c: CatalogEntry): CatalogEntry | undefined => {
-    if (replacedKeys.has(key(c))) return undefined;
+    if (replacedKeys.has(key(c)) || isAbsent(c)) return undefined;
     const scoped = byPath.get(c.path);
     if (!scoped || key(scoped) !== key(c)) return c; // outside the scanned paths: this run leaves it alone
     const st = status.get(key(c));

@@ -1,0 +1,126 @@
+/**
+ * Scan: many small files, where per-file cost is everything. SPEC §9: a no-change rescan must beat
+ * `rsync -a`'s no-change pass, 1,000,000 unchanged files must rescan in under 20 s with linear
+ * cost, and memory must stay under 1 GiB for a 1,000,000-file catalog.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import type { BenchContext, SectionDef } from './context.js';
+import { BenchError, GiB, fmtBytes, log, repeated, runBlaine, settle, timeRun, type BlaineRun } from './measure.js';
+import { renderProfile, summarizeProfile } from './profile.js';
+import { fmtCount, fmtRatio, fmtSecs, type Section } from './report.js';
+import { makeSmallTree } from './tree.js';
+
+const MILLION = 1_000_000;
+
+export const scan: SectionDef = {
+  name: 'scan',
+  title: (ctx) => `${fmtCount(ctx.files)} small files: Blaine vs rsync -a`,
+  // Three trees (source, Blaine's disk, rsync's copy) of one block per file, plus Blaine's
+  // catalogs (host, disk, snapshot, rotated copy) at well under 1 KiB a row.
+  need: (ctx) => ({ bytes: ctx.files * (3 * 4096 + 4 * 1024) + 256 * 1024 * 1024, inodes: Math.ceil(3.1 * ctx.files) + 1000 }),
+  run: runScan,
+};
+
+async function runScan(ctx: BenchContext, s: Section): Promise<void> {
+  const src = path.join(ctx.work, 'src');
+  const disk = path.join(ctx.work, 'disk');
+  const dst = path.join(ctx.work, 'rsync');
+  const db = path.join(ctx.work, 'host.sqlite');
+  fs.mkdirSync(disk);
+  fs.mkdirSync(dst);
+
+  log(`scan: writing ${fmtCount(ctx.files)} files`);
+  const genStart = process.hrtime.bigint();
+  const tree = makeSmallTree(src, ctx.files);
+  const genSecs = Number(process.hrtime.bigint() - genStart) / 1e9;
+  s.notes.push(`tree: ${fmtCount(tree.files)} files in ${fmtCount(tree.dirs)} directories, ${fmtBytes(tree.bytes)}, 0–4 KiB each (written in ${fmtSecs(genSecs)} s, not measured)`);
+  s.figures.tree = tree;
+
+  const blaine = (init: boolean): BlaineRun =>
+    runBlaine(['backup', ...(init ? ['--init', '--label', 'bench-scan'] : []), '--dest', disk, '--db', db, '--no-parity', '--reserve', '0', src]);
+  const rate = (secs: number) => `${fmtCount(ctx.files / secs)} files/s`;
+  const rss = (r: BlaineRun) => (r.maxRssBytes === null ? 'peak RSS n/a' : `peak RSS ${fmtBytes(r.maxRssBytes)}`);
+
+  settle();
+  log('scan: Blaine first backup');
+  const first = blaine(true);
+  if (first.summary.added !== ctx.files) throw new BenchError(`Blaine's first backup added ${first.summary.added} files, expected ${ctx.files}`);
+  settle();
+  log('scan: rsync first copy');
+  const rsyncFirst = timeRun('rsync', ['-a', `${src}/`, `${dst}/`]);
+  // Blaine flushes the disk (syncfs) before it commits its catalog; rsync leaves that to the kernel.
+  const rsyncSync = timeRun('sync', ['-f', dst]);
+
+  const noChange: BlaineRun[] = [];
+  const rsyncAgain: number[] = [];
+  for (let i = 0; i < ctx.repeat; i++) {
+    // Alternating spreads any drift of the machine over both tools.
+    log(`scan: no-change passes, round ${i + 1}/${ctx.repeat}`);
+    settle();
+    const r = blaine(false);
+    const sum = r.summary;
+    if (sum.unchanged !== ctx.files || sum.added + sum.modified !== 0 || sum.bytesCopied !== 0) {
+      throw new BenchError(`Blaine's no-change rerun was not a no-op: ${JSON.stringify(sum)}`);
+    }
+    noChange.push(r);
+    settle();
+    rsyncAgain.push(timeRun('rsync', ['-a', `${src}/`, `${dst}/`]).seconds);
+  }
+  const bNo = repeated(noChange.map((r) => r.seconds));
+  const rNo = repeated(rsyncAgain);
+  const spread = (x: ReturnType<typeof repeated>) => (x.all.length > 1 ? `median of ${x.all.length}, ${fmtSecs(x.min)}–${fmtSecs(x.max)}` : '');
+  const noChangeRss = Math.max(...noChange.map((r) => r.maxRssBytes ?? 0)) || null;
+  const firstRatio = first.seconds / rsyncFirst.seconds;
+  const durableRatio = first.seconds / (rsyncFirst.seconds + rsyncSync.seconds);
+  const noChangeRatio = bNo.median / rNo.median;
+
+  s.rows.push(
+    { label: 'blaine backup --init --no-parity', seconds: first.seconds, rate: rate(first.seconds), vsRef: `${fmtRatio(firstRatio)} rsync`, note: `own clock ${first.summary.seconds} s, ${rss(first)}, includes sync -f` },
+    { label: 'rsync -a (first copy)', seconds: rsyncFirst.seconds, rate: rate(rsyncFirst.seconds), vsRef: 'reference' },
+    { label: 'rsync -a, then sync -f', seconds: rsyncFirst.seconds + rsyncSync.seconds, rate: rate(rsyncFirst.seconds + rsyncSync.seconds), vsRef: `Blaine ${fmtRatio(durableRatio)}`, note: 'durable like Blaine' },
+    { label: 'blaine backup (no change)', seconds: bNo.median, rate: rate(bNo.median), vsRef: `${fmtRatio(noChangeRatio)} rsync`, note: [spread(bNo), noChangeRss ? `peak RSS ${fmtBytes(noChangeRss)}` : ''].filter(Boolean).join(', ') },
+    { label: 'rsync -a (no change)', seconds: rNo.median, rate: rate(rNo.median), vsRef: 'reference', note: spread(rNo) },
+  );
+  s.notes.push(`Blaine's own clock for the no-change runs (no Node start-up): ${noChange.map((r) => r.summary.seconds).join(', ')} s`);
+
+  const scale = MILLION / ctx.files;
+  const at1M = ctx.files >= MILLION ? bNo.median : bNo.median * scale;
+  const rssAt1M = noChangeRss === null ? null : ctx.files >= MILLION ? noChangeRss : noChangeRss * scale;
+  const est = ctx.files < MILLION;
+  s.checks.push(
+    { what: 'no-change rescan time ÷ rsync no-change time', value: fmtRatio(noChangeRatio), target: '< 1.00×', pass: noChangeRatio < 1 },
+    { what: `1,000,000-file no-change rescan${est ? ` (×${scale.toFixed(0)} from ${fmtCount(ctx.files)})` : ''}`, value: `${fmtSecs(at1M)} s`, target: '< 20 s', pass: at1M < 20, estimate: est },
+    {
+      what: `peak RSS, 1,000,000-file rescan${est ? ` (×${scale.toFixed(0)} from ${fmtCount(ctx.files)})` : ''}`,
+      value: rssAt1M === null ? 'n/a' : fmtBytes(rssAt1M),
+      target: '< 1 GiB',
+      pass: rssAt1M === null ? null : rssAt1M < GiB,
+      estimate: est,
+    },
+  );
+  if (est) s.notes.push('1,000,000-file figures are linear extrapolations (start-up included, so pessimistic); measure them with --files 1000000');
+  s.figures = {
+    ...s.figures,
+    blaineFirst: first,
+    rsyncFirstSeconds: rsyncFirst.seconds,
+    rsyncFirstSyncSeconds: rsyncSync.seconds,
+    blaineNoChange: noChange,
+    blaineNoChangeSeconds: bNo,
+    rsyncNoChangeSeconds: rNo,
+    noChangeRatio,
+  };
+
+  if (ctx.profile) {
+    log('scan: profiling a no-change rescan');
+    const profDir = path.join(ctx.work, 'prof');
+    settle();
+    runBlaine(['backup', '--dest', disk, '--db', db, '--no-parity', '--reserve', '0', src], { nodeArgs: ['--cpu-prof', '--cpu-prof-dir', profDir] });
+    const prof = fs.readdirSync(profDir).find((n) => n.endsWith('.cpuprofile'));
+    if (prof) {
+      const p = summarizeProfile(path.join(profDir, prof));
+      s.notes.push(...renderProfile(p));
+      s.figures.profile = p;
+    } else s.notes.push('profile: node wrote no .cpuprofile');
+  }
+}

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { catchUp } from '../disk/catchup.js';
+import { beginWrite, finishWrite, openDiskSession } from '../disk/session.js';
+import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { EXIT } from './exit.js';
+import type { Output } from './output.js';
+
+export function registerApply(program: Command): void {
+  const cmd = program
+    .command('apply')
+    .summary("apply the mounted disk's deferred actions")
+    .description(
+      'Apply the deferred actions queued for the mounted disk, and bring a mirror copy up to its\n' +
+        "volume's state, without backing anything up. (A backup does this first anyway.)",
+    );
+  addCommonOptions(cmd);
+  cmd.action(action<CommonOptions>(apply));
+}
+
+async function apply(opts: CommonOptions, _args: string[], out: Output): Promise<number> {
+  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts) });
+  const interrupt = interruptSignal(out);
+  try {
+    const { info } = session;
+    if (session.sync !== 'behind') {
+      out.info(`"${info.label}" is up to date: nothing to apply`);
+      if (opts.json) out.result({ applied: 0, changed: 0, lacking: 0 });
+      return EXIT.ok;
+    }
+    beginWrite(session);
+    const r = await catchUp(session, {
+      root: session.root,
+      volume: info.volume,
+      host: session.host,
+      disk: session.disk,
+      parity: null,
+      parityPct: 0,
+      reserve: 0,
+      signal: interrupt.signal,
+      detail: (m) => out.detail(m),
+      warn: (m) => out.warn(m),
+    });
+    await finishWrite(session, 'apply', r.stopped ?? 'ok', r);
+    if (opts.json) out.result({ applied: r.applied, changed: r.changed, lacking: r.lacking });
+    else {
+      out.info(`"${info.label}": applied ${r.applied} deferred action(s), ${r.changed} change(s) on the disk`);
+      if (r.lacking > 0) {
+        out.info(`${r.lacking} file(s) of the volume are not on this copy yet; the next backup onto it copies them`);
+      }
+    }
+    if (r.stopped === 'interrupted') return EXIT.interrupted;
+    if (r.stopped === 'disk-full') return EXIT.diskFull;
+    return EXIT.ok;
+  } finally {
+    interrupt.dispose();
+    session.close();
+  }
+}

@@ -1,0 +1,61 @@
+import path from 'node:path';
+import type { Command } from 'commander';
+import { CloneError, cloneDisk } from '../disk/clone.js';
+import { openDiskSession } from '../disk/session.js';
+import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { EXIT, UserError } from './exit.js';
+import { formatBytes, type Output } from './output.js';
+
+interface CloneOptions extends CommonOptions {
+  to?: string;
+  label?: string;
+}
+
+export function registerClone(program: Command): void {
+  const cmd = program
+    .command('clone')
+    .summary('make a mirror copy of the mounted disk')
+    .description(
+      'Copy the mounted disk (--dest) onto an empty disk (--to): same volume, a new copy id. Files with\n' +
+        'their hardlinks, the parity tree and the catalogs are copied; each copy is caught up\n' +
+        'automatically when it is next mounted.',
+    )
+    .option('--to <disk2>', 'the empty disk that becomes the mirror copy')
+    .option('--label <label>', 'a name for the new copy (the volume keeps its label)');
+  addCommonOptions(cmd);
+  cmd.action(action<CloneOptions>(clone));
+}
+
+async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<number> {
+  if (!opts.to) throw new UserError('--to is required: name the empty disk that becomes the copy', EXIT.usage);
+  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts) });
+  const interrupt = interruptSignal(out);
+  try {
+    if (session.sync === 'behind') {
+      throw new UserError(`"${session.info.copyLabel}" is behind its volume; run \`blaine apply\` or a backup onto it first`);
+    }
+    let r;
+    try {
+      r = await cloneDisk(session, opts.to, opts.label, {
+        signal: interrupt.signal,
+        detail: (m) => out.detail(m),
+        warn: (m) => out.warn(m),
+      });
+    } catch (err) {
+      if (err instanceof CloneError) throw new UserError(err.message);
+      throw err;
+    }
+    if (r.stopped) {
+      out.error(
+        `${r.stopped === 'disk-full' ? `${path.resolve(opts.to)} is too small` : 'interrupted'}; the copy is incomplete and not usable: empty it and clone again`,
+      );
+      return r.stopped === 'disk-full' ? EXIT.diskFull : EXIT.interrupted;
+    }
+    if (opts.json) out.result({ volume: r.info.volume, copy: r.info.copy, label: r.info.copyLabel, files: r.files, bytes: r.bytes, mismatched: r.mismatched });
+    else out.info(`copy "${r.info.copyLabel}" of volume "${r.info.label}" made: ${r.files} files, ${formatBytes(r.bytes)}`);
+    return r.mismatched.length > 0 ? EXIT.damage : EXIT.ok;
+  } finally {
+    interrupt.dispose();
+    session.close();
+  }
+}

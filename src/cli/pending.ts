@@ -1,0 +1,47 @@
+import fs from 'node:fs';
+import type { Command } from 'commander';
+import { Catalog } from '../catalog/catalog.js';
+import { action, addCommonOptions, dbPath, type CommonOptions } from './common.js';
+import { EXIT, UserError } from './exit.js';
+import type { Output } from './output.js';
+import { labelsOf, resolveVolume } from './volumes.js';
+
+export function registerPending(program: Command): void {
+  const cmd = program
+    .command('pending')
+    .summary('list deferred actions')
+    .description('List the actions queued for offline volumes, in the order they will be applied.')
+    .argument('[vol...]', 'only these volumes: label, UUID or UUID prefix');
+  addCommonOptions(cmd, { dest: 'none' });
+  cmd.action(action<CommonOptions>(pending));
+}
+
+export function openHostReadonly(opts: CommonOptions): Catalog {
+  const db = dbPath(opts);
+  if (!fs.existsSync(db)) throw new UserError(`no host catalog at ${db}; run a backup first or give --db`);
+  return Catalog.open(db, { readonly: true });
+}
+
+function pending(opts: CommonOptions, vols: string[], out: Output): number {
+  const host = openHostReadonly(opts);
+  try {
+    const labels = labelsOf(host);
+    const wanted = vols.map((v) => resolveVolume(host, v).uuid);
+    const rows = host.deferred().filter((r) => wanted.length === 0 || wanted.includes(r.volume));
+    if (opts.json) {
+      out.result(rows.map((r) => ({ volume: r.volume, label: labels.get(r.volume) ?? null, action: r.action, path: r.path, target: r.target })));
+      return EXIT.ok;
+    }
+    if (rows.length === 0) {
+      out.info('no deferred actions');
+      return EXIT.ok;
+    }
+    for (const r of rows) {
+      const label = labels.get(r.volume) ?? r.volume.slice(0, 8);
+      out.info(`${label.padEnd(12)}  ${r.action.padEnd(6)}  ${r.path}${r.target ? ` -> ${r.target}` : ''}`);
+    }
+    return EXIT.ok;
+  } finally {
+    host.close();
+  }
+}

@@ -1,0 +1,182 @@
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Catalog } from '../catalog/catalog.js';
+import { CopyError, copyWithSha1, makeSymlink } from './copy.js';
+import { onDisk } from './executor.js';
+import { acquireLock } from './lock.js';
+import { diskCatalogPath, hostSnapshotPath, type DiskSession } from './session.js';
+import { freeBytes } from './space.js';
+import { blaineDir, DiskError, diskLockPath, ensureLayout, writeVolume, type VolumeInfo } from './volume.js';
+
+export interface CloneResult {
+  info: VolumeInfo;
+  files: number;
+  bytes: number;
+  /** Files whose bytes on the source disk no longer match their catalogued SHA1 (copied as they are). */
+  mismatched: string[];
+  stopped: null | 'disk-full' | 'interrupted';
+}
+
+export class CloneError extends Error {}
+
+const FRESH = new Set(['lost+found']);
+
+function statTimes(st: fs.BigIntStats) {
+  return { mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n) };
+}
+
+/**
+ * Makes a second physical copy of the mounted volume on an empty disk: every stored file with its
+ * hardlinks, the parity tree, and the disk catalog, all under the same volume UUID and a new copy
+ * id. volume.json is written last, so an interrupted clone is never mistaken for a usable copy.
+ */
+export async function cloneDisk(
+  s: DiskSession,
+  to: string,
+  copyLabel: string | undefined,
+  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void },
+): Promise<CloneResult> {
+  const target = path.resolve(to);
+  if (!fs.existsSync(target) || !fs.statSync(target).isDirectory()) {
+    throw new DiskError(`${target} does not exist or is not a directory; is the new disk mounted?`, 'NOT_A_DIRECTORY');
+  }
+  const present = fs.readdirSync(target).filter((n) => !FRESH.has(n));
+  if (present.length > 0) {
+    throw new CloneError(`${target} is not empty; a mirror copy needs an empty disk`);
+  }
+  if (path.resolve(s.root) === target) throw new CloneError('--to must be another disk than --dest');
+  ensureLayout(target);
+  const release = acquireLock(diskLockPath(target), `the disk ${target}`);
+  const result: CloneResult = {
+    info: { ...s.info, copy: crypto.randomUUID(), copyLabel: copyLabel?.trim() || path.basename(target) },
+    files: 0,
+    bytes: 0,
+    mismatched: [],
+    stopped: null,
+  };
+  try {
+    const linked = new Map<string, string>(); // source disk inode -> path on the new disk
+    for (const e of s.disk.iterateVolume(s.info.volume)) {
+      if (opts.signal.aborted) {
+        result.stopped = 'interrupted';
+        return result;
+      }
+      const src = onDisk(s.root, e.path);
+      const dest = onDisk(target, e.path);
+      let st: fs.BigIntStats;
+      try {
+        st = fs.lstatSync(src, { bigint: true });
+      } catch {
+        opts.warn(`${e.path} is catalogued but missing on ${s.root}; not on the copy either (run \`blaine verify\`)`);
+        continue;
+      }
+      if (e.kind === 'symlink') {
+        makeSymlink(fs.readlinkSync(src), dest, { uid: Number(st.uid), gid: Number(st.gid), ...statTimes(st) });
+        result.files++;
+        continue;
+      }
+      const ino = `${st.dev}:${st.ino}`;
+      const first = linked.get(ino);
+      if (first !== undefined) {
+        fs.mkdirSync(path.dirname(dest), { recursive: true });
+        fs.linkSync(first, dest);
+        result.files++;
+        continue;
+      }
+      if (freeBytes(target) < Number(st.size)) {
+        result.stopped = 'disk-full';
+        return result;
+      }
+      try {
+        const res = await copyWithSha1(
+          src,
+          dest,
+          { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), ...statTimes(st) },
+          { signal: opts.signal, tempDir: path.join(blaineDir(target), 'tmp') },
+        );
+        if (e.sha1 !== null && res.sha1 !== e.sha1) {
+          result.mismatched.push(e.path);
+          opts.warn(`${e.path} on ${s.root} does not match its catalogued SHA1; copied as it is (run \`blaine verify --checksum --fix\` on both)`);
+        }
+        result.bytes += res.bytes;
+      } catch (err) {
+        if (err instanceof CopyError && err.code === 'ENOSPC') {
+          result.stopped = 'disk-full';
+          return result;
+        }
+        if (opts.signal.aborted) {
+          result.stopped = 'interrupted';
+          return result;
+        }
+        throw err;
+      }
+      linked.set(ino, dest);
+      result.files++;
+      opts.detail(`copied ${e.path}`);
+    }
+    copyTree(path.join(blaineDir(s.root), 'parity'), path.join(blaineDir(target), 'parity'));
+    await s.disk.snapshotTo(diskCatalogPath(target));
+    await s.host.snapshotTo(hostSnapshotPath(target));
+    const cat = Catalog.open(diskCatalogPath(target));
+    try {
+      const stats = cat.volumeStats(s.info.volume);
+      const generation = Number(cat.getMeta('generation') ?? '0');
+      cat.transaction(() => {
+        cat.db.prepare(`DELETE FROM meta WHERE key = 'run-in-progress'`).run();
+        cat.putCopy({
+          copy: result.info.copy,
+          volume: s.info.volume,
+          label: result.info.copyLabel,
+          generation,
+          lastSync: new Date().toISOString(),
+          freeBytes: freeBytes(target),
+          files: stats.files,
+          bytes: stats.bytes,
+        });
+      });
+      s.host.transaction(() =>
+        s.host.putCopy({
+          copy: result.info.copy,
+          volume: s.info.volume,
+          label: result.info.copyLabel,
+          generation,
+          lastSync: new Date().toISOString(),
+          freeBytes: freeBytes(target),
+          files: stats.files,
+          bytes: stats.bytes,
+        }),
+      );
+    } finally {
+      cat.close();
+    }
+    writeVolume(target, result.info);
+    return result;
+  } finally {
+    release();
+  }
+}
+
+/** Copies a directory tree, keeping hardlinks between the files inside it (parity of hardlinked files). */
+function copyTree(from: string, to: string): void {
+  const seen = new Map<string, string>();
+  const walk = (src: string, dest: string) => {
+    fs.mkdirSync(dest, { recursive: true });
+    for (const ent of fs.readdirSync(src, { withFileTypes: true })) {
+      const a = path.join(src, ent.name);
+      const b = path.join(dest, ent.name);
+      if (ent.isDirectory()) walk(a, b);
+      else if (ent.isFile()) {
+        const st = fs.statSync(a, { bigint: true });
+        const key = `${st.dev}:${st.ino}`;
+        const first = seen.get(key);
+        if (first) fs.linkSync(first, b);
+        else {
+          fs.copyFileSync(a, b);
+          seen.set(key, b);
+        }
+      }
+    }
+  };
+  if (fs.existsSync(from)) walk(from, to);
+}
