@@ -143,6 +143,42 @@ export function cpuBusySince(a: CpuSample | null): number | null {
   return (b.busy - a.busy) / (b.total - a.total);
 }
 
+/**
+ * CPU ticks used by this process and every child it has waited for (Blaine, and through it
+ * par2): utime, stime, cutime, cstime of /proc/self/stat, in the same USER_HZ as /proc/stat.
+ */
+function treeTicks(): number | null {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    // The command name may contain spaces and parentheses; fields resume after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  } catch {
+    return null;
+  }
+}
+
+export interface LoadSample {
+  cpu: CpuSample | null;
+  tree: number | null;
+}
+
+export function loadSample(): LoadSample {
+  return { cpu: cpuSample(), tree: treeTicks() };
+}
+
+/**
+ * Share of the machine's CPU time used by processes that are not this benchmark's, since `a`:
+ * on a shared machine, the figure that says whether the others were disturbed. Children still
+ * running are not counted yet, so call it when none is.
+ */
+export function foreignLoadSince(a: LoadSample): number | null {
+  const b = loadSample();
+  if (!a.cpu || !b.cpu || a.tree === null || b.tree === null || b.cpu.total === a.cpu.total) return null;
+  const foreign = b.cpu.busy - a.cpu.busy - (b.tree - a.tree);
+  return Math.max(0, foreign / (b.cpu.total - a.cpu.total));
+}
+
 /** Runs async work and reports its wall time and the machine's busy share meanwhile. */
 export async function timeAsync<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T; cpuBusy: number | null }> {
   const cpu = cpuSample();

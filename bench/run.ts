@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BenchContext, SectionDef } from './context.js';
 import { copy } from './copy.js';
-import { BenchError, MiB, cpuBusySince, cpuSample, killChildren, lackOfSpace, log, rmrf } from './measure.js';
+import { BenchError, MiB, foreignLoadSince, killChildren, lackOfSpace, loadSample, log, rmrf } from './measure.js';
 import { parity } from './parity.js';
 import { newSection, renderSection, renderSummary, type Section } from './report.js';
 import { scan } from './scan.js';
@@ -128,13 +128,8 @@ function machine(): Record<string, string | number> {
   };
 }
 
-/** Other work on a shared machine skews every figure; say so rather than print them as clean. */
-async function idleCheck(): Promise<string | null> {
-  const a = cpuSample();
-  await new Promise((r) => setTimeout(r, 1000));
-  const busy = cpuBusySince(a);
-  return busy !== null && busy > 0.15 ? `the machine was already ${(busy * 100).toFixed(0)}% busy before this section (other processes): figures may be low` : null;
-}
+/** Above this share of the machine taken by other processes, a section's figures are flagged. */
+const DISTURBED = 0.1;
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
@@ -159,6 +154,7 @@ async function main(): Promise<number> {
   say(`data under ${root}\n`);
   const results: Section[] = [];
   let failed = false;
+  const disturbed: string[] = [];
   try {
     for (const def of args.sections) {
       const ctx: BenchContext = { ...args.ctx, work: path.join(root, def.name) };
@@ -169,8 +165,7 @@ async function main(): Promise<number> {
         s.skipped = lack;
       } else {
         fs.mkdirSync(ctx.work);
-        const busy = await idleCheck();
-        if (busy) s.notes.push(busy);
+        const load = loadSample();
         const t0 = Date.now();
         try {
           await def.run(ctx, s);
@@ -182,7 +177,15 @@ async function main(): Promise<number> {
           killChildren();
           rmrf(ctx.work);
         }
-        s.notes.push(`section took ${((Date.now() - t0) / 1000).toFixed(0)} s in all`);
+        // Other work on a shared machine skews every figure; say so rather than print them as clean.
+        const foreign = foreignLoadSince(load);
+        s.figures.foreignLoad = foreign;
+        const other = foreign === null ? 'unknown' : `${(foreign * 100).toFixed(0)}%`;
+        s.notes.push(`section took ${((Date.now() - t0) / 1000).toFixed(0)} s in all; other processes used ${other} of the machine's CPU meanwhile`);
+        if (foreign !== null && foreign > DISTURBED) {
+          disturbed.push(s.name);
+          s.notes.push('WARNING: the machine was not quiet (other work on it): figures are low and ratios noisier than on a quiet machine');
+        }
       }
       say(`${renderSection(s)}\n`);
     }
@@ -190,6 +193,7 @@ async function main(): Promise<number> {
     cleanup();
   }
   say(renderSummary(results));
+  if (disturbed.length > 0) say(`WARNING: other processes loaded the machine during: ${disturbed.join(', ')} (see the notes); rerun on a quiet machine`);
   say(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s; test data removed`);
   if (args.json) process.stdout.write(`${JSON.stringify({ machine: info, options: args.ctx, sections: results }, null, 2)}\n`);
   return failed ? 1 : 0;
