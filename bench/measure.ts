@@ -14,8 +14,10 @@ const RSS_HOOK = fileURLToPath(new URL('./rss-hook.js', import.meta.url));
 export const MiB = 1024 * 1024;
 export const GiB = 1024 * MiB;
 
+const t0 = Date.now();
+
 export function log(msg: string): void {
-  process.stderr.write(`[bench] ${msg}\n`);
+  process.stderr.write(`[bench ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)} s] ${msg}\n`);
 }
 
 export function seconds(start: bigint): number {
@@ -116,7 +118,11 @@ export function runBlaine(args: string[], opts: { nodeArgs?: string[]; cwd?: str
  * billed to the next. Deleting a file before this is cheap: its unwritten pages are just dropped.
  */
 export function settle(): void {
+  const start = process.hrtime.bigint();
   spawnSync('sync', [], { stdio: 'ignore' });
+  const secs = seconds(start);
+  // On a shared machine this also flushes other people's writes; say where the wall time went.
+  if (secs > 1) log(`sync before the next step took ${secs.toFixed(1)} s (not measured)`);
 }
 
 export interface CpuSample {

@@ -148,6 +148,10 @@ async function runParity(ctx: BenchContext, s: Section): Promise<void> {
     { label: `par2 direct, path order, ${ctx.jobs} at a time`, seconds: byPath.seconds, rate: rate(byPath.seconds), vsRef: best === byPath ? 'reference' : vs(byPath.seconds), note: `${busy(byPath.cpuBusy)}${t2(byPath)}` },
   );
   s.notes.push(`"vs reference" is speed ÷ the faster par2 direct run (${bestName}); the SPEC asks ≥ 0.90×`);
+  s.notes.push(
+    'the two Blaine figures bracket its parity speed: the difference overstates it where copying overlaps parity ' +
+      '(the copy time subtracted was partly hidden), end to end understates it (it includes copying)',
+  );
   const diff = withPar.summary.parityBytes / best.parityBytes - 1;
   s.notes.push(
     `parity written: Blaine ${fmtBytes(withPar.summary.parityBytes)}, par2 direct ${fmtBytes(best.parityBytes)} (${(diff * 100).toFixed(2)}%; ` +
@@ -158,7 +162,7 @@ async function runParity(ctx: BenchContext, s: Section): Promise<void> {
   const endToEnd = best.seconds / withPar.seconds;
   s.checks.push(
     { what: 'parity speed ÷ par2 direct (parity alone)', value: fmtRatio(isolated), target: '≥ 0.90×', pass: isolated >= 0.9 },
-    { what: 'parity backup end to end ÷ par2 direct', value: fmtRatio(endToEnd), target: '(no target)', pass: null },
+    { what: 'parity backup end to end ÷ par2 direct', value: fmtRatio(endToEnd), target: '≥ 0.90×', pass: endToEnd >= 0.9 },
     { what: 'cores busy during the parity backup', value: withPar.cpuBusy === null ? 'n/a' : `${(withPar.cpuBusy * 100).toFixed(0)}%`, target: '"every core busy"', pass: withPar.cpuBusy === null ? null : withPar.cpuBusy >= 0.9 },
   );
   s.figures = { ...s.figures, bytes: total, files: files.length, blaineParity: withPar, blaineNoParity: noPar, par2BySize: bySize, par2ByPath: byPath, parityOnlySeconds: parityOnly, ratioIsolated: isolated, ratioEndToEnd: endToEnd };

@@ -160,6 +160,7 @@ async function main(): Promise<number> {
       const ctx: BenchContext = { ...args.ctx, work: path.join(root, def.name) };
       const s = newSection(def.name, def.title(ctx));
       results.push(s);
+      log(`${def.name}: start`);
       const lack = lackOfSpace(root, def.need(ctx));
       if (lack) {
         s.skipped = lack;
@@ -175,6 +176,7 @@ async function main(): Promise<number> {
           if (!(e instanceof BenchError)) process.stderr.write(`${(e as Error).stack ?? e}\n`);
         } finally {
           killChildren();
+          log(`${def.name}: removing its data`);
           rmrf(ctx.work);
         }
         // Other work on a shared machine skews every figure; say so rather than print them as clean.

@@ -138,7 +138,7 @@ export function assertDiskMatchesCatalog(disk: string, db: string, opts: { hostM
     const parityRoot = path.join(disk, '.blaine', 'parity');
     const indexes = new Set<string>();
     if (fs.existsSync(parityRoot)) {
-      for (const [p] of readTree(parityRoot, { skipBlaine: false })) if (/\.par2$/.test(p) && !/\.vol\d+\+\d+\.par2$/.test(p)) indexes.add(p);
+      for (const [p] of readTree(parityRoot, { skipBlaine: false })) if (/\.par2$/.test(p) && !/\.vol[^/]*\.par2$/.test(p)) indexes.add(p);
     }
     for (const r of diskRows) {
       if (r.kind !== 'file' || r.size === 0) continue;

@@ -4,6 +4,8 @@ import { registerBackup } from './backup.js';
 import { describeError } from './common.js';
 import { EXIT } from './exit.js';
 import { registerList } from './list.js';
+import { registerRestore } from './restore.js';
+import { registerVerify } from './verify.js';
 import { registerApply } from './apply.js';
 import { registerDisks } from './disks.js';
 import { registerPending } from './pending.js';
@@ -17,6 +19,8 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true);
   registerBackup(program);
   registerList(program);
+  registerVerify(program);
+  registerRestore(program);
   registerDisks(program);
   registerPending(program);
   registerApply(program);

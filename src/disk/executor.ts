@@ -139,6 +139,7 @@ export class Executor {
     const cur = this.ctx.disk.get(this.ctx.volume, p);
     if (!cur) return;
     this.put({ ...cur, parityName });
+    this.step();
   }
 
   private startParity(p: string, size: number): void {
@@ -197,12 +198,24 @@ export class Executor {
         this.ctx.progress?.(i, ops.length, this.result.bytesCopied);
         this.step();
       }
+      // What is copied is committed now, not only once the (slower) parity is done.
+      this.commit();
       // Parity still being made is part of the run: wait for it. The space check kept room for the
       // parity of every copied file, so a full disk still gets it; an interrupt aborts the pool.
-      if (this.ctx.parity) {
-        if (this.result.stopped?.reason === 'interrupted') this.ctx.parity.abort();
-        else await this.ctx.parity.drain();
-        await Promise.allSettled([...this.pendingParity.values()]);
+      const pool = this.ctx.parity;
+      if (pool) {
+        const onAbort = () => {
+          this.stop({ reason: 'interrupted' });
+          void pool.abort();
+        };
+        if (this.ctx.signal.aborted || this.result.stopped?.reason === 'interrupted') onAbort();
+        this.ctx.signal.addEventListener('abort', onAbort);
+        try {
+          await pool.drain();
+          await Promise.allSettled([...this.pendingParity.values()]);
+        } finally {
+          this.ctx.signal.removeEventListener('abort', onAbort);
+        }
       }
     } finally {
       this.commit();

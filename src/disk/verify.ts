@@ -35,7 +35,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { parityPacketsIntact } from '../parity/packets.js';
 import { ParityError, repairTo, verifyParity, type Par2Config } from '../parity/par2.js';
-import { linkParity, parityDir, pruneParityDirs } from '../parity/paths.js';
+import { INDEX_SUFFIX, linkParity, parityDir, pruneParityDirs, RECOVERY_SUFFIX } from '../parity/paths.js';
 import { ParityPool } from '../parity/pool.js';
 import { CopyError, makeSymlink, mtimeMatches, setTimes, sha1File, syncDisk } from './copy.js';
 
@@ -104,11 +104,21 @@ export interface VerifyResult {
 
 type ContentState = 'unknown' | 'good' | 'bad';
 
+/** What verify needs of an lstat, kept small: a BigIntStats per row would not fit a million-file disk. */
+interface Seen {
+  type: 'file' | 'symlink' | 'directory' | 'special';
+  size: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  /** "dev:ino" */
+  inode: string;
+}
+
 interface Item {
   e: CatalogEntry;
   rel: string;
   full: string;
-  st: fs.BigIntStats | null;
+  st: Seen | null;
   group: Group | null;
   /** This name's parity files, as found in the parity tree. */
   parity: string[];
@@ -129,7 +139,6 @@ const BLAINE = '.blaine';
 const FLUSH_ROWS = 500;
 const FLUSH_MS = 2000;
 const CHUNK = 1 << 20;
-const VOL_RE = /^(.*)\.vol\d+\+\d+\.par2$/;
 const isRoot = process.getuid?.() === 0;
 
 function rel(p: string): string {
@@ -142,29 +151,31 @@ function errMessage(e: unknown): string {
   return err?.code ? `${err.code}: ${err.message}` : String((e as Error)?.message ?? e);
 }
 
-function lstatOrNull(p: string): fs.BigIntStats | null {
+/** lstat with nanosecond mtimes (bigint: a double cannot hold them exactly). */
+function lstatOrNull(p: string): Seen | null {
+  let st: fs.BigIntStats;
   try {
-    return fs.lstatSync(p, { bigint: true });
+    st = fs.lstatSync(p, { bigint: true });
   } catch {
     return null;
   }
-}
-
-function splitMtime(st: fs.BigIntStats): { sec: number; nsec: number } {
   let sec = st.mtimeNs / 1_000_000_000n;
   let nsec = st.mtimeNs % 1_000_000_000n;
   if (nsec < 0n) {
     nsec += 1_000_000_000n;
     sec -= 1n;
   }
-  return { sec: Number(sec), nsec: Number(nsec) };
+  return {
+    type: st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isDirectory() ? 'directory' : 'special',
+    size: Number(st.size),
+    mtimeSec: Number(sec),
+    mtimeNsec: Number(nsec),
+    inode: `${st.dev}:${st.ino}`,
+  };
 }
 
-function typeName(st: fs.BigIntStats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isSymbolicLink()) return 'a symlink';
-  if (st.isFile()) return 'a file';
-  return 'a special file';
+function typeName(st: Seen): string {
+  return st.type === 'special' ? 'a special file' : `a ${st.type}`;
 }
 
 /** Calls onEntry for every non-directory below dir (relative names), directories first walked. */
@@ -256,6 +267,21 @@ function writeInPlace(target: string, from: string, size: number, times: { sec: 
   setTimes(target, times.sec, times.nsec);
 }
 
+/** Names hardlinked together share parity sets (linkParity): a set is known by its files' inodes. */
+function setKey(files: string[]): string | null {
+  try {
+    return files
+      .map((f) => {
+        const st = fs.statSync(f);
+        return `${st.dev}:${st.ino}`;
+      })
+      .sort()
+      .join(',');
+  } catch {
+    return null;
+  }
+}
+
 function applyMeta(file: string, e: CatalogEntry): void {
   if (isRoot) fs.chownSync(file, e.uid, e.gid);
   fs.chmodSync(file, e.mode & 0o7777);
@@ -276,7 +302,8 @@ class Verifier {
   private readonly orphans: string[] = [];
   private readonly intactCache = new Map<string, boolean>();
   private readonly settledGroups = new Set<Group>();
-  private checked = 0;
+  /** Names whose content was read (or repaired and checked) in this run. */
+  private readonly checked = new Set<Item>();
   private remaining = 0;
   private bytesRead = 0;
   private interrupted = false;
@@ -311,7 +338,7 @@ class Verifier {
     return {
       problems: this.problems,
       compared: this.items.length,
-      checked: this.checked,
+      checked: this.checked.size,
       remaining: this.remaining,
       interrupted: this.interrupted,
     };
@@ -359,21 +386,20 @@ class Verifier {
         continue;
       }
       if (e.kind === 'symlink') {
-        if (!st.isSymbolicLink()) {
+        if (st.type !== 'symlink') {
           this.add(item, e.path, 'missing', `the disk has ${typeName(st)} where the symlink should be`);
           continue;
         }
         const target = fs.readlinkSync(item.full);
         if (target !== e.linkTarget) this.add(item, e.path, 'target', `the symlink points to ${target}, not ${e.linkTarget}`);
-        const m = splitMtime(st);
-        if (!mtimeMatches(m.sec, m.nsec, e.mtimeSec, e.mtimeNsec)) this.add(item, e.path, 'mtime', 'the symlink has another mtime');
+        if (!mtimeMatches(st.mtimeSec, st.mtimeNsec, e.mtimeSec, e.mtimeNsec)) this.add(item, e.path, 'mtime', 'the symlink has another mtime');
         continue;
       }
-      if (!st.isFile()) {
+      if (st.type !== 'file') {
         this.add(item, e.path, 'missing', `the disk has ${typeName(st)} where the file should be`);
         continue;
       }
-      const key = `${st.dev}:${st.ino}`;
+      const key = st.inode;
       let g = this.groups.get(key);
       if (!g) {
         g = { key, items: [], hashed: false };
@@ -381,7 +407,7 @@ class Verifier {
       }
       g.items.push(item);
       item.group = g;
-      if (Number(st.size) !== e.size) {
+      if (st.size !== e.size) {
         item.state = 'bad';
         this.add(item, e.path, 'size', `the file has ${st.size} bytes, the catalog says ${e.size}`);
       }
@@ -389,9 +415,9 @@ class Verifier {
     // Only now is it known which inodes hold more than one catalogued name.
     for (const item of this.items) {
       if (!item.group || item.group.items.length > 1 || !item.st) continue;
-      const m = splitMtime(item.st);
-      if (!mtimeMatches(m.sec, m.nsec, item.e.mtimeSec, item.e.mtimeNsec)) {
-        const when = new Date(m.sec * 1000).toISOString();
+      const st = item.st;
+      if (!mtimeMatches(st.mtimeSec, st.mtimeNsec, item.e.mtimeSec, item.e.mtimeNsec)) {
+        const when = new Date(st.mtimeSec * 1000).toISOString();
         this.add(item, item.e.path, 'mtime', `the file's mtime is ${when}, not the catalogued ${new Date(item.e.mtimeSec * 1000).toISOString()}`);
       }
     }
@@ -407,16 +433,14 @@ class Verifier {
     );
 
     // Parity: one walk of the parity tree; each file belongs to the data file it is named after.
+    // `x.vol+.par2` is both x's recovery file and the index of a file named `x.vol+`: whichever
+    // is catalogued owns it.
     const pdir = parityDir(root);
     walk(pdir, '', () => false, (pr, full) => {
       const owners: Item[] = [];
-      if (pr.endsWith('.par2')) {
-        const it = this.byRel.get(pr.slice(0, -'.par2'.length));
-        if (wantsParity(it)) owners.push(it);
-      }
-      const m = VOL_RE.exec(pr);
-      if (m) {
-        const it = this.byRel.get(m[1]!);
+      for (const suffix of [INDEX_SUFFIX, RECOVERY_SUFFIX]) {
+        if (!pr.endsWith(suffix)) continue;
+        const it = this.byRel.get(pr.slice(0, -suffix.length));
         if (wantsParity(it) && !owners.includes(it)) owners.push(it);
       }
       if (owners.length === 0) this.orphans.push(full);
@@ -433,13 +457,26 @@ class Verifier {
         continue;
       }
       if (item.parity.length === 0) this.add(item, e.path, 'parity-missing', 'the parity files are not on the disk');
-      else if (!this.parityComplete(item)) this.add(item, e.path, 'parity-damaged', 'the parity set is incomplete');
+      else if (!this.parityComplete(item)) {
+        const lost = this.hasRecovery(item) ? 'index' : 'recovery file';
+        this.add(item, e.path, 'parity-damaged', `the parity set is incomplete: its ${lost} is not on the disk`);
+      }
     }
   }
 
+  private parityStem(item: Item): string {
+    return path.join(parityDir(this.o.root), item.rel);
+  }
+
+  /** Both files createParity makes are there. */
   private parityComplete(item: Item): boolean {
-    const index = path.join(parityDir(this.o.root), `${item.rel}.par2`);
-    return item.parity.includes(index) && item.parity.some((f) => f !== index);
+    const stem = this.parityStem(item);
+    return item.parity.includes(stem + INDEX_SUFFIX) && item.parity.includes(stem + RECOVERY_SUFFIX);
+  }
+
+  /** par2 can verify and repair from the recovery file alone (it repeats the set's description). */
+  private hasRecovery(item: Item): boolean {
+    return item.parity.includes(this.parityStem(item) + RECOVERY_SUFFIX);
   }
 
   // ---- reading content ----
@@ -462,7 +499,7 @@ class Verifier {
     g.hashed = true;
     for (const item of g.items) {
       if (item.e.sha1 === null) continue;
-      this.checked++;
+      this.checked.add(item);
       if (res && res.sha1 === item.e.sha1 && res.bytes === item.e.size) {
         item.state = 'good';
         this.markVerified(item);
@@ -481,13 +518,8 @@ class Verifier {
   private async checkParityPackets(g: Group): Promise<void> {
     for (const item of g.items) {
       if (item.e.parityName === null || !this.parityComplete(item) || this.has(item, 'parity-damaged')) continue;
-      let key: string;
-      try {
-        const st = fs.statSync(item.parity[0]!);
-        key = `${st.dev}:${st.ino}`;
-      } catch {
-        continue;
-      }
+      const key = setKey(item.parity);
+      if (key === null) continue;
       let intact = this.intactCache.get(key);
       if (intact === undefined) {
         intact = await parityPacketsIntact(item.parity);
@@ -535,20 +567,14 @@ class Verifier {
     return path.join(dir, `verify-${process.pid}-${++this.tmpCounter}`);
   }
 
-  /** Names in the group with the given content and a complete parity set, one per distinct set. */
+  /** Names in the group with the given content and a usable parity set, one per distinct set. */
   private paritySources(items: Item[], like: CatalogEntry): Item[] {
     const seen = new Set<string>();
     const out: Item[] = [];
     for (const it of items) {
-      if (it.e.parityName === null || it.e.sha1 !== like.sha1 || it.e.size !== like.size || !this.parityComplete(it)) continue;
-      let key = it.parity[0]!;
-      try {
-        const st = fs.statSync(key);
-        key = `${st.dev}:${st.ino}`;
-      } catch {
-        continue;
-      }
-      if (seen.has(key)) continue;
+      if (it.e.parityName === null || it.e.sha1 !== like.sha1 || it.e.size !== like.size || !this.hasRecovery(it)) continue;
+      const key = setKey(it.parity);
+      if (key === null || seen.has(key)) continue;
       seen.add(key);
       out.push(it);
     }
@@ -567,6 +593,7 @@ class Verifier {
       const consistent = bad.every((i) => i.e.sha1 === like.sha1 && i.e.size === like.size);
       let why = 'it has no parity';
       let repairable = false;
+      let unknown: string | null = null;
       if (!consistent) {
         why = 'names hardlinked on the disk have different contents in the catalog';
       } else {
@@ -576,6 +603,10 @@ class Verifier {
             repairable = true;
             break;
           }
+          if (typeof r === 'object') {
+            unknown = r.unknown;
+            break;
+          }
           why = r;
           if (this.stopped()) return;
         }
@@ -583,7 +614,9 @@ class Verifier {
       for (const item of bad) {
         for (const p of item.problems) {
           if (p.kind !== 'checksum' && p.kind !== 'size') continue;
-          if (!repairable) {
+          if (unknown !== null) {
+            p.detail = `${p.detail}; ${unknown}`;
+          } else if (!repairable) {
             p.kind = 'unrepairable';
             p.detail = `${p.detail}, and ${why}`;
           } else if (this.o.fix) {
@@ -594,8 +627,8 @@ class Verifier {
     }
   }
 
-  /** Whether par2 could repair the file, without repairing it: true, or why not. */
-  private async askPar2(src: Item): Promise<true | string> {
+  /** Whether par2 could repair the file, without repairing it: true, why not, or why that is not known. */
+  private async askPar2(src: Item): Promise<true | string | { unknown: string }> {
     try {
       const r = await verifyParity(this.o.root, src.rel, src.e.parityName!, { cfg: this.o.par2, signal: this.o.signal });
       if (r.state === 'repairable') return true;
@@ -603,6 +636,9 @@ class Verifier {
       if (r.state === 'missing') return 'its parity is unusable';
       return 'the damage is beyond what its parity can repair';
     } catch (e) {
+      if (e instanceof ParityError && (e.code === 'ENOPAR2' || e.code === 'ABORTED')) {
+        return { unknown: `whether its parity can repair it is not known (${errMessage(e)})` };
+      }
       return `par2 could not check it (${errMessage(e)})`;
     }
   }
@@ -622,7 +658,10 @@ class Verifier {
       if (got.sha1 !== like.sha1 || got.bytes !== like.size) return 'its parity gives back other bytes than the catalogued SHA1';
       const target = g.items[0]!;
       // One name: the catalog's mtime is the file's. Several: the inode's own mtime stands.
-      const times = g.items.length === 1 ? { sec: target.e.mtimeSec, nsec: target.e.mtimeNsec } : splitMtime(target.st!);
+      const times =
+        g.items.length === 1
+          ? { sec: target.e.mtimeSec, nsec: target.e.mtimeNsec }
+          : { sec: target.st!.mtimeSec, nsec: target.st!.mtimeNsec };
       try {
         writeInPlace(target.full, tmp, like.size, times);
       } catch (e) {
@@ -666,7 +705,7 @@ class Verifier {
       const missing = this.has(item, 'missing');
       const target = this.has(item, 'target');
       if (!missing && !target) continue;
-      if (item.st && !(item.e.kind === 'symlink' && item.st.isSymbolicLink())) {
+      if (item.st && !(item.e.kind === 'symlink' && item.st.type === 'symlink')) {
         // Something uncatalogued in the way (a directory, a file where a symlink belongs) is not
         // Blaine's to remove: it is reported, and left.
         if (missing) missing.detail += '; not replaced';
@@ -713,7 +752,7 @@ class Verifier {
         return `hardlinked again to ${twin.e.path}, which holds the same content`;
       }
     }
-    if (e.parityName !== null && this.parityComplete(item)) {
+    if (e.parityName !== null && this.hasRecovery(item)) {
       const tmp = this.newTemp();
       try {
         const ok = await repairTo(this.o.root, item.rel, e.parityName, tmp, { cfg: this.o.par2, signal: this.o.signal }).catch(() => false);
@@ -862,6 +901,7 @@ class Verifier {
   // ---- catalogs ----
 
   private markVerified(item: Item): void {
+    this.checked.add(item);
     if (item.verifiedNow) return;
     item.verifiedNow = true;
     const at = Math.floor(this.now() / 1000);

@@ -39,7 +39,7 @@ test('create: one index and one recovery file in the parity tree, verify says ok
   // 1 MiB = 256 slices of 4 KiB; 10% = 26 recovery slices.
   assert.deepEqual(names(disk, 'mnt/media/photo.jpg'), [
     '.blaine/parity/mnt/media/photo.jpg.par2',
-    '.blaine/parity/mnt/media/photo.jpg.vol00+26.par2',
+    '.blaine/parity/mnt/media/photo.jpg.vol+.par2',
   ]);
   const total = parityFiles(disk, 'mnt/media/photo.jpg').reduce((s, f) => s + fs.statSync(f).size, 0);
   assert.equal(bytes, total);
@@ -141,6 +141,17 @@ test('damaged parity: par2 still says the data is ok; the damage is reported as 
   assertNoScratch(disk);
 });
 
+test('a lost index: the recovery file alone still verifies and repairs', async () => {
+  const { disk, sha, name } = await diskWith('mnt/i.jpg', 500 * KiB);
+  fs.rmSync(parityFiles(disk, 'mnt/i.jpg')[0]!);
+  assert.deepEqual(names(disk, 'mnt/i.jpg'), ['.blaine/parity/mnt/i.jpg.vol+.par2']);
+  assert.deepEqual(await verifyParity(disk, 'mnt/i.jpg', name), { state: 'ok' });
+  flipBytes(path.join(disk, 'mnt/i.jpg'), 77);
+  const out = path.join(tempDir(), 'i.jpg');
+  assert.equal(await repairTo(disk, 'mnt/i.jpg', name, out), true);
+  assert.equal(sha1File(out), sha);
+});
+
 test('no parity files: missing, and repairTo says false', async () => {
   const disk = tempDir();
   writeRandom(disk, 'mnt/n.bin', 10 * KiB);
@@ -154,7 +165,7 @@ test('renamed file: parity moves along, verify and repair work under the recorde
   fs.mkdirSync(path.join(disk, 'mnt/other/deeper'), { recursive: true });
   fs.renameSync(path.join(disk, 'mnt/media/old name.jpg'), path.join(disk, 'mnt/other/deeper/new.jpg'));
   moveParity(disk, 'mnt/media/old name.jpg', 'mnt/other/deeper/new.jpg');
-  assert.deepEqual(listTree(parityDir(disk)), ['mnt/', 'mnt/other/', 'mnt/other/deeper/', 'mnt/other/deeper/new.jpg.par2', 'mnt/other/deeper/new.jpg.vol00+18.par2']);
+  assert.deepEqual(listTree(parityDir(disk)), ['mnt/', 'mnt/other/', 'mnt/other/deeper/', 'mnt/other/deeper/new.jpg.par2', 'mnt/other/deeper/new.jpg.vol+.par2']);
   // par2 on its own no longer accepts the file (NOTES: "misnamed"); through Blaine it verifies.
   const direct = spawnSync('par2', ['v', '-q', `-B${disk}`, path.join(parityDir(disk), 'mnt/other/deeper/new.jpg.par2'), path.join(disk, 'mnt/other/deeper/new.jpg')]);
   assert.notEqual(direct.status, 0);
@@ -192,8 +203,8 @@ test('one-character names: mnt/a records mnt/a; a file directly below the root r
   const atRoot = await createParity(disk, 'a', { pct });
   assert.equal(atRoot.parityName, '_/a');
   assert.equal(safeParityName('a'), '_/a');
-  assert.deepEqual(names(disk, 'a'), ['.blaine/parity/a.par2', '.blaine/parity/a.vol0+2.par2']);
-  assert.deepEqual(names(disk, 'mnt/a'), ['.blaine/parity/mnt/a.par2', '.blaine/parity/mnt/a.vol0+2.par2']);
+  assert.deepEqual(names(disk, 'a'), ['.blaine/parity/a.par2', '.blaine/parity/a.vol+.par2']);
+  assert.deepEqual(names(disk, 'mnt/a'), ['.blaine/parity/mnt/a.par2', '.blaine/parity/mnt/a.vol+.par2']);
   assert.deepEqual(listTree(disk).filter((p) => !p.startsWith('.blaine')), ['a', 'mnt/', 'mnt/a']);
   assert.equal(fs.statSync(path.join(disk, 'a')).nlink, 1, 'the staging link is gone');
   assertNoScratch(disk);
@@ -220,8 +231,8 @@ test('a user file named movie.par2 gets parity movie.par2.par2; nothing collides
   writeRandom(disk, 'mnt/dl/movie.vol00+01.par2', 8 * KiB); // users' own recovery files too
   const a = await createParity(disk, 'mnt/dl/movie.par2', { pct });
   const b = await createParity(disk, 'mnt/dl/movie', { pct });
-  assert.deepEqual(names(disk, 'mnt/dl/movie.par2'), ['.blaine/parity/mnt/dl/movie.par2.par2', '.blaine/parity/mnt/dl/movie.par2.vol0+1.par2']);
-  assert.deepEqual(names(disk, 'mnt/dl/movie'), ['.blaine/parity/mnt/dl/movie.par2', '.blaine/parity/mnt/dl/movie.vol0+3.par2']);
+  assert.deepEqual(names(disk, 'mnt/dl/movie.par2'), ['.blaine/parity/mnt/dl/movie.par2.par2', '.blaine/parity/mnt/dl/movie.par2.vol+.par2']);
+  assert.deepEqual(names(disk, 'mnt/dl/movie'), ['.blaine/parity/mnt/dl/movie.par2', '.blaine/parity/mnt/dl/movie.vol+.par2']);
   assert.deepEqual(listTree(path.join(disk, 'mnt/dl')), ['movie', 'movie.par2', 'movie.vol00+01.par2']);
   assert.equal(sha1File(path.join(disk, 'mnt/dl/movie.par2')), shaUser);
   assert.deepEqual(await verifyParity(disk, 'mnt/dl/movie.par2', a.parityName), { state: 'ok' });
@@ -243,7 +254,7 @@ test('names par2 would misread (wildcards, backslash) are recorded under a safe 
     assert.deepEqual(await verifyParity(disk, rel, made.parityName), { state: 'ok' }, rel);
   }
   // Exactly one data file in the set: 30 KiB = 8 slices, 10% -> 1 recovery slice.
-  assert.deepEqual(names(disk, 'mnt/wh?t.jpg'), ['.blaine/parity/mnt/wh?t.jpg.par2', '.blaine/parity/mnt/wh?t.jpg.vol0+1.par2']);
+  assert.deepEqual(names(disk, 'mnt/wh?t.jpg'), ['.blaine/parity/mnt/wh?t.jpg.par2', '.blaine/parity/mnt/wh?t.jpg.vol+.par2']);
   flipBytes(path.join(disk, 'mnt/back\\slash'), 100);
   const out = path.join(tempDir(), 'bs');
   assert.equal(await repairTo(disk, 'mnt/back\\slash', 'mnt/back_slash', out), true);
@@ -267,10 +278,10 @@ test('making parity again replaces the whole old set', async () => {
   const disk = tempDir();
   writeRandom(disk, 'mnt/grow', 1 * MiB);
   await createParity(disk, 'mnt/grow', { pct });
-  assert.deepEqual(names(disk, 'mnt/grow'), ['.blaine/parity/mnt/grow.par2', '.blaine/parity/mnt/grow.vol00+26.par2']);
+  assert.deepEqual(names(disk, 'mnt/grow'), ['.blaine/parity/mnt/grow.par2', '.blaine/parity/mnt/grow.vol+.par2']);
   writeRandom(disk, 'mnt/grow', 40 * KiB);
   const again = await createParity(disk, 'mnt/grow', { pct: 30 });
-  assert.deepEqual(names(disk, 'mnt/grow'), ['.blaine/parity/mnt/grow.par2', '.blaine/parity/mnt/grow.vol0+3.par2']);
+  assert.deepEqual(names(disk, 'mnt/grow'), ['.blaine/parity/mnt/grow.par2', '.blaine/parity/mnt/grow.vol+.par2']);
   assert.deepEqual(await verifyParity(disk, 'mnt/grow', again.parityName), { state: 'ok' });
 });
 

@@ -112,8 +112,8 @@ export function safeParityName(relPath: string): string {
 }
 
 /**
- * Makes PAR2 parity for `<disk>/<relPath>` at `<disk>/.blaine/parity/<relPath>.par2` (+ one
- * `.volNN+MM.par2`), replacing any earlier set. `parityName` is the name recorded in the set
+ * Makes PAR2 parity for `<disk>/<relPath>` at `<disk>/.blaine/parity/<relPath>.par2` and
+ * `<relPath>.vol+.par2`, replacing any earlier set. `parityName` is the name recorded in the set
  * (relPath unless par2 needed another, see safeParityName); `bytes` is what the set takes on disk.
  * An empty file gets no parity (there is nothing to protect and par2 refuses it): bytes 0.
  */
@@ -150,6 +150,9 @@ export async function createParity(
       dataArg = path.join(base, recorded);
       stageFile(dataPath, dataArg);
     }
+    // -s/-c: SPEC §6 slices (planSlices) instead of par2's 2,000-slice default, which is ~5× slower;
+    // -n1: a single recovery file, the fewest par2 allows (-n0 is refused), so a set is two files;
+    // no -r, which par2 forbids with -c; -q -q: silent, errors still reach stderr; -t: see threadsFor.
     const args = ['c', '-q', '-q', `-s${plan.blockSize}`, `-c${plan.recoveryBlocks}`, '-n1'];
     args.push(`-t${threadsFor(opts)}`);
     if (opts.memoryMiB !== undefined) args.push(`-m${Math.max(1, Math.floor(opts.memoryMiB))}`);
@@ -157,25 +160,23 @@ export async function createParity(
     const run = await runPar2(cfg, args, scratch, opts.signal, rel);
     if (run.code !== 0) throw failure(run, `par2 could not make parity for ${rel}`, scratch);
 
-    const made = fs.readdirSync(scratch).filter((n) => /^p(\.vol\d+\+\d+)?\.par2$/.test(n));
-    if (!made.includes('p.par2') || made.length < 2) {
-      throw new ParityError(`par2 reported success for ${rel} but wrote no complete parity set`, 'EPAR2');
+    // -n1: par2 writes the index p.par2 and one recovery file p.volNN+MM.par2.
+    const recovery = fs.readdirSync(scratch).filter((n) => /^p\.vol\d+\+\d+\.par2$/.test(n));
+    const index = path.join(scratch, 'p.par2');
+    if (recovery.length !== 1 || !fs.existsSync(index)) {
+      throw new ParityError(`par2 reported success for ${rel} but did not write one index and one recovery file`, 'EPAR2');
     }
-    let bytes = 0;
-    const files = made.map((n) => {
-      const p = path.join(scratch, n);
-      bytes += fs.statSync(p).size;
-      return { path: p, suffix: n.slice(1) };
-    });
+    const made = { index, recovery: path.join(scratch, recovery[0]!) };
+    const bytes = fs.statSync(made.index).size + fs.statSync(made.recovery).size;
     throwIfAborted(opts.signal, rel);
     try {
-      installParity(root, rel, files);
+      installParity(root, rel, made);
     } catch (e) {
       throw fsError(e, `cannot put the parity for ${rel} in place`);
     }
     return { parityName: recorded, bytes };
   } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
+    removeScratch(scratch);
   }
 }
 
@@ -190,9 +191,9 @@ export async function verifyParity(
   const rel = checkRelPath(relPath);
   const files = parityFiles(root, rel);
   if (files.length === 0) return emptyFile(path.join(root, rel)) ? { state: 'ok' } : { state: 'missing' };
-  return withStaged(root, rel, parityName, files, os.tmpdir(), async (scratch, base) => {
+  return withStaged(root, rel, parityName, files, os.tmpdir(), async (scratch, base, main) => {
     const [run, intact] = await Promise.all([
-      runPar2(opts.cfg ?? DEFAULT_PAR2, par2Args('v', base, opts), scratch, opts.signal, rel),
+      runPar2(opts.cfg ?? DEFAULT_PAR2, par2Args('v', base, main, opts), scratch, opts.signal, rel),
       parityPacketsIntact(files),
     ]);
     const damaged = intact ? {} : { parityDamaged: true as const };
@@ -233,8 +234,8 @@ export async function repairTo(
     writeOut(null, dataPath, out);
     return true;
   }
-  return withStaged(root, rel, parityName, files, path.dirname(out), async (scratch, base) => {
-    const run = await runPar2(opts.cfg ?? DEFAULT_PAR2, par2Args('r', base, opts), scratch, opts.signal, rel);
+  return withStaged(root, rel, parityName, files, path.dirname(out), async (scratch, base, main) => {
+    const run = await runPar2(opts.cfg ?? DEFAULT_PAR2, par2Args('r', base, main, opts), scratch, opts.signal, rel);
     if (run.code === 1 || run.code === 2 || run.code === 4 || run.code === 5) return false;
     if (run.code !== 0) throw failure(run, `par2 could not repair ${rel}`, scratch);
     const staged = path.join(base, checkRelPath(parityName, 'parity name'));
@@ -264,8 +265,8 @@ export function cleanParityScratch(diskRoot: string): number {
   return n;
 }
 
-function par2Args(cmd: 'v' | 'r', base: string, opts: RunOptions): string[] {
-  return [cmd, '-q', '-q', `-t${threadsFor(opts)}`, `-B${base}`, '--', 'p.par2'];
+function par2Args(cmd: 'v' | 'r', base: string, main: string, opts: RunOptions): string[] {
+  return [cmd, '-q', '-q', `-t${threadsFor(opts)}`, `-B${base}`, '--', main];
 }
 
 /**
@@ -279,7 +280,7 @@ function threadsFor(opts: RunOptions): number {
 
 /**
  * Runs `body` in a scratch directory holding `d/<parityName>` (a link to the data file, when it
- * exists) and this set's parity files as `p.par2`, `p.volNN+MM.par2`. The scratch directory is on
+ * exists) and this set's parity files as `p.par2`, `p.vol+.par2`. The scratch directory is on
  * the disk when it is writable (hardlinks, and a repaired file renames into place for free),
  * otherwise under `fallbackParent`, with symlinks.
  */
@@ -289,7 +290,7 @@ async function withStaged<T>(
   parityName: string,
   files: string[],
   fallbackParent: string,
-  body: (scratch: string, base: string) => Promise<T>,
+  body: (scratch: string, base: string, main: string) => Promise<T>,
 ): Promise<T> {
   const name = checkRelPath(parityName, 'parity name');
   const scratch = makeScratch(root, rel, fallbackParent);
@@ -298,10 +299,12 @@ async function withStaged<T>(
     const dataPath = path.join(root, rel);
     if (fs.existsSync(dataPath)) stageFile(dataPath, path.join(base, name));
     else fs.mkdirSync(base);
-    for (const f of files) stageFile(f, path.join(scratch, `p${paritySuffix(f, rel)}`));
-    return await body(scratch, base);
+    const staged = files.map((f) => `p${paritySuffix(f, rel)}`);
+    for (const [i, f] of files.entries()) stageFile(f, path.join(scratch, staged[i]!));
+    // The index when there is one; a recovery file alone is a complete set too.
+    return await body(scratch, base, staged[0]!);
   } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
+    removeScratch(scratch);
   }
 }
 
@@ -311,8 +314,13 @@ const READ_ONLY = new Set(['EROFS', 'EACCES', 'EPERM']);
 function makeScratch(root: string, rel: string, fallbackParent?: string): string {
   const dir = scratchDir(root);
   try {
-    fs.mkdirSync(dir, { recursive: true });
-    return fs.mkdtempSync(path.join(dir, SCRATCH_PREFIX));
+    try {
+      return fs.mkdtempSync(path.join(dir, SCRATCH_PREFIX));
+    } catch (e) {
+      if (!isCode(e, 'ENOENT')) throw e;
+      fs.mkdirSync(dir, { recursive: true });
+      return fs.mkdtempSync(path.join(dir, SCRATCH_PREFIX));
+    }
   } catch (e) {
     // A disk mounted read-only (browsing, restore) can still be verified and repaired from.
     if (fallbackParent === undefined || !READ_ONLY.has((e as NodeJS.ErrnoException).code ?? '')) {
@@ -324,6 +332,15 @@ function makeScratch(root: string, rel: string, fallbackParent?: string): string
     } catch (e2) {
       throw fsError(e2, `cannot make a scratch directory for ${rel}`);
     }
+  }
+}
+
+/** After a successful create the scratch directory is already empty: one rmdir instead of a tree walk. */
+function removeScratch(dir: string): void {
+  try {
+    fs.rmdirSync(dir);
+  } catch {
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

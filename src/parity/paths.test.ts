@@ -20,17 +20,17 @@ test('parityDir is .blaine/parity below the disk root', () => {
 
 test('parityFiles finds exactly one set: index first, no neighbours with a shared prefix', () => {
   const disk = tempDir();
-  put(disk, 'm/a.par2', 'm/a.vol00+26.par2', 'm/ab.par2', 'm/ab.vol0+1.par2', 'm/a.par2.par2', 'm/a.par2.vol0+1.par2', 'm/a.b.par2', 'm/a.vol.par2', 'm/A.par2');
+  put(disk, 'm/a.par2', 'm/a.vol+.par2', 'm/ab.par2', 'm/ab.vol+.par2', 'm/a.par2.par2', 'm/a.par2.vol+.par2', 'm/a.b.par2', 'm/a.vol00+26.par2', 'm/A.par2');
   const rel = (fs_: string[]): string[] => fs_.map((f) => path.relative(parityDir(disk), f));
-  assert.deepEqual(rel(parityFiles(disk, 'm/a')), ['m/a.par2', 'm/a.vol00+26.par2']);
-  assert.deepEqual(rel(parityFiles(disk, 'm/a.par2')), ['m/a.par2.par2', 'm/a.par2.vol0+1.par2']);
-  assert.deepEqual(rel(parityFiles(disk, 'm/ab')), ['m/ab.par2', 'm/ab.vol0+1.par2']);
+  assert.deepEqual(rel(parityFiles(disk, 'm/a')), ['m/a.par2', 'm/a.vol+.par2']);
+  assert.deepEqual(rel(parityFiles(disk, 'm/a.par2')), ['m/a.par2.par2', 'm/a.par2.vol+.par2']);
+  assert.deepEqual(rel(parityFiles(disk, 'm/ab')), ['m/ab.par2', 'm/ab.vol+.par2']);
   assert.deepEqual(rel(parityFiles(disk, 'm/a.b')), ['m/a.b.par2']);
   assert.deepEqual(parityFiles(disk, 'm/none'), []);
   assert.deepEqual(parityFiles(disk, 'nodir/x'), []);
-  // Regular-expression characters in names are literal.
-  put(disk, 'r/x+(1).par2', 'r/x+(1).vol0+1.par2', 'r/xx+(1).par2');
-  assert.deepEqual(rel(parityFiles(disk, 'r/x+(1)')), ['r/x+(1).par2', 'r/x+(1).vol0+1.par2']);
+  // Only files: a data directory named d.par2 has a parity directory of that name.
+  fs.mkdirSync(path.join(parityDir(disk), 'm/d.par2'));
+  assert.deepEqual(parityFiles(disk, 'm/d'), []);
 });
 
 test('paths that would leave the parity tree are refused', () => {
@@ -42,41 +42,43 @@ test('paths that would leave the parity tree are refused', () => {
 
 test('moveParity moves the set, replaces an old set at the target and prunes empty directories', () => {
   const disk = tempDir();
-  put(disk, 'old/dir/f.par2', 'old/dir/f.vol00+26.par2', 'new/g.par2', 'new/g.vol0+1.par2', 'new/g.vol1+2.par2');
+  put(disk, 'old/dir/f.par2', 'old/dir/f.vol+.par2', 'new/g.par2', 'new/g.vol+.par2');
   moveParity(disk, 'old/dir/f', 'new/g');
-  assert.deepEqual(listTree(parityDir(disk)), ['new/', 'new/g.par2', 'new/g.vol00+26.par2']);
+  assert.deepEqual(listTree(parityDir(disk)), ['new/', 'new/g.par2', 'new/g.vol+.par2']);
+  assert.equal(fs.readFileSync(path.join(parityDir(disk), 'new/g.vol+.par2'), 'utf8'), 'old/dir/f.vol+.par2');
   assert.equal(fs.readFileSync(path.join(parityDir(disk), 'new/g.par2'), 'utf8'), 'old/dir/f.par2');
   assert.ok(fs.existsSync(parityDir(disk)), 'the parity tree itself stays');
   // Into a directory that does not exist yet, and a name that is a prefix of the old one.
   moveParity(disk, 'new/g', 'x/y/z/g2');
   moveParity(disk, 'x/y/z/g2', 'x/y/z/g');
-  assert.deepEqual(listTree(parityDir(disk)), ['x/', 'x/y/', 'x/y/z/', 'x/y/z/g.par2', 'x/y/z/g.vol00+26.par2']);
+  assert.deepEqual(listTree(parityDir(disk)), ['x/', 'x/y/', 'x/y/z/', 'x/y/z/g.par2', 'x/y/z/g.vol+.par2']);
   // No parity at the source: a stale set at the target still goes.
-  put(disk, 'stale.par2', 'stale.vol0+1.par2');
+  put(disk, 'stale.par2', 'stale.vol+.par2');
   moveParity(disk, 'nothing/here', 'stale');
   assert.deepEqual(parityFiles(disk, 'stale'), []);
   moveParity(disk, 'x/y/z/g', 'x/y/z/g');
   assert.equal(parityFiles(disk, 'x/y/z/g').length, 2, 'moving onto itself changes nothing');
 });
 
-test('moveParity between names whose sets look alike (x.vol0+1 -> x) keeps the moving set', () => {
+test('moveParity between names whose sets overlap (x.vol+ -> x) keeps the moving set', () => {
   const disk = tempDir();
-  put(disk, 'd/x.vol0+1.par2', 'd/x.vol0+1.vol0+1.par2');
-  moveParity(disk, 'd/x.vol0+1', 'd/x');
-  assert.deepEqual(listTree(parityDir(disk)), ['d/', 'd/x.par2', 'd/x.vol0+1.par2']);
-  assert.equal(fs.readFileSync(path.join(parityDir(disk), 'd/x.par2'), 'utf8'), 'd/x.vol0+1.par2');
+  put(disk, 'd/x.vol+.par2', 'd/x.vol+.vol+.par2');
+  moveParity(disk, 'd/x.vol+', 'd/x');
+  assert.deepEqual(listTree(parityDir(disk)), ['d/', 'd/x.par2', 'd/x.vol+.par2']);
+  assert.equal(fs.readFileSync(path.join(parityDir(disk), 'd/x.par2'), 'utf8'), 'd/x.vol+.par2');
+  assert.equal(fs.readFileSync(path.join(parityDir(disk), 'd/x.vol+.par2'), 'utf8'), 'd/x.vol+.vol+.par2');
 });
 
 test('linkParity hardlinks the set; removeParity removes one name and prunes only what is empty', () => {
   const disk = tempDir();
-  put(disk, 'a/b/f.jpg.par2', 'a/b/f.jpg.vol00+26.par2', 'a/keep.par2');
+  put(disk, 'a/b/f.jpg.par2', 'a/b/f.jpg.vol+.par2', 'a/keep.par2');
   linkParity(disk, 'a/b/f.jpg', 'c/f.jpg');
   const linked = parityFiles(disk, 'c/f.jpg');
   assert.equal(linked.length, 2);
   for (const f of linked) assert.equal(fs.statSync(f).nlink, 2);
   assert.equal(fs.statSync(linked[0]!).ino, fs.statSync(parityFiles(disk, 'a/b/f.jpg')[0]!).ino);
   removeParity(disk, 'a/b/f.jpg');
-  assert.deepEqual(listTree(parityDir(disk)), ['a/', 'a/keep.par2', 'c/', 'c/f.jpg.par2', 'c/f.jpg.vol00+26.par2']);
+  assert.deepEqual(listTree(parityDir(disk)), ['a/', 'a/keep.par2', 'c/', 'c/f.jpg.par2', 'c/f.jpg.vol+.par2']);
   removeParity(disk, 'c/f.jpg');
   assert.deepEqual(listTree(parityDir(disk)), ['a/', 'a/keep.par2']);
   removeParity(disk, 'never/was');

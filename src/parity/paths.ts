@@ -1,6 +1,7 @@
 /**
- * Where parity lives on a disk: `<disk>/.blaine/parity/<relpath>.par2` and its recovery file(s)
- * `<relpath>.volNN+MM.par2`, in a tree of their own so users' own `*.par2` files are never touched.
+ * Where parity lives on a disk: `<disk>/.blaine/parity/<relpath>.par2` (the index) and
+ * `<relpath>.vol+.par2` (the recovery slices), in a tree of their own so users' own `*.par2`
+ * files are never touched.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -37,36 +38,24 @@ export function parityIndexPath(diskRoot: string, relPath: string): string {
   return path.join(parityDir(diskRoot), `${checkRelPath(relPath)}.par2`);
 }
 
-function escapeRegExp(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-}
+/**
+ * The recovery file's name is fixed instead of par2's `NAME.volNN+MM.par2`: finding a set is then
+ * two lstats, not a scan of a directory that may hold tens of thousands of sets (31 ms per lookup
+ * at 20,000 entries, measured). par2 run by hand still finds it (`NAME.*.par2`). It can only clash
+ * with the index of a data file named `NAME.vol+`, which is why it is not the plainer `.vol.par2`.
+ */
+export const INDEX_SUFFIX = '.par2';
+export const RECOVERY_SUFFIX = '.vol+.par2';
 
-/** Names (no directory) in a set for data file `base`: the index and par2's `base.volNN+MM.par2`. */
-function setMatcher(base: string): (name: string) => boolean {
-  const index = `${base}.par2`;
-  const vol = new RegExp(`^${escapeRegExp(base)}\\.vol\\d+\\+\\d+\\.par2$`);
-  return (name) => name === index || vol.test(name);
-}
-
-/** The parity files that exist for relPath: the index first (if present), then recovery files. */
+/** The parity files that exist for relPath: the index first (if present), then the recovery file. */
 export function parityFiles(diskRoot: string, relPath: string): string[] {
-  const index = parityIndexPath(diskRoot, relPath);
-  const dir = path.dirname(index);
-  const base = path.basename(index).slice(0, -'.par2'.length);
-  let names: string[];
-  try {
-    names = fs.readdirSync(dir);
-  } catch (e) {
-    if (isCode(e, 'ENOENT') || isCode(e, 'ENOTDIR')) return [];
-    throw e;
+  const stem = parityIndexPath(diskRoot, relPath).slice(0, -INDEX_SUFFIX.length);
+  const out: string[] = [];
+  for (const suffix of [INDEX_SUFFIX, RECOVERY_SUFFIX]) {
+    const p = stem + suffix;
+    if (fs.lstatSync(p, { throwIfNoEntry: false })?.isFile()) out.push(p);
   }
-  const inSet = setMatcher(base);
-  const found = names.filter(inSet).sort((a, b) => {
-    const ai = a === `${base}.par2` ? 0 : 1;
-    const bi = b === `${base}.par2` ? 0 : 1;
-    return ai - bi || (a < b ? -1 : a > b ? 1 : 0);
-  });
-  return found.map((n) => path.join(dir, n));
+  return out;
 }
 
 /** What follows the data file's name in a parity file name: `.par2` or `.vol00+26.par2`. */
@@ -96,17 +85,16 @@ export function removeParity(diskRoot: string, relPath: string): void {
 }
 
 /**
- * Puts parity files made elsewhere (`files`, each named `<anything><suffix>`) in place as relPath's
- * set: the old set goes first, then recovery files, the index last, so a crash at any point leaves
- * either no index or a complete set.
+ * Puts a set made elsewhere in place as relPath's parity. The old index goes first and the new
+ * index comes last, so a crash at any point leaves either no index or a complete set (a recovery
+ * file alone is a complete PAR2 set too: it carries copies of the set's description).
  */
-export function installParity(diskRoot: string, relPath: string, files: Array<{ path: string; suffix: string }>): void {
-  const index = parityIndexPath(diskRoot, relPath);
-  const incoming = new Set(files.map((f) => index.slice(0, -'.par2'.length) + f.suffix));
-  for (const old of parityFiles(diskRoot, relPath)) if (!incoming.has(old)) fs.rmSync(old, { force: true });
-  fs.mkdirSync(path.dirname(index), { recursive: true });
-  const ordered = [...files].sort((a, b) => Number(a.suffix === '.par2') - Number(b.suffix === '.par2'));
-  for (const f of ordered) fs.renameSync(f.path, index.slice(0, -'.par2'.length) + f.suffix);
+export function installParity(diskRoot: string, relPath: string, made: { index: string; recovery: string }): void {
+  const stem = parityIndexPath(diskRoot, relPath).slice(0, -INDEX_SUFFIX.length);
+  fs.rmSync(stem + INDEX_SUFFIX, { force: true });
+  fs.mkdirSync(path.dirname(stem), { recursive: true });
+  fs.renameSync(made.recovery, stem + RECOVERY_SUFFIX);
+  fs.renameSync(made.index, stem + INDEX_SUFFIX);
 }
 
 function transferParity(diskRoot: string, fromRel: string, toRel: string, put: (src: string, dest: string) => void): void {
@@ -114,16 +102,16 @@ function transferParity(diskRoot: string, fromRel: string, toRel: string, put: (
   const to = checkRelPath(toRel);
   if (from === to) return;
   const src = parityFiles(diskRoot, from);
-  const destStem = parityIndexPath(diskRoot, to).slice(0, -'.par2'.length);
+  const destStem = parityIndexPath(diskRoot, to).slice(0, -INDEX_SUFFIX.length);
   const moving = new Set(src);
-  // A set at `to` is stale; skip files of `from` that happen to match `to`'s pattern (`x.vol0+1` vs `x`).
+  // A set at `to` is stale; but a file of `from` may bear one of its names (`x.vol+` -> `x`).
   for (const old of parityFiles(diskRoot, to)) if (!moving.has(old)) fs.rmSync(old, { force: true });
   if (src.length === 0) return;
   fs.mkdirSync(path.dirname(destStem), { recursive: true });
-  const isIndex = (f: string): number => Number(paritySuffix(f, from) === '.par2');
+  const isIndex = (f: string): number => Number(paritySuffix(f, from) === INDEX_SUFFIX);
   const pairs = [...src].sort((a, b) => isIndex(a) - isIndex(b)).map((f) => ({ from: f, to: destStem + paritySuffix(f, from) }));
   if (pairs.some((p) => moving.has(p.to))) {
-    // A target name is still a source (`x.vol0+1` -> `x`): step aside first so nothing is overwritten early.
+    // A target name is still a source (`x.vol+` -> `x`): step aside first so nothing is overwritten early.
     for (const p of pairs) {
       const tmp = `${p.to}.moving-${process.pid}`;
       put(p.from, tmp);

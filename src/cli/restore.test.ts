@@ -1,0 +1,283 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { blaine, sha1, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
+
+interface Summary {
+  restored: number;
+  repaired: number;
+  failed: number;
+  skipped: number;
+  elsewhere: Array<{ volume: string; label: string; files: number; bytes: number }>;
+}
+
+const T = new Date('2021-05-06T07:08:09.123Z');
+
+function setup() {
+  const base = tempDir('blaine-restore-');
+  const lib = path.join(base, 'lib');
+  const disk = path.join(base, 'disk');
+  const db = path.join(base, 'host', 'catalog.sqlite');
+  const out = path.join(base, 'out');
+  fs.mkdirSync(lib, { recursive: true });
+  fs.mkdirSync(disk, { recursive: true });
+  const onDisk = (rel: string) => path.join(disk, lib, rel);
+  const restored = (rel: string) => path.join(out, lib, rel);
+  return { base, lib, disk, db, out, onDisk, restored, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
+}
+type Env = ReturnType<typeof setup>;
+
+function backup(env: Env, disk: string, lib: string, ...extra: string[]): void {
+  const r = blaine(['backup', '--dest', disk, '--db', env.db, '--json', '--reserve', '0', ...extra, lib]);
+  assert.equal(r.status, 0, r.stderr);
+}
+
+function restore(env: Env, ...args: string[]): { r: RunResult; s: Summary } {
+  const r = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '--json', ...args]);
+  let s: Summary;
+  try {
+    s = JSON.parse(r.stdout);
+  } catch {
+    throw new Error(`restore gave no JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
+  }
+  return { r, s };
+}
+
+/** Bit rot: bytes inverted, mtime as it was. */
+function rot(file: string, offset: number, n = 4): void {
+  const st = fs.statSync(file);
+  const fd = fs.openSync(file, 'r+');
+  const b = Buffer.alloc(n);
+  fs.readSync(fd, b, 0, n, offset);
+  for (let i = 0; i < n; i++) b[i] = b[i]! ^ 0xff;
+  fs.writeSync(fd, b, 0, n, offset);
+  fs.closeSync(fd);
+  fs.utimesSync(file, st.atime, st.mtime);
+}
+
+/**
+ * Everything below dir, .blaine included, as bytes and metadata (not atime): two equal snapshots
+ * mean nothing on the disk was written, created or removed, catalogs included.
+ */
+function snapshot(dir: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string, rel: string): void => {
+    const st = fs.lstatSync(d, { bigint: true });
+    const meta = `${st.mode} ${st.nlink} ${st.ino} ${st.mtimeNs} ${st.ctimeNs}`;
+    if (st.isDirectory()) {
+      out.set(rel + '/', meta);
+      for (const n of fs.readdirSync(d).sort()) walk(path.join(d, n), rel ? `${rel}/${n}` : n);
+    } else if (st.isSymbolicLink()) out.set(rel, `${meta} -> ${fs.readlinkSync(d)}`);
+    else out.set(rel, `${meta} ${st.size} ${sha1(fs.readFileSync(d))}`);
+  };
+  walk(dir, '');
+  return out;
+}
+
+function fileSha(p: string): string {
+  return sha1(fs.readFileSync(p));
+}
+
+/** A library with what a restore must give back: content, modes, mtimes, hardlinks, symlinks. */
+function makeLibrary(lib: string): void {
+  write(path.join(lib, 'photos/a.jpg'), crypto.randomBytes(100_000), T);
+  fs.linkSync(path.join(lib, 'photos/a.jpg'), path.join(lib, 'photos/a-hardlink.jpg'));
+  write(path.join(lib, 'photos/b.jpg'), crypto.randomBytes(50_000), T);
+  write(path.join(lib, 'music/song.flac'), crypto.randomBytes(30_000), new Date('2001-02-03T04:05:06.789Z'));
+  write(path.join(lib, 'bin/run.sh'), '#!/bin/sh\necho hi\n', T);
+  fs.chmodSync(path.join(lib, 'bin/run.sh'), 0o750);
+  write(path.join(lib, 'docs/private.txt'), 'secret\n', T);
+  fs.chmodSync(path.join(lib, 'docs/private.txt'), 0o600);
+  write(path.join(lib, 'x/a'), 'one character name\n', T);
+  write(path.join(lib, 'video/movie.par2'), crypto.randomBytes(20_000), T);
+  write(path.join(lib, 'empty'), '', T);
+  fs.symlinkSync('../photos/a.jpg', path.join(lib, 'docs/rel-link'));
+  fs.symlinkSync('nowhere/at/all', path.join(lib, 'docs/dangling'));
+}
+
+/** Every file and symlink of the library is at out/<path> as it is in the library. */
+function assertRestored(env: Env, rels: string[]): void {
+  for (const rel of rels) {
+    const src = path.join(env.lib, rel);
+    const dst = env.restored(rel);
+    const s = fs.lstatSync(src);
+    const d = fs.lstatSync(dst);
+    if (s.isSymbolicLink()) {
+      assert.ok(d.isSymbolicLink(), `${rel} is a symlink`);
+      assert.equal(fs.readlinkSync(dst), fs.readlinkSync(src), `${rel} target`);
+      continue;
+    }
+    assert.ok(d.isFile(), `${rel} is a file`);
+    assert.equal(fileSha(dst), fileSha(src), `${rel} content`);
+    assert.equal(d.mode & 0o7777, s.mode & 0o7777, `${rel} mode`);
+    assert.equal(d.mtime.toISOString(), s.mtime.toISOString(), `${rel} mtime`);
+  }
+}
+
+const ALL = [
+  'photos/a.jpg',
+  'photos/a-hardlink.jpg',
+  'photos/b.jpg',
+  'music/song.flac',
+  'bin/run.sh',
+  'docs/private.txt',
+  'x/a',
+  'video/movie.par2',
+  'empty',
+  'docs/rel-link',
+  'docs/dangling',
+];
+
+test('restore gives back correct files from a damaged disk, repairing from parity, and never writes the disk', () => {
+  const env = setup();
+  try {
+    makeLibrary(env.lib);
+    backup(env, env.disk, env.lib, '--init', '--label', 'A');
+    rot(env.onDisk('photos/a.jpg'), 5000);
+    rot(env.onDisk('x/a'), 3, 2);
+    rot(env.onDisk('video/movie.par2'), 10_000);
+    // Damage in a parity file does not matter while the data is sound.
+    const pdir = path.join(env.disk, '.blaine', 'parity', env.lib, 'photos');
+    rot(path.join(pdir, fs.readdirSync(pdir).find((n) => n.startsWith('b.jpg.vol'))!), 100);
+    const damaged = fileSha(env.onDisk('photos/a.jpg'));
+    const before = snapshot(env.disk);
+
+    const { r, s } = restore(env, `${env.lib}/*`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(s, {
+      restored: ALL.length,
+      repaired: 3,
+      failed: 0,
+      skipped: 0,
+      elsewhere: [],
+      dryRun: false,
+      failures: [],
+    });
+    assertRestored(env, ALL);
+    assert.equal(fs.statSync(env.restored('photos/a.jpg')).ino, fs.statSync(env.restored('photos/a-hardlink.jpg')).ino, 'a hardlink group is restored as hardlinks');
+    assert.equal(fs.statSync(env.restored('photos/b.jpg')).nlink, 1);
+    assert.deepEqual(fs.readdirSync(env.out), [env.lib.split('/')[1]], 'no scratch left in the target');
+
+    assert.deepEqual(snapshot(env.disk), before, 'the disk, its catalogs included, is exactly as it was');
+    assert.equal(fileSha(env.onDisk('photos/a.jpg')), damaged, 'the disk keeps its damage for verify --fix');
+
+    // A glob picks files by absolute path; * crosses /.
+    fs.rmSync(env.out, { recursive: true });
+    const some = restore(env, `${env.lib}/photos/a*`, '*.flac');
+    assert.equal(some.r.status, 0, some.r.stderr);
+    assert.equal(some.s.restored, 3);
+    assert.deepEqual(fs.readdirSync(path.join(env.out, env.lib)).sort(), ['music', 'photos']);
+  } finally {
+    env.cleanup();
+  }
+});
+
+test('restore --dry-run writes nothing; existing targets are skipped, or replaced with --overwrite', () => {
+  const env = setup();
+  try {
+    makeLibrary(env.lib);
+    backup(env, env.disk, env.lib, '--init');
+    const dry = restore(env, '--dry-run', '*');
+    assert.equal(dry.r.status, 0, dry.r.stderr);
+    assert.equal(dry.s.restored, ALL.length);
+    assert.equal(fs.existsSync(env.out), false, 'a dry run makes not even the target directory');
+
+    const human = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '--dry-run', '-v', `${env.lib}/photos/*`]);
+    assert.equal(human.status, 0);
+    assert.match(human.stdout, /would link .*a\.jpg to .*a-hardlink\.jpg/);
+    assert.match(human.stdout, /dry run: would restore 3 of 3 matching file\(s\)/);
+
+    assert.equal(restore(env, '*').r.status, 0);
+    fs.writeFileSync(env.restored('photos/b.jpg'), 'changed since');
+    fs.rmSync(env.restored('docs/dangling'));
+    const again = restore(env, '*');
+    assert.equal(again.r.status, 0, again.r.stderr);
+    assert.equal(again.s.skipped, ALL.length - 1);
+    assert.equal(again.s.restored, 1, 'only the missing symlink');
+    assert.equal(fs.readFileSync(env.restored('photos/b.jpg'), 'utf8'), 'changed since', 'not overwritten');
+    const over = restore(env, '--overwrite', '*');
+    assert.equal(over.r.status, 0, over.r.stderr);
+    assert.equal(over.s.restored, ALL.length);
+    assert.equal(over.s.skipped, 0);
+    assertRestored(env, ALL);
+    assert.equal(fs.statSync(env.restored('photos/a.jpg')).ino, fs.statSync(env.restored('photos/a-hardlink.jpg')).ino);
+  } finally {
+    env.cleanup();
+  }
+});
+
+test('restore prints the plan for files on other disks; damage beyond parity fails (exit 4) without losing the rest', () => {
+  const env = setup();
+  try {
+    makeLibrary(env.lib);
+    backup(env, env.disk, env.lib, '--init', '--label', 'A');
+    const lib2 = path.join(env.base, 'lib2');
+    const diskB = path.join(env.base, 'diskB');
+    fs.mkdirSync(diskB);
+    write(path.join(lib2, 'one.bin'), crypto.randomBytes(1000), T);
+    write(path.join(lib2, 'sub/two.bin'), crypto.randomBytes(2500), T);
+    backup(env, diskB, lib2, '--init', '--label', 'B');
+    const b = volumeOf(diskB);
+
+    const both = restore(env, `${env.base}/lib*/*`);
+    assert.equal(both.r.status, 0, both.r.stderr);
+    assert.equal(both.s.restored, ALL.length);
+    assert.deepEqual(both.s.elsewhere, [{ volume: b.volume, label: 'B', files: 2, bytes: 3500 }]);
+    const human = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', path.join(env.base, 'h'), `${lib2}/*`]);
+    assert.equal(human.status, 0, 'files held elsewhere do not make it fail');
+    assert.match(human.stdout, /restored 0 of 0 matching file\(s\) from "A"/);
+    assert.match(human.stdout, /"B" \([0-9a-f]{8}\): 2 file\(s\), 3\.5 KB/);
+
+    const nothing = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '/no/such/*']);
+    assert.equal(nothing.status, 1);
+    assert.equal(nothing.stderr, 'blaine: nothing matches /no/such/* on "A" or in the host catalog\n');
+
+    // 30% of a file overwritten: more than its 10% parity can repair.
+    const fd = fs.openSync(env.onDisk('photos/b.jpg'), 'r+');
+    fs.writeSync(fd, crypto.randomBytes(15_000), 0, 15_000, 1000);
+    fs.closeSync(fd);
+    const out = path.join(env.base, 'out2');
+    const r = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', out, '--json', `${env.lib}/*`]);
+    assert.equal(r.status, 4, r.stderr);
+    const s = JSON.parse(r.stdout) as Summary & { failures: Array<{ path: string; message: string }> };
+    assert.equal(s.failed, 1);
+    assert.equal(s.restored, ALL.length - 1);
+    assert.equal(s.failures[0]!.path, `${env.lib}/photos/b.jpg`);
+    assert.match(s.failures[0]!.message, /beyond what its parity can repair/);
+    assert.equal(fs.existsSync(path.join(out, env.lib, 'photos/b.jpg')), false, 'no wrong file is put in place');
+    assert.equal(fileSha(path.join(out, env.lib, 'photos/a.jpg')), fileSha(path.join(env.lib, 'photos/a.jpg')));
+    assert.match(r.stderr, /1 file\(s\) could not be restored correctly/);
+  } finally {
+    env.cleanup();
+  }
+});
+
+test('restore user errors: one sentence, documented status', () => {
+  const env = setup();
+  try {
+    write(path.join(env.lib, 'f.txt'), 'f\n', T);
+    backup(env, env.disk, env.lib, '--init');
+    const noTo = blaine(['restore', '--dest', env.disk, '--db', env.db, '*']);
+    assert.equal(noTo.status, 2);
+    assert.equal(noTo.stderr, 'blaine: --to is required: name the directory to restore into\n');
+    const onDisk = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', path.join(env.disk, 'restore-here'), '*']);
+    assert.equal(onDisk.status, 2);
+    assert.match(onDisk.stderr, /^blaine: --to .* is on the disk being restored from; a restore never writes to the disk, choose a directory elsewhere\n$/);
+    const noGlob = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out]);
+    assert.equal(noGlob.status, 2);
+    const plain = path.join(env.base, 'plain');
+    fs.mkdirSync(plain);
+    const notDisk = blaine(['restore', '--dest', plain, '--db', env.db, '--to', env.out, '*']);
+    assert.equal(notDisk.status, 1);
+    assert.match(notDisk.stderr, /^blaine: .* is not a Blaine disk; run `blaine backup --init` to make it one/);
+    const missing = blaine(['restore', '--dest', path.join(env.base, 'nope'), '--db', env.db, '--to', env.out, '*']);
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /does not exist or is not a directory; is the disk mounted\?/);
+    for (const r of [noTo, onDisk, notDisk, missing]) assert.doesNotMatch(r.stderr, /\n\s+at /);
+    assert.equal(fs.existsSync(env.out), false);
+  } finally {
+    env.cleanup();
+  }
+});

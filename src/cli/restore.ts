@@ -1,0 +1,180 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Command } from 'commander';
+import { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+import { openCatalogCopy, restoreFiles, restoreTarget, RestoreTargetError } from '../disk/restore.js';
+import { diskCatalogPath } from '../disk/session.js';
+import { readVolume } from '../disk/volume.js';
+import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { EXIT, UsageError, UserError } from './exit.js';
+import { formatBytes, type Output } from './output.js';
+
+interface RestoreOptions extends CommonOptions {
+  to?: string;
+  overwrite?: boolean;
+  dryRun?: boolean;
+}
+
+export function registerRestore(program: Command): void {
+  const cmd = program
+    .command('restore')
+    .summary('restore files held by the mounted disk; say which disks hold the rest')
+    .description(
+      'Restore the files matching GLOB that the mounted disk holds, each at DIR/<absolute path>, with ' +
+        'its mtime, mode and symlink target; names hardlinked on the disk become hardlinks. Every file ' +
+        "is checked against its SHA1 while copied and repaired from parity when it differs. The disk is " +
+        'only read. Then prints which other disks hold the rest of the matching files (host catalog). ' +
+        'GLOB matches the absolute path; * matches / too. Exit status 4: a file could not be restored.',
+    )
+    .argument('<glob...>', 'patterns for the stored absolute path')
+    .option('--to <dir>', 'directory to restore into (required)')
+    .option('--overwrite', 'replace files that exist at the target')
+    .option('--dry-run', 'print what would be restored and write nothing');
+  addCommonOptions(cmd);
+  cmd.action(action<RestoreOptions>(restore));
+}
+
+/** The path with symlinks resolved as far as it exists (the rest appended), to compare locations. */
+function realish(p: string): string {
+  let head = path.resolve(p);
+  const tail: string[] = [];
+  for (;;) {
+    try {
+      return path.join(fs.realpathSync(head), ...tail);
+    } catch {
+      const up = path.dirname(head);
+      if (up === head) return path.join(head, ...tail);
+      tail.unshift(path.basename(head));
+      head = up;
+    }
+  }
+}
+
+function inside(p: string, dir: string): boolean {
+  return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
+}
+
+interface Elsewhere {
+  volume: string;
+  label: string;
+  files: number;
+  bytes: number;
+}
+
+/** What the host catalog says the other volumes hold of the matching files this disk does not. */
+function restorePlan(db: string, globs: string[], volume: string, here: Set<string>): { elsewhere: Elsewhere[]; waiting: number } {
+  if (!fs.existsSync(db)) return { elsewhere: [], waiting: 0 };
+  const host = Catalog.open(db, { readonly: true });
+  try {
+    const labels = new Map(host.volumes().map((v) => [v.uuid, v.label]));
+    const byVolume = new Map<string, Elsewhere>();
+    let waiting = 0;
+    for (const e of host.matching(globs)) {
+      if (here.has(e.path)) continue;
+      // The host knows this volume holds it, the disk does not yet: a deferred action is pending.
+      if (e.volume === volume) {
+        waiting++;
+        continue;
+      }
+      const row = byVolume.get(e.volume) ?? { volume: e.volume, label: labels.get(e.volume) ?? e.volume, files: 0, bytes: 0 };
+      row.files++;
+      row.bytes += e.kind === 'file' ? e.size : 0;
+      byVolume.set(e.volume, row);
+    }
+    return { elsewhere: [...byVolume.values()].sort((a, b) => a.label.localeCompare(b.label)), waiting };
+  } finally {
+    host.close();
+  }
+}
+
+async function restore(opts: RestoreOptions, globs: string[], out: Output): Promise<number> {
+  const dest = requireDest(opts);
+  if (!opts.to) throw new UsageError('--to is required: name the directory to restore into');
+  if (globs.length === 0) throw new UsageError("name the files to restore (GLOB...; '*' restores everything)");
+  const to = path.resolve(opts.to);
+  const info = readVolume(dest);
+  const realDisk = realish(dest);
+  if (inside(realish(to), realDisk)) {
+    throw new UsageError(`--to ${to} is on the disk being restored from; a restore never writes to the disk, choose a directory elsewhere`);
+  }
+  const catalogFile = diskCatalogPath(dest);
+  if (!fs.existsSync(catalogFile)) throw new UserError(`${dest} has no disk catalog yet; nothing was ever archived on it`);
+
+  const { catalog, dispose } = openCatalogCopy(catalogFile);
+  let entries: CatalogEntry[];
+  try {
+    entries = catalog.matching(globs, [info.volume]);
+  } finally {
+    dispose();
+  }
+  const here = new Set(entries.map((e) => e.path));
+  const plan = restorePlan(dbPath(opts), globs, info.volume, here);
+  if (entries.length === 0 && plan.elsewhere.length === 0 && plan.waiting === 0) {
+    throw new UserError(`nothing matches ${globs.join(' ')} on "${info.label}" or in the host catalog`);
+  }
+  for (const e of entries) {
+    // --to above the disk: a target could still land on it.
+    if (inside(realish(restoreTarget(to, e.path)), realDisk)) {
+      throw new UsageError(`--to ${to} would put ${e.path} on the disk being restored from; choose a directory elsewhere`);
+    }
+  }
+
+  const interrupt = interruptSignal(out);
+  let result;
+  try {
+    result = await restoreFiles({
+      root: dest,
+      entries,
+      to,
+      overwrite: !!opts.overwrite,
+      dryRun: !!opts.dryRun,
+      signal: interrupt.signal,
+      detail: (m) => out.detail(m),
+      warn: (m) => out.warn(m),
+      progress: (n, total, bytes) => out.progress(`restore: ${n}/${total} files, ${formatBytes(bytes)}`),
+    });
+  } catch (err) {
+    if (err instanceof RestoreTargetError) throw new UserError(`${err.message}; the files restored before it are in place`);
+    throw err;
+  } finally {
+    interrupt.dispose();
+  }
+  out.clearProgress();
+
+  if (out.json) {
+    out.result({
+      restored: result.restored,
+      repaired: result.repaired,
+      failed: result.failed,
+      skipped: result.skipped,
+      elsewhere: plan.elsewhere,
+      dryRun: !!opts.dryRun,
+      failures: result.failures,
+    });
+  } else {
+    const verb = opts.dryRun ? 'dry run: would restore' : 'restored';
+    out.info(
+      `${verb} ${result.restored} of ${entries.length} matching file(s) from "${info.label}" into ${to}` +
+        (result.repaired ? ` (${result.repaired} repaired from parity)` : '') +
+        (result.skipped ? `; ${result.skipped} skipped (already there; --overwrite replaces them)` : '') +
+        (result.failed ? `; ${result.failed} FAILED` : ''),
+    );
+    if (plan.elsewhere.length > 0) {
+      out.info('the rest of the matching files are on other disks:');
+      for (const v of plan.elsewhere) out.info(`  "${v.label}" (${v.volume.slice(0, 8)}): ${v.files} file(s), ${formatBytes(v.bytes)}`);
+    }
+    if (plan.waiting > 0) {
+      out.info(`${plan.waiting} matching file(s) wait for deferred actions on "${info.label}"; \`blaine apply --dest ${dest}\` carries them out`);
+    }
+  }
+  if (result.interrupted) {
+    out.error('interrupted; the files restored so far are in place. Run restore again to continue');
+    return EXIT.interrupted;
+  }
+  if (result.failed > 0) {
+    out.error(`${result.failed} file(s) could not be restored correctly: their copies on this disk are damaged beyond their parity (see above)`);
+    return EXIT.damage;
+  }
+  return EXIT.ok;
+}

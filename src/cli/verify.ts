@@ -1,0 +1,134 @@
+import os from 'node:os';
+import type { Command } from 'commander';
+import { openDiskSession } from '../disk/session.js';
+import { verifyDisk, type Problem } from '../disk/verify.js';
+import { par2Available } from '../parity/par2.js';
+import { action, addCommonOptions, dbPath, interruptSignal, parseNumber, requireDest, type CommonOptions } from './common.js';
+import { EXIT, UsageError, UserError } from './exit.js';
+import { formatBytes, type Output } from './output.js';
+
+interface VerifyOptions extends CommonOptions {
+  checksum?: boolean;
+  olderThan?: string;
+  maxTime?: string;
+  fix?: boolean;
+  parity: string | number;
+  paritySlices: string | number;
+  jobs?: string | number;
+  par2Command?: string | string[];
+}
+
+export function registerVerify(program: Command): void {
+  const cmd = program
+    .command('verify')
+    .summary('compare a disk with its catalog; --checksum reads every byte; --fix repairs')
+    .description(
+      'Compare the mounted disk with its own catalog: missing and extra files, size and mtime ' +
+        'mismatches, missing, damaged and orphaned parity. --checksum also reads the files, least ' +
+        'recently verified first, and checks their SHA1 and their parity files. --fix repairs from ' +
+        'parity, makes missing parity, removes extra files and orphaned parity, and fixes mtimes. ' +
+        'Exit status 0: clean (or everything repaired); 4: damage remains.',
+    )
+    .option('--checksum', 'read every byte and check SHA1 (and the parity files)')
+    .option('--older-than <days>', 'with --checksum: only files not verified for this many days')
+    .option('--max-time <min>', 'with --checksum: start no new file after this many minutes')
+    .option('--fix', 'repair what can be repaired')
+    .option('--parity <pct>', 'with --fix: PAR2 redundancy of parity made again', '10')
+    .option('--parity-slices <n>', 'with --fix: most PAR2 slices per file', '256')
+    .option('--jobs <n>', 'parity processes at once (default: all cores)')
+    .option('--par2-command <argv>', 'PAR2 program to run instead of par2 (par2cmdline-compatible flags)');
+  addCommonOptions(cmd);
+  cmd.action(action<VerifyOptions>(verify));
+}
+
+function describe(p: Problem, fix: boolean): string {
+  const status = fix ? (p.repaired ? 'repaired   ' : 'NOT FIXED  ') : '';
+  return `${p.kind.padEnd(15)}${status}${p.path}: ${p.detail}`;
+}
+
+async function verify(opts: VerifyOptions, _args: string[], out: Output): Promise<number> {
+  const started = Date.now();
+  const dest = requireDest(opts);
+  if (!opts.checksum && (opts.olderThan !== undefined || opts.maxTime !== undefined)) {
+    throw new UsageError('--older-than and --max-time go with --checksum');
+  }
+  const olderThanDays = opts.olderThan === undefined ? undefined : parseNumber('--older-than', 0, 36500)(opts.olderThan);
+  const maxTimeMin = opts.maxTime === undefined ? undefined : parseNumber('--max-time', 0, 1e7)(opts.maxTime);
+  const parityPct = parseNumber('--parity', 0.01, 100)(String(opts.parity));
+  const paritySlices = parseNumber('--parity-slices', 1, 32768, true)(String(opts.paritySlices));
+  const jobs = opts.jobs === undefined ? os.availableParallelism() : parseNumber('--jobs', 1, 256, true)(String(opts.jobs));
+  const par2Command = opts.par2Command === undefined ? undefined : Array.isArray(opts.par2Command) ? opts.par2Command : opts.par2Command.split(/\s+/).filter(Boolean);
+  const par2 = par2Command ? { command: par2Command } : undefined;
+  if (opts.fix && !par2Available(par2)) {
+    throw new UserError(`${par2Command ? par2Command.join(' ') : 'par2'} is not installed; --fix needs it (Debian: apt-get install par2)`);
+  }
+
+  const session = openDiskSession({ dest, db: dbPath(opts) });
+  const interrupt = interruptSignal(out);
+  try {
+    const { info } = session;
+    if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
+    if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
+    const pending = session.host.deferred(info.volume).length;
+    if (pending > 0) out.info(`"${info.label}" has ${pending} deferred action(s) waiting; \`blaine apply\` carries them out`);
+    const run = session.host.startRun('verify', info.volume, info.copy);
+    let result;
+    try {
+      result = await verifyDisk({
+        root: session.root,
+        volume: info.volume,
+        disk: session.disk,
+        host: session.host,
+        checksum: !!opts.checksum,
+        olderThanSec: olderThanDays === undefined ? undefined : olderThanDays * 86400,
+        maxTimeMs: maxTimeMin === undefined ? undefined : maxTimeMin * 60_000,
+        fix: !!opts.fix,
+        parityPct,
+        paritySlices,
+        jobs,
+        par2,
+        signal: interrupt.signal,
+        detail: (m) => out.detail(m),
+        warn: (m) => out.warn(m),
+        progress: (n, total, bytes) => out.progress(`verify: ${n}/${total} files read, ${formatBytes(bytes)}`),
+      });
+    } catch (err) {
+      session.host.transaction(() => session.host.finishRun(run, 'error', { error: (err as Error)?.message ?? String(err) }, null, null));
+      throw err;
+    }
+    out.clearProgress();
+    const open = result.problems.filter((p) => !p.repaired);
+    const ok = open.length === 0 && !result.interrupted;
+    const summary = { ok, checked: result.checked, compared: result.compared, remaining: result.remaining, problems: result.problems };
+    session.host.transaction(() =>
+      session.host.finishRun(run, result.interrupted ? 'interrupted' : ok ? 'ok' : 'damage', { ...summary, seconds: (Date.now() - started) / 1000 }, null, null),
+    );
+    if (out.json) {
+      out.result(summary);
+    } else {
+      for (const p of result.problems) out.info(describe(p, !!opts.fix));
+      const read = opts.checksum || opts.fix ? `, ${result.checked} file(s) read and checked` : '';
+      out.info(
+        `"${info.label}": ${result.compared} catalogued path(s) compared${read}; ` +
+          `${result.problems.length} problem(s), ${result.problems.length - open.length} repaired`,
+      );
+      if (result.remaining > 0) out.info(`${result.remaining} file(s) due for a checksum were left for the next run (--max-time)`);
+    }
+    if (result.interrupted) {
+      out.error('interrupted; what was verified so far is recorded. Run verify again to continue');
+      return EXIT.interrupted;
+    }
+    if (!ok) {
+      out.error(
+        opts.fix
+          ? `${open.length} problem(s) could not be repaired (see above)`
+          : `${open.length} problem(s) found; \`blaine verify --fix\` repairs what parity and the disk allow`,
+      );
+      return EXIT.damage;
+    }
+    return EXIT.ok;
+  } finally {
+    interrupt.dispose();
+    session.close();
+  }
+}
