@@ -77,8 +77,8 @@ export interface BlaineRun {
   summary: BlaineSummary;
   /** Peak resident set of the Blaine process itself (not its par2 children), in bytes; null if not reported. */
   maxRssBytes: number | null;
-  /** Share of all cores' time that was busy during the run, machine-wide. */
-  cpuBusy: number | null;
+  /** Share of all cores' time that Blaine and its par2 children used during the run. */
+  cpuShare: number | null;
 }
 
 /**
@@ -90,10 +90,10 @@ export function runBlaine(args: string[], opts: { nodeArgs?: string[]; cwd?: str
   const rssFile = path.join(os.tmpdir(), `blaine-bench-rss-${process.pid}-${Date.now()}`);
   const env = { ...process.env, BLAINE_BENCH_RSS_FILE: rssFile };
   const nodeArgs = ['--import', pathToFileURL(RSS_HOOK).href, ...(opts.nodeArgs ?? [])];
-  const cpu = cpuSample();
+  const load = loadSample();
   try {
     const r = timeRun(process.execPath, [...nodeArgs, BLAINE_BIN, ...args, '--json'], { env, cwd: opts.cwd });
-    const busy = cpuBusySince(cpu);
+    const share = ownShareSince(load);
     let summary: BlaineSummary;
     try {
       summary = JSON.parse(r.stdout) as BlaineSummary;
@@ -107,7 +107,7 @@ export function runBlaine(args: string[], opts: { nodeArgs?: string[]; cwd?: str
     } catch {
       // The hook could not write: report no figure rather than a wrong one.
     }
-    return { seconds: r.seconds, summary, maxRssBytes, cpuBusy: busy };
+    return { seconds: r.seconds, summary, maxRssBytes, cpuShare: share };
   } finally {
     fs.rmSync(rssFile, { force: true });
   }
@@ -141,12 +141,6 @@ export function cpuSample(): CpuSample | null {
   } catch {
     return null;
   }
-}
-
-export function cpuBusySince(a: CpuSample | null): number | null {
-  const b = cpuSample();
-  if (!a || !b || b.total === a.total) return null;
-  return (b.busy - a.busy) / (b.total - a.total);
 }
 
 /**
@@ -185,12 +179,22 @@ export function foreignLoadSince(a: LoadSample): number | null {
   return Math.max(0, foreign / (b.cpu.total - a.cpu.total));
 }
 
-/** Runs async work and reports its wall time and the machine's busy share meanwhile. */
-export async function timeAsync<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T; cpuBusy: number | null }> {
-  const cpu = cpuSample();
+/**
+ * Share of all cores' time used by this process and its reaped children since `a`: whether a
+ * tool kept every core busy, whatever else ran on the machine.
+ */
+export function ownShareSince(a: LoadSample): number | null {
+  const b = loadSample();
+  if (!a.cpu || !b.cpu || a.tree === null || b.tree === null || b.cpu.total === a.cpu.total) return null;
+  return (b.tree - a.tree) / (b.cpu.total - a.cpu.total);
+}
+
+/** Runs async work and reports its wall time and the CPU share it (and its children) used. */
+export async function timeAsync<T>(fn: () => Promise<T>): Promise<{ seconds: number; value: T; cpuShare: number | null }> {
+  const load = loadSample();
   const start = process.hrtime.bigint();
   const value = await fn();
-  return { seconds: seconds(start), value, cpuBusy: cpuBusySince(cpu) };
+  return { seconds: seconds(start), value, cpuShare: ownShareSince(load) };
 }
 
 /** Asynchronous children still running, so an interrupted bench does not leave them writing into deleted directories. */
@@ -241,12 +245,12 @@ export function repeated(xs: number[]): Repeated {
 }
 
 /** Why a section cannot run in `dir`, or null when the file system has room for it. */
-export function lackOfSpace(dir: string, need: SpaceNeed): string | null {
+export function lackOfSpace(dir: string, need: SpaceNeed, label = dir): string | null {
   const s = fs.statfsSync(dir);
   const free = s.bavail * s.bsize;
-  if (free < need.bytes) return `needs ${fmtBytes(need.bytes)} free in ${dir}, only ${fmtBytes(free)} there`;
+  if (free < need.bytes) return `needs ${fmtBytes(need.bytes)} free in ${label}, only ${fmtBytes(free)} there`;
   // File systems without an inode limit (btrfs, tmpfs with nr_inodes=0) report 0 files.
-  if (s.files > 0 && s.ffree < need.inodes) return `needs ${need.inodes} free inodes in ${dir}, only ${s.ffree} there`;
+  if (s.files > 0 && s.ffree < need.inodes) return `needs ${need.inodes} free inodes in ${label}, only ${s.ffree} there`;
   return null;
 }
 

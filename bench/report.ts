@@ -88,8 +88,8 @@ function verdict(c: Check): string {
 export function renderSummary(sections: Section[]): string {
   const rows: string[][] = [];
   for (const s of sections) {
-    if (s.skipped) rows.push([s.name, 'section skipped', '', '', s.skipped]);
-    else if (s.error && s.checks.length === 0) rows.push([s.name, 'section failed', '', '', s.error]);
+    if (s.skipped) rows.push([s.name, `skipped: ${s.skipped}`, '', '', 'SKIP']);
+    else if (s.error && s.checks.length === 0) rows.push([s.name, `failed: ${s.error}`, '', '', 'ERROR']);
     for (const c of s.checks) rows.push([s.name, c.what, c.value, c.target, verdict(c)]);
   }
   return ['== summary ==', table(['section', 'requirement', 'measured', 'target', 'result'], rows, [false, false, true, false, false])].join('\n');

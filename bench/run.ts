@@ -42,7 +42,7 @@ interface Args {
 }
 
 function usageError(msg: string): never {
-  process.stderr.write(`bench: ${msg}\n${USAGE}\n`);
+  process.stderr.write(`bench: ${msg} (see --help)\n`);
   process.exit(2);
 }
 
@@ -161,7 +161,7 @@ async function main(): Promise<number> {
       const s = newSection(def.name, def.title(ctx));
       results.push(s);
       log(`${def.name}: start`);
-      const lack = lackOfSpace(root, def.need(ctx));
+      const lack = lackOfSpace(root, def.need(ctx), args.tmp);
       if (lack) {
         s.skipped = lack;
       } else {

@@ -55,26 +55,34 @@ export function scanDataPaths(roots: string[], filter: ExclusionFilter | undefin
  * The planner's view: the mounted volume as its own disk catalog knows it (the truth for that
  * volume), every other volume as the host catalog knows it.
  */
-export function catalogView(host: Catalog, disk: Catalog, volume: string, roots: string[]): CatalogView {
+export function catalogView(host: Catalog, disk: Catalog, volume: string, roots: string[], copyWasBehind = false): CatalogView {
   const entries: CatalogEntry[] = [];
-  const seen = new Set<string>();
+  const onCopy = new Set<string>();
   for (const root of roots) {
     for (const e of disk.entriesUnder(root)) {
-      if (e.volume !== volume || seen.has(e.path)) continue;
-      seen.add(e.path);
+      if (e.volume !== volume || onCopy.has(e.path)) continue;
+      onCopy.add(e.path);
       entries.push(e);
     }
   }
-  // The volume's rows this copy lacks (a mirror copy that is behind) are still the volume's.
-  const absent = new Set<string>();
+  const seen = new Set<string>();
   for (const root of roots) {
-    for (const e of host.entriesUnder(root)) {
-      if (e.volume === volume) {
-        if (seen.has(e.path)) continue;
-        absent.add(e.path);
-      } else if (seen.has(`${e.volume}\0${e.path}`)) continue;
-      seen.add(`${e.volume}\0${e.path}`);
+    for (const e of host.entriesUnderExcept(root, volume)) {
+      const k = `${e.volume}\0${e.path}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
       entries.push(e);
+    }
+  }
+  // A copy that was behind may still lack rows its volume has (their content is on the other copy).
+  const absent = new Set<string>();
+  if (copyWasBehind) {
+    for (const root of roots) {
+      for (const e of host.entriesUnder(root)) {
+        if (e.volume !== volume || onCopy.has(e.path) || absent.has(e.path)) continue;
+        absent.add(e.path);
+        entries.push(e);
+      }
     }
   }
   return {

@@ -177,6 +177,27 @@ export class Catalog {
     return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
   }
 
+  /** Files of a volume that should have parity and have none (an earlier crash or failure). */
+  withoutParity(volume: string): CatalogEntry[] {
+    return (
+      this.db
+        .prepare(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND kind = 'file' AND size > 0 AND parity_name IS NULL`)
+        .raw(true)
+        .all(volume) as EntryRow[]
+    ).map(rowToEntry);
+  }
+
+  /** Entries under `dir` of every volume but one. */
+  entriesUnderExcept(dir: string, volume: string): CatalogEntry[] {
+    const [lo, hi] = prefixRange(dir);
+    return (
+      this.db
+        .prepare(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ? AND volume != ?`)
+        .raw(true)
+        .all(lo, hi, volume) as EntryRow[]
+    ).map(rowToEntry);
+  }
+
   allEntries(): CatalogEntry[] {
     return (this.stmts.all.all() as EntryRow[]).map(rowToEntry);
   }

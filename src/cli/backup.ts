@@ -241,7 +241,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     const { scans, skipped } = scanDataPaths(roots, filter, (n) => out.progress(`scanning: ${n} files`));
     for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
     let hashSkips = 0;
-    const view = catalogView(session.host, session.disk, info.volume, roots);
+    const view = catalogView(session.host, session.disk, info.volume, roots, session.sync === 'behind');
     const p = await planWithHashes(scans, view, info.volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; skipped`);

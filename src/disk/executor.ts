@@ -175,11 +175,9 @@ export class Executor {
   resumeParity(): number {
     if (!this.ctx.parity) return 0;
     let n = 0;
-    for (const e of this.ctx.disk.iterateVolume(this.ctx.volume)) {
-      if (e.kind === 'file' && e.size > 0 && e.parityName === null) {
-        this.startParity(e.path, e.size);
-        n++;
-      }
+    for (const e of this.ctx.disk.withoutParity(this.ctx.volume)) {
+      this.startParity(e.path, e.size);
+      n++;
     }
     return n;
   }

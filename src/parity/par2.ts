@@ -428,15 +428,23 @@ function runPar2(cfg: Par2Config, args: string[], cwd: string, signal: AbortSign
       for (const c of live) killGroup(c);
     });
   }
-  return new Promise((resolve, reject) => {
-    // Its own process group (detached): Ctrl-C reaches Blaine, which decides, and abort kills all of it.
-    const child = spawn(cmd, [...pre, ...args], { cwd, stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // stderr goes to a file, read only when par2 fails: cheaper per run than a pipe and its stream.
+  const errPath = path.join(cwd, 'stderr.txt');
+  let errFd: number;
+  try {
+    errFd = fs.openSync(errPath, 'w');
+  } catch (e) {
+    return Promise.reject(fsError(e, `cannot run par2 for ${rel}`));
+  }
+  return new Promise<RunResult>((resolve, reject) => {
+    let child: ChildProcess;
+    try {
+      // Its own process group (detached): Ctrl-C reaches Blaine, which decides, and abort kills all of it.
+      child = spawn(cmd, [...pre, ...args], { cwd, stdio: ['ignore', 'ignore', errFd], detached: true });
+    } finally {
+      fs.closeSync(errFd);
+    }
     live.add(child);
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (s: string) => {
-      stderr = (stderr + s).slice(-4096);
-    });
     const onAbort = (): void => killGroup(child);
     signal?.addEventListener('abort', onAbort, { once: true });
     let settled = false;
@@ -455,9 +463,18 @@ function runPar2(cfg: Par2Config, args: string[], cwd: string, signal: AbortSign
     child.on('close', (code, sig) => {
       if (!settle()) return;
       if (signal?.aborted) reject(aborted(rel));
-      else resolve({ code, signal: sig, stderr });
+      else resolve({ code, signal: sig, stderr: code === 0 ? '' : readTail(errPath, 4096) });
     });
-  });
+  }).finally(() => fs.rmSync(errPath, { force: true }));
+}
+
+function readTail(file: string, max: number): string {
+  try {
+    const buf = fs.readFileSync(file);
+    return buf.subarray(Math.max(0, buf.length - max)).toString('utf8');
+  } catch {
+    return '';
+  }
 }
 
 function aborted(rel: string): ParityError {
