@@ -2,29 +2,21 @@ import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { sha1File } from '../disk/copy.js';
-import { Executor, type ExecutionResult } from '../disk/executor.js';
+import { Executor, type ExecutionResult, type ExecutorContext } from '../disk/executor.js';
 import { freeBytes } from '../disk/space.js';
-import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
+import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
 import { plan, type CatalogView } from '../plan/planner.js';
-import type { ParityPool } from '../parity/pool.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
 import type { RootScan, SkippedEntry } from '../scan/record.js';
 import { scanRoot } from '../scan/scanner.js';
 
-export interface BackupSummary {
-  unchanged: number;
-  added: number;
-  modified: number;
-  renamed: number;
-  linked: number;
-  removed: number;
-  deferred: number;
+/** The run's summary (SPEC §4 `backup --json`): what was done by kind, plus the figures. */
+export interface BackupSummary extends PlanCounts {
   skipped: number;
   bytesCopied: number;
   parityBytes: number;
   seconds: number;
   diskFull: boolean;
-  missing: number;
   interrupted: boolean;
   freeBytes: number | null;
 }
@@ -136,21 +128,7 @@ export async function planWithHashes(
   throw new Error('planning did not settle after five rounds of hashing');
 }
 
-export interface ExecuteOptions {
-  root: string;
-  volume: string;
-  host: Catalog;
-  disk: Catalog;
-  parity: ParityPool | null;
-  parityPct: number;
-  reserve: number;
-  signal: AbortSignal;
-  detail(msg: string): void;
-  warn(msg: string): void;
-  progress?(done: number, total: number, bytes: number): void;
-}
-
-export async function executePlan(ops: Operation[], o: ExecuteOptions): Promise<ExecutionResult> {
+export async function executePlan(ops: Operation[], o: ExecutorContext): Promise<ExecutionResult> {
   const ex = new Executor(o);
   ex.resumeParity();
   const result = await ex.run(ops);

@@ -121,32 +121,21 @@ export async function cloneDisk(
     const cat = Catalog.open(diskCatalogPath(target));
     try {
       const stats = cat.volumeStats(s.info.volume);
-      const generation = Number(cat.getMeta('generation') ?? '0');
+      const copyRow = {
+        copy: result.info.copy,
+        volume: s.info.volume,
+        label: result.info.copyLabel,
+        generation: Number(cat.getMeta('generation') ?? '0'),
+        lastSync: new Date().toISOString(),
+        freeBytes: freeBytes(target),
+        files: stats.files,
+        bytes: stats.bytes,
+      };
       cat.transaction(() => {
         cat.db.prepare(`DELETE FROM meta WHERE key = 'run-in-progress'`).run();
-        cat.putCopy({
-          copy: result.info.copy,
-          volume: s.info.volume,
-          label: result.info.copyLabel,
-          generation,
-          lastSync: new Date().toISOString(),
-          freeBytes: freeBytes(target),
-          files: stats.files,
-          bytes: stats.bytes,
-        });
+        cat.putCopy(copyRow);
       });
-      s.host.transaction(() =>
-        s.host.putCopy({
-          copy: result.info.copy,
-          volume: s.info.volume,
-          label: result.info.copyLabel,
-          generation,
-          lastSync: new Date().toISOString(),
-          freeBytes: freeBytes(target),
-          files: stats.files,
-          bytes: stats.bytes,
-        }),
-      );
+      s.host.transaction(() => s.host.putCopy(copyRow));
     } finally {
       cat.close();
     }
