@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { CatalogEntry } from './entry.js';
 import { CatalogVersionError, migrate } from './schema.js';
@@ -138,8 +139,32 @@ export class Catalog {
     return new Catalog(db, ':memory:');
   }
 
+  /**
+   * Opens a private copy of a catalog: SQLite leaves -shm/-wal files beside even a read-only WAL
+   * database, and a command that only reads a disk (list, restore, a dry run) must not write to it.
+   */
+  static openCopy(file: string): Catalog {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-catalog-'));
+    try {
+      const copy = path.join(dir, 'catalog.sqlite');
+      fs.copyFileSync(file, copy);
+      if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
+      const cat = Catalog.open(copy, { readonly: true });
+      cat.onClose = () => fs.rmSync(dir, { recursive: true, force: true });
+      return cat;
+    } catch (err) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      if (err instanceof CatalogError) throw new CatalogError(err.message.replace(path.join(dir, 'catalog.sqlite'), file));
+      throw new CatalogError(`catalog ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  }
+
+  private onClose: (() => void) | undefined;
+
   close(): void {
     if (this.db.open) this.db.close();
+    this.onClose?.();
+    this.onClose = undefined;
   }
 
   transaction<T>(fn: () => T): T {

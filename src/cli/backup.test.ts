@@ -46,6 +46,21 @@ function makeLibrary(lib: string): void {
   fs.copyFileSync(path.join(lib, 'photos/2019/b.jpg'), path.join(lib, 'photos/b-duplicate.jpg'));
 }
 
+/** Every entry below dir with its size and mtime: what "changes nothing" is checked against. */
+function listing(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    for (const name of fs.readdirSync(d).sort()) {
+      const p = path.join(d, name);
+      const st = fs.lstatSync(p);
+      out.push(`${p} ${st.size} ${st.mtimeMs}`);
+      if (st.isDirectory()) walk(p);
+    }
+  };
+  walk(dir);
+  return out;
+}
+
 function backup(env: ReturnType<typeof setup>, ...extra: string[]) {
   return blaine(['backup', '--dest', env.disk, '--db', env.db, '--json', '--no-parity', '--reserve', '0', ...extra, env.lib]);
 }
@@ -152,6 +167,15 @@ test('dry run prints the plan and changes nothing anywhere', () => {
     assert.match(r.stdout, /add +.*a\.txt/);
     assert.deepEqual(fs.readdirSync(env.disk), []);
     assert.ok(!fs.existsSync(env.db));
+    // on a disk in use: neither the disk nor the host catalog's folder changes at all
+    assert.equal(backup(env, '--init').status, 0);
+    write(path.join(env.lib, 'b.txt'), 'new\n');
+    const snapshot = () => [env.disk, path.dirname(env.db)].map((d) => listing(d));
+    const before = snapshot();
+    const again = blaine(['backup', '--dest', env.disk, '--db', env.db, '--dry-run', '--no-parity', '--clean', env.lib]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /add +.*b\.txt/);
+    assert.deepEqual(snapshot(), before);
   } finally {
     env.cleanup();
   }

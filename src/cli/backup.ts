@@ -335,9 +335,9 @@ async function dryRun(
     volume = info.volume;
     label = info.label;
     const file = diskCatalogPath(dest);
-    disk = fs.existsSync(file) ? Catalog.open(file, { readonly: true }) : Catalog.memory();
+    disk = fs.existsSync(file) ? Catalog.openCopy(file) : Catalog.memory();
   }
-  const host = fs.existsSync(db) ? Catalog.open(db, { readonly: true }) : Catalog.memory();
+  const host = fs.existsSync(db) ? Catalog.openCopy(db) : Catalog.memory();
   try {
     const { scans, skipped } = scanDataPaths(roots, filter);
     for (const s of skipped) out.warn(`${s.path} ${s.message}; would be skipped`);

@@ -44,7 +44,7 @@ function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
     const info = readVolume(dest);
     const file = diskCatalogPath(dest);
     if (!fs.existsSync(file)) throw new UserError(`${dest} has no disk catalog yet; run a backup onto it first`);
-    return { cat: Catalog.open(file, { readonly: true }), volumes: [info.volume] };
+    return { cat: Catalog.openCopy(file), volumes: [info.volume] };
   }
   const db = dbPath(opts);
   if (!fs.existsSync(db)) {

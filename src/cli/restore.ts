@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { openCatalogCopy, restoreFiles, restoreTarget, RestoreTargetError } from '../disk/restore.js';
+import { restoreFiles, restoreTarget, RestoreTargetError } from '../disk/restore.js';
 import { diskCatalogPath } from '../disk/session.js';
 import { readVolume } from '../disk/volume.js';
 import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
@@ -101,12 +101,12 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   const catalogFile = diskCatalogPath(dest);
   if (!fs.existsSync(catalogFile)) throw new UserError(`${dest} has no disk catalog yet; nothing was ever archived on it`);
 
-  const { catalog, dispose } = openCatalogCopy(catalogFile);
+  const catalog = Catalog.openCopy(catalogFile);
   let entries: CatalogEntry[];
   try {
     entries = catalog.matching(globs, [info.volume]);
   } finally {
-    dispose();
+    catalog.close();
   }
   const here = new Set(entries.map((e) => e.path));
   const plan = restorePlan(dbPath(opts), globs, info.volume, here);

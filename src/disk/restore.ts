@@ -56,31 +56,6 @@ export function restoreTarget(to: string, p: string): string {
   return path.join(to, p);
 }
 
-/**
- * Opens a disk catalog without writing to the disk. SQLite opening a WAL database even read-only
- * creates `-shm` and `-wal` files beside it and leaves them there, so the catalog (with its WAL,
- * when one is there) is copied to a temporary directory on the host and opened there.
- */
-export function openCatalogCopy(file: string): { catalog: Catalog; dispose(): void } {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-catalog-'));
-  try {
-    const copy = path.join(dir, 'catalog.sqlite');
-    fs.copyFileSync(file, copy);
-    if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
-    const catalog = Catalog.open(copy, { readonly: true });
-    return {
-      catalog,
-      dispose() {
-        catalog.close();
-        fs.rmSync(dir, { recursive: true, force: true });
-      },
-    };
-  } catch (err) {
-    fs.rmSync(dir, { recursive: true, force: true });
-    throw err;
-  }
-}
-
 /** A failure to write the restore target: the run stops, since every later file would fail the same way. */
 export class RestoreTargetError extends Error {}
 
