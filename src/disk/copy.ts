@@ -62,7 +62,7 @@ export class CopyError extends Error {
   }
 }
 
-/** Measured on a cached 2 GiB file: 1 MiB keeps the buffers in the CPU cache between read, hash and write. */
+/** 1, 2, 4 and 8 MiB measured within noise of each other on a cached 2 GiB file; the smallest keeps 3 MiB per copy in flight. */
 const DEFAULT_BUFFER = 1 << 20;
 /** Three buffers: one being read into, one being hashed and written, one whose write may still run. */
 const PIPELINE_BUFFERS = 3;
