@@ -78,7 +78,9 @@ function cpuSeconds(): { children: number; self: number } {
 
 function par2(args: string[]): Promise<void> {
   return new Promise((resolve, reject) => {
-    const c = spawn('par2', args, { stdio: 'ignore' });
+    // Detached like the pool's: each session is its own scheduler autogroup on Linux, which on a
+    // busy machine gets a process more CPU than a shared one would; both sides must be alike.
+    const c = spawn('par2', args, { stdio: 'ignore', detached: true });
     c.on('error', reject);
     c.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`par2 exit ${code}`))));
   });

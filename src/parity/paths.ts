@@ -58,7 +58,7 @@ export function parityFiles(diskRoot: string, relPath: string): string[] {
   return out;
 }
 
-/** What follows the data file's name in a parity file name: `.par2` or `.vol00+26.par2`. */
+/** What follows the data file's name in a parity file name: `.par2` or `.vol+.par2`. */
 export function paritySuffix(file: string, relPath: string): string {
   return path.basename(file).slice(path.posix.basename(relPath).length);
 }
