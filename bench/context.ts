@@ -8,7 +8,7 @@ export interface BenchContext {
   copyBytes: number;
   /** Total size of the parity section's tree. */
   parityBytes: number;
-  /** Runs per cheap measurement; tables show the median. */
+  /** Runs per cheap measurement; tables show the best. */
   repeat: number;
   /** Parallel par2 processes, for Blaine (--jobs) and the direct reference alike. */
   jobs: number;

@@ -76,10 +76,10 @@ export function summarizeProfile(file: string, top = 12): ProfileSummary {
   return { totalMs: total / 1000, self: rank(self), inclusive: rank(incl) };
 }
 
-export function renderProfile(p: ProfileSummary): string[] {
+export function renderProfile(what: string, p: ProfileSummary): string[] {
   const line = (h: HotFunction) => `${h.ms.toFixed(0).padStart(7)} ms ${(h.share * 100).toFixed(1).padStart(5)}%  ${h.name}`;
   return [
-    `CPU profile of the no-change rescan: ${p.totalMs.toFixed(0)} ms sampled; top functions by self time:`,
+    `CPU profile of ${what}: ${p.totalMs.toFixed(0)} ms sampled; top functions by self time:`,
     ...p.self.map(line),
     `Blaine's own functions by inclusive time:`,
     ...p.inclusive.map(line),

@@ -42,6 +42,11 @@ export function fmtSecs(s: number | null): string {
   return s < 10 ? s.toFixed(3) : s < 100 ? s.toFixed(2) : s.toFixed(1);
 }
 
+/** How a best-of-N figure was picked, for a table's note. */
+export function fmtSpread(x: { all: number[]; median: number; max: number }): string {
+  return x.all.length > 1 ? `best of ${x.all.length}; median ${fmtSecs(x.median)}, worst ${fmtSecs(x.max)}` : '';
+}
+
 export function fmtRatio(r: number): string {
   return `${r.toFixed(2)}×`;
 }
