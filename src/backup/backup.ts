@@ -58,7 +58,8 @@ export function catalogView(host: Catalog, disk: Catalog, volume: string, roots:
     }
   }
   const seen = new Set<string>();
-  for (const root of roots) {
+  const othersExist = host.volumes().some((v) => v.uuid !== volume);
+  for (const root of othersExist ? roots : []) {
     for (const e of host.entriesUnderExcept(root, volume)) {
       const k = `${e.volume}\0${e.path}`;
       if (seen.has(k)) continue;

@@ -366,11 +366,20 @@ export class Catalog {
       .run(new Date().toISOString(), status, JSON.stringify(summary), freeAfter, usedBytes, id);
   }
 
-  /** A consistent copy of the whole database in another file (the host-catalog snapshot on a disk). */
+  /**
+   * A consistent, compact copy of the whole database in another file (the host-catalog snapshot on
+   * a disk, the rotated disk catalogs). VACUUM INTO runs inside SQLite in one go: the online backup
+   * API, page by page from JavaScript, took several times longer.
+   */
   async snapshotTo(file: string): Promise<void> {
     const tmp = `${file}.tmp-${process.pid}`;
     fs.rmSync(tmp, { force: true });
-    await this.db.backup(tmp);
-    fs.renameSync(tmp, file);
+    try {
+      this.db.prepare('VACUUM INTO ?').run(tmp);
+      fs.renameSync(tmp, file);
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw err;
+    }
   }
 }

@@ -227,6 +227,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       warn: (m: string) => out.warn(m),
     };
     // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
+    const pendingChanged = session.sync !== 'in-sync';
     if (session.sync === 'behind') {
       const caught = await catchUp(session, execOpts);
       if (caught.applied > 0) out.info(`applied ${caught.applied} deferred action(s) on "${info.label}"`);
@@ -253,7 +254,8 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     });
     out.clearProgress();
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
-    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary);
+    const changed = result.done > 0 || pendingChanged;
+    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed);
     printSummary(out, summary, `"${info.label}"`);
     if (result.stopped?.reason === 'disk-full') {
       out.error(`${result.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);

@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
@@ -177,16 +178,34 @@ export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5): 
 
 /**
  * Ends a writing run: this copy is recorded as in step with its volume, the run is logged, and the
- * disk gets a rotated copy of its own catalog and a snapshot of the whole host catalog (SPEC §3, §8).
+ * disk gets a rotated copy of its own catalog (when the run changed it) and a snapshot of the whole
+ * host catalog (when that changed since this disk's last snapshot) (SPEC §3, §8). `changed`: the run
+ * changed files of this volume or queued actions for others.
  */
-export async function finishWrite(s: DiskSession, command: string, status: string, summary: unknown): Promise<number> {
+export async function finishWrite(s: DiskSession, command: string, status: string, summary: unknown, changed = true): Promise<number> {
   const free = freeBytes(s.root);
   endWrite(s, free);
-  s.host.transaction(() => {
+  const hostState = s.host.transaction(() => {
     const run = s.host.startRun(command, s.info.volume, s.info.copy);
     s.host.finishRun(run, status, summary, free, s.disk.volumeStats(s.info.volume).bytes);
+    if (changed) s.host.setMeta(REVISION, String(Number(s.host.getMeta(REVISION) ?? '0') + 1));
+    let id = s.host.getMeta(HOST_ID);
+    if (!id) {
+      id = crypto.randomUUID();
+      s.host.setMeta(HOST_ID, id);
+    }
+    return `${id}:${s.host.getMeta(REVISION) ?? '0'}`;
   });
-  await rotateOldCatalogs(s.root, s.disk);
-  await s.host.snapshotTo(hostSnapshotPath(s.root));
+  if (changed || !fs.existsSync(path.join(blaineDir(s.root), 'old'))) await rotateOldCatalogs(s.root, s.disk);
+  if (changed || s.disk.getMeta(SNAPSHOT_OF) !== hostState || !fs.existsSync(hostSnapshotPath(s.root))) {
+    await s.host.snapshotTo(hostSnapshotPath(s.root));
+    s.disk.transaction(() => s.disk.setMeta(SNAPSHOT_OF, hostState));
+  }
   return free;
 }
+
+/** Host catalog identity and revision (bumped by every run that changes files or queues actions). */
+const HOST_ID = 'host-id';
+const REVISION = 'revision';
+/** On a disk: which host catalog revision its host-catalog snapshot holds. */
+const SNAPSHOT_OF = 'host-snapshot-of';

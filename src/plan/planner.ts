@@ -31,7 +31,6 @@ export interface PlanInput {
 /** What the data path now holds at a path, seen against the catalog entry there. */
 type Status = 'unchanged' | 'changed-in-place' | 'vacated' | 'gone';
 
-const key = (e: CatalogEntry) => `${e.volume}\0${e.path}`;
 
 function sameMtime(a: { mtimeSec: number; mtimeNsec: number }, b: { mtimeSec: number; mtimeNsec: number }): boolean {
   return a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec;
@@ -44,6 +43,17 @@ function looksUnchanged(e: CatalogEntry, r: FileRecord): boolean {
 
 function isUnder(p: string, root: string): boolean {
   return root === '/' ? p.startsWith('/') : p.startsWith(root + '/');
+}
+
+/** Every record of the scans once, in path order (scans normally arrive sorted: then no sort is paid). */
+function sortedUnique(scans: RootScan[]): FileRecord[] {
+  const all: FileRecord[] = [];
+  for (const s of scans) for (const r of s.records) all.push(r);
+  let sorted = true;
+  for (let i = 1; i < all.length && sorted; i++) if (!(all[i - 1]!.path < all[i]!.path)) sorted = false;
+  if (sorted) return all;
+  all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return all.filter((r, i) => i === 0 || r.path !== all[i - 1]!.path);
 }
 
 /** The catalog entry a data-path record becomes once stored. */
@@ -83,9 +93,7 @@ export function plan(input: PlanInput): Plan {
   };
 
   // ---- index the scan and the catalog ----
-  const records = new Map<string, FileRecord>();
-  for (const s of scans) for (const r of s.records) records.set(r.path, r);
-  const sortedRecords = [...records.values()].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const sortedRecords = sortedUnique(scans);
   const incompleteRoots = scans.filter((s) => !s.complete).map((s) => s.root);
   // A file that exists but could not be read is neither gone nor moved: its archived copy stays as it is.
   const unreadable = new Set<string>();
@@ -98,20 +106,29 @@ export function plan(input: PlanInput): Plan {
     const prev = byPath.get(e.path);
     if (!prev || e.volume === current) byPath.set(e.path, e);
   }
-  const status = new Map<string, Status>();
-  const byInode = new Map<string, CatalogEntry[]>();
+  // Keyed by the entry objects themselves: a million string keys would cost more than the scan.
+  const status = new Map<CatalogEntry, Status>();
   const absent = catalog.absent ?? new Set<string>();
   const isAbsent = (e: CatalogEntry) => e.volume === current && absent.has(e.path);
-  for (const e of byPath.values()) {
-    const r = records.get(e.path);
-    let st: Status;
-    if (!r) st = 'gone';
-    else if (isAbsent(e)) st = 'vacated'; // the data path's file must be copied onto this copy
-    else if (looksUnchanged(e, r)) st = 'unchanged';
-    else if (e.inode !== null && e.inode === r.inode && e.kind === r.kind) st = 'changed-in-place';
-    else st = 'vacated';
-    status.set(key(e), st);
-    if (e.inode !== null) {
+  const statusOf = (e: CatalogEntry): Status => status.get(e) ?? 'gone';
+  // Inodes of records that are not simply their path's unchanged file: only those need a source.
+  const wantedInodes = new Set<string>();
+  for (const r of sortedRecords) {
+    const e = byPath.get(r.path);
+    let st: Status | undefined;
+    if (e) {
+      if (isAbsent(e)) st = 'vacated'; // the data path's file must be copied onto this copy
+      else if (looksUnchanged(e, r)) st = 'unchanged';
+      else if (e.inode !== null && e.inode === r.inode && e.kind === r.kind) st = 'changed-in-place';
+      else st = 'vacated';
+      status.set(e, st);
+    }
+    if (st !== 'unchanged' && st !== 'changed-in-place') wantedInodes.add(r.inode);
+  }
+  const byInode = new Map<string, CatalogEntry[]>();
+  if (wantedInodes.size > 0) {
+    for (const e of byPath.values()) {
+      if (e.inode === null || !wantedInodes.has(e.inode)) continue;
       const list = byInode.get(e.inode);
       if (list) list.push(e);
       else byInode.set(e.inode, [e]);
@@ -119,7 +136,7 @@ export function plan(input: PlanInput): Plan {
   }
   const renameSourceAllowed = (e: CatalogEntry) => {
     if (isAbsent(e)) return false;
-    const st = status.get(key(e));
+    const st = statusOf(e);
     return (st === 'gone' || st === 'vacated') && !(st === 'gone' && (inIncompleteRoot(e.path) || unreadable.has(e.path)));
   };
 
@@ -139,21 +156,21 @@ export function plan(input: PlanInput): Plan {
 
   // ---- classify every record ----
   type Decision =
-    | { kind: 'unchanged'; entry: CatalogEntry; sha1: string | null }
-    | { kind: 'meta'; entry: CatalogEntry; sha1: string | null }
+    | { kind: 'unchanged'; entry: CatalogEntry; record: FileRecord; sha1: string | null }
+    | { kind: 'meta'; entry: CatalogEntry; record: FileRecord; sha1: string | null }
     | { kind: 'rename'; source: CatalogEntry }
     | { kind: 'hardlink'; source: CatalogEntry }
     | { kind: 'follow'; leader: string } // another path of the same moved hardlink group
     | { kind: 'content'; old?: CatalogEntry }
     | { kind: 'pending' };
   const decisions = new Map<string, Decision>();
-  const claimedBy = new Map<string, string>(); // catalog entry key -> path it is renamed to
+  const claimedBy = new Map<CatalogEntry, string>(); // catalog entry -> path it is renamed to
 
   const newRecordsBySizeMtime = new Map<string, number>();
   if (options.matchMode === 'size-mtime') {
     for (const r of sortedRecords) {
       const e = byPath.get(r.path);
-      if (e && status.get(key(e)) !== 'vacated') continue;
+      if (e && statusOf(e) !== 'vacated') continue;
       const k = sizeMtimeKey(r);
       newRecordsBySizeMtime.set(k, (newRecordsBySizeMtime.get(k) ?? 0) + 1);
     }
@@ -166,7 +183,7 @@ export function plan(input: PlanInput): Plan {
       const list = vacatedBySizeMtime.get(k);
       if (!list || list.length !== 1 || newRecordsBySizeMtime.get(k) !== 1) return undefined;
       const src = list[0]!;
-      if (src.path === r.path || claimedBy.has(key(src))) return undefined;
+      if (src.path === r.path || claimedBy.has(src)) return undefined;
       return { kind: 'rename', source: src };
     }
     const candidates = (byInode.get(r.inode) ?? []).filter((c) => c.kind === r.kind && c.size === r.size && c.path !== r.path);
@@ -183,42 +200,55 @@ export function plan(input: PlanInput): Plan {
         if (h === undefined) return { kind: 'pending' };
         if (h !== c.sha1) continue;
       }
-      const leader = claimedBy.get(key(c));
+      const leader = claimedBy.get(c);
       if (leader === undefined) return { kind: 'rename', source: c };
       follow ??= { kind: 'follow', leader };
     }
     // Still present under another name with that inode: the record is a new hardlink to it.
-    const staying = candidates.find((c) => status.get(key(c)) === 'unchanged');
+    const staying = candidates.find((c) => statusOf(c) === 'unchanged');
     if (staying) return { kind: 'hardlink', source: staying };
     return follow;
   };
 
+  // Catalog-only updates (a new inode number, mode or owner; a touched file with the same content).
+  const updateOps: Operation[] = [];
+  const update = (e: CatalogEntry, r: FileRecord, sha1: string | null, contentTouched: boolean) => {
+    const touchDisk = contentTouched || e.mode !== r.mode || e.uid !== r.uid || e.gid !== r.gid;
+    if (touchDisk || e.inode !== r.inode) {
+      updateOps.push({ type: 'update', entry: e, record: r, sha1, touchDisk: touchDisk && e.volume === current });
+    }
+    counts.unchanged++;
+  };
   for (const r of sortedRecords) {
     const e = byPath.get(r.path);
-    const st = e ? status.get(key(e)) : undefined;
+    const st = e ? status.get(e) : undefined;
     let d: Decision | undefined;
     if (e && st === 'unchanged') {
       if (options.matchMode === 'strict' && e.inode !== r.inode && r.kind === 'file') {
         const h = hashOf(r.path);
         if (h === undefined) d = { kind: 'pending' };
-        else if (h === e.sha1) d = { kind: 'unchanged', entry: e, sha1: h };
+        else if (h === e.sha1) d = { kind: 'unchanged', entry: e, record: r, sha1: h };
         else d = { kind: 'content', old: e };
-      } else d = { kind: 'unchanged', entry: e, sha1: e.sha1 };
+      } else {
+        // the common case, kept free of allocations
+        update(e, r, e.sha1, false);
+        continue;
+      }
     } else if (e && st === 'changed-in-place') {
       if (r.kind === 'file' && e.kind === 'file' && r.size === e.size && e.sha1 !== null) {
         const h = hashOf(r.path);
         if (h === undefined) d = { kind: 'pending' };
-        else if (h === e.sha1) d = { kind: 'meta', entry: e, sha1: h };
+        else if (h === e.sha1) d = { kind: 'meta', entry: e, record: r, sha1: h };
         else d = { kind: 'content', old: e };
       } else d = { kind: 'content', old: e };
     } else {
       d = findSource(r);
-      if (d?.kind === 'rename') claimedBy.set(key(d.source), r.path);
+      if (d?.kind === 'rename') claimedBy.set(d.source, r.path);
       if (!d && e && !isAbsent(e) && r.kind === 'file' && e.kind === 'file' && r.size === e.size && e.sha1 !== null) {
         // A different inode at the same path with the same size: replaced, or merely renumbered.
         const h = hashOf(r.path);
         if (h === undefined) d = { kind: 'pending' };
-        else if (h === e.sha1) d = { kind: 'meta', entry: e, sha1: h };
+        else if (h === e.sha1) d = { kind: 'meta', entry: e, record: r, sha1: h };
       }
       if (!d) d = { kind: 'content', old: e };
     }
@@ -226,12 +256,21 @@ export function plan(input: PlanInput): Plan {
   }
 
   // ---- final occupant of every path, as operations are decided ----
-  const occupant = new Map(byPath); // path -> entry held there (any volume)
+  // path -> entry held there (any volume): the catalog, overlaid with this run's changes
+  const changed = new Map<string, CatalogEntry | null>();
+  const occupant = {
+    get: (p: string): CatalogEntry | undefined => {
+      const c = changed.get(p);
+      return c === undefined ? byPath.get(p) : (c ?? undefined);
+    },
+    set: (p: string, e: CatalogEntry) => void changed.set(p, e),
+    delete: (p: string) => void changed.set(p, null),
+  };
   const ops: Operation[] = [];
-  const replacedKeys = new Set<string>();
+  const replacedKeys = new Set<CatalogEntry>();
   const removeOccupant = (o: CatalogEntry, why: 'replaced' | 'removed') => {
     occupant.delete(o.path);
-    replacedKeys.add(key(o));
+    replacedKeys.add(o);
     if (o.volume === current) ops.push({ type: 'delete', entry: o, why });
     else {
       ops.push({ type: 'defer', volume: o.volume, action: 'DELETE', path: o.path, target: null, entry: o, record: null, why });
@@ -240,13 +279,15 @@ export function plan(input: PlanInput): Plan {
   };
 
   // ---- renames: replaced targets first, then moves per volume in a safe order ----
-  const renames = sortedRecords
+  // records with a decision to act on, in path order (unchanged files have none)
+  const decided = sortedRecords.filter((r) => decisions.has(r.path));
+  const renames = decided
     .map((r) => ({ r, d: decisions.get(r.path)! }))
     .filter((x): x is { r: FileRecord; d: { kind: 'rename'; source: CatalogEntry } } => x.d.kind === 'rename');
-  const movingAway = new Set(renames.map((x) => key(x.d.source)));
+  const movingAway = new Set(renames.map((x) => x.d.source));
   for (const { r } of renames) {
     const o = occupant.get(r.path);
-    if (o && !movingAway.has(key(o))) removeOccupant(o, 'replaced');
+    if (o && !movingAway.has(o)) removeOccupant(o, 'replaced');
   }
   const movesByVolume = new Map<string, Array<{ from: string; to: string; source: CatalogEntry; record: FileRecord }>>();
   for (const { r, d } of renames) {
@@ -287,20 +328,13 @@ export function plan(input: PlanInput): Plan {
   }
 
   // ---- metadata-only changes ----
-  for (const r of sortedRecords) {
-    const d = decisions.get(r.path)!;
-    if (d.kind !== 'unchanged' && d.kind !== 'meta') continue;
-    const e = d.entry;
-    counts.unchanged++;
-    const touchDisk = d.kind === 'meta' || e.mode !== r.mode || e.uid !== r.uid || e.gid !== r.gid;
-    if (d.kind === 'meta' || touchDisk || e.inode !== r.inode) {
-      ops.push({ type: 'update', entry: e, record: r, sha1: d.sha1, touchDisk: touchDisk && e.volume === current });
-      occupant.set(r.path, entryFor(r, e.volume, d.sha1, e));
-    }
+  for (const d of decisions.values()) {
+    if (d.kind === 'unchanged' || d.kind === 'meta') update(d.entry, d.record, d.sha1, d.kind === 'meta');
   }
+  ops.push(...updateOps);
 
   // ---- new content: hardlinks, duplicates, copies ----
-  const contentPaths = sortedRecords.filter((r) => {
+  const contentPaths = decided.filter((r) => {
     const k = decisions.get(r.path)!.kind;
     return k === 'content' || k === 'pending';
   });
@@ -314,14 +348,16 @@ export function plan(input: PlanInput): Plan {
     newInodesBySize.set(r.size, s);
   }
   // Where content stands after the renames, in a form that survives this run's overwrites.
-  const finalPathOf = new Map<string, string>();
-  for (const [vol, moves] of movesByVolume) for (const m of moves) finalPathOf.set(`${vol}\0${m.from}`, m.to);
-  const usableSource = (c: CatalogEntry): CatalogEntry | undefined => {
-    if (replacedKeys.has(key(c)) || isAbsent(c)) return undefined;
-    const scoped = byPath.get(c.path);
-    if (!scoped || key(scoped) !== key(c)) return c; // outside the scanned paths: this run leaves it alone
-    const st = status.get(key(c));
-    const moved = finalPathOf.get(key(c));
+  const finalPathOf = new Map<CatalogEntry, string>();
+  for (const moves of movesByVolume.values()) for (const m of moves) finalPathOf.set(m.source, m.to);
+  const usableSource = (found: CatalogEntry): CatalogEntry | undefined => {
+    if (isAbsent(found)) return undefined;
+    const c = byPath.get(found.path);
+    // outside the scanned paths: this run leaves it alone
+    if (!c || c.volume !== found.volume) return found;
+    if (replacedKeys.has(c)) return undefined;
+    const st = statusOf(c);
+    const moved = finalPathOf.get(c);
     const p = moved ?? c.path;
     if (contentTargets.has(p)) return undefined; // gets other content later in this run
     if (moved === undefined && st === 'gone') {
@@ -348,13 +384,13 @@ export function plan(input: PlanInput): Plan {
     if (!o) return undefined;
     if (o.volume === current) return o;
     occupant.delete(o.path);
-    replacedKeys.add(key(o));
+    replacedKeys.add(o);
     list.push({ type: 'defer', volume: o.volume, action: 'DELETE', path: o.path, target: null, entry: o, record: null, why: 'replaced' });
     counts.deferred++;
     return undefined;
   };
 
-  for (const r of sortedRecords) {
+  for (const r of decided) {
     const d = decisions.get(r.path)!;
     if (d.kind === 'hardlink' || d.kind === 'follow') {
       const source = d.kind === 'hardlink' ? occupant.get(d.source.path) : occupant.get(d.leader);
@@ -385,7 +421,7 @@ export function plan(input: PlanInput): Plan {
     const d = decisions.get(r.path)!;
     if (d.kind === 'pending') continue;
     if (d.kind !== 'content') continue;
-    const wasThere = d.old !== undefined && !movingAway.has(key(d.old));
+    const wasThere = d.old !== undefined && !movingAway.has(d.old);
     const why = wasThere ? 'modified' : 'added';
     if (r.kind === 'symlink') {
       const replaces = placeOld(r, d.old, contentOps);
@@ -442,8 +478,7 @@ export function plan(input: PlanInput): Plan {
   // ---- paths gone from the data paths ----
   const gone: CatalogEntry[] = [];
   for (const e of byPath.values()) {
-    const st = status.get(key(e));
-    if (st !== 'gone' || claimedBy.has(key(e)) || replacedKeys.has(key(e)) || unreadable.has(e.path)) continue;
+    if (status.has(e) || claimedBy.has(e) || replacedKeys.has(e) || unreadable.has(e.path)) continue;
     if (occupant.get(e.path) !== e) continue;
     gone.push(e);
   }
