@@ -49,14 +49,7 @@ export function scanDataPaths(roots: string[], filter: ExclusionFilter | undefin
  */
 export function catalogView(host: Catalog, disk: Catalog, volume: string, roots: string[], copyWasBehind = false): CatalogView {
   const entries: CatalogEntry[] = [];
-  const onCopy = new Set<string>();
-  for (const root of roots) {
-    for (const e of disk.entriesUnder(root)) {
-      if (e.volume !== volume || onCopy.has(e.path)) continue;
-      onCopy.add(e.path);
-      entries.push(e);
-    }
-  }
+  for (const root of roots) for (const e of disk.leanEntriesUnder(volume, root)) entries.push(e);
   const seen = new Set<string>();
   const othersExist = host.volumes().some((v) => v.uuid !== volume);
   for (const root of othersExist ? roots : []) {
@@ -70,6 +63,7 @@ export function catalogView(host: Catalog, disk: Catalog, volume: string, roots:
   // A copy that was behind may still lack rows its volume has (their content is on the other copy).
   const absent = new Set<string>();
   if (copyWasBehind) {
+    const onCopy = new Set(entries.map((e) => e.path));
     for (const root of roots) {
       for (const e of host.entriesUnder(root)) {
         if (e.volume !== volume || onCopy.has(e.path) || absent.has(e.path)) continue;

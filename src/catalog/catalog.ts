@@ -78,6 +78,9 @@ export class Catalog {
     const p = (sql: string) => db.prepare(sql);
     this.stmts = {
       under: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ?`).raw(true),
+      lean: p(
+        `SELECT path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ?`,
+      ).raw(true),
       byVolume: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? ORDER BY path`).raw(true),
       all: p(`SELECT ${ENTRY_COLUMNS} FROM files ORDER BY path, volume`).raw(true),
       get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
@@ -176,6 +179,28 @@ export class Catalog {
   entriesUnder(dir: string): CatalogEntry[] {
     const [lo, hi] = prefixRange(dir);
     return (this.stmts.under.all(lo, hi) as EntryRow[]).map(rowToEntry);
+  }
+
+  /**
+   * One volume's entries under `dir`, for planning: a range of the primary key read in order, and
+   * without the columns planning never reads (parity name, verify time: left null here, so whoever
+   * writes a row back must start from `get`). A rescan of a million files loads them all, so every
+   * column and index lookup saved counts.
+   */
+  leanEntriesUnder(volume: string, dir: string): CatalogEntry[] {
+    const [lo, hi] = prefixRange(dir);
+    const rows = this.stmts.lean.all(volume, lo, hi) as Array<
+      [string, string, number, number, number, string | null, string | null, number, number, number, string | null]
+    >;
+    const out: CatalogEntry[] = new Array(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      out[i] = {
+        volume, path: r[0], kind: r[1] === 'symlink' ? 'symlink' : 'file', size: r[2], mtimeSec: r[3], mtimeNsec: r[4],
+        inode: r[5], sha1: r[6], mode: r[7], uid: r[8], gid: r[9], linkTarget: r[10], parityName: null, verifiedAt: null,
+      };
+    }
+    return out;
   }
 
   entriesOfVolume(volume: string): CatalogEntry[] {

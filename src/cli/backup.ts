@@ -203,7 +203,10 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
 
   if (opts.dryRun) return dryRun(opts, dest, db, roots, filter, options, out, started);
 
+  const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start`);
+  phase('checked options');
   const session = openDiskSession({ dest, db, init: opts.init, label: opts.label });
+  phase('opened disk and catalogs');
   const interrupt = interruptSignal(out);
   let pool: ParityPool | null = null;
   try {
@@ -239,15 +242,19 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       }
     }
 
+    phase('caught up');
     const { scans, skipped } = scanDataPaths(roots, filter, (n) => out.progress(`scanning: ${n} files`));
+    phase('scanned');
     for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
     let hashSkips = 0;
     const view = catalogView(session.host, session.disk, info.volume, roots, session.sync === 'behind');
+    phase('loaded catalog');
     const p = await planWithHashes(scans, view, info.volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; skipped`);
     });
     reportGuard(p, out);
+    phase('planned');
     const result = await executePlan(p.ops, {
       ...execOpts,
       progress: (done, total, bytes) => out.progress(`backup: ${done}/${total} operations, ${formatBytes(bytes)} copied`),
@@ -255,7 +262,9 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     out.clearProgress();
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
     const changed = result.done > 0 || pendingChanged;
+    phase('executed');
     summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed);
+    phase('finished');
     printSummary(out, summary, `"${info.label}"`);
     if (result.stopped?.reason === 'disk-full') {
       out.error(`${result.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);

@@ -351,7 +351,16 @@ export class Executor {
     this.ctx.detail(`linked ${r.path} to ${from.path}`);
   }
 
-  private rename(from: CatalogEntry, to: string, r: FileRecord | null): void {
+  /**
+   * The mounted volume's row as the disk catalog holds it now: the planner works from a lean view
+   * (no parity name, no verify time), and what is written back must keep those.
+   */
+  private stored(e: CatalogEntry): CatalogEntry {
+    return e.volume === this.ctx.volume ? (this.ctx.disk.get(e.volume, e.path) ?? e) : e;
+  }
+
+  private rename(planned: CatalogEntry, to: string, r: FileRecord | null): void {
+    const from = this.stored(planned);
     const src = onDisk(this.ctx.root, from.path);
     const dest = onDisk(this.ctx.root, to);
     fs.mkdirSync(path.dirname(dest), { recursive: true });
@@ -389,7 +398,8 @@ export class Executor {
     this.ctx.detail(`removed ${e.path}`);
   }
 
-  private update(e: CatalogEntry, r: FileRecord, sha1: string | null, touchDisk: boolean): void {
+  private update(planned: CatalogEntry, r: FileRecord, sha1: string | null, touchDisk: boolean): void {
+    const e = this.stored(planned);
     if (touchDisk) {
       const p = onDisk(this.ctx.root, e.path);
       try {
