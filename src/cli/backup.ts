@@ -23,6 +23,7 @@ import { catchUp } from '../disk/catchup.js';
 import {
   action,
   addCommonOptions,
+  addParityOptions,
   collect,
   dbPath,
   interruptSignal,
@@ -87,13 +88,11 @@ export function registerBackup(program: Command): void {
     })
     .option('--exclude-regex <re>', 'exclude paths (relative to the data path) matching this regex (repeatable)', collect)
     .option('--snapraid-conf <file>', 'read exclude/include rules from a SnapRAID config')
-    .option('--match-mode <mode>', `how renames are found: ${MATCH_MODES.join(', ')}`, 'inode')
-    .option('--parity <pct>', 'PAR2 redundancy in percent', '10')
+    .option('--match-mode <mode>', `how renames are found: ${MATCH_MODES.join(', ')}`, 'inode');
+  // --parity before --no-parity: commander takes the pair's default from the first one
+  addParityOptions(cmd)
     .option('--no-parity', 'make no parity')
-    .option('--parity-slices <n>', 'most PAR2 slices per file', '256')
-    .option('--reserve <bytes>', 'free space to leave on the disk (e.g. 10G, 500M)', '10G')
-    .option('--jobs <n>', 'parity processes at once (default: all cores)')
-    .option('--par2-command <argv>', 'PAR2 creator to run instead of par2 (par2cmdline-compatible flags)');
+    .option('--reserve <bytes>', 'free space to leave on the disk (e.g. 10G, 500M)', '10G');
   addCommonOptions(cmd);
   cmd.action(
     action<BackupOptions>((opts, args, out) => {

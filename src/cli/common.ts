@@ -132,6 +132,15 @@ export function interruptSignal(out: Output): { signal: AbortSignal; dispose(): 
   };
 }
 
+/** The parity settings backup uses and verify --fix uses again when it remakes parity. */
+export function addParityOptions(cmd: Command, when = ''): Command {
+  return cmd
+    .option('--parity <pct>', `${when}PAR2 redundancy in percent`, '10')
+    .option('--parity-slices <n>', `${when}most PAR2 slices per file`, '256')
+    .option('--jobs <n>', 'parity processes at once (default: all cores)')
+    .option('--par2-command <argv>', 'PAR2 creator to run instead of par2 (par2cmdline-compatible flags)');
+}
+
 export function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
 }

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openDiskSession } from '../disk/session.js';
 import { verifyDisk, type Problem } from '../disk/verify.js';
 import { par2Available } from '../parity/par2.js';
-import { action, addCommonOptions, dbPath, interruptSignal, parseNumber, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, addParityOptions, dbPath, interruptSignal, parseNumber, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';
 
@@ -32,11 +32,8 @@ export function registerVerify(program: Command): void {
     .option('--checksum', 'read every byte and check SHA1 (and the parity files)')
     .option('--older-than <days>', 'with --checksum: only files not verified for this many days')
     .option('--max-time <min>', 'with --checksum: start no new file after this many minutes')
-    .option('--fix', 'repair what can be repaired')
-    .option('--parity <pct>', 'with --fix: PAR2 redundancy of parity made again', '10')
-    .option('--parity-slices <n>', 'with --fix: most PAR2 slices per file', '256')
-    .option('--jobs <n>', 'parity processes at once (default: all cores)')
-    .option('--par2-command <argv>', 'PAR2 program to run instead of par2 (par2cmdline-compatible flags)');
+    .option('--fix', 'repair what can be repaired');
+  addParityOptions(cmd, 'with --fix, for parity made again: ');
   addCommonOptions(cmd);
   cmd.action(action<VerifyOptions>(verify));
 }

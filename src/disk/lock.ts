@@ -13,6 +13,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import { errCode, reason } from './errno.js';
 
 export interface LockHolder {
   pid: number;
@@ -40,15 +41,6 @@ export class LockError extends Error {
 /** A lock file that cannot be parsed this soon after it was made may still be being written (O_EXCL fallback). */
 const YOUNG_MS = 5000;
 
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-function reason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /^[A-Z0-9_]+: ([^,]+)/.exec(message);
-  return m ? m[1] : message;
-}
 
 function readBootId(): string | undefined {
   try {

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempName } from './copy.js';
+import { errCode, reason } from './errno.js';
 
 export interface VolumeInfo {
   format: 1;
@@ -50,15 +51,6 @@ export function diskLockPath(disk: string): string {
   return path.join(blaineDir(disk), 'lock');
 }
 
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-function reason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /^[A-Z0-9_]+: ([^,]+)/.exec(message);
-  return m ? m[1] : message;
-}
 
 function requireDirectory(disk: string): fs.Stats {
   let st: fs.Stats;
