@@ -198,6 +198,9 @@ test('disk identity: uninitialised disk refused, --init twice refused, missing d
     assert.match(missing.stderr, /does not exist|not a directory/);
     const noDest = blaine(['backup', '--db', env.db, env.lib]);
     assert.equal(noDest.status, 2);
+    const selfArchive = blaine(['backup', '--dest', env.disk, '--db', env.db, '--no-parity', env.base]);
+    assert.equal(selfArchive.status, 2);
+    assert.match(selfArchive.stderr, /lies inside the data path/);
   } finally {
     env.cleanup();
   }

@@ -196,6 +196,11 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     );
   }
   for (const r of roots) {
+    const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : b + '/');
+    if (inside(dest, r)) {
+      throw new UsageError(`the disk ${dest} lies inside the data path ${r}; Blaine would archive its own archive: choose data paths beside the disk`);
+    }
+    if (inside(r, dest)) throw new UsageError(`the data path ${r} lies on the archive disk ${dest}`);
     if (!fs.existsSync(r)) out.warn(`data path ${r} does not exist; nothing under it is archived or removed`);
   }
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };
