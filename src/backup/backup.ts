@@ -79,7 +79,7 @@ export function catalogView(host: Catalog, disk: Catalog, volume: string, roots:
       ...disk.findContent(size, sha1).filter((e) => e.volume === volume),
       ...host.findContent(size, sha1).filter((e) => e.volume !== volume),
     ],
-    hasSize: (size) => disk.hasSize(size) || host.hasSize(size),
+    hasSize: (size) => othersExist && host.hasSizeElsewhere(size, volume),
   };
 }
 

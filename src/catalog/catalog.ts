@@ -87,6 +87,7 @@ export class Catalog {
       byPath: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path = ?`).raw(true),
       content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
       hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
+      hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
       upsert: p(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
       volumes: p(`SELECT uuid, label, encrypted, created, generation FROM volumes ORDER BY created, label`),
@@ -267,6 +268,10 @@ export class Catalog {
 
   hasSize(size: number): boolean {
     return this.stmts.hasSize.get(size) !== undefined;
+  }
+
+  hasSizeElsewhere(size: number, volume: string): boolean {
+    return this.stmts.hasSizeElsewhere.get(size, volume) !== undefined;
   }
 
   put(e: CatalogEntry): void {

@@ -82,6 +82,8 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
  */
 export class Executor {
   private inTx = false;
+  /** The operation under way turned out to be content the volume already had. */
+  private deduped = false;
   private opsInTx = 0;
   private txStarted = 0;
   private wroteData = false;
@@ -189,6 +191,7 @@ export class Executor {
         if (this.ctx.signal.aborted) this.stop({ reason: 'interrupted' });
         if (this.result.stopped) break;
         const before = this.result.skipped.length;
+        this.deduped = false;
         await this.apply(op);
         if (!this.result.stopped && this.result.skipped.length === before) this.tally(op);
         this.result.done++;
@@ -225,6 +228,8 @@ export class Executor {
     const c = this.result.counts;
     switch (op.type) {
       case 'copy':
+        c[this.deduped && op.why === 'added' ? 'linked' : op.why]++;
+        break;
       case 'symlink':
       case 'link':
         c[op.why]++;
@@ -247,7 +252,7 @@ export class Executor {
   private async apply(op: Operation): Promise<void> {
     switch (op.type) {
       case 'copy':
-        return this.copy(op.record, op.replaces);
+        return this.copy(op.record, op.replaces, op.dedupe ?? false);
       case 'symlink':
         return this.symlink(op.record, op.replaces);
       case 'link':
@@ -263,7 +268,7 @@ export class Executor {
     }
   }
 
-  private async copy(r: FileRecord, replaces: CatalogEntry | undefined): Promise<void> {
+  private async copy(r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false): Promise<void> {
     const need = requiredBytes(r.size, this.ctx.parity ? this.ctx.parityPct : 0, this.ctx.reserve);
     const free = freeBytes(this.ctx.root);
     if (free < need) {
@@ -299,6 +304,16 @@ export class Executor {
       throw err;
     }
     this.wroteData = true;
+    if (dedupe && res.bytes > 0) {
+      const twin = this.ctx.disk
+        .findContent(res.bytes, res.sha1)
+        .find((e) => e.volume === this.ctx.volume && e.kind === 'file' && e.path !== r.path && fs.existsSync(onDisk(this.ctx.root, e.path)));
+      if (twin) {
+        // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin.
+        this.deduped = true;
+        return this.link({ ...r, size: res.bytes }, twin, replaces);
+      }
+    }
     this.result.bytesCopied += res.bytes;
     if (replaces) removeParity(this.ctx.root, rel(replaces.path));
     if (replaces && replaces.volume !== this.ctx.volume) this.drop(replaces);

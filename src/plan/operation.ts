@@ -7,8 +7,12 @@ import type { FileRecord } from '../scan/record.js';
  * carried out in the order given; `defer` operations are queued for an offline volume, also in order.
  */
 export type Operation =
-  /** New content from the data path onto the mounted volume; `replaces` is the entry it overwrites there. */
-  | { type: 'copy'; record: FileRecord; replaces?: CatalogEntry; why: 'added' | 'modified' }
+  /**
+   * New content from the data path onto the mounted volume; `replaces` is the entry it overwrites
+   * there. With `dedupe`, content the volume already holds (known by the SHA1 computed while
+   * copying) is kept once: the copy becomes a hardlink to it.
+   */
+  | { type: 'copy'; record: FileRecord; replaces?: CatalogEntry; why: 'added' | 'modified'; dedupe?: boolean }
   /** A symlink made (or remade) on the mounted volume. */
   | { type: 'symlink'; record: FileRecord; replaces?: CatalogEntry; why: 'added' | 'modified' }
   /** A hardlink on the mounted volume to content already stored at `from` (after earlier operations). */

@@ -37,7 +37,7 @@ function view(entries: CatalogEntry[], outside: CatalogEntry[] = []): CatalogVie
   return {
     entries,
     findContent: (size, sha1) => all.filter((e) => e.size === size && e.sha1 === sha1).map((e) => ({ ...e })),
-    hasSize: (size) => all.some((e) => e.size === size && e.sha1 !== null),
+    hasSize: (size) => all.some((e) => e.volume !== CUR && e.size === size && e.sha1 !== null),
   };
 }
 
@@ -155,14 +155,18 @@ test('new hardlink to a stored file: link here, or LINK deferred for an offline 
   assert.deepEqual(brief(off.ops), [`defer ${OFF} LINK /data/a -> /data/b`]);
 });
 
-test('new path with content stored on the mounted volume: hardlink, no second copy', () => {
+test('new path whose content may be on the mounted volume: no hashing first; the copy itself dedupes', () => {
   const a = rec('a', { size: 7 });
   const b = rec('b', { size: 7 });
-  const first = run([a, b], [stored(a)]);
-  assert.deepEqual(first.needHash, ['/data/b']);
-  const p = run([a, b], [stored(a)], { hashes: { '/data/b': 'sha-/data/a' } });
-  assert.deepEqual(brief(p.ops), ['link /data/a -> /data/b']);
-  assert.equal(p.bytesToCopy, 0);
+  const p = run([a, b], [stored(a)]);
+  assert.deepEqual(p.needHash, []);
+  assert.deepEqual(brief(p.ops), ['copy /data/b']);
+  const op = p.ops[0]!;
+  assert.ok(op.type === 'copy' && op.dedupe, 'the copy is marked to become a hardlink to identical content');
+  // with the SHA1 already known (hashed for another reason), the planner links directly
+  const known = run([a, b], [stored(a)], { hashes: { '/data/b': 'sha-/data/a' } });
+  assert.deepEqual(brief(known.ops), ['link /data/a -> /data/b']);
+  assert.equal(known.bytesToCopy, 0);
 });
 
 test('new path with content stored only offline: LINK deferred, no copy', () => {
@@ -186,12 +190,21 @@ test('new content: copy, no hashing when no size collides', () => {
   assert.equal(p.bytesToCopy, 11);
 });
 
-test('duplicate new files: stored once, the second hardlinked', () => {
+test('duplicate new files: no hashing first; each copy dedupes against what is stored by then', () => {
   const a = rec('a', { size: 5 });
   const b = rec('b', { size: 5 });
-  assert.deepEqual(run([a, b], []).needHash, ['/data/a', '/data/b']);
-  const p = run([a, b], [], { hashes: { '/data/a': 'S', '/data/b': 'S' } });
-  assert.deepEqual(brief(p.ops), ['copy /data/a', 'link /data/a -> /data/b']);
+  const p = run([a, b], []);
+  assert.deepEqual(p.needHash, []);
+  assert.deepEqual(brief(p.ops), ['copy /data/a', 'copy /data/b']);
+  assert.ok(p.ops.every((op) => op.type === 'copy' && op.dedupe));
+  const known = run([a, b], [], { hashes: { '/data/a': 'S', '/data/b': 'S' } });
+  assert.deepEqual(brief(known.ops), ['copy /data/a', 'link /data/a -> /data/b']);
+});
+
+test('content that may be stored offline is hashed before copying', () => {
+  const b = rec('b', { size: 9 });
+  const offline = stored(rec('/data/old', { size: 9 }), OFF, 'Z');
+  assert.deepEqual(run([b], [offline]).needHash, ['/data/b']);
 });
 
 test('a new hardlink group is copied once and linked, without hashing', () => {
@@ -204,6 +217,7 @@ test('a new hardlink group is copied once and linked, without hashing', () => {
 test('empty files are never deduplicated', () => {
   const p = run([rec('a', { size: 0 }), rec('b', { size: 0 })], []);
   assert.deepEqual(brief(p.ops), ['copy /data/a', 'copy /data/b']);
+  assert.ok(p.ops.every((op) => op.type === 'copy' && !op.dedupe));
 });
 
 test('gone path with --clean: delete here, DELETE deferred offline', () => {

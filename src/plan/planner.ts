@@ -9,7 +9,11 @@ export interface CatalogView {
   entries: CatalogEntry[];
   /** Entries anywhere (any volume, any path) that hold this content. */
   findContent(size: number, sha1: string): CatalogEntry[];
-  /** Whether some catalogued file with a known SHA1 has this size. */
+  /**
+   * Whether a file of this size with a known SHA1 is stored on another volume than the mounted
+   * one. Only then is a new file hashed before it is copied: content held offline is linked there
+   * instead of stored again. Duplicates on the mounted volume are caught by the copy itself.
+   */
   hasSize(size: number): boolean;
   /**
    * Paths of the mounted volume that the mounted copy does not hold (a mirror copy that is behind):
@@ -339,14 +343,6 @@ export function plan(input: PlanInput): Plan {
     return k === 'content' || k === 'pending';
   });
   const contentTargets = new Set(contentPaths.map((r) => r.path));
-  // sizes shared by two different new files (or with something stored) are worth hashing first
-  const newInodesBySize = new Map<number, Set<string>>();
-  for (const r of contentPaths) {
-    if (r.kind !== 'file' || r.size === 0) continue;
-    const s = newInodesBySize.get(r.size) ?? new Set<string>();
-    s.add(r.inode);
-    newInodesBySize.set(r.size, s);
-  }
   // Where content stands after the renames, in a form that survives this run's overwrites.
   const finalPathOf = new Map<CatalogEntry, string>();
   for (const moves of movesByVolume.values()) for (const m of moves) finalPathOf.set(m.source, m.to);
@@ -440,7 +436,8 @@ export function plan(input: PlanInput): Plan {
       continue;
     }
     let sha1: string | undefined;
-    const collides = r.size > 0 && ((newInodesBySize.get(r.size)?.size ?? 0) > 1 || catalog.hasSize(r.size));
+    // Hashing first costs a second read: worth it only when the content may be stored offline.
+    const collides = r.size > 0 && catalog.hasSize(r.size);
     if (collides || hashes.has(r.path)) {
       sha1 = hashOf(r.path);
       if (sha1 === undefined) continue;
@@ -464,7 +461,9 @@ export function plan(input: PlanInput): Plan {
       }
     }
     const replaces = placeOld(r, d.old, contentOps);
-    contentOps.push({ type: 'copy', record: r, replaces, why });
+    // Identical content already on this volume (or copied earlier in this run) is found by the copy's
+    // own SHA1, and the copy then becomes a hardlink to it.
+    contentOps.push({ type: 'copy', record: r, replaces, why, dedupe: r.size > 0 });
     const stored = entryFor(r, current, sha1 ?? null);
     occupant.set(r.path, stored);
     if (sha1 !== undefined) copiedContent.set(`${r.size}:${sha1}`, stored);
