@@ -353,12 +353,16 @@ export class Executor {
     const pending = this.pendingParity.get(from.path);
     const entry = entryFor(r, this.ctx.volume, from.sha1, from);
     if (pending) {
+      // The twin's parity is still being made: this name gets it when it is done, and so does any
+      // later link made from this name in the same run.
       entry.parityName = null;
-      void pending.then((name) => {
-        if (name === null) return;
+      const chained = pending.then((name) => {
+        if (name === null) return null;
         linkParity(this.ctx.root, rel(from.path), rel(r.path));
         this.setParity(r.path, name);
+        return name;
       });
+      this.pendingParity.set(r.path, chained);
     } else if (from.parityName) {
       linkParity(this.ctx.root, rel(from.path), rel(r.path));
     }

@@ -413,3 +413,13 @@ test('a mirror copy that lacks a file of its volume copies it, never moves or li
   });
   assert.deepEqual(brief(p.ops), ['copy /data/a (replace)', 'copy /data/c']);
 });
+
+test('a path whose stored file moves away is new, even when the new file there has the same content', () => {
+  // b and a swap inodes in a way: a's stored file moves to b, and a new inode with equal bytes takes a
+  const a = rec('a', { size: 9, inode: '1:1' });
+  const b = rec('b', { size: 9, inode: '1:2', mtimeSec: 500 });
+  const entries = [stored(a, CUR, 'S'), stored(b, CUR, 'T')];
+  const now = [{ ...a, path: '/data/b' }, { ...a, path: '/data/a', inode: '1:3', mtimeSec: 7 }];
+  const p = run(now, entries, { hashes: { '/data/a': 'S' } });
+  assert.deepEqual(brief(p.ops), ['delete /data/b (replaced)', 'rename /data/a -> /data/b', 'link /data/b -> /data/a']);
+});

@@ -223,6 +223,7 @@ export function plan(input: PlanInput): Plan {
     }
     counts.unchanged++;
   };
+  const unsourced: FileRecord[] = [];
   for (const r of sortedRecords) {
     const e = byPath.get(r.path);
     const st = e ? status.get(e) : undefined;
@@ -248,16 +249,34 @@ export function plan(input: PlanInput): Plan {
     } else {
       d = findSource(r);
       if (d?.kind === 'rename') claimedBy.set(d.source, r.path);
-      if (!d && e && !isAbsent(e) && r.kind === 'file' && e.kind === 'file' && r.size === e.size && e.sha1 !== null) {
-        // A different inode at the same path with the same size: replaced, or merely renumbered.
-        const h = hashOf(r.path);
-        if (h === undefined) d = { kind: 'pending' };
-        else if (h === e.sha1) d = { kind: 'meta', entry: e, record: r, sha1: h };
+      if (!d) {
+        // decided below, once every rename has claimed its source
+        unsourced.push(r);
+        continue;
       }
-      if (!d) d = { kind: 'content', old: e };
     }
     decisions.set(r.path, d);
   }
+  for (const r of unsourced) {
+    const e = byPath.get(r.path);
+    let d: Decision | undefined;
+    // A different inode at the same path with the same size: replaced, or merely renumbered. Not when
+    // the stored file there is moving away to another name in this run: then this path is new.
+    if (e && !isAbsent(e) && !claimedBy.has(e) && r.kind === 'file' && e.kind === 'file' && r.size === e.size && e.sha1 !== null) {
+      const h = hashOf(r.path);
+      if (h === undefined) d = { kind: 'pending' };
+      else if (h === e.sha1) d = { kind: 'meta', entry: e, record: r, sha1: h };
+    }
+    decisions.set(r.path, d ?? { kind: 'content', old: e });
+  }
+  // the decisions in path order, as the records came
+  const ordered = new Map<string, Decision>();
+  for (const r of sortedRecords) {
+    const d = decisions.get(r.path);
+    if (d) ordered.set(r.path, d);
+  }
+  decisions.clear();
+  for (const [p, d] of ordered) decisions.set(p, d);
 
   // ---- final occupant of every path, as operations are decided ----
   // path -> entry held there (any volume): the catalog, overlaid with this run's changes
