@@ -138,6 +138,16 @@ export async function catchUp(s: DiskSession, ctx: ExecutorContext): Promise<Cat
   const onDisk = s.disk.entriesOfVolume(volume);
   const wanted = s.host.entriesOfVolume(volume);
   const ops = planCatchUp(onDisk, wanted);
+  // Parity names and verify times are facts of each physical copy: the host follows the mounted one.
+  const hostRow = new Map(wanted.map((w) => [w.path, w]));
+  s.host.transaction(() => {
+    for (const d of onDisk) {
+      const w = hostRow.get(d.path);
+      if (w && w.sha1 === d.sha1 && (w.parityName !== d.parityName || w.verifiedAt !== d.verifiedAt)) {
+        s.host.put({ ...w, parityName: d.parityName, verifiedAt: d.verifiedAt });
+      }
+    }
+  });
   const queued = s.host.deferred(volume);
   const ex = new Executor(ctx);
   const result = await ex.run(ops);
