@@ -206,6 +206,20 @@ test('disk identity: uninitialised disk refused, --init twice refused, missing d
   }
 });
 
+test('without par2, backup stops before writing anything and says what to install', () => {
+  const env = setup();
+  try {
+    write(path.join(env.lib, 'a.txt'), 'hello\n');
+    const r = blaine(['backup', '--init', '--dest', env.disk, '--db', env.db, '--par2-command', path.join(env.base, 'no-such-par2'), env.lib]);
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /is not installed; install it \(Debian: apt-get install par2\) or pass --no-parity/);
+    assert.deepEqual(fs.readdirSync(env.disk), [], 'the disk was not even initialised');
+    assert.ok(!fs.existsSync(env.db));
+  } finally {
+    env.cleanup();
+  }
+});
+
 test('a second concurrent run is refused with a clear message', () => {
   const env = setup();
   try {
