@@ -47,9 +47,24 @@ export function scanDataPaths(roots: string[], filter: ExclusionFilter | undefin
  * The planner's view: the mounted volume as its own disk catalog knows it (the truth for that
  * volume), every other volume as the host catalog knows it.
  */
-export function catalogView(host: Catalog, disk: Catalog, volume: string, roots: string[], copyWasBehind = false): CatalogView {
+export function catalogView(
+  host: Catalog,
+  disk: Catalog,
+  volume: string,
+  roots: string[],
+  copyWasBehind = false,
+  only?: ReadonlySet<string>,
+): CatalogView {
   const entries: CatalogEntry[] = [];
-  for (const root of roots) for (const e of disk.leanEntriesUnder(volume, root)) entries.push(e);
+  if (only && only.size < 5000) {
+    // after a quick check: only what changed, by primary key
+    for (const p of only) {
+      const e = disk.get(volume, p);
+      if (e) entries.push(e);
+    }
+  } else {
+    for (const root of roots) for (const e of disk.leanEntriesUnder(volume, root)) if (!only || only.has(e.path)) entries.push(e);
+  }
   const seen = new Set<string>();
   const othersExist = host.volumes().some((v) => v.uuid !== volume);
   for (const root of othersExist ? roots : []) {

@@ -78,6 +78,9 @@ export class Catalog {
     const p = (sql: string) => db.prepare(sql);
     this.stmts = {
       under: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ?`).raw(true),
+      quick: p(
+        `SELECT path, kind, size, mtime_s, mtime_ns, inode, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path`,
+      ).raw(true),
       lean: p(
         `SELECT path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ?`,
       ).raw(true),
@@ -202,6 +205,12 @@ export class Catalog {
       };
     }
     return out;
+  }
+
+  /** What the quick check compares, for one volume under `dir`, in path order. */
+  quickRows(volume: string, dir: string): unknown[][] {
+    const [lo, hi] = prefixRange(dir);
+    return this.stmts.quick.all(volume, lo, hi) as unknown[][];
   }
 
   entriesOfVolume(volume: string): CatalogEntry[] {

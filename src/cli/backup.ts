@@ -11,6 +11,7 @@ import {
   type BackupSummary,
 } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
+import { quickCheck, type QuickRow } from '../backup/quickcheck.js';
 import { beginWrite, diskCatalogPath, finishWrite, openDiskSession } from '../disk/session.js';
 import { freeBytes, parseBytes } from '../disk/space.js';
 import { readVolume } from '../disk/volume.js';
@@ -251,9 +252,12 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     phase('scanned');
     for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
     let hashSkips = 0;
-    const view = catalogView(session.host, session.disk, info.volume, roots, session.sync === 'behind');
-    phase('loaded catalog');
-    const p = await planWithHashes(scans, view, info.volume, options, (_path, message) => {
+    // A copy that was behind plans against its whole catalog; otherwise unchanged files stop here.
+    const behind = session.sync === 'behind';
+    const quick = behind ? null : quickCheck(scans, (root) => session.disk.quickRows(info.volume, root) as QuickRow[]);
+    const view = catalogView(session.host, session.disk, info.volume, roots, behind, quick?.keep);
+    phase(`loaded catalog (${quick ? `${quick.unchanged} unchanged by quick check` : 'in full'})`);
+    const p = await planWithHashes(quick?.scans ?? scans, view, info.volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; skipped`);
     });

@@ -89,6 +89,7 @@ export function entryFor(r: FileRecord, volume: string, sha1: string | null, kee
 export function plan(input: PlanInput): Plan {
   const { scans, catalog, current, hashes, options } = input;
   const counts: PlanCounts = { unchanged: 0, added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0, missing: 0 };
+  for (const s of scans) counts.unchanged += s.unchangedCount ?? 0;
   const needHash = new Set<string>();
   const hashOf = (p: string): string | undefined => {
     const h = hashes.get(p);
@@ -506,12 +507,12 @@ export function plan(input: PlanInput): Plan {
   counts.missing = gone.length;
   if (options.clean) {
     for (const s of scans) {
-      const catalogued = catalog.entries.filter((e) => isUnder(e.path, s.root)).length;
+      const catalogued = catalog.entries.filter((e) => isUnder(e.path, s.root)).length + (s.unchangedCount ?? 0);
       if (catalogued === 0) continue;
       const removing = removable.filter((e) => isUnder(e.path, s.root)).length;
       let reason: string | undefined;
       if (!s.exists) reason = `data path ${s.root} is missing`;
-      else if (s.records.length === 0) reason = `data path ${s.root} is empty`;
+      else if (s.records.length + (s.unchangedCount ?? 0) === 0) reason = `data path ${s.root} is empty`;
       else if (removing > (options.maxDeletePct / 100) * catalogued) {
         reason = `the run would remove ${removing} of the ${catalogued} files archived under ${s.root} (more than ${options.maxDeletePct}%)`;
       }

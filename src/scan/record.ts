@@ -27,6 +27,8 @@ export interface RootScan {
   /** False when the data path itself is missing or not a directory. */
   exists: boolean;
   records: FileRecord[];
+  /** Files left out of `records` because a quick check found them unchanged (they still count). */
+  unchangedCount?: number;
   /** Entries left out with a reason: special files (FIFO, socket, device) and unreadable entries. */
   skipped: SkippedEntry[];
 }
