@@ -35,6 +35,17 @@ export function tempDir(prefix = 'blaine-test-'): string {
 
 export const isRoot = process.getuid?.() === 0;
 
+/** A library folder, an empty disk folder and a host catalog path, in one temporary folder. */
+export function testEnv(prefix = 'blaine-test-') {
+  const base = tempDir(prefix);
+  const lib = path.join(base, 'lib');
+  const disk = path.join(base, 'disk');
+  const db = path.join(base, 'host', 'catalog.sqlite');
+  fs.mkdirSync(lib, { recursive: true });
+  fs.mkdirSync(disk, { recursive: true });
+  return { base, lib, disk, db, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
+}
+
 export function sha1(data: Buffer | string): string {
   return crypto.createHash('sha1').update(data).digest('hex');
 }

@@ -11,7 +11,7 @@ import {
   readTree,
   rows,
   summaryOf,
-  tempDir,
+  testEnv,
   unmount,
   volumeOf,
   write,
@@ -19,15 +19,7 @@ import {
 import { acquireLock } from '../disk/lock.js';
 import { diskLockPath } from '../disk/volume.js';
 
-function setup() {
-  const base = tempDir();
-  const lib = path.join(base, 'lib');
-  const disk = path.join(base, 'disk');
-  const db = path.join(base, 'host', 'catalog.sqlite');
-  fs.mkdirSync(lib, { recursive: true });
-  fs.mkdirSync(disk, { recursive: true });
-  return { base, lib, disk, db, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
-}
+const setup = () => testEnv();
 
 function makeLibrary(lib: string): void {
   const t = new Date('2021-05-06T07:08:09.123Z');

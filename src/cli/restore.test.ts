@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { blaine, sha1, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { blaine, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Summary {
   restored: number;
@@ -16,16 +16,11 @@ interface Summary {
 const T = new Date('2021-05-06T07:08:09.123Z');
 
 function setup() {
-  const base = tempDir('blaine-restore-');
-  const lib = path.join(base, 'lib');
-  const disk = path.join(base, 'disk');
-  const db = path.join(base, 'host', 'catalog.sqlite');
-  const out = path.join(base, 'out');
-  fs.mkdirSync(lib, { recursive: true });
-  fs.mkdirSync(disk, { recursive: true });
-  const onDisk = (rel: string) => path.join(disk, lib, rel);
-  const restored = (rel: string) => path.join(out, lib, rel);
-  return { base, lib, disk, db, out, onDisk, restored, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
+  const env = testEnv('blaine-restore-');
+  const out = path.join(env.base, 'out');
+  const onDisk = (rel: string) => path.join(env.disk, env.lib, rel);
+  const restored = (rel: string) => path.join(out, env.lib, rel);
+  return { ...env, out, onDisk, restored };
 }
 type Env = ReturnType<typeof setup>;
 

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertDiskMatchesCatalog, blaine, readTree, rows, sha1, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { assertDiskMatchesCatalog, blaine, readTree, rows, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Report {
   ok: boolean;
@@ -16,16 +16,11 @@ interface Report {
 const T = new Date('2021-05-06T07:08:09.123Z');
 
 function setup() {
-  const base = tempDir('blaine-verify-');
-  const lib = path.join(base, 'lib');
-  const disk = path.join(base, 'disk');
-  const db = path.join(base, 'host', 'catalog.sqlite');
-  fs.mkdirSync(lib, { recursive: true });
-  fs.mkdirSync(disk, { recursive: true });
+  const env = testEnv('blaine-verify-');
   /** Where a library file is stored on the disk. */
-  const onDisk = (rel: string) => path.join(disk, lib, rel);
-  const parityOf = (rel: string) => path.join(disk, '.blaine', 'parity', lib, `${rel}.par2`);
-  return { base, lib, disk, db, onDisk, parityOf, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
+  const onDisk = (rel: string) => path.join(env.disk, env.lib, rel);
+  const parityOf = (rel: string) => path.join(env.disk, '.blaine', 'parity', env.lib, `${rel}.par2`);
+  return { ...env, onDisk, parityOf };
 }
 type Env = ReturnType<typeof setup>;
 
