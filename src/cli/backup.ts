@@ -202,7 +202,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       throw new UsageError(`the disk ${dest} lies inside the data path ${r}; Blaine would archive its own archive: choose data paths beside the disk`);
     }
     if (inside(r, dest)) throw new UsageError(`the data path ${r} lies on the archive disk ${dest}`);
-    if (!fs.existsSync(r)) out.warn(`data path ${r} does not exist; nothing under it is archived or removed`);
+    if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) out.warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
   }
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };
 
@@ -287,7 +287,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       out.error(`${summary.skipped} file(s) could not be read and were skipped (see the warnings above)`);
       return EXIT.error;
     }
-    if (roots.some((r) => !fs.existsSync(r))) return EXIT.error;
+    if (roots.some((r) => !fs.existsSync(r) || !fs.statSync(r).isDirectory())) return EXIT.error;
     return EXIT.ok;
   } finally {
     interrupt.dispose();
