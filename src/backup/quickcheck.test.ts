@@ -1,34 +1,86 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import type { FileRecord, RootScan } from '../scan/record.js';
-import { quickCheck, type QuickRow } from './quickcheck.js';
+import { stamp } from '../catalog/stamp.js';
+import type { FileRecord, PackedScan } from '../scan/record.js';
+import { comparePaths, pack } from '../scan/scanner.js';
+import { quickCheck, type QuickRow, type StoredRows } from './quickcheck.js';
 
 function rec(name: string, inode: string, size = 5): FileRecord {
   return { path: `/d/${name}`, kind: 'file', size, mtimeSec: 1, mtimeNsec: 2, inode, nlink: 1, mode: 0o100644, uid: 0, gid: 0 };
 }
-const row = (r: FileRecord): QuickRow => [r.path, r.kind, r.size, r.mtimeSec, r.mtimeNsec, r.inode, r.mode, r.uid, r.gid, null];
-const scan = (records: FileRecord[]): RootScan => ({ root: '/d', exists: true, complete: true, records, skipped: [] });
+const row = (r: FileRecord): QuickRow => [r.path, stamp(r.kind, r.size, r.mtimeSec, r.mtimeNsec, r.inode, r.mode, r.uid, r.gid, r.linkTarget)];
+const scan = (records: FileRecord[], chunk?: number): PackedScan => pack({ root: '/d', exists: true, complete: true, records, skipped: [] }, chunk);
+
+/** Stored rows as the catalog answers for them, counting how often each way was asked. */
+function store(rows: QuickRow[]): StoredRows & { asked: { text: number; rows: number } } {
+  const sorted = [...rows].sort((a, b) => comparePaths(a[0], b[0]));
+  const within = (lo: string, hi: string) => sorted.filter(([p]) => comparePaths(p, lo) >= 0 && comparePaths(p, hi) < 0);
+  const asked = { text: 0, rows: 0 };
+  return {
+    asked,
+    text: (lo, hi) => {
+      asked.text++;
+      return within(lo, hi).map(([p, s]) => `${p}\0${s ?? ''}`).join('\0');
+    },
+    rows: (lo, hi) => {
+      asked.rows++;
+      return within(lo, hi);
+    },
+  };
+}
 
 test('quick check: unchanged files leave the plan; changed, new and gone ones stay', () => {
   const a = rec('a', '1:1');
   const b = rec('b', '1:2');
   const c = rec('c', '1:3');
   const gone = rec('gone', '1:4');
-  const res = quickCheck([scan([a, { ...b, size: 6 }, c, rec('new', '1:9')])], () => [row(a), row(b), row(c), row(gone)].sort((x, y) => (x[0] < y[0] ? -1 : 1)));
-  assert.ok(res);
+  const res = quickCheck([scan([a, { ...b, size: 6 }, c, rec('new', '1:9')])], store([row(a), row(b), row(c), row(gone)]));
   assert.deepEqual(res.scans[0]!.records.map((r) => r.path), ['/d/b', '/d/new']);
   assert.equal(res.scans[0]!.unchangedCount, 2);
+  assert.equal(res.unchanged, 2);
   assert.deepEqual([...res.keep].sort(), ['/d/b', '/d/gone']);
+});
+
+test('quick check: a chunk equal to its stored rows is settled by one comparison, others file by file', () => {
+  const recs = Array.from({ length: 10 }, (_, i) => rec(`f${i}`, `1:${i + 1}`));
+  const rows = recs.map(row);
+  rows[7] = row({ ...recs[7]!, mtimeNsec: 3 });
+  const stored = store(rows);
+  const res = quickCheck([scan(recs, 4)], stored);
+  assert.deepEqual(stored.asked, { text: 3, rows: 1 });
+  assert.deepEqual(res.scans[0]!.records.map((r) => r.path), ['/d/f7']);
+  assert.deepEqual([...res.keep], ['/d/f7']);
+});
+
+test('quick check: rows outside every chunk but under the root are gone; a missing data path keeps all its rows', () => {
+  const a = rec('m', '1:1');
+  const res = quickCheck([scan([a], 1)], store([row(rec('a', '1:5')), row(a), row(rec('z', '1:6'))]));
+  assert.deepEqual([...res.keep].sort(), ['/d/a', '/d/z']);
+  const none = quickCheck([{ root: '/d', exists: false, complete: false, skipped: [], chunks: [] }], store([row(a)]));
+  assert.deepEqual([...none.keep], ['/d/m']);
+  assert.equal(none.scans[0]!.records.length, 0);
 });
 
 test('quick check: an unchanged file sharing its inode with a new path stays (a new hardlink to it)', () => {
   const a = rec('a', '1:1');
-  const res = quickCheck([scan([a, { ...a, path: '/d/link' }])], () => [row(a)]);
-  assert.ok(res);
+  const res = quickCheck([scan([a, { ...a, path: '/d/link' }])], store([row(a)]));
   assert.deepEqual(res.scans[0]!.records.map((r) => r.path), ['/d/a', '/d/link']);
   assert.ok(res.keep.has('/d/a'));
 });
 
-test('quick check: out-of-order input is refused rather than mismatched', () => {
-  assert.equal(quickCheck([scan([rec('b', '1:1'), rec('a', '1:2')])], () => []), null);
+test('quick check: a changed link target, owner or an inode beyond 2^53 is a change; records come back whole', () => {
+  const big = rec('big', '2049:18446744073709551557');
+  const link: FileRecord = { ...rec('link', '1:7'), kind: 'symlink', linkTarget: 'big' };
+  const owned = rec('owned', '1:8');
+  const res = quickCheck([scan([big, link, owned])], store([row(big), row({ ...link, linkTarget: 'old' }), row({ ...owned, uid: 1000 })]));
+  assert.deepEqual(res.scans[0]!.records, [link, owned]);
+  assert.equal(res.unchanged, 1);
+  const res2 = quickCheck([scan([big])], store([row({ ...big, inode: '2049:18446744073709551556' })]));
+  assert.deepEqual(res2.scans[0]!.records, [big]);
+});
+
+test('quick check: a stored row without a stamp is never taken as unchanged', () => {
+  const a = rec('a', '1:1');
+  const res = quickCheck([scan([a])], store([[a.path, null]]));
+  assert.deepEqual(res.scans[0]!.records, [a]);
 });

@@ -1,8 +1,16 @@
-import type { RootScan } from '../scan/record.js';
-import { comparePaths } from '../scan/scanner.js';
+import type { FileRecord, PackedScan, RootScan, ScanChunk } from '../scan/record.js';
+import { chunkPaths, inodeAt, recordAt, rootRange } from '../scan/scanner.js';
 
-/** What the quick check compares of a stored file: [path, kind, size, mtime_s, mtime_ns, inode, mode, uid, gid, link_target]. */
-export type QuickRow = [string, string, number, number, number, string | null, number, number, number, string | null];
+/** A stored file as the quick check sees it: its path and stamp (catalog/stamp.ts; null when unknown). */
+export type QuickRow = [string, string | null];
+
+/** The mounted copy's catalog rows of one volume, by byte-order range of path. */
+export interface StoredRows {
+  /** "path\0stamp\0path\0stamp…" of the rows in [lo, hi), in byte order: compared with a chunk's text whole. */
+  text(lo: string, hi: string): string;
+  /** The same rows one by one, for a chunk whose text differs. */
+  rows(lo: string, hi: string): QuickRow[];
+}
 
 export interface QuickCheckResult {
   /** The scans less the files found unchanged (each RootScan carries how many it left out). */
@@ -12,64 +20,95 @@ export interface QuickCheckResult {
   unchanged: number;
 }
 
-function sorted(paths: string[]): boolean {
-  for (let i = 1; i < paths.length; i++) if (comparePaths(paths[i - 1]!, paths[i]!) >= 0) return false;
-  return true;
+/** Which files of a chunk differ from their stored rows (an empty list when none do). */
+interface Compared {
+  chunk: ScanChunk;
+  changed: number[];
 }
 
 /**
- * rsync's quick check, before planning: a file whose kind, size, mtime, inode, mode, owner (and
- * link target) are what the mounted copy's catalog holds is unchanged, and neither its record nor
- * its catalog row need to reach the planner, which then works on what changed only. Scan and rows
- * both come in byte order of the path, so one merge pass compares them. Unchanged files whose
- * inode a changed file shares stay in (they may be the source of a new hardlink). Pure.
+ * rsync's quick check, before planning: a file whose stamp (kind, size, mtime, inode, mode, owner,
+ * link target) is what the mounted copy's catalog holds is unchanged, and neither its record nor
+ * its catalog row need reach the planner, which then works on what changed only. It goes a chunk
+ * of the scan at a time, so that it can run while the scan is still walking: a chunk whose text
+ * equals the stored rows' text over the same range is unchanged whole (one string comparison,
+ * sound because NUL cannot occur in a path or a stamp); any other chunk is compared file by file.
+ * Unchanged files whose inode a changed file shares stay in (they may be the source of a new
+ * hardlink). Pure apart from the rows it asks for.
  */
-export function quickCheck(scans: RootScan[], rowsOf: (root: string) => QuickRow[]): QuickCheckResult | null {
-  const keep = new Set<string>();
-  let unchanged = 0;
-  const out: RootScan[] = [];
-  for (const s of scans) {
-    const recs = s.records;
-    const rows = rowsOf(s.root);
-    if (!sorted(recs.map((r) => r.path)) || !sorted(rows.map((r) => r[0]))) return null;
-    const same = new Uint8Array(recs.length);
-    let i = 0;
-    let j = 0;
-    while (i < recs.length || j < rows.length) {
-      const c = i >= recs.length ? 1 : j >= rows.length ? -1 : comparePaths(recs[i]!.path, rows[j]![0]);
-      if (c < 0) {
-        i++; // a new path
-      } else if (c > 0) {
-        keep.add(rows[j]![0]); // gone from the data path
-        j++;
-      } else {
-        const r = recs[i]!;
-        const w = rows[j]!;
-        if (
-          r.kind === w[1] && r.size === w[2] && r.mtimeSec === w[3] && r.mtimeNsec === w[4] && r.inode === w[5] &&
-          r.mode === w[6] && r.uid === w[7] && r.gid === w[8] && (r.linkTarget ?? null) === w[9]
-        ) {
-          same[i] = 1;
-        } else keep.add(w[0]);
-        i++;
-        j++;
-      }
-    }
-    const wantedInodes = new Set<string>();
-    for (let k = 0; k < recs.length; k++) if (!same[k]) wantedInodes.add(recs[k]!.inode);
-    const records = [];
-    let left = 0;
-    for (let k = 0; k < recs.length; k++) {
-      const r = recs[k]!;
-      if (same[k] && !wantedInodes.has(r.inode)) {
-        left++;
+export class QuickCheck {
+  private readonly compared = new Map<string, Compared[]>();
+  private readonly keep = new Set<string>();
+
+  constructor(private readonly stored: StoredRows) {}
+
+  /** Compares one chunk of the scan of `root` (chunks of a root come in order). */
+  add(root: string, chunk: ScanChunk): void {
+    let list = this.compared.get(root);
+    if (!list) this.compared.set(root, (list = []));
+    const changed: number[] = [];
+    list.push({ chunk, changed });
+    if (this.stored.text(chunk.lo, chunk.hi) === chunk.text) return;
+    const rows = new Map<string, string | null>();
+    for (const [p, s] of this.stored.rows(chunk.lo, chunk.hi)) rows.set(p, s);
+    const parts = chunk.count === 0 ? [] : chunk.text.split('\0');
+    for (let i = 0; i < chunk.count; i++) {
+      const p = parts[2 * i]!;
+      const s = rows.get(p);
+      if (s === undefined) {
+        changed.push(i); // a new path
         continue;
       }
-      if (same[k]) keep.add(r.path);
-      records.push(r);
+      rows.delete(p);
+      if (s !== parts[2 * i + 1]) {
+        changed.push(i);
+        this.keep.add(p);
+      }
     }
-    unchanged += left;
-    out.push({ ...s, records, unchangedCount: (s.unchangedCount ?? 0) + left });
+    for (const p of rows.keys()) this.keep.add(p); // gone from the data path
   }
-  return { scans: out, keep, unchanged };
+
+  /** The scans (complete now) less what was found unchanged. */
+  result(scans: PackedScan[]): QuickCheckResult {
+    let unchanged = 0;
+    const out: RootScan[] = [];
+    for (const s of scans) {
+      if (!this.compared.has(s.root)) {
+        // nothing scanned (a missing data path): every stored row under it is for the planner
+        const [lo, hi] = rootRange(s.root);
+        this.add(s.root, { lo, hi, text: '', count: 0, info: new Float64Array(0), targets: [] });
+      }
+      const list = this.compared.get(s.root)!;
+      const wantedInodes = new Set<string>();
+      for (const { chunk, changed } of list) for (const i of changed) wantedInodes.add(inodeAt(chunk.info, i));
+      const records: FileRecord[] = [];
+      let total = 0;
+      for (const { chunk, changed } of list) {
+        total += chunk.count;
+        const take = new Set(changed);
+        if (wantedInodes.size > 0) {
+          for (let i = 0; i < chunk.count; i++) if (!take.has(i) && wantedInodes.has(inodeAt(chunk.info, i))) take.add(i);
+        }
+        if (take.size === 0) continue;
+        const paths = chunkPaths(chunk);
+        const targets = new Map(chunk.targets);
+        const changedSet = new Set(changed);
+        for (const i of [...take].sort((a, b) => a - b)) {
+          if (!changedSet.has(i)) this.keep.add(paths[i]!);
+          records.push(recordAt(chunk, paths, i, targets.get(i)));
+        }
+      }
+      const left = total - records.length;
+      unchanged += left;
+      out.push({ root: s.root, exists: s.exists, complete: s.complete, skipped: s.skipped, records, unchangedCount: left });
+    }
+    return { scans: out, keep: this.keep, unchanged };
+  }
+}
+
+/** The quick check of whole scans at once. */
+export function quickCheck(scans: PackedScan[], stored: StoredRows): QuickCheckResult {
+  const q = new QuickCheck(stored);
+  for (const s of scans) for (const c of s.chunks) q.add(s.root, c);
+  return q.result(scans);
 }

@@ -1,10 +1,11 @@
 import type Database from 'better-sqlite3';
+import { stamp } from './stamp.js';
 
 /**
  * Host and disk catalogs share one schema: a disk catalog simply holds the rows of its own volume.
  * Each migration moves the schema one version up; never edit a released one, add another.
  */
-const migrations: string[] = [
+const migrations: (string | ((db: Database.Database) => void))[] = [
   `
   CREATE TABLE volumes (
     uuid TEXT PRIMARY KEY,
@@ -69,7 +70,16 @@ const migrations: string[] = [
   );
   CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
   `,
+  // The quick check's key (stamp.ts), filled in for the rows already there.
+  (db) => {
+    db.exec('ALTER TABLE files ADD COLUMN stamp TEXT');
+    const rows = db.prepare('SELECT volume, path, kind, size, mtime_s, mtime_ns, inode, mode, uid, gid, link_target FROM files').raw(true).all() as StampSource[];
+    const set = db.prepare('UPDATE files SET stamp = ? WHERE volume = ? AND path = ?');
+    for (const [volume, p, ...f] of rows) set.run(stamp(...f), volume, p);
+  },
 ];
+
+type StampSource = [string, string, 'file' | 'symlink', number, number, number, string | null, number, number, number, string | null];
 
 export const SCHEMA_VERSION = migrations.length;
 
@@ -85,7 +95,9 @@ export function migrate(db: Database.Database, file: string): void {
   }
   for (let v = version; v < SCHEMA_VERSION; v++) {
     db.transaction(() => {
-      db.exec(migrations[v]!);
+      const step = migrations[v]!;
+      if (typeof step === 'string') db.exec(step);
+      else step(db);
       db.pragma(`user_version = ${v + 1}`);
     })();
   }

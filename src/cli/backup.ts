@@ -11,14 +11,16 @@ import {
   type BackupSummary,
 } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
-import { quickCheck, type QuickRow } from '../backup/quickcheck.js';
-import { beginWrite, diskCatalogPath, finishWrite, openDiskSession } from '../disk/session.js';
+import { QuickCheck } from '../backup/quickcheck.js';
+import { beginWrite, diskCatalogPath, finishWrite, openDiskSession, type DiskSession } from '../disk/session.js';
 import { freeBytes, parseBytes } from '../disk/space.js';
 import { readVolume } from '../disk/volume.js';
 import type { MatchMode, Operation, Plan } from '../plan/operation.js';
 import { par2Available } from '../parity/par2.js';
 import { ParityPool } from '../parity/pool.js';
 import { ExclusionFilter, type Rule } from '../scan/exclude.js';
+import { scanInBackground } from '../scan/background.js';
+import { unpack } from '../scan/scanner.js';
 import { parseSnapraidConf } from '../scan/snapraid-conf.js';
 import { catchUp } from '../disk/catchup.js';
 import {
@@ -208,9 +210,17 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
 
   if (opts.dryRun) return dryRun(opts, dest, db, roots, filter, options, out, started);
 
-  const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start`);
+  const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
   phase('checked options');
-  const session = openDiskSession({ dest, db, init: opts.init, label: opts.label });
+  // The data paths are walked in a thread of their own while this one prepares the disk.
+  const scanning = scanInBackground(roots, filter, (n) => out.progress(`scanning: ${n} files`));
+  let session: DiskSession;
+  try {
+    session = openDiskSession({ dest, db, init: opts.init, label: opts.label });
+  } catch (err) {
+    scanning.cancel();
+    throw err;
+  }
   phase('opened disk and catalogs');
   const interrupt = interruptSignal(out);
   let pool: ParityPool | null = null;
@@ -248,16 +258,23 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     }
 
     phase('caught up');
-    const { scans, skipped } = scanDataPaths(roots, filter, (n) => out.progress(`scanning: ${n} files`));
+    // A copy that was behind plans against its whole catalog; otherwise unchanged files stop here,
+    // compared chunk by chunk while the scan goes on.
+    const behind = session.sync === 'behind';
+    const disk = session.disk;
+    const quick = behind
+      ? null
+      : new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), rows: (lo, hi) => disk.quickRows(info.volume, lo, hi) });
+    if (quick) scanning.onChunk((root, chunk) => quick.add(root, chunk));
+    const packed = await scanning.result;
     phase('scanned');
+    const skipped = packed.flatMap((s) => s.skipped);
     for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
     let hashSkips = 0;
-    // A copy that was behind plans against its whole catalog; otherwise unchanged files stop here.
-    const behind = session.sync === 'behind';
-    const quick = behind ? null : quickCheck(scans, (root) => session.disk.quickRows(info.volume, root) as QuickRow[]);
-    const view = catalogView(session.host, session.disk, info.volume, roots, behind, quick?.keep);
-    phase(`loaded catalog (${quick ? `${quick.unchanged} unchanged by quick check` : 'in full'})`);
-    const p = await planWithHashes(quick?.scans ?? scans, view, info.volume, options, (_path, message) => {
+    const checked = quick?.result(packed) ?? null;
+    const view = catalogView(session.host, session.disk, info.volume, roots, behind, checked?.keep);
+    phase(`loaded catalog (${checked ? `${checked.unchanged} unchanged by quick check` : 'in full'})`);
+    const p = await planWithHashes(checked?.scans ?? packed.map(unpack), view, info.volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; skipped`);
     });
@@ -290,6 +307,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     if (roots.some((r) => !fs.existsSync(r) || !fs.statSync(r).isDirectory())) return EXIT.error;
     return EXIT.ok;
   } finally {
+    scanning.cancel();
     interrupt.dispose();
     pool?.abort();
     session.close();

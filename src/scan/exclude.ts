@@ -288,8 +288,11 @@ export class ExclusionFilter {
   private readonly dirRules: CompiledRule[];
   private readonly lastIsInclude: boolean;
   private readonly regexes: RegExp[];
+  /** What the filter was made from, to make the same filter in another thread. */
+  readonly spec: { rules: Rule[]; regexes: string[] };
 
   constructor(rules: Rule[], regexes: string[] = []) {
+    this.spec = { rules, regexes };
     this.rules = rules.map(compileRule);
     this.dirRules = this.rules.filter((r) => r.isDir);
     this.lastIsInclude = rules.length > 0 && rules[rules.length - 1].kind === 'include';

@@ -33,6 +33,33 @@ export interface RootScan {
   skipped: SkippedEntry[];
 }
 
+/**
+ * A data path's scan as the scanner makes it: records packed into chunks of numbers and one string,
+ * so that a million files cost no objects; recordAt (scanner.ts) unpacks one.
+ */
+export interface PackedScan {
+  root: string;
+  exists: boolean;
+  complete: boolean;
+  skipped: SkippedEntry[];
+  /** In byte order of their paths; together they cover every path under the root. */
+  chunks: ScanChunk[];
+}
+
+/** Up to CHUNK files of a scan, in byte order. */
+export interface ScanChunk {
+  /** Every path of the chunk lies in [lo, hi) in byte order; the chunks of a scan tile the root's range. */
+  lo: string;
+  hi: string;
+  /** "path\0stamp\0path\0stamp…" (catalog/stamp.ts): what the quick check compares with the catalog's own. */
+  text: string;
+  count: number;
+  /** FIELDS numbers per file, laid out as native.ts FIELD says. */
+  info: Float64Array;
+  /** Symlink targets, by index within the chunk. */
+  targets: [number, string][];
+}
+
 export interface SkippedEntry {
   path: string;
   reason: 'special' | 'unreadable';

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "blaine_native",
+      "sources": ["scan.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

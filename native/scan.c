@@ -1,0 +1,488 @@
+/*
+ * The scanner's walk of a data path, in C: readdir, lstat and readlink of every entry, in the
+ * byte order of whole paths, with each file's record and stamp packed into chunks for the caller.
+ *
+ * Node's fs.lstatSync costs several microseconds per file above the system call, and a JS object
+ * or string per file costs as much again; a no-change rescan is nothing but that. Here a file
+ * costs what the kernel charges plus a few hundred bytes of formatting, and JS sees one string
+ * and one array of numbers per chunk. Every decision stays with the caller (src/scan/scanner.ts,
+ * whose JS walk does the same over node:fs and is the reference): it is asked about exclusions,
+ * told about skipped entries, and turns chunks into records.
+ *
+ * scanTree(dir, chunkSize, excluded, onChunk, onSkip, onProgress) -> complete (boolean)
+ *   excluded(rel, isDir) -> boolean, or null when nothing is excluded
+ *   onChunk(text, info, targets, next): text is "path\0stamp\0path\0stamp..." (stamps exactly as
+ *     src/catalog/stamp.ts writes them), info FIELDS numbers per file (the enum below), targets
+ *     the symlinks' targets in order joined by NUL, next the path of the first file of the next
+ *     chunk (null for the last chunk, which comes also when there are no files at all)
+ *   onSkip(path, errno, kind, mode): kind is KIND_ERROR (errno says why), KIND_SPECIAL (mode
+ *     says what) or KIND_BAD_NAME (a name that is not valid UTF-8, which a JS string cannot carry)
+ *   onProgress(files) every PROGRESS_EVERY files
+ * Directories are opened relative to their parent without following symlinks, so the walk never
+ * leaves the tree, however long its paths.
+ */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <node_api.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+enum { F_KIND, F_ERRNO, F_MODE, F_SIZE, F_MTIME_S, F_MTIME_NS, F_DEV, F_INO_HI, F_INO_LO, F_NLINK, F_UID, F_GID, FIELDS };
+enum { KIND_ERROR = 0, KIND_FILE = 1, KIND_DIR = 2, KIND_SYMLINK = 3, KIND_SPECIAL = 4, KIND_BAD_NAME = 5 };
+
+typedef struct {
+  char *data;
+  size_t len, cap;
+} buf_t;
+
+static int buf_put(buf_t *b, const void *p, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) cap *= 2;
+    char *d = realloc(b->data, cap);
+    if (!d) return -1;
+    b->data = d;
+    b->cap = cap;
+  }
+  memcpy(b->data + b->len, p, n);
+  b->len += n;
+  return 0;
+}
+
+/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
+static int valid_utf8(const unsigned char *s) {
+  while (*s) {
+    unsigned c = *s;
+    if (c < 0x80) {
+      s++;
+      continue;
+    }
+    int n;
+    unsigned min;
+    if ((c & 0xe0) == 0xc0) n = 1, min = 0x80, c &= 0x1f;
+    else if ((c & 0xf0) == 0xe0) n = 2, min = 0x800, c &= 0x0f;
+    else if ((c & 0xf8) == 0xf0) n = 3, min = 0x10000, c &= 0x07;
+    else return 0;
+    for (int i = 1; i <= n; i++) {
+      if ((s[i] & 0xc0) != 0x80) return 0;
+      c = (c << 6) | (s[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
+    s += n + 1;
+  }
+  return 1;
+}
+
+static void fill_stat(double *f, const struct stat *st) {
+  f[F_MODE] = st->st_mode;
+  f[F_SIZE] = (double)st->st_size;
+  f[F_MTIME_S] = (double)st->st_mtim.tv_sec;
+  f[F_MTIME_NS] = (double)st->st_mtim.tv_nsec;
+  f[F_DEV] = (double)st->st_dev;
+  f[F_INO_HI] = (double)((uint64_t)st->st_ino >> 32);
+  f[F_INO_LO] = (double)((uint64_t)st->st_ino & 0xffffffffu);
+  f[F_NLINK] = (double)st->st_nlink;
+  f[F_UID] = st->st_uid;
+  f[F_GID] = st->st_gid;
+  if (S_ISREG(st->st_mode)) f[F_KIND] = KIND_FILE;
+  else if (S_ISDIR(st->st_mode)) f[F_KIND] = KIND_DIR;
+  else if (S_ISLNK(st->st_mode)) f[F_KIND] = KIND_SYMLINK;
+  else f[F_KIND] = KIND_SPECIAL;
+}
+
+typedef struct {
+  char *name;
+  size_t len;
+  unsigned char d_type;
+  int is_dir;
+  double f[FIELDS];
+  char *target; /* symlinks only */
+  size_t target_len;
+} entry_t;
+
+/* Byte order of name + "/" for directories: "a b/x" < "a-b" < "a/x" < "a0" for whole paths. */
+static int by_key(const void *pa, const void *pb) {
+  const entry_t *a = pa, *b = pb;
+  size_t n = a->len < b->len ? a->len : b->len;
+  int c = memcmp(a->name, b->name, n);
+  if (c != 0) return c;
+  unsigned ca = a->len > n ? (unsigned char)a->name[n] : (a->is_dir ? '/' : 0);
+  unsigned cb = b->len > n ? (unsigned char)b->name[n] : (b->is_dir ? '/' : 0);
+  if (ca == cb) return 0;
+  return ca < cb ? -1 : 1;
+}
+
+static void free_entries(entry_t *v, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(v[i].name);
+    free(v[i].target);
+  }
+  free(v);
+}
+
+/* The stamp of stamp.ts: kind, size/mtime_s.mtime_ns/dev:ino/mode/uid/gid[/target]. */
+static int put_stamp(buf_t *b, const entry_t *e) {
+  const double *f = e->f;
+  int kind = (int)f[F_KIND];
+  if (kind != KIND_FILE && kind != KIND_SYMLINK) return 0;
+  char head[256];
+  unsigned long long ino = ((unsigned long long)f[F_INO_HI] << 32) | (unsigned long long)f[F_INO_LO];
+  int n = snprintf(head, sizeof head, "%c%lld/%lld.%lld/%llu:%llu/%llu/%llu/%llu", kind == KIND_SYMLINK ? 'l' : 'f',
+                   (long long)f[F_SIZE], (long long)f[F_MTIME_S], (long long)f[F_MTIME_NS], (unsigned long long)f[F_DEV], ino,
+                   (unsigned long long)f[F_MODE], (unsigned long long)f[F_UID], (unsigned long long)f[F_GID]);
+  if (buf_put(b, head, (size_t)n)) return -1;
+  if (kind == KIND_SYMLINK && (buf_put(b, "/", 1) || buf_put(b, e->target, e->target_len))) return -1;
+  return 0;
+}
+
+/* lstat (and readlink) of one entry; 0, or ENOMEM. */
+static int stat_entry(int dfd, entry_t *e) {
+  double *f = e->f;
+  struct stat st;
+  if (e->d_type == DT_DIR) {
+    f[F_KIND] = KIND_DIR;
+    f[F_MODE] = S_IFDIR;
+  } else if (fstatat(dfd, e->name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    f[F_KIND] = KIND_ERROR;
+    f[F_ERRNO] = errno;
+  } else {
+    fill_stat(f, &st);
+  }
+  e->is_dir = S_ISDIR((mode_t)f[F_MODE]) && f[F_KIND] != KIND_ERROR;
+  if (!valid_utf8((const unsigned char *)e->name)) {
+    /* The mode stays, so that the caller can tell an unreadable directory from a file. */
+    f[F_KIND] = KIND_BAD_NAME;
+  } else if (f[F_KIND] == KIND_SYMLINK) {
+    char target[PATH_MAX + 1];
+    ssize_t len = readlinkat(dfd, e->name, target, PATH_MAX);
+    if (len < 0) {
+      f[F_KIND] = KIND_ERROR;
+      f[F_ERRNO] = errno;
+    } else {
+      f[F_SIZE] = (double)len;
+      e->target = malloc((size_t)len + 1);
+      if (!e->target) return ENOMEM;
+      memcpy(e->target, target, (size_t)len);
+      e->target_len = (size_t)len;
+    }
+  }
+  return 0;
+}
+
+static int stat_range(int dfd, entry_t *v, size_t from, size_t to) {
+  int r = 0;
+  for (size_t i = from; i < to; i++) r |= stat_entry(dfd, &v[i]);
+  return r;
+}
+
+
+#define PROGRESS_EVERY 4096
+
+typedef struct {
+  napi_env env;
+  napi_value excluded, on_chunk, on_skip, on_progress;
+  size_t chunk_size;
+  buf_t text, info, targets;
+  size_t count, total;
+  buf_t abs, rel;
+  int complete;
+  int stop; /* a JS exception is pending, or memory ran out */
+} walk_t;
+
+static int call(walk_t *w, napi_value fn, size_t argc, napi_value *argv, napi_value *out) {
+  napi_value global, ignored;
+  if (napi_get_global(w->env, &global) != napi_ok || napi_call_function(w->env, global, fn, argc, argv, out ? out : &ignored) != napi_ok) {
+    w->stop = 1;
+    return -1;
+  }
+  return 0;
+}
+
+static int oom(walk_t *w) {
+  if (!w->stop) napi_throw_error(w->env, NULL, "out of memory while scanning");
+  w->stop = 1;
+  return -1;
+}
+
+static napi_value js_string(walk_t *w, const char *s, size_t len) {
+  napi_value v;
+  if (napi_create_string_utf8(w->env, s ? s : "", len, &v) != napi_ok) return NULL;
+  return v;
+}
+
+/* The current path (abs or rel) with name appended; the buffers are restored by the caller. */
+static int push_name(buf_t *b, const char *name, size_t len) {
+  return buf_put(b, name, len);
+}
+
+static int emit_chunk(walk_t *w, const char *next, size_t next_len) {
+  napi_value argv[4], ab;
+  void *data;
+  argv[0] = js_string(w, w->text.data, w->text.len);
+  if (!argv[0] || napi_create_arraybuffer(w->env, w->info.len, &data, &ab) != napi_ok) return oom(w);
+  if (w->info.len) memcpy(data, w->info.data, w->info.len);
+  if (napi_create_typedarray(w->env, napi_float64_array, w->info.len / sizeof(double), ab, 0, &argv[1]) != napi_ok) return oom(w);
+  argv[2] = js_string(w, w->targets.data, w->targets.len);
+  if (!argv[2]) return oom(w);
+  if (next) {
+    argv[3] = js_string(w, next, next_len);
+    if (!argv[3]) return oom(w);
+  } else {
+    napi_get_null(w->env, &argv[3]);
+  }
+  w->text.len = w->info.len = w->targets.len = 0;
+  w->count = 0;
+  return call(w, w->on_chunk, 4, argv, NULL);
+}
+
+static int skip(walk_t *w, int err, int kind, double mode) {
+  napi_value argv[4];
+  argv[0] = js_string(w, w->abs.data, w->abs.len);
+  if (!argv[0]) return oom(w);
+  napi_create_int32(w->env, err, &argv[1]);
+  napi_create_int32(w->env, kind, &argv[2]);
+  napi_create_double(w->env, mode, &argv[3]);
+  return call(w, w->on_skip, 4, argv, NULL);
+}
+
+/* A directory that cannot be opened or read, reported by its own path (w->abs without the "/"). */
+static int skip_dir(walk_t *w, int err) {
+  w->complete = 0;
+  size_t len = w->abs.len;
+  if (len > 1) w->abs.len--;
+  int r = skip(w, err, KIND_ERROR, 0);
+  w->abs.len = len;
+  return r;
+}
+
+static int is_excluded(walk_t *w, int is_dir) {
+  if (!w->excluded) return 0;
+  napi_value argv[2], res;
+  bool yes = false;
+  argv[0] = js_string(w, w->rel.data, w->rel.len);
+  if (!argv[0]) return oom(w);
+  napi_get_boolean(w->env, is_dir, &argv[1]);
+  if (call(w, w->excluded, 2, argv, &res)) return -1;
+  napi_get_value_bool(w->env, res, &yes);
+  return yes ? 1 : 0;
+}
+
+static int add_file(walk_t *w, const entry_t *e) {
+  if (w->count == w->chunk_size && emit_chunk(w, w->abs.data, w->abs.len)) return -1;
+  if (w->count > 0 && buf_put(&w->text, "", 1)) return oom(w);
+  if (buf_put(&w->text, w->abs.data, w->abs.len) || buf_put(&w->text, "", 1) || put_stamp(&w->text, e)) return oom(w);
+  if (buf_put(&w->info, e->f, sizeof e->f)) return oom(w);
+  if (e->f[F_KIND] == KIND_SYMLINK) {
+    if (w->targets.len > 0 && buf_put(&w->targets, "", 1)) return oom(w);
+    if (buf_put(&w->targets, e->target, e->target_len)) return oom(w);
+  }
+  w->count++;
+  w->total++;
+  if (w->on_progress && w->total % PROGRESS_EVERY == 0) {
+    napi_value n;
+    napi_create_double(w->env, (double)w->total, &n);
+    if (call(w, w->on_progress, 1, &n, NULL)) return -1;
+  }
+  return 0;
+}
+
+/* Reads and lstats the entries of an open directory (fd is taken over), sorted. */
+static int list_dir(walk_t *w, int fd, entry_t **out, size_t *out_count, int *err) {
+  DIR *dir = fdopendir(fd);
+  *out = NULL;
+  *out_count = 0;
+  *err = 0;
+  if (!dir) {
+    *err = errno;
+    close(fd);
+    return 0;
+  }
+  entry_t *v = NULL;
+  size_t count = 0, cap = 0;
+  int failed = 0;
+  for (;;) {
+    errno = 0;
+    struct dirent *d = readdir(dir);
+    if (!d) {
+      failed = errno;
+      break;
+    }
+    const char *n = d->d_name;
+    if (n[0] == '.' && (n[1] == 0 || (n[1] == '.' && n[2] == 0))) continue;
+    if (count == cap) {
+      size_t ncap = cap ? cap * 2 : 64;
+      entry_t *nv = realloc(v, ncap * sizeof *v);
+      if (!nv) {
+        failed = ENOMEM;
+        break;
+      }
+      v = nv;
+      cap = ncap;
+    }
+    entry_t *e = &v[count];
+    memset(e, 0, sizeof *e);
+    e->len = strlen(n);
+    e->name = strdup(n);
+    if (!e->name) {
+      failed = ENOMEM;
+      break;
+    }
+    e->d_type = d->d_type;
+    count++;
+  }
+  if (!failed && count > 0) failed = stat_range(dirfd(dir), v, 0, count);
+  closedir(dir);
+  if (failed) {
+    free_entries(v, count);
+    if (failed == ENOMEM) return oom(w);
+    *err = failed;
+    return 0;
+  }
+  if (count > 1) qsort(v, count, sizeof *v, by_key);
+  *out = v;
+  *out_count = count;
+  return 0;
+}
+
+static int walk_dir(walk_t *w, int fd);
+
+static int walk_entry(walk_t *w, int dfd, entry_t *e) {
+  int kind = (int)e->f[F_KIND];
+  if (e->is_dir || (kind == KIND_BAD_NAME && S_ISDIR((mode_t)e->f[F_MODE]))) {
+    int ex = is_excluded(w, 1);
+    if (ex) return ex < 0 ? -1 : 0;
+    if (kind == KIND_BAD_NAME) {
+      w->complete = 0;
+      return skip(w, 0, KIND_BAD_NAME, e->f[F_MODE]);
+    }
+    int fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+      w->complete = 0;
+      return skip(w, errno, KIND_ERROR, 0);
+    }
+    if (buf_put(&w->abs, "/", 1) || buf_put(&w->rel, "/", 1)) {
+      close(fd);
+      return oom(w);
+    }
+    return walk_dir(w, fd);
+  }
+  int ex = is_excluded(w, 0);
+  if (ex) return ex < 0 ? -1 : 0;
+  switch (kind) {
+    case KIND_FILE:
+    case KIND_SYMLINK:
+      return add_file(w, e);
+    case KIND_ERROR:
+      return skip(w, (int)e->f[F_ERRNO], KIND_ERROR, 0);
+    case KIND_BAD_NAME:
+      return skip(w, 0, KIND_BAD_NAME, e->f[F_MODE]);
+    default:
+      return skip(w, 0, KIND_SPECIAL, e->f[F_MODE]);
+  }
+}
+
+/* Walks the open directory fd (taken over), whose path (with "/" at the end) is in w->abs. */
+static int walk_dir(walk_t *w, int fd) {
+  int dfd = dup(fd);
+  entry_t *v;
+  size_t count;
+  int err;
+  if (dfd < 0) {
+    int err = errno;
+    close(fd);
+    return skip_dir(w, err);
+  }
+  if (list_dir(w, fd, &v, &count, &err)) {
+    close(dfd);
+    return -1;
+  }
+  if (err) {
+    close(dfd);
+    return skip_dir(w, err);
+  }
+  size_t abs_len = w->abs.len, rel_len = w->rel.len;
+  int r = 0;
+  for (size_t i = 0; i < count && r == 0; i++) {
+    w->abs.len = abs_len;
+    w->rel.len = rel_len;
+    if (push_name(&w->abs, v[i].name, v[i].len) || push_name(&w->rel, v[i].name, v[i].len)) r = oom(w);
+    else r = walk_entry(w, dfd, &v[i]);
+  }
+  w->abs.len = abs_len;
+  w->rel.len = rel_len;
+  free_entries(v, count);
+  close(dfd);
+  return r;
+}
+
+static napi_value scan_tree(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) {
+    napi_throw_type_error(env, NULL, "scanTree(dir, chunkSize, excluded, onChunk, onSkip, onProgress)");
+    return NULL;
+  }
+  walk_t w;
+  memset(&w, 0, sizeof w);
+  w.env = env;
+  w.complete = 1;
+  napi_valuetype t;
+  size_t plen;
+  uint32_t chunk;
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &plen) != napi_ok || napi_get_value_uint32(env, argv[1], &chunk) != napi_ok || chunk == 0) {
+    napi_throw_type_error(env, NULL, "scanTree needs a directory and a chunk size");
+    return NULL;
+  }
+  w.chunk_size = chunk;
+  napi_typeof(env, argv[2], &t);
+  w.excluded = t == napi_function ? argv[2] : NULL;
+  w.on_chunk = argv[3];
+  w.on_skip = argv[4];
+  napi_typeof(env, argv[5], &t);
+  w.on_progress = t == napi_function ? argv[5] : NULL;
+
+  char *dir = malloc(plen + 2);
+  if (!dir) {
+    oom(&w);
+    return NULL;
+  }
+  napi_get_value_string_utf8(env, argv[0], dir, plen + 1, &plen);
+  if (buf_put(&w.abs, dir, plen) || (plen == 0 || dir[plen - 1] != '/' ? buf_put(&w.abs, "/", 1) : 0)) oom(&w);
+  int fd = w.stop ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  free(dir);
+  if (!w.stop) {
+    if (fd < 0) {
+      skip_dir(&w, errno);
+    } else {
+      walk_dir(&w, fd);
+    }
+  }
+  if (!w.stop) emit_chunk(&w, NULL, 0);
+  free(w.text.data);
+  free(w.info.data);
+  free(w.targets.data);
+  free(w.abs.data);
+  free(w.rel.data);
+  if (w.stop) return NULL;
+  napi_value result;
+  napi_get_boolean(env, w.complete, &result);
+  return result;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn, fields;
+  napi_create_function(env, "scanTree", NAPI_AUTO_LENGTH, scan_tree, NULL, &fn);
+  napi_set_named_property(env, exports, "scanTree", fn);
+  napi_create_int32(env, FIELDS, &fields);
+  napi_set_named_property(env, exports, "FIELDS", fields);
+  return exports;
+}
+
+NAPI_MODULE_INIT() { return init(env, exports); }

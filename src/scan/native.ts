@@ -1,0 +1,58 @@
+import { createRequire } from 'node:module';
+
+/**
+ * The numbers the native directory reader (native/readdir.c) gives per entry, in this order; the
+ * scanner keeps its packed records in the same layout.
+ */
+export const FIELD = {
+  kind: 0,
+  errno: 1,
+  mode: 2,
+  size: 3,
+  mtimeSec: 4,
+  mtimeNsec: 5,
+  dev: 6,
+  inoHi: 7,
+  inoLo: 8,
+  nlink: 9,
+  uid: 10,
+  gid: 11,
+} as const;
+export const FIELDS = 12;
+
+export const KIND = { error: 0, file: 1, dir: 2, symlink: 3, special: 4, badName: 5 } as const;
+
+export interface NativeReader {
+  /**
+   * Walks dir (see native/scan.c): asks `excluded` about every entry, hands over chunks of up to
+   * chunkSize files and every entry it skips; true when every directory could be read.
+   */
+  scanTree(
+    dir: string,
+    chunkSize: number,
+    excluded: ((rel: string, isDir: boolean) => boolean) | null,
+    onChunk: (text: string, info: Float64Array, targets: string, next: string | null) => void,
+    onSkip: (path: string, errno: number, kind: number, mode: number) => void,
+    onProgress: ((files: number) => void) | null,
+  ): boolean;
+  FIELDS: number;
+}
+
+let reader: NativeReader | null | undefined;
+
+/**
+ * The compiled reader, or null when it was not built (no C compiler at install time) or
+ * BLAINE_NO_NATIVE is set: the scanner then lstats through node:fs, slower but the same.
+ */
+export function nativeReader(): NativeReader | null {
+  if (reader !== undefined) return reader;
+  reader = null;
+  if (process.env.BLAINE_NO_NATIVE) return reader;
+  try {
+    const r = createRequire(import.meta.url)('../../../native/build/Release/blaine_native.node') as NativeReader;
+    if (r.FIELDS === FIELDS) reader = r;
+  } catch {
+    // not built: stay with node:fs
+  }
+  return reader;
+}
