@@ -9,7 +9,9 @@
  * whose JS walk does the same over node:fs and is the reference): it is asked about exclusions,
  * told about skipped entries, and turns chunks into records.
  *
- * scanTree(dir, chunkSize, excluded, onChunk, onSkip, onProgress) -> complete (boolean)
+ * scanTree(dir, rel, only, chunkSize, excluded, onChunk, onSkip, onProgress) -> complete (boolean)
+ *   rel: dir's path relative to the data path ("" or ending in "/"), what `excluded` is asked with
+ *   only: the names of dir's entries to walk (the others are left to another call), or null for all
  *   excluded(rel, isDir) -> boolean, or null when nothing is excluded
  *   onChunk(text, info, targets, next): text is "path\0stamp\0path\0stamp..." (stamps exactly as
  *     src/catalog/stamp.ts writes them), info FIELDS numbers per file (the enum below), targets
@@ -194,7 +196,12 @@ typedef struct {
   buf_t abs, rel;
   int complete;
   int stop; /* a JS exception is pending, or memory ran out */
+  int depth;
+  char **only; /* sorted, for bsearch; NULL: every entry of the top directory */
+  size_t only_count;
 } walk_t;
+
+static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int call(walk_t *w, napi_value fn, size_t argc, napi_value *argv, napi_value *out) {
   napi_value global, ignored;
@@ -409,12 +416,19 @@ static int walk_dir(walk_t *w, int fd) {
   }
   size_t abs_len = w->abs.len, rel_len = w->rel.len;
   int r = 0;
+  int top = w->depth == 0;
+  w->depth++;
   for (size_t i = 0; i < count && r == 0; i++) {
+    if (top && w->only) {
+      const char *name = v[i].name;
+      if (!bsearch(&name, w->only, w->only_count, sizeof *w->only, by_string)) continue;
+    }
     w->abs.len = abs_len;
     w->rel.len = rel_len;
     if (push_name(&w->abs, v[i].name, v[i].len) || push_name(&w->rel, v[i].name, v[i].len)) r = oom(w);
     else r = walk_entry(w, dfd, &v[i]);
   }
+  w->depth--;
   w->abs.len = abs_len;
   w->rel.len = rel_len;
   free_entries(v, count);
@@ -422,11 +436,48 @@ static int walk_dir(walk_t *w, int fd) {
   return r;
 }
 
+static void free_only(walk_t *w) {
+  for (size_t i = 0; i < w->only_count; i++) free(w->only[i]);
+  free(w->only);
+  w->only = NULL;
+  w->only_count = 0;
+}
+
+/* Copies the JS array of names (or null) into w->only, sorted. */
+static int read_only(walk_t *w, napi_value arr) {
+  napi_valuetype t;
+  napi_typeof(w->env, arr, &t);
+  if (t == napi_null || t == napi_undefined) return 0;
+  uint32_t n;
+  if (napi_get_array_length(w->env, arr, &n) != napi_ok) {
+    napi_throw_type_error(w->env, NULL, "scanTree: only must be an array of names or null");
+    w->stop = 1;
+    return -1;
+  }
+  w->only = calloc(n ? n : 1, sizeof *w->only);
+  if (!w->only) return oom(w);
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value el;
+    size_t len;
+    if (napi_get_element(w->env, arr, i, &el) != napi_ok || napi_get_value_string_utf8(w->env, el, NULL, 0, &len) != napi_ok) {
+      napi_throw_type_error(w->env, NULL, "scanTree: only must be an array of names or null");
+      w->stop = 1;
+      return -1;
+    }
+    w->only[i] = malloc(len + 1);
+    if (!w->only[i]) return oom(w);
+    w->only_count = i + 1;
+    napi_get_value_string_utf8(w->env, el, w->only[i], len + 1, &len);
+  }
+  qsort(w->only, w->only_count, sizeof *w->only, by_string);
+  return 0;
+}
+
 static napi_value scan_tree(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
-  napi_value argv[6];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 6) {
-    napi_throw_type_error(env, NULL, "scanTree(dir, chunkSize, excluded, onChunk, onSkip, onProgress)");
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) {
+    napi_throw_type_error(env, NULL, "scanTree(dir, rel, only, chunkSize, excluded, onChunk, onSkip, onProgress)");
     return NULL;
   }
   walk_t w;
@@ -434,42 +485,46 @@ static napi_value scan_tree(napi_env env, napi_callback_info info) {
   w.env = env;
   w.complete = 1;
   napi_valuetype t;
-  size_t plen;
+  size_t plen, rlen;
   uint32_t chunk;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &plen) != napi_ok || napi_get_value_uint32(env, argv[1], &chunk) != napi_ok || chunk == 0) {
-    napi_throw_type_error(env, NULL, "scanTree needs a directory and a chunk size");
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &plen) != napi_ok || napi_get_value_string_utf8(env, argv[1], NULL, 0, &rlen) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &chunk) != napi_ok || chunk == 0) {
+    napi_throw_type_error(env, NULL, "scanTree needs a directory, its relative path and a chunk size");
     return NULL;
   }
   w.chunk_size = chunk;
-  napi_typeof(env, argv[2], &t);
-  w.excluded = t == napi_function ? argv[2] : NULL;
-  w.on_chunk = argv[3];
-  w.on_skip = argv[4];
-  napi_typeof(env, argv[5], &t);
-  w.on_progress = t == napi_function ? argv[5] : NULL;
-
-  char *dir = malloc(plen + 2);
-  if (!dir) {
-    oom(&w);
-    return NULL;
+  napi_typeof(env, argv[4], &t);
+  w.excluded = t == napi_function ? argv[4] : NULL;
+  w.on_chunk = argv[5];
+  w.on_skip = argv[6];
+  napi_typeof(env, argv[7], &t);
+  w.on_progress = t == napi_function ? argv[7] : NULL;
+  /* Every failure below sets w.stop (with a JS exception pending) and falls through to the cleanup. */
+  char *rel = NULL, *dir = NULL;
+  if (read_only(&w, argv[2]) == 0) {
+    rel = malloc(rlen + 1);
+    dir = malloc(plen + 2);
+    if (!rel || !dir) oom(&w);
   }
-  napi_get_value_string_utf8(env, argv[0], dir, plen + 1, &plen);
-  if (buf_put(&w.abs, dir, plen) || (plen == 0 || dir[plen - 1] != '/' ? buf_put(&w.abs, "/", 1) : 0)) oom(&w);
-  int fd = w.stop ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  free(dir);
   if (!w.stop) {
-    if (fd < 0) {
-      skip_dir(&w, errno);
-    } else {
-      walk_dir(&w, fd);
-    }
+    napi_get_value_string_utf8(env, argv[1], rel, rlen + 1, &rlen);
+    napi_get_value_string_utf8(env, argv[0], dir, plen + 1, &plen);
+    if (buf_put(&w.rel, rel, rlen) || buf_put(&w.abs, dir, plen) || (plen == 0 || dir[plen - 1] != '/' ? buf_put(&w.abs, "/", 1) : 0)) oom(&w);
   }
+  if (!w.stop) {
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) skip_dir(&w, errno);
+    else walk_dir(&w, fd);
+  }
+  free(rel);
+  free(dir);
   if (!w.stop) emit_chunk(&w, NULL, 0);
   free(w.text.data);
   free(w.info.data);
   free(w.targets.data);
   free(w.abs.data);
   free(w.rel.data);
+  free_only(&w);
   if (w.stop) return NULL;
   napi_value result;
   napi_get_boolean(env, w.complete, &result);

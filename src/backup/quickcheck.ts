@@ -1,5 +1,5 @@
 import type { FileRecord, PackedScan, RootScan, ScanChunk } from '../scan/record.js';
-import { chunkPaths, inodeAt, recordAt, rootRange } from '../scan/scanner.js';
+import { chunkPaths, comparePaths, inodeAt, recordAt, rootRange } from '../scan/scanner.js';
 
 /** A stored file as the quick check sees it: its path and stamp (catalog/stamp.ts; null when unknown). */
 export type QuickRow = [string, string | null];
@@ -42,7 +42,7 @@ export class QuickCheck {
 
   constructor(private readonly stored: StoredRows) {}
 
-  /** Compares one chunk of the scan of `root` (chunks of a root come in order). */
+  /** Compares one chunk of the scan of `root` (in any order). */
   add(root: string, chunk: ScanChunk): void {
     let list = this.compared.get(root);
     if (!list) this.compared.set(root, (list = []));
@@ -78,7 +78,8 @@ export class QuickCheck {
         const [lo, hi] = rootRange(s.root);
         this.add(s.root, { lo, hi, text: '', count: 0, info: new Float64Array(0), targets: [] });
       }
-      const list = this.compared.get(s.root)!;
+      // Chunks scanned in several threads come in any order; records go to the planner in byte order.
+      const list = this.compared.get(s.root)!.sort((a, b) => comparePaths(a.chunk.lo, b.chunk.lo));
       const wantedInodes = new Set<string>();
       for (const { chunk, changed } of list) for (const i of changed) wantedInodes.add(inodeAt(chunk.info, i));
       const records: FileRecord[] = [];

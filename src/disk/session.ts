@@ -142,7 +142,7 @@ export function beginWrite(s: DiskSession): number {
 }
 
 /** Records this copy as in step with the volume, with its size and free space now. */
-export function endWrite(s: DiskSession, freeBytes: number | null): void {
+export function endWrite(s: DiskSession, freeBytes: number | null): { files: number; bytes: number } {
   const volume = s.host.volume(s.info.volume)!;
   const stats = s.disk.volumeStats(s.info.volume);
   const copy = {
@@ -161,6 +161,7 @@ export function endWrite(s: DiskSession, freeBytes: number | null): void {
     s.disk.putCopy(copy);
   });
   s.host.transaction(() => s.host.putCopy(copy));
+  return stats;
 }
 
 /**
@@ -184,10 +185,10 @@ export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5): 
  */
 export async function finishWrite(s: DiskSession, command: string, status: string, summary: unknown, changed = true): Promise<number> {
   const free = freeBytes(s.root);
-  endWrite(s, free);
+  const stats = endWrite(s, free);
   const hostState = s.host.transaction(() => {
     const run = s.host.startRun(command, s.info.volume, s.info.copy);
-    s.host.finishRun(run, status, summary, free, s.disk.volumeStats(s.info.volume).bytes);
+    s.host.finishRun(run, status, summary, free, stats.bytes);
     if (changed) s.host.setMeta(REVISION, String(Number(s.host.getMeta(REVISION) ?? '0') + 1));
     let id = s.host.getMeta(HOST_ID);
     if (!id) {

@@ -1,67 +1,207 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { ExclusionFilter, Rule } from './exclude.js';
-import type { PackedScan, ScanChunk } from './record.js';
+import type { PackedScan, ScanChunk, SkippedEntry } from './record.js';
+import { comparePaths, errorMessage, rootRange, type ScanPart } from './scanner.js';
 
 export interface ScanRequest {
-  roots: string[];
   filter: { rules: Rule[]; regexes: string[] } | null;
 }
 
-/** What the scan thread posts: progress, a chunk of a data path, a data path's end, or the end. */
+/** What the main thread sends a scanning thread: a part of a data path, or the end. */
+export interface ScanTask {
+  id: number;
+  root: string;
+  part: ScanPart;
+}
+
+/** What a scanning thread posts: progress within a task, one of its chunks, or its end. */
 export interface ScanReply {
+  id: number;
   progress?: number;
-  /** Index into the roots. */
-  root?: number;
   chunk?: ScanChunk;
-  /** The data path's scan without its chunks (those came before, one by one). */
-  scan?: PackedScan;
-  done?: boolean;
+  done?: { complete: boolean; skipped: SkippedEntry[] };
 }
 
 export interface BackgroundScan {
-  /** The data paths' scans, in the order of the roots, with all their chunks. */
+  /** The data paths' scans, in the order of the roots, with all their chunks in byte order. */
   result: Promise<PackedScan[]>;
   /**
    * Receives every chunk, those that came already and each one that comes: the caller compares
-   * them with the catalog while the scan goes on.
+   * them with the catalog while the scan goes on. Chunks of a root may come out of order.
    */
   onChunk(fn: (root: string, chunk: ScanChunk) => void): void;
   /** Stops the scan (when the run fails before it needs it). */
   cancel(): void;
 }
 
+/** Directories whose subtrees are handed out, at least this many per thread when the tree has them. */
+const PARTS_PER_THREAD = 4;
+/** How deep the tree is opened up to find them. */
+const MAX_SPLIT_DEPTH = 3;
+
+interface Unit {
+  dir: string;
+  rel: string;
+  name: string;
+  isDir: boolean;
+}
+
+function listUnits(dir: string, rel: string): Unit[] | null {
+  let dirents: fs.Dirent[];
+  try {
+    dirents = fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return null; // the thread that scans it reports why
+  }
+  const key = (u: Unit) => (u.isDir ? u.name + '/' : u.name);
+  return dirents
+    .map((d) => ({ dir, rel, name: d.name, isDir: d.isDirectory() }))
+    .sort((a, b) => comparePaths(key(a), key(b)));
+}
+
 /**
- * Scans the data paths in a thread of their own, so that the main thread can meanwhile open the
- * catalogs, catch the disk up and compare what was scanned so far: on two cores a no-change run
- * then costs about the longer of the two instead of their sum.
+ * Cuts a data path into parts that tile its byte-order range, each a run of consecutive entries of
+ * one directory (with the subtrees below them). The top of the tree is opened up (a level at a
+ * time, at most MAX_SPLIT_DEPTH deep) until there are enough subtrees to keep every thread busy;
+ * excluded directories are left out here as the walk would leave them out.
  */
-export function scanInBackground(roots: string[], filter: ExclusionFilter | undefined, onProgress?: (files: number) => void): BackgroundScan {
-  const request: ScanRequest = { roots, filter: filter && !filter.empty ? filter.spec : null };
-  const worker = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: request });
-  const chunks: ScanChunk[][] = roots.map(() => []);
-  const scans: PackedScan[] = [];
+export function planParts(root: string, filter: ExclusionFilter | undefined, want: number): ScanPart[] {
+  const [rootLo, rootHi] = rootRange(root);
+  const whole: ScanPart[] = [{ dir: root, rel: '', lo: rootLo, hi: rootHi }];
+  if (want <= 1) return whole;
+  let units = listUnits(root, '');
+  if (units === null) return whole;
+  const excluded = (u: Unit) => u.isDir && filter !== undefined && !filter.empty && filter.excludesDir(u.rel + u.name);
+  units = units.filter((u) => !excluded(u));
+  for (let depth = 1; depth < MAX_SPLIT_DEPTH && units.filter((u) => u.isDir).length < want; depth++) {
+    const next: Unit[] = [];
+    for (const u of units) {
+      const inner = u.isDir ? listUnits(path.join(u.dir, u.name), `${u.rel}${u.name}/`) : null;
+      if (inner === null) next.push(u);
+      else next.push(...inner.filter((v) => !excluded(v)));
+    }
+    if (next.length === units.length && next.every((u, i) => u === units![i])) break;
+    units = next;
+  }
+  // Consecutive entries of one directory make a part, with about the same number of subtrees in each.
+  const perPart = Math.max(1, Math.ceil(units.filter((u) => u.isDir).length / want));
+  const parts: ScanPart[] = [];
+  let subtrees = 0;
+  for (const u of units) {
+    const last = parts[parts.length - 1];
+    if (last !== undefined && last.dir === path.join(u.dir) && (subtrees < perPart || !u.isDir)) {
+      last.names!.push(u.name);
+      if (u.isDir) subtrees++;
+      continue;
+    }
+    const at = path.join(u.dir, u.name);
+    const lo = parts.length === 0 ? rootLo : u.isDir ? at + '/' : at;
+    if (last) last.hi = lo;
+    parts.push({ dir: path.join(u.dir), rel: u.rel, names: [u.name], lo, hi: rootHi });
+    subtrees = u.isDir ? 1 : 0;
+  }
+  return parts.length > 1 ? parts : whole;
+}
+
+/** One thread per core (at most 8), or BLAINE_SCAN_THREADS. */
+function scanThreads(): number {
+  const n = Number(process.env.BLAINE_SCAN_THREADS);
+  return Number.isInteger(n) && n >= 1 ? Math.min(n, 64) : Math.max(1, Math.min(os.availableParallelism(), 8));
+}
+
+function rootExists(root: string): { exists: boolean; skipped: SkippedEntry[] } {
+  try {
+    return { exists: fs.statSync(root).isDirectory(), skipped: [] };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return { exists: false, skipped: [] };
+    return { exists: false, skipped: [{ path: root, reason: 'unreadable', message: errorMessage(code, root) }] };
+  }
+}
+
+/**
+ * Scans the data paths in threads of their own, so that the main thread can meanwhile open the
+ * catalogs, catch the disk up and compare what was scanned so far. Each data path is cut into
+ * parts (planParts) that the threads take one at a time; on a no-change run the lstat calls are
+ * nearly all the work, and they then keep every core busy.
+ */
+export function scanInBackground(
+  roots: string[],
+  filter: ExclusionFilter | undefined,
+  onProgress?: (files: number) => void,
+  threads = scanThreads(),
+): BackgroundScan {
+  const tasks: ScanTask[] = [];
+  const scans: PackedScan[] = roots.map((root) => {
+    const r = path.resolve(root);
+    const there = rootExists(r);
+    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD)) tasks.push({ id: tasks.length, root: r, part });
+    return { root: r, exists: there.exists, complete: there.exists, skipped: there.skipped, chunks: [] };
+  });
+  const byRoot = new Map(scans.map((s) => [s.root, s]));
+  const progress = new Map<number, number>();
   let consumer: ((root: string, chunk: ScanChunk) => void) | null = null;
+  let next = 0;
+  let open = tasks.length;
   let settled = false;
+  const workers: Worker[] = [];
+  const stop = () => {
+    settled = true;
+    for (const w of workers) void w.terminate();
+  };
+
   const result = new Promise<PackedScan[]>((resolve, reject) => {
-    worker.on('message', (m: ScanReply) => {
-      if (m.progress !== undefined) onProgress?.(m.progress);
-      if (m.chunk && m.root !== undefined) {
-        chunks[m.root]!.push(m.chunk);
-        consumer?.(roots[m.root]!, m.chunk);
+    const finish = () => {
+      for (const s of scans) {
+        s.chunks.sort((a, b) => comparePaths(a.lo, b.lo));
+        s.skipped.sort((a, b) => comparePaths(a.path, b.path));
       }
-      if (m.scan && m.root !== undefined) scans.push({ ...m.scan, chunks: chunks[m.root]! });
-      if (m.done) {
-        settled = true;
-        resolve(scans);
-      }
-    });
-    worker.on('error', (err) => {
-      settled = true;
-      reject(err);
-    });
-    worker.on('exit', (code) => {
-      if (!settled) reject(new Error(`the scanning thread stopped (exit status ${code}) before it finished`));
-    });
+      stop();
+      resolve(scans);
+    };
+    if (open === 0) return finish();
+    const request: ScanRequest = { filter: filter && !filter.empty ? filter.spec : null };
+    const give = (w: Worker) => {
+      if (next < tasks.length) w.postMessage(tasks[next++]);
+    };
+    for (let i = 0; i < Math.min(threads, tasks.length); i++) {
+      const w = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: request });
+      workers.push(w);
+      w.on('message', (m: ScanReply) => {
+        const task = tasks[m.id]!;
+        const scan = byRoot.get(task.root)!;
+        if (m.progress !== undefined && onProgress) {
+          progress.set(m.id, m.progress);
+          let n = 0;
+          for (const v of progress.values()) n += v;
+          onProgress(n);
+        }
+        if (m.chunk) {
+          scan.chunks.push(m.chunk);
+          consumer?.(scan.root, m.chunk);
+        }
+        if (m.done) {
+          if (!m.done.complete) scan.complete = false;
+          scan.skipped.push(...m.done.skipped);
+          if (--open === 0) finish();
+          else give(w);
+        }
+      });
+      w.on('error', (err) => {
+        if (settled) return;
+        stop();
+        reject(err);
+      });
+      w.on('exit', (code) => {
+        if (settled) return;
+        stop();
+        reject(new Error(`a scanning thread stopped (exit status ${code}) before it finished`));
+      });
+      give(w);
+    }
   });
   // A cancelled scan is never awaited: its rejection must not surface as unhandled.
   result.catch(() => {});
@@ -69,11 +209,8 @@ export function scanInBackground(roots: string[], filter: ExclusionFilter | unde
     result,
     onChunk: (fn) => {
       consumer = fn;
-      chunks.forEach((list, i) => list.forEach((c) => fn(roots[i]!, c)));
+      for (const s of scans) for (const c of s.chunks) fn(s.root, c);
     },
-    cancel: () => {
-      settled = true;
-      void worker.terminate();
-    },
+    cancel: stop,
   };
 }

@@ -24,11 +24,13 @@ export const KIND = { error: 0, file: 1, dir: 2, symlink: 3, special: 4, badName
 
 export interface NativeReader {
   /**
-   * Walks dir (see native/scan.c): asks `excluded` about every entry, hands over chunks of up to
+   * Walks dir, whose path relative to the data path is rel (see native/scan.c): asks `excluded` about every entry, hands over chunks of up to
    * chunkSize files and every entry it skips; true when every directory could be read.
    */
   scanTree(
     dir: string,
+    rel: string,
+    only: string[] | null,
     chunkSize: number,
     excluded: ((rel: string, isDir: boolean) => boolean) | null,
     onChunk: (text: string, info: Float64Array, targets: string, next: string | null) => void,

@@ -68,7 +68,8 @@ function sortedOrder(l: Listing): number[] {
   return order.sort(careful ? (a, b) => comparePaths(keys[a]!, keys[b]!) : (a, b) => (keys[a]! < keys[b]! ? -1 : 1));
 }
 
-function errorMessage(code: string | undefined, name: string): string {
+/** One sentence for a failed readdir or lstat, from its error code. */
+export function errorMessage(code: string | undefined, name: string): string {
   switch (code) {
     case 'EACCES':
       return 'permission denied';
@@ -203,7 +204,22 @@ export function rootRange(root: string): [string, string] {
   return [d + '/', d + '0'];
 }
 
+/**
+ * A part of a data path, for scanning a tree in several threads: the directory dir (relative path
+ * rel, "" or ending in "/"), only its entries named in `names` when given, and the byte-order
+ * range [lo, hi) that the part's chunks are to tile.
+ */
+export interface ScanPart {
+  dir: string;
+  rel: string;
+  names?: string[];
+  lo: string;
+  hi: string;
+}
+
 export interface PackedScanOptions extends ScanOptions {
+  /** Only this part of the data path (whose existence the caller checked). */
+  part?: ScanPart;
   /** Each chunk as soon as it is complete (the scan's own list of chunks is then left empty). */
   onChunk?: (chunk: ScanChunk) => void;
   /** Files per chunk (CHUNK); for tests. */
@@ -218,13 +234,15 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   const list = nodeLister(opts.fs ?? nodeFs);
   const rootPath = path.resolve(root);
   const [rootLo, rootHi] = rootRange(rootPath);
+  const part: ScanPart = opts.part ?? { dir: rootPath, rel: '', lo: rootLo, hi: rootHi };
+  const only = part.names ? new Set(part.names) : undefined;
   const chunks: ScanChunk[] = [];
   const skipped: SkippedEntry[] = [];
   let complete = true;
   let total = 0;
 
   // The chunk being filled; it is closed when the next file (its upper bound) or the end comes.
-  let lo = rootLo;
+  let lo = part.lo;
   const chunkSize = opts.chunkSize ?? CHUNK;
   let info = new Float64Array(FIELDS * chunkSize);
   let parts: string[] = [];
@@ -243,7 +261,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
 
   // The data path itself may be a symlink the user chose (e.g. /srv/media -> /mnt/pool): follow it.
   try {
-    if (!(opts.fs ?? nodeFs).statSync(rootPath).isDirectory()) {
+    if (opts.part === undefined && !(opts.fs ?? nodeFs).statSync(rootPath).isDirectory()) {
       complete = false;
       return result(false);
     }
@@ -254,7 +272,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
     return result(false);
   }
 
-  const walk = (absDir: string, relDir: string): void => {
+  const walk = (absDir: string, relDir: string, names?: Set<string>): void => {
     const listing = list(absDir);
     if (typeof listing === 'string') {
       skipped.push({ path: absDir, reason: 'unreadable', message: errorMessage(listing, absDir) });
@@ -264,6 +282,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
     const prefix = absDir.endsWith('/') ? absDir : absDir + '/';
     for (const i of sortedOrder(listing)) {
       const name = listing.names[i]!;
+      if (names !== undefined && !names.has(name)) continue;
       const rel = relDir + name;
       const abs = prefix + name;
       if (listing.isDir(i)) {
@@ -302,8 +321,8 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   };
 
   if (reader === null) {
-    walk(rootPath, '');
-    close(rootHi);
+    walk(part.dir, part.rel, only);
+    close(part.hi);
   } else {
     // The same walk in C (native/scan.c): it hands over whole chunks, and asks only what it cannot decide.
     const excluded = filter === undefined ? null : (rel: string, isDir: boolean) => (isDir ? filter.excludesDir(rel) : filter.excludesFile(rel));
@@ -314,7 +333,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
         const list = joinedTargets.split('\0');
         for (let i = 0, t = 0; i < n; i++) if (chunkInfo[i * FIELDS + FIELD.kind] === KIND.symlink) chunkTargets.push([i, list[t++]!]);
       }
-      const chunk: ScanChunk = { lo, hi: next ?? rootHi, text, count: n, info: chunkInfo, targets: chunkTargets };
+      const chunk: ScanChunk = { lo, hi: next ?? part.hi, text, count: n, info: chunkInfo, targets: chunkTargets };
       total += n;
       if (opts.onChunk) opts.onChunk(chunk);
       else chunks.push(chunk);
@@ -325,7 +344,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
       else if (kind === KIND.badName) skipped.push({ path: p, reason: 'unreadable', message: 'has a name that is not valid UTF-8' });
       else skipped.push({ path: p, reason: 'unreadable', message: errorMessage(ERRNO_NAMES.get(errno) ?? `errno ${errno}`, p) });
     };
-    if (!reader.scanTree(rootPath, chunkSize, excluded, onChunk, onSkip, onProgress ?? null)) complete = false;
+    if (!reader.scanTree(part.dir, part.rel, part.names ?? null, chunkSize, excluded, onChunk, onSkip, onProgress ?? null)) complete = false;
   }
   if (onProgress !== undefined) onProgress(total);
   return result(true);
