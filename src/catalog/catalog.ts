@@ -220,6 +220,16 @@ export class Catalog {
     return (this.stmts.quickText.get(volume, lo, hi) as string | null) ?? '';
   }
 
+  /**
+   * Reads through a memory map (on) or read calls (off, SQLite's default). A map saves a copy of
+   * every page, which counts when a no-change run reads the whole catalog; but an I/O error under
+   * a map kills the process (SIGBUS) instead of failing a query, so it is on only for that read.
+   * Writes never go through the map, so the catalog stays safe either way.
+   */
+  mapReads(on: boolean): void {
+    this.db.pragma(`mmap_size = ${on ? 1 << 30 : 0}`);
+  }
+
   /** The same rows as [path, stamp] pairs. */
   quickRows(volume: string, lo: string, hi: string): [string, string | null][] {
     return this.stmts.quick.all(volume, lo, hi) as [string, string | null][];

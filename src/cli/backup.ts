@@ -20,6 +20,7 @@ import { par2Available } from '../parity/par2.js';
 import { ParityPool } from '../parity/pool.js';
 import { ExclusionFilter, type Rule } from '../scan/exclude.js';
 import { scanInBackground } from '../scan/background.js';
+import type { PackedScan } from '../scan/record.js';
 import { unpack } from '../scan/scanner.js';
 import { parseSnapraidConf } from '../scan/snapraid-conf.js';
 import { catchUp } from '../disk/catchup.js';
@@ -265,8 +266,16 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     const quick = behind
       ? null
       : new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), rows: (lo, hi) => disk.quickRows(info.volume, lo, hi) });
-    if (quick) scanning.onChunk((root, chunk) => quick.add(root, chunk));
-    const packed = await scanning.result;
+    if (quick) {
+      disk.mapReads(true);
+      scanning.onChunk((root, chunk) => quick.add(root, chunk));
+    }
+    let packed: PackedScan[];
+    try {
+      packed = await scanning.result;
+    } finally {
+      if (quick) disk.mapReads(false);
+    }
     phase('scanned');
     const skipped = packed.flatMap((s) => s.skipped);
     for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);

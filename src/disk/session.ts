@@ -141,10 +141,14 @@ export function beginWrite(s: DiskSession): number {
   return gen;
 }
 
-/** Records this copy as in step with the volume, with its size and free space now. */
-export function endWrite(s: DiskSession, freeBytes: number | null): { files: number; bytes: number } {
+/**
+ * Records this copy as in step with the volume, with its size and free space now. A run that
+ * changed nothing keeps the size its last run counted (counting reads every row).
+ */
+export function endWrite(s: DiskSession, freeBytes: number | null, changed = true): { files: number; bytes: number } {
   const volume = s.host.volume(s.info.volume)!;
-  const stats = s.disk.volumeStats(s.info.volume);
+  const before = changed ? undefined : s.disk.copies().find((c) => c.copy === s.info.copy);
+  const stats = before ? { files: before.files, bytes: before.bytes } : s.disk.volumeStats(s.info.volume);
   const copy = {
     copy: s.info.copy,
     volume: s.info.volume,
@@ -185,7 +189,7 @@ export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5): 
  */
 export async function finishWrite(s: DiskSession, command: string, status: string, summary: unknown, changed = true): Promise<number> {
   const free = freeBytes(s.root);
-  const stats = endWrite(s, free);
+  const stats = endWrite(s, free, changed);
   const hostState = s.host.transaction(() => {
     const run = s.host.startRun(command, s.info.volume, s.info.copy);
     s.host.finishRun(run, status, summary, free, stats.bytes);

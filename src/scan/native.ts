@@ -50,11 +50,16 @@ export function nativeReader(): NativeReader | null {
   if (reader !== undefined) return reader;
   reader = null;
   if (process.env.BLAINE_NO_NATIVE) return reader;
-  try {
-    const r = createRequire(import.meta.url)('../../../native/build/Release/blaine_native.node') as NativeReader;
-    if (r.FIELDS === FIELDS) reader = r;
-  } catch {
-    // not built: stay with node:fs
+  // dist/src/scan/native.js (tsc) or dist/bundle/main.js (bundle): native/ is beside dist/.
+  const load = createRequire(import.meta.url);
+  for (const rel of ['../../../native/build/Release/blaine_native.node', '../../native/build/Release/blaine_native.node']) {
+    try {
+      const r = load(rel) as NativeReader;
+      if (r.FIELDS === FIELDS) reader = r;
+      break;
+    } catch {
+      // not there, or not built: stay with node:fs
+    }
   }
   return reader;
 }
