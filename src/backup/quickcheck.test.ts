@@ -84,3 +84,13 @@ test('quick check: a stored row without a stamp is never taken as unchanged', ()
   const res = quickCheck([scan([a])], store([[a.path, null]]));
   assert.deepEqual(res.scans[0]!.records, [a]);
 });
+
+test('quick check: a hardlinked file in an unchanged chunk stays when a new path in another chunk shares its inode', () => {
+  const a = { ...rec('a', '1:1'), nlink: 2 };
+  const b = rec('b', '1:2');
+  const link = { ...a, path: '/d/z-link' };
+  const res = quickCheck([scan([a, b, link], 2)], store([row(a), row(b)]));
+  assert.deepEqual(res.scans[0]!.records.map((r) => r.path), ['/d/a', '/d/z-link']);
+  assert.equal(res.unchanged, 1);
+  assert.ok(res.keep.has('/d/a'));
+});

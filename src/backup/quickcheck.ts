@@ -1,4 +1,5 @@
 import type { FileRecord, PackedScan, RootScan, ScanChunk } from '../scan/record.js';
+import { FIELD, FIELDS } from '../scan/native.js';
 import { chunkPaths, comparePaths, inodeAt, recordAt, rootRange } from '../scan/scanner.js';
 
 /** A stored file as the quick check sees it: its path and stamp (catalog/stamp.ts; null when unknown). */
@@ -20,10 +21,21 @@ export interface QuickCheckResult {
   unchanged: number;
 }
 
-/** Which files of a chunk differ from their stored rows (an empty list when none do). */
+/**
+ * Which files of a chunk differ from their stored rows (an empty list when none do). A chunk
+ * found unchanged is kept only when it holds hardlinked files (nlink > 1), the only ones a changed
+ * file elsewhere can share an inode with: a million unchanged files then cost no memory here.
+ */
 interface Compared {
-  chunk: ScanChunk;
+  lo: string;
+  count: number;
+  chunk: ScanChunk | null;
   changed: number[];
+}
+
+function hasLinks(chunk: ScanChunk): boolean {
+  for (let i = 0; i < chunk.count; i++) if (chunk.info[i * FIELDS + FIELD.nlink]! > 1) return true;
+  return false;
 }
 
 /**
@@ -47,8 +59,11 @@ export class QuickCheck {
     let list = this.compared.get(root);
     if (!list) this.compared.set(root, (list = []));
     const changed: number[] = [];
-    list.push({ chunk, changed });
-    if (this.stored.text(chunk.lo, chunk.hi) === chunk.text) return;
+    if (this.stored.text(chunk.lo, chunk.hi) === chunk.text) {
+      list.push({ lo: chunk.lo, count: chunk.count, chunk: hasLinks(chunk) ? chunk : null, changed });
+      return;
+    }
+    list.push({ lo: chunk.lo, count: chunk.count, chunk, changed });
     const rows = new Map<string, string | null>();
     for (const [p, s] of this.stored.rows(chunk.lo, chunk.hi)) rows.set(p, s);
     const parts = chunk.count === 0 ? [] : chunk.text.split('\0');
@@ -79,13 +94,14 @@ export class QuickCheck {
         this.add(s.root, { lo, hi, text: '', count: 0, info: new Float64Array(0), targets: [] });
       }
       // Chunks scanned in several threads come in any order; records go to the planner in byte order.
-      const list = this.compared.get(s.root)!.sort((a, b) => comparePaths(a.chunk.lo, b.chunk.lo));
+      const list = this.compared.get(s.root)!.sort((a, b) => comparePaths(a.lo, b.lo));
       const wantedInodes = new Set<string>();
-      for (const { chunk, changed } of list) for (const i of changed) wantedInodes.add(inodeAt(chunk.info, i));
+      for (const { chunk, changed } of list) for (const i of changed) wantedInodes.add(inodeAt(chunk!.info, i));
       const records: FileRecord[] = [];
       let total = 0;
-      for (const { chunk, changed } of list) {
-        total += chunk.count;
+      for (const { chunk, count, changed } of list) {
+        total += count;
+        if (chunk === null) continue;
         const take = new Set(changed);
         if (wantedInodes.size > 0) {
           for (let i = 0; i < chunk.count; i++) if (!take.has(i) && wantedInodes.has(inodeAt(chunk.info, i))) take.add(i);

@@ -227,7 +227,8 @@ export class Catalog {
    * Writes never go through the map, so the catalog stays safe either way.
    */
   mapReads(on: boolean): void {
-    this.db.pragma(`mmap_size = ${on ? 1 << 30 : 0}`);
+    // At most 256 MiB mapped: a bigger catalog reads the rest as usual, and memory stays bounded.
+    this.db.pragma(`mmap_size = ${on ? 256 * 1024 * 1024 : 0}`);
   }
 
   /** The same rows as [path, stamp] pairs. */

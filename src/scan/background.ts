@@ -26,11 +26,15 @@ export interface ScanReply {
 }
 
 export interface BackgroundScan {
-  /** The data paths' scans, in the order of the roots, with all their chunks in byte order. */
+  /**
+   * The data paths' scans, in the order of the roots, with all their chunks in byte order, but
+   * none when onChunk took them over.
+   */
   result: Promise<PackedScan[]>;
   /**
-   * Receives every chunk, those that came already and each one that comes: the caller compares
-   * them with the catalog while the scan goes on. Chunks of a root may come out of order.
+   * Hands every chunk to fn, those that came already and each one that comes, and keeps none: the
+   * caller compares them with the catalog while the scan goes on. Chunks of a root may come out
+   * of order.
    */
   onChunk(fn: (root: string, chunk: ScanChunk) => void): void;
   /** Stops the scan (when the run fails before it needs it). */
@@ -180,8 +184,9 @@ export function scanInBackground(
           onProgress(n);
         }
         if (m.chunk) {
-          scan.chunks.push(m.chunk);
-          consumer?.(scan.root, m.chunk);
+          // A consumer takes chunks over; without one they are kept for the result.
+          if (consumer) consumer(scan.root, m.chunk);
+          else scan.chunks.push(m.chunk);
         }
         if (m.done) {
           if (!m.done.complete) scan.complete = false;
@@ -209,7 +214,10 @@ export function scanInBackground(
     result,
     onChunk: (fn) => {
       consumer = fn;
-      for (const s of scans) for (const c of s.chunks) fn(s.root, c);
+      for (const s of scans) {
+        for (const c of s.chunks) fn(s.root, c);
+        s.chunks = [];
+      }
     },
     cancel: stop,
   };
