@@ -38,7 +38,7 @@ export function scanDataPaths(roots: string[], filter: ExclusionFilter | undefin
     const s = scanRoot(root, { filter, onProgress: onProgress && ((n) => onProgress(before + n)) });
     before += s.records.length;
     scans.push(s);
-    skipped.push(...s.skipped);
+    for (const k of s.skipped) skipped.push(k);
   }
   return { scans, skipped };
 }

@@ -355,7 +355,8 @@ export function plan(input: PlanInput): Plan {
   for (const d of decisions.values()) {
     if (d.kind === 'unchanged' || d.kind === 'meta') update(d.entry, d.record, d.sha1, d.kind === 'meta');
   }
-  ops.push(...updateOps);
+  // push(...x) would put every element on the stack: a million files overflow it.
+  for (const op of updateOps) ops.push(op);
 
   // ---- new content: hardlinks, duplicates, copies ----
   const contentPaths = decided.filter((r) => {
@@ -492,7 +493,8 @@ export function plan(input: PlanInput): Plan {
     counts[why]++;
   }
 
-  ops.push(...linkOps, ...contentOps);
+  for (const op of linkOps) ops.push(op);
+  for (const op of contentOps) ops.push(op);
 
   // ---- paths gone from the data paths ----
   const gone: CatalogEntry[] = [];

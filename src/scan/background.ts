@@ -53,6 +53,7 @@ interface Unit {
   isDir: boolean;
 }
 
+/** A directory's entries in walk order, or null when it is better scanned whole. */
 function listUnits(dir: string, rel: string): Unit[] | null {
   let dirents: fs.Dirent[];
   try {
@@ -60,6 +61,9 @@ function listUnits(dir: string, rel: string): Unit[] | null {
   } catch {
     return null; // the thread that scans it reports why
   }
+  // A name that is not UTF-8 comes back with U+FFFD and would not match itself in a part's list
+  // of names: such a directory is scanned whole, where the walk reports that name.
+  if (dirents.some((d) => d.name.includes('\ufffd'))) return null;
   const key = (u: Unit) => (u.isDir ? u.name + '/' : u.name);
   return dirents
     .map((d) => ({ dir, rel, name: d.name, isDir: d.isDirectory() }))
@@ -85,7 +89,7 @@ export function planParts(root: string, filter: ExclusionFilter | undefined, wan
     for (const u of units) {
       const inner = u.isDir ? listUnits(path.join(u.dir, u.name), `${u.rel}${u.name}/`) : null;
       if (inner === null) next.push(u);
-      else next.push(...inner.filter((v) => !excluded(v)));
+      else for (const v of inner) if (!excluded(v)) next.push(v);
     }
     if (next.length === units.length && next.every((u, i) => u === units![i])) break;
     units = next;
@@ -190,7 +194,7 @@ export function scanInBackground(
         }
         if (m.done) {
           if (!m.done.complete) scan.complete = false;
-          scan.skipped.push(...m.done.skipped);
+          for (const k of m.done.skipped) scan.skipped.push(k);
           if (--open === 0) finish();
           else give(w);
         }

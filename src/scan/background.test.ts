@@ -1,0 +1,89 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { planParts, scanInBackground } from './background.js';
+import { ExclusionFilter } from './exclude.js';
+import type { ScanChunk } from './record.js';
+import { comparePaths, rootRange, scanRoot, unpack } from './scanner.js';
+
+function tempDir(t: { after: (fn: () => void) => void }): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-bg-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function write(root: string, rel: string, content = ''): void {
+  const p = path.join(root, rel);
+  fs.mkdirSync(path.dirname(p), { recursive: true });
+  fs.writeFileSync(p, content);
+}
+
+/** Few top-level directories (so the split opens them up), files between them, links, a FIFO, exclusions. */
+function tree(root: string): void {
+  write(root, '0-first.txt', 'a');
+  for (let i = 0; i < 40; i++) write(root, `media/${i % 3 ? 'photos' : 'music'}/set${i % 5}/f${i}.bin`, String(i));
+  write(root, 'media/readme', 'between subtrees');
+  write(root, 'media/photos/cache/skip', 'excluded');
+  write(root, 'media/photos/a b/x', 'space');
+  write(root, 'media/photos-2/y', 'sorts after photos/');
+  write(root, 'z-last.txt', 'z');
+  fs.symlinkSync('z-last.txt', path.join(root, 'link'));
+  fs.linkSync(path.join(root, 'z-last.txt'), path.join(root, 'media', 'hard'));
+  execFileSync('mkfifo', [path.join(root, 'media', 'fifo')]);
+}
+
+const filter = new ExclusionFilter([{ kind: 'exclude', pattern: 'cache/' }]);
+
+test('parts tile the root range, each a run of one directory', (t) => {
+  const root = tempDir(t);
+  tree(root);
+  const parts = planParts(root, filter, 8);
+  assert.ok(parts.length > 1, 'the tree is split');
+  const [lo, hi] = rootRange(root);
+  assert.equal(parts[0]!.lo, lo);
+  assert.equal(parts.at(-1)!.hi, hi);
+  for (let i = 1; i < parts.length; i++) {
+    assert.equal(parts[i]!.lo, parts[i - 1]!.hi);
+    assert.ok(comparePaths(parts[i - 1]!.lo, parts[i]!.lo) < 0);
+  }
+  for (const p of parts) for (const n of p.names ?? []) assert.ok(fs.lstatSync(path.join(p.dir, n)), `${n} is an entry of ${p.dir}`);
+  assert.ok(!parts.some((p) => p.names?.includes('cache')), 'an excluded directory is no part');
+});
+
+test('a scan in several threads finds exactly what one walk finds', async (t) => {
+  const root = tempDir(t);
+  tree(root);
+  const one = scanRoot(root, { filter });
+  for (const threads of [1, 2, 3]) {
+    const [s] = await scanInBackground([root], filter, undefined, threads).result;
+    assert.deepEqual(unpack(s!), one, `${threads} thread(s)`);
+  }
+  assert.deepEqual(one.skipped, [{ path: path.join(root, 'media', 'fifo'), reason: 'special', message: 'is a FIFO' }]);
+});
+
+test('chunks handed to a consumer are not kept; missing and unreadable data paths are told apart', async (t) => {
+  const root = tempDir(t);
+  tree(root);
+  const got: ScanChunk[] = [];
+  const bg = scanInBackground([root, path.join(root, 'nope')], undefined, undefined, 2);
+  bg.onChunk((r, c) => {
+    assert.equal(r, root);
+    got.push(c);
+  });
+  const [s, missing] = await bg.result;
+  assert.deepEqual(s!.chunks, []);
+  assert.equal(got.reduce((n, c) => n + c.count, 0), scanRoot(root).records.length);
+  assert.deepEqual([missing!.exists, missing!.complete, missing!.chunks], [false, false, []]);
+});
+
+test('a name that is not UTF-8 near the top keeps its directory whole, and is still reported', async (t) => {
+  const root = tempDir(t);
+  tree(root);
+  fs.writeFileSync(Buffer.concat([Buffer.from(root + '/media/bad-'), Buffer.from([0xff]), Buffer.from('.txt')]), 'x');
+  const [s] = await scanInBackground([root], undefined, undefined, 2).result;
+  assert.deepEqual(unpack(s!), scanRoot(root));
+  assert.ok(s!.skipped.some((k) => k.message === 'has a name that is not valid UTF-8'));
+});
