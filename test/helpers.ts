@@ -33,6 +33,20 @@ export function tempDir(prefix = 'blaine-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** A temporary folder that is removed when the test ends. */
+export function scratchDir(t: { after: (fn: () => void) => void }, prefix = 'blaine-test-'): string {
+  const dir = tempDir(prefix);
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Writes root/rel, making its folders; returns the path. */
+export function writeUnder(root: string, rel: string, content: string | Buffer = ''): string {
+  const p = path.join(root, rel);
+  write(p, content);
+  return p;
+}
+
 export const isRoot = process.getuid?.() === 0;
 
 /** A library folder, an empty disk folder and a host catalog path, in one temporary folder. */

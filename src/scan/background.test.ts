@@ -8,28 +8,19 @@ import { planParts, scanInBackground } from './background.js';
 import { ExclusionFilter } from './exclude.js';
 import type { ScanChunk } from './record.js';
 import { comparePaths, rootRange, scanRoot, unpack } from './scanner.js';
+import { scratchDir, writeUnder } from '../../test/helpers.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-bg-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
-function write(root: string, rel: string, content = ''): void {
-  const p = path.join(root, rel);
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  fs.writeFileSync(p, content);
-}
 
 /** Few top-level directories (so the split opens them up), files between them, links, a FIFO, exclusions. */
 function tree(root: string): void {
-  write(root, '0-first.txt', 'a');
-  for (let i = 0; i < 40; i++) write(root, `media/${i % 3 ? 'photos' : 'music'}/set${i % 5}/f${i}.bin`, String(i));
-  write(root, 'media/readme', 'between subtrees');
-  write(root, 'media/photos/cache/skip', 'excluded');
-  write(root, 'media/photos/a b/x', 'space');
-  write(root, 'media/photos-2/y', 'sorts after photos/');
-  write(root, 'z-last.txt', 'z');
+  writeUnder(root, '0-first.txt', 'a');
+  for (let i = 0; i < 40; i++) writeUnder(root, `media/${i % 3 ? 'photos' : 'music'}/set${i % 5}/f${i}.bin`, String(i));
+  writeUnder(root, 'media/readme', 'between subtrees');
+  writeUnder(root, 'media/photos/cache/skip', 'excluded');
+  writeUnder(root, 'media/photos/a b/x', 'space');
+  writeUnder(root, 'media/photos-2/y', 'sorts after photos/');
+  writeUnder(root, 'z-last.txt', 'z');
   fs.symlinkSync('z-last.txt', path.join(root, 'link'));
   fs.linkSync(path.join(root, 'z-last.txt'), path.join(root, 'media', 'hard'));
   execFileSync('mkfifo', [path.join(root, 'media', 'fifo')]);
@@ -38,7 +29,7 @@ function tree(root: string): void {
 const filter = new ExclusionFilter([{ kind: 'exclude', pattern: 'cache/' }]);
 
 test('parts tile the root range, each a run of one directory', (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-bg-');
   tree(root);
   const parts = planParts(root, filter, 8);
   assert.ok(parts.length > 1, 'the tree is split');
@@ -54,7 +45,7 @@ test('parts tile the root range, each a run of one directory', (t) => {
 });
 
 test('a scan in several threads finds exactly what one walk finds', async (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-bg-');
   tree(root);
   const one = scanRoot(root, { filter });
   for (const threads of [1, 2, 3]) {
@@ -65,7 +56,7 @@ test('a scan in several threads finds exactly what one walk finds', async (t) =>
 });
 
 test('chunks handed to a consumer are not kept; missing and unreadable data paths are told apart', async (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-bg-');
   tree(root);
   const got: ScanChunk[] = [];
   const bg = scanInBackground([root, path.join(root, 'nope')], undefined, undefined, 2);
@@ -80,7 +71,7 @@ test('chunks handed to a consumer are not kept; missing and unreadable data path
 });
 
 test('a name that is not UTF-8 near the top keeps its directory whole, and is still reported', async (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-bg-');
   tree(root);
   fs.writeFileSync(Buffer.concat([Buffer.from(root + '/media/bad-'), Buffer.from([0xff]), Buffer.from('.txt')]), 'x');
   const [s] = await scanInBackground([root], undefined, undefined, 2).result;

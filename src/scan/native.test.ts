@@ -9,21 +9,12 @@ import { ExclusionFilter } from './exclude.js';
 import { nativeReader } from './native.js';
 import type { PackedScan } from './record.js';
 import { chunkPaths, comparePaths, scanRootPacked, unpack, type PackedScanOptions } from './scanner.js';
+import { scratchDir, writeUnder } from '../../test/helpers.js';
 
 const built = nativeReader() !== null;
 const skipNative = !built && 'the native scanner is not built (npm run build)';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-native-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
-function write(root: string, rel: string, content = ''): void {
-  const p = path.join(root, rel);
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  fs.writeFileSync(p, content);
-}
 
 /** Both scanners over the same tree: they must agree on everything, chunk by chunk. */
 function both(root: string, opts: PackedScanOptions = {}): { native: PackedScan; node: PackedScan } {
@@ -32,19 +23,19 @@ function both(root: string, opts: PackedScanOptions = {}): { native: PackedScan;
 
 /** A tree with every kind of entry the scanner meets, and names that test its byte order. */
 function awkwardTree(root: string): void {
-  write(root, 'a.txt', 'hello');
-  write(root, 'empty');
-  write(root, 'a b/x', 'spaces');
-  write(root, 'a-b', 'dash');
-  write(root, 'a/x', 'slash order');
-  write(root, 'a0', 'zero');
-  write(root, "it's \"quoted\"\nnewline", 'q');
-  write(root, 'x.par2', 'not parity');
-  write(root, 'é/ü/ñ.txt', 'accents');
-  write(root, '\u{1F600}smile', 'astral');
-  write(root, '\uE000private', 'private use: sorts before the astral name by bytes, after it by UTF-16');
-  write(root, '\uFFFDreplacement', 'a real U+FFFD');
-  write(root, 'deep/1/2/3/4/5/6/7/f', 'deep');
+  writeUnder(root, 'a.txt', 'hello');
+  writeUnder(root, 'empty');
+  writeUnder(root, 'a b/x', 'spaces');
+  writeUnder(root, 'a-b', 'dash');
+  writeUnder(root, 'a/x', 'slash order');
+  writeUnder(root, 'a0', 'zero');
+  writeUnder(root, "it's \"quoted\"\nnewline", 'q');
+  writeUnder(root, 'x.par2', 'not parity');
+  writeUnder(root, 'é/ü/ñ.txt', 'accents');
+  writeUnder(root, '\u{1F600}smile', 'astral');
+  writeUnder(root, '\uE000private', 'private use: sorts before the astral name by bytes, after it by UTF-16');
+  writeUnder(root, '\uFFFDreplacement', 'a real U+FFFD');
+  writeUnder(root, 'deep/1/2/3/4/5/6/7/f', 'deep');
   fs.linkSync(path.join(root, 'a.txt'), path.join(root, 'deep', 'hardlink'));
   fs.symlinkSync('a.txt', path.join(root, 'rel-link'));
   fs.symlinkSync('/etc/hostname', path.join(root, 'abs-link'));
@@ -64,7 +55,7 @@ test('the native scanner is built (npm ci builds it; CI must use it)', { skip: p
 });
 
 test('native and node:fs scans agree on every record, stamp, skip and chunk', { skip: skipNative }, (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-native-');
   awkwardTree(root);
   const { native, node } = both(root, { chunkSize: 4 });
   assert.deepEqual(native, node);
@@ -92,11 +83,11 @@ test('native and node:fs scans agree on every record, stamp, skip and chunk', { 
 });
 
 test('native and node:fs scans agree with a filter that prunes directories and drops files', { skip: skipNative }, (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-native-');
   awkwardTree(root);
-  write(root, 'cache/big/x', 'pruned');
-  write(root, 'sub/cache/y', 'pruned');
-  write(root, 'sub/keep.tmp', 'included');
+  writeUnder(root, 'cache/big/x', 'pruned');
+  writeUnder(root, 'sub/cache/y', 'pruned');
+  writeUnder(root, 'sub/keep.tmp', 'included');
   const filter = new ExclusionFilter([
     { kind: 'include', pattern: '/sub/keep.tmp' },
     { kind: 'exclude', pattern: '*.tmp' },
@@ -119,8 +110,8 @@ test('native and node:fs scans agree with a filter that prunes directories and d
 });
 
 test('names that are not UTF-8 are skipped alike; such a directory makes the scan incomplete', { skip: skipNative }, (t) => {
-  const root = tempDir(t);
-  write(root, 'ok.txt', 'ok');
+  const root = scratchDir(t, 'blaine-native-');
+  writeUnder(root, 'ok.txt', 'ok');
   const bad = Buffer.concat([Buffer.from(root + '/bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]);
   fs.writeFileSync(bad, 'latin-1 name');
   const badDir = Buffer.concat([Buffer.from(root + '/dir-'), Buffer.from([0xe9])]);
@@ -134,8 +125,8 @@ test('names that are not UTF-8 are skipped alike; such a directory makes the sca
 });
 
 test('a tree bigger than a chunk comes in chunks that tile the root range', { skip: skipNative }, (t) => {
-  const root = tempDir(t);
-  for (let i = 0; i < 300; i++) write(root, `d${i % 7}/f${i}`, String(i));
+  const root = scratchDir(t, 'blaine-native-');
+  for (let i = 0; i < 300; i++) writeUnder(root, `d${i % 7}/f${i}`, String(i));
   const chunks: PackedScan['chunks'] = [];
   const s = scanRootPacked(root, { chunkSize: 64, onChunk: (c) => chunks.push(c) });
   assert.equal(s.chunks.length, 0);
@@ -148,7 +139,7 @@ test('a tree bigger than a chunk comes in chunks that tile the root range', { sk
 });
 
 test('an empty or missing data path gives one empty chunk or none, alike', { skip: skipNative }, (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-native-');
   const { native, node } = both(root);
   assert.deepEqual(native, node);
   assert.deepEqual(native.chunks.map((c) => [c.lo, c.hi, c.count, c.text]), [[root + '/', root + '0', 0, '']]);
@@ -161,11 +152,11 @@ const runsAsRoot = process.getuid?.() === 0;
 const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
 
 test('native: unreadable directories and files, scanned as an unprivileged user', { skip: skipNative || (!(runsAsRoot && hasSetpriv) && 'needs root and setpriv') }, (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-native-');
   fs.chmodSync(root, 0o755);
-  write(root, 'a.txt', 'a');
-  write(root, 'locked/secret.txt', 's');
-  write(root, 'open/inner/x', 'x');
+  writeUnder(root, 'a.txt', 'a');
+  writeUnder(root, 'locked/secret.txt', 's');
+  writeUnder(root, 'open/inner/x', 'x');
   fs.chmodSync(path.join(root, 'locked'), 0o000);
   fs.chmodSync(path.join(root, 'open'), 0o311); // may enter, may not list
   const scanner = new URL('./scanner.js', import.meta.url).pathname;

@@ -8,19 +8,9 @@ import { fileURLToPath } from 'node:url';
 import { ExclusionFilter } from './exclude.js';
 import { comparePaths, scanRoot, type ScanFs } from './scanner.js';
 import type { FileRecord } from './record.js';
+import { scratchDir, writeUnder } from '../../test/helpers.js';
 
-function tempDir(t: { after: (fn: () => void) => void }): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-scan-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
-function write(root: string, rel: string, content = ''): string {
-  const p = path.join(root, rel);
-  fs.mkdirSync(path.dirname(p), { recursive: true });
-  fs.writeFileSync(p, content);
-  return p;
-}
 
 function byRel(root: string, records: FileRecord[]): Map<string, FileRecord> {
   return new Map(records.map((r) => [path.relative(root, r.path), r]));
@@ -37,9 +27,9 @@ function errno(code: string): NodeJS.ErrnoException {
 }
 
 test('regular and empty files are recorded with their lstat fields', (t) => {
-  const root = tempDir(t);
-  write(root, 'a.txt', 'hello');
-  write(root, 'empty');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'a.txt', 'hello');
+  writeUnder(root, 'empty');
   const scan = scanRoot(root);
   assert.equal(scan.exists, true);
   assert.equal(scan.complete, true);
@@ -64,8 +54,8 @@ test('regular and empty files are recorded with their lstat fields', (t) => {
 });
 
 test('hardlinks appear once per path with the same inode', (t) => {
-  const root = tempDir(t);
-  write(root, 'one', 'x');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'one', 'x');
   fs.mkdirSync(path.join(root, 'sub'));
   fs.linkSync(path.join(root, 'one'), path.join(root, 'sub', 'two'));
   const m = byRel(root, scanRoot(root).records);
@@ -76,9 +66,9 @@ test('hardlinks appear once per path with the same inode', (t) => {
 });
 
 test('symlinks are recorded, never followed', (t) => {
-  const root = tempDir(t);
-  write(root, 'target.txt', 'data');
-  write(root, 'dir/inner.txt', 'x');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'target.txt', 'data');
+  writeUnder(root, 'dir/inner.txt', 'x');
   fs.symlinkSync('target.txt', path.join(root, 'rel'));
   fs.symlinkSync(path.join(root, 'target.txt'), path.join(root, 'abs'));
   fs.symlinkSync('does/not/exist', path.join(root, 'dangling'));
@@ -105,8 +95,8 @@ test('symlinks are recorded, never followed', (t) => {
 });
 
 test('a FIFO is skipped as special', (t) => {
-  const root = tempDir(t);
-  write(root, 'a', 'x');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'a', 'x');
   execFileSync('mkfifo', [path.join(root, 'pipe')]);
   const scan = scanRoot(root);
   assert.deepEqual(rels(root, scan.records), ['a']);
@@ -115,9 +105,9 @@ test('a FIFO is skipped as special', (t) => {
 });
 
 test('unusual names: spaces, quotes, non-ASCII, one character', (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-scan-');
   const names = ['with space.txt', `it's "quoted"`, 'naïve – 日本語 🎞.mkv', 'x', ' lead', 'back\\slash', 'new\nline'];
-  for (const n of names) write(root, n, n);
+  for (const n of names) writeUnder(root, n, n);
   const m = byRel(root, scanRoot(root).records);
   for (const n of names) {
     assert.equal(m.get(n)?.size, Buffer.byteLength(n), n);
@@ -125,8 +115,8 @@ test('unusual names: spaces, quotes, non-ASCII, one character', (t) => {
 });
 
 test('a name that is not valid UTF-8 does not crash the scan', (t) => {
-  const root = tempDir(t);
-  write(root, 'ok.txt', 'x');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'ok.txt', 'x');
   fs.writeFileSync(Buffer.concat([Buffer.from(root + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]), 'x');
   const scan = scanRoot(root);
   assert.deepEqual(rels(root, scan.records), ['ok.txt']);
@@ -137,8 +127,8 @@ test('a name that is not valid UTF-8 does not crash the scan', (t) => {
 });
 
 test('a directory whose name is not valid UTF-8 makes the scan incomplete', (t) => {
-  const root = tempDir(t);
-  write(root, 'ok.txt', 'x');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'ok.txt', 'x');
   const bad = Buffer.concat([Buffer.from(root + '/dir'), Buffer.from([0xc3, 0x28])]);
   fs.mkdirSync(bad);
   fs.writeFileSync(Buffer.concat([bad, Buffer.from('/inside')]), 'x');
@@ -149,9 +139,9 @@ test('a directory whose name is not valid UTF-8 makes the scan incomplete', (t) 
 });
 
 test('records come out in byte order of their paths, depth first', (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-scan-');
   const files = ['b', 'B', 'a b/x', 'a/x', 'a/y/z', 'a-b', 'a.b', 'a0', 'é', 'z', '\u{1F600}', '\uFF21', 'Z/1'];
-  for (const f of files) write(root, f, f);
+  for (const f of files) writeUnder(root, f, f);
   const got = rels(root, scanRoot(root).records);
   const byBytes = [...files].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y)));
   assert.deepEqual(got, byBytes);
@@ -170,12 +160,12 @@ test('comparePaths agrees with UTF-8 byte order', () => {
 });
 
 test('exclusions: files left out, excluded directories never opened, paths relative to the root', (t) => {
-  const root = tempDir(t);
-  write(root, 'keep.txt');
-  write(root, 'drop.tmp');
-  write(root, 'cache/deep/x.txt');
-  write(root, 'sub/cache/y.txt');
-  write(root, 'sub/keep.tmp');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'keep.txt');
+  writeUnder(root, 'drop.tmp');
+  writeUnder(root, 'cache/deep/x.txt');
+  writeUnder(root, 'sub/cache/y.txt');
+  writeUnder(root, 'sub/keep.tmp');
   const opened: string[] = [];
   const spyFs: ScanFs = {
     statSync: (p) => fs.statSync(p),
@@ -210,30 +200,30 @@ test('exclusions: files left out, excluded directories never opened, paths relat
 });
 
 test('an include-only filter walks every directory but keeps only what it includes', (t) => {
-  const root = tempDir(t);
-  write(root, 'readme.txt');
-  write(root, 'movies/a.mkv');
-  write(root, 'music/b.mp3');
-  write(root, 'music/movies/c.mkv');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'readme.txt');
+  writeUnder(root, 'movies/a.mkv');
+  writeUnder(root, 'music/b.mp3');
+  writeUnder(root, 'music/movies/c.mkv');
   const scan = scanRoot(root, { filter: new ExclusionFilter([{ kind: 'include', pattern: '/movies/' }]) });
   assert.deepEqual(rels(root, scan.records), ['movies/a.mkv']);
 });
 
 test('--exclude-regex applies to the path relative to the root', (t) => {
-  const root = tempDir(t);
-  write(root, 'a/b.bak');
-  write(root, 'a/b.txt');
-  write(root, 'tmp/x');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'a/b.bak');
+  writeUnder(root, 'a/b.txt');
+  writeUnder(root, 'tmp/x');
   const scan = scanRoot(root, { filter: new ExclusionFilter([], ['\\.bak$', '^tmp/']) });
   assert.deepEqual(rels(root, scan.records), ['a/b.txt']);
 });
 
 test('missing root, root that is a file, empty root, relative root', (t) => {
-  const base = tempDir(t);
+  const base = scratchDir(t, 'blaine-scan-');
   const missing = scanRoot(path.join(base, 'nope'));
   assert.deepEqual(missing, { root: path.join(base, 'nope'), exists: false, complete: false, records: [], skipped: [] });
 
-  const file = write(base, 'file', 'x');
+  const file = writeUnder(base, 'file', 'x');
   const asFile = scanRoot(file);
   assert.equal(asFile.exists, false);
   assert.equal(asFile.complete, false);
@@ -253,8 +243,8 @@ test('missing root, root that is a file, empty root, relative root', (t) => {
 });
 
 test('a data path that is itself a symlink to a directory is scanned', (t) => {
-  const base = tempDir(t);
-  write(base, 'real/a.txt', 'x');
+  const base = scratchDir(t, 'blaine-scan-');
+  writeUnder(base, 'real/a.txt', 'x');
   fs.symlinkSync(path.join(base, 'real'), path.join(base, 'link'));
   const scan = scanRoot(path.join(base, 'link'));
   assert.equal(scan.exists, true);
@@ -262,11 +252,11 @@ test('a data path that is itself a symlink to a directory is scanned', (t) => {
 });
 
 test('mtime keeps its nanoseconds', (t) => {
-  const root = tempDir(t);
-  const f = write(root, 'f', 'x');
+  const root = scratchDir(t, 'blaine-scan-');
+  const f = writeUnder(root, 'f', 'x');
   const env = { ...process.env, TZ: 'UTC' };
   execFileSync('touch', ['-d', '2020-01-02 03:04:05.123456789', f], { env });
-  const old = write(root, 'old', 'x');
+  const old = writeUnder(root, 'old', 'x');
   execFileSync('touch', ['-d', '1969-12-31 23:59:58.75', old], { env });
   const m = byRel(root, scanRoot(root).records);
   assert.equal(m.get('f')!.mtimeSec, Date.UTC(2020, 0, 2, 3, 4, 5) / 1000);
@@ -276,8 +266,8 @@ test('mtime keeps its nanoseconds', (t) => {
 });
 
 test('onProgress ends with the number of records', (t) => {
-  const root = tempDir(t);
-  for (let i = 0; i < 5000; i++) write(root, `d${i % 7}/f${i}`);
+  const root = scratchDir(t, 'blaine-scan-');
+  for (let i = 0; i < 5000; i++) writeUnder(root, `d${i % 7}/f${i}`);
   const seen: number[] = [];
   const scan = scanRoot(root, { onProgress: (n) => seen.push(n) });
   assert.equal(scan.records.length, 5000);
@@ -303,10 +293,10 @@ function failingFs(fail: { readdir?: string; lstat?: string; readlink?: string; 
 }
 
 test('an unreadable directory is reported and makes the scan incomplete', (t) => {
-  const root = tempDir(t);
-  write(root, 'a.txt');
-  write(root, 'locked/secret.txt');
-  write(root, 'z.txt');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'a.txt');
+  writeUnder(root, 'locked/secret.txt');
+  writeUnder(root, 'z.txt');
   const locked = path.join(root, 'locked');
   const scan = scanRoot(root, { fs: failingFs({ readdir: locked, code: 'EACCES' }) });
   assert.equal(scan.exists, true);
@@ -316,8 +306,8 @@ test('an unreadable directory is reported and makes the scan incomplete', (t) =>
 });
 
 test('an unreadable root directory exists but is incomplete', (t) => {
-  const root = tempDir(t);
-  write(root, 'a.txt');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'a.txt');
   const scan = scanRoot(root, { fs: failingFs({ readdir: root, code: 'EIO' }) });
   assert.equal(scan.exists, true);
   assert.equal(scan.complete, false);
@@ -325,9 +315,9 @@ test('an unreadable root directory exists but is incomplete', (t) => {
 });
 
 test('lstat and readlink failures skip the entry as unreadable', (t) => {
-  const root = tempDir(t);
-  write(root, 'a.txt');
-  write(root, 'b.txt');
+  const root = scratchDir(t, 'blaine-scan-');
+  writeUnder(root, 'a.txt');
+  writeUnder(root, 'b.txt');
   fs.symlinkSync('a.txt', path.join(root, 'link'));
   const s1 = scanRoot(root, { fs: failingFs({ lstat: path.join(root, 'b.txt'), code: 'EIO' }) });
   assert.deepEqual(rels(root, s1.records), ['a.txt', 'link']);
@@ -341,10 +331,10 @@ const runsAsRoot = process.getuid?.() === 0;
 const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
 
 test('a directory without permission, scanned as an unprivileged user', { skip: !(runsAsRoot && hasSetpriv) && 'needs root and setpriv' }, (t) => {
-  const root = tempDir(t);
+  const root = scratchDir(t, 'blaine-scan-');
   fs.chmodSync(root, 0o755);
-  write(root, 'a.txt');
-  write(root, 'locked/secret.txt');
+  writeUnder(root, 'a.txt');
+  writeUnder(root, 'locked/secret.txt');
   fs.chmodSync(path.join(root, 'locked'), 0o000);
   const scanner = fileURLToPath(new URL('./scanner.js', import.meta.url));
   const script = `import { scanRoot } from ${JSON.stringify(scanner)};
