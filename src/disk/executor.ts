@@ -44,6 +44,11 @@ export interface ExecutionResult {
 export class DiskFullError extends Error {}
 
 const BATCH_OPS = 2000;
+/** See Executor.freeFor. */
+const SPACE_RECHECK_COPIES = 256;
+const SPACE_RECHECK_MS = 1000;
+const SPACE_MARGIN = 64 * 1024 * 1024;
+const PER_FILE_ALLOWANCE = 64 * 1024;
 const BATCH_MS = 2000;
 
 export function onDisk(root: string, p: string): string {
@@ -268,9 +273,33 @@ export class Executor {
     }
   }
 
+  /** The last statfs, and what was copied since. */
+  private readonly space = { free: 0, at: 0, spent: 0, copies: 0 };
+
+  /**
+   * Free bytes on the disk, from statfs or, between calls, estimated from the last one less what
+   * was copied since (with room for each file's blocks, inode and parity files): statfs costs a
+   * system call per small file. It is asked again every SPACE_RECHECK_COPIES copies or
+   * SPACE_RECHECK_MS, and whenever the estimate comes within SPACE_MARGIN of what a copy needs,
+   * so a full disk is always found by statfs itself.
+   */
+  private freeFor(need: number): number {
+    const s = this.space;
+    const estimate = s.free - s.spent - s.copies * PER_FILE_ALLOWANCE;
+    if (s.at === 0 || s.copies >= SPACE_RECHECK_COPIES || Date.now() - s.at > SPACE_RECHECK_MS || estimate - need < SPACE_MARGIN) {
+      s.free = freeBytes(this.ctx.root);
+      s.at = Date.now();
+      s.spent = 0;
+      s.copies = 0;
+      return s.free;
+    }
+    return estimate;
+  }
+
   private async copy(r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false): Promise<void> {
-    const need = requiredBytes(r.size, this.ctx.parity ? this.ctx.parityPct : 0, this.ctx.reserve);
-    const free = freeBytes(this.ctx.root);
+    const pct = this.ctx.parity ? this.ctx.parityPct : 0;
+    const need = requiredBytes(r.size, pct, this.ctx.reserve);
+    const free = this.freeFor(need);
     if (free < need) {
       this.stop({
         reason: 'disk-full',
@@ -304,6 +333,8 @@ export class Executor {
       throw err;
     }
     this.wroteData = true;
+    this.space.spent += requiredBytes(res.bytes, pct, 0);
+    this.space.copies++;
     if (dedupe && res.bytes > 0) {
       const twin = this.ctx.disk
         .findContent(res.bytes, res.sha1)

@@ -37,6 +37,8 @@ export interface NativeReader {
     onSkip: (path: string, errno: number, kind: number, mode: number) => void,
     onProgress: ((files: number) => void) | null,
   ): boolean;
+  /** syncfs(2) of the file system holding path: 0, or the errno. */
+  syncfs(path: string): number;
   FIELDS: number;
 }
 
