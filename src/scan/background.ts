@@ -209,6 +209,8 @@ export function scanInBackground(
         stop();
         reject(new Error(`a scanning thread stopped (exit status ${code}) before it finished`));
       });
+      // Two parts in hand, so that a thread never waits for this one to send the next.
+      give(w);
       give(w);
     }
   });
