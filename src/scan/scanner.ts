@@ -195,8 +195,11 @@ function nodeLister(fs: ScanFs): ListDir {
   };
 }
 
-/** Files per chunk of a packed scan: small enough to compare while the scan goes on, big enough to query seldom. */
-export const CHUNK = 16384;
+/**
+ * Files per chunk of a packed scan: small enough to compare while the scan goes on, big enough to
+ * query seldom. BLAINE_SCAN_CHUNK sets it, for tests that want many chunks from a small tree.
+ */
+export const CHUNK = Number.parseInt(process.env.BLAINE_SCAN_CHUNK ?? '', 10) > 0 ? Number.parseInt(process.env.BLAINE_SCAN_CHUNK!, 10) : 16384;
 
 /** The byte-order range of every path under a root: [dir + '/', dir + '0'). */
 export function rootRange(root: string): [string, string] {
