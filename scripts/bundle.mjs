@@ -8,7 +8,11 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 await build({
-  entryPoints: { main: path.join(root, 'src/cli/main.ts'), 'scan-worker': path.join(root, 'src/scan/scan-worker.ts') },
+  entryPoints: {
+    main: path.join(root, 'src/cli/main.ts'),
+    'scan-worker': path.join(root, 'src/scan/scan-worker.ts'),
+    prestart: path.join(root, 'src/scan/prestart.ts'),
+  },
   outdir: path.join(root, 'dist/bundle'),
   bundle: true,
   platform: 'node',

@@ -1,20 +1,17 @@
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { ExclusionFilter, Rule } from './exclude.js';
 import type { PackedScan, ScanChunk, SkippedEntry } from './record.js';
 import { comparePaths, errorMessage, rootRange, type ScanPart } from './scanner.js';
+import { scanThreads, takeScanThread } from './threads.js';
 
-export interface ScanRequest {
-  filter: { rules: Rule[]; regexes: string[] } | null;
-}
-
-/** What the main thread sends a scanning thread: a part of a data path, or the end. */
+/** What the main thread sends a scanning thread: a part of a data path, and the rules to apply. */
 export interface ScanTask {
   id: number;
   root: string;
   part: ScanPart;
+  filter: { rules: Rule[]; regexes: string[] } | null;
 }
 
 /** What a scanning thread posts: progress within a task, one of its chunks, or its end. */
@@ -114,12 +111,6 @@ export function planParts(root: string, filter: ExclusionFilter | undefined, wan
   return parts.length > 1 ? parts : whole;
 }
 
-/** One thread per core (at most 8), or BLAINE_SCAN_THREADS. */
-function scanThreads(): number {
-  const n = Number(process.env.BLAINE_SCAN_THREADS);
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, 64) : Math.max(1, Math.min(os.availableParallelism(), 8));
-}
-
 function rootExists(root: string): { exists: boolean; skipped: SkippedEntry[] } {
   try {
     return { exists: fs.statSync(root).isDirectory(), skipped: [] };
@@ -143,10 +134,11 @@ export function scanInBackground(
   threads = scanThreads(),
 ): BackgroundScan {
   const tasks: ScanTask[] = [];
+  const rules = filter && !filter.empty ? filter.spec : null;
   const scans: PackedScan[] = roots.map((root) => {
     const r = path.resolve(root);
     const there = rootExists(r);
-    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD)) tasks.push({ id: tasks.length, root: r, part });
+    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD)) tasks.push({ id: tasks.length, root: r, part, filter: rules });
     return { root: r, exists: there.exists, complete: there.exists, skipped: there.skipped, chunks: [] };
   });
   const byRoot = new Map(scans.map((s) => [s.root, s]));
@@ -171,12 +163,11 @@ export function scanInBackground(
       resolve(scans);
     };
     if (open === 0) return finish();
-    const request: ScanRequest = { filter: filter && !filter.empty ? filter.spec : null };
     const give = (w: Worker) => {
       if (next < tasks.length) w.postMessage(tasks[next++]);
     };
     for (let i = 0; i < Math.min(threads, tasks.length); i++) {
-      const w = new Worker(new URL('./scan-worker.js', import.meta.url), { workerData: request });
+      const w = takeScanThread();
       workers.push(w);
       w.on('message', (m: ScanReply) => {
         const task = tasks[m.id]!;

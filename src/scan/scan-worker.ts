@@ -2,16 +2,22 @@
  * Entry point of a thread that scans parts of data paths (see background.ts): it takes one part
  * at a time and hands each chunk over as soon as it is complete, its numbers without copying.
  */
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { ExclusionFilter } from './exclude.js';
 import { scanRootPacked } from './scanner.js';
-import type { ScanReply, ScanRequest, ScanTask } from './background.js';
+import type { ScanReply, ScanTask } from './background.js';
 
-const request = workerData as ScanRequest;
-const filter = request.filter ? new ExclusionFilter(request.filter.rules, request.filter.regexes) : undefined;
 const post = (reply: ScanReply, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(reply, transfer);
+let filterKey = 'null';
+let filter: ExclusionFilter | undefined;
 
 parentPort!.on('message', (task: ScanTask) => {
+  // Every part carries the run's rules (a thread may have started before they were known).
+  const key = JSON.stringify(task.filter);
+  if (key !== filterKey) {
+    filterKey = key;
+    filter = task.filter ? new ExclusionFilter(task.filter.rules, task.filter.regexes) : undefined;
+  }
   const s = scanRootPacked(task.root, {
     filter,
     part: task.part,
