@@ -1,0 +1,58 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import * as path from 'node:path';
+import { scratchDir } from '../../test/helpers.js';
+import { Catalog, CatalogError } from './catalog.js';
+import type { CatalogEntry } from './entry.js';
+import { SCHEMA_VERSION } from './schema.js';
+import { stamp } from './stamp.js';
+
+function entry(p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
+  return {
+    path: p, volume: 'v1', kind: 'file', size: 5, mtimeSec: 1_700_000_000, mtimeNsec: 123_456_789, inode: '2049:77',
+    sha1: 'a'.repeat(40), mode: 0o100644, uid: 1000, gid: 1000, linkTarget: null, parityName: null, verifiedAt: null, ...over,
+  };
+}
+const stampOf = (e: CatalogEntry) => stamp(e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.mode, e.uid, e.gid, e.linkTarget);
+
+test('put writes each row\'s stamp; the quick text of a range is its rows in byte order, NUL-separated', () => {
+  const cat = Catalog.memory();
+  const rows = [entry('/d/a b/x'), entry('/d/a-b'), entry('/d/a/x', { kind: 'symlink', linkTarget: '../a-b', sha1: null }), entry('/d/a0'), entry('/e/other')];
+  cat.transaction(() => {
+    for (const e of rows) cat.put(e);
+    cat.put(entry('/d/a0', { volume: 'v2' }));
+  });
+  const under = rows.slice(0, 4);
+  assert.equal(cat.quickText('v1', '/d/', '/d0'), under.map((e) => `${e.path}\0${stampOf(e)}`).join('\0'));
+  assert.deepEqual(cat.quickRows('v1', '/d/a-', '/d/a0'), [['/d/a-b', stampOf(rows[1]!)], ['/d/a/x', stampOf(rows[2]!)]]);
+  assert.equal(cat.quickText('v1', '/x/', '/x0'), '');
+  cat.close();
+});
+
+test('a catalog of schema 1 gets its stamps on opening', (t) => {
+  const file = path.join(scratchDir(t, 'blaine-catalog-'), 'old.sqlite');
+  const rows = [entry('/d/one'), entry('/d/link', { kind: 'symlink', linkTarget: 'one', sha1: null }), entry('/d/rebuilt', { inode: null })];
+  const cat = Catalog.open(file, { create: true });
+  cat.transaction(() => rows.forEach((e) => cat.put(e)));
+  cat.close();
+  // Back to how Blaine's first schema left it: no stamp column.
+  const raw = new Database(file);
+  raw.exec('ALTER TABLE files DROP COLUMN stamp');
+  raw.pragma('user_version = 1');
+  raw.close();
+
+  const again = Catalog.open(file);
+  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.deepEqual(again.quickRows('v1', '/d/', '/d0'), [...rows].sort((a, b) => (a.path < b.path ? -1 : 1)).map((e) => [e.path, stampOf(e)]));
+  again.close();
+});
+
+test('a catalog from a newer Blaine is refused with one sentence', (t) => {
+  const file = path.join(scratchDir(t, 'blaine-catalog-'), 'new.sqlite');
+  Catalog.open(file, { create: true }).close();
+  const raw = new Database(file);
+  raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+  raw.close();
+  assert.throws(() => Catalog.open(file), (err: unknown) => err instanceof CatalogError && /newer Blaine/.test(err.message));
+});
