@@ -1,6 +1,7 @@
 import type { FileRecord, PackedScan, RootScan, ScanChunk } from '../scan/record.js';
 import { FIELD, FIELDS } from '../scan/native.js';
-import { chunkPaths, comparePaths, inodeAt, recordAt, rootRange } from '../scan/scanner.js';
+import { chunkPaths, comparePaths, inodeAt, recordAt } from '../scan/scanner.js';
+import { pathRange } from '../catalog/range.js';
 
 /** A stored file as the quick check sees it: its path and stamp (catalog/stamp.ts; null when unknown). */
 export type QuickRow = [string, string | null];
@@ -90,7 +91,7 @@ export class QuickCheck {
     for (const s of scans) {
       if (!this.compared.has(s.root)) {
         // nothing scanned (a missing data path): every stored row under it is for the planner
-        const [lo, hi] = rootRange(s.root);
+        const [lo, hi] = pathRange(s.root);
         this.add(s.root, { lo, hi, text: '', count: 0, info: new Float64Array(0), targets: [] });
       }
       // Chunks scanned in several threads come in any order; records go to the planner in byte order.

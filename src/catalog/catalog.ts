@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { CatalogEntry } from './entry.js';
 import { CatalogVersionError, migrate } from './schema.js';
+import { pathRange } from './range.js';
 import { stamp } from './stamp.js';
 
 export class CatalogError extends Error {}
@@ -59,12 +60,6 @@ function entryParams(e: CatalogEntry): unknown[] {
     e.mode, e.uid, e.gid, e.linkTarget, e.parityName, e.verifiedAt,
     stamp(e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.mode, e.uid, e.gid, e.linkTarget),
   ];
-}
-
-/** Upper bound of a path-prefix range: every path below `dir` sorts in [dir + '/', dir + '0'). */
-function prefixRange(dir: string): [string, string] {
-  const d = dir === '/' ? '' : dir.replace(/\/+$/, '');
-  return [d + '/', d + '0'];
 }
 
 /**
@@ -184,7 +179,7 @@ export class Catalog {
   // ---- files ----
 
   entriesUnder(dir: string): CatalogEntry[] {
-    const [lo, hi] = prefixRange(dir);
+    const [lo, hi] = pathRange(dir);
     return (this.stmts.under.all(lo, hi) as EntryRow[]).map(rowToEntry);
   }
 
@@ -195,7 +190,7 @@ export class Catalog {
    * column and index lookup saved counts.
    */
   leanEntriesUnder(volume: string, dir: string): CatalogEntry[] {
-    const [lo, hi] = prefixRange(dir);
+    const [lo, hi] = pathRange(dir);
     const rows = this.stmts.lean.all(volume, lo, hi) as Array<
       [string, string, number, number, number, string | null, string | null, number, number, number, string | null]
     >;
@@ -210,7 +205,6 @@ export class Catalog {
     return out;
   }
 
-  /** What the quick check compares, for one volume under `dir`, in path order. */
   /**
    * One volume's rows with paths in [lo, hi) as "path\0stamp\0path\0stamp…" in byte order: the
    * quick check compares it with a chunk of the scan in one step. SQLite builds the string, so a
@@ -286,7 +280,7 @@ export class Catalog {
 
   /** Entries under `dir` of every volume but one. */
   entriesUnderExcept(dir: string, volume: string): CatalogEntry[] {
-    const [lo, hi] = prefixRange(dir);
+    const [lo, hi] = pathRange(dir);
     return (
       this.db
         .prepare(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ? AND volume != ?`)

@@ -17,9 +17,8 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { nativeReader } from '../scan/native.js';
+import { errnoName, nativeAddon } from '../scan/native.js';
 
 export interface CopyResult {
   sha1: string;
@@ -450,14 +449,14 @@ export async function sha1File(file: string, opts: { signal?: AbortSignal; buffe
  * system may not pass syncfs through to the disk underneath.
  */
 export function syncDisk(target: string): void {
-  const native = nativeReader();
+  const native = nativeAddon();
   let why: string;
   let full: boolean;
   let cause: unknown;
   if (native !== null) {
     const errno = native.syncfs(target);
     if (errno === 0) return;
-    const code = Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0] ?? `errno ${errno}`;
+    const code = errnoName(errno);
     full = code === 'ENOSPC' || code === 'EDQUOT';
     why = full ? 'no space left on device' : code;
     cause = Object.assign(new Error(`syncfs: ${code}`), { code });

@@ -44,12 +44,12 @@ export interface ExecutionResult {
 export class DiskFullError extends Error {}
 
 const BATCH_OPS = 2000;
+const BATCH_MS = 2000;
 /** See Executor.freeFor. */
 const SPACE_RECHECK_COPIES = 256;
 const SPACE_RECHECK_MS = 1000;
 const SPACE_MARGIN = 64 * 1024 * 1024;
 const PER_FILE_ALLOWANCE = 64 * 1024;
-const BATCH_MS = 2000;
 
 export function onDisk(root: string, p: string): string {
   return path.join(root, p);

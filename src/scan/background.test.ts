@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { planParts, scanInBackground } from './background.js';
 import { ExclusionFilter } from './exclude.js';
 import type { ScanChunk } from './record.js';
-import { comparePaths, rootRange, scanRoot, unpack } from './scanner.js';
+import { pathRange } from '../catalog/range.js';
+import { comparePaths, scanRoot, unpack } from './scanner.js';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 
 
@@ -33,7 +34,7 @@ test('parts tile the root range, each a run of one directory', (t) => {
   tree(root);
   const parts = planParts(root, filter, 8);
   assert.ok(parts.length > 1, 'the tree is split');
-  const [lo, hi] = rootRange(root);
+  const [lo, hi] = pathRange(root);
   assert.equal(parts[0]!.lo, lo);
   assert.equal(parts.at(-1)!.hi, hi);
   for (let i = 1; i < parts.length; i++) {

@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { ExclusionFilter, Rule } from './exclude.js';
 import type { PackedScan, ScanChunk, SkippedEntry } from './record.js';
-import { comparePaths, errorMessage, rootRange, type ScanPart } from './scanner.js';
+import { comparePaths, errorMessage, type ScanPart } from './scanner.js';
+import { pathRange } from '../catalog/range.js';
 import { scanThreads, takeScanThread } from './threads.js';
 
 /** What the main thread sends a scanning thread: a part of a data path, and the rules to apply. */
@@ -74,7 +75,7 @@ function listUnits(dir: string, rel: string): Unit[] | null {
  * excluded directories are left out here as the walk would leave them out.
  */
 export function planParts(root: string, filter: ExclusionFilter | undefined, want: number): ScanPart[] {
-  const [rootLo, rootHi] = rootRange(root);
+  const [rootLo, rootHi] = pathRange(root);
   const whole: ScanPart[] = [{ dir: root, rel: '', lo: rootLo, hi: rootHi }];
   if (want <= 1) return whole;
   let units = listUnits(root, '');

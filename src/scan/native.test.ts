@@ -6,12 +6,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stamp } from '../catalog/stamp.js';
 import { ExclusionFilter } from './exclude.js';
-import { nativeReader } from './native.js';
+import { nativeAddon } from './native.js';
 import type { PackedScan } from './record.js';
 import { chunkPaths, comparePaths, scanRootPacked, unpack, type PackedScanOptions } from './scanner.js';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 
-const built = nativeReader() !== null;
+const built = nativeAddon() !== null;
 const skipNative = !built && 'the native scanner is not built (npm run build)';
 
 

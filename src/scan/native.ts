@@ -1,8 +1,9 @@
 import { createRequire } from 'node:module';
+import os from 'node:os';
 
 /**
- * The numbers the native directory reader (native/readdir.c) gives per entry, in this order; the
- * scanner keeps its packed records in the same layout.
+ * The numbers the native walk (native/scan.c) gives per file, in this order; the scanner keeps its
+ * packed records in the same layout.
  */
 export const FIELD = {
   kind: 0,
@@ -22,10 +23,11 @@ export const FIELDS = 12;
 
 export const KIND = { error: 0, file: 1, dir: 2, symlink: 3, special: 4, badName: 5 } as const;
 
-export interface NativeReader {
+export interface NativeAddon {
   /**
-   * Walks dir, whose path relative to the data path is rel (see native/scan.c): asks `excluded` about every entry, hands over chunks of up to
-   * chunkSize files and every entry it skips; true when every directory could be read.
+   * Walks dir, whose path relative to the data path is rel (see native/scan.c): asks `excluded`
+   * about every entry, hands over chunks of up to chunkSize files and every entry it skips; true
+   * when every directory could be read.
    */
   scanTree(
     dir: string,
@@ -42,13 +44,20 @@ export interface NativeReader {
   FIELDS: number;
 }
 
-let reader: NativeReader | null | undefined;
+const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
+
+/** The code (ENOENT, EACCES…) of an errno the addon reports. */
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
+}
+
+let reader: NativeAddon | null | undefined;
 
 /**
  * The compiled reader, or null when it was not built (no C compiler at install time) or
  * BLAINE_NO_NATIVE is set: the scanner then lstats through node:fs, slower but the same.
  */
-export function nativeReader(): NativeReader | null {
+export function nativeAddon(): NativeAddon | null {
   if (reader !== undefined) return reader;
   reader = null;
   if (process.env.BLAINE_NO_NATIVE) return reader;
@@ -56,7 +65,7 @@ export function nativeReader(): NativeReader | null {
   const load = createRequire(import.meta.url);
   for (const rel of ['../../../native/build/Release/blaine_native.node', '../../native/build/Release/blaine_native.node']) {
     try {
-      const r = load(rel) as NativeReader;
+      const r = load(rel) as NativeAddon;
       if (r.FIELDS === FIELDS) reader = r;
       break;
     } catch {

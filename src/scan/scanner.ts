@@ -1,9 +1,9 @@
 import * as nodeFs from 'node:fs';
 import type { BigIntStats, Dirent, Stats } from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { ExclusionFilter } from './exclude.js';
-import { FIELD, FIELDS, KIND, nativeReader } from './native.js';
+import { FIELD, FIELDS, KIND, errnoName, nativeAddon } from './native.js';
+import { pathRange } from '../catalog/range.js';
 import { stamp } from '../catalog/stamp.js';
 import type { FileRecord, PackedScan, RootScan, ScanChunk, SkippedEntry } from './record.js';
 
@@ -55,7 +55,6 @@ const NEEDS_CAREFUL_ORDER = /[\ud800-\uffff]/;
  */
 function sortedOrder(l: Listing): number[] {
   const n = l.names.length;
-  if (l.sorted) return Array.from({ length: n }, (_, i) => i);
   const keys: string[] = new Array(n);
   const order: number[] = new Array(n);
   let careful = false;
@@ -114,22 +113,16 @@ function specialKind(mode: number): string {
 /** One directory's entries; stat fills an entry's FIELDS numbers or says why it cannot. */
 interface Listing {
   names: string[];
-  /** The names come in the order the walk needs already. */
-  sorted: boolean;
   /** The directory listing itself says this entry is a directory (no lstat needed). */
   isDir(i: number): boolean;
   /** Fills out[o .. o + FIELDS) with entry i's lstat; returns null, or the error code. */
   stat(i: number, abs: string, out: Float64Array, o: number): string | null;
   /** The target of entry i, after stat found it to be a symlink. */
   target(i: number): string;
-  /** Entry i's stamp (catalog/stamp.ts) when the listing made it, after stat. */
-  stamp(i: number): string | undefined;
 }
 
 /** A directory's listing, or the error code that kept it from being read. */
 type ListDir = (dir: string) => Listing | string;
-
-const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 
 const TWO_32 = 0x1_0000_0000n;
 
@@ -144,8 +137,6 @@ function nodeLister(fs: ScanFs): ListDir {
     const targets: string[] = [];
     return {
       names: dirents.map((d) => d.name),
-      sorted: false,
-      stamp: () => undefined,
       isDir: (i) => dirents[i]!.isDirectory(),
       stat: (i, abs, out, o) => {
         let st: BigIntStats;
@@ -201,12 +192,6 @@ function nodeLister(fs: ScanFs): ListDir {
  */
 export const CHUNK = Number.parseInt(process.env.BLAINE_SCAN_CHUNK ?? '', 10) > 0 ? Number.parseInt(process.env.BLAINE_SCAN_CHUNK!, 10) : 16384;
 
-/** The byte-order range of every path under a root: [dir + '/', dir + '0'). */
-export function rootRange(root: string): [string, string] {
-  const d = root === '/' ? '' : root.replace(/\/+$/, '');
-  return [d + '/', d + '0'];
-}
-
 /**
  * A part of a data path, for scanning a tree in several threads: the directory dir (relative path
  * rel, "" or ending in "/"), only its entries named in `names` when given, and the byte-order
@@ -233,10 +218,10 @@ export interface PackedScanOptions extends ScanOptions {
 export function scanRootPacked(root: string, opts: PackedScanOptions = {}): PackedScan {
   const filter = opts.filter !== undefined && !opts.filter.empty ? opts.filter : undefined;
   const onProgress = opts.onProgress;
-  const reader = opts.fs === undefined && opts.native !== false ? nativeReader() : null;
+  const reader = opts.fs === undefined && opts.native !== false ? nativeAddon() : null;
   const list = nodeLister(opts.fs ?? nodeFs);
   const rootPath = path.resolve(root);
-  const [rootLo, rootHi] = rootRange(rootPath);
+  const [rootLo, rootHi] = pathRange(rootPath);
   const part: ScanPart = opts.part ?? { dir: rootPath, rel: '', lo: rootLo, hi: rootHi };
   const only = part.names ? new Set(part.names) : undefined;
   const chunks: ScanChunk[] = [];
@@ -247,7 +232,8 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   // The chunk being filled; it is closed when the next file (its upper bound) or the end comes.
   let lo = part.lo;
   const chunkSize = opts.chunkSize ?? CHUNK;
-  let info = new Float64Array(FIELDS * chunkSize);
+  // The C walk packs its own chunks: only the JS walk fills this one.
+  const info = new Float64Array(reader === null ? FIELDS * chunkSize : 0);
   let parts: string[] = [];
   let targets: [number, string][] = [];
   let count = 0;
@@ -316,7 +302,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
         target = listing.target(i);
         targets.push([count, target]);
       }
-      parts.push(abs, listing.stamp(i) ?? stampAt(info, count, target));
+      parts.push(abs, stampAt(info, count, target));
       count++;
       total++;
       if (onProgress !== undefined && total % PROGRESS_EVERY === 0) onProgress(total);
@@ -345,7 +331,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
     const onSkip = (p: string, errno: number, kind: number, mode: number): void => {
       if (kind === KIND.special) skipped.push({ path: p, reason: 'special', message: specialKind(mode) });
       else if (kind === KIND.badName) skipped.push({ path: p, reason: 'unreadable', message: 'has a name that is not valid UTF-8' });
-      else skipped.push({ path: p, reason: 'unreadable', message: errorMessage(ERRNO_NAMES.get(errno) ?? `errno ${errno}`, p) });
+      else skipped.push({ path: p, reason: 'unreadable', message: errorMessage(errnoName(errno), p) });
     };
     if (!reader.scanTree(part.dir, part.rel, part.names ?? null, chunkSize, excluded, onChunk, onSkip, onProgress ?? null)) complete = false;
   }
@@ -422,7 +408,7 @@ export function scanRoot(root: string, opts: ScanOptions = {}): RootScan {
  * files; for tests and tools. The records must be in byte order.
  */
 export function pack(scan: RootScan, chunk = CHUNK): PackedScan {
-  const [rootLo, rootHi] = rootRange(scan.root);
+  const [rootLo, rootHi] = pathRange(scan.root);
   const chunks: ScanChunk[] = [];
   for (let start = 0; start < scan.records.length || (start === 0 && chunks.length === 0); start += chunk) {
     const recs = scan.records.slice(start, start + chunk);
