@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { copyWithSha1 } from '../src/disk/copy.js';
+import { copyWithSha1 } from '../src/fsx/copy.js';
 import type { BenchContext, SectionDef } from './context.js';
 import { BenchError, MiB, fmtBytes, log, mbps, repeated, rmrf, runBlaine, seconds, settle, timeRun, type Repeated } from './measure.js';
 import { fmtRatio, fmtSpread, type Section } from './report.js';

@@ -1,9 +1,9 @@
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { sha1File } from '../disk/copy.js';
-import { Executor, type ExecutionResult, type ExecutorContext } from '../disk/executor.js';
-import { freeBytes } from '../disk/space.js';
+import { sha1File } from '../fsx/copy.js';
+import { Executor, type ExecutionResult, type ExecutorContext } from '../apply/executor.js';
+import { freeBytes } from '../fsx/space.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
 import { plan, type CatalogView } from '../plan/planner.js';
 import type { ExclusionFilter } from '../scan/exclude.js';

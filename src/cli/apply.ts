@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { catchUp } from '../disk/catchup.js';
-import { beginWrite, finishWrite, openDiskSession } from '../disk/session.js';
+import { catchUp } from '../mirror/catchup.js';
+import { beginWrite, finishWrite, openDiskSession } from '../archive/session.js';
 import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';

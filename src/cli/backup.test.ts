@@ -16,8 +16,8 @@ import {
   volumeOf,
   write,
 } from '../../test/helpers.js';
-import { acquireLock } from '../disk/lock.js';
-import { diskLockPath } from '../disk/volume.js';
+import { acquireLock } from '../archive/lock.js';
+import { diskLockPath } from '../archive/volume.js';
 
 const setup = () => testEnv();
 

@@ -12,9 +12,9 @@ import {
 } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
 import { QuickCheck } from '../backup/quickcheck.js';
-import { beginWrite, diskCatalogPath, finishWrite, openDiskSession, type DiskSession } from '../disk/session.js';
-import { freeBytes, parseBytes } from '../disk/space.js';
-import { readVolume } from '../disk/volume.js';
+import { beginWrite, diskCatalogPath, finishWrite, openDiskSession, type DiskSession } from '../archive/session.js';
+import { freeBytes, parseBytes } from '../fsx/space.js';
+import { readVolume } from '../archive/volume.js';
 import type { MatchMode, Operation, Plan } from '../plan/operation.js';
 import { par2Available } from '../parity/par2.js';
 import { ParityPool } from '../parity/pool.js';
@@ -23,7 +23,7 @@ import { scanInBackground } from '../scan/background.js';
 import type { PackedScan } from '../scan/record.js';
 import { unpack } from '../scan/scanner.js';
 import { parseSnapraidConf } from '../scan/snapraid-conf.js';
-import { catchUp } from '../disk/catchup.js';
+import { catchUp } from '../mirror/catchup.js';
 import {
   action,
   addCommonOptions,

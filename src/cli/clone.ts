@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CloneError, cloneDisk } from '../disk/clone.js';
-import { openDiskSession } from '../disk/session.js';
+import { CloneError, cloneDisk } from '../mirror/clone.js';
+import { openDiskSession } from '../archive/session.js';
 import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';

@@ -1,5 +1,5 @@
 import { Command, CommanderError, type Option } from 'commander';
-import { ConfigError, loadConfig, type ConfigValue } from '../config/config.js';
+import { ConfigError, loadConfig, type ConfigValue } from './config.js';
 import { registerBackup } from './backup.js';
 import { describeError } from './common.js';
 import { EXIT } from './exit.js';

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { openDiskSession } from '../disk/session.js';
-import { verifyDisk, type Problem } from '../disk/verify.js';
+import { openDiskSession } from '../archive/session.js';
+import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
 import { action, addCommonOptions, addParityOptions, dbPath, interruptSignal, parseNumber, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';

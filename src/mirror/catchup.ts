@@ -2,8 +2,8 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
 import { orderMoves } from '../plan/renames.js';
 import type { FileRecord } from '../scan/record.js';
-import { Executor, type ExecutorContext } from './executor.js';
-import type { DiskSession } from './session.js';
+import { Executor, type ExecutorContext } from '../apply/executor.js';
+import type { DiskSession } from '../archive/session.js';
 
 /** A catalog entry seen as a data-path record: what reconciling writes back into the disk catalog. */
 export function recordOf(e: CatalogEntry): FileRecord {

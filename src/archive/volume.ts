@@ -5,8 +5,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isTempName } from './copy.js';
-import { errCode, reason } from './errno.js';
+import { isTempName } from '../fsx/copy.js';
+import { errCode, reason } from '../fsx/errno.js';
 
 export interface VolumeInfo {
   format: 1;

@@ -2,12 +2,12 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { CopyError, copyWithSha1, makeSymlink } from './copy.js';
-import { onDisk } from './executor.js';
-import { acquireLock } from './lock.js';
-import { diskCatalogPath, hostSnapshotPath, type DiskSession } from './session.js';
-import { freeBytes } from './space.js';
-import { blaineDir, DiskError, diskLockPath, ensureLayout, writeVolume, type VolumeInfo } from './volume.js';
+import { CopyError, copyWithSha1, makeSymlink } from '../fsx/copy.js';
+import { onDisk } from '../apply/executor.js';
+import { acquireLock } from '../archive/lock.js';
+import { diskCatalogPath, hostSnapshotPath, type DiskSession } from '../archive/session.js';
+import { freeBytes } from '../fsx/space.js';
+import { blaineDir, DiskError, diskLockPath, ensureLayout, writeVolume, type VolumeInfo } from '../archive/volume.js';
 
 export interface CloneResult {
   info: VolumeInfo;

@@ -19,7 +19,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { parityFiles } from '../parity/paths.js';
 import type { Par2Config } from '../parity/par2.js';
 import { repairFromCopy } from '../parity/repair-copy.js';
-import { CopyError, copyWithSha1, makeSymlink, setTimes, sha1File, type FileMeta } from './copy.js';
+import { CopyError, copyWithSha1, makeSymlink, setTimes, sha1File, type FileMeta } from '../fsx/copy.js';
 
 export interface RestoreOptions {
   /** The disk's root. */

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { acquireLock } from './lock.js';
-import { freeBytes } from './space.js';
+import { freeBytes } from '../fsx/space.js';
 import { blaineDir, cleanupTemp, diskLockPath, initVolume, readVolume, type VolumeInfo } from './volume.js';
 
 /** How the host catalog and the mounted copy's own catalog stood against each other at the start. */

@@ -13,7 +13,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
-import { errCode, reason } from './errno.js';
+import { errCode, reason } from '../fsx/errno.js';
 
 export interface LockHolder {
   pid: number;

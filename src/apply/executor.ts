@@ -7,8 +7,8 @@ import { entryFor } from '../plan/planner.js';
 import type { FileRecord } from '../scan/record.js';
 import { linkParity, moveParity, removeParity } from '../parity/paths.js';
 import type { ParityPool } from '../parity/pool.js';
-import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from './copy.js';
-import { freeBytes, requiredBytes } from './space.js';
+import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from '../fsx/copy.js';
+import { freeBytes, requiredBytes } from '../fsx/space.js';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */

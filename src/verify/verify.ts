@@ -37,7 +37,7 @@ import { parityPacketsIntact } from '../parity/packets.js';
 import { ParityError, repairTo, verifyParity, type Par2Config } from '../parity/par2.js';
 import { INDEX_SUFFIX, linkParity, parityDir, pruneParityDirs, RECOVERY_SUFFIX } from '../parity/paths.js';
 import { ParityPool } from '../parity/pool.js';
-import { CopyError, makeSymlink, mtimeMatches, setTimes, sha1File, syncDisk } from './copy.js';
+import { CopyError, makeSymlink, mtimeMatches, setTimes, sha1File, syncDisk } from '../fsx/copy.js';
 
 export type ProblemKind =
   | 'missing'
