@@ -41,8 +41,6 @@ export interface ExecutionResult {
   counts: { added: number; modified: number; renamed: number; linked: number; removed: number; deferred: number };
 }
 
-export class DiskFullError extends Error {}
-
 const BATCH_OPS = 2000;
 const BATCH_MS = 2000;
 /** See Executor.freeFor. */

@@ -49,8 +49,6 @@ export interface OpenOptions {
   db: string;
   init?: boolean;
   label?: string;
-  /** Read-only commands neither take write locks nor change either catalog. */
-  readonly?: boolean;
 }
 
 /**
@@ -62,20 +60,18 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
   const releases: Array<() => void> = [];
   const catalogs: Catalog[] = [];
   try {
-    if (!opts.readonly) {
-      fs.mkdirSync(path.dirname(opts.db), { recursive: true });
-      releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
-    }
+    fs.mkdirSync(path.dirname(opts.db), { recursive: true });
+    releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // Identity is checked before the disk's lock, which lives on the disk itself.
     const info = opts.init ? initVolume(dest, opts.label) : readVolume(dest);
-    if (!opts.readonly) releases.push(acquireLock(diskLockPath(dest), `the disk ${dest}`));
+    releases.push(acquireLock(diskLockPath(dest), `the disk ${dest}`));
     const root = dest;
-    const leftovers = opts.readonly ? 0 : cleanupTemp(root);
-    const disk = Catalog.open(diskCatalogPath(root), { create: !opts.readonly, readonly: opts.readonly });
+    const leftovers = cleanupTemp(root);
+    const disk = Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
-    const host = Catalog.open(opts.db, { create: !opts.readonly, readonly: opts.readonly });
+    const host = Catalog.open(opts.db, { create: true });
     catalogs.push(host);
-    const sync = opts.readonly ? 'in-sync' : settle(host, disk, info);
+    const sync = settle(host, disk, info);
     return {
       root,
       dest,

@@ -85,9 +85,7 @@ export class Catalog {
       byVolume: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? ORDER BY path`).raw(true),
       all: p(`SELECT ${ENTRY_COLUMNS} FROM files ORDER BY path, volume`).raw(true),
       get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
-      byPath: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path = ?`).raw(true),
       content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
-      hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
       hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
       upsert: p(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
@@ -289,25 +287,13 @@ export class Catalog {
     ).map(rowToEntry);
   }
 
-  allEntries(): CatalogEntry[] {
-    return (this.stmts.all.all() as EntryRow[]).map(rowToEntry);
-  }
-
   get(volume: string, p: string): CatalogEntry | undefined {
     const r = this.stmts.get.get(volume, p) as EntryRow | undefined;
     return r && rowToEntry(r);
   }
 
-  byPath(p: string): CatalogEntry[] {
-    return (this.stmts.byPath.all(p) as EntryRow[]).map(rowToEntry);
-  }
-
   findContent(size: number, sha1: string): CatalogEntry[] {
     return (this.stmts.content.all(size, sha1) as EntryRow[]).map(rowToEntry);
-  }
-
-  hasSize(size: number): boolean {
-    return this.stmts.hasSize.get(size) !== undefined;
   }
 
   hasSizeElsewhere(size: number, volume: string): boolean {

@@ -3,8 +3,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { flipBytes, listTree, overwrite, sha1File, tempDir, writeRandom } from './fixtures.js';
-import { createParity, par2Available, ParityError, repairTo, safeParityName, verifyParity, cleanParityScratch } from './par2.js';
+import { flipBytes, listTree, overwrite, sha1File, tempDir, writeRandom } from '../../test/parity-fixtures.js';
+import { createParity, par2Available, ParityError, repairTo, safeParityName, verifyParity } from './par2.js';
 import { linkParity, moveParity, parityDir, parityFiles, removeParity } from './paths.js';
 
 const KiB = 1024;
@@ -332,16 +332,6 @@ test('an abort signal kills par2 and leaves no partial parity', async () => {
   assert.deepEqual(parityFiles(disk, 'mnt/big'), []);
   assertNoScratch(disk);
   await assert.rejects(createParity(disk, 'mnt/big', { pct, signal: ac.signal }), { code: 'ABORTED' });
-});
-
-test('cleanParityScratch removes what a crashed run left, and nothing else', () => {
-  const disk = tempDir();
-  const tmp = path.join(disk, '.blaine', 'tmp');
-  fs.mkdirSync(path.join(tmp, 'parity-abc123', 'd'), { recursive: true });
-  fs.writeFileSync(path.join(tmp, 'parity-abc123', 'p.par2'), 'partial');
-  fs.writeFileSync(path.join(tmp, 'copy-in-progress'), 'not ours');
-  assert.equal(cleanParityScratch(disk), 1);
-  assert.deepEqual(listTree(tmp), ['copy-in-progress']);
 });
 
 /** A small real file system (tmpfs), so a full disk and a read-only disk are real; needs root. */

@@ -247,24 +247,6 @@ export async function repairTo(
   });
 }
 
-/** Removes scratch directories a crashed run left in `<disk>/.blaine/tmp` (call under the disk's lock). */
-export function cleanParityScratch(diskRoot: string): number {
-  const dir = scratchDir(path.resolve(diskRoot));
-  let n = 0;
-  let names: string[] = [];
-  try {
-    names = fs.readdirSync(dir);
-  } catch {
-    return 0;
-  }
-  for (const name of names) {
-    if (!name.startsWith(SCRATCH_PREFIX)) continue;
-    fs.rmSync(path.join(dir, name), { recursive: true, force: true });
-    n++;
-  }
-  return n;
-}
-
 function par2Args(cmd: 'v' | 'r', base: string, main: string, opts: RunOptions): string[] {
   return [cmd, '-q', '-q', `-t${threadsFor(opts)}`, `-B${base}`, '--', main];
 }

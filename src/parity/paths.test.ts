@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { listTree, tempDir } from './fixtures.js';
+import { listTree, tempDir } from '../../test/parity-fixtures.js';
 import { linkParity, moveParity, parityDir, parityFiles, removeParity } from './paths.js';
 
 /** Writes fake parity files (content = name) below the parity tree. */

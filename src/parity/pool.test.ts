@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { listTree, tempDir, writeRandom } from './fixtures.js';
+import { listTree, tempDir, writeRandom } from '../../test/parity-fixtures.js';
 import { ParityError, verifyParity } from './par2.js';
 import { parityFiles } from './paths.js';
 import { ParityPool } from './pool.js';
