@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -9,6 +8,7 @@ import { linkParity, moveParity, removeParity } from '../parity/paths.js';
 import type { ParityPool } from '../parity/pool.js';
 import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from '../fsx/copy.js';
 import { freeBytes, requiredBytes } from '../fsx/space.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */
@@ -25,6 +25,8 @@ export interface ExecutorContext {
   detail(msg: string): void;
   warn(msg: string): void;
   progress?(done: number, total: number, bytes: number): void;
+  /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
+  fs?: Fsx;
 }
 
 export interface ExecutionResult {
@@ -58,7 +60,7 @@ function rel(p: string): string {
 }
 
 /** Removes directories left empty below the disk root, so the disk mirrors the data paths. */
-function pruneEmptyDirs(root: string, fromDir: string): void {
+function pruneEmptyDirs(root: string, fromDir: string, fs: Fsx): void {
   let dir = fromDir;
   const stop = path.resolve(root);
   while (dir.startsWith(stop + path.sep) && dir !== stop) {
@@ -101,7 +103,11 @@ export class Executor {
     counts: { added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0 },
   };
 
-  constructor(private readonly ctx: ExecutorContext) {}
+  private readonly fs: Fsx;
+
+  constructor(private readonly ctx: ExecutorContext) {
+    this.fs = ctx.fs ?? realFs;
+  }
 
   private begin(): void {
     if (this.inTx) return;
@@ -114,7 +120,7 @@ export class Executor {
 
   commit(): void {
     if (!this.inTx) return;
-    if (this.wroteData) syncDisk(this.ctx.root);
+    if (this.wroteData) syncDisk(this.ctx.root, this.fs);
     this.wroteData = false;
     // Disk first: after a crash between the two commits the disk catalog is the truth and is re-imported.
     this.ctx.disk.db.exec('COMMIT');
@@ -285,7 +291,7 @@ export class Executor {
     const s = this.space;
     const estimate = s.free - s.spent - s.copies * PER_FILE_ALLOWANCE;
     if (s.at === 0 || s.copies >= SPACE_RECHECK_COPIES || Date.now() - s.at > SPACE_RECHECK_MS || estimate - need < SPACE_MARGIN) {
-      s.free = freeBytes(this.ctx.root);
+      s.free = freeBytes(this.ctx.root, this.fs);
       s.at = Date.now();
       s.spent = 0;
       s.copies = 0;
@@ -313,6 +319,7 @@ export class Executor {
         signal: this.ctx.signal,
         expectedSize: r.size,
         tempDir: path.join(this.ctx.root, '.blaine', 'tmp'),
+        fs: this.fs,
       });
     } catch (err) {
       if (err instanceof CopyError && err.code === 'SOURCE') {
@@ -336,7 +343,7 @@ export class Executor {
     if (dedupe && res.bytes > 0) {
       const twin = this.ctx.disk
         .findContent(res.bytes, res.sha1)
-        .find((e) => e.volume === this.ctx.volume && e.kind === 'file' && e.path !== r.path && fs.existsSync(onDisk(this.ctx.root, e.path)));
+        .find((e) => e.volume === this.ctx.volume && e.kind === 'file' && e.path !== r.path && this.fs.existsSync(onDisk(this.ctx.root, e.path)));
       if (twin) {
         // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin.
         this.deduped = true;
@@ -354,9 +361,9 @@ export class Executor {
 
   private symlink(r: FileRecord, replaces: CatalogEntry | undefined): void {
     const dest = onDisk(this.ctx.root, r.path);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    this.fs.mkdirSync(path.dirname(dest), { recursive: true });
     if (replaces) removeParity(this.ctx.root, rel(replaces.path));
-    makeSymlink(r.linkTarget ?? '', dest, metaOf(r));
+    makeSymlink(r.linkTarget ?? '', dest, metaOf(r), this.fs);
     this.wroteData = true;
     this.put(entryFor(r, this.ctx.volume, null));
     this.ctx.detail(`symlink ${r.path} -> ${r.linkTarget}`);
@@ -367,16 +374,16 @@ export class Executor {
     const from = this.ctx.disk.get(this.ctx.volume, planned.path) ?? planned;
     const src = onDisk(this.ctx.root, from.path);
     const dest = onDisk(this.ctx.root, r.path);
-    if (!fs.existsSync(src)) {
+    if (!this.fs.existsSync(src)) {
       // The disk lost the file the catalog promised (damage, a hand edit): store the content afresh.
       this.ctx.warn(`${from.path} is catalogued but missing on the disk; copying ${r.path} instead of linking`);
       return this.copy(r, replaces);
     }
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    this.fs.mkdirSync(path.dirname(dest), { recursive: true });
     const tmp = `${dest}.blaine-link-${process.pid}`;
-    fs.rmSync(tmp, { force: true });
-    fs.linkSync(src, tmp);
-    fs.renameSync(tmp, dest);
+    this.fs.rmSync(tmp, { force: true });
+    this.fs.linkSync(src, tmp);
+    this.fs.renameSync(tmp, dest);
     this.wroteData = true;
     if (replaces) removeParity(this.ctx.root, rel(replaces.path));
     const pending = this.pendingParity.get(from.path);
@@ -411,13 +418,13 @@ export class Executor {
     const from = this.stored(planned);
     const src = onDisk(this.ctx.root, from.path);
     const dest = onDisk(this.ctx.root, to);
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    this.fs.mkdirSync(path.dirname(dest), { recursive: true });
     const moved: CatalogEntry = r ? entryFor(r, this.ctx.volume, from.sha1, from) : { ...from, path: to };
-    if (fs.existsSync(src) || isSymlink(src)) {
-      fs.renameSync(src, dest);
+    if (this.fs.existsSync(src) || isSymlink(src, this.fs)) {
+      this.fs.renameSync(src, dest);
       if (from.parityName) moveParity(this.ctx.root, rel(from.path), rel(to));
-      pruneEmptyDirs(this.ctx.root, path.dirname(src));
-    } else if (!fs.existsSync(dest)) {
+      pruneEmptyDirs(this.ctx.root, path.dirname(src), this.fs);
+    } else if (!this.fs.existsSync(dest)) {
       this.ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
       this.drop(from);
       return;
@@ -427,8 +434,8 @@ export class Executor {
     this.put(moved);
     if (r) {
       try {
-        if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec);
-        else if (r.mtimeSec !== from.mtimeSec || r.mtimeNsec !== from.mtimeNsec) setTimes(dest, r.mtimeSec, r.mtimeNsec);
+        if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec, this.fs);
+        else if (r.mtimeSec !== from.mtimeSec || r.mtimeNsec !== from.mtimeNsec) setTimes(dest, r.mtimeSec, r.mtimeNsec, this.fs);
       } catch {
         // a symlink whose times cannot be set keeps the old ones; the catalog has the true value
       }
@@ -438,9 +445,9 @@ export class Executor {
 
   private remove(e: CatalogEntry): void {
     const p = onDisk(this.ctx.root, e.path);
-    fs.rmSync(p, { force: true });
+    this.fs.rmSync(p, { force: true });
     removeParity(this.ctx.root, rel(e.path));
-    pruneEmptyDirs(this.ctx.root, path.dirname(p));
+    pruneEmptyDirs(this.ctx.root, path.dirname(p), this.fs);
     this.wroteData = true;
     this.drop(e);
     this.ctx.detail(`removed ${e.path}`);
@@ -452,10 +459,10 @@ export class Executor {
       const p = onDisk(this.ctx.root, e.path);
       try {
         if (r.kind === 'file') {
-          fs.chmodSync(p, r.mode & 0o7777);
-          if (isRoot) fs.chownSync(p, r.uid, r.gid);
-        } else if (isRoot) fs.lchownSync(p, r.uid, r.gid);
-        setTimes(p, r.mtimeSec, r.mtimeNsec);
+          this.fs.chmodSync(p, r.mode & 0o7777);
+          if (isRoot) this.fs.chownSync(p, r.uid, r.gid);
+        } else if (isRoot) this.fs.lchownSync(p, r.uid, r.gid);
+        setTimes(p, r.mtimeSec, r.mtimeNsec, this.fs);
       } catch (err) {
         this.ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
       }
@@ -481,7 +488,7 @@ export class Executor {
   }
 }
 
-function isSymlink(p: string): boolean {
+function isSymlink(p: string, fs: Fsx): boolean {
   try {
     return fs.lstatSync(p).isSymbolicLink();
   } catch {

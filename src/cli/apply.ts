@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { catchUp } from '../mirror/catchup.js';
 import { beginWrite, finishWrite, openDiskSession } from '../archive/session.js';
-import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
 
@@ -39,6 +39,7 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
       signal: interrupt.signal,
       detail: (m) => out.detail(m),
       warn: (m) => out.warn(m),
+      fs: fileSystem(),
     });
     await finishWrite(session, 'apply', r.stopped ?? 'ok', r);
     if (opts.json) out.result({ applied: r.applied, changed: r.changed, lacking: r.lacking });

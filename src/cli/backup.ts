@@ -30,6 +30,7 @@ import {
   addParityOptions,
   collect,
   dbPath,
+  fileSystem,
   interruptSignal,
   parseNumber,
   requireDest,
@@ -244,6 +245,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
       signal: interrupt.signal,
       detail: (m: string) => out.detail(m),
       warn: (m: string) => out.warn(m),
+      fs: fileSystem(),
     };
     // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
     const pendingChanged = session.sync !== 'in-sync';

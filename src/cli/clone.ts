@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { CloneError, cloneDisk } from '../mirror/clone.js';
 import { openDiskSession } from '../archive/session.js';
-import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';
 
@@ -40,6 +40,7 @@ async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<
         signal: interrupt.signal,
         detail: (m) => out.detail(m),
         warn: (m) => out.warn(m),
+        fs: fileSystem(),
       });
     } catch (err) {
       if (err instanceof CloneError) throw new UserError(err.message);

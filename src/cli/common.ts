@@ -7,6 +7,8 @@ import { CopyError } from '../fsx/copy.js';
 import { LockError } from '../archive/lock.js';
 import { DiskError } from '../archive/volume.js';
 import { ExclusionError } from '../scan/exclude.js';
+import { fileSystemFromEnv } from '../fsx/fault.js';
+import type { Fsx } from '../fsx/fsx.js';
 import { EXIT, UserError } from './exit.js';
 import { Output, type Verbosity } from './output.js';
 
@@ -111,6 +113,13 @@ export function action<O extends CommonOptions>(
       out.close();
     }
   };
+}
+
+let processFs: Fsx | undefined;
+
+/** The file-system layer this process's engines work through (one per process; see fileSystemFromEnv). */
+export function fileSystem(): Fsx {
+  return (processFs ??= fileSystemFromEnv());
 }
 
 /** Ctrl-C and SIGTERM ask the run to stop cleanly; a second one ends the process at once. */

@@ -6,7 +6,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { restoreFiles, restoreTarget, RestoreTargetError } from '../restore/restore.js';
 import { diskCatalogPath } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
-import { action, addCommonOptions, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';
 
@@ -132,6 +132,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
       signal: interrupt.signal,
       detail: (m) => out.detail(m),
       warn: (m) => out.warn(m),
+      fs: fileSystem(),
       progress: (n, total, bytes) => out.progress(`restore: ${n}/${total} files, ${formatBytes(bytes)}`),
     });
   } catch (err) {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openDiskSession } from '../archive/session.js';
 import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
-import { action, addCommonOptions, addParityOptions, dbPath, interruptSignal, parseNumber, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, parseNumber, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';
 
@@ -87,6 +87,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
         signal: interrupt.signal,
         detail: (m) => out.detail(m),
         warn: (m) => out.warn(m),
+        fs: fileSystem(),
         progress: (n, total, bytes) => out.progress(`verify: ${n}/${total} files read, ${formatBytes(bytes)}`),
       });
     } catch (err) {

@@ -16,9 +16,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
+import { constants } from 'node:fs';
 import path from 'node:path';
-import { errnoName, nativeAddon } from '../scan/native.js';
+import { realFs, type Fsx } from './fsx.js';
 
 export interface CopyResult {
   sha1: string;
@@ -46,6 +46,8 @@ export interface CopyOptions {
   tempDir?: string;
   /** Bytes per read and write (default 1 MiB); for measurements. */
   bufferSize?: number;
+  /** The file-system layer to copy through (default: the real one). */
+  fs?: Fsx;
 }
 
 export type CopyErrorCode = 'ENOSPC' | 'SOURCE' | 'TARGET';
@@ -126,10 +128,10 @@ function targetError(err: unknown, dest: string): CopyError {
  * O_NONBLOCK keeps a FIFO that replaced a scanned file from hanging the run; O_NOATIME keeps a
  * backup from dirtying every source inode (allowed only to the owner or root, hence the retry).
  */
-function openForReading(file: string): number {
-  const base = fs.constants.O_RDONLY | fs.constants.O_NONBLOCK;
+function openForReading(file: string, fs: Fsx): number {
+  const base = constants.O_RDONLY | constants.O_NONBLOCK;
   try {
-    return fs.openSync(file, base | fs.constants.O_NOATIME);
+    return fs.openSync(file, base | constants.O_NOATIME);
   } catch (err) {
     if (errCode(err) !== 'EPERM') throw sourceError(err, file);
   }
@@ -140,8 +142,8 @@ function openForReading(file: string): number {
   }
 }
 
-function openRegular(file: string): { fd: number; size: number } {
-  const fd = openForReading(file);
+function openRegular(file: string, fs: Fsx): { fd: number; size: number } {
+  const fd = openForReading(file, fs);
   try {
     const st = fs.fstatSync(fd);
     if (!st.isFile()) throw new CopyError(`Cannot read ${file}: it is not a regular file.`, 'SOURCE', file);
@@ -152,7 +154,7 @@ function openRegular(file: string): { fd: number; size: number } {
   }
 }
 
-function mkdirP(dir: string, dest: string): void {
+function mkdirP(dir: string, dest: string, fs: Fsx): void {
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (err) {
@@ -161,13 +163,13 @@ function mkdirP(dir: string, dest: string): void {
 }
 
 /** Runs fn; when it fails with ENOENT (a missing parent), creates the parents and runs it again. */
-function withParents<T>(fn: () => T, dirs: string[], dest: string): T {
+function withParents<T>(fn: () => T, dirs: string[], dest: string, fs: Fsx): T {
   try {
     return fn();
   } catch (err) {
     if (errCode(err) !== 'ENOENT') throw targetError(err, dest);
   }
-  for (const dir of dirs) mkdirP(dir, dest);
+  for (const dir of dirs) mkdirP(dir, dest, fs);
   try {
     return fn();
   } catch (err) {
@@ -175,7 +177,7 @@ function withParents<T>(fn: () => T, dirs: string[], dest: string): T {
   }
 }
 
-function removeQuietly(file: string | undefined): void {
+function removeQuietly(file: string | undefined, fs: Fsx): void {
   if (file === undefined) return;
   try {
     fs.unlinkSync(file);
@@ -212,7 +214,7 @@ function touchTimes(file: string, sec: number, nsec: number): void {
 }
 
 /** Sets a file's or symlink's mtime (never following a symlink); atime becomes now. */
-export function setTimes(file: string, mtimeSec: number, mtimeNsec: number): void {
+export function setTimes(file: string, mtimeSec: number, mtimeNsec: number, fs: Fsx = realFs): void {
   try {
     if (mtimeSec < 0) touchTimes(file, mtimeSec, mtimeNsec);
     else fs.lutimesSync(file, Date.now() / 1000, utimeSeconds(mtimeSec, mtimeNsec));
@@ -226,25 +228,30 @@ export function setTimes(file: string, mtimeSec: number, mtimeNsec: number): voi
  * Makes dest a symlink to target with the given owner (as root) and mtime, atomically: it is made
  * under a temporary name and renamed over whatever dest was (a file's other hardlinks stay as they are).
  */
-export function makeSymlink(target: string, dest: string, meta: Pick<FileMeta, 'uid' | 'gid' | 'mtimeSec' | 'mtimeNsec'>): void {
+export function makeSymlink(
+  target: string,
+  dest: string,
+  meta: Pick<FileMeta, 'uid' | 'gid' | 'mtimeSec' | 'mtimeNsec'>,
+  fs: Fsx = realFs,
+): void {
   const tmp = path.join(path.dirname(dest), tempName(path.basename(dest)));
-  withParents(() => fs.symlinkSync(target, tmp), [path.dirname(dest)], dest);
+  withParents(() => fs.symlinkSync(target, tmp), [path.dirname(dest)], dest, fs);
   try {
     if (isRoot) fs.lchownSync(tmp, meta.uid, meta.gid);
     try {
-      setTimes(tmp, meta.mtimeSec, meta.mtimeNsec);
+      setTimes(tmp, meta.mtimeSec, meta.mtimeNsec, fs);
     } catch (err) {
       // Name the destination, not the temporary name, in the message.
       throw (err as CopyError).cause ?? err;
     }
     fs.renameSync(tmp, dest);
   } catch (err) {
-    removeQuietly(tmp);
+    removeQuietly(tmp, fs);
     throw targetError(err, dest);
   }
 }
 
-function readAt(fd: number, buf: Buffer, position: number, src: string): Promise<number> {
+function readAt(fd: number, buf: Buffer, position: number, src: string, fs: Fsx): Promise<number> {
   const p = new Promise<number>((resolve, reject) => {
     fs.read(fd, buf, 0, buf.length, position, (err, n) => (err ? reject(sourceError(err, src)) : resolve(n)));
   });
@@ -253,7 +260,7 @@ function readAt(fd: number, buf: Buffer, position: number, src: string): Promise
   return p;
 }
 
-function writeAllAt(fd: number, chunk: Buffer, position: number, dest: string): Promise<void> {
+function writeAllAt(fd: number, chunk: Buffer, position: number, dest: string, fs: Fsx): Promise<void> {
   const p = new Promise<void>((resolve, reject) => {
     const step = (offset: number): void => {
       fs.write(fd, chunk, offset, chunk.length - offset, position + offset, (err, n) => {
@@ -285,10 +292,11 @@ async function pipeline(
   hash: crypto.Hash,
   bufferSize: number,
   signal: AbortSignal | undefined,
+  fs: Fsx,
 ): Promise<number> {
   const bufs = Array.from({ length: PIPELINE_BUFFERS }, () => Buffer.allocUnsafeSlow(bufferSize));
   let readPos = 0;
-  let pendingRead: Promise<number> | undefined = readAt(inFd, bufs[0], 0, src);
+  let pendingRead: Promise<number> | undefined = readAt(inFd, bufs[0], 0, src, fs);
   let pendingWrite: Promise<void> | undefined;
   try {
     for (let i = 0; ; i++) {
@@ -299,12 +307,12 @@ async function pipeline(
       const at = readPos;
       readPos += n;
       // The buffer of chunk i+1 last held chunk i-2, whose write finished before chunk i-1's began.
-      pendingRead = readAt(inFd, bufs[(i + 1) % PIPELINE_BUFFERS], readPos, src);
+      pendingRead = readAt(inFd, bufs[(i + 1) % PIPELINE_BUFFERS], readPos, src, fs);
       hash.update(chunk);
       if (pendingWrite) await pendingWrite;
       pendingWrite = undefined;
       if (signal?.aborted) throw abortReason(signal);
-      if (out) pendingWrite = writeAllAt(out.fd, chunk, at, out.dest);
+      if (out) pendingWrite = writeAllAt(out.fd, chunk, at, out.dest, fs);
     }
     if (pendingWrite) await pendingWrite;
     pendingWrite = undefined;
@@ -320,7 +328,7 @@ function smallBuffer(): Buffer {
 }
 
 /** Synchronous copy loop for small files; reads to EOF, so a file that grew is still copied whole. */
-function copySmall(inFd: number, outFd: number | undefined, src: string, dest: string, hash: crypto.Hash): number {
+function copySmall(inFd: number, outFd: number | undefined, src: string, dest: string, hash: crypto.Hash, fs: Fsx): number {
   const buf = smallBuffer();
   let pos = 0;
   for (;;) {
@@ -354,22 +362,23 @@ function copySmall(inFd: number, outFd: number | undefined, src: string, dest: s
  */
 export async function copyWithSha1(src: string, dest: string, meta: FileMeta, opts: CopyOptions = {}): Promise<CopyResult> {
   const { signal, expectedSize } = opts;
+  const fs = opts.fs ?? realFs;
   const bufferSize = opts.bufferSize ?? DEFAULT_BUFFER;
   signal?.throwIfAborted();
   const destDir = path.dirname(dest);
   const tempDir = opts.tempDir ?? destDir;
-  const input = openRegular(src);
+  const input = openRegular(src, fs);
   let outFd: number | undefined;
   let tmp: string | undefined;
   try {
     const candidate = path.join(tempDir, tempName(path.basename(dest)));
-    outFd = withParents(() => fs.openSync(candidate, 'wx', 0o600), [tempDir, destDir], dest);
+    outFd = withParents(() => fs.openSync(candidate, 'wx', 0o600), [tempDir, destDir], dest, fs);
     tmp = candidate;
     const hash = crypto.createHash('sha1');
     const bytes =
       input.size <= SMALL_FILE
-        ? copySmall(input.fd, outFd, src, dest, hash)
-        : await pipeline(input.fd, { fd: outFd, dest }, src, hash, bufferSize, signal);
+        ? copySmall(input.fd, outFd, src, dest, hash, fs)
+        : await pipeline(input.fd, { fd: outFd, dest }, src, hash, bufferSize, signal, fs);
     if (expectedSize !== undefined && bytes !== expectedSize) {
       throw new CopyError(
         `Cannot copy ${src}: it changed while being copied (expected ${expectedSize} bytes, read ${bytes}).`,
@@ -392,7 +401,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
     }
     if (meta.mtimeSec < 0) {
       try {
-        setTimes(tmp, meta.mtimeSec, meta.mtimeNsec);
+        setTimes(tmp, meta.mtimeSec, meta.mtimeNsec, fs);
       } catch (err) {
         throw targetError((err as CopyError).cause ?? err, dest);
       }
@@ -405,7 +414,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
         throw targetError(err, dest);
       }
     } else {
-      withParents(() => fs.renameSync(done, dest), [destDir], dest);
+      withParents(() => fs.renameSync(done, dest), [destDir], dest, fs);
     }
     tmp = undefined;
     return { sha1: hash.digest('hex'), bytes };
@@ -417,7 +426,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
         // The error that brought us here is the one to report.
       }
     }
-    removeQuietly(tmp);
+    removeQuietly(tmp, fs);
     throw err;
   } finally {
     fs.closeSync(input.fd);
@@ -425,15 +434,16 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
 }
 
 /** SHA1 and length of a file, read once; errors are CopyError 'SOURCE'. */
-export async function sha1File(file: string, opts: { signal?: AbortSignal; bufferSize?: number } = {}): Promise<CopyResult> {
+export async function sha1File(file: string, opts: { signal?: AbortSignal; bufferSize?: number; fs?: Fsx } = {}): Promise<CopyResult> {
   opts.signal?.throwIfAborted();
-  const input = openRegular(file);
+  const fs = opts.fs ?? realFs;
+  const input = openRegular(file, fs);
   try {
     const hash = crypto.createHash('sha1');
     const bytes =
       input.size <= SMALL_FILE
-        ? copySmall(input.fd, undefined, file, file, hash)
-        : await pipeline(input.fd, undefined, file, hash, opts.bufferSize ?? DEFAULT_BUFFER, opts.signal);
+        ? copySmall(input.fd, undefined, file, file, hash, fs)
+        : await pipeline(input.fd, undefined, file, hash, opts.bufferSize ?? DEFAULT_BUFFER, opts.signal, fs);
     return { sha1: hash.digest('hex'), bytes };
   } finally {
     fs.closeSync(input.fd);
@@ -448,29 +458,12 @@ export async function sha1File(file: string, opts: { signal?: AbortSignal; buffe
  * CopyError. On a FUSE mount (gocryptfs) call it for the cipher directory as well: the FUSE file
  * system may not pass syncfs through to the disk underneath.
  */
-export function syncDisk(target: string): void {
-  const native = nativeAddon();
-  let why: string;
-  let full: boolean;
-  let cause: unknown;
-  if (native !== null) {
-    const errno = native.syncfs(target);
-    if (errno === 0) return;
-    const code = errnoName(errno);
-    full = code === 'ENOSPC' || code === 'EDQUOT';
-    why = full ? 'no space left on device' : code;
-    cause = Object.assign(new Error(`syncfs: ${code}`), { code });
-  } else {
-    try {
-      execFileSync('sync', ['-f', '--', target], { stdio: ['ignore', 'ignore', 'pipe'] });
-      return;
-    } catch (err) {
-      const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim() ?? '';
-      full = /no space left|quota/i.test(stderr);
-      why = stderr.replace(/^sync: /, '') || reason(err);
-      cause = err;
-    }
-  }
+export function syncDisk(target: string, fs: Fsx = realFs): void {
+  const code = fs.syncfs(target);
+  if (code === 0) return;
+  const full = code === 'ENOSPC' || code === 'EDQUOT' || /no space left|quota/i.test(code);
+  const why = full ? 'no space left on device' : code;
+  const cause = Object.assign(new Error(`syncfs: ${code}`), { code });
   throw new CopyError(
     full ? `The disk is full: flushing ${target} failed (${why}).` : `Cannot flush ${target} to the disk: ${why}.`,
     full ? 'ENOSPC' : 'TARGET',

@@ -1,8 +1,8 @@
 /** Free space on a disk and the space a copy needs. */
-import fs from 'node:fs';
+import { realFs, type Fsx } from './fsx.js';
 
 /** Bytes an unprivileged writer may still use on the file system holding `path` (root's reserve excluded). */
-export function freeBytes(path: string): number {
+export function freeBytes(path: string, fs: Fsx = realFs): number {
   const st = fs.statfsSync(path, { bigint: true });
   return Number(st.bavail * st.bsize);
 }

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
+import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { CopyError, copyWithSha1, makeSymlink } from '../fsx/copy.js';
@@ -7,6 +7,7 @@ import { onDisk } from '../apply/executor.js';
 import { acquireLock } from '../archive/lock.js';
 import { diskCatalogPath, hostSnapshotPath, type DiskSession } from '../archive/session.js';
 import { freeBytes } from '../fsx/space.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 import { blaineDir, DiskError, diskLockPath, ensureLayout, writeVolume, type VolumeInfo } from '../archive/volume.js';
 
 export interface CloneResult {
@@ -35,8 +36,9 @@ export async function cloneDisk(
   s: DiskSession,
   to: string,
   copyLabel: string | undefined,
-  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void },
+  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void; fs?: Fsx },
 ): Promise<CloneResult> {
+  const fs = opts.fs ?? realFs;
   const target = path.resolve(to);
   if (!fs.existsSync(target) || !fs.statSync(target).isDirectory()) {
     throw new DiskError(`${target} does not exist or is not a directory; is the new disk mounted?`, 'NOT_A_DIRECTORY');
@@ -72,7 +74,7 @@ export async function cloneDisk(
         continue;
       }
       if (e.kind === 'symlink') {
-        makeSymlink(fs.readlinkSync(src), dest, { uid: Number(st.uid), gid: Number(st.gid), ...statTimes(st) });
+        makeSymlink(fs.readlinkSync(src), dest, { uid: Number(st.uid), gid: Number(st.gid), ...statTimes(st) }, fs);
         result.files++;
         continue;
       }
@@ -84,7 +86,7 @@ export async function cloneDisk(
         result.files++;
         continue;
       }
-      if (freeBytes(target) < Number(st.size)) {
+      if (freeBytes(target, fs) < Number(st.size)) {
         result.stopped = 'disk-full';
         return result;
       }
@@ -93,7 +95,7 @@ export async function cloneDisk(
           src,
           dest,
           { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), ...statTimes(st) },
-          { signal: opts.signal, tempDir: path.join(blaineDir(target), 'tmp') },
+          { signal: opts.signal, tempDir: path.join(blaineDir(target), 'tmp'), fs },
         );
         if (e.sha1 !== null && res.sha1 !== e.sha1) {
           result.mismatched.push(e.path);
@@ -115,7 +117,7 @@ export async function cloneDisk(
       result.files++;
       opts.detail(`copied ${e.path}`);
     }
-    copyTree(path.join(blaineDir(s.root), 'parity'), path.join(blaineDir(target), 'parity'));
+    copyTree(path.join(blaineDir(s.root), 'parity'), path.join(blaineDir(target), 'parity'), fs);
     await s.disk.snapshotTo(diskCatalogPath(target));
     await s.host.snapshotTo(hostSnapshotPath(target));
     const cat = Catalog.open(diskCatalogPath(target));
@@ -147,7 +149,7 @@ export async function cloneDisk(
 }
 
 /** Copies a directory tree, keeping hardlinks between the files inside it (parity of hardlinked files). */
-function copyTree(from: string, to: string): void {
+function copyTree(from: string, to: string, fs: Fsx): void {
   const seen = new Map<string, string>();
   const walk = (src: string, dest: string) => {
     fs.mkdirSync(dest, { recursive: true });

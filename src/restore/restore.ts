@@ -11,7 +11,7 @@
  * the first of its names in path order. Symlinks are made from the catalog, which holds their
  * target.
  */
-import fs from 'node:fs';
+import type { Stats } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
@@ -20,6 +20,7 @@ import { parityFiles } from '../parity/paths.js';
 import type { Par2Config } from '../parity/par2.js';
 import { repairFromCopy } from '../parity/repair-copy.js';
 import { CopyError, copyWithSha1, makeSymlink, setTimes, sha1File, type FileMeta } from '../fsx/copy.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 
 export interface RestoreOptions {
   /** The disk's root. */
@@ -35,6 +36,8 @@ export interface RestoreOptions {
   detail(msg: string): void;
   warn(msg: string): void;
   progress?(done: number, total: number, bytes: number): void;
+  /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
+  fs?: Fsx;
 }
 
 export interface RestoreResult {
@@ -65,7 +68,7 @@ function metaOf(e: CatalogEntry): FileMeta {
   return { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec };
 }
 
-function lstatOrNull(p: string): fs.Stats | null {
+function lstatOrNull(p: string, fs: Fsx): Stats | null {
   try {
     return fs.lstatSync(p);
   } catch {
@@ -80,13 +83,14 @@ function reason(e: unknown): string {
 type Outcome = { ok: true; repaired: boolean; bytes: number } | { ok: false; message: string };
 
 export async function restoreFiles(o: RestoreOptions): Promise<RestoreResult> {
+  const fs = o.fs ?? realFs;
   const res: RestoreResult = { restored: 0, repaired: 0, failed: 0, skipped: 0, failures: [], bytes: 0, interrupted: false };
   const entries = [...o.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
   // Hardlink groups as the disk has them: the inode, and the target its first restored name got.
   const inodeOf = new Map<string, string>();
   for (const e of entries) {
     if (e.kind !== 'file') continue;
-    const st = lstatOrNull(path.join(o.root, e.path));
+    const st = lstatOrNull(path.join(o.root, e.path), fs);
     if (st?.isFile() && st.nlink > 1) inodeOf.set(e.path, `${st.dev}:${st.ino}`);
   }
   const leaders = new Map<string, { target: string; e: CatalogEntry }>();
@@ -119,7 +123,7 @@ export async function restoreFiles(o: RestoreOptions): Promise<RestoreResult> {
       }
       o.progress?.(done++, entries.length, res.bytes);
       const target = restoreTarget(o.to, e.path);
-      const there = lstatOrNull(target);
+      const there = lstatOrNull(target, fs);
       if (there && (!o.overwrite || there.isDirectory())) {
         res.skipped++;
         o.detail(`skipped ${target}: ${there.isDirectory() ? 'a directory is in the way' : 'it exists (--overwrite replaces it)'}`);
@@ -128,13 +132,13 @@ export async function restoreFiles(o: RestoreOptions): Promise<RestoreResult> {
       const key = inodeOf.get(e.path);
       const leader = key ? leaders.get(key) : undefined;
       if (e.kind === 'symlink') {
-        if (!o.dryRun) place(() => makeSymlink(e.linkTarget ?? '', target, metaOf(e)), target);
+        if (!o.dryRun) place(() => makeSymlink(e.linkTarget ?? '', target, metaOf(e), fs), target);
         res.restored++;
         o.detail(`${o.dryRun ? 'would restore' : 'restored'} ${e.path} -> ${e.linkTarget}`);
         continue;
       }
       if (leader && leader.e.sha1 === e.sha1 && leader.e.size === e.size) {
-        if (!o.dryRun) place(() => linkInto(leader.target, target, scratchDir(), ++counter), target);
+        if (!o.dryRun) place(() => linkInto(leader.target, target, scratchDir(), ++counter, fs), target);
         res.restored++;
         o.detail(`${o.dryRun ? 'would link' : 'linked'} ${e.path} to ${leader.e.path}`);
         continue;
@@ -185,7 +189,7 @@ async function placeAsync(fn: () => Promise<void>, target: string): Promise<void
   }
 }
 
-function linkInto(from: string, target: string, scratch: string, n: number): void {
+function linkInto(from: string, target: string, scratch: string, n: number, fs: Fsx): void {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   const tmp = path.join(scratch, `l-${n}`);
   try {
@@ -198,17 +202,18 @@ function linkInto(from: string, target: string, scratch: string, n: number): voi
 }
 
 /** Moves a finished file from the scratch directory to its target (a copy when they are on different file systems). */
-async function moveInto(tmp: string, target: string, meta: FileMeta): Promise<void> {
+async function moveInto(tmp: string, target: string, meta: FileMeta, fs: Fsx): Promise<void> {
   fs.mkdirSync(path.dirname(target), { recursive: true });
   try {
     fs.renameSync(tmp, target);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
-    await copyWithSha1(tmp, target, meta);
+    await copyWithSha1(tmp, target, meta, { fs });
   }
 }
 
 async function restoreFile(o: RestoreOptions, e: CatalogEntry, target: string, scratch: string, n: number): Promise<Outcome> {
+  const fs = o.fs ?? realFs;
   const rel = e.path.replace(/^\/+/, '');
   const src = path.join(o.root, rel);
   const meta = metaOf(e);
@@ -216,11 +221,11 @@ async function restoreFile(o: RestoreOptions, e: CatalogEntry, target: string, s
   let why: string;
   let haveCopy = false;
   try {
-    const got = await copyWithSha1(src, copy, meta, { signal: o.signal, tempDir: scratch });
+    const got = await copyWithSha1(src, copy, meta, { signal: o.signal, tempDir: scratch, fs });
     haveCopy = true;
     if (e.sha1 === null || (got.sha1 === e.sha1 && got.bytes === e.size)) {
       if (e.sha1 === null) o.warn(`${e.path}: the catalog has no SHA1 for it; restored unchecked`);
-      await placeAsync(() => moveInto(copy, target, meta), target);
+      await placeAsync(() => moveInto(copy, target, meta, fs), target);
       return { ok: true, repaired: false, bytes: got.bytes };
     }
     why = got.bytes !== e.size ? `the disk's copy has ${got.bytes} bytes, not ${e.size}` : "the disk's copy differs from its catalogued SHA1";
@@ -250,16 +255,16 @@ async function restoreFile(o: RestoreOptions, e: CatalogEntry, target: string, s
       return { ok: false, message: `${why}, and par2 could not repair it (${reason(err)})` };
     }
     if (!ok) return { ok: false, message: `${why}, and the damage is beyond what its parity can repair` };
-    const check = await sha1File(repaired);
+    const check = await sha1File(repaired, { fs });
     if (check.sha1 !== e.sha1 || check.bytes !== e.size) {
       return { ok: false, message: `${why}, and its parity gives back other bytes than the catalogued SHA1` };
     }
     place(() => {
       if (isRoot) fs.chownSync(repaired, meta.uid, meta.gid);
       fs.chmodSync(repaired, meta.mode);
-      setTimes(repaired, meta.mtimeSec, meta.mtimeNsec);
+      setTimes(repaired, meta.mtimeSec, meta.mtimeNsec, fs);
     }, target);
-    await placeAsync(() => moveInto(repaired, target, meta), target);
+    await placeAsync(() => moveInto(repaired, target, meta, fs), target);
     return { ok: true, repaired: true, bytes: check.bytes };
   } finally {
     fs.rmSync(copy, { force: true });

@@ -38,6 +38,7 @@ import { ParityError, repairTo, verifyParity, type Par2Config } from '../parity/
 import { INDEX_SUFFIX, linkParity, parityDir, pruneParityDirs, RECOVERY_SUFFIX } from '../parity/paths.js';
 import { ParityPool } from '../parity/pool.js';
 import { CopyError, makeSymlink, mtimeMatches, setTimes, sha1File, syncDisk } from '../fsx/copy.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 
 export type ProblemKind =
   | 'missing'
@@ -89,6 +90,8 @@ export interface VerifyOptions {
   detail(msg: string): void;
   warn(msg: string): void;
   progress?(checked: number, due: number, bytes: number): void;
+  /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
+  fs?: Fsx;
 }
 
 export interface VerifyResult {
@@ -152,7 +155,7 @@ function errMessage(e: unknown): string {
 }
 
 /** lstat with nanosecond mtimes (bigint: a double cannot hold them exactly). */
-function lstatOrNull(p: string): Seen | null {
+function lstatOrNull(p: string, fs: Fsx): Seen | null {
   let st: fs.BigIntStats;
   try {
     st = fs.lstatSync(p, { bigint: true });
@@ -179,7 +182,7 @@ function typeName(st: Seen): string {
 }
 
 /** Calls onEntry for every non-directory below dir (relative names), directories first walked. */
-function walk(dir: string, prefix: string, skip: (rel: string) => boolean, onEntry: (rel: string, full: string) => void): void {
+function walk(dir: string, prefix: string, skip: (rel: string) => boolean, onEntry: (rel: string, full: string) => void, fs: Fsx): void {
   let ents: fs.Dirent[];
   try {
     ents = fs.readdirSync(dir, { withFileTypes: true });
@@ -190,13 +193,13 @@ function walk(dir: string, prefix: string, skip: (rel: string) => boolean, onEnt
     const r = prefix ? `${prefix}/${d.name}` : d.name;
     if (skip(r)) continue;
     const full = path.join(dir, d.name);
-    if (d.isDirectory()) walk(full, r, skip, onEntry);
+    if (d.isDirectory()) walk(full, r, skip, onEntry, fs);
     else onEntry(r, full);
   }
 }
 
 /** Removes directories left empty below root, from dir upwards (as the executor does after a delete). */
-function pruneEmptyDirs(root: string, fromDir: string): void {
+function pruneEmptyDirs(root: string, fromDir: string, fs: Fsx): void {
   const stop = path.resolve(root);
   let dir = path.resolve(fromDir);
   while (dir.startsWith(stop + path.sep)) {
@@ -209,7 +212,7 @@ function pruneEmptyDirs(root: string, fromDir: string): void {
   }
 }
 
-function readFull(fd: number, buf: Buffer, n: number, pos: number): number {
+function readFull(fd: number, buf: Buffer, n: number, pos: number, fs: Fsx): number {
   let got = 0;
   while (got < n) {
     const k = fs.readSync(fd, buf, got, n - got, pos + got);
@@ -223,7 +226,7 @@ function readFull(fd: number, buf: Buffer, n: number, pos: number): number {
  * Writes `from`'s bytes into the inode at `target` (see the module comment), then gives it back
  * the mtime `times`. Only chunks that differ are written: a repair of one bad sector writes one chunk.
  */
-function writeInPlace(target: string, from: string, size: number, times: { sec: number; nsec: number }): void {
+function writeInPlace(target: string, from: string, size: number, times: { sec: number; nsec: number }, fs: Fsx): void {
   const st = fs.statSync(target);
   let fd: number;
   let modeChanged = false;
@@ -243,11 +246,11 @@ function writeInPlace(target: string, from: string, size: number, times: { sec: 
     const good = Buffer.allocUnsafe(CHUNK);
     const old = Buffer.allocUnsafe(CHUNK);
     for (let pos = 0; pos < size; ) {
-      const n = readFull(src, good, Math.min(CHUNK, size - pos), pos);
+      const n = readFull(src, good, Math.min(CHUNK, size - pos), pos, fs);
       if (n === 0) break;
       let same = false;
       try {
-        same = readFull(fd, old, n, pos) === n && good.subarray(0, n).equals(old.subarray(0, n));
+        same = readFull(fd, old, n, pos, fs) === n && good.subarray(0, n).equals(old.subarray(0, n));
       } catch {
         // An unreadable sector: writing it is exactly what the disk needs to remap it.
       }
@@ -264,11 +267,11 @@ function writeInPlace(target: string, from: string, size: number, times: { sec: 
     fs.closeSync(fd);
     if (modeChanged) fs.chmodSync(target, st.mode & 0o7777);
   }
-  setTimes(target, times.sec, times.nsec);
+  setTimes(target, times.sec, times.nsec, fs);
 }
 
 /** Names hardlinked together share parity sets (linkParity): a set is known by its files' inodes. */
-function setKey(files: string[]): string | null {
+function setKey(files: string[], fs: Fsx): string | null {
   try {
     return files
       .map((f) => {
@@ -282,10 +285,10 @@ function setKey(files: string[]): string | null {
   }
 }
 
-function applyMeta(file: string, e: CatalogEntry): void {
+function applyMeta(file: string, e: CatalogEntry, fs: Fsx): void {
   if (isRoot) fs.chownSync(file, e.uid, e.gid);
   fs.chmodSync(file, e.mode & 0o7777);
-  setTimes(file, e.mtimeSec, e.mtimeNsec);
+  setTimes(file, e.mtimeSec, e.mtimeNsec, fs);
 }
 
 export async function verifyDisk(o: VerifyOptions): Promise<VerifyResult> {
@@ -313,7 +316,10 @@ class Verifier {
   private wroteData = false;
   private pool: ParityPool | null = null;
 
+  private readonly fs: Fsx;
+
   constructor(private readonly o: VerifyOptions) {
+    this.fs = o.fs ?? realFs;
     this.now = o.now ?? Date.now;
     this.started = this.now();
     this.lastFlush = this.started;
@@ -371,7 +377,7 @@ class Verifier {
     for (const e of this.o.disk.iterateVolume(this.o.volume)) {
       const r = rel(e.path);
       const full = path.join(root, r);
-      const item: Item = { e, rel: r, full, st: lstatOrNull(full), group: null, parity: [], state: 'unknown', verifiedNow: false, problems: [] };
+      const item: Item = { e, rel: r, full, st: lstatOrNull(full, this.fs), group: null, parity: [], state: 'unknown', verifiedNow: false, problems: [] };
       this.items.push(item);
       this.byRel.set(r, item);
     }
@@ -390,7 +396,7 @@ class Verifier {
           this.add(item, e.path, 'missing', `the disk has ${typeName(st)} where the symlink should be`);
           continue;
         }
-        const target = fs.readlinkSync(item.full);
+        const target = this.fs.readlinkSync(item.full);
         if (target !== e.linkTarget) this.add(item, e.path, 'target', `the symlink points to ${target}, not ${e.linkTarget}`);
         if (!mtimeMatches(st.mtimeSec, st.mtimeNsec, e.mtimeSec, e.mtimeNsec)) this.add(item, e.path, 'mtime', 'the symlink has another mtime');
         continue;
@@ -430,6 +436,7 @@ class Verifier {
       (r, full) => {
         if (!this.byRel.has(r)) this.add(null, `/${r}`, 'extra', `${full} is on the disk but not in its catalog`);
       },
+      this.fs,
     );
 
     // Parity: one walk of the parity tree; each file belongs to the data file it is named after.
@@ -445,7 +452,7 @@ class Verifier {
       }
       if (owners.length === 0) this.orphans.push(full);
       for (const it of owners) it.parity.push(full);
-    });
+    }, this.fs);
     for (const full of this.orphans) {
       this.add(null, full, 'parity-orphan', 'the parity file belongs to no catalogued file with parity');
     }
@@ -488,7 +495,7 @@ class Verifier {
     let res: { sha1: string; bytes: number } | null = null;
     let why = '';
     try {
-      res = await sha1File(first.full, { signal: this.o.signal });
+      res = await sha1File(first.full, { signal: this.o.signal, fs: this.fs });
     } catch (e) {
       if (this.o.signal.aborted) {
         this.interrupted = true;
@@ -518,7 +525,7 @@ class Verifier {
   private async checkParityPackets(g: Group): Promise<void> {
     for (const item of g.items) {
       if (item.e.parityName === null || !this.parityComplete(item) || this.has(item, 'parity-damaged')) continue;
-      const key = setKey(item.parity);
+      const key = setKey(item.parity, this.fs);
       if (key === null) continue;
       let intact = this.intactCache.get(key);
       if (intact === undefined) {
@@ -563,7 +570,7 @@ class Verifier {
 
   private newTemp(): string {
     const dir = path.join(this.o.root, BLAINE, 'tmp');
-    fs.mkdirSync(dir, { recursive: true });
+    this.fs.mkdirSync(dir, { recursive: true });
     return path.join(dir, `verify-${process.pid}-${++this.tmpCounter}`);
   }
 
@@ -573,7 +580,7 @@ class Verifier {
     const out: Item[] = [];
     for (const it of items) {
       if (it.e.parityName === null || it.e.sha1 !== like.sha1 || it.e.size !== like.size || !this.hasRecovery(it)) continue;
-      const key = setKey(it.parity);
+      const key = setKey(it.parity, this.fs);
       if (key === null || seen.has(key)) continue;
       seen.add(key);
       out.push(it);
@@ -654,7 +661,7 @@ class Verifier {
         return `par2 could not repair it (${errMessage(e)})`;
       }
       if (!ok) return 'the damage is beyond what its parity can repair';
-      const got = await sha1File(tmp);
+      const got = await sha1File(tmp, { fs: this.fs });
       if (got.sha1 !== like.sha1 || got.bytes !== like.size) return 'its parity gives back other bytes than the catalogued SHA1';
       const target = g.items[0]!;
       // One name: the catalog's mtime is the file's. Several: the inode's own mtime stands.
@@ -663,7 +670,7 @@ class Verifier {
           ? { sec: target.e.mtimeSec, nsec: target.e.mtimeNsec }
           : { sec: target.st!.mtimeSec, nsec: target.st!.mtimeNsec };
       try {
-        writeInPlace(target.full, tmp, like.size, times);
+        writeInPlace(target.full, tmp, like.size, times, this.fs);
       } catch (e) {
         return `the repaired bytes could not be written (${errMessage(e)})`;
       }
@@ -677,7 +684,7 @@ class Verifier {
       this.o.detail(`repaired ${g.items.map((i) => i.e.path).join(', ')} from parity`);
       return true;
     } finally {
-      fs.rmSync(tmp, { force: true });
+      this.fs.rmSync(tmp, { force: true });
     }
   }
 
@@ -724,7 +731,7 @@ class Verifier {
   }
 
   private remakeSymlink(item: Item): string {
-    makeSymlink(item.e.linkTarget ?? '', item.full, item.e);
+    makeSymlink(item.e.linkTarget ?? '', item.full, item.e, this.fs);
     this.wroteData = true;
     return 'symlink made again from the catalog';
   }
@@ -734,9 +741,9 @@ class Verifier {
     const { e } = item;
     const p = this.has(item, 'missing')!;
     if (e.size === 0) {
-      fs.mkdirSync(path.dirname(item.full), { recursive: true });
-      fs.writeFileSync(item.full, '');
-      applyMeta(item.full, e);
+      this.fs.mkdirSync(path.dirname(item.full), { recursive: true });
+      this.fs.writeFileSync(item.full, '');
+      applyMeta(item.full, e, this.fs);
       this.settled(item);
       return 'empty file made again';
     }
@@ -757,18 +764,18 @@ class Verifier {
       try {
         const ok = await repairTo(this.o.root, item.rel, e.parityName, tmp, { cfg: this.o.par2, signal: this.o.signal }).catch(() => false);
         if (ok) {
-          const got = await sha1File(tmp);
+          const got = await sha1File(tmp, { fs: this.fs });
           if (got.sha1 === e.sha1 && got.bytes === e.size) {
-            applyMeta(tmp, e);
-            fs.mkdirSync(path.dirname(item.full), { recursive: true });
-            fs.renameSync(tmp, item.full);
+            applyMeta(tmp, e, this.fs);
+            this.fs.mkdirSync(path.dirname(item.full), { recursive: true });
+            this.fs.renameSync(tmp, item.full);
             this.wroteData = true;
             this.settled(item);
             return 'rebuilt from its parity';
           }
         }
       } finally {
-        fs.rmSync(tmp, { force: true });
+        this.fs.rmSync(tmp, { force: true });
       }
     }
     p.detail += ', and the disk holds nothing to rebuild it from (the next backup copies it again if its source still exists)';
@@ -776,17 +783,17 @@ class Verifier {
   }
 
   private placeLink(from: string, to: string): void {
-    fs.mkdirSync(path.dirname(to), { recursive: true });
+    this.fs.mkdirSync(path.dirname(to), { recursive: true });
     const tmp = this.newTemp();
-    fs.linkSync(from, tmp);
-    fs.renameSync(tmp, to);
+    this.fs.linkSync(from, tmp);
+    this.fs.renameSync(tmp, to);
     this.wroteData = true;
   }
 
   /** A name given back: its content is what the catalog says. */
   private settled(item: Item): void {
     item.state = 'good';
-    item.st = lstatOrNull(item.full);
+    item.st = lstatOrNull(item.full, this.fs);
     this.markVerified(item);
   }
 
@@ -802,7 +809,7 @@ class Verifier {
         continue;
       }
       try {
-        setTimes(item.full, item.e.mtimeSec, item.e.mtimeNsec);
+        setTimes(item.full, item.e.mtimeSec, item.e.mtimeNsec, this.fs);
         p.repaired = true;
         this.wroteData = true;
       } catch (e) {
@@ -816,10 +823,10 @@ class Verifier {
       if (p.kind !== 'extra' && p.kind !== 'parity-orphan') continue;
       const full = p.kind === 'extra' ? path.join(this.o.root, rel(p.path)) : p.path;
       try {
-        fs.rmSync(full, { force: true });
+        this.fs.rmSync(full, { force: true });
         p.repaired = true;
         this.wroteData = true;
-        if (p.kind === 'extra') pruneEmptyDirs(this.o.root, path.dirname(full));
+        if (p.kind === 'extra') pruneEmptyDirs(this.o.root, path.dirname(full), this.fs);
         else pruneParityDirs(this.o.root, path.dirname(full));
       } catch (e) {
         p.detail += ` (could not be removed: ${errMessage(e)})`;
@@ -921,7 +928,7 @@ class Verifier {
     const writes = this.pending;
     this.pending = [];
     // New parity files must be on the disk before a catalog says they are there.
-    if (this.wroteData) syncDisk(this.o.root);
+    if (this.wroteData) syncDisk(this.o.root, this.fs);
     this.wroteData = false;
     for (const c of [this.o.disk, this.o.host]) c.transaction(() => writes.forEach((w) => w(c)));
   }

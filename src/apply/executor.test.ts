@@ -1,0 +1,83 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { scratchDir, sha1, writeUnder } from '../../test/helpers.js';
+import { Catalog } from '../catalog/catalog.js';
+import { faultyFs, parseFaults } from '../fsx/fault.js';
+import { realFs } from '../fsx/fsx.js';
+import type { Operation } from '../plan/operation.js';
+import type { FileRecord } from '../scan/record.js';
+import { Executor } from './executor.js';
+
+const VOLUME = 'v-1';
+
+function recordOf(file: string): FileRecord {
+  const st = fs.lstatSync(file, { bigint: true });
+  return {
+    path: file,
+    kind: 'file',
+    size: Number(st.size),
+    mtimeSec: Number(st.mtimeNs / 1_000_000_000n),
+    mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
+    inode: String(st.ino),
+    nlink: Number(st.nlink),
+    mode: Number(st.mode),
+    uid: Number(st.uid),
+    gid: Number(st.gid),
+  };
+}
+
+/** Two new files to copy onto an empty disk, run on the given fault specification. */
+async function copyTwo(t: test.TestContext, faults: string) {
+  const dir = scratchDir(t);
+  const a = writeUnder(dir, 'lib/a.bin', crypto.randomBytes(70_000));
+  const b = writeUnder(dir, 'lib/b.bin', crypto.randomBytes(90_000));
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const host = Catalog.memory();
+  const disk = Catalog.memory();
+  t.after(() => {
+    host.close();
+    disk.close();
+  });
+  const warnings: string[] = [];
+  const ops: Operation[] = [a, b].map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' }));
+  const ex = new Executor({
+    root,
+    volume: VOLUME,
+    host,
+    disk,
+    parity: null,
+    parityPct: 0,
+    reserve: 0,
+    signal: new AbortController().signal,
+    detail: () => {},
+    warn: (m) => warnings.push(m),
+    fs: faultyFs(realFs, parseFaults(faults)),
+  });
+  const result = await ex.run(ops);
+  const onDisk = (f: string) => path.join(root, f);
+  return { a, b, root, host, disk, warnings, result, onDisk };
+}
+
+test('executor: ENOSPC while copying the second file stops the run as disk-full with the first one catalogued in both catalogs', async (t) => {
+  const { a, b, root, host, disk, result, onDisk } = await copyTwo(t, `write:1:ENOSPC@b.bin`);
+  assert.equal(result.stopped?.reason, 'disk-full');
+  assert.equal(result.counts.added, 1);
+  for (const cat of [disk, host]) assert.deepEqual(cat.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha1]), [[a, sha1(fs.readFileSync(a))]]);
+  assert.ok(fs.existsSync(onDisk(a)));
+  assert.ok(!fs.existsSync(onDisk(b)));
+  assert.deepEqual(fs.readdirSync(path.join(root, '.blaine', 'tmp')), []);
+});
+
+test('executor: EIO reading one source file skips it with a warning; the other is copied and catalogued', async (t) => {
+  const { a, b, disk, result, warnings, onDisk } = await copyTwo(t, `read:1:EIO@a.bin`);
+  assert.equal(result.stopped, null);
+  assert.deepEqual(result.skipped.map((s) => s.path), [a]);
+  assert.match(warnings.join('\n'), /Cannot read .*a\.bin: i\/o error/);
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => e.path), [b]);
+  assert.ok(!fs.existsSync(onDisk(a)));
+  assert.equal(sha1(fs.readFileSync(onDisk(b))), sha1(fs.readFileSync(b)));
+});

@@ -1,0 +1,198 @@
+/**
+ * A file-system layer for tests that breaks on purpose: the Nth call of one kind (write, read,
+ * rename, fsync, ...) fails with an errno (ENOSPC, EIO, EROFS, ...), or the process kills itself
+ * with SIGKILL right after that call, so that no `finally` or signal handler runs and the files
+ * stay exactly as a power cut would leave them. Calls are counted one by one, in the order the
+ * engine makes them, so a given N always hits the same step.
+ *
+ * Test-only: bin/blaine uses it when the environment variable BLAINE_TEST_FAULTS is set
+ * (see fileSystemFromEnv); no user-facing option selects it.
+ */
+import type { Fsx, FsxMethod } from './fsx.js';
+import { FSX_METHODS, realFs } from './fsx.js';
+
+export type FaultKind =
+  | 'open'
+  | 'close'
+  | 'read'
+  | 'write'
+  | 'stat'
+  | 'chmod'
+  | 'chown'
+  | 'utimes'
+  | 'fsync'
+  | 'truncate'
+  | 'rename'
+  | 'link'
+  | 'unlink'
+  | 'mkdir'
+  | 'rmdir'
+  | 'symlink'
+  | 'readlink'
+  | 'readdir'
+  | 'copyfile'
+  | 'statfs'
+  | 'syncfs';
+
+const KIND_OF: Record<FsxMethod | 'syncfs', FaultKind> = {
+  openSync: 'open',
+  closeSync: 'close',
+  readSync: 'read',
+  read: 'read',
+  readFileSync: 'read',
+  writeSync: 'write',
+  write: 'write',
+  writeFileSync: 'write',
+  fstatSync: 'stat',
+  lstatSync: 'stat',
+  statSync: 'stat',
+  existsSync: 'stat',
+  fchmodSync: 'chmod',
+  chmodSync: 'chmod',
+  fchownSync: 'chown',
+  chownSync: 'chown',
+  lchownSync: 'chown',
+  futimesSync: 'utimes',
+  lutimesSync: 'utimes',
+  fsyncSync: 'fsync',
+  ftruncateSync: 'truncate',
+  renameSync: 'rename',
+  linkSync: 'link',
+  unlinkSync: 'unlink',
+  rmSync: 'unlink',
+  mkdirSync: 'mkdir',
+  mkdtempSync: 'mkdir',
+  rmdirSync: 'rmdir',
+  symlinkSync: 'symlink',
+  readlinkSync: 'readlink',
+  readdirSync: 'readdir',
+  copyFileSync: 'copyfile',
+  statfsSync: 'statfs',
+  syncfs: 'syncfs',
+};
+
+const MESSAGES: Record<string, string> = {
+  ENOSPC: 'no space left on device',
+  EIO: 'i/o error',
+  EROFS: 'read-only file system',
+  EACCES: 'permission denied',
+  EDQUOT: 'disk quota exceeded',
+};
+
+export interface Fault {
+  kind: FaultKind;
+  /** 1-based: the Nth call of this kind (among those on matching paths) fails or crashes. */
+  nth: number;
+  /** An errno code to fail with, or 'crash' to SIGKILL the process right after the call. */
+  action: string;
+  /** Only calls on a path containing this text count (a descriptor counts as the path it was opened with). */
+  pathIncludes?: string;
+}
+
+/**
+ * "KIND:N:ACTION[@TEXT]" items separated by commas, e.g. "write:1:ENOSPC",
+ * "read:2:EIO@/lib/b.jpg", "rename:3:crash".
+ */
+export function parseFaults(spec: string): Fault[] {
+  return spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+    .map((item) => {
+      const [body, pathIncludes] = item.split('@', 2) as [string, string | undefined];
+      const [kind, nth, action] = body.split(':');
+      if (!kind || !(Object.values(KIND_OF) as string[]).includes(kind) || !/^[1-9]\d*$/.test(nth ?? '') || !action) {
+        throw new Error(`BLAINE_TEST_FAULTS: cannot read "${item}" (KIND:N:ERRNO|crash[@TEXT])`);
+      }
+      return { kind: kind as FaultKind, nth: Number(nth), action, pathIncludes };
+    });
+}
+
+function injected(code: string, method: string, where: string | undefined): NodeJS.ErrnoException {
+  const err: NodeJS.ErrnoException = new Error(`${code}: ${MESSAGES[code] ?? 'injected fault'}, ${method}${where ? ` '${where}'` : ''}`);
+  err.code = code;
+  err.syscall = method;
+  if (where) err.path = where;
+  return err;
+}
+
+/** What the fault layer saw: calls counted per kind, and the faults that fired. */
+export interface FaultLog {
+  calls: Partial<Record<FaultKind, number>>;
+  fired: Fault[];
+}
+
+/** Wraps `base` so that the given faults fire; the returned log counts every call. */
+export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
+  const log: FaultLog = { calls: {}, fired: [] };
+  const counts = new Map<Fault, number>();
+  const fdPaths = new Map<number, string>();
+  const pathOf = (method: string, args: unknown[]): string | undefined => {
+    const first = args[0];
+    if (typeof first === 'number' && method !== 'openSync') return fdPaths.get(first);
+    if (typeof first === 'string') return typeof args[1] === 'string' && /rename|link|copyFile/.test(method) ? `${first} -> ${args[1]}` : first;
+    return undefined;
+  };
+  /** The fault that fires at this call, if any; counts the call for every fault it matches. */
+  const due = (kind: FaultKind, where: string | undefined): Fault | undefined => {
+    log.calls[kind] = (log.calls[kind] ?? 0) + 1;
+    let hit: Fault | undefined;
+    for (const f of faults) {
+      if (f.kind !== kind) continue;
+      if (f.pathIncludes !== undefined && !(where ?? '').includes(f.pathIncludes)) continue;
+      const n = (counts.get(f) ?? 0) + 1;
+      counts.set(f, n);
+      if (n === f.nth && hit === undefined) hit = f;
+    }
+    if (hit) log.fired.push(hit);
+    return hit;
+  };
+  const crash = (): never => {
+    process.kill(process.pid, 'SIGKILL');
+    // SIGKILL is not delivered synchronously everywhere; nothing more may happen meanwhile.
+    for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
+  };
+  const wrapped: Record<string, unknown> = { log };
+  for (const method of [...FSX_METHODS, 'syncfs' as const]) {
+    const real = (base as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
+    const kind = KIND_OF[method];
+    wrapped[method] = (...args: unknown[]): unknown => {
+      const where = pathOf(method, args);
+      const fault = due(kind, where);
+      const callback = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as (e: unknown) => void) : undefined;
+      if (fault && fault.action !== 'crash') {
+        const err = injected(fault.action, method.replace(/Sync$/, ''), where);
+        if (method === 'syncfs') return fault.action;
+        if (callback) {
+          process.nextTick(() => callback(err));
+          return undefined;
+        }
+        throw err;
+      }
+      if (fault && callback) {
+        // An asynchronous call crashes once it has completed.
+        args[args.length - 1] = (...res: unknown[]) => {
+          crash();
+          callback(...(res as [unknown]));
+        };
+        return real(...args);
+      }
+      const out = real(...args);
+      if (method === 'openSync' && typeof out === 'number' && typeof args[0] === 'string') fdPaths.set(out, args[0]);
+      if (method === 'closeSync' && typeof args[0] === 'number') fdPaths.delete(args[0]);
+      if (fault) crash();
+      return out;
+    };
+  }
+  return wrapped as unknown as Fsx & { log: FaultLog };
+}
+
+/**
+ * The file-system layer a bin/blaine process gives its engines: the real one, unless the
+ * test-only variable BLAINE_TEST_FAULTS describes faults (parseFaults), so that end-to-end tests
+ * can break a child process's disk. One layer per process, so steps are counted across the run.
+ */
+export function fileSystemFromEnv(env: NodeJS.ProcessEnv = process.env): Fsx {
+  const spec = env.BLAINE_TEST_FAULTS;
+  return spec ? faultyFs(realFs, parseFaults(spec)) : realFs;
+}
