@@ -8,7 +8,9 @@ import { linkParity, moveParity, removeParity } from '../parity/paths.js';
 import type { ParityPool } from '../parity/pool.js';
 import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from '../fsx/copy.js';
 import { freeBytes, requiredBytes } from '../fsx/space.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
+import { pruneEmptyDirs } from '../fsx/tree.js';
+import { diskRelative } from '../fsx/paths.js';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */
@@ -55,29 +57,10 @@ export function onDisk(root: string, p: string): string {
   return path.join(root, p);
 }
 
-function rel(p: string): string {
-  return p.replace(/^\/+/, '');
-}
-
-/** Removes directories left empty below the disk root, so the disk mirrors the data paths. */
-function pruneEmptyDirs(root: string, fromDir: string, fs: Fsx): void {
-  let dir = fromDir;
-  const stop = path.resolve(root);
-  while (dir.startsWith(stop + path.sep) && dir !== stop) {
-    try {
-      fs.rmdirSync(dir);
-    } catch {
-      return;
-    }
-    dir = path.dirname(dir);
-  }
-}
-
 function metaOf(r: FileRecord) {
   return { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec };
 }
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
 /**
  * Carries out a plan on the mounted disk and records each step in both catalogs. Catalog writes are
@@ -156,7 +139,7 @@ export class Executor {
   private startParity(p: string, size: number): void {
     const pool = this.ctx.parity;
     if (!pool || size === 0) return;
-    const job = pool.submit(this.ctx.root, rel(p), size).then(
+    const job = pool.submit(this.ctx.root, diskRelative(p), size).then(
       (res) => {
         this.result.parityBytes += res.bytes;
         this.setParity(p, res.parityName);
@@ -351,7 +334,7 @@ export class Executor {
       }
     }
     this.result.bytesCopied += res.bytes;
-    if (replaces) removeParity(this.ctx.root, rel(replaces.path));
+    if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
     if (replaces && replaces.volume !== this.ctx.volume) this.drop(replaces);
     // The size copied is what the file held while read; a file growing meanwhile is caught next run.
     this.put(entryFor({ ...r, size: res.bytes }, this.ctx.volume, res.sha1));
@@ -362,7 +345,7 @@ export class Executor {
   private symlink(r: FileRecord, replaces: CatalogEntry | undefined): void {
     const dest = onDisk(this.ctx.root, r.path);
     this.fs.mkdirSync(path.dirname(dest), { recursive: true });
-    if (replaces) removeParity(this.ctx.root, rel(replaces.path));
+    if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
     makeSymlink(r.linkTarget ?? '', dest, metaOf(r), this.fs);
     this.wroteData = true;
     this.put(entryFor(r, this.ctx.volume, null));
@@ -385,7 +368,7 @@ export class Executor {
     this.fs.linkSync(src, tmp);
     this.fs.renameSync(tmp, dest);
     this.wroteData = true;
-    if (replaces) removeParity(this.ctx.root, rel(replaces.path));
+    if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
     const pending = this.pendingParity.get(from.path);
     const entry = entryFor(r, this.ctx.volume, from.sha1, from);
     if (pending) {
@@ -394,13 +377,13 @@ export class Executor {
       entry.parityName = null;
       const chained = pending.then((name) => {
         if (name === null) return null;
-        linkParity(this.ctx.root, rel(from.path), rel(r.path));
+        linkParity(this.ctx.root, diskRelative(from.path), diskRelative(r.path));
         this.setParity(r.path, name);
         return name;
       });
       this.pendingParity.set(r.path, chained);
     } else if (from.parityName) {
-      linkParity(this.ctx.root, rel(from.path), rel(r.path));
+      linkParity(this.ctx.root, diskRelative(from.path), diskRelative(r.path));
     }
     this.put(entry);
     this.ctx.detail(`linked ${r.path} to ${from.path}`);
@@ -422,7 +405,7 @@ export class Executor {
     const moved: CatalogEntry = r ? entryFor(r, this.ctx.volume, from.sha1, from) : { ...from, path: to };
     if (this.fs.existsSync(src) || isSymlink(src, this.fs)) {
       this.fs.renameSync(src, dest);
-      if (from.parityName) moveParity(this.ctx.root, rel(from.path), rel(to));
+      if (from.parityName) moveParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
       pruneEmptyDirs(this.ctx.root, path.dirname(src), this.fs);
     } else if (!this.fs.existsSync(dest)) {
       this.ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
@@ -446,7 +429,7 @@ export class Executor {
   private remove(e: CatalogEntry): void {
     const p = onDisk(this.ctx.root, e.path);
     this.fs.rmSync(p, { force: true });
-    removeParity(this.ctx.root, rel(e.path));
+    removeParity(this.ctx.root, diskRelative(e.path));
     pruneEmptyDirs(this.ctx.root, path.dirname(p), this.fs);
     this.wroteData = true;
     this.drop(e);

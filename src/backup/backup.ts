@@ -4,6 +4,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { sha1File } from '../fsx/copy.js';
 import { Executor, type ExecutionResult, type ExecutorContext } from '../apply/executor.js';
 import { freeBytes } from '../fsx/space.js';
+import { isUnder } from '../fsx/paths.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
 import { plan, type CatalogView } from '../plan/planner.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
@@ -24,10 +25,6 @@ export interface BackupSummary extends PlanCounts {
 export interface ScanResult {
   scans: RootScan[];
   skipped: SkippedEntry[];
-}
-
-function isUnder(p: string, root: string): boolean {
-  return root === '/' ? true : p.startsWith(root + '/');
 }
 
 export function scanDataPaths(roots: string[], filter: ExclusionFilter | undefined, onProgress?: (n: number) => void): ScanResult {

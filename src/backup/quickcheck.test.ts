@@ -2,7 +2,8 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { stamp } from '../catalog/stamp.js';
 import type { FileRecord, PackedScan } from '../scan/record.js';
-import { comparePaths, pack } from '../scan/scanner.js';
+import { pack } from '../scan/scanner.js';
+import { comparePaths } from '../fsx/paths.js';
 import { quickCheck, type QuickRow, type StoredRows } from './quickcheck.js';
 
 function rec(name: string, inode: string, size = 5): FileRecord {

@@ -1,6 +1,7 @@
 import type { FileRecord, PackedScan, RootScan, ScanChunk } from '../scan/record.js';
 import { FIELD, FIELDS } from '../scan/native.js';
-import { chunkPaths, comparePaths, inodeAt, recordAt } from '../scan/scanner.js';
+import { chunkPaths, inodeAt, recordAt } from '../scan/scanner.js';
+import { comparePaths } from '../fsx/paths.js';
 import { pathRange } from '../catalog/range.js';
 
 /** A stored file as the quick check sees it: its path and stamp (catalog/stamp.ts; null when unknown). */

@@ -38,6 +38,7 @@ import {
 } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';
+import { isWithin } from '../fsx/paths.js';
 
 interface BackupOptions extends CommonOptions {
   init?: boolean;
@@ -201,11 +202,10 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     );
   }
   for (const r of roots) {
-    const inside = (a: string, b: string) => a === b || a.startsWith(b.endsWith('/') ? b : b + '/');
-    if (inside(dest, r)) {
+    if (isWithin(dest, r)) {
       throw new UsageError(`the disk ${dest} lies inside the data path ${r}; Blaine would archive its own archive: choose data paths beside the disk`);
     }
-    if (inside(r, dest)) throw new UsageError(`the data path ${r} lies on the archive disk ${dest}`);
+    if (isWithin(r, dest)) throw new UsageError(`the data path ${r} lies on the archive disk ${dest}`);
     if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) out.warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
   }
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };

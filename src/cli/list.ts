@@ -8,6 +8,7 @@ import { readVolume } from '../archive/volume.js';
 import { action, addCommonOptions, collect, dbPath, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';
+import { byPath } from '../fsx/paths.js';
 import { labelsOf, resolveVolume } from './volumes.js';
 
 interface ListOptions extends CommonOptions {
@@ -64,7 +65,7 @@ function list(opts: ListOptions, globs: string[], out: Output): number {
     const labels = labelsOf(cat);
     const rows = cat.matching(globs, wanted);
     const cmp: Record<typeof sort, (a: CatalogEntry, b: CatalogEntry) => number> = {
-      path: (a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+      path: byPath,
       size: (a, b) => a.size - b.size || cmp.path(a, b),
       mtime: (a, b) => a.mtimeSec - b.mtimeSec || a.mtimeNsec - b.mtimeNsec || cmp.path(a, b),
       disk: (a, b) => (labels.get(a.volume) ?? '').localeCompare(labels.get(b.volume) ?? '') || cmp.path(a, b),

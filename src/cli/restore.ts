@@ -9,6 +9,7 @@ import { readVolume } from '../archive/volume.js';
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';
+import { isWithin } from '../fsx/paths.js';
 
 interface RestoreOptions extends CommonOptions {
   to?: string;
@@ -51,10 +52,6 @@ function realish(p: string): string {
   }
 }
 
-function inside(p: string, dir: string): boolean {
-  return p === dir || p.startsWith(dir.endsWith(path.sep) ? dir : dir + path.sep);
-}
-
 interface Elsewhere {
   volume: string;
   label: string;
@@ -95,7 +92,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   const to = path.resolve(opts.to);
   const info = readVolume(dest);
   const realDisk = realish(dest);
-  if (inside(realish(to), realDisk)) {
+  if (isWithin(realish(to), realDisk)) {
     throw new UsageError(`--to ${to} is on the disk being restored from; a restore never writes to the disk, choose a directory elsewhere`);
   }
   const catalogFile = diskCatalogPath(dest);
@@ -115,7 +112,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   }
   for (const e of entries) {
     // --to above the disk: a target could still land on it.
-    if (inside(realish(restoreTarget(to, e.path)), realDisk)) {
+    if (isWithin(realish(restoreTarget(to, e.path)), realDisk)) {
       throw new UsageError(`--to ${to} would put ${e.path} on the disk being restored from; choose a directory elsewhere`);
     }
   }

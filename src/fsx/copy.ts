@@ -18,7 +18,8 @@ import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { constants } from 'node:fs';
 import path from 'node:path';
-import { realFs, type Fsx } from './fsx.js';
+import { isRoot, realFs, type Fsx } from './fsx.js';
+import { errCode, reason as errnoReason } from './errno.js';
 
 export interface CopyResult {
   sha1: string;
@@ -72,7 +73,6 @@ const PIPELINE_BUFFERS = 3;
 /** Files up to this size are copied with synchronous calls: a threadpool round trip per call costs more than it saves. */
 const SMALL_FILE = 256 << 10;
 
-const isRoot = process.getuid?.() === 0;
 let tempCounter = 0;
 let sharedSmallBuffer: Buffer | undefined;
 
@@ -98,15 +98,9 @@ function tempName(base: string): string {
   return name;
 }
 
-function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
-}
-
-/** "ENOENT: no such file or directory, open '/x'" → "no such file or directory". */
+/** The errno's words without a final period, to end a sentence of ours. */
 function reason(err: unknown): string {
-  const message = err instanceof Error ? err.message : String(err);
-  const m = /^[A-Z0-9_]+: ([^,]+)/.exec(message);
-  return (m ? m[1] : message).replace(/\.$/, '');
+  return errnoReason(err).replace(/\.$/, '');
 }
 
 function sourceError(err: unknown, src: string): CopyError {

@@ -9,6 +9,9 @@ import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { errnoName, nativeAddon } from '../scan/native.js';
 
+/** Owners can be given to files only as root; elsewhere they are left to the file system. */
+export const isRoot = process.getuid?.() === 0;
+
 export const FSX_METHODS = [
   'openSync',
   'closeSync',

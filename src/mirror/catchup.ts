@@ -4,6 +4,7 @@ import { orderMoves } from '../plan/renames.js';
 import type { FileRecord } from '../scan/record.js';
 import { Executor, type ExecutorContext } from '../apply/executor.js';
 import type { DiskSession } from '../archive/session.js';
+import { byPath } from '../fsx/paths.js';
 
 /** A catalog entry seen as a data-path record: what reconciling writes back into the disk catalog. */
 export function recordOf(e: CatalogEntry): FileRecord {
@@ -28,8 +29,6 @@ function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
   if (d.kind !== w.kind) return false;
   return d.kind === 'symlink' ? d.linkTarget === w.linkTarget : d.sha1 === w.sha1 && d.size === w.size;
 }
-
-const byPath = (a: CatalogEntry, b: CatalogEntry) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 
 /**
  * Decides how to bring a copy (its disk catalog `onDisk`) to the volume's state in the host

@@ -1,6 +1,7 @@
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { FileRecord, RootScan } from '../scan/record.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from './operation.js';
+import { byPath as inPathOrder, comparePaths, isUnder } from '../fsx/paths.js';
 import { orderMoves } from './renames.js';
 
 /** What the planner may know of the catalog. The caller backs it with SQLite; tests with arrays. */
@@ -45,18 +46,14 @@ function looksUnchanged(e: CatalogEntry, r: FileRecord): boolean {
   return r.kind !== 'symlink' || e.linkTarget === (r.linkTarget ?? null);
 }
 
-function isUnder(p: string, root: string): boolean {
-  return root === '/' ? p.startsWith('/') : p.startsWith(root + '/');
-}
-
 /** Every record of the scans once, in path order (scans normally arrive sorted: then no sort is paid). */
 function sortedUnique(scans: RootScan[]): FileRecord[] {
   const all: FileRecord[] = [];
   for (const s of scans) for (const r of s.records) all.push(r);
   let sorted = true;
-  for (let i = 1; i < all.length && sorted; i++) if (!(all[i - 1]!.path < all[i]!.path)) sorted = false;
+  for (let i = 1; i < all.length && sorted; i++) if (comparePaths(all[i - 1]!.path, all[i]!.path) >= 0) sorted = false;
   if (sorted) return all;
-  all.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  all.sort(inPathOrder);
   return all.filter((r, i) => i === 0 || r.path !== all[i - 1]!.path);
 }
 
@@ -432,7 +429,7 @@ export function plan(input: PlanInput): Plan {
     }
   }
 
-  contentPaths.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  contentPaths.sort(inPathOrder);
   let bytesToCopy = 0;
   for (const r of contentPaths) {
     const d = decisions.get(r.path)!;
@@ -503,7 +500,7 @@ export function plan(input: PlanInput): Plan {
     if (occupant.get(e.path) !== e) continue;
     gone.push(e);
   }
-  gone.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  gone.sort(inPathOrder);
   const guarded: Array<{ root: string; reason: string }> = [];
   const removable = gone.filter((e) => !inIncompleteRoot(e.path));
   counts.missing = gone.length;

@@ -20,7 +20,8 @@ import { parityFiles } from '../parity/paths.js';
 import type { Par2Config } from '../parity/par2.js';
 import { repairFromCopy } from '../parity/repair-copy.js';
 import { CopyError, copyWithSha1, makeSymlink, setTimes, sha1File, type FileMeta } from '../fsx/copy.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
+import { byPath, diskRelative } from '../fsx/paths.js';
 
 export interface RestoreOptions {
   /** The disk's root. */
@@ -62,7 +63,6 @@ export function restoreTarget(to: string, p: string): string {
 /** A failure to write the restore target: the run stops, since every later file would fail the same way. */
 export class RestoreTargetError extends Error {}
 
-const isRoot = process.getuid?.() === 0;
 
 function metaOf(e: CatalogEntry): FileMeta {
   return { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec };
@@ -85,7 +85,7 @@ type Outcome = { ok: true; repaired: boolean; bytes: number } | { ok: false; mes
 export async function restoreFiles(o: RestoreOptions): Promise<RestoreResult> {
   const fs = o.fs ?? realFs;
   const res: RestoreResult = { restored: 0, repaired: 0, failed: 0, skipped: 0, failures: [], bytes: 0, interrupted: false };
-  const entries = [...o.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  const entries = [...o.entries].sort(byPath);
   // Hardlink groups as the disk has them: the inode, and the target its first restored name got.
   const inodeOf = new Map<string, string>();
   for (const e of entries) {
@@ -214,7 +214,7 @@ async function moveInto(tmp: string, target: string, meta: FileMeta, fs: Fsx): P
 
 async function restoreFile(o: RestoreOptions, e: CatalogEntry, target: string, scratch: string, n: number): Promise<Outcome> {
   const fs = o.fs ?? realFs;
-  const rel = e.path.replace(/^\/+/, '');
+  const rel = diskRelative(e.path);
   const src = path.join(o.root, rel);
   const meta = metaOf(e);
   const copy = path.join(scratch, `f-${n}`);

@@ -8,7 +8,8 @@ import { planParts, scanInBackground } from './background.js';
 import { ExclusionFilter } from './exclude.js';
 import type { ScanChunk } from './record.js';
 import { pathRange } from '../catalog/range.js';
-import { comparePaths, scanRoot, unpack } from './scanner.js';
+import { scanRoot, unpack } from './scanner.js';
+import { comparePaths } from '../fsx/paths.js';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 
 

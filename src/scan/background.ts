@@ -3,7 +3,8 @@ import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { ExclusionFilter, Rule } from './exclude.js';
 import type { PackedScan, ScanChunk, SkippedEntry } from './record.js';
-import { comparePaths, errorMessage, type ScanPart } from './scanner.js';
+import { errorMessage, type ScanPart } from './scanner.js';
+import { comparePaths } from '../fsx/paths.js';
 import { pathRange } from '../catalog/range.js';
 import { scanThreads, takeScanThread } from './threads.js';
 

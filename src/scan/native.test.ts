@@ -8,7 +8,8 @@ import { stamp } from '../catalog/stamp.js';
 import { ExclusionFilter } from './exclude.js';
 import { nativeAddon } from './native.js';
 import type { PackedScan } from './record.js';
-import { chunkPaths, comparePaths, scanRootPacked, unpack, type PackedScanOptions } from './scanner.js';
+import { chunkPaths, scanRootPacked, unpack, type PackedScanOptions } from './scanner.js';
+import { comparePaths } from '../fsx/paths.js';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 
 const built = nativeAddon() !== null;

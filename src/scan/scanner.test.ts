@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ExclusionFilter } from './exclude.js';
-import { comparePaths, scanRoot, type ScanFs } from './scanner.js';
+import { scanRoot, type ScanFs } from './scanner.js';
+import { comparePaths } from '../fsx/paths.js';
 import type { FileRecord } from './record.js';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 

@@ -5,6 +5,7 @@ import type { ExclusionFilter } from './exclude.js';
 import { FIELD, FIELDS, KIND, errnoName, nativeAddon } from './native.js';
 import { pathRange } from '../catalog/range.js';
 import { stamp } from '../catalog/stamp.js';
+import { comparePaths } from '../fsx/paths.js';
 import type { FileRecord, PackedScan, RootScan, ScanChunk, SkippedEntry } from './record.js';
 
 /** The few calls the scanner makes; tests swap in failing ones for cases root cannot provoke. */
@@ -26,26 +27,6 @@ export interface ScanOptions {
 
 const PROGRESS_EVERY = 4096;
 const NS_PER_S = 1_000_000_000n;
-
-/**
- * Orders paths by their UTF-8 bytes, the order scanRoot returns records in (also SQLite's
- * BINARY collation). JS string comparison agrees except where a character beyond U+FFFF
- * (a surrogate pair) meets one in U+E000..U+FFFF.
- */
-export function comparePaths(a: string, b: string): number {
-  if (a === b) return 0;
-  const n = Math.min(a.length, b.length);
-  let i = 0;
-  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
-  if (i === n) return a.length - b.length;
-  const x = a.charCodeAt(i);
-  const y = b.charCodeAt(i);
-  const xs = x >= 0xd800 && x <= 0xdfff;
-  const ys = y >= 0xd800 && y <= 0xdfff;
-  if (xs && !ys) return 1;
-  if (ys && !xs) return -1;
-  return x - y;
-}
 
 const NEEDS_CAREFUL_ORDER = /[\ud800-\uffff]/;
 

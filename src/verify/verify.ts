@@ -38,7 +38,9 @@ import { ParityError, repairTo, verifyParity, type Par2Config } from '../parity/
 import { INDEX_SUFFIX, linkParity, parityDir, pruneParityDirs, RECOVERY_SUFFIX } from '../parity/paths.js';
 import { ParityPool } from '../parity/pool.js';
 import { CopyError, makeSymlink, mtimeMatches, setTimes, sha1File, syncDisk } from '../fsx/copy.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
+import { pruneEmptyDirs, walkFiles } from '../fsx/tree.js';
+import { diskRelative } from '../fsx/paths.js';
 
 export type ProblemKind =
   | 'missing'
@@ -142,11 +144,6 @@ const BLAINE = '.blaine';
 const FLUSH_ROWS = 500;
 const FLUSH_MS = 2000;
 const CHUNK = 1 << 20;
-const isRoot = process.getuid?.() === 0;
-
-function rel(p: string): string {
-  return p.replace(/^\/+/, '');
-}
 
 function errMessage(e: unknown): string {
   if (e instanceof ParityError || e instanceof CopyError) return e.message.replace(/\.$/, '');
@@ -179,37 +176,6 @@ function lstatOrNull(p: string, fs: Fsx): Seen | null {
 
 function typeName(st: Seen): string {
   return st.type === 'special' ? 'a special file' : `a ${st.type}`;
-}
-
-/** Calls onEntry for every non-directory below dir (relative names), directories first walked. */
-function walk(dir: string, prefix: string, skip: (rel: string) => boolean, onEntry: (rel: string, full: string) => void, fs: Fsx): void {
-  let ents: fs.Dirent[];
-  try {
-    ents = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return;
-  }
-  for (const d of ents) {
-    const r = prefix ? `${prefix}/${d.name}` : d.name;
-    if (skip(r)) continue;
-    const full = path.join(dir, d.name);
-    if (d.isDirectory()) walk(full, r, skip, onEntry, fs);
-    else onEntry(r, full);
-  }
-}
-
-/** Removes directories left empty below root, from dir upwards (as the executor does after a delete). */
-function pruneEmptyDirs(root: string, fromDir: string, fs: Fsx): void {
-  const stop = path.resolve(root);
-  let dir = path.resolve(fromDir);
-  while (dir.startsWith(stop + path.sep)) {
-    try {
-      fs.rmdirSync(dir);
-    } catch {
-      return;
-    }
-    dir = path.dirname(dir);
-  }
 }
 
 function readFull(fd: number, buf: Buffer, n: number, pos: number, fs: Fsx): number {
@@ -375,7 +341,7 @@ class Verifier {
   private compare(): void {
     const { root } = this.o;
     for (const e of this.o.disk.iterateVolume(this.o.volume)) {
-      const r = rel(e.path);
+      const r = diskRelative(e.path);
       const full = path.join(root, r);
       const item: Item = { e, rel: r, full, st: lstatOrNull(full, this.fs), group: null, parity: [], state: 'unknown', verifiedNow: false, problems: [] };
       this.items.push(item);
@@ -429,7 +395,7 @@ class Verifier {
     }
 
     // Extra files: one walk of the disk, the archive's own folder left out.
-    walk(
+    walkFiles(
       root,
       '',
       (r) => r === BLAINE || r === 'lost+found',
@@ -443,7 +409,7 @@ class Verifier {
     // `x.vol+.par2` is both x's recovery file and the index of a file named `x.vol+`: whichever
     // is catalogued owns it.
     const pdir = parityDir(root);
-    walk(pdir, '', () => false, (pr, full) => {
+    walkFiles(pdir, '', () => false, (pr, full) => {
       const owners: Item[] = [];
       for (const suffix of [INDEX_SUFFIX, RECOVERY_SUFFIX]) {
         if (!pr.endsWith(suffix)) continue;
@@ -821,7 +787,7 @@ class Verifier {
   private dropStrays(): void {
     for (const p of this.problems) {
       if (p.kind !== 'extra' && p.kind !== 'parity-orphan') continue;
-      const full = p.kind === 'extra' ? path.join(this.o.root, rel(p.path)) : p.path;
+      const full = p.kind === 'extra' ? path.join(this.o.root, diskRelative(p.path)) : p.path;
       try {
         this.fs.rmSync(full, { force: true });
         p.repaired = true;
