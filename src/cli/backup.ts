@@ -28,7 +28,7 @@ import {
   action,
   addCommonOptions,
   addParityOptions,
-  collect,
+  repeatableOption,
   dbPath,
   fileSystem,
   interruptSignal,
@@ -84,15 +84,9 @@ export function registerBackup(program: Command): void {
     .option('--max-delete <pct>', 'with --clean: most files (percent of a data path) one run may remove', '10')
     .option('--force', 'remove even when the mass-delete guard trips')
     .option('--dry-run', 'print what would happen and change nothing')
-    .option('--exclude <rule>', 'SnapRAID-style exclude rule (repeatable)', (v: string, prev: string[] | undefined) => {
-      rules.push({ kind: 'exclude', pattern: v });
-      return collect(v, prev);
-    })
-    .option('--include <rule>', 'SnapRAID-style include rule (repeatable)', (v: string, prev: string[] | undefined) => {
-      rules.push({ kind: 'include', pattern: v });
-      return collect(v, prev);
-    })
-    .option('--exclude-regex <re>', 'exclude paths (relative to the data path) matching this regex (repeatable)', collect)
+    .addOption(repeatableOption('--exclude <rule>', 'SnapRAID-style exclude rule', (pattern) => rules.push({ kind: 'exclude', pattern })))
+    .addOption(repeatableOption('--include <rule>', 'SnapRAID-style include rule', (pattern) => rules.push({ kind: 'include', pattern })))
+    .addOption(repeatableOption('--exclude-regex <re>', 'exclude paths (relative to the data path) matching this regex'))
     .option('--snapraid-conf <file>', 'read exclude/include rules from a SnapRAID config')
     .option('--match-mode <mode>', `how renames are found: ${MATCH_MODES.join(', ')}`, 'inode');
   // --parity before --no-parity: commander takes the pair's default from the first one

@@ -150,8 +150,29 @@ export function addParityOptions(cmd: Command, when = ''): Command {
     .option('--par2-command <argv>', 'PAR2 creator to run instead of par2 (par2cmdline-compatible flags)');
 }
 
-export function collect(value: string, previous: string[] | undefined): string[] {
+function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
+}
+
+const repeatables = new WeakSet<Option>();
+
+/**
+ * An option that may be given several times, collecting its values in order; a config file gives
+ * it as a list. Declared as such, so that config validation knows it (isRepeatable) instead of
+ * guessing from the help text. onEach sees every value as it is given (for orderings across options).
+ */
+export function repeatableOption(flags: string, description: string, onEach?: (value: string) => void): Option {
+  const opt = new Option(flags, `${description} (repeatable)`).argParser((value: string, previous: string[] | undefined) => {
+    onEach?.(value);
+    return collect(value, previous);
+  });
+  repeatables.add(opt);
+  return opt;
+}
+
+/** True for options declared with repeatableOption (or variadic ones): their config value is a list. */
+export function isRepeatable(opt: Option): boolean {
+  return opt.variadic || repeatables.has(opt);
 }
 
 export function parseNumber(what: string, min: number, max: number, integer = false) {

@@ -5,7 +5,7 @@ import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { diskCatalogPath } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
-import { action, addCommonOptions, collect, dbPath, type CommonOptions } from './common.js';
+import { action, addCommonOptions, dbPath, repeatableOption, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import { formatBytes, type Output } from './output.js';
 import { byPath } from '../fsx/paths.js';
@@ -30,7 +30,7 @@ export function registerList(program: Command): void {
         "disk's own catalog. GLOB matches the absolute path; * matches / too.",
     )
     .argument('[glob...]', 'patterns for the stored absolute path')
-    .option('--disk <vol>', 'only files on this volume: label, UUID or UUID prefix (repeatable)', collect)
+    .addOption(repeatableOption('--disk <vol>', 'only files on this volume: label, UUID or UUID prefix'))
     .option('--local', "with --dest: read the disk's own catalog")
     .option('--sort <key>', `sort by ${SORTS.join(', ')}`, 'path')
     .option('--reverse', 'reverse the order')

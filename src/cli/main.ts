@@ -1,7 +1,7 @@
 import { Command, CommanderError, type Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigValue } from './config.js';
 import { registerBackup } from './backup.js';
-import { describeError } from './common.js';
+import { describeError, isRepeatable } from './common.js';
 import { EXIT } from './exit.js';
 import { registerList } from './list.js';
 import { registerRestore } from './restore.js';
@@ -35,7 +35,7 @@ function valueFits(opt: Option, v: ConfigValue): ConfigValue {
     if (typeof v !== 'boolean') throw new ConfigError(`${name.replace(/^--/, '')} must be true or false`);
     return opt.negate ? !v : v;
   }
-  if (opt.variadic || (opt.defaultValue === undefined && /repeatable/.test(opt.description))) {
+  if (isRepeatable(opt)) {
     return Array.isArray(v) ? v : [String(v)];
   }
   if (Array.isArray(v)) throw new ConfigError(`${name.replace(/^--/, '')} takes one value, not a list`);
