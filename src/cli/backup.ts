@@ -1,44 +1,28 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import {
-  catalogView,
-  executePlan,
-  normaliseRoots,
-  planWithHashes,
-  scanDataPaths,
-  summarize,
-  type BackupSummary,
-} from '../backup/backup.js';
-import { Catalog } from '../catalog/catalog.js';
-import { QuickCheck } from '../backup/quickcheck.js';
-import { beginWrite, diskCatalogPath, finishWrite, openDiskSession, type DiskSession } from '../archive/session.js';
-import { freeBytes, parseBytes } from '../fsx/space.js';
-import { readVolume } from '../archive/volume.js';
-import type { MatchMode, Operation, Plan } from '../plan/operation.js';
+import { normaliseRoots, type BackupSummary } from '../backup/backup.js';
+import { runBackup, type BackupOutcome } from '../backup/run.js';
+import { formatBytes, parseBytes } from '../fsx/space.js';
+import { isWithin } from '../fsx/paths.js';
+import type { MatchMode, Operation } from '../plan/operation.js';
 import { par2Available } from '../parity/par2.js';
-import { ParityPool } from '../parity/pool.js';
 import { ExclusionFilter, type Rule } from '../scan/exclude.js';
-import { scanInBackground } from '../scan/background.js';
-import type { PackedScan } from '../scan/record.js';
-import { unpack } from '../scan/scanner.js';
 import { parseSnapraidConf } from '../scan/snapraid-conf.js';
-import { catchUp } from '../mirror/catchup.js';
 import {
   action,
   addCommonOptions,
   addParityOptions,
-  repeatableOption,
   dbPath,
   fileSystem,
   interruptSignal,
   parseNumber,
+  repeatableOption,
   requireDest,
   type CommonOptions,
 } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
-import { formatBytes, type Output } from './output.js';
-import { isWithin } from '../fsx/paths.js';
+import type { Output } from './output.js';
 
 interface BackupOptions extends CommonOptions {
   init?: boolean;
@@ -203,219 +187,54 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) out.warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
   }
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };
-
-  if (opts.dryRun) return dryRun(opts, dest, db, roots, filter, options, out, started);
-
-  const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
-  phase('checked options');
-  // The data paths are walked in a thread of their own while this one prepares the disk.
-  const scanning = scanInBackground(roots, filter, (n) => out.progress(`scanning: ${n} files`));
-  let session: DiskSession;
+  // A dry run changes nothing, so Ctrl-C may end it at once, as it always has.
+  const interrupt = opts.dryRun ? null : interruptSignal(out);
+  let r: BackupOutcome;
   try {
-    session = openDiskSession({ dest, db, init: opts.init, label: opts.label });
-  } catch (err) {
-    scanning.cancel();
-    throw err;
-  }
-  phase('opened disk and catalogs');
-  const interrupt = interruptSignal(out);
-  let pool: ParityPool | null = null;
-  try {
-    const { info } = session;
-    out.debug(`disk ${dest}: volume ${info.volume} (${info.label}), copy ${info.copy}, ${session.sync}`);
-    if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
-    if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
-    if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
-    pool = withParity ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, cfg: par2Command ? { command: par2Command } : undefined }) : null;
-    beginWrite(session);
-    const execOpts = {
-      root: session.root,
-      volume: info.volume,
-      host: session.host,
-      disk: session.disk,
-      parity: pool,
-      parityPct,
-      reserve: reserve + catalogHeadroom(session.root, db) + longerLog(session),
-      signal: interrupt.signal,
-      detail: (m: string) => out.detail(m),
-      warn: (m: string) => out.warn(m),
-      fs: fileSystem(),
-    };
-    // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
-    const pendingChanged = session.sync !== 'in-sync';
-    if (session.sync === 'behind') {
-      const caught = await catchUp(session, execOpts);
-      if (caught.applied > 0) out.info(`applied ${caught.applied} deferred action(s) on "${info.label}"`);
-      if (caught.changed > 0) out.info(`brought "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
-      if (caught.stopped) {
-        await finishWrite(session, 'backup', caught.stopped, {});
-        out.error(caught.stopped === 'disk-full' ? 'the disk is full' : 'interrupted');
-        return caught.stopped === 'disk-full' ? EXIT.diskFull : EXIT.interrupted;
-      }
-    }
-
-    phase('caught up');
-    // A copy that was behind plans against its whole catalog; otherwise unchanged files stop here,
-    // compared chunk by chunk while the scan goes on.
-    const behind = session.sync === 'behind';
-    const disk = session.disk;
-    const quick = behind
-      ? null
-      : new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), rows: (lo, hi) => disk.quickRows(info.volume, lo, hi) });
-    if (quick) {
-      disk.mapReads(true);
-      scanning.onChunk((root, chunk) => quick.add(root, chunk));
-    }
-    let packed: PackedScan[];
-    try {
-      packed = await scanning.result;
-    } finally {
-      if (quick) disk.mapReads(false);
-    }
-    phase('scanned');
-    const skipped = packed.flatMap((s) => s.skipped);
-    for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
-    let hashSkips = 0;
-    const checked = quick?.result(packed) ?? null;
-    const view = catalogView(session.host, session.disk, info.volume, roots, behind, checked?.keep);
-    phase(`loaded catalog (${checked ? `${checked.unchanged} unchanged by quick check` : 'in full'})`);
-    const p = await planWithHashes(checked?.scans ?? packed.map(unpack), view, info.volume, options, (_path, message) => {
-      hashSkips++;
-      out.warn(`${message}; skipped`);
-    });
-    reportGuard(p, out);
-    phase('planned');
-    const result = await executePlan(p.ops, {
-      ...execOpts,
-      progress: (done, total, bytes) => out.progress(`backup: ${done}/${total} operations, ${formatBytes(bytes)} copied`),
-    });
-    out.clearProgress();
-    const summary = summarize(p, result, skipped.length + hashSkips, started, null);
-    const changed = result.done > 0 || pendingChanged;
-    phase('executed');
-    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed);
-    phase('finished');
-    printSummary(out, summary, `"${info.label}"`);
-    if (result.stopped?.reason === 'disk-full') {
-      out.error(`${result.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);
-      return EXIT.diskFull;
-    }
-    if (result.stopped?.reason === 'interrupted') {
-      out.error('interrupted; everything written so far is catalogued. Run the backup again to continue');
-      return EXIT.interrupted;
-    }
-    if (p.guarded.length > 0) return EXIT.error;
-    if (summary.skipped > 0) {
-      out.error(`${summary.skipped} file(s) could not be read and were skipped (see the warnings above)`);
-      return EXIT.error;
-    }
-    if (roots.some((r) => !fs.existsSync(r) || !fs.statSync(r).isDirectory())) return EXIT.error;
-    return EXIT.ok;
+    r = await runBackup(
+      {
+        ...{ dest, db, roots, filter, options, withParity, parityPct, paritySlices, jobs, par2Command, reserve, started },
+        init: !!opts.init,
+        label: opts.label,
+        dryRun: !!opts.dryRun,
+        signal: interrupt?.signal ?? new AbortController().signal,
+        fs: fileSystem(),
+      },
+      out,
+    );
   } finally {
-    scanning.cancel();
-    interrupt.dispose();
-    pool?.abort();
-    session.close();
+    interrupt?.dispose();
   }
+  return report(r, out);
 }
 
-function sizeOf(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
+/** Prints the outcome and says which exit status it is (SPEC §4). */
+function report(r: BackupOutcome, out: Output): number {
+  if (r.summary === null) {
+    out.error(r.stopped?.reason === 'disk-full' ? 'the disk is full' : 'interrupted');
+    return r.stopped?.reason === 'disk-full' ? EXIT.diskFull : EXIT.interrupted;
   }
-}
-
-/**
- * Room the run's own bookkeeping needs on the disk at its end: a rotated copy of the disk catalog and
- * the snapshot of the host catalog, each about the size of its database today, plus growth.
- */
-function catalogHeadroom(root: string, db: string): number {
-  const disk = diskCatalogPath(root);
-  return sizeOf(db) + sizeOf(`${db}-wal`) + 2 * (sizeOf(disk) + sizeOf(`${disk}-wal`)) + (1 << 20);
-}
-
-/** SQLite's default write-ahead log length, in pages, and the longest Blaine lets a run's grow. */
-const DEFAULT_LOG_PAGES = 1000;
-const LONG_LOG_PAGES = 16384;
-
-/**
- * Lets the catalogs' write-ahead logs grow longer during the run (Catalog.setCheckpointPages):
- * the host catalog's to LONG_LOG_PAGES, the disk's as far as 1/64 of the disk's free space allows.
- * Returns the disk space the longer disk log may take beyond the default, to keep free for it.
- */
-function longerLog(session: DiskSession): number {
-  session.host.setCheckpointPages(LONG_LOG_PAGES);
-  const page = session.disk.pageSize();
-  const pages = Math.min(LONG_LOG_PAGES, Math.max(DEFAULT_LOG_PAGES, Math.floor(freeBytes(session.root) / 64 / page)));
-  session.disk.setCheckpointPages(pages);
-  return (pages - DEFAULT_LOG_PAGES) * page;
-}
-
-function reportGuard(p: Plan, out: Output): void {
-  for (const g of p.guarded) {
-    out.error(`nothing removed: ${g.reason}; check that the data path is mounted, or pass --force`);
-  }
-}
-
-/** Plans against the catalogs as they are, opened read-only, and prints the operations; writes nothing. */
-async function dryRun(
-  opts: BackupOptions,
-  dest: string,
-  db: string,
-  roots: string[],
-  filter: ExclusionFilter | undefined,
-  options: { matchMode: MatchMode; clean: boolean; maxDeletePct: number; force: boolean },
-  out: Output,
-  started: number,
-): Promise<number> {
-  let volume: string;
-  let label: string;
-  let disk: Catalog;
-  if (opts.init) {
-    // Checks the disk could be initialised, without doing it.
-    let already = false;
-    try {
-      readVolume(dest);
-      already = true;
-    } catch {
-      // not a Blaine disk yet: as it should be
-    }
-    if (already) throw new UserError(`${dest} is already a Blaine disk; --init refused`);
-    if (!fs.existsSync(dest) || !fs.statSync(dest).isDirectory()) {
-      throw new UserError(`${dest} does not exist or is not a directory; is the disk mounted?`);
-    }
-    volume = '(new volume)';
-    label = opts.label ?? dest;
-    disk = Catalog.memory();
-  } else {
-    const info = readVolume(dest);
-    volume = info.volume;
-    label = info.label;
-    const file = diskCatalogPath(dest);
-    disk = fs.existsSync(file) ? Catalog.openCopy(file) : Catalog.memory();
-  }
-  const host = fs.existsSync(db) ? Catalog.openCopy(db) : Catalog.memory();
-  try {
-    const { scans, skipped } = scanDataPaths(roots, filter);
-    for (const s of skipped) out.warn(`${s.path} ${s.message}; would be skipped`);
-    let hashSkips = 0;
-    const p = await planWithHashes(scans, catalogView(host, disk, volume, roots), volume, options, (_path, message) => {
-      hashSkips++;
-      out.warn(`${message}; would be skipped`);
-    });
-    reportGuard(p, out);
+  if (r.ops) {
     if (!out.json) {
       out.info(`dry run: nothing is changed`);
-      for (const op of p.ops) out.info(describeOp(op));
+      for (const op of r.ops) out.info(describeOp(op));
     }
-    const summary = summarize(p, null, skipped.length + hashSkips, started, null);
-    summary.bytesCopied = p.bytesToCopy;
-    printSummary(out, summary, `would do on "${label}"`);
-    return p.guarded.length > 0 ? EXIT.error : EXIT.ok;
-  } finally {
-    host.close();
-    disk.close();
+    printSummary(out, r.summary, r.label);
+    return r.guarded ? EXIT.error : EXIT.ok;
   }
+  printSummary(out, r.summary, r.label);
+  if (r.stopped?.reason === 'disk-full') {
+    out.error(`${r.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);
+    return EXIT.diskFull;
+  }
+  if (r.stopped?.reason === 'interrupted') {
+    out.error('interrupted; everything written so far is catalogued. Run the backup again to continue');
+    return EXIT.interrupted;
+  }
+  if (r.guarded) return EXIT.error;
+  if (r.summary.skipped > 0) {
+    out.error(`${r.summary.skipped} file(s) could not be read and were skipped (see the warnings above)`);
+    return EXIT.error;
+  }
+  return r.missingRoot ? EXIT.error : EXIT.ok;
 }

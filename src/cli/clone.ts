@@ -4,7 +4,8 @@ import { CloneError, cloneDisk } from '../mirror/clone.js';
 import { openDiskSession } from '../archive/session.js';
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
-import { formatBytes, type Output } from './output.js';
+import type { Output } from './output.js';
+import { formatBytes } from '../fsx/space.js';
 
 interface CloneOptions extends CommonOptions {
   to?: string;

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { Catalog, CopyRow } from '../catalog/catalog.js';
 import { action, addCommonOptions, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
-import { formatBytes, type Output } from './output.js';
+import type { Output } from './output.js';
+import { formatBytes } from '../fsx/space.js';
 import { openHostReadonly } from './pending.js';
 
 export function registerDisks(program: Command): void {

@@ -7,7 +7,8 @@ import { diskCatalogPath } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
 import { action, addCommonOptions, dbPath, repeatableOption, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
-import { formatBytes, type Output } from './output.js';
+import type { Output } from './output.js';
+import { formatBytes } from '../fsx/space.js';
 import { byPath } from '../fsx/paths.js';
 import { labelsOf, resolveVolume } from './volumes.js';
 

@@ -81,14 +81,3 @@ export class Output {
     this.logFd = undefined;
   }
 }
-
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
-  let v = n;
-  let i = 0;
-  while (Math.abs(v) >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
-}

@@ -8,7 +8,8 @@ import { diskCatalogPath } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
-import { formatBytes, type Output } from './output.js';
+import type { Output } from './output.js';
+import { formatBytes } from '../fsx/space.js';
 import { isWithin } from '../fsx/paths.js';
 
 interface RestoreOptions extends CommonOptions {

@@ -5,7 +5,8 @@ import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
 import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, parseNumber, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
-import { formatBytes, type Output } from './output.js';
+import type { Output } from './output.js';
+import { formatBytes } from '../fsx/space.js';
 
 interface VerifyOptions extends CommonOptions {
   checksum?: boolean;

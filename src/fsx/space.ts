@@ -68,3 +68,15 @@ export function parseBytes(text: string): number {
   if (bytes > BigInt(Number.MAX_SAFE_INTEGER)) throw new RangeError(`"${text}" is too large a size.`);
   return Number(bytes);
 }
+
+/** Bytes for people, in the decimal units parseBytes reads ("1.5 GB"). */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
+  let v = n;
+  let i = 0;
+  while (Math.abs(v) >= 1000 && i < units.length - 1) {
+    v /= 1000;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}

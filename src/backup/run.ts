@@ -1,0 +1,263 @@
+/**
+ * The backup pipeline (SPEC §5): scan the data paths (in threads, while the disk is opened), catch
+ * the mounted copy up, drop unchanged files by the quick check, plan, apply, finish both catalogs.
+ * --dry-run plans against read-only copies of the catalogs and applies nothing. The command line
+ * (cli/backup.ts) turns flags into a BackupRun and prints the outcome.
+ */
+import fs from 'node:fs';
+import { catalogView, executePlan, planWithHashes, scanDataPaths, summarize, type BackupSummary } from './backup.js';
+import { QuickCheck } from './quickcheck.js';
+import { Catalog } from '../catalog/catalog.js';
+import { beginWrite, diskCatalogPath, finishWrite, openDiskSession, type DiskSession } from '../archive/session.js';
+import { DiskError, readVolume } from '../archive/volume.js';
+import { formatBytes, freeBytes } from '../fsx/space.js';
+import type { Fsx } from '../fsx/fsx.js';
+import { catchUp } from '../mirror/catchup.js';
+import type { ExecutionResult } from '../apply/executor.js';
+import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
+import { ParityPool } from '../parity/pool.js';
+import type { ExclusionFilter } from '../scan/exclude.js';
+import { scanInBackground } from '../scan/background.js';
+import type { PackedScan } from '../scan/record.js';
+import { unpack } from '../scan/scanner.js';
+
+/** One backup, as the command line asked for it (options already checked). */
+export interface BackupRun {
+  dest: string;
+  db: string;
+  roots: string[];
+  filter: ExclusionFilter | undefined;
+  init: boolean;
+  label: string | undefined;
+  dryRun: boolean;
+  options: PlanOptions;
+  withParity: boolean;
+  parityPct: number;
+  paritySlices: number;
+  jobs: number;
+  par2Command: string[] | undefined;
+  reserve: number;
+  /** Date.now() when the command began. */
+  started: number;
+  signal: AbortSignal;
+  fs: Fsx;
+}
+
+/** What the run tells the user as it goes (cli/output.ts's Output is one). */
+export interface RunReporter {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+  detail(msg: string): void;
+  debug(msg: string): void;
+  progress(line: string): void;
+  clearProgress(): void;
+}
+
+export interface BackupOutcome {
+  /** What the summary line is about: the disk's label, or "would do on" it. */
+  label: string;
+  /** null when the run stopped while catching the copy up, before any backup. */
+  summary: BackupSummary | null;
+  stopped: ExecutionResult['stopped'];
+  /** The mass-delete guard held removals back. */
+  guarded: boolean;
+  /** A data path was missing or not a directory. */
+  missingRoot: boolean;
+  /** A dry run's plan. */
+  ops?: Operation[];
+}
+
+export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
+  const { dest, db, roots, filter, options, withParity, jobs, parityPct, paritySlices, par2Command, reserve, started } = o;
+  if (o.dryRun) return dryRun(o, out);
+
+  const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
+  phase('checked options');
+  // The data paths are walked in a thread of their own while this one prepares the disk.
+  const scanning = scanInBackground(roots, filter, (n) => out.progress(`scanning: ${n} files`));
+  let session: DiskSession;
+  try {
+    session = openDiskSession({ dest, db, init: o.init, label: o.label });
+  } catch (err) {
+    scanning.cancel();
+    throw err;
+  }
+  phase('opened disk and catalogs');
+  let pool: ParityPool | null = null;
+  try {
+    const { info } = session;
+    out.debug(`disk ${dest}: volume ${info.volume} (${info.label}), copy ${info.copy}, ${session.sync}`);
+    if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
+    if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
+    if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
+    pool = withParity ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, cfg: par2Command ? { command: par2Command } : undefined }) : null;
+    beginWrite(session);
+    const execOpts = {
+      root: session.root,
+      volume: info.volume,
+      host: session.host,
+      disk: session.disk,
+      parity: pool,
+      parityPct,
+      reserve: reserve + catalogHeadroom(session.root, db) + longerLog(session),
+      signal: o.signal,
+      detail: (m: string) => out.detail(m),
+      warn: (m: string) => out.warn(m),
+      fs: o.fs,
+    };
+    // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
+    const pendingChanged = session.sync !== 'in-sync';
+    if (session.sync === 'behind') {
+      const caught = await catchUp(session, execOpts);
+      if (caught.applied > 0) out.info(`applied ${caught.applied} deferred action(s) on "${info.label}"`);
+      if (caught.changed > 0) out.info(`brought "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
+      if (caught.stopped) {
+        await finishWrite(session, 'backup', caught.stopped, {});
+        const stopped = caught.stopped === 'disk-full' ? { reason: caught.stopped, message: 'the disk is full' } : { reason: caught.stopped };
+        return { label: `"${info.label}"`, summary: null, stopped, guarded: false, missingRoot: false };
+      }
+    }
+
+    phase('caught up');
+    // A copy that was behind plans against its whole catalog; otherwise unchanged files stop here,
+    // compared chunk by chunk while the scan goes on.
+    const behind = session.sync === 'behind';
+    const disk = session.disk;
+    const quick = behind
+      ? null
+      : new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), rows: (lo, hi) => disk.quickRows(info.volume, lo, hi) });
+    if (quick) {
+      disk.mapReads(true);
+      scanning.onChunk((root, chunk) => quick.add(root, chunk));
+    }
+    let packed: PackedScan[];
+    try {
+      packed = await scanning.result;
+    } finally {
+      if (quick) disk.mapReads(false);
+    }
+    phase('scanned');
+    const skipped = packed.flatMap((s) => s.skipped);
+    for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
+    let hashSkips = 0;
+    const checked = quick?.result(packed) ?? null;
+    const view = catalogView(session.host, session.disk, info.volume, roots, behind, checked?.keep);
+    phase(`loaded catalog (${checked ? `${checked.unchanged} unchanged by quick check` : 'in full'})`);
+    const p = await planWithHashes(checked?.scans ?? packed.map(unpack), view, info.volume, options, (_path, message) => {
+      hashSkips++;
+      out.warn(`${message}; skipped`);
+    });
+    reportGuard(p, out);
+    phase('planned');
+    const result = await executePlan(p.ops, {
+      ...execOpts,
+      progress: (done, total, bytes) => out.progress(`backup: ${done}/${total} operations, ${formatBytes(bytes)} copied`),
+    });
+    out.clearProgress();
+    const summary = summarize(p, result, skipped.length + hashSkips, started, null);
+    const changed = result.done > 0 || pendingChanged;
+    phase('executed');
+    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed);
+    phase('finished');
+    return {
+      label: `"${info.label}"`,
+      summary,
+      stopped: result.stopped,
+      guarded: p.guarded.length > 0,
+      missingRoot: roots.some((r) => !fs.existsSync(r) || !fs.statSync(r).isDirectory()),
+    };
+  } finally {
+    scanning.cancel();
+    pool?.abort();
+    session.close();
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Room the run's own bookkeeping needs on the disk at its end: a rotated copy of the disk catalog and
+ * the snapshot of the host catalog, each about the size of its database today, plus growth.
+ */
+function catalogHeadroom(root: string, db: string): number {
+  const disk = diskCatalogPath(root);
+  return sizeOf(db) + sizeOf(`${db}-wal`) + 2 * (sizeOf(disk) + sizeOf(`${disk}-wal`)) + (1 << 20);
+}
+
+/** SQLite's default write-ahead log length, in pages, and the longest Blaine lets a run's grow. */
+const DEFAULT_LOG_PAGES = 1000;
+const LONG_LOG_PAGES = 16384;
+
+/**
+ * Lets the catalogs' write-ahead logs grow longer during the run (Catalog.setCheckpointPages):
+ * the host catalog's to LONG_LOG_PAGES, the disk's as far as 1/64 of the disk's free space allows.
+ * Returns the disk space the longer disk log may take beyond the default, to keep free for it.
+ */
+function longerLog(session: DiskSession): number {
+  session.host.setCheckpointPages(LONG_LOG_PAGES);
+  const page = session.disk.pageSize();
+  const pages = Math.min(LONG_LOG_PAGES, Math.max(DEFAULT_LOG_PAGES, Math.floor(freeBytes(session.root) / 64 / page)));
+  session.disk.setCheckpointPages(pages);
+  return (pages - DEFAULT_LOG_PAGES) * page;
+}
+
+function reportGuard(p: Plan, out: RunReporter): void {
+  for (const g of p.guarded) {
+    out.error(`nothing removed: ${g.reason}; check that the data path is mounted, or pass --force`);
+  }
+}
+
+/** Plans against the catalogs as they are, opened read-only, and prints the operations; writes nothing. */
+async function dryRun(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
+  const { dest, db, roots, filter, options, started } = o;
+  let volume: string;
+  let label: string;
+  let disk: Catalog;
+  if (o.init) {
+    // Checks the disk could be initialised, without doing it.
+    let already = false;
+    try {
+      readVolume(dest);
+      already = true;
+    } catch {
+      // not a Blaine disk yet: as it should be
+    }
+    if (already) throw new DiskError(`${dest} is already a Blaine disk; --init refused`, 'ALREADY_INITIALISED');
+    if (!fs.existsSync(dest) || !fs.statSync(dest).isDirectory()) {
+      throw new DiskError(`${dest} does not exist or is not a directory; is the disk mounted?`, 'NOT_A_DIRECTORY');
+    }
+    volume = '(new volume)';
+    label = o.label ?? dest;
+    disk = Catalog.memory();
+  } else {
+    const info = readVolume(dest);
+    volume = info.volume;
+    label = info.label;
+    const file = diskCatalogPath(dest);
+    disk = fs.existsSync(file) ? Catalog.openCopy(file) : Catalog.memory();
+  }
+  const host = fs.existsSync(db) ? Catalog.openCopy(db) : Catalog.memory();
+  try {
+    const { scans, skipped } = scanDataPaths(roots, filter);
+    for (const s of skipped) out.warn(`${s.path} ${s.message}; would be skipped`);
+    let hashSkips = 0;
+    const p = await planWithHashes(scans, catalogView(host, disk, volume, roots), volume, options, (_path, message) => {
+      hashSkips++;
+      out.warn(`${message}; would be skipped`);
+    });
+    reportGuard(p, out);
+    const summary = summarize(p, null, skipped.length + hashSkips, started, null);
+    summary.bytesCopied = p.bytesToCopy;
+    return { label: `would do on "${label}"`, summary, stopped: null, guarded: p.guarded.length > 0, missingRoot: false, ops: p.ops };
+  } finally {
+    host.close();
+    disk.close();
+  }
+}
