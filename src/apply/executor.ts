@@ -10,6 +10,7 @@ import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from '../fsx
 import { freeBytes, requiredBytes } from '../fsx/space.js';
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
+import { diskTempDir, onDisk } from '../archive/layout.js';
 import { diskRelative } from '../fsx/paths.js';
 
 export interface ExecutorContext {
@@ -52,10 +53,6 @@ const SPACE_RECHECK_COPIES = 256;
 const SPACE_RECHECK_MS = 1000;
 const SPACE_MARGIN = 64 * 1024 * 1024;
 const PER_FILE_ALLOWANCE = 64 * 1024;
-
-export function onDisk(root: string, p: string): string {
-  return path.join(root, p);
-}
 
 function metaOf(r: FileRecord) {
   return { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec };
@@ -301,7 +298,7 @@ export class Executor {
       res = await copyWithSha1(r.path, dest, metaOf(r), {
         signal: this.ctx.signal,
         expectedSize: r.size,
-        tempDir: path.join(this.ctx.root, '.blaine', 'tmp'),
+        tempDir: diskTempDir(this.ctx.root),
         fs: this.fs,
       });
     } catch (err) {

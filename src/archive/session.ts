@@ -4,7 +4,8 @@ import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { acquireLock } from './lock.js';
 import { freeBytes } from '../fsx/space.js';
-import { blaineDir, cleanupTemp, diskLockPath, initVolume, readVolume, type VolumeInfo } from './volume.js';
+import { cleanupTemp, initVolume, readVolume, type VolumeInfo } from './volume.js';
+import { diskCatalogPath, diskLockPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 
 /** How the host catalog and the mounted copy's own catalog stood against each other at the start. */
 export type SyncState =
@@ -31,14 +32,6 @@ export interface DiskSession {
   /** Files left over by a crashed run and removed now. */
   leftovers: number;
   close(): void;
-}
-
-export function diskCatalogPath(root: string): string {
-  return path.join(blaineDir(root), 'catalog.sqlite');
-}
-
-export function hostSnapshotPath(root: string): string {
-  return path.join(blaineDir(root), 'host-catalog.sqlite');
 }
 
 const GENERATION = 'generation';
@@ -169,7 +162,7 @@ export function endWrite(s: DiskSession, freeBytes: number | null, changed = tru
  * sector can be rolled back by hand.
  */
 export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5): Promise<void> {
-  const dir = path.join(blaineDir(root), 'old');
+  const dir = oldCatalogsDir(root);
   fs.mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   await disk.snapshotTo(path.join(dir, `catalog-${stamp}.sqlite`));
@@ -197,7 +190,7 @@ export async function finishWrite(s: DiskSession, command: string, status: strin
     }
     return `${id}:${s.host.getMeta(REVISION) ?? '0'}`;
   });
-  if (changed || !fs.existsSync(path.join(blaineDir(s.root), 'old'))) await rotateOldCatalogs(s.root, s.disk);
+  if (changed || !fs.existsSync(oldCatalogsDir(s.root))) await rotateOldCatalogs(s.root, s.disk);
   if (changed || s.disk.getMeta(SNAPSHOT_OF) !== hostState || !fs.existsSync(hostSnapshotPath(s.root))) {
     await s.host.snapshotTo(hostSnapshotPath(s.root));
     s.disk.transaction(() => s.disk.setMeta(SNAPSHOT_OF, hostState));

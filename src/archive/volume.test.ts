@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { blaineDir, cleanupTemp, DiskError, diskLockPath, ensureLayout, initVolume, readVolume, volumeFile, writeVolume } from './volume.js';
+import { cleanupTemp, DiskError, ensureLayout, initVolume, readVolume, writeVolume } from './volume.js';
+import { blaineDir, diskLockPath, volumeFile } from './layout.js';
 
 const dirs: string[] = [];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/copy.js';
+import { blaineDir, volumeFile } from './layout.js';
 import { errCode, reason } from '../fsx/errno.js';
 
 export interface VolumeInfo {
@@ -37,19 +38,6 @@ const FORMAT = 1;
 /** Entries a fresh file system may already hold; they do not make a disk "not empty". */
 const FRESH_DISK_ENTRIES = new Set(['lost+found']);
 let tempCounter = 0;
-
-export function blaineDir(disk: string): string {
-  return path.join(disk, '.blaine');
-}
-
-export function volumeFile(disk: string): string {
-  return path.join(blaineDir(disk), 'volume.json');
-}
-
-/** The lock file of a disk; on the raw disk, so it can be taken before an encrypted disk is mounted. */
-export function diskLockPath(disk: string): string {
-  return path.join(blaineDir(disk), 'lock');
-}
 
 
 function requireDirectory(disk: string): fs.Stats {

@@ -17,7 +17,7 @@ import {
   write,
 } from '../../test/helpers.js';
 import { acquireLock } from '../archive/lock.js';
-import { diskLockPath } from '../archive/volume.js';
+import { diskLockPath } from '../archive/layout.js';
 
 const setup = () => testEnv();
 

@@ -1,11 +1,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
-import { normaliseRoots, type BackupSummary } from '../backup/backup.js';
+import { normaliseRoots } from '../backup/backup.js';
 import { runBackup, type BackupOutcome } from '../backup/run.js';
-import { formatBytes, parseBytes } from '../fsx/space.js';
+import { parseBytes } from '../fsx/space.js';
 import { isWithin } from '../fsx/paths.js';
-import type { MatchMode, Operation } from '../plan/operation.js';
+import type { MatchMode } from '../plan/operation.js';
 import { par2Available } from '../parity/par2.js';
 import { ExclusionFilter, type Rule } from '../scan/exclude.js';
 import { parseSnapraidConf } from '../scan/snapraid-conf.js';
@@ -23,6 +23,7 @@ import {
 } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
+import { reportBackup } from './backup-report.js';
 
 interface BackupOptions extends CommonOptions {
   init?: boolean;
@@ -111,43 +112,6 @@ function par2Argv(v: string | string[] | undefined): string[] | undefined {
   return Array.isArray(v) ? v : v.split(/\s+/).filter(Boolean);
 }
 
-function describeOp(op: Operation): string {
-  switch (op.type) {
-    case 'copy':
-      return `${op.why === 'added' ? 'add    ' : 'replace'} ${op.record.path} (${formatBytes(op.record.size)})`;
-    case 'symlink':
-      return `symlink ${op.record.path} -> ${op.record.linkTarget}`;
-    case 'link':
-      return `link    ${op.record.path} = ${op.from.path}`;
-    case 'rename':
-      return `rename  ${op.from.path} -> ${op.to}`;
-    case 'delete':
-      return `${op.why === 'removed' ? 'remove ' : 'drop   '} ${op.entry.path}`;
-    case 'update':
-      return `update  ${op.record.path}`;
-    case 'defer':
-      return `defer   ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''} (volume ${op.volume.slice(0, 8)})`;
-  }
-}
-
-function printSummary(out: Output, s: BackupSummary, label: string): void {
-  if (out.json) {
-    out.result(s);
-    return;
-  }
-  out.info(
-    `${label}: unchanged ${s.unchanged}, added ${s.added}, modified ${s.modified}, renamed ${s.renamed}, ` +
-      `linked ${s.linked}, removed ${s.removed}, deferred ${s.deferred}, skipped ${s.skipped}`,
-  );
-  out.info(
-    `copied ${formatBytes(s.bytesCopied)}, parity ${formatBytes(s.parityBytes)}, ${s.seconds} s` +
-      (s.freeBytes !== null ? `, ${formatBytes(s.freeBytes)} free` : ''),
-  );
-  if (s.missing > 0) {
-    out.info(`${s.missing} archived file(s) are gone from the data paths and kept on the archive (--clean removes them)`);
-  }
-}
-
 async function backup(opts: BackupOptions, args: string[], out: Output): Promise<number> {
   const started = Date.now();
   const dest = requireDest(opts);
@@ -193,7 +157,18 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   try {
     r = await runBackup(
       {
-        ...{ dest, db, roots, filter, options, withParity, parityPct, paritySlices, jobs, par2Command, reserve, started },
+        dest,
+        db,
+        roots,
+        filter,
+        options,
+        withParity,
+        parityPct,
+        paritySlices,
+        jobs,
+        par2Command,
+        reserve,
+        started,
         init: !!opts.init,
         label: opts.label,
         dryRun: !!opts.dryRun,
@@ -205,36 +180,5 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   } finally {
     interrupt?.dispose();
   }
-  return report(r, out);
-}
-
-/** Prints the outcome and says which exit status it is (SPEC §4). */
-function report(r: BackupOutcome, out: Output): number {
-  if (r.summary === null) {
-    out.error(r.stopped?.reason === 'disk-full' ? 'the disk is full' : 'interrupted');
-    return r.stopped?.reason === 'disk-full' ? EXIT.diskFull : EXIT.interrupted;
-  }
-  if (r.ops) {
-    if (!out.json) {
-      out.info(`dry run: nothing is changed`);
-      for (const op of r.ops) out.info(describeOp(op));
-    }
-    printSummary(out, r.summary, r.label);
-    return r.guarded ? EXIT.error : EXIT.ok;
-  }
-  printSummary(out, r.summary, r.label);
-  if (r.stopped?.reason === 'disk-full') {
-    out.error(`${r.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);
-    return EXIT.diskFull;
-  }
-  if (r.stopped?.reason === 'interrupted') {
-    out.error('interrupted; everything written so far is catalogued. Run the backup again to continue');
-    return EXIT.interrupted;
-  }
-  if (r.guarded) return EXIT.error;
-  if (r.summary.skipped > 0) {
-    out.error(`${r.summary.skipped} file(s) could not be read and were skipped (see the warnings above)`);
-    return EXIT.error;
-  }
-  return r.missingRoot ? EXIT.error : EXIT.ok;
+  return reportBackup(r, out);
 }

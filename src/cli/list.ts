@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { diskCatalogPath } from '../archive/session.js';
+import { diskCatalogPath } from '../archive/layout.js';
 import { readVolume } from '../archive/volume.js';
 import { action, addCommonOptions, dbPath, repeatableOption, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { restoreFiles, restoreTarget, RestoreTargetError } from '../restore/restore.js';
-import { diskCatalogPath } from '../archive/session.js';
+import { diskCatalogPath } from '../archive/layout.js';
 import { readVolume } from '../archive/volume.js';
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';

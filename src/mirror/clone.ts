@@ -3,12 +3,12 @@ import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { CopyError, copyWithSha1, makeSymlink } from '../fsx/copy.js';
-import { onDisk } from '../apply/executor.js';
 import { acquireLock } from '../archive/lock.js';
-import { diskCatalogPath, hostSnapshotPath, type DiskSession } from '../archive/session.js';
+import type { DiskSession } from '../archive/session.js';
+import { blaineDir, diskCatalogPath, diskLockPath, diskTempDir, hostSnapshotPath, onDisk } from '../archive/layout.js';
 import { freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
-import { blaineDir, DiskError, diskLockPath, ensureLayout, writeVolume, type VolumeInfo } from '../archive/volume.js';
+import { DiskError, ensureLayout, writeVolume, type VolumeInfo } from '../archive/volume.js';
 
 export interface CloneResult {
   info: VolumeInfo;
@@ -95,7 +95,7 @@ export async function cloneDisk(
           src,
           dest,
           { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), ...statTimes(st) },
-          { signal: opts.signal, tempDir: path.join(blaineDir(target), 'tmp'), fs },
+          { signal: opts.signal, tempDir: diskTempDir(target), fs },
         );
         if (e.sha1 !== null && res.sha1 !== e.sha1) {
           result.mismatched.push(e.path);

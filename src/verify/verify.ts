@@ -41,6 +41,7 @@ import { CopyError, makeSymlink, mtimeMatches, setTimes, sha1File, syncDisk } fr
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs, walkFiles } from '../fsx/tree.js';
 import { diskRelative } from '../fsx/paths.js';
+import { BLAINE_DIR, diskTempDir } from '../archive/layout.js';
 
 export type ProblemKind =
   | 'missing'
@@ -140,7 +141,6 @@ interface Group {
   hashed: boolean;
 }
 
-const BLAINE = '.blaine';
 const FLUSH_ROWS = 500;
 const FLUSH_MS = 2000;
 const CHUNK = 1 << 20;
@@ -398,7 +398,7 @@ class Verifier {
     walkFiles(
       root,
       '',
-      (r) => r === BLAINE || r === 'lost+found',
+      (r) => r === BLAINE_DIR || r === 'lost+found',
       (r, full) => {
         if (!this.byRel.has(r)) this.add(null, `/${r}`, 'extra', `${full} is on the disk but not in its catalog`);
       },
@@ -535,7 +535,7 @@ class Verifier {
   // ---- content damage ----
 
   private newTemp(): string {
-    const dir = path.join(this.o.root, BLAINE, 'tmp');
+    const dir = diskTempDir(this.o.root);
     this.fs.mkdirSync(dir, { recursive: true });
     return path.join(dir, `verify-${process.pid}-${++this.tmpCounter}`);
   }

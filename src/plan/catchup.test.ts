@@ -2,7 +2,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { planCatchUp } from './catchup.js';
-import type { Operation } from '../plan/operation.js';
+import type { Operation } from './operation.js';
 
 function e(path: string, sha1: string | null, o: Partial<CatalogEntry> = {}): CatalogEntry {
   return {

@@ -1,0 +1,46 @@
+/**
+ * Where everything Blaine keeps on a disk lives (SPEC §3): archived files at their absolute source
+ * path below the root, and Blaine's own files below `<disk>/.blaine`. The parity tree's paths stay
+ * in src/parity/paths.ts, since the parity library is a leaf that imports nothing of Blaine's.
+ */
+import path from 'node:path';
+
+export const BLAINE_DIR = '.blaine';
+
+export function blaineDir(disk: string): string {
+  return path.join(disk, BLAINE_DIR);
+}
+
+/** Disk identity, always in the clear. */
+export function volumeFile(disk: string): string {
+  return path.join(blaineDir(disk), 'volume.json');
+}
+
+/** The lock file of a disk; on the raw disk, so it can be taken before an encrypted disk is mounted. */
+export function diskLockPath(disk: string): string {
+  return path.join(blaineDir(disk), 'lock');
+}
+
+export function diskCatalogPath(root: string): string {
+  return path.join(blaineDir(root), 'catalog.sqlite');
+}
+
+/** The snapshot of the whole host catalog written at the end of each run. */
+export function hostSnapshotPath(root: string): string {
+  return path.join(blaineDir(root), 'host-catalog.sqlite');
+}
+
+/** Earlier disk catalogs, rotated. */
+export function oldCatalogsDir(root: string): string {
+  return path.join(blaineDir(root), 'old');
+}
+
+/** Where every temporary file of a run on this disk is written, so the next run finds crash leftovers in one place. */
+export function diskTempDir(root: string): string {
+  return path.join(blaineDir(root), 'tmp');
+}
+
+/** Where an archived file is stored on the disk: at its absolute source path below the root. */
+export function onDisk(root: string, p: string): string {
+  return path.join(root, p);
+}
