@@ -1,5 +1,5 @@
 import type { FileRecord, PackedScan, RootScan, ScanChunk } from '../scan/record.js';
-import { FIELD, FIELDS } from '../scan/native.js';
+import { FIELD, FIELDS } from '../fsx/addon.js';
 import { chunkPaths, inodeAt, recordAt } from '../scan/scanner.js';
 import { comparePaths } from '../fsx/paths.js';
 import { pathRange } from '../catalog/range.js';

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { errnoName, nativeAddon } from '../scan/native.js';
+import { errnoName, nativeAddon } from './addon.js';
 
 /** Owners can be given to files only as root; elsewhere they are left to the file system. */
 export const isRoot = process.getuid?.() === 0;

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { stamp } from '../catalog/stamp.js';
 import { ExclusionFilter } from './exclude.js';
-import { nativeAddon } from './native.js';
+import { nativeAddon } from '../fsx/addon.js';
 import type { PackedScan } from './record.js';
 import { chunkPaths, scanRootPacked, unpack, type PackedScanOptions } from './scanner.js';
 import { comparePaths } from '../fsx/paths.js';

@@ -2,7 +2,7 @@ import * as nodeFs from 'node:fs';
 import type { BigIntStats, Dirent, Stats } from 'node:fs';
 import path from 'node:path';
 import type { ExclusionFilter } from './exclude.js';
-import { FIELD, FIELDS, KIND, errnoName, nativeAddon } from './native.js';
+import { FIELD, FIELDS, KIND, errnoName, nativeAddon } from '../fsx/addon.js';
 import { pathRange } from '../catalog/range.js';
 import { stamp } from '../catalog/stamp.js';
 import { comparePaths } from '../fsx/paths.js';

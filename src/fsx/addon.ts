@@ -61,7 +61,7 @@ export function nativeAddon(): NativeAddon | null {
   if (reader !== undefined) return reader;
   reader = null;
   if (process.env.BLAINE_NO_NATIVE) return reader;
-  // dist/src/scan/native.js (tsc) or dist/bundle/main.js (bundle): native/ is beside dist/.
+  // dist/src/fsx/addon.js (tsc) or dist/bundle/main.js (bundle): native/ is beside dist/.
   const load = createRequire(import.meta.url);
   for (const rel of ['../../../native/build/Release/blaine_native.node', '../../native/build/Release/blaine_native.node']) {
     try {
