@@ -10,6 +10,7 @@ import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from '../fsx
 import { freeBytes, requiredBytes } from '../fsx/space.js';
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
+import { tempName } from '../fsx/temp.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
 import { diskRelative } from '../fsx/paths.js';
 
@@ -360,7 +361,7 @@ export class Executor {
       return this.copy(r, replaces);
     }
     this.fs.mkdirSync(path.dirname(dest), { recursive: true });
-    const tmp = `${dest}.blaine-link-${process.pid}`;
+    const tmp = path.join(path.dirname(dest), tempName(path.basename(dest)));
     this.fs.rmSync(tmp, { force: true });
     this.fs.linkSync(src, tmp);
     this.fs.renameSync(tmp, dest);

@@ -5,7 +5,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { isTempName } from '../fsx/copy.js';
+import { isTempName } from '../fsx/temp.js';
 import { blaineDir, volumeFile } from './layout.js';
 import { errCode, reason } from '../fsx/errno.js';
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { CatalogEntry } from './entry.js';
 import { CatalogVersionError, migrate } from './schema.js';
 import { pathRange } from './range.js';
+import { tempName } from '../fsx/temp.js';
 import { stamp } from './stamp.js';
 
 export class CatalogError extends Error {}
@@ -428,7 +429,7 @@ export class Catalog {
    * API, page by page from JavaScript, took several times longer.
    */
   async snapshotTo(file: string): Promise<void> {
-    const tmp = `${file}.tmp-${process.pid}`;
+    const tmp = path.join(path.dirname(file), tempName(path.basename(file)));
     fs.rmSync(tmp, { force: true });
     try {
       this.db.prepare('VACUUM INTO ?').run(tmp);

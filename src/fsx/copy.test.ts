@@ -5,10 +5,10 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isTempName } from './temp.js';
 import {
   CopyError,
   copyWithSha1,
-  isTempName,
   makeSymlink,
   mtimeMatches,
   setTimes,

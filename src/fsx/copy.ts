@@ -20,6 +20,7 @@ import { constants } from 'node:fs';
 import path from 'node:path';
 import { isRoot, realFs, type Fsx } from './fsx.js';
 import { errCode, reason as errnoReason } from './errno.js';
+import { tempName } from './temp.js';
 
 export interface CopyResult {
   sha1: string;
@@ -73,30 +74,7 @@ const PIPELINE_BUFFERS = 3;
 /** Files up to this size are copied with synchronous calls: a threadpool round trip per call costs more than it saves. */
 const SMALL_FILE = 256 << 10;
 
-let tempCounter = 0;
 let sharedSmallBuffer: Buffer | undefined;
-
-const TEMP_MARK = '.blaine-tmp-';
-const TEMP_RE = /^\.[\s\S]*\.blaine-tmp-\d+-\d+$/;
-const NAME_MAX = 255;
-
-/** True for names made by copyWithSha1/makeSymlink for files still being written: crash leftovers. */
-export function isTempName(name: string): boolean {
-  return TEMP_RE.test(name);
-}
-
-function tempName(base: string): string {
-  const suffix = `${TEMP_MARK}${process.pid}-${++tempCounter}`;
-  let name = `.${base}${suffix}`;
-  if (Buffer.byteLength(name) > NAME_MAX) {
-    // Long names would make the temporary name too long for the file system; the tail of the
-    // base is expendable because the pid and counter already make the name unique.
-    const chars = Array.from(base);
-    while (chars.length > 0 && Buffer.byteLength(`.${chars.join('')}${suffix}`) > NAME_MAX) chars.pop();
-    name = `.${chars.join('')}${suffix}`;
-  }
-  return name;
-}
 
 /** The errno's words without a final period, to end a sentence of ours. */
 function reason(err: unknown): string {

@@ -41,6 +41,7 @@ import { CopyError, makeSymlink, mtimeMatches, setTimes, sha1File, syncDisk } fr
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs, walkFiles } from '../fsx/tree.js';
 import { diskRelative } from '../fsx/paths.js';
+import { tempName } from '../fsx/temp.js';
 import { BLAINE_DIR, diskTempDir } from '../archive/layout.js';
 
 export type ProblemKind =
@@ -276,7 +277,6 @@ class Verifier {
   private remaining = 0;
   private bytesRead = 0;
   private interrupted = false;
-  private tmpCounter = 0;
   private pending: Array<(c: Catalog) => void> = [];
   private lastFlush: number;
   private wroteData = false;
@@ -537,7 +537,7 @@ class Verifier {
   private newTemp(): string {
     const dir = diskTempDir(this.o.root);
     this.fs.mkdirSync(dir, { recursive: true });
-    return path.join(dir, `verify-${process.pid}-${++this.tmpCounter}`);
+    return path.join(dir, tempName('verify'));
   }
 
   /** Names in the group with the given content and a usable parity set, one per distinct set. */
