@@ -7,7 +7,9 @@ import type { FileRecord } from '../scan/record.js';
 import { linkParity, moveParity, removeParity } from '../parity/paths.js';
 import type { ParityPool } from '../parity/pool.js';
 import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from '../fsx/copy.js';
-import { freeBytes, requiredBytes } from '../fsx/space.js';
+import { requiredBytes } from '../fsx/space.js';
+import { CatalogBatch } from './batch.js';
+import { SpaceEstimate } from './space.js';
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { tempName } from '../fsx/temp.js';
@@ -47,14 +49,6 @@ export interface ExecutionResult {
   counts: { added: number; modified: number; renamed: number; linked: number; removed: number; deferred: number };
 }
 
-const BATCH_OPS = 2000;
-const BATCH_MS = 2000;
-/** See Executor.freeFor. */
-const SPACE_RECHECK_COPIES = 256;
-const SPACE_RECHECK_MS = 1000;
-const SPACE_MARGIN = 64 * 1024 * 1024;
-const PER_FILE_ALLOWANCE = 64 * 1024;
-
 function metaOf(r: FileRecord) {
   return { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec };
 }
@@ -67,12 +61,8 @@ function metaOf(r: FileRecord) {
  * with everything done so far committed.
  */
 export class Executor {
-  private inTx = false;
   /** The operation under way turned out to be content the volume already had. */
   private deduped = false;
-  private opsInTx = 0;
-  private txStarted = 0;
-  private wroteData = false;
   private readonly pendingParity = new Map<string, Promise<string | null>>();
   readonly result: ExecutionResult = {
     done: 0,
@@ -86,52 +76,26 @@ export class Executor {
 
   private readonly fs: Fsx;
 
+  private readonly batch: CatalogBatch;
+  private readonly space: SpaceEstimate;
+
   constructor(private readonly ctx: ExecutorContext) {
     this.fs = ctx.fs ?? realFs;
+    this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, this.fs));
+    this.space = new SpaceEstimate(ctx.root, this.fs);
   }
 
-  private begin(): void {
-    if (this.inTx) return;
-    this.ctx.disk.db.exec('BEGIN');
-    this.ctx.host.db.exec('BEGIN');
-    this.inTx = true;
-    this.opsInTx = 0;
-    this.txStarted = Date.now();
-  }
-
+  /** Commits the catalog changes made so far (after syncing the data they point at). */
   commit(): void {
-    if (!this.inTx) return;
-    if (this.wroteData) syncDisk(this.ctx.root, this.fs);
-    this.wroteData = false;
-    // Disk first: after a crash between the two commits the disk catalog is the truth and is re-imported.
-    this.ctx.disk.db.exec('COMMIT');
-    this.ctx.host.db.exec('COMMIT');
-    this.inTx = false;
-  }
-
-  private step(): void {
-    this.opsInTx++;
-    if (this.opsInTx >= BATCH_OPS || Date.now() - this.txStarted > BATCH_MS) this.commit();
-  }
-
-  private put(e: CatalogEntry): void {
-    this.begin();
-    if (e.volume === this.ctx.volume) this.ctx.disk.put(e);
-    this.ctx.host.put(e);
-  }
-
-  private drop(e: CatalogEntry): void {
-    this.begin();
-    if (e.volume === this.ctx.volume) this.ctx.disk.remove(e.volume, e.path);
-    this.ctx.host.remove(e.volume, e.path);
+    this.batch.commit();
   }
 
   /** Records a parity set when par2 finishes; the row may have moved on in the meantime. */
   private setParity(p: string, parityName: string | null): void {
     const cur = this.ctx.disk.get(this.ctx.volume, p);
     if (!cur) return;
-    this.put({ ...cur, parityName });
-    this.step();
+    this.batch.put({ ...cur, parityName });
+    this.batch.step();
   }
 
   private startParity(p: string, size: number): void {
@@ -187,10 +151,10 @@ export class Executor {
         this.result.done++;
         i++;
         this.ctx.progress?.(i, ops.length, this.result.bytesCopied);
-        this.step();
+        this.batch.step();
       }
       // What is copied is committed now, not only once the (slower) parity is done.
-      this.commit();
+      this.batch.commit();
       // Parity still being made is part of the run: wait for it. The space check kept room for the
       // parity of every copied file, so a full disk still gets it; an interrupt aborts the pool.
       const pool = this.ctx.parity;
@@ -209,7 +173,7 @@ export class Executor {
         }
       }
     } finally {
-      this.commit();
+      this.batch.commit();
     }
     return this.result;
   }
@@ -258,33 +222,10 @@ export class Executor {
     }
   }
 
-  /** The last statfs, and what was copied since. */
-  private readonly space = { free: 0, at: 0, spent: 0, copies: 0 };
-
-  /**
-   * Free bytes on the disk, from statfs or, between calls, estimated from the last one less what
-   * was copied since (with room for each file's blocks, inode and parity files): statfs costs a
-   * system call per small file. It is asked again every SPACE_RECHECK_COPIES copies or
-   * SPACE_RECHECK_MS, and whenever the estimate comes within SPACE_MARGIN of what a copy needs,
-   * so a full disk is always found by statfs itself.
-   */
-  private freeFor(need: number): number {
-    const s = this.space;
-    const estimate = s.free - s.spent - s.copies * PER_FILE_ALLOWANCE;
-    if (s.at === 0 || s.copies >= SPACE_RECHECK_COPIES || Date.now() - s.at > SPACE_RECHECK_MS || estimate - need < SPACE_MARGIN) {
-      s.free = freeBytes(this.ctx.root, this.fs);
-      s.at = Date.now();
-      s.spent = 0;
-      s.copies = 0;
-      return s.free;
-    }
-    return estimate;
-  }
-
   private async copy(r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false): Promise<void> {
     const pct = this.ctx.parity ? this.ctx.parityPct : 0;
     const need = requiredBytes(r.size, pct, this.ctx.reserve);
-    const free = this.freeFor(need);
+    const free = this.space.freeFor(need);
     if (free < need) {
       this.stop({
         reason: 'disk-full',
@@ -318,9 +259,8 @@ export class Executor {
       }
       throw err;
     }
-    this.wroteData = true;
-    this.space.spent += requiredBytes(res.bytes, pct, 0);
-    this.space.copies++;
+    this.batch.wroteData = true;
+    this.space.wrote(requiredBytes(res.bytes, pct, 0));
     if (dedupe && res.bytes > 0) {
       const twin = this.ctx.disk
         .findContent(res.bytes, res.sha1)
@@ -333,9 +273,9 @@ export class Executor {
     }
     this.result.bytesCopied += res.bytes;
     if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
-    if (replaces && replaces.volume !== this.ctx.volume) this.drop(replaces);
+    if (replaces && replaces.volume !== this.ctx.volume) this.batch.drop(replaces);
     // The size copied is what the file held while read; a file growing meanwhile is caught next run.
-    this.put(entryFor({ ...r, size: res.bytes }, this.ctx.volume, res.sha1));
+    this.batch.put(entryFor({ ...r, size: res.bytes }, this.ctx.volume, res.sha1));
     this.ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
     this.startParity(r.path, res.bytes);
   }
@@ -345,8 +285,8 @@ export class Executor {
     this.fs.mkdirSync(path.dirname(dest), { recursive: true });
     if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
     makeSymlink(r.linkTarget ?? '', dest, metaOf(r), this.fs);
-    this.wroteData = true;
-    this.put(entryFor(r, this.ctx.volume, null));
+    this.batch.wroteData = true;
+    this.batch.put(entryFor(r, this.ctx.volume, null));
     this.ctx.detail(`symlink ${r.path} -> ${r.linkTarget}`);
   }
 
@@ -365,7 +305,7 @@ export class Executor {
     this.fs.rmSync(tmp, { force: true });
     this.fs.linkSync(src, tmp);
     this.fs.renameSync(tmp, dest);
-    this.wroteData = true;
+    this.batch.wroteData = true;
     if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
     const pending = this.pendingParity.get(from.path);
     const entry = entryFor(r, this.ctx.volume, from.sha1, from);
@@ -383,7 +323,7 @@ export class Executor {
     } else if (from.parityName) {
       linkParity(this.ctx.root, diskRelative(from.path), diskRelative(r.path));
     }
-    this.put(entry);
+    this.batch.put(entry);
     this.ctx.detail(`linked ${r.path} to ${from.path}`);
   }
 
@@ -407,12 +347,12 @@ export class Executor {
       pruneEmptyDirs(this.ctx.root, path.dirname(src), this.fs);
     } else if (!this.fs.existsSync(dest)) {
       this.ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
-      this.drop(from);
+      this.batch.drop(from);
       return;
     }
-    this.wroteData = true;
-    this.drop(from);
-    this.put(moved);
+    this.batch.wroteData = true;
+    this.batch.drop(from);
+    this.batch.put(moved);
     if (r) {
       try {
         if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec, this.fs);
@@ -429,8 +369,8 @@ export class Executor {
     this.fs.rmSync(p, { force: true });
     removeParity(this.ctx.root, diskRelative(e.path));
     pruneEmptyDirs(this.ctx.root, path.dirname(p), this.fs);
-    this.wroteData = true;
-    this.drop(e);
+    this.batch.wroteData = true;
+    this.batch.drop(e);
     this.ctx.detail(`removed ${e.path}`);
   }
 
@@ -448,13 +388,13 @@ export class Executor {
         this.ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
       }
     }
-    this.put(entryFor(r, e.volume, sha1 ?? e.sha1, e));
+    this.batch.put(entryFor(r, e.volume, sha1 ?? e.sha1, e));
   }
 
   /** An offline volume's share: its catalog rows change now, the disk itself when it is next mounted. */
   private defer(op: Extract<Operation, { type: 'defer' }>): void {
     const host = this.ctx.host;
-    this.begin();
+    this.batch.begin();
     host.defer(op.volume, op.action, op.path, op.target);
     if (op.action === 'DELETE') host.remove(op.volume, op.path);
     else if (op.action === 'RENAME') {

@@ -1,0 +1,63 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+
+const BATCH_OPS = 2000;
+const BATCH_MS = 2000;
+
+/**
+ * Both catalogs' changes of a run, batched in transactions of up to BATCH_OPS steps or BATCH_MS.
+ * Before each commit the data written since is synced (`sync`), so the catalogs never claim a file
+ * the disk does not durably hold.
+ */
+export class CatalogBatch {
+  private inTx = false;
+  private opsInTx = 0;
+  private txStarted = 0;
+  /** Data was written since the last commit: sync before committing. */
+  wroteData = false;
+
+  constructor(
+    private readonly host: Catalog,
+    private readonly disk: Catalog,
+    /** The mounted volume: its rows go to the disk catalog too. */
+    private readonly volume: string,
+    private readonly sync: () => void,
+  ) {}
+
+  begin(): void {
+    if (this.inTx) return;
+    this.disk.db.exec('BEGIN');
+    this.host.db.exec('BEGIN');
+    this.inTx = true;
+    this.opsInTx = 0;
+    this.txStarted = Date.now();
+  }
+
+  commit(): void {
+    if (!this.inTx) return;
+    if (this.wroteData) this.sync();
+    this.wroteData = false;
+    // Disk first: after a crash between the two commits the disk catalog is the truth and is re-imported.
+    this.disk.db.exec('COMMIT');
+    this.host.db.exec('COMMIT');
+    this.inTx = false;
+  }
+
+  /** One step done: commits when the batch is full or old enough. */
+  step(): void {
+    this.opsInTx++;
+    if (this.opsInTx >= BATCH_OPS || Date.now() - this.txStarted > BATCH_MS) this.commit();
+  }
+
+  put(e: CatalogEntry): void {
+    this.begin();
+    if (e.volume === this.volume) this.disk.put(e);
+    this.host.put(e);
+  }
+
+  drop(e: CatalogEntry): void {
+    this.begin();
+    if (e.volume === this.volume) this.disk.remove(e.volume, e.path);
+    this.host.remove(e.volume, e.path);
+  }
+}
