@@ -1,0 +1,130 @@
+import path from 'node:path';
+import type { Catalog } from '../catalog/catalog.js';
+import { INDEX_SUFFIX, parityDir, RECOVERY_SUFFIX } from '../parity/paths.js';
+import { ParityPool } from '../parity/pool.js';
+import { syncDisk } from '../fsx/copy.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
+import { tempName } from '../fsx/temp.js';
+import { diskTempDir } from '../archive/layout.js';
+import { FLUSH_ROWS, FLUSH_MS } from './types.js';
+import type { ProblemKind, Problem, VerifyOptions, Item, Group } from './types.js';
+
+/**
+ * What one verify run knows and has found: the catalogued items by inode group, the problems, and
+ * the catalog updates waiting to be written. The checks (check.ts) and repairs (repair.ts) build on it.
+ */
+export abstract class VerifyState {
+  protected readonly now: () => number;
+  protected readonly started: number;
+  protected readonly problems: Problem[] = [];
+  protected readonly items: Item[] = [];
+  protected readonly byRel = new Map<string, Item>();
+  protected readonly groups = new Map<string, Group>();
+  protected readonly orphans: string[] = [];
+  protected readonly intactCache = new Map<string, boolean>();
+  protected readonly settledGroups = new Set<Group>();
+  /** Names whose content was read (or repaired and checked) in this run. */
+  protected readonly checked = new Set<Item>();
+  protected remaining = 0;
+  protected bytesRead = 0;
+  protected interrupted = false;
+  protected pending: Array<(c: Catalog) => void> = [];
+  protected lastFlush: number;
+  protected wroteData = false;
+  protected pool: ParityPool | null = null;
+
+  protected readonly fs: Fsx;
+
+  constructor(protected readonly o: VerifyOptions) {
+    this.fs = o.fs ?? realFs;
+    this.now = o.now ?? Date.now;
+    this.started = this.now();
+    this.lastFlush = this.started;
+  }
+
+  protected stopped(): boolean {
+    if (this.o.signal.aborted) this.interrupted = true;
+    return this.interrupted;
+  }
+
+  protected add(item: Item | null, p: string, kind: ProblemKind, detail: string): Problem {
+    const pr: Problem = { path: p, kind, repaired: false, detail };
+    this.problems.push(pr);
+    item?.problems.push(pr);
+    return pr;
+  }
+
+  protected has(item: Item, ...kinds: ProblemKind[]): Problem | undefined {
+    return item.problems.find((p) => kinds.includes(p.kind));
+  }
+
+  protected repaired(item: Item, ...kinds: ProblemKind[]): void {
+    for (const p of item.problems) if (kinds.includes(p.kind)) p.repaired = true;
+  }
+
+  protected parityStem(item: Item): string {
+    return path.join(parityDir(this.o.root), item.rel);
+  }
+
+  /** Both files createParity makes are there. */
+  protected parityComplete(item: Item): boolean {
+    const stem = this.parityStem(item);
+    return item.parity.includes(stem + INDEX_SUFFIX) && item.parity.includes(stem + RECOVERY_SUFFIX);
+  }
+
+  /** par2 can verify and repair from the recovery file alone (it repeats the set's description). */
+  protected hasRecovery(item: Item): boolean {
+    return item.parity.includes(this.parityStem(item) + RECOVERY_SUFFIX);
+  }
+
+  protected newTemp(): string {
+    const dir = diskTempDir(this.o.root);
+    this.fs.mkdirSync(dir, { recursive: true });
+    return path.join(dir, tempName('verify'));
+  }
+
+  /** Names in the group with the given content and a usable parity set, one per distinct set. */
+  protected makePool(): ParityPool {
+    const pool = new ParityPool({ jobs: this.o.jobs, pct: this.o.parityPct, maxSlices: this.o.paritySlices, cfg: this.o.par2 });
+    this.o.signal.addEventListener('abort', () => void pool.abort(), { once: true });
+    return pool;
+  }
+
+  protected setParity(item: Item, parityName: string): void {
+    this.wroteData = true;
+    this.repaired(item, 'parity-missing', 'no-parity', 'parity-damaged');
+    const { volume } = this.o;
+    const p = item.e.path;
+    this.pending.push((c) => c.setParityName(volume, p, parityName));
+    this.o.detail(`parity made for ${p}`);
+    this.maybeFlush();
+  }
+
+  // ---- catalogs ----
+
+  protected markVerified(item: Item): void {
+    this.checked.add(item);
+    if (item.verifiedNow) return;
+    item.verifiedNow = true;
+    const at = Math.floor(this.now() / 1000);
+    const { volume } = this.o;
+    const p = item.e.path;
+    this.pending.push((c) => c.setVerifiedAt(volume, p, at));
+  }
+
+  protected maybeFlush(): void {
+    if (this.pending.length >= FLUSH_ROWS || this.now() - this.lastFlush >= FLUSH_MS) this.flush();
+  }
+
+  /** Writes what this run learnt, disk catalog first (the truth for the volume), as the executor does. */
+  protected flush(): void {
+    this.lastFlush = this.now();
+    if (this.pending.length === 0) return;
+    const writes = this.pending;
+    this.pending = [];
+    // New parity files must be on the disk before a catalog says they are there.
+    if (this.wroteData) syncDisk(this.o.root, this.fs);
+    this.wroteData = false;
+    for (const c of [this.o.disk, this.o.host]) c.transaction(() => writes.forEach((w) => w(c)));
+  }
+}

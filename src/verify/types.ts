@@ -1,0 +1,107 @@
+/** What verify reports, and how it sees the disk while it works. */
+import type { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+import type { Par2Config } from '../parity/par2.js';
+import type { Fsx } from '../fsx/fsx.js';
+
+export type ProblemKind =
+  | 'missing'
+  | 'extra'
+  | 'size'
+  | 'mtime'
+  | 'target'
+  | 'checksum'
+  | 'unrepairable'
+  | 'parity-missing'
+  | 'no-parity'
+  | 'parity-damaged'
+  | 'parity-orphan';
+
+export interface Problem {
+  /**
+   * The absolute source path of the file concerned (as `list` shows it); for `extra` the path the
+   * file would have; for `parity-orphan` the parity file's own path on the disk.
+   */
+  path: string;
+  kind: ProblemKind;
+  repaired: boolean;
+  /** One sentence for the user. */
+  detail: string;
+}
+
+export interface VerifyOptions {
+  /** Where the volume's files are. */
+  root: string;
+  volume: string;
+  /** The disk catalog: the truth for what the disk should hold. */
+  disk: Catalog;
+  /** The host catalog, kept in step for verified_at and parity names (rows it has only). */
+  host: Catalog;
+  checksum: boolean;
+  /** With checksum: only files not verified within this many seconds. */
+  olderThanSec?: number;
+  /** With checksum: no file is started after this many ms (the first one always is, so every run gets on). */
+  maxTimeMs?: number;
+  fix: boolean;
+  /** Redundancy of parity made by `fix`. */
+  parityPct: number;
+  paritySlices?: number;
+  jobs: number;
+  par2?: Par2Config;
+  signal: AbortSignal;
+  /** Clock in ms (tests). */
+  now?: () => number;
+  detail(msg: string): void;
+  warn(msg: string): void;
+  progress?(checked: number, due: number, bytes: number): void;
+  /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
+  fs?: Fsx;
+}
+
+export interface VerifyResult {
+  problems: Problem[];
+  /** Catalogued paths compared with the disk. */
+  compared: number;
+  /** Catalogued files whose content was read and its SHA1 checked in this run. */
+  checked: number;
+  /** Files due for a checksum that the time budget left for a later run. */
+  remaining: number;
+  interrupted: boolean;
+}
+
+export type ContentState = 'unknown' | 'good' | 'bad';
+
+/** What verify needs of an lstat, kept small: a BigIntStats per row would not fit a million-file disk. */
+export interface Seen {
+  type: 'file' | 'symlink' | 'directory' | 'special';
+  size: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  /** "dev:ino" */
+  inode: string;
+}
+
+export interface Item {
+  e: CatalogEntry;
+  rel: string;
+  full: string;
+  st: Seen | null;
+  group: Group | null;
+  /** This name's parity files, as found in the parity tree. */
+  parity: string[];
+  state: ContentState;
+  /** Its content was read (or repaired) in this run: verified_at is recorded. */
+  verifiedNow: boolean;
+  problems: Problem[];
+}
+
+/** One inode of the disk with every catalogued name on it. */
+export interface Group {
+  key: string;
+  items: Item[];
+  hashed: boolean;
+}
+
+export const FLUSH_ROWS = 500;
+export const FLUSH_MS = 2000;
+export const CHUNK = 1 << 20;
