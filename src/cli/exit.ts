@@ -1,3 +1,10 @@
+import { CatalogError } from '../catalog/catalog.js';
+import { LockError } from '../archive/lock.js';
+import { DiskError } from '../archive/volume.js';
+import { CopyError } from '../fsx/copy.js';
+import { ExclusionError } from '../scan/exclude.js';
+import { ConfigError } from './config.js';
+
 /** Exit statuses are part of the contract (SPEC §4). */
 export const EXIT = {
   ok: 0,
@@ -22,4 +29,33 @@ export class UsageError extends UserError {
   constructor(message: string) {
     super(message, EXIT.usage);
   }
+}
+
+/** The exit status and sentence for anything a command throws; unknown errors keep their stack in the log. */
+export function describeError(err: unknown): { code: number; message: string } {
+  if (err instanceof UserError) return { code: err.exitCode, message: err.message };
+  if (err instanceof ConfigError || err instanceof ExclusionError) return { code: EXIT.usage, message: err.message };
+  if (err instanceof CatalogError || err instanceof DiskError || err instanceof LockError || err instanceof CopyError) {
+    return { code: err instanceof CopyError && err.code === 'ENOSPC' ? EXIT.diskFull : EXIT.error, message: err.message };
+  }
+  const e = err as NodeJS.ErrnoException;
+  if (e && e.name === 'SqliteError' && e.code === 'SQLITE_FULL') {
+    return { code: EXIT.diskFull, message: 'a disk is full: a catalog could not be written; free space or mount a new disk and run `blaine backup --init`' };
+  }
+  if (e && typeof e.code === 'string' && e.path) {
+    const what: Record<string, string> = {
+      ENOENT: 'does not exist',
+      EACCES: 'is not accessible (permission denied)',
+      EPERM: 'is not accessible (operation not permitted)',
+      ENOSPC: 'is on a full disk',
+      EROFS: 'is on a read-only file system',
+      ENOTDIR: 'has a part that is not a directory',
+      EIO: 'cannot be read (input/output error: a failing disk?)',
+    };
+    return {
+      code: e.code === 'ENOSPC' ? EXIT.diskFull : EXIT.error,
+      message: `${e.path} ${what[e.code] ?? `failed (${e.code})`}`,
+    };
+  }
+  return { code: EXIT.error, message: `internal error: ${(err as Error)?.message ?? String(err)} (please report it with the --log-file output)` };
 }

@@ -1,8 +1,8 @@
 import { Command, CommanderError, type Option } from 'commander';
 import { ConfigError, loadConfig, type ConfigValue } from './config.js';
 import { registerBackup } from './backup.js';
-import { describeError, isRepeatable } from './common.js';
-import { EXIT } from './exit.js';
+import { isRepeatable } from './common.js';
+import { describeError, EXIT } from './exit.js';
 import { registerList } from './list.js';
 import { registerRestore } from './restore.js';
 import { registerVerify } from './verify.js';
