@@ -8,6 +8,8 @@ export interface BenchContext {
   copyBytes: number;
   /** Total size of the parity section's tree. */
   parityBytes: number;
+  /** Total size of the crypt section's tree. */
+  cryptBytes: number;
   /** Runs per cheap measurement; tables show the best. */
   repeat: number;
   /** Parallel par2 processes, for Blaine (--jobs) and the direct reference alike. */

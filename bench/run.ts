@@ -9,12 +9,13 @@ import os from 'node:os';
 import path from 'node:path';
 import type { BenchContext, SectionDef } from './context.js';
 import { copy } from './copy.js';
+import { crypt } from './crypt.js';
 import { BenchError, MiB, foreignLoadSince, killChildren, lackOfSpace, loadSample, log, rmrf } from './measure.js';
 import { parity } from './parity.js';
 import { newSection, renderSection, renderSummary, type Section } from './report.js';
 import { scan } from './scan.js';
 
-const SECTIONS: SectionDef[] = [scan, copy, parity];
+const SECTIONS: SectionDef[] = [scan, copy, parity, crypt];
 
 const USAGE = `usage: node dist/bench/run.js [SECTION...] [options]     (npm run bench -- [SECTION...] [options])
 
@@ -24,6 +25,7 @@ options:
   --files N        small files in the scan tree (default 100000; SPEC target: --files 1000000)
   --copy-mib N     size of the copy section's file in MiB (default 1024)
   --parity-mib N   total size of the parity section's tree in MiB (default 1024)
+  --crypt-mib N    total size of the crypt section's tree in MiB (default 1024)
   --repeat N       runs of each cheap measurement, best shown (default 3)
   --jobs N         parallel par2 processes, Blaine and reference alike (default: cores)
   --profile        CPU-profile Blaine's no-change rescan and print its hottest functions
@@ -51,7 +53,7 @@ function parseArgs(argv: string[]): Args {
   const cores = os.availableParallelism();
   const a: Args = {
     sections: [],
-    ctx: { files: 100_000, copyBytes: 1024 * MiB, parityBytes: 1024 * MiB, repeat: 3, jobs: cores, profile: false },
+    ctx: { files: 100_000, copyBytes: 1024 * MiB, parityBytes: 1024 * MiB, cryptBytes: 1024 * MiB, repeat: 3, jobs: cores, profile: false },
     tmp: os.tmpdir(),
     json: false,
   };
@@ -74,6 +76,9 @@ function parseArgs(argv: string[]): Args {
       case '--parity-mib':
         // Below this the mix's two "video" files and 300 small ones no longer fit.
         a.ctx.parityBytes = int(flag, value(), 16) * MiB;
+        break;
+      case '--crypt-mib':
+        a.ctx.cryptBytes = int(flag, value(), 16) * MiB;
         break;
       case '--repeat':
         a.ctx.repeat = int(flag, value(), 1);
@@ -125,6 +130,7 @@ function machine(): Record<string, string | number> {
     rsync: toolVersion('rsync', ['--version']),
     par2: toolVersion('par2', ['-V']),
     dc3dd: toolVersion('dc3dd', ['--version']),
+    gocryptfs: toolVersion('gocryptfs', ['-version']),
   };
 }
 

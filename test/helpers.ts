@@ -144,8 +144,12 @@ export function volumeOf(disk: string): { volume: string; label: string; copy: s
  * The invariant every test step checks: the disk holds exactly the files its catalog lists, bit for
  * bit, and the host catalog's rows for the volume equal the disk catalog.
  */
-export function assertDiskMatchesCatalog(disk: string, db: string, opts: { hostMayHaveMore?: boolean; parity?: boolean } = {}): void {
-  const { volume } = volumeOf(disk);
+export function assertDiskMatchesCatalog(
+  disk: string,
+  db: string,
+  opts: { hostMayHaveMore?: boolean; parity?: boolean; /** for the clear view of an encrypted disk, which has no volume.json */ volume?: string } = {},
+): void {
+  const volume = opts.volume ?? volumeOf(disk).volume;
   const diskRows = rows(path.join(disk, '.blaine', 'catalog.sqlite'), volume);
   const tree = readTree(disk);
   const catalogued = new Set<string>();

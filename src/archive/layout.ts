@@ -16,6 +16,11 @@ export function volumeFile(disk: string): string {
   return path.join(blaineDir(disk), 'volume.json');
 }
 
+/** Where an encrypted disk's gocryptfs volume is: gocryptfs's own config in the clear, all else ciphered. */
+export function cipherDir(disk: string): string {
+  return path.join(blaineDir(disk), 'cipher');
+}
+
 /** The lock file of a disk; on the raw disk, so it can be taken before an encrypted disk is mounted. */
 export function diskLockPath(disk: string): string {
   return path.join(blaineDir(disk), 'lock');

@@ -2,10 +2,48 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
+import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { freeBytes } from '../fsx/space.js';
-import { cleanupTemp, initVolume, readVolume, type VolumeInfo } from './volume.js';
-import { diskCatalogPath, diskLockPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
+import { cleanupTemp, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
+import { cipherDir, diskCatalogPath, diskLockPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
+
+/** Asks for the key of an encrypted disk (`purpose` names the disk); `confirm` for a new one. */
+export type KeyProvider = (purpose: string, confirm: boolean) => string;
+
+/** Where a disk's files are for one command: the disk itself, or the mount of an encrypted disk. */
+export interface DiskView {
+  /** The disk as the user named it (resolved). */
+  dest: string;
+  /** Where the archive's files are. */
+  root: string;
+  info: VolumeInfo;
+  /** Unmounts an encrypted disk; nothing for a plain one. Idempotent. */
+  close(): void;
+}
+
+function noKey(): never {
+  throw new Error('an encrypted disk was opened without a way to ask for its key');
+}
+
+/** Mounts an encrypted disk (read-only when `readonly`), or returns a plain one as it is. */
+function mountedRoot(dest: string, info: VolumeInfo, key: KeyProvider | undefined, readonly: boolean): CipherMount | null {
+  if (!info.encrypted) return null;
+  requireTools();
+  const secret = (key ?? noKey)(`the disk "${info.copyLabel}" at ${dest}`, false);
+  return mountCipher(cipherDir(dest), secret, { tag: info.copy, readonly });
+}
+
+/**
+ * Opens a disk for reading or writing without its catalogs: identity, and the files' root (for an
+ * encrypted disk, a private FUSE mount that close() removes).
+ */
+export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonly?: boolean } = {}): DiskView {
+  const dest = path.resolve(destArg);
+  const info = readVolume(dest);
+  const mount = mountedRoot(dest, info, opts.key, !!opts.readonly);
+  return { dest, root: mount?.mountPoint ?? dest, info, close: () => mount?.unmount() };
+}
 
 /** How the host catalog and the mounted copy's own catalog stood against each other at the start. */
 export type SyncState =
@@ -42,6 +80,19 @@ export interface OpenOptions {
   db: string;
   init?: boolean;
   label?: string;
+  /** With init: make the new disk an encrypted (gocryptfs) volume. */
+  encrypt?: boolean;
+  /** Asked only when the disk is (or is made) encrypted. */
+  key?: KeyProvider;
+}
+
+/** Makes a new disk; an encrypted one gets its gocryptfs volume before its identity is written. */
+function initDisk(dest: string, opts: OpenOptions): VolumeInfo {
+  if (!opts.encrypt) return initVolume(dest, opts.label);
+  // Tools and key first: a disk is not half made because one of them is missing.
+  requireTools();
+  const key = (opts.key ?? noKey)(`the new encrypted disk at ${dest}`, true);
+  return initVolume(dest, opts.label, { encrypted: true, prepare: () => initCipher(cipherDir(dest), key) });
 }
 
 /**
@@ -56,9 +107,13 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     fs.mkdirSync(path.dirname(opts.db), { recursive: true });
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // Identity is checked before the disk's lock, which lives on the disk itself.
-    const info = opts.init ? initVolume(dest, opts.label) : readVolume(dest);
+    const info = opts.init ? initDisk(dest, opts) : readVolume(dest);
     releases.push(acquireLock(diskLockPath(dest), `the disk ${dest}`));
-    const root = dest;
+    // Unmounted after the catalogs on it are closed, before the disk's lock is released.
+    const mount = mountedRoot(dest, info, opts.key, false);
+    if (mount) releases.push(() => mount.unmount());
+    const root = mount?.mountPoint ?? dest;
+    if (mount) ensureLayout(root);
     const leftovers = cleanupTemp(root);
     const disk = Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
@@ -74,16 +129,30 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       sync,
       caughtUp: sync !== 'behind',
       leftovers,
-      close() {
-        for (const c of catalogs.reverse()) c.close();
-        for (const r of releases.reverse()) r();
-      },
+      close: () => closeAll(catalogs, releases),
     };
   } catch (err) {
-    for (const c of catalogs.reverse()) c.close();
-    for (const r of releases.reverse()) r();
+    closeAll(catalogs, releases, true);
     throw err;
   }
+}
+
+/**
+ * Closes catalogs, then unmounts and unlocks in reverse order. Every step is tried even when one
+ * fails (a mount that cannot be unmounted must not keep the locks); the first failure is thrown.
+ */
+function closeAll(catalogs: Catalog[], releases: Array<() => void>, quiet = false): void {
+  let first: unknown;
+  for (const step of [...catalogs.reverse().map((c) => () => c.close()), ...releases.reverse()]) {
+    try {
+      step();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  catalogs.length = 0;
+  releases.length = 0;
+  if (first !== undefined && !quiet) throw first;
 }
 
 function diskGeneration(disk: Catalog): number {

@@ -6,7 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
-import { blaineDir, volumeFile } from './layout.js';
+import { blaineDir, cipherDir, volumeFile } from './layout.js';
 import { errCode, reason } from '../fsx/errno.js';
 
 export interface VolumeInfo {
@@ -176,7 +176,7 @@ export function ensureLayout(root: string): void {
  * the clear (SPEC §3): the working directories belong inside the encrypted view, where
  * ensureLayout(mount point) makes them. An encrypted disk must start empty (lost+found aside).
  */
-export function initVolume(disk: string, label: string | undefined, opts: { encrypted?: boolean } = {}): VolumeInfo {
+export function initVolume(disk: string, label: string | undefined, opts: { encrypted?: boolean; prepare?: () => void } = {}): VolumeInfo {
   requireDirectory(disk);
   if (fs.existsSync(volumeFile(disk))) {
     let known = '';
@@ -193,9 +193,10 @@ export function initVolume(disk: string, label: string | undefined, opts: { encr
     const present = fs.readdirSync(disk).filter((name) => {
       if (FRESH_DISK_ENTRIES.has(name)) return false;
       if (name === '.blaine') {
-        // An init that crashed before writing volume.json may have left an empty .blaine.
+        // An init that crashed before writing volume.json may have left .blaine with a fresh
+        // cipher directory in it: nothing was ever stored there without volume.json.
         try {
-          return fs.readdirSync(path.join(disk, name)).some((n) => !isTempName(n));
+          return fs.readdirSync(path.join(disk, name)).some((n) => !isTempName(n) && n !== path.basename(cipherDir(disk)));
         } catch {
           return true;
         }
@@ -220,11 +221,22 @@ export function initVolume(disk: string, label: string | undefined, opts: { encr
     created: new Date().toISOString(),
     encrypted,
   };
+  const madeDir = !fs.existsSync(blaineDir(disk));
   try {
-    if (encrypted) fs.mkdirSync(blaineDir(disk), { recursive: true });
-    else ensureLayout(disk);
+    if (encrypted) {
+      fs.mkdirSync(blaineDir(disk), { recursive: true });
+      fs.rmSync(cipherDir(disk), { recursive: true, force: true });
+    } else ensureLayout(disk);
   } catch (err) {
     throw new Error(`Cannot create ${blaineDir(disk)}: ${reason(err)}.`);
+  }
+  try {
+    opts.prepare?.();
+  } catch (err) {
+    // Nothing of the failed init stays behind: the disk is as it was.
+    if (encrypted) fs.rmSync(cipherDir(disk), { recursive: true, force: true });
+    if (madeDir) fs.rmSync(blaineDir(disk), { recursive: true, force: true });
+    throw err;
   }
   writeVolumeFile(disk, info, true);
   return info;

@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import { catalogView, executePlan, planWithHashes, scanDataPaths, summarize, type BackupSummary } from './backup.js';
 import { QuickCheck } from './quickcheck.js';
 import { Catalog } from '../catalog/catalog.js';
-import { beginWrite, finishWrite, openDiskSession, type DiskSession } from '../archive/session.js';
+import { beginWrite, finishWrite, openDiskSession, openDiskView, type DiskSession, type KeyProvider } from '../archive/session.js';
+import { requireTools } from '../crypt/gocryptfs.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { DiskError, readVolume } from '../archive/volume.js';
 import { formatBytes, freeBytes } from '../fsx/space.js';
@@ -30,6 +31,10 @@ export interface BackupRun {
   filter: ExclusionFilter | undefined;
   init: boolean;
   label: string | undefined;
+  /** With init: make the new disk an encrypted one. */
+  encrypt: boolean;
+  /** Asked only for an encrypted disk. */
+  key: KeyProvider | undefined;
   dryRun: boolean;
   options: PlanOptions;
   withParity: boolean;
@@ -79,7 +84,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   const scanning = scanInBackground(roots, filter, (n) => out.progress(`scanning: ${n} files`));
   let session: DiskSession;
   try {
-    session = openDiskSession({ dest, db, init: o.init, label: o.label });
+    session = openDiskSession({ dest, db, init: o.init, label: o.label, encrypt: o.encrypt, key: o.key });
   } catch (err) {
     scanning.cancel();
     throw err;
@@ -234,15 +239,21 @@ async function dryRun(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
     if (!fs.existsSync(dest) || !fs.statSync(dest).isDirectory()) {
       throw new DiskError(`${dest} does not exist or is not a directory; is the disk mounted?`, 'NOT_A_DIRECTORY');
     }
+    if (o.encrypt) requireTools();
     volume = '(new volume)';
     label = o.label ?? dest;
     disk = Catalog.memory();
   } else {
-    const info = readVolume(dest);
-    volume = info.volume;
-    label = info.label;
-    const file = diskCatalogPath(dest);
-    disk = fs.existsSync(file) ? Catalog.openCopy(file) : Catalog.memory();
+    // An encrypted disk is mounted read-only just long enough to copy its catalog.
+    const view = openDiskView(dest, { key: o.key, readonly: true });
+    try {
+      volume = view.info.volume;
+      label = view.info.label;
+      const file = diskCatalogPath(view.root);
+      disk = fs.existsSync(file) ? Catalog.openCopy(file) : Catalog.memory();
+    } finally {
+      view.close();
+    }
   }
   const host = fs.existsSync(db) ? Catalog.openCopy(db) : Catalog.memory();
   try {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { catchUp } from '../mirror/catchup.js';
 import { beginWrite, finishWrite, openDiskSession } from '../archive/session.js';
-import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
 
@@ -18,7 +18,7 @@ export function registerApply(program: Command): void {
 }
 
 async function apply(opts: CommonOptions, _args: string[], out: Output): Promise<number> {
-  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts) });
+  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts), key: keyProvider(opts) });
   const interrupt = interruptSignal(out);
   try {
     const { info } = session;

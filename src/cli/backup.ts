@@ -16,6 +16,7 @@ import {
   dbPath,
   fileSystem,
   interruptSignal,
+  keyProvider,
   parseNumber,
   repeatableOption,
   requireDest,
@@ -117,9 +118,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   const dest = requireDest(opts);
   const db = dbPath(opts);
   if (opts.label !== undefined && !opts.init) throw new UsageError('--label goes with --init');
-  if (opts.encrypt) {
-    throw new UserError('--encrypt is not available in this version of Blaine; the disk was not changed', EXIT.usage);
-  }
+  if (opts.encrypt && !opts.init) throw new UsageError('--encrypt goes with --init: only a new disk can be made encrypted');
   const matchMode = opts.matchMode as MatchMode;
   if (!MATCH_MODES.includes(matchMode)) throw new UsageError(`--match-mode must be one of ${MATCH_MODES.join(', ')}`);
   const maxDeletePct = parseNumber('--max-delete', 0, 100)(String(opts.maxDelete));
@@ -171,6 +170,8 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
         started,
         init: !!opts.init,
         label: opts.label,
+        encrypt: !!opts.encrypt,
+        key: keyProvider(opts),
         dryRun: !!opts.dryRun,
         signal: interrupt?.signal ?? new AbortController().signal,
         fs: fileSystem(),

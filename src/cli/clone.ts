@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { CloneError, cloneDisk } from '../mirror/clone.js';
 import { openDiskSession } from '../archive/session.js';
-import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -29,7 +29,9 @@ export function registerClone(program: Command): void {
 
 async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<number> {
   if (!opts.to) throw new UserError('--to is required: name the empty disk that becomes the copy', EXIT.usage);
-  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts) });
+  // One key for both: the copy of an encrypted volume opens with the key of the original.
+  const key = keyProvider(opts);
+  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts), key });
   const interrupt = interruptSignal(out);
   try {
     if (session.sync === 'behind') {
@@ -42,6 +44,7 @@ async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<
         detail: (m) => out.detail(m),
         warn: (m) => out.warn(m),
         fs: fileSystem(),
+        key,
       });
     } catch (err) {
       if (err instanceof CloneError) throw new UserError(err.message);

@@ -1,6 +1,8 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
+import { obtainKey } from '../crypt/key.js';
+import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { describeError, EXIT, UserError } from './exit.js';
@@ -42,6 +44,24 @@ export function dbPath(o: CommonOptions): string {
 export function requireDest(o: CommonOptions): string {
   if (!o.dest) throw new UserError('--dest is required: name the mounted archive disk', EXIT.usage);
   return path.resolve(o.dest);
+}
+
+/**
+ * How a command gets an encrypted disk's key: --key-file, BLAINE_KEY, or asking at the terminal.
+ * Asked once per command (clone opens two disks with one key); held in memory only.
+ */
+export function keyProvider(o: CommonOptions): KeyProvider {
+  let key: string | undefined;
+  return (purpose, confirm) => {
+    key ??= obtainKey({
+      keyFile: o.keyFile === undefined ? undefined : path.resolve(o.keyFile),
+      env: process.env.BLAINE_KEY,
+      interactive: !!process.stdin.isTTY && !!process.stderr.isTTY,
+      confirm,
+      purpose,
+    });
+    return key;
+  };
 }
 
 export function makeOutput(o: CommonOptions): Output {

@@ -4,6 +4,7 @@ import { DiskError } from '../archive/volume.js';
 import { CopyError } from '../fsx/copy.js';
 import { ExclusionError } from '../scan/exclude.js';
 import { ConfigError } from './config.js';
+import { CryptError } from '../crypt/gocryptfs.js';
 
 /** Exit statuses are part of the contract (SPEC §4). */
 export const EXIT = {
@@ -35,6 +36,8 @@ export class UsageError extends UserError {
 export function describeError(err: unknown): { code: number; message: string } {
   if (err instanceof UserError) return { code: err.exitCode, message: err.message };
   if (err instanceof ConfigError || err instanceof ExclusionError) return { code: EXIT.usage, message: err.message };
+  // A missing key is like a missing option; a wrong key or missing gocryptfs is an error.
+  if (err instanceof CryptError) return { code: err.code === 'NO_KEY' ? EXIT.usage : EXIT.error, message: err.message };
   if (err instanceof CatalogError || err instanceof DiskError || err instanceof LockError || err instanceof CopyError) {
     return { code: err instanceof CopyError && err.code === 'ENOSPC' ? EXIT.diskFull : EXIT.error, message: err.message };
   }

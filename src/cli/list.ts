@@ -4,8 +4,9 @@ import type { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { diskCatalogPath } from '../archive/layout.js';
+import { openDiskView } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
-import { action, addCommonOptions, dbPath, repeatableOption, type CommonOptions } from './common.js';
+import { action, addCommonOptions, dbPath, keyProvider, repeatableOption, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -42,11 +43,15 @@ export function registerList(program: Command): void {
 
 function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
   if (opts.dest && (opts.local || opts.db === undefined)) {
-    const dest = path.resolve(opts.dest);
-    const info = readVolume(dest);
-    const file = diskCatalogPath(dest);
-    if (!fs.existsSync(file)) throw new UserError(`${dest} has no disk catalog yet; run a backup onto it first`);
-    return { cat: Catalog.openCopy(file), volumes: [info.volume] };
+    // An encrypted disk is mounted read-only just long enough to copy its catalog.
+    const view = openDiskView(opts.dest, { key: keyProvider(opts), readonly: true });
+    try {
+      const file = diskCatalogPath(view.root);
+      if (!fs.existsSync(file)) throw new UserError(`${view.dest} has no disk catalog yet; run a backup onto it first`);
+      return { cat: Catalog.openCopy(file), volumes: [view.info.volume] };
+    } finally {
+      view.close();
+    }
   }
   const db = dbPath(opts);
   if (!fs.existsSync(db)) {

@@ -10,6 +10,7 @@ import { registerApply } from './apply.js';
 import { registerDisks } from './disks.js';
 import { registerPending } from './pending.js';
 import { registerClone } from './clone.js';
+import { registerMount } from './mount.js';
 
 export function buildProgram(): Command {
   const program = new Command('blaine')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerPending(program);
   registerApply(program);
   registerClone(program);
+  registerMount(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;
 }

@@ -2,6 +2,11 @@ import fs from 'node:fs';
 
 export type Verbosity = -1 | 0 | 1;
 
+/** A pseudo-terminal that was never sized (script, some CI runners) reports 0 columns. */
+function terminalWidth(): number {
+  return process.stderr.columns || 80;
+}
+
 /**
  * Where a command speaks. With --json only the result goes to stdout; every human line goes to
  * stderr so scripts can parse stdout. --log-file gets every line, debug included, with a timestamp.
@@ -64,14 +69,14 @@ export class Output {
   /** A one-line progress display on a terminal; nothing when stderr is not a TTY or with -q. */
   progress(line: string): void {
     if (this.verbosity < 0 || !process.stderr.isTTY) return;
-    const width = process.stderr.columns ?? 80;
+    const width = terminalWidth();
     process.stderr.write(`\r${line.slice(0, width - 1).padEnd(width - 1)}`);
     this.progressShown = true;
   }
 
   clearProgress(): void {
     if (!this.progressShown) return;
-    process.stderr.write(`\r${' '.repeat((process.stderr.columns ?? 80) - 1)}\r`);
+    process.stderr.write(`\r${' '.repeat(terminalWidth() - 1)}\r`);
     this.progressShown = false;
   }
 

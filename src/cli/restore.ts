@@ -6,8 +6,8 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { restoreFiles, restoreTarget, RestoreTargetError } from '../restore/restore.js';
 import { restorePlan } from '../restore/elsewhere.js';
 import { diskCatalogPath } from '../archive/layout.js';
-import { readVolume } from '../archive/volume.js';
-import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, requireDest, type CommonOptions } from './common.js';
+import { openDiskView, type DiskView } from '../archive/session.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -59,12 +59,22 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   if (!opts.to) throw new UsageError('--to is required: name the directory to restore into');
   if (globs.length === 0) throw new UsageError("name the files to restore (GLOB...; '*' restores everything)");
   const to = path.resolve(opts.to);
-  const info = readVolume(dest);
   const realDisk = realish(dest);
   if (isWithin(realish(to), realDisk)) {
     throw new UsageError(`--to ${to} is on the disk being restored from; a restore never writes to the disk, choose a directory elsewhere`);
   }
-  const catalogFile = diskCatalogPath(dest);
+  // The disk is only read: an encrypted one is mounted read-only for the run.
+  const view = openDiskView(dest, { key: keyProvider(opts), readonly: true });
+  try {
+    return await restoreFrom(view, opts, globs, to, realDisk, out);
+  } finally {
+    view.close();
+  }
+}
+
+async function restoreFrom(view: DiskView, opts: RestoreOptions, globs: string[], to: string, realDisk: string, out: Output): Promise<number> {
+  const { dest, info } = view;
+  const catalogFile = diskCatalogPath(view.root);
   if (!fs.existsSync(catalogFile)) throw new UserError(`${dest} has no disk catalog yet; nothing was ever archived on it`);
 
   const catalog = Catalog.openCopy(catalogFile);
@@ -90,7 +100,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   let result;
   try {
     result = await restoreFiles({
-      root: dest,
+      root: view.root,
       entries,
       to,
       overwrite: !!opts.overwrite,

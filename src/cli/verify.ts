@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openDiskSession } from '../archive/session.js';
 import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
-import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, parseNumber, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, parseNumber, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -61,7 +61,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
     throw new UserError(`${par2Command ? par2Command.join(' ') : 'par2'} is not installed; --fix needs it (Debian: apt-get install par2)`);
   }
 
-  const session = openDiskSession({ dest, db: dbPath(opts) });
+  const session = openDiskSession({ dest, db: dbPath(opts), key: keyProvider(opts) });
   const interrupt = interruptSignal(out);
   try {
     const { info } = session;

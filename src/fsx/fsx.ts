@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { errnoName, nativeAddon } from './addon.js';
+import { hardLink } from '../crypt/link.js';
 
 /** Owners can be given to files only as root; elsewhere they are left to the file system. */
 export const isRoot = process.getuid?.() === 0;
@@ -70,8 +71,12 @@ function syncfs(target: string): string | 0 {
   }
 }
 
-/** node:fs itself, and syncfs through the native addon (`sync -f` without it). */
+/**
+ * node:fs itself, and syncfs through the native addon (`sync -f` without it); hard links refresh
+ * the new name's attributes, which gocryptfs 2.3 gets wrong for a second (encrypted disks).
+ */
 export const realFs: Fsx = Object.freeze({
   ...Object.fromEntries(FSX_METHODS.map((name) => [name, fs[name]])),
+  linkSync: hardLink,
   syncfs,
 }) as Fsx;

@@ -4,11 +4,12 @@ import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { CopyError, copyWithSha1, makeSymlink } from '../fsx/copy.js';
 import { acquireLock } from '../archive/lock.js';
-import type { DiskSession } from '../archive/session.js';
-import { blaineDir, diskCatalogPath, diskLockPath, diskTempDir, hostSnapshotPath, onDisk } from '../archive/layout.js';
+import type { DiskSession, KeyProvider } from '../archive/session.js';
+import { blaineDir, cipherDir, diskCatalogPath, diskLockPath, diskTempDir, hostSnapshotPath, onDisk } from '../archive/layout.js';
 import { freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { DiskError, ensureLayout, writeVolume, type VolumeInfo } from '../archive/volume.js';
+import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 
 export interface CloneResult {
   info: VolumeInfo;
@@ -36,7 +37,7 @@ export async function cloneDisk(
   s: DiskSession,
   to: string,
   copyLabel: string | undefined,
-  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void; fs?: Fsx },
+  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void; fs?: Fsx; key?: KeyProvider },
 ): Promise<CloneResult> {
   const fs = opts.fs ?? realFs;
   const target = path.resolve(to);
@@ -47,9 +48,18 @@ export async function cloneDisk(
   if (present.length > 0) {
     throw new CloneError(`${target} is not empty; a mirror copy needs an empty disk`);
   }
-  if (path.resolve(s.root) === target) throw new CloneError('--to must be another disk than --dest');
-  ensureLayout(target);
+  if (path.resolve(s.root) === target || path.resolve(s.dest) === target) throw new CloneError('--to must be another disk than --dest');
+  // The copy of an encrypted volume is encrypted with the same key; only its identity is in the clear.
+  const encrypted = s.info.encrypted;
+  let key = '';
+  if (encrypted) {
+    requireTools();
+    if (!opts.key) throw new Error('an encrypted disk was cloned without a way to ask for its key');
+    key = opts.key(`the disk "${s.info.copyLabel}" at ${s.dest}`, false);
+    fs.mkdirSync(blaineDir(target), { recursive: true });
+  } else ensureLayout(target);
   const release = acquireLock(diskLockPath(target), `the disk ${target}`);
+  let mount: CipherMount | null = null;
   const result: CloneResult = {
     info: { ...s.info, copy: crypto.randomUUID(), copyLabel: copyLabel?.trim() || path.basename(target) },
     files: 0,
@@ -58,6 +68,13 @@ export async function cloneDisk(
     stopped: null,
   };
   try {
+    let root = target;
+    if (encrypted) {
+      initCipher(cipherDir(target), key);
+      mount = mountCipher(cipherDir(target), key, { tag: result.info.copy });
+      root = mount.mountPoint;
+      ensureLayout(root);
+    }
     const linked = new Map<string, string>(); // source disk inode -> path on the new disk
     for (const e of s.disk.iterateVolume(s.info.volume)) {
       if (opts.signal.aborted) {
@@ -65,7 +82,7 @@ export async function cloneDisk(
         return result;
       }
       const src = onDisk(s.root, e.path);
-      const dest = onDisk(target, e.path);
+      const dest = onDisk(root, e.path);
       let st: fs.BigIntStats;
       try {
         st = fs.lstatSync(src, { bigint: true });
@@ -86,7 +103,7 @@ export async function cloneDisk(
         result.files++;
         continue;
       }
-      if (freeBytes(target, fs) < Number(st.size)) {
+      if (freeBytes(root, fs) < Number(st.size)) {
         result.stopped = 'disk-full';
         return result;
       }
@@ -95,7 +112,7 @@ export async function cloneDisk(
           src,
           dest,
           { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), ...statTimes(st) },
-          { signal: opts.signal, tempDir: diskTempDir(target), fs },
+          { signal: opts.signal, tempDir: diskTempDir(root), fs },
         );
         if (e.sha1 !== null && res.sha1 !== e.sha1) {
           result.mismatched.push(e.path);
@@ -117,10 +134,10 @@ export async function cloneDisk(
       result.files++;
       opts.detail(`copied ${e.path}`);
     }
-    copyTree(path.join(blaineDir(s.root), 'parity'), path.join(blaineDir(target), 'parity'), fs);
-    await s.disk.snapshotTo(diskCatalogPath(target));
-    await s.host.snapshotTo(hostSnapshotPath(target));
-    const cat = Catalog.open(diskCatalogPath(target));
+    copyTree(path.join(blaineDir(s.root), 'parity'), path.join(blaineDir(root), 'parity'), fs);
+    await s.disk.snapshotTo(diskCatalogPath(root));
+    await s.host.snapshotTo(hostSnapshotPath(root));
+    const cat = Catalog.open(diskCatalogPath(root));
     try {
       const stats = cat.volumeStats(s.info.volume);
       const copyRow = {
@@ -129,7 +146,7 @@ export async function cloneDisk(
         label: result.info.copyLabel,
         generation: Number(cat.getMeta('generation') ?? '0'),
         lastSync: new Date().toISOString(),
-        freeBytes: freeBytes(target),
+        freeBytes: freeBytes(root),
         files: stats.files,
         bytes: stats.bytes,
       };
@@ -141,9 +158,12 @@ export async function cloneDisk(
     } finally {
       cat.close();
     }
+    // Everything is on the copy before its identity says it is one.
+    mount?.unmount();
     writeVolume(target, result.info);
     return result;
   } finally {
+    mount?.unmount();
     release();
   }
 }

@@ -31,7 +31,9 @@ import {
   SCRATCH_PREFIX,
   scratchDir,
 } from './paths.js';
+import { rescueCopy } from './rescue.js';
 import { planSlices } from './slices.js';
+import { hardLink } from '../crypt/link.js';
 
 export interface Par2Config {
   /** argv prefix of a par2cmdline-compatible program, e.g. ['par2'] or ['nice', '-n19', 'par2']. */
@@ -191,7 +193,7 @@ export async function verifyParity(
   const rel = checkRelPath(relPath);
   const files = parityFiles(root, rel);
   if (files.length === 0) return emptyFile(path.join(root, rel)) ? { state: 'ok' } : { state: 'missing' };
-  return withStaged(root, rel, parityName, files, os.tmpdir(), async (scratch, base, main) => {
+  return retryRescued(rel, (rescue) => withStaged(root, rel, parityName, files, os.tmpdir(), rescue, async (scratch, base, main) => {
     const [run, intact] = await Promise.all([
       runPar2(opts.cfg ?? DEFAULT_PAR2, par2Args('v', base, main, opts), scratch, opts.signal, rel),
       parityPacketsIntact(files),
@@ -209,7 +211,7 @@ export async function verifyParity(
       default:
         throw failure(run, `par2 could not verify ${rel}`, scratch);
     }
-  });
+  }));
 }
 
 /**
@@ -234,7 +236,7 @@ export async function repairTo(
     writeOut(null, dataPath, out);
     return true;
   }
-  return withStaged(root, rel, parityName, files, path.dirname(out), async (scratch, base, main) => {
+  return retryRescued(rel, (rescue) => withStaged(root, rel, parityName, files, path.dirname(out), rescue, async (scratch, base, main) => {
     const run = await runPar2(opts.cfg ?? DEFAULT_PAR2, par2Args('r', base, main, opts), scratch, opts.signal, rel);
     if (run.code === 1 || run.code === 2 || run.code === 4 || run.code === 5) return false;
     if (run.code !== 0) throw failure(run, `par2 could not repair ${rel}`, scratch);
@@ -244,7 +246,7 @@ export async function repairTo(
     const repaired = fs.existsSync(`${staged}.1`) || !sameFile(staged, dataPath);
     writeOut(repaired ? staged : null, dataPath, out);
     return true;
-  });
+  }));
 }
 
 function par2Args(cmd: 'v' | 'r', base: string, main: string, opts: RunOptions): string[] {
@@ -272,6 +274,7 @@ async function withStaged<T>(
   parityName: string,
   files: string[],
   fallbackParent: string,
+  rescue: boolean,
   body: (scratch: string, base: string, main: string) => Promise<T>,
 ): Promise<T> {
   const name = checkRelPath(parityName, 'parity name');
@@ -279,8 +282,9 @@ async function withStaged<T>(
   try {
     const base = path.join(scratch, 'd');
     const dataPath = path.join(root, rel);
-    if (fs.existsSync(dataPath)) stageFile(dataPath, path.join(base, name));
-    else fs.mkdirSync(base);
+    if (!fs.existsSync(dataPath)) fs.mkdirSync(base);
+    else if (rescue) rescueCopy(dataPath, path.join(base, name));
+    else stageFile(dataPath, path.join(base, name));
     const staged = files.map((f) => `p${paritySuffix(f, rel)}`);
     for (const [i, f] of files.entries()) stageFile(f, path.join(scratch, staged[i]!));
     // The index when there is one; a recovery file alone is a complete set too.
@@ -290,6 +294,22 @@ async function withStaged<T>(
   }
 }
 
+/**
+ * Runs a par2 step on the file as it is, and once more on a rescued copy when par2 could not read
+ * it: an unreadable sector, or on an encrypted disk a 4 KiB block whose ciphertext rotted
+ * (gocryptfs answers EIO), would otherwise stop par2 before it repairs anything.
+ */
+async function retryRescued<T>(rel: string, step: (rescue: boolean) => Promise<T>): Promise<T> {
+  try {
+    return await step(false);
+  } catch (e) {
+    if (!(e instanceof ParityError) || !UNREADABLE.test(e.message)) throw e;
+    return await step(true);
+  }
+}
+
+/** How par2 0.8.1 reports a data file it cannot read. */
+const UNREADABLE = /Could not read \d+ bytes from .*: Input\/output error/;
 const READ_ONLY = new Set(['EROFS', 'EACCES', 'EPERM']);
 
 /** A fresh scratch directory on the disk; `fallbackParent` is used when the disk is read-only. */
@@ -330,7 +350,7 @@ function removeScratch(dir: string): void {
 function stageFile(target: string, at: string): void {
   fs.mkdirSync(path.dirname(at), { recursive: true });
   try {
-    fs.linkSync(target, at);
+    hardLink(target, at);
   } catch (e) {
     if (isCode(e, 'ENOSPC')) throw fsError(e, `cannot stage ${target} for par2`);
     // par2 reads through a symlink, and a repair renames the link itself to NAME.1.

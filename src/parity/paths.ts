@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { hardLink } from '../crypt/link.js';
 
 export function parityDir(diskRoot: string): string {
   return path.join(diskRoot, '.blaine', 'parity');
@@ -129,7 +130,7 @@ export function linkOrCopy(src: string, dest: string): void {
   const tmp = `${dest}.tmp-${process.pid}`;
   fs.rmSync(tmp, { force: true });
   try {
-    fs.linkSync(src, tmp);
+    hardLink(src, tmp);
   } catch (e) {
     if (!COPY_INSTEAD.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
     fs.copyFileSync(src, tmp);

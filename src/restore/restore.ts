@@ -19,6 +19,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { parityFiles } from '../parity/paths.js';
 import type { Par2Config } from '../parity/par2.js';
 import { repairFromCopy } from '../parity/repair-copy.js';
+import { rescueCopy } from '../parity/rescue.js';
 import { CopyError, copyWithSha1, makeSymlink, setTimes, sha1File, type FileMeta } from '../fsx/copy.js';
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { byPath, diskRelative } from '../fsx/paths.js';
@@ -233,6 +234,15 @@ async function restoreFile(o: RestoreOptions, e: CatalogEntry, target: string, s
     if (o.signal.aborted) return { ok: false, message: 'interrupted' };
     if (!(err instanceof CopyError) || err.code !== 'SOURCE') throw new RestoreTargetError(`cannot write ${target}: ${reason(err)}`);
     why = fs.existsSync(src) ? `the disk's copy cannot be read (${reason(err)})` : 'the file is missing on the disk';
+    // What can be read goes to par2, unreadable blocks as zeros: parity mends those like rot.
+    if (fs.existsSync(src)) {
+      try {
+        rescueCopy(src, copy);
+        haveCopy = true;
+      } catch {
+        // Not even that: par2 gets the parity alone.
+      }
+    }
   }
   try {
     const files = e.parityName === null ? [] : parityFiles(o.root, rel);
