@@ -31,7 +31,7 @@ function mountedRoot(dest: string, info: VolumeInfo, key: KeyProvider | undefine
   if (!info.encrypted) return null;
   requireTools();
   const secret = (key ?? noKey)(`the disk "${info.copyLabel}" at ${dest}`, false);
-  return mountCipher(cipherDir(dest), secret, { tag: info.copy, readonly });
+  return mountCipher(cipherDir(dest), secret, { tag: info.copy, readonly, shownAs: `[encrypted disk ${dest}]` });
 }
 
 /**

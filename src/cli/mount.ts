@@ -16,7 +16,7 @@ export function registerMount(program: Command): void {
     .command('mount')
     .summary('mount an encrypted disk read-only for browsing, until interrupted')
     .description(
-      'Mount the encrypted disk --dest read-only at MOUNTPOINT (an empty directory) and wait; Ctrl-C or\n' +
+      'Mount the encrypted disk --dest read-only at MOUNTPOINT (an empty directory) and wait; Ctrl-C or ' +
         'SIGTERM unmounts it and ends. The files are at MOUNTPOINT/<absolute path>, as on a plain disk.',
     )
     .argument('<mountpoint>', 'an empty directory to show the disk at');

@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { showMountedPaths } from '../crypt/gocryptfs.js';
 
 export type Verbosity = -1 | 0 | 1;
 
@@ -24,13 +25,13 @@ export class Output {
   }
 
   private toLog(level: string, msg: string): void {
-    if (this.logFd !== undefined) fs.writeSync(this.logFd, `${new Date().toISOString()} ${level} ${msg}\n`);
+    if (this.logFd !== undefined) fs.writeSync(this.logFd, `${new Date().toISOString()} ${level} ${showMountedPaths(msg)}\n`);
   }
 
   private human(msg: string): void {
     this.clearProgress();
-    if (this.json) process.stderr.write(msg + '\n');
-    else process.stdout.write(msg + '\n');
+    if (this.json) process.stderr.write(showMountedPaths(msg) + '\n');
+    else process.stdout.write(showMountedPaths(msg) + '\n');
   }
 
   /** Normal output: summaries, plans. Silenced by -q. */
@@ -52,18 +53,18 @@ export class Output {
   warn(msg: string): void {
     this.toLog('WARN', msg);
     this.clearProgress();
-    process.stderr.write(`warning: ${msg}\n`);
+    process.stderr.write(`warning: ${showMountedPaths(msg)}\n`);
   }
 
   error(msg: string): void {
     this.toLog('ERROR', msg);
     this.clearProgress();
-    process.stderr.write(`blaine: ${msg}\n`);
+    process.stderr.write(`blaine: ${showMountedPaths(msg)}\n`);
   }
 
   /** A machine-readable result on stdout (only with --json). */
   result(value: unknown): void {
-    process.stdout.write(JSON.stringify(value, null, 2) + '\n');
+    process.stdout.write(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? showMountedPaths(v) : v), 2) + '\n');
   }
 
   /** A one-line progress display on a terminal; nothing when stderr is not a TTY or with -q. */

@@ -491,6 +491,9 @@ test('rot in the ciphertext (gocryptfs then answers EIO for the block) is repair
   assert.ok(fs.readFileSync(path.join(out, s.lib, 'film', 'scan-0001.tif')).equals(victim), 'restored bytes are the original ones');
   const found = s.withKey(['verify', '--dest', A, '--checksum']);
   assert.equal(found.status, 4, found.stderr);
+  // Messages name the disk, not the private mount point that is gone once the run ends.
+  assert.ok(found.stdout.includes(`[encrypted disk ${A}]${s.lib}/film/scan-0001.tif`), found.stdout);
+  assert.ok(!(found.stdout + found.stderr).includes('/run/blaine'), found.stdout);
   ok(s.withKey(['verify', '--dest', A, '--checksum', '--fix']), 'verify --fix');
   ok(s.withKey(['verify', '--dest', A, '--checksum']), 'verify after the fix');
   checkThroughMount(A, s.keyFile, s.db);

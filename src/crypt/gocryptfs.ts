@@ -320,6 +320,19 @@ export function removeStaleMounts(tag: string): number {
 
 let mountCounter = 0;
 
+/** Private mount points of this process and how messages show them, kept after the unmount. */
+const shownAs = new Map<string, string>();
+
+/**
+ * Replaces private mount points in a message with the names given at mount time: a path below
+ * /run/blaine/<id> means nothing to a user once the run is over.
+ */
+export function showMountedPaths(text: string): string {
+  let out = text;
+  for (const [mountPoint, name] of shownAs) if (out.includes(mountPoint)) out = out.split(mountPoint).join(name);
+  return out;
+}
+
 /** Only ever an empty directory: a mount point that still shows files is not removed. */
 function removeEmptyDir(dir: string): void {
   try {
@@ -334,7 +347,11 @@ function removeEmptyDir(dir: string): void {
  * otherwise at a new private directory that unmount() removes. Stale mounts of the same tag are
  * removed first. The mount is undone when the process exits or is ended by a signal.
  */
-export function mountCipher(cipherDir: string, key: string, opts: { tag: string; readonly?: boolean; mountPoint?: string }): CipherMount {
+export function mountCipher(
+  cipherDir: string,
+  key: string,
+  opts: { tag: string; readonly?: boolean; mountPoint?: string; /** how messages name a private mount point */ shownAs?: string },
+): CipherMount {
   const tools = requireTools();
   checkKey(key);
   if (!/^[A-Za-z0-9-]+$/.test(opts.tag)) throw new Error(`mount tag ${opts.tag} may only hold letters, digits and dashes`);
@@ -361,6 +378,7 @@ export function mountCipher(cipherDir: string, key: string, opts: { tag: string;
     throw new CryptError(`gocryptfs could not mount ${cipherDir} at ${mountPoint}: ${why}`, 'MOUNT_FAILED');
   }
   const daemon = daemonPid(name);
+  if (ownDir && opts.shownAs) shownAs.set(mountPoint, opts.shownAs);
   let mounted = true;
   const handle: CipherMount = {
     mountPoint,

@@ -71,7 +71,7 @@ export async function cloneDisk(
     let root = target;
     if (encrypted) {
       initCipher(cipherDir(target), key);
-      mount = mountCipher(cipherDir(target), key, { tag: result.info.copy });
+      mount = mountCipher(cipherDir(target), key, { tag: result.info.copy, shownAs: `[encrypted disk ${target}]` });
       root = mount.mountPoint;
       ensureLayout(root);
     }
