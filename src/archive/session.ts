@@ -69,6 +69,8 @@ export interface DiskSession {
   caughtUp: boolean;
   /** Files left over by a crashed run and removed now. */
   leftovers: number;
+  /** The volume's generation before beginWrite bumped it: a run that changed nothing goes back to it. */
+  generationBefore?: number;
   close(): void;
 }
 
@@ -188,7 +190,8 @@ function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
 
 /** Marks the start of a writing run: a crash before `endWrite` makes the next run trust the disk. */
 export function beginWrite(s: DiskSession): number {
-  const gen = (s.host.volume(s.info.volume)?.generation ?? 0) + 1;
+  s.generationBefore = s.host.volume(s.info.volume)?.generation ?? 0;
+  const gen = s.generationBefore + 1;
   s.host.transaction(() => s.host.putVolume({ ...s.host.volume(s.info.volume)!, generation: gen }));
   s.disk.transaction(() => {
     // A copy that is behind keeps its old generation until it has caught up.
@@ -204,6 +207,13 @@ export function beginWrite(s: DiskSession): number {
  * changed nothing keeps the size its last run counted (counting reads every row).
  */
 export function endWrite(s: DiskSession, freeBytes: number | null, changed = true): { files: number; bytes: number } {
+  // A run that changed nothing leaves the volume at its old generation, so the other copy of a
+  // mirror, in step before, is not taken as behind (and spared a catch-up) next time.
+  if (!changed && s.caughtUp && s.generationBefore !== undefined) {
+    const back = { ...s.host.volume(s.info.volume)!, generation: s.generationBefore };
+    s.host.transaction(() => s.host.putVolume(back));
+    s.disk.transaction(() => s.disk.putVolume(back));
+  }
   const volume = s.host.volume(s.info.volume)!;
   const before = changed ? undefined : s.disk.copies().find((c) => c.copy === s.info.copy);
   const stats = before ? { files: before.files, bytes: before.bytes } : s.disk.volumeStats(s.info.volume);

@@ -49,8 +49,8 @@ export function catalogView(
   disk: Catalog,
   volume: string,
   roots: string[],
-  copyWasBehind = false,
   only?: ReadonlySet<string>,
+  lacking?: readonly CatalogEntry[],
 ): CatalogView {
   const entries: CatalogEntry[] = [];
   if (only && only.size < 5000) {
@@ -72,17 +72,13 @@ export function catalogView(
       entries.push(e);
     }
   }
-  // A copy that was behind may still lack rows its volume has (their content is on the other copy).
+  // A copy that was behind may still lack rows its volume has (their content is on the other copy):
+  // the catch-up found them, and the planner sees them as stored here but absent.
   const absent = new Set<string>();
-  if (copyWasBehind) {
-    const onCopy = new Set(entries.map((e) => e.path));
-    for (const root of roots) {
-      for (const e of host.entriesUnder(root)) {
-        if (e.volume !== volume || onCopy.has(e.path) || absent.has(e.path)) continue;
-        absent.add(e.path);
-        entries.push(e);
-      }
-    }
+  for (const e of lacking ?? []) {
+    if (absent.has(e.path) || !roots.some((r) => isUnder(e.path, r))) continue;
+    absent.add(e.path);
+    entries.push(e);
   }
   return {
     entries,

@@ -13,6 +13,7 @@ import { requireTools } from '../crypt/gocryptfs.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { DiskError, readVolume } from '../archive/volume.js';
 import { formatBytes, freeBytes } from '../fsx/space.js';
+import type { CatalogEntry } from '../catalog/entry.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { catchUp } from '../mirror/catchup.js';
 import type { ExecutionResult } from '../apply/executor.js';
@@ -21,7 +22,6 @@ import { ParityPool } from '../parity/pool.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
 import { scanInBackground } from '../scan/background.js';
 import type { PackedScan } from '../scan/record.js';
-import { unpack } from '../scan/scanner.js';
 
 /** One backup, as the command line asked for it (options already checked). */
 export interface BackupRun {
@@ -114,10 +114,12 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     };
     // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
     const pendingChanged = session.sync !== 'in-sync';
+    let lacking: CatalogEntry[] = [];
     if (session.sync === 'behind') {
       const caught = await catchUp(session, execOpts);
       if (caught.applied > 0) out.info(`applied ${caught.applied} deferred action(s) on "${info.label}"`);
       if (caught.changed > 0) out.info(`brought "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
+      lacking = caught.lacking;
       if (caught.stopped) {
         await finishWrite(session, 'backup', caught.stopped, {});
         const stopped = caught.stopped === 'disk-full' ? { reason: caught.stopped, message: 'the disk is full' } : { reason: caught.stopped };
@@ -126,31 +128,26 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     }
 
     phase('caught up');
-    // A copy that was behind plans against its whole catalog; otherwise unchanged files stop here,
-    // compared chunk by chunk while the scan goes on.
-    const behind = session.sync === 'behind';
+    // Unchanged files stop here, compared chunk by chunk while the scan goes on. A copy that was
+    // behind has been caught up by now: its disk catalog matches the volume for every file it holds.
     const disk = session.disk;
-    const quick = behind
-      ? null
-      : new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), rows: (lo, hi) => disk.quickRows(info.volume, lo, hi) });
-    if (quick) {
-      disk.mapReads(true);
-      scanning.onChunk((root, chunk) => quick.add(root, chunk));
-    }
+    const quick = new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), rows: (lo, hi) => disk.quickRows(info.volume, lo, hi) });
+    disk.mapReads(true);
+    scanning.onChunk((root, chunk) => quick.add(root, chunk));
     let packed: PackedScan[];
     try {
       packed = await scanning.result;
     } finally {
-      if (quick) disk.mapReads(false);
+      disk.mapReads(false);
     }
     phase('scanned');
     const skipped = packed.flatMap((s) => s.skipped);
     for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
     let hashSkips = 0;
-    const checked = quick?.result(packed) ?? null;
-    const view = catalogView(session.host, session.disk, info.volume, roots, behind, checked?.keep);
-    phase(`loaded catalog (${checked ? `${checked.unchanged} unchanged by quick check` : 'in full'})`);
-    const p = await planWithHashes(checked?.scans ?? packed.map(unpack), view, info.volume, options, (_path, message) => {
+    const checked = quick.result(packed);
+    const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
+    phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
+    const p = await planWithHashes(checked.scans, view, info.volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; skipped`);
     });

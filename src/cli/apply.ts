@@ -42,11 +42,11 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
       fs: fileSystem(),
     });
     await finishWrite(session, 'apply', r.stopped ?? 'ok', r);
-    if (opts.json) out.result({ applied: r.applied, changed: r.changed, lacking: r.lacking });
+    if (opts.json) out.result({ applied: r.applied, changed: r.changed, lacking: r.lacking.length });
     else {
       out.info(`"${info.label}": applied ${r.applied} deferred action(s), ${r.changed} change(s) on the disk`);
-      if (r.lacking > 0) {
-        out.info(`${r.lacking} file(s) of the volume are not on this copy yet; the next backup onto it copies them`);
+      if (r.lacking.length > 0) {
+        out.info(`${r.lacking.length} file(s) of the volume are not on this copy yet; the next backup onto it copies them`);
       }
     }
     if (r.stopped === 'interrupted') return EXIT.interrupted;

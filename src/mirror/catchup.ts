@@ -1,4 +1,5 @@
 import { Executor, type ExecutorContext } from '../apply/executor.js';
+import type { CatalogEntry } from '../catalog/entry.js';
 import type { DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
 
@@ -7,8 +8,8 @@ export interface CatchUpResult {
   /** Deferred actions that are now reflected on the disk and were dropped from the queue. */
   applied: number;
   stopped: null | 'disk-full' | 'interrupted';
-  /** Files the volume holds that this copy still lacks after catching up (before the backup copies them). */
-  lacking: number;
+  /** Host rows of files the volume holds that this copy still lacks after catching up (the backup copies them). */
+  lacking: CatalogEntry[];
 }
 
 /** Brings the mounted copy up to its volume's state in the host catalog; the queue of deferred actions empties. */
@@ -41,6 +42,6 @@ export async function catchUp(s: DiskSession, ctx: ExecutorContext): Promise<Cat
     changed: result.done,
     applied: stopped ? 0 : queued.length,
     stopped,
-    lacking: wanted.filter((w) => !nowOnDisk.has(w.path)).length,
+    lacking: wanted.filter((w) => !nowOnDisk.has(w.path)),
   };
 }
