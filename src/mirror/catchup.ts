@@ -15,9 +15,12 @@ export interface CatchUpResult {
 /** Brings the mounted copy up to its volume's state in the host catalog; the queue of deferred actions empties. */
 export async function catchUp(s: DiskSession, ctx: ExecutorContext): Promise<CatchUpResult> {
   const volume = s.info.volume;
-  const onDisk = s.disk.entriesOfVolume(volume);
-  const wanted = s.host.entriesOfVolume(volume);
-  const ops = planCatchUp(onDisk, wanted);
+  // Only the rows in which the copy and the volume differ: the rest needs nothing.
+  const { mine: onDisk, theirs: wanted } = s.disk.differences(s.host, volume);
+  const differing = new Set(onDisk.map((d) => d.path));
+  const storedElsewhere = (size: number, sha1: string) =>
+    s.disk.findContent(size, sha1).find((e) => e.volume === volume && !differing.has(e.path));
+  const ops = planCatchUp(onDisk, wanted, storedElsewhere);
   // Parity names and verify times are facts of each physical copy: the host follows the mounted one.
   const hostRow = new Map(wanted.map((w) => [w.path, w]));
   s.host.transaction(() => {
@@ -37,11 +40,10 @@ export async function catchUp(s: DiskSession, ctx: ExecutorContext): Promise<Cat
     s.caughtUp = true;
   }
   // Rows of the volume the copy lacks stay in the host catalog: the other copy still holds them.
-  const nowOnDisk = new Set(s.disk.entriesOfVolume(volume).map((e) => e.path));
   return {
     changed: result.done,
     applied: stopped ? 0 : queued.length,
     stopped,
-    lacking: wanted.filter((w) => !nowOnDisk.has(w.path)),
+    lacking: wanted.filter((w) => s.disk.get(volume, w.path) === undefined),
   };
 }

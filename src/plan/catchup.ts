@@ -37,8 +37,16 @@ function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
  * come down to this, and so does an action that no longer fits the disk: whatever the order of
  * events, the copy ends holding what the volume holds. Content the copy lacks altogether is left
  * to the backup that follows, which copies it from the data paths. Pure.
+ *
+ * `onDisk` and `wanted` may be just the rows in which the two catalogs differ (Catalog.differences):
+ * rows alike on both sides need nothing, and `storedElsewhere` then finds content the copy holds
+ * under one of those, for a link.
  */
-export function planCatchUp(onDisk: CatalogEntry[], wanted: CatalogEntry[]): Operation[] {
+export function planCatchUp(
+  onDisk: CatalogEntry[],
+  wanted: CatalogEntry[],
+  storedElsewhere: (size: number, sha1: string) => CatalogEntry | undefined = () => undefined,
+): Operation[] {
   const have = new Map(onDisk.map((e) => [e.path, e]));
   const want = new Map(wanted.map((e) => [e.path, e]));
   const kept: CatalogEntry[] = [];
@@ -101,7 +109,7 @@ export function planCatchUp(onDisk: CatalogEntry[], wanted: CatalogEntry[]): Ope
       continue;
     }
     const k = contentKey(w);
-    const from = k === null ? undefined : present.get(k);
+    const from = k === null ? undefined : (present.get(k) ?? storedElsewhere(w.size, w.sha1!));
     if (!from) continue;
     ops.push({ type: 'link', record: recordOf(w), from, replaces, why: 'linked' });
     filled.add(w.path);
