@@ -206,10 +206,10 @@ export function beginWrite(s: DiskSession): number {
  * Records this copy as in step with the volume, with its size and free space now. A run that
  * changed nothing keeps the size its last run counted (counting reads every row).
  */
-export function endWrite(s: DiskSession, freeBytes: number | null, changed = true): { files: number; bytes: number } {
-  // A run that changed nothing leaves the volume at its old generation, so the other copy of a
-  // mirror, in step before, is not taken as behind (and spared a catch-up) next time.
-  if (!changed && s.caughtUp && s.generationBefore !== undefined) {
+export function endWrite(s: DiskSession, freeBytes: number | null, changed = true, volumeChanged = changed): { files: number; bytes: number } {
+  // A run that left the volume as it was (nothing done, or only catching this copy up) keeps the
+  // generation it began with, so the other copy, in step with it, is not taken as behind next time.
+  if (!volumeChanged && s.caughtUp && s.generationBefore !== undefined) {
     const back = { ...s.host.volume(s.info.volume)!, generation: s.generationBefore };
     s.host.transaction(() => s.host.putVolume(back));
     s.disk.transaction(() => s.disk.putVolume(back));
@@ -253,11 +253,19 @@ export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5): 
  * Ends a writing run: this copy is recorded as in step with its volume, the run is logged, and the
  * disk gets a rotated copy of its own catalog (when the run changed it) and a snapshot of the whole
  * host catalog (when that changed since this disk's last snapshot) (SPEC §3, §8). `changed`: the run
- * changed files of this volume or queued actions for others.
+ * changed files of this copy or queued actions for others; `volumeChanged`: it changed what the
+ * volume holds (not merely brought this copy up to it).
  */
-export async function finishWrite(s: DiskSession, command: string, status: string, summary: unknown, changed = true): Promise<number> {
+export async function finishWrite(
+  s: DiskSession,
+  command: string,
+  status: string,
+  summary: unknown,
+  changed = true,
+  volumeChanged = changed,
+): Promise<number> {
   const free = freeBytes(s.root);
-  const stats = endWrite(s, free, changed);
+  const stats = endWrite(s, free, changed, volumeChanged);
   const hostState = s.host.transaction(() => {
     const run = s.host.startRun(command, s.info.volume, s.info.copy);
     s.host.finishRun(run, status, summary, free, stats.bytes);

@@ -160,8 +160,9 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     out.clearProgress();
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
     const changed = result.done > 0 || pendingChanged;
+    const volumeChanged = result.done > 0 && !onlyFilledLacking(p.ops, lacking, session.host, info.volume);
     phase('executed');
-    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed);
+    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged);
     phase('finished');
     return {
       label: `"${info.label}"`,
@@ -175,6 +176,25 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     pool?.abort();
     session.close();
   }
+}
+
+/**
+ * True when every operation only gave this copy a file its volume already held elsewhere (a row the
+ * catch-up found lacking), as the volume holds it: the volume itself did not change, and its other
+ * copy, which holds it, is still in step.
+ */
+function onlyFilledLacking(ops: Operation[], lacking: CatalogEntry[], host: Catalog, volume: string): boolean {
+  const wanted = new Map(lacking.map((e) => [e.path, e]));
+  return ops.every((op) => {
+    if (op.type !== 'copy' && op.type !== 'symlink' && op.type !== 'link') return false;
+    const w = wanted.get(op.record.path);
+    const now = host.get(volume, op.record.path);
+    return (
+      w !== undefined && now !== undefined && now.kind === w.kind && now.size === w.size && now.sha1 === w.sha1 &&
+      now.linkTarget === w.linkTarget && now.mtimeSec === w.mtimeSec && now.mtimeNsec === w.mtimeNsec &&
+      now.mode === w.mode && now.uid === w.uid && now.gid === w.gid
+    );
+  });
 }
 
 function sizeOf(file: string): number {
