@@ -11,18 +11,19 @@ import type { BenchContext, SectionDef } from './context.js';
 import { copy } from './copy.js';
 import { crypt } from './crypt.js';
 import { BenchError, MiB, foreignLoadSince, killChildren, lackOfSpace, loadSample, log, rmrf } from './measure.js';
+import { mirror } from './mirror.js';
 import { parity } from './parity.js';
 import { newSection, renderSection, renderSummary, type Section } from './report.js';
 import { scan } from './scan.js';
 
-const SECTIONS: SectionDef[] = [scan, copy, parity, crypt];
+const SECTIONS: SectionDef[] = [scan, mirror, copy, parity, crypt];
 
 const USAGE = `usage: node dist/bench/run.js [SECTION...] [options]     (npm run bench -- [SECTION...] [options])
 
 sections (default: all, in this order): ${SECTIONS.map((s) => s.name).join(', ')}
 
 options:
-  --files N        small files in the scan tree (default 100000; SPEC target: --files 1000000)
+  --files N        small files in the scan and mirror trees (default 100000; SPEC target: --files 1000000)
   --copy-mib N     size of the copy section's file in MiB (default 1024)
   --parity-mib N   total size of the parity section's tree in MiB (default 1024)
   --crypt-mib N    total size of the crypt section's tree in MiB (default 1024)
