@@ -44,15 +44,16 @@ export interface DeferredRow {
 const ENTRY_COLUMNS =
   'volume, path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target, parity_name, verified_at';
 
+/** A row's columns but its volume as one string, path first: "path\0kind\0size…", char(1) for NULL. */
+const ROW_TEXT = ENTRY_COLUMNS.split(', ')
+  .filter((c) => c !== 'volume')
+  .map((c) => `ifnull(${c}, char(1))`)
+  .join(' || char(0) || ');
+
 type EntryRow = [
   string, string, string, number, number, number, string | null, string | null,
   number, number, number, string | null, string | null, number | null,
 ];
-
-function sameRow(a: EntryRow, b: EntryRow): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 function rowToEntry(r: EntryRow): CatalogEntry {
   return {
@@ -90,6 +91,8 @@ export class Catalog {
         `SELECT path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ?`,
       ).raw(true),
       byVolume: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? ORDER BY path`).raw(true),
+      // Every column of a row in one string; char(1) stands for NULL.
+      rowText: p(`SELECT ${ROW_TEXT} FROM files WHERE volume = ? ORDER BY path`).pluck(true),
       all: p(`SELECT ${ENTRY_COLUMNS} FROM files ORDER BY path, volume`).raw(true),
       get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
       content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
@@ -261,24 +264,27 @@ export class Catalog {
   differences(other: Catalog, volume: string): { mine: CatalogEntry[]; theirs: CatalogEntry[] } {
     const mine: CatalogEntry[] = [];
     const theirs: CatalogEntry[] = [];
-    const a = this.stmts.byVolume.iterate(volume) as IterableIterator<EntryRow>;
-    const b = other.stmts.byVolume.iterate(volume) as IterableIterator<EntryRow>;
+    // One string a row ("path\0columns…"), compared whole; entries are made only for rows that differ.
+    const a = this.stmts.rowText.iterate(volume) as IterableIterator<string>;
+    const b = other.stmts.rowText.iterate(volume) as IterableIterator<string>;
+    const pathOf = (text: string) => text.slice(0, text.indexOf('\0'));
     let x = a.next();
     let y = b.next();
     while (!x.done || !y.done) {
-      const order = x.done ? 1 : y.done ? -1 : comparePaths(x.value[1], y.value[1]);
-      if (order < 0) {
-        mine.push(rowToEntry(x.value!));
+      if (!x.done && !y.done && x.value === y.value) {
         x = a.next();
-      } else if (order > 0) {
-        theirs.push(rowToEntry(y.value!));
         y = b.next();
-      } else {
-        if (!sameRow(x.value!, y.value!)) {
-          mine.push(rowToEntry(x.value!));
-          theirs.push(rowToEntry(y.value!));
-        }
+        continue;
+      }
+      const px = x.done ? '' : pathOf(x.value);
+      const py = y.done ? '' : pathOf(y.value);
+      const order = x.done ? 1 : y.done ? -1 : comparePaths(px, py);
+      if (order <= 0) {
+        mine.push(this.get(volume, px)!);
         x = a.next();
+      }
+      if (order >= 0) {
+        theirs.push(other.get(volume, py)!);
         y = b.next();
       }
     }
