@@ -41,7 +41,8 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
       warn: (m) => out.warn(m),
       fs: fileSystem(),
     });
-    await finishWrite(session, 'apply', r.stopped ?? 'ok', r);
+    // Catching up brings this copy to its volume and leaves the volume as it is: the twin stays in step.
+    await finishWrite(session, 'apply', r.stopped ?? 'ok', { ...r, lacking: r.lacking.length }, true, false);
     if (opts.json) out.result({ applied: r.applied, changed: r.changed, lacking: r.lacking.length });
     else {
       out.info(`"${info.label}": applied ${r.applied} deferred action(s), ${r.changed} change(s) on the disk`);

@@ -107,6 +107,17 @@ test('mirror catch-up: renames, deletes and new files since the copy left; no-ch
     assert.equal(bAgain.s.unchanged, 27);
     assertDiskMatchesCatalog(B, db);
     assertArchiveHolds(lib, [B]);
+
+    // `apply` catches B2 up without a backup; that too leaves B in step.
+    fs.renameSync(L('d1/f7'), L('d1/f7.renamed'));
+    assert.equal(run(B).s.renamed, 1);
+    const gen2 = hostGeneration(db, volume);
+    const ap = blaine(['apply', '--dest', B2, '--db', db]);
+    assert.equal(ap.status, 0, ap.stderr);
+    assert.equal(hostGeneration(db, volume), gen2, 'apply bumped the generation');
+    assert.equal(diskGeneration(B2), gen2);
+    assertDiskMatchesCatalog(B2, db);
+    assert.doesNotMatch(run(B).stderr, /brought .* up to date/);
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
   }
