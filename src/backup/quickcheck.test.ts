@@ -63,7 +63,8 @@ test('quick check: rows outside every chunk but under the root are gone; a missi
 });
 
 test('quick check: an unchanged file sharing its inode with a new path stays (a new hardlink to it)', () => {
-  const a = rec('a', '1:1');
+  // Two names of one inode: the scan sees a link count of 2 on both.
+  const a = { ...rec('a', '1:1'), nlink: 2 };
   const res = quickCheck([scan([a, { ...a, path: '/d/link' }])], store([row(a)]));
   assert.deepEqual(res.scans[0]!.records.map((r) => r.path), ['/d/a', '/d/link']);
   assert.ok(res.keep.has('/d/a'));

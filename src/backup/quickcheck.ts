@@ -40,6 +40,23 @@ function hasLinks(chunk: ScanChunk): boolean {
   return false;
 }
 
+/** The files of a chunk at the given indices (ascending), as a chunk of their own. */
+function only(chunk: ScanChunk, parts: string[], indices: number[]): ScanChunk {
+  const info = new Float64Array(indices.length * FIELDS);
+  const text: string[] = [];
+  const at = new Map(indices.map((i, k) => [i, k]));
+  indices.forEach((i, k) => {
+    info.set(chunk.info.subarray(i * FIELDS, (i + 1) * FIELDS), k * FIELDS);
+    text.push(parts[2 * i]!, parts[2 * i + 1]!);
+  });
+  const targets: [number, string][] = [];
+  for (const [i, t] of chunk.targets) {
+    const k = at.get(i);
+    if (k !== undefined) targets.push([k, t]);
+  }
+  return { lo: chunk.lo, hi: chunk.hi, text: text.join('\0'), count: indices.length, info, targets };
+}
+
 /**
  * rsync's quick check, before planning: a file whose stamp (kind, size, mtime, inode, mode, owner,
  * link target) is what the mounted copy's catalog holds is unchanged, and neither its record nor
@@ -65,7 +82,8 @@ export class QuickCheck {
       list.push({ lo: chunk.lo, count: chunk.count, chunk: hasLinks(chunk) ? chunk : null, changed });
       return;
     }
-    list.push({ lo: chunk.lo, count: chunk.count, chunk, changed });
+    const entry: Compared = { lo: chunk.lo, count: chunk.count, chunk, changed };
+    list.push(entry);
     const rows = new Map<string, string | null>();
     for (const [p, s] of this.stored.rows(chunk.lo, chunk.hi)) rows.set(p, s);
     const parts = chunk.count === 0 ? [] : chunk.text.split('\0');
@@ -83,6 +101,12 @@ export class QuickCheck {
       }
     }
     for (const p of rows.keys()) this.keep.add(p); // gone from the data path
+    // Without hardlinks no unchanged file of the chunk can be wanted later: only the changed ones
+    // are kept, so a week's changes spread over every chunk do not keep the whole scan in memory.
+    if (!hasLinks(chunk)) {
+      entry.chunk = changed.length === 0 ? null : only(chunk, parts, changed);
+      entry.changed = changed.map((_, k) => k);
+    }
   }
 
   /** The scans (complete now) less what was found unchanged. */
