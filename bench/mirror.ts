@@ -81,7 +81,10 @@ async function runMirror(ctx: BenchContext, s: Section): Promise<void> {
   settle();
   log('mirror: first backup onto B');
   const first = backup(B, '--init', '--label', 'bench-mirror');
-  if (first.summary.added !== ctx.files) throw new BenchError(`the first backup added ${first.summary.added} files, expected ${ctx.files}`);
+  // Small files of one or two bytes repeat one another at a million: those are linked, not copied.
+  if (count(first, 'added') + count(first, 'linked') !== ctx.files) {
+    throw new BenchError(`the first backup stored ${count(first, 'added')} + ${count(first, 'linked')} linked files, expected ${ctx.files}`);
+  }
   log('mirror: clone B to B2');
   timeRun(process.execPath, [BLAINE_BIN, 'clone', '--dest', B, '--to', B2, '--db', db]);
 
@@ -92,14 +95,14 @@ async function runMirror(ctx: BenchContext, s: Section): Promise<void> {
   settle();
   log('mirror: B in step takes the week');
   const inStep = backup(B);
-  if (count(inStep, 'added') !== week.added || count(inStep, 'removed') !== week.deleted) {
+  if (count(inStep, 'added') + count(inStep, 'linked') !== week.added || count(inStep, 'removed') !== week.deleted) {
     throw new BenchError(`the in-step run did not see the week: ${JSON.stringify(inStep.summary)}`);
   }
   settle();
   log('mirror: B2 comes back behind');
   const behind = backup(B2);
-  if (behind.summary.bytesCopied !== week.addedBytes) {
-    throw new BenchError(`the copy that was behind copied ${behind.summary.bytesCopied} bytes, expected only the week's new ${week.addedBytes}`);
+  if (behind.summary.bytesCopied !== inStep.summary.bytesCopied) {
+    throw new BenchError(`the copy that was behind copied ${behind.summary.bytesCopied} bytes, the one in step ${inStep.summary.bytesCopied}: only the week's new content should be`);
   }
   settle();
   log('mirror: both copies again, nothing changed');
