@@ -36,13 +36,29 @@ function mountedRoot(dest: string, info: VolumeInfo, key: KeyProvider | undefine
 
 /**
  * Opens a disk for reading or writing without its catalogs: identity, and the files' root (for an
- * encrypted disk, a private FUSE mount that close() removes).
+ * encrypted disk, a private FUSE mount that close() removes). Read-only, it holds a reader's
+ * (shared) lock on the disk until close(), so that no writer changes what is being read (SPEC §4).
  */
 export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonly?: boolean } = {}): DiskView {
   const dest = path.resolve(destArg);
   const info = readVolume(dest);
-  const mount = mountedRoot(dest, info, opts.key, !!opts.readonly);
-  return { dest, root: mount?.mountPoint ?? dest, info, close: () => mount?.unmount() };
+  const release = opts.readonly ? acquireLock(diskLockPath(dest), `the disk ${dest}`, { shared: true }) : () => {};
+  let mount: CipherMount | null;
+  try {
+    mount = mountedRoot(dest, info, opts.key, !!opts.readonly);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return {
+    dest,
+    root: mount?.mountPoint ?? dest,
+    info,
+    close: () => {
+      mount?.unmount();
+      release();
+    },
+  };
 }
 
 /** How the host catalog and the mounted copy's own catalog stood against each other at the start. */
@@ -84,6 +100,8 @@ export interface OpenOptions {
   encrypt?: boolean;
   /** Asked only when the disk is (or is made) encrypted. */
   key?: KeyProvider;
+  /** The disk is only read (verify without --fix): a shared lock on it, so that readers run together. */
+  readsDisk?: boolean;
 }
 
 /** Makes a new disk; an encrypted one gets its gocryptfs volume before its identity is written. */
@@ -108,7 +126,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // Identity is checked before the disk's lock, which lives on the disk itself.
     const info = opts.init ? initDisk(dest, opts) : readVolume(dest);
-    releases.push(acquireLock(diskLockPath(dest), `the disk ${dest}`));
+    releases.push(acquireLock(diskLockPath(dest), `the disk ${dest}`, { shared: !!opts.readsDisk }));
     // Unmounted after the catalogs on it are closed, before the disk's lock is released.
     const mount = mountedRoot(dest, info, opts.key, false);
     if (mount) releases.push(() => mount.unmount());

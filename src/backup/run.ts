@@ -5,7 +5,7 @@
  * (cli/backup.ts) turns flags into a BackupRun and prints the outcome.
  */
 import fs from 'node:fs';
-import { catalogView, executePlan, planWithHashes, scanDataPaths, summarize, type BackupSummary } from './backup.js';
+import { catalogView, excludedBy, executePlan, planWithHashes, scanDataPaths, summarize, type BackupSummary } from './backup.js';
 import { QuickCheck } from './quickcheck.js';
 import { Catalog } from '../catalog/catalog.js';
 import { beginWrite, finishWrite, openDiskSession, openDiskView, type DiskSession, type KeyProvider } from '../archive/session.js';
@@ -20,7 +20,7 @@ import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
 import { ParityPool } from '../parity/pool.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
 import { scanInBackground } from '../scan/background.js';
-import type { PackedScan } from '../scan/record.js';
+import type { PackedScan, SkippedEntry } from '../scan/record.js';
 import { unpack } from '../scan/scanner.js';
 
 /** One backup, as the command line asked for it (options already checked). */
@@ -144,8 +144,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       if (quick) disk.mapReads(false);
     }
     phase('scanned');
-    const skipped = packed.flatMap((s) => s.skipped);
-    for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
+    const skipped = unreadableOnly(packed.flatMap((s) => s.skipped), out, 'skipped');
     let hashSkips = 0;
     const checked = quick?.result(packed) ?? null;
     const view = catalogView(session.host, session.disk, info.volume, roots, behind, checked?.keep);
@@ -153,7 +152,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const p = await planWithHashes(checked?.scans ?? packed.map(unpack), view, info.volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; skipped`);
-    });
+    }, excludedBy(filter, roots));
     reportGuard(p, out);
     phase('planned');
     const result = await executePlan(p.ops, {
@@ -214,6 +213,15 @@ function longerLog(session: DiskSession): number {
   return (pages - DEFAULT_LOG_PAGES) * page;
 }
 
+/**
+ * Warns of every entry the scan left out; returns the unreadable ones, which alone make the exit
+ * status 1. Special files (FIFOs, sockets, devices) cannot be archived at all: a warning is all.
+ */
+function unreadableOnly(skipped: SkippedEntry[], out: RunReporter, verb: string): SkippedEntry[] {
+  for (const s of skipped) out.warn(`${s.path} ${s.message}; ${verb}`);
+  return skipped.filter((s) => s.reason !== 'special');
+}
+
 function reportGuard(p: Plan, out: RunReporter): void {
   for (const g of p.guarded) {
     out.error(`nothing removed: ${g.reason}; check that the data path is mounted, or pass --force`);
@@ -257,13 +265,13 @@ async function dryRun(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
   }
   const host = fs.existsSync(db) ? Catalog.openCopy(db) : Catalog.memory();
   try {
-    const { scans, skipped } = scanDataPaths(roots, filter);
-    for (const s of skipped) out.warn(`${s.path} ${s.message}; would be skipped`);
+    const { scans, skipped: all } = scanDataPaths(roots, filter);
+    const skipped = unreadableOnly(all, out, 'would be skipped');
     let hashSkips = 0;
     const p = await planWithHashes(scans, catalogView(host, disk, volume, roots), volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; would be skipped`);
-    });
+    }, excludedBy(filter, roots));
     reportGuard(p, out);
     const summary = summarize(p, null, skipped.length + hashSkips, started, null);
     summary.bytesCopied = p.bytesToCopy;

@@ -87,6 +87,7 @@ export class Catalog {
       all: p(`SELECT ${ENTRY_COLUMNS} FROM files ORDER BY path, volume`).raw(true),
       get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
       content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
+      hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
       hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
       upsert: p(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
@@ -295,6 +296,11 @@ export class Catalog {
 
   findContent(size: number, sha1: string): CatalogEntry[] {
     return (this.stmts.content.all(size, sha1) as EntryRow[]).map(rowToEntry);
+  }
+
+  /** Whether any file of this size with a known SHA1 is catalogued (a possible duplicate). */
+  hasSize(size: number): boolean {
+    return this.stmts.hasSize.get(size) !== undefined;
   }
 
   hasSizeElsewhere(size: number, volume: string): boolean {

@@ -41,6 +41,9 @@ function printSummary(out: Output, s: BackupSummary, label: string): void {
   if (s.missing > 0) {
     out.info(`${s.missing} archived file(s) are gone from the data paths and kept on the archive (--clean removes them)`);
   }
+  if (s.excluded > 0) {
+    out.info(`${s.excluded} excluded file(s) are kept on the archive as they were (\`blaine remove\` drops them)`);
+  }
 }
 
 /** Prints the outcome and says which exit status it is (SPEC §4). */
@@ -68,7 +71,7 @@ export function reportBackup(r: BackupOutcome, out: Output): number {
   }
   if (r.guarded) return EXIT.error;
   if (r.summary.skipped > 0) {
-    out.error(`${r.summary.skipped} file(s) could not be read and were skipped (see the warnings above)`);
+    out.error(`${r.summary.skipped} file(s) could not be read or written and were skipped (see the warnings above)`);
     return EXIT.error;
   }
   return r.missingRoot ? EXIT.error : EXIT.ok;

@@ -25,6 +25,7 @@ import {
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { reportBackup } from './backup-report.js';
+import { ConfigError, loadConfig, type ConfigValue } from './config.js';
 
 interface BackupOptions extends CommonOptions {
   init?: boolean;
@@ -72,6 +73,8 @@ export function registerBackup(program: Command): void {
     .option('--dry-run', 'print what would happen and change nothing')
     .addOption(repeatableOption('--exclude <rule>', 'SnapRAID-style exclude rule', (pattern) => rules.push({ kind: 'exclude', pattern })))
     .addOption(repeatableOption('--include <rule>', 'SnapRAID-style include rule', (pattern) => rules.push({ kind: 'include', pattern })))
+    // Only a config file's ordered `rules = [...]` list uses it (the command line has its flags).
+    .addOption(repeatableOption('--rules <rule>', 'an ordered rule, "exclude PATTERN" or "include PATTERN"').hideHelp())
     .addOption(repeatableOption('--exclude-regex <re>', 'exclude paths (relative to the data path) matching this regex'))
     .option('--snapraid-conf <file>', 'read exclude/include rules from a SnapRAID config')
     .option('--match-mode <mode>', `how renames are found: ${MATCH_MODES.join(', ')}`, 'inode');
@@ -82,13 +85,34 @@ export function registerBackup(program: Command): void {
   addCommonOptions(cmd);
   cmd.action(
     action<BackupOptions>((opts, args, out) => {
-      opts.rule = rules.length > 0 ? rules : [
-        ...(opts.exclude ?? []).map((pattern) => ({ kind: 'exclude' as const, pattern })),
-        ...(opts.include ?? []).map((pattern) => ({ kind: 'include' as const, pattern })),
-      ];
+      opts.rule = [...rules, ...configRules(opts.config, new Set(program.commands.map((c) => c.name())))];
       return backup(opts, args, out);
     }),
   );
+}
+
+function asList(v: ConfigValue | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
+}
+
+/**
+ * The config file's rules, after the command line's (SPEC §4): its ordered `rules` list, then its
+ * `exclude` list, then its `include` list. Read from the file itself, since an option the command
+ * line gives hides the config's value of it.
+ */
+function configRules(file: string | undefined, commands: ReadonlySet<string>): Rule[] {
+  if (!file) return [];
+  const cfg = loadConfig(file, commands);
+  const setting = (k: string) => cfg.perCommand.get('backup')?.get(k) ?? cfg.common.get(k);
+  const out: Rule[] = [];
+  for (const text of asList(setting('rules'))) {
+    const m = /^\s*(exclude|include)\s+(\S.*?)\s*$/.exec(text);
+    if (!m) throw new ConfigError(`${file}: rule "${text}" must read "exclude PATTERN" or "include PATTERN"`);
+    out.push({ kind: m[1] as Rule['kind'], pattern: m[2]! });
+  }
+  for (const pattern of asList(setting('exclude'))) out.push({ kind: 'exclude', pattern });
+  for (const pattern of asList(setting('include'))) out.push({ kind: 'include', pattern });
+  return out;
 }
 
 function buildFilter(opts: BackupOptions): ExclusionFilter | undefined {

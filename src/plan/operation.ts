@@ -51,6 +51,8 @@ export interface PlanCounts {
   deferred: number;
   /** Catalogued files whose path is gone but which are kept (no --clean, or the scan was incomplete). */
   missing: number;
+  /** Catalogued files that this run's rules exclude: kept as they are, never taken as gone. */
+  excluded: number;
 }
 
 export interface Plan {

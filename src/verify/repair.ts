@@ -240,6 +240,18 @@ export abstract class VerifyRepairs extends VerifyChecks {
 
   protected fixMetadata(): void {
     for (const item of this.items) {
+      for (const kind of ['mode', 'owner'] as const) {
+        const p = this.has(item, kind);
+        if (!p || p.repaired) continue;
+        try {
+          if (kind === 'mode') this.fs.chmodSync(item.full, item.e.mode & 0o7777);
+          else this.fs.chownSync(item.full, item.e.uid, item.e.gid);
+          p.repaired = true;
+          this.wroteData = true;
+        } catch (e) {
+          p.detail += ` (could not be fixed: ${errMessage(e)})`;
+        }
+      }
       const p = this.has(item, 'mtime');
       if (!p || p.repaired) continue;
       // A symlink has no content to doubt; a file's mtime is fixed only once its bytes are known good.

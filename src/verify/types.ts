@@ -9,6 +9,8 @@ export type ProblemKind =
   | 'extra'
   | 'size'
   | 'mtime'
+  | 'mode'
+  | 'owner'
   | 'target'
   | 'checksum'
   | 'unrepairable'
@@ -79,6 +81,10 @@ export interface Seen {
   mtimeNsec: number;
   /** "dev:ino" */
   inode: string;
+  /** Permission bits (07777). */
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 export interface Item {
