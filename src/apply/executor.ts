@@ -19,6 +19,12 @@ import { diskRelative } from '../fsx/paths.js';
 export interface ExecutorContext {
   /** Where the volume's files are. */
   root: string;
+  /**
+   * A backup's run: an operation that fails on the disk is skipped with a warning and the run goes
+   * on (the next scan plans it again). Otherwise (a catch-up, whose copy must not be taken as caught
+   * up) the failure ends the run.
+   */
+  skipFailures?: boolean;
   volume: string;
   host: Catalog;
   disk: Catalog;
@@ -192,6 +198,7 @@ export class Executor {
    * stop the run (a full disk, an interrupt), which is then recorded as the reason to stop.
    */
   private failed(op: Operation, err: unknown): boolean {
+    if (op.type === 'defer' || !this.ctx.skipFailures) return false;
     const code = err instanceof CopyError ? err.code : (err as NodeJS.ErrnoException | null)?.code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
       this.stop({ reason: 'disk-full', message: `the disk is full (while writing ${opPath(op)})` });
@@ -201,7 +208,6 @@ export class Executor {
       this.stop({ reason: 'interrupted' });
       return true;
     }
-    if (op.type === 'defer') return false;
     const why = (err instanceof Error ? err.message : String(err)).replace(/\.$/, '');
     const message = `cannot write ${opPath(op)} on the disk (${why}); skipped, the archive keeps what it had`;
     this.result.skipped.push({ path: opPath(op), message });

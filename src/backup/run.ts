@@ -157,6 +157,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     phase('planned');
     const result = await executePlan(p.ops, {
       ...execOpts,
+      skipFailures: true,
       progress: (done, total, bytes) => out.progress(`backup: ${done}/${total} operations, ${formatBytes(bytes)} copied`),
     });
     out.clearProgress();
