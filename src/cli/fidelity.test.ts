@@ -187,11 +187,19 @@ test('defect 4: identical bytes with different mode or mtime are not merged; res
   const back = (n: string) => fs.statSync(path.join(to, env.lib.slice(1), n));
   assert.notEqual(back('public.txt').ino, back('twin-a').ino, 'equal content and mode, but separate files in the library');
   assert.equal(back('twin-a').ino, back('twin-b').ino, 'source hardlinks stay linked');
-  // verify checks mode too
-  fs.chmodSync(path.join(env.disk, env.lib, 'private.txt'), 0o644);
+  // verify checks mode too; a disk where the two names share one inode (as Blaine once stored
+  // them) gets them apart again with --fix, the public name untouched
+  const onDiskPath = (n: string) => path.join(env.disk, env.lib, n);
+  fs.rmSync(onDiskPath('private.txt'));
+  fs.linkSync(onDiskPath('public.txt'), onDiskPath('private.txt'));
   const v = blaine(['verify', '--dest', env.disk, '--db', env.db, '--json']);
   assert.equal(v.status, 4, v.stdout + v.stderr);
-  assert.ok(JSON.parse(v.stdout).problems.some((p: { path: string }) => p.path.endsWith('private.txt')), v.stdout);
+  assert.deepEqual(JSON.parse(v.stdout).problems.map((p: { path: string; kind: string }) => `${path.basename(p.path)} ${p.kind}`), ['private.txt mode']);
+  const fix = blaine(['verify', '--dest', env.disk, '--db', env.db, '--fix', '--json']);
+  assert.equal(fix.status, 0, fix.stdout + fix.stderr);
+  assert.notEqual(onDisk('private.txt').ino, onDisk('public.txt').ino);
+  assert.deepEqual([onDisk('private.txt').mode & 0o777, onDisk('public.txt').mode & 0o777], [0o600, 0o644]);
+  assert.equal(blaine(['verify', '--dest', env.disk, '--db', env.db, '--checksum']).status, 0);
 }));
 
 test('defect 5: mtimes are kept to the nanosecond on the disk and on restore, also before 1970 and for symlinks', withEnv((env) => {

@@ -3,7 +3,9 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { parityPacketsIntact } from '../parity/packets.js';
 import { ParityError, repairTo, verifyParity } from '../parity/par2.js';
 import { linkParity, pruneParityDirs } from '../parity/paths.js';
-import { makeSymlink, setTimes, sha1File } from '../fsx/copy.js';
+import { copyWithSha1, makeSymlink, setTimes, sha1File } from '../fsx/copy.js';
+import { isRoot } from '../fsx/fsx.js';
+import { diskTempDir } from '../archive/layout.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { diskRelative } from '../fsx/paths.js';
 import type { ProblemKind, Item, Group } from './types.js';
@@ -238,18 +240,27 @@ export abstract class VerifyRepairs extends VerifyChecks {
 
   // ---- metadata, strays, parity ----
 
-  protected fixMetadata(): void {
+  protected async fixMetadata(): Promise<void> {
     for (const item of this.items) {
-      for (const kind of ['mode', 'owner'] as const) {
-        const p = this.has(item, kind);
-        if (!p || p.repaired) continue;
+      const wrong = [this.has(item, 'mode'), this.has(item, 'owner')].filter((p) => p !== undefined && !p.repaired);
+      if (wrong.length > 0 && item.state === 'bad') {
+        for (const p of wrong) p!.detail += "; left as it is while the file's content is damaged";
+      } else if (wrong.length > 0) {
+        const e = item.e;
         try {
-          if (kind === 'mode') this.fs.chmodSync(item.full, item.e.mode & 0o7777);
-          else this.fs.chownSync(item.full, item.e.uid, item.e.gid);
-          p.repaired = true;
+          if ((item.group?.items.length ?? 1) > 1) {
+            // Stored as one inode with names of other metadata (as Blaine once did): chmod would
+            // change them too, so this name gets an inode of its own.
+            const meta = { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec };
+            await copyWithSha1(item.full, item.full, meta, { tempDir: diskTempDir(this.o.root), fs: this.fs });
+          } else {
+            if (isRoot) this.fs.chownSync(item.full, e.uid, e.gid);
+            this.fs.chmodSync(item.full, e.mode & 0o7777);
+          }
+          for (const p of wrong) p!.repaired = true;
           this.wroteData = true;
-        } catch (e) {
-          p.detail += ` (could not be fixed: ${errMessage(e)})`;
+        } catch (err) {
+          for (const p of wrong) p!.detail += ` (could not be fixed: ${errMessage(err)})`;
         }
       }
       const p = this.has(item, 'mtime');
