@@ -115,7 +115,7 @@ export async function planWithHashes(
   let current = scans;
   for (let round = 0; round < 5; round++) {
     const p = plan({ scans: current, catalog: view, current: volume, hashes, options, excluded });
-    if (p.needHash.length === 0) return p;
+    if (p.needHash.length === 0) return { ...p, filesRead: hashes.size };
     const unreadable = new Set<string>();
     for (const file of p.needHash) {
       try {

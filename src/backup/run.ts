@@ -154,7 +154,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       out.warn(`${message}; skipped`);
     }, excludedBy(filter, roots));
     reportGuard(p, out);
-    phase('planned');
+    phase(`planned (${p.filesRead ?? 0} file(s) read to decide)`);
     const result = await executePlan(p.ops, {
       ...execOpts,
       skipFailures: true,

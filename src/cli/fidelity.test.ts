@@ -93,9 +93,11 @@ test('defect 1: equal-size equal-mtime files that swap names or rotate are follo
   fs.renameSync(at('c'), at('a'));
   fs.renameSync(at('b'), at('c'));
   fs.renameSync(at('t'), at('b'));
-  const second = backup(env);
+  const log = path.join(env.base, 'run.log');
+  const second = backup(env, '--log-file', log);
   assert.equal(second.status, 0, second.stderr);
   assert.equal(summaryOf(second).renamed, 5, second.stdout);
+  assert.match(fs.readFileSync(log, 'utf8'), /planned \(5 file\(s\) read to decide\)/, 'each cross-matched file read once');
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
   // and no later run believes otherwise
@@ -111,10 +113,12 @@ test('defect 1: a mass inode renumbering (a copy of the whole tree) re-reads not
   assert.equal(spawnSync('cp', ['-a', env.lib, copy]).status, 0);
   fs.rmSync(env.lib, { recursive: true });
   fs.renameSync(copy, env.lib);
-  const r = backup(env, '-v');
+  const log = path.join(env.base, 'run.log');
+  const r = backup(env, '--log-file', log);
   assert.equal(r.status, 0, r.stderr);
   const s = summaryOf(r);
   assert.deepEqual([s.unchanged, s.renamed, s.modified, s.added, s.bytesCopied], [30, 0, 0, 0, 0]);
+  assert.match(fs.readFileSync(log, 'utf8'), /planned \(0 file\(s\) read to decide\)/, 'no file was read again');
   assert.deepEqual(readTree(env.disk), before);
   assertDiskMatchesCatalog(env.disk, env.db);
 }));

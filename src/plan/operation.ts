@@ -59,6 +59,8 @@ export interface Plan {
   ops: Operation[];
   /** Paths whose SHA1 must be known before the plan can be decided; hash them and plan again. */
   needHash: string[];
+  /** Data-path files read (hashed) to reach the decision; set by the caller that hashed them. */
+  filesRead?: number;
   counts: PlanCounts;
   /** Bytes of new content the mounted volume will receive. */
   bytesToCopy: number;
