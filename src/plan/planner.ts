@@ -359,11 +359,16 @@ export function plan(input: PlanInput): Plan {
   }
   if (goneHere.size > 0 && sortedRecords.length > 0) {
     const inTheWay = new Set<CatalogEntry>();
-    const recordPaths = new Set(sortedRecords.map((r) => r.path));
+    // Only a path new to the catalog can stand where a directory was, or have a file above it.
+    const fresh = sortedRecords.filter((r) => {
+      const e = byPath.get(r.path);
+      return !e || status.get(e) !== 'unchanged';
+    });
+    const recordPaths = new Set(fresh.map((r) => r.path));
     const parentsOf = function* (p: string) {
       for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) yield p.slice(0, i);
     };
-    for (const r of sortedRecords) {
+    for (const r of fresh) {
       for (const dir of parentsOf(r.path)) {
         const e = goneHere.get(dir);
         if (e) inTheWay.add(e);
