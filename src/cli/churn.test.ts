@@ -300,17 +300,25 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
           events.push(`change ${what}: ${JSON.stringify(path.relative(lib, a))} ${JSON.stringify(path.relative(lib, b))}`);
           try {
             switch (what) {
+              // Swaps and rotations stay among catalogued files: a file replaced by one never
+              // catalogued, of equal size and mtime, is a renumbering to Blaine unless it reads
+              // every file whose inode changed (--match-mode strict), as SPEC §5 chooses.
               case 0: { // swap two equal-size equal-mtime files through a third name
-                const cam = files.filter((f) => f.includes('/cam/'));
+                const cam = files.filter((f) => /\/cam\/IMG_\d+\.RAW$/.test(f));
                 if (cam.length < 2) break;
-                const [x, y] = [cam[0]!, cam[cam.length - 1]!];
+                const x = pick(cam);
+                const y = pick(cam.filter((f) => f !== x));
+                events.push(`  swap ${path.relative(lib, x)} ${path.relative(lib, y)}`);
                 fs.renameSync(x, `${x}.t`); fs.renameSync(y, x); fs.renameSync(`${x}.t`, y);
                 break;
               }
               case 1: { // rotate three of them
-                const cam = files.filter((f) => f.includes('/cam/'));
+                const cam = files.filter((f) => /\/cam\/IMG_\d+\.RAW$/.test(f));
                 if (cam.length < 3) break;
-                const [x, y, z] = [cam[0]!, cam[1]!, cam[2]!];
+                const x = pick(cam);
+                const y = pick(cam.filter((f) => f !== x));
+                const z = pick(cam.filter((f) => f !== x && f !== y));
+                events.push(`  rotate ${path.relative(lib, x)} ${path.relative(lib, y)} ${path.relative(lib, z)}`);
                 fs.renameSync(x, `${x}.t`); fs.renameSync(z, x); fs.renameSync(y, z); fs.renameSync(`${x}.t`, y);
                 break;
               }
