@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { acquireLock, LockError, type LockHolder } from './lock.js';
+import { acquireDiskLock, acquireLock, LockError, type LockHolder } from './lock.js';
 
 const dirs: string[] = [];
 
@@ -81,7 +81,7 @@ test('lock: readers share the lock and keep a writer out until the last reader i
   try {
     assert.equal(reader.said, 'held');
     const mine = acquireLock(lockPath, 'the disk', { shared: true });
-    assert.throws(() => acquireLock(lockPath, 'the disk'), { name: 'LockError', message: 'The disk is being read by another Blaine run; wait for it to finish.' });
+    assert.throws(() => acquireLock(lockPath, 'the disk'), { name: 'LockError', message: 'The disk is in use by another Blaine run; wait for it to finish.' });
     await killed(reader.child);
     assert.throws(() => acquireLock(lockPath, 'the disk'), { name: 'LockError' }, 'this process still reads');
     mine();
@@ -139,4 +139,22 @@ test('lock: processes racing for a lock: exactly one gets it', async () => {
   const results = (await Promise.all(children)).sort();
   assert.deepEqual(results, ['LockError', 'LockError', 'LockError', 'got']);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['go', 'lock']);
+});
+
+test('lock: a disk is locked on its .blaine directory; only a writer leaves a label there, and only while it runs', () => {
+  const disk = tempDir();
+  const dir = path.join(disk, '.blaine');
+  fs.mkdirSync(dir);
+  const reader = acquireDiskLock(disk, { shared: true });
+  assert.deepEqual(fs.readdirSync(dir), [], 'a reader writes nothing');
+  const other = acquireDiskLock(disk, { shared: true });
+  assert.throws(() => acquireDiskLock(disk), { name: 'LockError', message: `The disk ${disk} is in use by another Blaine run; wait for it to finish.` });
+  reader();
+  other();
+  const writer = acquireDiskLock(disk, { command: 'blaine backup' });
+  const label = holderIn(path.join(dir, 'lock'));
+  assert.equal(label.pid, process.pid);
+  assert.throws(() => acquireDiskLock(disk, { shared: true }), (err: unknown) => err instanceof LockError && err.message.includes(`blaine backup, pid ${process.pid}`));
+  writer();
+  assert.deepEqual(fs.readdirSync(dir), [], 'the label goes with the writer');
 });

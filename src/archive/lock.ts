@@ -1,18 +1,21 @@
 /**
  * One writer, or any number of readers, per host catalog and per disk (SPEC §4).
  *
- * The lock is flock(2) on a lock file, through the native addon: the kernel releases it when its
- * holder exits or dies, so there is no stale lock to detect and no pid to trust. Writers take it
- * exclusive, readers shared. Once it holds the lock, a writer writes who it is (pid, command,
- * start time, host) into the file, so that whoever finds the lock busy can name it, and empties
- * the file again when done. Readers write nothing: a restore never changes the disk. The file
- * itself stays: removing a file others may have open would let two runs lock two different files.
+ * The lock is flock(2), through the native addon: the kernel releases it when its holder exits or
+ * dies, so there is no stale lock to detect and no pid to trust. Writers take it exclusive,
+ * readers shared. A disk's lock is on its .blaine directory, so that readers write nothing (a
+ * restore never changes the disk) and nothing stays behind in the clear on an encrypted disk; the
+ * host catalog's is on a lock file beside it, which stays (removing a file others may have open
+ * would let two runs lock two different files). Once it holds the lock, a writer writes who it is
+ * (pid, command, start time, host) into the lock file, so that whoever finds the lock busy can
+ * name it; a disk's writer removes that label again when done.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errnoName, fsAddon } from '../fsx/addon.js';
 import { errCode, reason } from '../fsx/errno.js';
+import { diskLockPath } from './layout.js';
 
 export interface LockHolder {
   pid: number;
@@ -36,6 +39,8 @@ export class LockError extends Error {
 export interface LockOptions {
   /** A reader's lock (flock LOCK_SH); default: a writer's, exclusive. */
   shared?: boolean;
+  /** Lock this directory; the lock file is then only the writer's label, removed on release. */
+  directory?: string;
   /** The command named to whoever finds the lock busy; default: this process's Blaine command. */
   command?: string;
 }
@@ -52,17 +57,17 @@ function parseHolder(raw: string): LockHolder | undefined {
   return undefined;
 }
 
-function busy(what: string, fd: number): LockError {
+function busy(what: string, labelPath: string): LockError {
   let raw = '';
   try {
-    raw = fs.readFileSync(fd, 'utf8');
+    raw = fs.readFileSync(labelPath, 'utf8');
   } catch {
     // unreadable: said without a name
   }
   const holder = parseHolder(raw);
   const here = !holder?.host || holder.host === os.hostname();
-  // An empty file, or the label of a writer that is gone: the lock is held by readers.
-  if (!holder || (here && !pidExists(holder.pid))) return new LockError(`${what} is being read by another Blaine run; wait for it to finish.`);
+  // No label, or the label of a writer that is gone: readers hold it (or a writer not yet labelled).
+  if (!holder || (here && !pidExists(holder.pid))) return new LockError(`${what} is in use by another Blaine run; wait for it to finish.`);
   const where = here ? '' : ` on host ${holder.host}`;
   return new LockError(
     `${what} is in use by another Blaine run (${holder.command}${where}, pid ${holder.pid}, started ${holder.started}); wait for it to finish.`,
@@ -110,25 +115,37 @@ export function acquireLock(lockPath: string, whatGiven: string, opts: LockOptio
   const what = whatGiven.charAt(0).toUpperCase() + whatGiven.slice(1);
   const shared = !!opts.shared;
   const addon = fsAddon();
-  const fd = openLockFile(lockPath, shared);
+  let fd: number | null;
+  if (opts.directory === undefined) fd = openLockFile(lockPath, shared);
+  else {
+    try {
+      fd = fs.openSync(opts.directory, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+    } catch (err) {
+      throw new Error(`Cannot open ${opts.directory} to lock it: ${reason(err)}.`);
+    }
+  }
   if (fd === null) return () => {};
+  const labelled = opts.directory === undefined ? fd : null;
   let held = false;
   try {
     if (addon) {
       const err = addon.flock(fd, shared, false);
       if (err !== 0) {
         const code = errnoName(err);
-        if (code === 'EWOULDBLOCK' || code === 'EAGAIN') throw busy(what, fd);
-        throw new Error(`Cannot lock ${lockPath}: ${code}.`);
+        if (code === 'EWOULDBLOCK' || code === 'EAGAIN') throw busy(what, lockPath);
+        throw new Error(`Cannot lock ${opts.directory ?? lockPath}: ${code}.`);
       }
     }
-    // Without the addon (no C compiler at install) there is no kernel lock: the file only says who runs.
+    // Without the addon (no C compiler at install) there is no kernel lock: the label only says who runs.
     held = true;
     if (!shared) {
       const me: LockHolder = { pid: process.pid, host: os.hostname(), command: opts.command ?? defaultCommand(), started: new Date().toISOString() };
       try {
-        fs.ftruncateSync(fd, 0);
-        fs.writeSync(fd, `${JSON.stringify(me)}\n`, 0);
+        if (labelled === null) fs.writeFileSync(lockPath, `${JSON.stringify(me)}\n`);
+        else {
+          fs.ftruncateSync(labelled, 0);
+          fs.writeSync(labelled, `${JSON.stringify(me)}\n`, 0);
+        }
       } catch {
         // the lock holds without its label; a busy message then names no holder
       }
@@ -137,14 +154,26 @@ export function acquireLock(lockPath: string, whatGiven: string, opts: LockOptio
     if (!held) fs.closeSync(fd);
   }
   let released = false;
+  const lockedFd = fd;
   return () => {
     if (released) return;
     released = true;
     try {
-      if (!shared) fs.ftruncateSync(fd, 0);
-      fs.closeSync(fd);
+      if (!shared && labelled === null) fs.rmSync(lockPath, { force: true });
+      else if (!shared) fs.ftruncateSync(lockedFd, 0);
     } catch {
-      // closed already (the disk may have gone away under us)
+      // the disk may have gone away under us
+    }
+    try {
+      fs.closeSync(lockedFd);
+    } catch {
+      // closed already
     }
   };
+}
+
+/** The lock of a Blaine disk (its .blaine directory must exist): exclusive for writers, shared for readers. */
+export function acquireDiskLock(dest: string, opts: Omit<LockOptions, 'directory'> = {}): () => void {
+  const label = diskLockPath(dest);
+  return acquireLock(label, `the disk ${dest}`, { ...opts, directory: path.dirname(label) });
 }

@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
-import { acquireLock } from './lock.js';
+import { acquireDiskLock, acquireLock } from './lock.js';
 import { freeBytes } from '../fsx/space.js';
 import { cleanupTemp, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
-import { cipherDir, diskCatalogPath, diskLockPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
+import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 
 /** Asks for the key of an encrypted disk (`purpose` names the disk); `confirm` for a new one. */
 export type KeyProvider = (purpose: string, confirm: boolean) => string;
@@ -42,7 +42,7 @@ function mountedRoot(dest: string, info: VolumeInfo, key: KeyProvider | undefine
 export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonly?: boolean } = {}): DiskView {
   const dest = path.resolve(destArg);
   const info = readVolume(dest);
-  const release = opts.readonly ? acquireLock(diskLockPath(dest), `the disk ${dest}`, { shared: true }) : () => {};
+  const release = opts.readonly ? acquireDiskLock(dest, { shared: true }) : () => {};
   let mount: CipherMount | null;
   try {
     mount = mountedRoot(dest, info, opts.key, !!opts.readonly);
@@ -126,7 +126,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // Identity is checked before the disk's lock, which lives on the disk itself.
     const info = opts.init ? initDisk(dest, opts) : readVolume(dest);
-    releases.push(acquireLock(diskLockPath(dest), `the disk ${dest}`, { shared: !!opts.readsDisk }));
+    releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
     // Unmounted after the catalogs on it are closed, before the disk's lock is released.
     const mount = mountedRoot(dest, info, opts.key, false);
     if (mount) releases.push(() => mount.unmount());

@@ -26,8 +26,7 @@ import {
 } from '../../test/helpers.js';
 import { executePlan, scanDataPaths } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
-import { acquireLock } from '../archive/lock.js';
-import { diskLockPath } from '../archive/layout.js';
+import { acquireDiskLock } from '../archive/lock.js';
 
 type Env = ReturnType<typeof testEnv>;
 
@@ -323,7 +322,7 @@ test('defect 9: more than 1 MB of --json output arrives whole through a slowly r
 test('defect 10: readers (restore, list --dest, verify) take a shared lock and are refused while a writer holds the disk', withEnv((env) => {
   write(path.join(env.lib, 'f'), 'content', T);
   assert.equal(backup(env, '--init').status, 0);
-  const release = acquireLock(diskLockPath(env.disk), `the disk ${env.disk}`);
+  const release = acquireDiskLock(env.disk);
   try {
     const busy = /in use by .*pid \d+/;
     const r = restoreAll(env, path.join(env.base, 'restored'));
@@ -339,7 +338,7 @@ test('defect 10: readers (restore, list --dest, verify) take a shared lock and a
     release();
   }
   // two readers at once are fine
-  const reader = acquireLock(diskLockPath(env.disk), `the disk ${env.disk}`, { shared: true });
+  const reader = acquireDiskLock(env.disk, { shared: true });
   try {
     const r = restoreAll(env, path.join(env.base, 'restored'));
     assert.equal(r.status, 0, r.stderr);

@@ -3,9 +3,9 @@ import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { CopyError, copyWithSha1, makeSymlink } from '../fsx/copy.js';
-import { acquireLock } from '../archive/lock.js';
+import { acquireDiskLock } from '../archive/lock.js';
 import type { DiskSession, KeyProvider } from '../archive/session.js';
-import { blaineDir, cipherDir, diskCatalogPath, diskLockPath, diskTempDir, hostSnapshotPath, onDisk } from '../archive/layout.js';
+import { blaineDir, cipherDir, diskCatalogPath, diskTempDir, hostSnapshotPath, onDisk } from '../archive/layout.js';
 import { freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { DiskError, ensureLayout, writeVolume, type VolumeInfo } from '../archive/volume.js';
@@ -58,7 +58,7 @@ export async function cloneDisk(
     key = opts.key(`the disk "${s.info.copyLabel}" at ${s.dest}`, false);
     fs.mkdirSync(blaineDir(target), { recursive: true });
   } else ensureLayout(target);
-  const release = acquireLock(diskLockPath(target), `the disk ${target}`);
+  const release = acquireDiskLock(target);
   let mount: CipherMount | null = null;
   const result: CloneResult = {
     info: { ...s.info, copy: crypto.randomUUID(), copyLabel: copyLabel?.trim() || path.basename(target) },
