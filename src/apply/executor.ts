@@ -14,7 +14,11 @@ import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { tempName } from '../fsx/temp.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { diskRelative } from '../fsx/paths.js';
+import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
+import { diskRelative, isUnder } from '../fsx/paths.js';
+
+/** Where orderMoves parks a file to break a cycle of moves (plan/renames.ts swapPath). */
+const PARKING = '/.blaine/tmp';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */
@@ -78,10 +82,23 @@ export class Executor {
 
   private readonly batch: CatalogBatch;
   private readonly space: SpaceEstimate;
+  private readonly journal: Journal;
+  /** Files of a swap or rotation waiting below .blaine/tmp: no commit and no stop until they are home. */
+  private readonly parked = new Set<string>();
+  /** Index of the first operation not yet written to the journal. */
+  private journalled = 0;
 
   constructor(private readonly ctx: ExecutorContext) {
     this.fs = ctx.fs ?? realFs;
-    this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, this.fs));
+    this.journal = new Journal(ctx.root, this.fs);
+    this.batch = new CatalogBatch(
+      ctx.host,
+      ctx.disk,
+      ctx.volume,
+      () => syncDisk(ctx.root, this.fs),
+      this.journal,
+      () => this.parked.size === 0,
+    );
     this.space = new SpaceEstimate(ctx.root, this.fs);
   }
 
@@ -138,14 +155,58 @@ export class Executor {
     return n;
   }
 
+  /**
+   * Writes the journal steps of ops[i] before it is carried out; a run of moves is written at once
+   * (one fsync), since a move that was journalled but never made is recognised as such.
+   */
+  private journalFor(ops: Operation[], i: number): void {
+    if (i < this.journalled) return;
+    const steps: JournalStep[] = [];
+    let j = i;
+    do {
+      const s = this.stepOf(ops[j]!);
+      if (s) steps.push(s);
+      j++;
+    } while (ops[i]!.type === 'rename' && j < ops.length && ops[j]!.type === 'rename');
+    this.journalled = j;
+    this.journal.intend(steps);
+  }
+
+  private stepOf(op: Operation): JournalStep | null {
+    switch (op.type) {
+      case 'copy':
+      case 'symlink':
+      case 'link':
+        return { op: 'write', path: op.record.path };
+      case 'delete':
+        return { op: 'write', path: op.entry.path };
+      case 'rename':
+        return { op: 'rename', from: op.from.path, to: op.to, file: identityOf(this.stored(op.from)) };
+      default:
+        return null;
+    }
+  }
+
   async run(ops: Operation[]): Promise<ExecutionResult> {
     let i = 0;
+    let failed = true;
     try {
       for (const op of ops) {
         if (this.ctx.signal.aborted) this.stop({ reason: 'interrupted' });
-        if (this.result.stopped) break;
+        // A swap or rotation under way is finished first: it is only moves, which need no space.
+        if (this.result.stopped && (this.parked.size === 0 || op.type !== 'rename')) {
+          if (this.parked.size === 0) break;
+          continue;
+        }
         const before = this.result.skipped.length;
         this.deduped = false;
+        try {
+          this.journalFor(ops, i);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          this.stop({ reason: 'disk-full', message: 'the disk is full (while writing its journal)' });
+          continue;
+        }
         await this.apply(op);
         if (!this.result.stopped && this.result.skipped.length === before) this.tally(op);
         this.result.done++;
@@ -172,8 +233,12 @@ export class Executor {
           this.ctx.signal.removeEventListener('abort', onAbort);
         }
       }
+      failed = false;
     } finally {
-      this.batch.commit();
+      // A failure with a file still parked: the catalog must not name the parking place; the journal
+      // (kept) lets the next run put the file back.
+      if (failed && this.parked.size > 0) this.batch.rollback();
+      else this.batch.commit();
     }
     return this.result;
   }
@@ -343,6 +408,8 @@ export class Executor {
     const moved: CatalogEntry = r ? entryFor(r, this.ctx.volume, from.sha1, from) : { ...from, path: to };
     if (this.fs.existsSync(src) || isSymlink(src, this.fs)) {
       this.fs.renameSync(src, dest);
+      this.parked.delete(from.path);
+      if (isUnder(to, PARKING)) this.parked.add(to);
       if (from.parityName) moveParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
       pruneEmptyDirs(this.ctx.root, path.dirname(src), this.fs);
     } else if (!this.fs.existsSync(dest)) {

@@ -5,6 +5,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { freeBytes } from '../fsx/space.js';
+import { recoverJournal, type RecoveryReport } from './journal.js';
 import { cleanupTemp, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, diskLockPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 
@@ -69,6 +70,8 @@ export interface DiskSession {
   caughtUp: boolean;
   /** Files left over by a crashed run and removed now. */
   leftovers: number;
+  /** What the journal of a crashed run needed undoing (null: there was no journal). */
+  recovery: RecoveryReport | null;
   close(): void;
 }
 
@@ -114,9 +117,11 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
     if (mount) ensureLayout(root);
-    const leftovers = cleanupTemp(root);
     const disk = Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
+    // The journal first: it puts parked files back before the cleanup below sweeps .blaine/tmp.
+    const recovery = recoverJournal(root, disk, info.volume);
+    const leftovers = cleanupTemp(root);
     const host = Catalog.open(opts.db, { create: true });
     catalogs.push(host);
     const sync = settle(host, disk, info);
@@ -129,12 +134,25 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       sync,
       caughtUp: sync !== 'behind',
       leftovers,
+      recovery,
       close: () => closeAll(catalogs, releases),
     };
   } catch (err) {
     closeAll(catalogs, releases, true);
     throw err;
   }
+}
+
+/** What the journal of a crashed run put right, in sentences for the user (empty: nothing to say). */
+export function recoveryMessages(s: DiskSession): string[] {
+  const r = s.recovery;
+  if (!r) return [];
+  const out: string[] = [];
+  if (r.undone + r.reconciled > 0) {
+    out.push(`the last run on "${s.info.label}" was cut short: ${r.undone} move(s) undone and ${r.reconciled} path(s) set back from its journal`);
+  }
+  for (const p of r.problems) out.push(`journal: ${p}`);
+  return out;
 }
 
 /**

@@ -6,7 +6,25 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
-import { blaineDir, cipherDir, volumeFile } from './layout.js';
+import { blaineDir, cipherDir, quarantineDir, volumeFile } from './layout.js';
+
+/** plan/renames.ts swapPath parks files in directories named so. */
+const SWAP_DIR_PREFIX = 'swap-';
+
+function quarantine(disk: string, dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const into = path.join(quarantineDir(disk), `${path.basename(dir)}-${Date.now()}`);
+  for (const n of names) {
+    fs.mkdirSync(into, { recursive: true });
+    fs.renameSync(path.join(dir, n), path.join(into, n));
+  }
+  fs.rmdirSync(dir);
+}
 import { errCode, reason } from '../fsx/errno.js';
 
 export interface VolumeInfo {
@@ -292,6 +310,12 @@ export function cleanupTemp(disk: string, opts: { deep?: boolean } = {}): number
     if (errCode(err) !== 'ENOENT') throw new Error(`Cannot read ${tmp}: ${reason(err)}.`);
   }
   for (const name of names) {
+    if (name.startsWith(SWAP_DIR_PREFIX)) {
+      // A file parked for a swap that the journal could not put back: possibly the disk's only copy
+      // of that content, so it is kept where verify lists it, never deleted.
+      quarantine(disk, path.join(tmp, name));
+      continue;
+    }
     removeEntry(path.join(tmp, name));
     removed++;
   }

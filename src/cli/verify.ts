@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { openDiskSession } from '../archive/session.js';
+import { openDiskSession, recoveryMessages } from '../archive/session.js';
 import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
 import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, parseNumber, requireDest, type CommonOptions } from './common.js';
@@ -65,6 +65,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
   const interrupt = interruptSignal(out);
   try {
     const { info } = session;
+    for (const m of recoveryMessages(session)) out.warn(m);
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
     const pending = session.host.deferred(info.volume).length;
