@@ -44,9 +44,13 @@ export class CatalogBatch {
     this.wroteData = false;
     const batch = this.journal?.batch;
     if (batch) this.disk.setMeta(JOURNAL_COMMITTED, batch);
-    // Disk first: after a crash between the two commits the disk catalog is the truth and is re-imported.
-    this.disk.db.exec('COMMIT');
+    // Host first (SPEC §5, defect 3 of issue 10). The host transaction carries what no disk holds: other
+    // volumes' rows and their deferred actions. A crash after it and before the disk's commit leaves
+    // the mounted volume's run unfinished (DIRTY): the next run undoes the disk's steps from the journal
+    // and re-imports the volume's rows from the disk catalog, while the offline volumes' share survives.
+    // The other order lost that share and left two volumes claiming one path.
     this.host.db.exec('COMMIT');
+    this.disk.db.exec('COMMIT');
     this.inTx = false;
     this.journal?.committed();
   }

@@ -471,6 +471,8 @@ export class Executor {
     } else {
       host.put(entryFor(op.record!, op.volume, op.entry.sha1, op.entry));
     }
+    // In the same transaction as the queued action, so no crash leaves an action the copy is not behind on.
+    if (!this.result.deferredVolumes.has(op.volume)) host.bumpGeneration(op.volume);
     this.result.deferredVolumes.add(op.volume);
     this.ctx.detail(`deferred for ${op.volume}: ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''}`);
   }

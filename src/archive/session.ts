@@ -187,6 +187,8 @@ function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
   else if (diskGen < hostVolume.generation) state = 'behind';
   else if (crashed) state = 'recovered';
   else state = 'in-sync';
+  // Queued actions mean the copy is behind whatever the generations say (a belt to the executor's braces).
+  if (state === 'in-sync' && host.deferred(info.volume).length > 0) state = 'behind';
   const volumeRow = {
     uuid: info.volume,
     label: info.label,

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, testEnv, write } from '../../test/helpers.js';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, rows, testEnv, write } from '../../test/helpers.js';
 
 const SCAN = { BLAINE_SCAN_THREADS: '1' };
 const BASE_TIME = Date.parse('2020-01-01T00:00:00Z');
@@ -51,7 +51,57 @@ function copyTree(from: string, to: string): void {
   execFileSync('cp', ['-a', from, to]);
 }
 
-for (const kind of ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs']) {
+/** The invariants after every rerun: each disk equals its catalog, no path on two volumes, verify clean. */
+function assertConsistent(env: ReturnType<typeof testEnv>, disks: string[], where: string): void {
+  try {
+    for (const d of disks) assertDiskMatchesCatalog(d, env.db, { hostMayHaveMore: disks.length > 1 });
+    assertArchiveHolds(env.lib, disks);
+    const owners = new Map<string, string>();
+    for (const r of rows(env.db)) {
+      const other = owners.get(r.path);
+      assert.ok(other === undefined || other === r.volume, `${r.path} is claimed by two volumes`);
+      owners.set(r.path, r.volume);
+    }
+  } catch (err) {
+    (err as Error).message = `${where}: ${(err as Error).message}`;
+    throw err;
+  }
+  for (const d of disks) {
+    const tmp = path.join(d, '.blaine', 'tmp');
+    assert.deepEqual(fs.existsSync(tmp) ? fs.readdirSync(tmp) : [], [], `${where}: leftovers in .blaine/tmp`);
+    assert.ok(!fs.existsSync(path.join(d, '.blaine', 'journal')), `${where}: the journal was left open`);
+    const v = blaine(['verify', '--checksum', '--dest', d, '--db', env.db]);
+    assert.equal(v.status, 0, `${where}: verify ${d}: ${v.stdout}${v.stderr}`);
+  }
+}
+
+/**
+ * Restores `saved` (disks and host catalog as they were before the run), runs `args` with a crash
+ * after the Nth `kind` call, reruns plainly and checks, for N = 1, 2, ... until the run gets through.
+ */
+function crashEveryStep(env: ReturnType<typeof testEnv>, kind: string, saved: string[], args: string[], after: (where: string) => void): number {
+  const tpl = path.join(env.base, 'tpl');
+  fs.mkdirSync(tpl, { recursive: true });
+  for (const [i, p] of saved.entries()) copyTree(p, path.join(tpl, String(i)));
+  let crashes = 0;
+  for (let n = 1; n < 200; n++) {
+    for (const [i, p] of saved.entries()) copyTree(path.join(tpl, String(i)), p);
+    for (const ext of ['-wal', '-shm']) fs.rmSync(env.db + ext, { force: true });
+    const r = blaine(args, { env: { ...SCAN, BLAINE_TEST_FAULTS: `${kind}:${n}:crash` } });
+    if (r.status === 0) break;
+    assert.equal(r.status, -1, `${kind} ${n}: killed, not exited: ${r.stderr}`);
+    crashes++;
+    const again = blaine(args, { env: SCAN });
+    assert.equal(again.status, 0, `after a crash at ${kind} ${n}: ${again.stderr}`);
+    after(`after a crash at ${kind} ${n}`);
+  }
+  assert.ok(crashes > 0, `the run made no ${kind} call to crash after`);
+  return crashes;
+}
+
+const KINDS = ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs'];
+
+for (const kind of KINDS) {
   test(`backup killed after every ${kind} call: the rerun completes or undoes each step, nothing lost`, (t) => {
     const env = testEnv('blaine-crash-');
     t.after(env.cleanup);
@@ -59,35 +109,46 @@ for (const kind of ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs']) {
     const first = blaine(backupArgs(env, env.disk, env.db, ['--init']), { env: SCAN });
     assert.equal(first.status, 0, first.stderr);
     change(env.lib);
-    const tplDisk = path.join(env.base, 'tpl-disk');
-    const tplDb = path.join(env.base, 'tpl.sqlite');
-    copyTree(env.disk, tplDisk);
-    copyTree(env.db, tplDb);
-    let crashes = 0;
-    for (let n = 1; n < 200; n++) {
-      copyTree(tplDisk, env.disk);
-      copyTree(tplDb, env.db);
-      for (const ext of ['-wal', '-shm']) fs.rmSync(env.db + ext, { force: true });
-      const r = blaine(backupArgs(env, env.disk, env.db), { env: { ...SCAN, BLAINE_TEST_FAULTS: `${kind}:${n}:crash` } });
-      if (r.status === 0) break;
-      assert.equal(r.status, -1, `step ${n}: killed, not exited: ${r.stderr}`);
-      crashes++;
-      const again = blaine(backupArgs(env, env.disk, env.db), { env: SCAN });
-      assert.equal(again.status, 0, `step ${n}: ${again.stderr}`);
-      const where = `after a crash at ${kind} ${n}`;
-      try {
-        assertDiskMatchesCatalog(env.disk, env.db);
-        assertArchiveHolds(env.lib, [env.disk]);
-      } catch (err) {
-        (err as Error).message = `${where}: ${(err as Error).message}`;
-        throw err;
-      }
-      const tmp = path.join(env.disk, '.blaine', 'tmp');
-      assert.deepEqual(fs.existsSync(tmp) ? fs.readdirSync(tmp) : [], [], `${where}: leftovers in .blaine/tmp`);
-      const v = blaine(['verify', '--checksum', '--dest', env.disk, '--db', env.db]);
-      assert.equal(v.status, 0, `${where}: verify: ${v.stdout}${v.stderr}`);
-    }
-    assert.ok(crashes > 0, `the backup made no ${kind} call to crash after`);
-    t.diagnostic(`${kind}: ${crashes} crash points`);
+    const n = crashEveryStep(env, kind, [env.disk, env.db], backupArgs(env, env.disk, env.db), (where) => assertConsistent(env, [env.disk], where));
+    t.diagnostic(`backup, ${kind}: ${n} crash points`);
+  });
+}
+
+/** Volume B holds the library and is offline; A gets what changed, B's share is deferred. */
+function withOfflineVolume(env: ReturnType<typeof testEnv>) {
+  const B = path.join(env.base, 'B');
+  fs.mkdirSync(B);
+  before(env.lib);
+  const first = blaine(backupArgs(env, B, env.db, ['--init']), { env: SCAN });
+  assert.equal(first.status, 0, first.stderr);
+  const a = blaine(backupArgs(env, env.disk, env.db, ['--init']), { env: SCAN });
+  assert.equal(a.status, 0, a.stderr);
+  change(env.lib);
+  return B;
+}
+
+for (const kind of ['unlink', 'write', 'fsync', 'syncfs']) {
+  test(`backup with an offline volume killed after every ${kind} call: deferred actions survive, then apply works`, (t) => {
+    const env = testEnv('blaine-crash-');
+    t.after(env.cleanup);
+    const B = withOfflineVolume(env);
+    const n = crashEveryStep(env, kind, [env.disk, B, env.db], backupArgs(env, env.disk, env.db), (where) => {
+      const ap = blaine(['apply', '--dest', B, '--db', env.db]);
+      assert.equal(ap.status, 0, `${where}: apply: ${ap.stderr}`);
+      assertConsistent(env, [env.disk, B], where);
+    });
+    t.diagnostic(`backup with deferred actions, ${kind}: ${n} crash points`);
+  });
+}
+
+for (const kind of ['rename', 'unlink', 'link', 'fsync', 'syncfs']) {
+  test(`apply of deferred actions killed after every ${kind} call: the rerun completes them`, (t) => {
+    const env = testEnv('blaine-crash-');
+    t.after(env.cleanup);
+    const B = withOfflineVolume(env);
+    const r = blaine(backupArgs(env, env.disk, env.db), { env: SCAN });
+    assert.equal(r.status, 0, r.stderr);
+    const n = crashEveryStep(env, kind, [env.disk, B, env.db], ['apply', '--dest', B, '--db', env.db], (where) => assertConsistent(env, [env.disk, B], where));
+    t.diagnostic(`apply, ${kind}: ${n} crash points`);
   });
 }
