@@ -370,6 +370,9 @@ export class Executor {
     this.fs.rmSync(tmp, { force: true });
     this.fs.linkSync(src, tmp);
     this.fs.renameSync(tmp, dest);
+    // rename(2) of one name of a file onto another name of the same file does nothing at all: the
+    // temporary name would stay beside the user's file (a rerun after a crash meets exactly that).
+    if (isSymlink(tmp, this.fs) || this.fs.existsSync(tmp)) this.fs.rmSync(tmp, { force: true });
     this.batch.wroteData = true;
     if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
     const pending = this.pendingParity.get(from.path);
@@ -412,7 +415,8 @@ export class Executor {
       if (isUnder(to, PARKING)) this.parked.add(to);
       if (from.parityName) moveParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
       pruneEmptyDirs(this.ctx.root, path.dirname(src), this.fs);
-    } else if (!this.fs.existsSync(dest)) {
+    } else if (!this.fs.existsSync(dest) && !isSymlink(dest, this.fs)) {
+      // (A dangling symlink already moved by a killed run does not "exist" through the link.)
       this.ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
       this.batch.drop(from);
       return;
