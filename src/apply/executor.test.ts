@@ -92,12 +92,15 @@ async function runOn(root: string, stored: FileRecord[], sha: (p: string) => str
     disk.put(e as never);
   }
   const warnings: string[] = [];
-  const ex = new Executor({
+  const result = await plainExecutor(root, host, disk, warnings).run(ops);
+  return { host, disk, warnings, result };
+}
+
+function plainExecutor(root: string, host: Catalog, disk: Catalog, warnings: string[]): Executor {
+  return new Executor({
     root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
     signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
   });
-  const result = await ex.run(ops);
-  return { host, disk, warnings, result };
 }
 
 test('executor: a link whose destination already is a name of the same file leaves no temporary name beside it', async (t) => {
@@ -144,11 +147,7 @@ test('executor: a dangling symlink that a killed run already moved keeps its cat
   host.put(entry as never);
   disk.put(entry as never);
   const warnings: string[] = [];
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
-  });
-  await ex.run([{ type: 'rename', from: entry as never, to: '/lib/new-link', record: null }]);
+  await plainExecutor(root, host, disk, warnings).run([{ type: 'rename', from: entry as never, to: '/lib/new-link', record: null }]);
   assert.deepEqual(warnings, []);
   assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => [e.path, e.linkTarget]), [['/lib/new-link', 'nowhere']]);
 });
