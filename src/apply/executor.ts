@@ -187,6 +187,18 @@ export class Executor {
     }
   }
 
+  /**
+   * Waits for parity still being made for a path this operation replaces, moves or deletes: made
+   * for the bytes there now, it would otherwise be installed after them (for other content, or at
+   * a name the file has left).
+   */
+  private async settleParity(op: Operation): Promise<void> {
+    const step = this.stepOf(op);
+    const p = step === null ? null : step.op === 'rename' ? step.from : step.path;
+    const job = p === null ? undefined : this.pendingParity.get(p);
+    if (job) await job;
+  }
+
   async run(ops: Operation[]): Promise<ExecutionResult> {
     let i = 0;
     let failed = true;
@@ -207,6 +219,7 @@ export class Executor {
           this.stop({ reason: 'disk-full', message: 'the disk is full (while writing its journal)' });
           continue;
         }
+        await this.settleParity(op);
         await this.apply(op);
         if (!this.result.stopped && this.result.skipped.length === before) this.tally(op);
         this.result.done++;
