@@ -82,6 +82,8 @@ export interface OpenOptions {
   dest: string;
   db: string;
   init?: boolean;
+  /** With init: accept a disk that already holds files (they are left alone). */
+  force?: boolean;
   label?: string;
   /** With init: make the new disk an encrypted (gocryptfs) volume. */
   encrypt?: boolean;
@@ -91,7 +93,7 @@ export interface OpenOptions {
 
 /** Makes a new disk; an encrypted one gets its gocryptfs volume before its identity is written. */
 function initDisk(dest: string, opts: OpenOptions): VolumeInfo {
-  if (!opts.encrypt) return initVolume(dest, opts.label);
+  if (!opts.encrypt) return initVolume(dest, opts.label, { force: opts.force });
   // Tools and key first: a disk is not half made because one of them is missing.
   requireTools();
   const key = (opts.key ?? noKey)(`the new encrypted disk at ${dest}`, true);

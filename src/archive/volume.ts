@@ -38,6 +38,11 @@ export interface VolumeInfo {
   /** ISO time of initialisation. */
   created: string;
   encrypted: boolean;
+  /**
+   * Top-level names that were on the disk before `--init --force`: not Blaine's, so never listed
+   * as extra, quarantined or removed (SPEC §3). Absent when the disk started empty.
+   */
+  foreign?: string[];
 }
 
 export type DiskErrorCode = 'NOT_A_DIRECTORY' | 'NOT_INITIALISED' | 'ALREADY_INITIALISED' | 'BAD_VOLUME_FILE' | 'NOT_EMPTY';
@@ -96,6 +101,9 @@ function validate(value: unknown, where: string): VolumeInfo {
     if (typeof v[key] !== 'string' || v[key] === '') throw bad(`"${key}" must be a non-empty string`);
   }
   if (typeof v.encrypted !== 'boolean') throw bad('"encrypted" must be true or false');
+  if (v.foreign !== undefined && (!Array.isArray(v.foreign) || v.foreign.some((n) => typeof n !== 'string'))) {
+    throw bad('"foreign" must be a list of names');
+  }
   return {
     format: FORMAT,
     volume: v.volume as string,
@@ -104,6 +112,7 @@ function validate(value: unknown, where: string): VolumeInfo {
     copyLabel: v.copyLabel as string,
     created: v.created as string,
     encrypted: v.encrypted,
+    ...(v.foreign ? { foreign: v.foreign as string[] } : {}),
   };
 }
 
@@ -194,7 +203,11 @@ export function ensureLayout(root: string): void {
  * the clear (SPEC §3): the working directories belong inside the encrypted view, where
  * ensureLayout(mount point) makes them. An encrypted disk must start empty (lost+found aside).
  */
-export function initVolume(disk: string, label: string | undefined, opts: { encrypted?: boolean; prepare?: () => void } = {}): VolumeInfo {
+export function initVolume(
+  disk: string,
+  label: string | undefined,
+  opts: { encrypted?: boolean; prepare?: () => void; /** accept a disk that holds files, and leave them alone */ force?: boolean } = {},
+): VolumeInfo {
   requireDirectory(disk);
   if (fs.existsSync(volumeFile(disk))) {
     let known = '';
@@ -207,24 +220,31 @@ export function initVolume(disk: string, label: string | undefined, opts: { encr
     throw new DiskError(`${disk} is already a Blaine disk${known}; it cannot be initialised again.`, 'ALREADY_INITIALISED');
   }
   const encrypted = opts.encrypted === true;
-  if (encrypted) {
-    const present = fs.readdirSync(disk).filter((name) => {
-      if (FRESH_DISK_ENTRIES.has(name)) return false;
-      if (name === '.blaine') {
-        // An init that crashed before writing volume.json may have left .blaine with a fresh
-        // cipher directory in it: nothing was ever stored there without volume.json.
-        try {
-          return fs.readdirSync(path.join(disk, name)).some((n) => !isTempName(n) && n !== path.basename(cipherDir(disk)));
-        } catch {
-          return true;
-        }
+  const present = fs.readdirSync(disk).filter((name) => {
+    if (FRESH_DISK_ENTRIES.has(name)) return false;
+    if (name === '.blaine') {
+      // An init that crashed before writing volume.json may have left .blaine (empty folders, a
+      // fresh cipher directory): nothing was ever stored there without volume.json.
+      if (!encrypted) return false;
+      try {
+        return fs.readdirSync(path.join(disk, name)).some((n) => !isTempName(n) && n !== path.basename(cipherDir(disk)));
+      } catch {
+        return true;
       }
-      return true;
-    });
-    if (present.length > 0) {
-      const shown = present.slice(0, 3).join(', ') + (present.length > 3 ? ', …' : '');
+    }
+    return true;
+  });
+  if (present.length > 0) {
+    const shown = present.slice(0, 3).join(', ') + (present.length > 3 ? ', …' : '');
+    if (encrypted) {
       throw new DiskError(
         `${disk} already holds files (${shown}); an encrypted disk must start empty, so use an empty disk or leave out --encrypt.`,
+        'NOT_EMPTY',
+      );
+    }
+    if (!opts.force) {
+      throw new DiskError(
+        `${disk} already holds files (${shown}); use an empty disk, or pass --force to keep them there, left alone by Blaine.`,
         'NOT_EMPTY',
       );
     }
@@ -238,6 +258,7 @@ export function initVolume(disk: string, label: string | undefined, opts: { encr
     copyLabel: name,
     created: new Date().toISOString(),
     encrypted,
+    ...(present.length > 0 ? { foreign: present.sort() } : {}),
   };
   const madeDir = !fs.existsSync(blaineDir(disk));
   try {

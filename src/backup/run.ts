@@ -84,7 +84,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   const scanning = scanInBackground(roots, filter, (n) => out.progress(`scanning: ${n} files`));
   let session: DiskSession;
   try {
-    session = openDiskSession({ dest, db, init: o.init, label: o.label, encrypt: o.encrypt, key: o.key });
+    session = openDiskSession({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key });
   } catch (err) {
     scanning.cancel();
     throw err;
