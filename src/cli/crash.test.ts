@@ -152,3 +152,19 @@ for (const kind of ['rename', 'unlink', 'link', 'fsync', 'syncfs']) {
     t.diagnostic(`apply, ${kind}: ${n} crash points`);
   });
 }
+
+for (const kind of ['write', 'mkdir', 'syncfs']) {
+  test(`clone killed after every ${kind} call: the rerun makes a whole copy`, (t) => {
+    const env = testEnv('blaine-crash-');
+    t.after(env.cleanup);
+    before(env.lib);
+    const first = blaine(backupArgs(env, env.disk, env.db, ['--init']), { env: SCAN });
+    assert.equal(first.status, 0, first.stderr);
+    const C = path.join(env.base, 'C');
+    fs.mkdirSync(C);
+    const n = crashEveryStep(env, kind, [env.disk, C, env.db], ['clone', '--dest', env.disk, '--to', C, '--db', env.db], (where) =>
+      assertConsistent(env, [env.disk, C], where),
+    );
+    t.diagnostic(`clone, ${kind}: ${n} crash points`);
+  });
+}
