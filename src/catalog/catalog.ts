@@ -433,10 +433,24 @@ export class Catalog {
     fs.rmSync(tmp, { force: true });
     try {
       this.db.prepare('VACUUM INTO ?').run(tmp);
+      // VACUUM INTO does not sync what it writes; the snapshot is what a lost host is rebuilt from,
+      // so its bytes, then its name, are made durable before anyone relies on them.
+      syncFile(tmp);
       fs.renameSync(tmp, file);
+      syncFile(path.dirname(file));
     } catch (err) {
       fs.rmSync(tmp, { force: true });
       throw err;
     }
+  }
+}
+
+/** fsync of a file or, opened read-only, of a directory (making a rename in it durable). */
+function syncFile(p: string): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
   }
 }
