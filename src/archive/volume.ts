@@ -6,6 +6,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
+import { fsyncPath } from '../fsx/copy.js';
 import { blaineDir, cipherDir, quarantineDir, volumeFile } from './layout.js';
 
 /** plan/renames.ts swapPath parks files in directories named so. */
@@ -164,7 +165,7 @@ function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean): vo
     } else {
       fs.renameSync(tmp, file);
     }
-    syncDirectory(dir);
+    fsyncPath(dir);
   } catch (err) {
     try {
       fs.unlinkSync(tmp);
@@ -173,15 +174,6 @@ function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean): vo
     }
     if (err instanceof DiskError) throw err;
     throw new Error(`Cannot write ${file}: ${reason(err)}.`);
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 

@@ -6,6 +6,7 @@ import type { CatalogEntry } from './entry.js';
 import { CatalogVersionError, migrate } from './schema.js';
 import { pathRange } from './range.js';
 import { tempName } from '../fsx/temp.js';
+import { fsyncPath } from '../fsx/copy.js';
 import { stamp } from './stamp.js';
 
 export class CatalogError extends Error {}
@@ -435,9 +436,9 @@ export class Catalog {
       this.db.prepare('VACUUM INTO ?').run(tmp);
       // VACUUM INTO does not sync what it writes; the snapshot is what a lost host is rebuilt from,
       // so its bytes, then its name, are made durable before anyone relies on them.
-      syncFile(tmp);
+      fsyncPath(tmp);
       fs.renameSync(tmp, file);
-      syncFile(path.dirname(file));
+      fsyncPath(path.dirname(file));
     } catch (err) {
       fs.rmSync(tmp, { force: true });
       throw err;
@@ -445,12 +446,3 @@ export class Catalog {
   }
 }
 
-/** fsync of a file or, opened read-only, of a directory (making a rename in it durable). */
-function syncFile(p: string): void {
-  const fd = fs.openSync(p, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
-  }
-}
