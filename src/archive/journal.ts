@@ -22,7 +22,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { mtimeMatches, setTimes } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
-import { moveParity, removeParity } from '../parity/paths.js';
+import { moveParity, parityFiles, removeParity } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
 
 export type JournalStep =
@@ -201,7 +201,8 @@ function undoRename(root: string, step: Extract<JournalStep, { op: 'rename' }>, 
   }
   fs.mkdirSync(path.dirname(from), { recursive: true });
   fs.renameSync(to, from);
-  moveParity(root, diskRelative(step.to), diskRelative(step.from));
+  // Only parity that made the move goes back: moving an empty set would delete the set left behind.
+  if (parityFiles(root, diskRelative(step.to)).length > 0) moveParity(root, diskRelative(step.to), diskRelative(step.from));
   // A move that also took a new mtime gives it back, so the catalog's row describes the file again.
   if (!mtimeOf(from, fs, step.file)) setTimes(from, step.file.mtimeSec, step.file.mtimeNsec, fs);
   report.undone++;
@@ -213,11 +214,10 @@ function reconcilePath(root: string, disk: Catalog, volume: string, p: string, f
   const row = disk.get(volume, p);
   const present = lstatOrNull(full, fs) !== null;
   if (row && present && holds(full, identityOf(row), fs)) return;
-  if (present) {
-    // The journal says Blaine was writing this path, and the catalog does not describe what is there.
-    fs.rmSync(full, { force: true });
-    removeParity(root, diskRelative(p));
-  }
+  // The journal says Blaine was writing this path, and the catalog does not describe what is there
+  // (or nothing is): file and parity go, and so does the row; the next run stores the path afresh.
+  if (present) fs.rmSync(full, { force: true });
+  removeParity(root, diskRelative(p));
   if (row) disk.remove(volume, p);
   if (row || present) report.reconciled++;
 }

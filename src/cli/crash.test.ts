@@ -115,11 +115,12 @@ for (const kind of KINDS) {
 }
 
 /** Volume B holds the library and is offline; A gets what changed, B's share is deferred. */
-function withOfflineVolume(env: ReturnType<typeof testEnv>) {
+function withOfflineVolume(env: ReturnType<typeof testEnv>, opts: { parityOnB?: boolean } = {}) {
   const B = path.join(env.base, 'B');
   fs.mkdirSync(B);
   before(env.lib);
-  const first = blaine(backupArgs(env, B, env.db, ['--init']), { env: SCAN });
+  const init = backupArgs(env, B, env.db, ['--init']);
+  const first = blaine(opts.parityOnB ? init.filter((a) => a !== '--no-parity') : init, { env: SCAN });
   assert.equal(first.status, 0, first.stderr);
   const a = blaine(backupArgs(env, env.disk, env.db, ['--init']), { env: SCAN });
   assert.equal(a.status, 0, a.stderr);
@@ -142,13 +143,16 @@ for (const kind of ['unlink', 'write', 'fsync', 'syncfs']) {
 }
 
 for (const kind of ['rename', 'unlink', 'link', 'fsync', 'syncfs']) {
-  test(`apply of deferred actions killed after every ${kind} call: the rerun completes them`, (t) => {
+  test(`apply of deferred actions killed after every ${kind} call: the rerun completes them, parity moved with its files`, (t) => {
     const env = testEnv('blaine-crash-');
     t.after(env.cleanup);
-    const B = withOfflineVolume(env);
+    const B = withOfflineVolume(env, { parityOnB: true });
     const r = blaine(backupArgs(env, env.disk, env.db), { env: SCAN });
     assert.equal(r.status, 0, r.stderr);
-    const n = crashEveryStep(env, kind, [env.disk, B, env.db], ['apply', '--dest', B, '--db', env.db], (where) => assertConsistent(env, [env.disk, B], where));
+    const n = crashEveryStep(env, kind, [env.disk, B, env.db], ['apply', '--dest', B, '--db', env.db], (where) => {
+      assertConsistent(env, [env.disk, B], where);
+      assertDiskMatchesCatalog(B, env.db, { hostMayHaveMore: true, parity: true });
+    });
     t.diagnostic(`apply, ${kind}: ${n} crash points`);
   });
 }
