@@ -48,7 +48,7 @@ function churn() {
     if (r < 0.3 || all.length < 50) {
       const dir = path.join(lib, `d${Math.floor(rand() * 8)}`);
       fs.mkdirSync(dir, { recursive: true });
-      fs.writeFileSync(path.join(dir, `n${n++}.bin`), crypto.randomBytes(50_000 + Math.floor(rand() * 400_000)));
+      fs.writeFileSync(path.join(dir, `n${n++}.bin`), crypto.randomBytes(100_000 + Math.floor(rand() * 1_500_000)));
     } else if (r < 0.5) fs.renameSync(f, path.join(path.dirname(f), `r${n++}.bin`));
     else if (r < 0.6) {
       const g = path.join(lib, pick(all));
@@ -57,7 +57,7 @@ function churn() {
         fs.renameSync(g, f);
         fs.renameSync(`${f}.swap`, g);
       }
-    } else if (r < 0.75) fs.writeFileSync(f, crypto.randomBytes(50_000 + Math.floor(rand() * 400_000)));
+    } else if (r < 0.75) fs.writeFileSync(f, crypto.randomBytes(100_000 + Math.floor(rand() * 1_500_000)));
     else if (r < 0.85) fs.rmSync(f);
     else fs.linkSync(f, path.join(path.dirname(f), `h${n++}.bin`));
   }
@@ -71,7 +71,7 @@ function check(disks, where) {
       if (v.status !== 0) throw new Error(`verify ${d}: ${v.stdout}${v.stderr}`);
     }
   } catch (err) {
-    err.message = `${where}: ${err.message}`;
+    console.error(`FAILED ${where}`);
     throw err;
   }
 }
@@ -103,7 +103,8 @@ for (let round = 0; round < rounds; round++) {
       args = ['clone', '--dest', A, '--to', C, '--db', db];
     }
     const signal = pick(['SIGKILL', 'SIGINT', 'SIGTERM']);
-    const delay = 150 + Math.floor(rand() * 600);
+    // Node's own start-up (before bin/blaine's first line) takes 100-300 ms on a loaded machine; no program can catch a signal then.
+    const delay = 300 + Math.floor(rand() * 500);
     const status = await killed(args, delay, signal);
     tally.kills++;
     tally.byCommand[cmd] = (tally.byCommand[cmd] ?? 0) + 1;
