@@ -14,7 +14,11 @@ import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { tempName } from '../fsx/temp.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { diskRelative } from '../fsx/paths.js';
+import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
+import { diskRelative, isUnder } from '../fsx/paths.js';
+
+/** Where orderMoves parks a file to break a cycle of moves (plan/renames.ts swapPath). */
+const PARKING = '/.blaine/tmp';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */
@@ -86,10 +90,23 @@ export class Executor {
 
   private readonly batch: CatalogBatch;
   private readonly space: SpaceEstimate;
+  private readonly journal: Journal;
+  /** Files of a swap or rotation waiting below .blaine/tmp: no commit and no stop until they are home. */
+  private readonly parked = new Set<string>();
+  /** Index of the first operation not yet written to the journal. */
+  private journalled = 0;
 
   constructor(private readonly ctx: ExecutorContext) {
     this.fs = ctx.fs ?? realFs;
-    this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, this.fs));
+    this.journal = new Journal(ctx.root, this.fs);
+    this.batch = new CatalogBatch(
+      ctx.host,
+      ctx.disk,
+      ctx.volume,
+      () => syncDisk(ctx.root, this.fs),
+      this.journal,
+      () => this.parked.size === 0,
+    );
     this.space = new SpaceEstimate(ctx.root, this.fs);
   }
 
@@ -146,15 +163,72 @@ export class Executor {
     return n;
   }
 
+  /**
+   * Writes the journal steps of ops[i] before it is carried out; a run of moves is written at once
+   * (one fsync), since a move that was journalled but never made is recognised as such.
+   */
+  private journalFor(ops: Operation[], i: number): void {
+    if (i < this.journalled) return;
+    const steps: JournalStep[] = [];
+    let j = i;
+    do {
+      const s = this.stepOf(ops[j]!);
+      if (s) steps.push(s);
+      j++;
+    } while (ops[i]!.type === 'rename' && j < ops.length && ops[j]!.type === 'rename');
+    this.journalled = j;
+    this.journal.intend(steps);
+  }
+
+  private stepOf(op: Operation): JournalStep | null {
+    switch (op.type) {
+      case 'copy':
+      case 'symlink':
+      case 'link':
+        return { op: 'write', path: op.record.path };
+      case 'delete':
+        return { op: 'write', path: op.entry.path };
+      case 'rename':
+        return { op: 'rename', from: op.from.path, to: op.to, file: identityOf(this.stored(op.from)) };
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * Waits for parity still being made for a path this operation replaces, moves or deletes: made
+   * for the bytes there now, it would otherwise be installed after them (for other content, or at
+   * a name the file has left).
+   */
+  private async settleParity(op: Operation): Promise<void> {
+    const step = this.stepOf(op);
+    const p = step === null ? null : step.op === 'rename' ? step.from : step.path;
+    const job = p === null ? undefined : this.pendingParity.get(p);
+    if (job) await job;
+  }
+
   async run(ops: Operation[]): Promise<ExecutionResult> {
     let i = 0;
+    let failed = true;
     try {
       for (const op of ops) {
         if (this.ctx.signal.aborted) this.stop({ reason: 'interrupted' });
-        if (this.result.stopped) break;
+        // A swap or rotation under way is finished first: it is only moves, which need no space.
+        if (this.result.stopped && (this.parked.size === 0 || op.type !== 'rename')) {
+          if (this.parked.size === 0) break;
+          continue;
+        }
         const before = this.result.skipped.length;
         this.deduped = false;
         this.vanished = false;
+        try {
+          this.journalFor(ops, i);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          this.stop({ reason: 'disk-full', message: 'the disk is full (while writing its journal)' });
+          continue;
+        }
+        await this.settleParity(op);
         try {
           await this.apply(op);
         } catch (err) {
@@ -187,8 +261,12 @@ export class Executor {
           this.ctx.signal.removeEventListener('abort', onAbort);
         }
       }
+      failed = false;
     } finally {
-      this.batch.commit();
+      // A failure with a file still parked: the catalog must not name the parking place; the journal
+      // (kept) lets the next run put the file back.
+      if (failed && this.parked.size > 0) this.batch.rollback();
+      else this.batch.commit();
     }
     return this.result;
   }
@@ -358,6 +436,9 @@ export class Executor {
     this.fs.rmSync(tmp, { force: true });
     this.fs.linkSync(src, tmp);
     this.fs.renameSync(tmp, dest);
+    // rename(2) of one name of a file onto another name of the same file does nothing at all: the
+    // temporary name would stay beside the user's file (a rerun after a crash meets exactly that).
+    if (isSymlink(tmp, this.fs) || this.fs.existsSync(tmp)) this.fs.rmSync(tmp, { force: true });
     this.batch.wroteData = true;
     if (replaces) {
       removeParity(this.ctx.root, diskRelative(replaces.path));
@@ -407,9 +488,12 @@ export class Executor {
       }
       this.fs.mkdirSync(path.dirname(dest), { recursive: true });
       this.fs.renameSync(at, dest);
+      this.parked.delete(from.path);
+      if (isUnder(to, PARKING)) this.parked.add(to);
       if (from.parityName) moveParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
       pruneEmptyDirs(this.ctx.root, path.dirname(src), this.fs);
-    } else if (!this.fs.existsSync(dest)) {
+    } else if (!this.fs.existsSync(dest) && !isSymlink(dest, this.fs)) {
+      // (A dangling symlink already moved by a killed run does not "exist" through the link.)
       this.ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
       this.batch.drop(from);
       return;
@@ -524,6 +608,8 @@ export class Executor {
     } else {
       host.put(entryFor(op.record!, op.volume, op.entry.sha1, op.entry));
     }
+    // In the same transaction as the queued action, so no crash leaves an action the copy is not behind on.
+    if (!this.result.deferredVolumes.has(op.volume)) host.bumpGeneration(op.volume);
     this.result.deferredVolumes.add(op.volume);
     this.ctx.detail(`deferred for ${op.volume}: ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''}`);
   }

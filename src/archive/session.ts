@@ -5,6 +5,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireDiskLock, acquireLock } from './lock.js';
 import { freeBytes } from '../fsx/space.js';
+import { recoverJournal, type RecoveryReport } from './journal.js';
 import { cleanupTemp, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 
@@ -85,6 +86,8 @@ export interface DiskSession {
   caughtUp: boolean;
   /** Files left over by a crashed run and removed now. */
   leftovers: number;
+  /** What the journal of a crashed run needed undoing (null: there was no journal). */
+  recovery: RecoveryReport | null;
   close(): void;
 }
 
@@ -95,6 +98,8 @@ export interface OpenOptions {
   dest: string;
   db: string;
   init?: boolean;
+  /** With init: accept a disk that already holds files (they are left alone). */
+  force?: boolean;
   label?: string;
   /** With init: make the new disk an encrypted (gocryptfs) volume. */
   encrypt?: boolean;
@@ -106,7 +111,7 @@ export interface OpenOptions {
 
 /** Makes a new disk; an encrypted one gets its gocryptfs volume before its identity is written. */
 function initDisk(dest: string, opts: OpenOptions): VolumeInfo {
-  if (!opts.encrypt) return initVolume(dest, opts.label);
+  if (!opts.encrypt) return initVolume(dest, opts.label, { force: opts.force });
   // Tools and key first: a disk is not half made because one of them is missing.
   requireTools();
   const key = (opts.key ?? noKey)(`the new encrypted disk at ${dest}`, true);
@@ -132,9 +137,11 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
     if (mount) ensureLayout(root);
-    const leftovers = cleanupTemp(root);
     const disk = Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
+    // The journal first: it puts parked files back before the cleanup below sweeps .blaine/tmp.
+    const recovery = recoverJournal(root, disk, info.volume);
+    const leftovers = cleanupTemp(root);
     const host = Catalog.open(opts.db, { create: true });
     catalogs.push(host);
     const sync = settle(host, disk, info);
@@ -147,12 +154,25 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       sync,
       caughtUp: sync !== 'behind',
       leftovers,
+      recovery,
       close: () => closeAll(catalogs, releases),
     };
   } catch (err) {
     closeAll(catalogs, releases, true);
     throw err;
   }
+}
+
+/** What the journal of a crashed run put right, in sentences for the user (empty: nothing to say). */
+export function recoveryMessages(s: DiskSession): string[] {
+  const r = s.recovery;
+  if (!r) return [];
+  const out: string[] = [];
+  if (r.undone + r.reconciled > 0) {
+    out.push(`the last run on "${s.info.label}" was cut short: ${r.undone} move(s) undone and ${r.reconciled} path(s) set back from its journal`);
+  }
+  for (const p of r.problems) out.push(`journal: ${p}`);
+  return out;
 }
 
 /**
@@ -187,6 +207,8 @@ function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
   else if (diskGen < hostVolume.generation) state = 'behind';
   else if (crashed) state = 'recovered';
   else state = 'in-sync';
+  // Queued actions mean the copy is behind whatever the generations say (a belt to the executor's braces).
+  if (state === 'in-sync' && host.deferred(info.volume).length > 0) state = 'behind';
   const volumeRow = {
     uuid: info.volume,
     label: info.label,

@@ -157,9 +157,8 @@ function vanished(file: string): boolean {
 export async function executePlan(ops: Operation[], o: ExecutorContext): Promise<ExecutionResult> {
   const ex = new Executor(o);
   ex.resumeParity();
-  const result = await ex.run(ops);
-  for (const v of result.deferredVolumes) o.host.transaction(() => o.host.bumpGeneration(v));
-  return result;
+  // Offline volumes' generations move on in the transaction that queues their actions (executor).
+  return ex.run(ops);
 }
 
 export function summarize(p: Plan, r: ExecutionResult | null, skipped: number, started: number, root: string | null): BackupSummary {

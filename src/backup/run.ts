@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { catalogView, excludedBy, executePlan, planWithHashes, scanDataPaths, summarize, type BackupSummary } from './backup.js';
 import { QuickCheck } from './quickcheck.js';
 import { Catalog } from '../catalog/catalog.js';
-import { beginWrite, finishWrite, openDiskSession, openDiskView, type DiskSession, type KeyProvider } from '../archive/session.js';
+import { beginWrite, finishWrite, openDiskSession, recoveryMessages, openDiskView, type DiskSession, type KeyProvider } from '../archive/session.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { DiskError, readVolume } from '../archive/volume.js';
@@ -84,7 +84,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   const scanning = scanInBackground(roots, filter, (n) => out.progress(`scanning: ${n} files`));
   let session: DiskSession;
   try {
-    session = openDiskSession({ dest, db, init: o.init, label: o.label, encrypt: o.encrypt, key: o.key });
+    session = openDiskSession({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key });
   } catch (err) {
     scanning.cancel();
     throw err;
@@ -94,6 +94,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   try {
     const { info } = session;
     out.debug(`disk ${dest}: volume ${info.volume} (${info.label}), copy ${info.copy}, ${session.sync}`);
+    for (const m of recoveryMessages(session)) out.warn(m);
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);

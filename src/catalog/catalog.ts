@@ -6,6 +6,7 @@ import type { CatalogEntry } from './entry.js';
 import { CatalogVersionError, migrate } from './schema.js';
 import { pathRange } from './range.js';
 import { tempName } from '../fsx/temp.js';
+import { fsyncPath } from '../fsx/copy.js';
 import { stamp } from './stamp.js';
 
 export class CatalogError extends Error {}
@@ -439,10 +440,15 @@ export class Catalog {
     fs.rmSync(tmp, { force: true });
     try {
       this.db.prepare('VACUUM INTO ?').run(tmp);
+      // VACUUM INTO does not sync what it writes; the snapshot is what a lost host is rebuilt from,
+      // so its bytes, then its name, are made durable before anyone relies on them.
+      fsyncPath(tmp);
       fs.renameSync(tmp, file);
+      fsyncPath(path.dirname(file));
     } catch (err) {
       fs.rmSync(tmp, { force: true });
       throw err;
     }
   }
 }
+

@@ -69,7 +69,7 @@ export function registerBackup(program: Command): void {
     .option('--encrypt', 'with --init: encrypt the new disk (gocryptfs)')
     .option('--clean', 'remove archived files that are gone from the data paths')
     .option('--max-delete <pct>', 'with --clean: most files (percent of a data path) one run may remove', '10')
-    .option('--force', 'remove even when the mass-delete guard trips')
+    .option('--force', 'remove even when the mass-delete guard trips; with --init, accept a disk that holds files (left alone)')
     .option('--dry-run', 'print what would happen and change nothing')
     .addOption(repeatableOption('--exclude <rule>', 'SnapRAID-style exclude rule', (pattern) => rules.push({ kind: 'exclude', pattern })))
     .addOption(repeatableOption('--include <rule>', 'SnapRAID-style include rule', (pattern) => rules.push({ kind: 'include', pattern })))

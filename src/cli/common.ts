@@ -117,6 +117,11 @@ export function interruptSignal(out: Output): { signal: AbortSignal; dispose(): 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // bin/blaine caught a signal while the program was loading: the command stops before it starts.
+  if ((globalThis as { blaineSignalled?: boolean }).blaineSignalled) {
+    out.warn('interrupted while starting: stopping');
+    controller.abort();
+  }
   return {
     signal: controller.signal,
     dispose() {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { openDiskSession } from '../archive/session.js';
+import { openDiskSession, recoveryMessages } from '../archive/session.js';
 import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
 import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, parseNumber, requireDest, type CommonOptions } from './common.js';
@@ -13,6 +13,9 @@ interface VerifyOptions extends CommonOptions {
   olderThan?: string;
   maxTime?: string;
   fix?: boolean;
+  dropExtra?: boolean;
+  maxDelete: string | number;
+  force?: boolean;
   parity: string | number;
   paritySlices: string | number;
   jobs?: string | number;
@@ -27,13 +30,17 @@ export function registerVerify(program: Command): void {
       'Compare the mounted disk with its own catalog: missing and extra files, size and mtime ' +
         'mismatches, missing, damaged and orphaned parity. --checksum also reads the files, least ' +
         'recently verified first, and checks their SHA1 and their parity files. --fix repairs from ' +
-        'parity, makes missing parity, removes extra files and orphaned parity, and fixes mtimes. ' +
+        'parity, makes missing parity, removes orphaned parity, fixes mtimes and moves files the catalog ' +
+        'does not list to .blaine/quarantine (--drop-extra deletes them instead). ' +
         'Exit status 0: clean (or everything repaired); 4: damage remains.',
     )
     .option('--checksum', 'read every byte and check SHA1 (and the parity files)')
     .option('--older-than <days>', 'with --checksum: only files not verified for this many days')
     .option('--max-time <min>', 'with --checksum: start no new file after this many minutes')
-    .option('--fix', 'repair what can be repaired');
+    .option('--fix', 'repair what can be repaired')
+    .option('--drop-extra', 'with --fix: delete files the catalog does not list instead of quarantining them')
+    .option('--max-delete <pct>', 'with --drop-extra: most files to delete, in percent of the catalogued ones', '10')
+    .option('--force', 'with --drop-extra: delete even beyond --max-delete');
   addParityOptions(cmd, 'with --fix, for parity made again: ');
   addCommonOptions(cmd);
   cmd.action(action<VerifyOptions>(verify));
@@ -65,6 +72,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
   const interrupt = interruptSignal(out);
   try {
     const { info } = session;
+    for (const m of recoveryMessages(session)) out.warn(m);
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
     const pending = session.host.deferred(info.volume).length;
@@ -81,6 +89,10 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
         olderThanSec: olderThanDays === undefined ? undefined : olderThanDays * 86400,
         maxTimeMs: maxTimeMin === undefined ? undefined : maxTimeMin * 60_000,
         fix: !!opts.fix,
+        dropExtra: !!opts.dropExtra,
+        maxDeletePct: parseNumber('--max-delete', 0, 100)(String(opts.maxDelete)),
+        force: !!opts.force,
+        foreign: info.foreign,
         parityPct,
         paritySlices,
         jobs,

@@ -441,3 +441,13 @@ export function syncDisk(target: string, fs: Fsx = realFs): void {
     { cause },
   );
 }
+
+/** fsync of one file or, opened read-only, of a directory (which makes a rename in it durable). */
+export function fsyncPath(p: string, fs: Fsx = realFs): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}

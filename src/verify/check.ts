@@ -77,11 +77,12 @@ export abstract class VerifyChecks extends VerifyState {
       }
     }
 
-    // Extra files: one walk of the disk, the archive's own folder left out.
+    // Extra files: one walk of the disk, the archive's own folder and what was there before it left out.
+    const foreign = new Set(this.o.foreign ?? []);
     walkFiles(
       root,
       '',
-      (r) => r === BLAINE_DIR || r === 'lost+found',
+      (r) => r === BLAINE_DIR || r === 'lost+found' || foreign.has(r),
       (r, full) => {
         if (!this.byRel.has(r)) this.add(null, `/${r}`, 'extra', `${full} is on the disk but not in its catalog`);
       },

@@ -45,6 +45,15 @@ export interface VerifyOptions {
   /** With checksum: no file is started after this many ms (the first one always is, so every run gets on). */
   maxTimeMs?: number;
   fix: boolean;
+  /**
+   * With fix: delete files the catalog does not list instead of moving them to .blaine/quarantine;
+   * held back, like a backup's removals, when they are more than maxDeletePct of the catalogued files.
+   */
+  dropExtra?: boolean;
+  maxDeletePct?: number;
+  force?: boolean;
+  /** Top-level names that were on the disk before Blaine (volume.json `foreign`): never extra. */
+  foreign?: string[];
   /** Redundancy of parity made by `fix`. */
   parityPct: number;
   paritySlices?: number;
