@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything Blaine and its tests need: Debian packages (par2, rsync, fuse3, gocryptfs, dc3dd,
-# a C/C++ toolchain for better-sqlite3 and Blaine's native scanner, and chromium for the report's browser
-# test) when missing, then the npm
-# packages (which also compiles the C scanner and the TypeScript).
+# a C/C++ toolchain for better-sqlite3 and Blaine's native scanner, and chromium for the report's
+# browser test) when missing, then the npm packages (which also compiles the C scanner and the
+# TypeScript).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
