@@ -181,5 +181,5 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   } finally {
     interrupt?.dispose();
   }
-  return reportBackup(r, out);
+  return reportBackup(r, out, roots);
 }

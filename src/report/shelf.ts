@@ -27,7 +27,7 @@ export function changedFiles(s: Record<string, unknown>): number {
 
 /**
  * A copy is behind when its generation is older than its volume's; what it lacks is what the runs
- * on its twin did after its last sync (backup and apply runs, the ones that change a volume).
+ * on its twin did after its last sync (backup and apply runs that changed something).
  */
 export function copyLag(runs: readonly RunRow[], c: CopyRow, volumeGeneration: number, now: number): Lag {
   const lag: Lag = { runs: 0, files: 0, bytes: 0, days: 0 };
@@ -37,6 +37,8 @@ export function copyLag(runs: readonly RunRow[], c: CopyRow, volumeGeneration: n
   for (const r of runs) {
     if (r.volume !== c.volume || r.copy === c.copy || r.finished <= since) continue;
     if (r.command !== 'backup' && r.command !== 'apply') continue;
+    // A run that changed nothing leaves nothing to catch up.
+    if (changedFiles(r.summary) + num(r.summary.bytesCopied) + num(r.summary.applied) + num(r.summary.changed) === 0) continue;
     lag.runs++;
     lag.files += changedFiles(r.summary);
     lag.bytes += num(r.summary.bytesCopied);
@@ -100,21 +102,27 @@ export function runPoints(runs: readonly RunRow[]): RunPoint[] {
     }));
 }
 
-export function readShelf(host: Catalog, now: number, scrubDays = 30): Shelf {
+/**
+ * `counts: false` skips what needs a pass over each volume's rows (files, bytes, verified share:
+ * left 0): the summary after a backup needs only pending actions, lag and growth, and must stay
+ * cheap on a million-file catalog.
+ */
+export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { counts?: boolean } = {}): Shelf {
+  const counts = opts.counts ?? true;
   const runs = host.finishedRuns();
   const copies = host.copies();
   const deferred = host.deferred();
   const since = Math.floor((now - scrubDays * DAY_MS) / 1000);
   const verifiedCount = host.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true);
   const volumes = host.volumes().map((v): ShelfVolume => {
-    const stats = host.volumeStats(v.uuid);
+    const stats = counts ? host.volumeStats(v.uuid) : { files: 0, bytes: 0 };
     const pending = { RENAME: 0, LINK: 0, DELETE: 0, total: 0 };
     for (const d of deferred) {
       if (d.volume !== v.uuid) continue;
       pending[d.action]++;
       pending.total++;
     }
-    const verified = verifiedCount.get(v.uuid, since) as number;
+    const verified = counts ? (verifiedCount.get(v.uuid, since) as number) : 0;
     return {
       volume: v.uuid,
       label: v.label,
