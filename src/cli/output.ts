@@ -22,10 +22,22 @@ export class Output {
   ) {
     if (logFile) this.logFd = fs.openSync(logFile, 'a');
     this.display = new ProgressDisplay(this.progress, process.stderr, displayMode(process.stderr, verbosity < 0));
+    if (this.logFd !== undefined) {
+      const draw = this.progress.onPhase;
+      this.progress.onPhase = () => {
+        const p = this.progress;
+        const totals = [p.filesTotal !== null ? `${p.filesTotal} files` : '', p.bytesTotal !== null ? `${p.bytesTotal} bytes` : ''].filter(Boolean);
+        this.toLog('PHASE', `${p.phase}${totals.length > 0 ? ` (${totals.join(', ')})` : ''}`);
+        draw?.();
+      };
+    }
   }
 
   private toLog(level: string, msg: string): void {
-    if (this.logFd !== undefined) fs.writeSync(this.logFd, `${new Date().toISOString()} ${level} ${showMountedPaths(msg)}\n`);
+    if (this.logFd === undefined) return;
+    // Every line of a message (a stack trace too) carries the stamp, so the log can be filtered by line.
+    const head = `${new Date().toISOString()} ${level} `;
+    fs.writeSync(this.logFd, head + showMountedPaths(msg).replace(/\n(?!$)/g, `\n${head}`) + '\n');
   }
 
   private human(msg: string): void {

@@ -65,5 +65,5 @@ test('plain line: a timestamp and every fact, never cut; nothing before the firs
 });
 
 test('durations read as seconds, minutes, hours', () => {
-  assert.deepEqual([0, 42, 185, 7620, -1, Infinity].map(formatDuration), ['0s', '42s', '3m05s', '2h07m', '?', '?']);
+  assert.deepEqual([0, 4.24, 9.96, 42, 185, 7620, -1, Infinity].map(formatDuration), ['0.0s', '4.2s', '10s', '42s', '3m05s', '2h07m', '?', '?']);
 });

@@ -6,9 +6,10 @@
 import { formatBytes } from '../fsx/space.js';
 import type { ProgressSnapshot } from './progress.js';
 
-/** Seconds as 42s, 3m05s, 2h07m. */
+/** Seconds as 4.2s, 42s, 3m05s, 2h07m. */
 export function formatDuration(sec: number): string {
   if (!Number.isFinite(sec) || sec < 0) return '?';
+  if (sec < 9.95) return `${sec.toFixed(1)}s`;
   const s = Math.round(sec);
   if (s < 60) return `${s}s`;
   if (s < 3600) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
