@@ -12,6 +12,7 @@ import { registerPending } from './pending.js';
 import { registerClone } from './clone.js';
 import { registerMount } from './mount.js';
 import { registerReport } from './report.js';
+import { addExamples } from './examples.js';
 
 export function buildProgram(): Command {
   const program = new Command('blaine')
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerClone(program);
   registerMount(program);
   registerReport(program);
+  addExamples(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;
 }
