@@ -62,7 +62,7 @@ test('summary: pending actions per offline disk, a twin behind, and the next ste
     "next: disk C is 9 day(s) behind its twin C': mount it and run the backup to catch it up",
     "next: disk E is 2 run(s) behind its twin E': mount it and run the backup to catch it up",
   ]);
-  assert.equal(summaryLines(facts({ stopped: 'interrupted' })).at(-1), 'next: interrupted: run the same backup again to continue');
+  assert.equal(summaryLines(facts({ stopped: 'interrupted' })).at(-1), 'next: interrupted: run the same command again to continue');
   assert.deepEqual(summaryLines(facts({ dryRun: true, bytesCopied: 5 * GB })), [
     `would do on "C'": added 12, modified 1, renamed 3, deferred 2; 3,400 unchanged`,
     `would copy ${formatBytes(5 * GB)}`,

@@ -83,22 +83,35 @@ export function summaryLines(f: RunFacts): string[] {
   const rate = f.seconds > 0 && written > 0 ? `, ${formatBytes(written / f.seconds)}/s` : '';
   lines.push(`copied ${formatBytes(f.bytesCopied)} + parity ${formatBytes(f.parityBytes)} in ${formatDuration(f.seconds)}${rate}`);
 
+  const middle: string[] = [];
+  if (f.missing > 0) middle.push(`${n(f.missing)} archived file(s) are gone from the data paths and kept on the archive (--clean removes them)`);
+  lines.push(...stateLines(f, middle));
+  return lines;
+}
+
+export type StateFacts = Pick<RunFacts, 'label' | 'freeBytes' | 'perDay' | 'pendingOffline' | 'behind' | 'stopped' | 'paths'>;
+
+/**
+ * The lines every command that wrote a disk ends with: free space and how long it lasts, actions
+ * waiting for other disks, and the next step. `middle` goes after the free-space line.
+ */
+export function stateLines(f: StateFacts, middle: string[] = []): string[] {
+  const lines: string[] = [];
   if (f.freeBytes !== null) {
     const days = daysLeft(f.freeBytes, f.perDay);
     const growth = days === null ? '' : `: about ${n(days)} day(s) at the recent ${formatBytes(f.perDay!)} a day`;
     lines.push(`${formatBytes(f.freeBytes)} free on "${f.label}"${growth}`);
   }
-  if (f.missing > 0) lines.push(`${n(f.missing)} archived file(s) are gone from the data paths and kept on the archive (--clean removes them)`);
+  lines.push(...middle);
   if (f.pendingOffline.length > 0) {
     lines.push(`waiting for offline disks: ${f.pendingOffline.map((p) => `"${p.label}" ${n(p.actions)} action(s)`).join(', ')}`);
   }
-
   const next: string[] = [];
-  const paths = f.paths.map(shellWord).join(' ');
+  const paths = f.paths.length > 0 ? f.paths.map(shellWord).join(' ') : 'PATH...';
   if (f.stopped === 'disk-full') {
     next.push(`disk full: mount a new disk and run \`blaine backup --init --label NAME --dest DISK ${paths}\``);
   } else if (f.stopped === 'interrupted') {
-    next.push('interrupted: run the same backup again to continue');
+    next.push('interrupted: run the same command again to continue');
   } else {
     const days = daysLeft(f.freeBytes, f.perDay);
     if (days !== null && days < LOW_DAYS) next.push(`"${f.label}" fills in about ${n(days)} day(s): have a new disk ready`);
