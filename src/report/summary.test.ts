@@ -3,7 +3,7 @@ import test from 'node:test';
 import { formatBytes } from '../fsx/space.js';
 import { DAY_MS } from './growth.js';
 import type { Shelf, ShelfCopy, ShelfVolume } from './shelf.js';
-import { LOW_DAYS, shelfFacts, summaryLines, type RunFacts } from './summary.js';
+import { LOW_DAYS, shelfFacts, stateLines, summaryLines, type RunFacts } from './summary.js';
 
 const GB = 1e9;
 function facts(over: Partial<RunFacts> = {}): RunFacts {
@@ -87,4 +87,15 @@ test('shelf facts: actions waiting on other volumes, and each copy behind with i
     pendingOffline: [{ label: 'A', actions: 3 }],
     behind: [{ label: 'C', twin: "C'", days: 9, runs: 4 }, { label: 'C"', twin: "C'", days: 1, runs: 1 }],
   });
+});
+
+test('state lines alone (apply, clone): free space, then what the caller adds, then waiting actions and next steps', () => {
+  const state = { label: 'D', freeBytes: 0, perDay: 100 * GB, pendingOffline: [{ label: 'A', actions: 1 }], behind: [], stopped: 'disk-full' as const, paths: [] };
+  assert.deepEqual(stateLines(state, ['3 file(s) of the volume are not on this copy yet']), [
+    `0 B free on "D": about 0 day(s) at the recent ${formatBytes(100 * GB)} a day`,
+    '3 file(s) of the volume are not on this copy yet',
+    'waiting for offline disks: "A" 1 action(s)',
+    'next: disk full: mount a new disk and run `blaine backup --init --label NAME --dest DISK PATH...`',
+  ]);
+  assert.deepEqual(stateLines({ ...state, freeBytes: null, pendingOffline: [], stopped: null }), []);
 });
