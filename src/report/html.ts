@@ -180,7 +180,7 @@ export function renderShelfHtml(shelf: Shelf): string {
     due.length === 0
       ? `<p class="ok">Every disk was scrubbed within ${shelf.scrubDays} days.</p>`
       : `<ul>${due
-          .map(({ v, c }) => `<li><strong>${escapeHtml(c.label)}</strong> (volume ${escapeHtml(v.label)}): last scrub ${ago(c.lastScrub, shelf.generated)}</li>`)
+          .map(({ v, c }) => `<li><strong>${escapeHtml(c.label)}</strong>${c.label === v.label ? '' : ` (volume ${escapeHtml(v.label)})`}: last scrub ${ago(c.lastScrub, shelf.generated)}</li>`)
           .join('')}</ul><p>Mount each and run <code>blaine verify --dest DISK --checksum --max-time 120</code>.</p>`;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
