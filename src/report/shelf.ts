@@ -111,7 +111,12 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
   const counts = opts.counts ?? true;
   const runs = host.finishedRuns();
   const copies = host.copies();
-  const deferred = host.deferred();
+  // Counted in SQL: after a big reorganisation the queue can hold more rows than are worth loading.
+  const deferred = host.db.prepare(`SELECT volume, action, count(*) AS n FROM deferred GROUP BY volume, action`).all() as Array<{
+    volume: string;
+    action: keyof ShelfVolume['pending'];
+    n: number;
+  }>;
   const since = Math.floor((now - scrubDays * DAY_MS) / 1000);
   const verifiedCount = host.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true);
   const volumes = host.volumes().map((v): ShelfVolume => {
@@ -119,8 +124,8 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
     const pending = { RENAME: 0, LINK: 0, DELETE: 0, total: 0 };
     for (const d of deferred) {
       if (d.volume !== v.uuid) continue;
-      pending[d.action]++;
-      pending.total++;
+      pending[d.action] += d.n;
+      pending.total += d.n;
     }
     const verified = counts ? (verifiedCount.get(v.uuid, since) as number) : 0;
     return {
