@@ -42,6 +42,10 @@ export const EXAMPLES: Record<string, [string, string][]> = {
   ],
   apply: [['blaine apply --dest /mnt/disk', "carry out the mounted disk's deferred actions, copying nothing new"]],
   clone: [["blaine clone --dest /mnt/disk --to /mnt/disk2 --label \"C'\"", "make C', a mirror copy of the mounted disk C, on an empty disk"]],
+  mount: [
+    ['blaine mount --dest /media/offsite /mnt/browse', 'show an encrypted disk read-only at /mnt/browse until Ctrl-C'],
+    ['blaine mount --dest /media/offsite --key-file ~/.blaine-key /mnt/browse', 'the same, with the key from a file'],
+  ],
   report: [
     ['blaine report --html ~/shelf.html', 'write the page; open it in any browser, offline'],
     ['blaine report --html /var/www/blaine.html --scrub-after 14', 'mark disks not scrubbed for two weeks as due'],
