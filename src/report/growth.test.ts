@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { archiveSeries, DAY_MS, daysLeft, growthPerDay, type RunPoint } from './growth.js';
+import { aboutDays, archiveSeries, DAY_MS, daysLeft, growthPerDay, MANY_DAYS, type RunPoint } from './growth.js';
 
 const now = Date.parse('2026-11-29T12:00:00Z');
 const run = (daysAgo: number, written: number, volume = 'v', volumeBytes: number | null = null): RunPoint => ({
@@ -33,6 +33,10 @@ test('days left: whole days of growth the free space holds', () => {
   assert.equal(daysLeft(950e9, null), null);
   assert.equal(daysLeft(950e9, 0), null);
   assert.equal(daysLeft(null, 100e9), null);
+  // A nearly empty disk and a trickle of growth: no eleven-digit count of days.
+  assert.equal(aboutDays(daysLeft(8e12, 2000)!), 'more than ten years');
+  assert.equal(aboutDays(MANY_DAYS), 'about 3,650 day(s)');
+  assert.equal(aboutDays(9), 'about 9 day(s)');
 });
 
 test('archive series: each volume keeps its last size; runs without a size are left out', () => {

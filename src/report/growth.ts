@@ -52,3 +52,11 @@ export function archiveSeries(runs: readonly RunPoint[], volumes: readonly strin
   }
   return series;
 }
+
+/** Beyond this, a count of days says nothing a user can plan with. */
+export const MANY_DAYS = 3650;
+
+/** "about 31 day(s)", or "more than ten years" for a disk that recent growth will not fill. */
+export function aboutDays(days: number): string {
+  return days > MANY_DAYS ? 'more than ten years' : `about ${days.toLocaleString('en')} day(s)`;
+}

@@ -3,7 +3,7 @@
  * is no script and nothing is fetched, so the page opens offline, years later, in any browser.
  */
 import { formatBytes } from '../fsx/space.js';
-import { DAY_MS, daysLeft } from './growth.js';
+import { aboutDays, DAY_MS, daysLeft } from './growth.js';
 import type { Shelf, ShelfCopy, ShelfVolume } from './shelf.js';
 
 const PALETTE = ['#3b7dd8', '#e07b39', '#3aa17e', '#b657b0', '#c9a227', '#5b6bbf', '#d4566b', '#4fa3b8'];
@@ -62,7 +62,7 @@ function copyRow(v: ShelfVolume, c: ShelfCopy, color: string, shelf: Shelf): str
   const now = shelf.generated;
   const left = daysLeft(c.free, shelf.perDay);
   const free = c.free === null ? 'free space not measured yet' : `${formatBytes(c.free)} free${c.capacity ? ` of ${formatBytes(c.capacity)}` : ''}`;
-  const days = left === null ? '' : `, about ${left} day(s) of recent growth`;
+  const days = left === null ? '' : `, ${aboutDays(left)} of recent growth`;
   const behind =
     c.behind.runs > 0
       ? `<span class="warn">behind its twin${c.behind.days > 0 ? ` by ${c.behind.days} day(s)` : ''}: ${c.behind.runs} run(s), ${c.behind.files} file(s), ${formatBytes(c.behind.bytes)} to catch up</span>`
@@ -147,7 +147,15 @@ export function growthChart(shelf: Shelf): string {
     parts.push(`<circle cx="${x(s.at).toFixed(1)}" cy="${y(total).toFixed(1)}" r="2.5" fill="#27313b"><title>${escapeHtml(`${new Date(s.at).toISOString()}: ${formatBytes(total)}`)}</title></circle>`);
   }
   parts.push(`<text x="${left}" y="${H - 8}">${axisTime(t0, t1 - t0)}</text>`);
-  if (series.length > 1) parts.push(`<text x="${W - right}" y="${H - 8}" text-anchor="end">${axisTime(t1, t1 - t0)}</text>`);
+  if (series.length > 1) {
+    parts.push(`<text x="${W - right}" y="${H - 8}" text-anchor="end">${axisTime(t1, t1 - t0)}</text>`);
+    // Ticks between the ends, labelled only where there is room for a label.
+    for (let k = 1; k < 4; k++) {
+      const t = t0 + ((t1 - t0) * k) / 4;
+      parts.push(`<line x1="${x(t).toFixed(1)}" x2="${x(t).toFixed(1)}" y1="${H - bottom}" y2="${H - bottom + 4}" stroke="#6b7785"/>`);
+      if (k === 2) parts.push(`<text x="${x(t).toFixed(1)}" y="${H - 8}" text-anchor="middle">${axisTime(t, t1 - t0)}</text>`);
+    }
+  }
   parts.push(`<line x1="${left}" x2="${left}" y1="${top}" y2="${H - bottom}" stroke="#6b7785"/>`);
   const legend = shelf.volumes
     .map((v, i) => `<span class="legend"><span class="swatch" style="background:${colorOf(i)}"></span>${escapeHtml(v.label)}</span>`)

@@ -6,7 +6,7 @@
 import { formatBytes } from '../fsx/space.js';
 import type { PlanCounts } from '../plan/operation.js';
 import { formatDuration } from '../progress/line.js';
-import { daysLeft } from './growth.js';
+import { aboutDays, daysLeft } from './growth.js';
 import type { Shelf } from './shelf.js';
 
 export interface RunFacts {
@@ -99,7 +99,7 @@ export function stateLines(f: StateFacts, middle: string[] = []): string[] {
   const lines: string[] = [];
   if (f.freeBytes !== null) {
     const days = daysLeft(f.freeBytes, f.perDay);
-    const growth = days === null ? '' : `: about ${n(days)} day(s) at the recent ${formatBytes(f.perDay!)} a day`;
+    const growth = days === null ? '' : `: ${aboutDays(days)} at the recent ${formatBytes(f.perDay!)} a day`;
     lines.push(`${formatBytes(f.freeBytes)} free on "${f.label}"${growth}`);
   }
   lines.push(...middle);
