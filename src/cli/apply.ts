@@ -12,7 +12,7 @@ export function registerApply(program: Command): void {
     .command('apply')
     .summary("apply the mounted disk's deferred actions")
     .description(
-      'Apply the deferred actions queued for the mounted disk, and bring a mirror copy up to its\n' +
+      'Apply the deferred actions queued for the mounted disk, and bring a mirror copy up to its ' +
         "volume's state, without backing anything up. (A backup does this first anyway.)",
     );
   addCommonOptions(cmd);

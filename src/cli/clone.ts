@@ -19,8 +19,8 @@ export function registerClone(program: Command): void {
     .command('clone')
     .summary('make a mirror copy of the mounted disk')
     .description(
-      'Copy the mounted disk (--dest) onto an empty disk (--to): same volume, a new copy id. Files with\n' +
-        'their hardlinks, the parity tree and the catalogs are copied; each copy is caught up\n' +
+      'Copy the mounted disk (--dest) onto an empty disk (--to): same volume, a new copy id. Files with ' +
+        'their hardlinks, the parity tree and the catalogs are copied; each copy is caught up ' +
         'automatically when it is next mounted.',
     )
     .option('--to <disk2>', 'the empty disk that becomes the mirror copy')

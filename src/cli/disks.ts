@@ -11,7 +11,7 @@ export function registerDisks(program: Command): void {
     .command('disks')
     .summary('list volumes and their copies')
     .description(
-      'Every volume and copy: label, files, bytes, when each copy was last synced and its free space\n' +
+      'Every volume and copy: label, files, bytes, when each copy was last synced and its free space ' +
         'then, pending deferred actions, and how far a mirror copy is behind.',
     );
   addCommonOptions(cmd, { dest: 'none' });

@@ -35,3 +35,9 @@ test('the examples use only options their command has', () => {
     }
   }
 });
+
+test('help text is wrapped by the program, not broken by hand mid-sentence', () => {
+  for (const cmd of buildProgram().commands) {
+    assert.doesNotMatch(cmd.description(), /[a-z,;:]\n/, `${cmd.name()}: a line break inside a sentence`);
+  }
+});

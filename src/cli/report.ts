@@ -18,8 +18,8 @@ export function registerReport(program: Command): void {
     .command('report')
     .summary('write an HTML page showing every disk')
     .description(
-      'Write one self-contained HTML page (no network, no external files) from the host catalog: every\n' +
-        'volume and copy with used and free space, growth run by run, pending actions, mirror lag,\n' +
+      'Write one self-contained HTML page (no network, no external files) from the host catalog: every ' +
+        'volume and copy with used and free space, growth run by run, pending actions, mirror lag, ' +
         'when each disk was last verified, and which disks are due back for a scrub.',
     )
     .option('--html <file>', 'the page to write (replaced if it exists)')
