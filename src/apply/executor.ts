@@ -40,7 +40,8 @@ export interface ExecutorContext {
   /** Per-operation detail (shown with -v) and problems. */
   detail(msg: string): void;
   warn(msg: string): void;
-  progress?(done: number, total: number, bytes: number): void;
+  /** After each operation; `next` is the one about to start (undefined after the last). */
+  progress?(done: number, total: number, bytes: number, next?: Operation): void;
   /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
   fs?: Fsx;
 }
@@ -238,7 +239,7 @@ export class Executor {
         if (!this.result.stopped && !this.vanished && this.result.skipped.length === before) this.tally(op);
         this.result.done++;
         i++;
-        this.ctx.progress?.(i, ops.length, this.result.bytesCopied);
+        this.ctx.progress?.(i, ops.length, this.result.bytesCopied, ops[i]);
         this.batch.step();
       }
       this.settleLoosened();

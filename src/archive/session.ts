@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireDiskLock, acquireLock } from './lock.js';
-import { freeBytes } from '../fsx/space.js';
+import { capacityBytes, freeBytes } from '../fsx/space.js';
 import { recoverJournal, type RecoveryReport } from './journal.js';
 import { cleanupTemp, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
@@ -290,7 +290,7 @@ export async function finishWrite(s: DiskSession, command: string, status: strin
   const stats = endWrite(s, free, changed);
   const hostState = s.host.transaction(() => {
     const run = s.host.startRun(command, s.info.volume, s.info.copy);
-    s.host.finishRun(run, status, summary, free, stats.bytes);
+    s.host.finishRun(run, status, summary, free, stats.bytes, { files: stats.files, capacity: capacityBytes(s.root) });
     if (changed) s.host.setMeta(REVISION, String(Number(s.host.getMeta(REVISION) ?? '0') + 1));
     let id = s.host.getMeta(HOST_ID);
     if (!id) {

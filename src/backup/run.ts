@@ -12,7 +12,7 @@ import { beginWrite, finishWrite, openDiskSession, recoveryMessages, openDiskVie
 import { requireTools } from '../crypt/gocryptfs.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { DiskError, readVolume } from '../archive/volume.js';
-import { formatBytes, freeBytes } from '../fsx/space.js';
+import { freeBytes } from '../fsx/space.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { catchUp } from '../mirror/catchup.js';
 import type { ExecutionResult } from '../apply/executor.js';
@@ -22,6 +22,9 @@ import type { ExclusionFilter } from '../scan/exclude.js';
 import { scanInBackground } from '../scan/background.js';
 import type { PackedScan, SkippedEntry } from '../scan/record.js';
 import { unpack } from '../scan/scanner.js';
+import type { Progress } from '../progress/progress.js';
+import { readShelf } from '../report/shelf.js';
+import { shelfFacts, type RunFacts } from '../report/summary.js';
 
 /** One backup, as the command line asked for it (options already checked). */
 export interface BackupRun {
@@ -56,7 +59,8 @@ export interface RunReporter {
   error(msg: string): void;
   detail(msg: string): void;
   debug(msg: string): void;
-  progress(line: string): void;
+  /** What the run is doing, for the progress display: set here, drawn by whoever reports. */
+  readonly progress: Progress;
   clearProgress(): void;
 }
 
@@ -72,6 +76,23 @@ export interface BackupOutcome {
   missingRoot: boolean;
   /** A dry run's plan. */
   ops?: Operation[];
+  /** The disk written (its copy's label), and what the host catalog says beyond this run. */
+  copyLabel?: string;
+  shelf?: Pick<RunFacts, 'perDay' | 'pendingOffline' | 'behind'>;
+}
+
+/** The path an operation is about, for the progress line. */
+function operationPath(op: Operation): string {
+  switch (op.type) {
+    case 'rename':
+      return op.to;
+    case 'delete':
+      return op.entry.path;
+    case 'defer':
+      return op.path;
+    default:
+      return op.record.path;
+  }
 }
 
 export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
@@ -81,7 +102,8 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
   phase('checked options');
   // The data paths are walked in a thread of their own while this one prepares the disk.
-  const scanning = scanInBackground(roots, filter, (n) => out.progress(`scanning: ${n} files`));
+  out.progress.begin('scanning');
+  const scanning = scanInBackground(roots, filter, (n) => out.progress.at(n, 0));
   let session: DiskSession;
   try {
     session = openDiskSession({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key });
@@ -116,7 +138,9 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
     const pendingChanged = session.sync !== 'in-sync';
     if (session.sync === 'behind') {
+      out.progress.begin('applying deferred actions');
       const caught = await catchUp(session, execOpts);
+      out.progress.begin('scanning');
       if (caught.applied > 0) out.info(`applied ${caught.applied} deferred action(s) on "${info.label}"`);
       if (caught.changed > 0) out.info(`brought "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
       if (caught.stopped) {
@@ -156,12 +180,29 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     }, excludedBy(filter, roots));
     reportGuard(p, out);
     phase(`planned (${p.filesRead ?? 0} file(s) read to decide)`);
-    const result = await executePlan(p.ops, {
-      ...execOpts,
-      skipFailures: true,
-      progress: (done, total, bytes) => out.progress(`backup: ${done}/${total} operations, ${formatBytes(bytes)} copied`),
-    });
-    out.clearProgress();
+    out.progress.begin('copying', { files: p.ops.length, bytes: p.bytesToCopy });
+    const parity = pool;
+    let progress: (done: number, total: number, bytes: number, next?: Operation) => void;
+    if (parity) {
+      // Once every file is copied the run waits for parity: the files left are the pool's queue.
+      let parityTotal = 0;
+      out.progress.poll = () => {
+        out.progress.parityQueue = parity.queued;
+        if (out.progress.phase === 'parity') out.progress.at(parityTotal - parity.queued, 0);
+      };
+      progress = (done, total, bytes, next) => {
+        out.progress.at(done, bytes, next ? operationPath(next) : null);
+        if (done === total && parity.queued > 0) {
+          parityTotal = parity.queued;
+          out.progress.begin('parity', { files: parityTotal });
+        }
+      };
+    } else {
+      progress = (done, _total, bytes, next) => out.progress.at(done, bytes, next ? operationPath(next) : null);
+    }
+    const result = await executePlan(p.ops, { ...execOpts, skipFailures: true, progress });
+    out.progress.poll = null;
+    out.progress.begin('writing catalogs');
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
     const changed = result.done > 0 || pendingChanged;
     phase('executed');
@@ -169,6 +210,8 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     phase('finished');
     return {
       label: `"${info.label}"`,
+      copyLabel: info.copyLabel,
+      shelf: shelfFacts(readShelf(session.host, Date.now(), undefined, { counts: false }), info.volume),
       summary,
       stopped: result.stopped,
       guarded: p.guarded.length > 0,
@@ -277,7 +320,7 @@ async function dryRun(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
     reportGuard(p, out);
     const summary = summarize(p, null, skipped.length + hashSkips, started, null);
     summary.bytesCopied = p.bytesToCopy;
-    return { label: `would do on "${label}"`, summary, stopped: null, guarded: p.guarded.length > 0, missingRoot: false, ops: p.ops };
+    return { label: `would do on "${label}"`, copyLabel: label, summary, stopped: null, guarded: p.guarded.length > 0, missingRoot: false, ops: p.ops };
   } finally {
     host.close();
     disk.close();

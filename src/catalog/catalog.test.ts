@@ -36,9 +36,9 @@ test('a catalog of schema 1 gets its stamps on opening', (t) => {
   const cat = Catalog.open(file, { create: true });
   cat.transaction(() => rows.forEach((e) => cat.put(e)));
   cat.close();
-  // Back to how Blaine's first schema left it: no stamp column.
+  // Back to how Blaine's first schema left it: no stamp column, runs without their after-state.
   const raw = new Database(file);
-  raw.exec('ALTER TABLE files DROP COLUMN stamp');
+  raw.exec('ALTER TABLE files DROP COLUMN stamp; ALTER TABLE runs DROP COLUMN files_after; ALTER TABLE runs DROP COLUMN capacity');
   raw.pragma('user_version = 1');
   raw.close();
 
@@ -55,4 +55,30 @@ test('a catalog from a newer Blaine is refused with one sentence', (t) => {
   raw.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
   raw.close();
   assert.throws(() => Catalog.open(file), (err: unknown) => err instanceof CatalogError && /newer Blaine/.test(err.message));
+});
+
+test('a catalog of schema 2 gets the runs\' file count and disk size; read-only, its runs read as unknown', (t) => {
+  const file = path.join(scratchDir(t, 'blaine-catalog-'), 'old.sqlite');
+  const cat = Catalog.open(file, { create: true });
+  const id = cat.startRun('backup', 'v1', 'c1');
+  cat.finishRun(id, 'ok', { added: 3 }, 1000, 500, { files: 3, capacity: 4000 });
+  assert.deepEqual(
+    cat.finishedRuns().map((r) => [r.command, r.volume, r.copy, r.status, r.summary, r.freeAfter, r.usedBytes, r.filesAfter, r.capacity]),
+    [['backup', 'v1', 'c1', 'ok', { added: 3 }, 1000, 500, 3, 4000]],
+  );
+  cat.close();
+  const raw = new Database(file);
+  raw.exec('ALTER TABLE runs DROP COLUMN files_after; ALTER TABLE runs DROP COLUMN capacity');
+  raw.pragma('user_version = 2');
+  raw.close();
+
+  const readonly = Catalog.open(file, { readonly: true });
+  assert.deepEqual(readonly.finishedRuns().map((r) => [r.usedBytes, r.filesAfter, r.capacity]), [[500, null, null]]);
+  readonly.close();
+  const again = Catalog.open(file);
+  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  const next = again.startRun('verify', 'v1', 'c1');
+  again.finishRun(next, 'ok', 'not an object', null, null, { files: 7 });
+  assert.deepEqual(again.finishedRuns().map((r) => [r.command, r.summary, r.filesAfter]), [['backup', { added: 3 }, null], ['verify', {}, 7]]);
+  again.close();
 });

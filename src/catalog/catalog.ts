@@ -30,6 +30,32 @@ export interface CopyRow {
   bytes: number;
 }
 
+export interface RunRow {
+  id: number;
+  command: string;
+  volume: string | null;
+  copy: string | null;
+  finished: string;
+  status: string;
+  /** The run's own summary (counts, bytes); {} when it was not valid JSON. */
+  summary: Record<string, unknown>;
+  freeAfter: number | null;
+  usedBytes: number | null;
+  filesAfter: number | null;
+  /** Size of the disk's file system (null before schema 3). */
+  capacity: number | null;
+}
+
+function parseSummary(text: string | null): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+}
+
 export type DeferredAction = 'RENAME' | 'LINK' | 'DELETE';
 
 export interface DeferredRow {
@@ -424,10 +450,35 @@ export class Catalog {
     return Number(r.lastInsertRowid);
   }
 
-  finishRun(id: number, status: string, summary: unknown, freeAfter: number | null, usedBytes: number | null): void {
+  finishRun(
+    id: number,
+    status: string,
+    summary: unknown,
+    freeAfter: number | null,
+    usedBytes: number | null,
+    after: { files?: number | null; capacity?: number | null } = {},
+  ): void {
     this.db
-      .prepare(`UPDATE runs SET finished = ?, status = ?, summary = ?, free_after = ?, used_bytes = ? WHERE id = ?`)
-      .run(new Date().toISOString(), status, JSON.stringify(summary), freeAfter, usedBytes, id);
+      .prepare(`UPDATE runs SET finished = ?, status = ?, summary = ?, free_after = ?, used_bytes = ?, files_after = ?, capacity = ? WHERE id = ?`)
+      .run(new Date().toISOString(), status, JSON.stringify(summary), freeAfter, usedBytes, after.files ?? null, after.capacity ?? null, id);
+  }
+
+  /** Every finished run, oldest first. A catalog opened read-only may predate files_after. */
+  finishedRuns(): RunRow[] {
+    const rows = this.db.prepare(`SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY finished, id`).all() as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      command: r.command as string,
+      volume: (r.volume as string | null) ?? null,
+      copy: (r.copy as string | null) ?? null,
+      finished: r.finished as string,
+      status: r.status as string,
+      summary: parseSummary(r.summary as string | null),
+      freeAfter: (r.free_after as number | null) ?? null,
+      usedBytes: (r.used_bytes as number | null) ?? null,
+      filesAfter: (r.files_after as number | null | undefined) ?? null,
+      capacity: (r.capacity as number | null | undefined) ?? null,
+    }));
   }
 
   /**

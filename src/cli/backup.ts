@@ -60,7 +60,7 @@ export function registerBackup(program: Command): void {
     .command('backup')
     .summary('archive data paths onto the mounted disk')
     .description(
-      'Archive the data paths (PATH...) onto the mounted archive disk. Only the mounted disk is written;\n' +
+      'Archive the data paths (PATH...) onto the mounted archive disk. Only the mounted disk is written; ' +
         'changes to files held by offline disks are queued as deferred actions for them.',
     )
     .argument('<path...>', 'data paths to archive')
@@ -205,5 +205,5 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   } finally {
     interrupt?.dispose();
   }
-  return reportBackup(r, out);
+  return reportBackup(r, out, roots);
 }

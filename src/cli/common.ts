@@ -87,6 +87,7 @@ export function action<O extends CommonOptions>(
       process.exitCode = EXIT.usage;
       return;
     }
+    out.debug(`blaine ${process.argv.slice(2).join(' ')} (pid ${process.pid}, Blaine ${cmd.parent?.version() ?? ''})`);
     try {
       process.exitCode = await fn(opts, cmd.args, out);
     } catch (err) {
@@ -95,6 +96,7 @@ export function action<O extends CommonOptions>(
       out.error(d.message);
       process.exitCode = d.code;
     } finally {
+      out.debug(`exit status ${process.exitCode ?? 0}`);
       out.close();
     }
   };

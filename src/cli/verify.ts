@@ -101,7 +101,10 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
         detail: (m) => out.detail(m),
         warn: (m) => out.warn(m),
         fs: fileSystem(),
-        progress: (n, total, bytes) => out.progress(`verify: ${n}/${total} files read, ${formatBytes(bytes)}`),
+        progress: (n, total, bytes) => {
+          if (out.progress.phase !== 'verifying') out.progress.begin('verifying', { files: total });
+          out.progress.at(n, bytes);
+        },
       });
     } catch (err) {
       session.host.transaction(() => session.host.finishRun(run, 'error', { error: (err as Error)?.message ?? String(err) }, null, null));
