@@ -1,0 +1,265 @@
+/*
+ * Multiply-accumulate of a region by a constant in GF(2^16), the whole cost of PAR2 recovery.
+ *
+ * Multiplying by a constant c is linear over GF(2), so a word's product is the XOR of the
+ * products of its parts. The kernels differ in how they cut the word:
+ * - scalar: two 256-entry tables (low byte, high byte) of 16-bit products;
+ * - SSSE3/AVX2: four nibbles, each looked up in two 16-byte tables (low and high byte of the
+ *   product) with pshufb, 8 lookups per 16 or 32 words;
+ * - GFNI: the 16×16 bit matrix of c as four 8×8 blocks, applied with gf2p8affineqb, 4 per
+ *   32 (AVX2) or 64 (AVX-512) words.
+ * The SIMD kernels first gather the low bytes and the high bytes of a block of words into two
+ * vectors (packus), work on those, and interleave the two product vectors back (unpack), which
+ * undoes the pack's lane order exactly, so the destination keeps PAR2's plain word layout.
+ * Each kernel is compiled for its instruction set with a function attribute and chosen at run
+ * time, so the addon builds with default flags and runs on any x86-64 (or other) CPU.
+ */
+#include "gf16.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#define GF16_X86 1
+#include <immintrin.h>
+#endif
+
+#define GF16_POLY 0x1100B
+
+static uint16_t log_table[65536];
+static uint16_t exp_table[65535 * 2];
+static int ready;
+
+static void fill_tables(void) {
+  uint32_t x = 1;
+  for (uint32_t i = 0; i < 65535; i++) {
+    exp_table[i] = (uint16_t)x;
+    exp_table[i + 65535] = (uint16_t)x;
+    log_table[x] = (uint16_t)i;
+    x <<= 1;
+    if (x & 0x10000) x ^= GF16_POLY;
+  }
+  log_table[0] = 0;
+}
+
+uint16_t gf16_mul(uint16_t a, uint16_t b) {
+  if (a == 0 || b == 0) return 0;
+  return exp_table[(uint32_t)log_table[a] + log_table[b]];
+}
+
+uint16_t gf16_exp(uint32_t e) { return exp_table[e % 65535]; }
+
+uint16_t gf16_log(uint16_t a) { return log_table[a]; }
+
+/* ---- portable ---- */
+
+static void muladd_scalar(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
+  if (c == 0) return;
+  uint16_t lo[256], hi[256];
+  uint32_t lc = log_table[c];
+  lo[0] = hi[0] = 0;
+  for (int b = 1; b < 256; b++) {
+    lo[b] = exp_table[lc + log_table[b]];
+    hi[b] = exp_table[lc + log_table[b << 8]];
+  }
+  /* Byte by byte, so the word order is little-endian on any CPU. */
+  for (size_t i = 0; i + 1 < len; i += 2) {
+    uint16_t p = lo[src[i]] ^ hi[src[i + 1]];
+    dst[i] ^= (uint8_t)p;
+    dst[i + 1] ^= (uint8_t)(p >> 8);
+  }
+}
+
+#ifdef GF16_X86
+
+/*
+ * Nibble tables: for nibble position k (bits 4k..4k+3 of the word) and value n, the product
+ * c · (n << 4k), its low bytes in lo[k][n] and high bytes in hi[k][n].
+ */
+typedef struct {
+  uint8_t lo[4][16];
+  uint8_t hi[4][16];
+} nibble_tables;
+
+static void make_nibble_tables(nibble_tables *t, uint16_t c) {
+  for (int k = 0; k < 4; k++) {
+    for (int n = 0; n < 16; n++) {
+      uint16_t p = gf16_mul(c, (uint16_t)(n << (4 * k)));
+      t->lo[k][n] = (uint8_t)p;
+      t->hi[k][n] = (uint8_t)(p >> 8);
+    }
+  }
+}
+
+__attribute__((target("ssse3"))) static void muladd_ssse3(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
+  if (c == 0) return;
+  nibble_tables t;
+  make_nibble_tables(&t, c);
+  __m128i tl[4], th[4];
+  for (int k = 0; k < 4; k++) {
+    tl[k] = _mm_loadu_si128((const __m128i *)t.lo[k]);
+    th[k] = _mm_loadu_si128((const __m128i *)t.hi[k]);
+  }
+  const __m128i low_byte = _mm_set1_epi16(0x00ff);
+  const __m128i nib = _mm_set1_epi8(0x0f);
+  size_t i = 0;
+  for (; i + 32 <= len; i += 32) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(src + i));
+    __m128i b = _mm_loadu_si128((const __m128i *)(src + i + 16));
+    __m128i l = _mm_packus_epi16(_mm_and_si128(a, low_byte), _mm_and_si128(b, low_byte));
+    __m128i h = _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8));
+    __m128i n0 = _mm_and_si128(l, nib), n1 = _mm_and_si128(_mm_srli_epi16(l, 4), nib);
+    __m128i n2 = _mm_and_si128(h, nib), n3 = _mm_and_si128(_mm_srli_epi16(h, 4), nib);
+    __m128i pl = _mm_xor_si128(_mm_xor_si128(_mm_shuffle_epi8(tl[0], n0), _mm_shuffle_epi8(tl[1], n1)),
+                               _mm_xor_si128(_mm_shuffle_epi8(tl[2], n2), _mm_shuffle_epi8(tl[3], n3)));
+    __m128i ph = _mm_xor_si128(_mm_xor_si128(_mm_shuffle_epi8(th[0], n0), _mm_shuffle_epi8(th[1], n1)),
+                               _mm_xor_si128(_mm_shuffle_epi8(th[2], n2), _mm_shuffle_epi8(th[3], n3)));
+    __m128i da = _mm_loadu_si128((const __m128i *)(dst + i));
+    __m128i db = _mm_loadu_si128((const __m128i *)(dst + i + 16));
+    _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(da, _mm_unpacklo_epi8(pl, ph)));
+    _mm_storeu_si128((__m128i *)(dst + i + 16), _mm_xor_si128(db, _mm_unpackhi_epi8(pl, ph)));
+  }
+  if (i < len) muladd_scalar(dst + i, src + i, len - i, c);
+}
+
+__attribute__((target("avx2"))) static void muladd_avx2(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
+  if (c == 0) return;
+  nibble_tables t;
+  make_nibble_tables(&t, c);
+  __m256i tl[4], th[4];
+  for (int k = 0; k < 4; k++) {
+    tl[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t.lo[k]));
+    th[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t.hi[k]));
+  }
+  const __m256i low_byte = _mm256_set1_epi16(0x00ff);
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  size_t i = 0;
+  for (; i + 64 <= len; i += 64) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(src + i));
+    __m256i b = _mm256_loadu_si256((const __m256i *)(src + i + 32));
+    __m256i l = _mm256_packus_epi16(_mm256_and_si256(a, low_byte), _mm256_and_si256(b, low_byte));
+    __m256i h = _mm256_packus_epi16(_mm256_srli_epi16(a, 8), _mm256_srli_epi16(b, 8));
+    __m256i n0 = _mm256_and_si256(l, nib), n1 = _mm256_and_si256(_mm256_srli_epi16(l, 4), nib);
+    __m256i n2 = _mm256_and_si256(h, nib), n3 = _mm256_and_si256(_mm256_srli_epi16(h, 4), nib);
+    __m256i pl = _mm256_xor_si256(_mm256_xor_si256(_mm256_shuffle_epi8(tl[0], n0), _mm256_shuffle_epi8(tl[1], n1)),
+                                  _mm256_xor_si256(_mm256_shuffle_epi8(tl[2], n2), _mm256_shuffle_epi8(tl[3], n3)));
+    __m256i ph = _mm256_xor_si256(_mm256_xor_si256(_mm256_shuffle_epi8(th[0], n0), _mm256_shuffle_epi8(th[1], n1)),
+                                  _mm256_xor_si256(_mm256_shuffle_epi8(th[2], n2), _mm256_shuffle_epi8(th[3], n3)));
+    __m256i da = _mm256_loadu_si256((const __m256i *)(dst + i));
+    __m256i db = _mm256_loadu_si256((const __m256i *)(dst + i + 32));
+    _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(da, _mm256_unpacklo_epi8(pl, ph)));
+    _mm256_storeu_si256((__m256i *)(dst + i + 32), _mm256_xor_si256(db, _mm256_unpackhi_epi8(pl, ph)));
+  }
+  if (i < len) muladd_scalar(dst + i, src + i, len - i, c);
+}
+
+/*
+ * The four 8×8 blocks of multiplication by c, in gf2p8affineqb's layout: result bit i of a byte
+ * is the parity of (matrix byte 7-i AND the input byte). ll maps the low input byte to the low
+ * output byte, hl the high input byte to the low output byte, and so on.
+ */
+typedef struct {
+  uint64_t ll, hl, lh, hh;
+} affine_blocks;
+
+static void make_affine_blocks(affine_blocks *m, uint16_t c) {
+  uint16_t col[16];
+  for (int j = 0; j < 16; j++) col[j] = gf16_mul(c, (uint16_t)(1u << j));
+  memset(m, 0, sizeof *m);
+  for (int i = 0; i < 8; i++) {
+    for (int j = 0; j < 8; j++) {
+      int shift = 8 * (7 - i) + j;
+      m->ll |= (uint64_t)((col[j] >> i) & 1) << shift;
+      m->hl |= (uint64_t)((col[j + 8] >> i) & 1) << shift;
+      m->lh |= (uint64_t)((col[j] >> (i + 8)) & 1) << shift;
+      m->hh |= (uint64_t)((col[j + 8] >> (i + 8)) & 1) << shift;
+    }
+  }
+}
+
+__attribute__((target("avx2,gfni"))) static void muladd_gfni_avx2(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
+  if (c == 0) return;
+  affine_blocks m;
+  make_affine_blocks(&m, c);
+  const __m256i ll = _mm256_set1_epi64x((long long)m.ll), hl = _mm256_set1_epi64x((long long)m.hl);
+  const __m256i lh = _mm256_set1_epi64x((long long)m.lh), hh = _mm256_set1_epi64x((long long)m.hh);
+  const __m256i low_byte = _mm256_set1_epi16(0x00ff);
+  size_t i = 0;
+  for (; i + 64 <= len; i += 64) {
+    __m256i a = _mm256_loadu_si256((const __m256i *)(src + i));
+    __m256i b = _mm256_loadu_si256((const __m256i *)(src + i + 32));
+    __m256i l = _mm256_packus_epi16(_mm256_and_si256(a, low_byte), _mm256_and_si256(b, low_byte));
+    __m256i h = _mm256_packus_epi16(_mm256_srli_epi16(a, 8), _mm256_srli_epi16(b, 8));
+    __m256i pl = _mm256_xor_si256(_mm256_gf2p8affine_epi64_epi8(l, ll, 0), _mm256_gf2p8affine_epi64_epi8(h, hl, 0));
+    __m256i ph = _mm256_xor_si256(_mm256_gf2p8affine_epi64_epi8(l, lh, 0), _mm256_gf2p8affine_epi64_epi8(h, hh, 0));
+    __m256i da = _mm256_loadu_si256((const __m256i *)(dst + i));
+    __m256i db = _mm256_loadu_si256((const __m256i *)(dst + i + 32));
+    _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(da, _mm256_unpacklo_epi8(pl, ph)));
+    _mm256_storeu_si256((__m256i *)(dst + i + 32), _mm256_xor_si256(db, _mm256_unpackhi_epi8(pl, ph)));
+  }
+  if (i < len) muladd_scalar(dst + i, src + i, len - i, c);
+}
+
+__attribute__((target("avx512f,avx512bw,gfni"))) static void muladd_gfni_avx512(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
+  if (c == 0) return;
+  affine_blocks m;
+  make_affine_blocks(&m, c);
+  const __m512i ll = _mm512_set1_epi64((long long)m.ll), hl = _mm512_set1_epi64((long long)m.hl);
+  const __m512i lh = _mm512_set1_epi64((long long)m.lh), hh = _mm512_set1_epi64((long long)m.hh);
+  const __m512i low_byte = _mm512_set1_epi16(0x00ff);
+  size_t i = 0;
+  for (; i + 128 <= len; i += 128) {
+    __m512i a = _mm512_loadu_si512((const void *)(src + i));
+    __m512i b = _mm512_loadu_si512((const void *)(src + i + 64));
+    __m512i l = _mm512_packus_epi16(_mm512_and_si512(a, low_byte), _mm512_and_si512(b, low_byte));
+    __m512i h = _mm512_packus_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(b, 8));
+    __m512i pl = _mm512_xor_si512(_mm512_gf2p8affine_epi64_epi8(l, ll, 0), _mm512_gf2p8affine_epi64_epi8(h, hl, 0));
+    __m512i ph = _mm512_xor_si512(_mm512_gf2p8affine_epi64_epi8(l, lh, 0), _mm512_gf2p8affine_epi64_epi8(h, hh, 0));
+    __m512i da = _mm512_loadu_si512((const void *)(dst + i));
+    __m512i db = _mm512_loadu_si512((const void *)(dst + i + 64));
+    _mm512_storeu_si512((void *)(dst + i), _mm512_xor_si512(da, _mm512_unpacklo_epi8(pl, ph)));
+    _mm512_storeu_si512((void *)(dst + i + 64), _mm512_xor_si512(db, _mm512_unpackhi_epi8(pl, ph)));
+  }
+  if (i < len) muladd_scalar(dst + i, src + i, len - i, c);
+}
+
+#endif /* GF16_X86 */
+
+static gf16_kernel available[5];
+static int available_count;
+static const gf16_kernel *current;
+
+void gf16_init(void) {
+  if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) return;
+  fill_tables();
+  int n = 0;
+  available[n++] = (gf16_kernel){"scalar", muladd_scalar};
+#ifdef GF16_X86
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("ssse3")) available[n++] = (gf16_kernel){"ssse3", muladd_ssse3};
+  if (__builtin_cpu_supports("avx2")) available[n++] = (gf16_kernel){"avx2", muladd_avx2};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("gfni")) available[n++] = (gf16_kernel){"gfni-avx2", muladd_gfni_avx2};
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("gfni")) {
+    available[n++] = (gf16_kernel){"gfni-avx512", muladd_gfni_avx512};
+  }
+#endif
+  available_count = n;
+  current = &available[n - 1];
+  __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
+}
+
+const gf16_kernel *gf16_kernels(int *count) {
+  *count = available_count;
+  return available;
+}
+
+const gf16_kernel *gf16_current(void) { return current; }
+
+int gf16_select(const char *name) {
+  for (int i = 0; i < available_count; i++) {
+    if (strcmp(available[i].name, name) == 0) {
+      current = &available[i];
+      return 1;
+    }
+  }
+  return 0;
+}
