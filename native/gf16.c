@@ -52,15 +52,22 @@ uint16_t gf16_log(uint16_t a) { return log_table[a]; }
 
 /* ---- portable ---- */
 
-static void muladd_scalar(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
-  if (c == 0) return;
+typedef struct {
   uint16_t lo[256], hi[256];
+} byte_tables;
+
+static void prepare_scalar(gf16_prepared *p, uint16_t c) {
+  byte_tables *t = (byte_tables *)p->bytes;
   uint32_t lc = log_table[c];
-  lo[0] = hi[0] = 0;
+  t->lo[0] = t->hi[0] = 0;
   for (int b = 1; b < 256; b++) {
-    lo[b] = exp_table[lc + log_table[b]];
-    hi[b] = exp_table[lc + log_table[b << 8]];
+    t->lo[b] = c ? exp_table[lc + log_table[b]] : 0;
+    t->hi[b] = c ? exp_table[lc + log_table[b << 8]] : 0;
   }
+}
+
+static void apply_scalar(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
+  const uint16_t *lo = ((const byte_tables *)p->bytes)->lo, *hi = ((const byte_tables *)p->bytes)->hi;
   /* Byte by byte, so the word order is little-endian on any CPU. */
   for (size_t i = 0; i + 1 < len; i += 2) {
     uint16_t p = lo[src[i]] ^ hi[src[i + 1]];
@@ -71,6 +78,14 @@ static void muladd_scalar(uint8_t *dst, const uint8_t *src, size_t len, uint16_t
 
 #ifdef GF16_X86
 
+/* The last few words of a region, below one vector's worth, from the prepared kernel's constant. */
+static void tail(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
+  _Alignas(64) uint8_t room[GF16_PREPARED_MAX];
+  gf16_prepared *t = (gf16_prepared *)room;
+  prepare_scalar(t, p->c);
+  apply_scalar(dst, src, len, t);
+}
+
 /*
  * Nibble tables: for nibble position k (bits 4k..4k+3 of the word) and value n, the product
  * c · (n << 4k), its low bytes in lo[k][n] and high bytes in hi[k][n].
@@ -80,7 +95,8 @@ typedef struct {
   uint8_t hi[4][16];
 } nibble_tables;
 
-static void make_nibble_tables(nibble_tables *t, uint16_t c) {
+static void prepare_nibbles(gf16_prepared *p, uint16_t c) {
+  nibble_tables *t = (nibble_tables *)p->bytes;
   for (int k = 0; k < 4; k++) {
     for (int n = 0; n < 16; n++) {
       uint16_t p = gf16_mul(c, (uint16_t)(n << (4 * k)));
@@ -90,10 +106,8 @@ static void make_nibble_tables(nibble_tables *t, uint16_t c) {
   }
 }
 
-__attribute__((target("ssse3"))) static void muladd_ssse3(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
-  if (c == 0) return;
-  nibble_tables t;
-  make_nibble_tables(&t, c);
+__attribute__((target("ssse3"))) static void apply_ssse3(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
+  const nibble_tables t = *(const nibble_tables *)p->bytes;
   __m128i tl[4], th[4];
   for (int k = 0; k < 4; k++) {
     tl[k] = _mm_loadu_si128((const __m128i *)t.lo[k]);
@@ -118,13 +132,11 @@ __attribute__((target("ssse3"))) static void muladd_ssse3(uint8_t *dst, const ui
     _mm_storeu_si128((__m128i *)(dst + i), _mm_xor_si128(da, _mm_unpacklo_epi8(pl, ph)));
     _mm_storeu_si128((__m128i *)(dst + i + 16), _mm_xor_si128(db, _mm_unpackhi_epi8(pl, ph)));
   }
-  if (i < len) muladd_scalar(dst + i, src + i, len - i, c);
+  if (i < len) tail(dst + i, src + i, len - i, p);
 }
 
-__attribute__((target("avx2"))) static void muladd_avx2(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
-  if (c == 0) return;
-  nibble_tables t;
-  make_nibble_tables(&t, c);
+__attribute__((target("avx2"))) static void apply_avx2(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
+  const nibble_tables t = *(const nibble_tables *)p->bytes;
   __m256i tl[4], th[4];
   for (int k = 0; k < 4; k++) {
     tl[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)t.lo[k]));
@@ -149,7 +161,7 @@ __attribute__((target("avx2"))) static void muladd_avx2(uint8_t *dst, const uint
     _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(da, _mm256_unpacklo_epi8(pl, ph)));
     _mm256_storeu_si256((__m256i *)(dst + i + 32), _mm256_xor_si256(db, _mm256_unpackhi_epi8(pl, ph)));
   }
-  if (i < len) muladd_scalar(dst + i, src + i, len - i, c);
+  if (i < len) tail(dst + i, src + i, len - i, p);
 }
 
 /*
@@ -161,7 +173,8 @@ typedef struct {
   uint64_t ll, hl, lh, hh;
 } affine_blocks;
 
-static void make_affine_blocks(affine_blocks *m, uint16_t c) {
+static void prepare_affine(gf16_prepared *p, uint16_t c) {
+  affine_blocks *m = (affine_blocks *)p->bytes;
   uint16_t col[16];
   for (int j = 0; j < 16; j++) col[j] = gf16_mul(c, (uint16_t)(1u << j));
   memset(m, 0, sizeof *m);
@@ -176,10 +189,8 @@ static void make_affine_blocks(affine_blocks *m, uint16_t c) {
   }
 }
 
-__attribute__((target("avx2,gfni"))) static void muladd_gfni_avx2(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
-  if (c == 0) return;
-  affine_blocks m;
-  make_affine_blocks(&m, c);
+__attribute__((target("avx2,gfni"))) static void apply_gfni_avx2(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
+  const affine_blocks m = *(const affine_blocks *)p->bytes;
   const __m256i ll = _mm256_set1_epi64x((long long)m.ll), hl = _mm256_set1_epi64x((long long)m.hl);
   const __m256i lh = _mm256_set1_epi64x((long long)m.lh), hh = _mm256_set1_epi64x((long long)m.hh);
   const __m256i low_byte = _mm256_set1_epi16(0x00ff);
@@ -196,13 +207,11 @@ __attribute__((target("avx2,gfni"))) static void muladd_gfni_avx2(uint8_t *dst, 
     _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(da, _mm256_unpacklo_epi8(pl, ph)));
     _mm256_storeu_si256((__m256i *)(dst + i + 32), _mm256_xor_si256(db, _mm256_unpackhi_epi8(pl, ph)));
   }
-  if (i < len) muladd_scalar(dst + i, src + i, len - i, c);
+  if (i < len) tail(dst + i, src + i, len - i, p);
 }
 
-__attribute__((target("avx512f,avx512bw,gfni"))) static void muladd_gfni_avx512(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
-  if (c == 0) return;
-  affine_blocks m;
-  make_affine_blocks(&m, c);
+__attribute__((target("avx512f,avx512bw,gfni"))) static void apply_gfni_avx512(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
+  const affine_blocks m = *(const affine_blocks *)p->bytes;
   const __m512i ll = _mm512_set1_epi64((long long)m.ll), hl = _mm512_set1_epi64((long long)m.hl);
   const __m512i lh = _mm512_set1_epi64((long long)m.lh), hh = _mm512_set1_epi64((long long)m.hh);
   const __m512i low_byte = _mm512_set1_epi16(0x00ff);
@@ -219,7 +228,7 @@ __attribute__((target("avx512f,avx512bw,gfni"))) static void muladd_gfni_avx512(
     _mm512_storeu_si512((void *)(dst + i), _mm512_xor_si512(da, _mm512_unpacklo_epi8(pl, ph)));
     _mm512_storeu_si512((void *)(dst + i + 64), _mm512_xor_si512(db, _mm512_unpackhi_epi8(pl, ph)));
   }
-  if (i < len) muladd_scalar(dst + i, src + i, len - i, c);
+  if (i < len) tail(dst + i, src + i, len - i, p);
 }
 
 #endif /* GF16_X86 */
@@ -232,14 +241,14 @@ void gf16_init(void) {
   if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) return;
   fill_tables();
   int n = 0;
-  available[n++] = (gf16_kernel){"scalar", muladd_scalar};
+  available[n++] = (gf16_kernel){"scalar", 64 + sizeof(byte_tables), prepare_scalar, apply_scalar};
 #ifdef GF16_X86
   __builtin_cpu_init();
-  if (__builtin_cpu_supports("ssse3")) available[n++] = (gf16_kernel){"ssse3", muladd_ssse3};
-  if (__builtin_cpu_supports("avx2")) available[n++] = (gf16_kernel){"avx2", muladd_avx2};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("gfni")) available[n++] = (gf16_kernel){"gfni-avx2", muladd_gfni_avx2};
+  if (__builtin_cpu_supports("ssse3")) available[n++] = (gf16_kernel){"ssse3", 64 + sizeof(nibble_tables), prepare_nibbles, apply_ssse3};
+  if (__builtin_cpu_supports("avx2")) available[n++] = (gf16_kernel){"avx2", 64 + sizeof(nibble_tables), prepare_nibbles, apply_avx2};
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("gfni")) available[n++] = (gf16_kernel){"gfni-avx2", 64 + 64, prepare_affine, apply_gfni_avx2};
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("gfni")) {
-    available[n++] = (gf16_kernel){"gfni-avx512", muladd_gfni_avx512};
+    available[n++] = (gf16_kernel){"gfni-avx512", 64 + 64, prepare_affine, apply_gfni_avx512};
   }
 #endif
   available_count = n;
@@ -253,6 +262,19 @@ const gf16_kernel *gf16_kernels(int *count) {
 }
 
 const gf16_kernel *gf16_current(void) { return current; }
+
+void gf16_prepare(gf16_prepared *p, uint16_t c) {
+  p->c = c;
+  current->prepare(p, c);
+}
+
+void gf16_muladd(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
+  if (c == 0) return;
+  _Alignas(64) uint8_t room[GF16_PREPARED_MAX];
+  gf16_prepared *p = (gf16_prepared *)room;
+  gf16_prepare(p, c);
+  current->apply(dst, src, len, p);
+}
 
 int gf16_select(const char *name) {
   for (int i = 0; i < available_count; i++) {

@@ -16,12 +16,27 @@ uint16_t gf16_mul(uint16_t a, uint16_t b);
 uint16_t gf16_exp(uint32_t e);
 uint16_t gf16_log(uint16_t a);
 
+/*
+ * A constant made ready for one kernel (lookup tables or bit matrices): made once per constant,
+ * used for every region multiplied by it.
+ */
+typedef struct {
+  uint16_t c;
+  _Alignas(64) uint8_t bytes[];
+} gf16_prepared;
+
+/* Room for any kernel's prepared constant; kernels say how much of it they use (gf16_kernel.size). */
+#define GF16_PREPARED_MAX (64 + 1024)
+
 /* dst ^= c · src, word by word; len is a whole number of words (even). */
-typedef void (*gf16_muladd_fn)(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c);
+typedef void (*gf16_apply_fn)(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p);
 
 typedef struct {
   const char *name;
-  gf16_muladd_fn fn;
+  /* Bytes one prepared constant takes (a multiple of 64), header included. */
+  size_t size;
+  void (*prepare)(gf16_prepared *p, uint16_t c);
+  gf16_apply_fn apply;
 } gf16_kernel;
 
 /* The kernels this CPU can run, fastest last; `count` receives their number. */
@@ -31,8 +46,9 @@ const gf16_kernel *gf16_current(void);
 /* Uses the named kernel from now on; 0 when this CPU has no such kernel. */
 int gf16_select(const char *name);
 
-static inline void gf16_muladd(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c) {
-  gf16_current()->fn(dst, src, len, c);
-}
+/* Prepares c for the current kernel (sets p->c too). */
+void gf16_prepare(gf16_prepared *p, uint16_t c);
+/* dst ^= c · src with the current kernel. */
+void gf16_muladd(uint8_t *dst, const uint8_t *src, size_t len, uint16_t c);
 
 #endif

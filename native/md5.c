@@ -124,8 +124,7 @@ void md5_blocks2(uint32_t s1[4], const uint8_t *d1, uint32_t s2[4], const uint8_
   for (size_t n = 0; n < blocks; n++, d1 += 64, d2 += 64) {
     uint32_t x[16], y[16];
     for (int i = 0; i < 16; i++) x[i] = word_at(d1, i);
-    if (d1 == d2) memcpy(y, x, sizeof x);
-    else for (int i = 0; i < 16; i++) y[i] = word_at(d2, i);
+    for (int i = 0; i < 16; i++) y[i] = word_at(d2, i);
     uint32_t a01 = a1, b01 = b1, c01 = c1, e01 = e1, a02 = a2, b02 = b2, c02 = c2, e02 = e2;
     STEP2(F, a, b, c, e, 0, 7, 0xd76aa478u);
     STEP2(F, e, a, b, c, 1, 12, 0xe8c7b756u);
@@ -210,6 +209,105 @@ void md5_blocks2(uint32_t s1[4], const uint8_t *d1, uint32_t s2[4], const uint8_
   s2[3] = e2;
 }
 
+/* Two digests of the same bytes: the message words are loaded once for both chains. */
+#define STEP2S(f, a, b, c, d, k, s, t)        \
+  do {                                       \
+    a##1 += f(b##1, c##1, d##1) + x[k] + (t); \
+    a##2 += f(b##2, c##2, d##2) + x[k] + (t); \
+    a##1 = ROTL(a##1, s) + b##1;             \
+    a##2 = ROTL(a##2, s) + b##2;             \
+  } while (0)
+
+static void md5_blocks_same(uint32_t s1[4], uint32_t s2[4], const uint8_t *d1, size_t blocks) {
+  uint32_t a1 = s1[0], b1 = s1[1], c1 = s1[2], e1 = s1[3];
+  uint32_t a2 = s2[0], b2 = s2[1], c2 = s2[2], e2 = s2[3];
+  for (size_t n = 0; n < blocks; n++, d1 += 64) {
+    uint32_t x[16];
+    for (int i = 0; i < 16; i++) x[i] = word_at(d1, i);
+    uint32_t a01 = a1, b01 = b1, c01 = c1, e01 = e1, a02 = a2, b02 = b2, c02 = c2, e02 = e2;
+    STEP2S(F, a, b, c, e, 0, 7, 0xd76aa478u);
+    STEP2S(F, e, a, b, c, 1, 12, 0xe8c7b756u);
+    STEP2S(F, c, e, a, b, 2, 17, 0x242070dbu);
+    STEP2S(F, b, c, e, a, 3, 22, 0xc1bdceeeu);
+    STEP2S(F, a, b, c, e, 4, 7, 0xf57c0fafu);
+    STEP2S(F, e, a, b, c, 5, 12, 0x4787c62au);
+    STEP2S(F, c, e, a, b, 6, 17, 0xa8304613u);
+    STEP2S(F, b, c, e, a, 7, 22, 0xfd469501u);
+    STEP2S(F, a, b, c, e, 8, 7, 0x698098d8u);
+    STEP2S(F, e, a, b, c, 9, 12, 0x8b44f7afu);
+    STEP2S(F, c, e, a, b, 10, 17, 0xffff5bb1u);
+    STEP2S(F, b, c, e, a, 11, 22, 0x895cd7beu);
+    STEP2S(F, a, b, c, e, 12, 7, 0x6b901122u);
+    STEP2S(F, e, a, b, c, 13, 12, 0xfd987193u);
+    STEP2S(F, c, e, a, b, 14, 17, 0xa679438eu);
+    STEP2S(F, b, c, e, a, 15, 22, 0x49b40821u);
+    STEP2S(G, a, b, c, e, 1, 5, 0xf61e2562u);
+    STEP2S(G, e, a, b, c, 6, 9, 0xc040b340u);
+    STEP2S(G, c, e, a, b, 11, 14, 0x265e5a51u);
+    STEP2S(G, b, c, e, a, 0, 20, 0xe9b6c7aau);
+    STEP2S(G, a, b, c, e, 5, 5, 0xd62f105du);
+    STEP2S(G, e, a, b, c, 10, 9, 0x02441453u);
+    STEP2S(G, c, e, a, b, 15, 14, 0xd8a1e681u);
+    STEP2S(G, b, c, e, a, 4, 20, 0xe7d3fbc8u);
+    STEP2S(G, a, b, c, e, 9, 5, 0x21e1cde6u);
+    STEP2S(G, e, a, b, c, 14, 9, 0xc33707d6u);
+    STEP2S(G, c, e, a, b, 3, 14, 0xf4d50d87u);
+    STEP2S(G, b, c, e, a, 8, 20, 0x455a14edu);
+    STEP2S(G, a, b, c, e, 13, 5, 0xa9e3e905u);
+    STEP2S(G, e, a, b, c, 2, 9, 0xfcefa3f8u);
+    STEP2S(G, c, e, a, b, 7, 14, 0x676f02d9u);
+    STEP2S(G, b, c, e, a, 12, 20, 0x8d2a4c8au);
+    STEP2S(H, a, b, c, e, 5, 4, 0xfffa3942u);
+    STEP2S(H, e, a, b, c, 8, 11, 0x8771f681u);
+    STEP2S(H, c, e, a, b, 11, 16, 0x6d9d6122u);
+    STEP2S(H, b, c, e, a, 14, 23, 0xfde5380cu);
+    STEP2S(H, a, b, c, e, 1, 4, 0xa4beea44u);
+    STEP2S(H, e, a, b, c, 4, 11, 0x4bdecfa9u);
+    STEP2S(H, c, e, a, b, 7, 16, 0xf6bb4b60u);
+    STEP2S(H, b, c, e, a, 10, 23, 0xbebfbc70u);
+    STEP2S(H, a, b, c, e, 13, 4, 0x289b7ec6u);
+    STEP2S(H, e, a, b, c, 0, 11, 0xeaa127fau);
+    STEP2S(H, c, e, a, b, 3, 16, 0xd4ef3085u);
+    STEP2S(H, b, c, e, a, 6, 23, 0x04881d05u);
+    STEP2S(H, a, b, c, e, 9, 4, 0xd9d4d039u);
+    STEP2S(H, e, a, b, c, 12, 11, 0xe6db99e5u);
+    STEP2S(H, c, e, a, b, 15, 16, 0x1fa27cf8u);
+    STEP2S(H, b, c, e, a, 2, 23, 0xc4ac5665u);
+    STEP2S(I, a, b, c, e, 0, 6, 0xf4292244u);
+    STEP2S(I, e, a, b, c, 7, 10, 0x432aff97u);
+    STEP2S(I, c, e, a, b, 14, 15, 0xab9423a7u);
+    STEP2S(I, b, c, e, a, 5, 21, 0xfc93a039u);
+    STEP2S(I, a, b, c, e, 12, 6, 0x655b59c3u);
+    STEP2S(I, e, a, b, c, 3, 10, 0x8f0ccc92u);
+    STEP2S(I, c, e, a, b, 10, 15, 0xffeff47du);
+    STEP2S(I, b, c, e, a, 1, 21, 0x85845dd1u);
+    STEP2S(I, a, b, c, e, 8, 6, 0x6fa87e4fu);
+    STEP2S(I, e, a, b, c, 15, 10, 0xfe2ce6e0u);
+    STEP2S(I, c, e, a, b, 6, 15, 0xa3014314u);
+    STEP2S(I, b, c, e, a, 13, 21, 0x4e0811a1u);
+    STEP2S(I, a, b, c, e, 4, 6, 0xf7537e82u);
+    STEP2S(I, e, a, b, c, 11, 10, 0xbd3af235u);
+    STEP2S(I, c, e, a, b, 2, 15, 0x2ad7d2bbu);
+    STEP2S(I, b, c, e, a, 9, 21, 0xeb86d391u);
+    a1 += a01;
+    b1 += b01;
+    c1 += c01;
+    e1 += e01;
+    a2 += a02;
+    b2 += b02;
+    c2 += c02;
+    e2 += e02;
+  }
+  s1[0] = a1;
+  s1[1] = b1;
+  s1[2] = c1;
+  s1[3] = e1;
+  s2[0] = a2;
+  s2[1] = b2;
+  s2[2] = c2;
+  s2[3] = e2;
+}
+
 void md5_init(md5_ctx *m) {
   m->st[0] = 0x67452301u;
   m->st[1] = 0xefcdab89u;
@@ -245,7 +343,7 @@ void md5_update2(md5_ctx *m1, md5_ctx *m2, const void *data, size_t len) {
     return;
   }
   size_t whole = len & ~(size_t)63;
-  md5_blocks2(m1->st, data, m2->st, data, whole / 64);
+  md5_blocks_same(m1->st, m2->st, data, whole / 64);
   m1->bytes += whole;
   m2->bytes += whole;
   if (whole < len) {

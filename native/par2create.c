@@ -65,7 +65,8 @@ struct par2_creator {
   uint8_t *recov; /* recovery × width */
   uint8_t *stage; /* group × width */
   uint32_t staged_first, staged;
-  uint16_t *coef; /* group × recovery, for the slices in the stage */
+  const gf16_kernel *kernel;
+  uint8_t *coef; /* group × recovery prepared constants (kernel->size each), for the slices in the stage */
   md5_ctx *recov_md5;
 
   /* Layout of the recovery file: where each recovery packet and each copy of the index packets starts. */
@@ -194,7 +195,8 @@ par2_creator *par2_open(uint64_t slice, uint32_t recovery, uint64_t size, const 
   plan_memory(c, budget);
   c->recov = alloc_aligned(recovery * c->width);
   c->stage = alloc_aligned(c->group * c->width);
-  c->coef = malloc(sizeof *c->coef * c->group * recovery);
+  c->kernel = gf16_current();
+  c->coef = alloc_aligned(c->kernel->size * c->group * recovery);
   if (!c->recov || !c->stage || !c->coef) goto fail;
   memset(c->recov, 0, recovery * c->width);
   layout(c);
@@ -211,25 +213,31 @@ fail:
 unsigned par2_passes(const par2_creator *c) { return c->passes; }
 
 uint64_t par2_memory(const par2_creator *c) {
-  return (c->recovery + c->group) * c->width + 20 * (uint64_t)c->slices + (c->passes > 1 ? READ_BYTES : 0);
+  return (c->recovery + c->group) * c->width + c->kernel->size * c->group * c->recovery + 20 * (uint64_t)c->slices + (c->passes > 1 ? READ_BYTES : 0);
 }
 
 /* Adds the staged slices into the recovery band, one column block at a time. */
 static void multiply_stage(par2_creator *c) {
   uint32_t n = c->staged;
   if (n == 0) return;
+  const gf16_kernel *k = c->kernel;
+#define COEF(g, r) ((gf16_prepared *)(c->coef + ((size_t)(r) * c->group + (g)) * k->size))
   for (uint32_t g = 0; g < n; g++) {
     uint64_t lg = par2_slice_log(c->staged_first + g);
-    for (uint32_t r = 0; r < c->recovery; r++) c->coef[(size_t)g * c->recovery + r] = gf16_exp((uint32_t)(lg * r % 65535));
+    for (uint32_t r = 0; r < c->recovery; r++) {
+      gf16_prepared *p = COEF(g, r);
+      p->c = gf16_exp((uint32_t)(lg * r % 65535));
+      k->prepare(p, p->c);
+    }
   }
-  gf16_muladd_fn muladd = gf16_current()->fn;
   for (uint64_t off = 0; off < c->width; off += BLOCK) {
     size_t len = (size_t)(c->width - off < BLOCK ? c->width - off : BLOCK);
     for (uint32_t r = 0; r < c->recovery; r++) {
       uint8_t *dst = c->recov + r * c->width + off;
-      for (uint32_t g = 0; g < n; g++) muladd(dst, c->stage + g * c->width + off, len, c->coef[(size_t)g * c->recovery + r]);
+      for (uint32_t g = 0; g < n; g++) k->apply(dst, c->stage + g * c->width + off, len, COEF(g, r));
     }
   }
+#undef COEF
   c->staged_first += n;
   c->staged = 0;
 }
