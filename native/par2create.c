@@ -76,6 +76,7 @@ struct par2_creator {
   uint64_t recov_file_size, index_file_size;
   uint64_t main_len, desc_len, ifsc_len, creator_len, recv_len;
   int recov_fd;
+  int cancel; /* set from another thread: par2_from_file stops at its next read */
 };
 
 static uint32_t *slice_logs;
@@ -211,6 +212,8 @@ fail:
 }
 
 unsigned par2_passes(const par2_creator *c) { return c->passes; }
+
+void par2_cancel(par2_creator *c) { __atomic_store_n(&c->cancel, 1, __ATOMIC_RELAXED); }
 
 uint64_t par2_memory(const par2_creator *c) {
   return (c->recovery + c->group) * c->width + c->kernel->size * c->group * c->recovery + 20 * (uint64_t)c->slices + (c->passes > 1 ? READ_BYTES : 0);
@@ -485,6 +488,10 @@ int par2_from_file(par2_creator *c, const char *data_path, const char *index_pat
         goto out;
       }
       if (n == 0) break;
+      if (__atomic_load_n(&c->cancel, __ATOMIC_RELAXED)) {
+        e = ECANCELED;
+        goto out;
+      }
       if (pos + (uint64_t)n > c->size) {
         e = EIO;
         goto out;

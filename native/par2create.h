@@ -31,6 +31,8 @@ int par2_feed(par2_creator *c, const uint8_t *data, size_t len);
 int par2_finish(par2_creator *c, const char *index_path, const char *recovery_path, uint64_t *bytes);
 /* Reads data_path for every pass itself and writes the set; 0 or an errno (EIO when the file changed size). */
 int par2_from_file(par2_creator *c, const char *data_path, const char *index_path, const char *recovery_path, uint64_t *bytes);
+/* Makes a running par2_from_file stop soon with ECANCELED (callable from any thread). */
+void par2_cancel(par2_creator *c);
 void par2_free(par2_creator *c);
 
 /* The constant of input slice i (0-based) is 2^par2_slice_log(i). */

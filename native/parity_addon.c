@@ -14,7 +14,8 @@
  * par2FromFile(handle, dataPath, indexPath, recoveryPath, cb(errno, bytes)): run on the libuv
  *   thread pool; one at a time per handle (the caller awaits each). buf must stay unchanged
  *   until cb: it is read on another thread.
- * par2Close(handle): frees the creator now, or when its running work ends.
+ * par2Close(handle): frees the creator now, or when its running work ends, which it asks to stop
+ *   early (par2FromFile then calls back with ECANCELED).
  */
 #include <errno.h>
 #include <node_api.h>
@@ -306,6 +307,7 @@ static napi_value par2_close_js(napi_env env, napi_callback_info info) {
   handle *h = argc ? get_handle(env, argv[0]) : NULL;
   if (!h) return throw_type(env, "par2Close(handle) needs a handle");
   h->closed = 1;
+  if (h->busy && h->creator) par2_cancel(h->creator);
   if (!h->busy) {
     par2_free(h->creator);
     h->creator = NULL;
