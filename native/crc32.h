@@ -8,6 +8,8 @@
 void crc32_init(void);
 /* Continues crc (0 for a new stream) over data. */
 uint32_t crc32_update(uint32_t crc, const void *data, size_t len);
+/* Whether to use carry-less multiplication where the CPU has it (the default); for tests. */
+void crc32_use_clmul(int on);
 /* The CRC of `len` zero bytes appended to a stream whose CRC is crc. */
 uint32_t crc32_zeros(uint32_t crc, size_t len);
 

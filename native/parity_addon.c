@@ -7,7 +7,8 @@
  * par2Kernels() -> names of the GF(2^16) kernels this CPU runs, fastest last
  * par2SelectKernel(name) -> boolean: use that kernel from now on (tests, benchmarks)
  * gfMulAdd(dst, src, c): dst ^= c · src with the current kernel, on the calling thread (tests)
- * gfMul(a, b) -> product; md5(buf) -> Buffer; crc32(buf) -> number (tests)
+ * gfMul(a, b) -> product; md5(buf) -> Buffer; crc32(buf, portable?) -> number, by the table
+ *   method when portable is true (tests)
  * par2Open(slice, recovery, size, name, budget) -> handle; throws RangeError for bad arguments
  * par2Info(handle) -> [passes, memory bytes]
  * par2Feed(handle, buf, cb(errno)), par2Finish(handle, indexPath, recoveryPath, cb(errno, bytes)),
@@ -142,12 +143,17 @@ static napi_value md5(napi_env env, napi_callback_info info) {
 }
 
 static napi_value crc32(napi_env env, napi_callback_info info) {
-  size_t argc = 1, len;
-  napi_value argv[1], result;
+  size_t argc = 2, len;
+  napi_value argv[2], result;
   uint8_t *data;
+  bool portable = false;
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || !get_buffer(env, argv[0], &data, &len)) return throw_type(env, "crc32(buf) needs a buffer");
+  if (argc > 1) napi_get_value_bool(env, argv[1], &portable);
+  /* Only tests ask for the table method; a creator running meanwhile gets the same CRCs either way. */
+  if (portable) crc32_use_clmul(0);
   napi_create_uint32(env, crc32_update(0, data, len), &result);
+  if (portable) crc32_use_clmul(1);
   return result;
 }
 

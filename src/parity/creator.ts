@@ -18,7 +18,7 @@ interface ParityAddon {
   gfMulAdd(dst: Buffer, src: Buffer, c: number): void;
   gfMul(a: number, b: number): number;
   md5(buf: Buffer): Buffer;
-  crc32(buf: Buffer): number;
+  crc32(buf: Buffer, portable?: boolean): number;
   par2Open(slice: number, recovery: number, size: number, name: Buffer, budget: number): object;
   par2Info(h: object): [passes: number, memory: number];
   par2Feed(h: object, buf: Buffer, done: Done): void;
