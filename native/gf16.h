@@ -37,6 +37,8 @@ typedef struct {
   size_t size;
   void (*prepare)(gf16_prepared *p, uint16_t c);
   gf16_apply_fn apply;
+  /* dst ^= Σ p[i]·src[i] over four sources in one pass, or NULL where the kernel has none. */
+  void (*apply4)(uint8_t *dst, const uint8_t *const src[4], size_t len, const gf16_prepared *const p[4]);
 } gf16_kernel;
 
 /* The kernels this CPU can run, fastest last; `count` receives their number. */
@@ -45,6 +47,8 @@ const gf16_kernel *gf16_kernels(int *count);
 const gf16_kernel *gf16_current(void);
 /* Uses the named kernel from now on; 0 when this CPU has no such kernel. */
 int gf16_select(const char *name);
+/* Four products into dst with kernel k: its apply4, or four applies. */
+void gf16_apply4(const gf16_kernel *k, uint8_t *dst, const uint8_t *const src[4], size_t len, const gf16_prepared *const p[4]);
 
 /* Prepares c for the current kernel (sets p->c too). */
 void gf16_prepare(gf16_prepared *p, uint16_t c);

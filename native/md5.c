@@ -352,6 +352,30 @@ void md5_update2(md5_ctx *m1, md5_ctx *m2, const void *data, size_t len) {
   }
 }
 
+void md5_update_pair(md5_ctx *m1, const void *d1, md5_ctx *m2, const void *d2, size_t len) {
+  const uint8_t *p1 = d1, *p2 = d2;
+  if (m1->bytes != m2->bytes) {
+    md5_update(m1, p1, len);
+    md5_update(m2, p2, len);
+    return;
+  }
+  size_t head = (size_t)((64 - (m1->bytes & 63)) & 63);
+  if (head > len) head = len;
+  md5_update(m1, p1, head);
+  md5_update(m2, p2, head);
+  p1 += head;
+  p2 += head;
+  len -= head;
+  size_t whole = len & ~(size_t)63;
+  if (whole) {
+    md5_blocks2(m1->st, p1, m2->st, p2, whole / 64);
+    m1->bytes += whole;
+    m2->bytes += whole;
+  }
+  md5_update(m1, p1 + whole, len - whole);
+  md5_update(m2, p2 + whole, len - whole);
+}
+
 void md5_final(md5_ctx *m, uint8_t out[16]) {
   uint64_t bits = m->bytes * 8;
   static const uint8_t pad[64] = {0x80};

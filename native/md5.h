@@ -15,6 +15,8 @@ void md5_init(md5_ctx *m);
 void md5_update(md5_ctx *m, const void *data, size_t len);
 /* Feeds the same bytes to two digests, in one interleaved pass when both are at a block boundary. */
 void md5_update2(md5_ctx *m1, md5_ctx *m2, const void *data, size_t len);
+/* Two digests of different bytes of the same length, interleaved when both are at the same offset. */
+void md5_update_pair(md5_ctx *m1, const void *d1, md5_ctx *m2, const void *d2, size_t len);
 void md5_final(md5_ctx *m, uint8_t out[16]);
 void md5_digest(const void *data, size_t len, uint8_t out[16]);
 /* Raw compression of whole 64-byte blocks; md5_blocks2 runs two independent streams together. */
