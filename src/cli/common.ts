@@ -146,7 +146,7 @@ export function parseParityMemory(value: string | undefined): number | undefined
   } catch (err) {
     throw new UsageError(`--parity-memory: ${(err as Error).message}`);
   }
-  if (n < 1024 * 1024) throw new UsageError('--parity-memory must be at least 1M');
+  if (n < 1_000_000) throw new UsageError('--parity-memory must be at least 1M');
   return n;
 }
 
