@@ -69,7 +69,8 @@ struct par2_creator {
   uint8_t file_hash[16], head_hash[16], file_id[16], set_id[16];
 
   /* Recovery. */
-  uint8_t *recov; /* recovery × width */
+  uint8_t *recov; /* recovery × width; zeroed by the first multiply, on a worker thread, not in par2_open */
+  int recov_zeroed;
   uint8_t *stage; /* group × width: the stage being filled */
   uint8_t *other; /* the second stage, being multiplied by the helper; NULL without one */
   uint32_t staged_first, staged;
@@ -227,7 +228,6 @@ par2_creator *par2_open(uint64_t slice, uint32_t recovery, uint64_t size, const 
   c->kernel = gf16_current();
   c->coef = alloc_aligned(c->kernel->size * c->group * recovery);
   if (!c->recov || !c->stage || !c->coef) goto fail;
-  memset(c->recov, 0, recovery * c->width);
   layout(c);
   if (c->helper && start_helper(c) != 0) {
     free(c->other);
@@ -255,6 +255,10 @@ uint64_t par2_memory(const par2_creator *c) {
 /* Adds n staged slices (the first is input slice `first`) into the recovery band, one column block at a time. */
 static void multiply(par2_creator *c, const uint8_t *stage, uint32_t first, uint32_t n) {
   if (n == 0) return;
+  if (!c->recov_zeroed) {
+    memset(c->recov, 0, c->recovery * c->width);
+    c->recov_zeroed = 1;
+  }
   const gf16_kernel *k = c->kernel;
 #define COEF(g, r) ((gf16_prepared *)(c->coef + ((size_t)(r) * c->group + (g)) * k->size))
   for (uint32_t g = 0; g < n; g++) {
@@ -508,7 +512,7 @@ static int flush_band(par2_creator *c) {
     int e = write_all(c->recov_fd, c->recov + r * c->width, len, c->recov_off[r] + HEADER + 4 + c->col0);
     if (e) return e;
   }
-  memset(c->recov, 0, c->recovery * c->width);
+  c->recov_zeroed = 0; /* the next band starts from zero */
   return 0;
 }
 
