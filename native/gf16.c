@@ -97,11 +97,25 @@ typedef struct {
 
 static void prepare_nibbles(gf16_prepared *p, uint16_t c) {
   nibble_tables *t = (nibble_tables *)p->bytes;
+  /* Products are linear: entry n is the XOR of c·x^(4k+i) over the bits i of n; each entry adds one
+   * basis product to an earlier entry. */
+  uint32_t x = c;
   for (int k = 0; k < 4; k++) {
+    uint16_t basis[4];
+    for (int i = 0; i < 4; i++) {
+      basis[i] = (uint16_t)x;
+      x <<= 1;
+      if (x & 0x10000) x ^= GF16_POLY;
+    }
+    uint16_t prod[16];
+    prod[0] = 0;
+    for (int n = 1; n < 16; n++) {
+      int top = 31 - __builtin_clz((unsigned)n);
+      prod[n] = prod[n ^ (1 << top)] ^ basis[top];
+    }
     for (int n = 0; n < 16; n++) {
-      uint16_t p = gf16_mul(c, (uint16_t)(n << (4 * k)));
-      t->lo[k][n] = (uint8_t)p;
-      t->hi[k][n] = (uint8_t)(p >> 8);
+      t->lo[k][n] = (uint8_t)prod[n];
+      t->hi[k][n] = (uint8_t)(prod[n] >> 8);
     }
   }
 }
@@ -173,20 +187,39 @@ typedef struct {
   uint64_t ll, hl, lh, hh;
 } affine_blocks;
 
+/* spread[b]: bit i of b moved to bit 8·(7-i), i.e. b as column 0 of an affine matrix. */
+static uint64_t spread[256];
+
+static void fill_spread(void) {
+  for (int b = 0; b < 256; b++) {
+    uint64_t q = 0;
+    for (int i = 0; i < 8; i++) q |= (uint64_t)((b >> i) & 1) << (8 * (7 - i));
+    spread[b] = q;
+  }
+}
+
 static void prepare_affine(gf16_prepared *p, uint16_t c) {
   affine_blocks *m = (affine_blocks *)p->bytes;
-  uint16_t col[16];
-  for (int j = 0; j < 16; j++) col[j] = gf16_mul(c, (uint16_t)(1u << j));
-  memset(m, 0, sizeof *m);
-  for (int i = 0; i < 8; i++) {
-    for (int j = 0; j < 8; j++) {
-      int shift = 8 * (7 - i) + j;
-      m->ll |= (uint64_t)((col[j] >> i) & 1) << shift;
-      m->hl |= (uint64_t)((col[j + 8] >> i) & 1) << shift;
-      m->lh |= (uint64_t)((col[j] >> (i + 8)) & 1) << shift;
-      m->hh |= (uint64_t)((col[j + 8] >> (i + 8)) & 1) << shift;
+  /* Column j of the 16×16 matrix is c·x^j: c doubled j times. Small files prepare a constant per
+   * slice and recovery slice, so this stays at a few dozen operations. */
+  uint32_t col = c;
+  uint64_t ll = 0, hl = 0, lh = 0, hh = 0;
+  for (int j = 0; j < 16; j++) {
+    uint64_t lo = spread[col & 0xff], hi = spread[(col >> 8) & 0xff];
+    if (j < 8) {
+      ll |= lo << j;
+      lh |= hi << j;
+    } else {
+      hl |= lo << (j - 8);
+      hh |= hi << (j - 8);
     }
+    col <<= 1;
+    if (col & 0x10000) col ^= GF16_POLY;
   }
+  m->ll = ll;
+  m->hl = hl;
+  m->lh = lh;
+  m->hh = hh;
 }
 
 __attribute__((target("avx2,gfni"))) static void apply_gfni_avx2(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
@@ -307,6 +340,9 @@ static const gf16_kernel *current;
 void gf16_init(void) {
   if (__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) return;
   fill_tables();
+#ifdef GF16_X86
+  fill_spread();
+#endif
   int n = 0;
   available[n++] = (gf16_kernel){"scalar", 64 + sizeof(byte_tables), prepare_scalar, apply_scalar, NULL};
 #ifdef GF16_X86
