@@ -12,14 +12,16 @@
  * par2Open(slice, recovery, size, name, budget) -> handle; throws RangeError for bad arguments
  * par2Info(handle) -> [passes, memory bytes]
  * par2Feed(handle, buf, cb(errno)), par2Finish(handle, indexPath, recoveryPath, cb(errno, bytes)),
- * par2FromFile(handle, dataPath, indexPath, recoveryPath, cb(errno, bytes)): run on the libuv
- *   thread pool; one at a time per handle (the caller awaits each). buf must stay unchanged
- *   until cb: it is read on another thread.
+ * par2FromFile(handle, dataPath, indexPath, recoveryPath, cb(errno, bytes)): run on a thread of
+ *   their own, not libuv's pool: a file's parity holds its thread for seconds, and the pool's
+ *   four threads are what the copy's reads and writes wait for. One call at a time per handle
+ *   (the caller awaits each). buf must stay unchanged until cb: it is read on another thread.
  * par2Close(handle): frees the creator now, or when its running work ends, which it asks to stop
  *   early (par2FromFile then calls back with ECANCELED).
  */
 #include <errno.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,8 +46,8 @@ enum op { OP_FEED, OP_FINISH, OP_FROM_FILE };
 typedef struct {
   enum op op;
   handle *h;
-  napi_ref handle_ref, buf_ref, cb_ref;
-  napi_async_work work;
+  napi_ref handle_ref, buf_ref;
+  napi_threadsafe_function done;
   const uint8_t *data;
   size_t len;
   char *data_path, *index_path, *recovery_path;
@@ -234,7 +236,9 @@ static void execute(napi_env env, void *data) {
   }
 }
 
-static void complete(napi_env env, napi_status status, void *data) {
+/* Back on the JS thread: the job's callback gets (errno, bytes). env is NULL when Node is shutting down. */
+static void call_js(napi_env env, napi_value cb, void *context, void *data) {
+  (void)context;
   job *j = data;
   handle *h = j->h;
   h->busy = 0;
@@ -242,20 +246,28 @@ static void complete(napi_env env, napi_status status, void *data) {
     par2_free(h->creator);
     h->creator = NULL;
   }
-  napi_value cb, argv[2], global;
-  napi_get_reference_value(env, j->cb_ref, &cb);
-  napi_create_int32(env, status == napi_ok ? j->err : ECANCELED, &argv[0]);
-  napi_create_double(env, (double)j->bytes, &argv[1]);
-  napi_delete_reference(env, j->cb_ref);
-  napi_delete_reference(env, j->handle_ref);
-  if (j->buf_ref) napi_delete_reference(env, j->buf_ref);
-  napi_delete_async_work(env, j->work);
+  if (env) {
+    napi_value argv[2], global;
+    napi_create_int32(env, j->err, &argv[0]);
+    napi_create_double(env, (double)j->bytes, &argv[1]);
+    napi_delete_reference(env, j->handle_ref);
+    if (j->buf_ref) napi_delete_reference(env, j->buf_ref);
+    napi_get_global(env, &global);
+    napi_call_function(env, global, cb, 2, argv, NULL);
+  }
   free(j->data_path);
   free(j->index_path);
   free(j->recovery_path);
   free(j);
-  napi_get_global(env, &global);
-  napi_call_function(env, global, cb, 2, argv, NULL);
+}
+
+static void *job_thread(void *data) {
+  job *j = data;
+  execute(NULL, j);
+  napi_threadsafe_function done = j->done;
+  napi_call_threadsafe_function(done, j, napi_tsfn_blocking);
+  napi_release_threadsafe_function(done, napi_tsfn_release);
+  return NULL;
 }
 
 /* Common part of the three asynchronous calls: argv[0] is the handle, argv[argc-1] the callback. */
@@ -293,12 +305,32 @@ static napi_value start(napi_env env, napi_callback_info info, enum op op) {
     free(j);
     return throw_type(env, "parity call: wrong arguments");
   }
-  napi_create_reference(env, argv[0], 1, &j->handle_ref);
-  napi_create_reference(env, argv[want - 1], 1, &j->cb_ref);
   napi_create_string_utf8(env, "blaine:par2", NAPI_AUTO_LENGTH, &name);
-  napi_create_async_work(env, NULL, name, execute, complete, j, &j->work);
-  h->busy = 1;
-  napi_queue_async_work(env, j->work);
+  pthread_attr_t attr;
+  pthread_t thread;
+  int started = napi_create_threadsafe_function(env, argv[want - 1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &j->done) == napi_ok;
+  if (started) {
+    napi_create_reference(env, argv[0], 1, &j->handle_ref);
+    h->busy = 1;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    started = pthread_create(&thread, &attr, job_thread, j) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) {
+      h->busy = 0;
+      napi_delete_reference(env, j->handle_ref);
+      napi_release_threadsafe_function(j->done, napi_tsfn_abort);
+    }
+  }
+  if (!started) {
+    if (j->buf_ref) napi_delete_reference(env, j->buf_ref);
+    free(j->data_path);
+    free(j->index_path);
+    free(j->recovery_path);
+    free(j);
+    napi_throw_error(env, "EAGAIN", "cannot start a thread for parity");
+    return NULL;
+  }
   return undefined(env);
 }
 
