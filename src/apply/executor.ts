@@ -5,9 +5,8 @@ import type { Operation } from '../plan/operation.js';
 import { entryFor } from '../plan/planner.js';
 import type { FileRecord } from '../scan/record.js';
 import { linkParity, moveParity, removeParity } from '../parity/paths.js';
-import type { Par2Stream } from '../parity/creator.js';
 import type { ParityPool } from '../parity/pool.js';
-import { CopyError, copyTaps, copyWithSha1, makeSymlink, setTimes, syncDisk } from '../fsx/copy.js';
+import { CopyError, copyWithSha1, makeSymlink, setTimes, syncDisk } from '../fsx/copy.js';
 import { requiredBytes } from '../fsx/space.js';
 import { CatalogBatch } from './batch.js';
 import { SpaceEstimate } from './space.js';
@@ -99,15 +98,10 @@ export class Executor {
     this.batch.step();
   }
 
-  /** `stream`: a creator the copy fed every byte of the file (one read pass); otherwise the file is read again. */
-  private startParity(p: string, size: number, stream: Par2Stream | null = null): void {
+  private startParity(p: string, size: number): void {
     const pool = this.ctx.parity;
-    if (!pool || size === 0) {
-      stream?.close();
-      return;
-    }
-    const submitted = stream ? pool.submitStreamed(this.ctx.root, diskRelative(p), size, stream) : pool.submit(this.ctx.root, diskRelative(p), size);
-    const job = submitted.then(
+    if (!pool || size === 0) return;
+    const job = pool.submit(this.ctx.root, diskRelative(p), size).then(
       (res) => {
         this.result.parityBytes += res.bytes;
         this.setParity(p, res.parityName);
@@ -240,19 +234,6 @@ export class Executor {
       return;
     }
     const dest = onDisk(this.ctx.root, r.path);
-    // Parity made from the copy's own reads where it can be: the file is then read once.
-    const stream = this.ctx.parity && copyTaps(r.size) ? this.ctx.parity.openStream(diskRelative(r.path), r.size) : null;
-    let fed = stream !== null;
-    const tap = stream
-      ? async (chunk: Buffer): Promise<void> => {
-          if (!fed) return;
-          try {
-            await stream.update(chunk);
-          } catch {
-            fed = false; // the file grew underway, say: its parity is made from the copy afterwards
-          }
-        }
-      : undefined;
     let res;
     try {
       // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
@@ -261,10 +242,8 @@ export class Executor {
         expectedSize: r.size,
         tempDir: diskTempDir(this.ctx.root),
         fs: this.fs,
-        tap,
       });
     } catch (err) {
-      stream?.close();
       if (err instanceof CopyError && err.code === 'SOURCE') {
         this.result.skipped.push({ path: r.path, message: err.message });
         this.ctx.warn(err.message);
@@ -289,7 +268,6 @@ export class Executor {
       if (twin) {
         // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin.
         this.deduped = true;
-        stream?.close();
         return this.link({ ...r, size: res.bytes }, twin, replaces);
       }
     }
@@ -299,9 +277,7 @@ export class Executor {
     // The size copied is what the file held while read; a file growing meanwhile is caught next run.
     this.batch.put(entryFor({ ...r, size: res.bytes }, this.ctx.volume, res.sha1));
     this.ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
-    const whole = fed && res.tapped === true && res.bytes === r.size;
-    if (!whole) stream?.close();
-    this.startParity(r.path, res.bytes, whole ? stream : null);
+    this.startParity(r.path, res.bytes);
   }
 
   private symlink(r: FileRecord, replaces: CatalogEntry | undefined): void {

@@ -22,16 +22,9 @@ import { isRoot, realFs, type Fsx } from './fsx.js';
 import { errCode, reason as errnoReason } from './errno.js';
 import { tempName } from './temp.js';
 
-/** Whether copyWithSha1 gives a file of this size to opts.tap (the small-file path does not). */
-export function copyTaps(size: number): boolean {
-  return size > SMALL_FILE;
-}
-
 export interface CopyResult {
   sha1: string;
   bytes: number;
-  /** With opts.tap: whether it saw every byte (the file went through the pipeline, not the small-file path). */
-  tapped?: boolean;
 }
 
 /** Ownership, permissions and mtime to give a copy. A scanned FileRecord fits as is. */
@@ -57,12 +50,6 @@ export interface CopyOptions {
   bufferSize?: number;
   /** The file-system layer to copy through (default: the real one). */
   fs?: Fsx;
-  /**
-   * Sees every chunk read, in order, for files too big for the small-file path (CopyResult.tapped
-   * says whether it did): the chunk's buffer is not reused until the promise resolves, so the
-   * parity of the file can be made from the copy's own reads. It must not reject.
-   */
-  tap?: (chunk: Buffer) => Promise<void>;
 }
 
 export type CopyErrorCode = 'ENOSPC' | 'SOURCE' | 'TARGET';
@@ -278,13 +265,11 @@ async function pipeline(
   bufferSize: number,
   signal: AbortSignal | undefined,
   fs: Fsx,
-  tap?: (chunk: Buffer) => Promise<void>,
 ): Promise<number> {
   const bufs = Array.from({ length: PIPELINE_BUFFERS }, () => Buffer.allocUnsafeSlow(bufferSize));
   let readPos = 0;
   let pendingRead: Promise<number> | undefined = readAt(inFd, bufs[0], 0, src, fs);
   let pendingWrite: Promise<void> | undefined;
-  let pendingTap: Promise<void> | undefined;
   try {
     for (let i = 0; ; i++) {
       const n: number = await pendingRead;
@@ -296,9 +281,6 @@ async function pipeline(
       // The buffer of chunk i+1 last held chunk i-2, whose write finished before chunk i-1's began.
       pendingRead = readAt(inFd, bufs[(i + 1) % PIPELINE_BUFFERS], readPos, src, fs);
       hash.update(chunk);
-      // One tap at a time; chunk i-1's tap ends before chunk i+2's read reuses its buffer.
-      if (pendingTap) await pendingTap;
-      pendingTap = tap?.(chunk);
       if (pendingWrite) await pendingWrite;
       pendingWrite = undefined;
       if (signal?.aborted) throw abortReason(signal);
@@ -306,11 +288,9 @@ async function pipeline(
     }
     if (pendingWrite) await pendingWrite;
     pendingWrite = undefined;
-    if (pendingTap) await pendingTap;
-    pendingTap = undefined;
     return readPos;
   } catch (err) {
-    await Promise.allSettled([pendingRead, pendingWrite, pendingTap]);
+    await Promise.allSettled([pendingRead, pendingWrite]);
     throw err;
   }
 }
@@ -370,7 +350,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
     const bytes =
       input.size <= SMALL_FILE
         ? copySmall(input.fd, outFd, src, dest, hash, fs)
-        : await pipeline(input.fd, { fd: outFd, dest }, src, hash, bufferSize, signal, fs, opts.tap);
+        : await pipeline(input.fd, { fd: outFd, dest }, src, hash, bufferSize, signal, fs);
     if (expectedSize !== undefined && bytes !== expectedSize) {
       throw new CopyError(
         `Cannot copy ${src}: it changed while being copied (expected ${expectedSize} bytes, read ${bytes}).`,
@@ -409,9 +389,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
       withParents(() => fs.renameSync(done, dest), [destDir], dest, fs);
     }
     tmp = undefined;
-    const result: CopyResult = { sha1: hash.digest('hex'), bytes };
-    if (opts.tap) result.tapped = input.size > SMALL_FILE;
-    return result;
+    return { sha1: hash.digest('hex'), bytes };
   } catch (err) {
     if (outFd !== undefined) {
       try {

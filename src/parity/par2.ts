@@ -20,7 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createFromFile, defaultParityMemory, nativeCreatorAvailable, Par2Stream, parityAddon } from './creator.js';
+import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
 import { parityPacketsIntact } from './packets.js';
 import {
   checkRelPath,
@@ -150,9 +150,28 @@ export async function createParity(
 
   const scratch = makeScratch(root, rel);
   if (usesNativeCreator(opts)) {
-    const shape = { sliceSize: plan.blockSize, recoverySlices: plan.recoveryBlocks, size: st.size, name: recorded, memory: opts.memoryBytes ?? defaultParityMemory() };
-    const bytes = await writeNativeSet(root, rel, scratch, opts.signal, (index, recovery) => createFromFile(dataPath, shape, index, recovery, opts.signal));
-    return { parityName: recorded, bytes };
+    try {
+      const index = path.join(scratch, 'p.par2');
+      const recovery = path.join(scratch, 'p.vol+.par2');
+      const shape = { sliceSize: plan.blockSize, recoverySlices: plan.recoveryBlocks, size: st.size, name: recorded, memory: opts.memoryBytes ?? defaultParityMemory() };
+      let bytes: number;
+      try {
+        bytes = await createFromFile(dataPath, shape, index, recovery, opts.signal);
+      } catch (e) {
+        throwIfAborted(opts.signal, rel);
+        if (isCode(e, 'EIO')) throw new ParityError(`cannot make parity for ${rel}: the file changed while its parity was made`, 'EPAR2', { cause: e });
+        throw fsError(e, `cannot make parity for ${rel}`);
+      }
+      throwIfAborted(opts.signal, rel);
+      try {
+        installParity(root, rel, { index, recovery });
+      } catch (e) {
+        throw fsError(e, `cannot put the parity for ${rel} in place`);
+      }
+      return { parityName: recorded, bytes };
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
   }
   try {
     let base = root;
@@ -189,71 +208,6 @@ export async function createParity(
     return { parityName: recorded, bytes };
   } finally {
     removeScratch(scratch);
-  }
-}
-
-/**
- * Writes a set with Blaine's own creator (`make` writes the two files) into `scratch`, puts it in
- * place and removes the scratch directory; resolves to the set's size.
- */
-async function writeNativeSet(
-  root: string,
-  rel: string,
-  scratch: string,
-  signal: AbortSignal | undefined,
-  make: (index: string, recovery: string) => Promise<number>,
-): Promise<number> {
-  try {
-    const index = path.join(scratch, 'p.par2');
-    const recovery = path.join(scratch, 'p.vol+.par2');
-    let bytes: number;
-    try {
-      bytes = await make(index, recovery);
-    } catch (e) {
-      throwIfAborted(signal, rel);
-      if (isCode(e, 'EIO')) throw new ParityError(`cannot make parity for ${rel}: the file changed while its parity was made`, 'EPAR2', { cause: e });
-      throw fsError(e, `cannot make parity for ${rel}`);
-    }
-    throwIfAborted(signal, rel);
-    try {
-      installParity(root, rel, { index, recovery });
-    } catch (e) {
-      throw fsError(e, `cannot put the parity for ${rel} in place`);
-    }
-    return bytes;
-  } finally {
-    fs.rmSync(scratch, { recursive: true, force: true });
-  }
-}
-
-/**
- * A creator to feed `<disk>/<relPath>`'s bytes as a copy reads them (size bytes), or null where
- * the set must be made from the file afterwards: par2cmdline is the creator, the file is empty,
- * or its recovery slices do not fit `memoryBytes` at once. Finish it with finishStreamedParity.
- */
-export function openParityStream(relPath: string, size: number, opts: CreateOptions): Par2Stream | null {
-  if (size === 0 || !usesNativeCreator(opts)) return null;
-  const plan = planSlices(size, opts.pct, opts.maxSlices);
-  const shape = { sliceSize: plan.blockSize, recoverySlices: plan.recoveryBlocks, size, name: safeParityName(relPath), memory: opts.memoryBytes ?? defaultParityMemory() };
-  try {
-    return new Par2Stream(shape);
-  } catch (e) {
-    if (e instanceof RangeError) return null; // more than the budget at once: column bands, later
-    throw e;
-  }
-}
-
-/** Writes and installs the set of a stream fed every byte of `<disk>/<relPath>`; the stream is closed either way. */
-export async function finishStreamedParity(diskRoot: string, relPath: string, stream: Par2Stream, signal?: AbortSignal): Promise<{ parityName: string; bytes: number }> {
-  const root = path.resolve(diskRoot);
-  const rel = checkRelPath(relPath);
-  try {
-    throwIfAborted(signal, rel);
-    const scratch = makeScratch(root, rel);
-    const bytes = await writeNativeSet(root, rel, scratch, signal, (index, recovery) => stream.finish(index, recovery));
-    return { parityName: stream.shape.name, bytes };
-  } finally {
-    stream.close();
   }
 }
 

@@ -131,31 +131,3 @@ test('one job failing does not stop the others', async () => {
   assert.equal((await c).parityName, 'mnt/ok2');
   assert.throws(() => new ParityPool({ jobs: 0, pct: 10 }), RangeError);
 });
-
-test('a stream fed by the copy gives the same set as the file read afterwards; none where it cannot be one pass', async (t) => {
-  const pool = new ParityPool({ jobs: 2, pct: 10 });
-  const disk = tempDir();
-  writeRandom(disk, 'mnt/v.mkv', 3 * 1024 * 1024 + 99);
-  const data = fs.readFileSync(path.join(disk, 'mnt/v.mkv'));
-  const stream = pool.openStream('mnt/v.mkv', data.length);
-  if (!stream) {
-    t.skip('no native creator here');
-    return;
-  }
-  for (let at = 0; at < data.length; at += 65536) await stream.update(data.subarray(at, at + 65536));
-  const made = await pool.submitStreamed(disk, 'mnt/v.mkv', data.length, stream);
-  await pool.drain();
-  assert.deepEqual(await verifyParity(disk, 'mnt/v.mkv', made.parityName), { state: 'ok' });
-  const streamed = parityFiles(disk, 'mnt/v.mkv').map((f) => fs.readFileSync(f));
-  await pool.submit(disk, 'mnt/v.mkv', data.length);
-  const fromFile = parityFiles(disk, 'mnt/v.mkv').map((f) => fs.readFileSync(f));
-  assert.equal(streamed.length, 2);
-  for (const [i, b] of streamed.entries()) assert.ok(b.equals(fromFile[i]!), 'same bytes either way');
-  assert.deepEqual(listTree(path.join(disk, '.blaine', 'tmp')), [], 'no scratch left');
-
-  assert.equal(pool.openStream('mnt/empty', 0), null, 'an empty file has no parity');
-  const tiny = new ParityPool({ jobs: 1, pct: 10, memoryBytes: 64 * 1024 });
-  assert.equal(tiny.openStream('mnt/v.mkv', data.length), null, 'more than the budget at once: made from the file later');
-  const viaPar2 = new ParityPool({ jobs: 1, pct: 10, cfg: { command: ['nice', 'par2'] } });
-  assert.equal(viaPar2.openStream('mnt/v.mkv', data.length), null, 'a configured par2 command makes its sets itself');
-});

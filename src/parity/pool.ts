@@ -11,8 +11,7 @@
  */
 import os from 'node:os';
 import { defaultParityMemory } from './creator.js';
-import type { Par2Stream } from './creator.js';
-import { createParity, finishStreamedParity, openParityStream, DEFAULT_PAR2, ParityError, type Par2Config } from './par2.js';
+import { createParity, DEFAULT_PAR2, ParityError, type Par2Config } from './par2.js';
 
 export interface ParityPoolOptions {
   /** par2 processes at once (normally the number of cores). */
@@ -32,8 +31,6 @@ interface Job {
   diskRoot: string;
   relPath: string;
   size: number;
-  /** Fed by the copy already: the job only writes and installs the set. */
-  stream?: Par2Stream;
   resolve(v: { parityName: string; bytes: number }): void;
   reject(e: unknown): void;
 }
@@ -64,8 +61,7 @@ export class ParityPool {
     this.maxSlices = opts.maxSlices;
     this.bigFileBytes = opts.bigFileBytes ?? 256 * 1024 * 1024;
     this.memoryMiB = opts.memoryMiB ?? Math.max(16, Math.floor(os.totalmem() / 2 / 1048576 / opts.jobs));
-    // Shared by the jobs and up to two streams: the one the copy feeds, and the last one being written.
-    this.memoryBytes = Math.floor((opts.memoryBytes ?? defaultParityMemory()) / (opts.jobs + 2));
+    this.memoryBytes = Math.floor((opts.memoryBytes ?? defaultParityMemory()) / opts.jobs);
   }
 
   /** Jobs waiting for a slot. */
@@ -87,26 +83,6 @@ export class ParityPool {
     });
   }
 
-  /**
-   * A creator for the copy of `<disk>/<relPath>` to feed as it reads (one read pass), or null when
-   * the set is made from the file afterwards (submit). Hand it to submitStreamed once fed.
-   */
-  openStream(relPath: string, size: number): Par2Stream | null {
-    if (this.stopped) return null;
-    return openParityStream(relPath, size, { pct: this.pct, maxSlices: this.maxSlices, cfg: this.cfg, memoryBytes: this.memoryBytes });
-  }
-
-  /** Queues writing and installing the set of a stream fed every byte of `<disk>/<relPath>`. */
-  submitStreamed(diskRoot: string, relPath: string, size: number, stream: Par2Stream): Promise<{ parityName: string; bytes: number }> {
-    if (this.stopped) {
-      stream.close();
-      return Promise.reject(new ParityError(`parity for ${relPath} was not made: the parity pool was stopped`, 'ABORTED'));
-    }
-    // Started at once, outside the slots: the hashing and multiplying are done, and the stream's
-    // buffers are freed only when its set is written.
-    return new Promise((resolve, reject) => this.start({ diskRoot, relPath, size, stream, resolve, reject }, 0));
-  }
-
   /** Resolves when every submitted job has finished (each job's own promise says how). */
   drain(): Promise<void> {
     if (this.idle()) return Promise.resolve();
@@ -124,7 +100,6 @@ export class ParityPool {
     const waiting = this.queue.slice(this.head);
     this.queue = [];
     this.head = 0;
-    for (const job of waiting) job.stream?.close();
     for (const job of waiting) job.reject(new ParityError(`parity for ${job.relPath} was not made: the parity pool was stopped`, 'ABORTED'));
     for (const ac of this.running) ac.abort();
     const done = this.drain();
@@ -160,18 +135,15 @@ export class ParityPool {
     this.used += slots;
     const ac = new AbortController();
     this.running.add(ac);
-    const run = job.stream
-      ? finishStreamedParity(job.diskRoot, job.relPath, job.stream, ac.signal)
-      : createParity(job.diskRoot, job.relPath, {
-          pct: this.pct,
-          maxSlices: this.maxSlices,
-          cfg: this.cfg,
-          threads: slots,
-          memoryMiB: this.memoryMiB * slots,
-          memoryBytes: this.memoryBytes * slots,
-          signal: ac.signal,
-        });
-    run
+    createParity(job.diskRoot, job.relPath, {
+      pct: this.pct,
+      maxSlices: this.maxSlices,
+      cfg: this.cfg,
+      threads: slots,
+      memoryMiB: this.memoryMiB * slots,
+      memoryBytes: this.memoryBytes * slots,
+      signal: ac.signal,
+    })
       .then(job.resolve, job.reject)
       .finally(() => {
         this.running.delete(ac);
