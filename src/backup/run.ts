@@ -43,6 +43,8 @@ export interface BackupRun {
   withParity: boolean;
   parityPct: number;
   paritySlices: number;
+  /** Bytes for making parity, shared by the jobs; undefined: the parity library's default. */
+  parityMemory: number | undefined;
   jobs: number;
   par2Command: string[] | undefined;
   reserve: number;
@@ -96,7 +98,7 @@ function operationPath(op: Operation): string {
 }
 
 export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
-  const { dest, db, roots, filter, options, withParity, jobs, parityPct, paritySlices, par2Command, reserve, started } = o;
+  const { dest, db, roots, filter, options, withParity, jobs, parityPct, paritySlices, parityMemory, par2Command, reserve, started } = o;
   if (o.dryRun) return dryRun(o, out);
 
   const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
@@ -120,7 +122,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
-    pool = withParity ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, cfg: par2Command ? { command: par2Command } : undefined }) : null;
+    pool = withParity ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: parityMemory, cfg: par2Command ? { command: par2Command } : undefined }) : null;
     beginWrite(session);
     const execOpts = {
       root: session.root,

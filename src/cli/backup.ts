@@ -18,6 +18,7 @@ import {
   interruptSignal,
   keyProvider,
   parseNumber,
+  parseParityMemory,
   repeatableOption,
   requireDest,
   type CommonOptions,
@@ -46,6 +47,7 @@ interface BackupOptions extends CommonOptions {
   noParity?: boolean;
   /** commander's name for --no-parity's negation */
   paritySlices: string | number;
+  parityMemory?: string;
   reserve: string | number;
   jobs?: string | number;
   par2Command?: string | string[];
@@ -157,6 +159,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   } catch (err) {
     throw new UsageError(`--reserve: ${(err as Error).message}`);
   }
+  const parityMemory = parseParityMemory(opts.parityMemory);
   const withParity = !noParity && parityPct > 0;
   const filter = buildFilter(opts);
   const roots = normaliseRoots(args);
@@ -188,6 +191,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
         withParity,
         parityPct,
         paritySlices,
+        parityMemory,
         jobs,
         par2Command,
         reserve,

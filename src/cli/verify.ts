@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openDiskSession, recoveryMessages } from '../archive/session.js';
 import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
-import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, parseNumber, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, parseNumber, parseParityMemory, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -18,6 +18,7 @@ interface VerifyOptions extends CommonOptions {
   force?: boolean;
   parity: string | number;
   paritySlices: string | number;
+  parityMemory?: string;
   jobs?: string | number;
   par2Command?: string | string[];
 }
@@ -95,6 +96,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
         foreign: info.foreign,
         parityPct,
         paritySlices,
+        parityMemory: parseParityMemory(opts.parityMemory),
         jobs,
         par2,
         signal: interrupt.signal,

@@ -57,6 +57,8 @@ export interface VerifyOptions {
   /** Redundancy of parity made by `fix`. */
   parityPct: number;
   paritySlices?: number;
+  /** Bytes for making parity, shared by the jobs (default: the parity library's). */
+  parityMemory?: number;
   jobs: number;
   par2?: Par2Config;
   signal: AbortSignal;
