@@ -7,9 +7,11 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { defaultParityMemory, nativeCreatorAvailable } from '../src/parity/creator.js';
 import { DEFAULT_MAX_SLICES, planSlices } from '../src/parity/slices.js';
 import type { BenchContext, SectionDef } from './context.js';
-import { BenchError, MiB, fmtBytes, log, mbps, rmrf, runAsync, runBlaine, settle, timeAsync, type BlaineRun } from './measure.js';
+import { fileURLToPath } from 'node:url';
+import { BenchError, MiB, fmtBytes, log, mbps, ownShareSince, loadSample, rmrf, runAsync, runBlaine, settle, timeAsync, timeRun, type BlaineRun } from './measure.js';
 import { fmtCount, fmtRatio, type Section } from './report.js';
 import { makeAssortedTree, type SizedFile } from './tree.js';
 
@@ -43,7 +45,7 @@ interface DirectRun {
  * left, which gets -t<jobs> as in Blaine's pool. Run from `outDir` with a relative parity name
  * and -B at the tree's root, as Blaine runs it from a scratch directory with -B at the disk root.
  */
-async function par2Direct(files: SizedFile[], base: string, outDir: string, jobs: number): Promise<DirectRun> {
+async function par2Direct(files: SizedFile[], base: string, outDir: string, jobs: number, defaults = false): Promise<DirectRun> {
   fs.mkdirSync(outDir, { recursive: true });
   let threaded = 0;
   const timed = await timeAsync(
@@ -63,7 +65,9 @@ async function par2Direct(files: SizedFile[], base: string, outDir: string, jobs
             if (alone) threaded++;
             used += slots;
             const plan = planSlices(f.size, PCT, DEFAULT_MAX_SLICES);
-            const args = ['c', '-q', '-q', `-s${plan.blockSize}`, `-c${plan.recoveryBlocks}`, '-n1', `-t${slots}`, `-m${memoryMiB(jobs) * slots}`, `-B${base}`, '--', `f${String(i).padStart(4, '0')}.par2`, f.path];
+            // defaults: par2's own slicing (2,000 slices) at the same redundancy.
+            const sizing = defaults ? [`-r${PCT}`] : [`-s${plan.blockSize}`, `-c${plan.recoveryBlocks}`];
+            const args = ['c', '-q', '-q', ...sizing, '-n1', `-t${slots}`, `-m${memoryMiB(jobs) * slots}`, `-B${base}`, '--', `f${String(i).padStart(4, '0')}.par2`, f.path];
             runAsync('par2', args, outDir).then(
               () => {
                 used -= slots;
@@ -82,6 +86,31 @@ async function par2Direct(files: SizedFile[], base: string, outDir: string, jobs
   let parityBytes = 0;
   for (const n of fs.readdirSync(outDir)) parityBytes += fs.statSync(path.join(outDir, n)).size;
   return { seconds: timed.seconds, cpuShare: timed.cpuShare, parityBytes, threaded };
+}
+
+const CREATE_SCRIPT = fileURLToPath(new URL('./parity-create.js', import.meta.url));
+
+interface CreateRun {
+  seconds: number;
+  cpuShare: number | null;
+  parityBytes: number;
+  maxRssBytes: number;
+}
+
+/** Blaine's parity pool alone over the source tree (parity written beside it, then removed). */
+function creationAlone(files: SizedFile[], root: string, jobs: number, work: string, env: NodeJS.ProcessEnv = {}): CreateRun {
+  const list = path.join(work, 'create-list.txt');
+  fs.writeFileSync(list, files.map((f) => path.relative(root, f.path)).join('\n'));
+  settle();
+  const load = loadSample();
+  try {
+    const r = timeRun(process.execPath, [CREATE_SCRIPT, root, String(jobs), String(PCT), list], { env: { ...process.env, ...env } });
+    const out = JSON.parse(r.stdout) as { parityBytes: number; maxRssBytes: number };
+    return { seconds: r.seconds, cpuShare: ownShareSince(load), ...out };
+  } finally {
+    rmrf(path.join(root, '.blaine'));
+    rmrf(list);
+  }
 }
 
 const busy = (x: number | null) => (x === null ? 'CPU use n/a' : `used ${(x * 100).toFixed(0)}% of all cores`);
@@ -136,6 +165,15 @@ async function runParity(ctx: BenchContext, s: Section): Promise<void> {
   const best = bySize.seconds <= byPath.seconds ? bySize : byPath;
   const bestName = best === bySize ? 'largest first' : 'path order';
 
+  log('parity: creation alone, Blaine\'s creator');
+  const alone = creationAlone(files, src, ctx.jobs, ctx.work);
+  log('parity: par2 direct, its default 2,000 slices');
+  const outDefault = path.join(ctx.work, 'ref-default');
+  rmrf(outDefault);
+  settle();
+  const par2Default = await par2Direct([...files].sort((a, b) => b.size - a.size), src, outDefault, ctx.jobs, true);
+  rmrf(outDefault);
+
   const parityOnly = withPar.seconds - noPar.seconds;
   const rate = (secs: number) => `${mbps(total, secs).toFixed(1)} MB/s`;
   const vs = (secs: number) => `${fmtRatio(best.seconds / secs)} par2`;
@@ -147,6 +185,12 @@ async function runParity(ctx: BenchContext, s: Section): Promise<void> {
     { label: `par2 direct, largest first, ${ctx.jobs} at a time`, seconds: bySize.seconds, rate: rate(bySize.seconds), vsRef: best === bySize ? 'reference' : vs(bySize.seconds), note: `${busy(bySize.cpuShare)}; parity ${fmtBytes(bySize.parityBytes)}${t2(bySize)}` },
     { label: `par2 direct, path order, ${ctx.jobs} at a time`, seconds: byPath.seconds, rate: rate(byPath.seconds), vsRef: best === byPath ? 'reference' : vs(byPath.seconds), note: `${busy(byPath.cpuShare)}${t2(byPath)}` },
   );
+  const rss = (n: number | null) => (n === null ? 'peak RSS n/a' : `peak RSS ${fmtBytes(n)}`);
+  s.rows.push(
+    { label: `Blaine's creator alone, ${ctx.jobs} jobs`, seconds: alone.seconds, rate: rate(alone.seconds), vsRef: `${fmtRatio(par2Default.seconds / alone.seconds)} par2 default`, note: `no copy; ${busy(alone.cpuShare)}; ${rss(alone.maxRssBytes)}` },
+    { label: `par2 direct, default 2,000 slices, -r${PCT}`, seconds: par2Default.seconds, rate: rate(par2Default.seconds), note: `${busy(par2Default.cpuShare)}; parity ${fmtBytes(par2Default.parityBytes)}` },
+  );
+  s.notes.push(`creator: ${nativeCreatorAvailable() ? "Blaine's own (native addon)" : 'par2cmdline (the addon is not built or BLAINE_PARITY_CREATOR=par2)'}; peak RSS: backup with parity ${rss(withPar.maxRssBytes)}, without ${rss(noPar.maxRssBytes)}; memory budget ${fmtBytes(defaultParityMemory())}`);
   s.notes.push(`"vs reference" is speed ÷ the faster par2 direct run (${bestName}); the SPEC asks ≥ 0.90×`);
   s.notes.push(
     'the two Blaine figures bracket its parity speed: the difference overstates it where copying overlaps parity ' +
@@ -173,5 +217,21 @@ async function runParity(ctx: BenchContext, s: Section): Promise<void> {
       pass: cpuRatio === null ? null : cpuRatio >= 0.9,
     },
   );
-  s.figures = { ...s.figures, bytes: total, files: files.length, blaineParity: withPar, blaineNoParity: noPar, par2BySize: bySize, par2ByPath: byPath, parityOnlySeconds: parityOnly, ratioIsolated: isolated, ratioEndToEnd: endToEnd };
+  const e2e = mbps(total, withPar.seconds);
+  const added = withPar.seconds / noPar.seconds - 1;
+  const vsDefault = par2Default.seconds / alone.seconds;
+  const extraRss = withPar.maxRssBytes !== null && noPar.maxRssBytes !== null ? withPar.maxRssBytes - noPar.maxRssBytes : null;
+  s.checks.push(
+    { what: 'backup with parity, end to end', value: `${e2e.toFixed(0)} MB/s`, target: '≥ 400 MB/s', pass: e2e >= 400 },
+    { what: 'backup with parity ÷ par2 direct (end to end)', value: fmtRatio(endToEnd), target: '≥ 4×', pass: endToEnd >= 4 },
+    { what: 'time parity adds to the same backup', value: `${(added * 100).toFixed(0)}%`, target: '≤ 30%', pass: added <= 0.3 },
+    { what: "creation alone ÷ par2 at its default 2,000 slices", value: fmtRatio(vsDefault), target: '≥ 3×', pass: vsDefault >= 3 },
+    {
+      what: 'peak memory parity adds to a backup (RSS with − without)',
+      value: extraRss === null ? 'n/a' : fmtBytes(extraRss),
+      target: `≤ ${fmtBytes(defaultParityMemory())}`,
+      pass: extraRss === null ? null : extraRss <= defaultParityMemory(),
+    },
+  );
+  s.figures = { ...s.figures, creationAlone: alone, par2Default, bytes: total, files: files.length, blaineParity: withPar, blaineNoParity: noPar, par2BySize: bySize, par2ByPath: byPath, parityOnlySeconds: parityOnly, ratioIsolated: isolated, ratioEndToEnd: endToEnd };
 }

@@ -13,10 +13,11 @@ import { crypt } from './crypt.js';
 import { BenchError, MiB, foreignLoadSince, killChildren, lackOfSpace, loadSample, log, rmrf } from './measure.js';
 import { mirror } from './mirror.js';
 import { parity } from './parity.js';
+import { progress } from './progress.js';
 import { newSection, renderSection, renderSummary, type Section } from './report.js';
 import { scan } from './scan.js';
 
-const SECTIONS: SectionDef[] = [scan, mirror, copy, parity, crypt];
+const SECTIONS: SectionDef[] = [scan, mirror, copy, parity, crypt, progress];
 
 const USAGE = `usage: node dist/bench/run.js [SECTION...] [options]     (npm run bench -- [SECTION...] [options])
 

@@ -2,9 +2,14 @@
   "targets": [
     {
       "target_name": "blaine_native",
-      "sources": ["scan.c"],
+      "sources": ["scan.c", "fsops.c", "parity_addon.c", "gf16.c", "md5.c", "crc32.c", "par2create.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
-      "defines": ["NAPI_VERSION=8"]
+      "defines": [
+        "NAPI_VERSION=8",
+        # scan.c's NAPI_MODULE_INIT defines these two; renamed, so parity_addon.c's entry point can call it.
+        "napi_register_module_v1=blaine_scan_init",
+        "node_api_module_get_api_version_v1=blaine_scan_api_version"
+      ]
     }
   ]
 }

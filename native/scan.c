@@ -32,6 +32,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <node_api.h>
+
+#include "fsops.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -561,6 +563,7 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, fields;
+  fsops_init(env, exports);
   napi_create_function(env, "scanTree", NAPI_AUTO_LENGTH, scan_tree, NULL, &fn);
   napi_set_named_property(env, exports, "scanTree", fn);
   napi_create_function(env, "syncfs", NAPI_AUTO_LENGTH, sync_fs, NULL, &fn);

@@ -47,6 +47,18 @@ export function writeUnder(root: string, rel: string, content: string | Buffer =
   return p;
 }
 
+/** Bit rot: n bytes at offset inverted, the mtime put back as it was. */
+export function rot(file: string, offset: number, n = 4): void {
+  const st = fs.statSync(file);
+  const fd = fs.openSync(file, 'r+');
+  const b = Buffer.alloc(n);
+  fs.readSync(fd, b, 0, n, offset);
+  for (let i = 0; i < n; i++) b[i] = b[i]! ^ 0xff;
+  fs.writeSync(fd, b, 0, n, offset);
+  fs.closeSync(fd);
+  fs.utimesSync(file, st.atime, st.mtime);
+}
+
 export const isRoot = process.getuid?.() === 0;
 
 /** A library folder, an empty disk folder and a host catalog path, in one temporary folder. */

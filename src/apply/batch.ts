@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
+import { JOURNAL_COMMITTED, type Journal } from '../archive/journal.js';
 
 const BATCH_OPS = 2000;
 const BATCH_MS = 2000;
@@ -22,6 +23,10 @@ export class CatalogBatch {
     /** The mounted volume: its rows go to the disk catalog too. */
     private readonly volume: string,
     private readonly sync: () => void,
+    /** The steps on the disk that this batch's rows record; the commit names its batch. */
+    private readonly journal?: Journal,
+    /** False while the disk is mid-way through a change the catalog cannot describe (a parked swap). */
+    private readonly canCommit: () => boolean = () => true,
   ) {}
 
   begin(): void {
@@ -37,15 +42,32 @@ export class CatalogBatch {
     if (!this.inTx) return;
     if (this.wroteData) this.sync();
     this.wroteData = false;
-    // Disk first: after a crash between the two commits the disk catalog is the truth and is re-imported.
-    this.disk.db.exec('COMMIT');
+    const batch = this.journal?.batch;
+    if (batch) this.disk.setMeta(JOURNAL_COMMITTED, batch);
+    // Host first (SPEC §5, defect 3 of issue 10). The host transaction carries what no disk holds: other
+    // volumes' rows and their deferred actions. A crash after it and before the disk's commit leaves
+    // the mounted volume's run unfinished (DIRTY): the next run undoes the disk's steps from the journal
+    // and re-imports the volume's rows from the disk catalog, while the offline volumes' share survives.
+    // The other order lost that share and left two volumes claiming one path.
     this.host.db.exec('COMMIT');
+    this.disk.db.exec('COMMIT');
     this.inTx = false;
+    this.journal?.committed();
+  }
+
+  /** Drops the rows of this batch: the journal stays, and the next run undoes its steps on the disk. */
+  rollback(): void {
+    if (!this.inTx) return;
+    this.disk.db.exec('ROLLBACK');
+    this.host.db.exec('ROLLBACK');
+    this.inTx = false;
+    this.journal?.close();
   }
 
   /** One step done: commits when the batch is full or old enough. */
   step(): void {
     this.opsInTx++;
+    if (!this.canCommit()) return;
     if (this.opsInTx >= BATCH_OPS || Date.now() - this.txStarted > BATCH_MS) this.commit();
   }
 

@@ -81,3 +81,73 @@ test('executor: EIO reading one source file skips it with a warning; the other i
   assert.ok(!fs.existsSync(onDisk(a)));
   assert.equal(sha1(fs.readFileSync(onDisk(b))), sha1(fs.readFileSync(b)));
 });
+
+/** Executes ops on a disk whose catalogs already hold `stored` (entries made from the given files). */
+async function runOn(root: string, stored: FileRecord[], sha: (p: string) => string, ops: Operation[]) {
+  const host = Catalog.memory();
+  const disk = Catalog.memory();
+  for (const r of stored) {
+    const e = { ...r, volume: VOLUME, sha1: sha(r.path), linkTarget: null, parityName: null, verifiedAt: null, mode: r.mode & 0o7777 };
+    host.put(e as never);
+    disk.put(e as never);
+  }
+  const warnings: string[] = [];
+  const result = await plainExecutor(root, host, disk, warnings).run(ops);
+  return { host, disk, warnings, result };
+}
+
+function plainExecutor(root: string, host: Catalog, disk: Catalog, warnings: string[]): Executor {
+  return new Executor({
+    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
+    signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
+  });
+}
+
+test('executor: a link whose destination already is a name of the same file leaves no temporary name beside it', async (t) => {
+  const dir = scratchDir(t);
+  const root = path.join(dir, 'disk');
+  const a = writeUnder(root, 'lib/a.bin', crypto.randomBytes(5_000));
+  const b = path.join(root, 'lib', 'b.bin');
+  fs.linkSync(a, b);
+  fs.mkdirSync(path.join(root, '.blaine'));
+  const rec = (p: string) => ({ ...recordOf(p), path: p.slice(root.length) });
+  const digest = sha1(fs.readFileSync(a));
+  const from = { ...rec(a), volume: VOLUME, sha1: digest, linkTarget: null, parityName: null, verifiedAt: null };
+  const { host, disk, warnings } = await runOn(root, [rec(a)], () => digest, [
+    { type: 'link', record: rec(b), from: from as never, why: 'linked' },
+  ]);
+  t.after(() => {
+    host.close();
+    disk.close();
+  });
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(fs.readdirSync(path.join(root, 'lib')).sort(), ['a.bin', 'b.bin']);
+  assert.equal(fs.statSync(a).ino, fs.statSync(b).ino);
+});
+
+test('executor: a dangling symlink that a killed run already moved keeps its catalog row', async (t) => {
+  const dir = scratchDir(t);
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, 'lib'), { recursive: true });
+  fs.mkdirSync(path.join(root, '.blaine'));
+  const moved = path.join(root, 'lib', 'new-link');
+  fs.symlinkSync('nowhere', moved);
+  const st = fs.lstatSync(moved, { bigint: true });
+  const old = {
+    path: '/lib/old-link', kind: 'symlink' as const, size: Number(st.size), mtimeSec: Number(st.mtimeNs / 1_000_000_000n),
+    mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), inode: null, nlink: 1, mode: 0o777, uid: Number(st.uid), gid: Number(st.gid),
+  };
+  const host = Catalog.memory();
+  const disk = Catalog.memory();
+  t.after(() => {
+    host.close();
+    disk.close();
+  });
+  const entry = { ...old, volume: VOLUME, sha1: null, linkTarget: 'nowhere', parityName: null, verifiedAt: null };
+  host.put(entry as never);
+  disk.put(entry as never);
+  const warnings: string[] = [];
+  await plainExecutor(root, host, disk, warnings).run([{ type: 'rename', from: entry as never, to: '/lib/new-link', record: null }]);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => [e.path, e.linkTarget]), [['/lib/new-link', 'nowhere']]);
+});

@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
-import { entryFor } from '../plan/planner.js';
+import { entryFor, sameModeOwner } from '../plan/planner.js';
 import type { FileRecord } from '../scan/record.js';
 import { linkParity, moveParity, removeParity } from '../parity/paths.js';
 import type { ParityPool } from '../parity/pool.js';
@@ -14,11 +14,21 @@ import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { tempName } from '../fsx/temp.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { diskRelative } from '../fsx/paths.js';
+import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
+import { diskRelative, isUnder } from '../fsx/paths.js';
+
+/** Where orderMoves parks a file to break a cycle of moves (plan/renames.ts swapPath). */
+const PARKING = '/.blaine/tmp';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */
   root: string;
+  /**
+   * A backup's run: an operation that fails on the disk is skipped with a warning and the run goes
+   * on (the next scan plans it again). Otherwise (a catch-up, whose copy must not be taken as caught
+   * up) the failure ends the run.
+   */
+  skipFailures?: boolean;
   volume: string;
   host: Catalog;
   disk: Catalog;
@@ -30,7 +40,8 @@ export interface ExecutorContext {
   /** Per-operation detail (shown with -v) and problems. */
   detail(msg: string): void;
   warn(msg: string): void;
-  progress?(done: number, total: number, bytes: number): void;
+  /** After each operation; `next` is the one about to start (undefined after the last). */
+  progress?(done: number, total: number, bytes: number, next?: Operation): void;
   /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
   fs?: Fsx;
 }
@@ -63,6 +74,8 @@ function metaOf(r: FileRecord) {
 export class Executor {
   /** The operation under way turned out to be content the volume already had. */
   private deduped = false;
+  /** The operation under way found its source file gone: nothing was done, nothing to count. */
+  private vanished = false;
   private readonly pendingParity = new Map<string, Promise<string | null>>();
   readonly result: ExecutionResult = {
     done: 0,
@@ -78,10 +91,23 @@ export class Executor {
 
   private readonly batch: CatalogBatch;
   private readonly space: SpaceEstimate;
+  private readonly journal: Journal;
+  /** Files of a swap or rotation waiting below .blaine/tmp: no commit and no stop until they are home. */
+  private readonly parked = new Set<string>();
+  /** Index of the first operation not yet written to the journal. */
+  private journalled = 0;
 
   constructor(private readonly ctx: ExecutorContext) {
     this.fs = ctx.fs ?? realFs;
-    this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, this.fs));
+    this.journal = new Journal(ctx.root, this.fs);
+    this.batch = new CatalogBatch(
+      ctx.host,
+      ctx.disk,
+      ctx.volume,
+      () => syncDisk(ctx.root, this.fs),
+      this.journal,
+      () => this.parked.size === 0,
+    );
     this.space = new SpaceEstimate(ctx.root, this.fs);
   }
 
@@ -138,21 +164,85 @@ export class Executor {
     return n;
   }
 
+  /**
+   * Writes the journal steps of ops[i] before it is carried out; a run of moves is written at once
+   * (one fsync), since a move that was journalled but never made is recognised as such.
+   */
+  private journalFor(ops: Operation[], i: number): void {
+    if (i < this.journalled) return;
+    const steps: JournalStep[] = [];
+    let j = i;
+    do {
+      const s = this.stepOf(ops[j]!);
+      if (s) steps.push(s);
+      j++;
+    } while (ops[i]!.type === 'rename' && j < ops.length && ops[j]!.type === 'rename');
+    this.journalled = j;
+    this.journal.intend(steps);
+  }
+
+  private stepOf(op: Operation): JournalStep | null {
+    switch (op.type) {
+      case 'copy':
+      case 'symlink':
+      case 'link':
+        return { op: 'write', path: op.record.path };
+      case 'delete':
+        return { op: 'write', path: op.entry.path };
+      case 'rename':
+        return { op: 'rename', from: op.from.path, to: op.to, file: identityOf(this.stored(op.from)) };
+      default:
+        return null;
+    }
+  }
+
+  /**
+   * Waits for parity still being made for a path this operation replaces, moves or deletes: made
+   * for the bytes there now, it would otherwise be installed after them (for other content, or at
+   * a name the file has left).
+   */
+  private async settleParity(op: Operation): Promise<void> {
+    const step = this.stepOf(op);
+    const p = step === null ? null : step.op === 'rename' ? step.from : step.path;
+    const job = p === null ? undefined : this.pendingParity.get(p);
+    if (job) await job;
+  }
+
   async run(ops: Operation[]): Promise<ExecutionResult> {
     let i = 0;
+    let failed = true;
     try {
       for (const op of ops) {
         if (this.ctx.signal.aborted) this.stop({ reason: 'interrupted' });
-        if (this.result.stopped) break;
+        // A swap or rotation under way is finished first: it is only moves, which need no space.
+        if (this.result.stopped && (this.parked.size === 0 || op.type !== 'rename')) {
+          if (this.parked.size === 0) break;
+          continue;
+        }
         const before = this.result.skipped.length;
         this.deduped = false;
-        await this.apply(op);
-        if (!this.result.stopped && this.result.skipped.length === before) this.tally(op);
+        this.vanished = false;
+        try {
+          this.journalFor(ops, i);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
+          this.stop({ reason: 'disk-full', message: 'the disk is full (while writing its journal)' });
+          continue;
+        }
+        await this.settleParity(op);
+        try {
+          await this.apply(op);
+        } catch (err) {
+          // One file that cannot be written is skipped (SPEC §5); the run and the disk go on.
+          if (!this.failed(op, err)) throw err;
+        }
+        if (!this.result.stopped && !this.vanished && this.result.skipped.length === before) this.tally(op);
         this.result.done++;
         i++;
-        this.ctx.progress?.(i, ops.length, this.result.bytesCopied);
+        this.ctx.progress?.(i, ops.length, this.result.bytesCopied, ops[i]);
         this.batch.step();
       }
+      this.settleLoosened();
       // What is copied is committed now, not only once the (slower) parity is done.
       this.batch.commit();
       // Parity still being made is part of the run: wait for it. The space check kept room for the
@@ -172,10 +262,36 @@ export class Executor {
           this.ctx.signal.removeEventListener('abort', onAbort);
         }
       }
+      failed = false;
     } finally {
-      this.batch.commit();
+      // A failure with a file still parked: the catalog must not name the parking place; the journal
+      // (kept) lets the next run put the file back.
+      if (failed && this.parked.size > 0) this.batch.rollback();
+      else this.batch.commit();
     }
     return this.result;
+  }
+
+  /**
+   * Records an operation that failed on the disk as skipped, with a warning; false for what must
+   * stop the run (a full disk, an interrupt), which is then recorded as the reason to stop.
+   */
+  private failed(op: Operation, err: unknown): boolean {
+    if (op.type === 'defer' || !this.ctx.skipFailures) return false;
+    const code = err instanceof CopyError ? err.code : (err as NodeJS.ErrnoException | null)?.code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      this.stop({ reason: 'disk-full', message: `the disk is full (while writing ${opPath(op)})` });
+      return true;
+    }
+    if (this.ctx.signal.aborted) {
+      this.stop({ reason: 'interrupted' });
+      return true;
+    }
+    const why = (err instanceof Error ? err.message : String(err)).replace(/\.$/, '');
+    const message = `cannot write ${opPath(op)} on the disk (${why}); skipped, the archive keeps what it had`;
+    this.result.skipped.push({ path: opPath(op), message });
+    this.ctx.warn(message);
+    return true;
   }
 
   private tally(op: Operation): void {
@@ -245,6 +361,12 @@ export class Executor {
       });
     } catch (err) {
       if (err instanceof CopyError && err.code === 'SOURCE') {
+        if (!existsNoFollow(r.path, this.fs)) {
+          // Gone since the scan: nothing to archive, and the next run sees it gone (SPEC §5).
+          this.ctx.detail(`${r.path} vanished before it was copied`);
+          this.vanished = true;
+          return;
+        }
         this.result.skipped.push({ path: r.path, message: err.message });
         this.ctx.warn(err.message);
         return;
@@ -264,7 +386,11 @@ export class Executor {
     if (dedupe && res.bytes > 0) {
       const twin = this.ctx.disk
         .findContent(res.bytes, res.sha1)
-        .find((e) => e.volume === this.ctx.volume && e.kind === 'file' && e.path !== r.path && this.fs.existsSync(onDisk(this.ctx.root, e.path)));
+        .find(
+          (e) =>
+            e.volume === this.ctx.volume && e.kind === 'file' && e.path !== r.path && sameModeOwner(e, r) &&
+            this.fs.existsSync(onDisk(this.ctx.root, e.path)),
+        );
       if (twin) {
         // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin.
         this.deduped = true;
@@ -272,7 +398,10 @@ export class Executor {
       }
     }
     this.result.bytesCopied += res.bytes;
-    if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
+    if (replaces) {
+      removeParity(this.ctx.root, diskRelative(replaces.path));
+      this.loosen(replaces);
+    }
     if (replaces && replaces.volume !== this.ctx.volume) this.batch.drop(replaces);
     // The size copied is what the file held while read; a file growing meanwhile is caught next run.
     this.batch.put(entryFor({ ...r, size: res.bytes }, this.ctx.volume, res.sha1));
@@ -283,7 +412,10 @@ export class Executor {
   private symlink(r: FileRecord, replaces: CatalogEntry | undefined): void {
     const dest = onDisk(this.ctx.root, r.path);
     this.fs.mkdirSync(path.dirname(dest), { recursive: true });
-    if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
+    if (replaces) {
+      removeParity(this.ctx.root, diskRelative(replaces.path));
+      this.loosen(replaces);
+    }
     makeSymlink(r.linkTarget ?? '', dest, metaOf(r), this.fs);
     this.batch.wroteData = true;
     this.batch.put(entryFor(r, this.ctx.volume, null));
@@ -305,8 +437,14 @@ export class Executor {
     this.fs.rmSync(tmp, { force: true });
     this.fs.linkSync(src, tmp);
     this.fs.renameSync(tmp, dest);
+    // rename(2) of one name of a file onto another name of the same file does nothing at all: the
+    // temporary name would stay beside the user's file (a rerun after a crash meets exactly that).
+    if (isSymlink(tmp, this.fs) || this.fs.existsSync(tmp)) this.fs.rmSync(tmp, { force: true });
     this.batch.wroteData = true;
-    if (replaces) removeParity(this.ctx.root, diskRelative(replaces.path));
+    if (replaces) {
+      removeParity(this.ctx.root, diskRelative(replaces.path));
+      this.loosen(replaces);
+    }
     const pending = this.pendingParity.get(from.path);
     const entry = entryFor(r, this.ctx.volume, from.sha1, from);
     if (pending) {
@@ -335,17 +473,28 @@ export class Executor {
     return e.volume === this.ctx.volume ? (this.ctx.disk.get(e.volume, e.path) ?? e) : e;
   }
 
-  private rename(planned: CatalogEntry, to: string, r: FileRecord | null): void {
+  private async rename(planned: CatalogEntry, to: string, r: FileRecord | null): Promise<void> {
     const from = this.stored(planned);
     const src = onDisk(this.ctx.root, from.path);
     const dest = onDisk(this.ctx.root, to);
-    this.fs.mkdirSync(path.dirname(dest), { recursive: true });
     const moved: CatalogEntry = r ? entryFor(r, this.ctx.volume, from.sha1, from) : { ...from, path: to };
     if (this.fs.existsSync(src) || isSymlink(src, this.fs)) {
-      this.fs.renameSync(src, dest);
+      let at = src;
+      if (dest.startsWith(src + path.sep)) {
+        // Moved into a directory that took its own name (y -> y/below): out of the way first.
+        const tmpDir = diskTempDir(this.ctx.root);
+        this.fs.mkdirSync(tmpDir, { recursive: true });
+        at = path.join(tmpDir, tempName(path.basename(src)));
+        this.fs.renameSync(src, at);
+      }
+      this.fs.mkdirSync(path.dirname(dest), { recursive: true });
+      this.fs.renameSync(at, dest);
+      this.parked.delete(from.path);
+      if (isUnder(to, PARKING)) this.parked.add(to);
       if (from.parityName) moveParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
       pruneEmptyDirs(this.ctx.root, path.dirname(src), this.fs);
-    } else if (!this.fs.existsSync(dest)) {
+    } else if (!this.fs.existsSync(dest) && !isSymlink(dest, this.fs)) {
+      // (A dangling symlink already moved by a killed run does not "exist" through the link.)
       this.ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
       this.batch.drop(from);
       return;
@@ -355,10 +504,11 @@ export class Executor {
     this.batch.put(moved);
     if (r) {
       try {
+        await this.matchModeOwner(dest, from, r);
         if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec, this.fs);
         else if (r.mtimeSec !== from.mtimeSec || r.mtimeNsec !== from.mtimeNsec) setTimes(dest, r.mtimeSec, r.mtimeNsec, this.fs);
-      } catch {
-        // a symlink whose times cannot be set keeps the old ones; the catalog has the true value
+      } catch (err) {
+        this.ctx.warn(`cannot update ${to} on the disk: ${(err as Error).message}`);
       }
     }
     this.ctx.detail(`renamed ${from.path} -> ${to}`);
@@ -366,6 +516,7 @@ export class Executor {
 
   private remove(e: CatalogEntry): void {
     const p = onDisk(this.ctx.root, e.path);
+    this.loosen(e);
     this.fs.rmSync(p, { force: true });
     removeParity(this.ctx.root, diskRelative(e.path));
     pruneEmptyDirs(this.ctx.root, path.dirname(p), this.fs);
@@ -374,15 +525,69 @@ export class Executor {
     this.ctx.detail(`removed ${e.path}`);
   }
 
-  private update(planned: CatalogEntry, r: FileRecord, sha1: string | null, touchDisk: boolean): void {
+  /**
+   * Gives the stored name p the mode and owner the data path has now. A name stored as one inode
+   * with other names (equal content) gets its own copy first: chmod would change them all.
+   */
+  private async matchModeOwner(p: string, was: CatalogEntry, r: FileRecord): Promise<void> {
+    if (r.kind !== 'file') {
+      if (isRoot) this.fs.lchownSync(p, r.uid, r.gid);
+      return;
+    }
+    if (sameModeOwner(was, r)) return;
+    if (this.fs.statSync(p).nlink > 1) {
+      this.loosen(was);
+      await copyWithSha1(p, p, metaOf(r), { tempDir: diskTempDir(this.ctx.root), fs: this.fs });
+      return;
+    }
+    if (isRoot) this.fs.chownSync(p, r.uid, r.gid);
+    this.fs.chmodSync(p, r.mode & 0o7777);
+  }
+
+  /** Content whose stored inode lost a name in this run (see settleLoosened). */
+  private readonly loosened = new Map<string, { size: number; sha1: string }>();
+
+  private loosen(e: CatalogEntry | undefined): void {
+    if (e && e.volume === this.ctx.volume && e.kind === 'file' && e.sha1 !== null) this.loosened.set(`${e.size}:${e.sha1}`, { size: e.size, sha1: e.sha1 });
+  }
+
+  /**
+   * A name left alone on an inode it shared keeps the mtime the inode had, which may be another
+   * name's: the disk then disagrees with its catalog (verify's `mtime`). Each such name gets its own.
+   */
+  private settleLoosened(): void {
+    for (const { size, sha1 } of this.loosened.values()) {
+      const byInode = new Map<number, CatalogEntry[]>();
+      for (const e of this.ctx.disk.findContent(size, sha1)) {
+        if (e.volume !== this.ctx.volume || e.kind !== 'file') continue;
+        let ino: number;
+        try {
+          ino = this.fs.lstatSync(onDisk(this.ctx.root, e.path)).ino;
+        } catch {
+          continue;
+        }
+        byInode.set(ino, [...(byInode.get(ino) ?? []), e]);
+      }
+      for (const names of byInode.values()) {
+        if (names.length !== 1) continue;
+        const e = names[0]!;
+        try {
+          setTimes(onDisk(this.ctx.root, e.path), e.mtimeSec, e.mtimeNsec, this.fs);
+          this.batch.wroteData = true;
+        } catch (err) {
+          this.ctx.warn(`cannot set the mtime of ${e.path} on the disk: ${(err as Error).message}`);
+        }
+      }
+    }
+    this.loosened.clear();
+  }
+
+  private async update(planned: CatalogEntry, r: FileRecord, sha1: string | null, touchDisk: boolean): Promise<void> {
     const e = this.stored(planned);
     if (touchDisk) {
       const p = onDisk(this.ctx.root, e.path);
       try {
-        if (r.kind === 'file') {
-          this.fs.chmodSync(p, r.mode & 0o7777);
-          if (isRoot) this.fs.chownSync(p, r.uid, r.gid);
-        } else if (isRoot) this.fs.lchownSync(p, r.uid, r.gid);
+        await this.matchModeOwner(p, e, r);
         setTimes(p, r.mtimeSec, r.mtimeNsec, this.fs);
       } catch (err) {
         this.ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
@@ -404,8 +609,36 @@ export class Executor {
     } else {
       host.put(entryFor(op.record!, op.volume, op.entry.sha1, op.entry));
     }
+    // In the same transaction as the queued action, so no crash leaves an action the copy is not behind on.
+    if (!this.result.deferredVolumes.has(op.volume)) host.bumpGeneration(op.volume);
     this.result.deferredVolumes.add(op.volume);
     this.ctx.detail(`deferred for ${op.volume}: ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''}`);
+  }
+}
+
+function existsNoFollow(p: string, fs: Fsx): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The path an operation is about, for messages. */
+function opPath(op: Operation): string {
+  switch (op.type) {
+    case 'copy':
+    case 'symlink':
+    case 'link':
+      return op.record.path;
+    case 'rename':
+      return op.to;
+    case 'delete':
+    case 'update':
+      return op.entry.path;
+    case 'defer':
+      return op.target ?? op.path;
   }
 }
 

@@ -45,6 +45,11 @@ export function diskTempDir(root: string): string {
   return path.join(blaineDir(root), 'tmp');
 }
 
+/** Files Blaine found on a disk and cannot prove it wrote: moved here, never deleted blind (SPEC §8). */
+export function quarantineDir(root: string): string {
+  return path.join(blaineDir(root), 'quarantine');
+}
+
 /** Where an archived file is stored on the disk: at its absolute source path below the root. */
 export function onDisk(root: string, p: string): string {
   return path.join(root, p);

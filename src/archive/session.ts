@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
-import { acquireLock } from './lock.js';
-import { freeBytes } from '../fsx/space.js';
+import { acquireDiskLock, acquireLock } from './lock.js';
+import { capacityBytes, freeBytes } from '../fsx/space.js';
+import { recoverJournal, type RecoveryReport } from './journal.js';
 import { cleanupTemp, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
-import { cipherDir, diskCatalogPath, diskLockPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
+import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 
 /** Asks for the key of an encrypted disk (`purpose` names the disk); `confirm` for a new one. */
 export type KeyProvider = (purpose: string, confirm: boolean) => string;
@@ -36,13 +37,29 @@ function mountedRoot(dest: string, info: VolumeInfo, key: KeyProvider | undefine
 
 /**
  * Opens a disk for reading or writing without its catalogs: identity, and the files' root (for an
- * encrypted disk, a private FUSE mount that close() removes).
+ * encrypted disk, a private FUSE mount that close() removes). Read-only, it holds a reader's
+ * (shared) lock on the disk until close(), so that no writer changes what is being read (SPEC §4).
  */
 export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonly?: boolean } = {}): DiskView {
   const dest = path.resolve(destArg);
   const info = readVolume(dest);
-  const mount = mountedRoot(dest, info, opts.key, !!opts.readonly);
-  return { dest, root: mount?.mountPoint ?? dest, info, close: () => mount?.unmount() };
+  const release = opts.readonly ? acquireDiskLock(dest, { shared: true }) : () => {};
+  let mount: CipherMount | null;
+  try {
+    mount = mountedRoot(dest, info, opts.key, !!opts.readonly);
+  } catch (err) {
+    release();
+    throw err;
+  }
+  return {
+    dest,
+    root: mount?.mountPoint ?? dest,
+    info,
+    close: () => {
+      mount?.unmount();
+      release();
+    },
+  };
 }
 
 /** How the host catalog and the mounted copy's own catalog stood against each other at the start. */
@@ -71,6 +88,8 @@ export interface DiskSession {
   leftovers: number;
   /** The volume's generation before beginWrite bumped it: a run that changed nothing goes back to it. */
   generationBefore?: number;
+  /** What the journal of a crashed run needed undoing (null: there was no journal). */
+  recovery: RecoveryReport | null;
   close(): void;
 }
 
@@ -81,16 +100,20 @@ export interface OpenOptions {
   dest: string;
   db: string;
   init?: boolean;
+  /** With init: accept a disk that already holds files (they are left alone). */
+  force?: boolean;
   label?: string;
   /** With init: make the new disk an encrypted (gocryptfs) volume. */
   encrypt?: boolean;
   /** Asked only when the disk is (or is made) encrypted. */
   key?: KeyProvider;
+  /** The disk is only read (verify without --fix): a shared lock on it, so that readers run together. */
+  readsDisk?: boolean;
 }
 
 /** Makes a new disk; an encrypted one gets its gocryptfs volume before its identity is written. */
 function initDisk(dest: string, opts: OpenOptions): VolumeInfo {
-  if (!opts.encrypt) return initVolume(dest, opts.label);
+  if (!opts.encrypt) return initVolume(dest, opts.label, { force: opts.force });
   // Tools and key first: a disk is not half made because one of them is missing.
   requireTools();
   const key = (opts.key ?? noKey)(`the new encrypted disk at ${dest}`, true);
@@ -110,15 +133,17 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // Identity is checked before the disk's lock, which lives on the disk itself.
     const info = opts.init ? initDisk(dest, opts) : readVolume(dest);
-    releases.push(acquireLock(diskLockPath(dest), `the disk ${dest}`));
+    releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
     // Unmounted after the catalogs on it are closed, before the disk's lock is released.
     const mount = mountedRoot(dest, info, opts.key, false);
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
     if (mount) ensureLayout(root);
-    const leftovers = cleanupTemp(root);
     const disk = Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
+    // The journal first: it puts parked files back before the cleanup below sweeps .blaine/tmp.
+    const recovery = recoverJournal(root, disk, info.volume);
+    const leftovers = cleanupTemp(root);
     const host = Catalog.open(opts.db, { create: true });
     catalogs.push(host);
     const sync = settle(host, disk, info);
@@ -131,12 +156,25 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       sync,
       caughtUp: sync !== 'behind',
       leftovers,
+      recovery,
       close: () => closeAll(catalogs, releases),
     };
   } catch (err) {
     closeAll(catalogs, releases, true);
     throw err;
   }
+}
+
+/** What the journal of a crashed run put right, in sentences for the user (empty: nothing to say). */
+export function recoveryMessages(s: DiskSession): string[] {
+  const r = s.recovery;
+  if (!r) return [];
+  const out: string[] = [];
+  if (r.undone + r.reconciled > 0) {
+    out.push(`the last run on "${s.info.label}" was cut short: ${r.undone} move(s) undone and ${r.reconciled} path(s) set back from its journal`);
+  }
+  for (const p of r.problems) out.push(`journal: ${p}`);
+  return out;
 }
 
 /**
@@ -171,6 +209,8 @@ function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
   else if (diskGen < hostVolume.generation) state = 'behind';
   else if (crashed) state = 'recovered';
   else state = 'in-sync';
+  // Queued actions mean the copy is behind whatever the generations say (a belt to the executor's braces).
+  if (state === 'in-sync' && host.deferred(info.volume).length > 0) state = 'behind';
   const volumeRow = {
     uuid: info.volume,
     label: info.label,
@@ -268,7 +308,7 @@ export async function finishWrite(
   const stats = endWrite(s, free, changed, volumeChanged);
   const hostState = s.host.transaction(() => {
     const run = s.host.startRun(command, s.info.volume, s.info.copy);
-    s.host.finishRun(run, status, summary, free, stats.bytes);
+    s.host.finishRun(run, status, summary, free, stats.bytes, { files: stats.files, capacity: capacityBytes(s.root) });
     if (changed) s.host.setMeta(REVISION, String(Number(s.host.getMeta(REVISION) ?? '0') + 1));
     let id = s.host.getMeta(HOST_ID);
     if (!id) {

@@ -136,8 +136,16 @@ test('volume: an encrypted volume needs an empty disk and keeps only volume.json
     diskError('NOT_EMPTY', /already holds files \(a\.jpg, b, c, …\); an encrypted disk must start empty, so use an empty disk or leave out --encrypt\.$/),
   );
   assert.equal(fs.existsSync(blaineDir(used)), false);
-  // A plain volume may share a disk with other files.
-  assert.equal(initVolume(used, 'Plain').encrypted, false);
+  // A plain volume shares a disk with other files only when told to (SPEC §8), and records them as not its own.
+  assert.throws(
+    () => initVolume(used, 'Plain'),
+    diskError('NOT_EMPTY', /already holds files \(a\.jpg, b, c, …\); use an empty disk, or pass --force to keep them there, left alone by Blaine\.$/),
+  );
+  assert.equal(fs.existsSync(blaineDir(used)), false);
+  const plain = initVolume(used, 'Plain', { force: true });
+  assert.equal(plain.encrypted, false);
+  assert.deepEqual(plain.foreign, ['a.jpg', 'b', 'c', 'd']);
+  assert.deepEqual(readVolume(used), plain);
 });
 
 test('cleanupTemp: removes leftovers in .blaine/tmp and, with deep, temporary files anywhere', () => {

@@ -6,7 +6,26 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
-import { blaineDir, cipherDir, volumeFile } from './layout.js';
+import { fsyncPath } from '../fsx/copy.js';
+import { blaineDir, cipherDir, quarantineDir, volumeFile } from './layout.js';
+
+/** plan/renames.ts swapPath parks files in directories named so. */
+const SWAP_DIR_PREFIX = 'swap-';
+
+function quarantine(disk: string, dir: string): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return;
+  }
+  const into = path.join(quarantineDir(disk), `${path.basename(dir)}-${Date.now()}`);
+  for (const n of names) {
+    fs.mkdirSync(into, { recursive: true });
+    fs.renameSync(path.join(dir, n), path.join(into, n));
+  }
+  fs.rmdirSync(dir);
+}
 import { errCode, reason } from '../fsx/errno.js';
 
 export interface VolumeInfo {
@@ -20,6 +39,11 @@ export interface VolumeInfo {
   /** ISO time of initialisation. */
   created: string;
   encrypted: boolean;
+  /**
+   * Top-level names that were on the disk before `--init --force`: not Blaine's, so never listed
+   * as extra, quarantined or removed (SPEC §3). Absent when the disk started empty.
+   */
+  foreign?: string[];
 }
 
 export type DiskErrorCode = 'NOT_A_DIRECTORY' | 'NOT_INITIALISED' | 'ALREADY_INITIALISED' | 'BAD_VOLUME_FILE' | 'NOT_EMPTY';
@@ -78,6 +102,9 @@ function validate(value: unknown, where: string): VolumeInfo {
     if (typeof v[key] !== 'string' || v[key] === '') throw bad(`"${key}" must be a non-empty string`);
   }
   if (typeof v.encrypted !== 'boolean') throw bad('"encrypted" must be true or false');
+  if (v.foreign !== undefined && (!Array.isArray(v.foreign) || v.foreign.some((n) => typeof n !== 'string'))) {
+    throw bad('"foreign" must be a list of names');
+  }
   return {
     format: FORMAT,
     volume: v.volume as string,
@@ -86,6 +113,7 @@ function validate(value: unknown, where: string): VolumeInfo {
     copyLabel: v.copyLabel as string,
     created: v.created as string,
     encrypted: v.encrypted,
+    ...(v.foreign ? { foreign: v.foreign as string[] } : {}),
   };
 }
 
@@ -137,7 +165,7 @@ function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean): vo
     } else {
       fs.renameSync(tmp, file);
     }
-    syncDirectory(dir);
+    fsyncPath(dir);
   } catch (err) {
     try {
       fs.unlinkSync(tmp);
@@ -146,15 +174,6 @@ function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean): vo
     }
     if (err instanceof DiskError) throw err;
     throw new Error(`Cannot write ${file}: ${reason(err)}.`);
-  }
-}
-
-function syncDirectory(dir: string): void {
-  const fd = fs.openSync(dir, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }
 
@@ -176,7 +195,11 @@ export function ensureLayout(root: string): void {
  * the clear (SPEC §3): the working directories belong inside the encrypted view, where
  * ensureLayout(mount point) makes them. An encrypted disk must start empty (lost+found aside).
  */
-export function initVolume(disk: string, label: string | undefined, opts: { encrypted?: boolean; prepare?: () => void } = {}): VolumeInfo {
+export function initVolume(
+  disk: string,
+  label: string | undefined,
+  opts: { encrypted?: boolean; prepare?: () => void; /** accept a disk that holds files, and leave them alone */ force?: boolean } = {},
+): VolumeInfo {
   requireDirectory(disk);
   if (fs.existsSync(volumeFile(disk))) {
     let known = '';
@@ -189,24 +212,31 @@ export function initVolume(disk: string, label: string | undefined, opts: { encr
     throw new DiskError(`${disk} is already a Blaine disk${known}; it cannot be initialised again.`, 'ALREADY_INITIALISED');
   }
   const encrypted = opts.encrypted === true;
-  if (encrypted) {
-    const present = fs.readdirSync(disk).filter((name) => {
-      if (FRESH_DISK_ENTRIES.has(name)) return false;
-      if (name === '.blaine') {
-        // An init that crashed before writing volume.json may have left .blaine with a fresh
-        // cipher directory in it: nothing was ever stored there without volume.json.
-        try {
-          return fs.readdirSync(path.join(disk, name)).some((n) => !isTempName(n) && n !== path.basename(cipherDir(disk)));
-        } catch {
-          return true;
-        }
+  const present = fs.readdirSync(disk).filter((name) => {
+    if (FRESH_DISK_ENTRIES.has(name)) return false;
+    if (name === '.blaine') {
+      // An init that crashed before writing volume.json may have left .blaine (empty folders, a
+      // fresh cipher directory): nothing was ever stored there without volume.json.
+      if (!encrypted) return false;
+      try {
+        return fs.readdirSync(path.join(disk, name)).some((n) => !isTempName(n) && n !== path.basename(cipherDir(disk)));
+      } catch {
+        return true;
       }
-      return true;
-    });
-    if (present.length > 0) {
-      const shown = present.slice(0, 3).join(', ') + (present.length > 3 ? ', …' : '');
+    }
+    return true;
+  });
+  if (present.length > 0) {
+    const shown = present.slice(0, 3).join(', ') + (present.length > 3 ? ', …' : '');
+    if (encrypted) {
       throw new DiskError(
         `${disk} already holds files (${shown}); an encrypted disk must start empty, so use an empty disk or leave out --encrypt.`,
+        'NOT_EMPTY',
+      );
+    }
+    if (!opts.force) {
+      throw new DiskError(
+        `${disk} already holds files (${shown}); use an empty disk, or pass --force to keep them there, left alone by Blaine.`,
         'NOT_EMPTY',
       );
     }
@@ -220,6 +250,7 @@ export function initVolume(disk: string, label: string | undefined, opts: { encr
     copyLabel: name,
     created: new Date().toISOString(),
     encrypted,
+    ...(present.length > 0 ? { foreign: present.sort() } : {}),
   };
   const madeDir = !fs.existsSync(blaineDir(disk));
   try {
@@ -292,6 +323,12 @@ export function cleanupTemp(disk: string, opts: { deep?: boolean } = {}): number
     if (errCode(err) !== 'ENOENT') throw new Error(`Cannot read ${tmp}: ${reason(err)}.`);
   }
   for (const name of names) {
+    if (name.startsWith(SWAP_DIR_PREFIX)) {
+      // A file parked for a swap that the journal could not put back: possibly the disk's only copy
+      // of that content, so it is kept where verify lists it, never deleted.
+      quarantine(disk, path.join(tmp, name));
+      continue;
+    }
     removeEntry(path.join(tmp, name));
     removed++;
   }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -87,7 +88,8 @@ export function catalogView(
       ...disk.findContent(size, sha1).filter((e) => e.volume === volume),
       ...host.findContent(size, sha1).filter((e) => e.volume !== volume),
     ],
-    hasSize: (size) => othersExist && host.hasSizeElsewhere(size, volume),
+    // Content the mounted volume holds is linked without needing space, so it is looked for first.
+    hasSize: (size) => disk.hasSize(size) || (othersExist && host.hasSizeElsewhere(size, volume)),
   };
 }
 
@@ -101,28 +103,35 @@ export async function planWithHashes(
   volume: string,
   options: PlanOptions,
   onSkip: (path: string, message: string) => void,
+  excluded?: (path: string) => boolean,
 ): Promise<Plan> {
   const hashes = new Map<string, string>();
+  // Files that vanished since the scan are simply gone (SPEC §5), not unreadable.
+  const gone = new Set<string>();
   let current = scans;
   for (let round = 0; round < 5; round++) {
-    const p = plan({ scans: current, catalog: view, current: volume, hashes, options });
-    if (p.needHash.length === 0) return p;
+    const p = plan({ scans: current, catalog: view, current: volume, hashes, options, excluded });
+    if (p.needHash.length === 0) return { ...p, filesRead: hashes.size };
     const unreadable = new Set<string>();
     for (const file of p.needHash) {
       try {
         hashes.set(file, (await sha1File(file)).sha1);
       } catch (err) {
+        if (vanished(file)) {
+          gone.add(file);
+          continue;
+        }
         unreadable.add(file);
         onSkip(file, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
-    if (unreadable.size > 0) {
+    if (unreadable.size > 0 || gone.size > 0) {
       current = current.map((s) => {
         const drop = s.records.filter((r) => unreadable.has(r.path));
-        if (drop.length === 0) return s;
+        if (drop.length === 0 && !s.records.some((r) => gone.has(r.path))) return s;
         return {
           ...s,
-          records: s.records.filter((r) => !unreadable.has(r.path)),
+          records: s.records.filter((r) => !unreadable.has(r.path) && !gone.has(r.path)),
           skipped: [...s.skipped, ...drop.map((r) => ({ path: r.path, reason: 'unreadable' as const, message: 'cannot be read' }))],
         };
       });
@@ -131,12 +140,21 @@ export async function planWithHashes(
   throw new Error('planning did not settle after five rounds of hashing');
 }
 
+function vanished(file: string): boolean {
+  try {
+    fs.lstatSync(file);
+    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
+  }
+}
+
 export async function executePlan(ops: Operation[], o: ExecutorContext): Promise<ExecutionResult> {
   const ex = new Executor(o);
   ex.resumeParity();
-  const result = await ex.run(ops);
-  for (const v of result.deferredVolumes) o.host.transaction(() => o.host.bumpGeneration(v));
-  return result;
+  // Offline volumes' generations move on in the transaction that queues their actions (executor).
+  return ex.run(ops);
 }
 
 export function summarize(p: Plan, r: ExecutionResult | null, skipped: number, started: number, root: string | null): BackupSummary {
@@ -156,8 +174,24 @@ export function summarize(p: Plan, r: ExecutionResult | null, skipped: number, s
     seconds: Math.round((Date.now() - started) / 10) / 100,
     diskFull: r?.stopped?.reason === 'disk-full',
     missing: c.missing,
+    excluded: c.excluded,
     interrupted: r?.stopped?.reason === 'interrupted',
     freeBytes: root ? freeBytes(root) : null,
+  };
+}
+
+/**
+ * Whether the rules exclude a catalogued path, as the scan would have: its file rule, or a rule
+ * on any directory above it (the scan does not enter an excluded directory).
+ */
+export function excludedBy(filter: ExclusionFilter | undefined, roots: string[]): ((p: string) => boolean) | undefined {
+  if (!filter || filter.empty) return undefined;
+  return (p) => {
+    const root = roots.find((r) => isUnder(p, r));
+    if (root === undefined) return false;
+    const rel = root === '/' ? p.slice(1) : p.slice(root.length + 1);
+    for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) if (filter.excludesDir(rel.slice(0, i))) return true;
+    return filter.excludesFile(rel);
   };
 }
 

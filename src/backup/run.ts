@@ -5,10 +5,10 @@
  * (cli/backup.ts) turns flags into a BackupRun and prints the outcome.
  */
 import fs from 'node:fs';
-import { catalogView, executePlan, planWithHashes, scanDataPaths, summarize, type BackupSummary } from './backup.js';
+import { catalogView, excludedBy, executePlan, planWithHashes, scanDataPaths, summarize, type BackupSummary } from './backup.js';
 import { QuickCheck } from './quickcheck.js';
 import { Catalog } from '../catalog/catalog.js';
-import { beginWrite, finishWrite, openDiskSession, openDiskView, type DiskSession, type KeyProvider } from '../archive/session.js';
+import { beginWrite, finishWrite, openDiskSession, recoveryMessages, openDiskView, type DiskSession, type KeyProvider } from '../archive/session.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { DiskError, readVolume } from '../archive/volume.js';
@@ -21,7 +21,11 @@ import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
 import { ParityPool } from '../parity/pool.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
 import { scanInBackground } from '../scan/background.js';
-import type { PackedScan } from '../scan/record.js';
+import type { PackedScan, SkippedEntry } from '../scan/record.js';
+import { unpack } from '../scan/scanner.js';
+import type { Progress } from '../progress/progress.js';
+import { readShelf } from '../report/shelf.js';
+import { shelfFacts, type RunFacts } from '../report/summary.js';
 
 /** One backup, as the command line asked for it (options already checked). */
 export interface BackupRun {
@@ -40,6 +44,8 @@ export interface BackupRun {
   withParity: boolean;
   parityPct: number;
   paritySlices: number;
+  /** Bytes for making parity, shared by the jobs; undefined: the parity library's default. */
+  parityMemory: number | undefined;
   jobs: number;
   par2Command: string[] | undefined;
   reserve: number;
@@ -56,7 +62,8 @@ export interface RunReporter {
   error(msg: string): void;
   detail(msg: string): void;
   debug(msg: string): void;
-  progress(line: string): void;
+  /** What the run is doing, for the progress display: set here, drawn by whoever reports. */
+  readonly progress: Progress;
   clearProgress(): void;
 }
 
@@ -72,19 +79,37 @@ export interface BackupOutcome {
   missingRoot: boolean;
   /** A dry run's plan. */
   ops?: Operation[];
+  /** The disk written (its copy's label), and what the host catalog says beyond this run. */
+  copyLabel?: string;
+  shelf?: Pick<RunFacts, 'perDay' | 'pendingOffline' | 'behind'>;
+}
+
+/** The path an operation is about, for the progress line. */
+function operationPath(op: Operation): string {
+  switch (op.type) {
+    case 'rename':
+      return op.to;
+    case 'delete':
+      return op.entry.path;
+    case 'defer':
+      return op.path;
+    default:
+      return op.record.path;
+  }
 }
 
 export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
-  const { dest, db, roots, filter, options, withParity, jobs, parityPct, paritySlices, par2Command, reserve, started } = o;
+  const { dest, db, roots, filter, options, withParity, jobs, parityPct, paritySlices, parityMemory, par2Command, reserve, started } = o;
   if (o.dryRun) return dryRun(o, out);
 
   const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
   phase('checked options');
   // The data paths are walked in a thread of their own while this one prepares the disk.
-  const scanning = scanInBackground(roots, filter, (n) => out.progress(`scanning: ${n} files`));
+  out.progress.begin('scanning');
+  const scanning = scanInBackground(roots, filter, (n) => out.progress.at(n, 0));
   let session: DiskSession;
   try {
-    session = openDiskSession({ dest, db, init: o.init, label: o.label, encrypt: o.encrypt, key: o.key });
+    session = openDiskSession({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key });
   } catch (err) {
     scanning.cancel();
     throw err;
@@ -94,10 +119,11 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   try {
     const { info } = session;
     out.debug(`disk ${dest}: volume ${info.volume} (${info.label}), copy ${info.copy}, ${session.sync}`);
+    for (const m of recoveryMessages(session)) out.warn(m);
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
-    pool = withParity ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, cfg: par2Command ? { command: par2Command } : undefined }) : null;
+    pool = withParity ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: parityMemory, cfg: par2Command ? { command: par2Command } : undefined }) : null;
     beginWrite(session);
     const execOpts = {
       root: session.root,
@@ -116,7 +142,9 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const pendingChanged = session.sync !== 'in-sync';
     let lacking: CatalogEntry[] = [];
     if (session.sync === 'behind') {
+      out.progress.begin('applying deferred actions');
       const caught = await catchUp(session, execOpts);
+      out.progress.begin('scanning');
       if (caught.applied > 0) out.info(`applied ${caught.applied} deferred action(s) on "${info.label}"`);
       if (caught.changed > 0) out.info(`brought "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
       lacking = caught.lacking;
@@ -141,8 +169,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       disk.mapReads(false);
     }
     phase('scanned');
-    const skipped = packed.flatMap((s) => s.skipped);
-    for (const s of skipped) out.warn(`${s.path} ${s.message}; skipped`);
+    const skipped = unreadableOnly(packed.flatMap((s) => s.skipped), out, 'skipped');
     let hashSkips = 0;
     const checked = quick.result(packed);
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
@@ -150,14 +177,32 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const p = await planWithHashes(checked.scans, view, info.volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; skipped`);
-    });
+    }, excludedBy(filter, roots));
     reportGuard(p, out);
-    phase('planned');
-    const result = await executePlan(p.ops, {
-      ...execOpts,
-      progress: (done, total, bytes) => out.progress(`backup: ${done}/${total} operations, ${formatBytes(bytes)} copied`),
-    });
-    out.clearProgress();
+    phase(`planned (${p.filesRead ?? 0} file(s) read to decide)`);
+    out.progress.begin('copying', { files: p.ops.length, bytes: p.bytesToCopy });
+    const parity = pool;
+    let progress: (done: number, total: number, bytes: number, next?: Operation) => void;
+    if (parity) {
+      // Once every file is copied the run waits for parity: the files left are the pool's queue.
+      let parityTotal = 0;
+      out.progress.poll = () => {
+        out.progress.parityQueue = parity.queued;
+        if (out.progress.phase === 'parity') out.progress.at(parityTotal - parity.queued, 0);
+      };
+      progress = (done, total, bytes, next) => {
+        out.progress.at(done, bytes, next ? operationPath(next) : null);
+        if (done === total && parity.queued > 0) {
+          parityTotal = parity.queued;
+          out.progress.begin('parity', { files: parityTotal });
+        }
+      };
+    } else {
+      progress = (done, _total, bytes, next) => out.progress.at(done, bytes, next ? operationPath(next) : null);
+    }
+    const result = await executePlan(p.ops, { ...execOpts, skipFailures: true, progress });
+    out.progress.poll = null;
+    out.progress.begin('writing catalogs');
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
     const changed = result.done > 0 || pendingChanged;
     const volumeChanged = result.done > 0 && !onlyFilledLacking(p.ops, lacking, session.host, info.volume);
@@ -166,6 +211,8 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     phase('finished');
     return {
       label: `"${info.label}"`,
+      copyLabel: info.copyLabel,
+      shelf: shelfFacts(readShelf(session.host, Date.now(), undefined, { counts: false }), info.volume),
       summary,
       stopped: result.stopped,
       guarded: p.guarded.length > 0,
@@ -231,6 +278,15 @@ function longerLog(session: DiskSession): number {
   return (pages - DEFAULT_LOG_PAGES) * page;
 }
 
+/**
+ * Warns of every entry the scan left out; returns the unreadable ones, which alone make the exit
+ * status 1. Special files (FIFOs, sockets, devices) cannot be archived at all: a warning is all.
+ */
+function unreadableOnly(skipped: SkippedEntry[], out: RunReporter, verb: string): SkippedEntry[] {
+  for (const s of skipped) out.warn(`${s.path} ${s.message}; ${verb}`);
+  return skipped.filter((s) => s.reason !== 'special');
+}
+
 function reportGuard(p: Plan, out: RunReporter): void {
   for (const g of p.guarded) {
     out.error(`nothing removed: ${g.reason}; check that the data path is mounted, or pass --force`);
@@ -274,17 +330,17 @@ async function dryRun(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
   }
   const host = fs.existsSync(db) ? Catalog.openCopy(db) : Catalog.memory();
   try {
-    const { scans, skipped } = scanDataPaths(roots, filter);
-    for (const s of skipped) out.warn(`${s.path} ${s.message}; would be skipped`);
+    const { scans, skipped: all } = scanDataPaths(roots, filter);
+    const skipped = unreadableOnly(all, out, 'would be skipped');
     let hashSkips = 0;
     const p = await planWithHashes(scans, catalogView(host, disk, volume, roots), volume, options, (_path, message) => {
       hashSkips++;
       out.warn(`${message}; would be skipped`);
-    });
+    }, excludedBy(filter, roots));
     reportGuard(p, out);
     const summary = summarize(p, null, skipped.length + hashSkips, started, null);
     summary.bytesCopied = p.bytesToCopy;
-    return { label: `would do on "${label}"`, summary, stopped: null, guarded: p.guarded.length > 0, missingRoot: false, ops: p.ops };
+    return { label: `would do on "${label}"`, copyLabel: label, summary, stopped: null, guarded: p.guarded.length > 0, missingRoot: false, ops: p.ops };
   } finally {
     host.close();
     disk.close();

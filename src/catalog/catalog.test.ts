@@ -36,9 +36,9 @@ test('a catalog of schema 1 gets its stamps on opening', (t) => {
   const cat = Catalog.open(file, { create: true });
   cat.transaction(() => rows.forEach((e) => cat.put(e)));
   cat.close();
-  // Back to how Blaine's first schema left it: no stamp column.
+  // Back to how Blaine's first schema left it: no stamp column, runs without their after-state.
   const raw = new Database(file);
-  raw.exec('ALTER TABLE files DROP COLUMN stamp');
+  raw.exec('ALTER TABLE files DROP COLUMN stamp; ALTER TABLE runs DROP COLUMN files_after; ALTER TABLE runs DROP COLUMN capacity');
   raw.pragma('user_version = 1');
   raw.close();
 
@@ -86,4 +86,30 @@ test('snapshotTo copies every committed row, by file copy or (while a reader hol
   reader.close();
   assert.deepEqual(paths(path.join(dir, 'vacuumed.sqlite')).sort(), [...want, '/d/late:1'].sort());
   cat.close();
+});
+
+test('a catalog of schema 2 gets the runs\' file count and disk size; read-only, its runs read as unknown', (t) => {
+  const file = path.join(scratchDir(t, 'blaine-catalog-'), 'old.sqlite');
+  const cat = Catalog.open(file, { create: true });
+  const id = cat.startRun('backup', 'v1', 'c1');
+  cat.finishRun(id, 'ok', { added: 3 }, 1000, 500, { files: 3, capacity: 4000 });
+  assert.deepEqual(
+    cat.finishedRuns().map((r) => [r.command, r.volume, r.copy, r.status, r.summary, r.freeAfter, r.usedBytes, r.filesAfter, r.capacity]),
+    [['backup', 'v1', 'c1', 'ok', { added: 3 }, 1000, 500, 3, 4000]],
+  );
+  cat.close();
+  const raw = new Database(file);
+  raw.exec('ALTER TABLE runs DROP COLUMN files_after; ALTER TABLE runs DROP COLUMN capacity');
+  raw.pragma('user_version = 2');
+  raw.close();
+
+  const readonly = Catalog.open(file, { readonly: true });
+  assert.deepEqual(readonly.finishedRuns().map((r) => [r.usedBytes, r.filesAfter, r.capacity]), [[500, null, null]]);
+  readonly.close();
+  const again = Catalog.open(file);
+  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  const next = again.startRun('verify', 'v1', 'c1');
+  again.finishRun(next, 'ok', 'not an object', null, null, { files: 7 });
+  assert.deepEqual(again.finishedRuns().map((r) => [r.command, r.summary, r.filesAfter]), [['backup', { added: 3 }, null], ['verify', {}, 7]]);
+  again.close();
 });

@@ -7,6 +7,7 @@ import { CatalogVersionError, migrate } from './schema.js';
 import { pathRange } from './range.js';
 import { tempName } from '../fsx/temp.js';
 import { comparePaths } from '../fsx/paths.js';
+import { fsyncPath } from '../fsx/copy.js';
 import { stamp } from './stamp.js';
 
 export class CatalogError extends Error {}
@@ -28,6 +29,32 @@ export interface CopyRow {
   freeBytes: number | null;
   files: number;
   bytes: number;
+}
+
+export interface RunRow {
+  id: number;
+  command: string;
+  volume: string | null;
+  copy: string | null;
+  finished: string;
+  status: string;
+  /** The run's own summary (counts, bytes); {} when it was not valid JSON. */
+  summary: Record<string, unknown>;
+  freeAfter: number | null;
+  usedBytes: number | null;
+  filesAfter: number | null;
+  /** Size of the disk's file system (null before schema 3). */
+  capacity: number | null;
+}
+
+function parseSummary(text: string | null): Record<string, unknown> {
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
 }
 
 export type DeferredAction = 'RENAME' | 'LINK' | 'DELETE';
@@ -96,6 +123,7 @@ export class Catalog {
       all: p(`SELECT ${ENTRY_COLUMNS} FROM files ORDER BY path, volume`).raw(true),
       get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
       content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
+      hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
       hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
       upsert: p(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
       delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
@@ -341,6 +369,11 @@ export class Catalog {
     return (this.stmts.content.all(size, sha1) as EntryRow[]).map(rowToEntry);
   }
 
+  /** Whether any file of this size with a known SHA1 is catalogued (a possible duplicate). */
+  hasSize(size: number): boolean {
+    return this.stmts.hasSize.get(size) !== undefined;
+  }
+
   hasSizeElsewhere(size: number, volume: string): boolean {
     return this.stmts.hasSizeElsewhere.get(size, volume) !== undefined;
   }
@@ -461,10 +494,35 @@ export class Catalog {
     return Number(r.lastInsertRowid);
   }
 
-  finishRun(id: number, status: string, summary: unknown, freeAfter: number | null, usedBytes: number | null): void {
+  finishRun(
+    id: number,
+    status: string,
+    summary: unknown,
+    freeAfter: number | null,
+    usedBytes: number | null,
+    after: { files?: number | null; capacity?: number | null } = {},
+  ): void {
     this.db
-      .prepare(`UPDATE runs SET finished = ?, status = ?, summary = ?, free_after = ?, used_bytes = ? WHERE id = ?`)
-      .run(new Date().toISOString(), status, JSON.stringify(summary), freeAfter, usedBytes, id);
+      .prepare(`UPDATE runs SET finished = ?, status = ?, summary = ?, free_after = ?, used_bytes = ?, files_after = ?, capacity = ? WHERE id = ?`)
+      .run(new Date().toISOString(), status, JSON.stringify(summary), freeAfter, usedBytes, after.files ?? null, after.capacity ?? null, id);
+  }
+
+  /** Every finished run, oldest first. A catalog opened read-only may predate files_after. */
+  finishedRuns(): RunRow[] {
+    const rows = this.db.prepare(`SELECT * FROM runs WHERE finished IS NOT NULL ORDER BY finished, id`).all() as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      command: r.command as string,
+      volume: (r.volume as string | null) ?? null,
+      copy: (r.copy as string | null) ?? null,
+      finished: r.finished as string,
+      status: r.status as string,
+      summary: parseSummary(r.summary as string | null),
+      freeAfter: (r.free_after as number | null) ?? null,
+      usedBytes: (r.used_bytes as number | null) ?? null,
+      filesAfter: (r.files_after as number | null | undefined) ?? null,
+      capacity: (r.capacity as number | null | undefined) ?? null,
+    }));
   }
 
   /**
@@ -502,10 +560,15 @@ export class Catalog {
     fs.rmSync(tmp, { force: true });
     try {
       if (!this.copyWhole(tmp)) this.db.prepare('VACUUM INTO ?').run(tmp);
+      // VACUUM INTO does not sync what it writes, nor does a file copy; the snapshot is what a lost host
+      // is rebuilt from, so its bytes, then its name, are made durable before anyone relies on them.
+      fsyncPath(tmp);
       fs.renameSync(tmp, file);
+      fsyncPath(path.dirname(file));
     } catch (err) {
       fs.rmSync(tmp, { force: true });
       throw err;
     }
   }
 }
+

@@ -77,6 +77,9 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
     const set = db.prepare('UPDATE files SET stamp = ? WHERE volume = ? AND path = ?');
     for (const [volume, p, ...f] of rows) set.run(stamp(...f), volume, p);
   },
+  // Files on the volume and the disk's size after each run, beside its bytes and free space: the
+  // report's bars and growth chart and the summary's days-left estimate read the run log.
+  `ALTER TABLE runs ADD COLUMN files_after INTEGER; ALTER TABLE runs ADD COLUMN capacity INTEGER;`,
 ];
 
 type StampSource = [string, string, 'file' | 'symlink', number, number, number, string | null, number, number, number, string | null];

@@ -4,13 +4,15 @@ import { beginWrite, finishWrite, openDiskSession } from '../archive/session.js'
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
+import { readShelf } from '../report/shelf.js';
+import { shelfFacts, stateLines } from '../report/summary.js';
 
 export function registerApply(program: Command): void {
   const cmd = program
     .command('apply')
     .summary("apply the mounted disk's deferred actions")
     .description(
-      'Apply the deferred actions queued for the mounted disk, and bring a mirror copy up to its\n' +
+      'Apply the deferred actions queued for the mounted disk, and bring a mirror copy up to its ' +
         "volume's state, without backing anything up. (A backup does this first anyway.)",
     );
   addCommonOptions(cmd);
@@ -28,6 +30,7 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
       return EXIT.ok;
     }
     beginWrite(session);
+    out.progress.begin('applying deferred actions');
     const r = await catchUp(session, {
       root: session.root,
       volume: info.volume,
@@ -41,14 +44,16 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
       warn: (m) => out.warn(m),
       fs: fileSystem(),
     });
+    out.progress.begin('writing catalogs');
     // Catching up brings this copy to its volume and leaves the volume as it is: the twin stays in step.
-    await finishWrite(session, 'apply', r.stopped ?? 'ok', { ...r, lacking: r.lacking.length }, true, false);
+    const free = await finishWrite(session, 'apply', r.stopped ?? 'ok', { ...r, lacking: r.lacking.length }, true, false);
     if (opts.json) out.result({ applied: r.applied, changed: r.changed, lacking: r.lacking.length });
     else {
-      out.info(`"${info.label}": applied ${r.applied} deferred action(s), ${r.changed} change(s) on the disk`);
-      if (r.lacking.length > 0) {
-        out.info(`${r.lacking.length} file(s) of the volume are not on this copy yet; the next backup onto it copies them`);
-      }
+      out.summary(`"${info.copyLabel}": applied ${r.applied} deferred action(s), ${r.changed} change(s) on the disk`);
+      const lacking = r.lacking.length > 0 ? [`${r.lacking.length} file(s) of the volume are not on this copy yet; the next backup onto it copies them`] : [];
+      const facts = shelfFacts(readShelf(session.host, Date.now(), undefined, { counts: false }), info.volume);
+      const stopped = r.stopped === 'disk-full' || r.stopped === 'interrupted' ? r.stopped : null;
+      for (const line of stateLines({ label: info.copyLabel, freeBytes: free, stopped, paths: [], ...facts }, lacking)) out.summary(line);
     }
     if (r.stopped === 'interrupted') return EXIT.interrupted;
     if (r.stopped === 'disk-full') return EXIT.diskFull;

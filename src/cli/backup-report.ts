@@ -3,6 +3,7 @@ import type { BackupSummary } from '../backup/backup.js';
 import type { BackupOutcome } from '../backup/run.js';
 import { formatBytes } from '../fsx/space.js';
 import type { Operation } from '../plan/operation.js';
+import { summaryLines } from '../report/summary.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
 
@@ -25,26 +26,36 @@ function describeOp(op: Operation): string {
   }
 }
 
-function printSummary(out: Output, s: BackupSummary, label: string): void {
+function printSummary(out: Output, r: BackupOutcome & { summary: BackupSummary }, roots: string[]): void {
+  const s = r.summary;
   if (out.json) {
     out.result(s);
     return;
   }
-  out.info(
-    `${label}: unchanged ${s.unchanged}, added ${s.added}, modified ${s.modified}, renamed ${s.renamed}, ` +
-      `linked ${s.linked}, removed ${s.removed}, deferred ${s.deferred}, skipped ${s.skipped}`,
-  );
-  out.info(
-    `copied ${formatBytes(s.bytesCopied)}, parity ${formatBytes(s.parityBytes)}, ${s.seconds} s` +
-      (s.freeBytes !== null ? `, ${formatBytes(s.freeBytes)} free` : ''),
-  );
-  if (s.missing > 0) {
-    out.info(`${s.missing} archived file(s) are gone from the data paths and kept on the archive (--clean removes them)`);
+  const reason = r.stopped?.reason;
+  const lines = summaryLines({
+    label: r.copyLabel ?? r.label,
+    counts: s,
+    bytesCopied: s.bytesCopied,
+    parityBytes: s.parityBytes,
+    seconds: s.seconds,
+    freeBytes: s.freeBytes,
+    missing: s.missing,
+    perDay: r.shelf?.perDay ?? null,
+    pendingOffline: r.shelf?.pendingOffline ?? [],
+    behind: r.shelf?.behind ?? [],
+    stopped: reason === 'disk-full' || reason === 'interrupted' ? reason : null,
+    paths: roots,
+    dryRun: r.ops !== undefined,
+  });
+  for (const line of lines) out.summary(line);
+  if (s.excluded > 0) {
+    out.info(`${s.excluded} excluded file(s) are kept on the archive as they were (\`blaine remove\` drops them)`);
   }
 }
 
 /** Prints the outcome and says which exit status it is (SPEC §4). */
-export function reportBackup(r: BackupOutcome, out: Output): number {
+export function reportBackup(r: BackupOutcome, out: Output, roots: string[]): number {
   if (r.summary === null) {
     out.error(r.stopped?.reason === 'disk-full' ? 'the disk is full' : 'interrupted');
     return r.stopped?.reason === 'disk-full' ? EXIT.diskFull : EXIT.interrupted;
@@ -54,10 +65,10 @@ export function reportBackup(r: BackupOutcome, out: Output): number {
       out.info(`dry run: nothing is changed`);
       for (const op of r.ops) out.info(describeOp(op));
     }
-    printSummary(out, r.summary, r.label);
+    printSummary(out, { ...r, summary: r.summary }, roots);
     return r.guarded ? EXIT.error : EXIT.ok;
   }
-  printSummary(out, r.summary, r.label);
+  printSummary(out, { ...r, summary: r.summary }, roots);
   if (r.stopped?.reason === 'disk-full') {
     out.error(`${r.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);
     return EXIT.diskFull;
@@ -68,7 +79,7 @@ export function reportBackup(r: BackupOutcome, out: Output): number {
   }
   if (r.guarded) return EXIT.error;
   if (r.summary.skipped > 0) {
-    out.error(`${r.summary.skipped} file(s) could not be read and were skipped (see the warnings above)`);
+    out.error(`${r.summary.skipped} file(s) could not be read or written and were skipped (see the warnings above)`);
     return EXIT.error;
   }
   return r.missingRoot ? EXIT.error : EXIT.ok;

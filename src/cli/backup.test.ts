@@ -16,8 +16,7 @@ import {
   volumeOf,
   write,
 } from '../../test/helpers.js';
-import { acquireLock } from '../archive/lock.js';
-import { diskLockPath } from '../archive/layout.js';
+import { acquireDiskLock } from '../archive/lock.js';
 
 const setup = () => testEnv();
 
@@ -218,7 +217,7 @@ test('a second concurrent run is refused with a clear message', () => {
     write(path.join(env.lib, 'a.txt'), 'hello\n');
     assert.equal(backup(env, '--init').status, 0);
     // this test process plays the other run, holding the disk's lock
-    const release = acquireLock(diskLockPath(env.disk), `the disk ${env.disk}`);
+    const release = acquireDiskLock(env.disk);
     try {
       const r = backup(env);
       assert.equal(r.status, 1);

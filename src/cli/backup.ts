@@ -18,6 +18,7 @@ import {
   interruptSignal,
   keyProvider,
   parseNumber,
+  parseParityMemory,
   repeatableOption,
   requireDest,
   type CommonOptions,
@@ -25,6 +26,7 @@ import {
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { reportBackup } from './backup-report.js';
+import { ConfigError, loadConfig, type ConfigValue } from './config.js';
 
 interface BackupOptions extends CommonOptions {
   init?: boolean;
@@ -45,6 +47,7 @@ interface BackupOptions extends CommonOptions {
   noParity?: boolean;
   /** commander's name for --no-parity's negation */
   paritySlices: string | number;
+  parityMemory?: string;
   reserve: string | number;
   jobs?: string | number;
   par2Command?: string | string[];
@@ -59,7 +62,7 @@ export function registerBackup(program: Command): void {
     .command('backup')
     .summary('archive data paths onto the mounted disk')
     .description(
-      'Archive the data paths (PATH...) onto the mounted archive disk. Only the mounted disk is written;\n' +
+      'Archive the data paths (PATH...) onto the mounted archive disk. Only the mounted disk is written; ' +
         'changes to files held by offline disks are queued as deferred actions for them.',
     )
     .argument('<path...>', 'data paths to archive')
@@ -68,10 +71,12 @@ export function registerBackup(program: Command): void {
     .option('--encrypt', 'with --init: encrypt the new disk (gocryptfs)')
     .option('--clean', 'remove archived files that are gone from the data paths')
     .option('--max-delete <pct>', 'with --clean: most files (percent of a data path) one run may remove', '10')
-    .option('--force', 'remove even when the mass-delete guard trips')
+    .option('--force', 'remove even when the mass-delete guard trips; with --init, accept a disk that holds files (left alone)')
     .option('--dry-run', 'print what would happen and change nothing')
     .addOption(repeatableOption('--exclude <rule>', 'SnapRAID-style exclude rule', (pattern) => rules.push({ kind: 'exclude', pattern })))
     .addOption(repeatableOption('--include <rule>', 'SnapRAID-style include rule', (pattern) => rules.push({ kind: 'include', pattern })))
+    // Only a config file's ordered `rules = [...]` list uses it (the command line has its flags).
+    .addOption(repeatableOption('--rules <rule>', 'an ordered rule, "exclude PATTERN" or "include PATTERN"').hideHelp())
     .addOption(repeatableOption('--exclude-regex <re>', 'exclude paths (relative to the data path) matching this regex'))
     .option('--snapraid-conf <file>', 'read exclude/include rules from a SnapRAID config')
     .option('--match-mode <mode>', `how renames are found: ${MATCH_MODES.join(', ')}`, 'inode');
@@ -82,13 +87,34 @@ export function registerBackup(program: Command): void {
   addCommonOptions(cmd);
   cmd.action(
     action<BackupOptions>((opts, args, out) => {
-      opts.rule = rules.length > 0 ? rules : [
-        ...(opts.exclude ?? []).map((pattern) => ({ kind: 'exclude' as const, pattern })),
-        ...(opts.include ?? []).map((pattern) => ({ kind: 'include' as const, pattern })),
-      ];
+      opts.rule = [...rules, ...configRules(opts.config, new Set(program.commands.map((c) => c.name())))];
       return backup(opts, args, out);
     }),
   );
+}
+
+function asList(v: ConfigValue | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
+}
+
+/**
+ * The config file's rules, after the command line's (SPEC §4): its ordered `rules` list, then its
+ * `exclude` list, then its `include` list. Read from the file itself, since an option the command
+ * line gives hides the config's value of it.
+ */
+function configRules(file: string | undefined, commands: ReadonlySet<string>): Rule[] {
+  if (!file) return [];
+  const cfg = loadConfig(file, commands);
+  const setting = (k: string) => cfg.perCommand.get('backup')?.get(k) ?? cfg.common.get(k);
+  const out: Rule[] = [];
+  for (const text of asList(setting('rules'))) {
+    const m = /^\s*(exclude|include)\s+(\S.*?)\s*$/.exec(text);
+    if (!m) throw new ConfigError(`${file}: rule "${text}" must read "exclude PATTERN" or "include PATTERN"`);
+    out.push({ kind: m[1] as Rule['kind'], pattern: m[2]! });
+  }
+  for (const pattern of asList(setting('exclude'))) out.push({ kind: 'exclude', pattern });
+  for (const pattern of asList(setting('include'))) out.push({ kind: 'include', pattern });
+  return out;
 }
 
 function buildFilter(opts: BackupOptions): ExclusionFilter | undefined {
@@ -133,6 +159,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   } catch (err) {
     throw new UsageError(`--reserve: ${(err as Error).message}`);
   }
+  const parityMemory = parseParityMemory(opts.parityMemory);
   const withParity = !noParity && parityPct > 0;
   const filter = buildFilter(opts);
   const roots = normaliseRoots(args);
@@ -164,6 +191,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
         withParity,
         parityPct,
         paritySlices,
+        parityMemory,
         jobs,
         par2Command,
         reserve,
@@ -181,5 +209,5 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   } finally {
     interrupt?.dispose();
   }
-  return reportBackup(r, out);
+  return reportBackup(r, out, roots);
 }

@@ -5,7 +5,9 @@ import { openDiskSession } from '../archive/session.js';
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
 import type { Output } from './output.js';
-import { formatBytes } from '../fsx/space.js';
+import { formatBytes, freeBytes } from '../fsx/space.js';
+import { readShelf } from '../report/shelf.js';
+import { shelfFacts, stateLines } from '../report/summary.js';
 
 interface CloneOptions extends CommonOptions {
   to?: string;
@@ -17,8 +19,8 @@ export function registerClone(program: Command): void {
     .command('clone')
     .summary('make a mirror copy of the mounted disk')
     .description(
-      'Copy the mounted disk (--dest) onto an empty disk (--to): same volume, a new copy id. Files with\n' +
-        'their hardlinks, the parity tree and the catalogs are copied; each copy is caught up\n' +
+      'Copy the mounted disk (--dest) onto an empty disk (--to): same volume, a new copy id. Files with ' +
+        'their hardlinks, the parity tree and the catalogs are copied; each copy is caught up ' +
         'automatically when it is next mounted.',
     )
     .option('--to <disk2>', 'the empty disk that becomes the mirror copy')
@@ -38,6 +40,7 @@ async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<
       throw new UserError(`"${session.info.copyLabel}" is behind its volume; run \`blaine apply\` or a backup onto it first`);
     }
     let r;
+    out.progress.begin('cloning');
     try {
       r = await cloneDisk(session, opts.to, opts.label, {
         signal: interrupt.signal,
@@ -57,7 +60,12 @@ async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<
       return r.stopped === 'disk-full' ? EXIT.diskFull : EXIT.interrupted;
     }
     if (opts.json) out.result({ volume: r.info.volume, copy: r.info.copy, label: r.info.copyLabel, files: r.files, bytes: r.bytes, mismatched: r.mismatched });
-    else out.info(`copy "${r.info.copyLabel}" of volume "${r.info.label}" made: ${r.files} files, ${formatBytes(r.bytes)}`);
+    else {
+      out.summary(`copy "${r.info.copyLabel}" of volume "${r.info.label}" made: ${r.files} files, ${formatBytes(r.bytes)}`);
+      const facts = shelfFacts(readShelf(session.host, Date.now(), undefined, { counts: false }), r.info.volume);
+      const state = { label: r.info.copyLabel, freeBytes: freeBytes(path.resolve(opts.to)), stopped: null, paths: [], ...facts };
+      for (const line of stateLines(state)) out.summary(line);
+    }
     return r.mismatched.length > 0 ? EXIT.damage : EXIT.ok;
   } finally {
     interrupt.dispose();

@@ -5,7 +5,8 @@ import { obtainKey } from '../crypt/key.js';
 import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
-import { describeError, EXIT, UserError } from './exit.js';
+import { parseBytes } from '../fsx/space.js';
+import { describeError, EXIT, UsageError, UserError } from './exit.js';
 import { Output, type Verbosity } from './output.js';
 
 export interface CommonOptions {
@@ -87,6 +88,7 @@ export function action<O extends CommonOptions>(
       process.exitCode = EXIT.usage;
       return;
     }
+    out.debug(`blaine ${process.argv.slice(2).join(' ')} (pid ${process.pid}, Blaine ${cmd.parent?.version() ?? ''})`);
     try {
       process.exitCode = await fn(opts, cmd.args, out);
     } catch (err) {
@@ -95,6 +97,7 @@ export function action<O extends CommonOptions>(
       out.error(d.message);
       process.exitCode = d.code;
     } finally {
+      out.debug(`exit status ${process.exitCode ?? 0}`);
       out.close();
     }
   };
@@ -117,6 +120,11 @@ export function interruptSignal(out: Output): { signal: AbortSignal; dispose(): 
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // bin/blaine caught a signal while the program was loading: the command stops before it starts.
+  if ((globalThis as { blaineSignalled?: boolean }).blaineSignalled) {
+    out.warn('interrupted while starting: stopping');
+    controller.abort();
+  }
   return {
     signal: controller.signal,
     dispose() {
@@ -132,7 +140,21 @@ export function addParityOptions(cmd: Command, when = ''): Command {
     .option('--parity <pct>', `${when}PAR2 redundancy in percent`, '10')
     .option('--parity-slices <n>', `${when}most PAR2 slices per file`, '256')
     .option('--jobs <n>', 'parity processes at once (default: all cores)')
+    .option('--parity-memory <bytes>', `${when}memory for making parity, shared by the jobs (e.g. 512M; default: a quarter of RAM, at most 1G)`)
     .option('--par2-command <argv>', 'PAR2 creator to run instead of par2 (par2cmdline-compatible flags)');
+}
+
+/** `--parity-memory` in bytes, or undefined for the default. */
+export function parseParityMemory(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  let n: number;
+  try {
+    n = parseBytes(String(value));
+  } catch (err) {
+    throw new UsageError(`--parity-memory: ${(err as Error).message}`);
+  }
+  if (n < 1_000_000) throw new UsageError('--parity-memory must be at least 1M');
+  return n;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

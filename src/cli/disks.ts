@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { Catalog, CopyRow } from '../catalog/catalog.js';
+import { copyLag } from '../report/shelf.js';
 import { action, addCommonOptions, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
@@ -11,36 +11,11 @@ export function registerDisks(program: Command): void {
     .command('disks')
     .summary('list volumes and their copies')
     .description(
-      'Every volume and copy: label, files, bytes, when each copy was last synced and its free space\n' +
+      'Every volume and copy: label, files, bytes, when each copy was last synced and its free space ' +
         'then, pending deferred actions, and how far a mirror copy is behind.',
     );
   addCommonOptions(cmd, { dest: 'none' });
   cmd.action(action<CommonOptions>(disks));
-}
-
-interface Lag {
-  runs: number;
-  files: number;
-  bytes: number;
-}
-
-/**
- * How much a copy lacks: the changes that runs on its other copies made since it was last synced,
- * from the host's run log (files touched and bytes copied).
- */
-function lagOf(host: Catalog, c: CopyRow, volumeGeneration: number): Lag {
-  if (c.generation >= volumeGeneration) return { runs: 0, files: 0, bytes: 0 };
-  const runs = host.db
-    .prepare(`SELECT summary FROM runs WHERE volume = ? AND copy IS NOT ? AND finished > ? AND command IN ('backup', 'apply')`)
-    .all(c.volume, c.copy, c.lastSync ?? '') as Array<{ summary: string | null }>;
-  const lag: Lag = { runs: 0, files: 0, bytes: 0 };
-  for (const r of runs) {
-    const s = r.summary ? (JSON.parse(r.summary) as Record<string, number>) : {};
-    lag.runs++;
-    lag.files += (s.added ?? 0) + (s.modified ?? 0) + (s.renamed ?? 0) + (s.linked ?? 0) + (s.removed ?? 0);
-    lag.bytes += s.bytesCopied ?? 0;
-  }
-  return lag;
 }
 
 function disks(opts: CommonOptions, _args: string[], out: Output): number {
@@ -48,6 +23,8 @@ function disks(opts: CommonOptions, _args: string[], out: Output): number {
   try {
     const copies = host.copies();
     const pending = host.deferred();
+    const runs = host.finishedRuns();
+    const now = Date.now();
     const result = host.volumes().map((v) => {
       const stats = host.volumeStats(v.uuid);
       return {
@@ -66,7 +43,7 @@ function disks(opts: CommonOptions, _args: string[], out: Output): number {
             free: c.freeBytes,
             files: c.files,
             bytes: c.bytes,
-            behind: lagOf(host, c, v.generation),
+            behind: copyLag(runs, c, v.generation, now),
           })),
       };
     });

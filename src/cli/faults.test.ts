@@ -50,7 +50,7 @@ test('backup: EIO reading one source file skips it with a warning and exit 1; th
   const r = backup(env, ['--init'], 'read:1:EIO@p2.jpg');
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /warning: Cannot read .*p2\.jpg: i\/o error/);
-  assert.match(r.stderr, /1 file\(s\) could not be read and were skipped/);
+  assert.match(r.stderr, /1 file\(s\) could not be read or written and were skipped/);
   assertDiskMatchesCatalog(env.disk, env.db);
   const paths = rows(env.db).map((x) => x.path);
   assert.equal(paths.length, 4);

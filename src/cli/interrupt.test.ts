@@ -120,3 +120,4 @@ test('an unreadable file is reported and skipped, the run goes on, and --clean k
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+

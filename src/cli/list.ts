@@ -28,7 +28,7 @@ export function registerList(program: Command): void {
     .command('list')
     .summary('list archived files')
     .description(
-      'List archived files from the host catalog; with only --dest (no --db), or with --local, from the\n' +
+      'List archived files from the host catalog; with only --dest (no --db), or with --local, from the ' +
         "disk's own catalog. GLOB matches the absolute path; * matches / too.",
     )
     .argument('[glob...]', 'patterns for the stored absolute path')

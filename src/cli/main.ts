@@ -11,6 +11,8 @@ import { registerDisks } from './disks.js';
 import { registerPending } from './pending.js';
 import { registerClone } from './clone.js';
 import { registerMount } from './mount.js';
+import { registerReport } from './report.js';
+import { addExamples } from './examples.js';
 
 export function buildProgram(): Command {
   const program = new Command('blaine')
@@ -27,6 +29,8 @@ export function buildProgram(): Command {
   registerApply(program);
   registerClone(program);
   registerMount(program);
+  registerReport(program);
+  addExamples(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;
 }

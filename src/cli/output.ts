@@ -1,12 +1,9 @@
 import fs from 'node:fs';
 import { showMountedPaths } from '../crypt/gocryptfs.js';
+import { displayMode, ProgressDisplay } from '../progress/display.js';
+import { Progress } from '../progress/progress.js';
 
 export type Verbosity = -1 | 0 | 1;
-
-/** A pseudo-terminal that was never sized (script, some CI runners) reports 0 columns. */
-function terminalWidth(): number {
-  return process.stderr.columns || 80;
-}
 
 /**
  * Where a command speaks. With --json only the result goes to stdout; every human line goes to
@@ -14,7 +11,9 @@ function terminalWidth(): number {
  */
 export class Output {
   private logFd: number | undefined;
-  private progressShown = false;
+  /** What the run is doing; the pipeline updates it, the display samples it (stderr, never stdout). */
+  readonly progress = new Progress();
+  private readonly display: ProgressDisplay;
 
   constructor(
     readonly verbosity: Verbosity,
@@ -22,10 +21,23 @@ export class Output {
     logFile?: string,
   ) {
     if (logFile) this.logFd = fs.openSync(logFile, 'a');
+    this.display = new ProgressDisplay(this.progress, process.stderr, displayMode(process.stderr, verbosity < 0));
+    if (this.logFd !== undefined) {
+      const draw = this.progress.onPhase;
+      this.progress.onPhase = () => {
+        const p = this.progress;
+        const totals = [p.filesTotal !== null ? `${p.filesTotal} files` : '', p.bytesTotal !== null ? `${p.bytesTotal} bytes` : ''].filter(Boolean);
+        this.toLog('PHASE', `${p.phase}${totals.length > 0 ? ` (${totals.join(', ')})` : ''}`);
+        draw?.();
+      };
+    }
   }
 
   private toLog(level: string, msg: string): void {
-    if (this.logFd !== undefined) fs.writeSync(this.logFd, `${new Date().toISOString()} ${level} ${showMountedPaths(msg)}\n`);
+    if (this.logFd === undefined) return;
+    // Every line of a message (a stack trace too) carries the stamp, so the log can be filtered by line.
+    const head = `${new Date().toISOString()} ${level} `;
+    fs.writeSync(this.logFd, head + showMountedPaths(msg).replace(/\n(?!$)/g, `\n${head}`) + '\n');
   }
 
   private human(msg: string): void {
@@ -38,6 +50,12 @@ export class Output {
   info(msg: string): void {
     this.toLog('INFO', msg);
     if (this.verbosity >= 0) this.human(msg);
+  }
+
+  /** The final summary of a run: shown even with -q (on stderr with --json, where stdout is the result). */
+  summary(msg: string): void {
+    this.toLog('INFO', msg);
+    this.human(msg);
   }
 
   /** Per-file detail, shown with -v. */
@@ -67,22 +85,13 @@ export class Output {
     process.stdout.write(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? showMountedPaths(v) : v), 2) + '\n');
   }
 
-  /** A one-line progress display on a terminal; nothing when stderr is not a TTY or with -q. */
-  progress(line: string): void {
-    if (this.verbosity < 0 || !process.stderr.isTTY) return;
-    const width = terminalWidth();
-    process.stderr.write(`\r${line.slice(0, width - 1).padEnd(width - 1)}`);
-    this.progressShown = true;
-  }
-
+  /** Takes the progress line off the terminal before other output; it comes back at its next redraw. */
   clearProgress(): void {
-    if (!this.progressShown) return;
-    process.stderr.write(`\r${' '.repeat(terminalWidth() - 1)}\r`);
-    this.progressShown = false;
+    this.display.clear();
   }
 
   close(): void {
-    this.clearProgress();
+    this.display.stop();
     if (this.logFd !== undefined) fs.closeSync(this.logFd);
     this.logFd = undefined;
   }

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { blaine, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { blaine, rot, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Summary {
   restored: number;
@@ -38,18 +38,6 @@ function restore(env: Env, ...args: string[]): { r: RunResult; s: Summary } {
     throw new Error(`restore gave no JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
   }
   return { r, s };
-}
-
-/** Bit rot: bytes inverted, mtime as it was. */
-function rot(file: string, offset: number, n = 4): void {
-  const st = fs.statSync(file);
-  const fd = fs.openSync(file, 'r+');
-  const b = Buffer.alloc(n);
-  fs.readSync(fd, b, 0, n, offset);
-  for (let i = 0; i < n; i++) b[i] = b[i]! ^ 0xff;
-  fs.writeSync(fd, b, 0, n, offset);
-  fs.closeSync(fd);
-  fs.utimesSync(file, st.atime, st.mtime);
 }
 
 /**

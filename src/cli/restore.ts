@@ -109,7 +109,10 @@ async function restoreFrom(view: DiskView, opts: RestoreOptions, globs: string[]
       detail: (m) => out.detail(m),
       warn: (m) => out.warn(m),
       fs: fileSystem(),
-      progress: (n, total, bytes) => out.progress(`restore: ${n}/${total} files, ${formatBytes(bytes)}`),
+      progress: (n, total, bytes) => {
+        if (out.progress.phase !== 'restoring') out.progress.begin('restoring', { files: total });
+        out.progress.at(n, bytes);
+      },
     });
   } catch (err) {
     if (err instanceof RestoreTargetError) throw new UserError(`${err.message}; the files restored before it are in place`);

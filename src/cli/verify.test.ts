@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertDiskMatchesCatalog, blaine, readTree, rows, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { assertDiskMatchesCatalog, blaine, readTree, rot, rows, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Report {
   ok: boolean;
@@ -47,18 +47,6 @@ function kinds(env: Env, report: Report, opts: { open?: boolean } = {}): string[
     .filter((p) => !opts.open || !p.repaired)
     .map((p) => `${p.kind} ${p.path.startsWith(env.lib + '/') ? p.path.slice(env.lib.length + 1) : path.relative(env.disk, p.path)}`)
     .sort();
-}
-
-/** Inverts bytes of a file on the disk and puts its mtime back, as bit rot would leave it. */
-function rot(file: string, offset: number, n = 4): void {
-  const st = fs.statSync(file);
-  const fd = fs.openSync(file, 'r+');
-  const b = Buffer.alloc(n);
-  fs.readSync(fd, b, 0, n, offset);
-  for (let i = 0; i < n; i++) b[i] = b[i]! ^ 0xff;
-  fs.writeSync(fd, b, 0, n, offset);
-  fs.closeSync(fd);
-  fs.utimesSync(file, st.atime, st.mtime);
 }
 
 function overwrite(file: string, offset: number, n: number): void {

@@ -1,9 +1,9 @@
 import os from 'node:os';
 import type { Command } from 'commander';
-import { openDiskSession } from '../archive/session.js';
+import { openDiskSession, recoveryMessages } from '../archive/session.js';
 import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
-import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, parseNumber, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, parseNumber, parseParityMemory, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -13,8 +13,12 @@ interface VerifyOptions extends CommonOptions {
   olderThan?: string;
   maxTime?: string;
   fix?: boolean;
+  dropExtra?: boolean;
+  maxDelete: string | number;
+  force?: boolean;
   parity: string | number;
   paritySlices: string | number;
+  parityMemory?: string;
   jobs?: string | number;
   par2Command?: string | string[];
 }
@@ -27,13 +31,17 @@ export function registerVerify(program: Command): void {
       'Compare the mounted disk with its own catalog: missing and extra files, size and mtime ' +
         'mismatches, missing, damaged and orphaned parity. --checksum also reads the files, least ' +
         'recently verified first, and checks their SHA1 and their parity files. --fix repairs from ' +
-        'parity, makes missing parity, removes extra files and orphaned parity, and fixes mtimes. ' +
+        'parity, makes missing parity, removes orphaned parity, fixes mtimes and moves files the catalog ' +
+        'does not list to .blaine/quarantine (--drop-extra deletes them instead). ' +
         'Exit status 0: clean (or everything repaired); 4: damage remains.',
     )
     .option('--checksum', 'read every byte and check SHA1 (and the parity files)')
     .option('--older-than <days>', 'with --checksum: only files not verified for this many days')
     .option('--max-time <min>', 'with --checksum: start no new file after this many minutes')
-    .option('--fix', 'repair what can be repaired');
+    .option('--fix', 'repair what can be repaired')
+    .option('--drop-extra', 'with --fix: delete files the catalog does not list instead of quarantining them')
+    .option('--max-delete <pct>', 'with --drop-extra: most files to delete, in percent of the catalogued ones', '10')
+    .option('--force', 'with --drop-extra: delete even beyond --max-delete');
   addParityOptions(cmd, 'with --fix, for parity made again: ');
   addCommonOptions(cmd);
   cmd.action(action<VerifyOptions>(verify));
@@ -61,10 +69,11 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
     throw new UserError(`${par2Command ? par2Command.join(' ') : 'par2'} is not installed; --fix needs it (Debian: apt-get install par2)`);
   }
 
-  const session = openDiskSession({ dest, db: dbPath(opts), key: keyProvider(opts) });
+  const session = openDiskSession({ dest, db: dbPath(opts), key: keyProvider(opts), readsDisk: !opts.fix });
   const interrupt = interruptSignal(out);
   try {
     const { info } = session;
+    for (const m of recoveryMessages(session)) out.warn(m);
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
     const pending = session.host.deferred(info.volume).length;
@@ -81,15 +90,23 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
         olderThanSec: olderThanDays === undefined ? undefined : olderThanDays * 86400,
         maxTimeMs: maxTimeMin === undefined ? undefined : maxTimeMin * 60_000,
         fix: !!opts.fix,
+        dropExtra: !!opts.dropExtra,
+        maxDeletePct: parseNumber('--max-delete', 0, 100)(String(opts.maxDelete)),
+        force: !!opts.force,
+        foreign: info.foreign,
         parityPct,
         paritySlices,
+        parityMemory: parseParityMemory(opts.parityMemory),
         jobs,
         par2,
         signal: interrupt.signal,
         detail: (m) => out.detail(m),
         warn: (m) => out.warn(m),
         fs: fileSystem(),
-        progress: (n, total, bytes) => out.progress(`verify: ${n}/${total} files read, ${formatBytes(bytes)}`),
+        progress: (n, total, bytes) => {
+          if (out.progress.phase !== 'verifying') out.progress.begin('verifying', { files: total });
+          out.progress.at(n, bytes);
+        },
       });
     } catch (err) {
       session.host.transaction(() => session.host.finishRun(run, 'error', { error: (err as Error)?.message ?? String(err) }, null, null));

@@ -41,6 +41,12 @@ export interface NativeAddon {
   ): boolean;
   /** syncfs(2) of the file system holding path: 0, or the errno. */
   syncfs(path: string): number;
+  /** utimensat(2) of the mtime alone, to the nanosecond (noFollow: a symlink itself): 0, or the errno. */
+  setMtime(path: string, sec: number, nsec: number, noFollow: boolean): number;
+  /** futimens(2) of the mtime alone: 0, or the errno. */
+  setMtimeFd(fd: number, sec: number, nsec: number): number;
+  /** flock(2), shared or exclusive, waiting or not: 0, or the errno (EWOULDBLOCK: held elsewhere). */
+  flock(fd: number, shared: boolean, wait: boolean): number;
   FIELDS: number;
 }
 
@@ -51,26 +57,30 @@ export function errnoName(errno: number): string {
   return ERRNO_NAMES.get(errno) ?? `errno ${errno}`;
 }
 
-let reader: NativeAddon | null | undefined;
+let loaded: NativeAddon | null | undefined;
+
+/** The compiled addon whatever BLAINE_NO_NATIVE says, or null when it was not built. */
+export function fsAddon(): NativeAddon | null {
+  if (loaded !== undefined) return loaded;
+  loaded = null;
+  // dist/src/fsx/addon.js (tsc) or dist/bundle/main.js (bundle): native/ is beside dist/.
+  const load = createRequire(import.meta.url);
+  for (const rel of ['../../../native/build/Release/blaine_native.node', '../../native/build/Release/blaine_native.node']) {
+    try {
+      const r = load(rel) as NativeAddon;
+      if (r.FIELDS === FIELDS) loaded = r;
+      break;
+    } catch {
+      // not there, or not built
+    }
+  }
+  return loaded;
+}
 
 /**
  * The compiled reader, or null when it was not built (no C compiler at install time) or
  * BLAINE_NO_NATIVE is set: the scanner then lstats through node:fs, slower but the same.
  */
 export function nativeAddon(): NativeAddon | null {
-  if (reader !== undefined) return reader;
-  reader = null;
-  if (process.env.BLAINE_NO_NATIVE) return reader;
-  // dist/src/fsx/addon.js (tsc) or dist/bundle/main.js (bundle): native/ is beside dist/.
-  const load = createRequire(import.meta.url);
-  for (const rel of ['../../../native/build/Release/blaine_native.node', '../../native/build/Release/blaine_native.node']) {
-    try {
-      const r = load(rel) as NativeAddon;
-      if (r.FIELDS === FIELDS) reader = r;
-      break;
-    } catch {
-      // not there, or not built: stay with node:fs
-    }
-  }
-  return reader;
+  return process.env.BLAINE_NO_NATIVE ? null : fsAddon();
 }

@@ -105,7 +105,7 @@ test('copy: mode, mtime to the microsecond, and (as root) owner are preserved', 
   await copyWithSha1(src, dest, srcMeta);
   const out = fs.lstatSync(dest, { bigint: true });
   assert.equal(Number(out.mode) & 0o7777, 0o640);
-  assert.equal(out.mtimeNs, 1600000000987654000n, 'Node sets times to the microsecond, truncated');
+  assert.equal(out.mtimeNs, 1600000000987654321n, 'times are set to the nanosecond');
   const stored = storedMtime(srcMeta.mtimeSec, srcMeta.mtimeNsec);
   assert.equal(out.mtimeNs, BigInt(stored.mtimeSec) * 1_000_000_000n + BigInt(stored.mtimeNsec));
   assert.ok(mtimeMatches(Number(out.mtimeNs / 1_000_000_000n), Number(out.mtimeNs % 1_000_000_000n), srcMeta.mtimeSec, srcMeta.mtimeNsec));
@@ -117,16 +117,17 @@ test('copy: mode, mtime to the microsecond, and (as root) owner are preserved', 
   assert.equal(out.gid, 2345n);
 });
 
-test('copy: set-user-ID bit survives chown, and the microsecond edge cases land exactly', async () => {
+test('copy: set-user-ID bit survives chown, and the edge cases of the second land to the nanosecond', async () => {
   const dir = tempDir();
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'x');
   for (const [sec, nsec, expected] of [
-    [1700000000, 999999999, 1700000000999999000n],
+    [1700000000, 999999999, 1700000000999999999n],
     [1700000000, 1000, 1700000000000001000n],
     [1700000000, 0, 1700000000000000000n],
     [0, 0, 0n],
-    [2000000000, 500, 2000000000000000000n],
+    [2000000000, 500, 2000000000000000500n],
+    [-1, 1, -999999999n],
   ] as const) {
     const dest = path.join(dir, `d-${sec}-${nsec}`);
     await copyWithSha1(src, dest, { ...meta, uid: 1234, gid: 1234, mode: 0o104755, mtimeSec: sec, mtimeNsec: nsec });
@@ -358,13 +359,17 @@ test('makeSymlink makes the link with owner and mtime, replacing a file atomical
   assert.equal(st.gid, 4321n);
 });
 
-test('mtimeMatches tolerates the lost sub-microsecond part and nothing more', () => {
-  assert.ok(mtimeMatches(1700000000, 123456789, 1700000000, 123456000));
-  assert.ok(mtimeMatches(1700000000, 999999999, 1700000000, 999999000));
-  assert.ok(mtimeMatches(1700000001, 0, 1700000000, 999999500));
-  assert.ok(!mtimeMatches(1700000000, 123456789, 1700000000, 123455000));
+test('mtimeMatches wants the very nanosecond, which is what setTimes stores, before 1970 too', () => {
+  assert.ok(mtimeMatches(1700000000, 123456789, 1700000000, 123456789));
+  assert.ok(!mtimeMatches(1700000000, 123456789, 1700000000, 123456000));
   assert.ok(!mtimeMatches(1700000001, 0, 1700000000, 0));
-  assert.deepEqual(storedMtime(1700000000, 123456789), { mtimeSec: 1700000000, mtimeNsec: 123456000 });
+  assert.deepEqual(storedMtime(1700000000, 123456789), { mtimeSec: 1700000000, mtimeNsec: 123456789 });
+  const dir = tempDir();
+  const file = path.join(dir, 'old');
+  fs.writeFileSync(file, 'x');
+  setTimes(file, -86_400_001, 999_999_999);
+  assert.equal(fs.lstatSync(file, { bigint: true }).mtimeNs, -86_400_001n * 1_000_000_000n + 999_999_999n);
+  fs.rmSync(dir, { recursive: true });
 });
 
 test('syncDisk flushes a directory\'s file system and names the path when it cannot', () => {

@@ -9,18 +9,18 @@
  * archived and copies them again (an uncatalogued leftover at the same path is simply replaced).
  *
  * mtime precision: Node 20 can only set times through libuv, which takes seconds as a double and
- * truncates to whole microseconds; it also turns negative times (before 1970) into "now". So a
- * copy's mtime is the source's truncated to the microsecond (exact, see utimeSeconds), and times
- * before 1970 are set through `touch` (nanosecond exact, one process per file, rare).
- * Compare stored and source mtimes with mtimeMatches.
+ * truncates to whole microseconds, and turns times before 1970 into "now". So times are set with
+ * utimensat/futimens through the native addon (native/fsops.c), to the nanosecond; only where the
+ * addon is not built do they go through libuv, to the microsecond (see utimeSeconds), and compare
+ * stored and source mtimes with mtimeMatches, which allows for that.
  */
-import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { isRoot, realFs, type Fsx } from './fsx.js';
 import { errCode, reason as errnoReason } from './errno.js';
 import { tempName } from './temp.js';
+import { errnoName, fsAddon } from './addon.js';
 
 export interface CopyResult {
   sha1: string;
@@ -169,31 +169,36 @@ export function utimeSeconds(sec: number, nsec: number): number {
 
 /** The mtime a file system holds after setTimes/copyWithSha1 with these values (for sec ≥ 0). */
 export function storedMtime(sec: number, nsec: number): { mtimeSec: number; mtimeNsec: number } {
-  return sec < 0 ? { mtimeSec: sec, mtimeNsec: nsec } : { mtimeSec: sec, mtimeNsec: Math.floor(nsec / 1000) * 1000 };
+  return fsAddon() ? { mtimeSec: sec, mtimeNsec: nsec } : { mtimeSec: sec, mtimeNsec: Math.floor(nsec / 1000) * 1000 };
 }
 
-/** True when two mtimes differ by less than the microsecond that setting times through Node may lose. */
+/** True when two mtimes are equal; without the addon, to the microsecond that libuv keeps. */
 export function mtimeMatches(aSec: number, aNsec: number, bSec: number, bNsec: number): boolean {
+  if (fsAddon()) return aSec === bSec && aNsec === bNsec;
   return Math.abs((aSec - bSec) * 1e9 + (aNsec - bNsec)) < 1000;
 }
 
-function touchTimes(file: string, sec: number, nsec: number): void {
-  const total = BigInt(sec) * 1_000_000_000n + BigInt(nsec);
-  const abs = total < 0n ? -total : total;
-  const stamp = `@${total < 0n ? '-' : ''}${abs / 1_000_000_000n}.${(abs % 1_000_000_000n).toString().padStart(9, '0')}`;
-  // -h: never follow a symlink; -m: leave atime alone.
-  execFileSync('touch', ['-h', '-m', '-d', stamp, '--', file], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Sets a file's or symlink's mtime to the nanosecond (never following a symlink); atime stays as it is. */
+export function setTimes(file: string, mtimeSec: number, mtimeNsec: number, fs: Fsx = realFs): void {
+  const addon = fsAddon();
+  try {
+    if (addon) {
+      const err = addon.setMtime(file, mtimeSec, mtimeNsec, true);
+      if (err !== 0) throw Object.assign(new Error(`${errnoName(err)}: cannot set the time of ${file}`), { code: errnoName(err) });
+    } else {
+      fs.lutimesSync(file, fs.lstatSync(file).atime, utimeSeconds(mtimeSec, mtimeNsec));
+    }
+  } catch (err) {
+    throw targetError(err, file);
+  }
 }
 
-/** Sets a file's or symlink's mtime (never following a symlink); atime becomes now. */
-export function setTimes(file: string, mtimeSec: number, mtimeNsec: number, fs: Fsx = realFs): void {
-  try {
-    if (mtimeSec < 0) touchTimes(file, mtimeSec, mtimeNsec);
-    else fs.lutimesSync(file, Date.now() / 1000, utimeSeconds(mtimeSec, mtimeNsec));
-  } catch (err) {
-    const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
-    throw targetError(stderr ? new Error(stderr.replace(/^touch: /, '')) : err, file);
-  }
+/** The same for an open file. */
+function setTimesFd(fd: number, mtimeSec: number, mtimeNsec: number, fs: Fsx): void {
+  const addon = fsAddon();
+  if (!addon) return fs.futimesSync(fd, fs.fstatSync(fd).atime, utimeSeconds(mtimeSec, mtimeNsec));
+  const err = addon.setMtimeFd(fd, mtimeSec, mtimeNsec);
+  if (err !== 0) throw Object.assign(new Error(`${errnoName(err)}: cannot set a file's time`), { code: errnoName(err) });
 }
 
 /**
@@ -363,20 +368,13 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
       // chown before chmod: chown clears set-user-ID and set-group-ID bits.
       if (isRoot) fs.fchownSync(outFd, meta.uid, meta.gid);
       fs.fchmodSync(outFd, meta.mode & 0o7777);
-      if (meta.mtimeSec >= 0) fs.futimesSync(outFd, Date.now() / 1000, utimeSeconds(meta.mtimeSec, meta.mtimeNsec));
+      setTimesFd(outFd, meta.mtimeSec, meta.mtimeNsec, fs);
       const fd = outFd;
       outFd = undefined;
       // Network and FUSE file systems may report a failed delayed write only here.
       fs.closeSync(fd);
     } catch (err) {
       throw targetError(err, dest);
-    }
-    if (meta.mtimeSec < 0) {
-      try {
-        setTimes(tmp, meta.mtimeSec, meta.mtimeNsec, fs);
-      } catch (err) {
-        throw targetError((err as CopyError).cause ?? err, dest);
-      }
     }
     const done = tmp;
     if (opts.tempDir === undefined) {
@@ -442,4 +440,14 @@ export function syncDisk(target: string, fs: Fsx = realFs): void {
     target,
     { cause },
   );
+}
+
+/** fsync of one file or, opened read-only, of a directory (which makes a rename in it durable). */
+export function fsyncPath(p: string, fs: Fsx = realFs): void {
+  const fd = fs.openSync(p, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }

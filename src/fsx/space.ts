@@ -7,6 +7,12 @@ export function freeBytes(path: string, fs: Fsx = realFs): number {
   return Number(st.bavail * st.bsize);
 }
 
+/** Size of the file system holding `path`, as an unprivileged writer sees it (root's reserve excluded). */
+export function capacityBytes(path: string, fs: Fsx = realFs): number {
+  const st = fs.statfsSync(path, { bigint: true });
+  return Number((st.blocks - (st.bfree - st.bavail)) * st.bsize);
+}
+
 /**
  * Space to demand before copying a file of `size` bytes: the file, its parity at parityPct
  * percent, and the reserve, in whole bytes rounded up. Computed as size + size·pct/100 rather

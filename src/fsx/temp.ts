@@ -10,7 +10,7 @@
 
 let tempCounter = 0;
 
-const TEMP_MARK = '.blaine-tmp-';
+export const TEMP_MARK = '.blaine-tmp-';
 const TEMP_RE = /^\.[\s\S]*\.blaine-tmp-\d+-\d+$/;
 const NAME_MAX = 255;
 

@@ -2,10 +2,11 @@ import crypto from 'node:crypto';
 import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { CopyError, copyWithSha1, makeSymlink } from '../fsx/copy.js';
-import { acquireLock } from '../archive/lock.js';
+import { CopyError, copyWithSha1, makeSymlink, syncDisk } from '../fsx/copy.js';
+import { TEMP_MARK, tempName } from '../fsx/temp.js';
+import { acquireDiskLock } from '../archive/lock.js';
 import type { DiskSession, KeyProvider } from '../archive/session.js';
-import { blaineDir, cipherDir, diskCatalogPath, diskLockPath, diskTempDir, hostSnapshotPath, onDisk } from '../archive/layout.js';
+import { blaineDir, cipherDir, diskCatalogPath, diskTempDir, hostSnapshotPath, onDisk, volumeFile } from '../archive/layout.js';
 import { freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { DiskError, ensureLayout, writeVolume, type VolumeInfo } from '../archive/volume.js';
@@ -45,8 +46,16 @@ export async function cloneDisk(
     throw new DiskError(`${target} does not exist or is not a directory; is the new disk mounted?`, 'NOT_A_DIRECTORY');
   }
   const present = fs.readdirSync(target).filter((n) => !FRESH.has(n));
+  const markerPrefix = `.clone-${s.info.volume}${TEMP_MARK}`;
   if (present.length > 0) {
-    throw new CloneError(`${target} is not empty; a mirror copy needs an empty disk`);
+    // A clone of this volume that was cut short (its marker, no identity yet): everything on the
+    // disk is what it wrote, since a clone starts only on an empty disk. It is started again.
+    const own = blaineDir(target);
+    const resumable =
+      !fs.existsSync(volumeFile(target)) && fs.existsSync(own) && (fs.readdirSync(own) as string[]).some((n) => n.startsWith(markerPrefix));
+    if (!resumable) throw new CloneError(`${target} is not empty; a mirror copy needs an empty disk`);
+    opts.warn(`${target} holds an interrupted clone of this volume; starting it again`);
+    for (const n of present) fs.rmSync(path.join(target, n), { recursive: true, force: true });
   }
   if (path.resolve(s.root) === target || path.resolve(s.dest) === target) throw new CloneError('--to must be another disk than --dest');
   // The copy of an encrypted volume is encrypted with the same key; only its identity is in the clear.
@@ -58,7 +67,9 @@ export async function cloneDisk(
     key = opts.key(`the disk "${s.info.copyLabel}" at ${s.dest}`, false);
     fs.mkdirSync(blaineDir(target), { recursive: true });
   } else ensureLayout(target);
-  const release = acquireLock(diskLockPath(target), `the disk ${target}`);
+  const marker = path.join(blaineDir(target), tempName(`clone-${s.info.volume}`));
+  fs.writeFileSync(marker, `${new Date().toISOString()}\n`);
+  const release = acquireDiskLock(target);
   let mount: CipherMount | null = null;
   const result: CloneResult = {
     info: { ...s.info, copy: crypto.randomUUID(), copyLabel: copyLabel?.trim() || path.basename(target) },
@@ -158,9 +169,11 @@ export async function cloneDisk(
     } finally {
       cat.close();
     }
-    // Everything is on the copy before its identity says it is one.
+    // Everything is on the copy, durably, before its identity says it is one.
+    syncDisk(root, fs);
     mount?.unmount();
     writeVolume(target, result.info);
+    fs.rmSync(marker, { force: true });
     return result;
   } finally {
     mount?.unmount();

@@ -348,18 +348,20 @@ function mountTmpfs(t: test.TestContext, size: string): string | null {
   return dir;
 }
 
-test('a full disk: ParityError ENOSPC, no partial parity left', async (t) => {
-  const disk = mountTmpfs(t, '600k');
-  if (!disk) return;
-  writeRandom(disk, 'mnt/fits', 420 * KiB);
-  await assert.rejects(createParity(disk, 'mnt/fits', { pct: 100 }), (e: unknown) => {
-    assert.ok(e instanceof ParityError);
-    assert.equal(e.code, 'ENOSPC');
-    assert.equal(e.message, 'par2 could not make parity for mnt/fits: the disk is full');
-    return true;
+for (const creator of ['native', 'par2'] as const) {
+  test(`a full disk: ParityError ENOSPC, no partial parity left (${creator} creator)`, async (t) => {
+    const disk = mountTmpfs(t, '600k');
+    if (!disk) return;
+    writeRandom(disk, 'mnt/fits', 420 * KiB);
+    await assert.rejects(createParity(disk, 'mnt/fits', { pct: 100, creator }), (e: unknown) => {
+      assert.ok(e instanceof ParityError);
+      assert.equal(e.code, 'ENOSPC');
+      assert.equal(e.message, `${creator === 'par2' ? 'par2 could not' : 'cannot'} make parity for mnt/fits: the disk is full`);
+      return true;
+    });
+    assert.deepEqual(listTree(path.join(disk, '.blaine')), ['tmp/'], 'no parity, no scratch');
   });
-  assert.deepEqual(listTree(path.join(disk, '.blaine')), ['tmp/'], 'no parity, no scratch');
-});
+}
 
 test('a read-only disk can still be verified and repaired from', async (t) => {
   const disk = mountTmpfs(t, '4m');

@@ -20,6 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
 import { parityPacketsIntact } from './packets.js';
 import {
   checkRelPath,
@@ -86,6 +87,10 @@ export interface CreateOptions extends RunOptions {
   maxSlices?: number;
   /** par2 `-m`: caps its memory, which otherwise defaults to half the machine's per process. */
   memoryMiB?: number;
+  /** Bytes Blaine's own creator may use for this file (default defaultParityMemory()). */
+  memoryBytes?: number;
+  /** `par2`: make the set with par2cmdline even where Blaine's own creator is available. */
+  creator?: 'native' | 'par2';
 }
 
 const availability = new Map<string, boolean>();
@@ -144,6 +149,30 @@ export async function createParity(
   throwIfAborted(opts.signal, rel);
 
   const scratch = makeScratch(root, rel);
+  if (usesNativeCreator(opts)) {
+    try {
+      const index = path.join(scratch, 'p.par2');
+      const recovery = path.join(scratch, 'p.vol+.par2');
+      const shape = { sliceSize: plan.blockSize, recoverySlices: plan.recoveryBlocks, size: st.size, name: recorded, memory: opts.memoryBytes ?? defaultParityMemory() };
+      let bytes: number;
+      try {
+        bytes = await createFromFile(dataPath, shape, index, recovery, opts.signal);
+      } catch (e) {
+        throwIfAborted(opts.signal, rel);
+        if (isCode(e, 'EIO')) throw new ParityError(`cannot make parity for ${rel}: the file changed while its parity was made`, 'EPAR2', { cause: e });
+        throw fsError(e, `cannot make parity for ${rel}`);
+      }
+      throwIfAborted(opts.signal, rel);
+      try {
+        installParity(root, rel, { index, recovery });
+      } catch (e) {
+        throw fsError(e, `cannot put the parity for ${rel} in place`);
+      }
+      return { parityName: recorded, bytes };
+    } finally {
+      fs.rmSync(scratch, { recursive: true, force: true });
+    }
+  }
   try {
     let base = root;
     let dataArg = dataPath;
@@ -180,6 +209,25 @@ export async function createParity(
   } finally {
     removeScratch(scratch);
   }
+}
+
+let fallbackSaid = false;
+
+/**
+ * Blaine's own creator makes the set unless par2cmdline is asked for (opts.creator, or
+ * BLAINE_PARITY_CREATOR=par2), another creator command is configured, or the addon is missing;
+ * the last is said once on stderr, since parity is then several times slower.
+ */
+function usesNativeCreator(opts: CreateOptions): boolean {
+  if (opts.creator === 'par2' || process.env.BLAINE_PARITY_CREATOR === 'par2') return false;
+  const cmd = opts.cfg?.command;
+  if (cmd && !(cmd.length === 1 && cmd[0] === 'par2')) return false;
+  if (nativeCreatorAvailable()) return true;
+  if (!fallbackSaid && parityAddon() === null) {
+    fallbackSaid = true;
+    process.stderr.write('blaine: the native PAR2 creator is not built (no C compiler at install time?); making parity with par2cmdline, several times slower\n');
+  }
+  return false;
 }
 
 /** Checks `<disk>/<relPath>` against its parity, which was made for the name `parityName`. */

@@ -10,6 +10,7 @@
  * cores idle. Otherwise every job, big or small, takes one slot with `-t1`.
  */
 import os from 'node:os';
+import { defaultParityMemory } from './creator.js';
 import { createParity, DEFAULT_PAR2, ParityError, type Par2Config } from './par2.js';
 
 export interface ParityPoolOptions {
@@ -22,6 +23,8 @@ export interface ParityPoolOptions {
   bigFileBytes?: number;
   /** par2 `-m` per process; default: half the machine's memory shared between the jobs. */
   memoryMiB?: number;
+  /** Bytes Blaine's own creator may use, shared between the jobs (default defaultParityMemory()). */
+  memoryBytes?: number;
 }
 
 interface Job {
@@ -39,6 +42,7 @@ export class ParityPool {
   private readonly maxSlices: number | undefined;
   private readonly bigFileBytes: number;
   private readonly memoryMiB: number;
+  private readonly memoryBytes: number;
   private queue: Job[] = [];
   private head = 0;
   /** Slots taken; a job running alone takes them all. */
@@ -57,6 +61,7 @@ export class ParityPool {
     this.maxSlices = opts.maxSlices;
     this.bigFileBytes = opts.bigFileBytes ?? 256 * 1024 * 1024;
     this.memoryMiB = opts.memoryMiB ?? Math.max(16, Math.floor(os.totalmem() / 2 / 1048576 / opts.jobs));
+    this.memoryBytes = Math.floor((opts.memoryBytes ?? defaultParityMemory()) / opts.jobs);
   }
 
   /** Jobs waiting for a slot. */
@@ -136,6 +141,7 @@ export class ParityPool {
       cfg: this.cfg,
       threads: slots,
       memoryMiB: this.memoryMiB * slots,
+      memoryBytes: this.memoryBytes * slots,
       signal: ac.signal,
     })
       .then(job.resolve, job.reject)

@@ -51,12 +51,16 @@ export interface PlanCounts {
   deferred: number;
   /** Catalogued files whose path is gone but which are kept (no --clean, or the scan was incomplete). */
   missing: number;
+  /** Catalogued files that this run's rules exclude: kept as they are, never taken as gone. */
+  excluded: number;
 }
 
 export interface Plan {
   ops: Operation[];
   /** Paths whose SHA1 must be known before the plan can be decided; hash them and plan again. */
   needHash: string[];
+  /** Data-path files read (hashed) to reach the decision; set by the caller that hashed them. */
+  filesRead?: number;
   counts: PlanCounts;
   /** Bytes of new content the mounted volume will receive. */
   bytesToCopy: number;

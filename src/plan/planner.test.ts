@@ -423,3 +423,51 @@ test('a path whose stored file moves away is new, even when the new file there h
   const p = run(now, entries, { hashes: { '/data/a': 'S' } });
   assert.deepEqual(brief(p.ops), ['delete /data/b (replaced)', 'rename /data/a -> /data/b', 'link /data/b -> /data/a']);
 });
+
+test('equal-size equal-mtime files that swapped inodes: read once each, then followed as a swap', () => {
+  const a = rec('a', { inode: '1:1' });
+  const b = rec('b', { inode: '1:2' });
+  const entries = [stored(a), stored(b)];
+  const now = [{ ...a, inode: '1:2' }, { ...b, inode: '1:1' }];
+  const first = run(now, entries);
+  assert.deepEqual(first.needHash, [a.path, b.path]);
+  const p = run(now, entries, { hashes: { [a.path]: `sha-${b.path}`, [b.path]: `sha-${a.path}` } });
+  assert.equal(p.counts.renamed, 2);
+  assert.ok(p.ops.every((op) => op.type === 'rename'), JSON.stringify(p.ops.map((op) => op.type)));
+});
+
+test('a renumbered file whose new inode was another path\'s, with its own content, stays unchanged', () => {
+  const a = rec('a', { inode: '1:1' });
+  const b = rec('b', { inode: '1:2' });
+  const entries = [stored(a), stored(b)];
+  // a took b's old number by chance; b got a fresh one: nothing moved
+  const now = [{ ...a, inode: '1:2' }, { ...b, inode: '1:9' }];
+  const p = run(now, entries, { hashes: { [a.path]: `sha-${a.path}` } });
+  assert.deepEqual(p.needHash, []);
+  assert.equal(p.counts.renamed, 0);
+  assert.ok(p.ops.every((op) => op.type === 'update'));
+});
+
+test('excluded catalogued paths are kept and counted, never removed, even with --clean', () => {
+  const keep = rec('keep.jpg');
+  const tmp = rec('scratch.tmp');
+  const p = plan({
+    scans: [{ root: ROOT, complete: true, exists: true, records: [keep], skipped: [] }],
+    catalog: view([stored(keep), stored(tmp)]),
+    current: CUR,
+    hashes: new Map(),
+    options: { ...defaults, clean: true },
+    excluded: (x) => x.endsWith('.tmp'),
+  });
+  assert.deepEqual([p.counts.removed, p.counts.excluded, p.counts.missing], [0, 1, 0]);
+  assert.deepEqual(p.ops, []);
+});
+
+test('equal content is linked only to a stored file of the same mode and owner', () => {
+  const pub = rec('public', { content: 'same', mode: 0o100644 });
+  const priv = rec('private', { content: 'same', mode: 0o100600 });
+  const entries = [stored(pub, CUR, 'sha-same')];
+  const p = run([pub, priv], entries, { hashes: { [priv.path]: 'sha-same' } });
+  const op = p.ops.find((o) => o.type !== 'update');
+  assert.equal(op?.type, 'copy');
+});

@@ -31,10 +31,15 @@ export interface PlanInput {
   /** SHA1 of data-path files hashed for this run (from an earlier round's `needHash`). */
   hashes: ReadonlyMap<string, string>;
   options: PlanOptions;
+  /**
+   * Whether a catalogued path is excluded by this run's rules. Such a path is neither archived
+   * nor gone: it is kept, counted and reported (SPEC §5).
+   */
+  excluded?: (path: string) => boolean;
 }
 
 /** What the data path now holds at a path, seen against the catalog entry there. */
-type Status = 'unchanged' | 'changed-in-place' | 'vacated' | 'gone';
+type Status = 'unchanged' | 'changed-in-place' | 'vacated' | 'gone' | 'excluded';
 
 
 function sameMtime(a: { mtimeSec: number; mtimeNsec: number }, b: { mtimeSec: number; mtimeNsec: number }): boolean {
@@ -44,6 +49,11 @@ function sameMtime(a: { mtimeSec: number; mtimeNsec: number }, b: { mtimeSec: nu
 function looksUnchanged(e: CatalogEntry, r: FileRecord): boolean {
   if (e.kind !== r.kind || e.size !== r.size || !sameMtime(e, r)) return false;
   return r.kind !== 'symlink' || e.linkTarget === (r.linkTarget ?? null);
+}
+
+/** Equal content may be stored once only for names that also share mode and owner (SPEC §3). */
+export function sameModeOwner(a: { mode: number; uid: number; gid: number }, b: { mode: number; uid: number; gid: number }): boolean {
+  return (a.mode & 0o7777) === (b.mode & 0o7777) && a.uid === b.uid && a.gid === b.gid;
 }
 
 /** Every record of the scans once, in path order (scans normally arrive sorted: then no sort is paid). */
@@ -85,7 +95,7 @@ export function entryFor(r: FileRecord, volume: string, sha1: string | null, kee
  */
 export function plan(input: PlanInput): Plan {
   const { scans, catalog, current, hashes, options } = input;
-  const counts: PlanCounts = { unchanged: 0, added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0, missing: 0 };
+  const counts: PlanCounts = { unchanged: 0, added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0, missing: 0, excluded: 0 };
   for (const s of scans) counts.unchanged += s.unchangedCount ?? 0;
   const needHash = new Set<string>();
   const hashOf = (p: string): string | undefined => {
@@ -115,17 +125,41 @@ export function plan(input: PlanInput): Plan {
   const statusOf = (e: CatalogEntry): Status => status.get(e) ?? 'gone';
   // Inodes of records that are not simply their path's unchanged file: only those need a source.
   const wantedInodes = new Set<string>();
+  // Paths that look unchanged under a new inode: renumbered, or another catalogued file moved here.
+  const renumbered: Array<[CatalogEntry, FileRecord]> = [];
   for (const r of sortedRecords) {
     const e = byPath.get(r.path);
     let st: Status | undefined;
     if (e) {
       if (isAbsent(e)) st = 'vacated'; // the data path's file must be copied onto this copy
-      else if (looksUnchanged(e, r)) st = 'unchanged';
-      else if (e.inode !== null && e.inode === r.inode && e.kind === r.kind) st = 'changed-in-place';
+      else if (looksUnchanged(e, r)) {
+        st = 'unchanged';
+        if (e.inode !== null && e.inode !== r.inode && r.kind === 'file') renumbered.push([e, r]);
+      } else if (e.inode !== null && e.inode === r.inode && e.kind === r.kind) st = 'changed-in-place';
       else st = 'vacated';
       status.set(e, st);
     }
     if (st !== 'unchanged' && st !== 'changed-in-place') wantedInodes.add(r.inode);
+  }
+  if (renumbered.length > 0) {
+    // A path holding the inode another catalogued path had is a move onto it (a swap or a rotation
+    // of equal-size, equal-mtime files), unless its content says otherwise. Only these cross-matches
+    // are read: a mass renumbering onto fresh inode numbers reads nothing.
+    const numbers = new Set(renumbered.map(([, r]) => r.inode));
+    const holders = new Map<string, CatalogEntry[]>();
+    for (const c of byPath.values()) {
+      if (c.inode === null || !numbers.has(c.inode)) continue;
+      const list = holders.get(c.inode);
+      if (list) list.push(c);
+      else holders.set(c.inode, [c]);
+    }
+    for (const [e, r] of renumbered) {
+      if (!(holders.get(r.inode) ?? []).some((c) => c !== e && c.path !== r.path)) continue;
+      const h = hashOf(r.path);
+      if (h === undefined || h === e.sha1) continue;
+      status.set(e, 'vacated');
+      wantedInodes.add(r.inode);
+    }
   }
   const byInode = new Map<string, CatalogEntry[]>();
   if (wantedInodes.size > 0) {
@@ -134,6 +168,14 @@ export function plan(input: PlanInput): Plan {
       const list = byInode.get(e.inode);
       if (list) list.push(e);
       else byInode.set(e.inode, [e]);
+    }
+  }
+  // Catalogued paths the scan did not see because this run's rules exclude them: kept, not gone.
+  if (input.excluded) {
+    for (const e of byPath.values()) {
+      if (status.has(e) || !input.excluded(e.path)) continue;
+      status.set(e, 'excluded');
+      counts.excluded++;
     }
   }
   const renameSourceAllowed = (e: CatalogEntry) => {
@@ -201,6 +243,8 @@ export function plan(input: PlanInput): Plan {
         const h = hashOf(r.path);
         if (h === undefined) return { kind: 'pending' };
         if (h !== c.sha1) continue;
+      } else if (r.kind === 'file' && c.sha1 !== null && hashes.has(r.path) && hashes.get(r.path) !== c.sha1) {
+        continue; // read already (a cross-match): an inode number reused by other content
       }
       const leader = claimedBy.get(c);
       if (leader === undefined) return { kind: 'rename', source: c };
@@ -214,7 +258,10 @@ export function plan(input: PlanInput): Plan {
 
   // Catalog-only updates (a new inode number, mode or owner; a touched file with the same content).
   const updateOps: Operation[] = [];
+  // Stored names whose mode or owner this run changes (before any link is made to them).
+  const newModeOwner = new Map<CatalogEntry, FileRecord>();
   const update = (e: CatalogEntry, r: FileRecord, sha1: string | null, contentTouched: boolean) => {
+    if (!sameModeOwner(e, r)) newModeOwner.set(e, r);
     const touchDisk = contentTouched || e.mode !== r.mode || e.uid !== r.uid || e.gid !== r.gid;
     if (touchDisk || e.inode !== r.inode) {
       updateOps.push({ type: 'update', entry: e, record: r, sha1, touchDisk: touchDisk && e.volume === current });
@@ -299,6 +346,43 @@ export function plan(input: PlanInput): Plan {
     }
   };
 
+  // ---- a path that changed kind between directory and file (or symlink) ----
+  // The mounted disk cannot hold a file where a directory of stored files is, nor files below a
+  // stored file: what stood in the new object's way is gone, and goes now (SPEC §5).
+  // An excluded stored file is kept only while nothing needs its place.
+  const goneHere = new Map<string, CatalogEntry>();
+  for (const e of byPath.values()) {
+    const st = status.get(e);
+    if (e.volume === current && (st === undefined || st === 'excluded') && !claimedBy.has(e) && !isAbsent(e) && !unreadable.has(e.path)) {
+      goneHere.set(e.path, e);
+    }
+  }
+  if (goneHere.size > 0 && sortedRecords.length > 0) {
+    const inTheWay = new Set<CatalogEntry>();
+    // Only a path new to the catalog can stand where a directory was, or have a file above it.
+    const fresh = sortedRecords.filter((r) => {
+      const e = byPath.get(r.path);
+      return !e || status.get(e) !== 'unchanged';
+    });
+    const recordPaths = new Set(fresh.map((r) => r.path));
+    const parentsOf = function* (p: string) {
+      for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) yield p.slice(0, i);
+    };
+    for (const r of fresh) {
+      for (const dir of parentsOf(r.path)) {
+        const e = goneHere.get(dir);
+        if (e) inTheWay.add(e);
+      }
+    }
+    for (const e of goneHere.values()) {
+      for (const dir of parentsOf(e.path)) if (recordPaths.has(dir)) inTheWay.add(e);
+    }
+    for (const e of [...inTheWay].sort((a, b) => (a.path < b.path ? -1 : 1))) {
+      if (status.get(e) === 'excluded') counts.excluded--;
+      removeOccupant(e, 'replaced');
+    }
+  }
+
   // ---- renames: replaced targets first, then moves per volume in a safe order ----
   // records with a decision to act on, in path order (unchanged files have none)
   const decided = sortedRecords.filter((r) => decisions.has(r.path));
@@ -382,14 +466,18 @@ export function plan(input: PlanInput): Plan {
     const o = occupant.get(p);
     return o && o.volume === c.volume && o.sha1 === c.sha1 ? o : undefined;
   };
-  const findStored = (size: number, sha1: string): CatalogEntry | undefined => {
-    const found = catalog.findContent(size, sha1).map(usableSource).filter((x): x is CatalogEntry => !!x);
+  const findStored = (r: FileRecord, sha1: string): CatalogEntry | undefined => {
+    const found = catalog
+      .findContent(r.size, sha1)
+      .map(usableSource)
+      .filter((x): x is CatalogEntry => !!x && x.kind === 'file' && sameModeOwner(newModeOwner.get(byPath.get(x.path) ?? x) ?? x, r));
     return found.find((x) => x.volume === current) ?? found[0];
   };
 
   const linkOps: Operation[] = [];
   const contentOps: Operation[] = [];
-  const copiedContent = new Map<string, CatalogEntry>(); // size:sha1 -> entry copied this run
+  const copiedContent = new Map<string, CatalogEntry>(); // contentKey -> entry copied this run
+  const contentKey = (r: FileRecord, sha1: string) => `${r.size}:${sha1}:${r.mode & 0o7777}:${r.uid}:${r.gid}`;
   const copiedInode = new Map<string, CatalogEntry>(); // data-path inode -> entry copied this run
 
   const placeOld = (r: FileRecord, old: CatalogEntry | undefined, list: Operation[]): CatalogEntry | undefined => {
@@ -446,7 +534,7 @@ export function plan(input: PlanInput): Plan {
     }
     // A new name for a file copied moments ago (hardlinks in the data path): link, no hashing.
     const sibling = copiedInode.get(r.inode);
-    if (sibling && sibling.size === r.size && sameMtime(sibling, r)) {
+    if (sibling && sibling.size === r.size && sameMtime(sibling, r) && sameModeOwner(sibling, r)) {
       const replaces = placeOld(r, d.old, contentOps);
       contentOps.push({ type: 'link', record: r, from: sibling, replaces, why: wasThere ? 'modified' : 'linked' });
       occupant.set(r.path, entryFor(r, current, sibling.sha1, sibling));
@@ -461,8 +549,8 @@ export function plan(input: PlanInput): Plan {
       if (sha1 === undefined) continue;
     }
     if (sha1 !== undefined) {
-      const runCopy = copiedContent.get(`${r.size}:${sha1}`);
-      const stored = runCopy ?? findStored(r.size, sha1);
+      const runCopy = copiedContent.get(contentKey(r, sha1));
+      const stored = runCopy ?? findStored(r, sha1);
       if (stored) {
         const list = runCopy ? contentOps : linkOps;
         const replaces = placeOld(r, d.old, list);
@@ -484,7 +572,7 @@ export function plan(input: PlanInput): Plan {
     contentOps.push({ type: 'copy', record: r, replaces, why, dedupe: r.size > 0 });
     const stored = entryFor(r, current, sha1 ?? null);
     occupant.set(r.path, stored);
-    if (sha1 !== undefined) copiedContent.set(`${r.size}:${sha1}`, stored);
+    if (sha1 !== undefined) copiedContent.set(contentKey(r, sha1), stored);
     copiedInode.set(r.inode, stored);
     bytesToCopy += r.size;
     counts[why]++;

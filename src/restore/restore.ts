@@ -6,10 +6,10 @@
  * the disk's copy cannot be read, or is gone), par2 repairs the copy, working on copies of the
  * parity files (repairFromCopy): the disk keeps its damage until `verify --fix`.
  *
- * Names that share one inode on the disk (hardlinks, and duplicates, which a disk stores once)
- * are restored as hardlinks of one file; that file gets the mode, owner and mtime catalogued for
- * the first of its names in path order. Symlinks are made from the catalog, which holds their
- * target.
+ * Names that shared one inode on the data disk (the source inode the catalog keeps) are restored
+ * as hardlinks of one file, and no others: a disk stores equal files once, but that is storage,
+ * not what the user had. Every other name gets its own file with its own mode, owner and mtime.
+ * Symlinks are made from the catalog, which holds their target.
  */
 import type { Stats } from 'node:fs';
 import os from 'node:os';
@@ -86,14 +86,10 @@ type Outcome = { ok: true; repaired: boolean; bytes: number } | { ok: false; mes
 export async function restoreFiles(o: RestoreOptions): Promise<RestoreResult> {
   const fs = o.fs ?? realFs;
   const res: RestoreResult = { restored: 0, repaired: 0, failed: 0, skipped: 0, failures: [], bytes: 0, interrupted: false };
-  const entries = [...o.entries].sort(byPath);
-  // Hardlink groups as the disk has them: the inode, and the target its first restored name got.
+  const entries = [...o.entries].sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  // Hardlink groups as the data disk had them: the source inode, and the target its first restored name got.
   const inodeOf = new Map<string, string>();
-  for (const e of entries) {
-    if (e.kind !== 'file') continue;
-    const st = lstatOrNull(path.join(o.root, e.path), fs);
-    if (st?.isFile() && st.nlink > 1) inodeOf.set(e.path, `${st.dev}:${st.ino}`);
-  }
+  for (const e of entries) if (e.kind === 'file' && e.inode !== null) inodeOf.set(e.path, e.inode);
   const leaders = new Map<string, { target: string; e: CatalogEntry }>();
 
   let scratch: string | null = null;
@@ -138,7 +134,7 @@ export async function restoreFiles(o: RestoreOptions): Promise<RestoreResult> {
         o.detail(`${o.dryRun ? 'would restore' : 'restored'} ${e.path} -> ${e.linkTarget}`);
         continue;
       }
-      if (leader && leader.e.sha1 === e.sha1 && leader.e.size === e.size) {
+      if (leader && sameFile(leader.e, e)) {
         if (!o.dryRun) place(() => linkInto(leader.target, target, scratchDir(), ++counter, fs), target);
         res.restored++;
         o.detail(`${o.dryRun ? 'would link' : 'linked'} ${e.path} to ${leader.e.path}`);
@@ -169,6 +165,14 @@ export async function restoreFiles(o: RestoreOptions): Promise<RestoreResult> {
     if (scratch !== null) fs.rmSync(scratch, { recursive: true, force: true });
   }
   return res;
+}
+
+/** Two names of one source file: everything but the name agrees (an inode number reused since is not enough). */
+function sameFile(a: CatalogEntry, b: CatalogEntry): boolean {
+  return (
+    a.sha1 === b.sha1 && a.size === b.size && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid &&
+    a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec
+  );
 }
 
 /** Runs a write to the target; any failure there stops the run with one sentence. */

@@ -3,6 +3,7 @@ import { parityPacketsIntact } from '../parity/packets.js';
 import { INDEX_SUFFIX, parityDir, RECOVERY_SUFFIX } from '../parity/paths.js';
 import { mtimeMatches, sha1File } from '../fsx/copy.js';
 import { walkFiles } from '../fsx/tree.js';
+import { isRoot } from '../fsx/fsx.js';
 import { diskRelative } from '../fsx/paths.js';
 import { BLAINE_DIR } from '../archive/layout.js';
 import type { ProblemKind, Item, Group } from './types.js';
@@ -54,6 +55,13 @@ export abstract class VerifyChecks extends VerifyState {
       }
       g.items.push(item);
       item.group = g;
+      // Names stored as one inode share mode and owner (SPEC §3), so each name's own must match.
+      if (st.mode !== (e.mode & 0o7777)) {
+        this.add(item, e.path, 'mode', `the file's mode is ${st.mode.toString(8)}, the catalog says ${(e.mode & 0o7777).toString(8)}`);
+      }
+      if (isRoot && (st.uid !== e.uid || st.gid !== e.gid)) {
+        this.add(item, e.path, 'owner', `the file belongs to ${st.uid}:${st.gid}, the catalog says ${e.uid}:${e.gid}`);
+      }
       if (st.size !== e.size) {
         item.state = 'bad';
         this.add(item, e.path, 'size', `the file has ${st.size} bytes, the catalog says ${e.size}`);
@@ -69,11 +77,12 @@ export abstract class VerifyChecks extends VerifyState {
       }
     }
 
-    // Extra files: one walk of the disk, the archive's own folder left out.
+    // Extra files: one walk of the disk, the archive's own folder and what was there before it left out.
+    const foreign = new Set(this.o.foreign ?? []);
     walkFiles(
       root,
       '',
-      (r) => r === BLAINE_DIR || r === 'lost+found',
+      (r) => r === BLAINE_DIR || r === 'lost+found' || foreign.has(r),
       (r, full) => {
         if (!this.byRel.has(r)) this.add(null, `/${r}`, 'extra', `${full} is on the disk but not in its catalog`);
       },

@@ -34,6 +34,9 @@ export function lstatOrNull(p: string, fs: Fsx): Seen | null {
     mtimeSec: Number(sec),
     mtimeNsec: Number(nsec),
     inode: `${st.dev}:${st.ino}`,
+    mode: Number(st.mode) & 0o7777,
+    uid: Number(st.uid),
+    gid: Number(st.gid),
   };
 }
 

@@ -3,8 +3,11 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { parityPacketsIntact } from '../parity/packets.js';
 import { ParityError, repairTo, verifyParity } from '../parity/par2.js';
 import { linkParity, pruneParityDirs } from '../parity/paths.js';
-import { makeSymlink, setTimes, sha1File } from '../fsx/copy.js';
+import { copyWithSha1, makeSymlink, setTimes, sha1File } from '../fsx/copy.js';
+import { isRoot } from '../fsx/fsx.js';
+import { diskTempDir } from '../archive/layout.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
+import { quarantineDir } from '../archive/layout.js';
 import { diskRelative } from '../fsx/paths.js';
 import type { ProblemKind, Item, Group } from './types.js';
 import { errMessage, lstatOrNull, writeInPlace, setKey, applyMeta } from './disk-ops.js';
@@ -238,8 +241,29 @@ export abstract class VerifyRepairs extends VerifyChecks {
 
   // ---- metadata, strays, parity ----
 
-  protected fixMetadata(): void {
+  protected async fixMetadata(): Promise<void> {
     for (const item of this.items) {
+      const wrong = [this.has(item, 'mode'), this.has(item, 'owner')].filter((p) => p !== undefined && !p.repaired);
+      if (wrong.length > 0 && item.state === 'bad') {
+        for (const p of wrong) p!.detail += "; left as it is while the file's content is damaged";
+      } else if (wrong.length > 0) {
+        const e = item.e;
+        try {
+          if ((item.group?.items.length ?? 1) > 1) {
+            // Stored as one inode with names of other metadata (as Blaine once did): chmod would
+            // change them too, so this name gets an inode of its own.
+            const meta = { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec };
+            await copyWithSha1(item.full, item.full, meta, { tempDir: diskTempDir(this.o.root), fs: this.fs });
+          } else {
+            if (isRoot) this.fs.chownSync(item.full, e.uid, e.gid);
+            this.fs.chmodSync(item.full, e.mode & 0o7777);
+          }
+          for (const p of wrong) p!.repaired = true;
+          this.wroteData = true;
+        } catch (err) {
+          for (const p of wrong) p!.detail += ` (could not be fixed: ${errMessage(err)})`;
+        }
+      }
       const p = this.has(item, 'mtime');
       if (!p || p.repaired) continue;
       // A symlink has no content to doubt; a file's mtime is fixed only once its bytes are known good.
@@ -257,12 +281,32 @@ export abstract class VerifyRepairs extends VerifyChecks {
     }
   }
 
+  /**
+   * Orphaned parity is Blaine's own and goes. A file the catalog does not list may be a user's (a
+   * disk given to --init --force) or newer archived files after a catalog roll-back: it is moved to
+   * .blaine/quarantine, and deleted only with --drop-extra, under the mass-delete guard (SPEC §8).
+   */
   protected dropStrays(): void {
+    const extras = this.problems.filter((p) => p.kind === 'extra');
+    const catalogued = this.items.length;
+    const pct = this.o.maxDeletePct ?? 10;
+    const guarded = this.o.dropExtra && !this.o.force && extras.length > (catalogued * pct) / 100;
     for (const p of this.problems) {
       if (p.kind !== 'extra' && p.kind !== 'parity-orphan') continue;
       const full = p.kind === 'extra' ? path.join(this.o.root, diskRelative(p.path)) : p.path;
       try {
-        this.fs.rmSync(full, { force: true });
+        if (p.kind === 'extra' && guarded) {
+          p.detail += `; not deleted: --drop-extra would delete ${extras.length} files, more than ${pct}% of the ${catalogued} catalogued (pass --force)`;
+          continue;
+        }
+        if (p.kind === 'extra' && !this.o.dropExtra) {
+          let into = path.join(quarantineDir(this.o.root), diskRelative(p.path));
+          // A name quarantined before keeps its file: the newcomer gets a suffix.
+          if (lstatOrNull(into, this.fs)) into += `.${Date.now()}`;
+          this.fs.mkdirSync(path.dirname(into), { recursive: true });
+          this.fs.renameSync(full, into);
+          p.detail += `; moved to ${into}`;
+        } else this.fs.rmSync(full, { force: true });
         p.repaired = true;
         this.wroteData = true;
         if (p.kind === 'extra') pruneEmptyDirs(this.o.root, path.dirname(full), this.fs);

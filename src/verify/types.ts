@@ -9,6 +9,8 @@ export type ProblemKind =
   | 'extra'
   | 'size'
   | 'mtime'
+  | 'mode'
+  | 'owner'
   | 'target'
   | 'checksum'
   | 'unrepairable'
@@ -43,9 +45,20 @@ export interface VerifyOptions {
   /** With checksum: no file is started after this many ms (the first one always is, so every run gets on). */
   maxTimeMs?: number;
   fix: boolean;
+  /**
+   * With fix: delete files the catalog does not list instead of moving them to .blaine/quarantine;
+   * held back, like a backup's removals, when they are more than maxDeletePct of the catalogued files.
+   */
+  dropExtra?: boolean;
+  maxDeletePct?: number;
+  force?: boolean;
+  /** Top-level names that were on the disk before Blaine (volume.json `foreign`): never extra. */
+  foreign?: string[];
   /** Redundancy of parity made by `fix`. */
   parityPct: number;
   paritySlices?: number;
+  /** Bytes for making parity, shared by the jobs (default: the parity library's). */
+  parityMemory?: number;
   jobs: number;
   par2?: Par2Config;
   signal: AbortSignal;
@@ -79,6 +92,10 @@ export interface Seen {
   mtimeNsec: number;
   /** "dev:ino" */
   inode: string;
+  /** Permission bits (07777). */
+  mode: number;
+  uid: number;
+  gid: number;
 }
 
 export interface Item {

@@ -45,7 +45,7 @@ class Verifier extends VerifyRepairs {
       if (this.o.fix && !this.stopped()) await this.fixMissing();
       // Looking for a twin of a lost file may have read, and found damaged, more inodes.
       if (this.o.fix && !this.stopped()) await this.settleContent();
-      if (this.o.fix && !this.stopped()) this.fixMetadata();
+      if (this.o.fix && !this.stopped()) await this.fixMetadata();
       if (this.o.fix && !this.stopped()) this.dropStrays();
       if (this.o.fix && !this.stopped()) await this.rebuildParity();
     } finally {

@@ -1,0 +1,379 @@
+/*
+ * The addon's entry point and the parity functions' N-API glue.
+ *
+ * scan.c keeps its own NAPI_MODULE_INIT; binding.gyp renames the symbols it defines (see the
+ * defines there), and the real entry point below calls it and then adds the parity functions.
+ *
+ * par2Kernels() -> names of the GF(2^16) kernels this CPU runs, fastest last
+ * par2SelectKernel(name) -> boolean: use that kernel from now on (tests, benchmarks)
+ * gfMulAdd(dst, src, c): dst ^= c · src with the current kernel, on the calling thread (tests)
+ * gfMul(a, b) -> product; md5(buf) -> Buffer; crc32(buf, portable?) -> number, by the table
+ *   method when portable is true (tests)
+ * par2Open(slice, recovery, size, name, budget) -> handle; throws RangeError for bad arguments
+ * par2Info(handle) -> [passes, memory bytes]
+ * par2Feed(handle, buf, cb(errno)), par2Finish(handle, indexPath, recoveryPath, cb(errno, bytes)),
+ * par2FromFile(handle, dataPath, indexPath, recoveryPath, cb(errno, bytes)): run on a thread of
+ *   their own, not libuv's pool: a file's parity holds its thread for seconds, and the pool's
+ *   four threads are what the copy's reads and writes wait for. One call at a time per handle
+ *   (the caller awaits each). buf must stay unchanged until cb: it is read on another thread.
+ * par2Close(handle): frees the creator now, or when its running work ends, which it asks to stop
+ *   early (par2FromFile then calls back with ECANCELED).
+ */
+#include <errno.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32.h"
+#include "gf16.h"
+#include "md5.h"
+#include "par2create.h"
+
+#undef napi_register_module_v1
+#undef node_api_module_get_api_version_v1
+
+napi_value blaine_scan_init(napi_env env, napi_value exports);
+
+typedef struct {
+  par2_creator *creator;
+  int busy;
+  int closed;
+} handle;
+
+enum op { OP_FEED, OP_FINISH, OP_FROM_FILE };
+
+typedef struct {
+  enum op op;
+  handle *h;
+  napi_ref handle_ref, buf_ref;
+  napi_threadsafe_function done;
+  const uint8_t *data;
+  size_t len;
+  char *data_path, *index_path, *recovery_path;
+  int err;
+  uint64_t bytes;
+} job;
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
+static napi_value undefined(napi_env env) {
+  napi_value u;
+  napi_get_undefined(env, &u);
+  return u;
+}
+
+static char *get_string(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static napi_value kernels(napi_env env, napi_callback_info info) {
+  (void)info;
+  int n;
+  const gf16_kernel *k = gf16_kernels(&n);
+  napi_value arr, s;
+  napi_create_array_with_length(env, (size_t)n, &arr);
+  for (int i = 0; i < n; i++) {
+    napi_create_string_utf8(env, k[i].name, NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, arr, (uint32_t)i, s);
+  }
+  return arr;
+}
+
+static napi_value select_kernel(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char *name = argc == 1 ? get_string(env, argv[0]) : NULL;
+  if (!name) return throw_type(env, "par2SelectKernel(name) needs a name");
+  int ok = gf16_select(name);
+  free(name);
+  napi_get_boolean(env, ok, &result);
+  return result;
+}
+
+static int get_buffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  bool is;
+  if (napi_is_buffer(env, v, &is) != napi_ok || !is) return 0;
+  return napi_get_buffer_info(env, v, (void **)data, len) == napi_ok;
+}
+
+static napi_value gf_muladd(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint8_t *dst, *src;
+  size_t dl, sl;
+  uint32_t c;
+  if (argc < 3 || !get_buffer(env, argv[0], &dst, &dl) || !get_buffer(env, argv[1], &src, &sl) || dl != sl || dl % 2 ||
+      napi_get_value_uint32(env, argv[2], &c) != napi_ok || c > 0xffff) {
+    return throw_type(env, "gfMulAdd(dst, src, c) needs two buffers of the same even length and a 16-bit constant");
+  }
+  gf16_muladd(dst, src, dl, (uint16_t)c);
+  return undefined(env);
+}
+
+static napi_value gf_mul(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result;
+  uint32_t a, b;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_uint32(env, argv[0], &a) != napi_ok || napi_get_value_uint32(env, argv[1], &b) != napi_ok) {
+    return throw_type(env, "gfMul(a, b) needs two numbers");
+  }
+  napi_create_uint32(env, gf16_mul((uint16_t)a, (uint16_t)b), &result);
+  return result;
+}
+
+static napi_value md5(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1], result;
+  uint8_t *data;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || !get_buffer(env, argv[0], &data, &len)) return throw_type(env, "md5(buf) needs a buffer");
+  void *out;
+  napi_create_buffer(env, 16, &out, &result);
+  md5_digest(data, len, out);
+  return result;
+}
+
+static napi_value crc32(napi_env env, napi_callback_info info) {
+  size_t argc = 2, len;
+  napi_value argv[2], result;
+  uint8_t *data;
+  bool portable = false;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1 || !get_buffer(env, argv[0], &data, &len)) return throw_type(env, "crc32(buf) needs a buffer");
+  if (argc > 1) napi_get_value_bool(env, argv[1], &portable);
+  /* Only tests ask for the table method; a creator running meanwhile gets the same CRCs either way. */
+  if (portable) crc32_use_clmul(0);
+  napi_create_uint32(env, crc32_update(0, data, len), &result);
+  if (portable) crc32_use_clmul(1);
+  return result;
+}
+
+static void finalize_handle(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  handle *h = data;
+  par2_free(h->creator);
+  free(h);
+}
+
+static napi_value par2_open_js(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t slice, recovery, size, budget;
+  uint8_t *name;
+  size_t name_len;
+  if (argc < 5 || napi_get_value_int64(env, argv[0], &slice) != napi_ok || napi_get_value_int64(env, argv[1], &recovery) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &size) != napi_ok || !get_buffer(env, argv[3], &name, &name_len) ||
+      napi_get_value_int64(env, argv[4], &budget) != napi_ok || slice <= 0 || recovery <= 0 || recovery > 32768 || size <= 0 || budget <= 0) {
+    return throw_type(env, "par2Open(slice, recovery, size, name, budget) needs positive numbers and a name buffer");
+  }
+  int err;
+  par2_creator *c = par2_open((uint64_t)slice, (uint32_t)recovery, (uint64_t)size, (const char *)name, name_len, (uint64_t)budget, &err);
+  if (!c) {
+    if (err == ENOMEM) napi_throw_error(env, "ENOMEM", "not enough memory for the parity buffers");
+    else napi_throw_range_error(env, "EINVAL", "these PAR2 settings are invalid (slice size a multiple of 4, at most 32768 slices)");
+    return NULL;
+  }
+  handle *h = calloc(1, sizeof *h);
+  if (!h) {
+    par2_free(c);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  h->creator = c;
+  napi_create_external(env, h, finalize_handle, NULL, &result);
+  return result;
+}
+
+static handle *get_handle(napi_env env, napi_value v) {
+  void *p = NULL;
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_external) return NULL;
+  napi_get_value_external(env, v, &p);
+  return p;
+}
+
+static napi_value par2_info(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  handle *h = argc ? get_handle(env, argv[0]) : NULL;
+  if (!h || !h->creator) return throw_type(env, "par2Info(handle) needs an open handle");
+  napi_create_array_with_length(env, 2, &result);
+  napi_create_uint32(env, par2_passes(h->creator), &v);
+  napi_set_element(env, result, 0, v);
+  napi_create_double(env, (double)par2_memory(h->creator), &v);
+  napi_set_element(env, result, 1, v);
+  return result;
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  job *j = data;
+  par2_creator *c = j->h->creator;
+  switch (j->op) {
+    case OP_FEED:
+      j->err = par2_feed(c, j->data, j->len);
+      break;
+    case OP_FINISH:
+      j->err = par2_finish(c, j->index_path, j->recovery_path, &j->bytes);
+      break;
+    case OP_FROM_FILE:
+      j->err = par2_from_file(c, j->data_path, j->index_path, j->recovery_path, &j->bytes);
+      break;
+  }
+}
+
+/* Back on the JS thread: the job's callback gets (errno, bytes). env is NULL when Node is shutting down. */
+static void call_js(napi_env env, napi_value cb, void *context, void *data) {
+  (void)context;
+  job *j = data;
+  handle *h = j->h;
+  h->busy = 0;
+  if (h->closed) {
+    par2_free(h->creator);
+    h->creator = NULL;
+  }
+  if (env) {
+    napi_value argv[2], global;
+    napi_create_int32(env, j->err, &argv[0]);
+    napi_create_double(env, (double)j->bytes, &argv[1]);
+    napi_delete_reference(env, j->handle_ref);
+    if (j->buf_ref) napi_delete_reference(env, j->buf_ref);
+    napi_get_global(env, &global);
+    napi_call_function(env, global, cb, 2, argv, NULL);
+  }
+  free(j->data_path);
+  free(j->index_path);
+  free(j->recovery_path);
+  free(j);
+}
+
+static void *job_thread(void *data) {
+  job *j = data;
+  execute(NULL, j);
+  napi_threadsafe_function done = j->done;
+  napi_call_threadsafe_function(done, j, napi_tsfn_blocking);
+  napi_release_threadsafe_function(done, napi_tsfn_release);
+  return NULL;
+}
+
+/* Common part of the three asynchronous calls: argv[0] is the handle, argv[argc-1] the callback. */
+static napi_value start(napi_env env, napi_callback_info info, enum op op) {
+  size_t argc = 5;
+  napi_value argv[5], name;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  size_t want = op == OP_FEED ? 3 : op == OP_FINISH ? 4 : 5;
+  napi_valuetype t;
+  if (argc < want || napi_typeof(env, argv[want - 1], &t) != napi_ok || t != napi_function) return throw_type(env, "parity call: wrong arguments");
+  handle *h = get_handle(env, argv[0]);
+  if (!h || !h->creator || h->closed) return throw_type(env, "parity call: the handle is closed");
+  if (h->busy) return throw_type(env, "parity call: the creator is busy (await each call)");
+  job *j = calloc(1, sizeof *j);
+  if (!j) return throw_type(env, "out of memory");
+  j->op = op;
+  j->h = h;
+  int ok = 1;
+  if (op == OP_FEED) {
+    uint8_t *d;
+    ok = get_buffer(env, argv[1], &d, &j->len);
+    j->data = d;
+    if (ok) napi_create_reference(env, argv[1], 1, &j->buf_ref);
+  } else {
+    size_t p = 1;
+    if (op == OP_FROM_FILE) ok = (j->data_path = get_string(env, argv[p++])) != NULL;
+    ok = ok && (j->index_path = get_string(env, argv[p++])) != NULL;
+    ok = ok && (j->recovery_path = get_string(env, argv[p])) != NULL;
+  }
+  if (!ok) {
+    if (j->buf_ref) napi_delete_reference(env, j->buf_ref);
+    free(j->data_path);
+    free(j->index_path);
+    free(j->recovery_path);
+    free(j);
+    return throw_type(env, "parity call: wrong arguments");
+  }
+  napi_create_string_utf8(env, "blaine:par2", NAPI_AUTO_LENGTH, &name);
+  pthread_attr_t attr;
+  pthread_t thread;
+  int started = napi_create_threadsafe_function(env, argv[want - 1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &j->done) == napi_ok;
+  if (started) {
+    napi_create_reference(env, argv[0], 1, &j->handle_ref);
+    h->busy = 1;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    started = pthread_create(&thread, &attr, job_thread, j) == 0;
+    pthread_attr_destroy(&attr);
+    if (!started) {
+      h->busy = 0;
+      napi_delete_reference(env, j->handle_ref);
+      napi_release_threadsafe_function(j->done, napi_tsfn_abort);
+    }
+  }
+  if (!started) {
+    if (j->buf_ref) napi_delete_reference(env, j->buf_ref);
+    free(j->data_path);
+    free(j->index_path);
+    free(j->recovery_path);
+    free(j);
+    napi_throw_error(env, "EAGAIN", "cannot start a thread for parity");
+    return NULL;
+  }
+  return undefined(env);
+}
+
+static napi_value par2_feed_js(napi_env env, napi_callback_info info) { return start(env, info, OP_FEED); }
+static napi_value par2_finish_js(napi_env env, napi_callback_info info) { return start(env, info, OP_FINISH); }
+static napi_value par2_from_file_js(napi_env env, napi_callback_info info) { return start(env, info, OP_FROM_FILE); }
+
+static napi_value par2_close_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  handle *h = argc ? get_handle(env, argv[0]) : NULL;
+  if (!h) return throw_type(env, "par2Close(handle) needs a handle");
+  h->closed = 1;
+  if (h->busy && h->creator) par2_cancel(h->creator);
+  if (!h->busy) {
+    par2_free(h->creator);
+    h->creator = NULL;
+  }
+  return undefined(env);
+}
+
+static void add(napi_env env, napi_value exports, const char *name, napi_callback fn) {
+  napi_value f;
+  napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
+  napi_set_named_property(env, exports, name, f);
+}
+
+NAPI_MODULE_INIT() {
+  exports = blaine_scan_init(env, exports);
+  gf16_init();
+  crc32_init();
+  add(env, exports, "par2Kernels", kernels);
+  add(env, exports, "par2SelectKernel", select_kernel);
+  add(env, exports, "gfMulAdd", gf_muladd);
+  add(env, exports, "gfMul", gf_mul);
+  add(env, exports, "md5", md5);
+  add(env, exports, "crc32", crc32);
+  add(env, exports, "par2Open", par2_open_js);
+  add(env, exports, "par2Info", par2_info);
+  add(env, exports, "par2Feed", par2_feed_js);
+  add(env, exports, "par2Finish", par2_finish_js);
+  add(env, exports, "par2FromFile", par2_from_file_js);
+  add(env, exports, "par2Close", par2_close_js);
+  return exports;
+}

@@ -1,0 +1,174 @@
+// Crash at every step (issue 10): a backup full of swaps, rotations, moves, replacements, links and
+// deletes is killed (SIGKILL through the fault layer, as a power cut would leave it) after the Nth
+// call of one kind, for every N until the run gets through; each time a plain rerun must leave the
+// disk equal to its catalog, every library file on the disk bit-exact, and verify --checksum clean.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, rows, testEnv, write } from '../../test/helpers.js';
+
+const SCAN = { BLAINE_SCAN_THREADS: '1' };
+const BASE_TIME = Date.parse('2020-01-01T00:00:00Z');
+
+function backupArgs(env: ReturnType<typeof testEnv>, disk: string, db: string, extra: string[] = []): string[] {
+  return ['backup', '--dest', disk, '--db', db, '--reserve', '0', '--no-parity', '--clean', '--max-delete', '100', ...extra, env.lib];
+}
+
+/** Equal sizes: the files of a swap or rotation fit each other's places. */
+function before(lib: string): void {
+  let i = 0;
+  for (const n of ['a', 'b', 'c1', 'c2', 'c3']) write(path.join(lib, 'same', `${n}.bin`), crypto.randomBytes(30_000), new Date(BASE_TIME + 1000 * i++));
+  write(path.join(lib, 'move', 'd.bin'), crypto.randomBytes(20_000));
+  write(path.join(lib, 'e.bin'), crypto.randomBytes(10_000));
+  write(path.join(lib, 'f.bin'), crypto.randomBytes(10_000));
+  fs.symlinkSync('e.bin', path.join(lib, 'link-to-e'));
+}
+
+function change(lib: string): void {
+  const p = (n: string) => path.join(lib, 'same', `${n}.bin`);
+  const park = path.join(lib, 'park');
+  fs.renameSync(p('a'), park);
+  fs.renameSync(p('b'), p('a'));
+  fs.renameSync(park, p('b'));
+  fs.renameSync(p('c3'), park);
+  fs.renameSync(p('c2'), p('c3'));
+  fs.renameSync(p('c1'), p('c2'));
+  fs.renameSync(park, p('c1'));
+  fs.mkdirSync(path.join(lib, 'moved'));
+  fs.renameSync(path.join(lib, 'move', 'd.bin'), path.join(lib, 'moved', 'd.bin'));
+  write(path.join(lib, 'e.bin'), crypto.randomBytes(12_000));
+  fs.rmSync(path.join(lib, 'f.bin'));
+  fs.linkSync(path.join(lib, 'moved', 'd.bin'), path.join(lib, 'd-link.bin'));
+  fs.renameSync(path.join(lib, 'link-to-e'), path.join(lib, 'link-renamed'));
+  write(path.join(lib, 'new.bin'), crypto.randomBytes(5_000));
+}
+
+function copyTree(from: string, to: string): void {
+  fs.rmSync(to, { recursive: true, force: true });
+  execFileSync('cp', ['-a', from, to]);
+}
+
+/** The invariants after every rerun: each disk equals its catalog, no path on two volumes, verify clean. */
+function assertConsistent(env: ReturnType<typeof testEnv>, disks: string[], where: string): void {
+  try {
+    for (const d of disks) assertDiskMatchesCatalog(d, env.db, { hostMayHaveMore: disks.length > 1 });
+    assertArchiveHolds(env.lib, disks);
+    const owners = new Map<string, string>();
+    for (const r of rows(env.db)) {
+      const other = owners.get(r.path);
+      assert.ok(other === undefined || other === r.volume, `${r.path} is claimed by two volumes`);
+      owners.set(r.path, r.volume);
+    }
+  } catch (err) {
+    (err as Error).message = `${where}: ${(err as Error).message}`;
+    throw err;
+  }
+  for (const d of disks) {
+    const tmp = path.join(d, '.blaine', 'tmp');
+    assert.deepEqual(fs.existsSync(tmp) ? fs.readdirSync(tmp) : [], [], `${where}: leftovers in .blaine/tmp`);
+    assert.ok(!fs.existsSync(path.join(d, '.blaine', 'journal')), `${where}: the journal was left open`);
+    const v = blaine(['verify', '--checksum', '--dest', d, '--db', env.db]);
+    assert.equal(v.status, 0, `${where}: verify ${d}: ${v.stdout}${v.stderr}`);
+  }
+}
+
+/**
+ * Restores `saved` (disks and host catalog as they were before the run), runs `args` with a crash
+ * after the Nth `kind` call, reruns plainly and checks, for N = 1, 2, ... until the run gets through.
+ */
+function crashEveryStep(env: ReturnType<typeof testEnv>, kind: string, saved: string[], args: string[], after: (where: string) => void): number {
+  const tpl = path.join(env.base, 'tpl');
+  fs.mkdirSync(tpl, { recursive: true });
+  for (const [i, p] of saved.entries()) copyTree(p, path.join(tpl, String(i)));
+  let crashes = 0;
+  for (let n = 1; n < 200; n++) {
+    for (const [i, p] of saved.entries()) copyTree(path.join(tpl, String(i)), p);
+    for (const ext of ['-wal', '-shm']) fs.rmSync(env.db + ext, { force: true });
+    const r = blaine(args, { env: { ...SCAN, BLAINE_TEST_FAULTS: `${kind}:${n}:crash` } });
+    if (r.status === 0) break;
+    assert.equal(r.status, -1, `${kind} ${n}: killed, not exited: ${r.stderr}`);
+    crashes++;
+    const again = blaine(args, { env: SCAN });
+    assert.equal(again.status, 0, `after a crash at ${kind} ${n}: ${again.stderr}`);
+    after(`after a crash at ${kind} ${n}`);
+  }
+  assert.ok(crashes > 0, `the run made no ${kind} call to crash after`);
+  return crashes;
+}
+
+const KINDS = ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs'];
+
+for (const kind of KINDS) {
+  test(`backup killed after every ${kind} call: the rerun completes or undoes each step, nothing lost`, (t) => {
+    const env = testEnv('blaine-crash-');
+    t.after(env.cleanup);
+    before(env.lib);
+    const first = blaine(backupArgs(env, env.disk, env.db, ['--init']), { env: SCAN });
+    assert.equal(first.status, 0, first.stderr);
+    change(env.lib);
+    const n = crashEveryStep(env, kind, [env.disk, env.db], backupArgs(env, env.disk, env.db), (where) => assertConsistent(env, [env.disk], where));
+    t.diagnostic(`backup, ${kind}: ${n} crash points`);
+  });
+}
+
+/** Volume B holds the library and is offline; A gets what changed, B's share is deferred. */
+function withOfflineVolume(env: ReturnType<typeof testEnv>, opts: { parityOnB?: boolean } = {}) {
+  const B = path.join(env.base, 'B');
+  fs.mkdirSync(B);
+  before(env.lib);
+  const init = backupArgs(env, B, env.db, ['--init']);
+  const first = blaine(opts.parityOnB ? init.filter((a) => a !== '--no-parity') : init, { env: SCAN });
+  assert.equal(first.status, 0, first.stderr);
+  const a = blaine(backupArgs(env, env.disk, env.db, ['--init']), { env: SCAN });
+  assert.equal(a.status, 0, a.stderr);
+  change(env.lib);
+  return B;
+}
+
+for (const kind of ['unlink', 'write', 'fsync', 'syncfs']) {
+  test(`backup with an offline volume killed after every ${kind} call: deferred actions survive, then apply works`, (t) => {
+    const env = testEnv('blaine-crash-');
+    t.after(env.cleanup);
+    const B = withOfflineVolume(env);
+    const n = crashEveryStep(env, kind, [env.disk, B, env.db], backupArgs(env, env.disk, env.db), (where) => {
+      const ap = blaine(['apply', '--dest', B, '--db', env.db]);
+      assert.equal(ap.status, 0, `${where}: apply: ${ap.stderr}`);
+      assertConsistent(env, [env.disk, B], where);
+    });
+    t.diagnostic(`backup with deferred actions, ${kind}: ${n} crash points`);
+  });
+}
+
+for (const kind of ['rename', 'unlink', 'link', 'fsync', 'syncfs']) {
+  test(`apply of deferred actions killed after every ${kind} call: the rerun completes them, parity moved with its files`, (t) => {
+    const env = testEnv('blaine-crash-');
+    t.after(env.cleanup);
+    const B = withOfflineVolume(env, { parityOnB: true });
+    const r = blaine(backupArgs(env, env.disk, env.db), { env: SCAN });
+    assert.equal(r.status, 0, r.stderr);
+    const n = crashEveryStep(env, kind, [env.disk, B, env.db], ['apply', '--dest', B, '--db', env.db], (where) => {
+      assertConsistent(env, [env.disk, B], where);
+      assertDiskMatchesCatalog(B, env.db, { hostMayHaveMore: true, parity: true });
+    });
+    t.diagnostic(`apply, ${kind}: ${n} crash points`);
+  });
+}
+
+for (const kind of ['write', 'mkdir', 'syncfs']) {
+  test(`clone killed after every ${kind} call: the rerun makes a whole copy`, (t) => {
+    const env = testEnv('blaine-crash-');
+    t.after(env.cleanup);
+    before(env.lib);
+    const first = blaine(backupArgs(env, env.disk, env.db, ['--init']), { env: SCAN });
+    assert.equal(first.status, 0, first.stderr);
+    const C = path.join(env.base, 'C');
+    fs.mkdirSync(C);
+    const n = crashEveryStep(env, kind, [env.disk, C, env.db], ['clone', '--dest', env.disk, '--to', C, '--db', env.db], (where) =>
+      assertConsistent(env, [env.disk, C], where),
+    );
+    t.diagnostic(`clone, ${kind}: ${n} crash points`);
+  });
+}

@@ -1,0 +1,126 @@
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+import test from 'node:test';
+import { blaine, isRoot, mountTmpfs, repoRoot, scratchDir, tempDir, unmount, write } from '../../test/helpers.js';
+
+/** Debian's chromium, or null when it is not installed. */
+function chromiumPath(): string | null {
+  for (const p of ['/usr/bin/chromium', '/usr/bin/chromium-browser']) if (fs.existsSync(p)) return p;
+  return null;
+}
+
+/** Flags that let headless Chromium run as root in a container, offline, with nothing left behind. */
+function headless(base: string, profile: string): string[] {
+  return [
+    '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+    `--user-data-dir=${path.join(base, profile)}`, '--enable-logging=stderr', '--v=0',
+  ];
+}
+
+function ok(r: { status: number; stdout: string; stderr: string }, what: string): void {
+  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
+}
+
+test('report --html: a self-contained page that Chromium renders without console errors, showing every volume and copy', (t) => {
+  const chromium = chromiumPath();
+  if (!chromium) {
+    t.skip('chromium is not installed (Debian: apt-get install chromium; scripts/setup.sh installs it)');
+    return;
+  }
+  const base = tempDir('blaine-report-');
+  const mounted: string[] = [];
+  t.after(() => {
+    for (const d of mounted) unmount(d);
+    fs.rmSync(base, { recursive: true, force: true });
+  });
+  const lib = path.join(base, 'lib');
+  const db = path.join(base, 'host', 'catalog.sqlite');
+  const disks = { a: path.join(base, 'a'), b: path.join(base, 'b'), b2: path.join(base, 'b2'), c: path.join(base, 'c') };
+  // Real small disks as root, so the bars show real sizes; plain folders otherwise (one file system).
+  for (const d of Object.values(disks)) {
+    if (isRoot) {
+      assert.ok(mountTmpfs(d, '20m'), `mount ${d}`);
+      mounted.push(d);
+    } else fs.mkdirSync(d, { recursive: true });
+  }
+  for (let i = 0; i < 30; i++) write(path.join(lib, 'photos', `p${i}.jpg`), Buffer.alloc(20_000 + i * 997, i));
+  const common = ['--db', db, '--parity', '5', '--reserve', '0'];
+  ok(blaine(['backup', ...common, '--init', '--label', 'A', '--dest', disks.a, lib]), 'backup A');
+  for (let i = 30; i < 40; i++) write(path.join(lib, 'music', `m${i}.flac`), Buffer.alloc(50_000 + i, i));
+  ok(blaine(['backup', ...common, '--init', '--label', 'B', '--dest', disks.b, lib]), 'backup B');
+  ok(blaine(['clone', '--db', db, '--dest', disks.b, '--to', disks.b2, '--label', "B'"]), 'clone');
+  write(path.join(lib, 'music', 'new.flac'), 'new');
+  ok(blaine(['backup', ...common, '--dest', disks.b2, lib]), "backup B'");
+  fs.renameSync(path.join(lib, 'photos', 'p0.jpg'), path.join(lib, 'photos', 'p0-renamed.jpg'));
+  ok(blaine(['backup', ...common, '--dest', disks.b2, lib]), "backup B' again");
+  ok(blaine(['verify', '--db', db, '--dest', disks.a, '--checksum']), 'verify A');
+  // A label that must be escaped: the page must show it, not be broken by it.
+  const oddLabel = 'C <&> "odd"';
+  for (let i = 0; i < 3; i++) write(path.join(lib, 'video', `v${i}.mkv`), Buffer.alloc(30_000, 7 + i));
+  ok(blaine(['backup', ...common, '--init', '--label', oddLabel, '--dest', disks.c, lib]), 'backup C');
+
+  const page = path.join(base, 'shelf.html');
+  const r = blaine(['report', '--db', db, '--html', page]);
+  ok(r, 'report');
+  const html = fs.readFileSync(page, 'utf8');
+  assert.doesNotMatch(html, /\b(?:src|href)\s*=|<link|<script|url\(|@import/i, 'the page refers to nothing outside itself');
+
+  const shelf = JSON.parse(blaine(['disks', '--db', db, '--json']).stdout) as Array<{
+    volume: string; label: string; pending: number; copies: Array<{ copy: string; label: string }>;
+  }>;
+  assert.equal(shelf.length, 3);
+
+  const dom = spawnSync(chromium, [...headless(base, 'dom'), '--dump-dom', `file://${page}`], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(dom.status, 0, dom.stderr);
+  const consoleLines = dom.stderr.split('\n').filter((l) => /CONSOLE|Uncaught|Refused to|Failed to load/.test(l));
+  assert.deepEqual(consoleLines, [], 'no console messages or failed loads');
+
+  // Every volume and every copy has its section and its bar, with the label as text.
+  const sections = [...dom.stdout.matchAll(/<section class="volume" data-volume="([^"]+)">([\s\S]*?)<\/section>/g)];
+  assert.deepEqual(sections.map((m) => m[1]).sort(), shelf.map((v) => v.volume).sort());
+  const text = (s: string) => s.replace(/<[^>]*>/g, ' ').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&amp;/g, '&');
+  for (const v of shelf) {
+    const body = sections.find((m) => m[1] === v.volume)![2]!;
+    assert.ok(text(body).includes(v.label), `volume ${v.label} is named`);
+    const copies = [...body.matchAll(/<div class="copy" data-copy="([^"]+)">([\s\S]*?)<\/svg>/g)];
+    assert.deepEqual(copies.map((m) => m[1]).sort(), v.copies.map((c) => c.copy).sort(), `copies of ${v.label}`);
+    for (const c of copies) assert.match(c[2]!, /<svg class="bar"[\s\S]*<rect/, 'each copy has its space bar');
+    assert.equal(/pending action/.test(text(body)) && !/no pending actions/.test(text(body)), v.pending > 0, `pending of ${v.label}`);
+  }
+  const byLabel = (l: string) => text(sections.find((m) => m[1] === shelf.find((v) => v.label === l)!.volume)![2]!);
+  // B missed what was done on B' since the clone; B' is current. Only A has been scrubbed.
+  assert.match(byLabel('B'), /B\s+[0-9a-f]{8}[^]*behind its twin[^]*2 run\(s\)[^]*B'\s+[0-9a-f]{8}[^]*up to date/);
+  assert.match(byLabel('A'), /scrubbed just now/);
+  assert.doesNotMatch(byLabel('A'), /due for a scrub/);
+  assert.match(byLabel('B'), /due for a scrub/);
+  // The growth chart has a point per backup (five); a clone adds nothing to the archive.
+  const chart = /<svg class="growth"[\s\S]*?<\/svg>/.exec(dom.stdout)?.[0] ?? '';
+  assert.equal((chart.match(/<circle/g) ?? []).length, 5);
+
+  const artifacts = path.join(repoRoot, 'test-artifacts');
+  fs.mkdirSync(artifacts, { recursive: true });
+  const shot = path.join(artifacts, 'report.png');
+  fs.rmSync(shot, { force: true });
+  fs.copyFileSync(page, path.join(artifacts, 'report.html'));
+  const s = spawnSync(chromium, [...headless(base, 'shot'), `--screenshot=${shot}`, '--window-size=900,1500', `file://${page}`], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(s.status, 0, s.stderr);
+  assert.deepEqual([...fs.readFileSync(shot).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG screenshot');
+});
+
+test('report: --html is required, and a host catalog must exist', (t) => {
+  const base = scratchDir(t, 'blaine-report-');
+  const db = path.join(base, 'catalog.sqlite');
+  const noHtml = blaine(['report', '--db', db]);
+  assert.equal(noHtml.status, 2);
+  assert.match(noHtml.stderr, /--html FILE is required/);
+  const noDb = blaine(['report', '--db', db, '--html', path.join(base, 'x.html')]);
+  assert.equal(noDb.status, 1);
+  assert.match(noDb.stderr, /no host catalog/);
+  assert.equal(fs.existsSync(path.join(base, 'x.html')), false);
+});

@@ -1,0 +1,175 @@
+/**
+ * The state of every disk on the shelf, read from the host catalog alone (no disk needs to be
+ * mounted): what `blaine report` draws and what the summary's next step is computed from.
+ */
+import type { Catalog, CopyRow, RunRow } from '../catalog/catalog.js';
+import { archiveSeries, DAY_MS, growthPerDay, type RunPoint } from './growth.js';
+
+/** How much a copy lacks: the runs on its other copies since it was last synced, and what they changed. */
+export interface Lag {
+  runs: number;
+  files: number;
+  bytes: number;
+  /** Days since the first change this copy misses; 0 when it misses none. */
+  days: number;
+}
+
+const WRITING = new Set(['backup', 'apply', 'clone']);
+
+function num(v: unknown): number {
+  return typeof v === 'number' && Number.isFinite(v) ? v : 0;
+}
+
+/** Files a run changed, from its summary. */
+export function changedFiles(s: Record<string, unknown>): number {
+  return num(s.added) + num(s.modified) + num(s.renamed) + num(s.linked) + num(s.removed);
+}
+
+/**
+ * A copy is behind when its generation is older than its volume's; what it lacks is what the runs
+ * on its twin did after its last sync (backup and apply runs that changed something).
+ */
+export function copyLag(runs: readonly RunRow[], c: CopyRow, volumeGeneration: number, now: number): Lag {
+  const lag: Lag = { runs: 0, files: 0, bytes: 0, days: 0 };
+  if (c.generation >= volumeGeneration) return lag;
+  const since = c.lastSync ?? '';
+  let first: number | null = null;
+  for (const r of runs) {
+    if (r.volume !== c.volume || r.copy === c.copy || r.finished <= since) continue;
+    if (r.command !== 'backup' && r.command !== 'apply') continue;
+    // A run that changed nothing leaves nothing to catch up.
+    if (changedFiles(r.summary) + num(r.summary.bytesCopied) + num(r.summary.applied) + num(r.summary.changed) === 0) continue;
+    lag.runs++;
+    lag.files += changedFiles(r.summary);
+    lag.bytes += num(r.summary.bytesCopied);
+    const at = Date.parse(r.finished);
+    if (first === null || at < first) first = at;
+  }
+  // Behind with no run found (the twin's log is on another host): count from this copy's last sync.
+  const from = first ?? (c.lastSync ? Date.parse(c.lastSync) : null);
+  lag.days = from === null ? 0 : Math.max(0, Math.floor((now - from) / DAY_MS));
+  return lag;
+}
+
+export interface ShelfCopy {
+  copy: string;
+  label: string;
+  lastSync: string | null;
+  /** Free bytes and file-system size at the last run that wrote it (null when never measured). */
+  free: number | null;
+  capacity: number | null;
+  behind: Lag;
+  /** The last verify run on this copy: when, and how many files it read. */
+  lastVerify: string | null;
+  lastVerifyChecked: number;
+  /** The last verify that read file contents (a scrub). */
+  lastScrub: string | null;
+  /** No scrub within the shelf's scrub interval: bring this disk back for `verify --checksum`. */
+  scrubDue: boolean;
+}
+
+export interface ShelfVolume {
+  volume: string;
+  label: string;
+  encrypted: boolean;
+  files: number;
+  bytes: number;
+  pending: { RENAME: number; LINK: number; DELETE: number; total: number };
+  /** Share (0..1) of the volume's files whose contents were read within the scrub interval. */
+  verifiedShare: number;
+  copies: ShelfCopy[];
+}
+
+export interface Shelf {
+  generated: number;
+  scrubDays: number;
+  volumes: ShelfVolume[];
+  /** Archive size after each run, one value per volume in `volumes` order. */
+  growth: { at: number; byVolume: number[] }[];
+  /** Bytes written onto disks per day recently (growthPerDay); null without enough history. */
+  perDay: number | null;
+}
+
+/** Reduces the run log to what growth needs (writing runs with a volume). */
+export function runPoints(runs: readonly RunRow[]): RunPoint[] {
+  return runs
+    .filter((r) => r.volume !== null && WRITING.has(r.command))
+    .map((r) => ({
+      at: Date.parse(r.finished),
+      volume: r.volume!,
+      written: num(r.summary.bytesCopied) + num(r.summary.parityBytes),
+      volumeBytes: r.usedBytes,
+    }));
+}
+
+/**
+ * `counts: false` skips what needs a pass over each volume's rows (files, bytes, verified share:
+ * left 0): the summary after a backup needs only pending actions, lag and growth, and must stay
+ * cheap on a million-file catalog.
+ */
+export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { counts?: boolean } = {}): Shelf {
+  const counts = opts.counts ?? true;
+  const runs = host.finishedRuns();
+  const copies = host.copies();
+  // Counted in SQL: after a big reorganisation the queue can hold more rows than are worth loading.
+  const deferred = host.db.prepare(`SELECT volume, action, count(*) AS n FROM deferred GROUP BY volume, action`).all() as Array<{
+    volume: string;
+    action: keyof ShelfVolume['pending'];
+    n: number;
+  }>;
+  const since = Math.floor((now - scrubDays * DAY_MS) / 1000);
+  const verifiedCount = host.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true);
+  const volumes = host.volumes().map((v): ShelfVolume => {
+    const stats = counts ? host.volumeStats(v.uuid) : { files: 0, bytes: 0 };
+    const pending = { RENAME: 0, LINK: 0, DELETE: 0, total: 0 };
+    for (const d of deferred) {
+      if (d.volume !== v.uuid) continue;
+      pending[d.action] += d.n;
+      pending.total += d.n;
+    }
+    const verified = counts ? (verifiedCount.get(v.uuid, since) as number) : 0;
+    return {
+      volume: v.uuid,
+      label: v.label,
+      encrypted: v.encrypted,
+      files: stats.files,
+      bytes: stats.bytes,
+      pending,
+      verifiedShare: stats.files === 0 ? 1 : verified / stats.files,
+      copies: copies.filter((c) => c.volume === v.uuid).map((c) => shelfCopy(c, runs, v.generation, now, scrubDays)),
+    };
+  });
+  const points = runPoints(runs);
+  return {
+    generated: now,
+    scrubDays,
+    volumes,
+    growth: archiveSeries(points, volumes.map((v) => v.volume)),
+    perDay: growthPerDay(points, now),
+  };
+}
+
+function shelfCopy(c: CopyRow, runs: readonly RunRow[], generation: number, now: number, scrubDays: number): ShelfCopy {
+  let lastVerify: RunRow | null = null;
+  let lastScrub: RunRow | null = null;
+  let capacity: number | null = null;
+  for (const r of runs) {
+    if (r.copy !== c.copy) continue;
+    if (r.capacity !== null) capacity = r.capacity;
+    if (r.command !== 'verify' || r.status === 'error') continue;
+    lastVerify = r;
+    if (num(r.summary.checked) > 0) lastScrub = r;
+  }
+  return {
+    copy: c.copy,
+    label: c.label,
+    lastSync: c.lastSync,
+    free: c.freeBytes,
+    capacity,
+    behind: copyLag(runs, c, generation, now),
+    lastVerify: lastVerify?.finished ?? null,
+    lastVerifyChecked: num(lastVerify?.summary.checked),
+    lastScrub: lastScrub?.finished ?? null,
+    scrubDue: lastScrub === null || Date.parse(lastScrub.finished) < now - scrubDays * DAY_MS,
+  };
+}
