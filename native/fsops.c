@@ -13,6 +13,7 @@
 #include <node_api.h>
 
 #include "fsops.h"
+#include "jsstring.h"
 
 static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
@@ -39,20 +40,21 @@ static int read_time(napi_env env, napi_value sec_v, napi_value nsec_v, struct t
 /* setMtime(path, sec, nsec, noFollow): the access time is left as it is. */
 static napi_value set_mtime(napi_env env, napi_callback_info info) {
   napi_value argv[4];
+  char *path = NULL;
   size_t len;
   bool no_follow = false;
   struct timespec times[2];
-  if (!get_args(env, info, 4, argv) || napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok ||
-      !read_time(env, argv[1], argv[2], &times[1]) || napi_get_value_bool(env, argv[3], &no_follow) != napi_ok) {
-    napi_throw_type_error(env, NULL, "setMtime(path, sec, nsec, noFollow) needs a path, whole seconds, nanoseconds and a boolean");
-    return NULL;
-  }
-  char *path = malloc(len + 1);
-  if (!path) {
+  enum js_utf8_result got = JS_UTF8_NOT_STRING;
+  if (get_args(env, info, 4, argv)) got = js_utf8(env, argv[0], &path, &len);
+  if (got == JS_UTF8_NO_MEMORY) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  napi_get_value_string_utf8(env, argv[0], path, len + 1, &len);
+  if (got != JS_UTF8_OK || !read_time(env, argv[1], argv[2], &times[1]) || napi_get_value_bool(env, argv[3], &no_follow) != napi_ok) {
+    free(path);
+    napi_throw_type_error(env, NULL, "setMtime(path, sec, nsec, noFollow) needs a path, whole seconds, nanoseconds and a boolean");
+    return NULL;
+  }
   times[0].tv_sec = 0;
   times[0].tv_nsec = UTIME_OMIT;
   int err = utimensat(AT_FDCWD, path, times, no_follow ? AT_SYMLINK_NOFOLLOW : 0) == 0 ? 0 : errno;

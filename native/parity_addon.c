@@ -27,6 +27,7 @@
 
 #include "crc32.h"
 #include "gf16.h"
+#include "jsstring.h"
 #include "md5.h"
 #include "par2create.h"
 
@@ -66,11 +67,11 @@ static napi_value undefined(napi_env env) {
   return u;
 }
 
+/* NULL when v is not a string or memory ran out: the callers answer both with a type error. */
 static char *get_string(napi_env env, napi_value v) {
+  char *s;
   size_t len;
-  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
-  char *s = malloc(len + 1);
-  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  js_utf8(env, v, &s, &len);
   return s;
 }
 

@@ -34,6 +34,7 @@
 #include <node_api.h>
 
 #include "fsops.h"
+#include "jsstring.h"
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -464,15 +465,15 @@ static int read_only(walk_t *w, napi_value arr) {
   for (uint32_t i = 0; i < n; i++) {
     napi_value el;
     size_t len;
-    if (napi_get_element(w->env, arr, i, &el) != napi_ok || napi_get_value_string_utf8(w->env, el, NULL, 0, &len) != napi_ok) {
+    enum js_utf8_result got = JS_UTF8_NOT_STRING;
+    if (napi_get_element(w->env, arr, i, &el) == napi_ok) got = js_utf8(w->env, el, &w->only[i], &len);
+    if (got == JS_UTF8_NO_MEMORY) return oom(w);
+    if (got != JS_UTF8_OK) {
       napi_throw_type_error(w->env, NULL, "scanTree: only must be an array of names or null");
       w->stop = 1;
       return -1;
     }
-    w->only[i] = malloc(len + 1);
-    if (!w->only[i]) return oom(w);
     w->only_count = i + 1;
-    napi_get_value_string_utf8(w->env, el, w->only[i], len + 1, &len);
   }
   qsort(w->only, w->only_count, sizeof *w->only, by_string);
   return 0;
@@ -492,8 +493,12 @@ static napi_value scan_tree(napi_env env, napi_callback_info info) {
   napi_valuetype t;
   size_t plen, rlen;
   uint32_t chunk;
-  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &plen) != napi_ok || napi_get_value_string_utf8(env, argv[1], NULL, 0, &rlen) != napi_ok ||
-      napi_get_value_uint32(env, argv[3], &chunk) != napi_ok || chunk == 0) {
+  char *rel = NULL, *dir = NULL;
+  enum js_utf8_result got_dir = js_utf8(env, argv[0], &dir, &plen);
+  enum js_utf8_result got_rel = js_utf8(env, argv[1], &rel, &rlen);
+  if (got_dir == JS_UTF8_NOT_STRING || got_rel == JS_UTF8_NOT_STRING || napi_get_value_uint32(env, argv[3], &chunk) != napi_ok || chunk == 0) {
+    free(rel);
+    free(dir);
     napi_throw_type_error(env, NULL, "scanTree needs a directory, its relative path and a chunk size");
     return NULL;
   }
@@ -505,15 +510,9 @@ static napi_value scan_tree(napi_env env, napi_callback_info info) {
   napi_typeof(env, argv[7], &t);
   w.on_progress = t == napi_function ? argv[7] : NULL;
   /* Every failure below sets w.stop (with a JS exception pending) and falls through to the cleanup. */
-  char *rel = NULL, *dir = NULL;
-  if (read_only(&w, argv[2]) == 0) {
-    rel = malloc(rlen + 1);
-    dir = malloc(plen + 2);
-    if (!rel || !dir) oom(&w);
-  }
+  if (got_dir != JS_UTF8_OK || got_rel != JS_UTF8_OK) oom(&w);
+  else read_only(&w, argv[2]);
   if (!w.stop) {
-    napi_get_value_string_utf8(env, argv[1], rel, rlen + 1, &rlen);
-    napi_get_value_string_utf8(env, argv[0], dir, plen + 1, &plen);
     if (buf_put(&w.rel, rel, rlen) || buf_put(&w.abs, dir, plen) || (plen == 0 || dir[plen - 1] != '/' ? buf_put(&w.abs, "/", 1) : 0)) oom(&w);
   }
   if (!w.stop) {
@@ -539,16 +538,17 @@ static napi_value scan_tree(napi_env env, napi_callback_info info) {
 static napi_value sync_fs(napi_env env, napi_callback_info info) {
   size_t argc = 1, len;
   napi_value argv[1], result;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok) {
+  char *path = NULL;
+  enum js_utf8_result got = JS_UTF8_NOT_STRING;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc >= 1) got = js_utf8(env, argv[0], &path, &len);
+  if (got == JS_UTF8_NOT_STRING) {
     napi_throw_type_error(env, NULL, "syncfs(path) needs a path");
     return NULL;
   }
-  char *path = malloc(len + 1);
-  if (!path) {
+  if (got == JS_UTF8_NO_MEMORY) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  napi_get_value_string_utf8(env, argv[0], path, len + 1, &len);
   int err = 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   free(path);

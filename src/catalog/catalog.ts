@@ -5,143 +5,29 @@ import path from 'node:path';
 import type { CatalogEntry } from './entry.js';
 import { CatalogVersionError, migrate } from './schema.js';
 import { pathRange } from './range.js';
-import { tempName } from '../fsx/temp.js';
-import { comparePaths } from '../fsx/paths.js';
-import { fsyncPath } from '../fsx/copy.js';
-import { stamp } from './stamp.js';
+import {
+  ENTRY_COLUMNS, entryParams, parseSummary, rowToEntry,
+  type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
+} from './rows.js';
+import { prepareStatements, type CatalogStatements } from './statements.js';
+import { snapshotDatabase } from './snapshot.js';
+import { catalogDifferences } from './compare.js';
+
+export type { CopyRow, DeferredAction, DeferredRow, RunRow, VolumeRow } from './rows.js';
 
 export class CatalogError extends Error {}
 
-export interface VolumeRow {
-  uuid: string;
-  label: string;
-  encrypted: boolean;
-  created: string;
-  generation: number;
-}
-
-export interface CopyRow {
-  copy: string;
-  volume: string;
-  label: string;
-  generation: number;
-  lastSync: string | null;
-  freeBytes: number | null;
-  files: number;
-  bytes: number;
-}
-
-export interface RunRow {
-  id: number;
-  command: string;
-  volume: string | null;
-  copy: string | null;
-  finished: string;
-  status: string;
-  /** The run's own summary (counts, bytes); {} when it was not valid JSON. */
-  summary: Record<string, unknown>;
-  freeAfter: number | null;
-  usedBytes: number | null;
-  filesAfter: number | null;
-  /** Size of the disk's file system (null before schema 3). */
-  capacity: number | null;
-}
-
-function parseSummary(text: string | null): Record<string, unknown> {
-  if (!text) return {};
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
-export type DeferredAction = 'RENAME' | 'LINK' | 'DELETE';
-
-export interface DeferredRow {
-  id: number;
-  volume: string;
-  action: DeferredAction;
-  path: string;
-  target: string | null;
-  created: string;
-}
-
-const ENTRY_COLUMNS =
-  'volume, path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target, parity_name, verified_at';
-
-/** A row's columns but its volume as one string, path first: "path\0kind\0size…", char(1) for NULL. */
-const ROW_TEXT = ENTRY_COLUMNS.split(', ')
-  .filter((c) => c !== 'volume')
-  .map((c) => `ifnull(${c}, char(1))`)
-  .join(' || char(0) || ');
-
-type EntryRow = [
-  string, string, string, number, number, number, string | null, string | null,
-  number, number, number, string | null, string | null, number | null,
-];
-
-function rowToEntry(r: EntryRow): CatalogEntry {
-  return {
-    volume: r[0], path: r[1], kind: r[2] as CatalogEntry['kind'], size: r[3], mtimeSec: r[4], mtimeNsec: r[5],
-    inode: r[6], sha1: r[7], mode: r[8], uid: r[9], gid: r[10], linkTarget: r[11], parityName: r[12], verifiedAt: r[13],
-  };
-}
-
-function entryParams(e: CatalogEntry): unknown[] {
-  return [
-    e.volume, e.path, e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha1,
-    e.mode, e.uid, e.gid, e.linkTarget, e.parityName, e.verifiedAt,
-    stamp(e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.mode, e.uid, e.gid, e.linkTarget),
-  ];
-}
-
 /**
- * One SQLite catalog, host or disk. Statements are prepared once: a backup touches every row,
- * so per-call preparation would dominate.
+ * One SQLite catalog, host or disk: its rows (rows.ts), read and written through statements
+ * prepared once (statements.ts).
  */
 export class Catalog {
   readonly db: Database.Database;
-  private readonly stmts;
+  private readonly stmts: CatalogStatements;
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
-    const p = (sql: string) => db.prepare(sql);
-    this.stmts = {
-      under: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ?`).raw(true),
-      quick: p(`SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path`).raw(true),
-      quickText: p(
-        `SELECT group_concat(path || char(0) || ifnull(stamp, ''), char(0)) FROM (SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path)`,
-      ).pluck(true),
-      lean: p(
-        `SELECT path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ?`,
-      ).raw(true),
-      byVolume: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? ORDER BY path`).raw(true),
-      // Every column of a row in one string; char(1) stands for NULL.
-      rowText: p(`SELECT ${ROW_TEXT} FROM files WHERE volume = ? ORDER BY path`).pluck(true),
-      all: p(`SELECT ${ENTRY_COLUMNS} FROM files ORDER BY path, volume`).raw(true),
-      get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
-      content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
-      hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
-      hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
-      upsert: p(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
-      delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
-      volumes: p(`SELECT uuid, label, encrypted, created, generation FROM volumes ORDER BY created, label`),
-      volume: p(`SELECT uuid, label, encrypted, created, generation FROM volumes WHERE uuid = ?`),
-      upsertVolume: p(`INSERT INTO volumes (uuid, label, encrypted, created, generation) VALUES (?,?,?,?,?)
-        ON CONFLICT(uuid) DO UPDATE SET label = excluded.label, encrypted = excluded.encrypted, generation = excluded.generation`),
-      bump: p(`UPDATE volumes SET generation = generation + 1 WHERE uuid = ?`),
-      copies: p(`SELECT copy, volume, label, generation, last_sync, free_bytes, files, bytes FROM copies ORDER BY volume, label`),
-      upsertCopy: p(`INSERT OR REPLACE INTO copies (copy, volume, label, generation, last_sync, free_bytes, files, bytes) VALUES (?,?,?,?,?,?,?,?)`),
-      deferred: p(`SELECT id, volume, action, path, target, created FROM deferred WHERE volume = ? ORDER BY id`),
-      allDeferred: p(`SELECT id, volume, action, path, target, created FROM deferred ORDER BY volume, id`),
-      addDeferred: p(`INSERT INTO deferred (volume, action, path, target, created) VALUES (?,?,?,?,?)`),
-      dropDeferred: p(`DELETE FROM deferred WHERE id = ?`),
-      stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE volume = ?`),
-      getMeta: p(`SELECT value FROM meta WHERE key = ?`).pluck(true),
-      setMeta: p(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`),
-    };
+    this.stmts = prepareStatements(db);
   }
 
   /**
@@ -284,39 +170,14 @@ export class Catalog {
     return (this.stmts.byVolume.all(volume) as EntryRow[]).map(rowToEntry);
   }
 
-  /**
-   * The rows in which this catalog and `other` differ for one volume (a row missing on one side
-   * counts), read side by side in path order: comparing two catalogs of a million rows costs two
-   * reads and holds only the differences.
-   */
+  /** The rows in which this catalog and `other` differ for one volume (compare.ts). */
   differences(other: Catalog, volume: string): { mine: CatalogEntry[]; theirs: CatalogEntry[] } {
-    const mine: CatalogEntry[] = [];
-    const theirs: CatalogEntry[] = [];
-    // One string a row ("path\0columns…"), compared whole; entries are made only for rows that differ.
-    const a = this.stmts.rowText.iterate(volume) as IterableIterator<string>;
-    const b = other.stmts.rowText.iterate(volume) as IterableIterator<string>;
-    const pathOf = (text: string) => text.slice(0, text.indexOf('\0'));
-    let x = a.next();
-    let y = b.next();
-    while (!x.done || !y.done) {
-      if (!x.done && !y.done && x.value === y.value) {
-        x = a.next();
-        y = b.next();
-        continue;
-      }
-      const px = x.done ? '' : pathOf(x.value);
-      const py = y.done ? '' : pathOf(y.value);
-      const order = x.done ? 1 : y.done ? -1 : comparePaths(px, py);
-      if (order <= 0) {
-        mine.push(this.get(volume, px)!);
-        x = a.next();
-      }
-      if (order >= 0) {
-        theirs.push(other.get(volume, py)!);
-        y = b.next();
-      }
-    }
-    return { mine, theirs };
+    return catalogDifferences(this, other, volume);
+  }
+
+  /** One volume's rows in path order, each as one string "path\0columns…" (char(1) for NULL). */
+  rowTexts(volume: string): IterableIterator<string> {
+    return this.stmts.rowText.iterate(volume) as IterableIterator<string>;
   }
 
   *iterateVolume(volume: string): IterableIterator<CatalogEntry> {
@@ -525,50 +386,8 @@ export class Catalog {
     }));
   }
 
-  /**
-   * A consistent copy of the whole database in another file (the host-catalog snapshot on a disk,
-   * the rotated disk catalogs). The file itself is copied once its log is folded in (copyWhole);
-   * otherwise VACUUM INTO, inside SQLite in one go (the online backup API, page by page from
-   * JavaScript, took several times longer), which rebuilds every table and index on the way.
-   */
-  /**
-   * Copies the database file byte for byte, a fraction of VACUUM INTO's time, when that copy is
-   * consistent: no transaction open, every frame of the write-ahead log folded into the file
-   * (a passive checkpoint: a reader's older view makes it fall short rather than wait), and
-   * neither file changed during the copy (no other writer came between). False when any of that
-   * does not hold; the caller then makes the copy through SQLite.
-   */
-  private copyWhole(dest: string): boolean {
-    if (this.db.memory || this.db.readonly || this.db.inTransaction) return false;
-    const [log] = this.db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
-    if (!log || log.busy !== 0 || log.log < 0 || log.checkpointed !== log.log) return false;
-    const wal = `${this.file}-wal`;
-    const state = () => {
-      const db = fs.statSync(this.file);
-      const w = fs.existsSync(wal) ? fs.statSync(wal) : null;
-      return `${db.size}:${db.mtimeMs}:${w?.size}:${w?.mtimeMs}`;
-    };
-    const before = state();
-    fs.copyFileSync(this.file, dest);
-    if (state() === before) return true;
-    fs.rmSync(dest, { force: true });
-    return false;
-  }
-
+  /** A consistent copy of the whole catalog in `file`, synced (snapshot.ts). */
   async snapshotTo(file: string): Promise<void> {
-    const tmp = path.join(path.dirname(file), tempName(path.basename(file)));
-    fs.rmSync(tmp, { force: true });
-    try {
-      if (!this.copyWhole(tmp)) this.db.prepare('VACUUM INTO ?').run(tmp);
-      // VACUUM INTO does not sync what it writes, nor does a file copy; the snapshot is what a lost host
-      // is rebuilt from, so its bytes, then its name, are made durable before anyone relies on them.
-      fsyncPath(tmp);
-      fs.renameSync(tmp, file);
-      fsyncPath(path.dirname(file));
-    } catch (err) {
-      fs.rmSync(tmp, { force: true });
-      throw err;
-    }
+    await snapshotDatabase(this.db, this.file, file);
   }
 }
-

@@ -16,52 +16,19 @@
  *   and the finished set is renamed into place, so an interrupted run never leaves a set that
  *   looks complete.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
+import { fsError, ParityError, throwIfAborted } from './errors.js';
 import { parityPacketsIntact } from './packets.js';
-import {
-  checkRelPath,
-  installParity,
-  isCode,
-  parityFiles,
-  paritySuffix,
-  removeParity,
-  SCRATCH_PREFIX,
-  scratchDir,
-} from './paths.js';
-import { rescueCopy } from './rescue.js';
+import { checkRelPath, installParity, isCode, parityFiles, removeParity } from './paths.js';
+import { DEFAULT_PAR2, failure, runPar2, threadsFor, type RunOptions } from './run-par2.js';
+import { emptyFile, makeScratch, removeScratch, retryRescued, sameFile, stageFile, withStaged, writeOut } from './staging.js';
 import { planSlices } from './slices.js';
-import { hardLink } from '../crypt/link.js';
 
-export interface Par2Config {
-  /** argv prefix of a par2cmdline-compatible program, e.g. ['par2'] or ['nice', '-n19', 'par2']. */
-  command: string[];
-  /** Default `-t` for runs that do not choose their own; unset: one thread per core. */
-  threads?: number;
-}
-
-export const DEFAULT_PAR2: Par2Config = { command: ['par2'] };
-
-export type ParityErrorCode =
-  | 'ENOSPC' // the disk (or a quota) is full
-  | 'ENOENT' // the data file is not there
-  | 'EINVAL' // not a regular file
-  | 'ENOPAR2' // the par2 program could not be started
-  | 'ABORTED'
-  | 'EPAR2'; // par2 failed for another reason
-
-/** A parity operation that failed; `message` is one sentence for the user. */
-export class ParityError extends Error {
-  readonly code: ParityErrorCode;
-  constructor(message: string, code: ParityErrorCode, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'ParityError';
-    this.code = code;
-  }
-}
+export { ParityError, type ParityErrorCode } from './errors.js';
+export { DEFAULT_PAR2, par2Available, type Par2Config, type RunOptions } from './run-par2.js';
 
 /**
  * The answer for one file. `missing`: no usable parity (no files, or too damaged for par2 to read
@@ -75,13 +42,6 @@ export type ParityCheck =
   | { state: 'unrepairable'; parityDamaged?: true }
   | { state: 'missing' };
 
-export interface RunOptions {
-  cfg?: Par2Config;
-  /** par2 `-t`. */
-  threads?: number;
-  signal?: AbortSignal;
-}
-
 export interface CreateOptions extends RunOptions {
   pct: number;
   maxSlices?: number;
@@ -91,21 +51,6 @@ export interface CreateOptions extends RunOptions {
   memoryBytes?: number;
   /** `par2`: make the set with par2cmdline even where Blaine's own creator is available. */
   creator?: 'native' | 'par2';
-}
-
-const availability = new Map<string, boolean>();
-
-/** Whether the configured par2 runs (`par2 -V` exits 0); asked once per command. */
-export function par2Available(cfg: Par2Config = DEFAULT_PAR2): boolean {
-  const key = JSON.stringify(cfg.command);
-  let ok = availability.get(key);
-  if (ok === undefined) {
-    const [cmd, ...pre] = cfg.command;
-    const r = cmd ? spawnSync(cmd, [...pre, '-V'], { stdio: 'ignore', timeout: 30_000 }) : null;
-    ok = r !== null && r.error === undefined && r.status === 0;
-    availability.set(key, ok);
-  }
-  return ok;
 }
 
 /**
@@ -299,271 +244,4 @@ export async function repairTo(
 
 function par2Args(cmd: 'v' | 'r', base: string, main: string, opts: RunOptions): string[] {
   return [cmd, '-q', '-q', `-t${threadsFor(opts)}`, `-B${base}`, '--', main];
-}
-
-/**
- * Always explicit: par2cmdline 0.8.1 left to choose its own thread count often spends ~0.25 s
- * more on a small file (0.01 s with any explicit -t), measured here.
- */
-function threadsFor(opts: RunOptions): number {
-  const n = opts.threads ?? opts.cfg?.threads ?? os.availableParallelism();
-  return Math.max(1, Math.floor(n));
-}
-
-/**
- * Runs `body` in a scratch directory holding `d/<parityName>` (a link to the data file, when it
- * exists) and this set's parity files as `p.par2`, `p.vol+.par2`. The scratch directory is on
- * the disk when it is writable (hardlinks, and a repaired file renames into place for free),
- * otherwise under `fallbackParent`, with symlinks.
- */
-async function withStaged<T>(
-  root: string,
-  rel: string,
-  parityName: string,
-  files: string[],
-  fallbackParent: string,
-  rescue: boolean,
-  body: (scratch: string, base: string, main: string) => Promise<T>,
-): Promise<T> {
-  const name = checkRelPath(parityName, 'parity name');
-  const scratch = makeScratch(root, rel, fallbackParent);
-  try {
-    const base = path.join(scratch, 'd');
-    const dataPath = path.join(root, rel);
-    if (!fs.existsSync(dataPath)) fs.mkdirSync(base);
-    else if (rescue) rescueCopy(dataPath, path.join(base, name));
-    else stageFile(dataPath, path.join(base, name));
-    const staged = files.map((f) => `p${paritySuffix(f, rel)}`);
-    for (const [i, f] of files.entries()) stageFile(f, path.join(scratch, staged[i]!));
-    // The index when there is one; a recovery file alone is a complete set too.
-    return await body(scratch, base, staged[0]!);
-  } finally {
-    removeScratch(scratch);
-  }
-}
-
-/**
- * Runs a par2 step on the file as it is, and once more on a rescued copy when par2 could not read
- * it: an unreadable sector, or on an encrypted disk a 4 KiB block whose ciphertext rotted
- * (gocryptfs answers EIO), would otherwise stop par2 before it repairs anything.
- */
-async function retryRescued<T>(rel: string, step: (rescue: boolean) => Promise<T>): Promise<T> {
-  try {
-    return await step(false);
-  } catch (e) {
-    if (!(e instanceof ParityError) || !UNREADABLE.test(e.message)) throw e;
-    return await step(true);
-  }
-}
-
-/** How par2 0.8.1 reports a data file it cannot read. */
-const UNREADABLE = /Could not read \d+ bytes from .*: Input\/output error/;
-const READ_ONLY = new Set(['EROFS', 'EACCES', 'EPERM']);
-
-/** A fresh scratch directory on the disk; `fallbackParent` is used when the disk is read-only. */
-function makeScratch(root: string, rel: string, fallbackParent?: string): string {
-  const dir = scratchDir(root);
-  try {
-    try {
-      return fs.mkdtempSync(path.join(dir, SCRATCH_PREFIX));
-    } catch (e) {
-      if (!isCode(e, 'ENOENT')) throw e;
-      fs.mkdirSync(dir, { recursive: true });
-      return fs.mkdtempSync(path.join(dir, SCRATCH_PREFIX));
-    }
-  } catch (e) {
-    // A disk mounted read-only (browsing, restore) can still be verified and repaired from.
-    if (fallbackParent === undefined || !READ_ONLY.has((e as NodeJS.ErrnoException).code ?? '')) {
-      throw fsError(e, `cannot make a scratch directory for ${rel}`);
-    }
-    try {
-      fs.mkdirSync(fallbackParent, { recursive: true });
-      return fs.mkdtempSync(path.join(fallbackParent, `.blaine-${SCRATCH_PREFIX}`));
-    } catch (e2) {
-      throw fsError(e2, `cannot make a scratch directory for ${rel}`);
-    }
-  }
-}
-
-/** After a successful create the scratch directory is already empty: one rmdir instead of a tree walk. */
-function removeScratch(dir: string): void {
-  try {
-    fs.rmdirSync(dir);
-  } catch {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/** Puts `target` at `at` as a hardlink, or as a symlink where hardlinks cannot be made. */
-function stageFile(target: string, at: string): void {
-  fs.mkdirSync(path.dirname(at), { recursive: true });
-  try {
-    hardLink(target, at);
-  } catch (e) {
-    if (isCode(e, 'ENOSPC')) throw fsError(e, `cannot stage ${target} for par2`);
-    // par2 reads through a symlink, and a repair renames the link itself to NAME.1.
-    fs.symlinkSync(target, at);
-  }
-}
-
-function sameFile(a: string, b: string): boolean {
-  try {
-    const sa = fs.lstatSync(a);
-    if (sa.isSymbolicLink()) return true;
-    const sb = fs.statSync(b);
-    return sa.ino === sb.ino && sa.dev === sb.dev;
-  } catch {
-    return false;
-  }
-}
-
-function emptyFile(p: string): boolean {
-  try {
-    const st = fs.lstatSync(p);
-    return st.isFile() && st.size === 0;
-  } catch {
-    return false;
-  }
-}
-
-/** Writes `from` (moved when possible) or else a copy of `copyOf` to out, under a temporary name first. */
-function writeOut(from: string | null, copyOf: string, out: string): void {
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  const tmp = `${out}.blaine-tmp-${process.pid}`;
-  try {
-    let moved = false;
-    if (from !== null) {
-      try {
-        fs.renameSync(from, tmp);
-        moved = true;
-      } catch (e) {
-        if (!isCode(e, 'EXDEV')) throw e;
-      }
-    }
-    if (!moved) fs.copyFileSync(from ?? copyOf, tmp);
-    fs.renameSync(tmp, out);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw fsError(e, `cannot write the repaired file ${out}`);
-  }
-}
-
-interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-}
-
-/** par2 process groups still running, killed if Node exits first so none is left writing. */
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function killGroup(child: ChildProcess): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    // Negative pid: the whole group, so a wrapper's par2 dies too.
-    process.kill(-child.pid, 'SIGKILL');
-  } catch {
-    child.kill('SIGKILL');
-  }
-}
-
-function runPar2(cfg: Par2Config, args: string[], cwd: string, signal: AbortSignal | undefined, rel: string): Promise<RunResult> {
-  const [cmd, ...pre] = cfg.command;
-  if (!cmd) return Promise.reject(new ParityError('the par2 command is empty', 'ENOPAR2'));
-  if (signal?.aborted) return Promise.reject(aborted(rel));
-  if (!exitHookInstalled) {
-    exitHookInstalled = true;
-    process.on('exit', () => {
-      for (const c of live) killGroup(c);
-    });
-  }
-  // stderr goes to a file, read only when par2 fails: cheaper per run than a pipe and its stream.
-  const errPath = path.join(cwd, 'stderr.txt');
-  let errFd: number;
-  try {
-    errFd = fs.openSync(errPath, 'w');
-  } catch (e) {
-    return Promise.reject(fsError(e, `cannot run par2 for ${rel}`));
-  }
-  return new Promise<RunResult>((resolve, reject) => {
-    let child: ChildProcess;
-    try {
-      // Its own process group (detached): Ctrl-C reaches Blaine, which decides, and abort kills all of it.
-      child = spawn(cmd, [...pre, ...args], { cwd, stdio: ['ignore', 'ignore', errFd], detached: true });
-    } finally {
-      fs.closeSync(errFd);
-    }
-    live.add(child);
-    const onAbort = (): void => killGroup(child);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    let settled = false;
-    const settle = (): boolean => {
-      if (settled) return false;
-      settled = true;
-      live.delete(child);
-      signal?.removeEventListener('abort', onAbort);
-      return true;
-    };
-    child.on('error', (e) => {
-      if (!settle()) return;
-      killGroup(child);
-      reject(new ParityError(`cannot run ${cmd} (${e.message}); install par2cmdline (Debian package par2)`, 'ENOPAR2', { cause: e }));
-    });
-    child.on('close', (code, sig) => {
-      if (!settle()) return;
-      if (signal?.aborted) reject(aborted(rel));
-      else resolve({ code, signal: sig, stderr: code === 0 ? '' : readTail(errPath, 4096) });
-    });
-  }).finally(() => fs.rmSync(errPath, { force: true }));
-}
-
-function readTail(file: string, max: number): string {
-  try {
-    const buf = fs.readFileSync(file);
-    return buf.subarray(Math.max(0, buf.length - max)).toString('utf8');
-  } catch {
-    return '';
-  }
-}
-
-function aborted(rel: string): ParityError {
-  return new ParityError(`parity for ${rel} was stopped`, 'ABORTED');
-}
-
-function throwIfAborted(signal: AbortSignal | undefined, rel: string): void {
-  if (signal?.aborted) throw aborted(rel);
-}
-
-const FULL = /No space left on device|Disk quota exceeded/i;
-
-/** A one-sentence error for a failed par2 run; ENOSPC when par2 said so or the disk has no room left. */
-function failure(run: RunResult, what: string, scratch: string): ParityError {
-  const lastLine =
-    run.stderr
-      .split(/[\r\n]+/)
-      .map((l) => l.trim())
-      .filter(Boolean)
-      .pop() ?? '';
-  const how = run.signal ? `killed by ${run.signal}` : `exit status ${run.code}`;
-  if (FULL.test(run.stderr) || diskFull(scratch)) {
-    return new ParityError(`${what}: the disk is full`, 'ENOSPC');
-  }
-  return new ParityError(`${what} (${how}${lastLine ? `: ${lastLine.replace(/\.$/, '')}` : ''})`, 'EPAR2');
-}
-
-function diskFull(dir: string): boolean {
-  try {
-    const s = fs.statfsSync(dir);
-    return s.bavail * s.bsize < 64 * 1024;
-  } catch {
-    return false;
-  }
-}
-
-function fsError(e: unknown, what: string): ParityError {
-  const err = e as NodeJS.ErrnoException;
-  if (err.code === 'ENOSPC' || err.code === 'EDQUOT') return new ParityError(`${what}: the disk is full`, 'ENOSPC', { cause: e });
-  if (err.code === 'ENOENT') return new ParityError(`${what}: the file does not exist`, 'ENOENT', { cause: e });
-  return new ParityError(`${what}: ${err.message ?? String(e)}`, 'EPAR2', { cause: e });
 }

@@ -1,0 +1,45 @@
+import type Database from 'better-sqlite3';
+import { ENTRY_COLUMNS, ROW_TEXT } from './rows.js';
+
+/**
+ * The statements a catalog runs per row, prepared once when it opens: a backup touches every row,
+ * so per-call preparation would dominate.
+ */
+export function prepareStatements(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    under: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ?`).raw(true),
+    quick: p(`SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path`).raw(true),
+    quickText: p(
+      `SELECT group_concat(path || char(0) || ifnull(stamp, ''), char(0)) FROM (SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path)`,
+    ).pluck(true),
+    lean: p(
+      `SELECT path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ?`,
+    ).raw(true),
+    byVolume: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? ORDER BY path`).raw(true),
+    // Every column of a row in one string; char(1) stands for NULL.
+    rowText: p(`SELECT ${ROW_TEXT} FROM files WHERE volume = ? ORDER BY path`).pluck(true),
+    get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
+    content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
+    hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
+    hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
+    upsert: p(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
+    delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
+    volumes: p(`SELECT uuid, label, encrypted, created, generation FROM volumes ORDER BY created, label`),
+    volume: p(`SELECT uuid, label, encrypted, created, generation FROM volumes WHERE uuid = ?`),
+    upsertVolume: p(`INSERT INTO volumes (uuid, label, encrypted, created, generation) VALUES (?,?,?,?,?)
+      ON CONFLICT(uuid) DO UPDATE SET label = excluded.label, encrypted = excluded.encrypted, generation = excluded.generation`),
+    bump: p(`UPDATE volumes SET generation = generation + 1 WHERE uuid = ?`),
+    copies: p(`SELECT copy, volume, label, generation, last_sync, free_bytes, files, bytes FROM copies ORDER BY volume, label`),
+    upsertCopy: p(`INSERT OR REPLACE INTO copies (copy, volume, label, generation, last_sync, free_bytes, files, bytes) VALUES (?,?,?,?,?,?,?,?)`),
+    deferred: p(`SELECT id, volume, action, path, target, created FROM deferred WHERE volume = ? ORDER BY id`),
+    allDeferred: p(`SELECT id, volume, action, path, target, created FROM deferred ORDER BY volume, id`),
+    addDeferred: p(`INSERT INTO deferred (volume, action, path, target, created) VALUES (?,?,?,?,?)`),
+    dropDeferred: p(`DELETE FROM deferred WHERE id = ?`),
+    stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE volume = ?`),
+    getMeta: p(`SELECT value FROM meta WHERE key = ?`).pluck(true),
+    setMeta: p(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`),
+  };
+}
+
+export type CatalogStatements = ReturnType<typeof prepareStatements>;
