@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
-import { entryFor, sameModeOwner } from '../plan/planner.js';
+import { entryFor, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { linkParity, moveParity, removeParity } from '../parity/paths.js';
 import type { ParityPool } from '../parity/pool.js';
