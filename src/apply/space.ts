@@ -1,4 +1,4 @@
-import { freeBytes } from '../fsx/space.js';
+import { freeBytes, requiredBytes } from '../fsx/space.js';
 import type { Fsx } from '../fsx/fsx.js';
 
 const SPACE_RECHECK_COPIES = 256;
@@ -40,4 +40,15 @@ export class SpaceEstimate {
     this.last.spent += bytes;
     this.last.copies++;
   }
+}
+
+/**
+ * The space rule before each copy (SPEC §5): the file, its parity and the reserve must fit. Null when
+ * they do; otherwise the sentence that stops the run as disk-full.
+ */
+export function shortfall(space: SpaceEstimate, path: string, size: number, parityPct: number, reserve: number): string | null {
+  const need = requiredBytes(size, parityPct, reserve);
+  const free = space.freeFor(need);
+  if (free >= need) return null;
+  return `the disk is full: ${path} needs ${need} bytes with parity and reserve, ${free} are free`;
 }

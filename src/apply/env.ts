@@ -1,0 +1,108 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+import type { Operation } from '../plan/operation.js';
+import type { ParityPool } from '../parity/pool.js';
+import type { FileRecord } from '../scan/record.js';
+import type { Fsx } from '../fsx/fsx.js';
+import type { CatalogBatch } from './batch.js';
+import type { LoosenedNames } from './loosened.js';
+import type { ParityQueue } from './parity-queue.js';
+import type { SpaceEstimate } from './space.js';
+
+export interface ExecutorContext {
+  /** Where the volume's files are. */
+  root: string;
+  /**
+   * A backup's run: an operation that fails on the disk is skipped with a warning and the run goes
+   * on (the next scan plans it again). Otherwise (a catch-up, whose copy must not be taken as caught
+   * up) the failure ends the run.
+   */
+  skipFailures?: boolean;
+  volume: string;
+  host: Catalog;
+  disk: Catalog;
+  /** null: --no-parity. */
+  parity: ParityPool | null;
+  parityPct: number;
+  reserve: number;
+  signal: AbortSignal;
+  /** Per-operation detail (shown with -v) and problems. */
+  detail(msg: string): void;
+  warn(msg: string): void;
+  /** After each operation; `next` is the one about to start (undefined after the last). */
+  progress?(done: number, total: number, bytes: number, next?: Operation): void;
+  /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
+  fs?: Fsx;
+}
+
+export interface ExecutionResult {
+  done: number;
+  bytesCopied: number;
+  parityBytes: number;
+  /** Data-path files that could not be read: reported, left as they were in the catalog. */
+  skipped: Array<{ path: string; message: string }>;
+  /** Why the run stopped early, if it did. */
+  stopped: null | { reason: 'disk-full'; message: string } | { reason: 'interrupted' };
+  /** Offline volumes that got deferred actions. */
+  deferredVolumes: Set<string>;
+  /** What was actually done, by kind (a stopped run does less than its plan). */
+  counts: { added: number; modified: number; renamed: number; linked: number; removed: number; deferred: number };
+}
+
+export function emptyResult(): ExecutionResult {
+  return {
+    done: 0,
+    bytesCopied: 0,
+    parityBytes: 0,
+    skipped: [],
+    stopped: null,
+    deferredVolumes: new Set(),
+    counts: { added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0 },
+  };
+}
+
+/** What the operation handlers share during one run of the executor. */
+export interface ApplyEnv {
+  readonly ctx: ExecutorContext;
+  readonly fs: Fsx;
+  readonly batch: CatalogBatch;
+  readonly space: SpaceEstimate;
+  readonly result: ExecutionResult;
+  readonly parity: ParityQueue;
+  readonly loosened: LoosenedNames;
+  /** Files of a swap or rotation waiting below .blaine/tmp: no commit and no stop until they are home. */
+  readonly parked: Set<string>;
+  /** The operation under way turned out to be content the volume already had. */
+  deduped: boolean;
+  /** The operation under way found its source file gone: nothing was done, nothing to count. */
+  vanished: boolean;
+  /** Records why the run stops (the first reason wins); the operation under way is the last. */
+  stop(why: NonNullable<ExecutionResult['stopped']>): void;
+  /**
+   * The mounted volume's row as the disk catalog holds it now: the planner works from a lean view
+   * (no parity name, no verify time), and what is written back must keep those.
+   */
+  stored(e: CatalogEntry): CatalogEntry;
+}
+
+/** The mode, owner and mtime a stored file takes from its data-path record. */
+export function metaOf(r: FileRecord) {
+  return { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec };
+}
+
+export function existsNoFollow(p: string, fs: Fsx): boolean {
+  try {
+    fs.lstatSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export function isSymlink(p: string, fs: Fsx): boolean {
+  try {
+    return fs.lstatSync(p).isSymbolicLink();
+  } catch {
+    return false;
+  }
+}

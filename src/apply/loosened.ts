@@ -1,0 +1,47 @@
+import type { CatalogEntry } from '../catalog/entry.js';
+import { setTimes } from '../fsx/copy.js';
+import { onDisk } from '../archive/layout.js';
+import type { ApplyEnv } from './env.js';
+
+/**
+ * Content whose stored inode lost a name in this run. A name left alone on an inode it shared keeps
+ * the mtime the inode had, which may be another name's: the disk then disagrees with its catalog
+ * (verify's `mtime`). At the end of the run each such name gets its own.
+ */
+export class LoosenedNames {
+  private readonly content = new Map<string, { size: number; sha1: string }>();
+
+  constructor(private readonly volume: string) {}
+
+  add(e: CatalogEntry | undefined): void {
+    if (e && e.volume === this.volume && e.kind === 'file' && e.sha1 !== null) this.content.set(`${e.size}:${e.sha1}`, { size: e.size, sha1: e.sha1 });
+  }
+
+  settle(env: ApplyEnv): void {
+    const { ctx, fs } = env;
+    for (const { size, sha1 } of this.content.values()) {
+      const byInode = new Map<number, CatalogEntry[]>();
+      for (const e of ctx.disk.findContent(size, sha1)) {
+        if (e.volume !== ctx.volume || e.kind !== 'file') continue;
+        let ino: number;
+        try {
+          ino = fs.lstatSync(onDisk(ctx.root, e.path)).ino;
+        } catch {
+          continue;
+        }
+        byInode.set(ino, [...(byInode.get(ino) ?? []), e]);
+      }
+      for (const names of byInode.values()) {
+        if (names.length !== 1) continue;
+        const e = names[0]!;
+        try {
+          setTimes(onDisk(ctx.root, e.path), e.mtimeSec, e.mtimeNsec, fs);
+          env.batch.wroteData = true;
+        } catch (err) {
+          ctx.warn(`cannot set the mtime of ${e.path} on the disk: ${(err as Error).message}`);
+        }
+      }
+    }
+    this.content.clear();
+  }
+}

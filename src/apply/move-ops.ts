@@ -1,0 +1,129 @@
+import path from 'node:path';
+import type { CatalogEntry } from '../catalog/entry.js';
+import type { Operation } from '../plan/operation.js';
+import { entryFor, sameModeOwner } from '../plan/entry.js';
+import type { FileRecord } from '../scan/record.js';
+import { moveParity, removeParity } from '../parity/paths.js';
+import { copyWithSha1, setTimes } from '../fsx/copy.js';
+import { isRoot } from '../fsx/fsx.js';
+import { pruneEmptyDirs } from '../fsx/tree.js';
+import { tempName } from '../fsx/temp.js';
+import { diskRelative, isUnder } from '../fsx/paths.js';
+import { diskTempDir, onDisk } from '../archive/layout.js';
+import { isSymlink, metaOf, type ApplyEnv } from './env.js';
+
+/** The handlers of operations on names already stored: rename, delete, update, and defer for offline volumes. */
+
+/** Where orderMoves parks a file to break a cycle of moves (plan/renames.ts swapPath). */
+const PARKING = '/.blaine/tmp';
+
+export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 'rename' }>): Promise<void> {
+  const { ctx, fs } = env;
+  const { to, record: r } = op;
+  const from = env.stored(op.from);
+  const src = onDisk(ctx.root, from.path);
+  const dest = onDisk(ctx.root, to);
+  const moved: CatalogEntry = r ? entryFor(r, ctx.volume, from.sha1, from) : { ...from, path: to };
+  if (fs.existsSync(src) || isSymlink(src, fs)) {
+    let at = src;
+    if (dest.startsWith(src + path.sep)) {
+      // Moved into a directory that took its own name (y -> y/below): out of the way first.
+      const tmpDir = diskTempDir(ctx.root);
+      fs.mkdirSync(tmpDir, { recursive: true });
+      at = path.join(tmpDir, tempName(path.basename(src)));
+      fs.renameSync(src, at);
+    }
+    fs.mkdirSync(path.dirname(dest), { recursive: true });
+    fs.renameSync(at, dest);
+    env.parked.delete(from.path);
+    if (isUnder(to, PARKING)) env.parked.add(to);
+    if (from.parityName) moveParity(ctx.root, diskRelative(from.path), diskRelative(to));
+    pruneEmptyDirs(ctx.root, path.dirname(src), fs);
+  } else if (!fs.existsSync(dest) && !isSymlink(dest, fs)) {
+    // (A dangling symlink already moved by a killed run does not "exist" through the link.)
+    ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
+    env.batch.drop(from);
+    return;
+  }
+  env.batch.wroteData = true;
+  env.batch.drop(from);
+  env.batch.put(moved);
+  if (r) {
+    try {
+      await matchModeOwner(env, dest, from, r);
+      if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);
+      else if (r.mtimeSec !== from.mtimeSec || r.mtimeNsec !== from.mtimeNsec) setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);
+    } catch (err) {
+      ctx.warn(`cannot update ${to} on the disk: ${(err as Error).message}`);
+    }
+  }
+  ctx.detail(`renamed ${from.path} -> ${to}`);
+}
+
+export function applyDelete(env: ApplyEnv, op: Extract<Operation, { type: 'delete' }>): void {
+  const { ctx, fs } = env;
+  const e = op.entry;
+  const p = onDisk(ctx.root, e.path);
+  env.loosened.add(e);
+  fs.rmSync(p, { force: true });
+  removeParity(ctx.root, diskRelative(e.path));
+  pruneEmptyDirs(ctx.root, path.dirname(p), fs);
+  env.batch.wroteData = true;
+  env.batch.drop(e);
+  ctx.detail(`removed ${e.path}`);
+}
+
+export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 'update' }>): Promise<void> {
+  const { ctx } = env;
+  const { record: r, sha1 } = op;
+  const e = env.stored(op.entry);
+  if (op.touchDisk) {
+    const p = onDisk(ctx.root, e.path);
+    try {
+      await matchModeOwner(env, p, e, r);
+      setTimes(p, r.mtimeSec, r.mtimeNsec, env.fs);
+    } catch (err) {
+      ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
+    }
+  }
+  env.batch.put(entryFor(r, e.volume, sha1 ?? e.sha1, e));
+}
+
+/**
+ * Gives the stored name p the mode and owner the data path has now. A name stored as one inode
+ * with other names (equal content) gets its own copy first: chmod would change them all.
+ */
+async function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: FileRecord): Promise<void> {
+  const { fs } = env;
+  if (r.kind !== 'file') {
+    if (isRoot) fs.lchownSync(p, r.uid, r.gid);
+    return;
+  }
+  if (sameModeOwner(was, r)) return;
+  if (fs.statSync(p).nlink > 1) {
+    env.loosened.add(was);
+    await copyWithSha1(p, p, metaOf(r), { tempDir: diskTempDir(env.ctx.root), fs });
+    return;
+  }
+  if (isRoot) fs.chownSync(p, r.uid, r.gid);
+  fs.chmodSync(p, r.mode & 0o7777);
+}
+
+/** An offline volume's share: its catalog rows change now, the disk itself when it is next mounted. */
+export function applyDefer(env: ApplyEnv, op: Extract<Operation, { type: 'defer' }>): void {
+  const host = env.ctx.host;
+  env.batch.begin();
+  host.defer(op.volume, op.action, op.path, op.target);
+  if (op.action === 'DELETE') host.remove(op.volume, op.path);
+  else if (op.action === 'RENAME') {
+    host.remove(op.volume, op.path);
+    const moved = op.record ? entryFor(op.record, op.volume, op.entry.sha1, op.entry) : { ...op.entry, path: op.target! };
+    host.put(moved);
+  } else {
+    host.put(entryFor(op.record!, op.volume, op.entry.sha1, op.entry));
+  }
+  // In the same transaction as the queued action, so no crash leaves an action the copy is not behind on.
+  if (!env.result.deferredVolumes.has(op.volume)) host.bumpGeneration(op.volume);
+  env.result.deferredVolumes.add(op.volume);
+  env.ctx.detail(`deferred for ${op.volume}: ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''}`);
+}

@@ -1,0 +1,107 @@
+import type { CatalogEntry } from '../catalog/entry.js';
+import { linkParity } from '../parity/paths.js';
+import { diskRelative } from '../fsx/paths.js';
+import type { CatalogBatch } from './batch.js';
+import type { ExecutionResult, ExecutorContext } from './env.js';
+
+/**
+ * Parity made while the run goes on: one par2 job per stored file, each recorded in the catalogs
+ * when it finishes (SPEC §6), and waited for before the bytes it was made from change.
+ */
+export class ParityQueue {
+  private readonly pending = new Map<string, Promise<string | null>>();
+
+  constructor(
+    private readonly ctx: ExecutorContext,
+    private readonly batch: CatalogBatch,
+    private readonly result: ExecutionResult,
+    private readonly stop: (why: NonNullable<ExecutionResult['stopped']>) => void,
+  ) {}
+
+  /** Records a parity set when par2 finishes; the row may have moved on in the meantime. */
+  private record(p: string, parityName: string | null): void {
+    const cur = this.ctx.disk.get(this.ctx.volume, p);
+    if (!cur) return;
+    this.batch.put({ ...cur, parityName });
+    this.batch.step();
+  }
+
+  start(p: string, size: number): void {
+    const pool = this.ctx.parity;
+    if (!pool || size === 0) return;
+    const job = pool.submit(this.ctx.root, diskRelative(p), size).then(
+      (res) => {
+        this.result.parityBytes += res.bytes;
+        this.record(p, res.parityName);
+        return res.parityName;
+      },
+      (err: unknown) => {
+        const e = err as Error & { code?: string };
+        if (e.code === 'ENOSPC') {
+          this.stop({ reason: 'disk-full', message: `the disk is full (while writing parity for ${p})` });
+        } else if (!this.ctx.signal.aborted) {
+          this.ctx.warn(`no parity for ${p}: ${e.message}; \`blaine verify --fix\` or the next backup makes it`);
+        }
+        return null;
+      },
+    );
+    this.track(p, job);
+  }
+
+  private track(p: string, job: Promise<string | null>): void {
+    this.pending.set(p, job);
+    void job.finally(() => {
+      if (this.pending.get(p) === job) this.pending.delete(p);
+    });
+  }
+
+  /**
+   * Gives the new name `to` the parity of the stored file it links to. When the twin's parity is still
+   * being made, `to` gets it when it is done (and so does any later link made from `to` in this run):
+   * then the entry's parity name is cleared until that moment.
+   */
+  linkName(from: CatalogEntry, to: string, entry: CatalogEntry): void {
+    const pending = this.pending.get(from.path);
+    if (pending) {
+      entry.parityName = null;
+      this.pending.set(
+        to,
+        pending.then((name) => {
+          if (name === null) return null;
+          linkParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
+          this.record(to, name);
+          return name;
+        }),
+      );
+    } else if (from.parityName) {
+      linkParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
+    }
+  }
+
+  /** Waits for parity still being made for the bytes at p. */
+  async settle(p: string): Promise<void> {
+    const job = this.pending.get(p);
+    if (job) await job;
+  }
+
+  /**
+   * Waits for all parity still being made: it is part of the run. The space check kept room for the
+   * parity of every copied file, so a full disk still gets it; an interrupt aborts the pool.
+   */
+  async finish(): Promise<void> {
+    const pool = this.ctx.parity;
+    if (!pool) return;
+    const onAbort = () => {
+      this.stop({ reason: 'interrupted' });
+      void pool.abort();
+    };
+    if (this.ctx.signal.aborted || this.result.stopped?.reason === 'interrupted') onAbort();
+    this.ctx.signal.addEventListener('abort', onAbort);
+    try {
+      await pool.drain();
+      await Promise.allSettled([...this.pending.values()]);
+    } finally {
+      this.ctx.signal.removeEventListener('abort', onAbort);
+    }
+  }
+}

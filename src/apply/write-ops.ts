@@ -1,0 +1,134 @@
+import path from 'node:path';
+import type { CatalogEntry } from '../catalog/entry.js';
+import type { Operation } from '../plan/operation.js';
+import { entryFor, sameModeOwner } from '../plan/entry.js';
+import type { FileRecord } from '../scan/record.js';
+import { removeParity } from '../parity/paths.js';
+import { CopyError, copyWithSha1, makeSymlink } from '../fsx/copy.js';
+import { requiredBytes } from '../fsx/space.js';
+import { tempName } from '../fsx/temp.js';
+import { diskRelative } from '../fsx/paths.js';
+import { diskTempDir, onDisk } from '../archive/layout.js';
+import { existsNoFollow, isSymlink, metaOf, type ApplyEnv } from './env.js';
+import { shortfall } from './space.js';
+
+/** The handlers of operations that write new names: copy, symlink, link. */
+
+/** The stored name a new file displaces loses its parity and its share of an inode. */
+function displace(env: ApplyEnv, replaces: CatalogEntry | undefined): void {
+  if (!replaces) return;
+  removeParity(env.ctx.root, diskRelative(replaces.path));
+  env.loosened.add(replaces);
+}
+
+export function applyCopy(env: ApplyEnv, op: Extract<Operation, { type: 'copy' }>): Promise<void> {
+  return copyFile(env, op.record, op.replaces, op.dedupe ?? false);
+}
+
+async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false): Promise<void> {
+  const { ctx, fs } = env;
+  const pct = ctx.parity ? ctx.parityPct : 0;
+  const full = shortfall(env.space, r.path, r.size, pct, ctx.reserve);
+  if (full !== null) {
+    env.stop({ reason: 'disk-full', message: full });
+    return;
+  }
+  const dest = onDisk(ctx.root, r.path);
+  let res;
+  try {
+    // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
+    res = await copyWithSha1(r.path, dest, metaOf(r), {
+      signal: ctx.signal,
+      expectedSize: r.size,
+      tempDir: diskTempDir(ctx.root),
+      fs,
+    });
+  } catch (err) {
+    if (err instanceof CopyError && err.code === 'SOURCE') {
+      if (!existsNoFollow(r.path, fs)) {
+        // Gone since the scan: nothing to archive, and the next run sees it gone (SPEC §5).
+        ctx.detail(`${r.path} vanished before it was copied`);
+        env.vanished = true;
+        return;
+      }
+      env.result.skipped.push({ path: r.path, message: err.message });
+      ctx.warn(err.message);
+      return;
+    }
+    if (err instanceof CopyError && err.code === 'ENOSPC') {
+      env.stop({ reason: 'disk-full', message: `the disk is full (while copying ${r.path})` });
+      return;
+    }
+    if (ctx.signal.aborted) {
+      env.stop({ reason: 'interrupted' });
+      return;
+    }
+    throw err;
+  }
+  env.batch.wroteData = true;
+  env.space.wrote(requiredBytes(res.bytes, pct, 0));
+  if (dedupe && res.bytes > 0) {
+    const twin = ctx.disk
+      .findContent(res.bytes, res.sha1)
+      .find(
+        (e) =>
+          e.volume === ctx.volume && e.kind === 'file' && e.path !== r.path && sameModeOwner(e, r) &&
+          fs.existsSync(onDisk(ctx.root, e.path)),
+      );
+    if (twin) {
+      // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin.
+      env.deduped = true;
+      return linkName(env, { ...r, size: res.bytes }, twin, replaces);
+    }
+  }
+  env.result.bytesCopied += res.bytes;
+  displace(env, replaces);
+  if (replaces && replaces.volume !== ctx.volume) env.batch.drop(replaces);
+  // The size copied is what the file held while read; a file growing meanwhile is caught next run.
+  env.batch.put(entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha1));
+  ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
+  env.parity.start(r.path, res.bytes);
+}
+
+export function applySymlink(env: ApplyEnv, op: Extract<Operation, { type: 'symlink' }>): void {
+  const { ctx, fs } = env;
+  const r = op.record;
+  const dest = onDisk(ctx.root, r.path);
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  displace(env, op.replaces);
+  makeSymlink(r.linkTarget ?? '', dest, metaOf(r), fs);
+  env.batch.wroteData = true;
+  env.batch.put(entryFor(r, ctx.volume, null));
+  ctx.detail(`symlink ${r.path} -> ${r.linkTarget}`);
+}
+
+export function applyLink(env: ApplyEnv, op: Extract<Operation, { type: 'link' }>): Promise<void> {
+  return linkName(env, op.record, op.from, op.replaces);
+}
+
+async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, replaces: CatalogEntry | undefined): Promise<void> {
+  const { ctx, fs } = env;
+  // The plan may predate the source's copy (same run): its SHA1 and parity are in the catalog now.
+  const from = ctx.disk.get(ctx.volume, planned.path) ?? planned;
+  const src = onDisk(ctx.root, from.path);
+  const dest = onDisk(ctx.root, r.path);
+  if (!fs.existsSync(src)) {
+    // The disk lost the file the catalog promised (damage, a hand edit): store the content afresh.
+    ctx.warn(`${from.path} is catalogued but missing on the disk; copying ${r.path} instead of linking`);
+    return copyFile(env, r, replaces);
+  }
+  fs.mkdirSync(path.dirname(dest), { recursive: true });
+  const tmp = path.join(path.dirname(dest), tempName(path.basename(dest)));
+  fs.rmSync(tmp, { force: true });
+  fs.linkSync(src, tmp);
+  fs.renameSync(tmp, dest);
+  // rename(2) of one name of a file onto another name of the same file does nothing at all: the
+  // temporary name would stay beside the user's file (a rerun after a crash meets exactly that).
+  if (isSymlink(tmp, fs) || fs.existsSync(tmp)) fs.rmSync(tmp, { force: true });
+  env.batch.wroteData = true;
+  displace(env, replaces);
+  const entry = entryFor(r, ctx.volume, from.sha1, from);
+  env.parity.linkName(from, r.path, entry);
+  env.batch.put(entry);
+  ctx.detail(`linked ${r.path} to ${from.path}`);
+}
