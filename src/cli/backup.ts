@@ -1,14 +1,11 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import type { Command } from 'commander';
 import { normaliseRoots } from '../backup/backup.js';
+import { checkDataPaths, exclusionFilter, MATCH_MODES, requirePar2 } from '../backup/preflight.js';
 import { runBackup, type BackupOutcome } from '../backup/run.js';
 import { parseBytes } from '../fsx/space.js';
-import { isWithin } from '../fsx/paths.js';
 import type { MatchMode } from '../plan/operation.js';
-import { par2Available } from '../parity/par2.js';
-import { ExclusionFilter, type Rule } from '../scan/exclude.js';
-import { parseSnapraidConf } from '../scan/snapraid-conf.js';
+import type { Rule } from '../scan/exclude.js';
 import {
   action,
   addCommonOptions,
@@ -23,10 +20,10 @@ import {
   requireDest,
   type CommonOptions,
 } from './common.js';
-import { EXIT, UsageError, UserError } from './exit.js';
+import { UsageError } from './exit.js';
 import type { Output } from './output.js';
 import { reportBackup } from './backup-report.js';
-import { ConfigError, loadConfig, type ConfigValue } from './config.js';
+import { configRules } from './config.js';
 
 interface BackupOptions extends CommonOptions {
   init?: boolean;
@@ -52,8 +49,6 @@ interface BackupOptions extends CommonOptions {
   jobs?: string | number;
   par2Command?: string | string[];
 }
-
-const MATCH_MODES: MatchMode[] = ['inode', 'size-mtime', 'path-size-mtime', 'strict'];
 
 export function registerBackup(program: Command): void {
   // Both flags feed one ordered list, since SnapRAID's rules are tried in the order written.
@@ -93,47 +88,6 @@ export function registerBackup(program: Command): void {
   );
 }
 
-function asList(v: ConfigValue | undefined): string[] {
-  return v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
-}
-
-/**
- * The config file's rules, after the command line's (SPEC §4): its ordered `rules` list, then its
- * `exclude` list, then its `include` list. Read from the file itself, since an option the command
- * line gives hides the config's value of it.
- */
-function configRules(file: string | undefined, commands: ReadonlySet<string>): Rule[] {
-  if (!file) return [];
-  const cfg = loadConfig(file, commands);
-  const setting = (k: string) => cfg.perCommand.get('backup')?.get(k) ?? cfg.common.get(k);
-  const out: Rule[] = [];
-  for (const text of asList(setting('rules'))) {
-    const m = /^\s*(exclude|include)\s+(\S.*?)\s*$/.exec(text);
-    if (!m) throw new ConfigError(`${file}: rule "${text}" must read "exclude PATTERN" or "include PATTERN"`);
-    out.push({ kind: m[1] as Rule['kind'], pattern: m[2]! });
-  }
-  for (const pattern of asList(setting('exclude'))) out.push({ kind: 'exclude', pattern });
-  for (const pattern of asList(setting('include'))) out.push({ kind: 'include', pattern });
-  return out;
-}
-
-function buildFilter(opts: BackupOptions): ExclusionFilter | undefined {
-  const rules: Rule[] = [];
-  if (opts.snapraidConf) {
-    let text: string;
-    try {
-      text = fs.readFileSync(opts.snapraidConf, 'utf8');
-    } catch {
-      throw new UsageError(`cannot read the SnapRAID config ${opts.snapraidConf}`);
-    }
-    rules.push(...parseSnapraidConf(text));
-  }
-  rules.push(...(opts.rule ?? []));
-  const regexes = opts.excludeRegex ?? [];
-  if (rules.length === 0 && regexes.length === 0) return undefined;
-  return new ExclusionFilter(rules, regexes);
-}
-
 function par2Argv(v: string | string[] | undefined): string[] | undefined {
   if (v === undefined) return undefined;
   return Array.isArray(v) ? v : v.split(/\s+/).filter(Boolean);
@@ -161,21 +115,11 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   }
   const parityMemory = parseParityMemory(opts.parityMemory);
   const withParity = !noParity && parityPct > 0;
-  const filter = buildFilter(opts);
+  const filter = exclusionFilter(opts.snapraidConf, opts.rule ?? [], opts.excludeRegex ?? []);
   const roots = normaliseRoots(args);
   const par2Command = par2Argv(opts.par2Command);
-  if (withParity && !opts.dryRun && !par2Available(par2Command ? { command: par2Command } : undefined)) {
-    throw new UserError(
-      `${par2Command ? par2Command.join(' ') : 'par2'} is not installed; install it (Debian: apt-get install par2) or pass --no-parity`,
-    );
-  }
-  for (const r of roots) {
-    if (isWithin(dest, r)) {
-      throw new UsageError(`the disk ${dest} lies inside the data path ${r}; Blaine would archive its own archive: choose data paths beside the disk`);
-    }
-    if (isWithin(r, dest)) throw new UsageError(`the data path ${r} lies on the archive disk ${dest}`);
-    if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) out.warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
-  }
+  if (withParity && !opts.dryRun) requirePar2(par2Command);
+  checkDataPaths(dest, roots, (m) => out.warn(m));
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };
   // A dry run changes nothing, so Ctrl-C may end it at once, as it always has.
   const interrupt = opts.dryRun ? null : interruptSignal(out);
@@ -183,19 +127,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   try {
     r = await runBackup(
       {
-        dest,
-        db,
-        roots,
-        filter,
-        options,
-        withParity,
-        parityPct,
-        paritySlices,
-        parityMemory,
-        jobs,
-        par2Command,
-        reserve,
-        started,
+        dest, db, roots, filter, options, withParity, parityPct, paritySlices, parityMemory, jobs, par2Command, reserve, started,
         init: !!opts.init,
         label: opts.label,
         encrypt: !!opts.encrypt,

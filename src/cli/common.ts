@@ -5,9 +5,12 @@ import { obtainKey } from '../crypt/key.js';
 import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
-import { parseBytes } from '../fsx/space.js';
-import { describeError, EXIT, UsageError, UserError } from './exit.js';
+import { describeError, EXIT, UserError } from './exit.js';
 import { Output, type Verbosity } from './output.js';
+
+// The command files' one import for what they share.
+export { interruptSignal } from './interrupt.js';
+export { addParityOptions, isRepeatable, parseNumber, parseParityMemory, repeatableOption } from './options.js';
 
 export interface CommonOptions {
   config?: string;
@@ -108,86 +111,4 @@ let processFs: Fsx | undefined;
 /** The file-system layer this process's engines work through (one per process; see fileSystemFromEnv). */
 export function fileSystem(): Fsx {
   return (processFs ??= fileSystemFromEnv());
-}
-
-/** Ctrl-C and SIGTERM ask the run to stop cleanly; a second one ends the process at once. */
-export function interruptSignal(out: Output): { signal: AbortSignal; dispose(): void } {
-  const controller = new AbortController();
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
-    out.warn(`${sig}: stopping after the file under way (press again to stop at once)`);
-    controller.abort();
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  // bin/blaine caught a signal while the program was loading: the command stops before it starts.
-  if ((globalThis as { blaineSignalled?: boolean }).blaineSignalled) {
-    out.warn('interrupted while starting: stopping');
-    controller.abort();
-  }
-  return {
-    signal: controller.signal,
-    dispose() {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    },
-  };
-}
-
-/** The parity settings backup uses and verify --fix uses again when it remakes parity. */
-export function addParityOptions(cmd: Command, when = ''): Command {
-  return cmd
-    .option('--parity <pct>', `${when}PAR2 redundancy in percent`, '10')
-    .option('--parity-slices <n>', `${when}most PAR2 slices per file`, '256')
-    .option('--jobs <n>', 'parity processes at once (default: all cores)')
-    .option('--parity-memory <bytes>', `${when}memory for making parity, shared by the jobs (e.g. 512M; default: a quarter of RAM, at most 1G)`)
-    .option('--par2-command <argv>', 'PAR2 creator to run instead of par2 (par2cmdline-compatible flags)');
-}
-
-/** `--parity-memory` in bytes, or undefined for the default. */
-export function parseParityMemory(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  let n: number;
-  try {
-    n = parseBytes(String(value));
-  } catch (err) {
-    throw new UsageError(`--parity-memory: ${(err as Error).message}`);
-  }
-  if (n < 1_000_000) throw new UsageError('--parity-memory must be at least 1M');
-  return n;
-}
-
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-const repeatables = new WeakSet<Option>();
-
-/**
- * An option that may be given several times, collecting its values in order; a config file gives
- * it as a list. Declared as such, so that config validation knows it (isRepeatable) instead of
- * guessing from the help text. onEach sees every value as it is given (for orderings across options).
- */
-export function repeatableOption(flags: string, description: string, onEach?: (value: string) => void): Option {
-  const opt = new Option(flags, `${description} (repeatable)`).argParser((value: string, previous: string[] | undefined) => {
-    onEach?.(value);
-    return collect(value, previous);
-  });
-  repeatables.add(opt);
-  return opt;
-}
-
-/** True for options declared with repeatableOption (or variadic ones): their config value is a list. */
-export function isRepeatable(opt: Option): boolean {
-  return opt.variadic || repeatables.has(opt);
-}
-
-export function parseNumber(what: string, min: number, max: number, integer = false) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
-      throw new UserError(`${what} must be ${integer ? 'a whole number' : 'a number'} from ${min} to ${max}, not "${value}"`, EXIT.usage);
-    }
-    return n;
-  };
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import { parse } from 'smol-toml';
+import type { Rule } from '../scan/exclude.js';
 
 export class ConfigError extends Error {}
 
@@ -53,4 +54,28 @@ export function loadConfig(file: string, commands: ReadonlySet<string>): ConfigF
     }
   }
   return { file, common, perCommand };
+}
+
+function asList(v: ConfigValue | undefined): string[] {
+  return v === undefined ? [] : Array.isArray(v) ? v : [String(v)];
+}
+
+/**
+ * A config file's exclusion rules for backup, which come after the command line's (SPEC §4): its
+ * ordered `rules` list, then its `exclude` list, then its `include` list. Read from the file itself,
+ * since an option the command line gives hides the config's value of it.
+ */
+export function configRules(file: string | undefined, commands: ReadonlySet<string>): Rule[] {
+  if (!file) return [];
+  const cfg = loadConfig(file, commands);
+  const setting = (k: string) => cfg.perCommand.get('backup')?.get(k) ?? cfg.common.get(k);
+  const out: Rule[] = [];
+  for (const text of asList(setting('rules'))) {
+    const m = /^\s*(exclude|include)\s+(\S.*?)\s*$/.exec(text);
+    if (!m) throw new ConfigError(`${file}: rule "${text}" must read "exclude PATTERN" or "include PATTERN"`);
+    out.push({ kind: m[1] as Rule['kind'], pattern: m[2]! });
+  }
+  for (const pattern of asList(setting('exclude'))) out.push({ kind: 'exclude', pattern });
+  for (const pattern of asList(setting('include'))) out.push({ kind: 'include', pattern });
+  return out;
 }

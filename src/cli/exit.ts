@@ -5,6 +5,7 @@ import { CopyError } from '../fsx/copy.js';
 import { ExclusionError } from '../scan/exclude.js';
 import { ConfigError } from './config.js';
 import { CryptError } from '../crypt/gocryptfs.js';
+import { BackupRefused } from '../backup/preflight.js';
 
 /** Exit statuses are part of the contract (SPEC §4). */
 export const EXIT = {
@@ -35,6 +36,7 @@ export class UsageError extends UserError {
 /** The exit status and sentence for anything a command throws; unknown errors keep their stack in the log. */
 export function describeError(err: unknown): { code: number; message: string } {
   if (err instanceof UserError) return { code: err.exitCode, message: err.message };
+  if (err instanceof BackupRefused) return { code: err.usage ? EXIT.usage : EXIT.error, message: err.message };
   if (err instanceof ConfigError || err instanceof ExclusionError) return { code: EXIT.usage, message: err.message };
   // A missing key is like a missing option; a wrong key or missing gocryptfs is an error.
   if (err instanceof CryptError) return { code: err.code === 'NO_KEY' ? EXIT.usage : EXIT.error, message: err.message };
