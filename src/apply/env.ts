@@ -49,6 +49,18 @@ export interface ExecutionResult {
   counts: { added: number; modified: number; renamed: number; linked: number; removed: number; deferred: number };
 }
 
+/**
+ * What carries a list of operations out: the Executor on the disk, or (a dry run) the RecordingApplier,
+ * which only records them and changes the dry run's private copies of the catalogs.
+ */
+export interface Applier {
+  /** Parity for files that lack it; the number of files queued. */
+  resumeParity(): number;
+  run(ops: Operation[]): Promise<ExecutionResult>;
+}
+
+export type ApplierFactory = (ctx: ExecutorContext) => Applier;
+
 export function emptyResult(): ExecutionResult {
   return {
     done: 0,
@@ -78,11 +90,16 @@ export interface ApplyEnv {
   vanished: boolean;
   /** Records why the run stops (the first reason wins); the operation under way is the last. */
   stop(why: NonNullable<ExecutionResult['stopped']>): void;
-  /**
-   * The mounted volume's row as the disk catalog holds it now: the planner works from a lean view
-   * (no parity name, no verify time), and what is written back must keep those.
-   */
+  /** storedRow for this run. */
   stored(e: CatalogEntry): CatalogEntry;
+}
+
+/**
+ * The mounted volume's row as the disk catalog holds it now: the planner works from a lean view
+ * (no parity name, no verify time), and what is written back must keep those.
+ */
+export function storedRow(ctx: Pick<ExecutorContext, 'volume' | 'disk'>, e: CatalogEntry): CatalogEntry {
+  return e.volume === ctx.volume ? (ctx.disk.get(e.volume, e.path) ?? e) : e;
 }
 
 /** The mode, owner and mtime a stored file takes from its data-path record. */

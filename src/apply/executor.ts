@@ -3,7 +3,7 @@ import { CopyError, syncDisk } from '../fsx/copy.js';
 import { realFs } from '../fsx/fsx.js';
 import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
 import { CatalogBatch } from './batch.js';
-import { emptyResult, type ApplyEnv, type ExecutionResult, type ExecutorContext } from './env.js';
+import { emptyResult, storedRow, type Applier, type ApplyEnv, type ExecutionResult, type ExecutorContext } from './env.js';
 import { LoosenedNames } from './loosened.js';
 import { applyDefer, applyDelete, applyRename, applyUpdate } from './move-ops.js';
 import { ParityQueue } from './parity-queue.js';
@@ -11,7 +11,7 @@ import { SpaceEstimate } from './space.js';
 import { opPath, tally } from './tally.js';
 import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
-export type { ExecutionResult, ExecutorContext } from './env.js';
+export type { Applier, ApplierFactory, ExecutionResult, ExecutorContext } from './env.js';
 
 type Handler<T extends Operation['type']> = (env: ApplyEnv, op: Extract<Operation, { type: T }>) => Promise<void> | void;
 
@@ -36,7 +36,7 @@ function dispatch(env: ApplyEnv, op: Operation): Promise<void> | void {
  * file the disk does not durably hold. A full disk or an interrupt stops after the step under way,
  * with everything done so far committed.
  */
-export class Executor {
+export class Executor implements Applier {
   readonly result: ExecutionResult = emptyResult();
   private readonly env: ApplyEnv;
   private readonly batch: CatalogBatch;
@@ -64,7 +64,7 @@ export class Executor {
       deduped: false,
       vanished: false,
       stop,
-      stored: (e) => (e.volume === ctx.volume ? (ctx.disk.get(e.volume, e.path) ?? e) : e),
+      stored: (e) => storedRow(ctx, e),
     };
   }
 

@@ -110,7 +110,7 @@ async function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: Fi
 }
 
 /** An offline volume's share: its catalog rows change now, the disk itself when it is next mounted. */
-export function applyDefer(env: ApplyEnv, op: Extract<Operation, { type: 'defer' }>): void {
+export function applyDefer(env: Pick<ApplyEnv, 'ctx' | 'batch' | 'result'>, op: Extract<Operation, { type: 'defer' }>): void {
   const host = env.ctx.host;
   env.batch.begin();
   host.defer(op.volume, op.action, op.path, op.target);

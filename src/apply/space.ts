@@ -46,7 +46,7 @@ export class SpaceEstimate {
  * The space rule before each copy (SPEC §5): the file, its parity and the reserve must fit. Null when
  * they do; otherwise the sentence that stops the run as disk-full.
  */
-export function shortfall(space: SpaceEstimate, path: string, size: number, parityPct: number, reserve: number): string | null {
+export function shortfall(space: Pick<SpaceEstimate, 'freeFor'>, path: string, size: number, parityPct: number, reserve: number): string | null {
   const need = requiredBytes(size, parityPct, reserve);
   const free = space.freeFor(need);
   if (free >= need) return null;

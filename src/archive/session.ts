@@ -200,7 +200,7 @@ function diskGeneration(disk: Catalog): number {
 }
 
 /** Registers volume and copy in both catalogs and decides which catalog speaks for the volume. */
-function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
+export function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
   const hostVolume = host.volume(info.volume);
   const diskGen = diskGeneration(disk);
   const crashed = disk.getMeta(DIRTY) !== undefined;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { sha1File } from '../fsx/copy.js';
-import { Executor, type ExecutionResult, type ExecutorContext } from '../apply/executor.js';
+import { Executor, type ApplierFactory, type ExecutionResult, type ExecutorContext } from '../apply/executor.js';
 import { freeBytes } from '../fsx/space.js';
 import { isUnder } from '../fsx/paths.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
@@ -150,16 +150,20 @@ function vanished(file: string): boolean {
   }
 }
 
-export async function executePlan(ops: Operation[], o: ExecutorContext): Promise<ExecutionResult> {
-  const ex = new Executor(o);
+export async function executePlan(
+  ops: Operation[],
+  o: ExecutorContext,
+  makeApplier: ApplierFactory = (c) => new Executor(c),
+): Promise<ExecutionResult> {
+  const ex = makeApplier(o);
   ex.resumeParity();
   // Offline volumes' generations move on in the transaction that queues their actions (executor).
   return ex.run(ops);
 }
 
-export function summarize(p: Plan, r: ExecutionResult | null, skipped: number, started: number, root: string | null): BackupSummary {
-  // A dry run reports the plan; a real run what it did (a full disk stops it short of the plan).
-  const c = r ? { ...p.counts, ...r.counts } : p.counts;
+export function summarize(p: Plan, r: ExecutionResult, skipped: number, started: number, root: string | null): BackupSummary {
+  // What was done (a full disk stops the run short of its plan), or for a dry run what it recorded.
+  const c = { ...p.counts, ...r.counts };
   return {
     unchanged: c.unchanged,
     added: c.added,
@@ -168,14 +172,14 @@ export function summarize(p: Plan, r: ExecutionResult | null, skipped: number, s
     linked: c.linked,
     removed: c.removed,
     deferred: c.deferred,
-    skipped: skipped + (r?.skipped.length ?? 0),
-    bytesCopied: r?.bytesCopied ?? 0,
-    parityBytes: r?.parityBytes ?? 0,
+    skipped: skipped + r.skipped.length,
+    bytesCopied: r.bytesCopied,
+    parityBytes: r.parityBytes,
     seconds: Math.round((Date.now() - started) / 10) / 100,
-    diskFull: r?.stopped?.reason === 'disk-full',
+    diskFull: r.stopped?.reason === 'disk-full',
     missing: c.missing,
     excluded: c.excluded,
-    interrupted: r?.stopped?.reason === 'interrupted',
+    interrupted: r.stopped?.reason === 'interrupted',
     freeBytes: root ? freeBytes(root) : null,
   };
 }

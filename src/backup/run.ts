@@ -1,22 +1,23 @@
 /**
  * The backup pipeline (SPEC §5): scan the data paths (in threads, while the disk is opened), catch
  * the mounted copy up, drop unchanged files by the quick check, plan, apply, finish both catalogs.
- * --dry-run plans against read-only copies of the catalogs and applies nothing. The command line
+ * --dry-run is the same pipeline on a session that writes nothing (private copies of the catalogs)
+ * with an applier that records the operations instead of carrying them out. The command line
  * (cli/backup.ts) turns flags into a BackupRun and prints the outcome.
  */
 import fs from 'node:fs';
-import { catalogView, excludedBy, executePlan, planWithHashes, scanDataPaths, summarize, type BackupSummary } from './backup.js';
+import { catalogView, excludedBy, executePlan, planWithHashes, summarize, type BackupSummary } from './backup.js';
 import { QuickCheck } from './quickcheck.js';
-import { Catalog } from '../catalog/catalog.js';
-import { beginWrite, finishWrite, openDiskSession, recoveryMessages, openDiskView, type DiskSession, type KeyProvider } from '../archive/session.js';
-import { requireTools } from '../crypt/gocryptfs.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { beginWrite, finishWrite, openDiskSession, recoveryMessages, type DiskSession, type KeyProvider } from '../archive/session.js';
+import { openDrySession } from '../archive/dry-session.js';
 import { diskCatalogPath } from '../archive/layout.js';
-import { DiskError, readVolume } from '../archive/volume.js';
-import { formatBytes, freeBytes } from '../fsx/space.js';
+import { freeBytes } from '../fsx/space.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { catchUp } from '../mirror/catchup.js';
-import type { ExecutionResult } from '../apply/executor.js';
+import { Executor, type ApplierFactory, type ExecutionResult } from '../apply/executor.js';
+import { RecordingApplier } from '../apply/recorder.js';
 import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
 import { ParityPool } from '../parity/pool.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
@@ -77,7 +78,7 @@ export interface BackupOutcome {
   guarded: boolean;
   /** A data path was missing or not a directory. */
   missingRoot: boolean;
-  /** A dry run's plan. */
+  /** A dry run's operations: the catch-up's, then the backup's, as recorded. */
   ops?: Operation[];
   /** The disk written (its copy's label), and what the host catalog says beyond this run. */
   copyLabel?: string;
@@ -100,7 +101,12 @@ function operationPath(op: Operation): string {
 
 export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
   const { dest, db, roots, filter, options, withParity, jobs, parityPct, paritySlices, parityMemory, par2Command, reserve, started } = o;
-  if (o.dryRun) return dryRun(o, out);
+  // A dry run's operations, recorded instead of carried out; null for a real run.
+  const recorded: Operation[] | null = o.dryRun ? [] : null;
+  const makeApplier: ApplierFactory = recorded
+    ? (ctx) => new RecordingApplier(ctx, recorded, withParity ? parityPct : 0)
+    : (ctx) => new Executor(ctx);
+  const would = (done: string, toDo: string) => (recorded ? `would ${toDo}` : done);
 
   const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
   phase('checked options');
@@ -109,7 +115,8 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   const scanning = scanInBackground(roots, filter, (n) => out.progress.at(n, 0));
   let session: DiskSession;
   try {
-    session = openDiskSession({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key });
+    const open = recorded ? openDrySession : openDiskSession;
+    session = open({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key });
   } catch (err) {
     scanning.cancel();
     throw err;
@@ -123,7 +130,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
-    pool = withParity ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: parityMemory, cfg: par2Command ? { command: par2Command } : undefined }) : null;
+    pool = withParity && !recorded ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: parityMemory, cfg: par2Command ? { command: par2Command } : undefined }) : null;
     beginWrite(session);
     const execOpts = {
       root: session.root,
@@ -143,13 +150,13 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     let lacking: CatalogEntry[] = [];
     if (session.sync === 'behind') {
       out.progress.begin('applying deferred actions');
-      const caught = await catchUp(session, execOpts);
+      const caught = await catchUp(session, execOpts, makeApplier);
       out.progress.begin('scanning');
-      if (caught.applied > 0) out.info(`applied ${caught.applied} deferred action(s) on "${info.label}"`);
-      if (caught.changed > 0) out.info(`brought "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
+      if (caught.applied > 0) out.info(`${would('applied', 'apply')} ${caught.applied} deferred action(s) on "${info.label}"`);
+      if (caught.changed > 0) out.info(`${would('brought', 'bring')} "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
       lacking = caught.lacking;
       if (caught.stopped) {
-        await finishWrite(session, 'backup', caught.stopped, {});
+        if (!recorded) await finishWrite(session, 'backup', caught.stopped, {});
         const stopped = caught.stopped === 'disk-full' ? { reason: caught.stopped, message: 'the disk is full' } : { reason: caught.stopped };
         return { label: `"${info.label}"`, summary: null, stopped, guarded: false, missingRoot: false };
       }
@@ -169,14 +176,14 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       disk.mapReads(false);
     }
     phase('scanned');
-    const skipped = unreadableOnly(packed.flatMap((s) => s.skipped), out, 'skipped');
+    const skipped = unreadableOnly(packed.flatMap((s) => s.skipped), out, would('skipped', 'be skipped'));
     let hashSkips = 0;
     const checked = quick.result(packed);
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
     const p = await planWithHashes(checked.scans, view, info.volume, options, (_path, message) => {
       hashSkips++;
-      out.warn(`${message}; skipped`);
+      out.warn(`${message}; ${would('skipped', 'be skipped')}`);
     }, excludedBy(filter, roots));
     reportGuard(p, out);
     phase(`planned (${p.filesRead ?? 0} file(s) read to decide)`);
@@ -200,10 +207,14 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     } else {
       progress = (done, _total, bytes, next) => out.progress.at(done, bytes, next ? operationPath(next) : null);
     }
-    const result = await executePlan(p.ops, { ...execOpts, skipFailures: true, progress });
+    const result = await executePlan(p.ops, { ...execOpts, skipFailures: true, progress }, makeApplier);
     out.progress.poll = null;
-    out.progress.begin('writing catalogs');
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
+    if (recorded) {
+      const guarded = p.guarded.length > 0;
+      return { label: `would do on "${info.label}"`, copyLabel: info.copyLabel, summary, stopped: result.stopped, guarded, missingRoot: false, ops: recorded };
+    }
+    out.progress.begin('writing catalogs');
     const changed = result.done > 0 || pendingChanged;
     const volumeChanged = result.done > 0 && !onlyFilledLacking(p.ops, lacking, session.host, info.volume);
     phase('executed');
@@ -290,59 +301,5 @@ function unreadableOnly(skipped: SkippedEntry[], out: RunReporter, verb: string)
 function reportGuard(p: Plan, out: RunReporter): void {
   for (const g of p.guarded) {
     out.error(`nothing removed: ${g.reason}; check that the data path is mounted, or pass --force`);
-  }
-}
-
-/** Plans against the catalogs as they are, opened read-only, and prints the operations; writes nothing. */
-async function dryRun(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
-  const { dest, db, roots, filter, options, started } = o;
-  let volume: string;
-  let label: string;
-  let disk: Catalog;
-  if (o.init) {
-    // Checks the disk could be initialised, without doing it.
-    let already = false;
-    try {
-      readVolume(dest);
-      already = true;
-    } catch {
-      // not a Blaine disk yet: as it should be
-    }
-    if (already) throw new DiskError(`${dest} is already a Blaine disk; --init refused`, 'ALREADY_INITIALISED');
-    if (!fs.existsSync(dest) || !fs.statSync(dest).isDirectory()) {
-      throw new DiskError(`${dest} does not exist or is not a directory; is the disk mounted?`, 'NOT_A_DIRECTORY');
-    }
-    if (o.encrypt) requireTools();
-    volume = '(new volume)';
-    label = o.label ?? dest;
-    disk = Catalog.memory();
-  } else {
-    // An encrypted disk is mounted read-only just long enough to copy its catalog.
-    const view = openDiskView(dest, { key: o.key, readonly: true });
-    try {
-      volume = view.info.volume;
-      label = view.info.label;
-      const file = diskCatalogPath(view.root);
-      disk = fs.existsSync(file) ? Catalog.openCopy(file) : Catalog.memory();
-    } finally {
-      view.close();
-    }
-  }
-  const host = fs.existsSync(db) ? Catalog.openCopy(db) : Catalog.memory();
-  try {
-    const { scans, skipped: all } = scanDataPaths(roots, filter);
-    const skipped = unreadableOnly(all, out, 'would be skipped');
-    let hashSkips = 0;
-    const p = await planWithHashes(scans, catalogView(host, disk, volume, roots), volume, options, (_path, message) => {
-      hashSkips++;
-      out.warn(`${message}; would be skipped`);
-    }, excludedBy(filter, roots));
-    reportGuard(p, out);
-    const summary = summarize(p, null, skipped.length + hashSkips, started, null);
-    summary.bytesCopied = p.bytesToCopy;
-    return { label: `would do on "${label}"`, copyLabel: label, summary, stopped: null, guarded: p.guarded.length > 0, missingRoot: false, ops: p.ops };
-  } finally {
-    host.close();
-    disk.close();
   }
 }

@@ -66,6 +66,7 @@ export function reportBackup(r: BackupOutcome, out: Output, roots: string[]): nu
       for (const op of r.ops) out.info(describeOp(op));
     }
     printSummary(out, { ...r, summary: r.summary }, roots);
+    if (r.stopped?.reason === 'disk-full') out.warn(`the real run would stop here: ${r.stopped.message}`);
     return r.guarded ? EXIT.error : EXIT.ok;
   }
   printSummary(out, { ...r, summary: r.summary }, roots);

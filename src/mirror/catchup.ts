@@ -1,4 +1,4 @@
-import { Executor, type ExecutorContext } from '../apply/executor.js';
+import { Executor, type ApplierFactory, type ExecutorContext } from '../apply/executor.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
@@ -12,8 +12,15 @@ export interface CatchUpResult {
   lacking: CatalogEntry[];
 }
 
-/** Brings the mounted copy up to its volume's state in the host catalog; the queue of deferred actions empties. */
-export async function catchUp(s: DiskSession, ctx: ExecutorContext): Promise<CatchUpResult> {
+/**
+ * Brings the mounted copy up to its volume's state in the host catalog; the queue of deferred actions
+ * empties. A dry run passes an applier that only records.
+ */
+export async function catchUp(
+  s: DiskSession,
+  ctx: ExecutorContext,
+  makeApplier: ApplierFactory = (c) => new Executor(c),
+): Promise<CatchUpResult> {
   const volume = s.info.volume;
   // Only the rows in which the copy and the volume differ: the rest needs nothing.
   const { mine: onDisk, theirs: wanted } = s.disk.differences(s.host, volume);
@@ -32,7 +39,7 @@ export async function catchUp(s: DiskSession, ctx: ExecutorContext): Promise<Cat
     }
   });
   const queued = s.host.deferred(volume);
-  const ex = new Executor(ctx);
+  const ex = makeApplier(ctx);
   const result = await ex.run(ops);
   const stopped = result.stopped?.reason ?? null;
   if (!stopped) {

@@ -1,0 +1,141 @@
+import type { CatalogEntry } from '../catalog/entry.js';
+import type { Operation } from '../plan/operation.js';
+import { entryFor, sameModeOwner } from '../plan/entry.js';
+import type { FileRecord } from '../scan/record.js';
+import { sha1File } from '../fsx/copy.js';
+import { realFs } from '../fsx/fsx.js';
+import { freeBytes, requiredBytes } from '../fsx/space.js';
+import { CatalogBatch } from './batch.js';
+import { emptyResult, storedRow, type Applier, type ExecutionResult, type ExecutorContext } from './env.js';
+import { applyDefer } from './move-ops.js';
+import { shortfall } from './space.js';
+import { tally } from './tally.js';
+
+/** A file's share of the disk, in whole blocks: what the dry run counts per planned copy. */
+const BLOCK = 4096;
+
+/**
+ * The dry run's applier (SPEC §5 `--dry-run`): writes nothing to the disk. Each operation is recorded
+ * (into `recorded`, shared by the catch-up and the backup), counted as the Executor counts it, and
+ * given the effect the Executor would have on the catalogs it is handed, which for a dry run are
+ * private copies: so the steps after it (the catch-up's lacking rows, the quick check, the plan)
+ * see what the real run would see. Free space is read once and each planned copy (with its parity)
+ * taken from it, so the run stops where the real one would find the disk full.
+ */
+export class RecordingApplier implements Applier {
+  /** Copies recorded so far, by size, with their SHA1 once read (see twinCopied). */
+  private readonly copiesBySize = new Map<number, Array<{ record: FileRecord; sha1?: string | null }>>();
+
+  constructor(
+    private readonly ctx: ExecutorContext,
+    private readonly recorded: Operation[],
+    /** The parity the real run makes, in percent (0: none). */
+    private readonly parityPct: number,
+  ) {}
+
+  /** A dry run makes no parity. */
+  resumeParity(): number {
+    return 0;
+  }
+
+  async run(ops: Operation[]): Promise<ExecutionResult> {
+    const ctx = this.ctx;
+    const result = emptyResult();
+    const batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => {});
+    let free: number | undefined;
+    let planned = 0;
+    const space = { freeFor: () => (free ??= freeBytes(ctx.root, ctx.fs ?? realFs)) - planned };
+    let i = 0;
+    for (const op of ops) {
+      let deduped = false;
+      if (op.type === 'copy') {
+        const size = op.record.size;
+        const full = shortfall(space, op.record.path, size, this.parityPct, ctx.reserve);
+        if (full !== null) {
+          result.stopped = { reason: 'disk-full', message: full };
+          break;
+        }
+        planned += requiredBytes(Math.ceil(size / BLOCK) * BLOCK, this.parityPct, 0);
+        deduped = !!op.dedupe && size > 0 && (await this.twinCopied(op.record));
+        if (!deduped) result.bytesCopied += size;
+      }
+      this.catalogEffect(batch, result, op);
+      tally(result.counts, op, deduped);
+      this.recorded.push(op);
+      result.done++;
+      i++;
+      ctx.progress?.(i, ops.length, result.bytesCopied, ops[i]);
+      batch.step();
+    }
+    batch.commit();
+    return result;
+  }
+
+  /**
+   * Whether an earlier copy of this run holds the same content (with the same mode and owner): the
+   * real run finds that by the SHA1 it computes while copying, and links instead. Only files of a
+   * size copied before are read; the planner has already linked content stored earlier.
+   */
+  private async twinCopied(r: FileRecord): Promise<boolean> {
+    const seen = this.copiesBySize.get(r.size);
+    const mine: { record: FileRecord; sha1?: string | null } = { record: r };
+    if (!seen) {
+      this.copiesBySize.set(r.size, [mine]);
+      return false;
+    }
+    seen.push(mine);
+    const alike = seen.filter((c) => c !== mine && sameModeOwner(c.record, r));
+    if (alike.length === 0) return false;
+    const sha1Of = async (c: { record: FileRecord; sha1?: string | null }) => {
+      if (c.sha1 === undefined) {
+        try {
+          c.sha1 = (await sha1File(c.record.path, { fs: this.ctx.fs })).sha1;
+        } catch {
+          c.sha1 = null; // unreadable: the real run reports it; here it simply has no twin
+        }
+      }
+      return c.sha1;
+    };
+    const own = await sha1Of(mine);
+    if (own === null) return false;
+    for (const c of alike) if ((await sha1Of(c)) === own) return true;
+    return false;
+  }
+
+  /** What the Executor's handler for op writes to the catalogs (write-ops.ts, move-ops.ts). */
+  private catalogEffect(batch: CatalogBatch, result: ExecutionResult, op: Operation): void {
+    const { ctx } = this;
+    const stored = (e: CatalogEntry) => storedRow(ctx, e);
+    switch (op.type) {
+      case 'copy':
+        if (op.replaces && op.replaces.volume !== ctx.volume) batch.drop(op.replaces);
+        batch.put(entryFor(op.record, ctx.volume, null));
+        return;
+      case 'symlink':
+        batch.put(entryFor(op.record, ctx.volume, null));
+        return;
+      case 'link': {
+        const from = stored(op.from);
+        batch.put(entryFor(op.record, ctx.volume, from.sha1, from));
+        return;
+      }
+      case 'rename': {
+        const from = stored(op.from);
+        batch.drop(from);
+        batch.put(op.record ? entryFor(op.record, ctx.volume, from.sha1, from) : { ...from, path: op.to });
+        return;
+      }
+      case 'delete':
+        batch.drop(op.entry);
+        return;
+      case 'update': {
+        const e = stored(op.entry);
+        batch.put(entryFor(op.record, e.volume, op.sha1 ?? e.sha1, e));
+        return;
+      }
+      case 'defer':
+        applyDefer({ ctx: { ...ctx, detail: () => {} }, batch, result }, op);
+        return;
+    }
+  }
+}
