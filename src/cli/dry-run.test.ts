@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { blaine, sha1, summaryOf, testEnv, write, type RunResult } from '../../test/helpers.js';
+import { blaine, isRoot, mountTmpfs, sha1, summaryOf, testEnv, unmount, write, type RunResult } from '../../test/helpers.js';
 
 /**
  * Every entry below the folders with its size, mtime to the nanosecond and (for files) content:
@@ -128,6 +128,32 @@ test('dry run reports what the real run then does (adds, equal new content, rena
     assert.equal(done.bytesCopied, 6000 + 6100);
     assert.equal(done.deferred, 3);
     assert.deepEqual(comparable(dryJson), done);
+  } finally {
+    env.cleanup();
+  }
+});
+
+test('dry run on a small disk stops where the real run finds the disk full', { skip: isRoot ? false : 'needs root for a tmpfs disk' }, () => {
+  const env = testEnv();
+  try {
+    assert.ok(mountTmpfs(env.disk, '10m'), 'mount a 10 MB tmpfs');
+    try {
+      const backup = backupOf(env.db, env.lib);
+      // Each file with the disk's reserve for its catalogs needs about 3 MB: four fit, the fifth does not.
+      for (let i = 1; i <= 8; i++) write(path.join(env.lib, `f${i}.bin`), crypto.randomBytes(2_000_000));
+      const dry = backup(env.disk, '--init', '--label', 'SMALL', '--dry-run', '--json');
+      assert.equal(dry.status, 0, dry.stderr);
+      assert.match(dry.stderr, /the real run would stop here: the disk is full/);
+      assert.deepEqual(fs.readdirSync(env.disk), []);
+      const real = backup(env.disk, '--init', '--label', 'SMALL', '--json');
+      assert.equal(real.status, 3, real.stderr);
+      const done = comparable(real);
+      assert.equal(done.diskFull, true);
+      assert.ok(Number(done.added) > 0 && Number(done.added) < 8, `added ${done.added}`);
+      assert.deepEqual(comparable(dry), done);
+    } finally {
+      unmount(env.disk);
+    }
   } finally {
     env.cleanup();
   }
