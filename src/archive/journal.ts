@@ -56,6 +56,8 @@ export function identityOf(e: CatalogEntry): Identity {
 export class Journal {
   private fd: number | null = null;
   private batchId: string | null = null;
+  /** Bytes of the journal known to be on the disk: a failed write is overwritten from here. */
+  private size = 0;
 
   constructor(
     private readonly root: string,
@@ -67,18 +69,33 @@ export class Journal {
     return this.batchId;
   }
 
-  /** Records steps about to be made; they are on the disk when this returns. */
+  /**
+   * Records steps about to be made; they are on the disk when this returns. When it throws (a full
+   * or failing disk), none of them counts: the caller must not make them, and the next call writes
+   * over whatever part of them reached the file, so a torn line never hides the steps after it.
+   */
   intend(steps: JournalStep[]): void {
     if (steps.length === 0) return;
-    let text = '';
     if (this.fd === null) {
       this.fd = this.fs.openSync(journalPath(this.root), 'w');
       this.batchId = crypto.randomUUID();
-      text = `${JSON.stringify({ batch: this.batchId })}\n`;
+      this.size = 0;
     }
+    let text = this.size === 0 ? `${JSON.stringify({ batch: this.batchId })}\n` : '';
     for (const s of steps) text += `${JSON.stringify(s)}\n`;
-    this.fs.writeSync(this.fd, text);
-    this.fs.fsyncSync(this.fd);
+    const bytes = Buffer.from(text);
+    try {
+      for (let done = 0; done < bytes.length; ) done += this.fs.writeSync(this.fd, bytes, done, bytes.length - done, this.size + done);
+      this.fs.fsyncSync(this.fd);
+    } catch (err) {
+      try {
+        this.fs.ftruncateSync(this.fd, this.size);
+      } catch {
+        // The disk is failing; the next write starts at the same place all the same.
+      }
+      throw err;
+    }
+    this.size += bytes.length;
   }
 
   /** After the catalog commit that names this batch: its steps need no recovery any more. */
@@ -87,6 +104,7 @@ export class Journal {
     this.fs.closeSync(this.fd);
     this.fd = null;
     this.batchId = null;
+    this.size = 0;
     this.fs.rmSync(journalPath(this.root), { force: true });
   }
 

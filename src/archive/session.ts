@@ -1,10 +1,10 @@
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireDiskLock, acquireLock } from './lock.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 import { recoverJournal, type RecoveryReport } from './journal.js';
 import { cleanupTemp, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
@@ -40,9 +40,9 @@ function mountedRoot(dest: string, info: VolumeInfo, key: KeyProvider | undefine
  * encrypted disk, a private FUSE mount that close() removes). Read-only, it holds a reader's
  * (shared) lock on the disk until close(), so that no writer changes what is being read (SPEC §4).
  */
-export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonly?: boolean } = {}): DiskView {
+export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonly?: boolean; fs?: Fsx } = {}): DiskView {
   const dest = path.resolve(destArg);
-  const info = readVolume(dest);
+  const info = readVolume(dest, opts.fs);
   const release = opts.readonly ? acquireDiskLock(dest, { shared: true }) : () => {};
   let mount: CipherMount | null;
   try {
@@ -90,6 +90,8 @@ export interface DiskSession {
   generationBefore?: number;
   /** What the journal of a crashed run needed undoing (null: there was no journal). */
   recovery: RecoveryReport | null;
+  /** The file-system layer the session's own files (journal, volume.json, snapshots) go through. */
+  fs: Fsx;
   close(): void;
 }
 
@@ -109,15 +111,17 @@ export interface OpenOptions {
   key?: KeyProvider;
   /** The disk is only read (verify without --fix): a shared lock on it, so that readers run together. */
   readsDisk?: boolean;
+  /** The file-system layer for the disk's own files (default: the real one). */
+  fs?: Fsx;
 }
 
 /** Makes a new disk; an encrypted one gets its gocryptfs volume before its identity is written. */
-function initDisk(dest: string, opts: OpenOptions): VolumeInfo {
-  if (!opts.encrypt) return initVolume(dest, opts.label, { force: opts.force });
+function initDisk(dest: string, opts: OpenOptions, fs: Fsx): VolumeInfo {
+  if (!opts.encrypt) return initVolume(dest, opts.label, { force: opts.force }, fs);
   // Tools and key first: a disk is not half made because one of them is missing.
   requireTools();
   const key = (opts.key ?? noKey)(`the new encrypted disk at ${dest}`, true);
-  return initVolume(dest, opts.label, { encrypted: true, prepare: () => initCipher(cipherDir(dest), key) });
+  return initVolume(dest, opts.label, { encrypted: true, prepare: () => initCipher(cipherDir(dest), key) }, fs);
 }
 
 /**
@@ -126,24 +130,25 @@ function initDisk(dest: string, opts: OpenOptions): VolumeInfo {
  */
 export function openDiskSession(opts: OpenOptions): DiskSession {
   const dest = path.resolve(opts.dest);
+  const fs = opts.fs ?? realFs;
   const releases: Array<() => void> = [];
   const catalogs: Catalog[] = [];
   try {
     fs.mkdirSync(path.dirname(opts.db), { recursive: true });
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // Identity is checked before the disk's lock, which lives on the disk itself.
-    const info = opts.init ? initDisk(dest, opts) : readVolume(dest);
+    const info = opts.init ? initDisk(dest, opts, fs) : readVolume(dest, fs);
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
     // Unmounted after the catalogs on it are closed, before the disk's lock is released.
     const mount = mountedRoot(dest, info, opts.key, false);
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
-    if (mount) ensureLayout(root);
+    if (mount) ensureLayout(root, fs);
     const disk = Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
     // The journal first: it puts parked files back before the cleanup below sweeps .blaine/tmp.
-    const recovery = recoverJournal(root, disk, info.volume);
-    const leftovers = cleanupTemp(root);
+    const recovery = recoverJournal(root, disk, info.volume, fs);
+    const leftovers = cleanupTemp(root, {}, fs);
     const host = Catalog.open(opts.db, { create: true });
     catalogs.push(host);
     const sync = settle(host, disk, info);
@@ -157,6 +162,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       caughtUp: sync !== 'behind',
       leftovers,
       recovery,
+      fs,
       close: () => closeAll(catalogs, releases),
     };
   } catch (err) {
@@ -280,12 +286,12 @@ export function endWrite(s: DiskSession, freeBytes: number | null, changed = tru
  * Keeps the last few disk catalogs in .blaine/old, so a catalog damaged by a bad run or a failing
  * sector can be rolled back by hand.
  */
-export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5): Promise<void> {
+export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5, fs: Fsx = realFs): Promise<void> {
   const dir = oldCatalogsDir(root);
   fs.mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  await disk.snapshotTo(path.join(dir, `catalog-${stamp}.sqlite`));
-  const olds = fs.readdirSync(dir).filter((n) => n.startsWith('catalog-')).sort();
+  await disk.snapshotTo(path.join(dir, `catalog-${stamp}.sqlite`), fs);
+  const olds = (fs.readdirSync(dir) as string[]).filter((n) => n.startsWith('catalog-')).sort();
   for (const n of olds.slice(0, Math.max(0, olds.length - keep))) fs.rmSync(path.join(dir, n), { force: true });
 }
 
@@ -317,9 +323,9 @@ export async function finishWrite(
     }
     return `${id}:${s.host.getMeta(REVISION) ?? '0'}`;
   });
-  if (changed || !fs.existsSync(oldCatalogsDir(s.root))) await rotateOldCatalogs(s.root, s.disk);
-  if (changed || s.disk.getMeta(SNAPSHOT_OF) !== hostState || !fs.existsSync(hostSnapshotPath(s.root))) {
-    await s.host.snapshotTo(hostSnapshotPath(s.root));
+  if (changed || !s.fs.existsSync(oldCatalogsDir(s.root))) await rotateOldCatalogs(s.root, s.disk, undefined, s.fs);
+  if (changed || s.disk.getMeta(SNAPSHOT_OF) !== hostState || !s.fs.existsSync(hostSnapshotPath(s.root))) {
+    await s.host.snapshotTo(hostSnapshotPath(s.root), s.fs);
     s.disk.transaction(() => s.disk.setMeta(SNAPSHOT_OF, hostState));
   }
   return free;

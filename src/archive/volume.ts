@@ -3,19 +3,21 @@
  * disk can be recognised before its key is at hand).
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
+import type { Dirent, Stats } from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
-import { fsyncPath } from '../fsx/copy.js';
-import { blaineDir, cipherDir, quarantineDir, volumeFile } from './layout.js';
+import { CopyError, fsyncPath, targetError } from '../fsx/copy.js';
+import { errCode, reason } from '../fsx/errno.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
+import { blaineDir, cipherDir, oldCatalogsDir, quarantineDir, volumeFile } from './layout.js';
 
 /** plan/renames.ts swapPath parks files in directories named so. */
 const SWAP_DIR_PREFIX = 'swap-';
 
-function quarantine(disk: string, dir: string): void {
+function quarantine(disk: string, dir: string, fs: Fsx): void {
   let names: string[];
   try {
-    names = fs.readdirSync(dir);
+    names = fs.readdirSync(dir) as string[];
   } catch {
     return;
   }
@@ -26,7 +28,6 @@ function quarantine(disk: string, dir: string): void {
   }
   fs.rmdirSync(dir);
 }
-import { errCode, reason } from '../fsx/errno.js';
 
 export interface VolumeInfo {
   format: 1;
@@ -63,9 +64,8 @@ const FORMAT = 1;
 const FRESH_DISK_ENTRIES = new Set(['lost+found']);
 let tempCounter = 0;
 
-
-function requireDirectory(disk: string): fs.Stats {
-  let st: fs.Stats;
+function requireDirectory(disk: string, fs: Fsx): Stats {
+  let st: Stats;
   try {
     st = fs.statSync(disk);
   } catch {
@@ -76,7 +76,7 @@ function requireDirectory(disk: string): fs.Stats {
 }
 
 /** A directory on the same device as its parent is not a mount point: likely a disk that is not mounted. */
-function isMountPoint(disk: string, st: fs.Stats): boolean {
+function isMountPoint(disk: string, st: Stats, fs: Fsx): boolean {
   try {
     const parent = fs.statSync(path.join(disk, '..'));
     return parent.dev !== st.dev || parent.ino === st.ino;
@@ -117,15 +117,15 @@ function validate(value: unknown, where: string): VolumeInfo {
   };
 }
 
-export function readVolume(disk: string): VolumeInfo {
-  const st = requireDirectory(disk);
+export function readVolume(disk: string, fs: Fsx = realFs): VolumeInfo {
+  const st = requireDirectory(disk, fs);
   const file = volumeFile(disk);
   let text: string;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    text = fs.readFileSync(file, 'utf8') as string;
   } catch (err) {
     if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') {
-      const hint = isMountPoint(disk, st) ? '' : ` (${disk} is not a mount point either: check that the disk is mounted)`;
+      const hint = isMountPoint(disk, st, fs) ? '' : ` (${disk} is not a mount point either: check that the disk is mounted)`;
       throw new DiskError(`${disk} is not a Blaine disk; run \`blaine backup --init\` to make it one${hint}.`, 'NOT_INITIALISED');
     }
     throw new DiskError(`Cannot read ${file}: ${reason(err)}.`, 'BAD_VOLUME_FILE');
@@ -140,7 +140,7 @@ export function readVolume(disk: string): VolumeInfo {
 }
 
 /** Writes the file under a temporary name, flushed, then puts it in place (exclusively when `exclusive`). */
-function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean): void {
+function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean, fs: Fsx): void {
   const dir = blaineDir(disk);
   const file = volumeFile(disk);
   const tmp = path.join(dir, `.volume.json.blaine-tmp-${process.pid}-${++tempCounter}`);
@@ -165,7 +165,7 @@ function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean): vo
     } else {
       fs.renameSync(tmp, file);
     }
-    fsyncPath(dir);
+    fsyncPath(dir, fs);
   } catch (err) {
     try {
       fs.unlinkSync(tmp);
@@ -173,18 +173,18 @@ function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean): vo
       // Not made, or already renamed.
     }
     if (err instanceof DiskError) throw err;
-    throw new Error(`Cannot write ${file}: ${reason(err)}.`);
+    throw targetError(err, file);
   }
 }
 
 /** Replaces the volume file atomically. */
-export function writeVolume(disk: string, info: VolumeInfo): void {
-  requireDirectory(disk);
-  writeVolumeFile(disk, validate(info, 'The volume information'), false);
+export function writeVolume(disk: string, info: VolumeInfo, fs: Fsx = realFs): void {
+  requireDirectory(disk, fs);
+  writeVolumeFile(disk, validate(info, 'The volume information'), false, fs);
 }
 
 /** Creates .blaine and its working directories (tmp, old, parity) under root; existing ones are kept. */
-export function ensureLayout(root: string): void {
+export function ensureLayout(root: string, fs: Fsx = realFs): void {
   const dir = blaineDir(root);
   for (const sub of ['', 'tmp', 'old', 'parity']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
 }
@@ -199,12 +199,13 @@ export function initVolume(
   disk: string,
   label: string | undefined,
   opts: { encrypted?: boolean; prepare?: () => void; /** accept a disk that holds files, and leave them alone */ force?: boolean } = {},
+  fs: Fsx = realFs,
 ): VolumeInfo {
-  requireDirectory(disk);
+  requireDirectory(disk, fs);
   if (fs.existsSync(volumeFile(disk))) {
     let known = '';
     try {
-      const v = readVolume(disk);
+      const v = readVolume(disk, fs);
       known = ` (volume "${v.label}", ${v.volume})`;
     } catch {
       // A damaged file still means the disk was initialised once.
@@ -212,14 +213,14 @@ export function initVolume(
     throw new DiskError(`${disk} is already a Blaine disk${known}; it cannot be initialised again.`, 'ALREADY_INITIALISED');
   }
   const encrypted = opts.encrypted === true;
-  const present = fs.readdirSync(disk).filter((name) => {
+  const present = (fs.readdirSync(disk) as string[]).filter((name) => {
     if (FRESH_DISK_ENTRIES.has(name)) return false;
     if (name === '.blaine') {
       // An init that crashed before writing volume.json may have left .blaine (empty folders, a
       // fresh cipher directory): nothing was ever stored there without volume.json.
       if (!encrypted) return false;
       try {
-        return fs.readdirSync(path.join(disk, name)).some((n) => !isTempName(n) && n !== path.basename(cipherDir(disk)));
+        return (fs.readdirSync(path.join(disk, name)) as string[]).some((n) => !isTempName(n) && n !== path.basename(cipherDir(disk)));
       } catch {
         return true;
       }
@@ -257,9 +258,9 @@ export function initVolume(
     if (encrypted) {
       fs.mkdirSync(blaineDir(disk), { recursive: true });
       fs.rmSync(cipherDir(disk), { recursive: true, force: true });
-    } else ensureLayout(disk);
+    } else ensureLayout(disk, fs);
   } catch (err) {
-    throw new Error(`Cannot create ${blaineDir(disk)}: ${reason(err)}.`);
+    throw targetError(err, blaineDir(disk));
   }
   try {
     opts.prepare?.();
@@ -269,18 +270,18 @@ export function initVolume(
     if (madeDir) fs.rmSync(blaineDir(disk), { recursive: true, force: true });
     throw err;
   }
-  writeVolumeFile(disk, info, true);
+  writeVolumeFile(disk, info, true, fs);
   return info;
 }
 
-function removeEntry(entry: string): void {
+function removeEntry(entry: string, fs: Fsx): void {
   fs.rmSync(entry, { recursive: true, force: true });
 }
 
 /** Removes files named by isTempName below dir, staying on dir's file system; returns how many. */
-function removeTempFilesBelow(dir: string, dev: number, skip: string): number {
+function removeTempFilesBelow(dir: string, dev: number, skip: string, fs: Fsx): number {
   let removed = 0;
-  let entries: fs.Dirent[];
+  let entries: Dirent[];
   try {
     entries = fs.readdirSync(dir, { withFileTypes: true });
   } catch {
@@ -290,16 +291,16 @@ function removeTempFilesBelow(dir: string, dev: number, skip: string): number {
     const full = path.join(dir, entry.name);
     if (full === skip) continue;
     if (isTempName(entry.name) && !entry.isDirectory()) {
-      removeEntry(full);
+      removeEntry(full, fs);
       removed++;
     } else if (entry.isDirectory()) {
-      let st: fs.Stats;
+      let st: Stats;
       try {
         st = fs.lstatSync(full);
       } catch {
         continue;
       }
-      if (st.dev === dev) removed += removeTempFilesBelow(full, dev, skip);
+      if (st.dev === dev) removed += removeTempFilesBelow(full, dev, skip, fs);
     }
   }
   return removed;
@@ -307,44 +308,47 @@ function removeTempFilesBelow(dir: string, dev: number, skip: string): number {
 
 /**
  * Removes what crashed runs left behind: everything in .blaine/tmp and temporary files in
- * .blaine itself; with `deep`, also temporary files (isTempName) anywhere on the disk, for
+ * .blaine itself and .blaine/old; with `deep`, also temporary files (isTempName) anywhere on the disk, for
  * copies made with their temporary file beside the destination. Returns how many entries were
  * removed. Call only while holding the disk's lock: a live run's temporary files look the same.
  */
-export function cleanupTemp(disk: string, opts: { deep?: boolean } = {}): number {
-  requireDirectory(disk);
+export function cleanupTemp(disk: string, opts: { deep?: boolean } = {}, fs: Fsx = realFs): number {
+  requireDirectory(disk, fs);
   const dir = blaineDir(disk);
   const tmp = path.join(dir, 'tmp');
   let removed = 0;
   let names: string[] = [];
   try {
-    names = fs.readdirSync(tmp);
+    names = fs.readdirSync(tmp) as string[];
   } catch (err) {
-    if (errCode(err) !== 'ENOENT') throw new Error(`Cannot read ${tmp}: ${reason(err)}.`);
+    if (errCode(err) !== 'ENOENT') throw new CopyError(`Cannot read ${tmp}: ${reason(err)}.`, 'TARGET', tmp, { cause: err });
   }
   for (const name of names) {
     if (name.startsWith(SWAP_DIR_PREFIX)) {
       // A file parked for a swap that the journal could not put back: possibly the disk's only copy
       // of that content, so it is kept where verify lists it, never deleted.
-      quarantine(disk, path.join(tmp, name));
+      quarantine(disk, path.join(tmp, name), fs);
       continue;
     }
-    removeEntry(path.join(tmp, name));
+    removeEntry(path.join(tmp, name), fs);
     removed++;
   }
   if (opts.deep) {
-    removed += removeTempFilesBelow(disk, fs.statSync(disk).dev, tmp);
+    removed += removeTempFilesBelow(disk, fs.statSync(disk).dev, tmp, fs);
   } else {
-    let own: string[] = [];
-    try {
-      own = fs.readdirSync(dir);
-    } catch {
-      // No .blaine: nothing of ours to clean.
-    }
-    for (const name of own) {
-      if (isTempName(name)) {
-        removeEntry(path.join(dir, name));
-        removed++;
+    // .blaine itself (volume.json, catalog snapshots) and .blaine/old (rotated catalogs).
+    for (const own of [dir, oldCatalogsDir(disk)]) {
+      let names: string[] = [];
+      try {
+        names = fs.readdirSync(own) as string[];
+      } catch {
+        // Not there: nothing of ours to clean.
+      }
+      for (const name of names) {
+        if (isTempName(name)) {
+          removeEntry(path.join(own, name), fs);
+          removed++;
+        }
       }
     }
   }

@@ -12,6 +12,7 @@ import {
 import { prepareStatements, type CatalogStatements } from './statements.js';
 import { snapshotDatabase } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
+import type { Fsx } from '../fsx/fsx.js';
 
 export type { CopyRow, DeferredAction, DeferredRow, RunRow, VolumeRow } from './rows.js';
 
@@ -386,8 +387,8 @@ export class Catalog {
     }));
   }
 
-  /** A consistent copy of the whole catalog in `file`, synced (snapshot.ts). */
-  async snapshotTo(file: string): Promise<void> {
-    await snapshotDatabase(this.db, this.file, file);
+  /** A consistent copy of the whole catalog in `file`, synced (snapshot.ts), written through `fs`. */
+  async snapshotTo(file: string, fs?: Fsx): Promise<void> {
+    await snapshotDatabase(this.db, this.file, file, fs);
   }
 }

@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
-import fs from 'node:fs';
 import path from 'node:path';
 import { tempName } from '../fsx/temp.js';
 import { fsyncPath } from '../fsx/copy.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 
 /**
  * Copies the database file byte for byte, a fraction of VACUUM INTO's time, when that copy is
@@ -11,7 +11,7 @@ import { fsyncPath } from '../fsx/copy.js';
  * neither file changed during the copy (no other writer came between). False when any of that
  * does not hold; the caller then makes the copy through SQLite.
  */
-function copyWhole(db: Database.Database, file: string, dest: string): boolean {
+function copyWhole(db: Database.Database, file: string, dest: string, fs: Fsx): boolean {
   if (db.memory || db.readonly || db.inTransaction) return false;
   const [log] = db.pragma('wal_checkpoint(PASSIVE)') as { busy: number; log: number; checkpointed: number }[];
   if (!log || log.busy !== 0 || log.log < 0 || log.checkpointed !== log.log) return false;
@@ -34,16 +34,16 @@ function copyWhole(db: Database.Database, file: string, dest: string): boolean {
  * in (copyWhole); otherwise VACUUM INTO, inside SQLite in one go (the online backup API, page by
  * page from JavaScript, took several times longer), which rebuilds every table and index on the way.
  */
-export async function snapshotDatabase(db: Database.Database, file: string, dest: string): Promise<void> {
+export async function snapshotDatabase(db: Database.Database, file: string, dest: string, fs: Fsx = realFs): Promise<void> {
   const tmp = path.join(path.dirname(dest), tempName(path.basename(dest)));
   fs.rmSync(tmp, { force: true });
   try {
-    if (!copyWhole(db, file, tmp)) db.prepare('VACUUM INTO ?').run(tmp);
+    if (!copyWhole(db, file, tmp, fs)) db.prepare('VACUUM INTO ?').run(tmp);
     // VACUUM INTO does not sync what it writes, nor does a file copy; the snapshot is what a lost host
     // is rebuilt from, so its bytes, then its name, are made durable before anyone relies on them.
-    fsyncPath(tmp);
+    fsyncPath(tmp, fs);
     fs.renameSync(tmp, dest);
-    fsyncPath(path.dirname(dest));
+    fsyncPath(path.dirname(dest), fs);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
     throw err;

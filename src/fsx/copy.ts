@@ -8,11 +8,8 @@
  * before that sync loses only files the catalog does not yet list; the next run sees them as not
  * archived and copies them again (an uncatalogued leftover at the same path is simply replaced).
  *
- * mtime precision: Node 20 can only set times through libuv, which takes seconds as a double and
- * truncates to whole microseconds, and turns times before 1970 into "now". So times are set with
- * utimensat/futimens through the native addon (native/fsops.c), to the nanosecond; only where the
- * addon is not built do they go through libuv, to the microsecond (see utimeSeconds), and compare
- * stored and source mtimes with mtimeMatches, which allows for that.
+ * mtime precision: times are set through the Fsx's setMtime/setMtimeFd, to the nanosecond where the
+ * native addon is built (see times.ts).
  */
 import crypto from 'node:crypto';
 import { constants } from 'node:fs';
@@ -20,7 +17,8 @@ import path from 'node:path';
 import { isRoot, realFs, type Fsx } from './fsx.js';
 import { errCode, reason as errnoReason } from './errno.js';
 import { tempName } from './temp.js';
-import { errnoName, fsAddon } from './addon.js';
+
+export { mtimeMatches, storedMtime, utimeSeconds } from './times.js';
 
 export interface CopyResult {
   sha1: string;
@@ -86,7 +84,8 @@ function sourceError(err: unknown, src: string): CopyError {
   return new CopyError(`Cannot read ${src}: ${reason(err)}.`, 'SOURCE', src, { cause: err });
 }
 
-function targetError(err: unknown, dest: string): CopyError {
+/** A failed write on a disk as a CopyError: ENOSPC (exit 3) for a full disk or quota, TARGET otherwise. */
+export function targetError(err: unknown, dest: string): CopyError {
   if (err instanceof CopyError) return err;
   const code = errCode(err);
   // A quota is a full disk as far as the user is concerned: the remedy is the same.
@@ -158,47 +157,13 @@ function removeQuietly(file: string | undefined, fs: Fsx): void {
   }
 }
 
-/**
- * The double libuv turns back into exactly the wanted microsecond: libuv truncates
- * (time - sec) * 1e9 to whole microseconds, and a double near 1.7e9 is only good to ~240 ns, so
- * aiming at the middle of the microsecond keeps rounding from landing on the one before or after.
- */
-export function utimeSeconds(sec: number, nsec: number): number {
-  return sec + (Math.floor(nsec / 1000) * 1000 + 500) / 1e9;
-}
-
-/** The mtime a file system holds after setTimes/copyWithSha1 with these values (for sec ≥ 0). */
-export function storedMtime(sec: number, nsec: number): { mtimeSec: number; mtimeNsec: number } {
-  return fsAddon() ? { mtimeSec: sec, mtimeNsec: nsec } : { mtimeSec: sec, mtimeNsec: Math.floor(nsec / 1000) * 1000 };
-}
-
-/** True when two mtimes are equal; without the addon, to the microsecond that libuv keeps. */
-export function mtimeMatches(aSec: number, aNsec: number, bSec: number, bNsec: number): boolean {
-  if (fsAddon()) return aSec === bSec && aNsec === bNsec;
-  return Math.abs((aSec - bSec) * 1e9 + (aNsec - bNsec)) < 1000;
-}
-
 /** Sets a file's or symlink's mtime to the nanosecond (never following a symlink); atime stays as it is. */
 export function setTimes(file: string, mtimeSec: number, mtimeNsec: number, fs: Fsx = realFs): void {
-  const addon = fsAddon();
   try {
-    if (addon) {
-      const err = addon.setMtime(file, mtimeSec, mtimeNsec, true);
-      if (err !== 0) throw Object.assign(new Error(`${errnoName(err)}: cannot set the time of ${file}`), { code: errnoName(err) });
-    } else {
-      fs.lutimesSync(file, fs.lstatSync(file).atime, utimeSeconds(mtimeSec, mtimeNsec));
-    }
+    fs.setMtime(file, mtimeSec, mtimeNsec);
   } catch (err) {
     throw targetError(err, file);
   }
-}
-
-/** The same for an open file. */
-function setTimesFd(fd: number, mtimeSec: number, mtimeNsec: number, fs: Fsx): void {
-  const addon = fsAddon();
-  if (!addon) return fs.futimesSync(fd, fs.fstatSync(fd).atime, utimeSeconds(mtimeSec, mtimeNsec));
-  const err = addon.setMtimeFd(fd, mtimeSec, mtimeNsec);
-  if (err !== 0) throw Object.assign(new Error(`${errnoName(err)}: cannot set a file's time`), { code: errnoName(err) });
 }
 
 /**
@@ -368,7 +333,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
       // chown before chmod: chown clears set-user-ID and set-group-ID bits.
       if (isRoot) fs.fchownSync(outFd, meta.uid, meta.gid);
       fs.fchmodSync(outFd, meta.mode & 0o7777);
-      setTimesFd(outFd, meta.mtimeSec, meta.mtimeNsec, fs);
+      fs.setMtimeFd(outFd, meta.mtimeSec, meta.mtimeNsec);
       const fd = outFd;
       outFd = undefined;
       // Network and FUSE file systems may report a failed delayed write only here.

@@ -9,7 +9,7 @@
  * (see fileSystemFromEnv); no user-facing option selects it.
  */
 import type { Fsx, FsxMethod } from './fsx.js';
-import { FSX_METHODS, realFs } from './fsx.js';
+import { FSX_EXTRA_METHODS, FSX_METHODS, realFs } from './fsx.js';
 
 export type FaultKind =
   | 'open'
@@ -34,7 +34,7 @@ export type FaultKind =
   | 'statfs'
   | 'syncfs';
 
-const KIND_OF: Record<FsxMethod | 'syncfs', FaultKind> = {
+const KIND_OF: Record<FsxMethod | (typeof FSX_EXTRA_METHODS)[number], FaultKind> = {
   openSync: 'open',
   closeSync: 'close',
   readSync: 'read',
@@ -54,6 +54,8 @@ const KIND_OF: Record<FsxMethod | 'syncfs', FaultKind> = {
   lchownSync: 'chown',
   futimesSync: 'utimes',
   lutimesSync: 'utimes',
+  setMtime: 'utimes',
+  setMtimeFd: 'utimes',
   fsyncSync: 'fsync',
   ftruncateSync: 'truncate',
   renameSync: 'rename',
@@ -153,7 +155,7 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
     for (;;) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1000);
   };
   const wrapped: Record<string, unknown> = { log };
-  for (const method of [...FSX_METHODS, 'syncfs' as const]) {
+  for (const method of [...FSX_METHODS, ...FSX_EXTRA_METHODS]) {
     const real = (base as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
     const kind = KIND_OF[method];
     wrapped[method] = (...args: unknown[]): unknown => {

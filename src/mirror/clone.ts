@@ -66,7 +66,7 @@ export async function cloneDisk(
     if (!opts.key) throw new Error('an encrypted disk was cloned without a way to ask for its key');
     key = opts.key(`the disk "${s.info.copyLabel}" at ${s.dest}`, false);
     fs.mkdirSync(blaineDir(target), { recursive: true });
-  } else ensureLayout(target);
+  } else ensureLayout(target, fs);
   const marker = path.join(blaineDir(target), tempName(`clone-${s.info.volume}`));
   fs.writeFileSync(marker, `${new Date().toISOString()}\n`);
   const release = acquireDiskLock(target);
@@ -84,7 +84,7 @@ export async function cloneDisk(
       initCipher(cipherDir(target), key);
       mount = mountCipher(cipherDir(target), key, { tag: result.info.copy, shownAs: `[encrypted disk ${target}]` });
       root = mount.mountPoint;
-      ensureLayout(root);
+      ensureLayout(root, fs);
     }
     const linked = new Map<string, string>(); // source disk inode -> path on the new disk
     for (const e of s.disk.iterateVolume(s.info.volume)) {
@@ -146,8 +146,8 @@ export async function cloneDisk(
       opts.detail(`copied ${e.path}`);
     }
     copyTree(path.join(blaineDir(s.root), 'parity'), path.join(blaineDir(root), 'parity'), fs);
-    await s.disk.snapshotTo(diskCatalogPath(root));
-    await s.host.snapshotTo(hostSnapshotPath(root));
+    await s.disk.snapshotTo(diskCatalogPath(root), fs);
+    await s.host.snapshotTo(hostSnapshotPath(root), fs);
     const cat = Catalog.open(diskCatalogPath(root));
     try {
       const stats = cat.volumeStats(s.info.volume);
@@ -172,7 +172,7 @@ export async function cloneDisk(
     // Everything is on the copy, durably, before its identity says it is one.
     syncDisk(root, fs);
     mount?.unmount();
-    writeVolume(target, result.info);
+    writeVolume(target, result.info, fs);
     fs.rmSync(marker, { force: true });
     return result;
   } finally {
