@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
+import { realFs } from '../fsx/fsx.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
@@ -75,7 +76,7 @@ export function openDrySession(opts: OpenOptions): DiskSession {
     const host = privateCopy(opts.db, dirs);
     catalogs.push(host);
     const sync = settle(host, disk, info);
-    return { root, dest, info, disk, host, sync, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, close };
+    return { root, dest, info, disk, host, sync, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs ?? realFs, close };
   } catch (err) {
     try {
       close();

@@ -20,7 +20,7 @@ import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
-import { mtimeMatches, setTimes } from '../fsx/copy.js';
+import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
 import { moveParity, parityFiles, removeParity } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
@@ -70,8 +70,8 @@ export class Journal {
   }
 
   /**
-   * Records steps about to be made; they are on the disk when this returns. When it throws (a full
-   * or failing disk), none of them counts: the caller must not make them, and the next call writes
+   * Records steps about to be made; they are on the disk when this returns. When it throws (a
+   * CopyError: the disk full, or failing), none of them counts: the caller must not make them, and the next call writes
    * over whatever part of them reached the file, so a torn line never hides the steps after it.
    */
   intend(steps: JournalStep[]): void {
@@ -93,7 +93,7 @@ export class Journal {
       } catch {
         // The disk is failing; the next write starts at the same place all the same.
       }
-      throw err;
+      throw targetError(err, journalPath(this.root));
     }
     this.size += bytes.length;
   }

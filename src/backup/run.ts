@@ -116,7 +116,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   let session: DiskSession;
   try {
     const open = recorded ? openDrySession : openDiskSession;
-    session = open({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key });
+    session = open({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key, fs: o.fs });
   } catch (err) {
     scanning.cancel();
     throw err;

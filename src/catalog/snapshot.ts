@@ -1,7 +1,8 @@
 import type Database from 'better-sqlite3';
 import path from 'node:path';
 import { tempName } from '../fsx/temp.js';
-import { fsyncPath } from '../fsx/copy.js';
+import { fsyncPath, targetError } from '../fsx/copy.js';
+import { errCode } from '../fsx/errno.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 
 /**
@@ -46,6 +47,7 @@ export async function snapshotDatabase(db: Database.Database, file: string, dest
     fsyncPath(path.dirname(dest), fs);
   } catch (err) {
     fs.rmSync(tmp, { force: true });
-    throw err;
+    // A file-system failure names the snapshot; SQLite's own (SQLITE_FULL…) keep their codes.
+    throw /^E[A-Z]+$/.test(errCode(err) ?? '') ? targetError(err, dest) : err;
   }
 }

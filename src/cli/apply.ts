@@ -20,7 +20,7 @@ export function registerApply(program: Command): void {
 }
 
 async function apply(opts: CommonOptions, _args: string[], out: Output): Promise<number> {
-  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts), key: keyProvider(opts) });
+  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts), key: keyProvider(opts), fs: fileSystem() });
   const interrupt = interruptSignal(out);
   try {
     const { info } = session;

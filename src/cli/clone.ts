@@ -33,7 +33,7 @@ async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<
   if (!opts.to) throw new UserError('--to is required: name the empty disk that becomes the copy', EXIT.usage);
   // One key for both: the copy of an encrypted volume opens with the key of the original.
   const key = keyProvider(opts);
-  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts), key });
+  const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts), key, fs: fileSystem() });
   const interrupt = interruptSignal(out);
   try {
     if (session.sync === 'behind') {

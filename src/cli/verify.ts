@@ -69,7 +69,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
     throw new UserError(`${par2Command ? par2Command.join(' ') : 'par2'} is not installed; --fix needs it (Debian: apt-get install par2)`);
   }
 
-  const session = openDiskSession({ dest, db: dbPath(opts), key: keyProvider(opts), readsDisk: !opts.fix });
+  const session = openDiskSession({ dest, db: dbPath(opts), key: keyProvider(opts), readsDisk: !opts.fix, fs: fileSystem() });
   const interrupt = interruptSignal(out);
   try {
     const { info } = session;

@@ -110,11 +110,15 @@ export function parseFaults(spec: string): Fault[] {
     });
 }
 
+/** An error shaped as node:fs makes them: for a call on two paths, `path` is the first and `dest` the second. */
 function injected(code: string, method: string, where: string | undefined): NodeJS.ErrnoException {
-  const err: NodeJS.ErrnoException = new Error(`${code}: ${MESSAGES[code] ?? 'injected fault'}, ${method}${where ? ` '${where}'` : ''}`);
+  const [from, to] = where?.split(' -> ') ?? [];
+  const shown = from === undefined ? '' : to === undefined ? ` '${from}'` : ` '${from}' -> '${to}'`;
+  const err: NodeJS.ErrnoException & { dest?: string } = new Error(`${code}: ${MESSAGES[code] ?? 'injected fault'}, ${method}${shown}`);
   err.code = code;
   err.syscall = method;
-  if (where) err.path = where;
+  if (from) err.path = from;
+  if (to !== undefined) err.dest = to;
   return err;
 }
 
