@@ -99,7 +99,8 @@ function crashEveryStep(env: ReturnType<typeof testEnv>, kind: string, saved: st
   return crashes;
 }
 
-const KINDS = ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs'];
+// utimes: mtimes set on copies, links and moves; copyfile: the catalog snapshots at the end of a run.
+const KINDS = ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs', 'utimes', 'copyfile'];
 
 for (const kind of KINDS) {
   test(`backup killed after every ${kind} call: the rerun completes or undoes each step, nothing lost`, (t) => {
@@ -157,7 +158,8 @@ for (const kind of ['rename', 'unlink', 'link', 'fsync', 'syncfs']) {
   });
 }
 
-for (const kind of ['write', 'mkdir', 'syncfs']) {
+// rename and copyfile: the new copy's catalog snapshots and its volume.json.
+for (const kind of ['write', 'mkdir', 'syncfs', 'rename', 'copyfile']) {
   test(`clone killed after every ${kind} call: the rerun makes a whole copy`, (t) => {
     const env = testEnv('blaine-crash-');
     t.after(env.cleanup);

@@ -81,3 +81,21 @@ test('crash after step N: the process dies by SIGKILL right after that call, run
   assert.equal(r.signal, 'SIGKILL', r.stderr);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['a.moved', 'b.moved', 'c']);
 });
+
+test('crash after a call that failed: still a step, the process dies there', (t) => {
+  const dir = scratchDir(t);
+  const fault = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault.js');
+  const fsx = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fsx.js');
+  const script = `
+    const { faultyFs, parseFaults } = await import(${JSON.stringify(fault)});
+    const { realFs } = await import(${JSON.stringify(fsx)});
+    const f = faultyFs(realFs, parseFaults('rename:1:crash'));
+    try {
+      f.renameSync(${JSON.stringify(path.join(dir, 'missing'))}, ${JSON.stringify(path.join(dir, 'x'))});
+    } catch {
+      realFs.writeFileSync(${JSON.stringify(path.join(dir, 'caught'))}, '');
+    }`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.signal, 'SIGKILL', r.stderr);
+  assert.deepEqual(fs.readdirSync(dir), []);
+});

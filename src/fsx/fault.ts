@@ -183,7 +183,14 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
         };
         return real(...args);
       }
-      const out = real(...args);
+      let out: unknown;
+      try {
+        out = real(...args);
+      } catch (err) {
+        // A call that failed (a rename whose folder is still to be made) is a step all the same.
+        if (fault) crash();
+        throw err;
+      }
       if (method === 'openSync' && typeof out === 'number' && typeof args[0] === 'string') fdPaths.set(out, args[0]);
       if (method === 'closeSync' && typeof args[0] === 'number') fdPaths.delete(args[0]);
       if (fault) crash();

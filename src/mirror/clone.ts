@@ -9,7 +9,7 @@ import type { DiskSession, KeyProvider } from '../archive/session.js';
 import { blaineDir, cipherDir, diskCatalogPath, diskTempDir, hostSnapshotPath, onDisk, volumeFile } from '../archive/layout.js';
 import { freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
-import { DiskError, ensureLayout, writeVolume, type VolumeInfo } from '../archive/volume.js';
+import { DiskError, ensureLayout, readVolume, writeVolume, type VolumeInfo } from '../archive/volume.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 
 export interface CloneResult {
@@ -29,6 +29,25 @@ function statTimes(st: fs.BigIntStats) {
   return { mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n) };
 }
 
+function volumeOf(disk: string, fs: Fsx): string | null {
+  try {
+    return readVolume(disk, fs).volume;
+  } catch {
+    return null;
+  }
+}
+
+function onlyEmptyFolders(dir: string, fs: Fsx): boolean {
+  try {
+    return (fs.readdirSync(dir) as string[]).every((n) => {
+      const p = path.join(dir, n);
+      return fs.lstatSync(p).isDirectory() && fs.readdirSync(p).length === 0;
+    });
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Makes a second physical copy of the mounted volume on an empty disk: every stored file with its
  * hardlinks, the parity tree, and the disk catalog, all under the same volume UUID and a new copy
@@ -45,14 +64,18 @@ export async function cloneDisk(
   if (!fs.existsSync(target) || !fs.statSync(target).isDirectory()) {
     throw new DiskError(`${target} does not exist or is not a directory; is the new disk mounted?`, 'NOT_A_DIRECTORY');
   }
-  const present = fs.readdirSync(target).filter((n) => !FRESH.has(n));
+  // A .blaine of empty folders is what a clone cut short before its marker leaves: nothing to keep.
+  const present = fs.readdirSync(target).filter((n) => !FRESH.has(n) && !(n === '.blaine' && onlyEmptyFolders(path.join(target, n), fs)));
   const markerPrefix = `.clone-${s.info.volume}${TEMP_MARK}`;
   if (present.length > 0) {
-    // A clone of this volume that was cut short (its marker, no identity yet): everything on the
-    // disk is what it wrote, since a clone starts only on an empty disk. It is started again.
+    // A clone of this volume that was cut short (its marker, and no identity yet or only just this
+    // volume's): everything on the disk is what it wrote, since a clone starts only on an empty
+    // disk. It is started again.
     const own = blaineDir(target);
     const resumable =
-      !fs.existsSync(volumeFile(target)) && fs.existsSync(own) && (fs.readdirSync(own) as string[]).some((n) => n.startsWith(markerPrefix));
+      fs.existsSync(own) &&
+      (fs.readdirSync(own) as string[]).some((n) => n.startsWith(markerPrefix)) &&
+      (!fs.existsSync(volumeFile(target)) || volumeOf(target, fs) === s.info.volume);
     if (!resumable) throw new CloneError(`${target} is not empty; a mirror copy needs an empty disk`);
     opts.warn(`${target} holds an interrupted clone of this volume; starting it again`);
     for (const n of present) fs.rmSync(path.join(target, n), { recursive: true, force: true });
