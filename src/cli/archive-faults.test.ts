@@ -105,3 +105,27 @@ test('backup: EIO writing the host-catalog snapshot at the end is exit 1 in one 
   assertRerunConverges(env);
   assert.ok(fs.existsSync(path.join(env.disk, '.blaine', 'host-catalog.sqlite')));
 });
+
+test('restore: EIO from the mtime setter stops at that file in one sentence, exit 1; the rerun restores the rest', (t) => {
+  const env = testEnv('blaine-archive-fault-');
+  t.after(env.cleanup);
+  library(env.lib);
+  assert.equal(backup(env, ['--init']).status, 0);
+  const to = path.join(env.base, 'restored');
+  const restore = (faults?: string) =>
+    blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', to, '*'], { env: faults ? { BLAINE_TEST_FAULTS: faults } : {} });
+  const r = restore('utimes:2:EIO');
+  assert.equal(r.status, 1, r.stderr);
+  assertOneLine(r.stderr, /^blaine: cannot write .*: i\/o error; the files restored before it are in place$/m);
+  const placed = (dir: string): string[] => fs.readdirSync(dir, { recursive: true, withFileTypes: true }).filter((d) => d.isFile()).map((d) => d.name);
+  assert.equal(placed(to).length, 1, 'the first file is in place, nothing half-made beside it');
+  const again = restore();
+  assert.equal(again.status, 0, again.stderr);
+  assert.equal(placed(to).length, 5);
+  for (const f of ['photos/p0.jpg', 'photos/p1.jpg', 'photos/p2.jpg', 'photos/p3.jpg', 'docs/note.txt']) {
+    const src = path.join(env.lib, f);
+    const out = path.join(to, src);
+    assert.deepEqual(fs.readFileSync(out), fs.readFileSync(src), f);
+    assert.equal(fs.statSync(out, { bigint: true }).mtimeNs, fs.statSync(src, { bigint: true }).mtimeNs, `${f}: mtime to the ns`);
+  }
+});

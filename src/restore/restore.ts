@@ -20,6 +20,7 @@ import { parityFiles } from '../parity/paths.js';
 import type { Par2Config } from '../parity/par2.js';
 import { repairFromCopy } from '../parity/repair-copy.js';
 import { rescueCopy } from '../parity/rescue.js';
+import { reason as errnoReason } from '../fsx/errno.js';
 import { CopyError, copyWithSha1, makeSymlink, setTimes, sha1File, type FileMeta } from '../fsx/copy.js';
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { byPath, diskRelative } from '../fsx/paths.js';
@@ -78,6 +79,8 @@ function lstatOrNull(p: string, fs: Fsx): Stats | null {
 }
 
 function reason(e: unknown): string {
+  // A failed write's CopyError names the scratch file; the sentence is about the target, so only the errno's words.
+  if (e instanceof CopyError && e.code !== 'SOURCE' && e.cause !== undefined) return errnoReason(e.cause).replace(/\.$/, '');
   return (e instanceof Error ? e.message : String(e)).replace(/\.$/, '');
 }
 
