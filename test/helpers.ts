@@ -230,3 +230,56 @@ export function summaryOf(r: RunResult): Record<string, number | boolean> {
     throw new Error(`not JSON (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
   }
 }
+
+/** What a restore or the library must agree on, per path: content, kind, mode, owner, mtime to the ns. */
+export function fidelityOf(root: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const walk = (d: string, rel: string) => {
+    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      const full = path.join(d, ent.name);
+      const st = fs.lstatSync(full, { bigint: true });
+      if (ent.isDirectory()) {
+        walk(full, r);
+        continue;
+      }
+      const what = ent.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha1(fs.readFileSync(full))}`;
+      const mode = ent.isSymbolicLink() ? '' : (st.mode & 0o7777n).toString(8);
+      out.set(r, `${what} mode ${mode} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`);
+    }
+  };
+  walk(root, '');
+  return out;
+}
+
+/**
+ * A full restore of the library from `disks` (each in turn into `to`) equals the library: content,
+ * kind, mode, owner, mtime to the nanosecond, and the same hardlink groups.
+ */
+export function assertRestoresLibrary(lib: string, disks: string[], db: string, to: string): void {
+  for (const d of disks) {
+    const r = blaine(['restore', '--dest', d, '--db', db, '--to', to, `${lib}/*`]);
+    assert.equal(r.status, 0, `restore from ${d}: ${r.stderr}`);
+  }
+  const restored = path.join(to, lib.slice(1));
+  assert.deepEqual(fidelityOf(restored), fidelityOf(lib), 'the restore differs from the library');
+  assert.deepEqual(linkGroups(restored), linkGroups(lib), 'hardlink groups differ');
+}
+
+/** Paths (relative) of files sharing an inode with another, grouped. */
+function linkGroups(root: string): string[][] {
+  const byIno = new Map<string, string[]>();
+  const walk = (d: string, rel: string) => {
+    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      const full = path.join(d, ent.name);
+      if (ent.isDirectory()) walk(full, r);
+      else if (ent.isFile()) {
+        const st = fs.statSync(full);
+        if (st.nlink > 1) byIno.set(`${st.ino}`, [...(byIno.get(`${st.ino}`) ?? []), r]);
+      }
+    }
+  };
+  walk(root, '');
+  return [...byIno.values()].map((g) => g.sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
+}

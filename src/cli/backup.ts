@@ -23,6 +23,7 @@ import {
 import { UsageError } from './exit.js';
 import type { Output } from './output.js';
 import { reportBackup } from './backup-report.js';
+import { retireIfCopy } from './retire.js';
 import { configRules } from './config.js';
 
 interface BackupOptions extends CommonOptions {
@@ -32,6 +33,7 @@ interface BackupOptions extends CommonOptions {
   clean?: boolean;
   maxDelete: string;
   force?: boolean;
+  discardChanges?: boolean;
   dryRun?: boolean;
   /** --exclude and --include in the order given (first match wins). */
   rule?: Rule[];
@@ -66,7 +68,8 @@ export function registerBackup(program: Command): void {
     .option('--encrypt', 'with --init: encrypt the new disk (gocryptfs)')
     .option('--clean', 'remove archived files that are gone from the data paths')
     .option('--max-delete <pct>', 'with --clean: most files (percent of a data path) one run may remove', '10')
-    .option('--force', 'remove even when the mass-delete guard trips; with --init, accept a disk that holds files (left alone)')
+    .option('--force', 'remove even when the mass-delete guard trips; with --init, accept a disk that holds files (left alone), or retire a mirror copy')
+    .option('--discard-changes', 'with --init --force on a mirror copy: retire it even though its twin lacks changes only it holds')
     .option('--dry-run', 'print what would happen and change nothing')
     .addOption(repeatableOption('--exclude <rule>', 'SnapRAID-style exclude rule', (pattern) => rules.push({ kind: 'exclude', pattern })))
     .addOption(repeatableOption('--include <rule>', 'SnapRAID-style include rule', (pattern) => rules.push({ kind: 'include', pattern })))
@@ -120,6 +123,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   const par2Command = par2Argv(opts.par2Command);
   if (withParity && !opts.dryRun) requirePar2(par2Command);
   checkDataPaths(dest, roots, (m) => out.warn(m));
+  retireIfCopy({ dest, db, init: !!opts.init, force: !!opts.force, discard: !!opts.discardChanges, dryRun: !!opts.dryRun, key: keyProvider(opts), fs: fileSystem() }, out);
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };
   // A dry run changes nothing, so Ctrl-C may end it at once, as it always has.
   const interrupt = opts.dryRun ? null : interruptSignal(out);

@@ -14,6 +14,7 @@ import {
   assertDiskMatchesCatalog,
   blaine,
   blaineBin,
+  fidelityOf,
   isRoot,
   mountTmpfs,
   readTree,
@@ -36,27 +37,6 @@ function backup(env: Env, ...extra: string[]) {
 
 function restoreAll(env: Env, to: string) {
   return blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', to, '*']);
-}
-
-/** What a restore or the library must agree on, per path: content, kind, mode, owner, mtime to the ns. */
-function fidelityOf(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string, rel: string) => {
-    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${ent.name}` : ent.name;
-      const full = path.join(d, ent.name);
-      const st = fs.lstatSync(full, { bigint: true });
-      if (ent.isDirectory()) {
-        walk(full, r);
-        continue;
-      }
-      const what = ent.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha1(fs.readFileSync(full))}`;
-      const mode = ent.isSymbolicLink() ? '' : (st.mode & 0o7777n).toString(8);
-      out.set(r, `${what} mode ${mode} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`);
-    }
-  };
-  walk(root, '');
-  return out;
 }
 
 /** The library compared with a full restore of it (restored at DIR/<absolute path>). */

@@ -12,6 +12,8 @@ import { registerPending } from './pending.js';
 import { registerClone } from './clone.js';
 import { registerMount } from './mount.js';
 import { registerReport } from './report.js';
+import { registerForgetDisk } from './forget-disk.js';
+import { registerRemove } from './remove.js';
 import { addExamples } from './examples.js';
 
 export function buildProgram(): Command {
@@ -30,6 +32,8 @@ export function buildProgram(): Command {
   registerClone(program);
   registerMount(program);
   registerReport(program);
+  registerRemove(program);
+  registerForgetDisk(program);
   addExamples(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;

@@ -1,0 +1,38 @@
+/**
+ * Dropping what the host catalog knows of a lost volume or of one lost copy, and finding what only
+ * that volume held. SQL stays in the catalog package; the decisions are src/forget's.
+ */
+import type { Catalog } from './catalog.js';
+import type { CatalogEntry } from './entry.js';
+
+/**
+ * The rows of `volume` whose content no other volume holds: a file whose size and SHA1 no other
+ * volume's file has, a symlink no other volume holds at the same path with the same target.
+ * Losing that volume loses these (unless a data path still has them).
+ */
+export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
+  const paths = cat.db
+    .prepare(
+      `SELECT f.path FROM files f WHERE f.volume = ? AND NOT EXISTS (
+         SELECT 1 FROM files g WHERE g.volume != f.volume AND g.kind = f.kind AND (
+           (f.kind = 'file' AND f.sha1 IS NOT NULL AND g.size = f.size AND g.sha1 = f.sha1) OR
+           (f.kind = 'symlink' AND g.path = f.path AND g.link_target IS f.link_target)))
+       ORDER BY f.path`,
+    )
+    .pluck(true)
+    .all(volume) as string[];
+  return paths.map((p) => cat.get(volume, p)!);
+}
+
+/** Every row of a volume: its files, its deferred actions, its copies and the volume itself. The run log stays. */
+export function dropVolume(cat: Catalog, volume: string): void {
+  cat.transaction(() => {
+    for (const table of ['files', 'deferred', 'copies']) cat.db.prepare(`DELETE FROM ${table} WHERE volume = ?`).run(volume);
+    cat.db.prepare('DELETE FROM volumes WHERE uuid = ?').run(volume);
+  });
+}
+
+/** One copy of a volume; the volume, its files and its queue stay (its other copy holds them). */
+export function dropCopy(cat: Catalog, copy: string): void {
+  cat.transaction(() => cat.db.prepare('DELETE FROM copies WHERE copy = ?').run(copy));
+}

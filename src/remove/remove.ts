@@ -1,0 +1,123 @@
+/**
+ * `blaine remove`: files leave the archive on purpose (SPEC §3, §5: the way to drop files that are now
+ * excluded). The mounted copy is first brought up to its volume, as every run does; then the host
+ * catalog's matching rows are planned (plan/remove.ts) and the executor deletes the mounted volume's
+ * share with its parity, journalled like any backup step, and queues DELETE for the other volumes.
+ */
+import fs from 'node:fs';
+import { Catalog } from '../catalog/catalog.js';
+import { Executor, type ExecutionResult } from '../apply/executor.js';
+import { beginWrite, finishWrite, openDiskSession, openDiskView, recoveryMessages, type KeyProvider } from '../archive/session.js';
+import type { Fsx } from '../fsx/fsx.js';
+import { catchUp } from '../mirror/catchup.js';
+import { planRemove, type RemovePlan } from '../plan/remove.js';
+
+export interface RemoveRun {
+  dest: string;
+  db: string;
+  /** SQLite GLOB patterns on the stored absolute path (SPEC §4). */
+  globs: string[];
+  maxDeletePct: number;
+  force: boolean;
+  dryRun: boolean;
+  key: KeyProvider | undefined;
+  signal: AbortSignal;
+  fs: Fsx;
+}
+
+export interface RemoveReporter {
+  info(msg: string): void;
+  warn(msg: string): void;
+  detail(msg: string): void;
+}
+
+export interface RemoveOutcome {
+  /** The mounted copy's label. */
+  copyLabel: string;
+  volume: string;
+  plan: RemovePlan;
+  /** Volume labels by UUID, for messages. */
+  labels: Map<string, string>;
+  /** null: a dry run, or the guard held everything back. */
+  result: ExecutionResult | null;
+  stopped: null | 'disk-full' | 'interrupted';
+  removed: number;
+  deferred: number;
+}
+
+export class RemoveError extends Error {}
+
+export async function runRemove(o: RemoveRun, out: RemoveReporter): Promise<RemoveOutcome> {
+  if (o.dryRun) return dryRun(o);
+  const session = openDiskSession({ dest: o.dest, db: o.db, key: o.key });
+  try {
+    const { info } = session;
+    for (const m of recoveryMessages(session)) out.warn(m);
+    const labels = new Map(session.host.volumes().map((v) => [v.uuid, v.label]));
+    const plan = planFor(session.host, info.volume, labels, o);
+    const outcome: RemoveOutcome = { copyLabel: info.copyLabel, volume: info.volume, plan, labels, result: null, stopped: null, removed: 0, deferred: 0 };
+    const behind = session.sync === 'behind';
+    if (plan.ops.length === 0 && !behind) return outcome;
+    beginWrite(session);
+    const ctx = {
+      root: session.root,
+      volume: info.volume,
+      host: session.host,
+      disk: session.disk,
+      parity: null,
+      parityPct: 0,
+      reserve: 0,
+      signal: o.signal,
+      detail: (m: string) => out.detail(m),
+      warn: (m: string) => out.warn(m),
+      fs: o.fs,
+    };
+    // Pending actions first (SPEC §5): the deletions then meet the disk as its volume has it.
+    let caughtUp = false;
+    if (behind) {
+      const c = await catchUp(session, ctx);
+      caughtUp = c.changed > 0 || c.applied > 0;
+      if (c.applied > 0) out.info(`applied ${c.applied} deferred action(s) on "${info.label}"`);
+      if (c.stopped) {
+        outcome.stopped = c.stopped;
+        await finishWrite(session, 'remove', c.stopped, {}, true, false);
+        return outcome;
+      }
+    }
+    const result = await new Executor(ctx).run(plan.ops);
+    outcome.result = result;
+    outcome.stopped = result.stopped?.reason ?? null;
+    outcome.deferred = result.counts.deferred;
+    outcome.removed = result.counts.removed - result.counts.deferred;
+    const summary = { removed: outcome.removed, deferred: outcome.deferred, globs: o.globs };
+    await finishWrite(session, 'remove', outcome.stopped ?? 'ok', summary, result.done > 0 || caughtUp, outcome.removed > 0);
+    return outcome;
+  } finally {
+    session.close();
+  }
+}
+
+function planFor(host: Catalog, volume: string, labels: Map<string, string>, o: RemoveRun): RemovePlan {
+  return planRemove(host.matching(o.globs), volume, (v) => host.volumeStats(v).files, {
+    maxDeletePct: o.maxDeletePct,
+    force: o.force,
+    label: (v) => labels.get(v) ?? v,
+  });
+}
+
+/** The plan against read-only copies of the catalogs; nothing on the disk or the host changes. */
+async function dryRun(o: RemoveRun): Promise<RemoveOutcome> {
+  if (!fs.existsSync(o.db)) throw new RemoveError(`no host catalog at ${o.db}; nothing is archived there`);
+  const view = openDiskView(o.dest, { key: o.key, readonly: true });
+  const info = view.info;
+  view.close();
+  const host = Catalog.openCopy(o.db);
+  try {
+    const labels = new Map(host.volumes().map((v) => [v.uuid, v.label]));
+    const plan = planFor(host, info.volume, labels, o);
+    const removed = plan.ops.filter((op) => op.type === 'delete').length;
+    return { copyLabel: info.copyLabel, volume: info.volume, plan, labels, result: null, stopped: null, removed, deferred: plan.ops.length - removed };
+  } finally {
+    host.close();
+  }
+}
