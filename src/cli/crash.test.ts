@@ -174,3 +174,45 @@ for (const kind of ['write', 'mkdir', 'syncfs', 'rename', 'copyfile']) {
     t.diagnostic(`clone, ${kind}: ${n} crash points`);
   });
 }
+
+/**
+ * Offline volume B (with parity) holds old/; the mounted disk (with parity) holds new/, where
+ * keep.bin and gone.bin are one inode. The library then loses what `remove` is asked to drop.
+ */
+function withRemovals(env: ReturnType<typeof testEnv>): string {
+  const B = path.join(env.base, 'B');
+  fs.mkdirSync(B);
+  const withParity = (args: string[]) => args.filter((a) => a !== '--no-parity');
+  for (const n of ['o1', 'o2', 'stay']) write(path.join(env.lib, 'old', `${n}.bin`), crypto.randomBytes(8000));
+  assert.equal(blaine(withParity(backupArgs(env, B, env.db, ['--init'])), { env: SCAN }).status, 0);
+  for (const n of ['n1', 'n2', 'keep']) write(path.join(env.lib, 'new', `${n}.bin`), crypto.randomBytes(9000));
+  fs.linkSync(path.join(env.lib, 'new', 'keep.bin'), path.join(env.lib, 'new', 'gone.bin'));
+  fs.mkdirSync(path.join(env.lib, 'new', 'sub'));
+  fs.symlinkSync('../n1.bin', path.join(env.lib, 'new', 'sub', 'gone-link'));
+  assert.equal(blaine(withParity(backupArgs(env, env.disk, env.db, ['--init'])), { env: SCAN }).status, 0);
+  for (const p of ['old/o1.bin', 'old/o2.bin', 'new/n1.bin', 'new/gone.bin', 'new/sub']) fs.rmSync(path.join(env.lib, p), { recursive: true });
+  return B;
+}
+
+for (const kind of ['unlink', 'write', 'fsync', 'syncfs']) {
+  test(`remove killed after every ${kind} call: the rerun converges, nothing else lost, then apply drops the offline share`, (t) => {
+    const env = testEnv('blaine-crash-');
+    t.after(env.cleanup);
+    const B = withRemovals(env);
+    const args = ['remove', '--dest', env.disk, '--db', env.db, '--max-delete', '100', '*/old/o*', '*/new/n1.bin', '*/new/gone*', '*/new/sub/*'];
+    const n = crashEveryStep(env, kind, [env.disk, B, env.db], args, (where) => {
+      assertDiskMatchesCatalog(env.disk, env.db, { hostMayHaveMore: true, parity: true });
+      const ap = blaine(['apply', '--dest', B, '--db', env.db]);
+      assert.equal(ap.status, 0, `${where}: apply: ${ap.stderr}`);
+      assertConsistent(env, [env.disk, B], where);
+      assertDiskMatchesCatalog(B, env.db, { hostMayHaveMore: true, parity: true });
+      assert.deepEqual(rows(env.db).filter((r) => /\/(o1|o2|n1|gone)[^/]*$/.test(r.path)), [], `${where}: removed rows are back`);
+      assert.deepEqual(
+        rows(env.db).map((r) => path.basename(r.path)).sort(),
+        ['keep.bin', 'n2.bin', 'stay.bin'],
+        `${where}: the catalog lost or kept the wrong files`,
+      );
+    });
+    t.diagnostic(`remove, ${kind}: ${n} crash points`);
+  });
+}
