@@ -17,6 +17,7 @@ export const EXAMPLES: Record<string, [string, string][]> = {
     ['blaine backup --dest /mnt/disk /mnt/media/photos /mnt/media/music', 'archive what changed; queued actions for this disk come first'],
     ['blaine backup --dest /mnt/disk --dry-run --exclude "*.tmp" /mnt/media', 'show what would be done, changing nothing'],
     ['blaine backup --config /etc/blaine/blaine.toml --dest /mnt/disk --clean /mnt/media', 'also remove archived files that are gone'],
+    ['blaine backup --init --force --label "D\'" --dest /mnt/disk2 /mnt/media', "retire the mirror copy C' on /mnt/disk2 and make it the new disk D'"],
   ],
   list: [
     ["blaine list '/mnt/media/photos/2019/*'", 'archived files under a path, from the host catalog'],
@@ -42,6 +43,14 @@ export const EXAMPLES: Record<string, [string, string][]> = {
   ],
   apply: [['blaine apply --dest /mnt/disk', "carry out the mounted disk's deferred actions, copying nothing new"]],
   clone: [["blaine clone --dest /mnt/disk --to /mnt/disk2 --label \"C'\"", "make C', a mirror copy of the mounted disk C, on an empty disk"]],
+  remove: [
+    ["blaine remove --dest /mnt/disk --dry-run '*.tmp'", 'show which archived files would go, changing nothing'],
+    ["blaine remove --dest /mnt/disk '/mnt/media/scratch/*'", 'delete them from this disk now; offline disks delete them when next mounted'],
+  ],
+  'forget-disk': [
+    ['blaine forget-disk B', 'volume B is lost: forget it and list what no other disk holds'],
+    ["blaine forget-disk C --copy \"C'\"", "C' is lost: forget that copy; the volume stays on C"],
+  ],
   mount: [
     ['blaine mount --dest /media/offsite /mnt/browse', 'show an encrypted disk read-only at /mnt/browse until Ctrl-C'],
     ['blaine mount --dest /media/offsite --key-file ~/.blaine-key /mnt/browse', 'the same, with the key from a file'],
