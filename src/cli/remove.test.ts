@@ -132,3 +132,28 @@ test('excluded files are kept by backups until remove drops them; they are not a
   verifyClean(env, env.disk);
   assert.equal(volumeOf(env.disk).label, 'disk');
 });
+
+test("remove on one copy of a mirror: the twin follows when it is next mounted; a copy that is behind is caught up first", (t) => {
+  const env = testEnv('blaine-remove-');
+  t.after(env.cleanup);
+  for (let i = 0; i < 6; i++) write(path.join(env.lib, 'a', `f${i}.bin`), crypto.randomBytes(3000 + i));
+  ok(backup(env, env.disk, '--init', '--label', 'C', '--no-parity'), 'backup C');
+  const twin = path.join(env.base, 'C2');
+  fs.mkdirSync(twin);
+  ok(blaine(['clone', '--dest', env.disk, '--to', twin, '--label', "C'", '--db', env.db]), 'clone');
+  // C' moves a file and removes another; C, behind, removes a third: its catch-up comes first.
+  fs.renameSync(path.join(env.lib, 'a', 'f0.bin'), path.join(env.lib, 'a', 'moved.bin'));
+  ok(backup(env, twin, '--no-parity'), "backup C'");
+  fs.rmSync(path.join(env.lib, 'a', 'f1.bin'));
+  fs.rmSync(path.join(env.lib, 'a', 'moved.bin'));
+  const r = ok(blaine(['remove', '--dest', env.disk, '--db', env.db, '--max-delete', '50', '*/f1.bin', '*/moved.bin']), 'remove on C');
+  assert.match(r.stdout, /removed 2 file/);
+  assertDiskMatchesCatalog(env.disk, env.db);
+  const ap = ok(blaine(['apply', '--dest', twin, '--db', env.db]), "apply C'");
+  assert.match(ap.stdout, /change\(s\) on the disk/);
+  assertDiskMatchesCatalog(twin, env.db);
+  for (const d of [env.disk, twin]) {
+    verifyClean(env, d);
+    assertRestoresLibrary(env.lib, [d], env.db, path.join(env.base, `restored-${path.basename(d)}`));
+  }
+});
