@@ -15,6 +15,7 @@ import {
   volumeOf,
   write,
 } from '../../test/helpers.js';
+import { cryptUnavailable, fastScrypt } from '../crypt/testing.js';
 
 type Env = ReturnType<typeof testEnv>;
 
@@ -174,4 +175,34 @@ test('--discard-changes retires a copy whose twin lacks its changes; the next ba
   assert.equal(Number(summaryOf(b).added) + Number(summaryOf(b).modified), 1);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertRestoresLibrary(env.lib, [env.disk], env.db, path.join(env.base, 'restored'));
+});
+
+const cryptSkip = cryptUnavailable();
+
+test('retiring an encrypted mirror copy removes its cipher directory; the disk becomes a new plain one', { skip: cryptSkip }, (t) => {
+  fastScrypt();
+  const env = testEnv('blaine-retire-');
+  t.after(env.cleanup);
+  const keyFile = path.join(env.base, 'key');
+  fs.writeFileSync(keyFile, 'retire me\n');
+  const run = (args: string[]) => blaine([...args, '--key-file', keyFile]);
+  for (let i = 0; i < 3; i++) write(path.join(env.lib, `f${i}.bin`), crypto.randomBytes(2000 + i));
+  ok(run(['backup', '--init', '--encrypt', '--label', 'C', '--dest', env.disk, '--db', env.db, '--no-parity', '--reserve', '0', env.lib]), 'backup C');
+  const copy = path.join(env.base, 'C2');
+  fs.mkdirSync(copy);
+  ok(run(['clone', '--dest', env.disk, '--to', copy, '--label', "C'", '--db', env.db]), 'clone');
+  assert.ok(fs.existsSync(path.join(copy, '.blaine', 'cipher')));
+  const r = ok(run(['backup', '--init', '--force', '--label', "D'", '--dest', copy, '--db', env.db, '--no-parity', '--reserve', '0', env.lib]), 'retire');
+  assert.match(r.stdout, /retired copy "C'" of volume "C"/);
+  assert.ok(!fs.existsSync(path.join(copy, '.blaine', 'cipher')), 'the old cipher directory is gone');
+  const d = volumeOf(copy);
+  assert.equal(d.label, "D'");
+  assert.equal((d as { encrypted?: boolean }).encrypted, false);
+  assertDiskMatchesCatalog(copy, env.db);
+  const disks = JSON.parse(ok(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
+  assert.deepEqual(disks.map((x: { label: string; copies: unknown[] }) => `${x.label}:${x.copies.length}`).sort(), ["C:1", "D':1"]);
+  // The library's content is on C (D' only links to it there, deferred): nothing of C' is left on the disk.
+  assert.deepEqual(fs.readdirSync(copy).sort(), ['.blaine']);
+  const v = run(['verify', '--checksum', '--dest', env.disk, '--db', env.db]);
+  assert.equal(v.status, 0, v.stdout + v.stderr);
 });
