@@ -206,3 +206,38 @@ test('retiring an encrypted mirror copy removes its cipher directory; the disk b
   const v = run(['verify', '--checksum', '--dest', env.disk, '--db', env.db]);
   assert.equal(v.status, 0, v.stdout + v.stderr);
 });
+
+test('retiring a copy killed after every unlink call: the rerun of the same command finishes it, the twin untouched', (t) => {
+  const env = testEnv('blaine-retire-');
+  t.after(env.cleanup);
+  const copy = mirrored(env);
+  write(path.join(copy, 'mine.txt'), 'foreign\n');
+  const tpl = path.join(env.base, 'tpl');
+  fs.mkdirSync(tpl);
+  const save = [copy, env.db];
+  for (const [i, p] of save.entries()) fs.cpSync(p, path.join(tpl, String(i)), { recursive: true, verbatimSymlinks: true });
+  const args = ['backup', '--init', '--force', '--label', 'D', '--dest', copy, '--db', env.db, '--no-parity', '--reserve', '0', env.lib];
+  let crashes = 0;
+  for (let n = 1; n < 100; n++) {
+    for (const [i, p] of save.entries()) {
+      fs.rmSync(p, { recursive: true, force: true });
+      fs.cpSync(path.join(tpl, String(i)), p, { recursive: true, verbatimSymlinks: true });
+    }
+    for (const ext of ['-wal', '-shm']) fs.rmSync(env.db + ext, { force: true });
+    const r = blaine(args, { env: { BLAINE_TEST_FAULTS: `unlink:${n}:crash` } });
+    if (r.status === 0) break;
+    assert.equal(r.status, -1, `unlink ${n}: killed, not exited: ${r.stderr}`);
+    crashes++;
+    ok(blaine(args), `rerun after a crash at unlink ${n}`);
+    const where = `after a crash at unlink ${n}`;
+    assert.equal(volumeOf(copy).label, 'D', where);
+    assert.equal(fs.readFileSync(path.join(copy, 'mine.txt'), 'utf8'), 'foreign\n', where);
+    fs.rmSync(path.join(copy, 'mine.txt'));
+    assertDiskMatchesCatalog(copy, env.db);
+    assertDiskMatchesCatalog(env.disk, env.db);
+    const disks = JSON.parse(ok(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
+    assert.deepEqual(disks.map((x: { label: string; copies: unknown[] }) => `${x.label}:${x.copies.length}`).sort(), ['C:1', 'D:1'], where);
+  }
+  assert.ok(crashes > 0, 'the retirement made no unlink call');
+  t.diagnostic(`retire, unlink: ${crashes} crash points`);
+});
