@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { catchUp } from '../mirror/catchup.js';
+import { catchUp, noCopyContext } from '../mirror/catchup.js';
 import { beginWrite, finishWrite, openDiskSession } from '../archive/session.js';
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
@@ -31,19 +31,10 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
     }
     beginWrite(session);
     out.progress.begin('applying deferred actions');
-    const r = await catchUp(session, {
-      root: session.root,
-      volume: info.volume,
-      host: session.host,
-      disk: session.disk,
-      parity: null,
-      parityPct: 0,
-      reserve: 0,
-      signal: interrupt.signal,
-      detail: (m) => out.detail(m),
-      warn: (m) => out.warn(m),
-      fs: fileSystem(),
-    });
+    const r = await catchUp(
+      session,
+      noCopyContext(session, { signal: interrupt.signal, detail: (m) => out.detail(m), warn: (m) => out.warn(m), fs: fileSystem() }),
+    );
     out.progress.begin('writing catalogs');
     // Catching up brings this copy to its volume and leaves the volume as it is: the twin stays in step.
     const free = await finishWrite(session, 'apply', r.stopped ?? 'ok', { ...r, lacking: r.lacking.length }, true, false);

@@ -13,6 +13,17 @@ export interface CatchUpResult {
 }
 
 /**
+ * The executor's context for a run on the mounted copy that copies nothing from the data paths and
+ * so makes no parity and needs no reserve (apply, remove).
+ */
+export function noCopyContext(
+  s: DiskSession,
+  o: Pick<ExecutorContext, 'signal' | 'detail' | 'warn' | 'fs'>,
+): ExecutorContext {
+  return { root: s.root, volume: s.info.volume, host: s.host, disk: s.disk, parity: null, parityPct: 0, reserve: 0, ...o };
+}
+
+/**
  * Brings the mounted copy up to its volume's state in the host catalog; the queue of deferred actions
  * empties. A dry run passes an applier that only records.
  */

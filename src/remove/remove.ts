@@ -9,7 +9,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { Executor, type ExecutionResult } from '../apply/executor.js';
 import { beginWrite, finishWrite, openDiskSession, openDiskView, recoveryMessages, type KeyProvider } from '../archive/session.js';
 import type { Fsx } from '../fsx/fsx.js';
-import { catchUp } from '../mirror/catchup.js';
+import { catchUp, noCopyContext } from '../mirror/catchup.js';
 import { planRemove, type RemovePlan } from '../plan/remove.js';
 
 export interface RemoveRun {
@@ -59,19 +59,7 @@ export async function runRemove(o: RemoveRun, out: RemoveReporter): Promise<Remo
     const behind = session.sync === 'behind';
     if (plan.ops.length === 0 && !behind) return outcome;
     beginWrite(session);
-    const ctx = {
-      root: session.root,
-      volume: info.volume,
-      host: session.host,
-      disk: session.disk,
-      parity: null,
-      parityPct: 0,
-      reserve: 0,
-      signal: o.signal,
-      detail: (m: string) => out.detail(m),
-      warn: (m: string) => out.warn(m),
-      fs: o.fs,
-    };
+    const ctx = noCopyContext(session, { signal: o.signal, detail: (m) => out.detail(m), warn: (m) => out.warn(m), fs: o.fs });
     // Pending actions first (SPEC §5): the deletions then meet the disk as its volume has it.
     let caughtUp = false;
     if (behind) {
