@@ -7,7 +7,8 @@ import { summaryLines } from '../report/summary.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
 
-function describeOp(op: Operation): string {
+/** One line per operation, as a dry run lists them. */
+export function describeOp(op: Operation): string {
   switch (op.type) {
     case 'copy':
       return `${op.why === 'added' ? 'add    ' : 'replace'} ${op.record.path} (${formatBytes(op.record.size)})`;

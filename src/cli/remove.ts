@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { RemoveError, runRemove, type RemoveOutcome } from '../remove/remove.js';
+import { runRemove, type RemoveOutcome } from '../remove/remove.js';
+import { describeOp } from './backup-report.js';
 import { action, addCommonOptions, dbPath, fileSystem, interruptSignal, keyProvider, parseNumber, requireDest, type CommonOptions } from './common.js';
-import { EXIT, UsageError, UserError } from './exit.js';
+import { EXIT, UsageError } from './exit.js';
 import type { Output } from './output.js';
 
 interface RemoveOptions extends CommonOptions {
@@ -48,9 +49,6 @@ async function remove(opts: RemoveOptions, globs: string[], out: Output): Promis
       },
       out,
     );
-  } catch (err) {
-    if (err instanceof RemoveError) throw new UserError(err.message);
-    throw err;
   } finally {
     interrupt?.dispose();
   }
@@ -71,12 +69,7 @@ function report(r: RemoveOutcome, opts: RemoveOptions, out: Output): number {
     });
   }
   for (const g of r.plan.guarded) out.error(`nothing removed: ${g.reason}; pass --force (or a higher --max-delete) to remove them`);
-  if (opts.dryRun) {
-    for (const op of r.plan.ops) {
-      if (op.type === 'delete') out.info(`remove ${op.entry.path} (on ${label(op.entry.volume)})`);
-      else if (op.type === 'defer') out.info(`defer DELETE ${op.path} (for ${label(op.volume)})`);
-    }
-  }
+  for (const op of r.ops ?? []) out.info(describeOp(op));
   if (!opts.json && !guarded) {
     if (r.plan.perVolume.size === 0) out.summary('no archived file matches; nothing removed');
     else {

@@ -3,13 +3,16 @@
  * excluded). The mounted copy is first brought up to its volume, as every run does; then the host
  * catalog's matching rows are planned (plan/remove.ts) and the executor deletes the mounted volume's
  * share with its parity, journalled like any backup step, and queues DELETE for the other volumes.
+ * --dry-run is the same pipeline on a session that writes nothing, with an applier that records.
  */
-import fs from 'node:fs';
-import { Catalog } from '../catalog/catalog.js';
-import { Executor, type ExecutionResult } from '../apply/executor.js';
-import { beginWrite, finishWrite, openDiskSession, openDiskView, recoveryMessages, type KeyProvider } from '../archive/session.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { Executor, type ApplierFactory, type ExecutionResult } from '../apply/executor.js';
+import { RecordingApplier } from '../apply/recorder.js';
+import { openDrySession } from '../archive/dry-session.js';
+import { beginWrite, finishWrite, openDiskSession, recoveryMessages, type KeyProvider } from '../archive/session.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { catchUp, noCopyContext } from '../mirror/catchup.js';
+import type { Operation } from '../plan/operation.js';
 import { planRemove, type RemovePlan } from '../plan/remove.js';
 
 export interface RemoveRun {
@@ -38,24 +41,28 @@ export interface RemoveOutcome {
   plan: RemovePlan;
   /** Volume labels by UUID, for messages. */
   labels: Map<string, string>;
-  /** null: a dry run, or the guard held everything back. */
+  /** null: the guard held everything back, or nothing matched. */
   result: ExecutionResult | null;
   stopped: null | 'disk-full' | 'interrupted';
   removed: number;
   deferred: number;
+  /** A dry run's operations (the catch-up's, then the removal's), recorded instead of carried out. */
+  ops?: Operation[];
 }
 
-export class RemoveError extends Error {}
-
 export async function runRemove(o: RemoveRun, out: RemoveReporter): Promise<RemoveOutcome> {
-  if (o.dryRun) return dryRun(o);
-  const session = openDiskSession({ dest: o.dest, db: o.db, key: o.key });
+  const recorded: Operation[] | null = o.dryRun ? [] : null;
+  const makeApplier: ApplierFactory = recorded ? (ctx) => new RecordingApplier(ctx, recorded, 0) : (ctx) => new Executor(ctx);
+  const session = (recorded ? openDrySession : openDiskSession)({ dest: o.dest, db: o.db, key: o.key });
   try {
     const { info } = session;
     for (const m of recoveryMessages(session)) out.warn(m);
     const labels = new Map(session.host.volumes().map((v) => [v.uuid, v.label]));
     const plan = planFor(session.host, info.volume, labels, o);
-    const outcome: RemoveOutcome = { copyLabel: info.copyLabel, volume: info.volume, plan, labels, result: null, stopped: null, removed: 0, deferred: 0 };
+    const outcome: RemoveOutcome = {
+      copyLabel: info.copyLabel, volume: info.volume, plan, labels, result: null, stopped: null, removed: 0, deferred: 0,
+      ...(recorded ? { ops: recorded } : {}),
+    };
     const behind = session.sync === 'behind';
     if (plan.ops.length === 0 && !behind) return outcome;
     beginWrite(session);
@@ -63,22 +70,22 @@ export async function runRemove(o: RemoveRun, out: RemoveReporter): Promise<Remo
     // Pending actions first (SPEC §5): the deletions then meet the disk as its volume has it.
     let caughtUp = false;
     if (behind) {
-      const c = await catchUp(session, ctx);
+      const c = await catchUp(session, ctx, makeApplier);
       caughtUp = c.changed > 0 || c.applied > 0;
-      if (c.applied > 0) out.info(`applied ${c.applied} deferred action(s) on "${info.label}"`);
+      if (c.applied > 0) out.info(`${recorded ? 'would apply' : 'applied'} ${c.applied} deferred action(s) on "${info.label}"`);
       if (c.stopped) {
         outcome.stopped = c.stopped;
-        await finishWrite(session, 'remove', c.stopped, {}, true, false);
+        if (!recorded) await finishWrite(session, 'remove', c.stopped, {}, true, false);
         return outcome;
       }
     }
-    const result = await new Executor(ctx).run(plan.ops);
+    const result = await makeApplier(ctx).run(plan.ops);
     outcome.result = result;
     outcome.stopped = result.stopped?.reason ?? null;
     outcome.deferred = result.counts.deferred;
     outcome.removed = result.counts.removed - result.counts.deferred;
     const summary = { removed: outcome.removed, deferred: outcome.deferred, globs: o.globs };
-    await finishWrite(session, 'remove', outcome.stopped ?? 'ok', summary, result.done > 0 || caughtUp, outcome.removed > 0);
+    if (!recorded) await finishWrite(session, 'remove', outcome.stopped ?? 'ok', summary, result.done > 0 || caughtUp, outcome.removed > 0);
     return outcome;
   } finally {
     session.close();
@@ -91,21 +98,4 @@ function planFor(host: Catalog, volume: string, labels: Map<string, string>, o: 
     force: o.force,
     label: (v) => labels.get(v) ?? v,
   });
-}
-
-/** The plan against read-only copies of the catalogs; nothing on the disk or the host changes. */
-async function dryRun(o: RemoveRun): Promise<RemoveOutcome> {
-  if (!fs.existsSync(o.db)) throw new RemoveError(`no host catalog at ${o.db}; nothing is archived there`);
-  const view = openDiskView(o.dest, { key: o.key, readonly: true });
-  const info = view.info;
-  view.close();
-  const host = Catalog.openCopy(o.db);
-  try {
-    const labels = new Map(host.volumes().map((v) => [v.uuid, v.label]));
-    const plan = planFor(host, info.volume, labels, o);
-    const removed = plan.ops.filter((op) => op.type === 'delete').length;
-    return { copyLabel: info.copyLabel, volume: info.volume, plan, labels, result: null, stopped: null, removed, deferred: plan.ops.length - removed };
-  } finally {
-    host.close();
-  }
 }
