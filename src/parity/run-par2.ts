@@ -68,9 +68,31 @@ function killGroup(child: ChildProcess): void {
   }
 }
 
+/**
+ * A par2 run must not outlive Blaine: killed (SIGKILL, power button) while par2 still writes into
+ * .blaine/tmp, the next run would clean up under a live writer. The process-exit hook above cannot
+ * run after SIGKILL, so the kernel is asked instead: util-linux's setpriv sets PR_SET_PDEATHSIG, which
+ * survives exec but not fork, so it guards a small shell that runs the command in the background
+ * and, on that signal, kills its whole process group (a configured wrapper's own children too).
+ * The shell first checks that Blaine is still its parent: one that died before the signal was set
+ * would never send it. Where setpriv is missing (not Linux) the command runs as it is.
+ */
+const DIE_WITH_PARENT = 'trap "kill -KILL 0" TERM; [ "$PPID" = "$1" ] || exit 125; shift; "$@" & wait $!';
+/** The wrapper's exit status when the command itself could not be found (sh: "not found"). */
+const NOT_FOUND = 127;
+let pdeathsig: boolean | undefined;
+
+function diesWithParent(argv: string[]): string[] {
+  pdeathsig ??= spawnSync('setpriv', ['--pdeathsig', 'TERM', '--', 'true'], { stdio: 'ignore', timeout: 30_000 }).status === 0;
+  if (!pdeathsig) return argv;
+  return ['setpriv', '--pdeathsig', 'TERM', '--', 'sh', '-c', DIE_WITH_PARENT, 'blaine-par2', String(process.pid), ...argv];
+}
+
 export function runPar2(cfg: Par2Config, args: string[], cwd: string, signal: AbortSignal | undefined, rel: string): Promise<RunResult> {
   const [cmd, ...pre] = cfg.command;
   if (!cmd) return Promise.reject(new ParityError('the par2 command is empty', 'ENOPAR2'));
+  const [exe, ...argv] = diesWithParent([cmd, ...pre, ...args]);
+  const wrapped = exe !== cmd;
   if (signal?.aborted) return Promise.reject(aborted(rel));
   if (!exitHookInstalled) {
     exitHookInstalled = true;
@@ -90,7 +112,7 @@ export function runPar2(cfg: Par2Config, args: string[], cwd: string, signal: Ab
     let child: ChildProcess;
     try {
       // Its own process group (detached): Ctrl-C reaches Blaine, which decides, and abort kills all of it.
-      child = spawn(cmd, [...pre, ...args], { cwd, stdio: ['ignore', 'ignore', errFd], detached: true });
+      child = spawn(exe!, argv, { cwd, stdio: ['ignore', 'ignore', errFd], detached: true });
     } finally {
       fs.closeSync(errFd);
     }
@@ -113,6 +135,7 @@ export function runPar2(cfg: Par2Config, args: string[], cwd: string, signal: Ab
     child.on('close', (code, sig) => {
       if (!settle()) return;
       if (signal?.aborted) reject(aborted(rel));
+      else if (wrapped && code === NOT_FOUND) reject(new ParityError(`cannot run ${cmd} (not found); install par2cmdline (Debian package par2)`, 'ENOPAR2'));
       else resolve({ code, signal: sig, stderr: code === 0 ? '' : readTail(errPath, 4096) });
     });
   }).finally(() => fs.rmSync(errPath, { force: true }));
