@@ -37,7 +37,7 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
     fs.renameSync(at, dest);
     env.parked.delete(from.path);
     if (isUnder(to, PARKING)) env.parked.add(to);
-    if (from.parityName) moveParity(ctx.root, diskRelative(from.path), diskRelative(to));
+    if (from.parityName) moveParity(ctx.root, diskRelative(from.path), diskRelative(to), fs);
     pruneEmptyDirs(ctx.root, path.dirname(src), fs);
   } else if (!fs.existsSync(dest) && !isSymlink(dest, fs)) {
     // (A dangling symlink already moved by a killed run does not "exist" through the link.)
@@ -66,7 +66,7 @@ export function applyDelete(env: ApplyEnv, op: Extract<Operation, { type: 'delet
   const p = onDisk(ctx.root, e.path);
   env.loosened.add(e);
   fs.rmSync(p, { force: true });
-  removeParity(ctx.root, diskRelative(e.path));
+  removeParity(ctx.root, diskRelative(e.path), fs);
   pruneEmptyDirs(ctx.root, path.dirname(p), fs);
   env.batch.wroteData = true;
   env.batch.drop(e);

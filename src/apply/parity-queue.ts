@@ -68,13 +68,13 @@ export class ParityQueue {
         to,
         pending.then((name) => {
           if (name === null) return null;
-          linkParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
+          linkParity(this.ctx.root, diskRelative(from.path), diskRelative(to), this.ctx.fs);
           this.record(to, name);
           return name;
         }),
       );
     } else if (from.parityName) {
-      linkParity(this.ctx.root, diskRelative(from.path), diskRelative(to));
+      linkParity(this.ctx.root, diskRelative(from.path), diskRelative(to), this.ctx.fs);
     }
   }
 

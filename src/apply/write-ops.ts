@@ -17,7 +17,7 @@ import { shortfall } from './space.js';
 /** The stored name a new file displaces loses its parity and its share of an inode. */
 function displace(env: ApplyEnv, replaces: CatalogEntry | undefined): void {
   if (!replaces) return;
-  removeParity(env.ctx.root, diskRelative(replaces.path));
+  removeParity(env.ctx.root, diskRelative(replaces.path), env.fs);
   env.loosened.add(replaces);
 }
 

@@ -22,7 +22,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
-import { moveParity, parityFiles, removeParity } from '../parity/paths.js';
+import { moveParityBack, removeParity, removeParityLeftovers } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
 
 export type JournalStep =
@@ -219,8 +219,9 @@ function undoRename(root: string, step: Extract<JournalStep, { op: 'rename' }>, 
   }
   fs.mkdirSync(path.dirname(from), { recursive: true });
   fs.renameSync(to, from);
-  // Only parity that made the move goes back: moving an empty set would delete the set left behind.
-  if (parityFiles(root, diskRelative(step.to)).length > 0) moveParity(root, diskRelative(step.to), diskRelative(step.from));
+  // Only parity that made the move goes back, file by file: the move may have been cut between them.
+  for (const rel of [step.from, step.to]) removeParityLeftovers(root, diskRelative(rel), fs);
+  moveParityBack(root, diskRelative(step.from), diskRelative(step.to), fs);
   // A move that also took a new mtime gives it back, so the catalog's row describes the file again.
   if (!mtimeOf(from, fs, step.file)) setTimes(from, step.file.mtimeSec, step.file.mtimeNsec, fs);
   report.undone++;
@@ -235,7 +236,8 @@ function reconcilePath(root: string, disk: Catalog, volume: string, p: string, f
   // The journal says Blaine was writing this path, and the catalog does not describe what is there
   // (or nothing is): file and parity go, and so does the row; the next run stores the path afresh.
   if (present) fs.rmSync(full, { force: true });
-  removeParity(root, diskRelative(p));
+  removeParityLeftovers(root, diskRelative(p), fs);
+  removeParity(root, diskRelative(p), fs);
   if (row) disk.remove(volume, p);
   if (row || present) report.reconciled++;
 }

@@ -115,6 +115,21 @@ for (const kind of KINDS) {
   });
 }
 
+test('backup with parity killed after every rename call: parity installs and moves are steps too', (t) => {
+  const env = testEnv('blaine-crash-');
+  t.after(env.cleanup);
+  before(env.lib);
+  const withParity = (extra: string[] = []) => backupArgs(env, env.disk, env.db, extra).filter((a) => a !== '--no-parity');
+  const first = blaine(withParity(['--init']), { env: SCAN });
+  assert.equal(first.status, 0, first.stderr);
+  change(env.lib);
+  const n = crashEveryStep(env, 'rename', [env.disk, env.db], withParity(), (where) => {
+    assertConsistent(env, [env.disk], where);
+    assertDiskMatchesCatalog(env.disk, env.db, { parity: true });
+  });
+  t.diagnostic(`backup with parity, rename: ${n} crash points`);
+});
+
 /** Volume B holds the library and is offline; A gets what changed, B's share is deferred. */
 function withOfflineVolume(env: ReturnType<typeof testEnv>, opts: { parityOnB?: boolean } = {}) {
   const B = path.join(env.base, 'B');

@@ -22,7 +22,7 @@ import path from 'node:path';
 import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
 import { fsError, ParityError, throwIfAborted } from './errors.js';
 import { parityPacketsIntact } from './packets.js';
-import { checkRelPath, installParity, isCode, parityFiles, removeParity } from './paths.js';
+import { checkRelPath, installParity, isCode, parityFiles, removeParity, type ParityFs } from './paths.js';
 import { DEFAULT_PAR2, failure, runPar2, threadsFor, type RunOptions } from './run-par2.js';
 import { emptyFile, makeScratch, removeScratch, retryRescued, sameFile, stageFile, withStaged, writeOut } from './staging.js';
 import { planSlices } from './slices.js';
@@ -51,6 +51,8 @@ export interface CreateOptions extends RunOptions {
   memoryBytes?: number;
   /** `par2`: make the set with par2cmdline even where Blaine's own creator is available. */
   creator?: 'native' | 'par2';
+  /** Puts the finished set in place (default node:fs; engines pass their file-system layer). */
+  fs?: ParityFs;
 }
 
 /**
@@ -86,7 +88,7 @@ export async function createParity(
   }
   if (!st.isFile()) throw new ParityError(`cannot make parity for ${rel}: it is not a regular file`, 'EINVAL');
   if (st.size === 0) {
-    removeParity(root, rel);
+    removeParity(root, rel, opts.fs);
     return { parityName: rel, bytes: 0 };
   }
   const plan = planSlices(st.size, opts.pct, opts.maxSlices);
@@ -109,7 +111,7 @@ export async function createParity(
       }
       throwIfAborted(opts.signal, rel);
       try {
-        installParity(root, rel, { index, recovery });
+        installParity(root, rel, { index, recovery }, opts.fs);
       } catch (e) {
         throw fsError(e, `cannot put the parity for ${rel} in place`);
       }
@@ -146,7 +148,7 @@ export async function createParity(
     const bytes = fs.statSync(made.index).size + fs.statSync(made.recovery).size;
     throwIfAborted(opts.signal, rel);
     try {
-      installParity(root, rel, made);
+      installParity(root, rel, made, opts.fs);
     } catch (e) {
       throw fsError(e, `cannot put the parity for ${rel} in place`);
     }

@@ -7,6 +7,23 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { hardLink } from '../crypt/link.js';
 
+/**
+ * The file calls parity's own moves, links and removals make. The engines pass their file-system
+ * layer (src/fsx's Fsx fits), so that parity steps fail and crash where the tests make them.
+ */
+export type ParityFs = Pick<typeof fs, 'lstatSync' | 'rmSync' | 'mkdirSync' | 'renameSync' | 'rmdirSync' | 'copyFileSync' | 'linkSync'>;
+
+/** node:fs, with hard links that report fresh attributes on gocryptfs (crypt/link.ts). */
+export const plainParityFs: ParityFs = {
+  lstatSync: fs.lstatSync,
+  rmSync: fs.rmSync,
+  mkdirSync: fs.mkdirSync,
+  renameSync: fs.renameSync,
+  rmdirSync: fs.rmdirSync,
+  copyFileSync: fs.copyFileSync,
+  linkSync: hardLink as typeof fs.linkSync,
+};
+
 export function parityDir(diskRoot: string): string {
   return path.join(diskRoot, '.blaine', 'parity');
 }
@@ -49,12 +66,12 @@ export const INDEX_SUFFIX = '.par2';
 export const RECOVERY_SUFFIX = '.vol+.par2';
 
 /** The parity files that exist for relPath: the index first (if present), then the recovery file. */
-export function parityFiles(diskRoot: string, relPath: string): string[] {
+export function parityFiles(diskRoot: string, relPath: string, pfs: ParityFs = plainParityFs): string[] {
   const stem = parityIndexPath(diskRoot, relPath).slice(0, -INDEX_SUFFIX.length);
   const out: string[] = [];
   for (const suffix of [INDEX_SUFFIX, RECOVERY_SUFFIX]) {
     const p = stem + suffix;
-    if (fs.lstatSync(p, { throwIfNoEntry: false })?.isFile()) out.push(p);
+    if (pfs.lstatSync(p, { throwIfNoEntry: false })?.isFile()) out.push(p);
   }
   return out;
 }
@@ -69,20 +86,39 @@ export function paritySuffix(file: string, relPath: string): string {
  * the file the rename replaced, so it goes. Recovery files move before the index, so an index is
  * never seen without its recovery data.
  */
-export function moveParity(diskRoot: string, fromRel: string, toRel: string): void {
-  transferParity(diskRoot, fromRel, toRel, (src, dest) => fs.renameSync(src, dest));
-  pruneParityDirs(diskRoot, path.dirname(parityIndexPath(diskRoot, fromRel)));
+export function moveParity(diskRoot: string, fromRel: string, toRel: string, pfs: ParityFs = plainParityFs): void {
+  transferParity(diskRoot, fromRel, toRel, (src, dest) => pfs.renameSync(src, dest), pfs);
+  pruneParityDirs(diskRoot, path.dirname(parityIndexPath(diskRoot, fromRel)), pfs);
+}
+
+/**
+ * Undoes a moveParity that a crash may have cut short: each file of toRel's set goes back to
+ * fromRel unless fromRel still holds that file (it had not moved yet). moveParity the other way
+ * would take those unmoved files for a stale set and delete them.
+ */
+export function moveParityBack(diskRoot: string, fromRel: string, toRel: string, pfs: ParityFs = plainParityFs): void {
+  const fromStem = parityIndexPath(diskRoot, fromRel).slice(0, -INDEX_SUFFIX.length);
+  const toStem = parityIndexPath(diskRoot, toRel).slice(0, -INDEX_SUFFIX.length);
+  if (fromStem === toStem) return;
+  const isFile = (p: string) => pfs.lstatSync(p, { throwIfNoEntry: false })?.isFile() === true;
+  // Recovery first, as moveParity does: an index is never seen without its recovery data.
+  for (const suffix of [RECOVERY_SUFFIX, INDEX_SUFFIX]) {
+    if (!isFile(toStem + suffix) || isFile(fromStem + suffix)) continue;
+    pfs.mkdirSync(path.dirname(fromStem), { recursive: true });
+    pfs.renameSync(toStem + suffix, fromStem + suffix);
+  }
+  pruneParityDirs(diskRoot, path.dirname(toStem), pfs);
 }
 
 /** Gives toRel the same parity files as fromRel (a new hardlink to the same content). */
-export function linkParity(diskRoot: string, fromRel: string, toRel: string): void {
-  transferParity(diskRoot, fromRel, toRel, linkOrCopy);
+export function linkParity(diskRoot: string, fromRel: string, toRel: string, pfs: ParityFs = plainParityFs): void {
+  transferParity(diskRoot, fromRel, toRel, (src, dest) => linkOrCopy(src, dest, pfs), pfs);
 }
 
 /** Removes relPath's parity and the directories of the parity tree that this leaves empty. */
-export function removeParity(diskRoot: string, relPath: string): void {
-  for (const f of parityFiles(diskRoot, relPath)) fs.rmSync(f, { force: true });
-  pruneParityDirs(diskRoot, path.dirname(parityIndexPath(diskRoot, relPath)));
+export function removeParity(diskRoot: string, relPath: string, pfs: ParityFs = plainParityFs): void {
+  for (const f of parityFiles(diskRoot, relPath, pfs)) pfs.rmSync(f, { force: true });
+  pruneParityDirs(diskRoot, path.dirname(parityIndexPath(diskRoot, relPath)), pfs);
 }
 
 /**
@@ -90,61 +126,77 @@ export function removeParity(diskRoot: string, relPath: string): void {
  * index comes last, so a crash at any point leaves either no index or a complete set (a recovery
  * file alone is a complete PAR2 set too: it carries copies of the set's description).
  */
-export function installParity(diskRoot: string, relPath: string, made: { index: string; recovery: string }): void {
+export function installParity(diskRoot: string, relPath: string, made: { index: string; recovery: string }, pfs: ParityFs = plainParityFs): void {
   const stem = parityIndexPath(diskRoot, relPath).slice(0, -INDEX_SUFFIX.length);
-  fs.rmSync(stem + INDEX_SUFFIX, { force: true });
-  fs.mkdirSync(path.dirname(stem), { recursive: true });
-  fs.renameSync(made.recovery, stem + RECOVERY_SUFFIX);
-  fs.renameSync(made.index, stem + INDEX_SUFFIX);
+  pfs.rmSync(stem + INDEX_SUFFIX, { force: true });
+  pfs.mkdirSync(path.dirname(stem), { recursive: true });
+  pfs.renameSync(made.recovery, stem + RECOVERY_SUFFIX);
+  pfs.renameSync(made.index, stem + INDEX_SUFFIX);
 }
 
-function transferParity(diskRoot: string, fromRel: string, toRel: string, put: (src: string, dest: string) => void): void {
+function transferParity(diskRoot: string, fromRel: string, toRel: string, put: (src: string, dest: string) => void, pfs: ParityFs): void {
   const from = checkRelPath(fromRel);
   const to = checkRelPath(toRel);
   if (from === to) return;
-  const src = parityFiles(diskRoot, from);
+  const src = parityFiles(diskRoot, from, pfs);
   const destStem = parityIndexPath(diskRoot, to).slice(0, -INDEX_SUFFIX.length);
   const moving = new Set(src);
   // A set at `to` is stale; but a file of `from` may bear one of its names (`x.vol+` -> `x`).
-  for (const old of parityFiles(diskRoot, to)) if (!moving.has(old)) fs.rmSync(old, { force: true });
+  for (const old of parityFiles(diskRoot, to, pfs)) if (!moving.has(old)) pfs.rmSync(old, { force: true });
   if (src.length === 0) return;
-  fs.mkdirSync(path.dirname(destStem), { recursive: true });
+  pfs.mkdirSync(path.dirname(destStem), { recursive: true });
   const isIndex = (f: string): number => Number(paritySuffix(f, from) === INDEX_SUFFIX);
   const pairs = [...src].sort((a, b) => isIndex(a) - isIndex(b)).map((f) => ({ from: f, to: destStem + paritySuffix(f, from) }));
   if (pairs.some((p) => moving.has(p.to))) {
     // A target name is still a source (`x.vol+` -> `x`): step aside first so nothing is overwritten early.
     for (const p of pairs) {
-      const tmp = `${p.to}.moving-${process.pid}`;
+      const tmp = p.to + MOVING_SUFFIX;
       put(p.from, tmp);
       p.from = tmp;
     }
-    put = (a, b) => fs.renameSync(a, b);
+    put = (a, b) => pfs.renameSync(a, b);
   }
   for (const p of pairs) put(p.from, p.to);
+}
+
+/**
+ * A parity file on its way to its name (a link being made, a move stepping aside) is called this
+ * for the moment: one name per destination (one writer per disk), so that recovery after a crash
+ * finds it by lstat instead of reading a directory that may hold tens of thousands of sets.
+ */
+const LINKING_SUFFIX = '.linking';
+const MOVING_SUFFIX = '.moving';
+
+/** Removes what a link or move of relPath's parity cut short by a crash left under a passing name. */
+export function removeParityLeftovers(diskRoot: string, relPath: string, pfs: ParityFs = plainParityFs): void {
+  const stem = parityIndexPath(diskRoot, relPath).slice(0, -INDEX_SUFFIX.length);
+  for (const suffix of [INDEX_SUFFIX, RECOVERY_SUFFIX]) {
+    for (const passing of [LINKING_SUFFIX, MOVING_SUFFIX]) pfs.rmSync(stem + suffix + passing, { force: true });
+  }
 }
 
 const COPY_INSTEAD = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS']);
 
 /** Hardlinks src to dest (replacing dest); copies where the file system will not link. */
-export function linkOrCopy(src: string, dest: string): void {
-  const tmp = `${dest}.tmp-${process.pid}`;
-  fs.rmSync(tmp, { force: true });
+export function linkOrCopy(src: string, dest: string, pfs: ParityFs = plainParityFs): void {
+  const tmp = dest + LINKING_SUFFIX;
+  pfs.rmSync(tmp, { force: true });
   try {
-    hardLink(src, tmp);
+    pfs.linkSync(src, tmp);
   } catch (e) {
     if (!COPY_INSTEAD.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
-    fs.copyFileSync(src, tmp);
+    pfs.copyFileSync(src, tmp);
   }
-  fs.renameSync(tmp, dest);
+  pfs.renameSync(tmp, dest);
 }
 
 /** Removes empty directories from `dir` upwards, stopping below the parity tree's root. */
-export function pruneParityDirs(diskRoot: string, dir: string): void {
+export function pruneParityDirs(diskRoot: string, dir: string, pfs: ParityFs = plainParityFs): void {
   const stop = path.resolve(parityDir(diskRoot));
   let d = path.resolve(dir);
   while (d.startsWith(stop + path.sep)) {
     try {
-      fs.rmdirSync(d);
+      pfs.rmdirSync(d);
     } catch (e) {
       if (!isCode(e, 'ENOENT')) return; // not empty: the directories above are not empty either
     }

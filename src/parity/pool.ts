@@ -12,6 +12,7 @@
 import os from 'node:os';
 import { defaultParityMemory } from './creator.js';
 import { createParity, DEFAULT_PAR2, ParityError, type Par2Config } from './par2.js';
+import type { ParityFs } from './paths.js';
 
 export interface ParityPoolOptions {
   /** par2 processes at once (normally the number of cores). */
@@ -25,6 +26,8 @@ export interface ParityPoolOptions {
   memoryMiB?: number;
   /** Bytes Blaine's own creator may use, shared between the jobs (default defaultParityMemory()). */
   memoryBytes?: number;
+  /** Puts finished sets in place (default node:fs; engines pass their file-system layer). */
+  fs?: ParityFs;
 }
 
 interface Job {
@@ -43,6 +46,7 @@ export class ParityPool {
   private readonly bigFileBytes: number;
   private readonly memoryMiB: number;
   private readonly memoryBytes: number;
+  private readonly fs: ParityFs | undefined;
   private queue: Job[] = [];
   private head = 0;
   /** Slots taken; a job running alone takes them all. */
@@ -62,6 +66,7 @@ export class ParityPool {
     this.bigFileBytes = opts.bigFileBytes ?? 256 * 1024 * 1024;
     this.memoryMiB = opts.memoryMiB ?? Math.max(16, Math.floor(os.totalmem() / 2 / 1048576 / opts.jobs));
     this.memoryBytes = Math.floor((opts.memoryBytes ?? defaultParityMemory()) / opts.jobs);
+    this.fs = opts.fs;
   }
 
   /** Jobs waiting for a slot. */
@@ -143,6 +148,7 @@ export class ParityPool {
       memoryMiB: this.memoryMiB * slots,
       memoryBytes: this.memoryBytes * slots,
       signal: ac.signal,
+      fs: this.fs,
     })
       .then(job.resolve, job.reject)
       .finally(() => {

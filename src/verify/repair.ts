@@ -310,7 +310,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
         p.repaired = true;
         this.wroteData = true;
         if (p.kind === 'extra') pruneEmptyDirs(this.o.root, path.dirname(full), this.fs);
-        else pruneParityDirs(this.o.root, path.dirname(full));
+        else pruneParityDirs(this.o.root, path.dirname(full), this.fs);
       } catch (e) {
         p.detail += ` (could not be removed: ${errMessage(e)})`;
       }
@@ -364,7 +364,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
     }
     for (const it of todo) {
       try {
-        linkParity(this.o.root, source.rel, it.rel);
+        linkParity(this.o.root, source.rel, it.rel, this.fs);
         this.setParity(it, source.parityName);
       } catch (e) {
         for (const p of it.problems) if (kinds.includes(p.kind)) p.detail += ` (parity could not be linked: ${errMessage(e)})`;
