@@ -22,14 +22,22 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
-import { moveParityBack, removeParity, removeParityLeftovers } from '../parity/paths.js';
+import { moveParityBack, parityFiles, removeParity, removeParityLeftovers } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
 
 export type JournalStep =
   /** A stored file moved; `file` is its row before the move (what recovery looks for). */
   | { op: 'rename'; from: string; to: string; file: Identity }
   /** A path whose file is replaced, linked, made or deleted. */
-  | { op: 'write'; path: string };
+  | { op: 'write'; path: string }
+  /**
+   * verify --fix writes repaired bytes into a stored file's inode, then gives it back this mtime.
+   * Each chunk only goes from damaged to correct, so what a crash leaves is no worse than before;
+   * the mtime is put back so that the catalog describes the file again (the next checksum repairs the rest).
+   */
+  | { op: 'repair'; path: string; mtimeSec: number; mtimeNsec: number }
+  /** verify --fix makes, links or installs this stored file's parity set. */
+  | { op: 'parity'; path: string };
 
 /** What recovery needs to recognise a stored file on the disk. */
 export interface Identity {
@@ -154,6 +162,8 @@ export function recoverJournal(root: string, disk: Catalog, volume: string, fs: 
     disk.transaction(() => {
       for (const step of steps.reverse()) {
         if (step.op === 'rename') undoRename(root, step, fs, report);
+        else if (step.op === 'repair') settleRepair(root, step, fs, report);
+        else if (step.op === 'parity') settleParitySet(root, disk, volume, step.path, fs, report);
         else reconcilePath(root, disk, volume, step.path, fs, report);
       }
     });
@@ -182,7 +192,7 @@ function holds(p: string, id: Identity, fs: Fsx): boolean {
 }
 
 /** True when the file's own mtime (never a symlink's target's) is the one `id` records. */
-function mtimeOf(p: string, fs: Fsx, id: Identity): boolean {
+function mtimeOf(p: string, fs: Fsx, id: Pick<Identity, 'mtimeSec' | 'mtimeNsec'>): boolean {
   const st = fs.lstatSync(p, { bigint: true });
   const sec = st.mtimeNs / 1_000_000_000n;
   return mtimeMatches(Number(sec), Number(st.mtimeNs - sec * 1_000_000_000n), id.mtimeSec, id.mtimeNsec);
@@ -240,6 +250,31 @@ function reconcilePath(root: string, disk: Catalog, volume: string, p: string, f
   removeParity(root, diskRelative(p), fs);
   if (row) disk.remove(volume, p);
   if (row || present) report.reconciled++;
+}
+
+function settleRepair(root: string, step: Extract<JournalStep, { op: 'repair' }>, fs: Fsx, report: RecoveryReport): void {
+  const full = onDisk(root, step.path);
+  const st = lstatOrNull(full, fs);
+  if (!st?.isFile() || mtimeOf(full, fs, step)) return;
+  setTimes(full, step.mtimeSec, step.mtimeNsec, fs);
+  report.reconciled++;
+}
+
+/**
+ * A parity set cut short (one of its two files, or a file under its passing name) is taken away,
+ * and so is a set the catalog does not know of: the row then says "no parity", which the next
+ * backup (or verify --fix) makes. A complete set the row names stays: installs and links are
+ * complete sets the moment their last rename lands.
+ */
+function settleParitySet(root: string, disk: Catalog, volume: string, p: string, fs: Fsx, report: RecoveryReport): void {
+  const rel = diskRelative(p);
+  removeParityLeftovers(root, rel, fs);
+  const files = parityFiles(root, rel, fs);
+  const row = disk.get(volume, p);
+  if (files.length === 2 && row?.parityName) return;
+  if (files.length > 0) removeParity(root, rel, fs);
+  if (row?.parityName) disk.setParityName(volume, p, null);
+  if (files.length > 0 || row?.parityName) report.reconciled++;
 }
 
 /** A link or symlink is made under a temporary name beside its destination; a crash can leave it there. */

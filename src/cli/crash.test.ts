@@ -7,10 +7,9 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, rows, testEnv, write } from '../../test/helpers.js';
+import { crashEveryStep, ONE_SCAN_THREAD as SCAN } from '../../test/crash.js';
 
-const SCAN = { BLAINE_SCAN_THREADS: '1' };
 const BASE_TIME = Date.parse('2020-01-01T00:00:00Z');
 
 function backupArgs(env: ReturnType<typeof testEnv>, disk: string, db: string, extra: string[] = []): string[] {
@@ -46,11 +45,6 @@ function change(lib: string): void {
   write(path.join(lib, 'new.bin'), crypto.randomBytes(5_000));
 }
 
-function copyTree(from: string, to: string): void {
-  fs.rmSync(to, { recursive: true, force: true });
-  execFileSync('cp', ['-a', from, to]);
-}
-
 /** The invariants after every rerun: each disk equals its catalog, no path on two volumes, verify clean. */
 function assertConsistent(env: ReturnType<typeof testEnv>, disks: string[], where: string): void {
   try {
@@ -73,30 +67,6 @@ function assertConsistent(env: ReturnType<typeof testEnv>, disks: string[], wher
     const v = blaine(['verify', '--checksum', '--dest', d, '--db', env.db]);
     assert.equal(v.status, 0, `${where}: verify ${d}: ${v.stdout}${v.stderr}`);
   }
-}
-
-/**
- * Restores `saved` (disks and host catalog as they were before the run), runs `args` with a crash
- * after the Nth `kind` call, reruns plainly and checks, for N = 1, 2, ... until the run gets through.
- */
-function crashEveryStep(env: ReturnType<typeof testEnv>, kind: string, saved: string[], args: string[], after: (where: string) => void): number {
-  const tpl = path.join(env.base, 'tpl');
-  fs.mkdirSync(tpl, { recursive: true });
-  for (const [i, p] of saved.entries()) copyTree(p, path.join(tpl, String(i)));
-  let crashes = 0;
-  for (let n = 1; n < 200; n++) {
-    for (const [i, p] of saved.entries()) copyTree(path.join(tpl, String(i)), p);
-    for (const ext of ['-wal', '-shm']) fs.rmSync(env.db + ext, { force: true });
-    const r = blaine(args, { env: { ...SCAN, BLAINE_TEST_FAULTS: `${kind}:${n}:crash` } });
-    if (r.status === 0) break;
-    assert.equal(r.status, -1, `${kind} ${n}: killed, not exited: ${r.stderr}`);
-    crashes++;
-    const again = blaine(args, { env: SCAN });
-    assert.equal(again.status, 0, `after a crash at ${kind} ${n}: ${again.stderr}`);
-    after(`after a crash at ${kind} ${n}`);
-  }
-  assert.ok(crashes > 0, `the run made no ${kind} call to crash after`);
-  return crashes;
 }
 
 // utimes: mtimes set on copies, links and moves; copyfile: the catalog snapshots at the end of a run.

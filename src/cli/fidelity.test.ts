@@ -19,12 +19,12 @@ import {
   mountTmpfs,
   readTree,
   rows,
-  sha1,
   summaryOf,
   testEnv,
   unmount,
   write,
 } from '../../test/helpers.js';
+import { fidelityOf } from '../../test/crash.js';
 import { executePlan, scanDataPaths } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
 import { acquireDiskLock } from '../archive/lock.js';

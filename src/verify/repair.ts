@@ -112,7 +112,8 @@ export abstract class VerifyRepairs extends VerifyChecks {
           ? { sec: target.e.mtimeSec, nsec: target.e.mtimeNsec }
           : { sec: target.st!.mtimeSec, nsec: target.st!.mtimeNsec };
       try {
-        writeInPlace(target.full, tmp, like.size, times, this.fs);
+        const step = { op: 'repair', path: target.e.path, mtimeSec: times.sec, mtimeNsec: times.nsec } as const;
+        await this.journalled(step, () => writeInPlace(target.full, tmp, like.size, times, this.fs));
       } catch (e) {
         return `the repaired bytes could not be written (${errMessage(e)})`;
       }
@@ -282,6 +283,8 @@ export abstract class VerifyRepairs extends VerifyChecks {
   }
 
   /**
+   * Each of these is one rename or unlink (after a mkdir): a crash finds it made or not made, and
+   * the next verify --fix takes up what is left, so they are not journalled.
    * Orphaned parity is Blaine's own and goes. A file the catalog does not list may be a user's (a
    * disk given to --init --force) or newer archived files after a catalog roll-back: it is moved to
    * .blaine/quarantine, and deleted only with --drop-extra, under the mass-delete guard (SPEC §8).
@@ -352,9 +355,13 @@ export abstract class VerifyRepairs extends VerifyChecks {
     if (!source) {
       const first = ready[0]!;
       try {
-        this.pool ??= this.makePool();
-        const made = await this.pool.submit(this.o.root, first.rel, first.e.size);
-        this.setParity(first, made.parityName);
+        const pool = (this.pool ??= this.makePool());
+        // The row is queued inside the step, so the batch cannot commit between the set and its row.
+        const made = await this.journalled({ op: 'parity', path: first.e.path }, async () => {
+          const m = await pool.submit(this.o.root, first.rel, first.e.size);
+          this.setParity(first, m.parityName);
+          return m;
+        });
         source = { rel: first.rel, parityName: made.parityName };
         todo = ready.slice(1);
       } catch (e) {
@@ -364,8 +371,11 @@ export abstract class VerifyRepairs extends VerifyChecks {
     }
     for (const it of todo) {
       try {
-        linkParity(this.o.root, source.rel, it.rel, this.fs);
-        this.setParity(it, source.parityName);
+        const from = source;
+        await this.journalled({ op: 'parity', path: it.e.path }, () => {
+          linkParity(this.o.root, from.rel, it.rel, this.fs);
+          this.setParity(it, from.parityName);
+        });
       } catch (e) {
         for (const p of it.problems) if (kinds.includes(p.kind)) p.detail += ` (parity could not be linked: ${errMessage(e)})`;
       }

@@ -6,6 +6,7 @@ import { syncDisk } from '../fsx/copy.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { tempName } from '../fsx/temp.js';
 import { diskTempDir } from '../archive/layout.js';
+import { Journal, JOURNAL_COMMITTED, type JournalStep } from '../archive/journal.js';
 import { FLUSH_ROWS, FLUSH_MS } from './types.js';
 import type { ProblemKind, Problem, VerifyOptions, Item, Group } from './types.js';
 
@@ -32,6 +33,12 @@ export abstract class VerifyState {
   protected lastFlush: number;
   protected wroteData = false;
   protected pool: ParityPool | null = null;
+  /** With fix: what the repairs are about to do, for the next run to settle after a crash. */
+  protected readonly journal: Journal | null;
+  /** Journalled steps under way (parity jobs run while others go on): the batch commits only without any. */
+  private stepsUnderWay = 0;
+  /** A journalled step failed half-way: its batch stays open for the next run to settle. */
+  private stepFailed = false;
 
   protected readonly fs: Fsx;
 
@@ -40,6 +47,25 @@ export abstract class VerifyState {
     this.now = o.now ?? Date.now;
     this.started = this.now();
     this.lastFlush = this.started;
+    this.journal = o.fix ? new Journal(o.root, this.fs) : null;
+  }
+
+  /**
+   * Journals a step of a repair, then makes it (`step`); the batch the step belongs to is marked
+   * done by the first flush after it has finished.
+   */
+  protected async journalled<T>(step: JournalStep, make: () => T | Promise<T>): Promise<T> {
+    this.journal?.intend([step]);
+    this.stepsUnderWay++;
+    try {
+      return await make();
+    } catch (e) {
+      this.stepFailed = true;
+      throw e;
+    } finally {
+      this.stepsUnderWay--;
+      this.wroteData = true;
+    }
   }
 
   protected stopped(): boolean {
@@ -119,12 +145,18 @@ export abstract class VerifyState {
   /** Writes what this run learnt, disk catalog first (the truth for the volume), as the executor does. */
   protected flush(): void {
     this.lastFlush = this.now();
-    if (this.pending.length === 0) return;
+    const batch = this.stepsUnderWay === 0 && !this.stepFailed ? (this.journal?.batch ?? null) : null;
+    if (this.pending.length === 0 && batch === null) return;
     const writes = this.pending;
     this.pending = [];
     // New parity files must be on the disk before a catalog says they are there.
     if (this.wroteData) syncDisk(this.o.root, this.fs);
     this.wroteData = false;
-    for (const c of [this.o.disk, this.o.host]) c.transaction(() => writes.forEach((w) => w(c)));
+    this.o.disk.transaction(() => {
+      writes.forEach((w) => w(this.o.disk));
+      if (batch !== null) this.o.disk.setMeta(JOURNAL_COMMITTED, batch);
+    });
+    if (batch !== null) this.journal!.committed();
+    this.o.host.transaction(() => writes.forEach((w) => w(this.o.host)));
   }
 }

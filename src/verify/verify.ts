@@ -51,6 +51,8 @@ class Verifier extends VerifyRepairs {
     } finally {
       await this.pool?.abort();
       this.flush();
+      // Left open when a step failed half-way (the batch was not committed): the next run settles it.
+      this.journal?.close();
     }
     this.problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
     return {
