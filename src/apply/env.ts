@@ -107,6 +107,22 @@ export function metaOf(r: FileRecord) {
   return { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec };
 }
 
+/** The record of r's source as it is now, or null when it is no longer a regular file. */
+export function currentRecord(r: FileRecord, fs: Fsx): FileRecord | null {
+  let st;
+  try {
+    st = fs.lstatSync(r.path, { bigint: true });
+  } catch {
+    return null;
+  }
+  if (!st.isFile()) return null;
+  const NS = 1_000_000_000n;
+  // Floor, not truncation: a time before 1970 has a negative second and a positive nanosecond.
+  const sec = st.mtimeNs / NS - (st.mtimeNs % NS < 0n ? 1n : 0n);
+  const when = { mtimeSec: Number(sec), mtimeNsec: Number(st.mtimeNs - sec * NS) };
+  return { ...r, ...when, size: Number(st.size), inode: `${st.dev}:${st.ino}`, nlink: Number(st.nlink), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) };
+}
+
 export function existsNoFollow(p: string, fs: Fsx): boolean {
   try {
     fs.lstatSync(p);

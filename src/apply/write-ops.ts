@@ -9,7 +9,7 @@ import { requiredBytes } from '../fsx/space.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative } from '../fsx/paths.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { existsNoFollow, isSymlink, metaOf, type ApplyEnv } from './env.js';
+import { currentRecord, existsNoFollow, isSymlink, metaOf, type ApplyEnv } from './env.js';
 import { shortfall } from './space.js';
 
 /** The handlers of operations that write new names: copy, symlink, link. */
@@ -25,7 +25,7 @@ export function applyCopy(env: ApplyEnv, op: Extract<Operation, { type: 'copy' }
   return copyFile(env, op.record, op.replaces, op.dedupe ?? false);
 }
 
-async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false): Promise<void> {
+async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false, retried = false): Promise<void> {
   const { ctx, fs } = env;
   const pct = ctx.parity ? ctx.parityPct : 0;
   const full = shortfall(env.space, r.path, r.size, pct, ctx.reserve);
@@ -44,15 +44,24 @@ async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | u
       fs,
     });
   } catch (err) {
-    if (err instanceof CopyError && err.code === 'SOURCE') {
+    if (err instanceof CopyError && err.code === 'CHANGED' && !retried) {
+      // Written to while read: once more, as the file is now (SPEC §5); a file still busy is skipped.
+      const now = currentRecord(r, fs);
+      if (now) {
+        ctx.detail(`${r.path} changed while it was copied; copying it again`);
+        return copyFile(env, now, replaces, dedupe, true);
+      }
+    }
+    if (err instanceof CopyError && (err.code === 'SOURCE' || err.code === 'CHANGED')) {
       if (!existsNoFollow(r.path, fs)) {
         // Gone since the scan: nothing to archive, and the next run sees it gone (SPEC §5).
         ctx.detail(`${r.path} vanished before it was copied`);
         env.vanished = true;
         return;
       }
-      env.result.skipped.push({ path: r.path, message: err.message });
-      ctx.warn(err.message);
+      const message = err.code === 'CHANGED' ? `${err.message.replace(/\.$/, '')} twice; skipped, the next backup tries again` : err.message;
+      env.result.skipped.push({ path: r.path, message });
+      ctx.warn(message);
       return;
     }
     if (err instanceof CopyError && err.code === 'ENOSPC') {

@@ -257,7 +257,7 @@ test('copy: a size other than expectedSize (file changed since the scan) fails c
     writeRandom(src, size);
     await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta, { expectedSize: size - 1 }), (err: unknown) => {
       assert.ok(err instanceof CopyError);
-      assert.equal(err.code, 'SOURCE');
+      assert.equal(err.code, 'CHANGED');
       assert.match(err.message, /changed while being copied/);
       return true;
     });

@@ -50,7 +50,8 @@ export interface CopyOptions {
   fs?: Fsx;
 }
 
-export type CopyErrorCode = 'ENOSPC' | 'SOURCE' | 'TARGET';
+/** CHANGED: the source changed while it was read (the copy may mix old and new bytes); worth one more try. */
+export type CopyErrorCode = 'ENOSPC' | 'SOURCE' | 'CHANGED' | 'TARGET';
 
 export class CopyError extends Error {
   override name = 'CopyError';
@@ -113,16 +114,39 @@ function openForReading(file: string, fs: Fsx): number {
   }
 }
 
-function openRegular(file: string, fs: Fsx): { fd: number; size: number } {
+/** What says a file was written to: any write moves its ctime, and mtime unless reset by hand. */
+type Stamp = { size: bigint; mtimeNs: bigint; ctimeNs: bigint };
+
+function stampOf(fd: number, file: string, fs: Fsx): Stamp & { isFile: boolean } {
+  try {
+    const st = fs.fstatSync(fd, { bigint: true });
+    return { size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, isFile: st.isFile() };
+  } catch (err) {
+    throw sourceError(err, file);
+  }
+}
+
+function openRegular(file: string, fs: Fsx): { fd: number; size: number; stamp: Stamp } {
   const fd = openForReading(file, fs);
   try {
-    const st = fs.fstatSync(fd);
-    if (!st.isFile()) throw new CopyError(`Cannot read ${file}: it is not a regular file.`, 'SOURCE', file);
-    return { fd, size: st.size };
+    const stamp = stampOf(fd, file, fs);
+    if (!stamp.isFile) throw new CopyError(`Cannot read ${file}: it is not a regular file.`, 'SOURCE', file);
+    return { fd, size: Number(stamp.size), stamp };
   } catch (err) {
     fs.closeSync(fd);
     throw sourceError(err, file);
   }
+}
+
+/** Throws CHANGED when the file read as `bytes` bytes is not the one opened (SPEC §5: never a wrong SHA1). */
+function checkUnchanged(input: { fd: number; stamp: Stamp }, bytes: number, expectedSize: number | undefined, file: string, fs: Fsx): void {
+  const now = stampOf(input.fd, file, fs);
+  const was = input.stamp;
+  let how: string | null = null;
+  if (expectedSize !== undefined && bytes !== expectedSize) how = `expected ${expectedSize} bytes, read ${bytes}`;
+  else if (now.size !== was.size || BigInt(bytes) !== now.size) how = `its size went from ${was.size} to ${now.size} bytes`;
+  else if (now.mtimeNs !== was.mtimeNs || now.ctimeNs !== was.ctimeNs) how = 'it was written to';
+  if (how !== null) throw new CopyError(`Cannot copy ${file}: it changed while being copied (${how}).`, 'CHANGED', file);
 }
 
 function mkdirP(dir: string, dest: string, fs: Fsx): void {
@@ -321,13 +345,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
       input.size <= SMALL_FILE
         ? copySmall(input.fd, outFd, src, dest, hash, fs)
         : await pipeline(input.fd, { fd: outFd, dest }, src, hash, bufferSize, signal, fs);
-    if (expectedSize !== undefined && bytes !== expectedSize) {
-      throw new CopyError(
-        `Cannot copy ${src}: it changed while being copied (expected ${expectedSize} bytes, read ${bytes}).`,
-        'SOURCE',
-        src,
-      );
-    }
+    checkUnchanged(input, bytes, expectedSize, src, fs);
     signal?.throwIfAborted();
     try {
       // chown before chmod: chown clears set-user-ID and set-group-ID bits.

@@ -8,6 +8,7 @@
  * Test-only: bin/blaine uses it when the environment variable BLAINE_TEST_FAULTS is set
  * (see fileSystemFromEnv); no user-facing option selects it.
  */
+import nodeFs from 'node:fs';
 import type { Fsx, FsxMethod } from './fsx.js';
 import { FSX_EXTRA_METHODS, FSX_METHODS, realFs } from './fsx.js';
 
@@ -85,15 +86,20 @@ export interface Fault {
   kind: FaultKind;
   /** 1-based: the Nth call of this kind (among those on matching paths) fails or crashes. */
   nth: number;
-  /** An errno code to fail with, or 'crash' to SIGKILL the process right after the call. */
+  /** `N+`: every matching call from the Nth on (a disk that stays broken, a file that keeps changing). */
+  every?: boolean;
+  /**
+   * An errno code to fail with, 'crash' to SIGKILL the process right after the call, or 'change'
+   * to append a byte to the call's file right after it (a source written to while it is copied).
+   */
   action: string;
   /** Only calls on a path containing this text count (a descriptor counts as the path it was opened with). */
   pathIncludes?: string;
 }
 
 /**
- * "KIND:N:ACTION[@TEXT]" items separated by commas, e.g. "write:1:ENOSPC",
- * "read:2:EIO@/lib/b.jpg", "rename:3:crash".
+ * "KIND:N[+]:ACTION[@TEXT]" items separated by commas, e.g. "write:1:ENOSPC",
+ * "read:2:EIO@/lib/b.jpg", "rename:3:crash", "stat:5+:EIO@/lib/", "read:1:change@/lib/b.jpg".
  */
 export function parseFaults(spec: string): Fault[] {
   return spec
@@ -103,10 +109,11 @@ export function parseFaults(spec: string): Fault[] {
     .map((item) => {
       const [body, pathIncludes] = item.split('@', 2) as [string, string | undefined];
       const [kind, nth, action] = body.split(':');
-      if (!kind || !(Object.values(KIND_OF) as string[]).includes(kind) || !/^[1-9]\d*$/.test(nth ?? '') || !action) {
-        throw new Error(`BLAINE_TEST_FAULTS: cannot read "${item}" (KIND:N:ERRNO|crash[@TEXT])`);
+      if (!kind || !(Object.values(KIND_OF) as string[]).includes(kind) || !/^[1-9]\d*\+?$/.test(nth ?? '') || !action) {
+        throw new Error(`BLAINE_TEST_FAULTS: cannot read "${item}" (KIND:N[+]:ERRNO|crash|change[@TEXT])`);
       }
-      return { kind: kind as FaultKind, nth: Number(nth), action, pathIncludes };
+      const every = nth!.endsWith('+');
+      return { kind: kind as FaultKind, nth: Number(nth!.replace('+', '')), ...(every ? { every } : {}), action, pathIncludes };
     });
 }
 
@@ -148,7 +155,7 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
       if (f.pathIncludes !== undefined && !(where ?? '').includes(f.pathIncludes)) continue;
       const n = (counts.get(f) ?? 0) + 1;
       counts.set(f, n);
-      if (n === f.nth && hit === undefined) hit = f;
+      if ((n === f.nth || (f.every && n > f.nth)) && hit === undefined) hit = f;
     }
     if (hit) log.fired.push(hit);
     return hit;
@@ -166,6 +173,12 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
       const where = pathOf(method, args);
       const fault = due(kind, where);
       const callback = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as (e: unknown) => void) : undefined;
+      if (fault?.action === 'change') {
+        const out = real(...args);
+        if (method === 'openSync' && typeof out === 'number' && typeof args[0] === 'string') fdPaths.set(out, args[0]);
+        if (where !== undefined) nodeFs.appendFileSync(where, 'x');
+        return out;
+      }
       if (fault && fault.action !== 'crash') {
         const err = injected(fault.action, method.replace(/Sync$/, ''), where);
         if (method === 'syncfs') return fault.action;

