@@ -1,4 +1,5 @@
-import type { Catalog } from '../catalog/catalog.js';
+import path from 'node:path';
+import { CatalogError, type Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { JOURNAL_COMMITTED, type Journal } from '../archive/journal.js';
 
@@ -49,8 +50,21 @@ export class CatalogBatch {
     // the mounted volume's run unfinished (DIRTY): the next run undoes the disk's steps from the journal
     // and re-imports the volume's rows from the disk catalog, while the offline volumes' share survives.
     // The other order lost that share and left two volumes claiming one path.
-    this.host.db.exec('COMMIT');
-    this.disk.db.exec('COMMIT');
+    try {
+      this.host.db.exec('COMMIT');
+    } catch (err) {
+      // Nothing of the batch is committed anywhere: the journal stays and the next run undoes its steps.
+      this.rollback();
+      throw hostCatalogFull(err, this.host.file) ?? err;
+    }
+    try {
+      this.disk.db.exec('COMMIT');
+    } catch (err) {
+      // The host has the batch and the disk not: the disk is marked DIRTY (beginWrite), so the next
+      // run undoes the disk's steps from the journal and re-imports the volume's rows from the disk.
+      this.rollback();
+      throw err;
+    }
     this.inTx = false;
     this.journal?.committed();
   }
@@ -58,8 +72,8 @@ export class CatalogBatch {
   /** Drops the rows of this batch: the journal stays, and the next run undoes its steps on the disk. */
   rollback(): void {
     if (!this.inTx) return;
-    this.disk.db.exec('ROLLBACK');
-    this.host.db.exec('ROLLBACK');
+    // A failed COMMIT (SQLITE_FULL) may have rolled its transaction back already.
+    for (const c of [this.disk, this.host]) if (c.db.inTransaction) c.db.exec('ROLLBACK');
     this.inTx = false;
     this.journal?.close();
   }
@@ -82,4 +96,15 @@ export class CatalogBatch {
     if (e.volume === this.volume) this.disk.remove(e.volume, e.path);
     this.host.remove(e.volume, e.path);
   }
+}
+
+/** The host catalog could not grow (SQLITE_FULL): one sentence naming where space is needed (SPEC §5). */
+export function hostCatalogFull(err: unknown, hostFile: string): CatalogError | null {
+  const e = err as { name?: string; code?: string } | null;
+  if (e?.name !== 'SqliteError' || e.code !== 'SQLITE_FULL') return null;
+  return new CatalogError(hostCatalogFullMessage(hostFile));
+}
+
+export function hostCatalogFullMessage(hostFile: string): string {
+  return `the disk holding the host catalog (${path.dirname(hostFile)}) is full: the catalog could not grow, and nothing was lost; free space there and run the command again`;
 }

@@ -95,7 +95,7 @@ export function action<O extends CommonOptions>(
     try {
       process.exitCode = await fn(opts, cmd.args, out);
     } catch (err) {
-      const d = describeError(err);
+      const d = describeError(err, { hostCatalog: dbPath(opts) });
       if (err instanceof Error && err.stack) out.debug(err.stack);
       out.error(d.message);
       process.exitCode = d.code;

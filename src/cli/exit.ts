@@ -1,4 +1,7 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { CatalogError } from '../catalog/catalog.js';
+import { hostCatalogFullMessage } from '../apply/batch.js';
 import { LockError } from '../archive/lock.js';
 import { DiskError } from '../archive/volume.js';
 import { CopyError } from '../fsx/copy.js';
@@ -6,6 +9,21 @@ import { ExclusionError } from '../scan/exclude.js';
 import { ConfigError } from './config.js';
 import { CryptError } from '../crypt/gocryptfs.js';
 import { BackupRefused } from '../backup/preflight.js';
+
+/** Less than a MiB left: what SQLite needs to grow a catalog by a page or a WAL frame is not there. */
+function nearlyFull(dir: string): boolean {
+  try {
+    const st = fs.statfsSync(dir);
+    return st.bavail * st.bsize < 1 << 20;
+  } catch {
+    return false;
+  }
+}
+
+function catalogFailure(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException | null;
+  return err instanceof CatalogError || e?.name === 'SqliteError' || e?.code === 'ENOSPC';
+}
 
 /** Exit statuses are part of the contract (SPEC §4). */
 export const EXIT = {
@@ -34,9 +52,14 @@ export class UsageError extends UserError {
 }
 
 /** The exit status and sentence for anything a command throws; unknown errors keep their stack in the log. */
-export function describeError(err: unknown): { code: number; message: string } {
+export function describeError(err: unknown, ctx: { hostCatalog?: string } = {}): { code: number; message: string } {
   if (err instanceof UserError) return { code: err.exitCode, message: err.message };
   if (err instanceof BackupRefused) return { code: err.usage ? EXIT.usage : EXIT.error, message: err.message };
+  // A batch commit says which catalog could not grow; elsewhere, a catalog failing while the host
+  // catalog's file system has no room left is taken for that (SQLite reports it as I/O errors too).
+  if (ctx.hostCatalog !== undefined && catalogFailure(err) && nearlyFull(path.dirname(ctx.hostCatalog))) {
+    return { code: EXIT.error, message: hostCatalogFullMessage(ctx.hostCatalog) };
+  }
   if (err instanceof ConfigError || err instanceof ExclusionError) return { code: EXIT.usage, message: err.message };
   // A missing key is like a missing option; a wrong key or missing gocryptfs is an error.
   if (err instanceof CryptError) return { code: err.code === 'NO_KEY' ? EXIT.usage : EXIT.error, message: err.message };

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, rows, sha1, testEnv, write } from '../../test/helpers.js';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, mountTmpfs, rows, sha1, testEnv, unmount, write } from '../../test/helpers.js';
 import { ONE_SCAN_THREAD } from '../../test/crash.js';
 
 type Env = ReturnType<typeof testEnv>;
@@ -58,4 +58,48 @@ test('a file that keeps changing while copied is skipped with a warning and exit
   assert.equal(again.status, 0, again.stderr);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
+});
+
+/** Fills the file system holding `dir` up to `leave` bytes free (a filler file; remove it to free the space). */
+function fillUp(dir: string, leave: number): string {
+  const filler = path.join(dir, 'filler');
+  const st = fs.statfsSync(dir);
+  const free = st.bavail * st.bsize;
+  if (free > leave) fs.writeFileSync(filler, Buffer.alloc(free - leave));
+  return filler;
+}
+
+test('a host disk too full for the host catalog: one sentence, exit 1, nothing lost; with space the rerun converges', (t) => {
+  const env = testEnv('blaine-hostfull-');
+  const hostDir = path.dirname(env.db);
+  const mounted = mountTmpfs(hostDir, '16m');
+  t.after(() => {
+    if (mounted) unmount(hostDir);
+    env.cleanup();
+  });
+  if (!mounted) return t.skip('needs root to mount a small tmpfs for the host catalog');
+  library(env.lib);
+  const first = backup(env, ['--init']);
+  assert.equal(first.status, 0, first.stderr);
+  for (let i = 0; i < 3000; i++) write(path.join(env.lib, 'many', `d${i % 30}`, `a-rather-long-file-name-to-fill-catalog-pages-${i}.txt`), `file ${i}\n`);
+  const filler = fillUp(hostDir, 96 << 10);
+  const r = backup(env);
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  const errors = r.stderr.split('\n').filter((l) => l.startsWith('blaine:') || l.startsWith('error'));
+  assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, 'no stack trace, no internal error');
+  assert.match(r.stderr, new RegExp(`the disk holding the host catalog \\(${hostDir}\\) is full`), errors.join('\n'));
+  // No room at all: the first write to the host catalog, wherever it is, fails the same way.
+  fs.rmSync(filler);
+  const full = fillUp(hostDir, 0);
+  const none = backup(env);
+  assert.equal(none.status, 1, none.stdout + none.stderr);
+  assert.doesNotMatch(none.stderr, /\n\s+at |internal error/, 'no stack trace, no internal error');
+  assert.match(none.stderr, /the disk holding the host catalog .* is full/);
+  fs.rmSync(full);
+  const again = backup(env);
+  assert.equal(again.status, 0, again.stderr);
+  assertDiskMatchesCatalog(env.disk, env.db);
+  assertArchiveHolds(env.lib, [env.disk]);
+  const v = blaine(['verify', '--checksum', '--dest', env.disk, '--db', env.db]);
+  assert.equal(v.status, 0, v.stdout + v.stderr);
 });
