@@ -123,12 +123,17 @@ export function currentRecord(r: FileRecord, fs: Fsx): FileRecord | null {
   return { ...r, ...when, size: Number(st.size), inode: `${st.dev}:${st.ino}`, nlink: Number(st.nlink), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) };
 }
 
-export function existsNoFollow(p: string, fs: Fsx): boolean {
+/**
+ * True only when the source path is known to be gone (ENOENT, ENOTDIR). A data path whose disk
+ * fails (EIO and the like) has not lost its files: they are skipped with a warning instead.
+ */
+export function goneFromSource(p: string, fs: Fsx): boolean {
   try {
     fs.lstatSync(p);
-    return true;
-  } catch {
     return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT' || code === 'ENOTDIR';
   }
 }
 

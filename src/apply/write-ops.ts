@@ -9,7 +9,7 @@ import { requiredBytes } from '../fsx/space.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative } from '../fsx/paths.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { currentRecord, existsNoFollow, isSymlink, metaOf, type ApplyEnv } from './env.js';
+import { currentRecord, goneFromSource, isSymlink, metaOf, type ApplyEnv } from './env.js';
 import { shortfall } from './space.js';
 
 /** The handlers of operations that write new names: copy, symlink, link. */
@@ -53,7 +53,7 @@ async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | u
       }
     }
     if (err instanceof CopyError && (err.code === 'SOURCE' || err.code === 'CHANGED')) {
-      if (!existsNoFollow(r.path, fs)) {
+      if (goneFromSource(r.path, fs)) {
         // Gone since the scan: nothing to archive, and the next run sees it gone (SPEC §5).
         ctx.detail(`${r.path} vanished before it was copied`);
         env.vanished = true;

@@ -103,3 +103,38 @@ test('a host disk too full for the host catalog: one sentence, exit 1, nothing l
   const v = blaine(['verify', '--checksum', '--dest', env.disk, '--db', env.db]);
   assert.equal(v.status, 0, v.stdout + v.stderr);
 });
+
+for (const errno of ['ENOENT', 'EIO']) {
+  test(`a data path whose file system goes away after the scan (every call ${errno}) loses nothing from the archive`, (t) => {
+    const env = testEnv('blaine-srcfault-');
+    t.after(env.cleanup);
+    library(env.lib);
+    const first = backup(env, ['--init']);
+    assert.equal(first.status, 0, first.stderr);
+    const before = new Map(rows(env.db).map((r) => [r.path, r.sha1]));
+    // Replacements, new files and a rename: all of them need the data path after the scan.
+    for (let i = 0; i < 3; i++) write(path.join(env.lib, 'photos', `p${i}.jpg`), crypto.randomBytes(31_000));
+    write(path.join(env.lib, 'new', 'n.txt'), 'new\n');
+    fs.renameSync(path.join(env.lib, 'photos', 'p5.jpg'), path.join(env.lib, 'photos', 'p5-renamed.jpg'));
+    // From the second file opened on, the data path answers every call with the error, as an unmounted or dead disk does.
+    const lib = `^${env.lib}/`;
+    const r = backup(env, ['--clean'], `open:2+:${errno}@${lib},stat:1+:${errno}@${lib},read:1+:${errno}@${lib},readdir:1+:${errno}@${lib}`);
+    // Files gone (ENOENT) are simply not archived now (SPEC §5); unreadable ones (EIO) are skipped with a warning.
+    assert.equal(r.status, errno === 'EIO' ? 1 : 0, r.stdout + r.stderr);
+    if (errno === 'EIO') assert.match(r.stderr, /warning: Cannot read .*p0\.jpg: i\/o error/);
+    assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, 'no stack trace');
+    assertDiskMatchesCatalog(env.disk, env.db);
+    const after = new Map(rows(env.db).map((x) => [x.path, x.sha1]));
+    const p5 = path.join(env.lib, 'photos', 'p5.jpg');
+    for (const [p, sum] of before) {
+      // The rename is made on the disk from the catalog alone; everything else keeps at least what it had.
+      const now = after.get(p === p5 ? path.join(env.lib, 'photos', 'p5-renamed.jpg') : p) ?? after.get(p);
+      assert.ok(now !== undefined, `${p} was removed from the archive`);
+      if (now !== sum) assert.equal(now, sha1(fs.readFileSync(p)), `${p}: catalogued with content it never had`);
+    }
+    const again = backup(env, ['--clean']);
+    assert.equal(again.status, 0, again.stderr);
+    assertDiskMatchesCatalog(env.disk, env.db);
+    assertArchiveHolds(env.lib, [env.disk]);
+  });
+}

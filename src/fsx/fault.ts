@@ -93,13 +93,16 @@ export interface Fault {
    * to append a byte to the call's file right after it (a source written to while it is copied).
    */
   action: string;
-  /** Only calls on a path containing this text count (a descriptor counts as the path it was opened with). */
+  /**
+   * Only calls on a path containing this text count (a descriptor counts as the path it was opened
+   * with); `^TEXT`: only paths starting with TEXT (a data path, not the disk's copy of it below the disk root).
+   */
   pathIncludes?: string;
 }
 
 /**
- * "KIND:N[+]:ACTION[@TEXT]" items separated by commas, e.g. "write:1:ENOSPC",
- * "read:2:EIO@/lib/b.jpg", "rename:3:crash", "stat:5+:EIO@/lib/", "read:1:change@/lib/b.jpg".
+ * "KIND:N[+]:ACTION[@[^]TEXT]" items separated by commas, e.g. "write:1:ENOSPC",
+ * "read:2:EIO@/lib/b.jpg", "rename:3:crash", "stat:5+:EIO@^/lib/", "read:1:change@/lib/b.jpg".
  */
 export function parseFaults(spec: string): Fault[] {
   return spec
@@ -115,6 +118,10 @@ export function parseFaults(spec: string): Fault[] {
       const every = nth!.endsWith('+');
       return { kind: kind as FaultKind, nth: Number(nth!.replace('+', '')), ...(every ? { every } : {}), action, pathIncludes };
     });
+}
+
+function pathMatches(where: string, text: string): boolean {
+  return text.startsWith('^') ? where.startsWith(text.slice(1)) : where.includes(text);
 }
 
 /** An error shaped as node:fs makes them: for a call on two paths, `path` is the first and `dest` the second. */
@@ -152,7 +159,7 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
     let hit: Fault | undefined;
     for (const f of faults) {
       if (f.kind !== kind) continue;
-      if (f.pathIncludes !== undefined && !(where ?? '').includes(f.pathIncludes)) continue;
+      if (f.pathIncludes !== undefined && !pathMatches(where ?? '', f.pathIncludes)) continue;
       const n = (counts.get(f) ?? 0) + 1;
       counts.set(f, n);
       if ((n === f.nth || (f.every && n > f.nth)) && hit === undefined) hit = f;
