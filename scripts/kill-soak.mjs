@@ -28,11 +28,32 @@ function must(args) {
   const r = run(args);
   if (r.status !== 0) throw new Error(`${args.join(' ')}: status ${r.status}\n${r.stderr}`);
 }
+/**
+ * True once bin/blaine runs past its first lines (which catch SIGINT and SIGTERM): the bundle it then
+ * loads maps the native addons. (/proc's SigCgt would not do: Node itself catches both from its start.)
+ */
+function pastStartUp(pid) {
+  try {
+    return /blaine_native|better_sqlite3/.test(fs.readFileSync(`/proc/${pid}/maps`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 function killed(args, delayMs, signal) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { stdio: 'ignore' });
-    const timer = setTimeout(() => child.kill(signal), delayMs);
+    let timer;
+    let exited = false;
+    // The delay counts from the moment bin/blaine catches signals: before it, Node itself is still
+    // starting (100-600 ms on a loaded machine) and no program can catch anything.
+    const arm = () => {
+      if (exited) return;
+      if (signal !== 'SIGKILL' && !pastStartUp(child.pid)) timer = setTimeout(arm, 2);
+      else timer = setTimeout(() => child.kill(signal), delayMs);
+    };
+    arm();
     child.on('exit', (code, sig) => {
+      exited = true;
       clearTimeout(timer);
       resolve(code ?? sig);
     });
@@ -103,8 +124,8 @@ for (let round = 0; round < rounds; round++) {
       args = ['clone', '--dest', A, '--to', C, '--db', db];
     }
     const signal = pick(['SIGKILL', 'SIGINT', 'SIGTERM']);
-    // Node's own start-up (before bin/blaine's first line) takes 100-300 ms on a loaded machine; no program can catch a signal then.
-    const delay = 300 + Math.floor(rand() * 500);
+    // SIGKILL from the spawn (nothing to catch), SIGINT/SIGTERM from the moment bin/blaine catches them.
+    const delay = signal === 'SIGKILL' ? 300 + Math.floor(rand() * 500) : Math.floor(rand() * 500);
     const status = await killed(args, delay, signal);
     tally.kills++;
     tally.byCommand[cmd] = (tally.byCommand[cmd] ?? 0) + 1;
