@@ -51,7 +51,7 @@ export abstract class VerifyState {
   }
 
   /**
-   * Journals a step of a repair, then makes it (`step`); the batch the step belongs to is marked
+   * Journals a step of a repair, then makes it (`make`); the batch the step belongs to is marked
    * done by the first flush after it has finished.
    */
   protected async journalled<T>(step: JournalStep, make: () => T | Promise<T>): Promise<T> {
