@@ -37,7 +37,9 @@ export type JournalStep =
    */
   | { op: 'repair'; path: string; mtimeSec: number; mtimeNsec: number }
   /** verify --fix makes, links or installs this stored file's parity set. */
-  | { op: 'parity'; path: string };
+  | { op: 'parity'; path: string }
+  /** verify --fix makes a lost symlink again, under a temporary name beside it first. */
+  | { op: 'name'; path: string };
 
 /** What recovery needs to recognise a stored file on the disk. */
 export interface Identity {
@@ -164,6 +166,7 @@ export function recoverJournal(root: string, disk: Catalog, volume: string, fs: 
         if (step.op === 'rename') undoRename(root, step, fs, report);
         else if (step.op === 'repair') settleRepair(root, step, fs, report);
         else if (step.op === 'parity') settleParitySet(root, disk, volume, step.path, fs, report);
+        else if (step.op === 'name') removeTempSiblings(onDisk(root, step.path), fs);
         else reconcilePath(root, disk, volume, step.path, fs, report);
       }
     });

@@ -98,7 +98,7 @@ test('verify --fix repairs the damaged disk in one run (the baseline of the cras
   assertRepaired(env, 'one run');
 });
 
-for (const kind of ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs', 'mkdir']) {
+for (const kind of ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs', 'mkdir', 'utimes']) {
   test(`verify --fix killed after every ${kind} call: the rerun finishes the repair, nothing lost`, (t) => {
     const env = damagedDisk();
     t.after(env.cleanup);

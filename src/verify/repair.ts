@@ -162,7 +162,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
         continue;
       }
       try {
-        const how = item.e.kind === 'symlink' ? this.remakeSymlink(item) : await this.giveBack(item);
+        const how = item.e.kind === 'symlink' ? await this.journalled({ op: 'name', path: item.e.path }, () => this.remakeSymlink(item)) : await this.giveBack(item);
         if (how === null) continue;
         this.repaired(item, 'missing', 'target', 'mtime');
         this.o.detail(`${item.e.path}: ${how}`);
