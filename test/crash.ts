@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { blaine, sha1 } from './helpers.js';
+import { blaine } from './helpers.js';
 
 /** One scanning thread: a given N then always hits the same step. */
 export const ONE_SCAN_THREAD = { BLAINE_SCAN_THREADS: '1' };
@@ -46,26 +46,7 @@ export function crashEveryStep(
   return crashes;
 }
 
-/** What a restore or the library must agree on, per path: content, kind, mode, owner, mtime to the ns. */
-export function fidelityOf(root: string): Map<string, string> {
-  const out = new Map<string, string>();
-  const walk = (d: string, rel: string) => {
-    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
-      const r = rel ? `${rel}/${ent.name}` : ent.name;
-      const full = path.join(d, ent.name);
-      const st = fs.lstatSync(full, { bigint: true });
-      if (ent.isDirectory()) {
-        walk(full, r);
-        continue;
-      }
-      const what = ent.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha1(fs.readFileSync(full))}`;
-      const mode = ent.isSymbolicLink() ? '' : (st.mode & 0o7777n).toString(8);
-      out.set(r, `${what} mode ${mode} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`);
-    }
-  };
-  walk(root, '');
-  return out;
-}
+export { fidelityOf } from './helpers.js';
 
 /** Files below root grouped by inode: each path with the first path (in walk order) of its group. */
 export function hardlinkGroupsOf(root: string): Map<string, string> {

@@ -24,7 +24,6 @@ import {
   unmount,
   write,
 } from '../../test/helpers.js';
-import { fidelityOf } from '../../test/crash.js';
 import { executePlan, scanDataPaths } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
 import { acquireDiskLock } from '../archive/lock.js';
