@@ -12,6 +12,7 @@ import { registerPending } from './pending.js';
 import { registerClone } from './clone.js';
 import { registerMount } from './mount.js';
 import { registerReport } from './report.js';
+import { registerRebuildCatalog } from './rebuild-catalog.js';
 import { addExamples } from './examples.js';
 
 export function buildProgram(): Command {
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerClone(program);
   registerMount(program);
   registerReport(program);
+  registerRebuildCatalog(program);
   addExamples(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;
