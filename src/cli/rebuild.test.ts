@@ -11,8 +11,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import Database from 'better-sqlite3';
-import { assertDiskMatchesCatalog, blaine, sha1, testEnv, write, type RunResult } from '../../test/helpers.js';
+import { assertDiskMatchesCatalog, blaine, testEnv, write, type RunResult } from '../../test/helpers.js';
+import { dropHost, fidelity, HOST_FILES, hostState, treeState } from '../../test/recovery.js';
 
 const SCAN = { BLAINE_SCAN_THREADS: '1' };
 const T0 = Date.parse('2021-03-04T05:06:07Z');
@@ -78,67 +78,6 @@ function history(env: Env): { A: string; C: string; C2: string } {
   write(path.join(env.lib, 'video', 'clip2.mp4'), crypto.randomBytes(25_000));
   ok(backup(env, C2), 'backup C2');
   return { A, C, C2 };
-}
-
-/** The host catalog as queries return it, every column, in a fixed order. */
-function hostState(db: string): { files: unknown[]; deferred: unknown[]; volumes: unknown[]; copies: unknown[] } {
-  const h = new Database(db, { readonly: true });
-  try {
-    return {
-      files: h.prepare('SELECT * FROM files ORDER BY volume, path').all(),
-      deferred: h.prepare('SELECT * FROM deferred ORDER BY id').all(),
-      volumes: h.prepare('SELECT * FROM volumes ORDER BY uuid').all(),
-      copies: h.prepare('SELECT * FROM copies ORDER BY copy').all(),
-    };
-  } finally {
-    h.close();
-  }
-}
-
-/** What stays beside the host catalog after a command: the catalog and its lock file (SQLite's log is folded in on close). */
-const HOST_FILES = ['catalog.sqlite', 'catalog.sqlite.lock'];
-
-function dropHost(db: string): void {
-  for (const ext of ['', '-wal', '-shm']) fs.rmSync(db + ext, { force: true });
-}
-
-/** Every entry below a folder with its kind, size, mode, mtime and content: "untouched" means equal. */
-function treeState(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string, rel: string) => {
-    for (const name of fs.readdirSync(d).sort()) {
-      const full = path.join(d, name);
-      const r = `${rel}/${name}`;
-      const st = fs.lstatSync(full, { bigint: true });
-      const what = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha1(fs.readFileSync(full))}`;
-      out.push(`${r} ${what} ${st.size} ${st.mode.toString(8)} ${st.mtimeNs}`);
-      if (st.isDirectory()) walk(full, r);
-    }
-  };
-  walk(dir, '');
-  return out;
-}
-
-/** Content, kind, mode, owner and mtime (ns) per path, and the hardlink groups, below root. */
-function fidelity(root: string): { entries: Map<string, string>; groups: string[][] } {
-  const entries = new Map<string, string>();
-  const byInode = new Map<bigint, string[]>();
-  const walk = (d: string, rel: string) => {
-    for (const name of fs.readdirSync(d).sort()) {
-      const full = path.join(d, name);
-      const r = rel ? `${rel}/${name}` : name;
-      const st = fs.lstatSync(full, { bigint: true });
-      if (st.isDirectory()) {
-        walk(full, r);
-        continue;
-      }
-      const what = st.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha1(fs.readFileSync(full))} mode:${(st.mode & 0o7777n).toString(8)}`;
-      entries.set(r, `${what} owner:${st.uid}:${st.gid} mtime:${st.mtimeNs}`);
-      if (st.isFile()) byInode.set(st.ino, [...(byInode.get(st.ino) ?? []), r]);
-    }
-  };
-  walk(root, '');
-  return { entries, groups: [...byInode.values()].filter((g) => g.length > 1).sort() };
 }
 
 /** Everything restored from the given disks equals the library, bit for bit and in its metadata. */
