@@ -302,7 +302,7 @@ test('rebuild-catalog of a folder that is no Blaine disk, or a disk with nothing
   try {
     const r = run(env, ['rebuild-catalog', '--dest', env.disk]);
     assertOneSentence(r, /not a Blaine disk/, 'not a Blaine disk');
-    assert.ok(!fs.existsSync(env.db));
+    assert.ok(!fs.existsSync(path.dirname(env.db)), 'nothing made on the host');
     assert.equal(run(env, ['rebuild-catalog']).status, 2, 'no --dest is a usage error');
     // Only an identity: a disk whose first run never got as far as its catalogs.
     write(path.join(env.lib, 'x'), 'x');
@@ -312,6 +312,11 @@ test('rebuild-catalog of a folder that is no Blaine disk, or a disk with nothing
     write(path.join(bare, '.blaine', 'volume.json'), fs.readFileSync(path.join(env.disk, '.blaine', 'volume.json')));
     assertOneSentence(run(env, ['rebuild-catalog', '--dest', bare]), /holds no catalog to rebuild from/, 'a disk with nothing archived');
     assert.ok(!fs.existsSync(env.db));
+    // A snapshot that is not a database: said so, nothing made, the temporary copy gone.
+    fs.writeFileSync(path.join(env.disk, '.blaine', 'host-catalog.sqlite'), 'not a database, some bytes of rot '.repeat(200));
+    assertOneSentence(run(env, ['rebuild-catalog', '--dest', env.disk]), /its snapshot of the host catalog cannot be read \(.*\); rebuild from another disk/, 'a damaged snapshot');
+    assert.ok(!fs.existsSync(env.db));
+    assert.deepEqual(fs.readdirSync(path.dirname(env.db)).filter((n) => n !== 'catalog.sqlite.lock'), [], 'no temporary copy left');
   } finally {
     env.cleanup();
   }

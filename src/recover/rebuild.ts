@@ -12,7 +12,7 @@ import { Catalog, CatalogError } from '../catalog/catalog.js';
 import { acquireLock } from '../archive/lock.js';
 import { diskGeneration, openDiskView, type DiskView, type KeyProvider } from '../archive/session.js';
 import { diskCatalogPath, hostSnapshotPath } from '../archive/layout.js';
-import type { VolumeInfo } from '../archive/volume.js';
+import { readVolume, type VolumeInfo } from '../archive/volume.js';
 import { fsyncPath } from '../fsx/copy.js';
 import { isTempName, tempName } from '../fsx/temp.js';
 import type { Fsx } from '../fsx/fsx.js';
@@ -55,6 +55,8 @@ interface DiskCatalogs {
 export function rebuildCatalog(opts: RebuildOptions): RebuildResult {
   const fsx = opts.fs;
   const db = path.resolve(opts.db);
+  // A folder that is no Blaine disk is said so before anything is made on the host.
+  readVolume(path.resolve(opts.dest));
   fsx.mkdirSync(path.dirname(db), { recursive: true });
   const release = acquireLock(`${db}.lock`, `the host catalog ${db}`);
   try {
@@ -111,7 +113,9 @@ function damaged<T>(view: DiskView, what: string, open: () => T): T {
     return open();
   } catch (err) {
     if (!(err instanceof CatalogError)) throw err;
-    throw new RebuildError(`${view.dest}: ${what} cannot be read (${err.message}); rebuild from another disk of the archive`);
+    // SQLite's own words only: CatalogError's sentence names a temporary copy and suggests this very command.
+    const why = /\(([^()]*)\)/.exec(err.message)?.[1] ?? 'damaged';
+    throw new RebuildError(`${view.dest}: ${what} cannot be read (${why}); rebuild from another disk of the archive`);
   }
 }
 
