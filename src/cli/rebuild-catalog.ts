@@ -35,8 +35,9 @@ function rebuild(opts: CommonOptions, _args: string[], out: Output): number {
     if (err instanceof RebuildError) throw new UserError(err.message);
     throw err;
   }
+  if (r.setAside) out.warn(`the host catalog could not be opened; it was moved to ${r.setAside} and a new one made`);
   if (opts.json) {
-    out.result({ created: r.created, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes });
+    out.result({ created: r.created, setAside: r.setAside, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes });
     return EXIT.ok;
   }
   const source = r.snapshot ? `the snapshot on "${r.info.copyLabel}"` : `the catalog of "${r.info.copyLabel}" (it carries no snapshot of the host catalog)`;

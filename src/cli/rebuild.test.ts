@@ -141,6 +141,15 @@ test(
     assert.deepEqual(after.copies, before.copies, 'copies');
     assert.deepEqual(treeState(C2), diskBefore, 'rebuild-catalog only reads the disk');
 
+    // A host catalog SQLite cannot open is moved aside, not deleted, and made again.
+    const good = fs.readFileSync(env.db);
+    fs.writeFileSync(env.db, Buffer.concat([Buffer.from('torn header'), good.subarray(11)]));
+    const torn = ok(run(env, ['rebuild-catalog', '--dest', C2, '--json']), 'rebuild-catalog over a damaged host catalog');
+    const aside = (JSON.parse(torn.stdout) as { setAside: string }).setAside;
+    assert.match(fs.readFileSync(aside, 'latin1'), /^torn header/, 'the damaged catalog is kept aside');
+    fs.rmSync(aside);
+    assert.deepEqual(hostState(env.db), after, 'made again, the same');
+
     // Given again, the disk changes nothing: the host is in step with it.
     ok(run(env, ['rebuild-catalog', '--dest', C2]), 'rebuild-catalog again');
     assert.deepEqual(hostState(env.db), after);

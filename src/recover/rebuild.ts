@@ -30,8 +30,10 @@ export interface RebuildOptions {
 }
 
 export interface RebuildResult {
-  /** There was no host catalog: this one was made from the disk. */
+  /** There was no host catalog (or none SQLite could open): this one was made from the disk. */
   created: boolean;
+  /** Where a host catalog that SQLite could not open was moved, kept for a closer look. */
+  setAside: string | null;
   dest: string;
   info: VolumeInfo;
   /** The disk carried a snapshot of the host catalog (else only its own catalog was there to read). */
@@ -73,6 +75,7 @@ export function rebuildCatalog(opts: RebuildOptions): RebuildResult {
 }
 
 function rebuildFrom(view: DiskView, db: string, fsx: Fsx): RebuildResult {
+  const setAside = fsx.existsSync(db) ? setAsideIfUnreadable(db, fsx) : null;
   const created = !fsx.existsSync(db);
   const found = openDiskCatalogs(view, fsx, created);
   try {
@@ -80,7 +83,7 @@ function rebuildFrom(view: DiskView, db: string, fsx: Fsx): RebuildResult {
       throw new RebuildError(`${view.dest} holds no catalog to rebuild from: nothing was ever archived on it`);
     }
     const done = created ? createFrom(view, db, found, fsx) : refine(db, found, view.info);
-    return { created, dest: view.dest, info: view.info, snapshot: found.snapshotFile !== null, ...done };
+    return { created, setAside, dest: view.dest, info: view.info, snapshot: found.snapshotFile !== null, ...done };
   } finally {
     found.close();
   }
@@ -193,6 +196,24 @@ function refine(db: string, found: DiskCatalogs, info: VolumeInfo): Merged {
   } finally {
     host.close();
   }
+}
+
+/**
+ * A host catalog SQLite cannot open (not a database, a torn header) is what this command is for;
+ * it is moved aside, with its log, never deleted, and a new one is made. One written by a newer
+ * Blaine is not damaged: that error stands.
+ */
+function setAsideIfUnreadable(db: string, fsx: Fsx): string | null {
+  try {
+    Catalog.open(db, { readonly: true }).close();
+    return null;
+  } catch (err) {
+    if (!(err instanceof CatalogError) || /newer Blaine/.test(err.message)) throw err;
+  }
+  const aside = `${db}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  for (const ext of ['-wal', '-shm']) if (fsx.existsSync(`${db}${ext}`)) fsx.renameSync(`${db}${ext}`, `${aside}${ext}`);
+  fsx.renameSync(db, aside);
+  return aside;
 }
 
 /** Temporary host catalogs of a rebuild that was cut short (with SQLite's files beside them). */
