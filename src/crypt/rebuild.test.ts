@@ -102,6 +102,10 @@ test('rebuild-catalog from an encrypted disk: identical host catalog, no mount l
   assert.deepEqual(after.deferred, before.deferred, 'pending actions, row by row');
   assert.deepEqual(after.volumes, before.volumes);
   assert.deepEqual(after.copies, before.copies);
+  // The offline disk given too: older than the host for its volume, it changes nothing.
+  ok(s.withKey(['rebuild-catalog', '--dest', A]), 'rebuild-catalog from the older disk');
+  assertNoMounts(A, C);
+  assert.deepEqual(hostState(s.db), after, 'an older disk changes nothing');
 
   ok(s.withKey(['apply', '--dest', A]), 'apply A');
   write(path.join(s.lib, 'album', 'four.jpg'), crypto.randomBytes(5_000));
