@@ -25,6 +25,8 @@ export interface ExecutorContext {
   parity: ParityPool | null;
   parityPct: number;
   reserve: number;
+  /** Bytes the disk's file system spends on a file of the given size (more on an encrypted disk); default: the size. */
+  storedBytes?: (bytes: number) => number;
   signal: AbortSignal;
   /** Per-operation detail (shown with -v) and problems. */
   detail(msg: string): void;

@@ -46,8 +46,15 @@ export class SpaceEstimate {
  * The space rule before each copy (SPEC §5): the file, its parity and the reserve must fit. Null when
  * they do; otherwise the sentence that stops the run as disk-full.
  */
-export function shortfall(space: Pick<SpaceEstimate, 'freeFor'>, path: string, size: number, parityPct: number, reserve: number): string | null {
-  const need = requiredBytes(size, parityPct, reserve);
+export function shortfall(
+  space: Pick<SpaceEstimate, 'freeFor'>,
+  path: string,
+  size: number,
+  parityPct: number,
+  reserve: number,
+  stored?: (bytes: number) => number,
+): string | null {
+  const need = requiredBytes(size, parityPct, reserve, stored);
   const free = space.freeFor(need);
   if (free >= need) return null;
   return `the disk is full: ${path} needs ${need} bytes with parity and reserve, ${free} are free`;

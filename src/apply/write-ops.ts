@@ -28,7 +28,7 @@ export function applyCopy(env: ApplyEnv, op: Extract<Operation, { type: 'copy' }
 async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false, retried = false): Promise<void> {
   const { ctx, fs } = env;
   const pct = ctx.parity ? ctx.parityPct : 0;
-  const full = shortfall(env.space, r.path, r.size, pct, ctx.reserve);
+  const full = shortfall(env.space, r.path, r.size, pct, ctx.reserve, ctx.storedBytes);
   if (full !== null) {
     env.stop({ reason: 'disk-full', message: full });
     return;
@@ -75,7 +75,7 @@ async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | u
     throw err;
   }
   env.batch.wroteData = true;
-  env.space.wrote(requiredBytes(res.bytes, pct, 0));
+  env.space.wrote(requiredBytes(res.bytes, pct, 0, ctx.storedBytes));
   if (dedupe && res.bytes > 0) {
     const twin = ctx.disk
       .findContent(res.bytes, res.sha1)

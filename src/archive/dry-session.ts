@@ -6,7 +6,7 @@ import { realFs } from '../fsx/fsx.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
-import { openDiskView, settle, type DiskSession, type OpenOptions } from './session.js';
+import { openDiskView, requireHostCatalog, requireKnownVolume, settle, type DiskSession, type OpenOptions } from './session.js';
 import { DiskError, readVolume, type VolumeInfo } from './volume.js';
 
 /**
@@ -66,6 +66,8 @@ export function openDrySession(opts: OpenOptions): DiskSession {
     let root = dest;
     if (opts.init) info = volumeToBe(dest, opts);
     else {
+      // Refused as the real run would be: a known disk needs the host catalog that knows it.
+      requireHostCatalog(opts.db, dest);
       const view = openDiskView(dest, { key: opts.key, readonly: true });
       releases.push(() => view.close());
       info = view.info;
@@ -75,6 +77,7 @@ export function openDrySession(opts: OpenOptions): DiskSession {
     catalogs.push(disk);
     const host = privateCopy(opts.db, dirs);
     catalogs.push(host);
+    if (!opts.init) requireKnownVolume(host, opts.db, info, dest);
     const sync = settle(host, disk, info);
     return { root, dest, info, disk, host, sync, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs ?? realFs, close };
   } catch (err) {

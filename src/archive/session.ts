@@ -6,7 +6,7 @@ import { acquireDiskLock, acquireLock } from './lock.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { recoverJournal, type RecoveryReport } from './journal.js';
-import { cleanupTemp, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
+import { cleanupTemp, DiskError, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 
 /** Asks for the key of an encrypted disk (`purpose` names the disk); `confirm` for a new one. */
@@ -131,6 +131,8 @@ function initDisk(dest: string, opts: OpenOptions, fs: Fsx): VolumeInfo {
 export function openDiskSession(opts: OpenOptions): DiskSession {
   const dest = path.resolve(opts.dest);
   const fs = opts.fs ?? realFs;
+  // Before anything is created: a known disk without its host catalog must not start an empty one.
+  if (!opts.init) requireHostCatalog(opts.db, dest, fs);
   const releases: Array<() => void> = [];
   const catalogs: Catalog[] = [];
   try {
@@ -138,6 +140,13 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // Identity is checked before the disk's lock, which lives on the disk itself.
     const info = opts.init ? initDisk(dest, opts, fs) : readVolume(dest, fs);
+    let host: Catalog | undefined;
+    if (!opts.init) {
+      // Checked before the disk is locked, mounted or cleaned up: a refused disk stays as it was.
+      host = Catalog.open(opts.db);
+      catalogs.push(host);
+      requireKnownVolume(host, opts.db, info, dest);
+    }
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
     // Unmounted after the catalogs on it are closed, before the disk's lock is released.
     const mount = mountedRoot(dest, info, opts.key, false);
@@ -149,8 +158,10 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     // The journal first: it puts parked files back before the cleanup below sweeps .blaine/tmp.
     const recovery = recoverJournal(root, disk, info.volume, fs);
     const leftovers = cleanupTemp(root, {}, fs);
-    const host = Catalog.open(opts.db, { create: true });
-    catalogs.push(host);
+    if (!host) {
+      host = Catalog.open(opts.db, { create: true });
+      catalogs.push(host);
+    }
     const sync = settle(host, disk, info);
     return {
       root,
@@ -169,6 +180,29 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     closeAll(catalogs, releases, true);
     throw err;
   }
+}
+
+/**
+ * A command about to work on a known Blaine disk needs the host catalog that knows it (SPEC §8):
+ * without one it says how to get it back rather than start an empty one. A disk that is not a
+ * Blaine disk gets readVolume's own message.
+ */
+export function requireHostCatalog(db: string, dest: string, fs: Fsx = realFs): void {
+  if (fs.existsSync(db)) return;
+  const info = readVolume(dest, fs);
+  throw new DiskError(
+    `there is no host catalog at ${db}, but ${dest} is the Blaine disk "${info.copyLabel}": run \`blaine rebuild-catalog --dest ${dest}\` to make it again from the disk`,
+    'NO_HOST_CATALOG',
+  );
+}
+
+/** A disk of a volume the host catalog does not know (another host's, or one added since a rebuild) is refused the same way. */
+export function requireKnownVolume(host: Catalog, db: string, info: VolumeInfo, dest: string): void {
+  if (host.volume(info.volume)) return;
+  throw new DiskError(
+    `the host catalog ${db} does not know the volume "${info.label}" of ${dest}: run \`blaine rebuild-catalog --dest ${dest}\` to add it from the disk`,
+    'UNKNOWN_VOLUME',
+  );
 }
 
 /** What the journal of a crashed run put right, in sentences for the user (empty: nothing to say). */
@@ -201,7 +235,8 @@ function closeAll(catalogs: Catalog[], releases: Array<() => void>, quiet = fals
   if (first !== undefined && !quiet) throw first;
 }
 
-function diskGeneration(disk: Catalog): number {
+/** The generation of its volume that a copy's disk catalog holds (what it caught up to last). */
+export function diskGeneration(disk: Catalog): number {
   return Number(disk.getMeta(GENERATION) ?? '0');
 }
 

@@ -47,7 +47,16 @@ export interface VolumeInfo {
   foreign?: string[];
 }
 
-export type DiskErrorCode = 'NOT_A_DIRECTORY' | 'NOT_INITIALISED' | 'ALREADY_INITIALISED' | 'BAD_VOLUME_FILE' | 'NOT_EMPTY';
+export type DiskErrorCode =
+  | 'NOT_A_DIRECTORY'
+  | 'NOT_INITIALISED'
+  | 'ALREADY_INITIALISED'
+  | 'BAD_VOLUME_FILE'
+  | 'NOT_EMPTY'
+  /** A known disk, and no host catalog: rebuild-catalog makes it again. */
+  | 'NO_HOST_CATALOG'
+  /** The host catalog does not know the disk's volume: rebuild-catalog adds it. */
+  | 'UNKNOWN_VOLUME';
 
 export class DiskError extends Error {
   override name = 'DiskError';

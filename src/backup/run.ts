@@ -13,6 +13,7 @@ import { beginWrite, finishWrite, openDiskSession, recoveryMessages, type DiskSe
 import { openDrySession } from '../archive/dry-session.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { freeBytes } from '../fsx/space.js';
+import { cipherBytes } from '../crypt/overhead.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { catchUp } from '../mirror/catchup.js';
@@ -140,6 +141,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       parity: pool,
       parityPct,
       reserve: reserve + catalogHeadroom(session.root, db) + longerLog(session),
+      storedBytes: info.encrypted ? cipherBytes : undefined,
       signal: o.signal,
       detail: (m: string) => out.detail(m),
       warn: (m: string) => out.warn(m),

@@ -55,6 +55,10 @@ export const EXAMPLES: Record<string, [string, string][]> = {
     ['blaine mount --dest /media/offsite /mnt/browse', 'show an encrypted disk read-only at /mnt/browse until Ctrl-C'],
     ['blaine mount --dest /media/offsite --key-file ~/.blaine-key /mnt/browse', 'the same, with the key from a file'],
   ],
+  'rebuild-catalog': [
+    ['blaine rebuild-catalog --dest /mnt/disk', 'the host catalog lost: make it again from the newest disk'],
+    ['blaine rebuild-catalog --dest /mnt/disk --key-file ~/.blaine-key', 'then give each older disk (here an encrypted one): its volume is refined, newest wins'],
+  ],
   report: [
     ['blaine report --html ~/shelf.html', 'write the page; open it in any browser, offline'],
     ['blaine report --html /var/www/blaine.html --scrub-after 14', 'mark disks not scrubbed for two weeks as due'],

@@ -55,7 +55,9 @@ function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
   }
   const db = dbPath(opts);
   if (!fs.existsSync(db)) {
-    throw new UserError(`no host catalog at ${db}; run a backup first, give --db, or list a disk with --dest`);
+    throw new UserError(
+      `no host catalog at ${db}; run a backup first, give --db, list a disk's own catalog with --dest DISK --local, or, if it was lost, run \`blaine rebuild-catalog --dest DISK\``,
+    );
   }
   const cat = Catalog.open(db, { readonly: true });
   if (opts.dest) return { cat, volumes: [readVolume(path.resolve(opts.dest)).volume] };

@@ -14,6 +14,7 @@ import { registerMount } from './mount.js';
 import { registerReport } from './report.js';
 import { registerForgetDisk } from './forget-disk.js';
 import { registerRemove } from './remove.js';
+import { registerRebuildCatalog } from './rebuild-catalog.js';
 import { addExamples } from './examples.js';
 
 export function buildProgram(): Command {
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerRemove(program);
   registerForgetDisk(program);
+  registerRebuildCatalog(program);
   addExamples(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;

@@ -18,7 +18,7 @@ export function registerPending(program: Command): void {
 
 export function openHostReadonly(opts: CommonOptions): Catalog {
   const db = dbPath(opts);
-  if (!fs.existsSync(db)) throw new UserError(`no host catalog at ${db}; run a backup first or give --db`);
+  if (!fs.existsSync(db)) throw new UserError(`no host catalog at ${db}; run a backup first, give --db, or, if it was lost, run \`blaine rebuild-catalog --dest DISK\``);
   return Catalog.open(db, { readonly: true });
 }
 

@@ -17,12 +17,14 @@ export function capacityBytes(path: string, fs: Fsx = realFs): number {
  * Space to demand before copying a file of `size` bytes: the file, its parity at parityPct
  * percent, and the reserve, in whole bytes rounded up. Computed as size + size·pct/100 rather
  * than size·(1 + pct/100), because 1.1 is not exact in binary and 1000 × 1.1 rounds up to 1101.
+ * `stored` turns a file's size into what the disk's file system spends on it (an encrypted
+ * disk's overhead, crypt/overhead.ts); the reserve is space on that file system already.
  */
-export function requiredBytes(size: number, parityPct: number, reserve: number): number {
+export function requiredBytes(size: number, parityPct: number, reserve: number, stored: (bytes: number) => number = (n) => n): number {
   for (const [name, value] of [['size', size], ['parity percentage', parityPct], ['reserve', reserve]] as const) {
     if (!Number.isFinite(value) || value < 0) throw new RangeError(`The ${name} must be a number of at least 0, not ${value}.`);
   }
-  return Math.ceil(size) + Math.ceil((size * parityPct) / 100) + Math.ceil(reserve);
+  return stored(Math.ceil(size)) + stored(Math.ceil((size * parityPct) / 100)) + Math.ceil(reserve);
 }
 
 /**

@@ -8,6 +8,7 @@ import { acquireDiskLock } from '../archive/lock.js';
 import type { DiskSession, KeyProvider } from '../archive/session.js';
 import { blaineDir, cipherDir, diskCatalogPath, diskTempDir, hostSnapshotPath, onDisk, volumeFile } from '../archive/layout.js';
 import { freeBytes } from '../fsx/space.js';
+import { cipherBytes } from '../crypt/overhead.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { DiskError, ensureLayout, readVolume, writeVolume, type VolumeInfo } from '../archive/volume.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
@@ -137,7 +138,7 @@ export async function cloneDisk(
         result.files++;
         continue;
       }
-      if (freeBytes(root, fs) < Number(st.size)) {
+      if (freeBytes(root, fs) < (encrypted ? cipherBytes(Number(st.size)) : Number(st.size))) {
         result.stopped = 'disk-full';
         return result;
       }

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { RebuildError, rebuildCatalog } from '../recover/rebuild.js';
+import type { VolumeChange } from '../recover/merge.js';
+import { action, addCommonOptions, dbPath, fileSystem, keyProvider, requireDest, type CommonOptions } from './common.js';
+import { EXIT, UserError } from './exit.js';
+import type { Output } from './output.js';
+
+export function registerRebuildCatalog(program: Command): void {
+  const cmd = program
+    .command('rebuild-catalog')
+    .summary('restore the host catalog from a disk, or refine it from one')
+    .description(
+      'Without a host catalog: make it again from the snapshot of it that the disk carries (every ' +
+        "volume's files and every deferred action, as of the disk's last run), refined by the disk's own " +
+        'catalog. With one: take in what the disk knows better, volume by volume, the newest winning; ' +
+        'actions queued since the disk was last written stay queued. The disk is only read.',
+    );
+  addCommonOptions(cmd);
+  cmd.action(action<CommonOptions>(rebuild));
+}
+
+const TAKEN: Record<VolumeChange['taken'], string> = {
+  added: 'added from',
+  newer: 'updated from',
+  'in-step': 'already in step with',
+  older: 'newer than',
+};
+
+function rebuild(opts: CommonOptions, _args: string[], out: Output): number {
+  const db = dbPath(opts);
+  let r;
+  try {
+    r = rebuildCatalog({ dest: requireDest(opts), db, key: keyProvider(opts), fs: fileSystem() });
+  } catch (err) {
+    if (err instanceof RebuildError) throw new UserError(err.message);
+    throw err;
+  }
+  if (r.setAside) out.warn(`the host catalog could not be opened; it was moved to ${r.setAside} and a new one made`);
+  if (opts.json) {
+    out.result({ created: r.created, setAside: r.setAside, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes });
+    return EXIT.ok;
+  }
+  const source = r.snapshot ? `the snapshot on "${r.info.copyLabel}"` : `the catalog of "${r.info.copyLabel}" (it carries no snapshot of the host catalog)`;
+  if (r.created) out.summary(`host catalog ${db} rebuilt from ${source}`);
+  else out.summary(`host catalog ${db} refined from "${r.info.copyLabel}"`);
+  for (const c of r.changes) {
+    const where = c.from === 'snapshot' ? 'its snapshot' : 'its own catalog';
+    const queue = [c.keptPending ? `${c.keptPending} newer deferred action(s) kept` : '', c.droppedPending ? `${c.droppedPending} it had seen dropped` : '']
+      .filter(Boolean)
+      .join(', ');
+    out.info(`  volume "${c.label}": ${TAKEN[c.taken]} ${where}, ${c.files} file(s)${queue ? `; ${queue}` : ''}`);
+  }
+  out.summary(`${r.volumes} volume(s), ${r.files} file(s), ${r.pending} deferred action(s)`);
+  return EXIT.ok;
+}

@@ -1,0 +1,227 @@
+/**
+ * `blaine rebuild-catalog` (SPEC §8): a lost host catalog is made again from the snapshot of it
+ * that every disk carries, refined by that disk's own catalog; with a host catalog present, a disk
+ * given later refines what the host knows (newest wins, see merge.ts). The disk is only read.
+ *
+ * A new host catalog is written under a temporary name beside its final one, synced, then renamed:
+ * a crash at any step leaves either no host catalog (and a temporary file the rerun removes) or the
+ * whole one. Refining an existing catalog is one SQLite transaction per volume.
+ */
+import path from 'node:path';
+import { Catalog, CatalogError } from '../catalog/catalog.js';
+import { acquireLock } from '../archive/lock.js';
+import { diskGeneration, openDiskView, type DiskView, type KeyProvider } from '../archive/session.js';
+import { diskCatalogPath, hostSnapshotPath } from '../archive/layout.js';
+import { readVolume, type VolumeInfo } from '../archive/volume.js';
+import { fsyncPath } from '../fsx/copy.js';
+import { isTempName, tempName } from '../fsx/temp.js';
+import type { Fsx } from '../fsx/fsx.js';
+import { mergeVolume, type VolumeChange, type VolumeSource } from './merge.js';
+
+/** A disk that cannot give a host catalog back (nothing on it, or what is there is damaged). */
+export class RebuildError extends Error {}
+
+export interface RebuildOptions {
+  dest: string;
+  /** The host catalog to make or refine. */
+  db: string;
+  key?: KeyProvider;
+  fs: Fsx;
+}
+
+export interface RebuildResult {
+  /** There was no host catalog (or none SQLite could open): this one was made from the disk. */
+  created: boolean;
+  /** Where a host catalog that SQLite could not open was moved, kept for a closer look. */
+  setAside: string | null;
+  dest: string;
+  info: VolumeInfo;
+  /** The disk carried a snapshot of the host catalog (else only its own catalog was there to read). */
+  snapshot: boolean;
+  /** Per volume, what the host catalog took in: the disk's own volume always, others when they changed. */
+  changes: VolumeChange[];
+  /** The host catalog afterwards. */
+  volumes: number;
+  files: number;
+  pending: number;
+}
+
+/** The catalogs a disk offers, each a private copy (reading a WAL database on the disk would write to it). */
+interface DiskCatalogs {
+  snapshotFile: string | null;
+  snapshot: Catalog | null;
+  disk: Catalog | null;
+  close(): void;
+}
+
+export function rebuildCatalog(opts: RebuildOptions): RebuildResult {
+  const fsx = opts.fs;
+  const db = path.resolve(opts.db);
+  // A folder that is no Blaine disk is said so before anything is made on the host.
+  readVolume(path.resolve(opts.dest));
+  fsx.mkdirSync(path.dirname(db), { recursive: true });
+  const release = acquireLock(`${db}.lock`, `the host catalog ${db}`);
+  try {
+    removeLeftovers(db, fsx);
+    const view = openDiskView(opts.dest, { key: opts.key, readonly: true });
+    try {
+      return rebuildFrom(view, db, fsx);
+    } finally {
+      view.close();
+    }
+  } finally {
+    release();
+  }
+}
+
+function rebuildFrom(view: DiskView, db: string, fsx: Fsx): RebuildResult {
+  const setAside = fsx.existsSync(db) ? setAsideIfUnreadable(db, fsx) : null;
+  const created = !fsx.existsSync(db);
+  const found = openDiskCatalogs(view, fsx, created);
+  try {
+    if (!found.disk && !found.snapshotFile) {
+      throw new RebuildError(`${view.dest} holds no catalog to rebuild from: nothing was ever archived on it`);
+    }
+    const done = created ? createFrom(view, db, found, fsx) : refine(db, found, view.info);
+    return { created, setAside, dest: view.dest, info: view.info, snapshot: found.snapshotFile !== null, ...done };
+  } finally {
+    found.close();
+  }
+}
+
+/**
+ * The snapshot is read as a copy only when an existing host catalog is refined from it; a new
+ * host catalog starts as a byte copy of it (createFrom), so it is not copied twice.
+ */
+function openDiskCatalogs(view: DiskView, fsx: Fsx, created: boolean): DiskCatalogs {
+  const snapshotFile = fsx.existsSync(hostSnapshotPath(view.root)) ? hostSnapshotPath(view.root) : null;
+  const diskFile = diskCatalogPath(view.root);
+  const opened: Catalog[] = [];
+  const close = () => opened.forEach((c) => c.close());
+  try {
+    const disk = fsx.existsSync(diskFile) ? damaged(view, 'its disk catalog', () => Catalog.openCopy(diskFile)) : null;
+    if (disk) opened.push(disk);
+    const snapshot = snapshotFile && !created ? damaged(view, 'its snapshot of the host catalog', () => Catalog.openCopy(snapshotFile)) : null;
+    if (snapshot) opened.push(snapshot);
+    return { snapshotFile, snapshot, disk, close };
+  } catch (err) {
+    close();
+    throw err;
+  }
+}
+
+/** A catalog on the disk that SQLite cannot read is the disk's problem, said so in one sentence. */
+function damaged<T>(view: DiskView, what: string, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    if (!(err instanceof CatalogError)) throw err;
+    // SQLite's own words only: CatalogError's sentence names a temporary copy and suggests this very command.
+    const why = /\(([^()]*)\)/.exec(err.message)?.[1] ?? 'damaged';
+    throw new RebuildError(`${view.dest}: ${what} cannot be read (${why}); rebuild from another disk of the archive`);
+  }
+}
+
+function diskSource(disk: Catalog, info: VolumeInfo): VolumeSource {
+  const own = disk.copies().find((c) => c.copy === info.copy);
+  // A copy whose last run did not finish may have seen more than its last sync: keeping the host's later actions is safe.
+  return { cat: disk, from: 'disk', generation: () => diskGeneration(disk), asOf: own?.lastSync ?? null };
+}
+
+function snapshotSource(snapshot: Catalog): VolumeSource {
+  const taken = snapshot.db.prepare('SELECT max(finished) FROM runs').pluck(true).get() as string | null;
+  return { cat: snapshot, from: 'snapshot', generation: (v) => snapshot.volume(v)?.generation ?? 0, asOf: taken };
+}
+
+/** No host catalog: a copy of the disk's snapshot (or an empty one), refined by the disk's catalog, put in place whole. */
+function createFrom(view: DiskView, db: string, found: DiskCatalogs, fsx: Fsx): Merged {
+  const tmp = path.join(path.dirname(db), tempName(path.basename(db)));
+  try {
+    if (found.snapshotFile) fsx.copyFileSync(found.snapshotFile, tmp);
+    const changes: VolumeChange[] = [];
+    let done: Merged;
+    const host = damaged(view, 'its snapshot of the host catalog', () => Catalog.open(tmp, { create: true }));
+    try {
+      if (found.disk) {
+        const own = mergeVolume(host, diskSource(found.disk, view.info), view.info.volume);
+        if (own) changes.push(own);
+      }
+      done = { changes, ...totals(host) };
+    } finally {
+      // Closing folds the write-ahead log into the file: the file alone is then the whole catalog.
+      host.close();
+    }
+    fsyncPath(tmp, fsx);
+    // A log left by the lost catalog must not be replayed onto the new one.
+    for (const ext of ['-wal', '-shm']) fsx.rmSync(`${db}${ext}`, { force: true });
+    fsx.renameSync(tmp, db);
+    fsyncPath(path.dirname(db), fsx);
+    return done;
+  } catch (err) {
+    for (const ext of ['', '-wal', '-shm']) fsx.rmSync(`${tmp}${ext}`, { force: true });
+    throw err;
+  }
+}
+
+/** A host catalog present: every volume of the snapshot, then the disk's own, merged in, newest winning. */
+interface Merged {
+  changes: VolumeChange[];
+  volumes: number;
+  files: number;
+  pending: number;
+}
+
+function totals(host: Catalog): Omit<Merged, 'changes'> {
+  const volumes = host.volumes();
+  const files = volumes.reduce((n, v) => n + host.volumeStats(v.uuid).files, 0);
+  return { volumes: volumes.length, files, pending: host.deferred().length };
+}
+
+function refine(db: string, found: DiskCatalogs, info: VolumeInfo): Merged {
+  const host = Catalog.open(db);
+  try {
+    const changes: VolumeChange[] = [];
+    if (found.snapshot) {
+      const src = snapshotSource(found.snapshot);
+      for (const v of found.snapshot.volumes()) {
+        const c = mergeVolume(host, src, v.uuid);
+        if (c && (c.taken === 'added' || c.taken === 'newer')) changes.push(c);
+      }
+    }
+    if (found.disk) {
+      const own = mergeVolume(host, diskSource(found.disk, info), info.volume);
+      if (own) changes.push(own);
+    }
+    return { changes, ...totals(host) };
+  } finally {
+    host.close();
+  }
+}
+
+/**
+ * A host catalog SQLite cannot open (not a database, a torn header) is what this command is for;
+ * it is moved aside, with its log, never deleted, and a new one is made. One written by a newer
+ * Blaine is not damaged: that error stands.
+ */
+function setAsideIfUnreadable(db: string, fsx: Fsx): string | null {
+  try {
+    Catalog.open(db, { readonly: true }).close();
+    return null;
+  } catch (err) {
+    if (!(err instanceof CatalogError) || /newer Blaine/.test(err.message)) throw err;
+  }
+  const aside = `${db}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
+  for (const ext of ['-wal', '-shm']) if (fsx.existsSync(`${db}${ext}`)) fsx.renameSync(`${db}${ext}`, `${aside}${ext}`);
+  fsx.renameSync(db, aside);
+  return aside;
+}
+
+/** Temporary host catalogs of a rebuild that was cut short (with SQLite's files beside them). */
+function removeLeftovers(db: string, fsx: Fsx): void {
+  const dir = path.dirname(db);
+  const mine = `.${path.basename(db)}`;
+  for (const name of fsx.readdirSync(dir)) {
+    const base = name.replace(/-(wal|shm|journal)$/, '');
+    if (isTempName(base) && base.startsWith(mine)) fsx.rmSync(path.join(dir, name), { force: true });
+  }
+}
