@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
@@ -198,11 +199,29 @@ export function requireHostCatalog(db: string, dest: string, fs: Fsx = realFs): 
 
 /** A disk of a volume the host catalog does not know (another host's, or one added since a rebuild) is refused the same way. */
 export function requireKnownVolume(host: Catalog, db: string, info: VolumeInfo, dest: string): void {
-  if (host.volume(info.volume)) return;
+  if (host.volume(info.volume) || holdsNothingArchived(dest, info)) return;
   throw new DiskError(
     `the host catalog ${db} does not know the volume "${info.label}" of ${dest}: run \`blaine rebuild-catalog --dest ${dest}\` to add it from the disk`,
     'UNKNOWN_VOLUME',
   );
+}
+
+/**
+ * A plain disk whose `--init` was cut short before the host catalog recorded its volume has no
+ * archived file yet: taking it in loses nothing, while refusing would leave the user a disk that
+ * neither `--init` (already a Blaine disk) nor a backup (unknown volume) accepts.
+ */
+function holdsNothingArchived(dest: string, info: VolumeInfo): boolean {
+  if (info.encrypted) return false;
+  const file = diskCatalogPath(dest);
+  if (!existsSync(file)) return true;
+  // A private copy: a refused disk must be left exactly as it was (no -wal/-shm beside its catalog).
+  const disk = Catalog.openCopy(file);
+  try {
+    return disk.volumeStats(info.volume).files === 0;
+  } finally {
+    disk.close();
+  }
 }
 
 /** What the journal of a crashed run put right, in sentences for the user (empty: nothing to say). */
