@@ -50,13 +50,13 @@ function onlyEmptyFolders(dir: string, fs: Fsx): boolean {
 
 const COPY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-/** The copy id an interrupted clone wrote into its marker (markers of older versions hold none). */
-function copyOfMarker(dir: string, markerPrefix: string, fs: Fsx): string | null {
+/** The marker of an interrupted clone and the copy id it holds (markers of older versions hold none). */
+function markerWithCopy(dir: string, markerPrefix: string, fs: Fsx): { marker: string; copy: string } | null {
   for (const n of fs.readdirSync(dir) as string[]) {
     if (!n.startsWith(markerPrefix)) continue;
     try {
-      const id = String(fs.readFileSync(path.join(dir, n), 'utf8')).trim();
-      if (COPY_ID.test(id)) return id;
+      const copy = String(fs.readFileSync(path.join(dir, n), 'utf8')).trim();
+      if (COPY_ID.test(copy)) return { marker: path.join(dir, n), copy };
     } catch {
       // an unreadable marker only costs the old id
     }
@@ -85,7 +85,7 @@ export async function cloneDisk(
   const markerPrefix = `.clone-${s.info.volume}${TEMP_MARK}`;
   // The killed clone may have registered its copy id in the host catalog already; the rerun takes
   // the same id over, so the host keeps one row for this disk, not a ghost beside it.
-  let resumedCopy: string | null = null;
+  let resumed: { marker: string; copy: string } | null = null;
   if (present.length > 0) {
     // A clone of this volume that was cut short (its marker, and no identity yet or only just this
     // volume's): everything on the disk is what it wrote, since a clone starts only on an empty
@@ -97,8 +97,16 @@ export async function cloneDisk(
       (!fs.existsSync(volumeFile(target)) || volumeOf(target, fs) === s.info.volume);
     if (!resumable) throw new CloneError(`${target} is not empty; a mirror copy needs an empty disk`);
     opts.warn(`${target} holds an interrupted clone of this volume; starting it again`);
-    resumedCopy = copyOfMarker(own, markerPrefix, fs);
-    for (const n of present) fs.rmSync(path.join(target, n), { recursive: true, force: true });
+    resumed = markerWithCopy(own, markerPrefix, fs);
+    // The marker stays through the wipe: a crash during it must still find the id to take over.
+    for (const n of present) {
+      if (resumed && n === path.basename(own)) {
+        for (const m of fs.readdirSync(own) as string[]) {
+          const p = path.join(own, m);
+          if (p !== resumed.marker) fs.rmSync(p, { recursive: true, force: true });
+        }
+      } else fs.rmSync(path.join(target, n), { recursive: true, force: true });
+    }
   }
   if (path.resolve(s.root) === target || path.resolve(s.dest) === target) throw new CloneError('--to must be another disk than --dest');
   // The copy of an encrypted volume is encrypted with the same key; only its identity is in the clear.
@@ -110,12 +118,14 @@ export async function cloneDisk(
     key = opts.key(`the disk "${s.info.copyLabel}" at ${s.dest}`, false);
     fs.mkdirSync(blaineDir(target), { recursive: true });
   } else ensureLayout(target, fs);
-  const marker = path.join(blaineDir(target), tempName(`clone-${s.info.volume}`));
-  const copy = resumedCopy ?? crypto.randomUUID();
-  fs.writeFileSync(marker, `${copy}\n`);
-  // Durable before the host catalog can name the copy, so a power cut cannot lose the id a rerun takes over.
-  fsyncPath(marker, fs);
-  fsyncPath(blaineDir(target), fs);
+  const marker = resumed?.marker ?? path.join(blaineDir(target), tempName(`clone-${s.info.volume}`));
+  const copy = resumed?.copy ?? crypto.randomUUID();
+  if (!resumed) {
+    fs.writeFileSync(marker, `${copy}\n`);
+    // Durable before the host catalog can name the copy, so a power cut cannot lose the id a rerun takes over.
+    fsyncPath(marker, fs);
+    fsyncPath(blaineDir(target), fs);
+  }
   const release = acquireDiskLock(target);
   let mount: CipherMount | null = null;
   const result: CloneResult = {
