@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, rows, testEnv, write } from '../../test/helpers.js';
 import { crashEveryStep, ONE_SCAN_THREAD as SCAN } from '../../test/crash.js';
 
@@ -67,6 +68,23 @@ function assertConsistent(env: ReturnType<typeof testEnv>, disks: string[], wher
     const v = blaine(['verify', '--checksum', '--dest', d, '--db', env.db]);
     assert.equal(v.status, 0, `${where}: verify ${d}: ${v.stdout}${v.stderr}`);
   }
+}
+
+/** The host catalog lists exactly the copies on `disks`: none left behind by a run that was killed. */
+function assertCopiesAre(db: string, disks: string[], where: string): void {
+  const host = new Database(db, { readonly: true });
+  let listed: string[];
+  try {
+    listed = (host.prepare('SELECT copy FROM copies ORDER BY copy').all() as Array<{ copy: string }>).map((r) => r.copy);
+  } finally {
+    host.close();
+  }
+  const onDisks = disks.map((d) => (JSON.parse(fs.readFileSync(path.join(d, '.blaine', 'volume.json'), 'utf8')) as { copy: string }).copy).sort();
+  assert.deepEqual(listed, onDisks, `${where}: the host catalog's copies are not the disks' copies`);
+  const shown = blaine(['disks', '--db', db, '--json']);
+  assert.equal(shown.status, 0, `${where}: disks: ${shown.stderr}`);
+  const shownCopies = [...shown.stdout.matchAll(/"copy":\s*"([^"]+)"/g)].map((m) => m[1]).sort();
+  assert.deepEqual(shownCopies, onDisks, `${where}: disks shows other copies than the disks hold`);
 }
 
 // utimes: mtimes set on copies, links and moves; copyfile: the catalog snapshots at the end of a run.
@@ -153,9 +171,10 @@ for (const kind of ['write', 'mkdir', 'syncfs', 'rename', 'copyfile']) {
     assert.equal(first.status, 0, first.stderr);
     const C = path.join(env.base, 'C');
     fs.mkdirSync(C);
-    const n = crashEveryStep(env, kind, [env.disk, C, env.db], ['clone', '--dest', env.disk, '--to', C, '--db', env.db], (where) =>
-      assertConsistent(env, [env.disk, C], where),
-    );
+    const n = crashEveryStep(env, kind, [env.disk, C, env.db], ['clone', '--dest', env.disk, '--to', C, '--db', env.db], (where) => {
+      assertConsistent(env, [env.disk, C], where);
+      assertCopiesAre(env.db, [env.disk, C], where);
+    });
     t.diagnostic(`clone, ${kind}: ${n} crash points`);
   });
 }

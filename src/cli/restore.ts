@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { Catalog } from '../catalog/catalog.js';
-import type { CatalogEntry } from '../catalog/entry.js';
-import { restoreFiles, restoreTarget, RestoreTargetError } from '../restore/restore.js';
+import { restoreFiles, RestoreTargetError } from '../restore/restore.js';
+import { landingOnDisk, matchingEntries, realish } from '../restore/select.js';
 import { restorePlan } from '../restore/elsewhere.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView, type DiskView } from '../archive/session.js';
@@ -38,22 +37,6 @@ export function registerRestore(program: Command): void {
   cmd.action(action<RestoreOptions>(restore));
 }
 
-/** The path with symlinks resolved as far as it exists (the rest appended), to compare locations. */
-function realish(p: string): string {
-  let head = path.resolve(p);
-  const tail: string[] = [];
-  for (;;) {
-    try {
-      return path.join(fs.realpathSync(head), ...tail);
-    } catch {
-      const up = path.dirname(head);
-      if (up === head) return path.join(head, ...tail);
-      tail.unshift(path.basename(head));
-      head = up;
-    }
-  }
-}
-
 async function restore(opts: RestoreOptions, globs: string[], out: Output): Promise<number> {
   const dest = requireDest(opts);
   if (!opts.to) throw new UsageError('--to is required: name the directory to restore into');
@@ -77,24 +60,15 @@ async function restoreFrom(view: DiskView, opts: RestoreOptions, globs: string[]
   const catalogFile = diskCatalogPath(view.root);
   if (!fs.existsSync(catalogFile)) throw new UserError(`${dest} has no disk catalog yet; nothing was ever archived on it`);
 
-  const catalog = Catalog.openCopy(catalogFile);
-  let entries: CatalogEntry[];
-  try {
-    entries = catalog.matching(globs, [info.volume]);
-  } finally {
-    catalog.close();
-  }
+  const entries = matchingEntries(catalogFile, globs, info.volume);
   const here = new Set(entries.map((e) => e.path));
   const plan = restorePlan(dbPath(opts), globs, info.volume, here);
   if (entries.length === 0 && plan.elsewhere.length === 0 && plan.waiting === 0) {
     throw new UserError(`nothing matches ${globs.join(' ')} on "${info.label}" or in the host catalog`);
   }
-  for (const e of entries) {
-    // --to above the disk: a target could still land on it.
-    if (isWithin(realish(restoreTarget(to, e.path)), realDisk)) {
-      throw new UsageError(`--to ${to} would put ${e.path} on the disk being restored from; choose a directory elsewhere`);
-    }
-  }
+  // --to above the disk: a target could still land on it.
+  const landing = landingOnDisk(to, entries, realDisk);
+  if (landing) throw new UsageError(`--to ${to} would put ${landing.path} on the disk being restored from; choose a directory elsewhere`);
 
   const interrupt = interruptSignal(out);
   let result;

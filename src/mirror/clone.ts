@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { CopyError, copyWithSha1, makeSymlink, syncDisk } from '../fsx/copy.js';
+import { CopyError, copyWithSha1, fsyncPath, makeSymlink, syncDisk } from '../fsx/copy.js';
 import { TEMP_MARK, tempName } from '../fsx/temp.js';
 import { acquireDiskLock } from '../archive/lock.js';
 import type { DiskSession, KeyProvider } from '../archive/session.js';
@@ -49,6 +49,22 @@ function onlyEmptyFolders(dir: string, fs: Fsx): boolean {
   }
 }
 
+const COPY_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The marker of an interrupted clone and the copy id it holds (markers of older versions hold none). */
+function markerWithCopy(dir: string, markerPrefix: string, fs: Fsx): { marker: string; copy: string } | null {
+  for (const n of fs.readdirSync(dir) as string[]) {
+    if (!n.startsWith(markerPrefix)) continue;
+    try {
+      const copy = String(fs.readFileSync(path.join(dir, n), 'utf8')).trim();
+      if (COPY_ID.test(copy)) return { marker: path.join(dir, n), copy };
+    } catch {
+      // an unreadable marker only costs the old id
+    }
+  }
+  return null;
+}
+
 /**
  * Makes a second physical copy of the mounted volume on an empty disk: every stored file with its
  * hardlinks, the parity tree, and the disk catalog, all under the same volume UUID and a new copy
@@ -68,6 +84,9 @@ export async function cloneDisk(
   // A .blaine of empty folders is what a clone cut short before its marker leaves: nothing to keep.
   const present = fs.readdirSync(target).filter((n) => !FRESH.has(n) && !(n === '.blaine' && onlyEmptyFolders(path.join(target, n), fs)));
   const markerPrefix = `.clone-${s.info.volume}${TEMP_MARK}`;
+  // The killed clone may have registered its copy id in the host catalog already; the rerun takes
+  // the same id over, so the host keeps one row for this disk, not a ghost beside it.
+  let resumed: { marker: string; copy: string } | null = null;
   if (present.length > 0) {
     // A clone of this volume that was cut short (its marker, and no identity yet or only just this
     // volume's): everything on the disk is what it wrote, since a clone starts only on an empty
@@ -79,7 +98,16 @@ export async function cloneDisk(
       (!fs.existsSync(volumeFile(target)) || volumeOf(target, fs) === s.info.volume);
     if (!resumable) throw new CloneError(`${target} is not empty; a mirror copy needs an empty disk`);
     opts.warn(`${target} holds an interrupted clone of this volume; starting it again`);
-    for (const n of present) fs.rmSync(path.join(target, n), { recursive: true, force: true });
+    resumed = markerWithCopy(own, markerPrefix, fs);
+    // The marker stays through the wipe: a crash during it must still find the id to take over.
+    for (const n of present) {
+      if (resumed && n === path.basename(own)) {
+        for (const m of fs.readdirSync(own) as string[]) {
+          const p = path.join(own, m);
+          if (p !== resumed.marker) fs.rmSync(p, { recursive: true, force: true });
+        }
+      } else fs.rmSync(path.join(target, n), { recursive: true, force: true });
+    }
   }
   if (path.resolve(s.root) === target || path.resolve(s.dest) === target) throw new CloneError('--to must be another disk than --dest');
   // The copy of an encrypted volume is encrypted with the same key; only its identity is in the clear.
@@ -91,12 +119,18 @@ export async function cloneDisk(
     key = opts.key(`the disk "${s.info.copyLabel}" at ${s.dest}`, false);
     fs.mkdirSync(blaineDir(target), { recursive: true });
   } else ensureLayout(target, fs);
-  const marker = path.join(blaineDir(target), tempName(`clone-${s.info.volume}`));
-  fs.writeFileSync(marker, `${new Date().toISOString()}\n`);
+  const marker = resumed?.marker ?? path.join(blaineDir(target), tempName(`clone-${s.info.volume}`));
+  const copy = resumed?.copy ?? crypto.randomUUID();
+  if (!resumed) {
+    fs.writeFileSync(marker, `${copy}\n`);
+    // Durable before the host catalog can name the copy, so a power cut cannot lose the id a rerun takes over.
+    fsyncPath(marker, fs);
+    fsyncPath(blaineDir(target), fs);
+  }
   const release = acquireDiskLock(target);
   let mount: CipherMount | null = null;
   const result: CloneResult = {
-    info: { ...s.info, copy: crypto.randomUUID(), copyLabel: copyLabel?.trim() || path.basename(target) },
+    info: { ...s.info, copy, copyLabel: copyLabel?.trim() || path.basename(target) },
     files: 0,
     bytes: 0,
     mismatched: [],
