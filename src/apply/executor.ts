@@ -13,6 +13,9 @@ import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
 export type { Applier, ApplierFactory, ExecutionResult, ExecutorContext } from './env.js';
 
+/** Operations other than moves journalled with one fsync (Executor.journalFor). */
+const JOURNAL_AHEAD = 256;
+
 type Handler<T extends Operation['type']> = (env: ApplyEnv, op: Extract<Operation, { type: T }>) => Promise<void> | void;
 
 /** One handler per operation kind. */
@@ -85,18 +88,22 @@ export class Executor implements Applier {
   }
 
   /**
-   * Writes the journal steps of ops[i] before it is carried out; a run of moves is written at once
-   * (one fsync), since a move that was journalled but never made is recognised as such.
+   * Writes the journal steps of ops[i] before it is carried out, with those of the operations that
+   * follow it (a run of moves whole, other kinds up to JOURNAL_AHEAD): one fsync for many files,
+   * since recovery recognises a step that was journalled but never made (the path still holds
+   * what its row says; the moved file is still at its old name). A commit empties the journal:
+   * what was written ahead of it is written again.
    */
   private journalFor(ops: Operation[], i: number): void {
-    if (i < this.journalled) return;
+    if (i < this.journalled && this.journal.batch !== null) return;
     const steps: JournalStep[] = [];
+    const moves = ops[i]!.type === 'rename';
     let j = i;
     do {
       const s = this.stepOf(ops[j]!);
       if (s) steps.push(s);
       j++;
-    } while (ops[i]!.type === 'rename' && j < ops.length && ops[j]!.type === 'rename');
+    } while (j < ops.length && (ops[j]!.type === 'rename') === moves && (moves || j - i < JOURNAL_AHEAD));
     this.journalled = j;
     this.journal.intend(steps);
   }
