@@ -108,7 +108,8 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     : (ctx) => new Executor(ctx);
   const would = (done: string, toDo: string) => (recorded ? `would ${toDo}` : done);
 
-  const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
+  const phase = (name: string) =>
+    out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began, ${Math.round(process.memoryUsage.rss() / 2 ** 20)} MiB resident`);
   phase('checked options');
   // The data paths are walked in a thread of their own while this one prepares the disk.
   out.progress.begin('scanning');
