@@ -133,9 +133,15 @@ export class Executor implements Applier {
     if (step !== null) await this.env.parity.settle(step.op === 'rename' ? step.from : step.path);
   }
 
-  async run(ops: Operation[]): Promise<ExecutionResult> {
+  /**
+   * Carries out `ops`. With `more`, another part of the same run follows (a backup applies its plan
+   * a chunk at a time): what was done is committed, but the parity still being made is waited for
+   * only by the last part.
+   */
+  async run(ops: Operation[], opts: { more?: boolean } = {}): Promise<ExecutionResult> {
     const env = this.env;
     let i = 0;
+    this.journalled = 0;
     let failed = true;
     try {
       for (const op of ops) {
@@ -171,7 +177,7 @@ export class Executor implements Applier {
       env.loosened.settle(env);
       // What is copied is committed now, not only once the (slower) parity is done.
       this.batch.commit();
-      await env.parity.finish();
+      if (!opts.more) await env.parity.finish();
       failed = false;
     } finally {
       // A failure with a file still parked: the catalog must not name the parking place; the journal

@@ -6,7 +6,7 @@ import { realFs } from '../fsx/fsx.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
-import { openDiskView, settle, type DiskSession, type OpenOptions } from './session.js';
+import { diskGeneration, openDiskView, settle, type DiskSession, type OpenOptions } from './session.js';
 import { DiskError, readVolume, type VolumeInfo } from './volume.js';
 
 /**
@@ -75,8 +75,9 @@ export function openDrySession(opts: OpenOptions): DiskSession {
     catalogs.push(disk);
     const host = privateCopy(opts.db, dirs);
     catalogs.push(host);
+    const copyGeneration = diskGeneration(disk);
     const sync = settle(host, disk, info);
-    return { root, dest, info, disk, host, sync, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs ?? realFs, close };
+    return { root, dest, info, disk, host, sync, copyGeneration, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs ?? realFs, close };
   } catch (err) {
     try {
       close();

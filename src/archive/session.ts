@@ -206,7 +206,7 @@ function closeAll(catalogs: Catalog[], releases: Array<() => void>, quiet = fals
   if (first !== undefined && !quiet) throw first;
 }
 
-function diskGeneration(disk: Catalog): number {
+export function diskGeneration(disk: Catalog): number {
   return Number(disk.getMeta(GENERATION) ?? '0');
 }
 

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
 import { comparePaths } from '../fsx/paths.js';
@@ -74,4 +75,19 @@ export function pruneTombstones(cat: Catalog, volume: string): void {
 /** Drops every tombstone (a disk's own catalog: nobody catches up from it). */
 export function dropTombstones(cat: Catalog): void {
   cat.db.exec('DELETE FROM tombstones');
+}
+
+const sizeBefore = new WeakMap<Catalog, Database.Statement>();
+
+/**
+ * Whether a file of this size with a known SHA1 was catalogued before generation `gen` (rows written
+ * by the run under way carry it): what Catalog.hasSize said when the run began, while the run adds rows.
+ */
+export function hadSizeBefore(cat: Catalog, size: number, gen: number): boolean {
+  let st = sizeBefore.get(cat);
+  if (!st) {
+    st = cat.db.prepare('SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND gen < ? LIMIT 1').pluck(true);
+    sizeBefore.set(cat, st);
+  }
+  return st.get(size, gen) !== undefined;
 }
