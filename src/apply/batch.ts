@@ -88,13 +88,29 @@ export class CatalogBatch {
   put(e: CatalogEntry): void {
     this.begin();
     if (e.volume === this.volume) this.disk.put(e);
+    else this.otherVolume(e.volume);
     this.host.put(e);
   }
 
   drop(e: CatalogEntry): void {
     this.begin();
     if (e.volume === this.volume) this.disk.remove(e.volume, e.path);
+    else this.otherVolume(e.volume);
     this.host.remove(e.volume, e.path);
+  }
+
+  private readonly bumped = new Set<string>();
+
+  /**
+   * Before the host changes rows of an offline volume: its generation moves on (once a run), in
+   * the transaction under way, so its copies are behind on the change and the rows carry a
+   * generation newer than any copy's (catalog/changes.ts).
+   */
+  otherVolume(volume: string): void {
+    this.begin();
+    if (this.bumped.has(volume)) return;
+    this.host.bumpGeneration(volume);
+    this.bumped.add(volume);
   }
 }
 

@@ -58,7 +58,11 @@ export interface ExecutionResult {
 export interface Applier {
   /** Parity for files that lack it; the number of files queued. */
   resumeParity(): number;
-  run(ops: Operation[]): Promise<ExecutionResult>;
+  /**
+   * Carries out `ops`. With `more`, another part of the same run follows (a backup applies its plan
+   * a chunk at a time); the result counts every part so far.
+   */
+  run(ops: Operation[], opts?: { more?: boolean }): Promise<ExecutionResult>;
 }
 
 export type ApplierFactory = (ctx: ExecutorContext) => Applier;

@@ -13,6 +13,9 @@ import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
 export type { Applier, ApplierFactory, ExecutionResult, ExecutorContext } from './env.js';
 
+/** Operations other than moves journalled with one fsync (Executor.journalFor). */
+const JOURNAL_AHEAD = 256;
+
 type Handler<T extends Operation['type']> = (env: ApplyEnv, op: Extract<Operation, { type: T }>) => Promise<void> | void;
 
 /** One handler per operation kind. */
@@ -85,18 +88,22 @@ export class Executor implements Applier {
   }
 
   /**
-   * Writes the journal steps of ops[i] before it is carried out; a run of moves is written at once
-   * (one fsync), since a move that was journalled but never made is recognised as such.
+   * Writes the journal steps of ops[i] before it is carried out, with those of the operations that
+   * follow it (a run of moves whole, other kinds up to JOURNAL_AHEAD): one fsync for many files,
+   * since recovery recognises a step that was journalled but never made (the path still holds
+   * what its row says; the moved file is still at its old name). A commit empties the journal:
+   * what was written ahead of it is written again.
    */
   private journalFor(ops: Operation[], i: number): void {
-    if (i < this.journalled) return;
+    if (i < this.journalled && this.journal.batch !== null) return;
     const steps: JournalStep[] = [];
+    const moves = ops[i]!.type === 'rename';
     let j = i;
     do {
       const s = this.stepOf(ops[j]!);
       if (s) steps.push(s);
       j++;
-    } while (ops[i]!.type === 'rename' && j < ops.length && ops[j]!.type === 'rename');
+    } while (j < ops.length && (ops[j]!.type === 'rename') === moves && (moves || j - i < JOURNAL_AHEAD));
     this.journalled = j;
     this.journal.intend(steps);
   }
@@ -126,9 +133,15 @@ export class Executor implements Applier {
     if (step !== null) await this.env.parity.settle(step.op === 'rename' ? step.from : step.path);
   }
 
-  async run(ops: Operation[]): Promise<ExecutionResult> {
+  /**
+   * Carries out `ops`. With `more`, another part of the same run follows (a backup applies its plan
+   * a chunk at a time): what was done is committed, but the parity still being made is waited for
+   * only by the last part.
+   */
+  async run(ops: Operation[], opts: { more?: boolean } = {}): Promise<ExecutionResult> {
     const env = this.env;
     let i = 0;
+    this.journalled = 0;
     let failed = true;
     try {
       for (const op of ops) {
@@ -164,7 +177,7 @@ export class Executor implements Applier {
       env.loosened.settle(env);
       // What is copied is committed now, not only once the (slower) parity is done.
       this.batch.commit();
-      await env.parity.finish();
+      if (!opts.more) await env.parity.finish();
       failed = false;
     } finally {
       // A failure with a file still parked: the catalog must not name the parking place; the journal

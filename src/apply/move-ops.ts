@@ -112,7 +112,9 @@ async function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: Fi
 /** An offline volume's share: its catalog rows change now, the disk itself when it is next mounted. */
 export function applyDefer(env: Pick<ApplyEnv, 'ctx' | 'batch' | 'result'>, op: Extract<Operation, { type: 'defer' }>): void {
   const host = env.ctx.host;
-  env.batch.begin();
+  // In the same transaction as the queued action, so no crash leaves an action the copy is not
+  // behind on; first, so that the rows written carry the new generation.
+  env.batch.otherVolume(op.volume);
   host.defer(op.volume, op.action, op.path, op.target);
   if (op.action === 'DELETE') host.remove(op.volume, op.path);
   else if (op.action === 'RENAME') {
@@ -122,8 +124,6 @@ export function applyDefer(env: Pick<ApplyEnv, 'ctx' | 'batch' | 'result'>, op: 
   } else {
     host.put(entryFor(op.record!, op.volume, op.entry.sha1, op.entry));
   }
-  // In the same transaction as the queued action, so no crash leaves an action the copy is not behind on.
-  if (!env.result.deferredVolumes.has(op.volume)) host.bumpGeneration(op.volume);
   env.result.deferredVolumes.add(op.volume);
   env.ctx.detail(`deferred for ${op.volume}: ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''}`);
 }

@@ -38,15 +38,19 @@ export class RecordingApplier implements Applier {
     return 0;
   }
 
+  /** What the parts of the run so far did, and the disk space their copies took. */
+  private readonly result = emptyResult();
+  private free: number | undefined;
+  private planned = 0;
+
   async run(ops: Operation[]): Promise<ExecutionResult> {
     const ctx = this.ctx;
-    const result = emptyResult();
+    const result = this.result;
     const batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => {});
-    let free: number | undefined;
-    let planned = 0;
-    const space = { freeFor: () => (free ??= freeBytes(ctx.root, ctx.fs ?? realFs)) - planned };
+    const space = { freeFor: () => (this.free ??= freeBytes(ctx.root, ctx.fs ?? realFs)) - this.planned };
     let i = 0;
     for (const op of ops) {
+      if (result.stopped) break;
       let deduped = false;
       if (op.type === 'copy') {
         const size = op.record.size;
@@ -55,7 +59,7 @@ export class RecordingApplier implements Applier {
           result.stopped = { reason: 'disk-full', message: full };
           break;
         }
-        planned += requiredBytes(Math.ceil(size / BLOCK) * BLOCK, this.parityPct, 0);
+        this.planned += requiredBytes(Math.ceil(size / BLOCK) * BLOCK, this.parityPct, 0);
         deduped = !!op.dedupe && size > 0 && (await this.twinCopied(op.record));
         if (!deduped) result.bytesCopied += size;
       }

@@ -6,7 +6,7 @@ import { realFs } from '../fsx/fsx.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
-import { openDiskView, requireHostCatalog, requireKnownVolume, settle, type DiskSession, type OpenOptions } from './session.js';
+import { diskGeneration, openDiskView, requireHostCatalog, requireKnownVolume, settle, type DiskSession, type OpenOptions } from './session.js';
 import { DiskError, readVolume, type VolumeInfo } from './volume.js';
 
 /**
@@ -78,8 +78,9 @@ export function openDrySession(opts: OpenOptions): DiskSession {
     const host = privateCopy(opts.db, dirs);
     catalogs.push(host);
     if (!opts.init) requireKnownVolume(host, opts.db, info, dest);
+    const copyGeneration = diskGeneration(disk);
     const sync = settle(host, disk, info);
-    return { root, dest, info, disk, host, sync, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs ?? realFs, close };
+    return { root, dest, info, disk, host, sync, copyGeneration, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs ?? realFs, close };
   } catch (err) {
     try {
       close();

@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
+import { dropTombstones, pruneTombstones } from '../catalog/changes.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireDiskLock, acquireLock } from './lock.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
@@ -87,6 +88,8 @@ export interface DiskSession {
   caughtUp: boolean;
   /** Files left over by a crashed run and removed now. */
   leftovers: number;
+  /** The generation this copy's own catalog was in step with when the session opened. */
+  copyGeneration: number;
   /** The volume's generation before beginWrite bumped it: a run that changed nothing goes back to it. */
   generationBefore?: number;
   /** What the journal of a crashed run needed undoing (null: there was no journal). */
@@ -163,8 +166,10 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       host = Catalog.open(opts.db, { create: true });
       catalogs.push(host);
     }
+    const copyGeneration = diskGeneration(disk);
     const sync = settle(host, disk, info);
     return {
+      copyGeneration,
       root,
       dest,
       info,
@@ -331,8 +336,13 @@ export function endWrite(s: DiskSession, freeBytes: number | null, changed = tru
     if (s.caughtUp) s.disk.setMeta(GENERATION, String(volume.generation));
     s.disk.db.prepare('DELETE FROM meta WHERE key = ?').run(DIRTY);
     s.disk.putCopy(copy);
+    // Only the host's tombstones are ever read (a catch-up asks the volume's state, not a copy).
+    dropTombstones(s.disk);
   });
-  s.host.transaction(() => s.host.putCopy(copy));
+  s.host.transaction(() => {
+    s.host.putCopy(copy);
+    pruneTombstones(s.host, s.info.volume);
+  });
   return stats;
 }
 

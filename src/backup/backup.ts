@@ -42,6 +42,12 @@ export function scanDataPaths(roots: string[], filter: ExclusionFilter | undefin
 }
 
 /**
+ * Up to this many changed paths, their rows are read one by one by primary key; beyond, in one range
+ * scan (about 20 µs a row by key: a range scan of a million rows takes seconds and holds them all).
+ */
+const BY_KEY_BELOW = 100_000;
+
+/**
  * The planner's view: the mounted volume as its own disk catalog knows it (the truth for that
  * volume), every other volume as the host catalog knows it.
  */
@@ -54,8 +60,8 @@ export function catalogView(
   lacking?: readonly CatalogEntry[],
 ): CatalogView {
   const entries: CatalogEntry[] = [];
-  if (only && only.size < 5000) {
-    // after a quick check: only what changed, by primary key
+  if (only && only.size < BY_KEY_BELOW) {
+    // after a quick check: only what changed, by primary key (not every row of the volume)
     for (const p of only) {
       const e = disk.get(volume, p);
       if (e) entries.push(e);

@@ -103,7 +103,7 @@ export class QuickCheck {
     for (const p of rows.keys()) this.keep.add(p); // gone from the data path
     // Without hardlinks no unchanged file of the chunk can be wanted later: only the changed ones
     // are kept, so a week's changes spread over every chunk do not keep the whole scan in memory.
-    if (!hasLinks(chunk)) {
+    if (!hasLinks(chunk) && changed.length < chunk.count) {
       entry.chunk = changed.length === 0 ? null : only(chunk, parts, changed);
       entry.changed = changed.map((_, k) => k);
     }
@@ -111,8 +111,22 @@ export class QuickCheck {
 
   /** The scans (complete now) less what was found unchanged. */
   result(scans: PackedScan[]): QuickCheckResult {
+    const parted = this.resultInParts(scans);
+    const out: RootScan[] = parted.scans.map(({ parts, ...s }) => {
+      const records: FileRecord[] = [];
+      for (const part of parts) for (const r of recordsOf(part)) records.push(r);
+      return { ...s, records };
+    });
+    return { scans: out, keep: parted.keep, unchanged: parted.unchanged };
+  }
+
+  /**
+   * The same, with the records left packed in their chunks (each with the indices of its files
+   * that remain), so that they can be unpacked a chunk at a time. The check lets go of the chunks.
+   */
+  resultInParts(scans: PackedScan[]): { scans: PartedScan[]; keep: Set<string>; unchanged: number } {
     let unchanged = 0;
-    const out: RootScan[] = [];
+    const out: PartedScan[] = [];
     for (const s of scans) {
       if (!this.compared.has(s.root)) {
         // nothing scanned (a missing data path): every stored row under it is for the planner
@@ -121,10 +135,15 @@ export class QuickCheck {
       }
       // Chunks scanned in several threads come in any order; records go to the planner in byte order.
       const list = this.compared.get(s.root)!.sort((a, b) => comparePaths(a.lo, b.lo));
+      this.compared.delete(s.root);
+      // Only a file with other names can share its inode with an unchanged file.
       const wantedInodes = new Set<string>();
-      for (const { chunk, changed } of list) for (const i of changed) wantedInodes.add(inodeAt(chunk!.info, i));
-      const records: FileRecord[] = [];
+      for (const { chunk, changed } of list) {
+        for (const i of changed) if (chunk!.info[i * FIELDS + FIELD.nlink]! > 1) wantedInodes.add(inodeAt(chunk!.info, i));
+      }
+      const parts: RecordPart[] = [];
       let total = 0;
+      let taken = 0;
       for (const { chunk, count, changed } of list) {
         total += count;
         if (chunk === null) continue;
@@ -133,20 +152,37 @@ export class QuickCheck {
           for (let i = 0; i < chunk.count; i++) if (!take.has(i) && wantedInodes.has(inodeAt(chunk.info, i))) take.add(i);
         }
         if (take.size === 0) continue;
-        const paths = chunkPaths(chunk);
-        const targets = new Map(chunk.targets);
-        const changedSet = new Set(changed);
-        for (const i of [...take].sort((a, b) => a - b)) {
-          if (!changedSet.has(i)) this.keep.add(paths[i]!);
-          records.push(recordAt(chunk, paths, i, targets.get(i)));
+        if (take.size > changed.length) {
+          const paths = chunkPaths(chunk);
+          const changedSet = new Set(changed);
+          for (const i of take) if (!changedSet.has(i)) this.keep.add(paths[i]!);
         }
+        const indices = [...take].sort((a, b) => a - b);
+        parts.push({ chunk, indices });
+        taken += indices.length;
       }
-      const left = total - records.length;
+      const left = total - taken;
       unchanged += left;
-      out.push({ root: s.root, exists: s.exists, complete: s.complete, skipped: s.skipped, records, unchangedCount: left });
+      out.push({ root: s.root, exists: s.exists, complete: s.complete, skipped: s.skipped, parts, unchangedCount: left });
     }
     return { scans: out, keep: this.keep, unchanged };
   }
+}
+
+/** Files of one scanned chunk still to be planned, by index within the chunk (ascending). */
+export interface RecordPart {
+  chunk: ScanChunk;
+  indices: number[];
+}
+
+/** A data path's scan less its unchanged files, the rest still packed. */
+export type PartedScan = Omit<RootScan, 'records'> & { parts: RecordPart[] };
+
+/** The records of a part, unpacked, in byte order. */
+export function* recordsOf(part: RecordPart): Generator<FileRecord> {
+  const paths = chunkPaths(part.chunk);
+  const targets = new Map(part.chunk.targets);
+  for (const i of part.indices) yield recordAt(part.chunk, paths, i, targets.get(i));
 }
 
 /** The quick check of whole scans at once. */

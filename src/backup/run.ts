@@ -6,7 +6,9 @@
  * (cli/backup.ts) turns flags into a BackupRun and prints the outcome.
  */
 import fs from 'node:fs';
-import { catalogView, excludedBy, executePlan, planWithHashes, summarize, type BackupSummary } from './backup.js';
+import { catalogView, excludedBy, summarize, type BackupSummary } from './backup.js';
+import { planAndApply } from './stream.js';
+import { hadSizeBefore } from '../catalog/changes.js';
 import { QuickCheck } from './quickcheck.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { beginWrite, finishWrite, openDiskSession, recoveryMessages, type DiskSession, type KeyProvider } from '../archive/session.js';
@@ -18,6 +20,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { catchUp } from '../mirror/catchup.js';
 import { Executor, type ApplierFactory, type ExecutionResult } from '../apply/executor.js';
+import { emptyResult } from '../apply/env.js';
 import { RecordingApplier } from '../apply/recorder.js';
 import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
 import { ParityPool } from '../parity/pool.js';
@@ -109,7 +112,8 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     : (ctx) => new Executor(ctx);
   const would = (done: string, toDo: string) => (recorded ? `would ${toDo}` : done);
 
-  const phase = (name: string) => out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began`);
+  const phase = (name: string) =>
+    out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began, ${Math.round(process.memoryUsage.rss() / 2 ** 20)} MiB resident`);
   phase('checked options');
   // The data paths are walked in a thread of their own while this one prepares the disk.
   out.progress.begin('scanning');
@@ -180,36 +184,45 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     phase('scanned');
     const skipped = unreadableOnly(packed.flatMap((s) => s.skipped), out, would('skipped', 'be skipped'));
     let hashSkips = 0;
-    const checked = quick.result(packed);
+    const checked = quick.resultInParts(packed);
+    // From here on the parts hold what is left of the scan; the rest can go.
+    for (const s of packed) s.chunks = [];
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
-    const p = await planWithHashes(checked.scans, view, info.volume, options, (_path, message) => {
-      hashSkips++;
-      out.warn(`${message}; ${would('skipped', 'be skipped')}`);
-    }, excludedBy(filter, roots));
-    reportGuard(p, out);
-    phase(`planned (${p.filesRead ?? 0} file(s) read to decide)`);
-    out.progress.begin('copying', { files: p.ops.length, bytes: p.bytesToCopy });
-    const parity = pool;
-    let progress: (done: number, total: number, bytes: number, next?: Operation) => void;
-    if (parity) {
-      // Once every file is copied the run waits for parity: the files left are the pool's queue.
-      let parityTotal = 0;
-      out.progress.poll = () => {
-        out.progress.parityQueue = parity.queued;
-        if (out.progress.phase === 'parity') out.progress.at(parityTotal - parity.queued, 0);
-      };
-      progress = (done, total, bytes, next) => {
-        out.progress.at(done, bytes, next ? operationPath(next) : null);
-        if (done === total && parity.queued > 0) {
-          parityTotal = parity.queued;
-          out.progress.begin('parity', { files: parityTotal });
-        }
-      };
-    } else {
-      progress = (done, _total, bytes, next) => out.progress.at(done, bytes, next ? operationPath(next) : null);
-    }
-    const result = await executePlan(p.ops, { ...execOpts, skipFailures: true, progress }, makeApplier);
+    let total = 0;
+    let offset = 0;
+    let fillsOnly = true;
+    const progress = progressFor(pool, out);
+    const applier = makeApplier({ ...execOpts, skipFailures: true, progress: (done, _all, bytes, next) => progress(offset + done, total, bytes, next) });
+    applier.resumeParity();
+    let result = emptyResult();
+    // Rows this run writes carry the generation it raised (catalog/changes.ts).
+    const runGeneration = session.host.volume(info.volume)!.generation;
+    const othersExist = session.host.volumes().some((v) => v.uuid !== info.volume);
+    const p = await planAndApply({
+      scans: checked.scans,
+      view,
+      hadSize: (size) => hadSizeBefore(session.disk, size, runGeneration) || (othersExist && session.host.hasSizeElsewhere(size, info.volume)),
+      volume: info.volume,
+      options,
+      excluded: excludedBy(filter, roots),
+      onSkip: (_path, message) => {
+        hashSkips++;
+        out.warn(`${message}; ${would('skipped', 'be skipped')}`);
+      },
+      planned: (first, totals) => {
+        reportGuard(first, out);
+        phase(`planned (${first.filesRead ?? 0} file(s) read to decide)`);
+        total = totals.files;
+        out.progress.begin('copying', totals);
+      },
+      apply: async (ops, more) => {
+        result = await applier.run(ops, { more });
+        offset += ops.length;
+        fillsOnly &&= onlyFilledLacking(ops, lacking, session.host, info.volume);
+        return !result.stopped;
+      },
+    });
     out.progress.poll = null;
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
     if (recorded) {
@@ -218,8 +231,8 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     }
     out.progress.begin('writing catalogs');
     const changed = result.done > 0 || pendingChanged;
-    const volumeChanged = result.done > 0 && !onlyFilledLacking(p.ops, lacking, session.host, info.volume);
-    phase('executed');
+    const volumeChanged = result.done > 0 && !fillsOnly;
+    phase(`executed (${p.filesRead ?? 0} file(s) read to decide in all)`);
     summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged);
     phase('finished');
     return {
@@ -255,6 +268,24 @@ function onlyFilledLacking(ops: Operation[], lacking: CatalogEntry[], host: Cata
       now.mode === w.mode && now.uid === w.uid && now.gid === w.gid
     );
   });
+}
+
+/** What the progress line is told after each operation; once every file is copied, the parity queue. */
+function progressFor(parity: ParityPool | null, out: RunReporter): (done: number, total: number, bytes: number, next?: Operation) => void {
+  if (!parity) return (done, _total, bytes, next) => out.progress.at(done, bytes, next ? operationPath(next) : null);
+  // Once every file is copied the run waits for parity: the files left are the pool's queue.
+  let parityTotal = 0;
+  out.progress.poll = () => {
+    out.progress.parityQueue = parity.queued;
+    if (out.progress.phase === 'parity') out.progress.at(parityTotal - parity.queued, 0);
+  };
+  return (done, total, bytes, next) => {
+    out.progress.at(done, bytes, next ? operationPath(next) : null);
+    if (done === total && parity.queued > 0) {
+      parityTotal = parity.queued;
+      out.progress.begin('parity', { files: parityTotal });
+    }
+  };
 }
 
 function sizeOf(file: string): number {

@@ -7,6 +7,7 @@ import { Catalog, CatalogError } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { stamp } from './stamp.js';
+import { downgradeTo3 } from './testing.js';
 
 function entry(p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
   return {
@@ -38,6 +39,7 @@ test('a catalog of schema 1 gets its stamps on opening', (t) => {
   cat.close();
   // Back to how Blaine's first schema left it: no stamp column, runs without their after-state.
   const raw = new Database(file);
+  downgradeTo3(raw);
   raw.exec('ALTER TABLE files DROP COLUMN stamp; ALTER TABLE runs DROP COLUMN files_after; ALTER TABLE runs DROP COLUMN capacity');
   raw.pragma('user_version = 1');
   raw.close();
@@ -99,6 +101,7 @@ test('a catalog of schema 2 gets the runs\' file count and disk size; read-only,
   );
   cat.close();
   const raw = new Database(file);
+  downgradeTo3(raw);
   raw.exec('ALTER TABLE runs DROP COLUMN files_after; ALTER TABLE runs DROP COLUMN capacity');
   raw.pragma('user_version = 2');
   raw.close();

@@ -9,7 +9,8 @@ import {
   ENTRY_COLUMNS, entryParams, parseSummary, rowToEntry,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
-import { prepareStatements, type CatalogStatements } from './statements.js';
+import { prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
+import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
 import type { Fsx } from '../fsx/fsx.js';
@@ -240,13 +241,19 @@ export class Catalog {
     return this.stmts.hasSizeElsewhere.get(size, volume) !== undefined;
   }
 
+  private writes?: ReturnType<typeof prepareWrites>;
+
   put(e: CatalogEntry): void {
-    this.stmts.upsert.run(...entryParams(e));
+    this.writes ??= prepareWrites(this.db);
+    this.writes.upsert.run(...entryParams(e));
   }
 
   remove(volume: string, p: string): void {
-    this.stmts.delete.run(volume, p);
+    this.writes ??= prepareWrites(this.db);
+    // A removed row leaves a tombstone: a copy that is behind must learn that it went.
+    if (this.stmts.delete.run(volume, p).changes > 0) this.writes.tombstone.run(volume, p, volume);
   }
+
 
   /**
    * Records a full checksum verify of one row. Only that column changes, and a row that is not
@@ -279,6 +286,8 @@ export class Catalog {
     this.transaction(() => {
       this.db.prepare('DELETE FROM files WHERE volume = ?').run(volume);
       for (const e of entries) this.put({ ...e, volume });
+      // What was here before went without tombstones: only copies as new as this can be caught up by change.
+      trackChangesFrom(this, volume);
     });
   }
 

@@ -87,5 +87,6 @@ export function entryParams(e: CatalogEntry): unknown[] {
     e.volume, e.path, e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha1,
     e.mode, e.uid, e.gid, e.linkTarget, e.parityName, e.verifiedAt,
     stamp(e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.mode, e.uid, e.gid, e.linkTarget),
+    e.volume,
   ];
 }

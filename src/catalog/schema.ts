@@ -80,6 +80,22 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   // Files on the volume and the disk's size after each run, beside its bytes and free space: the
   // report's bars and growth chart and the summary's days-left estimate read the run log.
   `ALTER TABLE runs ADD COLUMN files_after INTEGER; ALTER TABLE runs ADD COLUMN capacity INTEGER;`,
+  // Which rows changed since a generation (catalog/changes.ts): a copy that is behind reads only
+  // those. Each row carries the generation of its volume when it was last written, each removed
+  // row leaves a tombstone. Rows already there predate the tracking: a copy older than the
+  // generation its volume has now still needs the whole comparison.
+  `
+  ALTER TABLE files ADD COLUMN gen INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX files_gen ON files(volume, gen);
+  CREATE TABLE tombstones (
+    volume TEXT NOT NULL,
+    path TEXT NOT NULL,
+    gen INTEGER NOT NULL,
+    PRIMARY KEY (volume, path)
+  ) WITHOUT ROWID;
+  CREATE INDEX tombstones_gen ON tombstones(volume, gen);
+  INSERT OR REPLACE INTO meta (key, value) SELECT 'changes-from:' || uuid, generation FROM volumes;
+  `,
 ];
 
 type StampSource = [string, string, 'file' | 'symlink', number, number, number, string | null, number, number, number, string | null];

@@ -23,7 +23,6 @@ export function prepareStatements(db: Database.Database) {
     content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
     hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
     hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
-    upsert: p(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`),
     delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
     volumes: p(`SELECT uuid, label, encrypted, created, generation FROM volumes ORDER BY created, label`),
     volume: p(`SELECT uuid, label, encrypted, created, generation FROM volumes WHERE uuid = ?`),
@@ -43,3 +42,18 @@ export function prepareStatements(db: Database.Database) {
 }
 
 export type CatalogStatements = ReturnType<typeof prepareStatements>;
+
+/** The generation of the volume named by the statement's last parameter, as a row written now carries it. */
+const GEN_OF = `coalesce((SELECT generation FROM volumes WHERE uuid = ?), 0)`;
+
+/**
+ * The statements that write the columns of the newest schema (catalog/changes.ts), prepared on
+ * first use: a catalog opened read-only is not migrated, and may lack those columns.
+ */
+export function prepareWrites(db: Database.Database) {
+  return {
+    // gen: the volume's generation now; entryParams passes the volume twice.
+    upsert: db.prepare(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp, gen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,${GEN_OF})`),
+    tombstone: db.prepare(`INSERT OR REPLACE INTO tombstones (volume, path, gen) VALUES (?, ?, ${GEN_OF})`),
+  };
+}

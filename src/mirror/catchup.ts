@@ -2,6 +2,7 @@ import { Executor, type ApplierFactory, type ExecutorContext } from '../apply/ex
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
+import { differencesSince } from '../catalog/changes.js';
 
 export interface CatchUpResult {
   changed: number;
@@ -33,8 +34,12 @@ export async function catchUp(
   makeApplier: ApplierFactory = (c) => new Executor(c),
 ): Promise<CatchUpResult> {
   const volume = s.info.volume;
-  // Only the rows in which the copy and the volume differ: the rest needs nothing.
-  const { mine: onDisk, theirs: wanted } = s.disk.differences(s.host, volume);
+  // Only the rows in which the copy and the volume differ: the rest needs nothing. Those are among
+  // the rows the volume changed since this copy's generation, when the host knows them all; a copy
+  // made behind by queued actions alone (generation unchanged) is compared whole.
+  const volumeGeneration = s.generationBefore ?? s.host.volume(volume)?.generation ?? 0;
+  const changed = s.copyGeneration < volumeGeneration ? differencesSince(s.disk, s.host, volume, s.copyGeneration) : null;
+  const { mine: onDisk, theirs: wanted } = changed ?? s.disk.differences(s.host, volume);
   const differing = new Set(onDisk.map((d) => d.path));
   const storedElsewhere = (size: number, sha1: string) =>
     s.disk.findContent(size, sha1).find((e) => e.volume === volume && !differing.has(e.path));

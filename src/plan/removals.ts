@@ -69,7 +69,7 @@ export function planRemovals(ix: PlanIndex, d: Decisions, ledger: Ledger): Plan[
     const removing = removable.filter((e) => isUnder(e.path, s.root)).length;
     let reason: string | undefined;
     if (!s.exists) reason = `data path ${s.root} is missing`;
-    else if (s.records.length + (s.unchangedCount ?? 0) === 0) reason = `data path ${s.root} is empty`;
+    else if (s.records.length + (s.unchangedCount ?? 0) + (s.streamedCount ?? 0) === 0) reason = `data path ${s.root} is empty`;
     else if (removing > (options.maxDeletePct / 100) * catalogued) {
       reason = `the run would remove ${removing} of the ${catalogued} files archived under ${s.root} (more than ${options.maxDeletePct}%)`;
     }

@@ -29,6 +29,11 @@ export interface RootScan {
   records: FileRecord[];
   /** Files left out of `records` because a quick check found them unchanged (they still count). */
   unchangedCount?: number;
+  /**
+   * Files left out of `records` to be planned apart, a chunk at a time: new content nothing in the
+   * catalog ties to (plan/partition.ts). They are not catalogued; they only make the path not empty.
+   */
+  streamedCount?: number;
   /** Entries left out with a reason: special files (FIFO, socket, device) and unreadable entries. */
   skipped: SkippedEntry[];
 }

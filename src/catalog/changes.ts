@@ -1,0 +1,93 @@
+import type Database from 'better-sqlite3';
+import type { Catalog } from './catalog.js';
+import type { CatalogEntry } from './entry.js';
+import { comparePaths } from '../fsx/paths.js';
+
+/**
+ * Which rows of a volume changed since a generation. Every row written carries its volume's
+ * generation at the time (column `gen`), every row removed leaves a tombstone with it. A copy whose
+ * catalog was in step at generation G then differs from the volume only at rows and tombstones
+ * newer than G: the weekly swap reads those instead of both whole catalogs.
+ *
+ * Rows from before the tracking (a catalog migrated from schema 3, a volume imported from a disk)
+ * carry no history: `changes-from:<volume>` in meta says from which generation on the history is
+ * complete, and an older copy needs the whole comparison (Catalog.differences).
+ */
+const KEY = (volume: string) => `changes-from:${volume}`;
+
+/** Starts the history of a volume's rows at its generation now (all rows were just written anew). */
+export function trackChangesFrom(cat: Catalog, volume: string): void {
+  cat.setMeta(KEY(volume), String(cat.volume(volume)?.generation ?? 0));
+}
+
+/** The generation from which the catalog knows every change of the volume's rows; undefined: none. */
+export function changesKnownFrom(cat: Catalog, volume: string): number | undefined {
+  const v = cat.getMeta(KEY(volume));
+  return v === undefined ? undefined : Number(v);
+}
+
+const sameEntry = (a: CatalogEntry, b: CatalogEntry): boolean =>
+  a.kind === b.kind && a.size === b.size && a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec && a.inode === b.inode &&
+  a.sha1 === b.sha1 && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.linkTarget === b.linkTarget &&
+  a.parityName === b.parityName && a.verifiedAt === b.verifiedAt;
+
+/**
+ * The rows in which a copy's catalog (`copy`, in step at generation `since`) and the volume's state
+ * (`volumeState`, the host catalog) differ, found among the rows the volume changed after `since`:
+ * the same answer as Catalog.differences, from the changed rows only. Null when `volumeState` does
+ * not know every change since then, so that the caller compares whole catalogs instead.
+ */
+export function differencesSince(
+  copy: Catalog,
+  volumeState: Catalog,
+  volume: string,
+  since: number,
+): { mine: CatalogEntry[]; theirs: CatalogEntry[] } | null {
+  const from = changesKnownFrom(volumeState, volume);
+  if (from === undefined || since < from) return null;
+  const paths = volumeState.db
+    .prepare(`SELECT path FROM files WHERE volume = @volume AND gen > @since UNION SELECT path FROM tombstones WHERE volume = @volume AND gen > @since`)
+    .pluck(true)
+    .all({ volume, since }) as string[];
+  paths.sort(comparePaths);
+  const mine: CatalogEntry[] = [];
+  const theirs: CatalogEntry[] = [];
+  for (const p of paths) {
+    const d = copy.get(volume, p);
+    const w = volumeState.get(volume, p);
+    if (d && w && sameEntry(d, w)) continue;
+    if (d) mine.push(d);
+    if (w) theirs.push(w);
+  }
+  return { mine, theirs };
+}
+
+/**
+ * Drops the tombstones every copy of the volume that this catalog knows has seen (generation at
+ * or below the oldest copy's): no catch-up will ask for them again.
+ */
+export function pruneTombstones(cat: Catalog, volume: string): void {
+  cat.db
+    .prepare(`DELETE FROM tombstones WHERE volume = @volume AND gen <= (SELECT min(generation) FROM copies WHERE volume = @volume)`)
+    .run({ volume });
+}
+
+/** Drops every tombstone (a disk's own catalog: nobody catches up from it). */
+export function dropTombstones(cat: Catalog): void {
+  cat.db.exec('DELETE FROM tombstones');
+}
+
+const sizeBefore = new WeakMap<Catalog, Database.Statement>();
+
+/**
+ * Whether a file of this size with a known SHA1 was catalogued before generation `gen` (rows written
+ * by the run under way carry it): what Catalog.hasSize said when the run began, while the run adds rows.
+ */
+export function hadSizeBefore(cat: Catalog, size: number, gen: number): boolean {
+  let st = sizeBefore.get(cat);
+  if (!st) {
+    st = cat.db.prepare('SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND gen < ? LIMIT 1').pluck(true);
+    sizeBefore.set(cat, st);
+  }
+  return st.get(size, gen) !== undefined;
+}
