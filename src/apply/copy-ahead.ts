@@ -1,6 +1,6 @@
 import type { Operation } from '../plan/operation.js';
 import type { FileRecord } from '../scan/record.js';
-import type { CopyError } from '../fsx/copy-error.js';
+import { CopyError } from '../fsx/copy-error.js';
 import { SMALL_FILE, type TempCopy } from '../fsx/copy.js';
 import { copyBatchToTemp } from '../fsx/copy-batch.js';
 import type { Fsx } from '../fsx/fsx.js';
@@ -32,6 +32,12 @@ export class CopyAhead {
   private next = 0;
   /** The space check failed ahead: the executor's own check stops the run there. */
   private noRoom = false;
+  /**
+   * Bytes (with parity) of files checked but not yet written: a batch writes on its own thread, so
+   * statfs, which the space estimate asks afresh near a full disk, does not see them yet. They count
+   * as part of the reserve until their batch is done, and as written from then on.
+   */
+  private unwritten = 0;
 
   constructor(
     private readonly root: string,
@@ -51,11 +57,11 @@ export class CopyAhead {
         const op = ops[this.next];
         if (!eligible(op)) break;
         const r = op.record;
-        if (shortfall(this.space, r.path, r.size, this.parityPct, this.reserve) !== null) {
+        if (shortfall(this.space, r.path, r.size, this.parityPct, this.reserve + this.unwritten) !== null) {
           this.noRoom = true;
           break;
         }
-        this.space.wrote(requiredBytes(r.size, this.parityPct, 0));
+        this.unwritten += requiredBytes(r.size, this.parityPct, 0);
         records.push(r);
         this.next++;
       }
@@ -67,7 +73,12 @@ export class CopyAhead {
     const tempDir = diskTempDir(this.root);
     this.fsx.mkdirSync(tempDir, { recursive: true });
     const jobs = records.map((r) => ({ src: r.path, dest: onDisk(this.root, r.path), meta: { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec } }));
-    const batch = copyBatchToTemp(jobs, tempDir, this.fsx);
+    const claimed = records.reduce((sum, r) => sum + requiredBytes(r.size, this.parityPct, 0), 0);
+    const batch = copyBatchToTemp(jobs, tempDir, this.fsx).then((all) => {
+      this.unwritten -= claimed;
+      for (const res of all) if (!(res instanceof CopyError)) this.space.wrote(requiredBytes(res.bytes, this.parityPct, 0));
+      return all;
+    });
     this.batches.push(batch.catch(() => {}));
     records.forEach((r, k) => {
       const one = batch.then((all) => all[k]!);
