@@ -34,6 +34,7 @@
 #include <node_api.h>
 
 #include "fsops.h"
+#include "copyfiles.h"
 #include "jsstring.h"
 #include <stdint.h>
 #include <stdio.h>
@@ -564,6 +565,7 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, fields;
   fsops_init(env, exports);
+  copyfiles_init(env, exports);
   napi_create_function(env, "scanTree", NAPI_AUTO_LENGTH, scan_tree, NULL, &fn);
   napi_set_named_property(env, exports, "scanTree", fn);
   napi_create_function(env, "syncfs", NAPI_AUTO_LENGTH, sync_fs, NULL, &fn);

@@ -5,6 +5,7 @@ import type { ParityPool } from '../parity/pool.js';
 import type { FileRecord } from '../scan/record.js';
 import type { Fsx } from '../fsx/fsx.js';
 import type { CatalogBatch } from './batch.js';
+import type { CopyAhead } from './copy-ahead.js';
 import type { LoosenedNames } from './loosened.js';
 import type { ParityQueue } from './parity-queue.js';
 import type { SpaceEstimate } from './space.js';
@@ -85,6 +86,8 @@ export interface ApplyEnv {
   readonly fs: Fsx;
   readonly batch: CatalogBatch;
   readonly space: SpaceEstimate;
+  /** Small new files copied ahead to temporary names (copy-ahead.ts). */
+  readonly ahead: CopyAhead;
   readonly result: ExecutionResult;
   readonly parity: ParityQueue;
   readonly loosened: LoosenedNames;

@@ -151,3 +151,36 @@ test('executor: a dangling symlink that a killed run already moved keeps its cat
   assert.deepEqual(warnings, []);
   assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => [e.path, e.linkTarget]), [['/lib/new-link', 'nowhere']]);
 });
+
+test('executor: copies are journalled many to one fsync, and what a commit empties from the journal is written again', async (t) => {
+  const dir = scratchDir(t);
+  const files = ['a', 'b', 'c', 'd', 'e'].map((n) => writeUnder(dir, `lib/${n}.bin`, crypto.randomBytes(3_000)));
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const host = Catalog.memory();
+  const disk = Catalog.memory();
+  t.after(() => {
+    host.close();
+    disk.close();
+  });
+  const fsx = faultyFs(realFs, []);
+  const journal = path.join(root, '.blaine', 'journal');
+  const journalled: string[][] = [];
+  const ex: Executor = new Executor({
+    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
+    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: fsx,
+    progress: (done) => {
+      // What a crash right after this operation would find in the journal.
+      journalled.push(fs.existsSync(journal) ? fs.readFileSync(journal, 'utf8').split('\n').filter((l) => l.includes('"op"')).map((l) => path.basename(JSON.parse(l).path)) : []);
+      if (done === 2) ex.commit();
+    },
+  });
+  const result = await ex.run(files.map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' })));
+  assert.equal(result.counts.added, 5);
+  const all = ['a.bin', 'b.bin', 'c.bin', 'd.bin', 'e.bin'];
+  assert.deepEqual(journalled, [all, all, all.slice(2), all.slice(2), all.slice(2)]);
+  // One fsync for the first batch's journal and one for the second's.
+  assert.equal(fsx.log.calls.fsync, 2);
+  assert.ok(!fs.existsSync(journal));
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => path.basename(e.path)), all);
+});

@@ -3,6 +3,7 @@ import { CopyError, syncDisk } from '../fsx/copy.js';
 import { realFs } from '../fsx/fsx.js';
 import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
 import { CatalogBatch } from './batch.js';
+import { CopyAhead } from './copy-ahead.js';
 import { emptyResult, storedRow, type Applier, type ApplyEnv, type ExecutionResult, type ExecutorContext } from './env.js';
 import { LoosenedNames } from './loosened.js';
 import { applyDefer, applyDelete, applyRename, applyUpdate } from './move-ops.js';
@@ -13,8 +14,8 @@ import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
 export type { Applier, ApplierFactory, ExecutionResult, ExecutorContext } from './env.js';
 
-/** Operations other than moves journalled with one fsync (Executor.journalFor). */
-const JOURNAL_AHEAD = 256;
+/** Operations journalled at once (one fsync); see journalFor. */
+const JOURNAL_AHEAD = 1000;
 
 type Handler<T extends Operation['type']> = (env: ApplyEnv, op: Extract<Operation, { type: T }>) => Promise<void> | void;
 
@@ -46,6 +47,8 @@ export class Executor implements Applier {
   private readonly journal: Journal;
   /** Index of the first operation not yet written to the journal. */
   private journalled = 0;
+  /** The journal batch those operations went into (a commit starts a new one). */
+  private journalledBatch: string | null = null;
 
   constructor(private readonly ctx: ExecutorContext) {
     const fs = ctx.fs ?? realFs;
@@ -55,11 +58,13 @@ export class Executor implements Applier {
     const stop = (why: NonNullable<ExecutionResult['stopped']>) => {
       if (!this.result.stopped) this.result.stopped = why;
     };
+    const space = new SpaceEstimate(ctx.root, fs);
     this.env = {
       ctx,
       fs,
       batch: this.batch,
-      space: new SpaceEstimate(ctx.root, fs),
+      space,
+      ahead: new CopyAhead(ctx.root, fs, space, ctx.parity ? ctx.parityPct : 0, ctx.reserve, ctx.signal, ctx.storedBytes),
       result: this.result,
       parity: new ParityQueue(ctx, this.batch, this.result, stop),
       loosened: new LoosenedNames(ctx.volume),
@@ -88,15 +93,18 @@ export class Executor implements Applier {
   }
 
   /**
-   * Writes the journal steps of ops[i] before it is carried out, with those of the operations that
-   * follow it (a run of moves whole, other kinds up to JOURNAL_AHEAD): one fsync for many files,
-   * since recovery recognises a step that was journalled but never made (the path still holds
-   * what its row says; the moved file is still at its old name). A commit empties the journal:
-   * what was written ahead of it is written again.
+   * Writes the journal steps of ops[i] before it is carried out, together with those of the ops
+   * after it, in one fsync: a whole run of moves, or up to JOURNAL_AHEAD other ops. A step that
+   * was journalled but never made is harmless to recovery (a move is recognised as not made; a
+   * path whose file and row still agree is left alone), while one fsync per file made a first
+   * backup of small files wait for the disk after every file. A commit empties the journal, so
+   * steps journalled ahead of it are written again into the next batch.
    */
   private journalFor(ops: Operation[], i: number): void {
-    if (i < this.journalled && this.journal.batch !== null) return;
+    if (i < this.journalled && this.journal.batch === this.journalledBatch) return;
     const steps: JournalStep[] = [];
+    // Moves are looked up in the disk catalog (stepOf): a run of them never mixes with other ops,
+    // which could change those rows before the moves are made.
     const moves = ops[i]!.type === 'rename';
     let j = i;
     do {
@@ -104,8 +112,9 @@ export class Executor implements Applier {
       if (s) steps.push(s);
       j++;
     } while (j < ops.length && (ops[j]!.type === 'rename') === moves && (moves || j - i < JOURNAL_AHEAD));
-    this.journalled = j;
     this.journal.intend(steps);
+    this.journalled = j;
+    this.journalledBatch = this.journal.batch;
   }
 
   private stepOf(op: Operation): JournalStep | null {
@@ -154,6 +163,9 @@ export class Executor implements Applier {
         const before = this.result.skipped.length;
         env.deduped = false;
         env.vanished = false;
+        env.ahead.fill(ops, i);
+        // Parity settling may commit a batch, which empties the journal: journal after it.
+        await this.settleParity(op);
         try {
           this.journalFor(ops, i);
         } catch (err) {
@@ -161,7 +173,6 @@ export class Executor implements Applier {
           env.stop({ reason: 'disk-full', message: 'the disk is full (while writing its journal)' });
           continue;
         }
-        await this.settleParity(op);
         try {
           await dispatch(env, op);
         } catch (err) {
@@ -180,6 +191,7 @@ export class Executor implements Applier {
       if (!opts.more) await env.parity.finish();
       failed = false;
     } finally {
+      await env.ahead.discard();
       // A failure with a file still parked: the catalog must not name the parking place; the journal
       // (kept) lets the next run put the file back.
       if (failed && env.parked.size > 0) this.batch.rollback();

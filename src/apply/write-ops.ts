@@ -4,7 +4,7 @@ import type { Operation } from '../plan/operation.js';
 import { entryFor, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { removeParity } from '../parity/paths.js';
-import { CopyError, copyWithSha1, makeSymlink } from '../fsx/copy.js';
+import { CopyError, copyWithSha1, installTemp, makeSymlink, type CopyResult, type TempCopy } from '../fsx/copy.js';
 import { requiredBytes } from '../fsx/space.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative } from '../fsx/paths.js';
@@ -13,6 +13,11 @@ import { currentRecord, goneFromSource, isSymlink, metaOf, type ApplyEnv } from 
 import { shortfall } from './space.js';
 
 /** The handlers of operations that write new names: copy, symlink, link. */
+
+function throwIfError(res: TempCopy | CopyError): TempCopy {
+  if (res instanceof CopyError) throw res;
+  return res;
+}
 
 /** The stored name a new file displaces loses its parity and its share of an inode. */
 function displace(env: ApplyEnv, replaces: CatalogEntry | undefined): void {
@@ -28,21 +33,19 @@ export function applyCopy(env: ApplyEnv, op: Extract<Operation, { type: 'copy' }
 async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false, retried = false): Promise<void> {
   const { ctx, fs } = env;
   const pct = ctx.parity ? ctx.parityPct : 0;
-  const full = shortfall(env.space, r.path, r.size, pct, ctx.reserve, ctx.storedBytes);
+  // A copy made ahead had its space checked (and counted) before it was written.
+  const early = env.ahead.take(r);
+  const full = early ? null : shortfall(env.space, r.path, r.size, pct, ctx.reserve, ctx.storedBytes);
   if (full !== null) {
     env.stop({ reason: 'disk-full', message: full });
     return;
   }
   const dest = onDisk(ctx.root, r.path);
-  let res;
+  // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
+  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs };
+  let res: CopyResult;
   try {
-    // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
-    res = await copyWithSha1(r.path, dest, metaOf(r), {
-      signal: ctx.signal,
-      expectedSize: r.size,
-      tempDir: diskTempDir(ctx.root),
-      fs,
-    });
+    res = early ? installTemp(throwIfError(await early), r.path, dest, opts) : await copyWithSha1(r.path, dest, metaOf(r), opts);
   } catch (err) {
     if (err instanceof CopyError && err.code === 'CHANGED' && !retried) {
       // Written to while read: once more, as the file is now (SPEC §5); a file still busy is skipped.
@@ -75,7 +78,7 @@ async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | u
     throw err;
   }
   env.batch.wroteData = true;
-  env.space.wrote(requiredBytes(res.bytes, pct, 0, ctx.storedBytes));
+  if (!early) env.space.wrote(requiredBytes(res.bytes, pct, 0, ctx.storedBytes));
   if (dedupe && res.bytes > 0) {
     const twin = ctx.disk
       .findContent(res.bytes, res.sha1)

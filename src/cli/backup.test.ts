@@ -275,3 +275,26 @@ test('a full disk stops the run with status 3 and a catalog that matches the dis
     env.cleanup();
   }
 });
+
+test('a full disk of small files (copied ahead in batches) stops with status 3, a catalog that matches the disk and no temporary file left', (t) => {
+  const env = setup();
+  if (!mountTmpfs(env.disk, '3m')) {
+    t.skip('needs root to mount a small tmpfs');
+    env.cleanup();
+    return;
+  }
+  try {
+    for (let i = 0; i < 300; i++) write(path.join(env.lib, `d${i % 7}`, `small${i}.bin`), crypto.randomBytes(20_000 + i));
+    const r = backup(env, '--init');
+    assert.equal(r.status, 3, r.stderr);
+    const s = summaryOf(r);
+    assert.equal(s.diskFull, true);
+    assert.ok((s.added as number) >= 20 && (s.added as number) < 300, `added ${s.added}`);
+    assert.equal(rows(env.db).length, s.added);
+    assertDiskMatchesCatalog(env.disk, env.db);
+    assert.deepEqual(fs.readdirSync(path.join(env.disk, '.blaine', 'tmp')), []);
+  } finally {
+    unmount(env.disk);
+    env.cleanup();
+  }
+});

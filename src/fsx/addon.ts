@@ -47,8 +47,20 @@ export interface NativeAddon {
   setMtimeFd(fd: number, sec: number, nsec: number): number;
   /** flock(2), shared or exclusive, waiting or not: 0, or the errno (EWOULDBLOCK: held elsewhere). */
   flock(fd: number, shared: boolean, wait: boolean): number;
+  /**
+   * Copies `count` files to temporary names on a worker thread (native/copyfiles.c): `paths` holds
+   * each one's source and temporary name, each followed by "\0"; `meta` 6 numbers a file (mode,
+   * uid, gid, mtime seconds, nanoseconds, 1 to chown); it fills `out` with 3 numbers a file
+   * (COPY_OUTCOME, errno, bytes) and `digests` with 20 bytes a file, then calls `done`.
+   */
+  copyFiles(count: number, paths: string, meta: Float64Array, out: Float64Array, digests: Buffer, done: (ok: boolean) => void): void;
+  /** SHA-1 of a buffer by native/sha1.c (for tests against node:crypto). */
+  sha1(data: Buffer): Buffer;
   FIELDS: number;
 }
+
+/** What copyFiles says about each file. */
+export const COPY_OUTCOME = { done: 0, sourceError: 1, targetError: 2, notRegular: 3 } as const;
 
 const ERRNO_NAMES = new Map(Object.entries(os.constants.errno).map(([name, n]) => [n, name]));
 

@@ -7,32 +7,27 @@
  * whole file system) before it commits a catalog batch that claims those files are stored. A crash
  * before that sync loses only files the catalog does not yet list; the next run sees them as not
  * archived and copies them again (an uncatalogued leftover at the same path is simply replaced).
- *
- * mtime precision: times are set through the Fsx's setMtime/setMtimeFd, to the nanosecond where the
- * native addon is built (see times.ts).
  */
 import crypto from 'node:crypto';
 import { constants } from 'node:fs';
 import path from 'node:path';
 import { isRoot, realFs, type Fsx } from './fsx.js';
-import { errCode, reason as errnoReason } from './errno.js';
+import { errCode } from './errno.js';
 import { tempName } from './temp.js';
+import { CopyError, sourceError, targetError } from './copy-error.js';
+import { removeQuietly, withParents } from './parents.js';
+import type { FileMeta } from './meta.js';
 
+// The copy helpers' other parts, where their users have always found them.
+export { CopyError, targetError, type CopyErrorCode } from './copy-error.js';
 export { mtimeMatches, storedMtime, utimeSeconds } from './times.js';
+export { setTimes, type FileMeta } from './meta.js';
+export { makeSymlink } from './symlink.js';
+export { fsyncPath, syncDisk } from './durable.js';
 
 export interface CopyResult {
   sha1: string;
   bytes: number;
-}
-
-/** Ownership, permissions and mtime to give a copy. A scanned FileRecord fits as is. */
-export interface FileMeta {
-  mode: number;
-  uid: number;
-  gid: number;
-  mtimeSec: number;
-  /** Nanoseconds within the second, 0..999999999. */
-  mtimeNsec: number;
 }
 
 export interface CopyOptions {
@@ -50,51 +45,14 @@ export interface CopyOptions {
   fs?: Fsx;
 }
 
-/** CHANGED: the source changed while it was read (the copy may mix old and new bytes); worth one more try. */
-export type CopyErrorCode = 'ENOSPC' | 'SOURCE' | 'CHANGED' | 'TARGET';
-
-export class CopyError extends Error {
-  override name = 'CopyError';
-  constructor(
-    message: string,
-    readonly code: CopyErrorCode,
-    /** The path the message is about. */
-    readonly path: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
-
 /** 1, 2, 4 and 8 MiB measured within noise of each other on a cached 2 GiB file; the smallest keeps 3 MiB per copy in flight. */
 const DEFAULT_BUFFER = 1 << 20;
 /** Three buffers: one being read into, one being hashed and written, one whose write may still run. */
 const PIPELINE_BUFFERS = 3;
 /** Files up to this size are copied with synchronous calls: a threadpool round trip per call costs more than it saves. */
-const SMALL_FILE = 256 << 10;
+export const SMALL_FILE = 256 << 10;
 
 let sharedSmallBuffer: Buffer | undefined;
-
-/** The errno's words without a final period, to end a sentence of ours. */
-function reason(err: unknown): string {
-  return errnoReason(err).replace(/\.$/, '');
-}
-
-function sourceError(err: unknown, src: string): CopyError {
-  if (err instanceof CopyError) return err;
-  return new CopyError(`Cannot read ${src}: ${reason(err)}.`, 'SOURCE', src, { cause: err });
-}
-
-/** A failed write on a disk as a CopyError: ENOSPC (exit 3) for a full disk or quota, TARGET otherwise. */
-export function targetError(err: unknown, dest: string): CopyError {
-  if (err instanceof CopyError) return err;
-  const code = errCode(err);
-  // A quota is a full disk as far as the user is concerned: the remedy is the same.
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
-    return new CopyError(`The disk is full: there is no room left to write ${dest}.`, 'ENOSPC', dest, { cause: err });
-  }
-  return new CopyError(`Cannot write ${dest}: ${reason(err)}.`, 'TARGET', dest, { cause: err });
-}
 
 /**
  * O_NONBLOCK keeps a FIFO that replaced a scanned file from hanging the run; O_NOATIME keeps a
@@ -147,74 +105,6 @@ function checkUnchanged(input: { fd: number; stamp: Stamp }, bytes: number, expe
   else if (now.size !== was.size || BigInt(bytes) !== now.size) how = `its size went from ${was.size} to ${now.size} bytes`;
   else if (now.mtimeNs !== was.mtimeNs || now.ctimeNs !== was.ctimeNs) how = 'it was written to';
   if (how !== null) throw new CopyError(`Cannot copy ${file}: it changed while being copied (${how}).`, 'CHANGED', file);
-}
-
-function mkdirP(dir: string, dest: string, fs: Fsx): void {
-  try {
-    fs.mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw targetError(err, dest);
-  }
-}
-
-/** Runs fn; when it fails with ENOENT (a missing parent), creates the parents and runs it again. */
-function withParents<T>(fn: () => T, dirs: string[], dest: string, fs: Fsx): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (errCode(err) !== 'ENOENT') throw targetError(err, dest);
-  }
-  for (const dir of dirs) mkdirP(dir, dest, fs);
-  try {
-    return fn();
-  } catch (err) {
-    throw targetError(err, dest);
-  }
-}
-
-function removeQuietly(file: string | undefined, fs: Fsx): void {
-  if (file === undefined) return;
-  try {
-    fs.unlinkSync(file);
-  } catch {
-    // Already gone, or the disk vanished: a later cleanupTemp removes what is left.
-  }
-}
-
-/** Sets a file's or symlink's mtime to the nanosecond (never following a symlink); atime stays as it is. */
-export function setTimes(file: string, mtimeSec: number, mtimeNsec: number, fs: Fsx = realFs): void {
-  try {
-    fs.setMtime(file, mtimeSec, mtimeNsec);
-  } catch (err) {
-    throw targetError(err, file);
-  }
-}
-
-/**
- * Makes dest a symlink to target with the given owner (as root) and mtime, atomically: it is made
- * under a temporary name and renamed over whatever dest was (a file's other hardlinks stay as they are).
- */
-export function makeSymlink(
-  target: string,
-  dest: string,
-  meta: Pick<FileMeta, 'uid' | 'gid' | 'mtimeSec' | 'mtimeNsec'>,
-  fs: Fsx = realFs,
-): void {
-  const tmp = path.join(path.dirname(dest), tempName(path.basename(dest)));
-  withParents(() => fs.symlinkSync(target, tmp), [path.dirname(dest)], dest, fs);
-  try {
-    if (isRoot) fs.lchownSync(tmp, meta.uid, meta.gid);
-    try {
-      setTimes(tmp, meta.mtimeSec, meta.mtimeNsec, fs);
-    } catch (err) {
-      // Name the destination, not the temporary name, in the message.
-      throw (err as CopyError).cause ?? err;
-    }
-    fs.renameSync(tmp, dest);
-  } catch (err) {
-    removeQuietly(tmp, fs);
-    throw targetError(err, dest);
-  }
 }
 
 function readAt(fd: number, buf: Buffer, position: number, src: string, fs: Fsx): Promise<number> {
@@ -293,8 +183,13 @@ function smallBuffer(): Buffer {
   return (sharedSmallBuffer ??= Buffer.allocUnsafeSlow(SMALL_FILE));
 }
 
-/** Synchronous copy loop for small files; reads to EOF, so a file that grew is still copied whole. */
-function copySmall(inFd: number, outFd: number | undefined, src: string, dest: string, hash: crypto.Hash, fs: Fsx): number {
+/**
+ * Synchronous copy loop for small files; reads to EOF, so a file that grew is still copied whole.
+ * A short read that ends exactly at the size fstat gave is taken as EOF: the read of nothing that
+ * would confirm it was one system call in eleven per file (a file that grows just then is seen
+ * as changed by the next run, as any file that grows after it was read).
+ */
+function copySmall(inFd: number, size: number, outFd: number | undefined, src: string, dest: string, hash: crypto.Hash, fs: Fsx): number {
   const buf = smallBuffer();
   let pos = 0;
   for (;;) {
@@ -315,7 +210,13 @@ function copySmall(inFd: number, outFd: number | undefined, src: string, dest: s
       }
     }
     pos += n;
+    if (n < buf.length && pos === size) return pos;
   }
+}
+
+/** A copy made under its temporary name, complete with owner, mode and mtime, not yet in place. */
+export interface TempCopy extends CopyResult {
+  tmp: string;
 }
 
 /**
@@ -327,7 +228,12 @@ function copySmall(inFd: number, outFd: number | undefined, src: string, dest: s
  * source unreadable or changed underway, 'TARGET' anything else); on abort, signal.reason.
  */
 export async function copyWithSha1(src: string, dest: string, meta: FileMeta, opts: CopyOptions = {}): Promise<CopyResult> {
-  const { signal, expectedSize } = opts;
+  return installTemp(await copyToTemp(src, dest, meta, opts), src, dest, opts);
+}
+
+/** copyWithSha1 up to the rename: the file is complete under its temporary name (see installTemp). */
+export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts: CopyOptions = {}): Promise<TempCopy> {
+  const { signal } = opts;
   const fs = opts.fs ?? realFs;
   const bufferSize = opts.bufferSize ?? DEFAULT_BUFFER;
   signal?.throwIfAborted();
@@ -343,7 +249,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
     const hash = crypto.createHash('sha1');
     const bytes =
       input.size <= SMALL_FILE
-        ? copySmall(input.fd, outFd, src, dest, hash, fs)
+        ? copySmall(input.fd, input.size, outFd, src, dest, hash, fs)
         : await pipeline(input.fd, { fd: outFd, dest }, src, hash, bufferSize, signal, fs);
     checkUnchanged(input, bytes, expectedSize, src, fs);
     signal?.throwIfAborted();
@@ -359,18 +265,7 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
     } catch (err) {
       throw targetError(err, dest);
     }
-    const done = tmp;
-    if (opts.tempDir === undefined) {
-      try {
-        fs.renameSync(done, dest);
-      } catch (err) {
-        throw targetError(err, dest);
-      }
-    } else {
-      withParents(() => fs.renameSync(done, dest), [destDir], dest, fs);
-    }
-    tmp = undefined;
-    return { sha1: hash.digest('hex'), bytes };
+    return { tmp, sha1: hash.digest('hex'), bytes };
   } catch (err) {
     if (outFd !== undefined) {
       try {
@@ -386,6 +281,38 @@ export async function copyWithSha1(src: string, dest: string, meta: FileMeta, op
   }
 }
 
+/**
+ * Renames a finished temporary copy over dest (creating dest's parents when the copy was made in
+ * opts.tempDir), unless it is not the size the caller expected: then it is removed and a
+ * CopyError 'CHANGED' says the file changed while being copied. Either way no temporary file is left.
+ */
+export function installTemp(copy: TempCopy, src: string, dest: string, opts: Pick<CopyOptions, 'expectedSize' | 'tempDir' | 'fs'>): CopyResult {
+  const fs = opts.fs ?? realFs;
+  const { expectedSize } = opts;
+  try {
+    if (expectedSize !== undefined && copy.bytes !== expectedSize) {
+      throw new CopyError(
+        `Cannot copy ${src}: it changed while being copied (expected ${expectedSize} bytes, read ${copy.bytes}).`,
+        'CHANGED',
+        src,
+      );
+    }
+    if (opts.tempDir === undefined) {
+      try {
+        fs.renameSync(copy.tmp, dest);
+      } catch (err) {
+        throw targetError(err, dest);
+      }
+    } else {
+      withParents(() => fs.renameSync(copy.tmp, dest), [path.dirname(dest)], dest, fs);
+    }
+  } catch (err) {
+    removeQuietly(copy.tmp, fs);
+    throw err;
+  }
+  return { sha1: copy.sha1, bytes: copy.bytes };
+}
+
 /** SHA1 and length of a file, read once; errors are CopyError 'SOURCE'. */
 export async function sha1File(file: string, opts: { signal?: AbortSignal; bufferSize?: number; fs?: Fsx } = {}): Promise<CopyResult> {
   opts.signal?.throwIfAborted();
@@ -395,42 +322,10 @@ export async function sha1File(file: string, opts: { signal?: AbortSignal; buffe
     const hash = crypto.createHash('sha1');
     const bytes =
       input.size <= SMALL_FILE
-        ? copySmall(input.fd, undefined, file, file, hash, fs)
+        ? copySmall(input.fd, input.size, undefined, file, file, hash, fs)
         : await pipeline(input.fd, undefined, file, hash, opts.bufferSize ?? DEFAULT_BUFFER, opts.signal, fs);
     return { sha1: hash.digest('hex'), bytes };
   } finally {
     fs.closeSync(input.fd);
-  }
-}
-
-/**
- * Makes everything written to the file system holding `target` durable (syncfs(2), through the
- * native addon, or `sync -f` without it): call it before committing catalog rows for files copied
- * since the last call. One call per batch replaces an fsync per file. syncfs also reports
- * write-back errors that happened since the last call (Linux ≥ 5.8), which are thrown here as a
- * CopyError. On a FUSE mount (gocryptfs) call it for the cipher directory as well: the FUSE file
- * system may not pass syncfs through to the disk underneath.
- */
-export function syncDisk(target: string, fs: Fsx = realFs): void {
-  const code = fs.syncfs(target);
-  if (code === 0) return;
-  const full = code === 'ENOSPC' || code === 'EDQUOT' || /no space left|quota/i.test(code);
-  const why = full ? 'no space left on device' : code;
-  const cause = Object.assign(new Error(`syncfs: ${code}`), { code });
-  throw new CopyError(
-    full ? `The disk is full: flushing ${target} failed (${why}).` : `Cannot flush ${target} to the disk: ${why}.`,
-    full ? 'ENOSPC' : 'TARGET',
-    target,
-    { cause },
-  );
-}
-
-/** fsync of one file or, opened read-only, of a directory (which makes a rename in it durable). */
-export function fsyncPath(p: string, fs: Fsx = realFs): void {
-  const fd = fs.openSync(p, 'r');
-  try {
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
   }
 }

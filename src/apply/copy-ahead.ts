@@ -1,0 +1,113 @@
+import type { Operation } from '../plan/operation.js';
+import type { FileRecord } from '../scan/record.js';
+import { CopyError } from '../fsx/copy-error.js';
+import { SMALL_FILE, type TempCopy } from '../fsx/copy.js';
+import { copyBatchToTemp } from '../fsx/copy-batch.js';
+import type { Fsx } from '../fsx/fsx.js';
+import { removeQuietly } from '../fsx/parents.js';
+import { requiredBytes } from '../fsx/space.js';
+import { diskTempDir, onDisk } from '../archive/layout.js';
+import { shortfall, type SpaceEstimate } from './space.js';
+
+/** Files per batch: one worker-thread round trip each. */
+const BATCH = 64;
+/** Batches under way at once, ahead of the operation being carried out. */
+const AHEAD = 2;
+
+type Prepared = Promise<TempCopy | CopyError>;
+
+/**
+ * A first backup is mostly new small files in a row, where the cost is all per-file system calls.
+ * Their copies are made ahead, a batch at a time on the addon's worker thread (fsx/copy-batch.ts),
+ * while the executor puts the previous ones in place and records their rows. Only the data is
+ * written ahead, under temporary names in .blaine/tmp (which the next run's cleanup removes after a
+ * crash); each copy is renamed into place by the executor in plan order, after its journal entry,
+ * exactly as an ordinary copy. The free-space check is made here, in plan order, for each file
+ * before it is written, as the executor would have made it.
+ */
+export class CopyAhead {
+  private readonly ready = new Map<FileRecord, Prepared>();
+  private readonly batches: Array<Promise<unknown>> = [];
+  /** The first operation not yet looked at. */
+  private next = 0;
+  /** The space check failed ahead: the executor's own check stops the run there. */
+  private noRoom = false;
+  /**
+   * Bytes (with parity) of files checked but not yet written: a batch writes on its own thread, so
+   * statfs, which the space estimate asks afresh near a full disk, does not see them yet. They count
+   * as part of the reserve until their batch is done, and as written from then on.
+   */
+  private unwritten = 0;
+
+  constructor(
+    private readonly root: string,
+    private readonly fsx: Fsx,
+    private readonly space: SpaceEstimate,
+    private readonly parityPct: number,
+    private readonly reserve: number,
+    private readonly signal: AbortSignal,
+    /** What the disk stores for a file of n bytes (more than n on an encrypted disk). */
+    private readonly stored?: (bytes: number) => number,
+  ) {}
+
+  /** Before ops[i] is carried out: starts the copies of the small new files after it, up to AHEAD batches. */
+  fill(ops: Operation[], i: number): void {
+    if (this.next < i) this.next = i;
+    while (!this.noRoom && !this.signal.aborted && this.next - i < AHEAD * BATCH && eligible(ops[this.next])) {
+      const records: FileRecord[] = [];
+      while (records.length < BATCH) {
+        const op = ops[this.next];
+        if (!eligible(op)) break;
+        const r = op.record;
+        if (shortfall(this.space, r.path, r.size, this.parityPct, this.reserve + this.unwritten, this.stored) !== null) {
+          this.noRoom = true;
+          break;
+        }
+        this.unwritten += requiredBytes(r.size, this.parityPct, 0, this.stored);
+        records.push(r);
+        this.next++;
+      }
+      if (records.length > 0) this.start(records);
+    }
+  }
+
+  private start(records: FileRecord[]): void {
+    const tempDir = diskTempDir(this.root);
+    this.fsx.mkdirSync(tempDir, { recursive: true });
+    const jobs = records.map((r) => ({ src: r.path, dest: onDisk(this.root, r.path), meta: { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec } }));
+    const claimed = records.reduce((sum, r) => sum + requiredBytes(r.size, this.parityPct, 0, this.stored), 0);
+    const batch = copyBatchToTemp(jobs, tempDir, this.fsx).then((all) => {
+      this.unwritten -= claimed;
+      for (const res of all) if (!(res instanceof CopyError)) this.space.wrote(requiredBytes(res.bytes, this.parityPct, 0, this.stored));
+      return all;
+    });
+    this.batches.push(batch.catch(() => {}));
+    records.forEach((r, k) => {
+      const one = batch.then((all) => all[k]!);
+      // Taken later, or never (a run that stops): an unhandled rejection would end the process.
+      one.catch(() => {});
+      this.ready.set(r, one);
+    });
+  }
+
+  /** The copy made ahead for this record (its space already checked and counted), if there is one. */
+  take(r: FileRecord): Prepared | undefined {
+    const p = this.ready.get(r);
+    this.ready.delete(r);
+    return p;
+  }
+
+  /** Waits for the batches under way and removes the copies nobody took (the run stopped before them). */
+  async discard(): Promise<void> {
+    await Promise.all(this.batches);
+    for (const p of this.ready.values()) {
+      const res = await p.catch(() => null);
+      if (res && 'tmp' in res) removeQuietly(res.tmp, this.fsx);
+    }
+    this.ready.clear();
+  }
+}
+
+function eligible(op: Operation | undefined): op is Extract<Operation, { type: 'copy' }> {
+  return op !== undefined && op.type === 'copy' && op.replaces === undefined && op.record.kind === 'file' && op.record.size <= SMALL_FILE;
+}

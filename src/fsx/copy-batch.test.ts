@@ -1,0 +1,92 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { scratchDir, writeUnder } from '../../test/helpers.js';
+import { fsAddon } from './addon.js';
+import { copyBatchToTemp } from './copy-batch.js';
+import { CopyError, installTemp, storedMtime, type TempCopy } from './copy.js';
+import { faultyFs, parseFaults } from './fault.js';
+import { isRoot, realFs } from './fsx.js';
+import { isTempName } from './temp.js';
+
+const addon = fsAddon();
+const needAddon = addon ? false : 'the native addon is not built';
+
+test('native SHA-1 equals node:crypto at every length around the block and padding boundaries, and on random data', { skip: needAddon }, () => {
+  const lengths = [0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4096, 65_537, 1 << 20];
+  for (let n = 0; n < 300; n++) lengths.push(crypto.randomInt(0, 20_000));
+  for (const n of lengths) {
+    const data = crypto.randomBytes(n);
+    assert.equal(addon!.sha1(data).toString('hex'), crypto.createHash('sha1').update(data).digest('hex'), `length ${n}`);
+  }
+  // FIPS 180 example "abc", and the one-million "a" test.
+  assert.equal(addon!.sha1(Buffer.from('abc')).toString('hex'), 'a9993e364706816aba3e25717850c26c9cd0d89d');
+  assert.equal(addon!.sha1(Buffer.alloc(1_000_000, 'a')).toString('hex'), '34aa973cd4c4daa4f61eeb2bdbad27316534016f');
+});
+
+/** Files of assorted sizes (and one of each special kind) to copy in one batch. */
+function sources(dir: string) {
+  const sizes = [0, 1, 63, 64, 4095, 4096, 100_000, (256 << 10) + 5];
+  const files = sizes.map((n, i) => ({ file: writeUnder(dir, `src/f${i}.bin`, crypto.randomBytes(n)), size: n }));
+  const t = 1_600_000_000;
+  files.forEach(({ file }, i) => fs.utimesSync(file, t, t + i));
+  return files;
+}
+
+for (const [name, layer] of [['native', realFs], ['through the file-system layer', faultyFs(realFs, [])]] as const) {
+  test(`copyBatchToTemp (${name}): content, SHA1, mode, mtime to the ns and owner of each file under a temporary name`, { skip: name === 'native' && needAddon }, async (t) => {
+    const dir = scratchDir(t);
+    const tmpDir = path.join(dir, 'tmp');
+    fs.mkdirSync(tmpDir);
+    const files = sources(dir);
+    const jobs = files.map(({ file }, i) => ({
+      src: file,
+      dest: path.join(dir, 'disk', `f${i}.bin`),
+      meta: { mode: 0o640 | (i % 2 ? 0o4000 : 0), uid: isRoot ? 1234 : process.getuid!(), gid: isRoot ? 567 : process.getgid!(), mtimeSec: 1_500_000_000 + i, mtimeNsec: 123_456_789 - i },
+    }));
+    const out = await copyBatchToTemp(jobs, tmpDir, layer);
+    assert.equal(out.length, files.length);
+    out.forEach((r, i) => {
+      assert.ok(!(r instanceof CopyError), String(r));
+      const c = r as TempCopy;
+      const data = fs.readFileSync(files[i]!.file);
+      assert.equal(path.dirname(c.tmp), tmpDir);
+      assert.ok(isTempName(path.basename(c.tmp)), c.tmp);
+      assert.equal(c.bytes, data.length);
+      assert.equal(c.sha1, crypto.createHash('sha1').update(data).digest('hex'));
+      assert.deepEqual(fs.readFileSync(c.tmp), data);
+      const st = fs.statSync(c.tmp, { bigint: true });
+      assert.equal(Number(st.mode) & 0o7777, jobs[i]!.meta.mode);
+      const want = storedMtime(jobs[i]!.meta.mtimeSec, jobs[i]!.meta.mtimeNsec);
+      assert.equal(st.mtimeNs, BigInt(want.mtimeSec) * 1_000_000_000n + BigInt(want.mtimeNsec));
+      if (isRoot) assert.deepEqual([Number(st.uid), Number(st.gid)], [1234, 567]);
+    });
+    // In place with parents made on demand.
+    const first = out[0] as TempCopy;
+    installTemp(first, jobs[0]!.src, jobs[0]!.dest, { tempDir: tmpDir });
+    assert.ok(fs.existsSync(jobs[0]!.dest));
+    assert.ok(!fs.existsSync(first.tmp));
+  });
+
+  test(`copyBatchToTemp (${name}): a missing source, a directory and a full temporary directory are reported per file, with nothing left behind`, { skip: name === 'native' && needAddon }, async (t) => {
+    const dir = scratchDir(t);
+    const tmpDir = path.join(dir, 'tmp');
+    fs.mkdirSync(tmpDir);
+    const good = writeUnder(dir, 'src/good.bin', crypto.randomBytes(3000));
+    const meta = { mode: 0o644, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_600_000_000, mtimeNsec: 0 };
+    const job = (src: string, name: string) => ({ src, dest: path.join(dir, 'disk', name), meta });
+    const out = await copyBatchToTemp([job(path.join(dir, 'src', 'gone.bin'), 'gone.bin'), job(path.join(dir, 'src'), 'dir'), job(good, 'good.bin')], tmpDir, layer);
+    assert.ok(out[0] instanceof CopyError && out[0].code === 'SOURCE');
+    assert.match((out[0] as CopyError).message, /^Cannot read .*gone\.bin: no such file or directory\.$/);
+    assert.ok(out[1] instanceof CopyError && out[1].code === 'SOURCE');
+    assert.match((out[1] as CopyError).message, /not a regular file/);
+    assert.ok(!(out[2] instanceof CopyError));
+    assert.deepEqual(fs.readdirSync(tmpDir), [path.basename((out[2] as TempCopy).tmp)]);
+    // A target that cannot be written: the temporary directory is gone.
+    fs.rmSync(tmpDir, { recursive: true });
+    const [lost] = await copyBatchToTemp([job(good, 'good.bin')], path.join(dir, 'no-such-dir', 'tmp'), layer === realFs ? realFs : faultyFs(realFs, parseFaults('mkdir:1:EACCES')));
+    assert.ok(lost instanceof CopyError && lost.code === 'TARGET', String(lost));
+  });
+}

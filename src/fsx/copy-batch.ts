@@ -1,0 +1,72 @@
+/**
+ * Many small files copied to their temporary names at once: through the native addon on a worker
+ * thread (native/copyfiles.c) where the file-system layer is the real one, otherwise one by one
+ * through the given layer (copyToTemp), so that injected faults hit the same steps. The caller
+ * puts each copy in place with installTemp, in its own order.
+ */
+import path from 'node:path';
+import { getSystemErrorMap } from 'node:util';
+import { COPY_OUTCOME, errnoName, fsAddon } from './addon.js';
+import { CopyError, sourceError, targetError } from './copy-error.js';
+import { copyToTemp, type TempCopy } from './copy.js';
+import { isRoot, realFs, type Fsx } from './fsx.js';
+import { tempName } from './temp.js';
+import type { FileMeta } from './meta.js';
+
+export interface BatchCopy {
+  src: string;
+  dest: string;
+  meta: FileMeta;
+}
+
+const META_FIELDS = 6;
+const OUT_FIELDS = 3;
+
+/** An errno the addon reported, as the error node:fs would have thrown for it. */
+function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoException {
+  const code = errnoName(errno);
+  const words = getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error';
+  return Object.assign(new Error(`${code}: ${words}, ${syscall} '${file}'`), { code, errno: -errno, syscall, path: file });
+}
+
+/** Each file's copy under a temporary name in tempDir (which must exist), or why it failed. */
+export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fsx = realFs): Promise<Array<TempCopy | CopyError>> {
+  const addon = fs === realFs ? fsAddon() : null;
+  if (!addon?.copyFiles) {
+    // All started at once: a small file's copy is synchronous, so every call on the layer is made
+    // before this returns, in job order, and a fault counted by calls hits the same step every run.
+    const started = jobs.map((j) =>
+      copyToTemp(j.src, j.dest, j.meta, { tempDir, fs }).catch((err: unknown) => {
+        if (err instanceof CopyError) return err;
+        throw err;
+      }),
+    );
+    return Promise.all(started);
+  }
+  const n = jobs.length;
+  const tmps = jobs.map((j) => path.join(tempDir, tempName(path.basename(j.dest))));
+  const meta = new Float64Array(n * META_FIELDS);
+  let paths = '';
+  jobs.forEach((j, i) => {
+    paths += `${j.src}\0${tmps[i]}\0`;
+    meta.set([j.meta.mode, j.meta.uid, j.meta.gid, j.meta.mtimeSec, j.meta.mtimeNsec, isRoot ? 1 : 0], i * META_FIELDS);
+  });
+  const out = new Float64Array(n * OUT_FIELDS);
+  const digests = Buffer.alloc(n * 20);
+  await new Promise<void>((resolve, reject) =>
+    addon.copyFiles(n, paths, meta, out, digests, (ok) => (ok ? resolve() : reject(new Error('copyFiles: the worker thread did not run')))),
+  );
+  return jobs.map((j, i) => {
+    const [outcome, errno, bytes] = out.subarray(i * OUT_FIELDS, (i + 1) * OUT_FIELDS) as unknown as [number, number, number];
+    switch (outcome) {
+      case COPY_OUTCOME.done:
+        return { tmp: tmps[i]!, bytes, sha1: digests.toString('hex', i * 20, i * 20 + 20) };
+      case COPY_OUTCOME.sourceError:
+        return sourceError(errnoError(errno, 'read', j.src), j.src);
+      case COPY_OUTCOME.notRegular:
+        return new CopyError(`Cannot read ${j.src}: it is not a regular file.`, 'SOURCE', j.src);
+      default:
+        return targetError(errnoError(errno, 'write', j.dest), j.dest);
+    }
+  });
+}
