@@ -251,7 +251,7 @@ export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts
       input.size <= SMALL_FILE
         ? copySmall(input.fd, input.size, outFd, src, dest, hash, fs)
         : await pipeline(input.fd, { fd: outFd, dest }, src, hash, bufferSize, signal, fs);
-    checkUnchanged(input, bytes, expectedSize, src, fs);
+    checkUnchanged(input, bytes, opts.expectedSize, src, fs);
     signal?.throwIfAborted();
     try {
       // chown before chmod: chown clears set-user-ID and set-group-ID bits.
