@@ -7,12 +7,16 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { sha1 } from './helpers.js';
 
-/** The host catalog as queries return it, every column, in a fixed order. */
+/**
+ * The host catalog as queries return it, every column but a row's `gen` (the generation it was
+ * written at, which only tells a catch-up where to look: a volume taken in from a disk is stamped
+ * anew and compared whole), in a fixed order.
+ */
 export function hostState(db: string): { files: unknown[]; deferred: unknown[]; volumes: unknown[]; copies: unknown[] } {
   const h = new Database(db, { readonly: true });
   try {
     return {
-      files: h.prepare('SELECT * FROM files ORDER BY volume, path').all(),
+      files: (h.prepare('SELECT * FROM files ORDER BY volume, path').all() as Array<Record<string, unknown>>).map(({ gen: _gen, ...row }) => row),
       deferred: h.prepare('SELECT * FROM deferred ORDER BY id').all(),
       volumes: h.prepare('SELECT * FROM volumes ORDER BY uuid').all(),
       copies: h.prepare('SELECT * FROM copies ORDER BY copy').all(),
