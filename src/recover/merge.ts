@@ -1,3 +1,4 @@
+import { trackChangesFrom } from '../catalog/changes.js';
 /**
  * How a host catalog takes in what a disk knows about one volume (SPEC §8): the newest
  * information wins, by generation, and the host's queued actions that the source has not seen
@@ -72,6 +73,9 @@ export function mergeVolume(host: Catalog, src: VolumeSource, volume: string): V
     }
     // Still behind the news: a copy holding the source's state is then caught up when mounted.
     host.putVolume({ ...theirs, generation: generation + (news.length > 0 ? 1 : 0) });
+    // The rows were written anew, with no tombstones for what went: a copy older than this
+    // generation is caught up by comparing whole catalogs, not by the changed rows.
+    trackChangesFrom(host, volume);
     takeNewerCopies(host, src.cat, volume);
   });
   return change(ours ? 'newer' : 'added', news.length, queued.length - news.length);
