@@ -9,6 +9,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,16 +241,22 @@ static napi_value copy_files(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* sha1(buffer): the 20-byte digest, so tests can hold this code against node:crypto. */
+/*
+ * sha1(buffer[, portable]): the 20-byte digest, so tests can hold this code against node:crypto;
+ * with portable true, by the plain C compression even where the CPU has SHA instructions.
+ */
 static napi_value sha1_buffer(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value arg, result;
+  size_t argc = 2;
+  napi_value argv[2], result;
   void *data, *out;
   size_t len;
-  if (napi_get_cb_info(env, info, &argc, &arg, NULL, NULL) != napi_ok || argc != 1 || napi_get_buffer_info(env, arg, &data, &len) != napi_ok) {
-    napi_throw_type_error(env, NULL, "sha1(buffer) needs a Buffer");
+  bool portable = false;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok ||
+      (argc > 1 && napi_get_value_bool(env, argv[1], &portable) != napi_ok)) {
+    napi_throw_type_error(env, NULL, "sha1(buffer[, portable]) needs a Buffer and a boolean");
     return NULL;
   }
+  sha1_portable_only(portable);
   struct sha1 h;
   sha1_init(&h);
   /* In uneven pieces, so a partial block carried between updates is exercised too. */
@@ -259,6 +266,7 @@ static napi_value sha1_buffer(napi_env env, napi_callback_info info) {
   }
   napi_create_buffer(env, 20, &out, &result);
   sha1_final(&h, out);
+  sha1_portable_only(0);
   return result;
 }
 

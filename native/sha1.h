@@ -14,5 +14,7 @@ struct sha1 {
 void sha1_init(struct sha1 *s);
 void sha1_update(struct sha1 *s, const void *data, size_t n);
 void sha1_final(struct sha1 *s, uint8_t digest[20]);
+/* Tests: 1 keeps to the plain C compression even where the CPU has SHA instructions; 0 undoes it. */
+void sha1_portable_only(int on);
 
 #endif

@@ -3,8 +3,11 @@ import { CatalogError, type Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { JOURNAL_COMMITTED, type Journal } from '../archive/journal.js';
 
-const BATCH_OPS = 2000;
-const BATCH_MS = 2000;
+// Each commit syncs the disk and writes every catalog page the batch touched, the content index's
+// all over the file: a first backup of 100,000 small files spent a seventh of its time committing
+// every 2,000. A crash costs at most one batch, copied again by the next run.
+const BATCH_OPS = 16384;
+const BATCH_MS = 10_000;
 
 /**
  * Both catalogs' changes of a run, batched in transactions of up to BATCH_OPS steps or BATCH_MS.

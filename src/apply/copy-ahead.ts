@@ -28,7 +28,9 @@ type Prepared = Promise<TempCopy | CopyError>;
 export class CopyAhead {
   private readonly ready = new Map<FileRecord, Prepared>();
   private readonly batches: Array<Promise<unknown>> = [];
-  /** The first operation not yet looked at. */
+  /** The operations being carried out (a backup applies its plan a chunk at a time, one run each). */
+  private ops: Operation[] | null = null;
+  /** The first operation of `ops` not yet looked at. */
   private next = 0;
   /** The space check failed ahead: the executor's own check stops the run there. */
   private noRoom = false;
@@ -52,6 +54,10 @@ export class CopyAhead {
 
   /** Before ops[i] is carried out: starts the copies of the small new files after it, up to AHEAD batches. */
   fill(ops: Operation[], i: number): void {
+    if (ops !== this.ops) {
+      this.ops = ops;
+      this.next = i;
+    }
     if (this.next < i) this.next = i;
     while (!this.noRoom && !this.signal.aborted && this.next - i < AHEAD * BATCH && eligible(ops[this.next])) {
       const records: FileRecord[] = [];

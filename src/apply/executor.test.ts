@@ -184,3 +184,35 @@ test('executor: copies are journalled many to one fsync, and what a commit empti
   assert.ok(!fs.existsSync(journal));
   assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => path.basename(e.path)), all);
 });
+
+test('executor: a backup applied a chunk at a time has the copies of every chunk made ahead, not only the first', async (t) => {
+  const dir = scratchDir(t);
+  const first = ['a', 'b', 'c'].map((n) => writeUnder(dir, `lib/${n}.bin`, crypto.randomBytes(2_000)));
+  const second = ['d', 'e', 'f', 'g', 'h'].map((n) => writeUnder(dir, `lib/${n}.bin`, crypto.randomBytes(2_000)));
+  const root = path.join(dir, 'disk');
+  const tmp = path.join(root, '.blaine', 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  const host = Catalog.memory();
+  const disk = Catalog.memory();
+  t.after(() => {
+    host.close();
+    disk.close();
+  });
+  // Copies made ahead wait under temporary names: after the first copy of a chunk, the rest of it.
+  const waiting: number[] = [];
+  const ex = new Executor({
+    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
+    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: faultyFs(realFs, []),
+    progress: (done) => {
+      if (done === 1) waiting.push(fs.readdirSync(tmp).length);
+    },
+  });
+  const copies = (files: string[]): Operation[] => files.map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' }));
+  await ex.run(copies(first), { more: true });
+  const result = await ex.run(copies(second));
+  assert.deepEqual(waiting, [2, 4]);
+  // One executor for the whole run: its counts add up over the chunks.
+  assert.equal(result.counts.added, 8);
+  assert.deepEqual(fs.readdirSync(tmp), []);
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => path.basename(e.path)), ['a.bin', 'b.bin', 'c.bin', 'd.bin', 'e.bin', 'f.bin', 'g.bin', 'h.bin']);
+});

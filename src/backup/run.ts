@@ -8,7 +8,7 @@
 import fs from 'node:fs';
 import { catalogView, excludedBy, summarize, type BackupSummary } from './backup.js';
 import { planAndApply } from './stream.js';
-import { hadSizeBefore } from '../catalog/changes.js';
+import { hadSizeBefore, memoBySize } from '../catalog/changes.js';
 import { QuickCheck } from './quickcheck.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { beginWrite, finishWrite, openDiskSession, recoveryMessages, type DiskSession, type KeyProvider } from '../archive/session.js';
@@ -202,7 +202,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const p = await planAndApply({
       scans: checked.scans,
       view,
-      hadSize: (size) => hadSizeBefore(session.disk, size, runGeneration) || (othersExist && session.host.hasSizeElsewhere(size, info.volume)),
+      hadSize: memoBySize((size) => hadSizeBefore(session.disk, size, runGeneration) || (othersExist && session.host.hasSizeElsewhere(size, info.volume))),
       volume: info.volume,
       options,
       excluded: excludedBy(filter, roots),

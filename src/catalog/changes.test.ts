@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { scratchDir } from '../../test/helpers.js';
 import { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
-import { changesKnownFrom, differencesSince, dropTombstones, pruneTombstones, trackChangesFrom } from './changes.js';
+import { changesKnownFrom, differencesSince, dropTombstones, memoBySize, pruneTombstones, trackChangesFrom } from './changes.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { downgradeTo3 } from './testing.js';
 
@@ -183,4 +183,19 @@ test('a catalog of schema 3 migrates: rows kept, history from the generation eac
   assert.deepEqual(paths(differencesSince(copy, again, V, 6)!), paths(copy.differences(again, V)));
   copy.close();
   again.close();
+});
+
+test('memoBySize asks once per size and keeps the first answer while the run adds rows', () => {
+  const asked: number[] = [];
+  const stored = new Set([10]);
+  const had = memoBySize((size) => {
+    asked.push(size);
+    return stored.has(size);
+  });
+  assert.equal(had(10), true);
+  assert.equal(had(20), false);
+  stored.add(20);
+  assert.equal(had(20), false);
+  assert.equal(had(10), true);
+  assert.deepEqual(asked, [10, 20]);
 });

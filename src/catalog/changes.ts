@@ -91,3 +91,20 @@ export function hadSizeBefore(cat: Catalog, size: number, gen: number): boolean 
   }
   return st.get(size, gen) !== undefined;
 }
+
+/**
+ * Remembers a run's answers per size. They cannot change while the run adds rows (those carry its
+ * generation), and asking SQLite again walks every row of that size the run has added so far: in
+ * a first backup of many small files, a cost that grows with the square of the files.
+ */
+export function memoBySize(ask: (size: number) => boolean): (size: number) => boolean {
+  const known = new Map<number, boolean>();
+  return (size) => {
+    let answer = known.get(size);
+    if (answer === undefined) {
+      answer = ask(size);
+      known.set(size, answer);
+    }
+    return answer;
+  };
+}

@@ -54,8 +54,8 @@ export interface NativeAddon {
    * (COPY_OUTCOME, errno, bytes) and `digests` with 20 bytes a file, then calls `done`.
    */
   copyFiles(count: number, paths: string, meta: Float64Array, out: Float64Array, digests: Buffer, done: (ok: boolean) => void): void;
-  /** SHA-1 of a buffer by native/sha1.c (for tests against node:crypto). */
-  sha1(data: Buffer): Buffer;
+  /** SHA-1 of a buffer by native/sha1.c (for tests against node:crypto); `portable`: without the CPU's SHA instructions. */
+  sha1(data: Buffer, portable?: boolean): Buffer;
   FIELDS: number;
 }
 
