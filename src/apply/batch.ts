@@ -84,7 +84,12 @@ export class CatalogBatch {
   /** One step done: commits when the batch is full or old enough. */
   step(): void {
     this.opsInTx++;
-    if (!this.canCommit()) return;
+    this.commitIfDue();
+  }
+
+  /** Commits when the batch is full or old enough (and the disk is not mid-way through a swap). */
+  commitIfDue(): void {
+    if (!this.inTx || !this.canCommit()) return;
     if (this.opsInTx >= BATCH_OPS || Date.now() - this.txStarted > BATCH_MS) this.commit();
   }
 

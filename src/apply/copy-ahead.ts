@@ -11,8 +11,8 @@ import { shortfall, type SpaceEstimate } from './space.js';
 
 /** Files per batch: one worker-thread round trip each. */
 const BATCH = 64;
-/** Batches under way at once, ahead of the operation being carried out. */
-const AHEAD = 2;
+/** Operations looked at ahead of the one being carried out: two batches when all are copies. */
+const WINDOW = 2 * BATCH;
 
 type Prepared = Promise<TempCopy | CopyError>;
 
@@ -52,18 +52,25 @@ export class CopyAhead {
     private readonly stored?: (bytes: number) => number,
   ) {}
 
-  /** Before ops[i] is carried out: starts the copies of the small new files after it, up to AHEAD batches. */
+  /** Before ops[i] is carried out: starts the copies of the small new files after it, a batch at a time, while fewer than WINDOW operations are covered. */
   fill(ops: Operation[], i: number): void {
     if (ops !== this.ops) {
       this.ops = ops;
       this.next = i;
     }
     if (this.next < i) this.next = i;
-    while (!this.noRoom && !this.signal.aborted && this.next - i < AHEAD * BATCH && eligible(ops[this.next])) {
+    while (!this.noRoom && !this.signal.aborted && this.next - i < WINDOW && this.next < ops.length) {
       const records: FileRecord[] = [];
-      while (records.length < BATCH) {
-        const op = ops[this.next];
-        if (!eligible(op)) break;
+      while (records.length < BATCH && this.next < ops.length) {
+        const op = ops[this.next]!;
+        if (!eligible(op)) {
+          // Links, symlinks, moves and catalog changes take no room: the copies after them can go
+          // ahead in the same plan order of space checks. A delete frees room and another copy
+          // takes some: those are waited for.
+          if (!spaceNeutral(op)) break;
+          this.next++;
+          continue;
+        }
         const r = op.record;
         if (shortfall(this.space, r.path, r.size, this.parityPct, this.reserve + this.unwritten, this.stored) !== null) {
           this.noRoom = true;
@@ -74,6 +81,7 @@ export class CopyAhead {
         this.next++;
       }
       if (records.length > 0) this.start(records);
+      if (records.length < BATCH) break;
     }
   }
 
@@ -114,6 +122,12 @@ export class CopyAhead {
   }
 }
 
+function spaceNeutral(op: Operation): boolean {
+  return op.type === 'link' || op.type === 'symlink' || op.type === 'rename' || op.type === 'update' || op.type === 'defer';
+}
+
 function eligible(op: Operation | undefined): op is Extract<Operation, { type: 'copy' }> {
-  return op !== undefined && op.type === 'copy' && op.replaces === undefined && op.record.kind === 'file' && op.record.size <= SMALL_FILE;
+  // A copy that replaces a stored file is made the same way: to a temporary name, renamed over the
+  // old one in plan order (write-ops.ts copyFile).
+  return op !== undefined && op.type === 'copy' && op.record.kind === 'file' && op.record.size <= SMALL_FILE;
 }

@@ -216,3 +216,72 @@ test('executor: a backup applied a chunk at a time has the copies of every chunk
   assert.deepEqual(fs.readdirSync(tmp), []);
   assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => path.basename(e.path)), ['a.bin', 'b.bin', 'c.bin', 'd.bin', 'e.bin', 'f.bin', 'g.bin', 'h.bin']);
 });
+
+test('executor: copies are made ahead past links, and a copy that replaces a stored file is made ahead too', async (t) => {
+  const dir = scratchDir(t);
+  const content = crypto.randomBytes(2_000);
+  const [a, twin, b, c] = ['a', 'twin', 'b', 'c'].map((n) => writeUnder(dir, `lib/${n}.bin`, n === 'twin' ? content : n === 'a' ? content : crypto.randomBytes(2_000)));
+  const root = path.join(dir, 'disk');
+  const tmp = path.join(root, '.blaine', 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  // c is stored already, with other content: its copy replaces it.
+  writeUnder(root, c!.slice(1), 'old content');
+  const host = Catalog.memory();
+  const disk = Catalog.memory();
+  t.after(() => {
+    host.close();
+    disk.close();
+  });
+  const oldC = { ...recordOf(c!), size: 11 };
+  const stored = { volume: VOLUME, path: c!, kind: 'file' as const, size: 11, mtimeSec: oldC.mtimeSec, mtimeNsec: oldC.mtimeNsec, inode: '1', sha1: sha1('old content'), mode: oldC.mode, uid: oldC.uid, gid: oldC.gid, linkTarget: null, parityName: null, verifiedAt: null };
+  host.put(stored);
+  disk.put(stored);
+  const waiting: number[] = [];
+  const ex = new Executor({
+    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
+    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: faultyFs(realFs, []),
+    progress: (done) => {
+      if (done === 1) waiting.push(fs.readdirSync(tmp).length);
+    },
+  });
+  const fromA = { ...stored, path: a!, size: 2_000, sha1: sha1(content), inode: '2' };
+  const ops: Operation[] = [
+    { type: 'copy', record: recordOf(a!), why: 'added' },
+    { type: 'link', record: recordOf(twin!), from: fromA, why: 'linked' },
+    { type: 'copy', record: recordOf(b!), why: 'added' },
+    { type: 'copy', record: recordOf(c!), replaces: stored, why: 'modified' },
+  ];
+  const result = await ex.run(ops);
+  // After the first copy: b's and c's, made ahead past the link.
+  assert.deepEqual(waiting, [2]);
+  assert.deepEqual([result.counts.added, result.counts.linked, result.counts.modified], [2, 1, 1]);
+  assert.deepEqual(fs.readdirSync(tmp), []);
+  for (const f of [a!, twin!, b!, c!]) assert.deepEqual(fs.readFileSync(path.join(root, f.slice(1))), fs.readFileSync(f));
+  assert.equal(fs.statSync(path.join(root, a!.slice(1))).ino, fs.statSync(path.join(root, twin!.slice(1))).ino);
+});
+
+test('executor: a part of a backup that more parts follow leaves its small batch open; the last part commits it', async (t) => {
+  const dir = scratchDir(t);
+  const files = ['a', 'b', 'c'].map((n) => writeUnder(dir, `lib/${n}.bin`, crypto.randomBytes(1_000)));
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const host = Catalog.memory();
+  const disk = Catalog.memory();
+  t.after(() => {
+    host.close();
+    disk.close();
+  });
+  const ex = new Executor({
+    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
+    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
+  });
+  const copy = (f: string): Operation => ({ type: 'copy', record: recordOf(f), why: 'added' });
+  await ex.run([copy(files[0]!), copy(files[1]!)], { more: true });
+  assert.ok(host.db.inTransaction && disk.db.inTransaction);
+  // Journalled still: a crash here is undone from the journal, as in any batch.
+  assert.ok(fs.existsSync(path.join(root, '.blaine', 'journal')));
+  await ex.run([copy(files[2]!)]);
+  assert.ok(!host.db.inTransaction && !disk.db.inTransaction);
+  assert.ok(!fs.existsSync(path.join(root, '.blaine', 'journal')));
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => path.basename(e.path)), ['a.bin', 'b.bin', 'c.bin']);
+});

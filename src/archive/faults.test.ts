@@ -13,6 +13,7 @@ import { Journal, journalPath, recoverJournal } from './journal.js';
 import { cleanupTemp, initVolume, readVolume, writeVolume } from './volume.js';
 import { blaineDir, oldCatalogsDir, volumeFile } from './layout.js';
 import { rotateOldCatalogs } from './session.js';
+import { snapshotDatabases } from '../catalog/snapshot.js';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 
 function journalLines(root: string): unknown[] {
@@ -125,4 +126,32 @@ test('mtime setter: EIO is a CopyError naming the file, and its path-only fault 
   assert.equal(st.mtimeNs, 1_000_000_000_123_456_789n);
   setTimes(b, 1_000_000_000, 5, faulty);
   assert.equal(fs.statSync(b, { bigint: true }).mtimeNs, 1_000_000_000_000_000_005n);
+});
+
+test('catalog snapshots made side by side: one failed copy leaves neither snapshot nor temporary file; then both are whole', async (t) => {
+  const dir = scratchDir(t);
+  const open = (name: string, rows: number) => {
+    const cat = Catalog.open(path.join(dir, `${name}.sqlite`), { create: true });
+    t.after(() => cat.close());
+    cat.transaction(() => {
+      for (let i = 0; i < rows; i++) cat.setMeta(`k${i}`, `${name}-${i}`);
+    });
+    return cat;
+  };
+  const host = open('host', 300);
+  const disk = open('disk', 200);
+  const out = path.join(dir, 'out');
+  fs.mkdirSync(out);
+  const jobs = () => [disk.snapshotJob(path.join(out, 'old-catalog.sqlite')), host.snapshotJob(path.join(out, 'host-catalog.sqlite'))];
+  const faulty = faultyFs(realFs, parseFaults('copyfile:2:EIO'));
+  await assert.rejects(snapshotDatabases(jobs(), faulty), (err) => err instanceof CopyError && /host-catalog\.sqlite: i\/o error\.$/.test(err.message));
+  assert.deepEqual(fs.readdirSync(out), []);
+  await snapshotDatabases(jobs(), faulty);
+  assert.deepEqual(fs.readdirSync(out).sort(), ['host-catalog.sqlite', 'old-catalog.sqlite']);
+  for (const [name, rows] of [['host', 300], ['old', 200]] as const) {
+    const copy = Catalog.open(path.join(out, `${name === 'old' ? 'old' : 'host'}-catalog.sqlite`), { readonly: true });
+    assert.equal(copy.getMeta(`k${rows - 1}`), `${name === 'old' ? 'disk' : 'host'}-${rows - 1}`);
+    assert.equal(copy.getMeta(`k${rows}`), undefined);
+    copy.close();
+  }
 });

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { dropTombstones, pruneTombstones } from '../catalog/changes.js';
+import { snapshotDatabases, type SnapshotJob } from '../catalog/snapshot.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireDiskLock, acquireLock } from './lock.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
@@ -346,15 +347,27 @@ export function endWrite(s: DiskSession, freeBytes: number | null, changed = tru
   return stats;
 }
 
+const KEEP_OLD_CATALOGS = 5;
+
 /**
  * Keeps the last few disk catalogs in .blaine/old, so a catalog damaged by a bad run or a failing
  * sector can be rolled back by hand.
  */
-export async function rotateOldCatalogs(root: string, disk: Catalog, keep = 5, fs: Fsx = realFs): Promise<void> {
+export async function rotateOldCatalogs(root: string, disk: Catalog, keep = KEEP_OLD_CATALOGS, fs: Fsx = realFs): Promise<void> {
+  await snapshotDatabases([oldCatalogJob(root, disk, fs)], fs);
+  pruneOldCatalogs(root, keep, fs);
+}
+
+/** The next rotated copy of the disk catalog, to make (its folder made). */
+function oldCatalogJob(root: string, disk: Catalog, fs: Fsx): SnapshotJob {
   const dir = oldCatalogsDir(root);
   fs.mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  await disk.snapshotTo(path.join(dir, `catalog-${stamp}.sqlite`), fs);
+  return disk.snapshotJob(path.join(dir, `catalog-${stamp}.sqlite`));
+}
+
+function pruneOldCatalogs(root: string, keep: number, fs: Fsx): void {
+  const dir = oldCatalogsDir(root);
   const olds = (fs.readdirSync(dir) as string[]).filter((n) => n.startsWith('catalog-')).sort();
   for (const n of olds.slice(0, Math.max(0, olds.length - keep))) fs.rmSync(path.join(dir, n), { force: true });
 }
@@ -387,11 +400,13 @@ export async function finishWrite(
     }
     return `${id}:${s.host.getMeta(REVISION) ?? '0'}`;
   });
-  if (changed || !s.fs.existsSync(oldCatalogsDir(s.root))) await rotateOldCatalogs(s.root, s.disk, undefined, s.fs);
-  if (changed || s.disk.getMeta(SNAPSHOT_OF) !== hostState || !s.fs.existsSync(hostSnapshotPath(s.root))) {
-    await s.host.snapshotTo(hostSnapshotPath(s.root), s.fs);
-    s.disk.transaction(() => s.disk.setMeta(SNAPSHOT_OF, hostState));
-  }
+  // Both copies at once: at a million files each catalog is half a gigabyte.
+  const rotate = changed || !s.fs.existsSync(oldCatalogsDir(s.root));
+  const snapshot = changed || s.disk.getMeta(SNAPSHOT_OF) !== hostState || !s.fs.existsSync(hostSnapshotPath(s.root));
+  const jobs = [...(rotate ? [oldCatalogJob(s.root, s.disk, s.fs)] : []), ...(snapshot ? [s.host.snapshotJob(hostSnapshotPath(s.root))] : [])];
+  await snapshotDatabases(jobs, s.fs);
+  if (rotate) pruneOldCatalogs(s.root, KEEP_OLD_CATALOGS, s.fs);
+  if (snapshot) s.disk.transaction(() => s.disk.setMeta(SNAPSHOT_OF, hostState));
   return free;
 }
 

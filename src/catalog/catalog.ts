@@ -11,7 +11,7 @@ import {
 } from './rows.js';
 import { prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
 import { trackChangesFrom } from './changes.js';
-import { snapshotDatabase } from './snapshot.js';
+import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
 import type { Fsx } from '../fsx/fsx.js';
 
@@ -399,5 +399,10 @@ export class Catalog {
   /** A consistent copy of the whole catalog in `file`, synced (snapshot.ts), written through `fs`. */
   async snapshotTo(file: string, fs?: Fsx): Promise<void> {
     await snapshotDatabase(this.db, this.file, file, fs);
+  }
+
+  /** This catalog's part in snapshotDatabases: copied to `dest` beside other catalogs' copies. */
+  snapshotJob(dest: string): SnapshotJob {
+    return { db: this.db, file: this.file, dest };
   }
 }

@@ -70,6 +70,7 @@ const KIND_OF: Record<FsxMethod | (typeof FSX_EXTRA_METHODS)[number], FaultKind>
   readlinkSync: 'readlink',
   readdirSync: 'readdir',
   copyFileSync: 'copyfile',
+  copyFile: 'copyfile',
   statfsSync: 'statfs',
   syncfs: 'syncfs',
 };

@@ -48,6 +48,7 @@ export const FSX_METHODS = [
   'readFileSync',
   'writeFileSync',
   'copyFileSync',
+  'copyFile',
   'statfsSync',
 ] as const;
 

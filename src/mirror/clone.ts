@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import { snapshotDatabases } from '../catalog/snapshot.js';
 import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
@@ -204,8 +205,7 @@ export async function cloneDisk(
       opts.detail(`copied ${e.path}`);
     }
     copyTree(path.join(blaineDir(s.root), 'parity'), path.join(blaineDir(root), 'parity'), fs);
-    await s.disk.snapshotTo(diskCatalogPath(root), fs);
-    await s.host.snapshotTo(hostSnapshotPath(root), fs);
+    await snapshotDatabases([s.disk.snapshotJob(diskCatalogPath(root)), s.host.snapshotJob(hostSnapshotPath(root))], fs);
     const cat = Catalog.open(diskCatalogPath(root));
     try {
       const stats = cat.volumeStats(s.info.volume);
