@@ -109,6 +109,7 @@ async function runScan(ctx: BenchContext, s: Section): Promise<void> {
   s.notes.push(`Blaine's own clock for the no-change runs (no Node start-up): ${noChange.map((r) => r.summary.seconds).join(', ')} s`);
 
   s.checks.push(
+    { what: `first backup of ${fmtCount(ctx.files)} small files ÷ rsync -a`, value: fmtRatio(firstRatio), target: '≤ 1.50×', pass: firstRatio <= 1.5 },
     { what: 'no-change rescan time ÷ rsync no-change time', value: fmtRatio(noChangeRatio), target: '< 1.00×', pass: noChangeRatio < 1 },
     { what: `1,000,000-file no-change rescan${est ? ` (from ${fmtCount(ctx.files)} files)` : ''}`, value: `${fmtSecs(at1M)} s`, target: '< 20 s', pass: at1M < 20, estimate: est },
     {
