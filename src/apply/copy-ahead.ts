@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Operation } from '../plan/operation.js';
 import type { FileRecord } from '../scan/record.js';
 import { CopyError } from '../fsx/copy-error.js';
@@ -11,6 +12,12 @@ import { shortfall, type SpaceEstimate } from './space.js';
 
 /** Files per batch: one worker-thread round trip each. */
 const BATCH = 64;
+/**
+ * Folders of .blaine/tmp that the batches take turns in. The executor renames copies out of a folder
+ * while the worker creates the next ones: in one folder both wait on its lock, and a first backup of
+ * 100,000 small files on ext4 ran 5% slower.
+ */
+const FOLDERS = 8;
 /** Operations looked at ahead of the one being carried out: two batches when all are copies. */
 const WINDOW = 2 * BATCH;
 
@@ -28,6 +35,9 @@ type Prepared = Promise<TempCopy | CopyError>;
 export class CopyAhead {
   private readonly ready = new Map<FileRecord, Prepared>();
   private readonly batches: Array<Promise<unknown>> = [];
+  /** The folders made for batches this run (FOLDERS), removed once empty. */
+  private readonly folders = new Set<string>();
+  private turn = 0;
   /** The operations being carried out (a backup applies its plan a chunk at a time, one run each). */
   private ops: Operation[] | null = null;
   /** The first operation of `ops` not yet looked at. */
@@ -86,8 +96,11 @@ export class CopyAhead {
   }
 
   private start(records: FileRecord[]): void {
-    const tempDir = diskTempDir(this.root);
-    this.fsx.mkdirSync(tempDir, { recursive: true });
+    const tempDir = path.join(diskTempDir(this.root), `ahead-${this.turn++ % FOLDERS}`);
+    if (!this.folders.has(tempDir)) {
+      this.fsx.mkdirSync(tempDir, { recursive: true });
+      this.folders.add(tempDir);
+    }
     const jobs = records.map((r) => ({ src: r.path, dest: onDisk(this.root, r.path), meta: { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec } }));
     const claimed = records.reduce((sum, r) => sum + requiredBytes(r.size, this.parityPct, 0, this.stored), 0);
     const batch = copyBatchToTemp(jobs, tempDir, this.fsx).then((all) => {
@@ -119,6 +132,16 @@ export class CopyAhead {
       if (res && 'tmp' in res) removeQuietly(res.tmp, this.fsx);
     }
     this.ready.clear();
+    this.batches.length = 0;
+    // Empty now: the next run finds nothing of this one in .blaine/tmp.
+    for (const dir of this.folders) {
+      try {
+        this.fsx.rmdirSync(dir);
+      } catch {
+        // Left for the next run's cleanup of .blaine/tmp.
+      }
+    }
+    this.folders.clear();
   }
 }
 

@@ -13,6 +13,11 @@ import { Executor } from './executor.js';
 
 const VOLUME = 'v-1';
 
+/** Files anywhere below dir (copies made ahead wait in folders of .blaine/tmp). */
+function filesBelow(dir: string): number {
+  return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((n) => fs.statSync(path.join(dir, n)).isFile()).length;
+}
+
 function recordOf(file: string): FileRecord {
   const st = fs.lstatSync(file, { bigint: true });
   return {
@@ -204,7 +209,7 @@ test('executor: a backup applied a chunk at a time has the copies of every chunk
     root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
     signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: faultyFs(realFs, []),
     progress: (done) => {
-      if (done === 1) waiting.push(fs.readdirSync(tmp).length);
+      if (done === 1) waiting.push(filesBelow(tmp));
     },
   });
   const copies = (files: string[]): Operation[] => files.map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' }));
@@ -241,7 +246,7 @@ test('executor: copies are made ahead past links, and a copy that replaces a sto
     root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
     signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: faultyFs(realFs, []),
     progress: (done) => {
-      if (done === 1) waiting.push(fs.readdirSync(tmp).length);
+      if (done === 1) waiting.push(filesBelow(tmp));
     },
   });
   const fromA = { ...stored, path: a!, size: 2_000, sha1: sha1(content), inode: '2' };
