@@ -63,6 +63,7 @@ export interface BlaineSummary {
   unchanged: number;
   added: number;
   modified: number;
+  linked: number;
   skipped: number;
   bytesCopied: number;
   parityBytes: number;
