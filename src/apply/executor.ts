@@ -186,7 +186,7 @@ export class Executor implements Applier {
         this.batch.step();
       }
       env.loosened.settle(env);
-      // Copies made ahead and never taken (the run stopped) go while the journal still covers them.
+      // Copies made ahead and never taken (the run stopped) are removed, and their folders.
       await env.ahead.discard();
       // What is copied is committed now, not only once the (slower) parity is done. A part of a
       // backup that more parts follow commits as any batch does, when full or old: a commit per part
