@@ -13,6 +13,17 @@ import { Executor } from './executor.js';
 
 const VOLUME = 'v-1';
 
+/** A host and a disk catalog in memory, closed after the test. */
+function memoryCatalogs(t: { after: (fn: () => void) => void }): { host: Catalog; disk: Catalog } {
+  const host = Catalog.memory();
+  const disk = Catalog.memory();
+  t.after(() => {
+    host.close();
+    disk.close();
+  });
+  return { host, disk };
+}
+
 /** Files anywhere below dir (copies made ahead wait in folders of .blaine/tmp). */
 function filesBelow(dir: string): number {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((n) => fs.statSync(path.join(dir, n)).isFile()).length;
@@ -41,12 +52,7 @@ async function copyTwo(t: test.TestContext, faults: string) {
   const b = writeUnder(dir, 'lib/b.bin', crypto.randomBytes(90_000));
   const root = path.join(dir, 'disk');
   fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
-  const host = Catalog.memory();
-  const disk = Catalog.memory();
-  t.after(() => {
-    host.close();
-    disk.close();
-  });
+  const { host, disk } = memoryCatalogs(t);
   const warnings: string[] = [];
   const ops: Operation[] = [a, b].map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' }));
   const ex = new Executor({
@@ -142,12 +148,7 @@ test('executor: a dangling symlink that a killed run already moved keeps its cat
     path: '/lib/old-link', kind: 'symlink' as const, size: Number(st.size), mtimeSec: Number(st.mtimeNs / 1_000_000_000n),
     mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), inode: null, nlink: 1, mode: 0o777, uid: Number(st.uid), gid: Number(st.gid),
   };
-  const host = Catalog.memory();
-  const disk = Catalog.memory();
-  t.after(() => {
-    host.close();
-    disk.close();
-  });
+  const { host, disk } = memoryCatalogs(t);
   const entry = { ...old, volume: VOLUME, sha1: null, linkTarget: 'nowhere', parityName: null, verifiedAt: null };
   host.put(entry as never);
   disk.put(entry as never);
@@ -162,12 +163,7 @@ test('executor: copies are journalled many to one fsync, and what a commit empti
   const files = ['a', 'b', 'c', 'd', 'e'].map((n) => writeUnder(dir, `lib/${n}.bin`, crypto.randomBytes(3_000)));
   const root = path.join(dir, 'disk');
   fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
-  const host = Catalog.memory();
-  const disk = Catalog.memory();
-  t.after(() => {
-    host.close();
-    disk.close();
-  });
+  const { host, disk } = memoryCatalogs(t);
   const fsx = faultyFs(realFs, []);
   const journal = path.join(root, '.blaine', 'journal');
   const journalled: string[][] = [];
@@ -197,12 +193,7 @@ test('executor: a backup applied a chunk at a time has the copies of every chunk
   const root = path.join(dir, 'disk');
   const tmp = path.join(root, '.blaine', 'tmp');
   fs.mkdirSync(tmp, { recursive: true });
-  const host = Catalog.memory();
-  const disk = Catalog.memory();
-  t.after(() => {
-    host.close();
-    disk.close();
-  });
+  const { host, disk } = memoryCatalogs(t);
   // Copies made ahead wait under temporary names: after the first copy of a chunk, the rest of it.
   const waiting: number[] = [];
   const ex = new Executor({
@@ -231,12 +222,7 @@ test('executor: copies are made ahead past links, and a copy that replaces a sto
   fs.mkdirSync(tmp, { recursive: true });
   // c is stored already, with other content: its copy replaces it.
   writeUnder(root, c!.slice(1), 'old content');
-  const host = Catalog.memory();
-  const disk = Catalog.memory();
-  t.after(() => {
-    host.close();
-    disk.close();
-  });
+  const { host, disk } = memoryCatalogs(t);
   const oldC = { ...recordOf(c!), size: 11 };
   const stored = { volume: VOLUME, path: c!, kind: 'file' as const, size: 11, mtimeSec: oldC.mtimeSec, mtimeNsec: oldC.mtimeNsec, inode: '1', sha1: sha1('old content'), mode: oldC.mode, uid: oldC.uid, gid: oldC.gid, linkTarget: null, parityName: null, verifiedAt: null };
   host.put(stored);
@@ -270,12 +256,7 @@ test('executor: a part of a backup that more parts follow leaves its small batch
   const files = ['a', 'b', 'c'].map((n) => writeUnder(dir, `lib/${n}.bin`, crypto.randomBytes(1_000)));
   const root = path.join(dir, 'disk');
   fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
-  const host = Catalog.memory();
-  const disk = Catalog.memory();
-  t.after(() => {
-    host.close();
-    disk.close();
-  });
+  const { host, disk } = memoryCatalogs(t);
   const ex = new Executor({
     root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
     signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
