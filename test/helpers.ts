@@ -94,6 +94,35 @@ export function mountTmpfs(dir: string, size: string): boolean {
   }
 }
 
+/**
+ * Mounts a fresh loop-mounted ext4 of `size` (e.g. '256M') at `dir` when root, its image beside
+ * `dir`; returns the image (to mount again with mountImage), or null (and the caller skips).
+ */
+export function mountLoopExt4(dir: string, size: string): string | null {
+  if (!isRoot) return null;
+  const img = `${dir}.img`;
+  fs.mkdirSync(dir, { recursive: true });
+  try {
+    execFileSync('truncate', ['-s', size, img], { stdio: 'pipe' });
+    execFileSync('mkfs.ext4', ['-q', '-F', img], { stdio: 'pipe' });
+    mountImage(img, dir);
+    return img;
+  } catch {
+    fs.rmSync(img, { force: true });
+    return null;
+  }
+}
+
+/** Mounts an ext4 image (again) at dir; `ro` read-only. */
+export function mountImage(img: string, dir: string, opts: { ro?: boolean } = {}): void {
+  execFileSync('mount', ['-o', opts.ro ? 'loop,ro' : 'loop', img, dir], { stdio: 'pipe' });
+}
+
+/** True when dir is a mount point now. */
+export function isMounted(dir: string): boolean {
+  return spawnSync('mountpoint', ['-q', dir]).status === 0;
+}
+
 export function unmount(dir: string): void {
   try {
     execFileSync('umount', [dir], { stdio: 'pipe' });

@@ -32,6 +32,8 @@ export class CatalogBatch {
     private readonly journal?: Journal,
     /** False while the disk is mid-way through a change the catalog cannot describe (a parked swap). */
     private readonly canCommit: () => boolean = () => true,
+    /** Throws when the disk is no longer the one the run opened (archive/identity.ts): nothing is committed then. */
+    private readonly checkDisk: () => void = () => {},
   ) {}
 
   begin(): void {
@@ -45,8 +47,15 @@ export class CatalogBatch {
 
   commit(): void {
     if (!this.inTx) return;
-    if (this.wroteData) this.sync();
+    try {
+      if (this.wroteData) this.sync();
+    } catch (err) {
+      this.requireSameDisk();
+      throw err;
+    }
     this.wroteData = false;
+    // After the sync: a disk unmounted while the batch was written is seen before any row names it.
+    this.requireSameDisk();
     const batch = this.journal?.batch;
     if (batch) this.disk.setMeta(JOURNAL_COMMITTED, batch);
     // Host first (SPEC §5, defect 3 of issue 10). The host transaction carries what no disk holds: other
@@ -71,6 +80,16 @@ export class CatalogBatch {
     }
     this.inTx = false;
     this.journal?.committed();
+  }
+
+  /** A disk that went away: the batch's rows are dropped (the files they name are not provably there) and the run stops. */
+  private requireSameDisk(): void {
+    try {
+      this.checkDisk();
+    } catch (err) {
+      this.rollback();
+      throw err;
+    }
   }
 
   /** Drops the rows of this batch: the journal stays, and the next run undoes its steps on the disk. */

@@ -36,6 +36,8 @@ export interface ExecutorContext {
   progress?(done: number, total: number, bytes: number, next?: Operation): void;
   /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
   fs?: Fsx;
+  /** Throws when the disk is no longer the one the run opened (archive/identity.ts); checked before commits and on write errors. */
+  checkDisk?: () => void;
 }
 
 export interface ExecutionResult {

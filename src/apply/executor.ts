@@ -54,7 +54,7 @@ export class Executor implements Applier {
     const fs = ctx.fs ?? realFs;
     const parked = new Set<string>();
     this.journal = new Journal(ctx.root, fs);
-    this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, fs), this.journal, () => parked.size === 0);
+    this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, fs), this.journal, () => parked.size === 0, ctx.checkDisk);
     const stop = (why: NonNullable<ExecutionResult['stopped']>) => {
       if (!this.result.stopped) this.result.stopped = why;
     };
@@ -210,6 +210,8 @@ export class Executor implements Applier {
    * stop the run (a full disk, an interrupt), which is then recorded as the reason to stop.
    */
   private failed(op: Operation, err: unknown): boolean {
+    // A write that failed because the disk went away is no one file's problem: the run stops.
+    this.ctx.checkDisk?.();
     if (op.type === 'defer' || !this.ctx.skipFailures) return false;
     const code = err instanceof CopyError ? err.code : (err as NodeJS.ErrnoException | null)?.code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {

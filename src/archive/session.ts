@@ -11,6 +11,7 @@ import { realFs, type Fsx } from '../fsx/fsx.js';
 import { recoverJournal, type RecoveryReport } from './journal.js';
 import { cleanupTemp, DiskError, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
+import { diskIdentity, requireSameDisk, type DiskIdentity } from './identity.js';
 
 /** Asks for the key of an encrypted disk (`purpose` names the disk); `confirm` for a new one. */
 export type KeyProvider = (purpose: string, confirm: boolean) => string;
@@ -97,7 +98,14 @@ export interface DiskSession {
   recovery: RecoveryReport | null;
   /** The file-system layer the session's own files (journal, volume.json, snapshots) go through. */
   fs: Fsx;
+  /** The disk's root and .blaine as opened (absent for a dry run's private copies): see checkDisk. */
+  identity?: DiskIdentity;
   close(): void;
+}
+
+/** Throws DISK_GONE when the session's disk is no longer the one it opened (unmounted mid-run). */
+export function checkDisk(s: DiskSession): void {
+  requireSameDisk(s.identity);
 }
 
 const GENERATION = 'generation';
@@ -158,6 +166,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
     if (mount) ensureLayout(root, fs);
+    const identity = diskIdentity(dest, root);
     const disk = Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
     // The journal first: it puts parked files back before the cleanup below sweeps .blaine/tmp.
@@ -181,6 +190,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       leftovers,
       recovery,
       fs,
+      identity,
       close: () => closeAll(catalogs, releases),
     };
   } catch (err) {
@@ -387,6 +397,7 @@ export async function finishWrite(
   changed = true,
   volumeChanged = changed,
 ): Promise<number> {
+  checkDisk(s);
   const free = freeBytes(s.root);
   const stats = endWrite(s, free, changed, volumeChanged);
   const hostState = s.host.transaction(() => {
@@ -405,6 +416,7 @@ export async function finishWrite(
   const snapshot = changed || s.disk.getMeta(SNAPSHOT_OF) !== hostState || !s.fs.existsSync(hostSnapshotPath(s.root));
   const jobs = [...(rotate ? [oldCatalogJob(s.root, s.disk, s.fs)] : []), ...(snapshot ? [s.host.snapshotJob(hostSnapshotPath(s.root))] : [])];
   await snapshotDatabases(jobs, s.fs);
+  checkDisk(s);
   if (rotate) pruneOldCatalogs(s.root, KEEP_OLD_CATALOGS, s.fs);
   if (snapshot) s.disk.transaction(() => s.disk.setMeta(SNAPSHOT_OF, hostState));
   return free;

@@ -56,7 +56,15 @@ export type DiskErrorCode =
   /** A known disk, and no host catalog: rebuild-catalog makes it again. */
   | 'NO_HOST_CATALOG'
   /** The host catalog does not know the disk's volume: rebuild-catalog adds it. */
-  | 'UNKNOWN_VOLUME';
+  | 'UNKNOWN_VOLUME'
+  /** The disk a run opened went away (unmounted, replaced) while it was writing. */
+  | 'DISK_GONE'
+  /** The disk's own catalog is missing, empty or unreadable while its volume.json exists. */
+  | 'DAMAGED_CATALOG'
+  /** volume.json is missing while the disk's catalog names its volume. */
+  | 'NO_VOLUME_FILE'
+  /** The disk is mounted read-only and the command must write it. */
+  | 'READ_ONLY';
 
 export class DiskError extends Error {
   override name = 'DiskError';

@@ -11,7 +11,7 @@ import { planAndApply } from './stream.js';
 import { hadSizeBefore, memoBySize } from '../catalog/changes.js';
 import { QuickCheck } from './quickcheck.js';
 import type { Catalog } from '../catalog/catalog.js';
-import { beginWrite, finishWrite, openDiskSession, recoveryMessages, type DiskSession, type KeyProvider } from '../archive/session.js';
+import { beginWrite, checkDisk, finishWrite, openDiskSession, recoveryMessages, type DiskSession, type KeyProvider } from '../archive/session.js';
 import { openDrySession } from '../archive/dry-session.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { freeBytes } from '../fsx/space.js';
@@ -150,6 +150,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       detail: (m: string) => out.detail(m),
       warn: (m: string) => out.warn(m),
       fs: o.fs,
+      checkDisk: () => checkDisk(session),
     };
     // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
     const pendingChanged = session.sync !== 'in-sync';

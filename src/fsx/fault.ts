@@ -8,6 +8,7 @@
  * Test-only: bin/blaine uses it when the environment variable BLAINE_TEST_FAULTS is set
  * (see fileSystemFromEnv); no user-facing option selects it.
  */
+import { execSync } from 'node:child_process';
 import nodeFs from 'node:fs';
 import type { Fsx, FsxMethod } from './fsx.js';
 import { FSX_EXTRA_METHODS, FSX_METHODS, realFs } from './fsx.js';
@@ -91,7 +92,8 @@ export interface Fault {
   every?: boolean;
   /**
    * An errno code to fail with, 'crash' to SIGKILL the process right after the call, or 'change'
-   * to append a byte to the call's file right after it (a source written to while it is copied).
+   * to append a byte to the call's file right after it (a source written to while it is copied), or
+   * 'hook' to run the shell command in BLAINE_TEST_HOOK right after it (a disk unmounted at that step).
    */
   action: string;
   /**
@@ -114,7 +116,7 @@ export function parseFaults(spec: string): Fault[] {
       const [body, pathIncludes] = item.split('@', 2) as [string, string | undefined];
       const [kind, nth, action] = body.split(':');
       if (!kind || !(Object.values(KIND_OF) as string[]).includes(kind) || !/^[1-9]\d*\+?$/.test(nth ?? '') || !action) {
-        throw new Error(`BLAINE_TEST_FAULTS: cannot read "${item}" (KIND:N[+]:ERRNO|crash|change[@TEXT])`);
+        throw new Error(`BLAINE_TEST_FAULTS: cannot read "${item}" (KIND:N[+]:ERRNO|crash|change|hook[@TEXT])`);
       }
       const every = nth!.endsWith('+');
       return { kind: kind as FaultKind, nth: Number(nth!.replace('+', '')), ...(every ? { every } : {}), action, pathIncludes };
@@ -181,6 +183,12 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
       const where = pathOf(method, args);
       const fault = due(kind, where);
       const callback = typeof args[args.length - 1] === 'function' ? (args[args.length - 1] as (e: unknown) => void) : undefined;
+      if (fault?.action === 'hook') {
+        const out = real(...args);
+        if (method === 'openSync' && typeof out === 'number' && typeof args[0] === 'string') fdPaths.set(out, args[0]);
+        execSync(process.env.BLAINE_TEST_HOOK ?? 'true', { stdio: 'ignore' });
+        return out;
+      }
       if (fault?.action === 'change') {
         const out = real(...args);
         if (method === 'openSync' && typeof out === 'number' && typeof args[0] === 'string') fdPaths.set(out, args[0]);

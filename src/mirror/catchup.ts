@@ -1,6 +1,6 @@
 import { Executor, type ApplierFactory, type ExecutorContext } from '../apply/executor.js';
 import type { CatalogEntry } from '../catalog/entry.js';
-import type { DiskSession } from '../archive/session.js';
+import { checkDisk, type DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
 import { differencesSince } from '../catalog/changes.js';
 
@@ -21,7 +21,7 @@ export function noCopyContext(
   s: DiskSession,
   o: Pick<ExecutorContext, 'signal' | 'detail' | 'warn' | 'fs'>,
 ): ExecutorContext {
-  return { root: s.root, volume: s.info.volume, host: s.host, disk: s.disk, parity: null, parityPct: 0, reserve: 0, ...o };
+  return { root: s.root, volume: s.info.volume, host: s.host, disk: s.disk, parity: null, parityPct: 0, reserve: 0, checkDisk: () => checkDisk(s), ...o };
 }
 
 /**

@@ -1,0 +1,63 @@
+/**
+ * Issue 26 item 1: a disk that goes away mid-run (`umount -l` on a real loop-mounted ext4). Open
+ * descriptors keep writing to the old file system while new files land in the bare mount point:
+ * the run must notice that its disk is no longer the one it opened, commit nothing for files it
+ * cannot prove are there, say so, and the next run redo them.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import {
+  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isMounted, mountImage, mountLoopExt4, rows, sha1, testEnv, unmount, volumeOf, write,
+} from '../../test/helpers.js';
+
+const FILES = 40;
+const SIZE = 10 << 20;
+
+test('a disk unmounted (umount -l) after the 10th copy: the run stops, commits nothing it cannot prove, and the next run redoes it', (t) => {
+  const env = testEnv();
+  const img = mountLoopExt4(env.disk, '600M');
+  // Unmounted before the folder is removed (after-hooks run in the order they were added).
+  t.after(() => {
+    if (isMounted(env.disk)) unmount(env.disk);
+  });
+  t.after(env.cleanup);
+  if (!img) return t.skip('needs root to mount a loop ext4');
+  for (let i = 0; i < FILES; i++) write(path.join(env.lib, `f${String(i).padStart(2, '0')}.bin`), crypto.randomBytes(SIZE));
+  // A first run, so the disk has a catalog that the lost run could write through its open descriptor.
+  write(path.join(env.lib, 'first', 'a.txt'), 'first');
+  let r = blaine(['backup', '--init', '--label', 'V', '--dest', env.disk, '--db', env.db, '--no-parity', '--reserve', '0', path.join(env.lib, 'first')]);
+  assert.equal(r.status, 0, r.stderr);
+
+  // The 10th copy put into place: the disk is lazily unmounted right after it.
+  r = blaine(['backup', '--dest', env.disk, '--db', env.db, '--no-parity', '--reserve', '0', env.lib], {
+    env: { BLAINE_TEST_FAULTS: `rename:10:hook@${env.lib}/f`, BLAINE_TEST_HOOK: `umount -l ${env.disk}` },
+  });
+  assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /no longer the disk this run opened/);
+  assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+  assert.ok(!isMounted(env.disk), 'the hook unmounted the disk');
+  // What landed in the bare mount point is not the disk's; the user would remove it.
+  fs.rmSync(env.disk, { recursive: true, force: true });
+  fs.mkdirSync(env.disk);
+  mountImage(img, env.disk);
+
+  // Every row either catalog holds for the volume is a file on the disk, with its content (copies
+  // made before the unmount and never committed are leftovers the next run settles).
+  const volume = volumeOf(env.disk).volume;
+  for (const file of [env.db, path.join(env.disk, '.blaine', 'catalog.sqlite')]) {
+    for (const row of rows(file, volume)) {
+      const onDisk = path.join(env.disk, row.path);
+      assert.ok(fs.existsSync(onDisk), `${row.path} is catalogued in ${file} but not on the disk`);
+      assert.equal(sha1(fs.readFileSync(onDisk)), row.sha1, `${row.path}: content`);
+    }
+  }
+  // The next run finds what is missing and copies it.
+  r = blaine(['backup', '--dest', env.disk, '--db', env.db, '--no-parity', '--reserve', '0', env.lib]);
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assertDiskMatchesCatalog(env.disk, env.db);
+  assert.equal(rows(env.db, volume).length, FILES + 1);
+  assertRestoresLibrary(env.lib, [env.disk], env.db, path.join(env.base, 'restore'));
+});
