@@ -87,7 +87,8 @@ export class Journal {
   intend(steps: JournalStep[]): void {
     if (steps.length === 0) return;
     if (this.fd === null) {
-      this.fd = this.fs.openSync(journalPath(this.root), 'w');
+      // Private, as the catalogs: it names the files of the batch under way.
+      this.fd = this.fs.openSync(journalPath(this.root), 'w', 0o600);
       this.batchId = crypto.randomUUID();
       this.size = 0;
     }

@@ -9,9 +9,10 @@ import { acquireDiskLock, acquireLock } from './lock.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { recoverJournal, type RecoveryReport } from './journal.js';
-import { cleanupTemp, DiskError, ensureLayout, initVolume, readVolume, type VolumeInfo } from './volume.js';
+import { cleanupTemp, DiskError, ensureLayout, initVolume, privateBlaineDir, readVolume, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 import { diskIdentity, requireSameDisk, type DiskIdentity } from './identity.js';
+import { onReadOnlyFs, readOnlyError, requireDiskCatalog } from './damage.js';
 
 /** Asks for the key of an encrypted disk (`purpose` names the disk); `confirm` for a new one. */
 export type KeyProvider = (purpose: string, confirm: boolean) => string;
@@ -100,6 +101,8 @@ export interface DiskSession {
   fs: Fsx;
   /** The disk's root and .blaine as opened (absent for a dry run's private copies): see checkDisk. */
   identity?: DiskIdentity;
+  /** The disk is mounted read-only (only a reading command gets this far): its catalog is a private copy, nothing is written to it. */
+  readOnly?: boolean;
   close(): void;
 }
 
@@ -149,8 +152,11 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
   const releases: Array<() => void> = [];
   const catalogs: Catalog[] = [];
   try {
-    fs.mkdirSync(path.dirname(opts.db), { recursive: true });
+    fs.mkdirSync(path.dirname(opts.db), { recursive: true, mode: 0o700 });
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
+    // A read-only disk can be read (verify without --fix), never written: said before anything is tried.
+    const readOnly = onReadOnlyFs(dest);
+    if (readOnly && (opts.init || !opts.readsDisk)) throw readOnlyError(dest);
     // Identity is checked before the disk's lock, which lives on the disk itself.
     const info = opts.init ? initDisk(dest, opts, fs) : readVolume(dest, fs);
     let host: Catalog | undefined;
@@ -158,20 +164,25 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       // Checked before the disk is locked, mounted or cleaned up: a refused disk stays as it was.
       host = Catalog.open(opts.db);
       catalogs.push(host);
+      if (!info.encrypted) requireDiskCatalog(dest, dest, info, host);
       requireKnownVolume(host, opts.db, info, dest);
     }
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
     // Unmounted after the catalogs on it are closed, before the disk's lock is released.
-    const mount = mountedRoot(dest, info, opts.key, false);
+    const mount = mountedRoot(dest, info, opts.key, readOnly);
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
-    if (mount) ensureLayout(root, fs);
+    if (mount && !opts.init) requireDiskCatalog(root, dest, info, host);
+    if (mount && !readOnly) ensureLayout(root, fs);
+    else if (!readOnly) privateBlaineDir(root);
     const identity = diskIdentity(dest, root);
-    const disk = Catalog.open(diskCatalogPath(root), { create: true });
+    // On a read-only disk the catalog is read from a private copy (SQLite would write -shm beside it).
+    const disk = readOnly ? Catalog.openCopy(diskCatalogPath(root)) : Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
     // The journal first: it puts parked files back before the cleanup below sweeps .blaine/tmp.
-    const recovery = recoverJournal(root, disk, info.volume, fs);
-    const leftovers = cleanupTemp(root, {}, fs);
+    // A read-only disk keeps both for the next run that can write it.
+    const recovery = readOnly ? null : recoverJournal(root, disk, info.volume, fs);
+    const leftovers = readOnly ? 0 : cleanupTemp(root, {}, fs);
     if (!host) {
       host = Catalog.open(opts.db, { create: true });
       catalogs.push(host);
@@ -191,6 +202,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       recovery,
       fs,
       identity,
+      readOnly,
       close: () => closeAll(catalogs, releases),
     };
   } catch (err) {

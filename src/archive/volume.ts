@@ -3,13 +3,14 @@
  * disk can be recognised before its key is at hand).
  */
 import crypto from 'node:crypto';
-import type { Dirent, Stats } from 'node:fs';
+import { chmodSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
 import { CopyError, fsyncPath, targetError } from '../fsx/copy.js';
 import { errCode, reason } from '../fsx/errno.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { blaineDir, cipherDir, oldCatalogsDir, quarantineDir, volumeFile } from './layout.js';
+import { missingVolumeFileError } from './damage.js';
 
 /** plan/renames.ts swapPath parks files in directories named so. */
 const SWAP_DIR_PREFIX = 'swap-';
@@ -142,6 +143,9 @@ export function readVolume(disk: string, fs: Fsx = realFs): VolumeInfo {
     text = fs.readFileSync(file, 'utf8') as string;
   } catch (err) {
     if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') {
+      // A disk whose catalog names its volume is a damaged Blaine disk, not a new one.
+      const damaged = missingVolumeFileError(disk);
+      if (damaged) throw damaged;
       const hint = isMountPoint(disk, st, fs) ? '' : ` (${disk} is not a mount point either: check that the disk is mounted)`;
       throw new DiskError(`${disk} is not a Blaine disk; run \`blaine backup --init\` to make it one${hint}.`, 'NOT_INITIALISED');
     }
@@ -203,7 +207,21 @@ export function writeVolume(disk: string, info: VolumeInfo, fs: Fsx = realFs): v
 /** Creates .blaine and its working directories (tmp, old, parity) under root; existing ones are kept. */
 export function ensureLayout(root: string, fs: Fsx = realFs): void {
   const dir = blaineDir(root);
-  for (const sub of ['', 'tmp', 'old', 'parity']) fs.mkdirSync(path.join(dir, sub), { recursive: true });
+  for (const sub of ['', 'tmp', 'old', 'parity']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
+  privateBlaineDir(root);
+}
+
+/**
+ * .blaine holds the catalogs, which name every archived file: its owner's alone (SPEC §3), also on
+ * a disk made before Blaine said so. The archived files themselves keep their own modes.
+ */
+export function privateBlaineDir(root: string): void {
+  try {
+    const dir = blaineDir(root);
+    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+  } catch {
+    // Not there yet, or a read-only disk: nothing to tighten now.
+  }
 }
 
 /**
@@ -229,6 +247,9 @@ export function initVolume(
     }
     throw new DiskError(`${disk} is already a Blaine disk${known}; it cannot be initialised again.`, 'ALREADY_INITIALISED');
   }
+  // Without volume.json but with a catalog naming its volume: a damaged disk, never a second volume on it (not even with --force).
+  const damaged = missingVolumeFileError(disk);
+  if (damaged) throw damaged;
   const encrypted = opts.encrypted === true;
   const present = (fs.readdirSync(disk) as string[]).filter((name) => {
     if (FRESH_DISK_ENTRIES.has(name)) return false;
@@ -273,7 +294,7 @@ export function initVolume(
   const madeDir = !fs.existsSync(blaineDir(disk));
   try {
     if (encrypted) {
-      fs.mkdirSync(blaineDir(disk), { recursive: true });
+      fs.mkdirSync(blaineDir(disk), { recursive: true, mode: 0o700 });
       fs.rmSync(cipherDir(disk), { recursive: true, force: true });
     } else ensureLayout(disk, fs);
   } catch (err) {

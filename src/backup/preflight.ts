@@ -3,6 +3,7 @@
  * do not overlap the disk (SPEC §5, §6).
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import { isWithin } from '../fsx/paths.js';
 import { par2Available } from '../parity/par2.js';
 import { ExclusionError, ExclusionFilter, type Rule } from '../scan/exclude.js';
@@ -51,13 +52,43 @@ export function requirePar2(par2Command: string[] | undefined): void {
   );
 }
 
-/** Refuses data paths that hold the disk or lie on it; warns of data paths that are not there. */
-export function checkDataPaths(dest: string, roots: string[], warn: (msg: string) => void): void {
+/** The path with every symlink resolved; itself when it does not exist (yet). */
+function realOrSelf(p: string): string {
+  try {
+    return fs.realpathSync(p);
+  } catch {
+    return p;
+  }
+}
+
+/** True when a directory rule keeps the scan out of `rel` (relative to the data path) or a folder above it. */
+function excludedDir(filter: ExclusionFilter | undefined, rel: string): boolean {
+  if (!filter) return false;
+  const parts = rel.split(path.sep);
+  for (let i = 1; i <= parts.length; i++) if (filter.excludesDir(parts.slice(0, i).join('/'))) return true;
+  return false;
+}
+
+/**
+ * Refuses data paths that hold the disk or lie on it, as named and with every symlink resolved
+ * (a disk reached through a link, SPEC §5), unless an exclusion rule keeps the scan out of the
+ * disk's folder (`--exclude /disk/`); warns of data paths that are not there.
+ */
+export function checkDataPaths(dest: string, roots: string[], warn: (msg: string) => void, filter?: ExclusionFilter): void {
+  const realDest = realOrSelf(dest);
   for (const r of roots) {
-    if (isWithin(dest, r)) {
-      throw new BackupRefused(`the disk ${dest} lies inside the data path ${r}; Blaine would archive its own archive: choose data paths beside the disk`, true);
+    const realRoot = realOrSelf(r);
+    for (const [d, root] of [[dest, r], [realDest, realRoot]] as const) {
+      if (isWithin(d, root) && !(d !== root && excludedDir(filter, path.relative(root, d)))) {
+        const via = d === dest ? '' : ` (${dest} leads to ${d})`;
+        const rel = d === root ? '' : `, or exclude its folder with \`--exclude /${path.relative(root, d)}/\``;
+        throw new BackupRefused(
+          `the disk ${dest} lies inside the data path ${r}${via}; Blaine would archive its own archive: choose data paths beside the disk${rel}`,
+          true,
+        );
+      }
+      if (isWithin(root, d)) throw new BackupRefused(`the data path ${r} lies on the archive disk ${dest}${d === dest ? '' : ` (${dest} leads to ${d})`}`, true);
     }
-    if (isWithin(r, dest)) throw new BackupRefused(`the data path ${r} lies on the archive disk ${dest}`, true);
     if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
   }
 }

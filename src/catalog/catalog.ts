@@ -20,6 +20,15 @@ export type { CopyRow, DeferredAction, DeferredRow, RunRow, VolumeRow } from './
 export class CatalogError extends Error {}
 
 /**
+ * A catalog, its log and its snapshots are readable by their owner only: they list every archived
+ * name. SQLite gives the -wal and -shm files the database file's mode. Older catalogs made 0644 are
+ * tightened the next time a command writes them.
+ */
+export function keepPrivate(file: string): void {
+  if ((fs.statSync(file).mode & 0o077) !== 0) fs.chmodSync(file, 0o600);
+}
+
+/**
  * One SQLite catalog, host or disk: its rows (rows.ts), read and written through statements
  * prepared once (statements.ts).
  */
@@ -39,10 +48,12 @@ export class Catalog {
   static open(file: string, opts: { create?: boolean; readonly?: boolean } = {}): Catalog {
     const exists = fs.existsSync(file);
     if (!exists && !opts.create) throw new CatalogError(`catalog ${file} does not exist`);
-    if (!exists) fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Every archived name is in a catalog: its folder, when Blaine makes it, is the owner's alone (SPEC §3).
+    if (!exists) fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     let db: Database.Database | undefined;
     try {
       db = new Database(file, { readonly: !!opts.readonly && exists, fileMustExist: !opts.create });
+      if (!opts.readonly) keepPrivate(file);
       if (!opts.readonly) {
         db.pragma('journal_mode = WAL');
         db.pragma('synchronous = NORMAL');

@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { chmodSync } from 'node:fs';
 import path from 'node:path';
 import { tempName } from '../fsx/temp.js';
 import { fsyncPath, targetError } from '../fsx/copy.js';
@@ -65,6 +66,8 @@ export async function snapshotDatabases(jobs: SnapshotJob[], fs: Fsx = realFs): 
     try {
       // VACUUM INTO does not sync what it writes, nor does a file copy; the snapshot is what a lost host
       // is rebuilt from, so its bytes, then its name, are made durable before anyone relies on them.
+      // A copy of a catalog is as private as the catalog (VACUUM INTO makes it by the umask).
+      chmodSync(tmps[k]!, 0o600);
       fsyncPath(tmps[k]!, fs);
       fs.renameSync(tmps[k]!, j.dest);
       fsyncPath(path.dirname(j.dest), fs);

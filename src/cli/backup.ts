@@ -122,7 +122,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   const roots = normaliseRoots(args);
   const par2Command = par2Argv(opts.par2Command);
   if (withParity && !opts.dryRun) requirePar2(par2Command);
-  checkDataPaths(dest, roots, (m) => out.warn(m));
+  checkDataPaths(dest, roots, (m) => out.warn(m), filter);
   retireIfCopy({ dest, db, init: !!opts.init, force: !!opts.force, discard: !!opts.discardChanges, dryRun: !!opts.dryRun, key: keyProvider(opts), fs: fileSystem() }, out);
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };
   // A dry run changes nothing, so Ctrl-C may end it at once, as it always has.

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
-import { obtainKey } from '../crypt/key.js';
+import { keyFileExposure, obtainKey } from '../crypt/key.js';
 import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
@@ -92,6 +92,8 @@ export function action<O extends CommonOptions>(
       return;
     }
     out.debug(`blaine ${process.argv.slice(2).join(' ')} (pid ${process.pid}, Blaine ${cmd.parent?.version() ?? ''})`);
+    const exposed = opts.keyFile === undefined ? null : keyFileExposure(path.resolve(opts.keyFile));
+    if (exposed) out.warn(exposed);
     try {
       process.exitCode = await fn(opts, cmd.args, out);
     } catch (err) {

@@ -74,6 +74,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
   try {
     const { info } = session;
     for (const m of recoveryMessages(session)) out.warn(m);
+    if (session.readOnly) out.warn(`${dest} is mounted read-only: it is verified as it is, and nothing is recorded on it (when each file was last read included)`);
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
     const pending = session.host.deferred(info.volume).length;

@@ -35,6 +35,22 @@ function fromFile(file: string): string {
 }
 
 /**
+ * A sentence when a key file can be read by users other than its owner (null when it cannot, or
+ * cannot be looked at): anyone who can read it can read every encrypted disk.
+ */
+export function keyFileExposure(file: string): string | null {
+  let mode: number;
+  try {
+    mode = fs.statSync(file).mode;
+  } catch {
+    return null;
+  }
+  if ((mode & 0o077) === 0) return null;
+  const shown = (mode & 0o777).toString(8).padStart(4, '0');
+  return `the key file ${file} can be read by other users (mode ${shown}); anyone who can read it can read your encrypted disks: run \`chmod 600 ${file}\``;
+}
+
+/**
  * Reads a line from the terminal with echo off; the shell's `read` keeps it out of any argv. The
  * question is shown only once echo is off, so nothing typed after it can appear on the screen.
  */

@@ -59,7 +59,7 @@ export function rebuildCatalog(opts: RebuildOptions): RebuildResult {
   const db = path.resolve(opts.db);
   // A folder that is no Blaine disk is said so before anything is made on the host.
   readVolume(path.resolve(opts.dest));
-  fsx.mkdirSync(path.dirname(db), { recursive: true });
+  fsx.mkdirSync(path.dirname(db), { recursive: true, mode: 0o700 });
   const release = acquireLock(`${db}.lock`, `the host catalog ${db}`);
   try {
     removeLeftovers(db, fsx);
