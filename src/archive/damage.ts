@@ -57,7 +57,7 @@ export function diskWasUsed(root: string, info: VolumeInfo, host: Catalog | unde
 }
 
 function describeProblem(p: Exclude<CatalogProblem, null>): string {
-  return p.what === 'unreadable' ? `cannot be read (${p.why})` : p.what === 'empty' ? 'empty (0 bytes)' : 'missing';
+  return p.what === 'unreadable' ? `cannot be read (${p.why})` : p.what === 'empty' ? 'is empty (0 bytes)' : 'is missing';
 }
 
 /**
@@ -73,7 +73,7 @@ export function requireDiskCatalog(root: string, dest: string, info: VolumeInfo,
 
 export function damagedCatalogMessage(dest: string, info: VolumeInfo, problem: Exclude<CatalogProblem, null>): string {
   return (
-    `the disk catalog of "${info.copyLabel}" at ${dest} is ${describeProblem(problem)}: the disk is damaged, not empty, and nothing was changed; ` +
+    `the disk catalog of "${info.copyLabel}" at ${dest} ${describeProblem(problem)}: the disk is damaged, not empty, and nothing was changed; ` +
     `run \`blaine rebuild-catalog --dest ${dest}\` to rebuild it from the host catalog and the disk's rotated catalogs`
   );
 }

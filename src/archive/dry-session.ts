@@ -6,6 +6,7 @@ import { realFs } from '../fsx/fsx.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
+import { requireDiskCatalog } from './damage.js';
 import { diskGeneration, openDiskView, requireHostCatalog, requireKnownVolume, settle, type DiskSession, type OpenOptions } from './session.js';
 import { DiskError, readVolume, type VolumeInfo } from './volume.js';
 
@@ -73,6 +74,7 @@ export function openDrySession(opts: OpenOptions): DiskSession {
       info = view.info;
       root = view.root;
     }
+    if (!opts.init) requireDiskCatalog(root, dest, info, undefined);
     const disk = privateCopy(opts.init ? null : diskCatalogPath(root), dirs);
     catalogs.push(disk);
     const host = privateCopy(opts.db, dirs);

@@ -287,6 +287,11 @@ export function diskGeneration(disk: Catalog): number {
   return Number(disk.getMeta(GENERATION) ?? '0');
 }
 
+/** Sets the generation a copy's disk catalog says it caught up to (0: compare it whole with its volume next time). */
+export function setDiskGeneration(disk: Catalog, generation: number): void {
+  disk.setMeta(GENERATION, String(generation));
+}
+
 /** Registers volume and copy in both catalogs and decides which catalog speaks for the volume. */
 export function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
   const hostVolume = host.volume(info.volume);

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
+import { requireDiskCatalog } from '../archive/damage.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
@@ -47,6 +48,7 @@ function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
     const view = openDiskView(opts.dest, { key: keyProvider(opts), readonly: true });
     try {
       const file = diskCatalogPath(view.root);
+      requireDiskCatalog(view.root, view.dest, view.info, undefined);
       if (!fs.existsSync(file)) throw new UserError(`${view.dest} has no disk catalog yet; run a backup onto it first`);
       return { cat: Catalog.openCopy(file), volumes: [view.info.volume] };
     } finally {

@@ -13,7 +13,10 @@ export function registerRebuildCatalog(program: Command): void {
       'Without a host catalog: make it again from the snapshot of it that the disk carries (every ' +
         "volume's files and every deferred action, as of the disk's last run), refined by the disk's own " +
         'catalog. With one: take in what the disk knows better, volume by volume, the newest winning; ' +
-        'actions queued since the disk was last written stay queued. The disk is only read.',
+        'actions queued since the disk was last written stay queued. A damaged disk is repaired first: a ' +
+        "lost volume.json is written again from the disk's catalog, and a missing, empty or unreadable disk " +
+        "catalog is rebuilt from the disk's rotated catalogs or the host catalog's rows, checked against the " +
+        'disk. Otherwise the disk is only read.',
     );
   addCommonOptions(cmd);
   cmd.action(action<CommonOptions>(rebuild));
@@ -35,9 +38,23 @@ function rebuild(opts: CommonOptions, _args: string[], out: Output): number {
     if (err instanceof RebuildError) throw new UserError(err.message);
     throw err;
   }
+  if (r.disk?.volumeFile) out.summary(`volume.json of "${r.info.copyLabel}" written again from its disk catalog`);
+  const repaired = r.disk?.catalog;
+  if (repaired) {
+    const from = repaired.source === 'rotated' ? `its rotated catalog ${repaired.from}` : `the host catalog's rows for "${r.info.label}" (${repaired.from})`;
+    out.summary(`disk catalog of "${r.info.copyLabel}" rebuilt from ${from}: ${repaired.files} file(s) found on the disk as catalogued`);
+    if (repaired.setAside) out.info(`  the damaged disk catalog was kept as ${repaired.setAside}`);
+    if (repaired.unvouched.length > 0) {
+      out.warn(
+        `${repaired.unvouched.length} catalogued file(s) are not on the disk as catalogued (missing, or another size or mtime) and were left out; the next backup copies them again: ` +
+          `${repaired.unvouched.slice(0, 5).join(', ')}${repaired.unvouched.length > 5 ? ', …' : ''}`,
+      );
+      for (const p of repaired.unvouched.slice(5)) out.detail(`  not vouched for: ${p}`);
+    }
+  }
   if (r.setAside) out.warn(`the host catalog could not be opened; it was moved to ${r.setAside} and a new one made`);
   if (opts.json) {
-    out.result({ created: r.created, setAside: r.setAside, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes });
+    out.result({ disk: r.disk, created: r.created, setAside: r.setAside, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes });
     return EXIT.ok;
   }
   const source = r.snapshot ? `the snapshot on "${r.info.copyLabel}"` : `the catalog of "${r.info.copyLabel}" (it carries no snapshot of the host catalog)`;

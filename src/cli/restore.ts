@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { restoreFiles, RestoreTargetError } from '../restore/restore.js';
 import { landingOnDisk, matchingEntries, realish } from '../restore/select.js';
 import { restorePlan } from '../restore/elsewhere.js';
+import { requireDiskCatalog } from '../archive/damage.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView, type DiskView } from '../archive/session.js';
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
@@ -58,6 +59,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
 async function restoreFrom(view: DiskView, opts: RestoreOptions, globs: string[], to: string, realDisk: string, out: Output): Promise<number> {
   const { dest, info } = view;
   const catalogFile = diskCatalogPath(view.root);
+  requireDiskCatalog(view.root, dest, info, undefined);
   if (!fs.existsSync(catalogFile)) throw new UserError(`${dest} has no disk catalog yet; nothing was ever archived on it`);
 
   const entries = matchingEntries(catalogFile, globs, info.volume);

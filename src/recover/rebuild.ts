@@ -17,6 +17,7 @@ import { fsyncPath } from '../fsx/copy.js';
 import { isTempName, tempName } from '../fsx/temp.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { mergeVolume, type VolumeChange, type VolumeSource } from './merge.js';
+import { repairDisk, type DiskRepair } from './repair-disk.js';
 
 /** A disk that cannot give a host catalog back (nothing on it, or what is there is damaged). */
 export class RebuildError extends Error {}
@@ -40,6 +41,8 @@ export interface RebuildResult {
   snapshot: boolean;
   /** Per volume, what the host catalog took in: the disk's own volume always, others when they changed. */
   changes: VolumeChange[];
+  /** What was repaired on the disk itself first (volume.json, its own catalog); null: nothing was damaged. */
+  disk: DiskRepair | null;
   /** The host catalog afterwards. */
   volumes: number;
   files: number;
@@ -57,6 +60,8 @@ interface DiskCatalogs {
 export function rebuildCatalog(opts: RebuildOptions): RebuildResult {
   const fsx = opts.fs;
   const db = path.resolve(opts.db);
+  // The disk's own damage first (a lost volume.json, a damaged disk catalog): repaired, then read as any disk.
+  const disk = repairDisk(opts.dest, db, opts.key);
   // A folder that is no Blaine disk is said so before anything is made on the host.
   readVolume(path.resolve(opts.dest));
   fsx.mkdirSync(path.dirname(db), { recursive: true, mode: 0o700 });
@@ -65,7 +70,7 @@ export function rebuildCatalog(opts: RebuildOptions): RebuildResult {
     removeLeftovers(db, fsx);
     const view = openDiskView(opts.dest, { key: opts.key, readonly: true });
     try {
-      return rebuildFrom(view, db, fsx);
+      return { ...rebuildFrom(view, db, fsx), disk };
     } finally {
       view.close();
     }
@@ -74,7 +79,7 @@ export function rebuildCatalog(opts: RebuildOptions): RebuildResult {
   }
 }
 
-function rebuildFrom(view: DiskView, db: string, fsx: Fsx): RebuildResult {
+function rebuildFrom(view: DiskView, db: string, fsx: Fsx): Omit<RebuildResult, 'disk'> {
   const setAside = fsx.existsSync(db) ? setAsideIfUnreadable(db, fsx) : null;
   const created = !fsx.existsSync(db);
   const found = openDiskCatalogs(view, fsx, created);
