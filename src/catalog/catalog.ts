@@ -83,13 +83,13 @@ export class Catalog {
    * Opens a private copy of a catalog: SQLite leaves -shm/-wal files beside even a read-only WAL
    * database, and a command that only reads a disk (list, restore, a dry run) must not write to it.
    */
-  static openCopy(file: string): Catalog {
+  static openCopy(file: string, opts: { /** the copy may be written (what a run on a read-only disk learns stays in it) */ writable?: boolean } = {}): Catalog {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-catalog-'));
     try {
       const copy = path.join(dir, 'catalog.sqlite');
       fs.copyFileSync(file, copy);
       if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
-      const cat = Catalog.open(copy, { readonly: true });
+      const cat = Catalog.open(copy, { readonly: !opts.writable });
       cat.onClose = () => fs.rmSync(dir, { recursive: true, force: true });
       return cat;
     } catch (err) {
