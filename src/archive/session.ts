@@ -129,6 +129,8 @@ export interface OpenOptions {
   readsDisk?: boolean;
   /** The file-system layer for the disk's own files (default: the real one). */
   fs?: Fsx;
+  /** A copy being retired (its catalog is wiped before volume.json): a catalog gone by a retirement cut short is no damage. */
+  retiring?: boolean;
 }
 
 /** Makes a new disk; an encrypted one gets its gocryptfs volume before its identity is written. */
@@ -164,7 +166,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       // Checked before the disk is locked, mounted or cleaned up: a refused disk stays as it was.
       host = Catalog.open(opts.db);
       catalogs.push(host);
-      if (!info.encrypted) requireDiskCatalog(dest, dest, info, host);
+      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host);
       requireKnownVolume(host, opts.db, info, dest);
     }
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
@@ -172,7 +174,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     const mount = mountedRoot(dest, info, opts.key, readOnly);
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
-    if (mount && !opts.init) requireDiskCatalog(root, dest, info, host);
+    if (mount && !opts.init && !opts.retiring) requireDiskCatalog(root, dest, info, host);
     if (mount && !readOnly) ensureLayout(root, fs);
     else if (!readOnly) privateBlaineDir(root);
     const identity = diskIdentity(dest, root);

@@ -184,7 +184,7 @@ test('retiring an encrypted mirror copy removes its cipher directory; the disk b
   const env = testEnv('blaine-retire-');
   t.after(env.cleanup);
   const keyFile = path.join(env.base, 'key');
-  fs.writeFileSync(keyFile, 'retire me\n');
+  fs.writeFileSync(keyFile, 'retire me\n', { mode: 0o600 });
   const run = (args: string[]) => blaine([...args, '--key-file', keyFile]);
   for (let i = 0; i < 3; i++) write(path.join(env.lib, `f${i}.bin`), crypto.randomBytes(2000 + i));
   ok(run(['backup', '--init', '--encrypt', '--label', 'C', '--dest', env.disk, '--db', env.db, '--no-parity', '--reserve', '0', env.lib]), 'backup C');

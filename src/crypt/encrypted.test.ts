@@ -313,7 +313,7 @@ test('wrong key, no key, --encrypt on a disk with data, missing gocryptfs: one l
     assertNoMounts(A);
   };
   const wrongKey = path.join(s.base, 'wrong');
-  fs.writeFileSync(wrongKey, 'not the key\n');
+  fs.writeFileSync(wrongKey, 'not the key\n', { mode: 0o600 });
   for (const cmd of [['verify'], ['list', '--local'], ['apply'], ['restore', '--to', path.join(s.base, 'out'), '*']]) {
     oneLine(s.run([...cmd, '--dest', A, '--key-file', wrongKey]), 1, /^blaine: wrong key: it does not open this encrypted disk$/);
   }
@@ -455,7 +455,7 @@ test('on a terminal the key is asked for (twice for a new disk) and never shown'
   assert.ok(!made.screen.includes(typed), `the key was shown: ${made.screen}`);
   assertNoMounts(A);
   const byKey = path.join(s.base, 'typed-key');
-  fs.writeFileSync(byKey, typed);
+  fs.writeFileSync(byKey, typed, { mode: 0o600 });
   checkThroughMount(A, byKey, s.db);
   const checked = await onTerminal(['verify', '--dest', A, '--db', s.db], [[/key for the disk ".*" at .*: /, typed]]);
   assert.equal(checked.status, 0, checked.screen);

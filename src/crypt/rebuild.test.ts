@@ -87,7 +87,7 @@ test('rebuild-catalog from an encrypted disk: identical host catalog, no mount l
   oneLine(s.withKey(['backup', '--dest', C, s.lib]), 1, /no host catalog.*blaine rebuild-catalog --dest/, 'backup without a host catalog');
   assertNoMounts(A, C);
   const wrongKey = path.join(s.base, 'wrong-key');
-  fs.writeFileSync(wrongKey, 'not the key\n');
+  fs.writeFileSync(wrongKey, 'not the key\n', { mode: 0o600 });
   oneLine(s.run(['rebuild-catalog', '--dest', C, '--key-file', wrongKey]), 1, /^blaine: wrong key/, 'rebuild-catalog with a wrong key');
   oneLine(s.run(['rebuild-catalog', '--dest', C], { BLAINE_KEY: '' }), 2, /encrypted and no key was given/, 'rebuild-catalog without a key');
   assertNoMounts(C);

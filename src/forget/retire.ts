@@ -72,7 +72,7 @@ export interface RetireReport {
  * retires it again.
  */
 export function retireCopy(o: { dest: string; db: string; key?: KeyProvider; discardChanges: boolean; fs: Fsx }): RetireReport {
-  const s = openDiskSession({ dest: o.dest, db: o.db, key: o.key });
+  const s = openDiskSession({ dest: o.dest, db: o.db, key: o.key, retiring: true });
   let report: RetireReport;
   const encrypted = s.info.encrypted;
   try {
