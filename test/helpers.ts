@@ -113,6 +113,21 @@ export function mountLoopExt4(dir: string, size: string): string | null {
   }
 }
 
+/**
+ * A test environment (testEnv) whose disk is a fresh loop-mounted ext4 of `size`, unmounted before
+ * the environment is removed when the test ends; `img` is null when not root (the caller skips).
+ */
+export function loopDiskEnv(t: { after: (fn: () => void) => void }, size: string): ReturnType<typeof testEnv> & { img: string | null } {
+  const env = testEnv();
+  const img = mountLoopExt4(env.disk, size);
+  // after-hooks run in the order they were added: unmounted first, then removed.
+  t.after(() => {
+    if (isMounted(env.disk)) unmount(env.disk);
+  });
+  t.after(env.cleanup);
+  return { ...env, img };
+}
+
 /** Mounts an ext4 image (again) at dir; `ro` read-only. */
 export function mountImage(img: string, dir: string, opts: { ro?: boolean } = {}): void {
   execFileSync('mount', ['-o', opts.ro ? 'loop,ro' : 'loop', img, dir], { stdio: 'pipe' });

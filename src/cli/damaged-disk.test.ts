@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isMounted, mountLoopExt4, rows, sha1, testEnv, unmount, volumeOf, write,
+  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, loopDiskEnv, rows, sha1, testEnv, volumeOf, write,
 } from '../../test/helpers.js';
 
 const NO_PARITY = ['--no-parity', '--reserve', '0'];
@@ -198,12 +198,8 @@ test('catalogs, their snapshots and rotated copies are 0600 and their folders 07
 });
 
 test('a read-only disk (real ext4, remount ro): writers say so; verify, list --dest and restore work on it', (t) => {
-  const env = testEnv();
-  const img = mountLoopExt4(env.disk, '64M');
-  t.after(() => {
-    if (isMounted(env.disk)) unmount(env.disk);
-  });
-  t.after(env.cleanup);
+  const env = loopDiskEnv(t, '64M');
+  const img = env.img;
   if (!img) return t.skip('needs root to mount a loop ext4');
   write(path.join(env.lib, 'photos', 'a.jpg'), crypto.randomBytes(30000));
   write(path.join(env.lib, 'photos', 'b.jpg'), crypto.randomBytes(20000));

@@ -10,20 +10,15 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isMounted, mountImage, mountLoopExt4, rows, sha1, testEnv, unmount, volumeOf, write,
+  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isMounted, loopDiskEnv, mountImage, rows, sha1, volumeOf, write,
 } from '../../test/helpers.js';
 
 const FILES = 40;
 const SIZE = 10 << 20;
 
 test('a disk unmounted (umount -l) after the 10th copy: the run stops, commits nothing it cannot prove, and the next run redoes it', (t) => {
-  const env = testEnv();
-  const img = mountLoopExt4(env.disk, '600M');
-  // Unmounted before the folder is removed (after-hooks run in the order they were added).
-  t.after(() => {
-    if (isMounted(env.disk)) unmount(env.disk);
-  });
-  t.after(env.cleanup);
+  const env = loopDiskEnv(t, '600M');
+  const img = env.img;
   if (!img) return t.skip('needs root to mount a loop ext4');
   for (let i = 0; i < FILES; i++) write(path.join(env.lib, `f${String(i).padStart(2, '0')}.bin`), crypto.randomBytes(SIZE));
   // A first run, so the disk has a catalog that the lost run could write through its open descriptor.
