@@ -39,13 +39,23 @@ export class ParityQueue {
         const e = err as Error & { code?: string };
         if (e.code === 'ENOSPC') {
           this.stop({ reason: 'disk-full', message: `the disk is full (while writing parity for ${p})` });
-        } else if (!this.ctx.signal.aborted) {
+        } else if (!this.ctx.signal.aborted && !this.diskGone()) {
+          // (A disk that went away is said once, by the commit that stops the run: not per file.)
           this.ctx.warn(`no parity for ${p}: ${e.message}; \`blaine verify --fix\` or the next backup makes it`);
         }
         return null;
       },
     );
     this.track(p, job);
+  }
+
+  private diskGone(): boolean {
+    try {
+      this.ctx.checkDisk?.();
+      return false;
+    } catch {
+      return true;
+    }
   }
 
   private track(p: string, job: Promise<string | null>): void {
