@@ -69,6 +69,46 @@ function excludedDir(filter: ExclusionFilter | undefined, rel: string): boolean 
   return false;
 }
 
+/** Mount points below `dir` (from /proc/self/mountinfo; none where it cannot be read). */
+function mountPointsBelow(dir: string): string[] {
+  let text: string;
+  try {
+    text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return [];
+  }
+  const unescape = (f: string) => f.replace(/\\([0-7]{3})/g, (_m, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return text
+    .split('\n')
+    .map((line) => line.split(' ')[4])
+    .filter((m): m is string => m !== undefined)
+    .map(unescape)
+    .filter((m) => m !== dir && isWithin(m, dir));
+}
+
+/** The folder's device and inode, or null. */
+function idOf(p: string): string | null {
+  try {
+    const st = fs.statSync(p);
+    return `${st.dev}:${st.ino}`;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Where the disk's root is mounted again inside the data path (a bind mount): the same device and
+ * inode as the disk, at another path. Null when it is not.
+ */
+function diskMountedInside(dest: string, root: string, filter: ExclusionFilter | undefined): string | null {
+  const disk = idOf(dest);
+  if (disk === null) return null;
+  for (const m of mountPointsBelow(root)) {
+    if (idOf(m) === disk && !excludedDir(filter, path.relative(root, m))) return m;
+  }
+  return null;
+}
+
 /**
  * Refuses data paths that hold the disk or lie on it, as named and with every symlink resolved
  * (a disk reached through a link, SPEC §5), unless an exclusion rule keeps the scan out of the
@@ -88,6 +128,15 @@ export function checkDataPaths(dest: string, roots: string[], warn: (msg: string
         );
       }
       if (isWithin(root, d)) throw new BackupRefused(`the data path ${r} lies on the archive disk ${dest}${d === dest ? '' : ` (${dest} leads to ${d})`}`, true);
+    }
+    // The same folder at another path: compared by device and inode.
+    const again = diskMountedInside(dest, realRoot, filter);
+    if (again !== null) {
+      throw new BackupRefused(
+        `the disk ${dest} is mounted again at ${again}, inside the data path ${r}; Blaine would archive its own archive: ` +
+          `unmount it there, or exclude its folder with \`--exclude /${path.relative(realRoot, again)}/\``,
+        true,
+      );
     }
     if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
   }

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, loopDiskEnv, rows, sha1, testEnv, volumeOf, write,
+  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isRoot, loopDiskEnv, rows, sha1, testEnv, unmount, volumeOf, write,
 } from '../../test/helpers.js';
 
 const NO_PARITY = ['--no-parity', '--reserve', '0'];
@@ -165,6 +165,28 @@ test('a disk reached through a symlink that lies inside the data path is refused
   }
   const paths = rows(env.db).map((x) => x.path);
   assert.deepEqual(paths, [`${env.lib}/a.txt`], 'the disk did not archive itself');
+});
+
+test('a disk bind-mounted inside the data path (same device and inode, another path) is refused; --exclude of that folder is accepted', (t) => {
+  const env = testEnv();
+  t.after(env.cleanup);
+  if (!isRoot) return t.skip('needs root to bind-mount');
+  write(path.join(env.lib, 'a.txt'), 'a');
+  const bound = path.join(env.lib, 'bound');
+  fs.mkdirSync(bound);
+  execFileSync('mount', ['--bind', env.disk, bound]);
+  // Unmounted in `finally`, before env.cleanup removes the folders.
+  try {
+    let r = blaine(['backup', '--init', '--label', 'V', '--dest', env.disk, '--db', env.db, ...NO_PARITY, env.lib]);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, new RegExp(`the disk ${env.disk} is mounted again at ${bound}, inside the data path ${env.lib}.*--exclude /bound/`));
+    assert.deepEqual(fs.readdirSync(env.disk), [], 'nothing was made on the refused disk');
+    r = blaine(['backup', '--init', '--label', 'V', '--dest', env.disk, '--db', env.db, '--exclude', '/bound/', ...NO_PARITY, env.lib]);
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.deepEqual(rows(env.db).map((x) => x.path), [`${env.lib}/a.txt`]);
+  } finally {
+    unmount(bound);
+  }
 });
 
 test('catalogs, their snapshots and rotated copies are 0600 and their folders 0700; a key file readable by others is warned of', (t) => {
