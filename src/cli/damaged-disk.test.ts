@@ -208,6 +208,11 @@ test('catalogs, their snapshots and rotated copies are 0600 and their folders 07
   write(path.join(env.lib, 'new.txt'), 'new');
   assert.equal(blaine(['backup', '--dest', env.disk, '--db', env.db, ...NO_PARITY, env.lib]).status, 0);
   check();
+  // A run killed mid-way leaves its journal: private too.
+  write(path.join(env.lib, 'newer.txt'), 'newer');
+  const killed = blaine(['backup', '--dest', env.disk, '--db', env.db, ...NO_PARITY, env.lib], { env: { BLAINE_TEST_FAULTS: `rename:1:crash@${env.lib}` } });
+  assert.notEqual(killed.status, 0);
+  assert.equal(mode(path.join(blaineDir, 'journal')), '600', 'journal');
   const key = path.join(env.base, 'key');
   fs.writeFileSync(key, 'a secret key\n', { mode: 0o644 });
   fs.chmodSync(key, 0o644);
