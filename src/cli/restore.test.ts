@@ -129,13 +129,19 @@ test('restore gives back correct files from a damaged disk, repairing from parit
 
     const { r, s } = restore(env, `${env.lib}/*`);
     assert.equal(r.status, 0, r.stderr);
+    const total = { files: ALL.length, bytes: 300_044 };
     assert.deepEqual(s, {
       restored: ALL.length,
       repaired: 3,
       failed: 0,
       skipped: 0,
+      done: true,
+      total,
+      inTarget: total,
+      left: [],
       elsewhere: [],
       dryRun: false,
+      plan: false,
       failures: [],
     });
     assertRestored(env, ALL);
@@ -170,19 +176,20 @@ test('restore --dry-run writes nothing; existing targets are skipped, or replace
     const human = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '--dry-run', '-v', `${env.lib}/photos/*`]);
     assert.equal(human.status, 0);
     assert.match(human.stdout, /would link .*a\.jpg to .*a-hardlink\.jpg/);
-    assert.match(human.stdout, /dry run: would restore 3 of 3 matching file\(s\)/);
+    assert.match(human.stdout, /dry run: would restore 3 file\(s\) \(150 KB\) from "disk"/);
+    assert.match(human.stdout, /\nthen nothing would be left\n$/);
 
     assert.equal(restore(env, '*').r.status, 0);
     fs.writeFileSync(env.restored('photos/b.jpg'), 'changed since');
     fs.rmSync(env.restored('docs/dangling'));
     const again = restore(env, '*');
     assert.equal(again.r.status, 0, again.r.stderr);
-    assert.equal(again.s.skipped, ALL.length - 1);
-    assert.equal(again.s.restored, 1, 'only the missing symlink');
+    assert.equal(again.s.skipped, 1, 'the changed file is left alone');
+    assert.equal(again.s.restored, 1, 'only the missing symlink; what is in place as catalogued is not touched');
     assert.equal(fs.readFileSync(env.restored('photos/b.jpg'), 'utf8'), 'changed since', 'not overwritten');
     const over = restore(env, '--overwrite', '*');
     assert.equal(over.r.status, 0, over.r.stderr);
-    assert.equal(over.s.restored, ALL.length);
+    assert.equal(over.s.restored, 1, 'only the file that differs is replaced');
     assert.equal(over.s.skipped, 0);
     assertRestored(env, ALL);
     assert.equal(fs.statSync(env.restored('photos/a.jpg')).ino, fs.statSync(env.restored('photos/a-hardlink.jpg')).ino);
@@ -210,8 +217,8 @@ test('restore prints the plan for files on other disks; damage beyond parity fai
     assert.deepEqual(both.s.elsewhere, [{ volume: b.volume, label: 'B', files: 2, bytes: 3500 }]);
     const human = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', path.join(env.base, 'h'), `${lib2}/*`]);
     assert.equal(human.status, 0, 'files held elsewhere do not make it fail');
-    assert.match(human.stdout, /restored 0 of 0 matching file\(s\) from "A"/);
-    assert.match(human.stdout, /"B" \([0-9a-f]{8}\): 2 file\(s\), 3\.5 KB/);
+    assert.match(human.stdout, /restored 0 file\(s\) \(0 B\) from "A"/);
+    assert.match(human.stdout, /\nleft: mount "B" \(2 file\(s\), 3\.5 KB\)\n$/);
 
     const nothing = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '/no/such/*']);
     assert.equal(nothing.status, 1);

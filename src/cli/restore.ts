@@ -199,5 +199,6 @@ function report(opts: RestoreOptions, out: Output, to: string, archive: ArchiveV
   if (r.notOnDisk > 0) {
     out.warn(`${r.notOnDisk} file(s) of "${mounted.view.info.label}" are not on this disk (a mirror copy behind its twin holds less): mount the other copy`);
   }
-  out.summary(done ? `nothing is left: all ${r.total.files} matching path(s) are in ${to}` : `left: mount ${leftText}`);
+  if (opts.dryRun) out.summary(done ? 'then nothing would be left' : `then left: mount ${leftText}`);
+  else out.summary(done ? `nothing is left: all ${r.total.files} matching path(s) are in ${to}` : `left: mount ${leftText}`);
 }

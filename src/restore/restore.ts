@@ -250,7 +250,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
         target.willWriteIn(parent!);
         place(() => linkInto(leader.where, where, fs), where);
       }
-      return settled(it, `${e.path} (linked to ${leader.e.path})`, 0);
+      return settled(it, `${o.dryRun ? 'would link' : 'linked'} ${e.path} to ${leader.e.path}`, 0, true);
     }
     if (pass === 2) return true;
     if (e.size === 0) {
@@ -267,7 +267,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
       return false;
     }
     const parent = place(() => target.parentOf(e.path, true), where);
-    if (o.dryRun) return settled(it, `${e.path}${sources[0]!.path !== e.path ? ` (from ${sources[0]!.path})` : ''}`, 0);
+    if (o.dryRun) return settled(it, `${e.path}${sources[0]!.path !== e.path ? ` (from ${sources[0]!.path})` : ''}`, e.size);
     target.willWriteIn(parent!);
     const out = await restoreFile(o, o.disk, target, e, sources[0]!, where);
     if (o.signal.aborted) {
@@ -282,10 +282,10 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
     return settled(it, `${e.path}${sources[0]!.path !== e.path ? ` (from ${sources[0]!.path})` : ''}${out.repaired ? ' (repaired from parity)' : ''}`, out.bytes);
   }
 
-  function settled(it: Item, what: string, bytes: number): true {
+  function settled(it: Item, what: string, bytes: number, phrased = false): true {
     res.restored++;
     res.bytes += bytes;
-    o.detail(`${o.dryRun ? 'would restore' : 'restored'} ${what}`);
+    o.detail(phrased ? what : `${o.dryRun ? 'would restore' : 'restored'} ${what}`);
     let ino: bigint | null = null;
     if (!o.dryRun) {
       try {
