@@ -18,7 +18,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { blaine, isRoot, tempDir, write, type RunResult } from '../../test/helpers.js';
-import { dropHost, fidelity } from '../../test/recovery.js';
+import { dropHost, fidelity, hostState } from '../../test/recovery.js';
 
 const O = ['--reserve', '0', '--no-parity'];
 
@@ -190,5 +190,21 @@ test('disaster recovery: each restore killed (kill -9) at fixed points and run a
       ok(restore(s, d, to), `restore from ${d} after a kill -9 at ${faults[i]}`);
     }
     assertGivesBackLibrary(s, to, `${order.join(', ')} with kill -9`);
+  }
+});
+
+test('disaster recovery: rebuilding the host catalog from an older disk first and then the newest gives the newest\'s catalog', () => {
+  const s = theStory();
+  // Each volume's actions in their order; ids number them across volumes, which a rebuild may interleave otherwise.
+  const withoutIds = (h: ReturnType<typeof hostState>) => ({
+    ...h,
+    deferred: (h.deferred as Array<Record<string, unknown>>).map((d): Record<string, unknown> => ({ ...d, id: 0 })).sort((a, b) => String(a.volume).localeCompare(String(b.volume))),
+  });
+  const newest = withoutIds(hostState(s.db));
+  for (const older of ['A', 'B'] as const) {
+    const db = path.join(s.base, `host-${older}`, 'catalog.sqlite');
+    ok(blaine(['rebuild-catalog', '--dest', s.disks[older], '--db', db]), `rebuild from ${older}`);
+    ok(blaine(['rebuild-catalog', '--dest', s.disks.C, '--db', db]), `then from C`);
+    assert.deepEqual(withoutIds(hostState(db)), newest, `${older} first, then C`);
   }
 });

@@ -83,8 +83,12 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   }
 }
 
+/**
+ * The host catalog, only read. Opened as every command opens it: a read-only connection to a
+ * catalog in WAL mode would leave its -wal and -shm files behind, which a plain close folds away.
+ */
 async function withHost<T>(db: string, fn: (host: Catalog) => Promise<T>): Promise<T> {
-  const host = Catalog.open(db, { readonly: true });
+  const host = Catalog.open(db);
   try {
     return await fn(host);
   } finally {
