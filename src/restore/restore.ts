@@ -122,6 +122,9 @@ function place<T>(fn: () => T, target: string): T {
 
 type Outcome = { ok: true; repaired: boolean; bytes: number } | { ok: false; message: string };
 
+/** Files copied at once. */
+const PARALLEL_COPIES = 2;
+
 interface Item {
   e: CatalogEntry;
   state: TargetState;
@@ -149,6 +152,8 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
   for (const e of o.rows) if (e.kind === 'file' && e.inode !== null) members.set(e.inode, [...(members.get(e.inode) ?? []), e]);
   /** Per group: the target path of a member that is in place, and its inode there. */
   const leaders = new Map<string, { e: CatalogEntry; where: string; ino: bigint | null }>();
+  /** Groups one of whose members is being copied now. */
+  const copying = new Set<string>();
 
   if (writing) target.settleEarlierRun();
   const items: Item[] = [];
@@ -173,28 +178,41 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
 
   try {
     let n = 0;
+    // Files are copied two at a time: one file's reads, hashing and writes wait on each other, and
+    // a second copy keeps the other core busy (the one-at-a-time restore took ~1.7× rsync -a).
+    const inflight = new Set<Promise<void>>();
+    let broken: { err: unknown } | null = null;
+    const start = (it: Item, pass: number): void => {
+      const task = (async () => {
+        try {
+          if (await restoreOne(it, target.pathOf(it.e.path), pass)) it.done = true;
+        } catch (err) {
+          if (err instanceof BlockedPath) {
+            fail(it.e, err.message);
+            it.done = true;
+          } else broken ??= { err };
+        }
+      })();
+      inflight.add(task);
+      void task.then(() => inflight.delete(task));
+    };
     // Two passes: a group member that comes before the member this disk holds is linked in the second.
     for (const pass of [1, 2]) {
       for (const it of items) {
+        if (broken || res.interrupted) break;
         if (it.done) continue;
         if (o.signal.aborted) {
           res.interrupted = true;
           break;
         }
         if (pass === 1) o.progress?.(n++, items.length, res.bytes);
-        const { e } = it;
-        const where = target.pathOf(e.path);
-        try {
-          if (await restoreOne(it, where, pass)) it.done = true;
-        } catch (err) {
-          if (err instanceof BlockedPath) {
-            fail(e, err.message);
-            it.done = true;
-          } else throw err;
-        }
+        start(it, pass);
+        while (inflight.size >= PARALLEL_COPIES) await Promise.race(inflight);
       }
-      if (res.interrupted) break;
+      await Promise.all(inflight);
+      if (broken || res.interrupted) break;
     }
+    if (broken) throw (broken as { err: unknown }).err;
   } finally {
     if (writing) target.finish();
   }
@@ -261,11 +279,14 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
       }
       return settled(it, e.path, 0);
     }
+    // A member of a group whose first copy is under way is linked to it in the second pass.
+    if (it.group !== null && copying.has(it.group)) return false;
     const sources = sourcesOf(e, o.disk);
     if (sources.length === 0) {
       if (e.volume === o.disk.volume) res.notOnDisk++;
       return false;
     }
+    if (it.group !== null) copying.add(it.group);
     const parent = place(() => target.parentOf(e.path, true), where);
     if (o.dryRun) return settled(it, `${e.path}${sources[0]!.path !== e.path ? ` (from ${sources[0]!.path})` : ''}`, e.size);
     target.willWriteIn(parent!);
@@ -342,6 +363,8 @@ function writeEmpty(where: string, meta: FileMeta, fs: Fsx): void {
   fs.renameSync(tmp, where);
 }
 
+let repairs = 0;
+
 /** Copies the content at `src` (a disk entry) to `where` with `e`'s metadata, checked against `e`'s hash, repaired when it differs. */
 async function restoreFile(o: RestoreOptions, disk: SourceDisk, target: RestoreTarget, e: CatalogEntry, src: CatalogEntry, where: string): Promise<Outcome> {
   const fs = o.fs ?? realFs;
@@ -367,8 +390,10 @@ async function restoreFile(o: RestoreOptions, disk: SourceDisk, target: RestoreT
   const files = src.parityName === null ? [] : parityFiles(disk.root, rel);
   if (files.length === 0) return { ok: false, message: `${why}, and it has no parity to repair it from` };
   const scratch = place(() => target.scratch(), where);
-  const copy = path.join(scratch, 'damaged');
-  const repaired = path.join(scratch, 'repaired');
+  // Two files may be under repair at once: each has names of its own.
+  const n = ++repairs;
+  const copy = path.join(scratch, `damaged-${n}`);
+  const repaired = path.join(scratch, `repaired-${n}`);
   let haveCopy = false;
   try {
     // What can be read goes to par2, unreadable blocks as zeros: parity mends those like rot.
