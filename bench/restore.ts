@@ -93,7 +93,10 @@ async function measure(ctx: BenchContext, s: Section, base: string, size: number
     fresh();
     t.sha1sum.push(sha1sumAll());
     settle();
-    t.verify.push(runBlaine(['verify', '--dest', disk, '--db', db, '--checksum']).seconds);
+    const v = runBlaine(['verify', '--dest', disk, '--db', db, '--checksum']);
+    const checked = (v.summary as unknown as { checked: number; ok: boolean }).checked;
+    if (checked !== files.length) throw new BenchError(`blaine verify --checksum checked ${checked} of ${files.length} files`);
+    t.verify.push(v.seconds);
   }
 
   // Every folder renamed while the disk is offline: its files are read from under their old names.

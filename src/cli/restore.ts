@@ -150,7 +150,7 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
     out.error('interrupted; the files restored so far are in place. Run the same restore again to continue');
     return EXIT.interrupted;
   }
-  const damaged = result.failures.filter((f) => !/symlink where a folder should be|is not a folder/.test(f.message)).length;
+  const damaged = result.failed - result.blocked;
   if (damaged > 0) {
     out.error(`${damaged} file(s) could not be restored correctly: their copies on this disk are damaged beyond their parity (see above)`);
     return EXIT.damage;

@@ -73,6 +73,8 @@ export interface RestoreResult {
   repaired: number;
   /** Files that could not be restored correctly: nothing was written for them. */
   failed: number;
+  /** Of those, files whose place in the target is blocked (a symlink or file where a folder should be). */
+  blocked: number;
   /** Targets that exist but differ from the catalog and were left alone (no --overwrite). */
   skipped: number;
   failures: Array<{ path: string; message: string }>;
@@ -137,7 +139,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
   const fs = o.fs ?? realFs;
   const target = new RestoreTarget(o.to, fs, { dryRun: o.dryRun || o.disk === null, archived: o.archived });
   const res: RestoreResult = {
-    restored: 0, repaired: 0, failed: 0, skipped: 0, failures: [], bytes: 0, interrupted: false,
+    restored: 0, repaired: 0, failed: 0, blocked: 0, skipped: 0, failures: [], bytes: 0, interrupted: false,
     total: { files: 0, bytes: 0 }, inTarget: { files: 0, bytes: 0 }, left: new Map(), notOnDisk: 0,
   };
   const writing = o.disk !== null && !o.dryRun;
@@ -188,6 +190,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
           if (await restoreOne(it, target.pathOf(it.e.path), pass)) it.done = true;
         } catch (err) {
           if (err instanceof BlockedPath) {
+            res.blocked++;
             fail(it.e, err.message);
             it.done = true;
           } else broken ??= { err };
