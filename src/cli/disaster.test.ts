@@ -208,3 +208,35 @@ test('disaster recovery: rebuilding the host catalog from an older disk first an
     assert.deepEqual(withoutIds(hostState(db)), newest, `${older} first, then C`);
   }
 });
+
+test('a stored disk that applied a rename after the offsite twin\'s last backup still gives the file back under the twin\'s name (issue 25 item 3, rename)', () => {
+  const base = tempDir('blaine-disaster-rename-');
+  try {
+    const lib = path.join(base, 'lib');
+    const db = path.join(base, 'host', 'catalog.sqlite');
+    const [A, C, C2] = ['A', 'C', 'C2'].map((d) => path.join(base, d));
+    for (const d of [A, C, C2]) fs.mkdirSync(d);
+    const s = { lib, db };
+    put(path.join(lib, 'f.bin'), 7000, next());
+    put(path.join(lib, 'g.bin'), 3000, next());
+    backup(s, A!, '--init', '--label', 'A', '--exclude', 'g.bin');
+    backup(s, C!, '--init', '--label', 'C');
+    ok(blaine(['clone', '--dest', C!, '--to', C2!, '--label', "C'", '--db', db]), 'clone');
+    const want = fidelity(lib);
+    // C is offsite; onto C' the file is renamed, and A, visiting for a day, applies the rename.
+    fs.renameSync(path.join(lib, 'f.bin'), path.join(lib, 'f-renamed.bin'));
+    backup(s, C2!, '--clean');
+    ok(blaine(['apply', '--dest', A!, '--db', db]), 'apply on A');
+    // The host, the library and C' are lost; the host catalog comes back from C, which names f.bin.
+    dropHost(db);
+    fs.rmSync(lib, { recursive: true });
+    fs.rmSync(C2!, { recursive: true });
+    ok(blaine(['rebuild-catalog', '--dest', C!, '--db', db]), 'rebuild-catalog from C');
+    const to = path.join(base, 'restored');
+    for (const d of [A!, C!]) ok(blaine(['restore', '--dest', d, '--db', db, '--to', to, `${lib}/**`]), `restore from ${d}`);
+    const got = fidelity(path.join(to, lib));
+    assert.deepEqual(got.entries, want.entries, 'the library at C\'s last backup');
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
