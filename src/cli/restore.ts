@@ -104,8 +104,7 @@ interface Mounted {
 
 async function run(opts: RestoreOptions, globs: string[], to: string, host: Catalog, mounted: Mounted | null, out: Output): Promise<number> {
   const archive = archiveView(host, globs);
-  const where = mounted ? ` on "${mounted.view.info.label}" or` : '';
-  if (archive.rows.length === 0 && archive.rejected.length === 0) throw new UserError(`nothing matches ${globs.join(' ')}${where} in the host catalog`);
+  if (archive.rows.length === 0 && archive.rejected.length === 0) throw new UserError(`nothing in the host catalog matches ${globs.join(' ')}`);
   for (const r of archive.rejected) out.warn(`${r.path}: not restored: the catalog's path cannot be used (${r.why})`);
   if (archive.shadowed.length > 0) {
     out.detail(`${archive.shadowed.length} catalogued path(s) lie below what is now a file or symlink; they are not part of the library: ${archive.shadowed.slice(0, 3).map((e) => e.path).join(', ')}`);
