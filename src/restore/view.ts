@@ -35,8 +35,12 @@ export interface ArchiveView {
 
 /** The host catalog's current view of the paths matching `globs`. */
 export function archiveView(host: Catalog, globs: string[]): ArchiveView {
+  // Paths whose last queued action is a DELETE (one re-made by a later RENAME or LINK is alive again).
   const deleted = new Set<string>();
-  for (const d of host.deferred()) if (d.action === 'DELETE') deleted.add(`${d.volume}\0${d.path}`);
+  for (const d of host.deferred()) {
+    if (d.action === 'DELETE') deleted.add(`${d.volume}\0${d.path}`);
+    else if (d.target !== null) deleted.delete(`${d.volume}\0${d.target}`);
+  }
   const rejected: ArchiveView['rejected'] = [];
   const byPath = new Map<string, CatalogEntry>();
   for (const e of host.matching(globs)) {
