@@ -256,6 +256,14 @@ test('restore user errors: one sentence, documented status', () => {
     const onDisk = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', path.join(env.disk, 'restore-here'), '*']);
     assert.equal(onDisk.status, 2);
     assert.match(onDisk.stderr, /^blaine: --to .* is on the disk being restored from; a restore never writes to the disk, choose a directory elsewhere\n$/);
+    const aFile = path.join(env.base, 'a-file');
+    fs.writeFileSync(aFile, '');
+    const toFile = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', aFile, '*']);
+    assert.equal(toFile.status, 2);
+    assert.equal(toFile.stderr, `blaine: --to ${aFile} is not a directory\n`);
+    const both = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '--missing-only', '--overwrite', '*']);
+    assert.equal(both.status, 2);
+    assert.equal(both.stderr, 'blaine: --missing-only leaves what exists alone; it cannot be given with --overwrite\n');
     const noGlob = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out]);
     assert.equal(noGlob.status, 2);
     const plain = path.join(env.base, 'plain');

@@ -50,6 +50,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   if (globs.length === 0) throw new UsageError("name the files to restore (GLOB...; '*' restores everything)");
   if (opts.missingOnly && opts.overwrite) throw new UsageError('--missing-only leaves what exists alone; it cannot be given with --overwrite');
   const to = path.resolve(opts.to);
+  if (fs.existsSync(to) && !fs.statSync(to).isDirectory()) throw new UsageError(`--to ${to} is not a directory`);
   const db = dbPath(opts);
   if (opts.plan) {
     if (!fs.existsSync(db)) {
