@@ -5,7 +5,6 @@
  * core over the same files (target ≤ 1.2×). As root the section works on a tmpfs, so that both
  * sides read and write cached data, as the targets assume; elsewhere in its work directory.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import type { BenchContext, SectionDef } from './context.js';
 import { BenchError, MiB, fmtBytes, log, mbps, repeated, rmrf, runBlaine, settle, timeRun, type Repeated } from './measure.js';
 import { fmtRatio, fmtSpread, type Section } from './report.js';
 import { makeAssortedTree } from './tree.js';
+import { mountTmpfs, unmount } from '../test/helpers.js';
 
 export const restore: SectionDef = {
   name: 'restore',
@@ -22,35 +22,17 @@ export const restore: SectionDef = {
   run: runRestore,
 };
 
-/** A tmpfs at dir when root (unmounted by the returned function), else nothing. */
-function tmpfsAt(dir: string, bytes: number): (() => void) | null {
-  if (process.getuid?.() !== 0) return null;
-  fs.mkdirSync(dir, { recursive: true });
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${Math.ceil(bytes / MiB)}m`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch {
-    return null;
-  }
-  return () => {
-    try {
-      execFileSync('umount', [dir], { stdio: 'pipe' });
-    } catch {
-      execFileSync('umount', ['-l', dir], { stdio: 'pipe' });
-    }
-  };
-}
-
 async function runRestore(ctx: BenchContext, s: Section): Promise<void> {
   const size = ctx.restoreBytes;
   const base = path.join(ctx.work, 'fs');
-  const unmount = tmpfsAt(base, 3 * size + 256 * MiB);
+  const onTmpfs = mountTmpfs(base, `${Math.ceil((3 * size + 256 * MiB) / MiB)}m`);
   fs.mkdirSync(base, { recursive: true });
-  s.notes.push(unmount ? 'data on a tmpfs (cached reads and writes on both sides)' : `data under ${ctx.work} (not a tmpfs: run as root for one)`);
+  s.notes.push(onTmpfs ? 'data on a tmpfs (cached reads and writes on both sides)' : `data under ${ctx.work} (not a tmpfs: run as root for one)`);
   try {
     await measure(ctx, s, base, size);
   } finally {
     // A tmpfs takes its files with it; the mount point itself cannot go while mounted.
-    if (unmount) unmount();
+    if (onTmpfs) unmount(base);
     rmrf(base);
   }
 }
