@@ -10,6 +10,8 @@ export interface BenchContext {
   parityBytes: number;
   /** Total size of the crypt section's tree. */
   cryptBytes: number;
+  /** Total size of the restore section's tree. */
+  restoreBytes: number;
   /** Runs per cheap measurement; tables show the best. */
   repeat: number;
   /** Parallel par2 processes, for Blaine (--jobs) and the direct reference alike. */

@@ -14,10 +14,11 @@ import { BenchError, MiB, foreignLoadSince, killChildren, lackOfSpace, loadSampl
 import { mirror } from './mirror.js';
 import { parity } from './parity.js';
 import { progress } from './progress.js';
+import { restore } from './restore.js';
 import { newSection, renderSection, renderSummary, type Section } from './report.js';
 import { scan } from './scan.js';
 
-const SECTIONS: SectionDef[] = [scan, mirror, copy, parity, crypt, progress];
+const SECTIONS: SectionDef[] = [scan, mirror, copy, parity, crypt, progress, restore];
 
 const USAGE = `usage: node dist/bench/run.js [SECTION...] [options]     (npm run bench -- [SECTION...] [options])
 
@@ -28,6 +29,7 @@ options:
   --copy-mib N     size of the copy section's file in MiB (default 1024)
   --parity-mib N   total size of the parity section's tree in MiB (default 1024)
   --crypt-mib N    total size of the crypt section's tree in MiB (default 1024)
+  --restore-mib N  total size of the restore section's tree in MiB (default 1024)
   --repeat N       runs of each cheap measurement, best shown (default 3)
   --jobs N         parallel par2 processes, Blaine and reference alike (default: cores)
   --profile        CPU-profile Blaine's no-change rescan and print its hottest functions
@@ -55,7 +57,7 @@ function parseArgs(argv: string[]): Args {
   const cores = os.availableParallelism();
   const a: Args = {
     sections: [],
-    ctx: { files: 100_000, copyBytes: 1024 * MiB, parityBytes: 1024 * MiB, cryptBytes: 1024 * MiB, repeat: 3, jobs: cores, profile: false },
+    ctx: { files: 100_000, copyBytes: 1024 * MiB, parityBytes: 1024 * MiB, cryptBytes: 1024 * MiB, restoreBytes: 1024 * MiB, repeat: 3, jobs: cores, profile: false },
     tmp: os.tmpdir(),
     json: false,
   };
@@ -81,6 +83,9 @@ function parseArgs(argv: string[]): Args {
         break;
       case '--crypt-mib':
         a.ctx.cryptBytes = int(flag, value(), 16) * MiB;
+        break;
+      case '--restore-mib':
+        a.ctx.restoreBytes = int(flag, value(), 16) * MiB;
         break;
       case '--repeat':
         a.ctx.repeat = int(flag, value(), 1);

@@ -213,6 +213,11 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
   }
 }
 
+/** The command that takes a disk into the host catalog (an encrypted disk needs its key for it). */
+function rebuildCommand(dest: string, info: VolumeInfo): string {
+  return `blaine rebuild-catalog --dest ${dest}${info.encrypted ? ' --key-file KEYFILE' : ''}`;
+}
+
 /**
  * A command about to work on a known Blaine disk needs the host catalog that knows it (SPEC §8):
  * without one it says how to get it back rather than start an empty one. A disk that is not a
@@ -222,7 +227,7 @@ export function requireHostCatalog(db: string, dest: string, fs: Fsx = realFs): 
   if (fs.existsSync(db)) return;
   const info = readVolume(dest, fs);
   throw new DiskError(
-    `there is no host catalog at ${db}, but ${dest} is the Blaine disk "${info.copyLabel}": run \`blaine rebuild-catalog --dest ${dest}\` to make it again from the disk`,
+    `there is no host catalog at ${db}, but ${dest} is the Blaine disk "${info.copyLabel}": run \`${rebuildCommand(dest, info)}\` to make it again from the disk`,
     'NO_HOST_CATALOG',
   );
 }
@@ -231,7 +236,7 @@ export function requireHostCatalog(db: string, dest: string, fs: Fsx = realFs): 
 export function requireKnownVolume(host: Catalog, db: string, info: VolumeInfo, dest: string): void {
   if (host.volume(info.volume) || holdsNothingArchived(dest, info)) return;
   throw new DiskError(
-    `the host catalog ${db} does not know the volume "${info.label}" of ${dest}: run \`blaine rebuild-catalog --dest ${dest}\` to add it from the disk`,
+    `the host catalog ${db} does not know the volume "${info.label}" of ${dest}: run \`${rebuildCommand(dest, info)}\` to add it from the disk`,
     'UNKNOWN_VOLUME',
   );
 }

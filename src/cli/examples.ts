@@ -32,6 +32,8 @@ export const EXAMPLES: Record<string, [string, string][]> = {
   restore: [
     ["blaine restore --dest /mnt/disk --to /srv/restore '/mnt/media/photos/2019/*'", 'restore a folder to /srv/restore/mnt/media/photos/2019'],
     ["blaine restore --dest /mnt/disk --to / --overwrite '/mnt/media/music/a.flac'", 'put one file back in place'],
+    ["blaine restore --plan --to /srv/restore '/mnt/media/**'", 'which disks a restore needs, and how much is already there'],
+    ["blaine restore --dest /mnt/disk --to / --missing-only '/mnt/disk3/**'", 'a dead pool member: put back what is gone, once per archive disk'],
   ],
   disks: [
     ['blaine disks', 'every volume and copy: files, free space, pending actions, how far a twin is behind'],

@@ -241,6 +241,7 @@ test(
     dropHost(env.db);
     const hostDir = path.dirname(env.db);
     const to = newDisk(env, 'clone-target');
+    const restored = path.join(env.base, 'restored');
     const refusing: Array<[string, string[]]> = [
       ['backup', ['backup', '--dest', env.disk, '--reserve', '0', env.lib]],
       ['backup --dry-run', ['backup', '--dest', env.disk, '--dry-run', env.lib]],
@@ -248,6 +249,8 @@ test(
       ['verify', ['verify', '--dest', env.disk]],
       ['verify --fix', ['verify', '--dest', env.disk, '--fix']],
       ['clone', ['clone', '--dest', env.disk, '--to', to]],
+      // A restore gives back the host catalog's view: without it, it says how to get it back (issue 20).
+      ['restore', ['restore', '--dest', env.disk, '--to', restored, '*']],
     ];
     const check = (pattern: RegExp, why: string) => {
       const disk = treeState(env.disk);
@@ -259,14 +262,12 @@ test(
         assert.deepEqual(treeState(env.disk), disk, `${what} ${why}: the disk is untouched`);
         assert.deepEqual(hostNow(), host, `${what} ${why}: the host catalog's folder is untouched`);
         assert.deepEqual(fs.readdirSync(to), [], `${what} ${why}: the clone target is untouched`);
+        assert.ok(!fs.existsSync(restored), `${what} ${why}: no restore target made`);
       }
     };
     check(/no host catalog at .*blaine rebuild-catalog --dest /, 'without a host catalog');
     // Readers that need only the disk's own catalog still work.
     ok(run(env, ['list', '--dest', env.disk, '--local']), 'list --dest --local');
-    const restored = path.join(env.base, 'restored');
-    ok(run(env, ['restore', '--dest', env.disk, '--to', restored, '*']), 'restore');
-    assert.deepEqual(fidelity(path.join(restored, env.lib.slice(1))).entries, fidelity(env.lib).entries);
     assert.ok(!fs.existsSync(env.db), 'readers made no host catalog');
 
     // A host catalog of another disk only: it does not know this one.
@@ -275,6 +276,8 @@ test(
     check(/does not know the volume "A".*blaine rebuild-catalog --dest /, 'with a host catalog that does not know the disk');
 
     ok(run(env, ['rebuild-catalog', '--dest', env.disk]), 'rebuild-catalog adds the volume');
+    ok(run(env, ['restore', '--dest', env.disk, '--to', restored, '*']), 'restore once the volume is known');
+    assert.deepEqual(fidelity(path.join(restored, env.lib.slice(1))).entries, fidelity(env.lib).entries);
     ok(backup(env, env.disk), 'backup after the volume was added');
     assertDiskMatchesCatalog(env.disk, env.db);
   }),

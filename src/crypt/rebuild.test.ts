@@ -85,6 +85,8 @@ test('rebuild-catalog from an encrypted disk: identical host catalog, no mount l
   const hostDir = path.dirname(s.db);
 
   oneLine(s.withKey(['backup', '--dest', C, s.lib]), 1, /no host catalog.*blaine rebuild-catalog --dest/, 'backup without a host catalog');
+  oneLine(s.withKey(['restore', '--dest', C, '--to', path.join(s.base, 'r0'), '*']), 1, /no host catalog.*`blaine rebuild-catalog --dest \S+ --key-file KEYFILE`/, 'restore without a host catalog');
+  assert.ok(!fs.existsSync(path.join(s.base, 'r0')), 'the refused restore made nothing');
   assertNoMounts(A, C);
   const wrongKey = path.join(s.base, 'wrong-key');
   fs.writeFileSync(wrongKey, 'not the key\n', { mode: 0o600 });
@@ -106,6 +108,13 @@ test('rebuild-catalog from an encrypted disk: identical host catalog, no mount l
   ok(s.withKey(['rebuild-catalog', '--dest', A]), 'rebuild-catalog from the older disk');
   assertNoMounts(A, C);
   assert.deepEqual(hostState(s.db), after, 'an older disk changes nothing');
+
+  // Before any apply (issue 20): A still holds two.jpg under its old name; read-only mounts, always removed.
+  const early = path.join(s.base, 'restored-early');
+  for (const d of [A, C]) ok(s.withKey(['restore', '--dest', d, '--to', early, '*']), `restore from ${d} before apply`);
+  assertNoMounts(A, C);
+  const now = fidelity(s.lib);
+  assert.deepEqual(fidelity(path.join(early, s.lib.slice(1))), now, 'restored before apply: the library as the host catalog knows it');
 
   ok(s.withKey(['apply', '--dest', A]), 'apply A');
   write(path.join(s.lib, 'album', 'four.jpg'), crypto.randomBytes(5_000));

@@ -1,0 +1,78 @@
+/**
+ * What a restore produces: the host catalog's current view of the matching paths (SPEC §8,
+ * "Restore gives back the archive, not a disk"), with every row checked before it is used.
+ *
+ * The host catalog names each path as it is now, whichever disk holds its content and under
+ * whatever name that disk still keeps it (a RENAME or LINK deferred for an offline disk changes
+ * the host row at once, the disk later). A path whose DELETE is queued is not part of the view;
+ * an old version that a disk still holds is never a row of it. Catalogs can come from a disk
+ * (rebuild-catalog), so every path is validated: absolute, normalised, no NUL.
+ */
+import type { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+
+/** Why a catalog path cannot be used as a place to write (or read) a file, or null when it can. */
+export function badPath(p: string): string | null {
+  if (typeof p !== 'string' || p.length === 0) return 'it is empty';
+  if (p.includes('\0')) return 'it holds a NUL byte';
+  if (!p.startsWith('/')) return 'it is not absolute';
+  if (p === '/') return 'it is the root directory';
+  if (p.endsWith('/') || p.includes('//')) return 'it is not normalised';
+  for (const part of p.slice(1).split('/')) {
+    if (part === '..' || part === '.') return `it holds a "${part}" component`;
+  }
+  return null;
+}
+
+export interface ArchiveView {
+  /** The paths to restore, in path order, one row per path. */
+  rows: CatalogEntry[];
+  /** Rows below a path that is now a file or symlink (the folder was replaced): not part of the library. */
+  shadowed: CatalogEntry[];
+  /** Rows whose path cannot be used, with the reason. */
+  rejected: Array<{ path: string; why: string }>;
+}
+
+/** The host catalog's current view of the paths matching `globs`. */
+export function archiveView(host: Catalog, globs: string[]): ArchiveView {
+  // Paths whose last queued action is a DELETE (one re-made by a later RENAME or LINK is alive again).
+  const deleted = new Set<string>();
+  for (const d of host.deferred()) {
+    if (d.action === 'DELETE') deleted.add(`${d.volume}\0${d.path}`);
+    else if (d.target !== null) deleted.delete(`${d.volume}\0${d.target}`);
+  }
+  const rejected: ArchiveView['rejected'] = [];
+  const byPath = new Map<string, CatalogEntry>();
+  for (const e of host.matching(globs)) {
+    const why = badPath(e.path) ?? (e.kind === 'symlink' && (e.linkTarget ?? '').includes('\0') ? 'its symlink target holds a NUL byte' : null);
+    if (why !== null) {
+      rejected.push({ path: e.path, why });
+      continue;
+    }
+    // The old version whose removal is still queued for its disk is not what the path holds now.
+    if (deleted.has(`${e.volume}\0${e.path}`)) continue;
+    if (!byPath.has(e.path)) byPath.set(e.path, e);
+  }
+  // A path below a file or symlink of the catalog (a folder replaced by a link, say) is no longer
+  // in the library: restoring it would write through that link.
+  const nonDir = host.db.prepare("SELECT 1 FROM files WHERE path = ? AND kind IN ('file', 'symlink') LIMIT 1").pluck();
+  const isNonDir = new Map<string, boolean>();
+  const shadowedBy = (p: string): boolean => {
+    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
+      const dir = p.slice(0, i);
+      let known = isNonDir.get(dir);
+      if (known === undefined) {
+        const row = byPath.get(dir);
+        known = (row !== undefined && (row.kind === 'file' || row.kind === 'symlink')) || nonDir.get(dir) !== undefined;
+        isNonDir.set(dir, known);
+      }
+      if (known) return true;
+    }
+    return false;
+  };
+  const rows: CatalogEntry[] = [];
+  const shadowed: CatalogEntry[] = [];
+  for (const e of byPath.values()) (shadowedBy(e.path) ? shadowed : rows).push(e);
+  rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { rows, shadowed, rejected };
+}
