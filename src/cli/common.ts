@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { obtainKey } from '../crypt/key.js';
+import { setLockWait } from '../archive/lock.js';
 import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
@@ -11,6 +12,7 @@ import { Output, type Verbosity } from './output.js';
 // The command files' one import for what they share.
 export { interruptSignal } from './interrupt.js';
 export { addParityOptions, isRepeatable, parseNumber, parseParityMemory, repeatableOption } from './options.js';
+import { parseDuration } from './options.js';
 
 export interface CommonOptions {
   config?: string;
@@ -21,22 +23,26 @@ export interface CommonOptions {
   quiet?: boolean;
   logFile?: string;
   json?: boolean;
+  /** --wait (true) or --wait=DURATION: wait for a busy lock instead of failing. */
+  wait?: string | boolean;
 }
 
 /** Options every command takes (SPEC §4); each command lists them in its own --help. */
 export function addCommonOptions(cmd: Command, opts: { dest?: 'required' | 'optional' | 'none' } = {}): Command {
-  cmd.option('--config <file>', 'TOML file with settings (the command line wins)');
-  cmd.option('--db <file>', 'host catalog (default $XDG_DATA_HOME/blaine/catalog.sqlite)');
+  cmd.option('--config <file>', 'TOML file with settings (the command line wins; default $BLAINE_CONFIG, else ~/.config/blaine/config.toml, else /etc/blaine/config.toml)');
+  cmd.option('--db <file>', 'host catalog (default $BLAINE_DB, else $XDG_DATA_HOME/blaine/catalog.sqlite)');
   if (opts.dest !== 'none') cmd.option('--dest <disk>', 'the mounted archive disk');
   cmd.option('--key-file <file>', 'encryption key file (or env BLAINE_KEY)');
   cmd.addOption(new Option('-v, --verbose', 'more output').conflicts('quiet'));
   cmd.option('-q, --quiet', 'less output');
   cmd.option('--log-file <file>', 'append a full debug log to this file');
   cmd.option('--json', 'machine-readable output on stdout');
+  cmd.option('--wait [duration]', 'when another Blaine run holds the host catalog or the disk, wait for it (as long as it takes, or e.g. --wait=2h) instead of failing');
   return cmd;
 }
 
 export function defaultDbPath(): string {
+  if (process.env.BLAINE_DB) return process.env.BLAINE_DB;
   const base = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
   return path.join(base, 'blaine', 'catalog.sqlite');
 }
@@ -93,6 +99,7 @@ export function action<O extends CommonOptions>(
     }
     out.debug(`blaine ${process.argv.slice(2).join(' ')} (pid ${process.pid}, Blaine ${cmd.parent?.version() ?? ''})`);
     try {
+      if (opts.wait !== undefined && opts.wait !== false) setLockWait(opts.wait === true ? Infinity : parseDuration('--wait', String(opts.wait)), (m) => out.info(m));
       process.exitCode = await fn(opts, cmd.args, out);
     } catch (err) {
       const d = describeError(err, { hostCatalog: dbPath(opts) });

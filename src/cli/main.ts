@@ -1,5 +1,5 @@
 import { Command, CommanderError, type Option } from 'commander';
-import { ConfigError, loadConfig, type ConfigValue } from './config.js';
+import { ConfigError, findConfigFile, loadConfig, type ConfigValue } from './config.js';
 import { registerBackup } from './backup.js';
 import { isRepeatable } from './common.js';
 import { describeError, EXIT } from './exit.js';
@@ -59,8 +59,13 @@ function valueFits(opt: Option, v: ConfigValue): ConfigValue {
  * knows is an error rather than silently ignored: a typo in a backup config must not pass unseen.
  */
 function applyConfig(program: Command, cmd: Command): void {
-  const file = cmd.opts().config as string | undefined;
-  if (!file) return;
+  let file = cmd.opts().config as string | undefined;
+  if (!file) {
+    // The same file for the units and for commands typed by hand: found without a flag.
+    file = findConfigFile(process.env);
+    if (!file) return;
+    if (cmd.options.some((o) => o.attributeName() === 'config')) cmd.setOptionValueWithSource('config', file, 'env');
+  }
   const commands = new Set(program.commands.map((c) => c.name()));
   const cfg = loadConfig(file, commands);
   const known = new Map<string, Set<string>>();
@@ -88,10 +93,50 @@ function applyConfig(program: Command, cmd: Command): void {
   }
 }
 
+/**
+ * `blaine -q disks`: options every command has, given before the command's name, are moved after
+ * it, where commander looks for them. Whether an option takes a value is read from the command's
+ * own definition.
+ */
+export function globalOptionsAfterCommand(program: Command, argv: string[]): string[] {
+  const at = argv.findIndex((a) => !a.startsWith('-'));
+  if (at <= 0) return argv;
+  const cmd = program.commands.find((c) => c.name() === argv[at]);
+  if (!cmd) return argv;
+  const before: string[] = [];
+  for (let i = 0; i < at; i++) {
+    const arg = argv[i]!;
+    const flag = arg.split('=')[0]!;
+    const opt = cmd.options.find((o) => o.long === flag || o.short === flag);
+    // --help, --version and unknown options stay where they are for commander to answer.
+    if (!opt) return argv;
+    before.push(arg);
+    if (opt.required && !arg.includes('=')) {
+      if (i + 1 === at) return argv; // its value would be the command's name: leave it to commander
+      before.push(argv[++i]!);
+    }
+  }
+  return [argv[at]!, ...before, ...argv.slice(at + 1)];
+}
+
+/**
+ * `blaine list | head`: the reader went away. What is left to print is dropped without a word;
+ * the command itself goes on to its end (a backup must not stop half-way because its reader did).
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  quietOnClosedPipe();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(globalOptionsAfterCommand(program, argv), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and --version end here too, with status 0
