@@ -29,6 +29,7 @@ export function describeOp(op: Operation): string {
 
 function printSummary(out: Output, r: BackupOutcome & { summary: BackupSummary }, roots: string[]): void {
   const s = r.summary;
+  out.outcome = s;
   if (out.json) {
     out.result(s);
     return;

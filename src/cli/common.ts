@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import { obtainKey } from '../crypt/key.js';
 import { setLockWait } from '../archive/lock.js';
+import { runNotifyHook } from '../notify/hook.js';
 import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
@@ -25,6 +26,8 @@ export interface CommonOptions {
   json?: boolean;
   /** --wait (true) or --wait=DURATION: wait for a busy lock instead of failing. */
   wait?: string | boolean;
+  /** A shell command told how the run went (config `notify = "…"`). */
+  notify?: string;
 }
 
 /** Options every command takes (SPEC §4); each command lists them in its own --help. */
@@ -37,6 +40,7 @@ export function addCommonOptions(cmd: Command, opts: { dest?: 'required' | 'opti
   cmd.option('-q, --quiet', 'less output');
   cmd.option('--log-file <file>', 'append a full debug log to this file');
   cmd.option('--json', 'machine-readable output on stdout');
+  cmd.option('--notify <command>', 'after the run, run this shell command with the report as JSON on stdin and BLAINE_STATUS set (usually set in the config file)');
   cmd.option('--wait [duration]', 'when another Blaine run holds the host catalog or the disk, wait for it (as long as it takes, or e.g. --wait=2h) instead of failing');
   return cmd;
 }
@@ -97,6 +101,7 @@ export function action<O extends CommonOptions>(
       process.exitCode = EXIT.usage;
       return;
     }
+    const startedAt = new Date();
     out.debug(`blaine ${process.argv.slice(2).join(' ')} (pid ${process.pid}, Blaine ${cmd.parent?.version() ?? ''})`);
     try {
       if (opts.wait !== undefined && opts.wait !== false) setLockWait(opts.wait === true ? Infinity : parseDuration('--wait', String(opts.wait)), (m) => out.info(m));
@@ -108,9 +113,29 @@ export function action<O extends CommonOptions>(
       process.exitCode = d.code;
     } finally {
       out.debug(`exit status ${process.exitCode ?? 0}`);
+      if (opts.notify && NOTIFYING.has(cmd.name())) tellHook(opts.notify, cmd.name(), opts.dest, startedAt, out);
       out.close();
     }
   };
+}
+
+/** The commands that work on a disk: each run of one is reported to the notify hook, whatever its outcome. */
+const NOTIFYING = new Set(['backup', 'apply', 'verify', 'clone', 'remove', 'restore', 'rebuild-catalog', 'notify']);
+/** The hook hears the end of a long report: what comes last (summary, errors) matters most. */
+const TOLD_LINES = 60;
+
+function tellHook(command: string, name: string, dest: string | undefined, started: Date, out: Output): void {
+  const problem = runNotifyHook(command, {
+    command: name,
+    status: out.reportedStatus ?? Number(process.exitCode ?? 0),
+    dest: dest === undefined ? null : path.resolve(dest),
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    lines: out.told.slice(-TOLD_LINES),
+    summary: out.outcome,
+  });
+  if (problem) out.warn(problem);
+  else out.debug('notify hook told');
 }
 
 let processFs: Fsx | undefined;

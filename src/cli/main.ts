@@ -16,6 +16,7 @@ import { registerForgetDisk } from './forget-disk.js';
 import { registerRemove } from './remove.js';
 import { registerRebuildCatalog } from './rebuild-catalog.js';
 import { addExamples } from './examples.js';
+import { registerNotify } from './notify.js';
 
 export function buildProgram(): Command {
   const program = new Command('blaine')
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerRemove(program);
   registerForgetDisk(program);
   registerRebuildCatalog(program);
+  registerNotify(program);
   addExamples(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;

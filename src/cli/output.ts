@@ -49,14 +49,27 @@ export class Output {
   /** Normal output: summaries, plans. Silenced by -q. */
   info(msg: string): void {
     this.toLog('INFO', msg);
+    this.told.push(msg);
     if (this.verbosity >= 0) this.human(msg);
   }
 
-  /** The final summary of a run: shown even with -q (on stderr with --json, where stdout is the result). */
+  /**
+   * The final summary of a run (on stderr with --json, where stdout is the result). Silenced by
+   * -q like all normal output: -q shows warnings and errors only, the exit status says the rest
+   * (the log file and the notify hook still get the summary).
+   */
   summary(msg: string): void {
     this.toLog('INFO', msg);
-    this.human(msg);
+    this.told.push(msg);
+    if (this.verbosity >= 0) this.human(msg);
   }
+
+  /** The summary lines, warnings and errors of this run, in order: what the notify hook is told. */
+  readonly told: string[] = [];
+  /** The run's result as an object (what --json prints), when the command has one. */
+  outcome: unknown = null;
+  /** The status the notify hook is told when it is not this process's own (`blaine notify`). */
+  reportedStatus: number | undefined;
 
   /** Per-file detail, shown with -v. */
   detail(msg: string): void {
@@ -70,18 +83,21 @@ export class Output {
 
   warn(msg: string): void {
     this.toLog('WARN', msg);
+    this.told.push(`warning: ${msg}`);
     this.clearProgress();
     process.stderr.write(`warning: ${showMountedPaths(msg)}\n`);
   }
 
   error(msg: string): void {
     this.toLog('ERROR', msg);
+    this.told.push(`error: ${msg}`);
     this.clearProgress();
     process.stderr.write(`blaine: ${showMountedPaths(msg)}\n`);
   }
 
   /** A machine-readable result on stdout (only with --json). */
   result(value: unknown): void {
+    this.outcome = value;
     process.stdout.write(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? showMountedPaths(v) : v), 2) + '\n');
   }
 
