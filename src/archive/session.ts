@@ -200,16 +200,21 @@ export function requireHostCatalog(db: string, dest: string, fs: Fsx = realFs): 
   if (fs.existsSync(db)) return;
   const info = readVolume(dest, fs);
   throw new DiskError(
-    `there is no host catalog at ${db}, but ${dest} is the Blaine disk "${info.copyLabel}": run \`blaine rebuild-catalog --dest ${dest}\` to make it again from the disk`,
+    `there is no host catalog at ${db}, but ${dest} is the Blaine disk "${info.copyLabel}": run \`${rebuildCommand(dest, info)}\` to make it again from the disk`,
     'NO_HOST_CATALOG',
   );
+}
+
+/** The rebuild-catalog command to advise; an encrypted disk needs its key. */
+function rebuildCommand(dest: string, info: VolumeInfo): string {
+  return `blaine rebuild-catalog --dest ${dest}${info.encrypted ? ' --key-file KEYFILE' : ''}`;
 }
 
 /** A disk of a volume the host catalog does not know (another host's, or one added since a rebuild) is refused the same way. */
 export function requireKnownVolume(host: Catalog, db: string, info: VolumeInfo, dest: string): void {
   if (host.volume(info.volume) || holdsNothingArchived(dest, info)) return;
   throw new DiskError(
-    `the host catalog ${db} does not know the volume "${info.label}" of ${dest}: run \`blaine rebuild-catalog --dest ${dest}\` to add it from the disk`,
+    `the host catalog ${db} does not know the volume "${info.label}" of ${dest}: run \`${rebuildCommand(dest, info)}\` to add it from the disk`,
     'UNKNOWN_VOLUME',
   );
 }

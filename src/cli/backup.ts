@@ -168,5 +168,5 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   } finally {
     interrupt?.dispose();
   }
-  return reportBackup(r, out, roots);
+  return reportBackup(r, out, roots, !!opts.init);
 }

@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
@@ -7,7 +8,7 @@ import { runNotifyHook } from '../notify/hook.js';
 import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
-import { describeError, EXIT, UserError } from './exit.js';
+import { describeError, EXIT, UsageError, UserError } from './exit.js';
 import { Output, type Verbosity } from './output.js';
 
 // The command files' one import for what they share.
@@ -57,7 +58,20 @@ export function dbPath(o: CommonOptions): string {
 
 export function requireDest(o: CommonOptions): string {
   if (!o.dest) throw new UserError('--dest is required: name the mounted archive disk', EXIT.usage);
-  return path.resolve(o.dest);
+  return notAFile('--dest', o.dest, 'the directory where the archive disk is mounted');
+}
+
+/** A directory option given a file: one sentence saying so, before any engine finds it odder ways to fail. */
+export function notAFile(flag: string, given: string, what: string): string {
+  const p = path.resolve(given);
+  let isFile = false;
+  try {
+    isFile = !fs.statSync(p).isDirectory();
+  } catch {
+    // missing: the command says what it needs
+  }
+  if (isFile) throw new UsageError(`${flag} ${p} is a file, not a directory: give ${what}`);
+  return p;
 }
 
 /**

@@ -6,7 +6,7 @@ import { landingOnDisk, matchingEntries, realish } from '../restore/select.js';
 import { restorePlan } from '../restore/elsewhere.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView, type DiskView } from '../archive/session.js';
-import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, notAFile, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -41,7 +41,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   const dest = requireDest(opts);
   if (!opts.to) throw new UsageError('--to is required: name the directory to restore into');
   if (globs.length === 0) throw new UsageError("name the files to restore (GLOB...; '*' restores everything)");
-  const to = path.resolve(opts.to);
+  const to = notAFile('--to', opts.to, 'the directory to restore into');
   const realDisk = realish(dest);
   if (isWithin(realish(to), realDisk)) {
     throw new UsageError(`--to ${to} is on the disk being restored from; a restore never writes to the disk, choose a directory elsewhere`);
