@@ -101,24 +101,29 @@ function applyConfig(program: Command, cmd: Command): void {
  * own definition.
  */
 export function globalOptionsAfterCommand(program: Command, argv: string[]): string[] {
-  const at = argv.findIndex((a) => !a.startsWith('-'));
-  if (at <= 0) return argv;
-  const cmd = program.commands.find((c) => c.name() === argv[at]);
-  if (!cmd) return argv;
   const before: string[] = [];
-  for (let i = 0; i < at; i++) {
+  const flags: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    const flag = arg.split('=')[0]!;
-    const opt = cmd.options.find((o) => o.long === flag || o.short === flag);
+    if (!arg.startsWith('-')) {
+      const cmd = program.commands.find((c) => c.name() === arg);
+      // Each option moved must be one this command has, else commander's own answer stands.
+      if (!cmd || i === 0) return argv;
+      if (!flags.every((f) => cmd.options.some((o) => o.long === f || o.short === f))) return argv;
+      return [arg, ...before, ...argv.slice(i + 1)];
+    }
     // --help, --version and unknown options stay where they are for commander to answer.
+    const flag = arg.split('=')[0]!;
+    const opt = program.commands.flatMap((c) => c.options).find((o) => o.long === flag || o.short === flag);
     if (!opt) return argv;
+    flags.push(flag);
     before.push(arg);
     if (opt.required && !arg.includes('=')) {
-      if (i + 1 === at) return argv; // its value would be the command's name: leave it to commander
+      if (i + 1 >= argv.length) return argv;
       before.push(argv[++i]!);
     }
   }
-  return [argv[at]!, ...before, ...argv.slice(at + 1)];
+  return argv;
 }
 
 /**

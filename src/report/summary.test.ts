@@ -99,3 +99,10 @@ test('state lines alone (apply, clone): free space, then what the caller adds, t
   ]);
   assert.deepEqual(stateLines({ ...state, freeBytes: null, pendingOffline: [], stopped: null }), []);
 });
+
+test('an interrupted --init run is not told to run the same command again: that command would be refused', () => {
+  assert.deepEqual(summaryLines(facts({ stopped: 'interrupted', init: true })).filter((l) => l.startsWith('next:')), [
+    'next: interrupted: run the same command again without --init to continue (the disk is made already)',
+  ]);
+  assert.ok(summaryLines(facts({ stopped: 'interrupted' })).includes('next: interrupted: run the same command again to continue'));
+});
