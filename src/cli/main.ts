@@ -17,6 +17,7 @@ import { registerRemove } from './remove.js';
 import { registerRebuildCatalog } from './rebuild-catalog.js';
 import { addExamples } from './examples.js';
 import { registerNotify } from './notify.js';
+import { registerDocs } from './completion.js';
 
 export function buildProgram(): Command {
   const program = new Command('blaine')
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerForgetDisk(program);
   registerRebuildCatalog(program);
   registerNotify(program);
+  registerDocs(program);
   addExamples(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;
