@@ -5,6 +5,7 @@ import { Command, Option } from 'commander';
 import { obtainKey } from '../crypt/key.js';
 import { setLockWait } from '../archive/lock.js';
 import { runNotifyHook } from '../notify/hook.js';
+import { recordDiskHealth } from '../health/visit.js';
 import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
@@ -126,11 +127,27 @@ export function action<O extends CommonOptions>(
       out.error(d.message);
       process.exitCode = d.code;
     } finally {
+      if (VISITING.has(cmd.name()) && opts.dest && !(opts as { dryRun?: boolean }).dryRun) noteDiskHealth(dbPath(opts), path.resolve(opts.dest), out);
       out.debug(`exit status ${process.exitCode ?? 0}`);
       if (opts.notify && NOTIFYING.has(cmd.name())) tellHook(opts.notify, cmd.name(), opts.dest, startedAt, out);
       out.close();
     }
   };
+}
+
+/** The commands that work on a mounted disk: each records the disk's health (SMART) after its run. */
+const VISITING = new Set(['backup', 'apply', 'verify', 'clone', 'remove', 'restore']);
+
+/** The disk's health is worth a line and its warnings; it never changes how the run ended. */
+function noteDiskHealth(db: string, dest: string, out: Output): void {
+  try {
+    const visit = recordDiskHealth(db, dest);
+    if (!visit) return;
+    out.info(visit.line);
+    for (const w of visit.warnings) out.warn(w);
+  } catch (err) {
+    out.warn(`disk health not recorded: ${describeError(err).message}`);
+  }
 }
 
 /** The commands that work on a disk: each run of one is reported to the notify hook, whatever its outcome. */
