@@ -10,7 +10,7 @@ import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { describeError, EXIT, UsageError, UserError } from './exit.js';
-import { Output, type Verbosity } from './output.js';
+import { Output, TOLD_LINES, type Verbosity } from './output.js';
 
 // The command files' one import for what they share.
 export { interruptSignal } from './interrupt.js';
@@ -152,9 +152,6 @@ function noteDiskHealth(db: string, dest: string, out: Output): void {
 
 /** The commands that work on a disk: each run of one is reported to the notify hook, whatever its outcome. */
 const NOTIFYING = new Set(['backup', 'apply', 'verify', 'clone', 'remove', 'restore', 'rebuild-catalog', 'notify']);
-/** The hook hears the end of a long report: what comes last (summary, errors) matters most. */
-const TOLD_LINES = 60;
-
 function tellHook(command: string, name: string, dest: string | undefined, started: Date, out: Output): void {
   const problem = runNotifyHook(command, {
     command: name,

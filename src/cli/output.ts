@@ -5,6 +5,9 @@ import { Progress } from '../progress/progress.js';
 
 export type Verbosity = -1 | 0 | 1;
 
+/** How many of a run's last lines the notify hook hears. */
+export const TOLD_LINES = 60;
+
 /**
  * Where a command speaks. With --json only the result goes to stdout; every human line goes to
  * stderr so scripts can parse stdout. --log-file gets every line, debug included, with a timestamp.
@@ -49,7 +52,7 @@ export class Output {
   /** Normal output: summaries, plans. Silenced by -q. */
   info(msg: string): void {
     this.toLog('INFO', msg);
-    this.told.push(msg);
+    this.tell(msg);
     if (this.verbosity >= 0) this.human(msg);
   }
 
@@ -60,12 +63,20 @@ export class Output {
    */
   summary(msg: string): void {
     this.toLog('INFO', msg);
-    this.told.push(msg);
+    this.tell(msg);
     if (this.verbosity >= 0) this.human(msg);
   }
 
-  /** The summary lines, warnings and errors of this run, in order: what the notify hook is told. */
+  /**
+   * The last lines of this run (normal output, summary, warnings, errors), in order: what the
+   * notify hook is told. Only the last TOLD_LINES are kept: a dry run may list a million operations.
+   */
   readonly told: string[] = [];
+
+  private tell(line: string): void {
+    this.told.push(line);
+    if (this.told.length > 2 * TOLD_LINES) this.told.splice(0, this.told.length - TOLD_LINES);
+  }
   /** The run's result as an object (what --json prints), when the command has one. */
   outcome: unknown = null;
   /** The status the notify hook is told when it is not this process's own (`blaine notify`). */
@@ -83,14 +94,14 @@ export class Output {
 
   warn(msg: string): void {
     this.toLog('WARN', msg);
-    this.told.push(`warning: ${msg}`);
+    this.tell(`warning: ${msg}`);
     this.clearProgress();
     process.stderr.write(`warning: ${showMountedPaths(msg)}\n`);
   }
 
   error(msg: string): void {
     this.toLog('ERROR', msg);
-    this.told.push(`error: ${msg}`);
+    this.tell(`error: ${msg}`);
     this.clearProgress();
     process.stderr.write(`blaine: ${showMountedPaths(msg)}\n`);
   }
