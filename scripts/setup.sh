@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Installs everything Blaine and its tests need: Debian packages (par2, rsync, fuse3, gocryptfs, dc3dd,
-# a C/C++ toolchain for better-sqlite3 and Blaine's native scanner, and chromium for the report's
-# browser test) when missing, then the npm packages (which also compiles the C scanner and the
+# smartmontools (disk health), a C/C++ toolchain for better-sqlite3 and Blaine's native scanner, chromium for the report's
+# browser test and zsh for the completion test) when missing, then the npm packages (which also compiles the C scanner and the
 # TypeScript).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 need=()
-for pair in par2:par2 rsync:rsync fusermount3:fuse3 gocryptfs:gocryptfs dc3dd:dc3dd cc:gcc c++:g++ make:make python3:python3 chromium:chromium; do
+for pair in par2:par2 rsync:rsync fusermount3:fuse3 gocryptfs:gocryptfs dc3dd:dc3dd cc:gcc c++:g++ make:make python3:python3 chromium:chromium smartctl:smartmontools zsh:zsh; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then

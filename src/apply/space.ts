@@ -1,4 +1,4 @@
-import { freeBytes, requiredBytes } from '../fsx/space.js';
+import { formatBytes, freeBytes, requiredBytes } from '../fsx/space.js';
 import type { Fsx } from '../fsx/fsx.js';
 
 const SPACE_RECHECK_COPIES = 256;
@@ -57,5 +57,6 @@ export function shortfall(
   const need = requiredBytes(size, parityPct, reserve, stored);
   const free = space.freeFor(need);
   if (free >= need) return null;
-  return `the disk is full: ${path} needs ${need} bytes with parity and reserve, ${free} are free`;
+  // Sizes a person reads; the shortfall tells two sizes apart that round alike.
+  return `the disk is full: ${path} needs ${formatBytes(need)} with parity and reserve, ${formatBytes(Math.max(0, free))} free (${formatBytes(need - Math.max(0, free))} short)`;
 }

@@ -75,6 +75,47 @@ function busy(what: string, labelPath: string): LockError {
   );
 }
 
+/**
+ * How long a busy lock is waited for, for the whole process (`--wait`): 0 fails at once, as
+ * always; Infinity waits as long as it takes. onWait hears once that the wait began.
+ */
+let waitLimitMs = 0;
+let onWaitStart: ((message: string) => void) | undefined;
+
+export function setLockWait(ms: number, onWait?: (message: string) => void): void {
+  waitLimitMs = ms;
+  onWaitStart = onWait;
+}
+
+const POLL_MS = 500;
+
+/**
+ * Tries the lock until it is free or the limit passes; the error for a busy lock when it stays
+ * busy. The wait blocks this thread (the lock is taken synchronously), so while it lasts a
+ * signal's own handlers could not run: they are set aside and SIGINT/SIGTERM end the process at
+ * once, which is safe since nothing has been started yet (the kernel drops any lock held).
+ */
+function waitForLock(fd: number, shared: boolean, what: string, lockPath: string, addon: NonNullable<ReturnType<typeof fsAddon>>): number {
+  const first = busy(what, lockPath);
+  onWaitStart?.(first.message.replace(/; wait for it to finish\.$/, `: waiting${Number.isFinite(waitLimitMs) ? ` up to ${Math.round(waitLimitMs / 1000)} s` : ''} for it to finish`));
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const handlers = signals.map((sig) => [sig, process.listeners(sig)] as const);
+  for (const sig of signals) process.removeAllListeners(sig);
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + waitLimitMs;
+  try {
+    for (;;) {
+      Atomics.wait(sleeper, 0, 0, Math.max(1, Math.min(POLL_MS, deadline - Date.now())));
+      const err = addon.flock(fd, shared, false);
+      const code = err === 0 ? null : errnoName(err);
+      if (code !== 'EWOULDBLOCK' && code !== 'EAGAIN') return err;
+      if (Date.now() >= deadline) return err;
+    }
+  } finally {
+    for (const [sig, fns] of handlers) for (const fn of fns) process.on(sig, fn as (s: NodeJS.Signals) => void);
+  }
+}
+
 /** "blaine backup" when run as bin/blaine, else the script's name (a test, a tool). */
 function defaultCommand(): string {
   const script = path.basename(process.argv[1] ?? 'node');
@@ -129,7 +170,9 @@ export function acquireLock(lockPath: string, whatGiven: string, opts: LockOptio
   let held = false;
   try {
     if (addon) {
-      const err = addon.flock(fd, shared, false);
+      let err = addon.flock(fd, shared, false);
+      const busyNow = err !== 0 && ['EWOULDBLOCK', 'EAGAIN'].includes(errnoName(err));
+      if (busyNow && waitLimitMs > 0) err = waitForLock(fd, shared, what, lockPath, addon);
       if (err !== 0) {
         const code = errnoName(err);
         if (code === 'EWOULDBLOCK' || code === 'EAGAIN') throw busy(what, lockPath);

@@ -9,7 +9,7 @@ import { acquireDiskLock, acquireLock } from './lock.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { recoverJournal, type RecoveryReport } from './journal.js';
-import { cleanupTemp, DiskError, ensureLayout, initVolume, privateBlaineDir, readVolume, type VolumeInfo } from './volume.js';
+import { cleanupTemp, DiskError, ensureLayout, initVolume, privateBlaineDir, readVolume, type DiskSettings, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 import { diskIdentity, requireSameDisk, type DiskIdentity } from './identity.js';
 import { onReadOnlyFs, readOnlyError, requireDiskCatalog } from './damage.js';
@@ -125,6 +125,8 @@ export interface OpenOptions {
   encrypt?: boolean;
   /** Asked only when the disk is (or is made) encrypted. */
   key?: KeyProvider;
+  /** With init: the backup settings the new disk remembers (volume.json). */
+  settings?: DiskSettings;
   /** The disk is only read (verify without --fix): a shared lock on it, so that readers run together. */
   readsDisk?: boolean;
   /** The file-system layer for the disk's own files (default: the real one). */
@@ -135,11 +137,11 @@ export interface OpenOptions {
 
 /** Makes a new disk; an encrypted one gets its gocryptfs volume before its identity is written. */
 function initDisk(dest: string, opts: OpenOptions, fs: Fsx): VolumeInfo {
-  if (!opts.encrypt) return initVolume(dest, opts.label, { force: opts.force }, fs);
+  if (!opts.encrypt) return initVolume(dest, opts.label, { force: opts.force, settings: opts.settings }, fs);
   // Tools and key first: a disk is not half made because one of them is missing.
   requireTools();
   const key = (opts.key ?? noKey)(`the new encrypted disk at ${dest}`, true);
-  return initVolume(dest, opts.label, { encrypted: true, prepare: () => initCipher(cipherDir(dest), key) }, fs);
+  return initVolume(dest, opts.label, { encrypted: true, settings: opts.settings, prepare: () => initCipher(cipherDir(dest), key) }, fs);
 }
 
 /**

@@ -46,6 +46,21 @@ export interface VolumeInfo {
    * as extra, quarantined or removed (SPEC §3). Absent when the disk started empty.
    */
   foreign?: string[];
+  /** What `backup --init` was given for this disk; later runs use it unless told otherwise. */
+  settings?: DiskSettings;
+}
+
+/** Per-disk backup settings, remembered in volume.json (a twin made by clone inherits them). */
+export interface DiskSettings {
+  /** Bytes to leave free. */
+  reserve?: number;
+  /** Parity in percent; 0: no parity. */
+  parity?: number;
+}
+
+function validSettings(v: unknown): v is DiskSettings {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.entries(v).every(([k, n]) => ['reserve', 'parity'].includes(k) && typeof n === 'number' && Number.isFinite(n) && n >= 0);
 }
 
 export type DiskErrorCode =
@@ -123,6 +138,7 @@ function validate(value: unknown, where: string): VolumeInfo {
   if (v.foreign !== undefined && (!Array.isArray(v.foreign) || v.foreign.some((n) => typeof n !== 'string'))) {
     throw bad('"foreign" must be a list of names');
   }
+  if (v.settings !== undefined && !validSettings(v.settings)) throw bad('"settings" must hold only "reserve" and "parity", as numbers');
   return {
     format: FORMAT,
     volume: v.volume as string,
@@ -132,6 +148,7 @@ function validate(value: unknown, where: string): VolumeInfo {
     created: v.created as string,
     encrypted: v.encrypted,
     ...(v.foreign ? { foreign: v.foreign as string[] } : {}),
+    ...(v.settings ? { settings: v.settings as DiskSettings } : {}),
   };
 }
 
@@ -233,7 +250,7 @@ export function privateBlaineDir(root: string): void {
 export function initVolume(
   disk: string,
   label: string | undefined,
-  opts: { encrypted?: boolean; prepare?: () => void; /** accept a disk that holds files, and leave them alone */ force?: boolean } = {},
+  opts: { encrypted?: boolean; prepare?: () => void; /** accept a disk that holds files, and leave them alone */ force?: boolean; settings?: DiskSettings } = {},
   fs: Fsx = realFs,
 ): VolumeInfo {
   requireDirectory(disk, fs);
@@ -290,6 +307,7 @@ export function initVolume(
     created: new Date().toISOString(),
     encrypted,
     ...(present.length > 0 ? { foreign: present.sort() } : {}),
+    ...(opts.settings ? { settings: opts.settings } : {}),
   };
   const madeDir = !fs.existsSync(blaineDir(disk));
   try {

@@ -30,6 +30,7 @@ import type { PackedScan, SkippedEntry } from '../scan/record.js';
 import { unpack } from '../scan/scanner.js';
 import type { Progress } from '../progress/progress.js';
 import { readShelf } from '../report/shelf.js';
+import type { DiskSettings } from '../archive/volume.js';
 import { shelfFacts, type RunFacts } from '../report/summary.js';
 
 /** One backup, as the command line asked for it (options already checked). */
@@ -54,6 +55,8 @@ export interface BackupRun {
   jobs: number;
   par2Command: string[] | undefined;
   reserve: number;
+  /** With init: the settings the new disk remembers for later runs (volume.json). */
+  remember?: DiskSettings;
   /** Date.now() when the command began. */
   started: number;
   signal: AbortSignal;
@@ -121,7 +124,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   let session: DiskSession;
   try {
     const open = recorded ? openDrySession : openDiskSession;
-    session = open({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key, fs: o.fs });
+    session = open({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key, fs: o.fs, settings: o.remember });
   } catch (err) {
     scanning.cancel();
     throw err;

@@ -96,6 +96,24 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   CREATE INDEX tombstones_gen ON tombstones(volume, gen);
   INSERT OR REPLACE INTO meta (key, value) SELECT 'changes-from:' || uuid, generation FROM volumes;
   `,
+  // Disk health, one row per visit of a physical disk (a copy): its SMART counters then, so that
+  // a counter that grew since the last visit can be told (src/health/). Null: not reported.
+  `
+  CREATE TABLE disk_health (
+    copy TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    device TEXT NOT NULL,
+    model TEXT,
+    serial TEXT,
+    power_on_hours INTEGER,
+    reallocated INTEGER,
+    pending INTEGER,
+    uncorrectable INTEGER,
+    temperature INTEGER,
+    passed INTEGER,
+    PRIMARY KEY (copy, at)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 type StampSource = [string, string, 'file' | 'symlink', number, number, number, string | null, number, number, number, string | null];

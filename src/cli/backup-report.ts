@@ -27,8 +27,9 @@ export function describeOp(op: Operation): string {
   }
 }
 
-function printSummary(out: Output, r: BackupOutcome & { summary: BackupSummary }, roots: string[]): void {
+function printSummary(out: Output, r: BackupOutcome & { summary: BackupSummary }, roots: string[], init: boolean): void {
   const s = r.summary;
+  out.outcome = s;
   if (out.json) {
     out.result(s);
     return;
@@ -48,6 +49,7 @@ function printSummary(out: Output, r: BackupOutcome & { summary: BackupSummary }
     stopped: reason === 'disk-full' || reason === 'interrupted' ? reason : null,
     paths: roots,
     dryRun: r.ops !== undefined,
+    init,
   });
   for (const line of lines) out.summary(line);
   if (s.excluded > 0) {
@@ -56,7 +58,7 @@ function printSummary(out: Output, r: BackupOutcome & { summary: BackupSummary }
 }
 
 /** Prints the outcome and says which exit status it is (SPEC §4). */
-export function reportBackup(r: BackupOutcome, out: Output, roots: string[]): number {
+export function reportBackup(r: BackupOutcome, out: Output, roots: string[], init = false): number {
   if (r.summary === null) {
     out.error(r.stopped?.reason === 'disk-full' ? 'the disk is full' : 'interrupted');
     return r.stopped?.reason === 'disk-full' ? EXIT.diskFull : EXIT.interrupted;
@@ -66,17 +68,17 @@ export function reportBackup(r: BackupOutcome, out: Output, roots: string[]): nu
       out.info(`dry run: nothing is changed`);
       for (const op of r.ops) out.info(describeOp(op));
     }
-    printSummary(out, { ...r, summary: r.summary }, roots);
+    printSummary(out, { ...r, summary: r.summary }, roots, init);
     if (r.stopped?.reason === 'disk-full') out.warn(`the real run would stop here: ${r.stopped.message}`);
     return r.guarded ? EXIT.error : EXIT.ok;
   }
-  printSummary(out, { ...r, summary: r.summary }, roots);
+  printSummary(out, { ...r, summary: r.summary }, roots, init);
   if (r.stopped?.reason === 'disk-full') {
     out.error(`${r.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);
     return EXIT.diskFull;
   }
   if (r.stopped?.reason === 'interrupted') {
-    out.error('interrupted; everything written so far is catalogued. Run the backup again to continue');
+    out.error(`interrupted; everything written so far is catalogued. Run the backup again${init ? ' without --init (the disk is made already)' : ''} to continue`);
     return EXIT.interrupted;
   }
   if (r.guarded) return EXIT.error;

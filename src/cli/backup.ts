@@ -25,6 +25,7 @@ import type { Output } from './output.js';
 import { reportBackup } from './backup-report.js';
 import { retireIfCopy } from './retire.js';
 import { configRules } from './config.js';
+import { chooseSettings, rememberedSettings, type SettingSource } from '../backup/settings.js';
 
 interface BackupOptions extends CommonOptions {
   init?: boolean;
@@ -40,6 +41,7 @@ interface BackupOptions extends CommonOptions {
   exclude?: string[];
   include?: string[];
   excludeRegex?: string[];
+  paths?: string[];
   snapraidConf?: string;
   matchMode: string;
   parity: string | number;
@@ -47,7 +49,9 @@ interface BackupOptions extends CommonOptions {
   /** commander's name for --no-parity's negation */
   paritySlices: string | number;
   parityMemory?: string;
-  reserve: string | number;
+  reserve?: string | number;
+  /** Where reserve and parity came from (commander's sources): the disk's remembered ones lose only to the command line. */
+  sources?: { reserve: SettingSource; parity: SettingSource };
   jobs?: string | number;
   par2Command?: string | string[];
 }
@@ -62,7 +66,9 @@ export function registerBackup(program: Command): void {
       'Archive the data paths (PATH...) onto the mounted archive disk. Only the mounted disk is written; ' +
         'changes to files held by offline disks are queued as deferred actions for them.',
     )
-    .argument('<path...>', 'data paths to archive')
+    .argument('[path...]', 'data paths to archive (default: the config file\'s `paths = [...]`)')
+    // A config file's `paths = [...]` (the command line's paths are its arguments).
+    .addOption(repeatableOption('--paths <path>', 'a data path').hideHelp())
     .option('--init', 'make --dest a new Blaine disk (refused if it already is one)')
     .option('--label <label>', 'with --init: the volume label (default: the directory name)')
     .option('--encrypt', 'with --init: encrypt the new disk (gocryptfs)')
@@ -81,11 +87,16 @@ export function registerBackup(program: Command): void {
   // --parity before --no-parity: commander takes the pair's default from the first one
   addParityOptions(cmd)
     .option('--no-parity', 'make no parity')
-    .option('--reserve <bytes>', 'free space to leave on the disk (e.g. 10G, 500M)', '10G');
+    .option('--reserve <bytes>', 'free space to leave on the disk (e.g. 10G, 500M; default 10G, or 2% of the disk when less); given to --init, it and --parity are remembered by the disk');
   addCommonOptions(cmd);
   cmd.action(
     action<BackupOptions>((opts, args, out) => {
       opts.rule = [...rules, ...configRules(opts.config, new Set(program.commands.map((c) => c.name())))];
+      const source = (k: string): SettingSource => {
+        const from = cmd.getOptionValueSource(k);
+        return from === 'cli' ? 'cli' : from === 'config' ? 'config' : 'default';
+      };
+      opts.sources = { reserve: source('reserve'), parity: source('parity') };
       return backup(opts, args, out);
     }),
   );
@@ -107,19 +118,30 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   const maxDeletePct = parseNumber('--max-delete', 0, 100)(String(opts.maxDelete));
   // commander turns --no-parity into parity === false
   const noParity = (opts.parity as unknown) === false || !!opts.noParity;
-  const parityPct = noParity ? 0 : parseNumber('--parity', 0, 100)(String(opts.parity));
+  const givenParity = noParity ? 0 : parseNumber('--parity', 0, 100)(String(opts.parity));
   const paritySlices = parseNumber('--parity-slices', 1, 32768, true)(String(opts.paritySlices));
   const jobs = opts.jobs === undefined ? os.availableParallelism() : parseNumber('--jobs', 1, 256, true)(String(opts.jobs));
-  let reserve: number;
+  let givenReserve: number | undefined;
   try {
-    reserve = parseBytes(String(opts.reserve));
+    givenReserve = opts.reserve === undefined ? undefined : parseBytes(String(opts.reserve));
   } catch (err) {
     throw new UsageError(`--reserve: ${(err as Error).message}`);
   }
+  const sources = opts.sources ?? { reserve: 'cli', parity: 'cli' };
+  const chosen = chooseSettings(
+    { reserve: givenReserve, reserveFrom: sources.reserve, parity: givenParity, parityFrom: sources.parity },
+    opts.init ? {} : rememberedSettings(dest),
+    dest,
+  );
+  if (chosen.fromDisk.length > 0) out.debug(`from the disk's volume.json: ${chosen.fromDisk.join(', ')}`);
+  const { reserve } = chosen;
+  const parityPct = chosen.parity;
   const parityMemory = parseParityMemory(opts.parityMemory);
-  const withParity = !noParity && parityPct > 0;
+  const withParity = parityPct > 0;
   const filter = exclusionFilter(opts.snapraidConf, opts.rule ?? [], opts.excludeRegex ?? []);
-  const roots = normaliseRoots(args);
+  const given = args.length > 0 ? args : (opts.paths ?? []);
+  if (given.length === 0) throw new UsageError('name the data paths to archive: blaine backup --dest DISK PATH..., or `paths = [...]` in the config file');
+  const roots = normaliseRoots(given);
   const par2Command = par2Argv(opts.par2Command);
   if (withParity && !opts.dryRun) requirePar2(par2Command);
   checkDataPaths(dest, roots, (m) => out.warn(m), filter);
@@ -132,6 +154,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     r = await runBackup(
       {
         dest, db, roots, filter, options, withParity, parityPct, paritySlices, parityMemory, jobs, par2Command, reserve, started,
+        remember: opts.init && Object.keys(chosen.remember).length > 0 ? chosen.remember : undefined,
         init: !!opts.init,
         label: opts.label,
         encrypt: !!opts.encrypt,
@@ -145,5 +168,5 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   } finally {
     interrupt?.dispose();
   }
-  return reportBackup(r, out, roots);
+  return reportBackup(r, out, roots, !!opts.init);
 }

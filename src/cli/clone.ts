@@ -2,7 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { CloneError, cloneDisk } from '../mirror/clone.js';
 import { openDiskSession } from '../archive/session.js';
-import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, notAFile, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes, freeBytes } from '../fsx/space.js';
@@ -31,6 +31,7 @@ export function registerClone(program: Command): void {
 
 async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<number> {
   if (!opts.to) throw new UserError('--to is required: name the empty disk that becomes the copy', EXIT.usage);
+  notAFile('--to', opts.to, 'the directory where the empty disk for the copy is mounted');
   // One key for both: the copy of an encrypted volume opens with the key of the original.
   const key = keyProvider(opts);
   const session = openDiskSession({ dest: requireDest(opts), db: dbPath(opts), key, fs: fileSystem() });

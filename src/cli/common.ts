@@ -1,16 +1,21 @@
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Command, Option } from 'commander';
 import { keyFileExposure, obtainKey } from '../crypt/key.js';
+import { setLockWait } from '../archive/lock.js';
+import { runNotifyHook } from '../notify/hook.js';
+import { recordDiskHealth } from '../health/visit.js';
 import type { KeyProvider } from '../archive/session.js';
 import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
-import { describeError, EXIT, UserError } from './exit.js';
-import { Output, type Verbosity } from './output.js';
+import { describeError, EXIT, UsageError, UserError } from './exit.js';
+import { Output, TOLD_LINES, type Verbosity } from './output.js';
 
 // The command files' one import for what they share.
 export { interruptSignal } from './interrupt.js';
 export { addParityOptions, isRepeatable, parseNumber, parseParityMemory, repeatableOption } from './options.js';
+import { parseDuration } from './options.js';
 
 export interface CommonOptions {
   config?: string;
@@ -21,22 +26,29 @@ export interface CommonOptions {
   quiet?: boolean;
   logFile?: string;
   json?: boolean;
+  /** --wait (true) or --wait=DURATION: wait for a busy lock instead of failing. */
+  wait?: string | boolean;
+  /** A shell command told how the run went (config `notify = "…"`). */
+  notify?: string;
 }
 
 /** Options every command takes (SPEC §4); each command lists them in its own --help. */
 export function addCommonOptions(cmd: Command, opts: { dest?: 'required' | 'optional' | 'none' } = {}): Command {
-  cmd.option('--config <file>', 'TOML file with settings (the command line wins)');
-  cmd.option('--db <file>', 'host catalog (default $XDG_DATA_HOME/blaine/catalog.sqlite)');
+  cmd.option('--config <file>', 'TOML file with settings (the command line wins; default $BLAINE_CONFIG, else ~/.config/blaine/config.toml, else /etc/blaine/config.toml)');
+  cmd.option('--db <file>', 'host catalog (default $BLAINE_DB, else $XDG_DATA_HOME/blaine/catalog.sqlite)');
   if (opts.dest !== 'none') cmd.option('--dest <disk>', 'the mounted archive disk');
   cmd.option('--key-file <file>', 'encryption key file (or env BLAINE_KEY)');
   cmd.addOption(new Option('-v, --verbose', 'more output').conflicts('quiet'));
   cmd.option('-q, --quiet', 'less output');
   cmd.option('--log-file <file>', 'append a full debug log to this file');
   cmd.option('--json', 'machine-readable output on stdout');
+  cmd.option('--notify <command>', 'after the run, run this shell command with the report as JSON on stdin and BLAINE_STATUS set (usually set in the config file)');
+  cmd.option('--wait [duration]', 'when another Blaine run holds the host catalog or the disk, wait for it (as long as it takes, or e.g. --wait=2h) instead of failing');
   return cmd;
 }
 
 export function defaultDbPath(): string {
+  if (process.env.BLAINE_DB) return process.env.BLAINE_DB;
   const base = process.env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
   return path.join(base, 'blaine', 'catalog.sqlite');
 }
@@ -47,7 +59,20 @@ export function dbPath(o: CommonOptions): string {
 
 export function requireDest(o: CommonOptions): string {
   if (!o.dest) throw new UserError('--dest is required: name the mounted archive disk', EXIT.usage);
-  return path.resolve(o.dest);
+  return notAFile('--dest', o.dest, 'the directory where the archive disk is mounted');
+}
+
+/** A directory option given a file: one sentence saying so, before any engine finds it odder ways to fail. */
+export function notAFile(flag: string, given: string, what: string): string {
+  const p = path.resolve(given);
+  let isFile = false;
+  try {
+    isFile = !fs.statSync(p).isDirectory();
+  } catch {
+    // missing: the command says what it needs
+  }
+  if (isFile) throw new UsageError(`${flag} ${p} is a file, not a directory: give ${what}`);
+  return p;
 }
 
 /**
@@ -91,10 +116,12 @@ export function action<O extends CommonOptions>(
       process.exitCode = EXIT.usage;
       return;
     }
+    const startedAt = new Date();
     out.debug(`blaine ${process.argv.slice(2).join(' ')} (pid ${process.pid}, Blaine ${cmd.parent?.version() ?? ''})`);
     const exposed = opts.keyFile === undefined ? null : keyFileExposure(path.resolve(opts.keyFile));
     if (exposed) out.warn(exposed);
     try {
+      if (opts.wait !== undefined && opts.wait !== false) setLockWait(opts.wait === true ? Infinity : parseDuration('--wait', String(opts.wait)), (m) => out.info(m));
       process.exitCode = await fn(opts, cmd.args, out);
     } catch (err) {
       const d = describeError(err, { hostCatalog: dbPath(opts) });
@@ -102,10 +129,43 @@ export function action<O extends CommonOptions>(
       out.error(d.message);
       process.exitCode = d.code;
     } finally {
+      if (VISITING.has(cmd.name()) && opts.dest && !(opts as { dryRun?: boolean }).dryRun) noteDiskHealth(dbPath(opts), path.resolve(opts.dest), out);
       out.debug(`exit status ${process.exitCode ?? 0}`);
+      if (opts.notify && NOTIFYING.has(cmd.name())) tellHook(opts.notify, cmd.name(), opts.dest, startedAt, out);
       out.close();
     }
   };
+}
+
+/** The commands that write a mounted disk: each records the disk's health (SMART) after its run (restore only reads, and may run while the host catalog is busy). */
+const VISITING = new Set(['backup', 'apply', 'verify', 'clone', 'remove']);
+
+/** The disk's health is worth a line and its warnings; it never changes how the run ended. */
+function noteDiskHealth(db: string, dest: string, out: Output): void {
+  try {
+    const visit = recordDiskHealth(db, dest);
+    if (!visit) return;
+    out.info(visit.line);
+    for (const w of visit.warnings) out.warn(w);
+  } catch (err) {
+    out.warn(`disk health not recorded: ${describeError(err).message}`);
+  }
+}
+
+/** The commands that work on a disk: each run of one is reported to the notify hook, whatever its outcome. */
+const NOTIFYING = new Set(['backup', 'apply', 'verify', 'clone', 'remove', 'restore', 'rebuild-catalog', 'notify']);
+function tellHook(command: string, name: string, dest: string | undefined, started: Date, out: Output): void {
+  const problem = runNotifyHook(command, {
+    command: name,
+    status: out.reportedStatus ?? Number(process.exitCode ?? 0),
+    dest: dest === undefined ? null : path.resolve(dest),
+    started: started.toISOString(),
+    finished: new Date().toISOString(),
+    lines: out.told.slice(-TOLD_LINES),
+    summary: out.outcome,
+  });
+  if (problem) out.warn(problem);
+  else out.debug('notify hook told');
 }
 
 let processFs: Fsx | undefined;

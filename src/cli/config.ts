@@ -1,4 +1,6 @@
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { parse } from 'smol-toml';
 import type { Rule } from '../scan/exclude.js';
 
@@ -24,6 +26,23 @@ function readValue(file: string, where: string, v: unknown): ConfigValue {
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return v as string[];
   throw new ConfigError(`${file}: ${where} must be a string, number, boolean or list of strings`);
 }
+
+/**
+ * The config file used when --config is not given: $BLAINE_CONFIG (which must exist), else
+ * $XDG_CONFIG_HOME/blaine/config.toml (~/.config when unset), else /etc/blaine/config.toml;
+ * undefined when there is none. The units and commands typed by hand so read the same settings.
+ */
+export function findConfigFile(env: NodeJS.ProcessEnv): string | undefined {
+  if (env.BLAINE_CONFIG) {
+    if (!fs.existsSync(env.BLAINE_CONFIG)) throw new ConfigError(`BLAINE_CONFIG names ${env.BLAINE_CONFIG}, which does not exist`);
+    return env.BLAINE_CONFIG;
+  }
+  const user = path.join(env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config'), 'blaine', 'config.toml');
+  for (const file of [user, SYSTEM_CONFIG]) if (fs.existsSync(file)) return file;
+  return undefined;
+}
+
+export const SYSTEM_CONFIG = '/etc/blaine/config.toml';
 
 export function loadConfig(file: string, commands: ReadonlySet<string>): ConfigFile {
   let text: string;

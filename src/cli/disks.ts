@@ -5,6 +5,8 @@ import { EXIT } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
 import { openHostReadonly } from './pending.js';
+import { describeHealth, grownCounters, healthByCopy, healthWarnings, type HealthNow } from '../health/history.js';
+import { whenText } from '../report/when.js';
 
 export function registerDisks(program: Command): void {
   const cmd = program
@@ -18,6 +20,12 @@ export function registerDisks(program: Command): void {
   cmd.action(action<CommonOptions>(disks));
 }
 
+/** A copy's health for --json: the latest reading, and the counters that grew since the visit before. */
+function healthOf(h: HealthNow | undefined) {
+  if (!h) return null;
+  return { ...h.latest, at: new Date(h.latest.at).toISOString(), previousAt: h.previous ? new Date(h.previous.at).toISOString() : null, grown: grownCounters(h) };
+}
+
 function disks(opts: CommonOptions, _args: string[], out: Output): number {
   const host = openHostReadonly(opts);
   try {
@@ -25,6 +33,7 @@ function disks(opts: CommonOptions, _args: string[], out: Output): number {
     const pending = host.deferred();
     const runs = host.finishedRuns();
     const now = Date.now();
+    const health = healthByCopy(host);
     const result = host.volumes().map((v) => {
       const stats = host.volumeStats(v.uuid);
       return {
@@ -44,6 +53,7 @@ function disks(opts: CommonOptions, _args: string[], out: Output): number {
             files: c.files,
             bytes: c.bytes,
             behind: copyLag(runs, c, v.generation, now),
+            health: healthOf(health.get(c.copy)),
           })),
       };
     });
@@ -58,7 +68,12 @@ function disks(opts: CommonOptions, _args: string[], out: Output): number {
       for (const c of v.copies) {
         const lag = c.behind.runs > 0 ? `, behind by ${c.behind.runs} run(s): ${c.behind.files} file(s), ${formatBytes(c.behind.bytes)}` : ', up to date';
         const free = c.free === null ? 'free unknown' : `${formatBytes(c.free)} free then`;
-        out.info(`  copy ${c.label} (${c.copy.slice(0, 8)}): last synced ${c.lastSync ?? 'never'}, ${free}${lag}`);
+        out.info(`  copy ${c.label} (${c.copy.slice(0, 8)}): last synced ${whenText(c.lastSync, now)}, ${free}${lag}`);
+        const h = health.get(c.copy);
+        if (h) {
+          out.info(`    health ${whenText(h.latest.at, now)}: ${describeHealth(h)}`);
+          for (const w of healthWarnings(c.label, h)) out.warn(w);
+        }
       }
     }
     return EXIT.ok;

@@ -19,6 +19,11 @@ export const EXAMPLES: Record<string, [string, string][]> = {
     ['blaine backup --config /etc/blaine/blaine.toml --dest /mnt/disk --clean /mnt/media', 'also remove archived files that are gone'],
     ['blaine backup --init --force --label "D\'" --dest /mnt/disk2 /mnt/media', "retire the mirror copy C' on /mnt/disk2 and make it the new disk D'"],
   ],
+  completion: [['blaine completion bash > /etc/bash_completion.d/blaine', 'Tab completion for bash (zsh: blaine completion zsh)']],
+  man: [['blaine man > /usr/local/share/man/man1/blaine.1', 'install the man page']],
+  notify: [
+    ['blaine notify --status 143 --dest /media/blaine/blaine-C "the backup unit was killed"', 'what the units run when Blaine could not tell the hook itself'],
+  ],
   list: [
     ["blaine list '/mnt/media/photos/2019/*'", 'archived files under a path, from the host catalog'],
     ['blaine list --sort size --reverse -1 | head', 'the largest archived files'],

@@ -1,5 +1,5 @@
 import { Command, CommanderError, type Option } from 'commander';
-import { ConfigError, loadConfig, type ConfigValue } from './config.js';
+import { ConfigError, findConfigFile, loadConfig, type ConfigValue } from './config.js';
 import { registerBackup } from './backup.js';
 import { isRepeatable } from './common.js';
 import { describeError, EXIT } from './exit.js';
@@ -16,6 +16,8 @@ import { registerForgetDisk } from './forget-disk.js';
 import { registerRemove } from './remove.js';
 import { registerRebuildCatalog } from './rebuild-catalog.js';
 import { addExamples } from './examples.js';
+import { registerNotify } from './notify.js';
+import { registerDocs } from './completion.js';
 
 export function buildProgram(): Command {
   const program = new Command('blaine')
@@ -36,6 +38,8 @@ export function buildProgram(): Command {
   registerRemove(program);
   registerForgetDisk(program);
   registerRebuildCatalog(program);
+  registerNotify(program);
+  registerDocs(program);
   addExamples(program);
   program.hook('preAction', (_root, cmd) => applyConfig(program, cmd));
   return program;
@@ -59,8 +63,13 @@ function valueFits(opt: Option, v: ConfigValue): ConfigValue {
  * knows is an error rather than silently ignored: a typo in a backup config must not pass unseen.
  */
 function applyConfig(program: Command, cmd: Command): void {
-  const file = cmd.opts().config as string | undefined;
-  if (!file) return;
+  let file = cmd.opts().config as string | undefined;
+  if (!file) {
+    // The same file for the units and for commands typed by hand: found without a flag.
+    file = findConfigFile(process.env);
+    if (!file) return;
+    if (cmd.options.some((o) => o.attributeName() === 'config')) cmd.setOptionValueWithSource('config', file, 'env');
+  }
   const commands = new Set(program.commands.map((c) => c.name()));
   const cfg = loadConfig(file, commands);
   const known = new Map<string, Set<string>>();
@@ -88,10 +97,55 @@ function applyConfig(program: Command, cmd: Command): void {
   }
 }
 
+/**
+ * `blaine -q disks`: options every command has, given before the command's name, are moved after
+ * it, where commander looks for them. Whether an option takes a value is read from the command's
+ * own definition.
+ */
+export function globalOptionsAfterCommand(program: Command, argv: string[]): string[] {
+  const before: string[] = [];
+  const flags: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (!arg.startsWith('-')) {
+      const cmd = program.commands.find((c) => c.name() === arg);
+      // Each option moved must be one this command has, else commander's own answer stands.
+      if (!cmd || i === 0) return argv;
+      if (!flags.every((f) => cmd.options.some((o) => o.long === f || o.short === f))) return argv;
+      return [arg, ...before, ...argv.slice(i + 1)];
+    }
+    // --help, --version and unknown options stay where they are for commander to answer.
+    const flag = arg.split('=')[0]!;
+    const opt = program.commands.flatMap((c) => c.options).find((o) => o.long === flag || o.short === flag);
+    if (!opt) return argv;
+    flags.push(flag);
+    before.push(arg);
+    if (opt.required && !arg.includes('=')) {
+      if (i + 1 >= argv.length) return argv;
+      before.push(argv[++i]!);
+    }
+  }
+  return argv;
+}
+
+/**
+ * `blaine list | head`: the reader went away. What is left to print is dropped without a word;
+ * the command itself goes on to its end (a backup must not stop half-way because its reader did).
+ */
+function quietOnClosedPipe(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      stream.write = (() => true) as typeof stream.write;
+    });
+  }
+}
+
 export async function main(argv: string[]): Promise<void> {
   const program = buildProgram();
+  quietOnClosedPipe();
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(globalOptionsAfterCommand(program, argv), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) {
       // help and --version end here too, with status 0

@@ -59,3 +59,12 @@ export function parseNumber(what: string, min: number, max: number, integer = fa
     return n;
   };
 }
+
+const DURATION_UNITS: Record<string, number> = { '': 1, s: 1, m: 60, h: 3600, d: 86400 };
+
+/** "90", "90s", "15m", "2h", "1d" in milliseconds (a plain number is seconds). */
+export function parseDuration(what: string, value: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/i.exec(value);
+  if (!m) throw new UsageError(`${what} takes a duration such as 90s, 15m, 2h or 1d (written ${what}=2h), not "${value}"`);
+  return Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]! * 1000;
+}

@@ -5,6 +5,9 @@ import { Progress } from '../progress/progress.js';
 
 export type Verbosity = -1 | 0 | 1;
 
+/** How many of a run's last lines the notify hook hears. */
+export const TOLD_LINES = 60;
+
 /**
  * Where a command speaks. With --json only the result goes to stdout; every human line goes to
  * stderr so scripts can parse stdout. --log-file gets every line, debug included, with a timestamp.
@@ -49,14 +52,35 @@ export class Output {
   /** Normal output: summaries, plans. Silenced by -q. */
   info(msg: string): void {
     this.toLog('INFO', msg);
+    this.tell(msg);
     if (this.verbosity >= 0) this.human(msg);
   }
 
-  /** The final summary of a run: shown even with -q (on stderr with --json, where stdout is the result). */
+  /**
+   * The final summary of a run (on stderr with --json, where stdout is the result). Silenced by
+   * -q like all normal output: -q shows warnings and errors only, the exit status says the rest
+   * (the log file and the notify hook still get the summary).
+   */
   summary(msg: string): void {
     this.toLog('INFO', msg);
-    this.human(msg);
+    this.tell(msg);
+    if (this.verbosity >= 0) this.human(msg);
   }
+
+  /**
+   * The last lines of this run (normal output, summary, warnings, errors), in order: what the
+   * notify hook is told. Only the last TOLD_LINES are kept: a dry run may list a million operations.
+   */
+  readonly told: string[] = [];
+
+  private tell(line: string): void {
+    this.told.push(line);
+    if (this.told.length > 2 * TOLD_LINES) this.told.splice(0, this.told.length - TOLD_LINES);
+  }
+  /** The run's result as an object (what --json prints), when the command has one. */
+  outcome: unknown = null;
+  /** The status the notify hook is told when it is not this process's own (`blaine notify`). */
+  reportedStatus: number | undefined;
 
   /** Per-file detail, shown with -v. */
   detail(msg: string): void {
@@ -70,18 +94,21 @@ export class Output {
 
   warn(msg: string): void {
     this.toLog('WARN', msg);
+    this.tell(`warning: ${msg}`);
     this.clearProgress();
     process.stderr.write(`warning: ${showMountedPaths(msg)}\n`);
   }
 
   error(msg: string): void {
     this.toLog('ERROR', msg);
+    this.tell(`error: ${msg}`);
     this.clearProgress();
     process.stderr.write(`blaine: ${showMountedPaths(msg)}\n`);
   }
 
   /** A machine-readable result on stdout (only with --json). */
   result(value: unknown): void {
+    this.outcome = value;
     process.stdout.write(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? showMountedPaths(v) : v), 2) + '\n');
   }
 

@@ -16,7 +16,7 @@ test('parity resumed for a file that the same run replaces is parity of the new 
   const first = blaine([...args, '--init', '--no-parity']);
   assert.equal(first.status, 0, first.stderr);
   for (const f of files) write(f, crypto.randomBytes(20_000));
-  const second = blaine([...args, '--jobs', '4']);
+  const second = blaine([...args, '--jobs', '4', '--parity', '10']); // the disk remembers --no-parity from --init
   assert.equal(second.status, 0, second.stderr);
   assertDiskMatchesCatalog(env.disk, env.db, { parity: true });
   for (const r of rows(env.db)) {

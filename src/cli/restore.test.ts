@@ -260,7 +260,7 @@ test('restore user errors: one sentence, documented status', () => {
     fs.writeFileSync(aFile, '');
     const toFile = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', aFile, '*']);
     assert.equal(toFile.status, 2);
-    assert.equal(toFile.stderr, `blaine: --to ${aFile} is not a directory\n`);
+    assert.equal(toFile.stderr, `blaine: --to ${aFile} is a file, not a directory: give the directory to restore into\n`);
     const both = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '--missing-only', '--overwrite', '*']);
     assert.equal(both.status, 2);
     assert.equal(both.stderr, 'blaine: --missing-only leaves what exists alone; it cannot be given with --overwrite\n');

@@ -9,7 +9,7 @@ import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView, requireHostCatalog, requireKnownVolume, type DiskView } from '../archive/session.js';
 import { Catalog } from '../catalog/catalog.js';
 import { requireDiskCatalog } from '../archive/damage.js';
-import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, notAFile, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -50,8 +50,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
   if (!opts.to) throw new UsageError('--to is required: name the directory to restore into');
   if (globs.length === 0) throw new UsageError("name the files to restore (GLOB...; '*' restores everything)");
   if (opts.missingOnly && opts.overwrite) throw new UsageError('--missing-only leaves what exists alone; it cannot be given with --overwrite');
-  const to = path.resolve(opts.to);
-  if (fs.existsSync(to) && !fs.statSync(to).isDirectory()) throw new UsageError(`--to ${to} is not a directory`);
+  const to = notAFile('--to', opts.to, 'the directory to restore into');
   const db = dbPath(opts);
   if (opts.plan) {
     if (!fs.existsSync(db)) {

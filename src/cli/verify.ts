@@ -120,6 +120,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
     session.host.transaction(() =>
       session.host.finishRun(run, result.interrupted ? 'interrupted' : ok ? 'ok' : 'damage', { ...summary, seconds: (Date.now() - started) / 1000 }, null, null),
     );
+    out.outcome = summary;
     if (out.json) {
       out.result(summary);
     } else {

@@ -168,7 +168,7 @@ test('an encrypted disk fills up before a copy, with gocryptfs overhead counted,
 
   const r = s.withKey(['backup', '--dest', D, '--no-parity', '--json', s.lib]);
   assert.equal(r.status, 3, `disk full: ${r.stdout}${r.stderr}`);
-  assert.match(r.stderr, /needs \d+ bytes with parity and reserve, \d+ are free/, 'stopped by the free-space check');
+  assert.match(r.stderr, /needs [\d.]+ [KMGT]?B with parity and reserve, [\d.]+ [KMGT]?B free \([\d.]+ [KMGT]?B short\)/, 'stopped by the free-space check');
   assert.doesNotMatch(r.stderr, /while copying/, 'the disk did not run out during the copy');
   assertNoMounts(D);
   const after = fs.statfsSync(D);

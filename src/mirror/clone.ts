@@ -8,7 +8,7 @@ import { TEMP_MARK, tempName } from '../fsx/temp.js';
 import { acquireDiskLock } from '../archive/lock.js';
 import type { DiskSession, KeyProvider } from '../archive/session.js';
 import { blaineDir, cipherDir, diskCatalogPath, diskTempDir, hostSnapshotPath, onDisk, volumeFile } from '../archive/layout.js';
-import { freeBytes } from '../fsx/space.js';
+import { capacityBytes, freeBytes } from '../fsx/space.js';
 import { cipherBytes } from '../crypt/overhead.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { DiskError, ensureLayout, readVolume, writeVolume, type VolumeInfo } from '../archive/volume.js';
@@ -223,7 +223,12 @@ export async function cloneDisk(
         cat.db.prepare(`DELETE FROM meta WHERE key = 'run-in-progress'`).run();
         cat.putCopy(copyRow);
       });
-      s.host.transaction(() => s.host.putCopy(copyRow));
+      s.host.transaction(() => {
+        s.host.putCopy(copyRow);
+        // The new disk's size, for the report's bar (no archive bytes: a clone adds nothing to the archive).
+        const run = s.host.startRun('clone', s.info.volume, copyRow.copy);
+        s.host.finishRun(run, 'ok', { files: stats.files }, copyRow.freeBytes, null, { files: stats.files, capacity: capacityBytes(root) });
+      });
     } finally {
       cat.close();
     }

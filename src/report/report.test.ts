@@ -4,6 +4,12 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import test from 'node:test';
 import { blaine, isRoot, mountTmpfs, repoRoot, scratchDir, tempDir, unmount, write } from '../../test/helpers.js';
+import { Catalog } from '../catalog/catalog.js';
+import { recordVisit } from '../health/history.js';
+import { DAY_MS } from './growth.js';
+import { renderShelfHtml } from './html.js';
+import { nextSteps } from './next.js';
+import { readShelf } from './shelf.js';
 
 /** Debian's chromium, or null when it is not installed. */
 function chromiumPath(): string | null {
@@ -38,7 +44,7 @@ test('report --html: a self-contained page that Chromium renders without console
   });
   const lib = path.join(base, 'lib');
   const db = path.join(base, 'host', 'catalog.sqlite');
-  const disks = { a: path.join(base, 'a'), b: path.join(base, 'b'), b2: path.join(base, 'b2'), c: path.join(base, 'c') };
+  const disks = { a: path.join(base, 'a'), b: path.join(base, 'b'), b2: path.join(base, 'b2'), c: path.join(base, 'c'), d: path.join(base, 'd') };
   // Real small disks as root, so the bars show real sizes; plain folders otherwise (one file system).
   for (const d of Object.values(disks)) {
     if (isRoot) {
@@ -61,6 +67,18 @@ test('report --html: a self-contained page that Chromium renders without console
   const oddLabel = 'C <&> "odd"';
   for (let i = 0; i < 3; i++) write(path.join(lib, 'video', `v${i}.mkv`), Buffer.alloc(30_000, 7 + i));
   ok(blaine(['backup', ...common, '--init', '--label', oddLabel, '--dest', disks.c, lib]), 'backup C');
+  // A new disk that holds nothing yet (its data path is empty): nothing to scrub on it.
+  const emptyLib = path.join(base, 'empty-lib');
+  fs.mkdirSync(emptyLib);
+  ok(blaine(['backup', ...common, '--init', '--label', 'D', '--dest', disks.d, emptyLib]), 'backup D');
+  // B' has been read twice by smartctl; its reallocated sectors grew between the visits.
+  const volumes = JSON.parse(blaine(['disks', '--db', db, '--json']).stdout) as Array<{ label: string; copies: Array<{ copy: string; label: string }> }>;
+  const b2Copy = volumes.flatMap((v) => v.copies).find((c) => c.label === "B'")!.copy;
+  const host = Catalog.open(db);
+  const reading = (reallocated: number) => ({ device: '/dev/sdc', model: 'WDC WD80EFAX', serial: 'VAGZ1234', powerOnHours: 23456, reallocated, pending: 0, uncorrectable: 0, temperature: 35, passed: true });
+  recordVisit(host, b2Copy, reading(8), Date.now() - 9 * DAY_MS);
+  recordVisit(host, b2Copy, reading(24), Date.now() - 60_000);
+  host.close();
 
   const page = path.join(base, 'shelf.html');
   const r = blaine(['report', '--db', db, '--html', page]);
@@ -71,7 +89,7 @@ test('report --html: a self-contained page that Chromium renders without console
   const shelf = JSON.parse(blaine(['disks', '--db', db, '--json']).stdout) as Array<{
     volume: string; label: string; pending: number; copies: Array<{ copy: string; label: string }>;
   }>;
-  assert.equal(shelf.length, 3);
+  assert.equal(shelf.length, 4);
 
   const dom = spawnSync(chromium, [...headless(base, 'dom'), '--dump-dom', `file://${page}`], { encoding: 'utf8', timeout: 120_000 });
   assert.equal(dom.status, 0, dom.stderr);
@@ -91,14 +109,35 @@ test('report --html: a self-contained page that Chromium renders without console
     assert.equal(/pending action/.test(text(body)) && !/no pending actions/.test(text(body)), v.pending > 0, `pending of ${v.label}`);
   }
   const byLabel = (l: string) => text(sections.find((m) => m[1] === shelf.find((v) => v.label === l)!.volume)![2]!);
-  // B missed what was done on B' since the clone; B' is current. Only A has been scrubbed.
-  assert.match(byLabel('B'), /B\s+[0-9a-f]{8}[^]*behind its twin[^]*2 run\(s\)[^]*B'\s+[0-9a-f]{8}[^]*up to date/);
-  assert.match(byLabel('A'), /scrubbed just now/);
-  assert.doesNotMatch(byLabel('A'), /due for a scrub/);
-  assert.match(byLabel('B'), /due for a scrub/);
-  // The growth chart has a point per backup (five); a clone adds nothing to the archive.
+  // B missed what was done on B' since the clone, and says so in a box of its own; B' does not.
+  assert.match(byLabel('B'), /B\s+[0-9a-f]{8}[^]*Behind its twin[^]*2 run\(s\)[^]*B'\s+[0-9a-f]{8}/);
+  assert.equal((byLabel('B').match(/Behind its twin/g) ?? []).length, 1);
+  // A was scrubbed; no disk was made more than 30 days ago, so none is due; D holds nothing.
+  assert.match(byLabel('A'), /scrubbed \d{4}-\d\d-\d\d \d\d:\d\d \(just now\)/);
+  assert.doesNotMatch(text(dom.stdout), /due for a scrub/);
+  assert.match(byLabel('D'), /nothing to scrub yet/);
+  assert.match(byLabel('D'), /no files to read yet/);
+  assert.doesNotMatch(text(dom.stdout), /–/);
+  // Every bar, the twin's included, in words with its total; the overhead named as such.
+  for (const v of shelf) {
+    const legends = [...sections.find((m) => m[1] === v.volume)![2]!.matchAll(/<div class="legend-line">([\s\S]*?)<\/div>/g)].map((m) => text(m[1]!));
+    assert.equal(legends.length, v.copies.length);
+    for (const l of legends) assert.match(l.trim(), /^files\s+[\d.]+ [KMGT]?B\s+\+\s+overhead\s+[\d.]+ [KMGT]?B\s+\(parity, catalogs, file system: \d+% of the disk\)\s+\+\s+free\s+[\d.]+ [KMGT]?B\s+= [\d.]+ [KMGT]?B disk/, l);
+  }
+  // What each disk holds: its folders with file counts and bytes.
+  assert.match(byLabel('A'), /What it holds, below\s+[^]*photos\/\s+30\s+[\d.]+ [KM]B/);
+  assert.match(byLabel('B'), /music\/\s+1[01]\s+/);
+  // Local times, never a raw UTC ISO string.
+  assert.doesNotMatch(text(dom.stdout), /\d{4}-\d\d-\d\dT\d\d:\d\d/);
+  // The box at the top: B' first (its health), then B (behind); the scrub rule is stated.
+  const next = text(/<section class="next">([\s\S]*?)<\/section>/.exec(dom.stdout)?.[1] ?? '');
+  assert.match(next, /^\s*What to do next\s+urgent\s+B'\s*: copy what it holds elsewhere and replace it\s+\(disk "B'" \(\/dev\/sdc, serial VAGZ1234\) is wearing out: reallocated sectors 8 → 24/);
+  assert.match(next, /soon\s+B\s*: plug it in to catch it up with its twin\s+\(2 run\(s\) behind/);
+  assert.match(text(dom.stdout), /The scrub rule: a disk that holds files is due when\s+blaine verify --checksum\s+has not read it for 30 days/);
+  assert.match(byLabel('B'), /reallocated sectors 24 \(\+16\)/);
+  // The growth chart has a point per backup (six); a clone adds nothing to the archive.
   const chart = /<svg class="growth"[\s\S]*?<\/svg>/.exec(dom.stdout)?.[0] ?? '';
-  assert.equal((chart.match(/<circle/g) ?? []).length, 5);
+  assert.equal((chart.match(/<circle/g) ?? []).length, 6);
 
   const artifacts = path.join(repoRoot, 'test-artifacts');
   fs.mkdirSync(artifacts, { recursive: true });
@@ -111,6 +150,32 @@ test('report --html: a self-contained page that Chromium renders without console
   });
   assert.equal(s.status, 0, s.stderr);
   assert.deepEqual([...fs.readFileSync(shot).subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG screenshot');
+});
+
+test('the scrub rule: a month on, every disk that holds files is due and says since when; an empty one is not', (t) => {
+  const base = scratchDir(t, 'blaine-report-');
+  const lib = path.join(base, 'lib');
+  const db = path.join(base, 'catalog.sqlite');
+  write(path.join(lib, 'photos', '2019', 'a.jpg'), 'a picture');
+  fs.mkdirSync(path.join(base, 'empty'));
+  for (const [label, data] of [['A', lib], ['E', path.join(base, 'empty')]] as const) {
+    fs.mkdirSync(path.join(base, label));
+    ok(blaine(['backup', '--db', db, '--no-parity', '--reserve', '0', '--init', '--label', label, '--dest', path.join(base, label), data]), label);
+  }
+  ok(blaine(['verify', '--db', db, '--dest', path.join(base, 'A'), '--checksum']), 'scrub A');
+  const host = Catalog.open(db, { readonly: true });
+  try {
+    const now = Date.now();
+    assert.deepEqual(nextSteps(readShelf(host, now, 30)), []);
+    assert.match(renderShelfHtml(readShelf(host, now, 30)), /Nothing to do: every disk is up to date, scrubbed on time and healthy/);
+    const later = readShelf(host, now + 31 * DAY_MS, 30);
+    const steps = nextSteps(later);
+    assert.deepEqual(steps.map((s) => [s.level, s.disk, s.action]), [['when-convenient', 'A', 'bring it back for a scrub (verify --checksum)']]);
+    assert.match(steps[0]!.why, /^last read in full \d{4}-\d\d-\d\d \d\d:\d\d \(1 month ago\); the rule: every 30 days$/);
+    assert.equal(later.volumes.find((v) => v.label === 'E')!.copies[0]!.scrubDue, false);
+  } finally {
+    host.close();
+  }
 });
 
 test('report: --html is required, and a host catalog must exist', (t) => {

@@ -4,6 +4,7 @@
  */
 import type { Catalog, CopyRow, RunRow } from '../catalog/catalog.js';
 import { archiveSeries, DAY_MS, growthPerDay, type RunPoint } from './growth.js';
+import { healthByCopy, type HealthNow } from '../health/history.js';
 
 /** How much a copy lacks: the runs on its other copies since it was last synced, and what they changed. */
 export interface Lag {
@@ -64,8 +65,22 @@ export interface ShelfCopy {
   lastVerifyChecked: number;
   /** The last verify that read file contents (a scrub). */
   lastScrub: string | null;
-  /** No scrub within the shelf's scrub interval: bring this disk back for `verify --checksum`. */
+  /**
+   * The scrub rule: a copy that holds files is due when no `verify --checksum` has read it within
+   * the scrub interval, counted from when the copy was made (a new disk or clone was just written).
+   */
   scrubDue: boolean;
+  /** The first run recorded on this copy (its making), ISO. */
+  made: string | null;
+  /** The latest SMART reading and the one before (null: never read). */
+  health: HealthNow | null;
+}
+
+/** A folder a volume holds, with what is in it (files below it at any depth). */
+export interface HeldFolder {
+  path: string;
+  files: number;
+  bytes: number;
 }
 
 export interface ShelfVolume {
@@ -78,10 +93,15 @@ export interface ShelfVolume {
   /** Share (0..1) of the volume's files whose contents were read within the scrub interval. */
   verifiedShare: number;
   copies: ShelfCopy[];
+  /** The largest folders it holds (two levels below the shelf's common folder), largest first; and how many more. */
+  folders: HeldFolder[];
+  moreFolders: number;
 }
 
 export interface Shelf {
   generated: number;
+  /** The folder every archived path lies under (e.g. /mnt/media/); folders are named below it. */
+  commonFolder: string;
   scrubDays: number;
   volumes: ShelfVolume[];
   /** Archive size after each run, one value per volume in `volumes` order. */
@@ -119,6 +139,8 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
   }>;
   const since = Math.floor((now - scrubDays * DAY_MS) / 1000);
   const verifiedCount = host.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true);
+  const health = healthByCopy(host);
+  const common = counts ? commonFolder(host) : '/';
   const volumes = host.volumes().map((v): ShelfVolume => {
     const stats = counts ? host.volumeStats(v.uuid) : { files: 0, bytes: 0 };
     const pending = { RENAME: 0, LINK: 0, DELETE: 0, total: 0 };
@@ -136,12 +158,14 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
       bytes: stats.bytes,
       pending,
       verifiedShare: stats.files === 0 ? 1 : verified / stats.files,
-      copies: copies.filter((c) => c.volume === v.uuid).map((c) => shelfCopy(c, runs, v.generation, now, scrubDays)),
+      copies: copies.filter((c) => c.volume === v.uuid).map((c) => shelfCopy(c, runs, v.generation, now, scrubDays, stats.files > 0, health.get(c.copy) ?? null)),
+      ...(counts ? heldFolders(host, v.uuid, common) : { folders: [], moreFolders: 0 }),
     };
   });
   const points = runPoints(runs);
   return {
     generated: now,
+    commonFolder: common,
     scrubDays,
     volumes,
     growth: archiveSeries(points, volumes.map((v) => v.volume)),
@@ -149,12 +173,49 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
   };
 }
 
-function shelfCopy(c: CopyRow, runs: readonly RunRow[], generation: number, now: number, scrubDays: number): ShelfCopy {
+/** How many folders of each volume the report names. */
+const FOLDERS_SHOWN = 6;
+
+/** The folder all archived paths share: the lowest and highest path in order share every common prefix. */
+function commonFolder(host: Catalog): string {
+  const r = host.db.prepare(`SELECT min(path) AS lo, max(path) AS hi FROM files`).get() as { lo: string | null; hi: string | null };
+  if (!r.lo || !r.hi) return '/';
+  let i = 0;
+  while (i < r.lo.length && r.lo[i] === r.hi[i]) i++;
+  return r.lo.slice(0, r.lo.lastIndexOf('/', i - 1) + 1) || '/';
+}
+
+/** A volume's files grouped by the folder two levels below the common one ("photos/2019"), largest first. */
+function heldFolders(host: Catalog, volume: string, common: string): { folders: HeldFolder[]; moreFolders: number } {
+  const byFolder = new Map<string, HeldFolder>();
+  for (const row of host.db.prepare(`SELECT path, size FROM files WHERE volume = ? AND kind = 'file'`).iterate(volume) as Iterable<{ path: string; size: number }>) {
+    const parts = row.path.slice(common.length).split('/');
+    const folder = parts.length > 1 ? parts.slice(0, Math.min(2, parts.length - 1)).join('/') + '/' : '(top level)';
+    const f = byFolder.get(folder) ?? { path: folder, files: 0, bytes: 0 };
+    f.files++;
+    f.bytes += row.size;
+    byFolder.set(folder, f);
+  }
+  const all = [...byFolder.values()].sort((a, b) => b.bytes - a.bytes || a.path.localeCompare(b.path));
+  return { folders: all.slice(0, FOLDERS_SHOWN), moreFolders: Math.max(0, all.length - FOLDERS_SHOWN) };
+}
+
+function shelfCopy(
+  c: CopyRow,
+  runs: readonly RunRow[],
+  generation: number,
+  now: number,
+  scrubDays: number,
+  holdsFiles: boolean,
+  health: HealthNow | null,
+): ShelfCopy {
   let lastVerify: RunRow | null = null;
   let lastScrub: RunRow | null = null;
   let capacity: number | null = null;
+  let made: string | null = null;
   for (const r of runs) {
     if (r.copy !== c.copy) continue;
+    made ??= r.finished;
     if (r.capacity !== null) capacity = r.capacity;
     if (r.command !== 'verify' || r.status === 'error') continue;
     lastVerify = r;
@@ -170,6 +231,8 @@ function shelfCopy(c: CopyRow, runs: readonly RunRow[], generation: number, now:
     lastVerify: lastVerify?.finished ?? null,
     lastVerifyChecked: num(lastVerify?.summary.checked),
     lastScrub: lastScrub?.finished ?? null,
-    scrubDue: lastScrub === null || Date.parse(lastScrub.finished) < now - scrubDays * DAY_MS,
+    scrubDue: holdsFiles && Date.parse(lastScrub?.finished ?? made ?? c.lastSync ?? new Date(now).toISOString()) < now - scrubDays * DAY_MS,
+    made,
+    health,
   };
 }

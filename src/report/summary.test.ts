@@ -72,14 +72,14 @@ test('summary: pending actions per offline disk, a twin behind, and the next ste
 test('shelf facts: actions waiting on other volumes, and each copy behind with its most current twin', () => {
   const copy = (label: string, runs: number, days: number): ShelfCopy => ({
     copy: `${label}-id`, label, lastSync: null, free: null, capacity: null, behind: { runs, files: runs, bytes: 0, days },
-    lastVerify: null, lastVerifyChecked: 0, lastScrub: null, scrubDue: true,
+    lastVerify: null, lastVerifyChecked: 0, lastScrub: null, scrubDue: true, made: null, health: null,
   });
   const volume = (label: string, pending: number, copies: ShelfCopy[]): ShelfVolume => ({
     volume: `${label}-uuid`, label, encrypted: false, files: 0, bytes: 0,
-    pending: { RENAME: pending, LINK: 0, DELETE: 0, total: pending }, verifiedShare: 1, copies,
+    pending: { RENAME: pending, LINK: 0, DELETE: 0, total: pending }, verifiedShare: 1, copies, folders: [], moreFolders: 0,
   });
   const shelf: Shelf = {
-    generated: 10 * DAY_MS, scrubDays: 30, perDay: 5 * GB, growth: [],
+    generated: 10 * DAY_MS, commonFolder: '/', scrubDays: 30, perDay: 5 * GB, growth: [],
     volumes: [volume('A', 3, [copy('A', 0, 0)]), volume('C', 2, [copy('C', 4, 9), copy("C'", 0, 0), copy('C"', 1, 1)])],
   };
   assert.deepEqual(shelfFacts(shelf, 'C-uuid'), {
@@ -98,4 +98,11 @@ test('state lines alone (apply, clone): free space, then what the caller adds, t
     'next: disk full: mount a new disk and run `blaine backup --init --label NAME --dest DISK PATH...`',
   ]);
   assert.deepEqual(stateLines({ ...state, freeBytes: null, pendingOffline: [], stopped: null }), []);
+});
+
+test('an interrupted --init run is not told to run the same command again: that command would be refused', () => {
+  assert.deepEqual(summaryLines(facts({ stopped: 'interrupted', init: true })).filter((l) => l.startsWith('next:')), [
+    'next: interrupted: run the same command again without --init to continue (the disk is made already)',
+  ]);
+  assert.ok(summaryLines(facts({ stopped: 'interrupted' })).includes('next: interrupted: run the same command again to continue'));
 });

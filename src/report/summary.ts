@@ -30,6 +30,8 @@ export interface RunFacts {
   paths: string[];
   /** A dry run: what would be done, nothing about free space or next steps. */
   dryRun?: boolean;
+  /** The command had --init: running it again as it was would be refused (the disk is made). */
+  init?: boolean;
 }
 
 /** What the shelf adds to a run's own numbers: growth, actions waiting elsewhere, copies behind. */
@@ -89,7 +91,7 @@ export function summaryLines(f: RunFacts): string[] {
   return lines;
 }
 
-export type StateFacts = Pick<RunFacts, 'label' | 'freeBytes' | 'perDay' | 'pendingOffline' | 'behind' | 'stopped' | 'paths'>;
+export type StateFacts = Pick<RunFacts, 'label' | 'freeBytes' | 'perDay' | 'pendingOffline' | 'behind' | 'stopped' | 'paths' | 'init'>;
 
 /**
  * The lines every command that wrote a disk ends with: free space and how long it lasts, actions
@@ -111,7 +113,7 @@ export function stateLines(f: StateFacts, middle: string[] = []): string[] {
   if (f.stopped === 'disk-full') {
     next.push(`disk full: mount a new disk and run \`blaine backup --init --label NAME --dest DISK ${paths}\``);
   } else if (f.stopped === 'interrupted') {
-    next.push('interrupted: run the same command again to continue');
+    next.push(f.init ? 'interrupted: run the same command again without --init to continue (the disk is made already)' : 'interrupted: run the same command again to continue');
   } else {
     const days = daysLeft(f.freeBytes, f.perDay);
     if (days !== null && days < LOW_DAYS) next.push(`"${f.label}" fills in about ${n(days)} day(s): have a new disk ready`);
