@@ -121,12 +121,19 @@ export function applyLink(env: ApplyEnv, op: Extract<Operation, { type: 'link' }
 async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, replaces: CatalogEntry | undefined): Promise<void> {
   const { ctx, fs } = env;
   // The plan may predate the source's copy (same run): its SHA1 and parity are in the catalog now.
-  const from = ctx.disk.get(ctx.volume, planned.path) ?? planned;
+  const stored = ctx.disk.get(ctx.volume, planned.path);
+  const from = stored ?? planned;
   const src = onDisk(ctx.root, from.path);
   const dest = onDisk(ctx.root, r.path);
   if (!fs.existsSync(src)) {
-    // The disk lost the file the catalog promised (damage, a hand edit): store the content afresh.
-    ctx.warn(`${from.path} is catalogued but missing on the disk; copying ${r.path} instead of linking`);
+    if (stored === undefined) {
+      // Planned as this run's copy, which did not happen: the file vanished or kept changing while
+      // it was read (said when it was skipped). Nothing is wrong with the disk.
+      ctx.detail(`${planned.path} was not stored in this run; copying ${r.path} itself instead of linking it there`);
+    } else {
+      // The disk lost the file the catalog promised (damage, a hand edit): store the content afresh.
+      ctx.warn(`${from.path} is catalogued but missing on the disk; copying ${r.path} instead of linking`);
+    }
     return copyFile(env, r, replaces);
   }
   fs.mkdirSync(path.dirname(dest), { recursive: true });
