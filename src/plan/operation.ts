@@ -72,7 +72,7 @@ export interface Plan {
   guarded: Array<{ root: string; reason: string }>;
   /**
    * Paths where a directory of stored files was and something else is now (a symlink, a file) that
-   * this run does not archive: the stored files below stay (no --clean, excluded, the guard, an
+   * this run does not archive: the stored files below stay (no --clean, the mass-delete guard, an
    * incomplete scan), and the disk cannot hold both. `kept`: how many stored files are below.
    */
   blocked?: Array<{ path: string; kind: 'file' | 'symlink'; kept: number }>;

@@ -506,7 +506,7 @@ test('a folder that became a file or a symlink, with --clean: its stored files g
   assert.equal(q.counts.removed, 3);
 });
 
-test('a folder that became a symlink: the mass-delete guard, an exclusion or an incomplete scan keep its files', () => {
+test('a folder that became a symlink: the mass-delete guard or an incomplete scan keep its files; an exclusion only without --clean', () => {
   const { link, other, entries } = formerFolder();
   const guarded = run([link, other], entries, { clean: true, maxDeletePct: 10 });
   assert.deepEqual(brief(guarded.ops), []);
@@ -516,16 +516,19 @@ test('a folder that became a symlink: the mass-delete guard, an exclusion or an 
   const incomplete = run([link, other], entries, { clean: true, scan: { complete: false } });
   assert.deepEqual(brief(incomplete.ops), []);
   assert.equal(incomplete.blocked?.length, 1);
-  const excluded = plan({
+  const excluded = (clean: boolean) => plan({
     scans: [{ root: ROOT, complete: true, exists: true, records: [link, other], skipped: [] }],
     catalog: view(entries), current: CUR, hashes: new Map(),
-    options: { ...defaults, clean: true },
+    options: { ...defaults, clean },
     excluded: (p) => p.endsWith('/b.jpg'),
   });
-  // a.jpg may go; b.jpg is excluded and kept, so the link still cannot be made
-  assert.deepEqual(brief(excluded.ops), ['delete /data/photos/2019/a.jpg (removed)']);
-  assert.deepEqual(excluded.blocked, [{ path: '/data/photos/2019', kind: 'symlink', kept: 1 }]);
-  assert.equal(excluded.counts.excluded, 1);
+  // an excluded file is kept only while nothing needs its place: with --clean it goes too
+  assert.deepEqual(brief(excluded(true).ops), ['delete /data/photos/2019/a.jpg (removed)', 'delete /data/photos/2019/sub/b.jpg (removed)', 'symlink /data/photos/2019']);
+  assert.equal(excluded(true).counts.excluded, 0);
+  assert.deepEqual(brief(excluded(false).ops), []);
+  assert.deepEqual(excluded(false).blocked, [{ path: '/data/photos/2019', kind: 'symlink', kept: 2 }]);
+  assert.equal(excluded(false).counts.excluded, 1);
+  assert.equal(excluded(false).counts.missing, 1);
 });
 
 test('a folder stored on an offline volume that became a symlink: the link is made here; the files are kept, or deferred DELETEs', () => {

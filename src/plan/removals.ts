@@ -53,9 +53,12 @@ export function belowFormerDirs(ix: PlanIndex, d: Decisions): Map<FileRecord, Ca
   return below;
 }
 
-/** Whether a stored file below a former directory may go in this run (see belowFormerDirs). */
+/**
+ * Whether a stored file below a former directory may go in this run (see belowFormerDirs). An
+ * excluded one too: it is kept only while nothing needs its place.
+ */
 function mayGo(ix: PlanIndex, e: CatalogEntry, removing: boolean): boolean {
-  return removing && ix.status.get(e) !== 'excluded' && !ix.inIncompleteRoot(e.path);
+  return removing && !ix.inIncompleteRoot(e.path);
 }
 
 /** The records a run must leave out: former directories whose stored files below are kept. */
