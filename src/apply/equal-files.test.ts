@@ -55,11 +55,11 @@ function counted(c: Catalog, tally: { rows: number }): Catalog {
   });
 }
 
-/** N equal new files, each copied with dedupe as a backup plans them; the rows the run read. */
-async function storeEqualFiles(t: test.TestContext, n: number): Promise<{ rows: number; root: string; lib: string; disk: Catalog }> {
+/** Files of equal content in a library folder, an empty disk folder and in-memory catalogs closed after the test. */
+function equalFiles(t: test.TestContext, names: string[], content: string) {
   const dir = scratchDir(t);
   const lib = path.join(dir, 'lib');
-  for (let i = 0; i < n; i++) writeUnder(lib, `f${String(i).padStart(5, '0')}`, 'placeholder\n');
+  for (const n of names) writeUnder(lib, n, content);
   const root = path.join(dir, 'disk');
   fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
   const host = Catalog.memory();
@@ -68,6 +68,13 @@ async function storeEqualFiles(t: test.TestContext, n: number): Promise<{ rows: 
     host.close();
     disk.close();
   });
+  return { lib, root, host, disk };
+}
+
+/** N equal new files, each copied with dedupe as a backup plans them; the rows the run read. */
+async function storeEqualFiles(t: test.TestContext, n: number): Promise<{ rows: number; root: string; lib: string; disk: Catalog }> {
+  const names = Array.from({ length: n }, (_, i) => `f${String(i).padStart(5, '0')}`);
+  const { lib, root, host, disk } = equalFiles(t, names, 'placeholder\n');
   const tally = { rows: 0 };
   const ops: Operation[] = fs.readdirSync(lib).sort().map((f) => ({ type: 'copy', record: recordOf(path.join(lib, f)), why: 'added', dedupe: true }));
   const warnings: string[] = [];
@@ -94,18 +101,8 @@ test('equal small files: the catalog rows read grow linearly with their number',
 });
 
 test('a link refused with EMLINK starts a new link group; planned links fall back to a copy of their own', async (t) => {
-  const dir = scratchDir(t);
-  const lib = path.join(dir, 'lib');
   const names = ['a', 'b', 'c', 'd', 'e'];
-  for (const n of names) writeUnder(lib, n, 'equal bytes\n');
-  const root = path.join(dir, 'disk');
-  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
-  const host = Catalog.memory();
-  const disk = Catalog.memory();
-  t.after(() => {
-    host.close();
-    disk.close();
-  });
+  const { lib, root, host, disk } = equalFiles(t, names, 'equal bytes\n');
   const run = async (ops: Operation[], faults: string) => {
     const warnings: string[] = [];
     const ex = new Executor({
