@@ -547,3 +547,19 @@ test('a folder that went away: its files are kept without --clean, removed with 
   assert.equal(run([other], entries).counts.missing, 2);
   assert.deepEqual(brief(run([other], entries, { clean: true }).ops), ['delete /data/photos/2019/a.jpg (removed)', 'delete /data/photos/2019/sub/b.jpg (removed)']);
 });
+
+test('equal new files whose content is stored read the names of that content once, not once each (issue 26 item 5)', () => {
+  const first = rec('stored/a', { content: 'same' });
+  const entries = [stored(first, CUR, 'sha-same')];
+  for (let i = 0; i < 50; i++) entries.push(stored(rec(`stored/more${i}`, { content: 'same', inode: first.inode }), CUR, 'sha-same'));
+  const news = Array.from({ length: 200 }, (_, i) => rec(`new/f${String(i).padStart(3, '0')}`, { content: 'same' }));
+  const v = view(entries);
+  let lookups = 0;
+  const counting: CatalogView = { ...v, hasSize: () => true, findContent: (size, sha1) => (lookups++, v.findContent(size, sha1)) };
+  const p = plan({
+    scans: [{ root: ROOT, complete: true, exists: true, records: [first, ...entries.slice(1).map((e) => rec(e.path, { content: 'same', inode: first.inode })), ...news], skipped: [] }],
+    catalog: counting, current: CUR, hashes: new Map(news.map((r) => [r.path, 'sha-same'])), options: defaults,
+  });
+  assert.equal(p.ops.filter((op) => op.type === 'link').length, 200);
+  assert.equal(lookups, 1);
+});
