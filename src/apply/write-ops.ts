@@ -156,6 +156,7 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   const src = onDisk(ctx.root, from.path);
   const dest = onDisk(ctx.root, r.path);
   if (!fs.existsSync(src)) {
+    if (copyMade) return false; // r's own copy is in place already
     if (stored === undefined) {
       // Planned as this run's copy, which did not happen: the file vanished or kept changing while
       // it was read (said when it was skipped). Nothing is wrong with the disk.
