@@ -9,9 +9,15 @@
  * whose JS walk does the same over node:fs and is the reference): it is asked about exclusions,
  * told about skipped entries, and turns chunks into records.
  *
- * scanTree(dir, rel, only, chunkSize, excluded, onChunk, onSkip, onProgress) -> complete (boolean)
+ * scanTree(dir, rel, only, chunkSize, excluded, onChunk, onSkip, onProgress, since) -> complete (boolean)
  *   rel: dir's path relative to the data path ("" or ending in "/"), what `excluded` is asked with
  *   only: the names of dir's entries to walk (the others are left to another call), or null for all
+ *   since: with `only`, when (ms since 1970) the listing those names came from began: dir must not
+ *     have changed since, or the names are stale and dir's part counts as not scanned (0: no check)
+ * A directory that changed while it was listed (its ctime not older than the listing's
+ * start, less SETTLE_MARGIN_NS) may have lost an entry that was being renamed: it is listed again,
+ * and after SETTLE_TRIES such listings it is skipped with EAGAIN, which makes the scan incomplete,
+ * so that nothing below it is taken as gone (SPEC §5).
  *   excluded(rel, isDir) -> boolean, or null when nothing is excluded
  *   onChunk(text, info, targets, next): text is "path\0stamp\0path\0stamp..." (stamps exactly as
  *     src/catalog/stamp.ts writes them), info FIELDS numbers per file (the enum below), targets
@@ -41,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { F_KIND, F_ERRNO, F_MODE, F_SIZE, F_MTIME_S, F_MTIME_NS, F_DEV, F_INO_HI, F_INO_LO, F_NLINK, F_UID, F_GID, FIELDS };
@@ -206,7 +213,35 @@ typedef struct {
   int depth;
   char **only; /* sorted, for bsearch; NULL: every entry of the top directory */
   size_t only_count;
+  int64_t since_ns; /* with only: the top directory must not have changed since (0: no check) */
 } walk_t;
+
+/* File times come from the kernel's coarse clock (a few ms behind) or, on newer kernels, a finer
+ * one: a change this close to a listing's start is taken as made during it. */
+#define SETTLE_MARGIN_NS 20000000LL
+#define SETTLE_TRIES 5
+
+static int64_t now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+/* The last time an entry of the open directory fd was added, removed or renamed (or fd itself
+ * changed): its ctime, which, unlike the mtime, no tool can set to the future. */
+static int64_t changed_ns(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0) return INT64_MAX;
+  return (int64_t)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+}
+
+/* Waits (at most 100 ms) until a listing begun now would start after the change at `changed`. */
+static void settle(int64_t changed) {
+  for (int i = 0; i < 20 && now_ns() - SETTLE_MARGIN_NS <= changed; i++) {
+    struct timespec d = {0, 5000000L};
+    nanosleep(&d, NULL);
+  }
+}
 
 static int by_string(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
@@ -413,17 +448,36 @@ static int walk_dir(walk_t *w, int fd) {
     close(fd);
     return skip_dir(w, err);
   }
-  if (list_dir(w, fd, &v, &count, &err)) {
-    close(dfd);
-    return -1;
-  }
-  if (err) {
-    close(dfd);
-    return skip_dir(w, err);
+  int top = w->depth == 0;
+  int64_t since = top && w->only ? w->since_ns : 0;
+  for (int tries = 1;; tries++) {
+    int64_t started = now_ns() - SETTLE_MARGIN_NS;
+    if (list_dir(w, fd, &v, &count, &err)) {
+      close(dfd);
+      return -1;
+    }
+    if (err) {
+      close(dfd);
+      return skip_dir(w, err);
+    }
+    int64_t changed = changed_ns(dfd);
+    if (changed < started && (since == 0 || changed < since)) break;
+    free_entries(v, count);
+    /* Stale names from an earlier listing cannot be listed again here: another part holds the rest. */
+    if (since != 0 || tries == SETTLE_TRIES) {
+      close(dfd);
+      return skip_dir(w, EAGAIN);
+    }
+    settle(changed);
+    fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+      err = errno;
+      close(dfd);
+      return skip_dir(w, err);
+    }
   }
   size_t abs_len = w->abs.len, rel_len = w->rel.len;
   int r = 0;
-  int top = w->depth == 0;
   w->depth++;
   for (size_t i = 0; i < count && r == 0; i++) {
     if (top && w->only) {
@@ -481,8 +535,8 @@ static int read_only(walk_t *w, napi_value arr) {
 }
 
 static napi_value scan_tree(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
+  size_t argc = 9;
+  napi_value argv[9];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) {
     napi_throw_type_error(env, NULL, "scanTree(dir, rel, only, chunkSize, excluded, onChunk, onSkip, onProgress)");
     return NULL;
@@ -510,6 +564,9 @@ static napi_value scan_tree(napi_env env, napi_callback_info info) {
   w.on_skip = argv[6];
   napi_typeof(env, argv[7], &t);
   w.on_progress = t == napi_function ? argv[7] : NULL;
+  double since_ms = 0;
+  if (argc >= 9) napi_get_value_double(env, argv[8], &since_ms);
+  w.since_ns = since_ms > 0 ? (int64_t)(since_ms * 1e6) : 0;
   /* Every failure below sets w.stop (with a JS exception pending) and falls through to the cleanup. */
   if (got_dir != JS_UTF8_OK || got_rel != JS_UTF8_OK) oom(&w);
   else read_only(&w, argv[2]);

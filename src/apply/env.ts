@@ -97,6 +97,11 @@ export interface ApplyEnv {
   readonly parked: Set<string>;
   /** The operation under way turned out to be content the volume already had. */
   deduped: boolean;
+  /**
+   * By content, mode and owner (write-ops.ts contentKey): the stored name equal files link to from
+   * now on, once another name's inode had all the names the file system allows (EMLINK).
+   */
+  readonly linkGroups: Map<string, CatalogEntry>;
   /** The operation under way found its source file gone: nothing was done, nothing to count. */
   vanished: boolean;
   /** Records why the run stops (the first reason wins); the operation under way is the last. */

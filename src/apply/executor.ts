@@ -70,6 +70,7 @@ export class Executor implements Applier {
       loosened: new LoosenedNames(ctx.volume),
       parked,
       deduped: false,
+      linkGroups: new Map(),
       vanished: false,
       stop,
       stored: (e) => storedRow(ctx, e),

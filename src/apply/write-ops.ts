@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
-import { entryFor, sameModeOwner } from '../plan/entry.js';
+import { entryFor } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { removeParity } from '../parity/paths.js';
 import { CopyError, copyWithSha1, installTemp, makeSymlink, type CopyResult, type TempCopy } from '../fsx/copy.js';
@@ -30,7 +30,31 @@ export function applyCopy(env: ApplyEnv, op: Extract<Operation, { type: 'copy' }
   return copyFile(env, op.record, op.replaces, op.dedupe ?? false);
 }
 
-async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | undefined, dedupe = false, retried = false): Promise<void> {
+/** Files that may share one stored inode: equal bytes, mode and owner (SPEC §3). */
+const contentKey = (size: number, sha1: string, m: { mode: number; uid: number; gid: number }) => `${size}:${sha1}:${m.mode & 0o7777}:${m.uid}:${m.gid}`;
+
+/**
+ * A stored name on this disk that the fresh copy of r can become a link to: the run's newest link
+ * group of that content if one was started (EMLINK), else the catalog's first twin that is on the
+ * disk. One row read in the usual case, whatever the number of equal files.
+ */
+function storedTwin(env: ApplyEnv, r: FileRecord, sha1: string): CatalogEntry | undefined {
+  const { ctx, fs } = env;
+  const usable = (e: CatalogEntry) => e.path !== r.path && fs.existsSync(onDisk(ctx.root, e.path));
+  const head = env.linkGroups.get(contentKey(r.size, sha1, r));
+  if (head && usable(head)) return head;
+  for (const e of ctx.disk.twins(ctx.volume, r.size, sha1, r)) if (usable(e)) return e;
+  return undefined;
+}
+
+async function copyFile(
+  env: ApplyEnv,
+  r: FileRecord,
+  replaces: CatalogEntry | undefined,
+  dedupe = false,
+  retried = false,
+  startsGroup = false,
+): Promise<void> {
   const { ctx, fs } = env;
   const pct = ctx.parity ? ctx.parityPct : 0;
   // A copy made ahead had its space checked (and counted) before it was written.
@@ -52,7 +76,7 @@ async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | u
       const now = currentRecord(r, fs);
       if (now) {
         ctx.detail(`${r.path} changed while it was copied; copying it again`);
-        return copyFile(env, now, replaces, dedupe, true);
+        return copyFile(env, now, replaces, dedupe, true, startsGroup);
       }
     }
     if (err instanceof CopyError && (err.code === 'SOURCE' || err.code === 'CHANGED')) {
@@ -80,24 +104,23 @@ async function copyFile(env: ApplyEnv, r: FileRecord, replaces: CatalogEntry | u
   env.batch.wroteData = true;
   if (!early) env.space.wrote(requiredBytes(res.bytes, pct, 0, ctx.storedBytes));
   if (dedupe && res.bytes > 0) {
-    const twin = ctx.disk
-      .findContent(res.bytes, res.sha1)
-      .find(
-        (e) =>
-          e.volume === ctx.volume && e.kind === 'file' && e.path !== r.path && sameModeOwner(e, r) &&
-          fs.existsSync(onDisk(ctx.root, e.path)),
-      );
+    const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha1);
     if (twin) {
-      // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin.
+      // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin,
       env.deduped = true;
-      return linkName(env, { ...r, size: res.bytes }, twin, replaces);
+      if (await linkName(env, { ...r, size: res.bytes }, twin, replaces, true)) return;
+      // unless the twin has all the names it can have: the copy stays, the head of a new group.
+      env.deduped = false;
+      startsGroup = true;
     }
   }
   env.result.bytesCopied += res.bytes;
   displace(env, replaces);
   if (replaces && replaces.volume !== ctx.volume) env.batch.drop(replaces);
   // The size copied is what the file held while read; a file growing meanwhile is caught next run.
-  env.batch.put(entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha1));
+  const entry = entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha1);
+  env.batch.put(entry);
+  if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha1, r), entry);
   ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
   env.parity.start(r.path, res.bytes);
 }
@@ -114,25 +137,54 @@ export function applySymlink(env: ApplyEnv, op: Extract<Operation, { type: 'syml
   ctx.detail(`symlink ${r.path} -> ${r.linkTarget}`);
 }
 
-export function applyLink(env: ApplyEnv, op: Extract<Operation, { type: 'link' }>): Promise<void> {
-  return linkName(env, op.record, op.from, op.replaces);
+export async function applyLink(env: ApplyEnv, op: Extract<Operation, { type: 'link' }>): Promise<void> {
+  await linkName(env, op.record, op.from, op.replaces);
 }
 
-async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, replaces: CatalogEntry | undefined): Promise<void> {
+/**
+ * Makes r a new name of the stored file `planned`. When that file has all the names the file
+ * system allows (EMLINK; ext4: 65,000), r links to the run's newer group of the content, or is
+ * stored as a separate copy that later equal files link to — in every run, so that the disk holds
+ * every name. `copyMade`: r's own fresh copy is already at its place (a copy that found a twin);
+ * false is then returned when it must stay, and nothing is changed.
+ */
+async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, replaces: CatalogEntry | undefined, copyMade = false): Promise<boolean> {
   const { ctx, fs } = env;
   // The plan may predate the source's copy (same run): its SHA1 and parity are in the catalog now.
-  const from = ctx.disk.get(ctx.volume, planned.path) ?? planned;
+  const stored = ctx.disk.get(ctx.volume, planned.path);
+  const from = stored ?? planned;
   const src = onDisk(ctx.root, from.path);
   const dest = onDisk(ctx.root, r.path);
   if (!fs.existsSync(src)) {
-    // The disk lost the file the catalog promised (damage, a hand edit): store the content afresh.
-    ctx.warn(`${from.path} is catalogued but missing on the disk; copying ${r.path} instead of linking`);
-    return copyFile(env, r, replaces);
+    if (copyMade) return false; // r's own copy is in place already
+    if (stored === undefined) {
+      // Planned as this run's copy, which did not happen: the file vanished or kept changing while
+      // it was read (said when it was skipped). Nothing is wrong with the disk.
+      ctx.detail(`${planned.path} was not stored in this run; copying ${r.path} itself instead of linking it there`);
+    } else {
+      // The disk lost the file the catalog promised (damage, a hand edit): store the content afresh.
+      ctx.warn(`${from.path} is catalogued but missing on the disk; copying ${r.path} instead of linking`);
+    }
+    await copyFile(env, r, replaces);
+    return true;
   }
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   const tmp = path.join(path.dirname(dest), tempName(path.basename(dest)));
   fs.rmSync(tmp, { force: true });
-  fs.linkSync(src, tmp);
+  try {
+    fs.linkSync(src, tmp);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EMLINK' || from.sha1 === null) throw err;
+    const key = contentKey(from.size, from.sha1, r);
+    const head = env.linkGroups.get(key);
+    if (head && head.path !== from.path && head.path !== r.path && fs.existsSync(onDisk(ctx.root, head.path))) {
+      return linkName(env, r, head, replaces, copyMade);
+    }
+    ctx.detail(`${from.path} has as many names as the file system allows; ${r.path} is stored as a copy of its own`);
+    if (copyMade) return false;
+    await copyFile(env, r, replaces, false, false, true);
+    return true;
+  }
   fs.renameSync(tmp, dest);
   // rename(2) of one name of a file onto another name of the same file does nothing at all: the
   // temporary name would stay beside the user's file (a rerun after a crash meets exactly that).
@@ -143,4 +195,5 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   env.parity.linkName(from, r.path, entry);
   env.batch.put(entry);
   ctx.detail(`linked ${r.path} to ${from.path}`);
+  return true;
 }

@@ -117,7 +117,10 @@ export async function planWithHashes(
   let current = scans;
   for (let round = 0; round < 5; round++) {
     const p = plan({ scans: current, catalog: view, current: volume, hashes, options, excluded });
-    if (p.needHash.length === 0) return { ...p, filesRead: hashes.size };
+    if (p.needHash.length === 0) {
+      for (const b of p.blocked ?? []) onSkip(b.path, keptBelow(b));
+      return { ...p, filesRead: hashes.size };
+    }
     const unreadable = new Set<string>();
     for (const file of p.needHash) {
       try {
@@ -144,6 +147,14 @@ export async function planWithHashes(
     }
   }
   throw new Error('planning did not settle after five rounds of hashing');
+}
+
+/** Why the object now where a folder of archived files was is not archived (plan's `blocked`). */
+function keptBelow(b: NonNullable<Plan['blocked']>[number]): string {
+  return (
+    `${b.path} was a folder and is now a ${b.kind}: the ${b.kept} archived file(s) below it are kept ` +
+    `(they go with --clean, within --max-delete), so the ${b.kind} cannot take its place on the disk`
+  );
 }
 
 function vanished(file: string): boolean {

@@ -35,7 +35,9 @@ export interface StreamedPlan {
   apply(ops: Operation[], more: boolean): Promise<boolean>;
 }
 
-const isRemoval = (op: Operation) => (op.type === 'delete' || op.type === 'defer') && op.why === 'removed';
+/** Removals of gone files wait for the end; those that make room for a kind change cannot. */
+const isRemoval = (op: Operation) =>
+  (op.type === 'delete' || op.type === 'defer') && op.why === 'removed' && !(op.type === 'delete' && op.makesRoomFor !== undefined);
 
 function addCounts(into: PlanCounts, more: PlanCounts): void {
   for (const k of Object.keys(into) as (keyof PlanCounts)[]) into[k] += more[k];

@@ -243,6 +243,16 @@ export class Catalog {
     return (this.stmts.content.all(size, sha1) as EntryRow[]).map(rowToEntry);
   }
 
+  /**
+   * Stored files of one volume with this content, mode (permission bits) and owner, read one row at
+   * a time: a caller that wants one twin stops at the first, however many names share the content
+   * (a folder of 65,000 equal files must not cost 65,000 rows per file). Run no other statement of
+   * this catalog until the loop is left.
+   */
+  *twins(volume: string, size: number, sha1: string, m: { mode: number; uid: number; gid: number }): Generator<CatalogEntry> {
+    for (const r of this.stmts.twins.iterate(size, sha1, volume, m.mode & 0o7777, m.uid, m.gid) as IterableIterator<EntryRow>) yield rowToEntry(r);
+  }
+
   /** Whether any file of this size with a known SHA1 is catalogued (a possible duplicate). */
   hasSize(size: number): boolean {
     return this.stmts.hasSize.get(size) !== undefined;

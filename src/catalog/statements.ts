@@ -21,6 +21,9 @@ export function prepareStatements(db: Database.Database) {
     rowText: p(`SELECT ${ROW_TEXT} FROM files WHERE volume = ? ORDER BY path`).pluck(true),
     get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
     content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
+    twins: p(
+      `SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ? AND volume = ? AND kind = 'file' AND (mode & 4095) = ? AND uid = ? AND gid = ?`,
+    ).raw(true),
     hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
     hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
     delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),

@@ -256,8 +256,9 @@ const RULE_SETS: string[][] = [[], ['--exclude', '*.tmp'], ['--exclude', 'd1/'],
 
 /**
  * The churn above, with what users lose when metadata goes wrong: equal-size equal-mtime files that
- * swap and rotate, chmod/touch/chown-only changes, type changes both ways, equal bytes under other
- * metadata, exclusion rules that change between runs, special files and odd names. After every run:
+ * swap and rotate, chmod/touch/chown-only changes, type changes both ways (folders turned into
+ * symlinks and back too), equal bytes under other metadata, exclusion rules that change between
+ * runs, special files, empty folders, odd and long names. After every run:
  * the library, the catalogs, the disk and a full restore agree on content, mode, owner, the mtime
  * to the nanosecond and hardlink groups (per source inode).
  */
@@ -267,6 +268,7 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
     const rnd = prng(seed * 7919);
     const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
     const base = tempDir('blaine-churnmeta-');
+    const folderLinks: string[] = [];
     n = 0;
     const events: string[] = [];
     try {
@@ -296,7 +298,7 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
           if (files.length < 4) break;
           const a = pick(files);
           const b = pick(files.filter((f) => f !== a));
-          const what = Math.floor(rnd() * 14);
+          const what = Math.floor(rnd() * 18);
           events.push(`change ${what}: ${JSON.stringify(path.relative(lib, a))} ${JSON.stringify(path.relative(lib, b))}`);
           try {
             switch (what) {
@@ -358,6 +360,26 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
               case 11: write(path.join(path.dirname(a), `new${n++}.tmp`), `temporary ${n}`); break;
               case 12: fs.symlinkSync(path.relative(path.dirname(b), a), path.join(path.dirname(b), `s${n++}`)); break;
               case 13: fs.rmSync(a); break;
+              case 14: { // a folder becomes a symlink to where its files went (issue 26 item 2)
+                const dir = path.dirname(a);
+                if (dir === lib) break;
+                const real = `${dir}.real${n++}`;
+                fs.renameSync(dir, real);
+                fs.symlinkSync(path.basename(real), dir);
+                folderLinks.push(dir);
+                break;
+              }
+              case 15: { // ... and a folder again
+                const link = folderLinks.pop();
+                if (link === undefined || !fs.lstatSync(link, { throwIfNoEntry: false })?.isSymbolicLink()) break;
+                const real = path.join(path.dirname(link), fs.readlinkSync(link));
+                fs.rmSync(link);
+                fs.renameSync(real, link);
+                break;
+              }
+              case 16: fs.mkdirSync(path.join(path.dirname(a), `empty${n++}`)); break;
+              // the longest names whose parity names fit today (255-byte ones wait for issue 26 item 10)
+              case 17: write(path.join(path.dirname(a), `${'long-name-'.repeat(24)}${String(n++).padStart(3, '0')}`), `long ${n}`); break;
             }
           } catch (err) {
             // the tree changed under the generator's feet (a directory that became a file): no change

@@ -131,7 +131,14 @@ test('defect 3: a directory that becomes a file and a file that becomes a direct
   fs.rmSync(path.join(env.lib, 'y'));
   write(path.join(env.lib, 'y/below'), 'y is a directory now', T);
   write(path.join(env.lib, 'zz'), 'new, sorted after both', T);
-  for (const extra of [[], ['--clean', '--force']]) {
+  // Without --clean the files archived below the former directory x are kept (issue 26 item 2), so
+  // the file x cannot be stored yet: said, exit 1; --clean removes them and stores it.
+  const kept = backup(env);
+  assert.equal(kept.status, 1, kept.stderr);
+  assert.match(kept.stderr, /lib\/x was a folder and is now a file: the 2 archived file\(s\) below it are kept/);
+  assert.equal(fs.readFileSync(path.join(env.disk, env.lib, 'x', 'inner1'), 'utf8'), 'one');
+  assertDiskMatchesCatalog(env.disk, env.db);
+  for (const extra of [['--clean', '--force'], []]) {
     const r = backup(env, ...extra);
     assert.equal(r.status, 0, `${extra.join(' ')}: ${r.stderr}`);
     assertArchiveHolds(env.lib, [env.disk]);

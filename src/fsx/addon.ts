@@ -38,6 +38,8 @@ export interface NativeAddon {
     onChunk: (text: string, info: Float64Array, targets: string, next: string | null) => void,
     onSkip: (path: string, errno: number, kind: number, mode: number) => void,
     onProgress: ((files: number) => void) | null,
+    /** With `only`: when the listing those names came from began (ms); dir must not have changed since. */
+    since?: number,
   ): boolean;
   /** syncfs(2) of the file system holding path: 0, or the errno. */
   syncfs(path: string): number;

@@ -154,11 +154,18 @@ function storedContentFinder(
     return o && o.volume === c.volume && o.sha1 === c.sha1 ? o : undefined;
   };
   const newModeOwner = d.updates.newModeOwner;
+  // The answer depends only on the content, mode and owner: thousands of equal new files read the
+  // names of their content once, not once each (a quadratic cost before).
+  const known = new Map<string, CatalogEntry | undefined>();
   return (r, sha1) => {
+    const key = `${r.size}:${sha1}:${r.mode & 0o7777}:${r.uid}:${r.gid}`;
+    if (known.has(key)) return known.get(key);
     const found = ix.input.catalog
       .findContent(r.size, sha1)
       .map(usableSource)
       .filter((x): x is CatalogEntry => !!x && x.kind === 'file' && sameModeOwner(newModeOwner.get(ix.byPath.get(x.path) ?? x) ?? x, r));
-    return found.find((x) => x.volume === ix.current) ?? found[0];
+    const best = found.find((x) => x.volume === ix.current) ?? found[0];
+    known.set(key, best);
+    return best;
   };
 }

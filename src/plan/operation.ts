@@ -22,8 +22,12 @@ export type Operation =
    * the intermediate step of a swap or cycle (a temporary name below .blaine/tmp).
    */
   | { type: 'rename'; from: CatalogEntry; to: string; record: FileRecord | null }
-  /** A stored file removed from the mounted volume. */
-  | { type: 'delete'; entry: CatalogEntry; why: 'removed' | 'replaced' }
+  /**
+   * A stored file removed from the mounted volume. `makesRoomFor`: a gone file below a former
+   * directory, removed (with --clean) before the object now at the directory's path is archived,
+   * so it goes first rather than with the other removals at the end.
+   */
+  | { type: 'delete'; entry: CatalogEntry; why: 'removed' | 'replaced'; makesRoomFor?: string }
   /** Only the catalog (and the disk's mtime/mode when they changed) follows the data path. */
   | { type: 'update'; entry: CatalogEntry; record: FileRecord; sha1: string | null; touchDisk: boolean }
   /**
@@ -66,6 +70,12 @@ export interface Plan {
   bytesToCopy: number;
   /** Data paths whose removals were held back by the mass-delete guard, with the reason. */
   guarded: Array<{ root: string; reason: string }>;
+  /**
+   * Paths where a directory of stored files was and something else is now (a symlink, a file) that
+   * this run does not archive: the stored files below stay (no --clean, the mass-delete guard, an
+   * incomplete scan), and the disk cannot hold both. `kept`: how many stored files are below.
+   */
+  blocked?: Array<{ path: string; kind: 'file' | 'symlink'; kept: number }>;
 }
 
 export type MatchMode = 'inode' | 'size-mtime' | 'path-size-mtime' | 'strict';

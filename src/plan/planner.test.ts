@@ -471,3 +471,95 @@ test('equal content is linked only to a stored file of the same mode and owner',
   const op = p.ops.find((o) => o.type !== 'update');
   assert.equal(op?.type, 'copy');
 });
+
+// Issue 26 item 2: what was stored below a folder that became a symlink or a file counts as gone.
+function formerFolder(volume = CUR) {
+  const a = rec('photos/2019/a.jpg');
+  const b = rec('photos/2019/sub/b.jpg');
+  const other = rec('photos/2020/c.jpg');
+  const link = rec('photos/2019', { kind: 'symlink', linkTarget: '/media2/2019', size: 12 });
+  return { link, other, entries: [stored(a, volume), stored(b, volume), stored(other)] };
+}
+
+test('a folder that became a symlink, no --clean: its stored files are kept and counted; the link waits', () => {
+  const { link, other, entries } = formerFolder();
+  const p = run([link, other], entries);
+  assert.deepEqual(brief(p.ops), []);
+  assert.equal(p.counts.missing, 2);
+  assert.equal(p.counts.removed, 0);
+  assert.deepEqual(p.blocked, [{ path: '/data/photos/2019', kind: 'symlink', kept: 2 }]);
+});
+
+test('a folder that became a file or a symlink, with --clean: its stored files go first, counted as removed', () => {
+  const { link, other, entries } = formerFolder();
+  const p = run([link, other], entries, { clean: true });
+  assert.deepEqual(brief(p.ops), ['delete /data/photos/2019/a.jpg (removed)', 'delete /data/photos/2019/sub/b.jpg (removed)', 'symlink /data/photos/2019']);
+  assert.equal(p.counts.removed, 2);
+  assert.equal(p.counts.missing, 0);
+  assert.deepEqual(p.blocked, []);
+  // a folder two levels up turned into a file: everything below it
+  const file = rec('photos', { size: 5 });
+  const q = run([file], entries, { clean: true, force: true });
+  assert.deepEqual(brief(q.ops), [
+    'delete /data/photos/2019/a.jpg (removed)', 'delete /data/photos/2019/sub/b.jpg (removed)', 'delete /data/photos/2020/c.jpg (removed)', 'copy /data/photos',
+  ]);
+  assert.equal(q.counts.removed, 3);
+});
+
+test('a folder that became a symlink: the mass-delete guard or an incomplete scan keep its files; an exclusion only without --clean', () => {
+  const { link, other, entries } = formerFolder();
+  const guarded = run([link, other], entries, { clean: true, maxDeletePct: 10 });
+  assert.deepEqual(brief(guarded.ops), []);
+  assert.equal(guarded.guarded.length, 1);
+  assert.match(guarded.guarded[0]!.reason, /remove 2 of the 3 files/);
+  assert.deepEqual(guarded.blocked, [{ path: '/data/photos/2019', kind: 'symlink', kept: 2 }]);
+  const incomplete = run([link, other], entries, { clean: true, scan: { complete: false } });
+  assert.deepEqual(brief(incomplete.ops), []);
+  assert.equal(incomplete.blocked?.length, 1);
+  const excluded = (clean: boolean) => plan({
+    scans: [{ root: ROOT, complete: true, exists: true, records: [link, other], skipped: [] }],
+    catalog: view(entries), current: CUR, hashes: new Map(),
+    options: { ...defaults, clean },
+    excluded: (p) => p.endsWith('/b.jpg'),
+  });
+  // an excluded file is kept only while nothing needs its place: with --clean it goes too
+  assert.deepEqual(brief(excluded(true).ops), ['delete /data/photos/2019/a.jpg (removed)', 'delete /data/photos/2019/sub/b.jpg (removed)', 'symlink /data/photos/2019']);
+  assert.equal(excluded(true).counts.excluded, 0);
+  assert.deepEqual(brief(excluded(false).ops), []);
+  assert.deepEqual(excluded(false).blocked, [{ path: '/data/photos/2019', kind: 'symlink', kept: 2 }]);
+  assert.equal(excluded(false).counts.excluded, 1);
+  assert.equal(excluded(false).counts.missing, 1);
+});
+
+test('a folder stored on an offline volume that became a symlink: the link is made here; the files are kept, or deferred DELETEs', () => {
+  const { link, other, entries } = formerFolder(OFF);
+  const p = run([link, other], entries);
+  assert.deepEqual(brief(p.ops), ['symlink /data/photos/2019']);
+  assert.equal(p.counts.missing, 2);
+  const q = run([link, other], entries, { clean: true });
+  assert.deepEqual(brief(q.ops), ['symlink /data/photos/2019', `defer ${OFF} DELETE /data/photos/2019/a.jpg`, `defer ${OFF} DELETE /data/photos/2019/sub/b.jpg`]);
+  assert.equal(q.counts.removed, 2);
+});
+
+test('a folder that went away: its files are kept without --clean, removed with it', () => {
+  const { other, entries } = formerFolder();
+  assert.deepEqual(brief(run([other], entries).ops), []);
+  assert.equal(run([other], entries).counts.missing, 2);
+  assert.deepEqual(brief(run([other], entries, { clean: true }).ops), ['delete /data/photos/2019/a.jpg (removed)', 'delete /data/photos/2019/sub/b.jpg (removed)']);
+});
+
+test('equal new files whose content is stored read the names of that content once, not once each (issue 26 item 5)', () => {
+  const first = rec('stored/a', { content: 'same' });
+  const entries = [stored(first, CUR, 'sha-same')];
+  for (let i = 0; i < 50; i++) entries.push(stored(rec(`stored/more${i}`, { content: 'same', inode: first.inode }), CUR, 'sha-same'));
+  const news = Array.from({ length: 200 }, (_, i) => rec(`new/f${String(i).padStart(3, '0')}`, { content: 'same' }));
+  const v = view(entries);
+  let lookups = 0;
+  const counting: CatalogView = { ...v, hasSize: () => true, findContent: (size, sha1) => (lookups++, v.findContent(size, sha1)) };
+  const p = plan({
+    scans: [{ root: ROOT, complete: true, exists: true, records: [first, ...entries.slice(1).map((e) => rec(e.path, { content: 'same', inode: first.inode })), ...news], skipped: [] }],
+    catalog: counting, current: CUR, hashes: new Map(news.map((r) => [r.path, 'sha-same'])), options: defaults,
+  });
+  assert.equal(p.ops.filter((op) => op.type === 'link').length, 200);
+  assert.equal(lookups, 1);
+});

@@ -4,7 +4,7 @@ import { planContent, planUpdates } from './content.js';
 import { decideRecords } from './decide.js';
 import { Ledger } from './ledger.js';
 import { planMoves } from './moves.js';
-import { clearKindChanges, planRemovals } from './removals.js';
+import { blockedByKept, clearKindChanges, goneEntries, guardRemovals, nowDirectories, planRemovals } from './removals.js';
 
 export type { CatalogView, PlanInput } from './catalog-index.js';
 export { entryFor, sameModeOwner } from './entry.js';
@@ -19,17 +19,28 @@ export { entryFor, sameModeOwner } from './entry.js';
  * updates, new hardlinks and links to stored content, new content, removals.
  */
 export function plan(input: PlanInput): Plan {
-  const ix = indexCatalog(input);
-  const decisions = decideRecords(ix);
+  let ix = indexCatalog(input);
+  let decisions = decideRecords(ix);
+  // The guard weighs every removal --clean would make, those below former directories too; what
+  // the run then keeps below a former directory keeps the object now at its path off the disk.
+  const replaced = nowDirectories(ix, decisions);
+  const guarded = guardRemovals(ix, goneEntries(ix, decisions).filter((e) => !replaced.has(e)));
+  const removing = ix.options.clean && (guarded.length === 0 || ix.options.force);
+  const blocked = blockedByKept(ix, decisions, removing);
+  if (blocked.length > 0) {
+    const left = new Set(blocked.map((b) => b.path));
+    ix = indexCatalog({ ...input, scans: input.scans.map((s) => ({ ...s, records: s.records.filter((r) => !left.has(r.path)) })) });
+    decisions = decideRecords(ix);
+  }
   const ledger = new Ledger(ix);
   clearKindChanges(ix, decisions, ledger);
   const moves = planMoves(ix, decisions, ledger);
   planUpdates(decisions, ledger);
   const bytesToCopy = planContent(ix, decisions, moves, ledger);
-  const guarded = planRemovals(ix, decisions, ledger);
+  planRemovals(ix, decisions, ledger, guarded);
   const { counts, options } = ix;
   if (ix.needHash.size > 0) {
-    return { ops: [], needHash: [...ix.needHash].sort(), counts, bytesToCopy: 0, guarded };
+    return { ops: [], needHash: [...ix.needHash].sort(), counts, bytesToCopy: 0, guarded, blocked };
   }
-  return { ops: ledger.ops, needHash: [], counts, bytesToCopy, guarded: options.force ? [] : guarded };
+  return { ops: ledger.ops, needHash: [], counts, bytesToCopy, guarded: options.force ? [] : guarded, blocked };
 }

@@ -4,6 +4,7 @@ import type { Worker } from 'node:worker_threads';
 import type { ExclusionFilter, Rule } from './exclude.js';
 import type { PackedScan, ScanChunk, SkippedEntry } from './record.js';
 import { errorMessage, type ScanPart } from './scanner.js';
+import { listStable, nodeLister } from './listing.js';
 import { comparePaths } from '../fsx/paths.js';
 import { pathRange } from '../catalog/range.js';
 import { scanThreads, takeScanThread } from './threads.js';
@@ -50,22 +51,24 @@ interface Unit {
   rel: string;
   name: string;
   isDir: boolean;
+  /** When the listing of dir that found this entry began (ScanPart.since). */
+  since: number;
 }
 
-/** A directory's entries in walk order, or null when it is better scanned whole. */
+/**
+ * A directory's entries in walk order, or null when it is better scanned whole. The listing is a
+ * stable one (listStable): the parts cut from it name every entry the directory had.
+ */
 function listUnits(dir: string, rel: string): Unit[] | null {
-  let dirents: fs.Dirent[];
-  try {
-    dirents = fs.readdirSync(dir, { withFileTypes: true });
-  } catch {
-    return null; // the thread that scans it reports why
-  }
+  const stable = listStable(nodeLister(fs), dir, undefined, (d) => fs.statSync(d).ctimeMs);
+  if (typeof stable === 'string') return null; // the thread that scans it reports why
+  const { listing, started: since } = stable;
   // A name that is not UTF-8 comes back with U+FFFD and would not match itself in a part's list
   // of names: such a directory is scanned whole, where the walk reports that name.
-  if (dirents.some((d) => d.name.includes('\ufffd'))) return null;
+  if (listing.names.some((n) => n.includes('\ufffd'))) return null;
   const key = (u: Unit) => (u.isDir ? u.name + '/' : u.name);
-  return dirents
-    .map((d) => ({ dir, rel, name: d.name, isDir: d.isDirectory() }))
+  return listing.names
+    .map((name, i) => ({ dir, rel, name, isDir: listing.isDir(i), since }))
     .sort((a, b) => comparePaths(key(a), key(b)));
 }
 
@@ -107,7 +110,7 @@ export function planParts(root: string, filter: ExclusionFilter | undefined, wan
     const at = path.join(u.dir, u.name);
     const lo = parts.length === 0 ? rootLo : u.isDir ? at + '/' : at;
     if (last) last.hi = lo;
-    parts.push({ dir: path.join(u.dir), rel: u.rel, names: [u.name], lo, hi: rootHi });
+    parts.push({ dir: path.join(u.dir), rel: u.rel, names: [u.name], since: u.since, lo, hi: rootHi });
     subtrees = u.isDir ? 1 : 0;
   }
   return parts.length > 1 ? parts : whole;

@@ -50,6 +50,9 @@ export function errorMessage(code: string | undefined, name: string): string {
     case 'ENOTDIR':
       // Node turns bytes that are not UTF-8 into U+FFFD, so such a name cannot be opened again.
       return name.includes('\ufffd') ? 'has a name that is not valid UTF-8' : 'disappeared during the scan';
+    case 'EAGAIN':
+    case 'EWOULDBLOCK': // the same number
+      return 'kept changing while it was listed (what is archived below it is kept; the next run looks again)';
     case 'ENAMETOOLONG':
       return 'path is too long';
     case 'ELOOP':
@@ -93,6 +96,45 @@ export interface Listing {
 
 /** A directory's listing, or the error code that kept it from being read. */
 export type ListDir = (dir: string) => Listing | string;
+
+/**
+ * File times come from the kernel's coarse clock (a few ms behind the one Date.now() reads): a
+ * directory changed this close to a listing's start is taken as changed during it.
+ */
+const SETTLE_MARGIN_MS = 20;
+const SETTLE_TRIES = 5;
+const pause = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Lists dir so that no entry can have been missed (SPEC §5: nothing is taken as deleted unless its
+ * scan completed): an entry renamed within dir while it is read may be seen under neither name,
+ * so a listing during which dir changed (its ctime, which no tool can set, not older than the
+ * listing's start) is made again, after the change has settled; 'EAGAIN' after SETTLE_TRIES. With
+ * `since` (names from an earlier listing, native/scan.c's `since`), any change since then is
+ * 'EAGAIN' at once. `changedAt` gives a directory's ctime in ms. `started`: when the listing began,
+ * less the margin (the `since` of parts cut from it).
+ */
+export function listStable(
+  list: ListDir,
+  dir: string,
+  since: number | undefined,
+  changedAt: (dir: string) => number,
+): { listing: Listing; started: number } | string {
+  for (let tries = 1; ; tries++) {
+    const started = Date.now() - SETTLE_MARGIN_MS;
+    const listing = list(dir);
+    if (typeof listing === 'string') return listing;
+    let changed: number;
+    try {
+      changed = changedAt(dir);
+    } catch (err) {
+      return codeOf(err) ?? 'unknown error';
+    }
+    if (changed < started && (since === undefined || changed < since)) return { listing, started };
+    if (since !== undefined || tries === SETTLE_TRIES) return 'EAGAIN';
+    for (let i = 0; i < 20 && Date.now() - SETTLE_MARGIN_MS <= changed; i++) Atomics.wait(pause, 0, 0, 5);
+  }
+}
 
 export function nodeLister(fs: ScanFs): ListDir {
   return (dir) => {

@@ -195,7 +195,7 @@ test('exclusions: files left out, excluded directories never opened, paths relat
   ]);
   const scan = scanRoot(root + '/', { filter, fs: spyFs });
   assert.deepEqual(rels(root, scan.records), ['keep.txt', 'sub/keep.tmp']);
-  assert.deepEqual(opened.sort(), ['', 'sub']);
+  assert.deepEqual([...new Set(opened)].sort(), ['', 'sub'], 'a tree made just now may be listed twice (listStable), never more folders');
   assert.deepEqual(asked, ['dir cache', 'file drop.tmp', 'file keep.txt', 'dir sub', 'dir sub/cache', 'file sub/keep.tmp']);
   assert.equal(scan.complete, true);
 });

@@ -3,7 +3,7 @@ import path from 'node:path';
 import type { ExclusionFilter } from './exclude.js';
 import { FIELD, FIELDS, KIND, errnoName, nativeAddon } from '../fsx/addon.js';
 import { pathRange } from '../catalog/range.js';
-import { codeOf, errorMessage, nodeLister, sortedOrder, specialKind, type ScanFs } from './listing.js';
+import { codeOf, errorMessage, listStable, nodeLister, sortedOrder, specialKind, type ScanFs } from './listing.js';
 import { CHUNK, stampAt, unpack } from './packed.js';
 import type { PackedScan, RootScan, ScanChunk, SkippedEntry } from './record.js';
 
@@ -30,6 +30,11 @@ export interface ScanPart {
   dir: string;
   rel: string;
   names?: string[];
+  /**
+   * With names: when the listing they came from began (ms since 1970, as listStable says). A dir
+   * changed since then may hold entries under names no part has: the part is then not scanned.
+   */
+  since?: number;
   lo: string;
   hi: string;
 }
@@ -49,6 +54,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   const onProgress = opts.onProgress;
   const reader = opts.fs === undefined && opts.native !== false ? nativeAddon() : null;
   const list = nodeLister(opts.fs ?? nodeFs);
+  const changedAt = (dir: string) => (opts.fs ?? nodeFs).statSync(dir).ctimeMs;
   const rootPath = path.resolve(root);
   const [rootLo, rootHi] = pathRange(rootPath);
   const part: ScanPart = opts.part ?? { dir: rootPath, rel: '', lo: rootLo, hi: rootHi };
@@ -91,7 +97,8 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   }
 
   const walk = (absDir: string, relDir: string, names?: Set<string>): void => {
-    const listing = list(absDir);
+    const stable = listStable(list, absDir, names === undefined ? undefined : part.since, changedAt);
+    const listing = typeof stable === 'string' ? stable : stable.listing;
     if (typeof listing === 'string') {
       skipped.push({ path: absDir, reason: 'unreadable', message: errorMessage(listing, absDir) });
       complete = false;
@@ -162,7 +169,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
       else if (kind === KIND.badName) skipped.push({ path: p, reason: 'unreadable', message: 'has a name that is not valid UTF-8' });
       else skipped.push({ path: p, reason: 'unreadable', message: errorMessage(errnoName(errno), p) });
     };
-    if (!reader.scanTree(part.dir, part.rel, part.names ?? null, chunkSize, excluded, onChunk, onSkip, onProgress ?? null)) complete = false;
+    if (!reader.scanTree(part.dir, part.rel, part.names ?? null, chunkSize, excluded, onChunk, onSkip, onProgress ?? null, part.since ?? 0)) complete = false;
   }
   if (onProgress !== undefined) onProgress(total);
   return result(true);
