@@ -18,6 +18,8 @@
  *   (the caller awaits each). buf must stay unchanged until cb: it is read on another thread.
  * par2Close(handle): frees the creator now, or when its running work ends, which it asks to stop
  *   early (par2FromFile then calls back with ECANCELED).
+ * nativeTestFaults(allocNth, writeNth): tests only; the creator's allocNth-th allocation (ENOMEM)
+ *   and writeNth-th write (ENOSPC) from now on fail, 0 for none (testfault.h).
  */
 #include <errno.h>
 #include <node_api.h>
@@ -30,6 +32,8 @@
 #include "jsstring.h"
 #include "md5.h"
 #include "par2create.h"
+#define BLAINE_TESTFAULT_IMPL
+#include "testfault.h"
 
 #undef napi_register_module_v1
 #undef node_api_module_get_api_version_v1
@@ -354,6 +358,18 @@ static napi_value par2_close_js(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+static napi_value test_faults(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  uint32_t alloc_nth, write_nth;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_uint32(env, argv[0], &alloc_nth) != napi_ok || napi_get_value_uint32(env, argv[1], &write_nth) != napi_ok) {
+    return throw_type(env, "nativeTestFaults(allocNth, writeNth) needs two numbers");
+  }
+  testfault_arm(alloc_nth, write_nth);
+  return undefined(env);
+}
+
 static void add(napi_env env, napi_value exports, const char *name, napi_callback fn) {
   napi_value f;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
@@ -376,5 +392,6 @@ NAPI_MODULE_INIT() {
   add(env, exports, "par2Finish", par2_finish_js);
   add(env, exports, "par2FromFile", par2_from_file_js);
   add(env, exports, "par2Close", par2_close_js);
+  add(env, exports, "nativeTestFaults", test_faults);
   return exports;
 }
