@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.join(path.dirname(fileURLToPath(import.meta.url)), '..');
 const TESTS = [
-  // kernels
+  'dist/src/parity/kernels.test.js',
   'dist/src/parity/creator.test.js',
   'dist/src/parity/creator-faults.test.js',
   'dist/src/fsx/copy-batch.test.js',

@@ -83,3 +83,26 @@ export function listTree(dir: string): string[] {
   walk(dir, '');
   return out.sort();
 }
+
+// GF(2^16) as the PAR2 2.0 specification defines it (polynomial 0x1100B, generator 2), written
+// independently of native/gf16.c so the tests can hold the addon against it.
+const EXP = new Uint16Array(65535 * 2);
+const LOG = new Uint16Array(65536);
+{
+  let x = 1;
+  for (let i = 0; i < 65535; i++) {
+    EXP[i] = EXP[i + 65535] = x;
+    LOG[x] = i;
+    x <<= 1;
+    if (x & 0x10000) x ^= 0x1100b;
+  }
+}
+
+/** 2^e, e in 0..65534. */
+export function gfExp(e: number): number {
+  return EXP[e]!;
+}
+
+export function gfMul(a: number, b: number): number {
+  return a === 0 || b === 0 ? 0 : EXP[LOG[a]! + LOG[b]!]!;
+}
