@@ -149,11 +149,12 @@ export class Executor implements Applier {
    */
   async run(ops: Operation[], opts: { more?: boolean } = {}): Promise<ExecutionResult> {
     const env = this.env;
-    let i = 0;
     this.journalled = 0;
     let failed = true;
     try {
-      for (const op of ops) {
+      // An index loop: every way to the next operation (the `continue`s too) moves i with it.
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
         if (this.ctx.signal.aborted) env.stop({ reason: 'interrupted' });
         // A swap or rotation under way is finished first: it is only moves, which need no space.
         if (this.result.stopped && (env.parked.size === 0 || op.type !== 'rename')) {
@@ -181,8 +182,7 @@ export class Executor implements Applier {
         }
         if (!this.result.stopped && !env.vanished && this.result.skipped.length === before) tally(this.result.counts, op, env.deduped);
         this.result.done++;
-        i++;
-        this.ctx.progress?.(i, ops.length, this.result.bytesCopied, ops[i]);
+        this.ctx.progress?.(i + 1, ops.length, this.result.bytesCopied, ops[i + 1]);
         this.batch.step();
       }
       env.loosened.settle(env);
