@@ -2,14 +2,15 @@ import type { Operation } from '../plan/operation.js';
 import { CopyError, syncDisk } from '../fsx/copy.js';
 import { realFs } from '../fsx/fsx.js';
 import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
-import { CatalogBatch } from './batch.js';
+import { CatalogBatch, storedRow } from './batch.js';
 import { CopyAhead } from './copy-ahead.js';
-import { emptyResult, storedRow, type Applier, type ApplyEnv, type ExecutionResult, type ExecutorContext } from './env.js';
+import type { ApplyEnv } from './apply-env.js';
+import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { LoosenedNames } from './loosened.js';
 import { applyDefer, applyDelete, applyRename, applyUpdate } from './move-ops.js';
 import { ParityQueue } from './parity-queue.js';
 import { SpaceEstimate } from './space.js';
-import { opPath, tally } from './tally.js';
+import { emptyResult, opPath, tally } from './tally.js';
 import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
 export type { Applier, ApplierFactory, ExecutionResult, ExecutorContext } from './env.js';
@@ -185,7 +186,7 @@ export class Executor implements Applier {
         this.ctx.progress?.(i + 1, ops.length, this.result.bytesCopied, ops[i + 1]);
         this.batch.step();
       }
-      env.loosened.settle(env);
+      env.loosened.settle(this.ctx, env.fs, this.batch);
       // Copies made ahead and never taken (the run stopped) are removed, and their folders.
       await env.ahead.discard();
       // What is copied is committed now, not only once the (slower) parity is done. A part of a
