@@ -106,3 +106,41 @@ export function gfExp(e: number): number {
 export function gfMul(a: number, b: number): number {
   return a === 0 || b === 0 ? 0 : EXP[LOG[a]! + LOG[b]!]!;
 }
+
+/**
+ * A par2 wrapper that logs "PID ARGS" to `log` when it starts (sleepBefore: then sleeps that many
+ * seconds); with holdAfter it logs its PID to `made` once par2 has made the set and then holds the
+ * job there (the set written into its scratch directory, not installed), so a test can abort a job
+ * known to be running.
+ */
+export function par2Wrapper(dir: string, opts: { sleepBefore?: number; holdAfter?: boolean } = {}): { command: string[]; log: string; made: string } {
+  const log = path.join(dir, 'calls.log');
+  const made = path.join(dir, 'made.log');
+  const script = path.join(dir, 'par2-wrapper.sh');
+  const lines = ['#!/bin/sh', `echo "$$ $*" >> '${log}'`];
+  if (opts.sleepBefore) lines.push(`sleep ${opts.sleepBefore}`);
+  if (opts.holdAfter) lines.push('par2 "$@" || exit $?', `echo "$$" >> '${made}'`, 'exec sleep 600');
+  else lines.push('par2 "$@"');
+  fs.writeFileSync(script, `${lines.join('\n')}\n`, { mode: 0o755 });
+  return { command: [script], log, made };
+}
+
+/** The lines of a wrapper's log so far. */
+export function calls(log: string): string[] {
+  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+}
+
+/** Resolves once `log` has `n` lines: waits on its directory changing, not on a timer. */
+export function untilCalls(log: string, n: number): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = fs.watch(path.dirname(log), () => {
+      if (calls(log).length < n) return;
+      watcher.close();
+      resolve();
+    });
+    if (calls(log).length >= n) {
+      watcher.close();
+      resolve();
+    }
+  });
+}
