@@ -61,6 +61,53 @@ export function rot(file: string, offset: number, n = 4): void {
 
 export const isRoot = process.getuid?.() === 0;
 
+/** True when every folder from / down to dir lets other users through (the x bit for others). */
+function othersCanReach(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
+let readableCopy: string | null = null;
+
+/**
+ * A checkout an unprivileged user (the tests drop to uid 65534) can read and run: this one when
+ * every folder above it lets others through; otherwise (cloned under a 0700 home, as root) a copy
+ * of what running Blaine and the compiled modules needs: dist, bin, the addon and the runtime
+ * packages, made once per process in a world-readable temporary folder removed at exit.
+ */
+export function readableCheckout(): string {
+  if (othersCanReach(repoRoot)) return repoRoot;
+  if (readableCopy) return readableCopy;
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-checkout-'));
+  fs.chmodSync(copy, 0o755);
+  process.on('exit', () => fs.rmSync(copy, { recursive: true, force: true }));
+  const parts = [
+    'package.json',
+    'bin',
+    'dist',
+    'native/build/Release/blaine_native.node',
+    'node_modules/commander',
+    'node_modules/smol-toml',
+    'node_modules/bindings',
+    'node_modules/file-uri-to-path',
+    'node_modules/better-sqlite3/package.json',
+    'node_modules/better-sqlite3/lib',
+    'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+  ];
+  for (const part of parts) {
+    const from = path.join(repoRoot, part);
+    if (!fs.existsSync(from)) continue;
+    const to = path.join(copy, part);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    execFileSync('cp', ['-a', from, to]);
+  }
+  execFileSync('chmod', ['-R', 'a+rX', copy]);
+  readableCopy = copy;
+  return copy;
+}
+
 /** A library folder, an empty disk folder and a host catalog path, in one temporary folder. */
 export function testEnv(prefix = 'blaine-test-') {
   const base = tempDir(prefix);
