@@ -6,6 +6,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { mountsOf, readMounts } from '../src/crypt/gocryptfs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether running from src (never) or from dist/test. */
@@ -29,8 +30,32 @@ export function blaine(args: string[], opts: { env?: Record<string, string>; inp
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+const madeDirs: string[] = [];
+
+/** A fresh folder under the system's temporary folder, removed when the process exits. */
+/**
+ * `blaine backup` of the library onto the disk with the host catalog env.db and no reserve, `args`
+ * before the library; `opts`: another disk or library than env's, more environment, test faults
+ * (BLAINE_TEST_FAULTS), and `ok` to require exit status 0.
+ */
+export function backup(
+  env: { disk: string; db: string; lib?: string },
+  args: string[] = [],
+  opts: { disk?: string; lib?: string; env?: Record<string, string>; faults?: string; ok?: boolean } = {},
+): RunResult {
+  const lib = opts.lib ?? env.lib;
+  if (lib === undefined) throw new Error('backup(): no library given');
+  const faults: Record<string, string> = opts.faults ? { BLAINE_TEST_FAULTS: opts.faults } : {};
+  const r = blaine(['backup', '--dest', opts.disk ?? env.disk, '--db', env.db, '--reserve', '0', ...args, lib], { env: { ...opts.env, ...faults } });
+  if (opts.ok) assert.equal(r.status, 0, `backup: ${r.stdout}${r.stderr}`);
+  return r;
+}
+
 export function tempDir(prefix = 'blaine-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (madeDirs.length === 0) process.on('exit', () => madeDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** A temporary folder that is removed when the test ends. */
@@ -123,6 +148,11 @@ export function sha1(data: Buffer | string): string {
   return crypto.createHash('sha1').update(data).digest('hex');
 }
 
+/** The SHA1 of a file's content. */
+export function fileSha(p: string): string {
+  return sha1(fs.readFileSync(p));
+}
+
 export function write(file: string, content: string | Buffer, mtime?: Date): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, content);
@@ -139,6 +169,20 @@ export function mountTmpfs(dir: string, size: string): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A small real disk for one test: a tmpfs of `size` on a fresh folder, unmounted when the test
+ * ends; null after skipping the test (with the reason) where it cannot be mounted (not root).
+ */
+export function tmpfsDisk(t: { skip: (why: string) => void; after: (fn: () => void) => void }, size: string): string | null {
+  const dir = tempDir('blaine-tmpfs-');
+  if (!mountTmpfs(dir, size)) {
+    t.skip(isRoot ? 'cannot mount a tmpfs here' : 'needs root to mount a tmpfs');
+    return null;
+  }
+  t.after(() => unmount(dir));
+  return dir;
 }
 
 export function unmount(dir: string): void {
@@ -329,4 +373,16 @@ function linkGroups(root: string): string[][] {
   };
   walk(root, '');
   return [...byIno.values()].map((g) => g.sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+/** No Blaine gocryptfs mount of these disks is in place, and none of their private mount points is left. */
+export function assertNoMounts(...disks: string[]): void {
+  for (const d of disks) {
+    if (!fs.existsSync(path.join(d, '.blaine', 'volume.json'))) continue;
+    const { copy } = volumeOf(d);
+    assert.deepEqual(mountsOf(copy), [], `a mount of ${d} is left behind`);
+    assert.ok(!readMounts().some((m) => m.mountPoint.includes(copy)), `a mount point of ${d} is left behind`);
+    const runDir = '/run/blaine';
+    if (fs.existsSync(runDir)) assert.deepEqual(fs.readdirSync(runDir).filter((n) => n.startsWith(copy)), [], `private mount point of ${d} left`);
+  }
 }

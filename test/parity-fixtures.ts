@@ -3,21 +3,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-
-const made: string[] = [];
-let hooked = false;
+import { tempDir as helperTempDir } from './helpers.js';
 
 /** A fresh directory under the system temp dir, removed when the process exits. */
 export function tempDir(prefix = 'blaine-parity-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  made.push(dir);
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', () => {
-      for (const d of made) fs.rmSync(d, { recursive: true, force: true });
-    });
-  }
-  return dir;
+  return helperTempDir(prefix);
 }
 
 export function removeTemp(dir: string): void {

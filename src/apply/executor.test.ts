@@ -11,7 +11,7 @@ import { faultyFs, parseFaults } from '../fsx/fault.js';
 import { realFs } from '../fsx/fsx.js';
 import type { Operation } from '../plan/operation.js';
 import type { FileRecord } from '../scan/record.js';
-import { Executor } from './executor.js';
+import { Executor, type ExecutorContext } from './executor.js';
 
 const VOLUME = 'v-1';
 
@@ -110,9 +110,15 @@ async function runOn(root: string, stored: FileRecord[], sha: (p: string) => str
 }
 
 function plainExecutor(root: string, host: Catalog, disk: Catalog, warnings: string[]): Executor {
+  return executorOn(root, host, disk, { warn: (m) => warnings.push(m) });
+}
+
+/** An executor on `root`: no parity, no reserve, never interrupted, any warning fails the test; `more` overrides. */
+function executorOn(root: string, host: Catalog, disk: Catalog, more: Partial<ExecutorContext> = {}): Executor {
   return new Executor({
     root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
+    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
+    ...more,
   });
 }
 
@@ -198,9 +204,8 @@ test('executor: a backup applied a chunk at a time has the copies of every chunk
   const { host, disk } = memoryCatalogs(t);
   // Copies made ahead wait under temporary names: after the first copy of a chunk, the rest of it.
   const waiting: number[] = [];
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: faultyFs(realFs, []),
+  const ex = executorOn(root, host, disk, {
+    fs: faultyFs(realFs, []),
     progress: (done) => {
       if (done === 1) waiting.push(filesBelow(tmp));
     },
@@ -230,9 +235,8 @@ test('executor: copies are made ahead past links, and a copy that replaces a sto
   host.put(stored);
   disk.put(stored);
   const waiting: number[] = [];
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: faultyFs(realFs, []),
+  const ex = executorOn(root, host, disk, {
+    fs: faultyFs(realFs, []),
     progress: (done) => {
       if (done === 1) waiting.push(filesBelow(tmp));
     },
@@ -259,10 +263,7 @@ test('executor: a part of a backup that more parts follow leaves its small batch
   const root = path.join(dir, 'disk');
   fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
   const { host, disk } = memoryCatalogs(t);
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
-  });
+  const ex = executorOn(root, host, disk);
   const copy = (f: string): Operation => ({ type: 'copy', record: recordOf(f), why: 'added' });
   await ex.run([copy(files[0]!), copy(files[1]!)], { more: true });
   assert.ok(host.db.inTransaction && disk.db.inTransaction);
@@ -309,9 +310,8 @@ test('executor: interrupted mid-swap, the swap is finished past the skipped copy
   const progress: number[] = [];
   const journalled: string[][] = [];
   const journal = path.join(root, '.blaine', 'journal');
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: interrupt.signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
+  const ex = executorOn(root, host, disk, {
+    signal: interrupt.signal,
     progress: (done) => {
       progress.push(done);
       // The moves made so far, as the journal names them (what a crash now would be undone from).
@@ -342,9 +342,9 @@ test('executor: the host catalog refusing the row of a finished parity set fails
   const onUnhandled = (err: unknown) => unhandled.push(err);
   process.on('unhandledRejection', onUnhandled);
   t.after(() => process.off('unhandledRejection', onUnhandled));
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: pool, parityPct: 10, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
+  const ex = executorOn(root, host, disk, {
+    parity: pool,
+    parityPct: 10,
     // Once the copy is committed, the host catalog takes no more writes (as SQLite on a full disk).
     progress: () => host.db.exec(`CREATE TEMP TRIGGER full BEFORE UPDATE ON files BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;
       CREATE TEMP TRIGGER full_insert BEFORE INSERT ON files BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;`),

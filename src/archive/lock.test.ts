@@ -6,18 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireDiskLock, acquireLock, LockError, type LockHolder } from './lock.js';
-
-const dirs: string[] = [];
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-lock-'));
-  dirs.push(dir);
-  return dir;
-}
-
-test.after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+import { tempDir } from '../../test/helpers.js';
 
 function holderIn(lockPath: string): LockHolder {
   return JSON.parse(fs.readFileSync(lockPath, 'utf8')) as LockHolder;

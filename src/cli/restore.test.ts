@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { blaine, rot, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { backup, fileSha, blaine, rot, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Summary {
   restored: number;
@@ -23,11 +23,6 @@ function setup() {
   return { ...env, out, onDisk, restored };
 }
 type Env = ReturnType<typeof setup>;
-
-function backup(env: Env, disk: string, lib: string, ...extra: string[]): void {
-  const r = blaine(['backup', '--dest', disk, '--db', env.db, '--json', '--reserve', '0', ...extra, lib]);
-  assert.equal(r.status, 0, r.stderr);
-}
 
 function restore(env: Env, ...args: string[]): { r: RunResult; s: Summary } {
   const r = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '--json', ...args]);
@@ -57,10 +52,6 @@ function snapshot(dir: string): Map<string, string> {
   };
   walk(dir, '');
   return out;
-}
-
-function fileSha(p: string): string {
-  return sha1(fs.readFileSync(p));
 }
 
 /** A library with what a restore must give back: content, modes, mtimes, hardlinks, symlinks. */
@@ -117,7 +108,7 @@ test('restore gives back correct files from a damaged disk, repairing from parit
   const env = setup();
   try {
     makeLibrary(env.lib);
-    backup(env, env.disk, env.lib, '--init', '--label', 'A');
+    backup(env, ['--json', '--init', '--label', 'A'], { disk: env.disk, lib: env.lib, ok: true });
     rot(env.onDisk('photos/a.jpg'), 5000);
     rot(env.onDisk('x/a'), 3, 2);
     rot(env.onDisk('video/movie.par2'), 10_000);
@@ -161,7 +152,7 @@ test('restore --dry-run writes nothing; existing targets are skipped, or replace
   const env = setup();
   try {
     makeLibrary(env.lib);
-    backup(env, env.disk, env.lib, '--init');
+    backup(env, ['--json', '--init'], { disk: env.disk, lib: env.lib, ok: true });
     const dry = restore(env, '--dry-run', '*');
     assert.equal(dry.r.status, 0, dry.r.stderr);
     assert.equal(dry.s.restored, ALL.length);
@@ -195,13 +186,13 @@ test('restore prints the plan for files on other disks; damage beyond parity fai
   const env = setup();
   try {
     makeLibrary(env.lib);
-    backup(env, env.disk, env.lib, '--init', '--label', 'A');
+    backup(env, ['--json', '--init', '--label', 'A'], { disk: env.disk, lib: env.lib, ok: true });
     const lib2 = path.join(env.base, 'lib2');
     const diskB = path.join(env.base, 'diskB');
     fs.mkdirSync(diskB);
     write(path.join(lib2, 'one.bin'), crypto.randomBytes(1000), T);
     write(path.join(lib2, 'sub/two.bin'), crypto.randomBytes(2500), T);
-    backup(env, diskB, lib2, '--init', '--label', 'B');
+    backup(env, ['--json', '--init', '--label', 'B'], { disk: diskB, lib: lib2, ok: true });
     const b = volumeOf(diskB);
 
     const both = restore(env, `${env.base}/lib*/*`);
@@ -241,7 +232,7 @@ test('restore user errors: one sentence, documented status', () => {
   const env = setup();
   try {
     write(path.join(env.lib, 'f.txt'), 'f\n', T);
-    backup(env, env.disk, env.lib, '--init');
+    backup(env, ['--json', '--init'], { disk: env.disk, lib: env.lib, ok: true });
     const noTo = blaine(['restore', '--dest', env.disk, '--db', env.db, '*']);
     assert.equal(noTo.status, 2);
     assert.equal(noTo.stderr, 'blaine: --to is required: name the directory to restore into\n');
