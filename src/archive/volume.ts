@@ -10,6 +10,7 @@ import { CopyError, fsyncPath, targetError } from '../fsx/copy.js';
 import { errCode, reason } from '../fsx/errno.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { blaineDir, cipherDir, oldCatalogsDir, quarantineDir, volumeFile } from './layout.js';
+import { BlaineError } from '../error.js';
 
 /** plan/renames.ts swapPath parks files in directories named so. */
 const SWAP_DIR_PREFIX = 'swap-';
@@ -58,7 +59,7 @@ export type DiskErrorCode =
   /** The host catalog does not know the disk's volume: rebuild-catalog adds it. */
   | 'UNKNOWN_VOLUME';
 
-export class DiskError extends Error {
+export class DiskError extends BlaineError {
   override name = 'DiskError';
   constructor(
     message: string,

@@ -1,8 +1,14 @@
 import fs from 'node:fs';
 import { parse } from 'smol-toml';
 import type { Rule } from '../scan/exclude.js';
+import { BlaineError, EXIT } from '../error.js';
 
-export class ConfigError extends Error {}
+/** A config file that cannot be used: a usage error. */
+export class ConfigError extends BlaineError {
+  constructor(message: string) {
+    super(message, EXIT.usage);
+  }
+}
 
 export type ConfigValue = string | number | boolean | string[];
 
