@@ -256,9 +256,10 @@ static napi_value sha1_buffer(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "sha1(buffer[, portable]) needs a Buffer and a boolean");
     return NULL;
   }
-  sha1_portable_only(portable);
+  /* The choice is this hash's own: copies hashing on other threads meanwhile keep theirs. */
   struct sha1 h;
-  sha1_init(&h);
+  if (portable) sha1_init_portable(&h);
+  else sha1_init(&h);
   /* In uneven pieces, so a partial block carried between updates is exercised too. */
   for (size_t at = 0, piece = 1; at < len; at += piece, piece = piece * 3 + 1) {
     size_t n = len - at < piece ? len - at : piece;
@@ -266,7 +267,6 @@ static napi_value sha1_buffer(napi_env env, napi_callback_info info) {
   }
   napi_create_buffer(env, 20, &out, &result);
   sha1_final(&h, out);
-  sha1_portable_only(0);
   return result;
 }
 

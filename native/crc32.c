@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "cpu.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define CRC_X86 1
 #include <immintrin.h>
@@ -83,20 +85,11 @@ void crc32_init(void) {
   k480 = fold_constant(4 * 128 - 32);
   k160 = fold_constant(128 + 32);
   k96 = fold_constant(128 - 32);
-#ifdef CRC_X86
-  __builtin_cpu_init();
-  have_clmul = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-#endif
+  have_clmul = cpu()->pclmul && cpu()->sse41;
   __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
 }
 
-void crc32_use_clmul(int on) {
-#ifdef CRC_X86
-  have_clmul = on && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1");
-#else
-  (void)on;
-#endif
-}
+uint32_t crc32_update_table(uint32_t crc, const void *data, size_t len) { return table_update(crc, data, len); }
 
 uint32_t crc32_update(uint32_t crc, const void *data, size_t len) {
 #ifdef CRC_X86

@@ -16,6 +16,8 @@
  */
 #include "gf16.h"
 
+#include "cpu.h"
+
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -222,114 +224,44 @@ static void prepare_affine(gf16_prepared *p, uint16_t c) {
   m->hh = hh;
 }
 
-__attribute__((target("avx2,gfni"))) static void apply_gfni_avx2(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
-  const affine_blocks m = *(const affine_blocks *)p->bytes;
-  const __m256i ll = _mm256_set1_epi64x((long long)m.ll), hl = _mm256_set1_epi64x((long long)m.hl);
-  const __m256i lh = _mm256_set1_epi64x((long long)m.lh), hh = _mm256_set1_epi64x((long long)m.hh);
-  const __m256i low_byte = _mm256_set1_epi16(0x00ff);
-  size_t i = 0;
-  for (; i + 64 <= len; i += 64) {
-    __m256i a = _mm256_loadu_si256((const __m256i *)(src + i));
-    __m256i b = _mm256_loadu_si256((const __m256i *)(src + i + 32));
-    __m256i l = _mm256_packus_epi16(_mm256_and_si256(a, low_byte), _mm256_and_si256(b, low_byte));
-    __m256i h = _mm256_packus_epi16(_mm256_srli_epi16(a, 8), _mm256_srli_epi16(b, 8));
-    __m256i pl = _mm256_xor_si256(_mm256_gf2p8affine_epi64_epi8(l, ll, 0), _mm256_gf2p8affine_epi64_epi8(h, hl, 0));
-    __m256i ph = _mm256_xor_si256(_mm256_gf2p8affine_epi64_epi8(l, lh, 0), _mm256_gf2p8affine_epi64_epi8(h, hh, 0));
-    __m256i da = _mm256_loadu_si256((const __m256i *)(dst + i));
-    __m256i db = _mm256_loadu_si256((const __m256i *)(dst + i + 32));
-    _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(da, _mm256_unpacklo_epi8(pl, ph)));
-    _mm256_storeu_si256((__m256i *)(dst + i + 32), _mm256_xor_si256(db, _mm256_unpackhi_epi8(pl, ph)));
-  }
-  if (i < len) tail(dst + i, src + i, len - i, p);
-}
+/* The AVX2 (32-byte) and AVX-512 (64-byte) GFNI kernels, from one template (gf16_gfni.h). */
+#define GFNI_TARGET "avx2,gfni"
+#define GFNI_APPLY apply_gfni_avx2
+#define GFNI_APPLY4 apply4_gfni_avx2
+#define V __m256i
+#define V_BYTES 32
+#define v_load(p) _mm256_loadu_si256((const void *)(p))
+#define v_store(p, v) _mm256_storeu_si256((void *)(p), v)
+#define v_and _mm256_and_si256
+#define v_xor _mm256_xor_si256
+#define v_srli16 _mm256_srli_epi16
+#define v_packus16 _mm256_packus_epi16
+#define v_unpacklo8 _mm256_unpacklo_epi8
+#define v_unpackhi8 _mm256_unpackhi_epi8
+#define v_affine(v, m) _mm256_gf2p8affine_epi64_epi8(v, m, 0)
+#define v_zero _mm256_setzero_si256
+#define v_set1_64 _mm256_set1_epi64x
+#define v_set1_16 _mm256_set1_epi16
+#include "gf16_gfni.h"
 
-__attribute__((target("avx512f,avx512bw,gfni"))) static void apply_gfni_avx512(uint8_t *dst, const uint8_t *src, size_t len, const gf16_prepared *p) {
-  const affine_blocks m = *(const affine_blocks *)p->bytes;
-  const __m512i ll = _mm512_set1_epi64((long long)m.ll), hl = _mm512_set1_epi64((long long)m.hl);
-  const __m512i lh = _mm512_set1_epi64((long long)m.lh), hh = _mm512_set1_epi64((long long)m.hh);
-  const __m512i low_byte = _mm512_set1_epi16(0x00ff);
-  size_t i = 0;
-  for (; i + 128 <= len; i += 128) {
-    __m512i a = _mm512_loadu_si512((const void *)(src + i));
-    __m512i b = _mm512_loadu_si512((const void *)(src + i + 64));
-    __m512i l = _mm512_packus_epi16(_mm512_and_si512(a, low_byte), _mm512_and_si512(b, low_byte));
-    __m512i h = _mm512_packus_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(b, 8));
-    __m512i pl = _mm512_xor_si512(_mm512_gf2p8affine_epi64_epi8(l, ll, 0), _mm512_gf2p8affine_epi64_epi8(h, hl, 0));
-    __m512i ph = _mm512_xor_si512(_mm512_gf2p8affine_epi64_epi8(l, lh, 0), _mm512_gf2p8affine_epi64_epi8(h, hh, 0));
-    __m512i da = _mm512_loadu_si512((const void *)(dst + i));
-    __m512i db = _mm512_loadu_si512((const void *)(dst + i + 64));
-    _mm512_storeu_si512((void *)(dst + i), _mm512_xor_si512(da, _mm512_unpacklo_epi8(pl, ph)));
-    _mm512_storeu_si512((void *)(dst + i + 64), _mm512_xor_si512(db, _mm512_unpackhi_epi8(pl, ph)));
-  }
-  if (i < len) tail(dst + i, src + i, len - i, p);
-}
-
-/*
- * Four sources into one destination: the destination is loaded and stored once for four
- * products instead of once for each, which is most of what a single product's loop spends
- * beyond its four affine operations.
- */
-__attribute__((target("avx2,gfni"))) static void apply4_gfni_avx2(uint8_t *dst, const uint8_t *const src[4], size_t len, const gf16_prepared *const p[4]) {
-  __m256i m[4][4];
-  for (int k = 0; k < 4; k++) {
-    const affine_blocks *a = (const affine_blocks *)p[k]->bytes;
-    m[k][0] = _mm256_set1_epi64x((long long)a->ll);
-    m[k][1] = _mm256_set1_epi64x((long long)a->hl);
-    m[k][2] = _mm256_set1_epi64x((long long)a->lh);
-    m[k][3] = _mm256_set1_epi64x((long long)a->hh);
-  }
-  const __m256i low_byte = _mm256_set1_epi16(0x00ff);
-  size_t i = 0;
-  for (; i + 64 <= len; i += 64) {
-    __m256i pl = _mm256_setzero_si256(), ph = _mm256_setzero_si256();
-    for (int k = 0; k < 4; k++) {
-      __m256i a = _mm256_loadu_si256((const __m256i *)(src[k] + i));
-      __m256i b = _mm256_loadu_si256((const __m256i *)(src[k] + i + 32));
-      __m256i l = _mm256_packus_epi16(_mm256_and_si256(a, low_byte), _mm256_and_si256(b, low_byte));
-      __m256i h = _mm256_packus_epi16(_mm256_srli_epi16(a, 8), _mm256_srli_epi16(b, 8));
-      pl = _mm256_xor_si256(pl, _mm256_xor_si256(_mm256_gf2p8affine_epi64_epi8(l, m[k][0], 0), _mm256_gf2p8affine_epi64_epi8(h, m[k][1], 0)));
-      ph = _mm256_xor_si256(ph, _mm256_xor_si256(_mm256_gf2p8affine_epi64_epi8(l, m[k][2], 0), _mm256_gf2p8affine_epi64_epi8(h, m[k][3], 0)));
-    }
-    __m256i da = _mm256_loadu_si256((const __m256i *)(dst + i));
-    __m256i db = _mm256_loadu_si256((const __m256i *)(dst + i + 32));
-    _mm256_storeu_si256((__m256i *)(dst + i), _mm256_xor_si256(da, _mm256_unpacklo_epi8(pl, ph)));
-    _mm256_storeu_si256((__m256i *)(dst + i + 32), _mm256_xor_si256(db, _mm256_unpackhi_epi8(pl, ph)));
-  }
-  if (i < len) {
-    for (int k = 0; k < 4; k++) tail(dst + i, src[k] + i, len - i, p[k]);
-  }
-}
-
-__attribute__((target("avx512f,avx512bw,gfni"))) static void apply4_gfni_avx512(uint8_t *dst, const uint8_t *const src[4], size_t len, const gf16_prepared *const p[4]) {
-  __m512i m[4][4];
-  for (int k = 0; k < 4; k++) {
-    const affine_blocks *a = (const affine_blocks *)p[k]->bytes;
-    m[k][0] = _mm512_set1_epi64((long long)a->ll);
-    m[k][1] = _mm512_set1_epi64((long long)a->hl);
-    m[k][2] = _mm512_set1_epi64((long long)a->lh);
-    m[k][3] = _mm512_set1_epi64((long long)a->hh);
-  }
-  const __m512i low_byte = _mm512_set1_epi16(0x00ff);
-  size_t i = 0;
-  for (; i + 128 <= len; i += 128) {
-    __m512i pl = _mm512_setzero_si512(), ph = _mm512_setzero_si512();
-    for (int k = 0; k < 4; k++) {
-      __m512i a = _mm512_loadu_si512((const void *)(src[k] + i));
-      __m512i b = _mm512_loadu_si512((const void *)(src[k] + i + 64));
-      __m512i l = _mm512_packus_epi16(_mm512_and_si512(a, low_byte), _mm512_and_si512(b, low_byte));
-      __m512i h = _mm512_packus_epi16(_mm512_srli_epi16(a, 8), _mm512_srli_epi16(b, 8));
-      pl = _mm512_xor_si512(pl, _mm512_xor_si512(_mm512_gf2p8affine_epi64_epi8(l, m[k][0], 0), _mm512_gf2p8affine_epi64_epi8(h, m[k][1], 0)));
-      ph = _mm512_xor_si512(ph, _mm512_xor_si512(_mm512_gf2p8affine_epi64_epi8(l, m[k][2], 0), _mm512_gf2p8affine_epi64_epi8(h, m[k][3], 0)));
-    }
-    __m512i da = _mm512_loadu_si512((const void *)(dst + i));
-    __m512i db = _mm512_loadu_si512((const void *)(dst + i + 64));
-    _mm512_storeu_si512((void *)(dst + i), _mm512_xor_si512(da, _mm512_unpacklo_epi8(pl, ph)));
-    _mm512_storeu_si512((void *)(dst + i + 64), _mm512_xor_si512(db, _mm512_unpackhi_epi8(pl, ph)));
-  }
-  if (i < len) {
-    for (int k = 0; k < 4; k++) tail(dst + i, src[k] + i, len - i, p[k]);
-  }
-}
+#define GFNI_TARGET "avx512f,avx512bw,gfni"
+#define GFNI_APPLY apply_gfni_avx512
+#define GFNI_APPLY4 apply4_gfni_avx512
+#define V __m512i
+#define V_BYTES 64
+#define v_load(p) _mm512_loadu_si512((const void *)(p))
+#define v_store(p, v) _mm512_storeu_si512((void *)(p), v)
+#define v_and _mm512_and_si512
+#define v_xor _mm512_xor_si512
+#define v_srli16 _mm512_srli_epi16
+#define v_packus16 _mm512_packus_epi16
+#define v_unpacklo8 _mm512_unpacklo_epi8
+#define v_unpackhi8 _mm512_unpackhi_epi8
+#define v_affine(v, m) _mm512_gf2p8affine_epi64_epi8(v, m, 0)
+#define v_zero _mm512_setzero_si512
+#define v_set1_64 _mm512_set1_epi64
+#define v_set1_16 _mm512_set1_epi16
+#include "gf16_gfni.h"
 
 #endif /* GF16_X86 */
 
@@ -346,13 +278,11 @@ void gf16_init(void) {
   int n = 0;
   available[n++] = (gf16_kernel){"scalar", 64 + sizeof(byte_tables), prepare_scalar, apply_scalar, NULL};
 #ifdef GF16_X86
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("ssse3")) available[n++] = (gf16_kernel){"ssse3", 64 + sizeof(nibble_tables), prepare_nibbles, apply_ssse3, NULL};
-  if (__builtin_cpu_supports("avx2")) available[n++] = (gf16_kernel){"avx2", 64 + sizeof(nibble_tables), prepare_nibbles, apply_avx2, NULL};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("gfni")) available[n++] = (gf16_kernel){"gfni-avx2", 64 + 64, prepare_affine, apply_gfni_avx2, apply4_gfni_avx2};
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("gfni")) {
-    available[n++] = (gf16_kernel){"gfni-avx512", 64 + 64, prepare_affine, apply_gfni_avx512, apply4_gfni_avx512};
-  }
+  const cpu_features *f = cpu();
+  if (f->ssse3) available[n++] = (gf16_kernel){"ssse3", 64 + sizeof(nibble_tables), prepare_nibbles, apply_ssse3, NULL};
+  if (f->avx2) available[n++] = (gf16_kernel){"avx2", 64 + sizeof(nibble_tables), prepare_nibbles, apply_avx2, NULL};
+  if (f->avx2 && f->gfni) available[n++] = (gf16_kernel){"gfni-avx2", 64 + 64, prepare_affine, apply_gfni_avx2, apply4_gfni_avx2};
+  if (f->avx512f && f->avx512bw && f->gfni) available[n++] = (gf16_kernel){"gfni-avx512", 64 + 64, prepare_affine, apply_gfni_avx512, apply4_gfni_avx512};
 #endif
   available_count = n;
   current = &available[n - 1];

@@ -31,6 +31,7 @@
 #include "crc32.h"
 #include "gf16.h"
 #include "md5.h"
+#include "testfault.h"
 
 #define HEADER 64
 #define HEAD_BYTES 16384
@@ -148,9 +149,8 @@ void par2_free(par2_creator *c) {
 }
 
 /* Widest band (a multiple of 64 bytes, or the whole slice) and group that fit the budget. */
-static void plan_memory(par2_creator *c, uint64_t budget) {
+static void plan_memory(par2_creator *c, uint64_t budget, uint32_t stages) {
   uint64_t r = c->recovery;
-  uint32_t stages = c->helper ? 2 : 1;
   uint32_t group = c->slices < GROUP_MAX ? c->slices : GROUP_MAX;
   while (group > 1 && (r + stages * group) * c->slice > budget) group /= 2;
   uint64_t width = c->slice;
@@ -217,11 +217,13 @@ par2_creator *par2_open(uint64_t slice, uint32_t recovery, uint64_t size, const 
   c->copy_off = calloc(32, sizeof *c->copy_off);
   if (!c->name || !c->slice_sums || !c->recov_md5 || !c->recov_off || !c->copy_off) goto fail;
   memcpy(c->name, name, name_len);
-  c->helper = size >= HELPER_FROM && slices > 1;
-  plan_memory(c, budget);
+  /* Two stages (and the helper thread) from HELPER_FROM; c->helper says only that the thread runs,
+   * so a failure before it starts frees nothing it does not have. */
+  int two_stages = size >= HELPER_FROM && slices > 1;
+  plan_memory(c, budget, two_stages ? 2 : 1);
   c->recov = alloc_aligned(recovery * c->width);
   c->stage = alloc_aligned(c->group * c->width);
-  if (c->helper) {
+  if (two_stages) {
     c->other = alloc_aligned(c->group * c->width);
     if (!c->other) goto fail;
   }
@@ -229,10 +231,11 @@ par2_creator *par2_open(uint64_t slice, uint32_t recovery, uint64_t size, const 
   c->coef = alloc_aligned(c->kernel->size * c->group * recovery);
   if (!c->recov || !c->stage || !c->coef) goto fail;
   layout(c);
-  if (c->helper && start_helper(c) != 0) {
+  if (two_stages && start_helper(c) == 0) {
+    c->helper = 1;
+  } else {
     free(c->other);
     c->other = NULL;
-    c->helper = 0;
   }
   md5_init(&c->file_md5);
   md5_init(&c->slice_md5);
@@ -553,7 +556,8 @@ static int write_rest(par2_creator *c, const char *index_path, uint64_t *bytes) 
   }
   for (uint32_t j = 0; j < c->copies && !e; j++) e = write_all(c->recov_fd, packets, critical, c->copy_off[j]);
   if (!e) e = write_all(c->recov_fd, packets + critical, c->creator_len, c->recov_file_size - c->creator_len);
-  if (!e && close(c->recov_fd) != 0) e = errno;
+  /* Closed whatever happened: after a failed write (ENOSPC) its blocks stay allocated until then. */
+  if (close(c->recov_fd) != 0 && !e) e = errno;
   c->recov_fd = -1;
   if (!e) {
     int fd = create_file(index_path);

@@ -6,7 +6,10 @@
  *
  * par2Kernels() -> names of the GF(2^16) kernels this CPU runs, fastest last
  * par2SelectKernel(name) -> boolean: use that kernel from now on (tests, benchmarks)
- * gfMulAdd(dst, src, c): dst ^= c · src with the current kernel, on the calling thread (tests)
+ * gfMulAdd(dst, src, c[, kernel]): dst ^= c · src with the current kernel or the named one, on the
+ *   calling thread (tests)
+ * gfMulAdd4(dst, srcs, cs, kernel): dst ^= Σ cs[i] · srcs[i] over four sources, by the named
+ *   kernel's four-source path (tests)
  * gfMul(a, b) -> product; md5(buf) -> Buffer; crc32(buf, portable?) -> number, by the table
  *   method when portable is true (tests)
  * par2Open(slice, recovery, size, name, budget) -> handle; throws RangeError for bad arguments
@@ -18,6 +21,8 @@
  *   (the caller awaits each). buf must stay unchanged until cb: it is read on another thread.
  * par2Close(handle): frees the creator now, or when its running work ends, which it asks to stop
  *   early (par2FromFile then calls back with ECANCELED).
+ * nativeTestFaults(allocNth, writeNth): tests only; the creator's allocNth-th allocation (ENOMEM)
+ *   and writeNth-th write (ENOSPC) from now on fail, 0 for none (testfault.h).
  */
 #include <errno.h>
 #include <node_api.h>
@@ -30,6 +35,8 @@
 #include "jsstring.h"
 #include "md5.h"
 #include "par2create.h"
+#define BLAINE_TESTFAULT_IMPL
+#include "testfault.h"
 
 #undef napi_register_module_v1
 #undef node_api_module_get_api_version_v1
@@ -106,18 +113,69 @@ static int get_buffer(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return napi_get_buffer_info(env, v, (void **)data, len) == napi_ok;
 }
 
+/* The kernel named by v (a string), or NULL with a type error thrown. */
+static const gf16_kernel *kernel_named(napi_env env, napi_value v) {
+  char *name = get_string(env, v);
+  int n;
+  const gf16_kernel *all = gf16_kernels(&n), *k = NULL;
+  for (int i = 0; name && i < n; i++) {
+    if (strcmp(all[i].name, name) == 0) k = &all[i];
+  }
+  free(name);
+  if (!k) throw_type(env, "no such GF(2^16) kernel on this CPU");
+  return k;
+}
+
 static napi_value gf_muladd(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint8_t *dst, *src;
   size_t dl, sl;
   uint32_t c;
   if (argc < 3 || !get_buffer(env, argv[0], &dst, &dl) || !get_buffer(env, argv[1], &src, &sl) || dl != sl || dl % 2 ||
       napi_get_value_uint32(env, argv[2], &c) != napi_ok || c > 0xffff) {
-    return throw_type(env, "gfMulAdd(dst, src, c) needs two buffers of the same even length and a 16-bit constant");
+    return throw_type(env, "gfMulAdd(dst, src, c[, kernel]) needs two buffers of the same even length and a 16-bit constant");
   }
-  gf16_muladd(dst, src, dl, (uint16_t)c);
+  if (argc < 4) {
+    gf16_muladd(dst, src, dl, (uint16_t)c);
+    return undefined(env);
+  }
+  const gf16_kernel *k = kernel_named(env, argv[3]);
+  if (!k) return NULL;
+  _Alignas(64) uint8_t room[GF16_PREPARED_MAX];
+  gf16_prepared *p = (gf16_prepared *)room;
+  p->c = (uint16_t)c;
+  k->prepare(p, (uint16_t)c);
+  k->apply(dst, src, dl, p);
+  return undefined(env);
+}
+
+static napi_value gf_muladd4(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], v;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint8_t *dst, *src[4];
+  size_t dl, sl;
+  uint32_t c[4];
+  bool arrays = false;
+  const char *usage = "gfMulAdd4(dst, [4 buffers], [4 constants], kernel) needs buffers of the same even length and 16-bit constants";
+  if (argc < 4 || !get_buffer(env, argv[0], &dst, &dl) || dl % 2 || napi_is_array(env, argv[1], &arrays) != napi_ok || !arrays) return throw_type(env, usage);
+  for (uint32_t i = 0; i < 4; i++) {
+    if (napi_get_element(env, argv[1], i, &v) != napi_ok || !get_buffer(env, v, &src[i], &sl) || sl != dl) return throw_type(env, usage);
+    if (napi_get_element(env, argv[2], i, &v) != napi_ok || napi_get_value_uint32(env, v, &c[i]) != napi_ok || c[i] > 0xffff) return throw_type(env, usage);
+  }
+  const gf16_kernel *k = kernel_named(env, argv[3]);
+  if (!k) return NULL;
+  _Alignas(64) uint8_t room[4][GF16_PREPARED_MAX];
+  const gf16_prepared *p[4];
+  for (int i = 0; i < 4; i++) {
+    gf16_prepared *q = (gf16_prepared *)room[i];
+    q->c = (uint16_t)c[i];
+    k->prepare(q, (uint16_t)c[i]);
+    p[i] = q;
+  }
+  gf16_apply4(k, dst, (const uint8_t *const *)src, dl, p);
   return undefined(env);
 }
 
@@ -153,10 +211,8 @@ static napi_value crc32(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 1 || !get_buffer(env, argv[0], &data, &len)) return throw_type(env, "crc32(buf) needs a buffer");
   if (argc > 1) napi_get_value_bool(env, argv[1], &portable);
-  /* Only tests ask for the table method; a creator running meanwhile gets the same CRCs either way. */
-  if (portable) crc32_use_clmul(0);
-  napi_create_uint32(env, crc32_update(0, data, len), &result);
-  if (portable) crc32_use_clmul(1);
+  /* Only tests ask for the table method, for this call alone. */
+  napi_create_uint32(env, portable ? crc32_update_table(0, data, len) : crc32_update(0, data, len), &result);
   return result;
 }
 
@@ -354,6 +410,18 @@ static napi_value par2_close_js(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+static napi_value test_faults(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  uint32_t alloc_nth, write_nth;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 2 || napi_get_value_uint32(env, argv[0], &alloc_nth) != napi_ok || napi_get_value_uint32(env, argv[1], &write_nth) != napi_ok) {
+    return throw_type(env, "nativeTestFaults(allocNth, writeNth) needs two numbers");
+  }
+  testfault_arm(alloc_nth, write_nth);
+  return undefined(env);
+}
+
 static void add(napi_env env, napi_value exports, const char *name, napi_callback fn) {
   napi_value f;
   napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f);
@@ -367,6 +435,7 @@ NAPI_MODULE_INIT() {
   add(env, exports, "par2Kernels", kernels);
   add(env, exports, "par2SelectKernel", select_kernel);
   add(env, exports, "gfMulAdd", gf_muladd);
+  add(env, exports, "gfMulAdd4", gf_muladd4);
   add(env, exports, "gfMul", gf_mul);
   add(env, exports, "md5", md5);
   add(env, exports, "crc32", crc32);
@@ -376,5 +445,6 @@ NAPI_MODULE_INIT() {
   add(env, exports, "par2Finish", par2_finish_js);
   add(env, exports, "par2FromFile", par2_from_file_js);
   add(env, exports, "par2Close", par2_close_js);
+  add(env, exports, "nativeTestFaults", test_faults);
   return exports;
 }

@@ -59,6 +59,8 @@ typedef struct {
 } buf_t;
 
 static int buf_put(buf_t *b, const void *p, size_t n) {
+  /* Nothing to add (an empty relative path): memcpy must not see the NULL of an empty buffer. */
+  if (n == 0) return 0;
   if (b->len + n > b->cap) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + n) cap *= 2;

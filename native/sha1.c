@@ -7,9 +7,9 @@
  * SHA1MSG1 / SHA1MSG2, four rounds or four schedule words per instruction).
  */
 #include <string.h>
+#include "cpu.h"
 #include "sha1.h"
 #if defined(__x86_64__) || defined(__i386__)
-#include <cpuid.h>
 #include <immintrin.h>
 #define SHA1_X86 1
 #endif
@@ -94,34 +94,21 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void compress_x86(uint32_t h[
   h[4] = (uint32_t)_mm_extract_epi32(e, 3);
 }
 
-/* CPUID: leaf 1 ECX bit 9 SSSE3, bit 19 SSE4.1; leaf 7 EBX bit 29 the SHA extensions. */
-static int cpu_has_sha(void) {
-  unsigned a, b, c, d;
-  if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & (1u << 9)) || !(c & (1u << 19))) return 0;
-  if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
-  return (b & (1u << 29)) != 0;
-}
 #endif
 
-/* 1: the SHA extensions, 0: plain C, -1: not looked at yet. Racing threads find the same answer. */
-static int use_x86 = -1;
-
-void sha1_portable_only(int on) {
-  use_x86 = on ? 0 : -1;
-}
-
-static void compress(uint32_t h[5], const uint8_t *m) {
+static void compress(const struct sha1 *s, uint32_t h[5], const uint8_t *m) {
 #ifdef SHA1_X86
-  if (use_x86 < 0) use_x86 = cpu_has_sha();
-  if (use_x86) {
+  if (s->sha_instructions) {
     compress_x86(h, m);
     return;
   }
 #endif
+  (void)s;
   compress_portable(h, m);
 }
 
 void sha1_init(struct sha1 *s) {
+  s->sha_instructions = cpu()->sha;
   s->h[0] = 0x67452301;
   s->h[1] = 0xefcdab89;
   s->h[2] = 0x98badcfe;
@@ -129,6 +116,11 @@ void sha1_init(struct sha1 *s) {
   s->h[4] = 0xc3d2e1f0;
   s->length = 0;
   s->used = 0;
+}
+
+void sha1_init_portable(struct sha1 *s) {
+  sha1_init(s);
+  s->sha_instructions = 0;
 }
 
 void sha1_update(struct sha1 *s, const void *data, size_t n) {
@@ -141,10 +133,10 @@ void sha1_update(struct sha1 *s, const void *data, size_t n) {
     p += take;
     n -= take;
     if (s->used < 64) return;
-    compress(s->h, s->block);
+    compress(s, s->h, s->block);
     s->used = 0;
   }
-  for (; n >= 64; p += 64, n -= 64) compress(s->h, p);
+  for (; n >= 64; p += 64, n -= 64) compress(s, s->h, p);
   memcpy(s->block, p, n);
   s->used = n;
 }
@@ -155,12 +147,12 @@ void sha1_final(struct sha1 *s, uint8_t digest[20]) {
   s->block[s->used++] = 0x80;
   if (s->used > 56) {
     memset(s->block + s->used, 0, 64 - s->used);
-    compress(s->h, s->block);
+    compress(s, s->h, s->block);
     s->used = 0;
   }
   memset(s->block + s->used, 0, 56 - s->used);
   for (int i = 0; i < 8; i++) s->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-  compress(s->h, s->block);
+  compress(s, s->h, s->block);
   for (int i = 0; i < 5; i++) {
     digest[4 * i] = (uint8_t)(s->h[i] >> 24);
     digest[4 * i + 1] = (uint8_t)(s->h[i] >> 16);

@@ -9,12 +9,13 @@ struct sha1 {
   uint64_t length;      /* bytes hashed so far */
   uint8_t block[64];    /* a partial block waiting for more bytes */
   size_t used;          /* bytes of `block` in use */
+  int sha_instructions; /* compress with the CPU's SHA instructions (chosen by sha1_init) */
 };
 
 void sha1_init(struct sha1 *s);
 void sha1_update(struct sha1 *s, const void *data, size_t n);
 void sha1_final(struct sha1 *s, uint8_t digest[20]);
-/* Tests: 1 keeps to the plain C compression even where the CPU has SHA instructions; 0 undoes it. */
-void sha1_portable_only(int on);
+/* Tests: this hash keeps to the plain C compression even where the CPU has SHA instructions. */
+void sha1_init_portable(struct sha1 *s);
 
 #endif

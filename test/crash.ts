@@ -13,6 +13,9 @@ export function copyTree(from: string, to: string): void {
   execFileSync('cp', ['-a', from, to]);
 }
 
+/** Crash points tried at most: a run with more calls of the kind fails the test rather than passing untried. */
+const MAX_CRASH_POINTS = 200;
+
 /**
  * Restores `saved` (disks and host catalog as they were before the run), runs `args` with a crash
  * after the Nth `kind` call, reruns plainly (`rerun`, by default the same command) and checks with
@@ -31,11 +34,15 @@ export function crashEveryStep(
   fs.mkdirSync(tpl, { recursive: true });
   for (const [i, p] of saved.entries()) copyTree(p, path.join(tpl, String(i)));
   let crashes = 0;
-  for (let n = 1; n < 200; n++) {
+  let completed = false;
+  for (let n = 1; n <= MAX_CRASH_POINTS; n++) {
     for (const [i, p] of saved.entries()) copyTree(path.join(tpl, String(i)), p);
     for (const ext of ['-wal', '-shm']) fs.rmSync(env.db + ext, { force: true });
     const r = blaine(args, { env: { ...ONE_SCAN_THREAD, BLAINE_TEST_FAULTS: `${kind}:${n}:crash` } });
-    if (ok.includes(r.status)) break;
+    if (ok.includes(r.status)) {
+      completed = true;
+      break;
+    }
     assert.equal(r.status, -1, `${kind} ${n}: killed, not exited: ${r.stderr}`);
     crashes++;
     const again = blaine(opts.rerun ?? args, { env: ONE_SCAN_THREAD });
@@ -43,6 +50,8 @@ export function crashEveryStep(
     after(`after a crash at ${kind} ${n}`);
   }
   assert.ok(crashes > 0, `the run made no ${kind} call to crash after`);
+  // Every crash point up to the run's last call was tried only if the run then got through.
+  assert.ok(completed, `the run still crashed after ${MAX_CRASH_POINTS} ${kind} calls: the steps past those were never tried`);
   return crashes;
 }
 

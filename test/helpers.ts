@@ -6,6 +6,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
+import { mountsOf, readMounts } from '../src/crypt/gocryptfs.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether running from src (never) or from dist/test. */
@@ -29,8 +30,32 @@ export function blaine(args: string[], opts: { env?: Record<string, string>; inp
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+const madeDirs: string[] = [];
+
+/** A fresh folder under the system's temporary folder, removed when the process exits. */
+/**
+ * `blaine backup` of the library onto the disk with the host catalog env.db and no reserve, `args`
+ * before the library; `opts`: another disk or library than env's, more environment, test faults
+ * (BLAINE_TEST_FAULTS), and `ok` to require exit status 0.
+ */
+export function backup(
+  env: { disk: string; db: string; lib?: string },
+  args: string[] = [],
+  opts: { disk?: string; lib?: string; env?: Record<string, string>; faults?: string; ok?: boolean } = {},
+): RunResult {
+  const lib = opts.lib ?? env.lib;
+  if (lib === undefined) throw new Error('backup(): no library given');
+  const faults: Record<string, string> = opts.faults ? { BLAINE_TEST_FAULTS: opts.faults } : {};
+  const r = blaine(['backup', '--dest', opts.disk ?? env.disk, '--db', env.db, '--reserve', '0', ...args, lib], { env: { ...opts.env, ...faults } });
+  if (opts.ok) assert.equal(r.status, 0, `backup: ${r.stdout}${r.stderr}`);
+  return r;
+}
+
 export function tempDir(prefix = 'blaine-test-'): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  if (madeDirs.length === 0) process.on('exit', () => madeDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+  madeDirs.push(dir);
+  return dir;
 }
 
 /** A temporary folder that is removed when the test ends. */
@@ -61,6 +86,53 @@ export function rot(file: string, offset: number, n = 4): void {
 
 export const isRoot = process.getuid?.() === 0;
 
+/** True when every folder from / down to dir lets other users through (the x bit for others). */
+function othersCanReach(dir: string): boolean {
+  for (let d = path.resolve(dir); ; d = path.dirname(d)) {
+    if ((fs.statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
+let readableCopy: string | null = null;
+
+/**
+ * A checkout an unprivileged user (the tests drop to uid 65534) can read and run: this one when
+ * every folder above it lets others through; otherwise (cloned under a 0700 home, as root) a copy
+ * of what running Blaine and the compiled modules needs: dist, bin, the addon and the runtime
+ * packages, made once per process in a world-readable temporary folder removed at exit.
+ */
+export function readableCheckout(): string {
+  if (othersCanReach(repoRoot)) return repoRoot;
+  if (readableCopy) return readableCopy;
+  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-checkout-'));
+  fs.chmodSync(copy, 0o755);
+  process.on('exit', () => fs.rmSync(copy, { recursive: true, force: true }));
+  const parts = [
+    'package.json',
+    'bin',
+    'dist',
+    'native/build/Release/blaine_native.node',
+    'node_modules/commander',
+    'node_modules/smol-toml',
+    'node_modules/bindings',
+    'node_modules/file-uri-to-path',
+    'node_modules/better-sqlite3/package.json',
+    'node_modules/better-sqlite3/lib',
+    'node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+  ];
+  for (const part of parts) {
+    const from = path.join(repoRoot, part);
+    if (!fs.existsSync(from)) continue;
+    const to = path.join(copy, part);
+    fs.mkdirSync(path.dirname(to), { recursive: true });
+    execFileSync('cp', ['-a', from, to]);
+  }
+  execFileSync('chmod', ['-R', 'a+rX', copy]);
+  readableCopy = copy;
+  return copy;
+}
+
 /** A library folder, an empty disk folder and a host catalog path, in one temporary folder. */
 export function testEnv(prefix = 'blaine-test-') {
   const base = tempDir(prefix);
@@ -74,6 +146,11 @@ export function testEnv(prefix = 'blaine-test-') {
 
 export function sha1(data: Buffer | string): string {
   return crypto.createHash('sha1').update(data).digest('hex');
+}
+
+/** The SHA1 of a file's content. */
+export function fileSha(p: string): string {
+  return sha1(fs.readFileSync(p));
 }
 
 export function write(file: string, content: string | Buffer, mtime?: Date): void {
@@ -136,6 +213,20 @@ export function mountImage(img: string, dir: string, opts: { ro?: boolean } = {}
 /** True when dir is a mount point now. */
 export function isMounted(dir: string): boolean {
   return spawnSync('mountpoint', ['-q', dir]).status === 0;
+}
+
+/**
+ * A small real disk for one test: a tmpfs of `size` on a fresh folder, unmounted when the test
+ * ends; null after skipping the test (with the reason) where it cannot be mounted (not root).
+ */
+export function tmpfsDisk(t: { skip: (why: string) => void; after: (fn: () => void) => void }, size: string): string | null {
+  const dir = tempDir('blaine-tmpfs-');
+  if (!mountTmpfs(dir, size)) {
+    t.skip(isRoot ? 'cannot mount a tmpfs here' : 'needs root to mount a tmpfs');
+    return null;
+  }
+  t.after(() => unmount(dir));
+  return dir;
 }
 
 export function unmount(dir: string): void {
@@ -326,4 +417,16 @@ function linkGroups(root: string): string[][] {
   };
   walk(root, '');
   return [...byIno.values()].map((g) => g.sort()).sort((a, b) => a[0]!.localeCompare(b[0]!));
+}
+
+/** No Blaine gocryptfs mount of these disks is in place, and none of their private mount points is left. */
+export function assertNoMounts(...disks: string[]): void {
+  for (const d of disks) {
+    if (!fs.existsSync(path.join(d, '.blaine', 'volume.json'))) continue;
+    const { copy } = volumeOf(d);
+    assert.deepEqual(mountsOf(copy), [], `a mount of ${d} is left behind`);
+    assert.ok(!readMounts().some((m) => m.mountPoint.includes(copy)), `a mount point of ${d} is left behind`);
+    const runDir = '/run/blaine';
+    if (fs.existsSync(runDir)) assert.deepEqual(fs.readdirSync(runDir).filter((n) => n.startsWith(copy)), [], `private mount point of ${d} left`);
+  }
 }

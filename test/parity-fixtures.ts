@@ -3,21 +3,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-
-const made: string[] = [];
-let hooked = false;
+import { tempDir as helperTempDir } from './helpers.js';
 
 /** A fresh directory under the system temp dir, removed when the process exits. */
 export function tempDir(prefix = 'blaine-parity-'): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  made.push(dir);
-  if (!hooked) {
-    hooked = true;
-    process.on('exit', () => {
-      for (const d of made) fs.rmSync(d, { recursive: true, force: true });
-    });
-  }
-  return dir;
+  return helperTempDir(prefix);
 }
 
 export function removeTemp(dir: string): void {
@@ -82,4 +72,65 @@ export function listTree(dir: string): string[] {
   };
   walk(dir, '');
   return out.sort();
+}
+
+// GF(2^16) as the PAR2 2.0 specification defines it (polynomial 0x1100B, generator 2), written
+// independently of native/gf16.c so the tests can hold the addon against it.
+const EXP = new Uint16Array(65535 * 2);
+const LOG = new Uint16Array(65536);
+{
+  let x = 1;
+  for (let i = 0; i < 65535; i++) {
+    EXP[i] = EXP[i + 65535] = x;
+    LOG[x] = i;
+    x <<= 1;
+    if (x & 0x10000) x ^= 0x1100b;
+  }
+}
+
+/** 2^e, e in 0..65534. */
+export function gfExp(e: number): number {
+  return EXP[e]!;
+}
+
+export function gfMul(a: number, b: number): number {
+  return a === 0 || b === 0 ? 0 : EXP[LOG[a]! + LOG[b]!]!;
+}
+
+/**
+ * A par2 wrapper that logs "PID ARGS" to `log` when it starts (sleepBefore: then sleeps that many
+ * seconds); with holdAfter it logs its PID to `made` once par2 has made the set and then holds the
+ * job there (the set written into its scratch directory, not installed), so a test can abort a job
+ * known to be running.
+ */
+export function par2Wrapper(dir: string, opts: { sleepBefore?: number; holdAfter?: boolean } = {}): { command: string[]; log: string; made: string } {
+  const log = path.join(dir, 'calls.log');
+  const made = path.join(dir, 'made.log');
+  const script = path.join(dir, 'par2-wrapper.sh');
+  const lines = ['#!/bin/sh', `echo "$$ $*" >> '${log}'`];
+  if (opts.sleepBefore) lines.push(`sleep ${opts.sleepBefore}`);
+  if (opts.holdAfter) lines.push('par2 "$@" || exit $?', `echo "$$" >> '${made}'`, 'exec sleep 600');
+  else lines.push('par2 "$@"');
+  fs.writeFileSync(script, `${lines.join('\n')}\n`, { mode: 0o755 });
+  return { command: [script], log, made };
+}
+
+/** The lines of a wrapper's log so far. */
+export function calls(log: string): string[] {
+  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
+}
+
+/** Resolves once `log` has `n` lines: waits on its directory changing, not on a timer. */
+export function untilCalls(log: string, n: number): Promise<void> {
+  return new Promise((resolve) => {
+    const watcher = fs.watch(path.dirname(log), () => {
+      if (calls(log).length < n) return;
+      watcher.close();
+      resolve();
+    });
+    if (calls(log).length >= n) {
+      watcher.close();
+      resolve();
+    }
+  });
 }

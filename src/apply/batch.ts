@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CatalogError, type Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { JOURNAL_COMMITTED, type Journal } from '../archive/journal.js';
+import type { ExecutorContext } from './env.js';
 
 // Each commit syncs the disk and writes every catalog page the batch touched, the content index's
 // all over the file: a first backup of 100,000 small files spent a seventh of its time committing
@@ -151,4 +152,12 @@ export function hostCatalogFull(err: unknown, hostFile: string): CatalogError | 
 
 export function hostCatalogFullMessage(hostFile: string): string {
   return `the disk holding the host catalog (${path.dirname(hostFile)}) is full: the catalog could not grow, and nothing was lost; free space there and run the command again`;
+}
+
+/**
+ * The mounted volume's row as the disk catalog holds it now: the planner works from a lean view
+ * (no parity name, no verify time), and what is written back must keep those.
+ */
+export function storedRow(ctx: Pick<ExecutorContext, 'volume' | 'disk'>, e: CatalogEntry): CatalogEntry {
+  return e.volume === ctx.volume ? (ctx.disk.get(e.volume, e.path) ?? e) : e;
 }

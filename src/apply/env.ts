@@ -1,14 +1,8 @@
+/** The executor's inputs and result, and what carries operations out: types only. */
 import type { Catalog } from '../catalog/catalog.js';
-import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
 import type { ParityPool } from '../parity/pool.js';
-import type { FileRecord } from '../scan/record.js';
 import type { Fsx } from '../fsx/fsx.js';
-import type { CatalogBatch } from './batch.js';
-import type { CopyAhead } from './copy-ahead.js';
-import type { LoosenedNames } from './loosened.js';
-import type { ParityQueue } from './parity-queue.js';
-import type { SpaceEstimate } from './space.js';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */
@@ -69,94 +63,3 @@ export interface Applier {
 }
 
 export type ApplierFactory = (ctx: ExecutorContext) => Applier;
-
-export function emptyResult(): ExecutionResult {
-  return {
-    done: 0,
-    bytesCopied: 0,
-    parityBytes: 0,
-    skipped: [],
-    stopped: null,
-    deferredVolumes: new Set(),
-    counts: { added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0 },
-  };
-}
-
-/** What the operation handlers share during one run of the executor. */
-export interface ApplyEnv {
-  readonly ctx: ExecutorContext;
-  readonly fs: Fsx;
-  readonly batch: CatalogBatch;
-  readonly space: SpaceEstimate;
-  /** Small new files copied ahead to temporary names (copy-ahead.ts). */
-  readonly ahead: CopyAhead;
-  readonly result: ExecutionResult;
-  readonly parity: ParityQueue;
-  readonly loosened: LoosenedNames;
-  /** Files of a swap or rotation waiting below .blaine/tmp: no commit and no stop until they are home. */
-  readonly parked: Set<string>;
-  /** The operation under way turned out to be content the volume already had. */
-  deduped: boolean;
-  /**
-   * By content, mode and owner (write-ops.ts contentKey): the stored name equal files link to from
-   * now on, once another name's inode had all the names the file system allows (EMLINK).
-   */
-  readonly linkGroups: Map<string, CatalogEntry>;
-  /** The operation under way found its source file gone: nothing was done, nothing to count. */
-  vanished: boolean;
-  /** Records why the run stops (the first reason wins); the operation under way is the last. */
-  stop(why: NonNullable<ExecutionResult['stopped']>): void;
-  /** storedRow for this run. */
-  stored(e: CatalogEntry): CatalogEntry;
-}
-
-/**
- * The mounted volume's row as the disk catalog holds it now: the planner works from a lean view
- * (no parity name, no verify time), and what is written back must keep those.
- */
-export function storedRow(ctx: Pick<ExecutorContext, 'volume' | 'disk'>, e: CatalogEntry): CatalogEntry {
-  return e.volume === ctx.volume ? (ctx.disk.get(e.volume, e.path) ?? e) : e;
-}
-
-/** The mode, owner and mtime a stored file takes from its data-path record. */
-export function metaOf(r: FileRecord) {
-  return { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec };
-}
-
-/** The record of r's source as it is now, or null when it is no longer a regular file. */
-export function currentRecord(r: FileRecord, fs: Fsx): FileRecord | null {
-  let st;
-  try {
-    st = fs.lstatSync(r.path, { bigint: true });
-  } catch {
-    return null;
-  }
-  if (!st.isFile()) return null;
-  const NS = 1_000_000_000n;
-  // Floor, not truncation: a time before 1970 has a negative second and a positive nanosecond.
-  const sec = st.mtimeNs / NS - (st.mtimeNs % NS < 0n ? 1n : 0n);
-  const when = { mtimeSec: Number(sec), mtimeNsec: Number(st.mtimeNs - sec * NS) };
-  return { ...r, ...when, size: Number(st.size), inode: `${st.dev}:${st.ino}`, nlink: Number(st.nlink), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) };
-}
-
-/**
- * True only when the source path is known to be gone (ENOENT, ENOTDIR). A data path whose disk
- * fails (EIO and the like) has not lost its files: they are skipped with a warning instead.
- */
-export function goneFromSource(p: string, fs: Fsx): boolean {
-  try {
-    fs.lstatSync(p);
-    return false;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR';
-  }
-}
-
-export function isSymlink(p: string, fs: Fsx): boolean {
-  try {
-    return fs.lstatSync(p).isSymbolicLink();
-  } catch {
-    return false;
-  }
-}

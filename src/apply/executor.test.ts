@@ -5,11 +5,13 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { scratchDir, sha1, writeUnder } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+import { ParityPool } from '../parity/pool.js';
 import { faultyFs, parseFaults } from '../fsx/fault.js';
 import { realFs } from '../fsx/fsx.js';
 import type { Operation } from '../plan/operation.js';
 import type { FileRecord } from '../scan/record.js';
-import { Executor } from './executor.js';
+import { Executor, type ExecutorContext } from './executor.js';
 
 const VOLUME = 'v-1';
 
@@ -108,9 +110,15 @@ async function runOn(root: string, stored: FileRecord[], sha: (p: string) => str
 }
 
 function plainExecutor(root: string, host: Catalog, disk: Catalog, warnings: string[]): Executor {
+  return executorOn(root, host, disk, { warn: (m) => warnings.push(m) });
+}
+
+/** An executor on `root`: no parity, no reserve, never interrupted, any warning fails the test; `more` overrides. */
+function executorOn(root: string, host: Catalog, disk: Catalog, more: Partial<ExecutorContext> = {}): Executor {
   return new Executor({
     root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
+    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
+    ...more,
   });
 }
 
@@ -196,9 +204,8 @@ test('executor: a backup applied a chunk at a time has the copies of every chunk
   const { host, disk } = memoryCatalogs(t);
   // Copies made ahead wait under temporary names: after the first copy of a chunk, the rest of it.
   const waiting: number[] = [];
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: faultyFs(realFs, []),
+  const ex = executorOn(root, host, disk, {
+    fs: faultyFs(realFs, []),
     progress: (done) => {
       if (done === 1) waiting.push(filesBelow(tmp));
     },
@@ -228,9 +235,8 @@ test('executor: copies are made ahead past links, and a copy that replaces a sto
   host.put(stored);
   disk.put(stored);
   const waiting: number[] = [];
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: faultyFs(realFs, []),
+  const ex = executorOn(root, host, disk, {
+    fs: faultyFs(realFs, []),
     progress: (done) => {
       if (done === 1) waiting.push(filesBelow(tmp));
     },
@@ -257,10 +263,7 @@ test('executor: a part of a backup that more parts follow leaves its small batch
   const root = path.join(dir, 'disk');
   fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
   const { host, disk } = memoryCatalogs(t);
-  const ex = new Executor({
-    root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
-  });
+  const ex = executorOn(root, host, disk);
   const copy = (f: string): Operation => ({ type: 'copy', record: recordOf(f), why: 'added' });
   await ex.run([copy(files[0]!), copy(files[1]!)], { more: true });
   assert.ok(host.db.inTransaction && disk.db.inTransaction);
@@ -270,4 +273,87 @@ test('executor: a part of a backup that more parts follow leaves its small batch
   assert.ok(!host.db.inTransaction && !disk.db.inTransaction);
   assert.ok(!fs.existsSync(path.join(root, '.blaine', 'journal')));
   assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => path.basename(e.path)), ['a.bin', 'b.bin', 'c.bin']);
+});
+
+/** The disk's row for a file stored at `file` (its content already on the disk). */
+function storedEntry(file: string, content: Buffer | string): CatalogEntry {
+  const r = recordOf(file);
+  return { volume: VOLUME, path: file, kind: 'file', size: r.size, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec, inode: r.inode, sha1: sha1(content), mode: r.mode, uid: r.uid, gid: r.gid, linkTarget: null, parityName: null, verifiedAt: null };
+}
+
+test('executor: interrupted mid-swap, the swap is finished past the skipped copy, each move journalled before it is made, progress counted right', async (t) => {
+  const dir = scratchDir(t);
+  const root = path.join(dir, 'disk');
+  const [x, y] = [crypto.randomBytes(3_000), crypto.randomBytes(4_000)];
+  // The library swapped a and b; the disk holds them as they were.
+  const a = writeUnder(dir, 'lib/a.bin', y);
+  const b = writeUnder(dir, 'lib/b.bin', x);
+  const c = writeUnder(dir, 'lib/c.bin', crypto.randomBytes(1_000));
+  writeUnder(root, a.slice(1), x);
+  writeUnder(root, b.slice(1), y);
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const { host, disk } = memoryCatalogs(t);
+  const [storedA, storedB] = [storedEntry(a, x), storedEntry(b, y)];
+  for (const e of [storedA, storedB]) {
+    host.put(e);
+    disk.put(e);
+  }
+  const parking = '/.blaine/tmp/swap-a.bin';
+  const parked = { ...storedA, path: parking };
+  const ops: Operation[] = [
+    { type: 'rename', from: storedA, to: parking, record: null },
+    { type: 'copy', record: recordOf(c), why: 'added' },
+    { type: 'rename', from: storedB, to: a, record: recordOf(a) },
+    { type: 'rename', from: parked, to: b, record: recordOf(b) },
+  ];
+  const interrupt = new AbortController();
+  const progress: number[] = [];
+  const journalled: string[][] = [];
+  const journal = path.join(root, '.blaine', 'journal');
+  const ex = executorOn(root, host, disk, {
+    signal: interrupt.signal,
+    progress: (done) => {
+      progress.push(done);
+      // The moves made so far, as the journal names them (what a crash now would be undone from).
+      const steps = fs.existsSync(journal) ? fs.readFileSync(journal, 'utf8').trim().split('\n').slice(1).map((l) => JSON.parse(l) as { op: string; to?: string }) : [];
+      journalled.push(steps.filter((s) => s.op === 'rename').map((s) => s.to!));
+      if (done === 1) interrupt.abort();
+    },
+  });
+  const result = await ex.run(ops);
+  assert.equal(result.stopped?.reason, 'interrupted');
+  // The copy was left out; both moves of the swap were made, each journalled by the time it was made.
+  assert.deepEqual(progress, [1, 3, 4]);
+  assert.deepEqual(journalled.at(1), [parking, a, b]);
+  assert.deepEqual(fs.readFileSync(path.join(root, a.slice(1))), y);
+  assert.deepEqual(fs.readFileSync(path.join(root, b.slice(1))), x);
+  assert.ok(!fs.existsSync(path.join(root, c.slice(1))));
+  for (const cat of [disk, host]) assert.deepEqual(cat.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha1]), [[a, sha1(y)], [b, sha1(x)]]);
+});
+
+test('executor: the host catalog refusing the row of a finished parity set fails the run with that error, not an unhandled rejection', async (t) => {
+  const dir = scratchDir(t);
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const file = writeUnder(dir, 'lib/a.bin', crypto.randomBytes(200_000));
+  const { host, disk } = memoryCatalogs(t);
+  const pool = new ParityPool({ jobs: 1, pct: 10 });
+  const unhandled: unknown[] = [];
+  const onUnhandled = (err: unknown) => unhandled.push(err);
+  process.on('unhandledRejection', onUnhandled);
+  t.after(() => process.off('unhandledRejection', onUnhandled));
+  const ex = executorOn(root, host, disk, {
+    parity: pool,
+    parityPct: 10,
+    // Once the copy is committed, the host catalog takes no more writes (as SQLite on a full disk).
+    progress: () => host.db.exec(`CREATE TEMP TRIGGER full BEFORE UPDATE ON files BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;
+      CREATE TEMP TRIGGER full_insert BEFORE INSERT ON files BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;`),
+  });
+  await assert.rejects(ex.run([{ type: 'copy', record: recordOf(file), why: 'added' }]), /database or disk is full/);
+  // Let any stray rejection surface before looking.
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.deepEqual(unhandled, []);
+  // The copy itself was committed before the parity finished: the archive holds it.
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha1]), [[file, sha1(fs.readFileSync(file))]]);
+  assert.deepEqual(fs.readFileSync(path.join(root, file.slice(1))), fs.readFileSync(file));
 });

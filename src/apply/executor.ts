@@ -2,14 +2,15 @@ import type { Operation } from '../plan/operation.js';
 import { CopyError, syncDisk } from '../fsx/copy.js';
 import { realFs } from '../fsx/fsx.js';
 import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
-import { CatalogBatch } from './batch.js';
+import { CatalogBatch, storedRow } from './batch.js';
 import { CopyAhead } from './copy-ahead.js';
-import { emptyResult, storedRow, type Applier, type ApplyEnv, type ExecutionResult, type ExecutorContext } from './env.js';
+import type { ApplyEnv } from './apply-env.js';
+import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { LoosenedNames } from './loosened.js';
 import { applyDefer, applyDelete, applyRename, applyUpdate } from './move-ops.js';
 import { ParityQueue } from './parity-queue.js';
 import { SpaceEstimate } from './space.js';
-import { opPath, tally } from './tally.js';
+import { emptyResult, opPath, tally } from './tally.js';
 import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
 export type { Applier, ApplierFactory, ExecutionResult, ExecutorContext } from './env.js';
@@ -150,11 +151,12 @@ export class Executor implements Applier {
    */
   async run(ops: Operation[], opts: { more?: boolean } = {}): Promise<ExecutionResult> {
     const env = this.env;
-    let i = 0;
     this.journalled = 0;
     let failed = true;
     try {
-      for (const op of ops) {
+      // An index loop: every way to the next operation (the `continue`s too) moves i with it.
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i]!;
         if (this.ctx.signal.aborted) env.stop({ reason: 'interrupted' });
         // A swap or rotation under way is finished first: it is only moves, which need no space.
         if (this.result.stopped && (env.parked.size === 0 || op.type !== 'rename')) {
@@ -182,11 +184,10 @@ export class Executor implements Applier {
         }
         if (!this.result.stopped && !env.vanished && this.result.skipped.length === before) tally(this.result.counts, op, env.deduped);
         this.result.done++;
-        i++;
-        this.ctx.progress?.(i, ops.length, this.result.bytesCopied, ops[i]);
+        this.ctx.progress?.(i + 1, ops.length, this.result.bytesCopied, ops[i + 1]);
         this.batch.step();
       }
-      env.loosened.settle(env);
+      env.loosened.settle(this.ctx, env.fs, this.batch);
       // Copies made ahead and never taken (the run stopped) are removed, and their folders.
       await env.ahead.discard();
       // What is copied is committed now, not only once the (slower) parity is done. A part of a

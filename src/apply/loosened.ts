@@ -1,7 +1,9 @@
 import type { CatalogEntry } from '../catalog/entry.js';
 import { setTimes } from '../fsx/copy.js';
 import { onDisk } from '../archive/layout.js';
-import type { ApplyEnv } from './env.js';
+import type { Fsx } from '../fsx/fsx.js';
+import type { CatalogBatch } from './batch.js';
+import type { ExecutorContext } from './env.js';
 
 /**
  * Content whose stored inode lost a name in this run. A name left alone on an inode it shared keeps
@@ -17,8 +19,7 @@ export class LoosenedNames {
     if (e && e.volume === this.volume && e.kind === 'file' && e.sha1 !== null) this.content.set(`${e.size}:${e.sha1}`, { size: e.size, sha1: e.sha1 });
   }
 
-  settle(env: ApplyEnv): void {
-    const { ctx, fs } = env;
+  settle(ctx: ExecutorContext, fs: Fsx, batch: CatalogBatch): void {
     for (const { size, sha1 } of this.content.values()) {
       const byInode = new Map<number, CatalogEntry[]>();
       for (const e of ctx.disk.findContent(size, sha1)) {
@@ -36,7 +37,7 @@ export class LoosenedNames {
         const e = names[0]!;
         try {
           setTimes(onDisk(ctx.root, e.path), e.mtimeSec, e.mtimeNsec, fs);
-          env.batch.wroteData = true;
+          batch.wroteData = true;
         } catch (err) {
           ctx.warn(`cannot set the mtime of ${e.path} on the disk: ${(err as Error).message}`);
         }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
-import { entryFor, sameModeOwner } from '../plan/entry.js';
+import { entryFor, metaOf, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { moveParity, removeParity } from '../parity/paths.js';
 import { copyWithSha1, setTimes } from '../fsx/copy.js';
@@ -10,7 +10,8 @@ import { pruneEmptyDirs } from '../fsx/tree.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative, isUnder } from '../fsx/paths.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { isSymlink, metaOf, type ApplyEnv } from './env.js';
+import { isSymlink } from '../fsx/exists.js';
+import type { ApplyEnv } from './apply-env.js';
 
 /** The handlers of operations on names already stored: rename, delete, update, and defer for offline volumes. */
 

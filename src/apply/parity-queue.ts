@@ -10,6 +10,12 @@ import type { ExecutionResult, ExecutorContext } from './env.js';
  */
 export class ParityQueue {
   private readonly pending = new Map<string, Promise<string | null>>();
+  /**
+   * The first failure to record a finished set (SQLITE_FULL on a full host disk): it happens in a
+   * promise callback, where a throw would be an unhandled rejection that kills Node, so it is kept
+   * and thrown by the next settle or finish, on the run's own path to its one-sentence error.
+   */
+  private failure: { error: unknown } | null = null;
 
   constructor(
     private readonly ctx: ExecutorContext,
@@ -20,10 +26,18 @@ export class ParityQueue {
 
   /** Records a parity set when par2 finishes; the row may have moved on in the meantime. */
   private record(p: string, parityName: string | null): void {
-    const cur = this.ctx.disk.get(this.ctx.volume, p);
-    if (!cur) return;
-    this.batch.put({ ...cur, parityName });
-    this.batch.step();
+    try {
+      const cur = this.ctx.disk.get(this.ctx.volume, p);
+      if (!cur) return;
+      this.batch.put({ ...cur, parityName });
+      this.batch.step();
+    } catch (err) {
+      this.failure ??= { error: err };
+    }
+  }
+
+  private throwFailure(): void {
+    if (this.failure) throw this.failure.error;
   }
 
   start(p: string, size: number): void {
@@ -78,7 +92,12 @@ export class ParityQueue {
         to,
         pending.then((name) => {
           if (name === null) return null;
-          linkParity(this.ctx.root, diskRelative(from.path), diskRelative(to), this.ctx.fs);
+          try {
+            linkParity(this.ctx.root, diskRelative(from.path), diskRelative(to), this.ctx.fs);
+          } catch (err) {
+            this.failure ??= { error: err };
+            return null;
+          }
           this.record(to, name);
           return name;
         }),
@@ -92,6 +111,7 @@ export class ParityQueue {
   async settle(p: string): Promise<void> {
     const job = this.pending.get(p);
     if (job) await job;
+    this.throwFailure();
   }
 
   /**
@@ -113,5 +133,6 @@ export class ParityQueue {
     } finally {
       this.ctx.signal.removeEventListener('abort', onAbort);
     }
+    this.throwFailure();
   }
 }

@@ -5,11 +5,11 @@ import type { FileRecord } from '../scan/record.js';
 import { sha1File } from '../fsx/copy.js';
 import { realFs } from '../fsx/fsx.js';
 import { freeBytes, requiredBytes } from '../fsx/space.js';
-import { CatalogBatch } from './batch.js';
-import { emptyResult, storedRow, type Applier, type ExecutionResult, type ExecutorContext } from './env.js';
+import { CatalogBatch, storedRow } from './batch.js';
+import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { applyDefer } from './move-ops.js';
 import { shortfall } from './space.js';
-import { tally } from './tally.js';
+import { emptyResult, tally } from './tally.js';
 
 /** A file's share of the disk, in whole blocks: what the dry run counts per planned copy. */
 const BLOCK = 4096;

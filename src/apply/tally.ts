@@ -45,3 +45,15 @@ export function opPath(op: Operation): string {
       return op.target ?? op.path;
   }
 }
+
+export function emptyResult(): ExecutionResult {
+  return {
+    done: 0,
+    bytesCopied: 0,
+    parityBytes: 0,
+    skipped: [],
+    stopped: null,
+    deferredVolumes: new Set(),
+    counts: { added: 0, modified: 0, renamed: 0, linked: 0, removed: 0, deferred: 0 },
+  };
+}

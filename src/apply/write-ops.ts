@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
-import { entryFor } from '../plan/entry.js';
+import { entryFor, metaOf, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { removeParity } from '../parity/paths.js';
 import { CopyError, copyWithSha1, installTemp, makeSymlink, type CopyResult, type TempCopy } from '../fsx/copy.js';
@@ -9,7 +9,9 @@ import { requiredBytes } from '../fsx/space.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative } from '../fsx/paths.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { currentRecord, goneFromSource, isSymlink, metaOf, type ApplyEnv } from './env.js';
+import { goneFromSource, isSymlink } from '../fsx/exists.js';
+import type { Fsx } from '../fsx/fsx.js';
+import type { ApplyEnv } from './apply-env.js';
 import { shortfall } from './space.js';
 
 /** The handlers of operations that write new names: copy, symlink, link. */
@@ -196,4 +198,20 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   env.batch.put(entry);
   ctx.detail(`linked ${r.path} to ${from.path}`);
   return true;
+}
+
+/** The record of r's source as it is now, or null when it is no longer a regular file. */
+function currentRecord(r: FileRecord, fs: Fsx): FileRecord | null {
+  let st;
+  try {
+    st = fs.lstatSync(r.path, { bigint: true });
+  } catch {
+    return null;
+  }
+  if (!st.isFile()) return null;
+  const NS = 1_000_000_000n;
+  // Floor, not truncation: a time before 1970 has a negative second and a positive nanosecond.
+  const sec = st.mtimeNs / NS - (st.mtimeNs % NS < 0n ? 1n : 0n);
+  const when = { mtimeSec: Number(sec), mtimeNsec: Number(st.mtimeNs - sec * NS) };
+  return { ...r, ...when, size: Number(st.size), inode: `${st.dev}:${st.ino}`, nlink: Number(st.nlink), mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid) };
 }

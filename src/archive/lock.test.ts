@@ -6,18 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireDiskLock, acquireLock, LockError, type LockHolder } from './lock.js';
-
-const dirs: string[] = [];
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-lock-'));
-  dirs.push(dir);
-  return dir;
-}
-
-test.after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
+import { tempDir } from '../../test/helpers.js';
 
 function holderIn(lockPath: string): LockHolder {
   return JSON.parse(fs.readFileSync(lockPath, 'utf8')) as LockHolder;
@@ -110,35 +99,48 @@ test('lock: a missing directory is an error naming the lock file, and creates no
 test('lock: processes racing for a lock: exactly one gets it', async () => {
   const dir = tempDir();
   const lockPath = path.join(dir, 'lock');
-  const go = path.join(dir, 'go');
+  // Each child says "ready", waits for a line on stdin to race, and the winner holds the lock
+  // until a second line: no timers, each step waits on the one before.
   const script = `
-    import fs from 'node:fs';
+    import readline from 'node:readline';
     import { acquireLock } from ${JSON.stringify(lockModule)};
+    const lines = readline.createInterface({ input: process.stdin })[Symbol.asyncIterator]();
     console.log('ready');
-    while (!fs.existsSync(${JSON.stringify(go)})) await new Promise((r) => setTimeout(r, 2));
+    await lines.next();
     let release;
     try { release = acquireLock(${JSON.stringify(lockPath)}, 'The disk'); } catch (err) { console.log(err.name); process.exit(0); }
     console.log('got');
-    await new Promise((r) => setTimeout(r, 1000));
+    await lines.next();
     release();
+    process.exit(0);
   `;
-  const outputs: string[] = [];
-  const children = Array.from({ length: 4 }, (_, i) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
-    outputs[i] = '';
-    child.stdout.on('data', (d: Buffer) => (outputs[i] += d.toString()));
-    return new Promise<string>((resolve) => child.on('close', () => resolve(outputs[i]!.replace('ready', '').trim())));
+  const children = Array.from({ length: 4 }, () => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    const waiting: Array<() => void> = [];
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      for (const check of waiting.splice(0)) check();
+    });
+    /** Resolves once the child has printed `word`. */
+    const said = (word: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => (out.includes(word) ? resolve() : waiting.push(check));
+        check();
+      });
+    const closed = new Promise<string>((resolve) => child.on('close', () => resolve(out.replace('ready', '').trim())));
+    return { child, said, closed };
   });
-  // Start the race only when every child is waiting at the line, so that all of them overlap.
-  const deadline = Date.now() + 30_000;
-  while (!outputs.every((o) => o.includes('ready'))) {
-    assert.ok(Date.now() < deadline, 'the children did not start');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  fs.writeFileSync(go, '');
-  const results = (await Promise.all(children)).sort();
+  // The race starts only when every child waits at the line, so that all of them overlap.
+  await Promise.all(children.map((c) => c.said('ready')));
+  for (const c of children) c.child.stdin.write('go\n');
+  // The winner keeps the lock until every other child has been refused.
+  const outcomes = await Promise.all(children.map((c) => Promise.race([c.said('got').then(() => 'got'), c.closed])));
+  for (const c of children) c.child.stdin.end('release\n');
+  const results = (await Promise.all(children.map((c) => c.closed))).sort();
+  assert.deepEqual(outcomes.sort(), ['LockError', 'LockError', 'LockError', 'got']);
   assert.deepEqual(results, ['LockError', 'LockError', 'LockError', 'got']);
-  assert.deepEqual(fs.readdirSync(dir).sort(), ['go', 'lock']);
+  assert.deepEqual(fs.readdirSync(dir), ['lock']);
 });
 
 test('lock: a disk is locked on its .blaine directory; only a writer leaves a label there, and only while it runs', () => {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { errnoName, fsAddon } from '../fsx/addon.js';
 import { errCode, reason } from '../fsx/errno.js';
 import { diskLockPath } from './layout.js';
+import { BlaineError } from '../error.js';
 
 export interface LockHolder {
   pid: number;
@@ -26,7 +27,7 @@ export interface LockHolder {
   started: string;
 }
 
-export class LockError extends Error {
+export class LockError extends BlaineError {
   override name = 'LockError';
   constructor(
     message: string,

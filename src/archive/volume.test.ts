@@ -5,21 +5,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { cleanupTemp, DiskError, ensureLayout, initVolume, readVolume, writeVolume } from './volume.js';
 import { blaineDir, diskLockPath, volumeFile } from './layout.js';
+import { tempDir } from '../../test/helpers.js';
 
-const dirs: string[] = [];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
-function tempDir(name = 'disk'): string {
-  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-volume-'));
-  dirs.push(parent);
-  const dir = path.join(parent, name);
+/** A new empty folder `name` (the disk's name shows in messages) in a temporary folder. */
+function diskDir(name = 'disk'): string {
+  const dir = path.join(tempDir('blaine-volume-'), name);
   fs.mkdirSync(dir);
   return dir;
 }
-
-test.after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 function diskError(code: DiskError['code'], message?: RegExp) {
   return (err: unknown): boolean => {
@@ -31,7 +26,7 @@ function diskError(code: DiskError['code'], message?: RegExp) {
 }
 
 test('volume: init then read gives the same identity; layout made; nothing temporary left', () => {
-  const disk = tempDir('archive-A');
+  const disk = diskDir('archive-A');
   const info = initVolume(disk, undefined);
   assert.equal(info.format, 1);
   assert.match(info.volume, UUID);
@@ -46,12 +41,12 @@ test('volume: init then read gives the same identity; layout made; nothing tempo
   assert.equal(volumeFile(disk), path.join(disk, '.blaine', 'volume.json'));
   assert.equal(diskLockPath(disk), path.join(disk, '.blaine', 'lock'));
 
-  const labelled = initVolume(tempDir(), '  Photos 1  ');
+  const labelled = initVolume(diskDir(), '  Photos 1  ');
   assert.equal(labelled.label, 'Photos 1');
 });
 
 test('volume: writeVolume replaces the identity atomically', () => {
-  const disk = tempDir();
+  const disk = diskDir();
   const info = initVolume(disk, 'A');
   const mirror = { ...info, copy: '7d1f5c1e-1111-4222-8333-444455556666', copyLabel: "A'" };
   writeVolume(disk, mirror);
@@ -62,7 +57,7 @@ test('volume: writeVolume replaces the identity atomically', () => {
 });
 
 test('volume: a second init is refused and changes nothing', () => {
-  const disk = tempDir();
+  const disk = diskDir();
   const info = initVolume(disk, 'A');
   assert.throws(
     () => initVolume(disk, 'B'),
@@ -74,7 +69,7 @@ test('volume: a second init is refused and changes nothing', () => {
 });
 
 test('volume: a missing disk or a file is NOT_A_DIRECTORY, for every function', () => {
-  const parent = tempDir();
+  const parent = diskDir();
   const missing = path.join(parent, 'missing');
   const file = path.join(parent, 'file');
   fs.writeFileSync(file, '');
@@ -88,7 +83,7 @@ test('volume: a missing disk or a file is NOT_A_DIRECTORY, for every function', 
 });
 
 test('volume: an uninitialised directory says how to make it a Blaine disk', () => {
-  const disk = tempDir();
+  const disk = diskDir();
   assert.throws(() => readVolume(disk), (err: unknown) => {
     assert.ok(err instanceof DiskError);
     assert.equal(err.code, 'NOT_INITIALISED');
@@ -102,7 +97,7 @@ test('volume: an uninitialised directory says how to make it a Blaine disk', () 
 });
 
 test('volume: corrupt, incomplete or future volume files are BAD_VOLUME_FILE', () => {
-  const disk = tempDir();
+  const disk = diskDir();
   const info = initVolume(disk, 'A');
   const cases: [string, RegExp][] = [
     ['{"format": 1, "volume": ', /is not a valid Blaine volume file: it is not valid JSON\.$/],
@@ -120,7 +115,7 @@ test('volume: corrupt, incomplete or future volume files are BAD_VOLUME_FILE', (
 });
 
 test('volume: an encrypted volume needs an empty disk and keeps only volume.json in the clear', () => {
-  const disk = tempDir();
+  const disk = diskDir();
   fs.mkdirSync(path.join(disk, 'lost+found'));
   const info = initVolume(disk, 'Secret', { encrypted: true });
   assert.equal(info.encrypted, true);
@@ -129,7 +124,7 @@ test('volume: an encrypted volume needs an empty disk and keeps only volume.json
   ensureLayout(disk);
   assert.deepEqual(fs.readdirSync(blaineDir(disk)).sort(), ['old', 'parity', 'tmp', 'volume.json']);
 
-  const used = tempDir();
+  const used = diskDir();
   for (const name of ['a.jpg', 'b', 'c', 'd']) fs.writeFileSync(path.join(used, name), '');
   assert.throws(
     () => initVolume(used, 'Secret', { encrypted: true }),
@@ -149,7 +144,7 @@ test('volume: an encrypted volume needs an empty disk and keeps only volume.json
 });
 
 test('cleanupTemp: removes leftovers in .blaine/tmp and, with deep, temporary files anywhere', () => {
-  const disk = tempDir();
+  const disk = diskDir();
   assert.equal(cleanupTemp(disk), 0, 'an uninitialised disk has nothing to clean');
   initVolume(disk, 'A');
   const tmp = path.join(blaineDir(disk), 'tmp');

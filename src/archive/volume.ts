@@ -11,6 +11,7 @@ import { errCode, reason } from '../fsx/errno.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { blaineDir, cipherDir, oldCatalogsDir, quarantineDir, volumeFile } from './layout.js';
 import { missingVolumeFileError } from './damage.js';
+import { BlaineError } from '../error.js';
 
 /** plan/renames.ts swapPath parks files in directories named so. */
 const SWAP_DIR_PREFIX = 'swap-';
@@ -82,7 +83,7 @@ export type DiskErrorCode =
   /** The disk is mounted read-only and the command must write it. */
   | 'READ_ONLY';
 
-export class DiskError extends Error {
+export class DiskError extends BlaineError {
   override name = 'DiskError';
   constructor(
     message: string,

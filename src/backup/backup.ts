@@ -6,6 +6,8 @@ import { sha1File } from '../fsx/copy.js';
 import { Executor, type ApplierFactory, type ExecutionResult, type ExecutorContext } from '../apply/executor.js';
 import { freeBytes } from '../fsx/space.js';
 import { isUnder } from '../fsx/paths.js';
+import { goneFromSource } from '../fsx/exists.js';
+import { realFs } from '../fsx/fsx.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
 import { plan, type CatalogView } from '../plan/planner.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
@@ -126,7 +128,7 @@ export async function planWithHashes(
       try {
         hashes.set(file, (await sha1File(file)).sha1);
       } catch (err) {
-        if (vanished(file)) {
+        if (goneFromSource(file, realFs)) {
           gone.add(file);
           continue;
         }
@@ -155,16 +157,6 @@ function keptBelow(b: NonNullable<Plan['blocked']>[number]): string {
     `${b.path} was a folder and is now a ${b.kind}: the ${b.kept} archived file(s) below it are kept ` +
     `(they go with --clean, within --max-delete), so the ${b.kind} cannot take its place on the disk`
   );
-}
-
-function vanished(file: string): boolean {
-  try {
-    fs.lstatSync(file);
-    return false;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR';
-  }
 }
 
 export async function executePlan(

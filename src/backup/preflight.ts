@@ -9,16 +9,17 @@ import { par2Available } from '../parity/par2.js';
 import { ExclusionError, ExclusionFilter, type Rule } from '../scan/exclude.js';
 import { parseSnapraidConf } from '../scan/snapraid-conf.js';
 import type { MatchMode } from '../plan/operation.js';
+import { BlaineError, EXIT } from '../error.js';
 
 export const MATCH_MODES: MatchMode[] = ['inode', 'size-mtime', 'path-size-mtime', 'strict'];
 
 /** A backup refused before it starts; `usage`: the request itself is wrong (exit 2), else exit 1. */
-export class BackupRefused extends Error {
+export class BackupRefused extends BlaineError {
   constructor(
     message: string,
     readonly usage: boolean,
   ) {
-    super(message);
+    super(message, usage ? EXIT.usage : EXIT.error);
     this.name = 'BackupRefused';
   }
 }

@@ -20,7 +20,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { catchUp } from '../mirror/catchup.js';
 import { Executor, type ApplierFactory, type ExecutionResult } from '../apply/executor.js';
-import { emptyResult } from '../apply/env.js';
+import { emptyResult } from '../apply/tally.js';
 import { RecordingApplier } from '../apply/recorder.js';
 import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
 import { ParityPool } from '../parity/pool.js';

@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, readTree, rows, summaryOf, testEnv, write } from '../../test/helpers.js';
+import { backup, assertArchiveHolds, assertDiskMatchesCatalog, blaine, readTree, rows, summaryOf, testEnv, write } from '../../test/helpers.js';
+
+/** Every backup of these tests: the JSON summary, no parity. */
+const RUN_FLAGS = ['--json', '--no-parity'];
 
 // Tiny scan chunks: a tree of a few dozen files is planned and applied in many parts.
 const CHUNKED = { BLAINE_SCAN_CHUNK: '3', BLAINE_SCAN_THREADS: '2' };
-
-function backup(env: ReturnType<typeof testEnv>, ...extra: string[]) {
-  return blaine(['backup', '--dest', env.disk, '--db', env.db, '--json', '--no-parity', '--reserve', '0', ...extra, env.lib], { env: CHUNKED });
-}
 
 /** `n` files of their own content under each of the directories. */
 function fill(lib: string, dirs: string[], n: number, tag: string): void {
@@ -21,7 +20,7 @@ test('streamed backup: a move across the tree and content seen in another chunk 
   const env = testEnv();
   try {
     fill(env.lib, ['a', 'm', 'z'], 6, 'old');
-    const first = backup(env, '--init', '--label', 'S');
+    const first = backup(env, [...RUN_FLAGS, '--init', '--label', 'S'], { env: CHUNKED });
     assert.equal(first.status, 0, first.stderr);
     assert.equal(summaryOf(first).added, 18);
     const p = env.lib.slice(1);
@@ -33,7 +32,7 @@ test('streamed backup: a move across the tree and content seen in another chunk 
     fs.copyFileSync(path.join(env.lib, 'z/old-4.bin'), path.join(env.lib, 'a/same-bytes.bin'));
     fs.rmSync(path.join(env.lib, 'z/old-4.bin'));
     fill(env.lib, ['a', 'm', 'z'], 4, 'new');
-    const second = backup(env, '--clean');
+    const second = backup(env, [...RUN_FLAGS, '--clean'], { env: CHUNKED });
     assert.equal(second.status, 0, second.stderr);
     const s = summaryOf(second);
     assert.equal(s.renamed, 1, 'the move is a rename');
@@ -54,10 +53,10 @@ test('streamed backup: the mass-delete guard counts what is catalogued, whatever
   const env = testEnv();
   try {
     fill(env.lib, ['a', 'b'], 5, 'old');
-    assert.equal(backup(env, '--init', '--label', 'G').status, 0);
+    assert.equal(backup(env, [...RUN_FLAGS, '--init', '--label', 'G'], { env: CHUNKED }).status, 0);
     for (let i = 0; i < 5; i++) fs.rmSync(path.join(env.lib, 'a', `old-${i}.bin`));
     fill(env.lib, ['a', 'c', 'd'], 10, 'new');
-    const guarded = backup(env, '--clean');
+    const guarded = backup(env, [...RUN_FLAGS, '--clean'], { env: CHUNKED });
     assert.equal(guarded.status, 1, 'half of what is archived would go: held back');
     assert.match(guarded.stderr, /nothing removed: the run would remove 5 of the 10 files archived/);
     const s = summaryOf(guarded);
@@ -65,7 +64,7 @@ test('streamed backup: the mass-delete guard counts what is catalogued, whatever
     assert.equal(s.removed, 0);
     assert.equal(rows(env.db).length, 40, 'the five gone files are kept');
     assertDiskMatchesCatalog(env.disk, env.db);
-    const forced = backup(env, '--clean', '--force');
+    const forced = backup(env, [...RUN_FLAGS, '--clean', '--force'], { env: CHUNKED });
     assert.equal(forced.status, 0, forced.stderr);
     assert.equal(summaryOf(forced).removed, 5);
     assertArchiveHolds(env.lib, [env.disk]);

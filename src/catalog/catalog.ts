@@ -14,10 +14,11 @@ import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
 import type { Fsx } from '../fsx/fsx.js';
+import { BlaineError } from '../error.js';
 
 export type { CopyRow, DeferredAction, DeferredRow, RunRow, VolumeRow } from './rows.js';
 
-export class CatalogError extends Error {}
+export class CatalogError extends BlaineError {}
 
 /**
  * A catalog, its log and its snapshots are readable by their owner only: they list every archived

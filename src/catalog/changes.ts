@@ -1,7 +1,16 @@
 import type Database from 'better-sqlite3';
-import type { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
+import type { VolumeRow } from './rows.js';
 import { comparePaths } from '../fsx/paths.js';
+
+/** What this file needs of a Catalog: catalog.ts calls in here, so it names no Catalog itself (no import circle). */
+interface Catalog {
+  readonly db: Database.Database;
+  get(volume: string, p: string): CatalogEntry | undefined;
+  getMeta(key: string): string | undefined;
+  setMeta(key: string, value: string): void;
+  volume(uuid: string): VolumeRow | undefined;
+}
 
 /**
  * Which rows of a volume changed since a generation. Every row written carries its volume's

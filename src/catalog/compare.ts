@@ -1,6 +1,11 @@
-import type { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
 import { comparePaths } from '../fsx/paths.js';
+
+/** What this file needs of a Catalog: catalog.ts calls in here, so it names no Catalog itself (no import circle). */
+interface Catalog {
+  get(volume: string, p: string): CatalogEntry | undefined;
+  rowTexts(volume: string): IterableIterator<string>;
+}
 
 /**
  * The rows in which catalogs `a` and `b` differ for one volume (a row missing on one side

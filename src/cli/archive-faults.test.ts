@@ -5,19 +5,13 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, rows, testEnv, write } from '../../test/helpers.js';
+import { backup, assertArchiveHolds, assertDiskMatchesCatalog, blaine, rows, testEnv, write } from '../../test/helpers.js';
 
 const SCAN = { BLAINE_SCAN_THREADS: '1' };
 
 function library(lib: string): void {
   for (let i = 0; i < 4; i++) write(path.join(lib, 'photos', `p${i}.jpg`), crypto.randomBytes(20_000 + i * 1000));
   write(path.join(lib, 'docs', 'note.txt'), 'a note\n');
-}
-
-function backup(env: ReturnType<typeof testEnv>, extra: string[] = [], faults?: string) {
-  return blaine(['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', '--no-parity', ...extra, env.lib], {
-    env: { ...SCAN, ...(faults ? { BLAINE_TEST_FAULTS: faults } : {}) },
-  });
 }
 
 /** One sentence, no stack trace. */
@@ -30,7 +24,7 @@ function assertOneLine(stderr: string, pattern: RegExp): void {
 /** After the fault: disk equal to its catalogs, nothing left open; then a plain rerun converges. */
 function assertRerunConverges(env: ReturnType<typeof testEnv>): void {
   assertDiskMatchesCatalog(env.disk, env.db);
-  const again = backup(env);
+  const again = backup(env, ['--no-parity'], { env: SCAN });
   assert.equal(again.status, 0, again.stderr);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
@@ -43,7 +37,7 @@ test('backup: EIO from the mtime setter while copying skips that file with a war
   const env = testEnv('blaine-archive-fault-');
   t.after(env.cleanup);
   library(env.lib);
-  const r = backup(env, ['--init'], 'utimes:1:EIO@p2.jpg');
+  const r = backup(env, ['--no-parity', '--init'], { env: SCAN, faults: 'utimes:1:EIO@p2.jpg' });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /warning: cannot write .*p2\.jpg on the disk .*i\/o error.*skipped/);
   assertOneLine(r.stderr, /could not be read or written and were skipped/);
@@ -59,7 +53,7 @@ test('backup: the disk full while writing the journal stops with exit 3; nothing
   t.after(env.cleanup);
   library(env.lib);
   // The journal takes a run's steps in one write (apply/executor.ts journalFor): its first write fails.
-  const r = backup(env, ['--init'], 'write:1:ENOSPC@journal');
+  const r = backup(env, ['--no-parity', '--init'], { env: SCAN, faults: 'write:1:ENOSPC@journal' });
   assert.equal(r.status, 3, r.stderr);
   assertOneLine(r.stderr, /the disk is full \(while writing its journal\)/);
   assert.equal(rows(env.db).length, 0, 'no file was stored without its journal entry');
@@ -71,10 +65,10 @@ test('backup: EIO writing the journal ends the run with one sentence and exit 1;
   const env = testEnv('blaine-archive-fault-');
   t.after(env.cleanup);
   library(env.lib);
-  assert.equal(backup(env, ['--init']).status, 0);
+  assert.equal(backup(env, ['--no-parity', '--init'], { env: SCAN }).status, 0);
   for (const f of ['p0.jpg', 'p1.jpg']) fs.renameSync(path.join(env.lib, 'photos', f), path.join(env.lib, 'photos', `moved-${f}`));
   write(path.join(env.lib, 'docs', 'new.txt'), 'new\n');
-  const r = backup(env, [], 'fsync:1:EIO@journal');
+  const r = backup(env, ['--no-parity'], { env: SCAN, faults: 'fsync:1:EIO@journal' });
   assert.equal(r.status, 1, r.stderr);
   assertOneLine(r.stderr, /Cannot write .*\.blaine\/journal: i\/o error\./);
   assertRerunConverges(env);
@@ -84,12 +78,12 @@ test('backup --init: volume.json that cannot be written (disk full) is exit 3 in
   const env = testEnv('blaine-archive-fault-');
   t.after(env.cleanup);
   library(env.lib);
-  const r = backup(env, ['--init'], 'write:1:ENOSPC@volume.json');
+  const r = backup(env, ['--no-parity', '--init'], { env: SCAN, faults: 'write:1:ENOSPC@volume.json' });
   assert.equal(r.status, 3, r.stderr);
   assertOneLine(r.stderr, /The disk is full: there is no room left to write .*volume\.json/);
   assert.ok(!fs.existsSync(path.join(env.disk, '.blaine', 'volume.json')));
   assert.ok(!fs.existsSync(env.db) || rows(env.db).length === 0, 'nothing catalogued');
-  const again = backup(env, ['--init']);
+  const again = backup(env, ['--no-parity', '--init'], { env: SCAN });
   assert.equal(again.status, 0, again.stderr);
   assertArchiveHolds(env.lib, [env.disk]);
 });
@@ -98,7 +92,7 @@ test('backup: EIO writing the host-catalog snapshot at the end is exit 1 in one 
   const env = testEnv('blaine-archive-fault-');
   t.after(env.cleanup);
   library(env.lib);
-  const r = backup(env, ['--init'], 'copyfile:1:EIO@host-catalog');
+  const r = backup(env, ['--no-parity', '--init'], { env: SCAN, faults: 'copyfile:1:EIO@host-catalog' });
   assert.equal(r.status, 1, r.stderr);
   assertOneLine(r.stderr, /^blaine: Cannot write .*\.blaine\/host-catalog\.sqlite: i\/o error\.$/m);
   assert.equal(rows(env.db).length, 5, 'everything copied before the snapshot stays catalogued');
@@ -111,7 +105,7 @@ test('restore: EIO from the mtime setter stops at that file in one sentence, exi
   const env = testEnv('blaine-archive-fault-');
   t.after(env.cleanup);
   library(env.lib);
-  assert.equal(backup(env, ['--init']).status, 0);
+  assert.equal(backup(env, ['--no-parity', '--init'], { env: SCAN }).status, 0);
   const to = path.join(env.base, 'restored');
   const restore = (faults?: string) =>
     blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', to, '*'], { env: faults ? { BLAINE_TEST_FAULTS: faults } : {} });

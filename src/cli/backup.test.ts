@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import {
   assertArchiveHolds,
+  backup,
   assertDiskMatchesCatalog,
   blaine,
   mountTmpfs,
@@ -17,6 +18,9 @@ import {
   write,
 } from '../../test/helpers.js';
 import { acquireDiskLock } from '../archive/lock.js';
+
+/** Every backup of these tests: the JSON summary, no parity. */
+const RUN_FLAGS = ['--json', '--no-parity'];
 
 const setup = () => testEnv();
 
@@ -52,10 +56,6 @@ function listing(dir: string): string[] {
   return out;
 }
 
-function backup(env: ReturnType<typeof setup>, ...extra: string[]) {
-  return blaine(['backup', '--dest', env.disk, '--db', env.db, '--json', '--no-parity', '--reserve', '0', ...extra, env.lib]);
-}
-
 function check(env: ReturnType<typeof setup>): void {
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
@@ -65,7 +65,7 @@ test('backup end to end: first run, no-change rerun, renames, swaps, edits, link
   const env = setup();
   try {
     makeLibrary(env.lib);
-    const first = backup(env, '--init', '--label', 'A');
+    const first = backup(env, [...RUN_FLAGS, '--init', '--label', 'A']);
     assert.equal(first.status, 0, first.stderr);
     const s1 = summaryOf(first);
     // 10 files and 3 symlinks; the hardlink and the duplicate are linked, not copied
@@ -81,7 +81,7 @@ test('backup end to end: first run, no-change rerun, renames, swaps, edits, link
     const st = fs.lstatSync(path.join(env.disk, p, 'music/one two.mp3'));
     assert.equal(st.mtime.toISOString(), '2021-05-06T07:08:09.123Z', 'mtime preserved');
 
-    const again = backup(env);
+    const again = backup(env, RUN_FLAGS);
     assert.equal(again.status, 0, again.stderr);
     const s2 = summaryOf(again);
     assert.equal(s2.bytesCopied, 0);
@@ -102,7 +102,7 @@ test('backup end to end: first run, no-change rerun, renames, swaps, edits, link
     fs.closeSync(fd);
     fs.linkSync(path.join(env.lib, 'music/three.mp3'), path.join(env.lib, 'music/three-link.mp3'));
     fs.copyFileSync(path.join(env.lib, 'docs/über/ñandú.txt'), path.join(env.lib, 'docs/copy.txt'));
-    const third = backup(env);
+    const third = backup(env, RUN_FLAGS);
     assert.equal(third.status, 0, third.stderr);
     const s3 = summaryOf(third);
     assert.equal(s3.renamed, 4, 'two renames and a swap');
@@ -113,12 +113,12 @@ test('backup end to end: first run, no-change rerun, renames, swaps, edits, link
 
     // deletes: kept without --clean, removed with it
     fs.rmSync(path.join(env.lib, 'docs/copy.txt'));
-    const keep = backup(env);
+    const keep = backup(env, RUN_FLAGS);
     assert.equal(keep.status, 0, keep.stderr);
     assert.equal(summaryOf(keep).missing, 1);
     assert.ok(rows(env.db).some((r) => r.path.endsWith('docs/copy.txt')), 'kept in the catalog');
     assertDiskMatchesCatalog(env.disk, env.db);
-    const clean = backup(env, '--clean', '--max-delete', '50');
+    const clean = backup(env, [...RUN_FLAGS, '--clean', '--max-delete', '50']);
     assert.equal(clean.status, 0, clean.stderr);
     assert.equal(summaryOf(clean).removed, 1);
     assert.ok(!rows(env.db).some((r) => r.path.endsWith('docs/copy.txt')));
@@ -133,14 +133,14 @@ test('mass-delete guard: an emptied data path removes nothing and exits 1', () =
   const env = setup();
   try {
     for (let i = 0; i < 10; i++) write(path.join(env.lib, `f${i}`), `file ${i}\n`);
-    assert.equal(backup(env, '--init').status, 0);
+    assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
     for (let i = 0; i < 5; i++) fs.rmSync(path.join(env.lib, `f${i}`));
-    const r = backup(env, '--clean');
+    const r = backup(env, [...RUN_FLAGS, '--clean']);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /nothing removed: the run would remove 5 of the 10 files/);
     assert.equal(rows(env.db).length, 10);
     assertDiskMatchesCatalog(env.disk, env.db);
-    const forced = backup(env, '--clean', '--force');
+    const forced = backup(env, [...RUN_FLAGS, '--clean', '--force']);
     assert.equal(forced.status, 0, forced.stderr);
     assert.equal(rows(env.db).length, 5);
     check(env);
@@ -159,7 +159,7 @@ test('dry run prints the plan and changes nothing anywhere', () => {
     assert.deepEqual(fs.readdirSync(env.disk), []);
     assert.ok(!fs.existsSync(env.db));
     // on a disk in use: neither the disk nor the host catalog's folder changes at all
-    assert.equal(backup(env, '--init').status, 0);
+    assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
     write(path.join(env.lib, 'b.txt'), 'new\n');
     const snapshot = () => [env.disk, path.dirname(env.db)].map((d) => listing(d));
     const before = snapshot();
@@ -176,12 +176,12 @@ test('disk identity: uninitialised disk refused, --init twice refused, missing d
   const env = setup();
   try {
     write(path.join(env.lib, 'a.txt'), 'hello\n');
-    const un = backup(env);
+    const un = backup(env, RUN_FLAGS);
     assert.equal(un.status, 1);
     assert.match(un.stderr, /not a Blaine disk.*--init/);
     assert.doesNotMatch(un.stderr, /at .*\.js/, 'no stack trace');
-    assert.equal(backup(env, '--init').status, 0);
-    const twice = backup(env, '--init');
+    assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
+    const twice = backup(env, [...RUN_FLAGS, '--init']);
     assert.equal(twice.status, 1);
     assert.match(twice.stderr, /already/);
     const missing = blaine(['backup', '--dest', path.join(env.base, 'nope'), '--db', env.db, '--no-parity', env.lib]);
@@ -215,17 +215,17 @@ test('a second concurrent run is refused with a clear message', () => {
   const env = setup();
   try {
     write(path.join(env.lib, 'a.txt'), 'hello\n');
-    assert.equal(backup(env, '--init').status, 0);
+    assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
     // this test process plays the other run, holding the disk's lock
     const release = acquireDiskLock(env.disk);
     try {
-      const r = backup(env);
+      const r = backup(env, RUN_FLAGS);
       assert.equal(r.status, 1);
       assert.match(r.stderr, /in use by another Blaine run/);
     } finally {
       release();
     }
-    assert.equal(backup(env).status, 0, 'runs again once the lock is released');
+    assert.equal(backup(env, RUN_FLAGS).status, 0, 'runs again once the lock is released');
   } finally {
     env.cleanup();
   }
@@ -263,7 +263,7 @@ test('a full disk stops the run with status 3 and a catalog that matches the dis
   }
   try {
     for (let i = 0; i < 10; i++) write(path.join(env.lib, `big${i}.bin`), crypto.randomBytes(500_000));
-    const r = backup(env, '--init');
+    const r = backup(env, [...RUN_FLAGS, '--init']);
     assert.equal(r.status, 3, r.stderr);
     assert.match(r.stderr, /full/);
     const s = summaryOf(r);
@@ -285,7 +285,7 @@ test('a full disk of small files (copied ahead in batches) stops with status 3, 
   }
   try {
     for (let i = 0; i < 300; i++) write(path.join(env.lib, `d${i % 7}`, `small${i}.bin`), crypto.randomBytes(20_000 + i));
-    const r = backup(env, '--init');
+    const r = backup(env, [...RUN_FLAGS, '--init']);
     assert.equal(r.status, 3, r.stderr);
     const s = summaryOf(r);
     assert.equal(s.diskFull, true);

@@ -3,8 +3,14 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse } from 'smol-toml';
 import type { Rule } from '../scan/exclude.js';
+import { BlaineError, EXIT } from '../error.js';
 
-export class ConfigError extends Error {}
+/** A config file that cannot be used: a usage error. */
+export class ConfigError extends BlaineError {
+  constructor(message: string) {
+    super(message, EXIT.usage);
+  }
+}
 
 export type ConfigValue = string | number | boolean | string[];
 

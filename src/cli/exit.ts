@@ -2,13 +2,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CatalogError } from '../catalog/catalog.js';
 import { hostCatalogFullMessage } from '../apply/batch.js';
-import { LockError } from '../archive/lock.js';
-import { DiskError } from '../archive/volume.js';
-import { CopyError } from '../fsx/copy.js';
-import { ExclusionError } from '../scan/exclude.js';
-import { ConfigError } from './config.js';
-import { CryptError } from '../crypt/gocryptfs.js';
 import { BackupRefused } from '../backup/preflight.js';
+import { BlaineError, EXIT } from '../error.js';
+
+export { EXIT } from '../error.js';
 
 /** Less than a MiB left: what SQLite needs to grow a catalog by a page or a WAL frame is not there. */
 function nearlyFull(dir: string): boolean {
@@ -25,25 +22,8 @@ function catalogFailure(err: unknown): boolean {
   return err instanceof CatalogError || e?.name === 'SqliteError' || e?.code === 'ENOSPC';
 }
 
-/** Exit statuses are part of the contract (SPEC §4). */
-export const EXIT = {
-  ok: 0,
-  error: 1,
-  usage: 2,
-  diskFull: 3,
-  damage: 4,
-  interrupted: 130,
-} as const;
-
-/** A failure the user can cause or fix: one sentence for stderr and the status to exit with. */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.error,
-  ) {
-    super(message);
-  }
-}
+/** A failure the user can cause or fix, raised by a command itself. */
+export class UserError extends BlaineError {}
 
 export class UsageError extends UserError {
   constructor(message: string) {
@@ -53,19 +33,14 @@ export class UsageError extends UserError {
 
 /** The exit status and sentence for anything a command throws; unknown errors keep their stack in the log. */
 export function describeError(err: unknown, ctx: { hostCatalog?: string } = {}): { code: number; message: string } {
-  if (err instanceof UserError) return { code: err.exitCode, message: err.message };
-  if (err instanceof BackupRefused) return { code: err.usage ? EXIT.usage : EXIT.error, message: err.message };
   // A batch commit says which catalog could not grow; elsewhere, a catalog failing while the host
   // catalog's file system has no room left is taken for that (SQLite reports it as I/O errors too).
-  if (ctx.hostCatalog !== undefined && catalogFailure(err) && nearlyFull(path.dirname(ctx.hostCatalog))) {
+  // A command's own refusals are what they say.
+  const refusal = err instanceof UserError || err instanceof BackupRefused;
+  if (!refusal && ctx.hostCatalog !== undefined && catalogFailure(err) && nearlyFull(path.dirname(ctx.hostCatalog))) {
     return { code: EXIT.error, message: hostCatalogFullMessage(ctx.hostCatalog) };
   }
-  if (err instanceof ConfigError || err instanceof ExclusionError) return { code: EXIT.usage, message: err.message };
-  // A missing key is like a missing option; a wrong key or missing gocryptfs is an error.
-  if (err instanceof CryptError) return { code: err.code === 'NO_KEY' ? EXIT.usage : EXIT.error, message: err.message };
-  if (err instanceof CatalogError || err instanceof DiskError || err instanceof LockError || err instanceof CopyError) {
-    return { code: err instanceof CopyError && err.code === 'ENOSPC' ? EXIT.diskFull : EXIT.error, message: err.message };
-  }
+  if (err instanceof BlaineError) return { code: err.exitStatus, message: err.message };
   const e = err as NodeJS.ErrnoException;
   if (e && e.name === 'SqliteError' && e.code === 'SQLITE_FULL') {
     return { code: EXIT.diskFull, message: 'a disk is full: a catalog could not be written; free space or mount a new disk and run `blaine backup --init`' };

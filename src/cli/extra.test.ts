@@ -3,11 +3,7 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertDiskMatchesCatalog, blaine, testEnv, write } from '../../test/helpers.js';
-
-function backup(env: ReturnType<typeof testEnv>, extra: string[] = []) {
-  return blaine(['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', '--no-parity', ...extra, env.lib]);
-}
+import { backup, assertDiskMatchesCatalog, blaine, testEnv, write } from '../../test/helpers.js';
 
 function verifyFix(env: ReturnType<typeof testEnv>, extra: string[] = []) {
   return blaine(['verify', '--fix', '--dest', env.disk, '--db', env.db, ...extra]);
@@ -19,11 +15,11 @@ test('--init refuses a disk that holds files; with --force it keeps them, and ve
   for (let i = 0; i < 5; i++) write(path.join(env.lib, `f${i}.txt`), `file ${i}\n`);
   write(path.join(env.disk, 'mine', 'letter.txt'), 'my own file\n');
   fs.mkdirSync(path.join(env.disk, 'lost+found'));
-  const refused = backup(env, ['--init']);
+  const refused = backup(env, ['--no-parity', '--init']);
   assert.equal(refused.status, 1, refused.stderr);
   assert.match(refused.stderr, /already holds files \(mine\); use an empty disk, or pass --force/);
   assert.ok(!fs.existsSync(path.join(env.disk, '.blaine', 'volume.json')), 'nothing was made');
-  const forced = backup(env, ['--init', '--force']);
+  const forced = backup(env, ['--no-parity', '--init', '--force']);
   assert.equal(forced.status, 0, forced.stderr);
   const v = verifyFix(env);
   assert.equal(v.status, 0, v.stdout + v.stderr);
@@ -35,7 +31,7 @@ test('verify --fix moves unknown files to .blaine/quarantine; --drop-extra delet
   const env = testEnv('blaine-extra-');
   t.after(env.cleanup);
   for (let i = 0; i < 10; i++) write(path.join(env.lib, `f${i}.txt`), `file ${i}\n`);
-  assert.equal(backup(env, ['--init']).status, 0);
+  assert.equal(backup(env, ['--no-parity', '--init']).status, 0);
   const stray = path.join(env.disk, env.lib.slice(1), 'newer.txt');
   write(stray, 'archived by a run whose catalog was rolled back\n');
   const q = verifyFix(env);

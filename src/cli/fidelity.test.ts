@@ -11,6 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 import {
   assertArchiveHolds,
+  backup,
   assertDiskMatchesCatalog,
   blaine,
   blaineBin,
@@ -28,11 +29,10 @@ import { executePlan, scanDataPaths } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
 import { acquireDiskLock } from '../archive/lock.js';
 
-type Env = ReturnType<typeof testEnv>;
+/** Every backup of these tests: the JSON summary, no parity. */
+const RUN_FLAGS = ['--json', '--no-parity'];
 
-function backup(env: Env, ...extra: string[]) {
-  return blaine(['backup', '--dest', env.disk, '--db', env.db, '--json', '--no-parity', '--reserve', '0', ...extra, env.lib]);
-}
+type Env = ReturnType<typeof testEnv>;
 
 function restoreAll(env: Env, to: string) {
   return blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', to, '*']);
@@ -60,7 +60,7 @@ const T = new Date('2022-02-02T02:02:02Z');
 
 test('defect 1: equal-size equal-mtime files that swap names or rotate are followed, and restore gives each name its bytes', withEnv((env) => {
   for (const n of ['a', 'b', 'c', 'p', 'q']) write(path.join(env.lib, `${n}.raw`), `content of ${n}\n`, T);
-  assert.equal(backup(env, '--init').status, 0);
+  assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   const at = (n: string) => path.join(env.lib, `${n}.raw`);
   // swap p and q through a third name
   fs.renameSync(at('p'), at('t'));
@@ -72,27 +72,27 @@ test('defect 1: equal-size equal-mtime files that swap names or rotate are follo
   fs.renameSync(at('b'), at('c'));
   fs.renameSync(at('t'), at('b'));
   const log = path.join(env.base, 'run.log');
-  const second = backup(env, '--log-file', log);
+  const second = backup(env, [...RUN_FLAGS, '--log-file', log]);
   assert.equal(second.status, 0, second.stderr);
   assert.equal(summaryOf(second).renamed, 5, second.stdout);
   assert.match(fs.readFileSync(log, 'utf8'), /planned \(5 file\(s\) read to decide\)/, 'each cross-matched file read once');
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
   // and no later run believes otherwise
-  assert.equal(summaryOf(backup(env)).renamed, 0);
+  assert.equal(summaryOf(backup(env, RUN_FLAGS)).renamed, 0);
   assertRestoreEqualsLibrary(env, path.join(env.base, 'restored'));
 }));
 
 test('defect 1: a mass inode renumbering (a copy of the whole tree) re-reads nothing and changes nothing on the disk', withEnv((env) => {
   for (let i = 0; i < 30; i++) write(path.join(env.lib, `d${i % 3}`, `f${i}`), `same size ${String(i).padStart(3, '0')}`, T);
-  assert.equal(backup(env, '--init').status, 0);
+  assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   const before = readTree(env.disk);
   const copy = path.join(env.base, 'lib2');
   assert.equal(spawnSync('cp', ['-a', env.lib, copy]).status, 0);
   fs.rmSync(env.lib, { recursive: true });
   fs.renameSync(copy, env.lib);
   const log = path.join(env.base, 'run.log');
-  const r = backup(env, '--log-file', log);
+  const r = backup(env, [...RUN_FLAGS, '--log-file', log]);
   assert.equal(r.status, 0, r.stderr);
   const s = summaryOf(r);
   assert.deepEqual([s.unchanged, s.renamed, s.modified, s.added, s.bytesCopied], [30, 0, 0, 0, 0]);
@@ -104,8 +104,8 @@ test('defect 1: a mass inode renumbering (a copy of the whole tree) re-reads not
 test('defect 2: --clean never deletes files that an --exclude now leaves out; they are kept and reported', withEnv((env) => {
   write(path.join(env.lib, 'keep.jpg'), 'photo', T);
   write(path.join(env.lib, 'scratch.tmp'), 'temporary but archived', T);
-  assert.equal(backup(env, '--init').status, 0);
-  const r = backup(env, '--clean', '--exclude', '*.tmp');
+  assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
+  const r = backup(env, [...RUN_FLAGS, '--clean', '--exclude', '*.tmp']);
   assert.equal(r.status, 0, r.stderr);
   assert.equal(summaryOf(r).removed, 0, r.stdout);
   assert.ok(fs.existsSync(path.join(env.disk, env.lib, 'scratch.tmp')), 'the excluded file is still on the disk');
@@ -122,7 +122,7 @@ test('defect 3: a directory that becomes a file and a file that becomes a direct
   write(path.join(env.lib, 'y'), 'plain file y', T);
   write(path.join(env.lib, 'w'), 'moves into a directory of its own name', T);
   write(path.join(env.lib, 'z'), 'sorted after', T);
-  assert.equal(backup(env, '--init').status, 0);
+  assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   fs.mkdirSync(path.join(env.lib, 'w.d'));
   fs.renameSync(path.join(env.lib, 'w'), path.join(env.lib, 'w.d', 'inner'));
   fs.renameSync(path.join(env.lib, 'w.d'), path.join(env.lib, 'w'));
@@ -133,13 +133,13 @@ test('defect 3: a directory that becomes a file and a file that becomes a direct
   write(path.join(env.lib, 'zz'), 'new, sorted after both', T);
   // Without --clean the files archived below the former directory x are kept (issue 26 item 2), so
   // the file x cannot be stored yet: said, exit 1; --clean removes them and stores it.
-  const kept = backup(env);
+  const kept = backup(env, RUN_FLAGS);
   assert.equal(kept.status, 1, kept.stderr);
   assert.match(kept.stderr, /lib\/x was a folder and is now a file: the 2 archived file\(s\) below it are kept/);
   assert.equal(fs.readFileSync(path.join(env.disk, env.lib, 'x', 'inner1'), 'utf8'), 'one');
   assertDiskMatchesCatalog(env.disk, env.db);
   for (const extra of [['--clean', '--force'], []]) {
-    const r = backup(env, ...extra);
+    const r = backup(env, [...RUN_FLAGS, ...extra]);
     assert.equal(r.status, 0, `${extra.join(' ')}: ${r.stderr}`);
     assertArchiveHolds(env.lib, [env.disk]);
     assertDiskMatchesCatalog(env.disk, env.db);
@@ -149,12 +149,12 @@ test('defect 3: a directory that becomes a file and a file that becomes a direct
   write(path.join(env.disk, env.lib, 'foreign', 'theirs'), 'not written by blaine');
   write(path.join(env.lib, 'foreign'), 'a file whose place on the disk is taken', T);
   write(path.join(env.lib, 'zzz'), 'after the failing one', T);
-  const r = backup(env);
+  const r = backup(env, RUN_FLAGS);
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /foreign/);
   assert.ok(fs.existsSync(path.join(env.disk, env.lib, 'zzz')), 'the run went on after the failing file');
   assert.equal(fs.readFileSync(path.join(env.disk, env.lib, 'foreign', 'theirs'), 'utf8'), 'not written by blaine');
-  const again = backup(env);
+  const again = backup(env, RUN_FLAGS);
   assert.equal(again.status, 1, 'the disk stays usable; the file is still skipped');
   assert.doesNotMatch(again.stderr, /did not finish/);
 }));
@@ -167,7 +167,7 @@ test('defect 4: identical bytes with different mode or mtime are not merged; res
   write(path.join(env.lib, 'twin-a'), 'same bytes', new Date('2021-01-01T00:00:00Z'));
   fs.chmodSync(path.join(env.lib, 'twin-a'), 0o644);
   fs.linkSync(path.join(env.lib, 'twin-a'), path.join(env.lib, 'twin-b'));
-  assert.equal(backup(env, '--init').status, 0);
+  assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   const onDisk = (n: string) => fs.statSync(path.join(env.disk, env.lib, n));
   assert.notEqual(onDisk('public.txt').ino, onDisk('private.txt').ino, 'different modes are stored apart');
   assert.equal(onDisk('private.txt').mode & 0o777, 0o600);
@@ -199,7 +199,7 @@ test('defect 5: mtimes are kept to the nanosecond on the disk and on restore, al
   set(path.join(env.lib, 'old'), '1966-11-01 12:00:00.987654321 UTC');
   fs.symlinkSync('modern', path.join(env.lib, 'link'));
   set(path.join(env.lib, 'link'), '2017-07-14 02:40:00.000000001 UTC');
-  assert.equal(backup(env, '--init').status, 0);
+  assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   const ns = (p: string) => fs.lstatSync(p, { bigint: true }).mtimeNs;
   for (const n of ['modern', 'old', 'link']) assert.equal(ns(path.join(env.disk, env.lib, n)), ns(path.join(env.lib, n)), `${n} on the disk`);
   assertRestoreEqualsLibrary(env, path.join(env.base, 'restored'));
@@ -231,7 +231,7 @@ test('defect 7: FIFOs and sockets are skipped with a warning and the exit status
   await new Promise<void>((resolve) => server.listen(path.join(env.lib, 'sock'), resolve));
   try {
     for (const extra of [['--init'], []]) {
-      const r = backup(env, ...extra);
+      const r = backup(env, [...RUN_FLAGS, ...extra]);
       assert.equal(r.status, 0, r.stderr);
       assert.match(r.stderr, /warning: .*pipe.*FIFO/);
       assert.match(r.stderr, /warning: .*sock.*socket/);
@@ -279,9 +279,9 @@ test('defect 8: a byte-identical copy of a stored file is linked without needing
   try {
     const big = crypto.randomBytes(12 << 20);
     write(path.join(env.lib, 'big.raw'), big, T);
-    assert.equal(backup(env, '--init').status, 0);
+    assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
     write(path.join(env.lib, 'copy-of-big.raw'), big, new Date('2023-03-03T03:03:03Z'));
-    const r = backup(env);
+    const r = backup(env, RUN_FLAGS);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(summaryOf(r).linked, 1);
     const onDisk = (n: string) => fs.statSync(path.join(env.disk, env.lib, n));
@@ -295,7 +295,7 @@ test('defect 8: a byte-identical copy of a stored file is linked without needing
 test('defect 9: more than 1 MB of --json output arrives whole through a slowly read pipe', withEnv((env) => {
   const long = 'a-rather-long-directory-name-to-make-every-row-of-the-listing-big'.repeat(2);
   for (let i = 0; i < 3000; i++) write(path.join(env.lib, long, `file-number-${i}`), String(i), T);
-  assert.equal(backup(env, '--init').status, 0);
+  assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   // the reader takes nothing for a second, long after a careless process would have exited
   const cmd = `"$0" "$1" list --db "$2" --json | (sleep 1; cat)`;
   const r = spawnSync('sh', ['-c', cmd, process.execPath, blaineBin, env.db], { maxBuffer: 64 << 20 });
@@ -307,7 +307,7 @@ test('defect 9: more than 1 MB of --json output arrives whole through a slowly r
 
 test('defect 10: readers (restore, list --dest, verify) take a shared lock and are refused while a writer holds the disk', withEnv((env) => {
   write(path.join(env.lib, 'f'), 'content', T);
-  assert.equal(backup(env, '--init').status, 0);
+  assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   const release = acquireDiskLock(env.disk);
   try {
     const busy = /in use by .*pid \d+/;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
+import { backup,
   assertArchiveHolds,
   assertDiskMatchesCatalog,
   assertRestoresLibrary,
@@ -18,10 +18,6 @@ import {
 import { cryptUnavailable, fastScrypt } from '../crypt/testing.js';
 
 type Env = ReturnType<typeof testEnv>;
-
-function backup(env: Env, disk: string, ...extra: string[]) {
-  return blaine(['backup', '--dest', disk, '--db', env.db, '--no-parity', '--reserve', '0', ...extra, env.lib]);
-}
 
 function ok(r: { status: number; stdout: string; stderr: string }, what: string) {
   assert.equal(r.status, 0, `${what}: ${r.stdout}${r.stderr}`);
@@ -42,14 +38,14 @@ test('forget-disk of an offline volume with pending actions: its rows and queue 
   write(path.join(env.lib, 'old', 'gone.bin'), crypto.randomBytes(3000));
   const dup = crypto.randomBytes(2000);
   write(path.join(env.lib, 'old', 'dup.bin'), dup);
-  ok(backup(env, A, '--init', '--label', 'A'), 'backup A');
+  ok(backup(env, ['--no-parity', '--init', '--label', 'A'], { disk: A }), 'backup A');
   // B gets the newer files and a copy of dup.bin's content; A goes offline and gets deferred actions.
   write(path.join(env.lib, 'new', 'dup-again.bin'), dup);
   write(path.join(env.lib, 'new', 'three.bin'), crypto.randomBytes(3000));
   fs.renameSync(path.join(env.lib, 'old', 'two.bin'), path.join(env.lib, 'old', 'two-renamed.bin'));
   fs.rmSync(path.join(env.lib, 'old', 'gone.bin'));
   fs.rmSync(path.join(env.lib, 'old', 'dup.bin'));
-  ok(backup(env, env.disk, '--init', '--label', 'B', '--clean', '--max-delete', '100'), 'backup B');
+  ok(backup(env, ['--no-parity', '--init', '--label', 'B', '--clean', '--max-delete', '100'], { disk: env.disk }), 'backup B');
   assert.ok(pendingOf(env).filter((p) => p.label === 'A').length >= 2, 'A has a rename and deletions queued');
   const volA = volumeOf(A).volume;
 
@@ -73,7 +69,7 @@ test('forget-disk of an offline volume with pending actions: its rows and queue 
   assert.deepEqual(disks.map((d: { label: string }) => d.label), ['B']);
 
   // The files only A held are still in the data path: the next backup onto B archives them again.
-  const again = summaryOf(ok(backup(env, env.disk, '--json'), 'backup after forget'));
+  const again = summaryOf(ok(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup after forget'));
   assert.equal(again.added, 3);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
@@ -84,7 +80,7 @@ test('forget-disk of an offline volume with pending actions: its rows and queue 
 
 function mirrored(env: Env) {
   for (let i = 0; i < 4; i++) write(path.join(env.lib, `f${i}.bin`), crypto.randomBytes(1500 + i));
-  ok(backup(env, env.disk, '--init', '--label', 'C'), 'backup C');
+  ok(backup(env, ['--no-parity', '--init', '--label', 'C'], { disk: env.disk }), 'backup C');
   const copy = path.join(env.base, 'C2');
   fs.mkdirSync(copy);
   ok(blaine(['clone', '--dest', env.disk, '--to', copy, '--label', "C'", '--db', env.db]), 'clone');
@@ -108,7 +104,7 @@ test("forget-disk of one copy: only that copy is forgotten, the volume stays arc
   assert.match(again.stderr, /"C" is the only copy of volume "C"; to forget it, forget the volume/);
   assert.equal(again.stderr.trim().split('\n').length, 1);
   // The volume is still whole on C: a backup changes nothing, a restore gives the library back.
-  const b = summaryOf(ok(backup(env, env.disk, '--json'), 'backup C'));
+  const b = summaryOf(ok(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup C'));
   assert.equal(b.added, 0);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertRestoresLibrary(env.lib, [env.disk], env.db, path.join(env.base, 'restored'));
@@ -122,25 +118,25 @@ test('backup --init on a known mirror copy: one sentence without --force; refuse
   write(path.join(copy, 'mine', 'letter.txt'), 'not Blaine\'s\n');
   // C' runs on; C stays offsite: C lacks what C' got.
   write(path.join(env.lib, 'only-on-copy.bin'), crypto.randomBytes(4000));
-  ok(backup(env, copy), "backup C'");
+  ok(backup(env, ['--no-parity'], { disk: copy }), "backup C'");
   const snapshot = () => fs.readFileSync(path.join(copy, '.blaine', 'catalog.sqlite')).toString('hex');
   const catalogBefore = snapshot();
 
-  const plain = backup(env, copy, '--init');
+  const plain = backup(env, ['--no-parity', '--init'], { disk: copy });
   assert.equal(plain.status, 1, plain.stderr);
   assert.match(plain.stderr, /is the copy "C'" of volume "C", which "C" also hold\(s\); pass --force to retire this copy/);
   assert.equal(plain.stderr.trim().split('\n').length, 1);
 
-  const lacking = backup(env, copy, '--init', '--force');
+  const lacking = backup(env, ['--no-parity', '--init', '--force'], { disk: copy });
   assert.equal(lacking.status, 1, lacking.stderr);
   assert.match(lacking.stderr, /"C" lacks changes that only "C'" holds: 1 file change\(s\) in 1 run\(s\).*only-on-copy\.bin/);
   assert.equal(snapshot(), catalogBefore, 'refused: the copy is as it was');
   assert.ok(fs.existsSync(path.join(copy, env.lib.slice(1), 'only-on-copy.bin')));
 
   // C comes back and catches up; now C' can go.
-  ok(backup(env, env.disk), 'backup C');
+  ok(backup(env, ['--no-parity'], { disk: env.disk }), 'backup C');
   const volumeC = volumeOf(env.disk).volume;
-  const retired = ok(backup(env, copy, '--init', '--force', '--label', "D'", '--json'), 'retire');
+  const retired = ok(backup(env, ['--no-parity', '--init', '--force', '--label', "D'", '--json'], { disk: copy }), 'retire');
   assert.match(retired.stderr + retired.stdout, /retired copy "C'" of volume "C"/);
   const d = volumeOf(copy);
   assert.notEqual(d.volume, volumeC, 'a new volume');
@@ -168,10 +164,10 @@ test('--discard-changes retires a copy whose twin lacks its changes; the next ba
   t.after(env.cleanup);
   const copy = mirrored(env);
   write(path.join(env.lib, 'only-on-copy.bin'), crypto.randomBytes(4000));
-  ok(backup(env, copy), "backup C'");
-  const r = ok(backup(env, copy, '--init', '--force', '--discard-changes'), 'retire anyway');
+  ok(backup(env, ['--no-parity'], { disk: copy }), "backup C'");
+  const r = ok(backup(env, ['--no-parity', '--init', '--force', '--discard-changes'], { disk: copy }), 'retire anyway');
   assert.match(r.stdout, /changes its twin lacked discarded/);
-  const b = ok(backup(env, env.disk, '--json'), 'backup C');
+  const b = ok(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup C');
   assert.equal(Number(summaryOf(b).added) + Number(summaryOf(b).modified), 1);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertRestoresLibrary(env.lib, [env.disk], env.db, path.join(env.base, 'restored'));

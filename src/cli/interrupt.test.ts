@@ -4,7 +4,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, blaineBin, isRoot, rows, tempDir, write } from '../../test/helpers.js';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, blaineBin, isRoot, readableCheckout, rows, tempDir, write } from '../../test/helpers.js';
 
 function library(lib: string, files: number): void {
   for (let i = 0; i < files; i++) write(path.join(lib, `d${i % 20}`, `f${i}.bin`), crypto.randomBytes(20_000 + (i % 7) * 1000));
@@ -99,7 +99,7 @@ test('an unreadable file is reported and skipped, the run goes on, and --clean k
     fs.mkdirSync(path.dirname(db));
     for (const d of [disk, path.dirname(db)]) fs.chmodSync(d, 0o777);
     const asNobody = (args: string[]) =>
-      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, blaineBin, ...args], { encoding: 'utf8' });
+      spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, path.join(readableCheckout(), 'bin', 'blaine'), ...args], { encoding: 'utf8' });
     const common = ['--dest', disk, '--db', db, '--reserve', '0', '--no-parity', lib];
     const first = asNobody(['backup', '--init', ...common]);
     assert.equal(first.status, 0, first.stderr);

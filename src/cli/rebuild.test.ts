@@ -11,8 +11,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { assertDiskMatchesCatalog, blaine, testEnv, write, type RunResult } from '../../test/helpers.js';
+import { backup, assertDiskMatchesCatalog, blaine, testEnv, write, type RunResult } from '../../test/helpers.js';
 import { dropHost, fidelity, HOST_FILES, hostState, treeState } from '../../test/recovery.js';
+
+/** Every backup of these tests: no parity, removals applied (up to 100 files). */
+const RUN_FLAGS = ['--no-parity', '--clean', '--max-delete', '100'];
 
 const SCAN = { BLAINE_SCAN_THREADS: '1' };
 const T0 = Date.parse('2021-03-04T05:06:07Z');
@@ -26,10 +29,6 @@ function ok(r: RunResult, what: string): RunResult {
 
 function run(env: Env, args: string[], extra: Record<string, string> = {}): RunResult {
   return blaine([...args, '--db', env.db], { env: { ...SCAN, ...extra } });
-}
-
-function backup(env: Env, disk: string, extra: string[] = []): RunResult {
-  return run(env, ['backup', '--dest', disk, '--reserve', '0', '--no-parity', '--clean', '--max-delete', '100', ...extra, env.lib]);
 }
 
 function newDisk(env: Env, name: string): string {
@@ -66,17 +65,17 @@ function setNs(p: string, ns: bigint): void {
 function history(env: Env): { A: string; C: string; C2: string } {
   library(env.lib);
   const A = newDisk(env, 'A');
-  ok(backup(env, A, ['--init', '--label', 'A']), 'backup A');
+  ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: A, env: SCAN }), 'backup A');
   fs.renameSync(path.join(env.lib, 'photos', 'a.jpg'), path.join(env.lib, 'photos', 'a-renamed.jpg'));
   fs.rmSync(path.join(env.lib, 'photos', 'b.jpg'));
   fs.linkSync(path.join(env.lib, 'photos', 'c.jpg'), path.join(env.lib, 'photos', 'c-again.jpg'));
   write(path.join(env.lib, 'video', 'clip.mp4'), crypto.randomBytes(40_000));
   const C = newDisk(env, 'C');
-  ok(backup(env, C, ['--init', '--label', 'C']), 'backup C');
+  ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'C'], { disk: C, env: SCAN }), 'backup C');
   const C2 = newDisk(env, 'C2');
   ok(run(env, ['clone', '--dest', C, '--to', C2, '--label', 'C2']), 'clone C');
   write(path.join(env.lib, 'video', 'clip2.mp4'), crypto.randomBytes(25_000));
-  ok(backup(env, C2), 'backup C2');
+  ok(backup(env, RUN_FLAGS, { disk: C2, env: SCAN }), 'backup C2');
   return { A, C, C2 };
 }
 
@@ -123,7 +122,7 @@ test(
     const hostDir = path.dirname(env.db);
     const hostBefore = fs.readdirSync(hostDir).sort();
     const diskBefore = treeState(C2);
-    assertOneSentence(backup(env, C2), /no host catalog.*blaine rebuild-catalog --dest .*C2/, 'backup without a host catalog');
+    assertOneSentence(backup(env, RUN_FLAGS, { disk: C2, env: SCAN }), /no host catalog.*blaine rebuild-catalog --dest .*C2/, 'backup without a host catalog');
     assert.deepEqual(fs.readdirSync(hostDir).sort(), hostBefore, 'no host catalog (or anything else) was created');
     assert.deepEqual(treeState(C2), diskBefore, 'the disk is untouched');
 
@@ -156,10 +155,10 @@ test(
 
     // Life goes on: a backup onto the mounted disk, the offline disk's actions, the twin's catch-up.
     write(path.join(env.lib, 'photos', 'e.jpg'), crypto.randomBytes(12_000));
-    ok(backup(env, C2), 'backup after the rebuild');
+    ok(backup(env, RUN_FLAGS, { disk: C2, env: SCAN }), 'backup after the rebuild');
     ok(run(env, ['apply', '--dest', A]), 'apply A');
     assert.deepEqual(hostState(env.db).deferred, [], 'every deferred action applied');
-    ok(backup(env, C), 'backup C (catch-up)');
+    ok(backup(env, RUN_FLAGS, { disk: C, env: SCAN }), 'backup C (catch-up)');
     assertDiskMatchesCatalog(A, env.db);
     assertDiskMatchesCatalog(C, env.db);
     assertDiskMatchesCatalog(C2, env.db);
@@ -174,18 +173,18 @@ test(
   withEnv((env) => {
     library(env.lib);
     const A = newDisk(env, 'A');
-    ok(backup(env, A, ['--init', '--label', 'A']), 'backup A');
+    ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: A, env: SCAN }), 'backup A');
     fs.renameSync(path.join(env.lib, 'photos', 'a.jpg'), path.join(env.lib, 'photos', 'a1.jpg'));
     const C = newDisk(env, 'C');
-    ok(backup(env, C, ['--init', '--label', 'C']), 'backup C: a rename deferred for A');
+    ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'C'], { disk: C, env: SCAN }), 'backup C: a rename deferred for A');
     const C0 = path.join(env.base, 'C-then');
     execFileSync('cp', ['-a', C, C0]);
     // A comes back, applies it, and takes two more backups: its own catalog and snapshot move ahead.
     ok(run(env, ['apply', '--dest', A]), 'apply A');
     write(path.join(env.lib, 'photos', 'new1.jpg'), crypto.randomBytes(9_000));
-    ok(backup(env, A), 'backup A 1');
+    ok(backup(env, RUN_FLAGS, { disk: A, env: SCAN }), 'backup A 1');
     write(path.join(env.lib, 'photos', 'new2.jpg'), crypto.randomBytes(9_000));
-    ok(backup(env, A), 'backup A 2');
+    ok(backup(env, RUN_FLAGS, { disk: A, env: SCAN }), 'backup A 2');
     const full = hostState(env.db);
 
     // The host is lost and rebuilt from an old copy of C: A is known as it was then, rename queued.
@@ -196,7 +195,7 @@ test(
     assert.equal(hostState(env.db).deferred.length, 1, 'the old snapshot still queues the rename');
     // Meanwhile a change to a file on A is queued with the rebuilt catalog.
     fs.renameSync(path.join(env.lib, 'photos', 'c.jpg'), path.join(env.lib, 'photos', 'c1.jpg'));
-    ok(backup(env, C), 'backup C: a rename of c.jpg deferred for A');
+    ok(backup(env, RUN_FLAGS, { disk: C, env: SCAN }), 'backup C: a rename of c.jpg deferred for A');
     const beforeA = hostState(env.db);
     const cRows = (s: ReturnType<typeof hostState>, v: string) => (s.files as Array<{ volume: string }>).filter((f) => f.volume === v);
     const volC = JSON.parse(fs.readFileSync(path.join(C, '.blaine', 'volume.json'), 'utf8')).volume as string;
@@ -237,7 +236,7 @@ test(
   'no host catalog, or one that does not know the disk: every command that would write it refuses in one sentence, nothing changed; readers of the disk work',
   withEnv((env) => {
     library(env.lib);
-    ok(backup(env, env.disk, ['--init', '--label', 'A']), 'backup --init');
+    ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: env.disk, env: SCAN }), 'backup --init');
     dropHost(env.db);
     const hostDir = path.dirname(env.db);
     const to = newDisk(env, 'clone-target');
@@ -272,13 +271,13 @@ test(
 
     // A host catalog of another disk only: it does not know this one.
     const other = newDisk(env, 'other');
-    ok(backup(env, other, ['--init', '--label', 'other']), 'first use: --init with no host catalog');
+    ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'other'], { disk: other, env: SCAN }), 'first use: --init with no host catalog');
     check(/does not know the volume "A".*blaine rebuild-catalog --dest /, 'with a host catalog that does not know the disk');
 
     ok(run(env, ['rebuild-catalog', '--dest', env.disk]), 'rebuild-catalog adds the volume');
     ok(run(env, ['restore', '--dest', env.disk, '--to', restored, '*']), 'restore once the volume is known');
     assert.deepEqual(fidelity(path.join(restored, env.lib.slice(1))).entries, fidelity(env.lib).entries);
-    ok(backup(env, env.disk), 'backup after the volume was added');
+    ok(backup(env, RUN_FLAGS, { disk: env.disk, env: SCAN }), 'backup after the volume was added');
     assertDiskMatchesCatalog(env.disk, env.db);
   }),
 );

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import {
+import { backup,
   assertArchiveHolds,
   assertDiskMatchesCatalog,
   assertRestoresLibrary,
@@ -19,10 +19,6 @@ import {
 } from '../../test/helpers.js';
 
 type Env = ReturnType<typeof testEnv>;
-
-function backup(env: Env, disk: string, ...extra: string[]) {
-  return blaine(['backup', '--dest', disk, '--db', env.db, '--reserve', '0', ...extra, env.lib]);
-}
 
 function ok(r: { status: number; stdout: string; stderr: string }, what: string) {
   assert.equal(r.status, 0, `${what}: ${r.stdout}${r.stderr}`);
@@ -40,11 +36,11 @@ function twoVolumes(env: Env) {
   fs.mkdirSync(B);
   for (let i = 0; i < 3; i++) write(path.join(env.lib, 'old', `o${i}.bin`), crypto.randomBytes(5000 + i));
   write(path.join(env.lib, 'old', 'stay.bin'), crypto.randomBytes(5000));
-  ok(backup(env, B, '--init', '--label', 'B'), 'backup B');
+  ok(backup(env, ['--init', '--label', 'B'], { disk: B }), 'backup B');
   for (let i = 0; i < 3; i++) write(path.join(env.lib, 'new', `n${i}.bin`), crypto.randomBytes(6000 + i));
   write(path.join(env.lib, 'new', 'keep.bin'), crypto.randomBytes(7000));
   fs.linkSync(path.join(env.lib, 'new', 'keep.bin'), path.join(env.lib, 'new', 'drop.bin'));
-  ok(backup(env, env.disk, '--init', '--label', 'A'), 'backup A');
+  ok(backup(env, ['--init', '--label', 'A'], { disk: env.disk }), 'backup A');
   return B;
 }
 
@@ -85,7 +81,7 @@ test('remove on the mounted disk and an offline one: parity goes with each file,
   assertArchiveHolds(env.lib, [A, B]);
   assertRestoresLibrary(env.lib, [A, B], env.db, path.join(env.base, 'restored'));
   // The next backup has nothing to do.
-  const again = summaryOf(ok(backup(env, A, '--json'), 'backup after'));
+  const again = summaryOf(ok(backup(env, ['--json'], { disk: A }), 'backup after'));
   assert.equal(again.added, 0);
 });
 
@@ -93,7 +89,7 @@ test('the mass-delete guard: too many files is one sentence, exit 1, nothing cha
   const env = testEnv('blaine-remove-');
   t.after(env.cleanup);
   for (let i = 0; i < 10; i++) write(path.join(env.lib, `f${i}.txt`), `file ${i}\n`);
-  ok(backup(env, env.disk, '--init', '--no-parity'), 'backup');
+  ok(backup(env, ['--init', '--no-parity'], { disk: env.disk }), 'backup');
   const before = rows(env.db);
   const tree = readTree(env.disk);
   const held = blaine(['remove', '--dest', env.disk, '--db', env.db, '*/f[0-2].txt']);
@@ -119,13 +115,13 @@ test('excluded files are kept by backups until remove drops them; they are not a
   for (let i = 0; i < 8; i++) write(path.join(env.lib, `photo${i}.jpg`), crypto.randomBytes(2000 + i));
   write(path.join(env.lib, 'a.tmp'), 'scratch a\n');
   write(path.join(env.lib, 'sub', 'b.tmp'), 'scratch b\n');
-  ok(backup(env, env.disk, '--init', '--no-parity'), 'backup');
-  const kept = summaryOf(ok(backup(env, env.disk, '--json', '--no-parity', '--clean', '--exclude', '*.tmp'), 'backup excluding'));
+  ok(backup(env, ['--init', '--no-parity'], { disk: env.disk }), 'backup');
+  const kept = summaryOf(ok(backup(env, ['--json', '--no-parity', '--clean', '--exclude', '*.tmp'], { disk: env.disk }), 'backup excluding'));
   assert.equal(kept.removed, 0, 'excluded is never gone');
   assert.equal(rows(env.db).filter((r) => r.path.endsWith('.tmp')).length, 2);
   ok(blaine(['remove', '--dest', env.disk, '--db', env.db, '--max-delete', '25', '*.tmp']), 'remove');
   assert.deepEqual(rows(env.db).filter((r) => r.path.endsWith('.tmp')), []);
-  const after = summaryOf(ok(backup(env, env.disk, '--json', '--no-parity', '--exclude', '*.tmp'), 'backup after'));
+  const after = summaryOf(ok(backup(env, ['--json', '--no-parity', '--exclude', '*.tmp'], { disk: env.disk }), 'backup after'));
   assert.equal(after.added, 0);
   assert.deepEqual(rows(env.db).filter((r) => r.path.endsWith('.tmp')), []);
   assertDiskMatchesCatalog(env.disk, env.db);
@@ -137,13 +133,13 @@ test("remove on one copy of a mirror: the twin follows when it is next mounted; 
   const env = testEnv('blaine-remove-');
   t.after(env.cleanup);
   for (let i = 0; i < 6; i++) write(path.join(env.lib, 'a', `f${i}.bin`), crypto.randomBytes(3000 + i));
-  ok(backup(env, env.disk, '--init', '--label', 'C', '--no-parity'), 'backup C');
+  ok(backup(env, ['--init', '--label', 'C', '--no-parity'], { disk: env.disk }), 'backup C');
   const twin = path.join(env.base, 'C2');
   fs.mkdirSync(twin);
   ok(blaine(['clone', '--dest', env.disk, '--to', twin, '--label', "C'", '--db', env.db]), 'clone');
   // C' moves a file and removes another; C, behind, removes a third: its catch-up comes first.
   fs.renameSync(path.join(env.lib, 'a', 'f0.bin'), path.join(env.lib, 'a', 'moved.bin'));
-  ok(backup(env, twin, '--no-parity'), "backup C'");
+  ok(backup(env, ['--no-parity'], { disk: twin }), "backup C'");
   fs.rmSync(path.join(env.lib, 'a', 'f1.bin'));
   fs.rmSync(path.join(env.lib, 'a', 'moved.bin'));
   const before = rows(env.db);

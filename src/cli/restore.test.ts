@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { blaine, rot, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { backup, fileSha, blaine, rot, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Summary {
   restored: number;
@@ -24,11 +24,6 @@ function setup() {
   return { ...env, out, onDisk, restored };
 }
 type Env = ReturnType<typeof setup>;
-
-function backup(env: Env, disk: string, lib: string, ...extra: string[]): void {
-  const r = blaine(['backup', '--dest', disk, '--db', env.db, '--json', '--reserve', '0', ...extra, lib]);
-  assert.equal(r.status, 0, r.stderr);
-}
 
 function restore(env: Env, ...args: string[]): { r: RunResult; s: Summary } {
   const r = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '--json', ...args]);
@@ -58,10 +53,6 @@ function snapshot(dir: string): Map<string, string> {
   };
   walk(dir, '');
   return out;
-}
-
-function fileSha(p: string): string {
-  return sha1(fs.readFileSync(p));
 }
 
 /** A library with what a restore must give back: content, modes, mtimes, hardlinks, symlinks. */
@@ -118,7 +109,7 @@ test('restore gives back correct files from a damaged disk, repairing from parit
   const env = setup();
   try {
     makeLibrary(env.lib);
-    backup(env, env.disk, env.lib, '--init', '--label', 'A');
+    backup(env, ['--json', '--init', '--label', 'A'], { disk: env.disk, lib: env.lib, ok: true });
     rot(env.onDisk('photos/a.jpg'), 5000);
     rot(env.onDisk('x/a'), 3, 2);
     rot(env.onDisk('video/movie.par2'), 10_000);
@@ -168,7 +159,7 @@ test('restore --dry-run writes nothing; existing targets are skipped, or replace
   const env = setup();
   try {
     makeLibrary(env.lib);
-    backup(env, env.disk, env.lib, '--init');
+    backup(env, ['--json', '--init'], { disk: env.disk, lib: env.lib, ok: true });
     const dry = restore(env, '--dry-run', '*');
     assert.equal(dry.r.status, 0, dry.r.stderr);
     assert.equal(dry.s.restored, ALL.length);
@@ -203,13 +194,13 @@ test('restore prints the plan for files on other disks; damage beyond parity fai
   const env = setup();
   try {
     makeLibrary(env.lib);
-    backup(env, env.disk, env.lib, '--init', '--label', 'A');
+    backup(env, ['--json', '--init', '--label', 'A'], { disk: env.disk, lib: env.lib, ok: true });
     const lib2 = path.join(env.base, 'lib2');
     const diskB = path.join(env.base, 'diskB');
     fs.mkdirSync(diskB);
     write(path.join(lib2, 'one.bin'), crypto.randomBytes(1000), T);
     write(path.join(lib2, 'sub/two.bin'), crypto.randomBytes(2500), T);
-    backup(env, diskB, lib2, '--init', '--label', 'B');
+    backup(env, ['--json', '--init', '--label', 'B'], { disk: diskB, lib: lib2, ok: true });
     const b = volumeOf(diskB);
 
     const both = restore(env, `${env.base}/lib*/*`);
@@ -249,7 +240,7 @@ test('restore user errors: one sentence, documented status', () => {
   const env = setup();
   try {
     write(path.join(env.lib, 'f.txt'), 'f\n', T);
-    backup(env, env.disk, env.lib, '--init');
+    backup(env, ['--json', '--init'], { disk: env.disk, lib: env.lib, ok: true });
     const noTo = blaine(['restore', '--dest', env.disk, '--db', env.db, '*']);
     assert.equal(noTo.status, 2);
     assert.equal(noTo.stderr, 'blaine: --to is required: name the directory to restore into\n');
@@ -287,7 +278,7 @@ test('a hardlink group is linked to a member an earlier run put in the target (i
     write(path.join(env.lib, 'a.bin'), crypto.randomBytes(50_000), T);
     fs.linkSync(path.join(env.lib, 'a.bin'), path.join(env.lib, 'link.bin'));
     write(path.join(env.lib, 'b.bin'), crypto.randomBytes(5_000), T);
-    backup(env, env.disk, env.lib, '--init', '--no-parity');
+    backup(env, ['--json', '--init', '--no-parity'], { disk: env.disk, lib: env.lib, ok: true });
     assert.equal(restore(env, `${env.lib}/a.bin`).r.status, 0);
     const all = restore(env, `${env.lib}/*`);
     assert.equal(all.r.status, 0, all.r.stderr);
@@ -311,7 +302,7 @@ test('restore --missing-only --to / puts back exactly what is gone (a dead pool 
   const env = setup();
   try {
     makeLibrary(env.lib);
-    backup(env, env.disk, env.lib, '--init', '--no-parity');
+    backup(env, ['--json', '--init', '--no-parity'], { disk: env.disk, lib: env.lib, ok: true });
     fs.rmSync(path.join(env.lib, 'photos'), { recursive: true });
     fs.rmSync(path.join(env.lib, 'docs/dangling'));
     fs.writeFileSync(path.join(env.lib, 'music/song.flac'), 'edited since the backup');
@@ -340,13 +331,13 @@ test('restore writes only inside --to (issue 26 item 7): a ".." row, a folder th
     fs.mkdirSync(outside);
     write(path.join(env.lib, 'album/photo.jpg'), crypto.randomBytes(3000), T);
     write(path.join(env.lib, 'keep/k.txt'), 'k\n', T);
-    backup(env, env.disk, env.lib, '--init', '--label', 'A', '--no-parity');
+    backup(env, ['--json', '--init', '--label', 'A', '--no-parity'], { disk: env.disk, lib: env.lib, ok: true });
     // (b) the folder becomes a symlink to a folder outside, backed up to another disk.
     fs.rmSync(path.join(env.lib, 'album'), { recursive: true });
     fs.symlinkSync(outside, path.join(env.lib, 'album'));
     const diskB = path.join(env.base, 'diskB');
     fs.mkdirSync(diskB);
-    backup(env, diskB, env.lib, '--init', '--label', 'B', '--no-parity');
+    backup(env, ['--json', '--init', '--label', 'B', '--no-parity'], { disk: diskB, lib: env.lib, ok: true });
     for (const d of [diskB, env.disk]) {
       const r = blaine(['restore', '--dest', d, '--db', env.db, '--to', env.out, `${env.lib}/**`]);
       assert.equal(r.status, 0, r.stderr);
@@ -384,7 +375,7 @@ test('restore without a host catalog says to rebuild it, in one sentence, and wr
   const env = setup();
   try {
     write(path.join(env.lib, 'f.txt'), 'f\n', T);
-    backup(env, env.disk, env.lib, '--init', '--label', 'A');
+    backup(env, ['--json', '--init', '--label', 'A'], { disk: env.disk, lib: env.lib, ok: true });
     fs.rmSync(path.dirname(env.db), { recursive: true });
     const r = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', env.out, '*']);
     assert.equal(r.status, 1);

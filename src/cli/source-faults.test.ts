@@ -7,8 +7,11 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, mountTmpfs, rows, sha1, testEnv, unmount, write } from '../../test/helpers.js';
+import { backup, assertArchiveHolds, assertDiskMatchesCatalog, blaine, mountTmpfs, rows, sha1, testEnv, unmount, write } from '../../test/helpers.js';
 import { ONE_SCAN_THREAD } from '../../test/crash.js';
+
+/** Every backup of these tests: no parity, every action said. */
+const RUN_FLAGS = ['--no-parity', '-v'];
 
 type Env = ReturnType<typeof testEnv>;
 
@@ -18,19 +21,13 @@ function library(lib: string): void {
   write(path.join(lib, 'video', 'busy.mkv'), crypto.randomBytes(600_000));
 }
 
-function backup(env: Env, extra: string[] = [], faults?: string) {
-  return blaine(['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', '--no-parity', '-v', ...extra, env.lib], {
-    env: { ...ONE_SCAN_THREAD, ...(faults ? { BLAINE_TEST_FAULTS: faults } : {}) },
-  });
-}
-
 for (const file of ['photos/p3.jpg', 'video/busy.mkv']) {
   test(`a file written to once while copied (${file}) is copied again, and catalogued with the SHA1 of what is stored`, (t) => {
     const env = testEnv('blaine-srcfault-');
     t.after(env.cleanup);
     library(env.lib);
     const src = path.join(env.lib, file);
-    const r = backup(env, ['--init'], `read:1:change@${src}`);
+    const r = backup(env, [...RUN_FLAGS, '--init'], { env: ONE_SCAN_THREAD, faults: `read:1:change@${src}` });
     assert.equal(r.status, 0, r.stderr);
     assert.match(r.stdout + r.stderr, /changed while it was copied; copying it again/);
     const row = rows(env.db).find((x) => x.path === src);
@@ -47,14 +44,14 @@ test('a file that keeps changing while copied is skipped with a warning and exit
   t.after(env.cleanup);
   library(env.lib);
   const src = path.join(env.lib, 'video', 'busy.mkv');
-  const r = backup(env, ['--init'], `read:1+:change@${src}`);
+  const r = backup(env, [...RUN_FLAGS, '--init'], { env: ONE_SCAN_THREAD, faults: `read:1+:change@${src}` });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /warning: Cannot copy .*busy\.mkv: it changed while being copied .* twice; skipped/);
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
   assert.ok(!rows(env.db).some((x) => x.path === src), 'not catalogued');
   assertDiskMatchesCatalog(env.disk, env.db);
   assert.deepEqual(fs.readdirSync(path.join(env.disk, '.blaine', 'tmp')), [], 'no half copy left');
-  const again = backup(env);
+  const again = backup(env, RUN_FLAGS, { env: ONE_SCAN_THREAD });
   assert.equal(again.status, 0, again.stderr);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
@@ -79,11 +76,11 @@ test('a host disk too full for the host catalog: one sentence, exit 1, nothing l
   });
   if (!mounted) return t.skip('needs root to mount a small tmpfs for the host catalog');
   library(env.lib);
-  const first = backup(env, ['--init']);
+  const first = backup(env, [...RUN_FLAGS, '--init'], { env: ONE_SCAN_THREAD });
   assert.equal(first.status, 0, first.stderr);
   for (let i = 0; i < 3000; i++) write(path.join(env.lib, 'many', `d${i % 30}`, `a-rather-long-file-name-to-fill-catalog-pages-${i}.txt`), `file ${i}\n`);
   const filler = fillUp(hostDir, 96 << 10);
-  const r = backup(env);
+  const r = backup(env, RUN_FLAGS, { env: ONE_SCAN_THREAD });
   assert.equal(r.status, 1, r.stdout + r.stderr);
   const errors = r.stderr.split('\n').filter((l) => l.startsWith('blaine:') || l.startsWith('error'));
   assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, 'no stack trace, no internal error');
@@ -91,12 +88,12 @@ test('a host disk too full for the host catalog: one sentence, exit 1, nothing l
   // No room at all: the first write to the host catalog, wherever it is, fails the same way.
   fs.rmSync(filler);
   const full = fillUp(hostDir, 0);
-  const none = backup(env);
+  const none = backup(env, RUN_FLAGS, { env: ONE_SCAN_THREAD });
   assert.equal(none.status, 1, none.stdout + none.stderr);
   assert.doesNotMatch(none.stderr, /\n\s+at |internal error/, 'no stack trace, no internal error');
   assert.match(none.stderr, /the disk holding the host catalog .* is full/);
   fs.rmSync(full);
-  const again = backup(env);
+  const again = backup(env, RUN_FLAGS, { env: ONE_SCAN_THREAD });
   assert.equal(again.status, 0, again.stderr);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
@@ -109,7 +106,7 @@ for (const errno of ['ENOENT', 'EIO']) {
     const env = testEnv('blaine-srcfault-');
     t.after(env.cleanup);
     library(env.lib);
-    const first = backup(env, ['--init']);
+    const first = backup(env, [...RUN_FLAGS, '--init'], { env: ONE_SCAN_THREAD });
     assert.equal(first.status, 0, first.stderr);
     const before = new Map(rows(env.db).map((r) => [r.path, r.sha1]));
     // Replacements, new files and a rename: all of them need the data path after the scan.
@@ -118,7 +115,7 @@ for (const errno of ['ENOENT', 'EIO']) {
     fs.renameSync(path.join(env.lib, 'photos', 'p5.jpg'), path.join(env.lib, 'photos', 'p5-renamed.jpg'));
     // From the second file opened on, the data path answers every call with the error, as an unmounted or dead disk does.
     const lib = `^${env.lib}/`;
-    const r = backup(env, ['--clean'], `open:2+:${errno}@${lib},stat:1+:${errno}@${lib},read:1+:${errno}@${lib},readdir:1+:${errno}@${lib}`);
+    const r = backup(env, [...RUN_FLAGS, '--clean'], { env: ONE_SCAN_THREAD, faults: `open:2+:${errno}@${lib},stat:1+:${errno}@${lib},read:1+:${errno}@${lib},readdir:1+:${errno}@${lib}` });
     // Files gone (ENOENT) are simply not archived now (SPEC §5); unreadable ones (EIO) are skipped with a warning.
     assert.equal(r.status, errno === 'EIO' ? 1 : 0, r.stdout + r.stderr);
     if (errno === 'EIO') assert.match(r.stderr, /warning: Cannot read .*p0\.jpg: i\/o error/);
@@ -132,7 +129,7 @@ for (const errno of ['ENOENT', 'EIO']) {
       assert.ok(now !== undefined, `${p} was removed from the archive`);
       if (now !== sum) assert.equal(now, sha1(fs.readFileSync(p)), `${p}: catalogued with content it never had`);
     }
-    const again = backup(env, ['--clean']);
+    const again = backup(env, [...RUN_FLAGS, '--clean'], { env: ONE_SCAN_THREAD });
     assert.equal(again.status, 0, again.stderr);
     assertDiskMatchesCatalog(env.disk, env.db);
     assertArchiveHolds(env.lib, [env.disk]);

@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertDiskMatchesCatalog, blaine, readTree, rot, rows, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { backup, fileSha, assertDiskMatchesCatalog, blaine, readTree, rot, rows, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Report {
   ok: boolean;
@@ -23,12 +23,6 @@ function setup() {
   return { ...env, onDisk, parityOf };
 }
 type Env = ReturnType<typeof setup>;
-
-function backup(env: Env, ...extra: string[]): RunResult {
-  const r = blaine(['backup', '--dest', env.disk, '--db', env.db, '--json', '--reserve', '0', ...extra, env.lib]);
-  assert.equal(r.status, 0, r.stderr);
-  return r;
-}
 
 function verify(env: Env, ...extra: string[]): { r: RunResult; report: Report } {
   const r = blaine(['verify', '--dest', env.disk, '--db', env.db, '--json', ...extra]);
@@ -57,10 +51,6 @@ function overwrite(file: string, offset: number, n: number): void {
   fs.utimesSync(file, st.atime, st.mtime);
 }
 
-function fileSha(p: string): string {
-  return sha1(fs.readFileSync(p));
-}
-
 function verifiedAt(env: Env, catalog = path.join(env.disk, '.blaine', 'catalog.sqlite')): Map<string, number | null> {
   const db = new Database(catalog, { readonly: true });
   try {
@@ -82,7 +72,7 @@ test('verify --checksum finds rot in files and parity; --fix repairs it in place
     write(path.join(lib, 'docs/readme.txt'), 'read me\n', T);
     write(path.join(lib, 'empty'), '', T);
     fs.symlinkSync('photos/a.jpg', path.join(lib, 'link'));
-    backup(env, '--init', '--label', 'A');
+    backup(env, ['--json', '--init', '--label', 'A'], { ok: true });
     const want = new Map([...readTree(env.disk)].map(([p, t]) => [p, t.sha1]));
 
     const clean = verify(env, '--checksum');
@@ -144,7 +134,7 @@ test('damage beyond the parity is unrepairable (exit 4); the rest is repaired an
     write(path.join(lib, 'video/big.mkv'), crypto.randomBytes(200_000), T);
     write(path.join(lib, 'video/small.mkv'), crypto.randomBytes(50_000), T);
     write(path.join(lib, 'video/ok.mkv'), crypto.randomBytes(30_000), T);
-    backup(env, '--init');
+    backup(env, ['--json', '--init'], { ok: true });
     const okSha = fileSha(onDisk('video/ok.mkv'));
     overwrite(onDisk('video/big.mkv'), 10_000, 60_000);
     rot(onDisk('video/small.mkv'), 100);
@@ -181,7 +171,7 @@ test('a truncated and an extended file are size problems that --fix repairs from
   try {
     write(path.join(env.lib, 'short.bin'), crypto.randomBytes(100_000), T);
     write(path.join(env.lib, 'long.bin'), crypto.randomBytes(100_000), T);
-    backup(env, '--init');
+    backup(env, ['--json', '--init'], { ok: true });
     const want = { short: fileSha(env.onDisk('short.bin')), long: fileSha(env.onDisk('long.bin')) };
     fs.truncateSync(env.onDisk('short.bin'), 95_000);
     fs.appendFileSync(env.onDisk('long.bin'), crypto.randomBytes(3000));
@@ -209,12 +199,12 @@ test('a one-character name and a user file named movie.par2: backup, rename, ver
     const movie = crypto.randomBytes(20_000);
     write(path.join(lib, 'x/a'), a, T);
     write(path.join(lib, 'video/movie.par2'), movie, T);
-    backup(env, '--init');
+    backup(env, ['--json', '--init'], { ok: true });
     fs.mkdirSync(path.join(lib, 'z'));
     fs.renameSync(path.join(lib, 'x/a'), path.join(lib, 'z/q'));
     fs.mkdirSync(path.join(lib, 'film'));
     fs.renameSync(path.join(lib, 'video/movie.par2'), path.join(lib, 'film/movie.par2'));
-    const renamed = JSON.parse(backup(env).stdout);
+    const renamed = JSON.parse(backup(env, ['--json'], { ok: true }).stdout);
     assert.equal(renamed.renamed, 2);
     assert.equal(renamed.bytesCopied, 0);
     // The parity moved with its file and still records the original name.
@@ -254,7 +244,7 @@ test('--checksum reads the least recently verified first, within --max-time and 
   const env = setup();
   try {
     for (const n of ['a', 'b', 'c', 'd']) write(path.join(env.lib, `${n}.bin`), crypto.randomBytes(5000), T);
-    backup(env, '--init');
+    backup(env, ['--json', '--init'], { ok: true });
     assert.ok([...verifiedAt(env).values()].every((v) => v === null));
 
     // --max-time 0: the budget is spent at once, but every run reads one file so that it gets on.
@@ -306,7 +296,7 @@ test('verify finds mtime, extra, orphan parity, missing parity and missing files
     write(path.join(lib, 'tiny'), 'tiny\n', T);
     write(path.join(lib, 'c.jpg'), crypto.randomBytes(20_000), T);
     fs.symlinkSync('a.jpg', path.join(lib, 'sym'));
-    backup(env, '--init');
+    backup(env, ['--json', '--init'], { ok: true });
 
     fs.utimesSync(onDisk('b.jpg'), new Date('2020-01-01'), new Date('2020-01-01'));
     write(onDisk('stray/extra.txt'), 'not archived\n');
@@ -358,7 +348,7 @@ test('files backed up with --no-parity: no parity is expected; user errors are o
   const env = setup();
   try {
     write(path.join(env.lib, 'a.bin'), crypto.randomBytes(10_000), T);
-    backup(env, '--init', '--no-parity');
+    backup(env, ['--json', '--init', '--no-parity'], { ok: true });
     const r = verify(env, '--checksum');
     assert.equal(r.r.status, 0, r.r.stderr);
     assert.deepEqual(r.report.problems, []);
@@ -367,7 +357,7 @@ test('files backed up with --no-parity: no parity is expected; user errors are o
     // --no-parity from --init, so the command line asks for it. When making it failed for a file
     // (the backup warns), the file is reported and --fix makes it.
     write(path.join(env.lib, 'b.bin'), crypto.randomBytes(10_000), T);
-    backup(env, '--parity', '10');
+    backup(env, ['--json', '--parity', '10'], { ok: true });
     assert.ok(fs.existsSync(env.parityOf('a.bin')));
     for (const f of [path.join(env.disk, '.blaine', 'catalog.sqlite'), env.db]) {
       const cat = new Database(f);

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { assertDiskMatchesCatalog, blaine, blaineBin, isRoot, mountTmpfs, rows, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { assertNoMounts, assertDiskMatchesCatalog, blaine, blaineBin, isRoot, mountTmpfs, rows, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
 import { mountsOf, readMounts } from './gocryptfs.js';
 import { cryptUnavailable, fastScrypt } from './testing.js';
 
@@ -53,18 +53,6 @@ function setup(t: { after: (fn: () => void) => void }) {
 
 function ok(r: RunResult, what: string): void {
   assert.equal(r.status, 0, `${what}: ${r.stderr}`);
-}
-
-/** No Blaine gocryptfs mount of these disks is in place, and none of their private mount points is left. */
-function assertNoMounts(...disks: string[]): void {
-  for (const d of disks) {
-    if (!fs.existsSync(path.join(d, '.blaine', 'volume.json'))) continue;
-    const { copy } = volumeOf(d);
-    assert.deepEqual(mountsOf(copy), [], `a mount of ${d} is left behind`);
-    assert.ok(!readMounts().some((m) => m.mountPoint.includes(copy)), `a mount point of ${d} is left behind`);
-    const runDir = '/run/blaine';
-    if (fs.existsSync(runDir)) assert.deepEqual(fs.readdirSync(runDir).filter((n) => n.startsWith(copy)), [], `private mount point of ${d} left`);
-  }
 }
 
 /** Opens an encrypted disk the way the README tells a person to: gocryptfs and the key file. */

@@ -11,9 +11,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { blaine, isRoot, mountTmpfs, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { assertNoMounts, blaine, isRoot, mountTmpfs, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
 import { dropHost, fidelity, HOST_FILES, hostState } from '../../test/recovery.js';
-import { initCipher, mountCipher, mountsOf, readMounts } from './gocryptfs.js';
+import { initCipher, mountCipher } from './gocryptfs.js';
 import { cipherBytes } from './overhead.js';
 import { cryptUnavailable, fastScrypt } from './testing.js';
 
@@ -54,14 +54,6 @@ function oneLine(r: RunResult, status: number, pattern: RegExp, what: string): v
   assert.equal(r.status, status, `${what}: exit ${r.status}\n${r.stderr}`);
   assert.equal(r.stderr.trim().split('\n').length, 1, `${what}: one line:\n${r.stderr}`);
   assert.match(r.stderr, pattern, what);
-}
-
-function assertNoMounts(...disks: string[]): void {
-  for (const d of disks) {
-    const { copy } = volumeOf(d);
-    assert.deepEqual(mountsOf(copy), [], `a mount of ${d} is left behind`);
-    assert.ok(!readMounts().some((m) => m.mountPoint.includes(copy)), `a mount point of ${d} is left behind`);
-  }
 }
 
 test('rebuild-catalog from an encrypted disk: identical host catalog, no mount left, a wrong key changes nothing; then apply and restore', { skip }, (t) => {

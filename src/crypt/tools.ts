@@ -6,16 +6,18 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { BlaineError, EXIT } from '../error.js';
 
 export type CryptErrorCode = 'NO_TOOL' | 'NO_FUSE' | 'WRONG_KEY' | 'NO_KEY' | 'INIT_FAILED' | 'MOUNT_FAILED';
 
-export class CryptError extends Error {
+export class CryptError extends BlaineError {
   override name = 'CryptError';
   constructor(
     message: string,
     readonly code: CryptErrorCode,
   ) {
-    super(message);
+    // A missing key is like a missing option; a wrong key or missing gocryptfs is an error.
+    super(message, code === 'NO_KEY' ? EXIT.usage : EXIT.error);
   }
 }
 

@@ -79,7 +79,9 @@ export function fsAddon(): NativeAddon | null {
   loaded = null;
   // dist/src/fsx/addon.js (tsc) or dist/bundle/main.js (bundle): native/ is beside dist/.
   const load = createRequire(import.meta.url);
-  for (const rel of ['../../../native/build/Release/blaine_native.node', '../../native/build/Release/blaine_native.node']) {
+  // BLAINE_TEST_ADDON: another build of the addon (scripts/native-asan.mjs: with the sanitizers).
+  const builds = process.env.BLAINE_TEST_ADDON ? [process.env.BLAINE_TEST_ADDON] : ['../../../native/build/Release/blaine_native.node', '../../native/build/Release/blaine_native.node'];
+  for (const rel of builds) {
     try {
       const r = load(rel) as NativeAddon;
       if (r.FIELDS === FIELDS) loaded = r;

@@ -1,10 +1,11 @@
 /** The one error every copy helper throws, and how an errno becomes one of its sentences. */
 import { errCode, reason as errnoReason } from './errno.js';
+import { BlaineError, EXIT } from '../error.js';
 
 /** CHANGED: the source changed while it was read (the copy may mix old and new bytes); worth one more try. */
 export type CopyErrorCode = 'ENOSPC' | 'SOURCE' | 'CHANGED' | 'TARGET';
 
-export class CopyError extends Error {
+export class CopyError extends BlaineError {
   override name = 'CopyError';
   constructor(
     message: string,
@@ -13,7 +14,7 @@ export class CopyError extends Error {
     readonly path: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(message, code === 'ENOSPC' ? EXIT.diskFull : EXIT.error, options);
   }
 }
 

@@ -17,20 +17,9 @@ import {
   syncDisk,
   type FileMeta,
 } from './copy.js';
+import { isRoot, tempDir, tmpfsDisk } from '../../test/helpers.js';
 
-const isRoot = process.getuid?.() === 0;
 const MiB = 1 << 20;
-const dirs: string[] = [];
-
-function tempDir(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-copy-'));
-  dirs.push(dir);
-  return dir;
-}
-
-test.after(() => {
-  for (const dir of dirs) fs.rmSync(dir, { recursive: true, force: true });
-});
 
 function writeRandom(file: string, size: number): Buffer {
   const data = crypto.randomBytes(size);
@@ -47,22 +36,6 @@ const meta: FileMeta = { mode: 0o644, uid: 0, gid: 0, mtimeSec: 1700000000, mtim
 /** Everything in dir, recursively, as relative paths. */
 function listAll(dir: string): string[] {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).sort();
-}
-
-/** Mounts a tmpfs of `size`; undefined (with the reason) when that is not possible here. */
-function mountTmpfs(size: string): { dir: string } | { skip: string } {
-  if (!isRoot) return { skip: 'needs root to mount a tmpfs' };
-  const dir = tempDir();
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (err) {
-    return { skip: `cannot mount a tmpfs: ${(err as Error).message.split('\n')[0]}` };
-  }
-  return { dir };
-}
-
-function umount(dir: string): void {
-  execFileSync('umount', [dir], { stdio: 'pipe' });
 }
 
 for (const [name, size, bufferSize] of [
@@ -384,13 +357,9 @@ test('syncDisk flushes a directory\'s file system and names the path when it can
 });
 
 test('disk full: a copy that does not fit is ENOSPC, leaves no temporary file, and harms nothing else', async (t) => {
-  const mount = mountTmpfs('2m');
-  if ('skip' in mount) {
-    t.skip(mount.skip);
-    return;
-  }
-  const disk = mount.dir;
-  try {
+  const disk = tmpfsDisk(t, '2m');
+  if (!disk) return;
+  {
     const dir = tempDir();
     const big = path.join(dir, 'big');
     writeRandom(big, 3_000_000);
@@ -414,7 +383,5 @@ test('disk full: a copy that does not fit is ENOSPC, leaves no temporary file, a
     await assert.rejects(copyWithSha1(small, path.join(disk, 'small'), meta), { code: 'ENOSPC' });
     assert.deepEqual(listAll(disk).filter((n) => !['a', '.blaine', '.blaine/tmp'].includes(n)), ['filler', 'keep']);
     assert.ok(fs.readFileSync(keep).equals(kept));
-  } finally {
-    umount(disk);
   }
 });

@@ -1,6 +1,6 @@
 /**
- * Blaine's own PAR2 creator against the PAR2 2.0 specification and against par2cmdline: kernels
- * against the portable one and an independent JS reference, packets field by field, par2's own
+ * Blaine's own PAR2 creator against the PAR2 2.0 specification and against par2cmdline (the
+ * GF(2^16) kernels: kernels.test.ts): packets field by field, par2's own
  * `v` and `r` on sets of many shapes, and Blaine's verify/repair code on them.
  */
 import test from 'node:test';
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { createFromFile, parityAddon, Par2Stream, type SetShape } from './creator.js';
-import { flipBytes, tempDir } from '../../test/parity-fixtures.js';
+import { flipBytes, gfExp, gfMul as mul, tempDir } from '../../test/parity-fixtures.js';
 import { createParity, repairTo, verifyParity } from './par2.js';
 import { parityFiles } from './paths.js';
 import { planSlices } from './slices.js';
@@ -22,19 +22,6 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 // ---- an independent reference of the arithmetic, straight from the specification ----
-
-const EXP = new Uint16Array(65535 * 2);
-const LOG = new Uint16Array(65536);
-{
-  let x = 1;
-  for (let i = 0; i < 65535; i++) {
-    EXP[i] = EXP[i + 65535] = x;
-    LOG[x] = i;
-    x <<= 1;
-    if (x & 0x10000) x ^= 0x1100b;
-  }
-}
-const mul = (a: number, b: number): number => (a === 0 || b === 0 ? 0 : EXP[LOG[a]! + LOG[b]!]!);
 
 /** n_i of the specification: the positive integers not divisible by 3, 5, 17 or 257. */
 function sliceLogs(count: number): number[] {
@@ -49,7 +36,7 @@ function referenceRecovery(data: Buffer, slice: number, e: number): Buffer {
   const logs = sliceLogs(count);
   const out = Buffer.alloc(slice);
   for (let i = 0; i < count; i++) {
-    const c = EXP[(logs[i]! * e) % 65535]!;
+    const c = gfExp((logs[i]! * e) % 65535);
     for (let w = 0; w < slice; w += 2) {
       const at = i * slice + w;
       const word = (data[at] ?? 0) | ((data[at + 1] ?? 0) << 8);
@@ -147,37 +134,6 @@ function damage(file: string, sliceSize: number, slices: number, truncate: boole
 }
 
 // ---- tests ----
-
-test('every SIMD kernel equals the portable one and the reference on random data', { skip }, (t) => {
-  const a = addon!;
-  const kernels = a.par2Kernels();
-  assert.equal(kernels[0], 'scalar');
-  t.diagnostic(`kernels on this CPU: ${kernels.join(', ')}`);
-  try {
-    for (const len of [2, 30, 62, 64, 66, 126, 128, 130, 4096, 65536 + 34]) {
-      const src = crypto.randomBytes(len);
-      const start = crypto.randomBytes(len);
-      for (const c of [0, 1, 2, 0x100b, 0x8000, 0xffff, crypto.randomInt(65536)]) {
-        const expected = Buffer.from(start);
-        for (let w = 0; w < len; w += 2) expected.writeUInt16LE(expected.readUInt16LE(w) ^ mul(c, src.readUInt16LE(w)), w);
-        for (const k of kernels) {
-          assert.equal(a.par2SelectKernel(k), true);
-          const dst = Buffer.from(start);
-          a.gfMulAdd(dst, src, c);
-          assert.ok(dst.equals(expected), `${k}: ${len} bytes × ${c}`);
-        }
-      }
-    }
-    assert.equal(a.par2SelectKernel('no-such-kernel'), false);
-    for (let i = 0; i < 2000; i++) {
-      const x = crypto.randomInt(65536);
-      const y = crypto.randomInt(65536);
-      assert.equal(a.gfMul(x, y), mul(x, y));
-    }
-  } finally {
-    a.par2SelectKernel(kernels.at(-1)!);
-  }
-});
 
 test('MD5 and CRC-32 equal node:crypto and zlib at every length around a block', { skip }, () => {
   for (const n of [0, 1, 15, 16, 17, 55, 56, 63, 64, 65, 79, 80, 119, 120, 127, 128, 129, 191, 4095, 4096, 100_003]) {

@@ -15,7 +15,8 @@ type Done = (errno: number, bytes: number) => void;
 interface ParityAddon {
   par2Kernels(): string[];
   par2SelectKernel(name: string): boolean;
-  gfMulAdd(dst: Buffer, src: Buffer, c: number): void;
+  gfMulAdd(dst: Buffer, src: Buffer, c: number, kernel?: string): void;
+  gfMulAdd4(dst: Buffer, srcs: Buffer[], cs: number[], kernel: string): void;
   gfMul(a: number, b: number): number;
   md5(buf: Buffer): Buffer;
   crc32(buf: Buffer, portable?: boolean): number;

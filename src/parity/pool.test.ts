@@ -2,25 +2,13 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { listTree, tempDir, writeRandom } from '../../test/parity-fixtures.js';
+import { calls, listTree, par2Wrapper, tempDir, untilCalls, writeRandom } from '../../test/parity-fixtures.js';
 import { ParityError, verifyParity } from './par2.js';
 import { parityFiles } from './paths.js';
 import { ParityPool } from './pool.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** A par2 wrapper that logs its pid and arguments, optionally sleeping first: shows what the pool ran. */
-function wrapper(dir: string, sleepSeconds = 0): { command: string[]; log: string } {
-  const log = path.join(dir, 'calls.log');
-  const script = path.join(dir, 'par2-wrapper.sh');
-  fs.writeFileSync(script, `#!/bin/sh\necho "$$ $*" >> '${log}'\n${sleepSeconds ? `sleep ${sleepSeconds}\n` : ''}par2 "$@"\n`, { mode: 0o755 });
-  return { command: [script], log };
-}
-
-function calls(log: string): string[] {
-  return fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n') : [];
-}
 
 test('many files at once: at most `jobs` par2 processes, every set complete and verified', async () => {
   const disk = tempDir();
@@ -47,7 +35,7 @@ test('many files at once: at most `jobs` par2 processes, every set complete and 
 
 test('small files run with -t1; a big file runs alone with -t<jobs> only when it is the last work', async () => {
   const disk = tempDir();
-  const w = wrapper(tempDir());
+  const w = par2Wrapper(tempDir());
   for (const rel of ['m/big1', 'm/big2']) writeRandom(disk, rel, 600 * KiB);
   for (const rel of ['m/s1', 'm/s2', 'm/s3', 'm/s4']) writeRandom(disk, rel, 20 * KiB);
   const pool = new ParityPool({ jobs: 2, pct: 10, bigFileBytes: 500 * KiB, cfg: { command: w.command } });
@@ -69,13 +57,13 @@ test('small files run with -t1; a big file runs alone with -t<jobs> only when it
 
 test('abort() kills running par2 (and its wrapper), rejects the queue, leaves no partial files', async () => {
   const disk = tempDir();
-  const w = wrapper(tempDir(), 30);
+  const w = par2Wrapper(tempDir(), { sleepBefore: 30 });
   const rels = Array.from({ length: 6 }, (_, i) => `mnt/f${i}`);
   for (const rel of rels) writeRandom(disk, rel, 64 * KiB);
   const pool = new ParityPool({ jobs: 2, pct: 10, cfg: { command: w.command } });
   const jobs = rels.map((rel) => pool.submit(disk, rel, 64 * KiB));
   const settled = Promise.allSettled(jobs);
-  while (calls(w.log).length < 2) await new Promise((r) => setTimeout(r, 20));
+  await untilCalls(w.log, 2);
   const t0 = Date.now();
   await pool.abort();
   const results = await settled;
@@ -105,26 +93,25 @@ test('abort() kills running par2 (and its wrapper), rejects the queue, leaves no
   await pool.drain();
 });
 
-test('abort() in the middle of real par2 work removes the partial output', async () => {
+test('abort() while real par2 jobs run removes their output and rejects the queue', { timeout: 60_000 }, async () => {
   const disk = tempDir();
-  for (const rel of ['mnt/a.bin', 'mnt/b.bin', 'mnt/c.bin']) writeRandom(disk, rel, 24 * MiB);
-  const pool = new ParityPool({ jobs: 2, pct: 60 });
-  const jobs = ['mnt/a.bin', 'mnt/b.bin', 'mnt/c.bin'].map((rel) => pool.submit(disk, rel, 24 * MiB));
-  const settled = Promise.allSettled(jobs);
+  const rels = ['mnt/a.bin', 'mnt/b.bin', 'mnt/c.bin'];
+  for (const rel of rels) writeRandom(disk, rel, 2 * MiB);
+  // Real par2 makes each set, then the wrapper holds the job: the abort always meets two running
+  // jobs with their output written and not yet installed, and the third still queued.
+  const w = par2Wrapper(tempDir(), { holdAfter: true });
+  const pool = new ParityPool({ jobs: 2, pct: 60, cfg: { command: w.command } });
+  const settled = Promise.allSettled(rels.map((rel) => pool.submit(disk, rel, 2 * MiB)));
+  await untilCalls(w.made, 2);
   const tmp = path.join(disk, '.blaine', 'tmp');
-  // Wait until par2 has started writing into its scratch directories.
-  while (!listTree(tmp).some((p) => p.endsWith('.par2'))) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(listTree(tmp).filter((p) => p.endsWith('.par2')).length >= 2, true, 'par2 wrote its sets into the scratch directories');
   void pool.abort();
   await pool.drain();
   for (const r of await settled) {
-    if (r.status === 'fulfilled') continue; // finished before the abort: a complete set, checked below
+    assert.equal(r.status, 'rejected');
     assert.equal((r.reason as ParityError).code, 'ABORTED');
   }
-  for (const [i, rel] of ['mnt/a.bin', 'mnt/b.bin', 'mnt/c.bin'].entries()) {
-    const r = (await settled)[i]!;
-    if (r.status === 'fulfilled') assert.deepEqual(await verifyParity(disk, rel, r.value.parityName), { state: 'ok' });
-    else assert.deepEqual(parityFiles(disk, rel), []);
-  }
+  for (const rel of rels) assert.deepEqual(parityFiles(disk, rel), []);
   assert.deepEqual(listTree(tmp), []);
 });
 

@@ -34,3 +34,8 @@ export function entryFor(r: FileRecord, volume: string, sha1: string | null, kee
     verifiedAt: keep?.verifiedAt ?? null,
   };
 }
+
+/** The mode, owner and mtime a stored file takes from its data-path record. */
+export function metaOf(r: FileRecord) {
+  return { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec };
+}

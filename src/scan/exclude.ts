@@ -1,3 +1,4 @@
+import { BlaineError, EXIT } from '../error.js';
 /*
  * Exclusion rules with SnapRAID 14 semantics. Facts relied on, read in amadvance/snapraid:
  * cmdline/elem.c (filter_alloc_file, filter_apply, filter_element, filter_path, filter_subdir),
@@ -34,9 +35,9 @@ export interface Rule {
   pattern: string;
 }
 
-export class ExclusionError extends Error {
+export class ExclusionError extends BlaineError {
   constructor(message: string) {
-    super(message);
+    super(message, EXIT.usage);
     this.name = 'ExclusionError';
   }
 }

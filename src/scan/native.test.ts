@@ -10,7 +10,7 @@ import { nativeAddon } from '../fsx/addon.js';
 import type { PackedScan } from './record.js';
 import { chunkPaths, scanRootPacked, unpack, type PackedScanOptions } from './scanner.js';
 import { comparePaths } from '../fsx/paths.js';
-import { scratchDir, writeUnder } from '../../test/helpers.js';
+import { readableCheckout, scratchDir, writeUnder } from '../../test/helpers.js';
 
 const built = nativeAddon() !== null;
 const skipNative = !built && 'the native scanner is not built (npm run build)';
@@ -160,7 +160,7 @@ test('native: unreadable directories and files, scanned as an unprivileged user'
   writeUnder(root, 'open/inner/x', 'x');
   fs.chmodSync(path.join(root, 'locked'), 0o000);
   fs.chmodSync(path.join(root, 'open'), 0o311); // may enter, may not list
-  const scanner = new URL('./scanner.js', import.meta.url).pathname;
+  const scanner = path.join(readableCheckout(), 'dist', 'src', 'scan', 'scanner.js');
   const script = `import { scanRootPacked, unpack } from ${JSON.stringify(scanner)};
     const native = process.argv[2] === 'native';
     process.stdout.write(JSON.stringify(unpack(scanRootPacked(process.argv[1], { native }))));`;

@@ -4,12 +4,11 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ExclusionFilter } from './exclude.js';
 import { scanRoot, type ScanFs } from './scanner.js';
 import { comparePaths } from '../fsx/paths.js';
 import type { FileRecord } from './record.js';
-import { scratchDir, writeUnder } from '../../test/helpers.js';
+import { readableCheckout, scratchDir, writeUnder } from '../../test/helpers.js';
 
 
 
@@ -337,7 +336,7 @@ test('a directory without permission, scanned as an unprivileged user', { skip: 
   writeUnder(root, 'a.txt');
   writeUnder(root, 'locked/secret.txt');
   fs.chmodSync(path.join(root, 'locked'), 0o000);
-  const scanner = fileURLToPath(new URL('./scanner.js', import.meta.url));
+  const scanner = path.join(readableCheckout(), 'dist', 'src', 'scan', 'scanner.js');
   const script = `import { scanRoot } from ${JSON.stringify(scanner)};
     process.stdout.write(JSON.stringify(scanRoot(process.argv[1])));`;
   const out = execFileSync(
