@@ -22,7 +22,7 @@ import path from 'node:path';
 import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
 import { fsError, ParityError, throwIfAborted } from './errors.js';
 import { parityPacketsIntact } from './packets.js';
-import { checkRelPath, installParity, isCode, parityFiles, removeParity, type ParityFs } from './paths.js';
+import { checkRelPath, installParity, isCode, parityFiles, parityStemRel, removeParity, type ParityFs } from './paths.js';
 import { DEFAULT_PAR2, failure, runPar2, threadsFor, type RunOptions } from './run-par2.js';
 import { emptyFile, makeScratch, removeScratch, retryRescued, sameFile, stageFile, withStaged, writeOut } from './staging.js';
 import { planSlices } from './slices.js';
@@ -60,7 +60,9 @@ export interface CreateOptions extends RunOptions {
  * expands `*`/`?` in names and reads `\` as `/`, so those are changed; all other names are kept.
  */
 export function safeParityName(relPath: string): string {
-  let name = checkRelPath(relPath).replace(/[*?\\]/g, '_');
+  // A name too long to take a suffix is recorded shortened, as its parity files are named: par2
+  // repairs by renaming the damaged file to `NAME.1`, which a 255-byte name cannot become.
+  let name = parityStemRel(relPath).replace(/[*?\\]/g, '_');
   if (name.length < 2) name = `_/${name}`;
   return name;
 }

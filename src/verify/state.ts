@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
-import { INDEX_SUFFIX, parityDir, RECOVERY_SUFFIX } from '../parity/paths.js';
+import { INDEX_SUFFIX, parityStem, RECOVERY_SUFFIX, settleParity } from '../parity/paths.js';
+import { diskRelative } from '../fsx/paths.js';
 import { ParityPool } from '../parity/pool.js';
 import { syncDisk } from '../fsx/copy.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
@@ -60,11 +61,28 @@ export abstract class VerifyState {
     try {
       return await make();
     } catch (e) {
-      this.stepFailed = true;
+      if (!this.settledNow(step)) this.stepFailed = true;
       throw e;
     } finally {
       this.stepsUnderWay--;
       this.wroteData = true;
+    }
+  }
+
+  /**
+   * A parity step that failed (a name the disk refuses, a full disk) is settled at once, as the
+   * next run's recovery would settle it, so that its batch can still commit: a journal left open
+   * by an error that happens again every run would block the disk for good. False when even that
+   * fails, or for other steps.
+   */
+  private settledNow(step: JournalStep): boolean {
+    if (step.op !== 'parity') return false;
+    const item = this.byRel.get(diskRelative(step.path));
+    try {
+      settleParity(this.o.root, diskRelative(step.path), !!item?.e.parityName, this.fs);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -89,7 +107,7 @@ export abstract class VerifyState {
   }
 
   protected parityStem(item: Item): string {
-    return path.join(parityDir(this.o.root), item.rel);
+    return parityStem(this.o.root, item.rel);
   }
 
   /** Both files createParity makes are there. */
