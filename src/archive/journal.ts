@@ -22,7 +22,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
-import { moveParityBack, parityFiles, removeParity, removeParityLeftovers, settleParity } from '../parity/paths.js';
+import { isCompleteSet, moveParityBack, parityFiles, removeParity, removeParityLeftovers, settleParity } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
 
 export type JournalStep =
@@ -271,12 +271,13 @@ function settleRepair(root: string, step: Extract<JournalStep, { op: 'repair' }>
  */
 function settleParitySet(root: string, disk: Catalog, volume: string, p: string, fs: Fsx, report: RecoveryReport): void {
   const rel = diskRelative(p);
-  const named = !!disk.get(volume, p)?.parityName;
+  const row = disk.get(volume, p);
+  const named = !!row?.parityName;
   let removed = false;
   let kept = false;
   try {
-    removed = settleParity(root, rel, named, fs);
-    kept = named && !removed && parityFiles(root, rel, fs).length === 2;
+    removed = settleParity(root, rel, row, fs);
+    kept = named && !removed && isCompleteSet(root, rel, parityFiles(root, rel, fs), row!.size);
   } catch (e) {
     // Parity that cannot even be looked at or removed must not keep the disk from being used: the
     // row says "no parity", and verify names whatever is left in the parity tree.

@@ -81,11 +81,12 @@ test('a verify --fix whose parity step fails leaves no journal, and the next run
   t.after(env.cleanup);
   write(path.join(env.lib, 'a.bin'), crypto.randomBytes(100_000), T);
   assert.equal(env.backup('--init', '--label', 'A').status, 0);
-  write(path.join(env.lib, 'b.bin'), crypto.randomBytes(100_000), T);
+  // Large enough for a two-file set: the recovery file is in place when the index's rename fails.
+  write(path.join(env.lib, 'b.bin'), crypto.randomBytes(300_000), T);
   assert.equal(env.backup('--no-parity').status, 0);
 
-  // verify --fix makes the missing parity; putting b's recovery file in place fails once (EIO).
-  const failed = env.verify('rename:1:EIO@b.bin.vol+.par2', '--fix');
+  // verify --fix makes the missing parity; putting b's index in place fails once (EIO).
+  const failed = env.verify('rename:1:EIO@b.bin.par2', '--fix');
   assert.equal(failed.status, 4, failed.stderr);
   assert.deepEqual(problems(failed), ['no-parity']);
   assert.equal(fs.existsSync(env.journal), false, 'a failed parity step is settled at once');

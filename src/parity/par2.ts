@@ -93,8 +93,8 @@ export async function createParity(
     removeParity(root, rel, opts.fs);
     return { parityName: rel, bytes: 0 };
   }
-  const plan = planSlices(st.size, opts.pct, opts.maxSlices);
   const recorded = safeParityName(rel);
+  const plan = planSlices(st.size, opts.pct, opts.maxSlices, Buffer.byteLength(recorded));
   throwIfAborted(opts.signal, rel);
 
   const scratch = makeScratch(root, rel);
@@ -112,8 +112,10 @@ export async function createParity(
         throw fsError(e, `cannot make parity for ${rel}`);
       }
       throwIfAborted(opts.signal, rel);
+      // A small file's set is its recovery file alone (it carries the description too).
+      if (plan.single) bytes = fs.statSync(recovery).size;
       try {
-        installParity(root, rel, { index, recovery }, opts.fs);
+        installParity(root, rel, { index, recovery, single: plan.single }, opts.fs);
       } catch (e) {
         throw fsError(e, `cannot put the parity for ${rel} in place`);
       }
@@ -146,8 +148,8 @@ export async function createParity(
     if (recovery.length !== 1 || !fs.existsSync(index)) {
       throw new ParityError(`par2 reported success for ${rel} but did not write one index and one recovery file`, 'EPAR2');
     }
-    const made = { index, recovery: path.join(scratch, recovery[0]!) };
-    const bytes = fs.statSync(made.index).size + fs.statSync(made.recovery).size;
+    const made = { index, recovery: path.join(scratch, recovery[0]!), single: plan.single };
+    const bytes = (plan.single ? 0 : fs.statSync(made.index).size) + fs.statSync(made.recovery).size;
     throwIfAborted(opts.signal, rel);
     try {
       installParity(root, rel, made, opts.fs);

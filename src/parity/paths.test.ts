@@ -102,6 +102,6 @@ test('a name too long to take a suffix gets a shortened stem that every parity s
   moveParity(disk, other, 'm/now-short');
   assert.equal(parityFiles(disk, 'm/now-short').length, 2);
   assert.deepEqual(parityFiles(disk, other), []);
-  assert.equal(settleParity(disk, long, false), true, 'a set the row does not name goes');
+  assert.equal(settleParity(disk, long, undefined), true, 'a set the row does not name goes');
   assert.deepEqual(parityFiles(disk, long), []);
 });

@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { hardLink } from '../crypt/link.js';
+import { SMALL_SET_BYTES } from './slices.js';
 
 /**
  * The file calls parity's own moves, links and removals make. The engines pass their file-system
@@ -170,12 +171,27 @@ export function removeParity(diskRoot: string, relPath: string, pfs: ParityFs = 
  * index comes last, so a crash at any point leaves either no index or a complete set (a recovery
  * file alone is a complete PAR2 set too: it carries copies of the set's description).
  */
-export function installParity(diskRoot: string, relPath: string, made: { index: string; recovery: string }, pfs: ParityFs = plainParityFs): void {
+export function installParity(diskRoot: string, relPath: string, made: { index: string; recovery: string; single?: boolean }, pfs: ParityFs = plainParityFs): void {
   const stem = parityStem(diskRoot, relPath);
   pfs.rmSync(stem + INDEX_SUFFIX, { force: true });
   pfs.mkdirSync(path.dirname(stem), { recursive: true });
+  if (made.single) {
+    // One file (SPEC §6, small files): the recovery file, which holds the description too, is the set.
+    pfs.rmSync(stem + RECOVERY_SUFFIX, { force: true });
+    pfs.renameSync(made.recovery, stem + INDEX_SUFFIX);
+    return;
+  }
   pfs.renameSync(made.recovery, stem + RECOVERY_SUFFIX);
   pfs.renameSync(made.index, stem + INDEX_SUFFIX);
+}
+
+/**
+ * Whether `files` (parityFiles of a stored file of `size` bytes) are a whole set: an index and a
+ * recovery file, or for a small file (planSlices' `single`) its one `.par2` file.
+ */
+export function isCompleteSet(diskRoot: string, relPath: string, files: string[], size: number): boolean {
+  if (files.length === 2) return true;
+  return files.length === 1 && size < SMALL_SET_BYTES && files[0] === parityIndexPath(diskRoot, relPath);
 }
 
 function transferParity(diskRoot: string, fromRel: string, toRel: string, put: (src: string, dest: string) => void, pfs: ParityFs): void {
@@ -222,13 +238,13 @@ export function removeParityLeftovers(diskRoot: string, relPath: string, pfs: Pa
 /**
  * After a step on relPath's parity was cut short (a crash, or an error such as a full disk): what
  * is left under a passing name goes, and so does a set that is incomplete or that the catalog row
- * does not name (`named`), so the disk again matches a row that says "no parity" or names a
- * complete set. True when something was removed.
+ * does not name, so the disk again matches a row that says "no parity" or names a complete set.
+ * True when something was removed.
  */
-export function settleParity(diskRoot: string, relPath: string, named: boolean, pfs: ParityFs = plainParityFs): boolean {
+export function settleParity(diskRoot: string, relPath: string, row: { size: number; parityName: string | null } | undefined, pfs: ParityFs = plainParityFs): boolean {
   removeParityLeftovers(diskRoot, relPath, pfs);
   const files = parityFiles(diskRoot, relPath, pfs);
-  if (files.length === 0 || (files.length === 2 && named)) return false;
+  if (files.length === 0 || (row?.parityName && isCompleteSet(diskRoot, relPath, files, row.size))) return false;
   removeParity(diskRoot, relPath, pfs);
   return true;
 }

@@ -13,23 +13,95 @@ export interface SlicePlan {
   sourceBlocks: number;
   /** Recovery slices to make (`par2 -c`). */
   recoveryBlocks: number;
+  /**
+   * A small file's set is one `.par2` file: its recovery file, which carries the description too,
+   * installed under the index's name (an index file of its own would cost a whole block more).
+   */
+  single: boolean;
 }
+
+/**
+ * Below this size a file's parity is the SPEC §6 exception: slices of any multiple of 4 bytes,
+ * chosen for the fewest disk blocks, and one `.par2` file.
+ */
+export const SMALL_SET_BYTES = 256 * 1024;
+/** The allocation unit the small-file plan minimises; ext4's and tmpfs's block (and gocryptfs's). */
+export const DISK_BLOCK = 4096;
+/** A recorded name's length when the caller does not know it (it is repeated in the set's description). */
+const TYPICAL_NAME_BYTES = 128;
 
 /**
  * Slices for a file of `size` bytes at `pct` percent redundancy: the smallest multiple of 4 KiB
  * that keeps the file within `maxSlices` slices, and ⌈pct% × slices⌉ (at least one) recovery slices.
+ * Files below SMALL_SET_BYTES get the plan whose one-file set takes the fewest disk blocks, and of
+ * those one that rebuilds the whole file if there is one (tiny files), else the one with the most
+ * (smallest) slices, which survives the most scattered damage.
  */
-export function planSlices(size: number, pct: number, maxSlices = DEFAULT_MAX_SLICES): SlicePlan {
+export function planSlices(size: number, pct: number, maxSlices = DEFAULT_MAX_SLICES, nameBytes = TYPICAL_NAME_BYTES): SlicePlan {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`file size must be a whole number of bytes, not ${size}`);
   if (!Number.isFinite(pct) || pct < 0) throw new RangeError(`parity percentage must be 0 or more, not ${pct}`);
   if (!Number.isInteger(maxSlices) || maxSlices < 1 || maxSlices > PAR2_MAX_BLOCKS) {
     throw new RangeError(`parity slices must be a whole number from 1 to ${PAR2_MAX_BLOCKS}, not ${maxSlices}`);
   }
+  if (size < SMALL_SET_BYTES) return planSmall(size, pct, maxSlices, nameBytes);
   const units = Math.max(1, Math.ceil(size / SLICE_UNIT / maxSlices));
-  const blockSize = units * SLICE_UNIT;
+  return sliced(size, pct, units * SLICE_UNIT, false);
+}
+
+function sliced(size: number, pct: number, blockSize: number, single: boolean): SlicePlan {
   const sourceBlocks = Math.max(1, Math.ceil(size / blockSize));
   // Rounding to 12 significant digits first keeps 7% of 100 slices at 7, not 8 (0.07 * 100 = 7.000000000000001).
   const exact = Number(((pct * sourceBlocks) / 100).toPrecision(12));
   const recoveryBlocks = Math.min(PAR2_MAX_BLOCKS, Math.max(1, Math.ceil(exact)));
-  return { blockSize, sourceBlocks, recoveryBlocks };
+  return { blockSize, sourceBlocks, recoveryBlocks, single };
+}
+
+function planSmall(size: number, pct: number, maxSlices: number, nameBytes: number): SlicePlan {
+  let best: { plan: SlicePlan; blocks: number; whole: boolean } | null = null;
+  const most = Math.min(maxSlices, Math.max(1, Math.ceil(size / 4)));
+  for (let n = 1; n <= most; n++) {
+    const plan = sliced(size, pct, Math.max(4, 4 * Math.ceil(size / n / 4)), true);
+    const blocks = Math.ceil(setFileBytes(plan, nameBytes).recovery / DISK_BLOCK);
+    // A tiny file whose one slice fits the blocks anyway can be rebuilt from its parity alone.
+    const whole = plan.recoveryBlocks >= plan.sourceBlocks;
+    const better =
+      !best || blocks < best.blocks || (blocks === best.blocks && (whole !== best.whole ? whole : plan.sourceBlocks > best.plan.sourceBlocks));
+    if (better) best = { plan, blocks, whole };
+  }
+  return best!.plan;
+}
+
+/** PAR2 packet header: magic, length, MD5, set id, type. */
+const PACKET_HEADER = 64;
+/** Blaine's creator packet body (native/par2create.c CREATOR, padded to 4). */
+const CREATOR_BODY = 32;
+
+/**
+ * The sizes of the two files Blaine's creator writes for a plan (native/par2create.c `layout`):
+ * the index holds the set's description (main, file description, slice checksums) and the creator
+ * packet; the recovery file holds the recovery slices with 1 + ⌊log2 recovery⌋ copies of the
+ * description (at most 16) between them. par2cmdline's files differ by a few packets.
+ */
+export function setFileBytes(plan: SlicePlan, nameBytes: number): { index: number; recovery: number } {
+  const main = PACKET_HEADER + 12 + 16;
+  const desc = PACKET_HEADER + 56 + 4 * Math.ceil(nameBytes / 4);
+  const ifsc = PACKET_HEADER + 16 + 20 * plan.sourceBlocks;
+  const creator = PACKET_HEADER + CREATOR_BODY;
+  const critical = main + desc + ifsc;
+  let copies = 1;
+  while (copies < 16 && 2 ** copies <= plan.recoveryBlocks) copies++;
+  const recovery = plan.recoveryBlocks * (PACKET_HEADER + 4 + plan.blockSize) + copies * critical + creator;
+  return { index: critical + creator, recovery };
+}
+
+/**
+ * What a file's parity set takes on the disk, in bytes of whole blocks (`block`), each of its files
+ * first turned into what the disk's file system stores for it (`stored`: more on an encrypted disk).
+ */
+export function parityDiskBytes(size: number, pct: number, maxSlices: number, block: number, stored: (n: number) => number = (n) => n, nameBytes = TYPICAL_NAME_BYTES): number {
+  if (size === 0) return 0;
+  const plan = planSlices(size, pct, maxSlices, nameBytes);
+  const files = setFileBytes(plan, nameBytes);
+  const onDisk = (n: number) => block * Math.ceil(stored(n) / block);
+  return plan.single ? onDisk(files.recovery) : onDisk(files.index) + onDisk(files.recovery);
 }
