@@ -8,7 +8,7 @@ import type { CatalogBatch } from './batch.js';
 import type { CopyAhead } from './copy-ahead.js';
 import type { LoosenedNames } from './loosened.js';
 import type { ParityQueue } from './parity-queue.js';
-import type { SpaceEstimate } from './space.js';
+import type { SpaceBudget } from './space.js';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */
@@ -25,7 +25,12 @@ export interface ExecutorContext {
   /** null: --no-parity. */
   parity: ParityPool | null;
   parityPct: number;
+  /** `--parity-slices` (default 256): how parity is sliced decides what it takes on the disk. */
+  paritySlices?: number;
+  /** Bytes to keep free on the disk: `--reserve` and the room the catalogs' end-of-run writes need. */
   reserve: number;
+  /** The run's own files whose room `reserve` holds (the disk catalog's write-ahead log): see SpaceBudget. */
+  reservedFiles?: string[];
   /** Bytes the disk's file system spends on a file of the given size (more on an encrypted disk); default: the size. */
   storedBytes?: (bytes: number) => number;
   signal: AbortSignal;
@@ -42,6 +47,8 @@ export interface ExecutionResult {
   done: number;
   bytesCopied: number;
   parityBytes: number;
+  /** What the parity files made take on the disk, in blocks (a small file's set is at least one). */
+  parityDiskBytes: number;
   /** Data-path files that could not be read: reported, left as they were in the catalog. */
   skipped: Array<{ path: string; message: string }>;
   /** Why the run stopped early, if it did. */
@@ -73,6 +80,7 @@ export function emptyResult(): ExecutionResult {
     done: 0,
     bytesCopied: 0,
     parityBytes: 0,
+    parityDiskBytes: 0,
     skipped: [],
     stopped: null,
     deferredVolumes: new Set(),
@@ -85,7 +93,7 @@ export interface ApplyEnv {
   readonly ctx: ExecutorContext;
   readonly fs: Fsx;
   readonly batch: CatalogBatch;
-  readonly space: SpaceEstimate;
+  readonly space: SpaceBudget;
   /** Small new files copied ahead to temporary names (copy-ahead.ts). */
   readonly ahead: CopyAhead;
   readonly result: ExecutionResult;

@@ -67,6 +67,13 @@ export function safeParityName(relPath: string): string {
   return name;
 }
 
+/** A set createParity made: the name it records, its files' bytes, and the blocks they take on the disk. */
+export interface MadeParity {
+  parityName: string;
+  bytes: number;
+  diskBytes: number;
+}
+
 /**
  * Makes PAR2 parity for `<disk>/<relPath>` at `<disk>/.blaine/parity/<relPath>.par2` and
  * `<relPath>.vol+.par2`, replacing any earlier set. `parityName` is the name recorded in the set
@@ -77,7 +84,7 @@ export async function createParity(
   diskRoot: string,
   relPath: string,
   opts: CreateOptions,
-): Promise<{ parityName: string; bytes: number }> {
+): Promise<MadeParity> {
   const root = path.resolve(diskRoot);
   const rel = checkRelPath(relPath);
   const cfg = opts.cfg ?? DEFAULT_PAR2;
@@ -91,7 +98,7 @@ export async function createParity(
   if (!st.isFile()) throw new ParityError(`cannot make parity for ${rel}: it is not a regular file`, 'EINVAL');
   if (st.size === 0) {
     removeParity(root, rel, opts.fs);
-    return { parityName: rel, bytes: 0 };
+    return { parityName: rel, bytes: 0, diskBytes: 0 };
   }
   const recorded = safeParityName(rel);
   const plan = planSlices(st.size, opts.pct, opts.maxSlices, Buffer.byteLength(recorded));
@@ -119,7 +126,7 @@ export async function createParity(
       } catch (e) {
         throw fsError(e, `cannot put the parity for ${rel} in place`);
       }
-      return { parityName: recorded, bytes };
+      return { parityName: recorded, bytes, diskBytes: allocated(root, rel) };
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
@@ -156,10 +163,15 @@ export async function createParity(
     } catch (e) {
       throw fsError(e, `cannot put the parity for ${rel} in place`);
     }
-    return { parityName: recorded, bytes };
+    return { parityName: recorded, bytes, diskBytes: allocated(root, rel) };
   } finally {
     removeScratch(scratch);
   }
+}
+
+/** Bytes the file system allocated for relPath's parity files (blocks, not sizes). */
+function allocated(root: string, rel: string): number {
+  return parityFiles(root, rel).reduce((n, f) => n + (fs.lstatSync(f, { throwIfNoEntry: false })?.blocks ?? 0) * 512, 0);
 }
 
 let fallbackSaid = false;

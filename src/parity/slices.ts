@@ -44,6 +44,11 @@ export function planSlices(size: number, pct: number, maxSlices = DEFAULT_MAX_SL
     throw new RangeError(`parity slices must be a whole number from 1 to ${PAR2_MAX_BLOCKS}, not ${maxSlices}`);
   }
   if (size < SMALL_SET_BYTES) return planSmall(size, pct, maxSlices, nameBytes);
+  return planSectorSlices(size, pct, maxSlices);
+}
+
+/** The plan of files from SMALL_SET_BYTES up, for any size: slices of a multiple of 4 KiB, two files. */
+export function planSectorSlices(size: number, pct: number, maxSlices = DEFAULT_MAX_SLICES): SlicePlan {
   const units = Math.max(1, Math.ceil(size / SLICE_UNIT / maxSlices));
   return sliced(size, pct, units * SLICE_UNIT, false);
 }
