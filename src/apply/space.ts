@@ -20,8 +20,8 @@ import { DEFAULT_MAX_SLICES, parityDiskBytes } from '../parity/slices.js';
 const SPACE_RECHECK_COPIES = 256;
 const SPACE_RECHECK_MS = 1000;
 const SPACE_MARGIN = 64 * 1024 * 1024;
-/** A catalog row of a file: its fixed columns and indexes, plus its path (and parity name) twice over. */
-const ROW_BYTES = 320;
+/** A catalog row of a file: its fixed columns and indexes (measured ~600 bytes a row), plus its path (and parity name) in row and index. */
+const ROW_BYTES = 640;
 /** The catalogs that grow by a row per new file: the disk catalog, its rotated copy, the host snapshot. */
 const CATALOG_COPIES = 3;
 /**
@@ -50,7 +50,7 @@ export interface SpaceRule {
 export function fileCost(p: string, size: number, rule: SpaceRule, block: number): Admitted {
   const stored = rule.stored ?? ((n: number) => n);
   const nameBytes = Buffer.byteLength(p);
-  const data = block * Math.ceil(stored(size) / block) + CATALOG_COPIES * (ROW_BYTES + 3 * nameBytes);
+  const data = block * Math.ceil(stored(size) / block) + CATALOG_COPIES * (ROW_BYTES + 4 * nameBytes);
   const parity = rule.parityPct > 0 ? parityDiskBytes(size, rule.parityPct, rule.paritySlices ?? DEFAULT_MAX_SLICES, block, stored, nameBytes) : 0;
   return { data, parity };
 }

@@ -238,7 +238,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const changed = result.done > 0 || pendingChanged;
     const volumeChanged = result.done > 0 && !fillsOnly;
     phase(`executed (${p.filesRead ?? 0} file(s) read to decide in all)`);
-    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged);
+    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged, (m) => out.warn(m));
     phase('finished');
     return {
       label: `"${info.label}"`,

@@ -87,7 +87,8 @@ for (const encrypted of [false, true]) {
     smallFiles(lib, 6, 80, 5000);
     for (let i = 0; i < 40; i++) write(path.join(lib, 'big', `b${i}.bin`), crypto.randomBytes(100_000 + 2500 * i), T);
     const key = encrypted ? ['--encrypt', '--key-file', keyFile] : [];
-    const run = (...args: string[]): RunResult => blaine([...args, '--db', db, '--dest', disk, '--reserve', '0', '--json', ...(encrypted ? ['--key-file', keyFile] : [])]);
+    const run = (...args: string[]): RunResult =>
+      blaine([...args, '--db', db, '--dest', disk, '--json', ...(args[0] === 'backup' ? ['--reserve', '0'] : []), ...(encrypted ? ['--key-file', keyFile] : [])]);
     // The disk exists first (a dry run cannot make the cipher directory).
     write(path.join(base, 'seed', 'seed.txt'), 'seed\n', T);
     const init = blaine(['backup', '--init', '--label', 'S', ...key, '--db', db, '--dest', disk, '--reserve', '0', path.join(base, 'seed')]);
