@@ -33,9 +33,9 @@ const TYPICAL_NAME_BYTES = 128;
 /**
  * Slices for a file of `size` bytes at `pct` percent redundancy: the smallest multiple of 4 KiB
  * that keeps the file within `maxSlices` slices, and ⌈pct% × slices⌉ (at least one) recovery slices.
- * Files below SMALL_SET_BYTES get the plan whose one-file set takes the fewest disk blocks, and of
- * those one that rebuilds the whole file if there is one (tiny files), else the one with the most
- * (smallest) slices, which survives the most scattered damage.
+ * Files below SMALL_SET_BYTES have a one-file set, with one slice of the whole file (a multiple
+ * of 4 bytes: a tiny file is rebuilt whole from one block of parity) when that takes no more disk
+ * blocks than the 4 KiB slices.
  */
 export function planSlices(size: number, pct: number, maxSlices = DEFAULT_MAX_SLICES, nameBytes = TYPICAL_NAME_BYTES): SlicePlan {
   if (!Number.isSafeInteger(size) || size < 0) throw new RangeError(`file size must be a whole number of bytes, not ${size}`);
@@ -62,18 +62,13 @@ function sliced(size: number, pct: number, blockSize: number, single: boolean): 
 }
 
 function planSmall(size: number, pct: number, maxSlices: number, nameBytes: number): SlicePlan {
-  let best: { plan: SlicePlan; blocks: number; whole: boolean } | null = null;
-  const most = Math.min(maxSlices, Math.max(1, Math.ceil(size / 4)));
-  for (let n = 1; n <= most; n++) {
-    const plan = sliced(size, pct, Math.max(4, 4 * Math.ceil(size / n / 4)), true);
-    const blocks = Math.ceil(setFileBytes(plan, nameBytes).recovery / DISK_BLOCK);
-    // A tiny file whose one slice fits the blocks anyway can be rebuilt from its parity alone.
-    const whole = plan.recoveryBlocks >= plan.sourceBlocks;
-    const better =
-      !best || blocks < best.blocks || (blocks === best.blocks && (whole !== best.whole ? whole : plan.sourceBlocks > best.plan.sourceBlocks));
-    if (better) best = { plan, blocks, whole };
-  }
-  return best!.plan;
+  // One slice of the whole file (rounded to 4 bytes), which rebuilds it from nothing; or the 4 KiB
+  // slices of larger files, so that a lost sector (or a gocryptfs block that no longer decrypts)
+  // costs one slice. Either way one file: the index of its own would cost a block more.
+  const whole = sliced(size, pct, Math.max(4, 4 * Math.ceil(size / 4)), true);
+  const sectors = { ...planSectorSlices(size, pct, maxSlices), single: true };
+  const blocks = (p: SlicePlan) => Math.ceil(setFileBytes(p, nameBytes).recovery / DISK_BLOCK);
+  return blocks(whole) <= blocks(sectors) ? whole : sectors;
 }
 
 /** PAR2 packet header: magic, length, MD5, set id, type. */

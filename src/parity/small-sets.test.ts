@@ -10,7 +10,7 @@ import path from 'node:path';
 import { flipBytes, sha1File, tempDir, writeRandom } from '../../test/parity-fixtures.js';
 import { createParity, repairTo, verifyParity } from './par2.js';
 import { parityFiles, parityIndexPath } from './paths.js';
-import { parityDiskBytes, planSlices, SMALL_SET_BYTES } from './slices.js';
+import { parityDiskBytes, planSectorSlices, planSlices, setFileBytes, SMALL_SET_BYTES } from './slices.js';
 
 const pct = 10;
 const SIZES = [1, 5, 100, 4096, 10_000, 100_000, SMALL_SET_BYTES - 1];
@@ -55,11 +55,13 @@ for (const creator of ['native', 'par2'] as const) {
   });
 }
 
-test('a small file costs few blocks of parity: at most one block over its percentage', () => {
+test('a small file costs fewer blocks of parity than the two files of before', () => {
+  const blocks = (n: number) => Math.ceil(n / 4096);
   for (const size of [1, 1000, 4096, 20_000, 60_000, 150_000, SMALL_SET_BYTES - 1]) {
-    const blocks = parityDiskBytes(size, pct, 256, 4096) / 4096;
-    assert.ok(blocks <= Math.max(1, Math.ceil((size * pct) / 100 / 4096)) + 1, `${size}: ${blocks} blocks`);
+    const before = setFileBytes(planSectorSlices(size, pct), 128);
+    const now = parityDiskBytes(size, pct, 256, 4096) / 4096;
+    assert.ok(now < blocks(before.index) + blocks(before.recovery), `${size}: ${now} blocks`);
   }
-  // The two-file sets of before: index (1 block) + recovery (slices of 4 KiB, at least 2 blocks).
-  assert.equal(parityDiskBytes(10_000, pct, 256, 4096), 4096);
+  // A file of a few KB: its whole content is one slice, and the set one block.
+  assert.equal(parityDiskBytes(3000, pct, 256, 4096), 4096);
 });
