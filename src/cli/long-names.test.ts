@@ -99,3 +99,25 @@ test('a verify --fix whose parity step fails leaves no journal, and the next run
   assert.equal(parityFiles(env.disk, env.rel('b.bin')).length, 2);
   assert.deepEqual(problems(env.verify(undefined, '--checksum')), []);
 });
+
+test('a journal whose parity step cannot be settled does not block the disk: the row says "no parity" and the run goes on', (t) => {
+  const env = setup();
+  t.after(env.cleanup);
+  write(path.join(env.lib, 'a.bin'), crypto.randomBytes(100_000), T);
+  assert.equal(env.backup('--init', '--label', 'A').status, 0);
+  write(path.join(env.lib, 'b.bin'), crypto.randomBytes(300_000), T);
+  assert.equal(env.backup('--no-parity').status, 0);
+  // verify --fix dies right after b's set is in place, before its row says so: the journal stays.
+  const killed = env.verify('rename:1:crash@b.bin.par2', '--fix');
+  assert.notEqual(killed.status, 0);
+  assert.equal(fs.existsSync(env.journal), true);
+  // The next run cannot remove that set (the disk refuses, as it did 255-byte names): it warns and goes on.
+  const next = env.run(['backup', '--dest', env.disk, '--reserve', '0', env.lib], 'unlink:1+:EIO@b.bin.');
+  assert.equal(next.status, 0, next.stderr);
+  assert.match(next.stderr, /journal: the parity of .*b\.bin could not be settled/);
+  assert.equal(fs.existsSync(env.journal), false);
+  // Without the fault, verify --fix puts the parity in order.
+  const fixed = env.verify(undefined, '--fix');
+  assert.equal(fixed.status, 0, fixed.stdout + fixed.stderr);
+  assert.deepEqual(problems(env.verify(undefined, '--checksum')), []);
+});
