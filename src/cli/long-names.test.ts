@@ -28,6 +28,20 @@ function setup() {
   return { ...env, run, backup, verify, rel, journal };
 }
 
+/**
+ * A disk where a.bin has parity and b.bin (300 KB: a two-file set, so a step can fail between its
+ * files) has none yet, for verify --fix to make.
+ */
+function withoutParity(t: { after: (fn: () => void) => void }): ReturnType<typeof setup> {
+  const env = setup();
+  t.after(env.cleanup);
+  write(path.join(env.lib, 'a.bin'), crypto.randomBytes(100_000), T);
+  assert.equal(env.backup('--init', '--label', 'A').status, 0);
+  write(path.join(env.lib, 'b.bin'), crypto.randomBytes(300_000), T);
+  assert.equal(env.backup('--no-parity').status, 0);
+  return env;
+}
+
 function problems(r: RunResult): string[] {
   return (JSON.parse(r.stdout) as { problems: Array<{ kind: string; repaired: boolean }> }).problems.map((p) => `${p.kind}${p.repaired ? ' repaired' : ''}`).sort();
 }
@@ -77,13 +91,7 @@ test('a 255-byte name gets parity that verify, repair, rename and restore find',
 });
 
 test('a verify --fix whose parity step fails leaves no journal, and the next runs work', (t) => {
-  const env = setup();
-  t.after(env.cleanup);
-  write(path.join(env.lib, 'a.bin'), crypto.randomBytes(100_000), T);
-  assert.equal(env.backup('--init', '--label', 'A').status, 0);
-  // Large enough for a two-file set: the recovery file is in place when the index's rename fails.
-  write(path.join(env.lib, 'b.bin'), crypto.randomBytes(300_000), T);
-  assert.equal(env.backup('--no-parity').status, 0);
+  const env = withoutParity(t);
 
   // verify --fix makes the missing parity; putting b's index in place fails once (EIO).
   const failed = env.verify('rename:1:EIO@b.bin.par2', '--fix');
@@ -101,12 +109,7 @@ test('a verify --fix whose parity step fails leaves no journal, and the next run
 });
 
 test('a journal whose parity step cannot be settled does not block the disk: the row says "no parity" and the run goes on', (t) => {
-  const env = setup();
-  t.after(env.cleanup);
-  write(path.join(env.lib, 'a.bin'), crypto.randomBytes(100_000), T);
-  assert.equal(env.backup('--init', '--label', 'A').status, 0);
-  write(path.join(env.lib, 'b.bin'), crypto.randomBytes(300_000), T);
-  assert.equal(env.backup('--no-parity').status, 0);
+  const env = withoutParity(t);
   // verify --fix dies right after b's set is in place, before its row says so: the journal stays.
   const killed = env.verify('rename:1:crash@b.bin.par2', '--fix');
   assert.notEqual(killed.status, 0);
