@@ -5,14 +5,14 @@ import type { CopyAhead } from './copy-ahead.js';
 import type { ExecutionResult, ExecutorContext } from './env.js';
 import type { LoosenedNames } from './loosened.js';
 import type { ParityQueue } from './parity-queue.js';
-import type { SpaceEstimate } from './space.js';
+import type { SpaceBudget } from './space.js';
 
 /** What the operation handlers share during one run of the executor. */
 export interface ApplyEnv {
   readonly ctx: ExecutorContext;
   readonly fs: Fsx;
   readonly batch: CatalogBatch;
-  readonly space: SpaceEstimate;
+  readonly space: SpaceBudget;
   /** Small new files copied ahead to temporary names (copy-ahead.ts). */
   readonly ahead: CopyAhead;
   readonly result: ExecutionResult;

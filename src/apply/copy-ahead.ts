@@ -6,9 +6,8 @@ import { SMALL_FILE, type TempCopy } from '../fsx/copy.js';
 import { copyBatchToTemp } from '../fsx/copy-batch.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { removeQuietly } from '../fsx/parents.js';
-import { requiredBytes } from '../fsx/space.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { shortfall, type SpaceEstimate } from './space.js';
+import type { Admitted, SpaceBudget } from './space.js';
 
 /** Files per batch: one worker-thread round trip each. */
 const BATCH = 64;
@@ -23,6 +22,12 @@ const WINDOW = 2 * BATCH;
 
 type Prepared = Promise<TempCopy | CopyError>;
 
+/** A copy made ahead, and the room the space rule counted for it (its data already reported written). */
+export interface Ahead {
+  copy: Prepared;
+  room: Admitted;
+}
+
 /**
  * A first backup is mostly new small files in a row, where the cost is all per-file system calls.
  * Their copies are made ahead, a batch at a time on the addon's worker thread (fsx/copy-batch.ts),
@@ -33,7 +38,7 @@ type Prepared = Promise<TempCopy | CopyError>;
  * before it is written, as the executor would have made it.
  */
 export class CopyAhead {
-  private readonly ready = new Map<FileRecord, Prepared>();
+  private readonly ready = new Map<FileRecord, Ahead>();
   private readonly batches: Array<Promise<unknown>> = [];
   /** The folders made for batches this run (FOLDERS), removed once empty. */
   private readonly folders = new Set<string>();
@@ -44,22 +49,13 @@ export class CopyAhead {
   private next = 0;
   /** The space check failed ahead: the executor's own check stops the run there. */
   private noRoom = false;
-  /**
-   * Bytes (with parity) of files checked but not yet written: a batch writes on its own thread, so
-   * statfs, which the space estimate asks afresh near a full disk, does not see them yet. They count
-   * as part of the reserve until their batch is done, and as written from then on.
-   */
-  private unwritten = 0;
 
   constructor(
     private readonly root: string,
     private readonly fsx: Fsx,
-    private readonly space: SpaceEstimate,
-    private readonly parityPct: number,
-    private readonly reserve: number,
+    /** The one space rule: a file is admitted here, in plan order, before it is written. */
+    private readonly space: SpaceBudget,
     private readonly signal: AbortSignal,
-    /** What the disk stores for a file of n bytes (more than n on an encrypted disk). */
-    private readonly stored?: (bytes: number) => number,
   ) {}
 
   /** Before ops[i] is carried out: starts the copies of the small new files after it, a batch at a time, while fewer than WINDOW operations are covered. */
@@ -70,7 +66,7 @@ export class CopyAhead {
     }
     if (this.next < i) this.next = i;
     while (!this.noRoom && !this.signal.aborted && this.next - i < WINDOW && this.next < ops.length) {
-      const records: FileRecord[] = [];
+      const records: Array<{ r: FileRecord; room: Admitted }> = [];
       while (records.length < BATCH && this.next < ops.length) {
         const op = ops[this.next]!;
         if (!eligible(op)) {
@@ -82,12 +78,12 @@ export class CopyAhead {
           continue;
         }
         const r = op.record;
-        if (shortfall(this.space, r.path, r.size, this.parityPct, this.reserve + this.unwritten, this.stored) !== null) {
+        const room = this.space.admit(r.path, r.size);
+        if (typeof room === 'string') {
           this.noRoom = true;
           break;
         }
-        this.unwritten += requiredBytes(r.size, this.parityPct, 0, this.stored);
-        records.push(r);
+        records.push({ r, room });
         this.next++;
       }
       if (records.length > 0) this.start(records);
@@ -95,30 +91,28 @@ export class CopyAhead {
     }
   }
 
-  private start(records: FileRecord[]): void {
+  private start(records: Array<{ r: FileRecord; room: Admitted }>): void {
     const tempDir = path.join(diskTempDir(this.root), `ahead-${this.turn++ % FOLDERS}`);
     if (!this.folders.has(tempDir)) {
       this.fsx.mkdirSync(tempDir, { recursive: true });
       this.folders.add(tempDir);
     }
-    const jobs = records.map((r) => ({ src: r.path, dest: onDisk(this.root, r.path), meta: { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec } }));
-    const claimed = records.reduce((sum, r) => sum + requiredBytes(r.size, this.parityPct, 0, this.stored), 0);
-    const batch = copyBatchToTemp(jobs, tempDir, this.fsx).then((all) => {
-      this.unwritten -= claimed;
-      for (const res of all) if (!(res instanceof CopyError)) this.space.wrote(requiredBytes(res.bytes, this.parityPct, 0, this.stored));
-      return all;
+    const jobs = records.map(({ r }) => ({ src: r.path, dest: onDisk(this.root, r.path), meta: { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec } }));
+    // Written on the worker's thread: statfs sees the data once the batch is done, not before.
+    const batch = copyBatchToTemp(jobs, tempDir, this.fsx).finally(() => {
+      for (const { room } of records) this.space.wrote(room.data);
     });
     this.batches.push(batch.catch(() => {}));
-    records.forEach((r, k) => {
+    records.forEach(({ r, room }, k) => {
       const one = batch.then((all) => all[k]!);
       // Taken later, or never (a run that stops): an unhandled rejection would end the process.
       one.catch(() => {});
-      this.ready.set(r, one);
+      this.ready.set(r, { copy: one, room });
     });
   }
 
-  /** The copy made ahead for this record (its space already checked and counted), if there is one. */
-  take(r: FileRecord): Prepared | undefined {
+  /** The copy made ahead for this record (its space already admitted, its data counted written), if there is one. */
+  take(r: FileRecord): Ahead | undefined {
     const p = this.ready.get(r);
     this.ready.delete(r);
     return p;
@@ -127,9 +121,10 @@ export class CopyAhead {
   /** Waits for the batches under way and removes the copies nobody took (the run stopped before them). */
   async discard(): Promise<void> {
     await Promise.all(this.batches);
-    for (const p of this.ready.values()) {
-      const res = await p.catch(() => null);
+    for (const { copy, room } of this.ready.values()) {
+      const res = await copy.catch(() => null);
       if (res && 'tmp' in res) removeQuietly(res.tmp, this.fsx);
+      this.space.withdraw(room, room.data);
     }
     this.ready.clear();
     this.batches.length = 0;

@@ -19,7 +19,12 @@ export interface ExecutorContext {
   /** null: --no-parity. */
   parity: ParityPool | null;
   parityPct: number;
+  /** `--parity-slices` (default 256): how parity is sliced decides what it takes on the disk. */
+  paritySlices?: number;
+  /** Bytes to keep free on the disk: `--reserve` and the room the catalogs' end-of-run writes need. */
   reserve: number;
+  /** The run's own files whose room `reserve` holds (the disk catalog's write-ahead log): see SpaceBudget. */
+  reservedFiles?: string[];
   /** Bytes the disk's file system spends on a file of the given size (more on an encrypted disk); default: the size. */
   storedBytes?: (bytes: number) => number;
   signal: AbortSignal;
@@ -38,6 +43,8 @@ export interface ExecutionResult {
   done: number;
   bytesCopied: number;
   parityBytes: number;
+  /** What the parity files made take on the disk, in blocks (a small file's set is at least one). */
+  parityDiskBytes: number;
   /** Data-path files that could not be read: reported, left as they were in the catalog. */
   skipped: Array<{ path: string; message: string }>;
   /** Why the run stopped early, if it did. */

@@ -9,7 +9,7 @@ import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { LoosenedNames } from './loosened.js';
 import { applyDefer, applyDelete, applyRename, applyUpdate } from './move-ops.js';
 import { ParityQueue } from './parity-queue.js';
-import { SpaceEstimate } from './space.js';
+import { SpaceBudget, spaceRuleOf } from './space.js';
 import { emptyResult, opPath, tally } from './tally.js';
 import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
@@ -59,13 +59,13 @@ export class Executor implements Applier {
     const stop = (why: NonNullable<ExecutionResult['stopped']>) => {
       if (!this.result.stopped) this.result.stopped = why;
     };
-    const space = new SpaceEstimate(ctx.root, fs);
+    const space = new SpaceBudget(ctx.root, fs, spaceRuleOf(ctx, ctx.parity ? ctx.parityPct : 0), true, ctx.reservedFiles);
     this.env = {
       ctx,
       fs,
       batch: this.batch,
       space,
-      ahead: new CopyAhead(ctx.root, fs, space, ctx.parity ? ctx.parityPct : 0, ctx.reserve, ctx.signal, ctx.storedBytes),
+      ahead: new CopyAhead(ctx.root, fs, space, ctx.signal),
       result: this.result,
       parity: new ParityQueue(ctx, this.batch, this.result, stop),
       loosened: new LoosenedNames(ctx.volume),
@@ -88,7 +88,10 @@ export class Executor implements Applier {
     if (!this.ctx.parity) return 0;
     let n = 0;
     for (const e of this.ctx.disk.withoutParity(this.ctx.volume)) {
-      this.env.parity.start(e.path, e.size);
+      // Parity takes room too: on a disk too full for it, the file waits (verify --fix or a later run).
+      const room = this.env.space.admitParity(e.path, e.size);
+      if (typeof room === 'string') break;
+      this.env.parity.start(e.path, e.size, () => this.env.space.wrote(room.parity));
       n++;
     }
     return n;

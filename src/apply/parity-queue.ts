@@ -40,12 +40,19 @@ export class ParityQueue {
     if (this.failure) throw this.failure.error;
   }
 
-  start(p: string, size: number): void {
+  /** Queues parity for the stored file p; `made` is called once the job has ended, however it ended. */
+  start(p: string, size: number, made?: () => void): void {
     const pool = this.ctx.parity;
-    if (!pool || size === 0) return;
-    const job = pool.submit(this.ctx.root, diskRelative(p), size).then(
+    if (!pool || size === 0) {
+      made?.();
+      return;
+    }
+    const submitted = pool.submit(this.ctx.root, diskRelative(p), size);
+    if (made) void submitted.then(made, made);
+    const job = submitted.then(
       (res) => {
         this.result.parityBytes += res.bytes;
+        this.result.parityDiskBytes += res.diskBytes;
         this.record(p, res.parityName);
         return res.parityName;
       },

@@ -4,23 +4,20 @@ import { entryFor, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { sha1File } from '../fsx/copy.js';
 import { realFs } from '../fsx/fsx.js';
-import { freeBytes, requiredBytes } from '../fsx/space.js';
 import { CatalogBatch, storedRow } from './batch.js';
 import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { applyDefer } from './move-ops.js';
-import { shortfall } from './space.js';
+import { SpaceBudget, spaceRuleOf } from './space.js';
 import { emptyResult, tally } from './tally.js';
-
-/** A file's share of the disk, in whole blocks: what the dry run counts per planned copy. */
-const BLOCK = 4096;
 
 /**
  * The dry run's applier (SPEC §5 `--dry-run`): writes nothing to the disk. Each operation is recorded
  * (into `recorded`, shared by the catch-up and the backup), counted as the Executor counts it, and
  * given the effect the Executor would have on the catalogs it is handed, which for a dry run are
  * private copies: so the steps after it (the catch-up's lacking rows, the quick check, the plan)
- * see what the real run would see. Free space is read once and each planned copy (with its parity)
- * taken from it, so the run stops where the real one would find the disk full.
+ * see what the real run would see. Each planned copy goes through the same space rule as the real
+ * run's (apply/space.ts, with its parity, gocryptfs's overhead and the catalogs' growth), so the dry
+ * run stops where the real one finds the disk full.
  */
 export class RecordingApplier implements Applier {
   /** Copies recorded so far, by size, with their SHA1 once read (see twinCopied). */
@@ -40,28 +37,28 @@ export class RecordingApplier implements Applier {
 
   /** What the parts of the run so far did, and the disk space their copies took. */
   private readonly result = emptyResult();
-  private free: number | undefined;
-  private planned = 0;
+  private space: SpaceBudget | undefined;
 
   async run(ops: Operation[]): Promise<ExecutionResult> {
     const ctx = this.ctx;
     const result = this.result;
     const batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => {});
-    const space = { freeFor: () => (this.free ??= freeBytes(ctx.root, ctx.fs ?? realFs)) - this.planned };
+    const space = (this.space ??= new SpaceBudget(ctx.root, ctx.fs ?? realFs, spaceRuleOf(ctx, this.parityPct), false, ctx.reservedFiles));
     let i = 0;
     for (const op of ops) {
       if (result.stopped) break;
       let deduped = false;
       if (op.type === 'copy') {
         const size = op.record.size;
-        const full = shortfall(space, op.record.path, size, this.parityPct, ctx.reserve);
-        if (full !== null) {
-          result.stopped = { reason: 'disk-full', message: full };
+        const room = space.admit(op.record.path, size);
+        if (typeof room === 'string') {
+          result.stopped = { reason: 'disk-full', message: room };
           break;
         }
-        this.planned += requiredBytes(Math.ceil(size / BLOCK) * BLOCK, this.parityPct, 0);
         deduped = !!op.dedupe && size > 0 && (await this.twinCopied(op.record));
-        if (!deduped) result.bytesCopied += size;
+        // The real run copies it, finds its twin, and gives the room back for a link.
+        if (deduped) space.withdraw(room);
+        else result.bytesCopied += size;
       }
       this.catalogEffect(batch, result, op);
       tally(result.counts, op, deduped);

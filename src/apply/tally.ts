@@ -51,6 +51,7 @@ export function emptyResult(): ExecutionResult {
     done: 0,
     bytesCopied: 0,
     parityBytes: 0,
+    parityDiskBytes: 0,
     skipped: [],
     stopped: null,
     deferredVolumes: new Set(),

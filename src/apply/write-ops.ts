@@ -5,14 +5,12 @@ import { entryFor, metaOf, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { removeParity } from '../parity/paths.js';
 import { CopyError, copyWithSha1, installTemp, makeSymlink, type CopyResult, type TempCopy } from '../fsx/copy.js';
-import { requiredBytes } from '../fsx/space.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative } from '../fsx/paths.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
 import { goneFromSource, isSymlink } from '../fsx/exists.js';
 import type { Fsx } from '../fsx/fsx.js';
 import type { ApplyEnv } from './apply-env.js';
-import { shortfall } from './space.js';
 
 /** The handlers of operations that write new names: copy, symlink, link. */
 
@@ -58,21 +56,23 @@ async function copyFile(
   startsGroup = false,
 ): Promise<void> {
   const { ctx, fs } = env;
-  const pct = ctx.parity ? ctx.parityPct : 0;
-  // A copy made ahead had its space checked (and counted) before it was written.
+  // A copy made ahead was admitted by the space rule (and its data counted written) before it was written.
   const early = env.ahead.take(r);
-  const full = early ? null : shortfall(env.space, r.path, r.size, pct, ctx.reserve, ctx.storedBytes);
-  if (full !== null) {
-    env.stop({ reason: 'disk-full', message: full });
+  const room = early ? early.room : env.space.admit(r.path, r.size);
+  if (typeof room === 'string') {
+    env.stop({ reason: 'disk-full', message: room });
     return;
   }
+  const written = early ? room.data : 0;
   const dest = onDisk(ctx.root, r.path);
   // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
   const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs };
   let res: CopyResult;
   try {
-    res = early ? installTemp(throwIfError(await early), r.path, dest, opts) : await copyWithSha1(r.path, dest, metaOf(r), opts);
+    res = early ? installTemp(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha1(r.path, dest, metaOf(r), opts);
   } catch (err) {
+    // Nothing was stored: the room goes back (a retry is admitted afresh).
+    env.space.withdraw(room, written);
     if (err instanceof CopyError && err.code === 'CHANGED' && !retried) {
       // Written to while read: once more, as the file is now (SPEC §5); a file still busy is skipped.
       const now = currentRecord(r, fs);
@@ -104,13 +104,16 @@ async function copyFile(
     throw err;
   }
   env.batch.wroteData = true;
-  if (!early) env.space.wrote(requiredBytes(res.bytes, pct, 0, ctx.storedBytes));
+  if (!early) env.space.wrote(room.data);
   if (dedupe && res.bytes > 0) {
     const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha1);
     if (twin) {
       // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin,
       env.deduped = true;
-      if (await linkName(env, { ...r, size: res.bytes }, twin, replaces, true)) return;
+      if (await linkName(env, { ...r, size: res.bytes }, twin, replaces, true)) {
+        env.space.withdraw(room, room.data);
+        return;
+      }
       // unless the twin has all the names it can have: the copy stays, the head of a new group.
       env.deduped = false;
       startsGroup = true;
@@ -124,7 +127,7 @@ async function copyFile(
   env.batch.put(entry);
   if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha1, r), entry);
   ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
-  env.parity.start(r.path, res.bytes);
+  env.parity.start(r.path, res.bytes, () => env.space.wrote(room.parity));
 }
 
 export function applySymlink(env: ApplyEnv, op: Extract<Operation, { type: 'symlink' }>): void {

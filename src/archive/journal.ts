@@ -22,7 +22,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
-import { moveParityBack, parityFiles, removeParity, removeParityLeftovers } from '../parity/paths.js';
+import { isCompleteSet, moveParityBack, parityFiles, removeParity, removeParityLeftovers, settleParity } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
 
 export type JournalStep =
@@ -272,13 +272,21 @@ function settleRepair(root: string, step: Extract<JournalStep, { op: 'repair' }>
  */
 function settleParitySet(root: string, disk: Catalog, volume: string, p: string, fs: Fsx, report: RecoveryReport): void {
   const rel = diskRelative(p);
-  removeParityLeftovers(root, rel, fs);
-  const files = parityFiles(root, rel, fs);
   const row = disk.get(volume, p);
-  if (files.length === 2 && row?.parityName) return;
-  if (files.length > 0) removeParity(root, rel, fs);
-  if (row?.parityName) disk.setParityName(volume, p, null);
-  if (files.length > 0 || row?.parityName) report.reconciled++;
+  const named = !!row?.parityName;
+  let removed = false;
+  let kept = false;
+  try {
+    removed = settleParity(root, rel, row, fs);
+    kept = named && !removed && isCompleteSet(root, rel, parityFiles(root, rel, fs), row!.size);
+  } catch (e) {
+    // Parity that cannot even be looked at or removed must not keep the disk from being used: the
+    // row says "no parity", and verify names whatever is left in the parity tree.
+    report.problems.push(`the parity of ${p} could not be settled (${(e as Error).message}); its row now says it has none`);
+  }
+  if (kept) return;
+  if (named) disk.setParityName(volume, p, null);
+  if (named || removed) report.reconciled++;
 }
 
 /** A link or symlink is made under a temporary name beside its destination; a crash can leave it there. */

@@ -422,6 +422,8 @@ export async function finishWrite(
   summary: unknown,
   changed = true,
   volumeChanged = changed,
+  /** Told when the disk is too full for its catalog copies (the run still ends with its summary). */
+  warn?: (message: string) => void,
 ): Promise<number> {
   checkDisk(s);
   const free = freeBytes(s.root);
@@ -441,7 +443,15 @@ export async function finishWrite(
   const rotate = changed || !s.fs.existsSync(oldCatalogsDir(s.root));
   const snapshot = changed || s.disk.getMeta(SNAPSHOT_OF) !== hostState || !s.fs.existsSync(hostSnapshotPath(s.root));
   const jobs = [...(rotate ? [oldCatalogJob(s.root, s.disk, s.fs)] : []), ...(snapshot ? [s.host.snapshotJob(hostSnapshotPath(s.root))] : [])];
-  await snapshotDatabases(jobs, s.fs);
+  try {
+    await snapshotDatabases(jobs, s.fs);
+  } catch (e) {
+    // The copies are spares (the disk catalog itself is committed): on a full disk the old ones stay.
+    const code = (e as { code?: string }).code ?? '';
+    if (!warn || !['ENOSPC', 'SQLITE_FULL'].includes(code)) throw e;
+    warn(`the disk is full: its copies of the catalogs (.blaine/old, .blaine/host-catalog.sqlite) were not refreshed this time`);
+    return free;
+  }
   checkDisk(s);
   if (rotate) pruneOldCatalogs(s.root, KEEP_OLD_CATALOGS, s.fs);
   if (snapshot) s.disk.transaction(() => s.disk.setMeta(SNAPSHOT_OF, hostState));

@@ -19,6 +19,8 @@ export interface BackupSummary extends PlanCounts {
   skipped: number;
   bytesCopied: number;
   parityBytes: number;
+  /** The blocks the parity made takes on the disk: its real cost (a small file's set is a block at least). */
+  parityDiskBytes: number;
   seconds: number;
   diskFull: boolean;
   interrupted: boolean;
@@ -184,6 +186,7 @@ export function summarize(p: Plan, r: ExecutionResult, skipped: number, started:
     skipped: skipped + r.skipped.length,
     bytesCopied: r.bytesCopied,
     parityBytes: r.parityBytes,
+    parityDiskBytes: r.parityDiskBytes,
     seconds: Math.round((Date.now() - started) / 10) / 100,
     diskFull: r.stopped?.reason === 'disk-full',
     missing: c.missing,

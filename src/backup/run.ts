@@ -13,7 +13,8 @@ import { QuickCheck } from './quickcheck.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { beginWrite, checkDisk, finishWrite, openDiskSession, recoveryMessages, type DiskSession, type KeyProvider } from '../archive/session.js';
 import { openDrySession } from '../archive/dry-session.js';
-import { diskCatalogPath } from '../archive/layout.js';
+import { diskCatalogPath, diskLockPath } from '../archive/layout.js';
+import { journalPath } from '../archive/journal.js';
 import { freeBytes } from '../fsx/space.js';
 import { cipherBytes } from '../crypt/overhead.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -22,6 +23,7 @@ import { catchUp } from '../mirror/catchup.js';
 import { Executor, type ApplierFactory, type ExecutionResult } from '../apply/executor.js';
 import { emptyResult } from '../apply/tally.js';
 import { RecordingApplier } from '../apply/recorder.js';
+import { catalogRoom } from '../apply/space.js';
 import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
 import { ParityPool } from '../parity/pool.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
@@ -147,7 +149,10 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       disk: session.disk,
       parity: pool,
       parityPct,
-      reserve: reserve + catalogHeadroom(session.root, db) + longerLog(session),
+      paritySlices,
+      reserve: reserve + catalogRoom(diskCatalogPath(session.root), db, o.fs) + longerLog(session),
+      // The run's own files that exist in a real run and not in its dry run: their room is in the reserve.
+      reservedFiles: [`${diskCatalogPath(session.root)}-wal`, `${diskCatalogPath(session.root)}-shm`, journalPath(session.root), diskLockPath(session.dest)],
       storedBytes: info.encrypted ? cipherBytes : undefined,
       signal: o.signal,
       detail: (m: string) => out.detail(m),
@@ -237,7 +242,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const changed = result.done > 0 || pendingChanged;
     const volumeChanged = result.done > 0 && !fillsOnly;
     phase(`executed (${p.filesRead ?? 0} file(s) read to decide in all)`);
-    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged);
+    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged, (m) => out.warn(m));
     phase('finished');
     return {
       label: `"${info.label}"`,
@@ -292,38 +297,23 @@ function progressFor(parity: ParityPool | null, out: RunReporter): (done: number
   };
 }
 
-function sizeOf(file: string): number {
-  try {
-    return fs.statSync(file).size;
-  } catch {
-    return 0;
-  }
-}
-
-/**
- * Room the run's own bookkeeping needs on the disk at its end: a rotated copy of the disk catalog and
- * the snapshot of the host catalog, each about the size of its database today, plus growth.
- */
-function catalogHeadroom(root: string, db: string): number {
-  const disk = diskCatalogPath(root);
-  return sizeOf(db) + sizeOf(`${db}-wal`) + 2 * (sizeOf(disk) + sizeOf(`${disk}-wal`)) + (1 << 20);
-}
-
-/** SQLite's default write-ahead log length, in pages, and the longest Blaine lets a run's grow. */
-const DEFAULT_LOG_PAGES = 1000;
+/** The longest write-ahead log Blaine lets a run's catalogs grow, and the shortest for the disk's. */
 const LONG_LOG_PAGES = 16384;
+const SHORT_LOG_PAGES = 64;
 
 /**
  * Lets the catalogs' write-ahead logs grow longer during the run (Catalog.setCheckpointPages):
- * the host catalog's to LONG_LOG_PAGES, the disk's as far as 1/64 of the disk's free space allows.
- * Returns the disk space the longer disk log may take beyond the default, to keep free for it.
+ * the host catalog's to LONG_LOG_PAGES, the disk's to 1/64 of the disk's free space (at least
+ * SHORT_LOG_PAGES: a small disk must not give a quarter of itself to the log). Returns the disk
+ * space the disk catalog's log may take, to keep free for it (the space rule gives back what it
+ * already takes: SpaceBudget's reserved files).
  */
 function longerLog(session: DiskSession): number {
   session.host.setCheckpointPages(LONG_LOG_PAGES);
   const page = session.disk.pageSize();
-  const pages = Math.min(LONG_LOG_PAGES, Math.max(DEFAULT_LOG_PAGES, Math.floor(freeBytes(session.root) / 64 / page)));
+  const pages = Math.min(LONG_LOG_PAGES, Math.max(SHORT_LOG_PAGES, Math.floor(freeBytes(session.root) / 64 / page)));
   session.disk.setCheckpointPages(pages);
-  return (pages - DEFAULT_LOG_PAGES) * page;
+  return pages * page;
 }
 
 /**

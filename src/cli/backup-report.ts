@@ -40,6 +40,7 @@ function printSummary(out: Output, r: BackupOutcome & { summary: BackupSummary }
     counts: s,
     bytesCopied: s.bytesCopied,
     parityBytes: s.parityBytes,
+    parityDiskBytes: s.parityDiskBytes,
     seconds: s.seconds,
     freeBytes: s.freeBytes,
     missing: s.missing,

@@ -26,7 +26,7 @@ function snapshot(...dirs: string[]): string[] {
 
 /** A run's summary without the figures only a real run can know (time, free space afterwards, parity made). */
 function comparable(r: RunResult): Record<string, number | boolean> {
-  const { seconds: _s, freeBytes: _f, parityBytes: _p, ...rest } = summaryOf(r);
+  const { seconds: _s, freeBytes: _f, parityBytes: _p, parityDiskBytes: _d, ...rest } = summaryOf(r);
   return rest;
 }
 

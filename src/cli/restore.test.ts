@@ -115,7 +115,7 @@ test('restore gives back correct files from a damaged disk, repairing from parit
     rot(env.onDisk('video/movie.par2'), 10_000);
     // Damage in a parity file does not matter while the data is sound.
     const pdir = path.join(env.disk, '.blaine', 'parity', env.lib, 'photos');
-    rot(path.join(pdir, fs.readdirSync(pdir).find((n) => n.startsWith('b.jpg.vol'))!), 100);
+    rot(path.join(pdir, fs.readdirSync(pdir).find((n) => n.startsWith('b.jpg.'))!), 100);
     const damaged = fileSha(env.onDisk('photos/a.jpg'));
     const before = snapshot(env.disk);
 

@@ -21,7 +21,7 @@ function library(lib: string): void {
   const file = (rel: string, bytes: number) => write(path.join(lib, rel), crypto.randomBytes(bytes), new Date(T0 + 1000 * i++));
   file('rot/a.bin', 300_000);
   file('rot/b.bin', 120_000);
-  file('noparity.bin', 80_000);
+  file('noparity.bin', 300_000); // two parity files (small files have one): a crash can fall between them
   file('mtime.bin', 40_000);
   file('small.bin', 3_000);
   file('keep/c.bin', 50_000);
@@ -39,7 +39,7 @@ function damage(env: Env): void {
   rot(on('rot/a.bin'), 1000, 64);
   rot(on('rot/a.bin'), 250_000, 64);
   rot(on('rot/b.bin'), 70_000, 16);
-  for (const s of ['.par2', '.vol+.par2']) fs.rmSync(parity(`noparity.bin${s}`));
+  for (const s of ['.par2', '.vol+.par2']) fs.rmSync(parity(`noparity.bin${s}`), { force: true });
   fs.copyFileSync(parity('keep/c.bin.par2'), parity('ghost.bin.par2'));
   fs.utimesSync(on('mtime.bin'), new Date(T0 + 9e6), new Date(T0 + 9e6));
   fs.rmSync(on('small.bin'));
@@ -133,7 +133,7 @@ test('verify --fix killed inside an in-place repair: the next backup gives the f
 
 test('verify --fix killed between the two files of a parity install: the next backup makes the set again', (t) => {
   const { env, verify } = settledByBackup('rename:1:crash@noparity.bin.vol+', (e) => {
-    for (const s of ['.par2', '.vol+.par2']) fs.rmSync(path.join(e.disk, '.blaine', 'parity', e.lib.slice(1), `noparity.bin${s}`));
+    for (const s of ['.par2', '.vol+.par2']) fs.rmSync(path.join(e.disk, '.blaine', 'parity', e.lib.slice(1), `noparity.bin${s}`), { force: true });
   });
   t.after(env.cleanup);
   assert.equal(verify.status, 0, verify.stdout + verify.stderr);

@@ -85,7 +85,8 @@ test('verify --checksum finds rot in files and parity; --fix repairs it in place
     rot(onDisk('photos/a.jpg'), 5000);
     rot(onDisk('photos/b.jpg'), 40_000, 100);
     rot(onDisk('docs/readme.txt'), 2, 1);
-    const cVol = fs.readdirSync(path.dirname(env.parityOf('music/c.flac'))).find((n) => n.startsWith('c.flac.vol'))!;
+    // A small file's set is one file, recovery slices included (SPEC §6).
+    const cVol = fs.readdirSync(path.dirname(env.parityOf('music/c.flac'))).find((n) => n.startsWith('c.flac.'))!;
     rot(path.join(path.dirname(env.parityOf('music/c.flac')), cVol), 3000);
 
     const quick = verify(env);

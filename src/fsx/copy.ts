@@ -75,21 +75,23 @@ function openForReading(file: string, fs: Fsx): number {
 /** What says a file was written to: any write moves its ctime, and mtime unless reset by hand. */
 type Stamp = { size: bigint; mtimeNs: bigint; ctimeNs: bigint };
 
-function stampOf(fd: number, file: string, fs: Fsx): Stamp & { isFile: boolean } {
+function stampOf(fd: number, file: string, fs: Fsx): Stamp & { isFile: boolean; sparse: boolean } {
   try {
     const st = fs.fstatSync(fd, { bigint: true });
-    return { size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, isFile: st.isFile() };
+    // Fewer blocks than bytes: the file has holes (cp --sparse=auto's test).
+    const sparse = st.blocks * 512n < st.size;
+    return { size: st.size, mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs, isFile: st.isFile(), sparse };
   } catch (err) {
     throw sourceError(err, file);
   }
 }
 
-function openRegular(file: string, fs: Fsx): { fd: number; size: number; stamp: Stamp } {
+function openRegular(file: string, fs: Fsx): { fd: number; size: number; stamp: Stamp; sparse: boolean } {
   const fd = openForReading(file, fs);
   try {
     const stamp = stampOf(fd, file, fs);
     if (!stamp.isFile) throw new CopyError(`Cannot read ${file}: it is not a regular file.`, 'SOURCE', file);
-    return { fd, size: Number(stamp.size), stamp };
+    return { fd, size: Number(stamp.size), stamp, sparse: stamp.sparse };
   } catch (err) {
     fs.closeSync(fd);
     throw sourceError(err, file);
@@ -131,6 +133,27 @@ function writeAllAt(fd: number, chunk: Buffer, position: number, dest: string, f
   return p;
 }
 
+/** The unit holes are kept in: a block of ext4, tmpfs and most file systems. */
+const HOLE_UNIT = 4096;
+const ZERO_UNIT = Buffer.alloc(HOLE_UNIT);
+
+/**
+ * Writes the chunk leaving out its all-zero HOLE_UNITs, so that a sparse source stays sparse (the
+ * caller gives the file its full length at the end). Its other bytes are written as writeAllAt does.
+ */
+async function writeDataAt(fd: number, chunk: Buffer, position: number, dest: string, fs: Fsx): Promise<void> {
+  let start = -1;
+  for (let off = 0; off <= chunk.length; off += HOLE_UNIT) {
+    const zero = off < chunk.length && chunk.subarray(off, off + HOLE_UNIT).equals(ZERO_UNIT.subarray(0, Math.min(HOLE_UNIT, chunk.length - off)));
+    if (off < chunk.length && !zero) {
+      if (start < 0) start = off;
+      continue;
+    }
+    if (start >= 0) await writeAllAt(fd, chunk.subarray(start, Math.min(off, chunk.length)), position + start, dest, fs);
+    start = -1;
+  }
+}
+
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('The operation was aborted', 'AbortError');
 }
@@ -138,12 +161,13 @@ function abortReason(signal: AbortSignal): unknown {
 /**
  * Reads src to EOF once: chunk i is hashed on this thread while chunk i+1 is being read and chunk
  * i-1 written by the libuv threadpool, so hashing (≈1.9 GB/s) hides behind the copying.
- * out === undefined only hashes. Every in-flight operation is awaited before returning or
- * throwing, so the caller can close the descriptors safely.
+ * out === undefined only hashes; with out.sparse, blocks of zeros are left as holes (writeDataAt).
+ * Every in-flight operation is awaited before returning or throwing, so the caller can close the
+ * descriptors safely.
  */
 async function pipeline(
   inFd: number,
-  out: { fd: number; dest: string } | undefined,
+  out: { fd: number; dest: string; sparse?: boolean } | undefined,
   src: string,
   hash: crypto.Hash,
   bufferSize: number,
@@ -168,7 +192,10 @@ async function pipeline(
       if (pendingWrite) await pendingWrite;
       pendingWrite = undefined;
       if (signal?.aborted) throw abortReason(signal);
-      if (out) pendingWrite = writeAllAt(out.fd, chunk, at, out.dest, fs);
+      if (out) {
+        pendingWrite = (out.sparse ? writeDataAt : writeAllAt)(out.fd, chunk, at, out.dest, fs);
+        pendingWrite.catch(() => {});
+      }
     }
     if (pendingWrite) await pendingWrite;
     pendingWrite = undefined;
@@ -247,10 +274,20 @@ export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts
     outFd = withParents(() => fs.openSync(candidate, 'wx', 0o600), [tempDir, destDir], dest, fs);
     tmp = candidate;
     const hash = crypto.createHash('sha1');
+    // A sparse source (a VM image, a preallocated recording) keeps its holes, as cp --sparse=auto does:
+    // blocks of zeros are not written, and the length is set at the end.
+    const sparse = input.sparse && input.size > SMALL_FILE;
     const bytes =
       input.size <= SMALL_FILE
         ? copySmall(input.fd, input.size, outFd, src, dest, hash, fs)
-        : await pipeline(input.fd, { fd: outFd, dest }, src, hash, bufferSize, signal, fs);
+        : await pipeline(input.fd, { fd: outFd, dest, sparse }, src, hash, bufferSize, signal, fs);
+    if (sparse) {
+      try {
+        fs.ftruncateSync(outFd, bytes);
+      } catch (err) {
+        throw targetError(err, dest);
+      }
+    }
     checkUnchanged(input, bytes, opts.expectedSize, src, fs);
     signal?.throwIfAborted();
     try {

@@ -4,24 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freeBytes, parseBytes, requiredBytes } from './space.js';
-
-test('requiredBytes: size plus parity plus reserve, rounded up, without float surprises', () => {
-  const cases: [number, number, number, number][] = [
-    [1000, 10, 0, 1100],
-    [1000, 10, 10e9, 10_000_001_100],
-    [0, 10, 5, 5],
-    [1, 10, 0, 2],
-    [3, 12.5, 0, 4],
-    [8e12, 10, 0, 8.8e12],
-    [123456789, 0, 0, 123456789],
-    [5, 100, 1, 11],
-  ];
-  for (const [size, pct, reserve, expected] of cases) assert.equal(requiredBytes(size, pct, reserve), expected, `${size} ${pct} ${reserve}`);
-  assert.throws(() => requiredBytes(-1, 10, 0), /size must be a number of at least 0/);
-  assert.throws(() => requiredBytes(1, Number.NaN, 0), /parity percentage/);
-  assert.throws(() => requiredBytes(1, 10, Number.POSITIVE_INFINITY), /reserve/);
-});
+import { freeBytes, parseBytes } from './space.js';
 
 test('parseBytes: decimal and binary units, fractions exact', () => {
   const cases: [string, number][] = [

@@ -1,4 +1,4 @@
-/** Free space on a disk and the space a copy needs. */
+/** Free space on a disk, and sizes in words. (The free-space rule itself: apply/space.ts.) */
 import { realFs, type Fsx } from './fsx.js';
 
 /** Bytes an unprivileged writer may still use on the file system holding `path` (root's reserve excluded). */
@@ -11,20 +11,6 @@ export function freeBytes(path: string, fs: Fsx = realFs): number {
 export function capacityBytes(path: string, fs: Fsx = realFs): number {
   const st = fs.statfsSync(path, { bigint: true });
   return Number((st.blocks - (st.bfree - st.bavail)) * st.bsize);
-}
-
-/**
- * Space to demand before copying a file of `size` bytes: the file, its parity at parityPct
- * percent, and the reserve, in whole bytes rounded up. Computed as size + size·pct/100 rather
- * than size·(1 + pct/100), because 1.1 is not exact in binary and 1000 × 1.1 rounds up to 1101.
- * `stored` turns a file's size into what the disk's file system spends on it (an encrypted
- * disk's overhead, crypt/overhead.ts); the reserve is space on that file system already.
- */
-export function requiredBytes(size: number, parityPct: number, reserve: number, stored: (bytes: number) => number = (n) => n): number {
-  for (const [name, value] of [['size', size], ['parity percentage', parityPct], ['reserve', reserve]] as const) {
-    if (!Number.isFinite(value) || value < 0) throw new RangeError(`The ${name} must be a number of at least 0, not ${value}.`);
-  }
-  return stored(Math.ceil(size)) + stored(Math.ceil((size * parityPct) / 100)) + Math.ceil(reserve);
 }
 
 /**

@@ -14,7 +14,7 @@ import { createFromFile, parityAddon, Par2Stream, type SetShape } from './creato
 import { flipBytes, gfExp, gfMul as mul, tempDir } from '../../test/parity-fixtures.js';
 import { createParity, repairTo, verifyParity } from './par2.js';
 import { parityFiles } from './paths.js';
-import { planSlices } from './slices.js';
+import { planSectorSlices } from './slices.js';
 
 const addon = parityAddon();
 const skip = addon ? false : 'the native addon is not built';
@@ -109,7 +109,8 @@ function dataFile(size: number, pct = 10, maxSlices = 256, name = 'sub/data.bin'
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const data = crypto.randomBytes(size);
   fs.writeFileSync(file, data);
-  const plan = planSlices(size, pct, maxSlices);
+  // The creator is tested on 4 KiB slices at every size (small files' own plan: small-sets.test.ts).
+  const plan = planSectorSlices(size, pct, maxSlices);
   const shape: SetShape = { sliceSize: plan.blockSize, recoverySlices: plan.recoveryBlocks, size, name, memory };
   return { dir, file, data, shape, plan, index: path.join(dir, 'p.par2'), recovery: path.join(dir, 'p.vol+.par2') };
 }

@@ -204,8 +204,9 @@ test('one-character names: mnt/a records mnt/a; a file directly below the root r
   const atRoot = await createParity(disk, 'a', { pct });
   assert.equal(atRoot.parityName, '_/a');
   assert.equal(safeParityName('a'), '_/a');
-  assert.deepEqual(names(disk, 'a'), ['.blaine/parity/a.par2', '.blaine/parity/a.vol+.par2']);
-  assert.deepEqual(names(disk, 'mnt/a'), ['.blaine/parity/mnt/a.par2', '.blaine/parity/mnt/a.vol+.par2']);
+  // Small files: one file per set (SPEC §6).
+  assert.deepEqual(names(disk, 'a'), ['.blaine/parity/a.par2']);
+  assert.deepEqual(names(disk, 'mnt/a'), ['.blaine/parity/mnt/a.par2']);
   assert.deepEqual(listTree(disk).filter((p) => !p.startsWith('.blaine')), ['a', 'mnt/', 'mnt/a']);
   assert.equal(fs.statSync(path.join(disk, 'a')).nlink, 1, 'the staging link is gone');
   assertNoScratch(disk);
@@ -232,14 +233,15 @@ test('a user file named movie.par2 gets parity movie.par2.par2; nothing collides
   writeRandom(disk, 'mnt/dl/movie.vol00+01.par2', 8 * KiB); // users' own recovery files too
   const a = await createParity(disk, 'mnt/dl/movie.par2', { pct });
   const b = await createParity(disk, 'mnt/dl/movie', { pct });
-  assert.deepEqual(names(disk, 'mnt/dl/movie.par2'), ['.blaine/parity/mnt/dl/movie.par2.par2', '.blaine/parity/mnt/dl/movie.par2.vol+.par2']);
-  assert.deepEqual(names(disk, 'mnt/dl/movie'), ['.blaine/parity/mnt/dl/movie.par2', '.blaine/parity/mnt/dl/movie.vol+.par2']);
+  // Small files: one file per set (SPEC §6).
+  assert.deepEqual(names(disk, 'mnt/dl/movie.par2'), ['.blaine/parity/mnt/dl/movie.par2.par2']);
+  assert.deepEqual(names(disk, 'mnt/dl/movie'), ['.blaine/parity/mnt/dl/movie.par2']);
   assert.deepEqual(listTree(path.join(disk, 'mnt/dl')), ['movie', 'movie.par2', 'movie.vol00+01.par2']);
   assert.equal(sha1File(path.join(disk, 'mnt/dl/movie.par2')), shaUser);
   assert.deepEqual(await verifyParity(disk, 'mnt/dl/movie.par2', a.parityName), { state: 'ok' });
   assert.deepEqual(await verifyParity(disk, 'mnt/dl/movie', b.parityName), { state: 'ok' });
   removeParity(disk, 'mnt/dl/movie');
-  assert.equal(names(disk, 'mnt/dl/movie.par2').length, 2);
+  assert.equal(names(disk, 'mnt/dl/movie.par2').length, 1);
   assert.deepEqual(await verifyParity(disk, 'mnt/dl/movie.par2', a.parityName), { state: 'ok' });
 });
 
@@ -254,8 +256,8 @@ test('names par2 would misread (wildcards, backslash) are recorded under a safe 
     assert.equal(made.parityName, expect);
     assert.deepEqual(await verifyParity(disk, rel, made.parityName), { state: 'ok' }, rel);
   }
-  // Exactly one data file in the set: 30 KiB = 8 slices, 10% -> 1 recovery slice.
-  assert.deepEqual(names(disk, 'mnt/wh?t.jpg'), ['.blaine/parity/mnt/wh?t.jpg.par2', '.blaine/parity/mnt/wh?t.jpg.vol+.par2']);
+  // Exactly one data file in the set, and a small file's set is one file.
+  assert.deepEqual(names(disk, 'mnt/wh?t.jpg'), ['.blaine/parity/mnt/wh?t.jpg.par2']);
   flipBytes(path.join(disk, 'mnt/back\\slash'), 100);
   const out = path.join(tempDir(), 'bs');
   assert.equal(await repairTo(disk, 'mnt/back\\slash', 'mnt/back_slash', out), true);
@@ -267,7 +269,7 @@ test('an empty file needs no parity: none is written and it verifies ok', async 
   const disk = tempDir();
   fs.mkdirSync(path.join(disk, 'mnt'));
   fs.writeFileSync(path.join(disk, 'mnt/empty'), '');
-  assert.deepEqual(await createParity(disk, 'mnt/empty', { pct }), { parityName: 'mnt/empty', bytes: 0 });
+  assert.deepEqual(await createParity(disk, 'mnt/empty', { pct }), { parityName: 'mnt/empty', bytes: 0, diskBytes: 0 });
   assert.deepEqual(parityFiles(disk, 'mnt/empty'), []);
   assert.deepEqual(await verifyParity(disk, 'mnt/empty', 'mnt/empty'), { state: 'ok' });
   const out = path.join(tempDir(), 'e');
@@ -282,7 +284,8 @@ test('making parity again replaces the whole old set', async () => {
   assert.deepEqual(names(disk, 'mnt/grow'), ['.blaine/parity/mnt/grow.par2', '.blaine/parity/mnt/grow.vol+.par2']);
   writeRandom(disk, 'mnt/grow', 40 * KiB);
   const again = await createParity(disk, 'mnt/grow', { pct: 30 });
-  assert.deepEqual(names(disk, 'mnt/grow'), ['.blaine/parity/mnt/grow.par2', '.blaine/parity/mnt/grow.vol+.par2']);
+  // Now a small file: one file, and the old recovery file is gone with the old set.
+  assert.deepEqual(names(disk, 'mnt/grow'), ['.blaine/parity/mnt/grow.par2']);
   assert.deepEqual(await verifyParity(disk, 'mnt/grow', again.parityName), { state: 'ok' });
 });
 

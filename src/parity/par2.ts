@@ -22,7 +22,7 @@ import path from 'node:path';
 import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
 import { fsError, ParityError, throwIfAborted } from './errors.js';
 import { parityPacketsIntact } from './packets.js';
-import { checkRelPath, installParity, isCode, parityFiles, removeParity, type ParityFs } from './paths.js';
+import { checkRelPath, installParity, isCode, parityFiles, parityStemRel, removeParity, type ParityFs } from './paths.js';
 import { DEFAULT_PAR2, failure, runPar2, threadsFor, type RunOptions } from './run-par2.js';
 import { emptyFile, makeScratch, removeScratch, retryRescued, sameFile, stageFile, withStaged, writeOut } from './staging.js';
 import { planSlices } from './slices.js';
@@ -60,9 +60,18 @@ export interface CreateOptions extends RunOptions {
  * expands `*`/`?` in names and reads `\` as `/`, so those are changed; all other names are kept.
  */
 export function safeParityName(relPath: string): string {
-  let name = checkRelPath(relPath).replace(/[*?\\]/g, '_');
+  // A name too long to take a suffix is recorded shortened, as its parity files are named: par2
+  // repairs by renaming the damaged file to `NAME.1`, which a 255-byte name cannot become.
+  let name = parityStemRel(relPath).replace(/[*?\\]/g, '_');
   if (name.length < 2) name = `_/${name}`;
   return name;
+}
+
+/** A set createParity made: the name it records, its files' bytes, and the blocks they take on the disk. */
+export interface MadeParity {
+  parityName: string;
+  bytes: number;
+  diskBytes: number;
 }
 
 /**
@@ -75,7 +84,7 @@ export async function createParity(
   diskRoot: string,
   relPath: string,
   opts: CreateOptions,
-): Promise<{ parityName: string; bytes: number }> {
+): Promise<MadeParity> {
   const root = path.resolve(diskRoot);
   const rel = checkRelPath(relPath);
   const cfg = opts.cfg ?? DEFAULT_PAR2;
@@ -89,10 +98,10 @@ export async function createParity(
   if (!st.isFile()) throw new ParityError(`cannot make parity for ${rel}: it is not a regular file`, 'EINVAL');
   if (st.size === 0) {
     removeParity(root, rel, opts.fs);
-    return { parityName: rel, bytes: 0 };
+    return { parityName: rel, bytes: 0, diskBytes: 0 };
   }
-  const plan = planSlices(st.size, opts.pct, opts.maxSlices);
   const recorded = safeParityName(rel);
+  const plan = planSlices(st.size, opts.pct, opts.maxSlices, Buffer.byteLength(recorded));
   throwIfAborted(opts.signal, rel);
 
   const scratch = makeScratch(root, rel);
@@ -110,12 +119,14 @@ export async function createParity(
         throw fsError(e, `cannot make parity for ${rel}`);
       }
       throwIfAborted(opts.signal, rel);
+      // A small file's set is its recovery file alone (it carries the description too).
+      if (plan.single) bytes = fs.statSync(recovery).size;
       try {
-        installParity(root, rel, { index, recovery }, opts.fs);
+        installParity(root, rel, { index, recovery, single: plan.single }, opts.fs);
       } catch (e) {
         throw fsError(e, `cannot put the parity for ${rel} in place`);
       }
-      return { parityName: recorded, bytes };
+      return { parityName: recorded, bytes, diskBytes: allocated(root, rel) };
     } finally {
       fs.rmSync(scratch, { recursive: true, force: true });
     }
@@ -144,18 +155,23 @@ export async function createParity(
     if (recovery.length !== 1 || !fs.existsSync(index)) {
       throw new ParityError(`par2 reported success for ${rel} but did not write one index and one recovery file`, 'EPAR2');
     }
-    const made = { index, recovery: path.join(scratch, recovery[0]!) };
-    const bytes = fs.statSync(made.index).size + fs.statSync(made.recovery).size;
+    const made = { index, recovery: path.join(scratch, recovery[0]!), single: plan.single };
+    const bytes = (plan.single ? 0 : fs.statSync(made.index).size) + fs.statSync(made.recovery).size;
     throwIfAborted(opts.signal, rel);
     try {
       installParity(root, rel, made, opts.fs);
     } catch (e) {
       throw fsError(e, `cannot put the parity for ${rel} in place`);
     }
-    return { parityName: recorded, bytes };
+    return { parityName: recorded, bytes, diskBytes: allocated(root, rel) };
   } finally {
     removeScratch(scratch);
   }
+}
+
+/** Bytes the file system allocated for relPath's parity files (blocks, not sizes). */
+function allocated(root: string, rel: string): number {
+  return parityFiles(root, rel).reduce((n, f) => n + (fs.lstatSync(f, { throwIfNoEntry: false })?.blocks ?? 0) * 512, 0);
 }
 
 let fallbackSaid = false;

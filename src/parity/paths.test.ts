@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listTree, tempDir } from '../../test/parity-fixtures.js';
-import { linkParity, moveParity, parityDir, parityFiles, removeParity } from './paths.js';
+import { linkParity, moveParity, parityDir, parityFiles, parityStemRel, removeParity, settleParity } from './paths.js';
 
 /** Writes fake parity files (content = name) below the parity tree. */
 function put(disk: string, ...names: string[]): void {
@@ -83,4 +83,25 @@ test('linkParity hardlinks the set; removeParity removes one name and prunes onl
   assert.deepEqual(listTree(parityDir(disk)), ['a/', 'a/keep.par2']);
   removeParity(disk, 'never/was');
   assert.deepEqual(listTree(parityDir(disk)), ['a/', 'a/keep.par2']);
+});
+
+test('a name too long to take a suffix gets a shortened stem that every parity step uses', () => {
+  const disk = tempDir();
+  const long = `m/${'é'.repeat(127)}z`; // 255 bytes
+  const other = `m/${'é'.repeat(127)}y`;
+  const stem = parityStemRel(long);
+  assert.notEqual(stem, long);
+  assert.equal(parityStemRel(long), stem, 'the same name always gives the same stem');
+  assert.notEqual(parityStemRel(other), stem, 'names with one start get different stems');
+  assert.ok(Buffer.byteLength(path.basename(stem)) + '.vol+.par2.linking'.length <= 255);
+  assert.equal(parityStemRel('m/short'), 'm/short');
+  put(disk, `${stem}.par2`, `${stem}.vol+.par2`);
+  assert.deepEqual(parityFiles(disk, long), [`${stem}.par2`, `${stem}.vol+.par2`].map((n) => path.join(parityDir(disk), n)));
+  linkParity(disk, long, other);
+  assert.equal(parityFiles(disk, other).length, 2);
+  moveParity(disk, other, 'm/now-short');
+  assert.equal(parityFiles(disk, 'm/now-short').length, 2);
+  assert.deepEqual(parityFiles(disk, other), []);
+  assert.equal(settleParity(disk, long, undefined), true, 'a set the row does not name goes');
+  assert.deepEqual(parityFiles(disk, long), []);
 });

@@ -3,9 +3,11 @@
  * `<relpath>.vol+.par2` (the recovery slices), in a tree of their own so users' own `*.par2`
  * files are never touched.
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { hardLink } from '../crypt/link.js';
+import { SMALL_SET_BYTES } from './slices.js';
 
 /**
  * The file calls parity's own moves, links and removals make. The engines pass their file-system
@@ -53,7 +55,50 @@ export function checkRelPath(relPath: string, what = 'relative path'): string {
 
 /** The index file of a parity set (whether or not it exists). */
 export function parityIndexPath(diskRoot: string, relPath: string): string {
-  return path.join(parityDir(diskRoot), `${checkRelPath(relPath)}.par2`);
+  return parityStem(diskRoot, relPath) + INDEX_SUFFIX;
+}
+
+/** The parity set's path without its suffix: `<disk>/.blaine/parity/<stem rel>`. */
+export function parityStem(diskRoot: string, relPath: string): string {
+  return path.join(parityDir(diskRoot), parityStemRel(relPath));
+}
+
+/**
+ * Where relPath's parity files are named after, below the parity tree: relPath itself, unless its
+ * last name is so long that a suffix would make it longer than a name may be (255 bytes on ext4
+ * and most file systems). Such a name is shortened: its first bytes, then `~` and a hash of the
+ * whole name, so that every file of the set, passing names included, fits, and the same name
+ * always gives the same stem (nothing needs to record it). Known clash: a data file actually
+ * named like a shortened stem (`<prefix>~<32 hex digits>`), which no one makes by accident.
+ */
+export function parityStemRel(relPath: string): string {
+  const rel = checkRelPath(relPath);
+  const base = path.posix.basename(rel);
+  if (Buffer.byteLength(base) + LONGEST_SUFFIX_BYTES <= NAME_MAX) return rel;
+  const hash = crypto.createHash('sha256').update(base).digest('hex').slice(0, 32);
+  const short = `${utf8Prefix(base, SHORT_PREFIX_BYTES)}~${hash}`;
+  const dir = path.posix.dirname(rel);
+  return dir === '.' ? short : `${dir}/${short}`;
+}
+
+/** The longest name a file system commonly allows, in bytes. */
+const NAME_MAX = 255;
+/** What parity ever appends to a stem: `.vol+.par2.linking`. */
+const LONGEST_SUFFIX_BYTES = Buffer.byteLength('.vol+.par2.linking');
+/** Bytes of a shortened stem's readable start: with `~` and 32 hex digits, 18 bytes of suffix still fit. */
+const SHORT_PREFIX_BYTES = 200;
+
+/** The longest start of `s` that is at most `max` bytes in UTF-8, never cutting a character. */
+function utf8Prefix(s: string, max: number): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of s) {
+    const n = Buffer.byteLength(ch);
+    if (bytes + n > max) break;
+    out += ch;
+    bytes += n;
+  }
+  return out;
 }
 
 /**
@@ -67,7 +112,7 @@ export const RECOVERY_SUFFIX = '.vol+.par2';
 
 /** The parity files that exist for relPath: the index first (if present), then the recovery file. */
 export function parityFiles(diskRoot: string, relPath: string, pfs: ParityFs = plainParityFs): string[] {
-  const stem = parityIndexPath(diskRoot, relPath).slice(0, -INDEX_SUFFIX.length);
+  const stem = parityStem(diskRoot, relPath);
   const out: string[] = [];
   for (const suffix of [INDEX_SUFFIX, RECOVERY_SUFFIX]) {
     const p = stem + suffix;
@@ -76,9 +121,9 @@ export function parityFiles(diskRoot: string, relPath: string, pfs: ParityFs = p
   return out;
 }
 
-/** What follows the data file's name in a parity file name: `.par2` or `.vol+.par2`. */
+/** What follows the stem of relPath's set in the name of one of its files: `.par2` or `.vol+.par2`. */
 export function paritySuffix(file: string, relPath: string): string {
-  return path.basename(file).slice(path.posix.basename(relPath).length);
+  return path.basename(file).slice(path.posix.basename(parityStemRel(relPath)).length);
 }
 
 /**
@@ -97,8 +142,8 @@ export function moveParity(diskRoot: string, fromRel: string, toRel: string, pfs
  * would take those unmoved files for a stale set and delete them.
  */
 export function moveParityBack(diskRoot: string, fromRel: string, toRel: string, pfs: ParityFs = plainParityFs): void {
-  const fromStem = parityIndexPath(diskRoot, fromRel).slice(0, -INDEX_SUFFIX.length);
-  const toStem = parityIndexPath(diskRoot, toRel).slice(0, -INDEX_SUFFIX.length);
+  const fromStem = parityStem(diskRoot, fromRel);
+  const toStem = parityStem(diskRoot, toRel);
   if (fromStem === toStem) return;
   const isFile = (p: string) => pfs.lstatSync(p, { throwIfNoEntry: false })?.isFile() === true;
   // Recovery first, as moveParity does: an index is never seen without its recovery data.
@@ -126,12 +171,27 @@ export function removeParity(diskRoot: string, relPath: string, pfs: ParityFs = 
  * index comes last, so a crash at any point leaves either no index or a complete set (a recovery
  * file alone is a complete PAR2 set too: it carries copies of the set's description).
  */
-export function installParity(diskRoot: string, relPath: string, made: { index: string; recovery: string }, pfs: ParityFs = plainParityFs): void {
-  const stem = parityIndexPath(diskRoot, relPath).slice(0, -INDEX_SUFFIX.length);
+export function installParity(diskRoot: string, relPath: string, made: { index: string; recovery: string; single?: boolean }, pfs: ParityFs = plainParityFs): void {
+  const stem = parityStem(diskRoot, relPath);
   pfs.rmSync(stem + INDEX_SUFFIX, { force: true });
   pfs.mkdirSync(path.dirname(stem), { recursive: true });
+  if (made.single) {
+    // One file (SPEC §6, small files): the recovery file, which holds the description too, is the set.
+    pfs.rmSync(stem + RECOVERY_SUFFIX, { force: true });
+    pfs.renameSync(made.recovery, stem + INDEX_SUFFIX);
+    return;
+  }
   pfs.renameSync(made.recovery, stem + RECOVERY_SUFFIX);
   pfs.renameSync(made.index, stem + INDEX_SUFFIX);
+}
+
+/**
+ * Whether `files` (parityFiles of a stored file of `size` bytes) are a whole set: an index and a
+ * recovery file, or for a small file (planSlices' `single`) its one `.par2` file.
+ */
+export function isCompleteSet(diskRoot: string, relPath: string, files: string[], size: number): boolean {
+  if (files.length === 2) return true;
+  return files.length === 1 && size < SMALL_SET_BYTES && files[0] === parityIndexPath(diskRoot, relPath);
 }
 
 function transferParity(diskRoot: string, fromRel: string, toRel: string, put: (src: string, dest: string) => void, pfs: ParityFs): void {
@@ -139,7 +199,7 @@ function transferParity(diskRoot: string, fromRel: string, toRel: string, put: (
   const to = checkRelPath(toRel);
   if (from === to) return;
   const src = parityFiles(diskRoot, from, pfs);
-  const destStem = parityIndexPath(diskRoot, to).slice(0, -INDEX_SUFFIX.length);
+  const destStem = parityStem(diskRoot, to);
   const moving = new Set(src);
   // A set at `to` is stale; but a file of `from` may bear one of its names (`x.vol+` -> `x`).
   for (const old of parityFiles(diskRoot, to, pfs)) if (!moving.has(old)) pfs.rmSync(old, { force: true });
@@ -169,10 +229,24 @@ const MOVING_SUFFIX = '.moving';
 
 /** Removes what a link or move of relPath's parity cut short by a crash left under a passing name. */
 export function removeParityLeftovers(diskRoot: string, relPath: string, pfs: ParityFs = plainParityFs): void {
-  const stem = parityIndexPath(diskRoot, relPath).slice(0, -INDEX_SUFFIX.length);
+  const stem = parityStem(diskRoot, relPath);
   for (const suffix of [INDEX_SUFFIX, RECOVERY_SUFFIX]) {
     for (const passing of [LINKING_SUFFIX, MOVING_SUFFIX]) pfs.rmSync(stem + suffix + passing, { force: true });
   }
+}
+
+/**
+ * After a step on relPath's parity was cut short (a crash, or an error such as a full disk): what
+ * is left under a passing name goes, and so does a set that is incomplete or that the catalog row
+ * does not name, so the disk again matches a row that says "no parity" or names a complete set.
+ * True when something was removed.
+ */
+export function settleParity(diskRoot: string, relPath: string, row: { size: number; parityName: string | null } | undefined, pfs: ParityFs = plainParityFs): boolean {
+  removeParityLeftovers(diskRoot, relPath, pfs);
+  const files = parityFiles(diskRoot, relPath, pfs);
+  if (files.length === 0 || (row?.parityName && isCompleteSet(diskRoot, relPath, files, row.size))) return false;
+  removeParity(diskRoot, relPath, pfs);
+  return true;
 }
 
 const COPY_INSTEAD = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'EMLINK', 'ENOSYS']);

@@ -11,7 +11,7 @@
  */
 import os from 'node:os';
 import { defaultParityMemory } from './creator.js';
-import { createParity, DEFAULT_PAR2, ParityError, type Par2Config } from './par2.js';
+import { createParity, DEFAULT_PAR2, ParityError, type MadeParity, type Par2Config } from './par2.js';
 import type { ParityFs } from './paths.js';
 
 export interface ParityPoolOptions {
@@ -34,7 +34,7 @@ interface Job {
   diskRoot: string;
   relPath: string;
   size: number;
-  resolve(v: { parityName: string; bytes: number }): void;
+  resolve(v: MadeParity): void;
   reject(e: unknown): void;
 }
 
@@ -80,7 +80,7 @@ export class ParityPool {
   }
 
   /** Queues parity for `<disk>/<relPath>` (`size` bytes); resolves when its set is in place. */
-  submit(diskRoot: string, relPath: string, size: number): Promise<{ parityName: string; bytes: number }> {
+  submit(diskRoot: string, relPath: string, size: number): Promise<MadeParity> {
     if (this.stopped) return Promise.reject(new ParityError(`parity for ${relPath} was not made: the parity pool was stopped`, 'ABORTED'));
     return new Promise((resolve, reject) => {
       this.queue.push({ diskRoot, relPath, size, resolve, reject });

@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { repairTo, type RunOptions } from './par2.js';
-import { checkRelPath, INDEX_SUFFIX, linkOrCopy, parityIndexPath, paritySuffix } from './paths.js';
+import { checkRelPath, parityStem, paritySuffix } from './paths.js';
 
 export interface RepairCopyOptions extends RunOptions {
   /** The set's parity files where they are (on the disk); they are copied, never touched. */
@@ -37,9 +37,14 @@ export async function repairFromCopy(o: RepairCopyOptions): Promise<boolean> {
     if (o.damagedCopy !== null) {
       const data = path.join(root, rel);
       fs.mkdirSync(path.dirname(data), { recursive: true });
-      linkOrCopy(o.damagedCopy, data);
+      // Straight to its name (the scratch root is private): a passing name would not fit a 255-byte name.
+      try {
+        fs.linkSync(o.damagedCopy, data);
+      } catch {
+        fs.copyFileSync(o.damagedCopy, data);
+      }
     }
-    const stem = parityIndexPath(root, rel).slice(0, -INDEX_SUFFIX.length);
+    const stem = parityStem(root, rel);
     fs.mkdirSync(path.dirname(stem), { recursive: true });
     // Copies, not links: par2 only reads parity, but a copy makes "the disk is not written" hold by construction.
     for (const f of o.parityFiles) fs.copyFileSync(f, stem + paritySuffix(f, rel));

@@ -15,6 +15,8 @@ export interface RunFacts {
   counts: Omit<PlanCounts, 'missing' | 'excluded'> & { skipped: number };
   bytesCopied: number;
   parityBytes: number;
+  /** What that parity takes on the disk, in blocks. */
+  parityDiskBytes?: number;
   seconds: number;
   freeBytes: number | null;
   /** Recent growth of the archive, bytes per day (null: not enough history). */
@@ -83,7 +85,9 @@ export function summaryLines(f: RunFacts): string[] {
 
   const written = f.bytesCopied + f.parityBytes;
   const rate = f.seconds > 0 && written > 0 ? `, ${formatBytes(written / f.seconds)}/s` : '';
-  lines.push(`copied ${formatBytes(f.bytesCopied)} + parity ${formatBytes(f.parityBytes)} in ${formatDuration(f.seconds)}${rate}`);
+  // Parity's real share: small files' sets take whole blocks, more than their bytes say.
+  const share = f.parityDiskBytes && f.bytesCopied > 0 ? ` (${formatBytes(f.parityDiskBytes)} on the disk, ${Math.round((100 * f.parityDiskBytes) / f.bytesCopied)}% of the data)` : '';
+  lines.push(`copied ${formatBytes(f.bytesCopied)} + parity ${formatBytes(f.parityBytes)}${share} in ${formatDuration(f.seconds)}${rate}`);
 
   const middle: string[] = [];
   if (f.missing > 0) middle.push(`${n(f.missing)} archived file(s) are gone from the data paths and kept on the archive (--clean removes them)`);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { parityPacketsIntact } from '../parity/packets.js';
-import { INDEX_SUFFIX, parityDir, RECOVERY_SUFFIX } from '../parity/paths.js';
+import { INDEX_SUFFIX, parityDir, parityStemRel, RECOVERY_SUFFIX } from '../parity/paths.js';
 import { mtimeMatches, sha1File } from '../fsx/copy.js';
 import { walkFiles } from '../fsx/tree.js';
 import { isRoot } from '../fsx/fsx.js';
@@ -89,15 +89,18 @@ export abstract class VerifyChecks extends VerifyState {
       this.fs,
     );
 
-    // Parity: one walk of the parity tree; each file belongs to the data file it is named after.
+    // Parity: one walk of the parity tree; each file belongs to the data file it is named after
+    // (a shortened stem for a name too long to take a suffix).
     // `x.vol+.par2` is both x's recovery file and the index of a file named `x.vol+`: whichever
     // is catalogued owns it.
+    const byStem = new Map<string, Item>();
+    for (const it of this.items) if (wantsParity(it)) byStem.set(parityStemRel(it.rel), it);
     const pdir = parityDir(root);
     walkFiles(pdir, '', () => false, (pr, full) => {
       const owners: Item[] = [];
       for (const suffix of [INDEX_SUFFIX, RECOVERY_SUFFIX]) {
         if (!pr.endsWith(suffix)) continue;
-        const it = this.byRel.get(pr.slice(0, -suffix.length));
+        const it = byStem.get(pr.slice(0, -suffix.length));
         if (wantsParity(it) && !owners.includes(it)) owners.push(it);
       }
       if (owners.length === 0) this.orphans.push(full);

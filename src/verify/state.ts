@@ -1,7 +1,9 @@
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
-import { INDEX_SUFFIX, parityDir, RECOVERY_SUFFIX } from '../parity/paths.js';
+import { INDEX_SUFFIX, isCompleteSet, parityStem, RECOVERY_SUFFIX, settleParity } from '../parity/paths.js';
+import { diskRelative } from '../fsx/paths.js';
 import { ParityPool } from '../parity/pool.js';
+import { SMALL_SET_BYTES } from '../parity/slices.js';
 import { syncDisk } from '../fsx/copy.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { tempName } from '../fsx/temp.js';
@@ -60,11 +62,28 @@ export abstract class VerifyState {
     try {
       return await make();
     } catch (e) {
-      this.stepFailed = true;
+      if (!this.settledNow(step)) this.stepFailed = true;
       throw e;
     } finally {
       this.stepsUnderWay--;
       this.wroteData = true;
+    }
+  }
+
+  /**
+   * A parity step that failed (a name the disk refuses, a full disk) is settled at once, as the
+   * next run's recovery would settle it, so that its batch can still commit: a journal left open
+   * by an error that happens again every run would block the disk for good. False when even that
+   * fails, or for other steps.
+   */
+  private settledNow(step: JournalStep): boolean {
+    if (step.op !== 'parity') return false;
+    const item = this.byRel.get(diskRelative(step.path));
+    try {
+      settleParity(this.o.root, diskRelative(step.path), item?.e, this.fs);
+      return true;
+    } catch {
+      return false;
     }
   }
 
@@ -89,18 +108,24 @@ export abstract class VerifyState {
   }
 
   protected parityStem(item: Item): string {
-    return path.join(parityDir(this.o.root), item.rel);
+    return parityStem(this.o.root, item.rel);
   }
 
-  /** Both files createParity makes are there. */
+  /** The files createParity makes are there: index and recovery file, or a small file's one file. */
   protected parityComplete(item: Item): boolean {
     const stem = this.parityStem(item);
-    return item.parity.includes(stem + INDEX_SUFFIX) && item.parity.includes(stem + RECOVERY_SUFFIX);
+    const own = [INDEX_SUFFIX, RECOVERY_SUFFIX].map((s) => stem + s).filter((f) => item.parity.includes(f));
+    return isCompleteSet(this.o.root, item.rel, own, item.e.size);
   }
 
-  /** par2 can verify and repair from the recovery file alone (it repeats the set's description). */
+  /**
+   * par2 can verify and repair from the recovery file alone (it repeats the set's description); a
+   * small file's one-file set is such a recovery file under the index's name.
+   */
   protected hasRecovery(item: Item): boolean {
-    return item.parity.includes(this.parityStem(item) + RECOVERY_SUFFIX);
+    const stem = this.parityStem(item);
+    if (item.parity.includes(stem + RECOVERY_SUFFIX)) return true;
+    return item.e.size < SMALL_SET_BYTES && item.parity.includes(stem + INDEX_SUFFIX);
   }
 
   protected newTemp(): string {

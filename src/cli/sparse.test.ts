@@ -1,0 +1,121 @@
+/**
+ * Sparse files (issue 26 item 11, SPEC §3): a VM image or a preallocated recording keeps its holes
+ * on the disk and when restored, as `cp --sparse=auto` keeps them. Compared by allocated blocks and
+ * by bytes.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { blaine, fidelityOf, scratchDir, sha1 } from '../../test/helpers.js';
+import { copyWithSha1 } from '../fsx/copy.js';
+
+const MiB = 1 << 20;
+const GiB = 1 << 30;
+/** Half a GiB: large enough to be sparse in earnest, small enough to read quickly on a busy machine. */
+const BIG = GiB / 2;
+
+/** A file of `size` bytes that holds `data` at each of `at` and holes elsewhere. */
+function sparseFile(file: string, size: number, data: Buffer, at: number[]): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const fd = fs.openSync(file, 'w');
+  try {
+    fs.ftruncateSync(fd, size);
+    for (const pos of at) fs.writeSync(fd, data, 0, data.length, pos);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function allocated(file: string): number {
+  return fs.statSync(file).blocks * 512;
+}
+
+/** SHA-1 of a file read in pieces. */
+function fileSha(file: string): string {
+  const h = crypto.createHash('sha1');
+  const fd = fs.openSync(file, 'r');
+  const buf = Buffer.allocUnsafe(8 * MiB);
+  try {
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0; ) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
+}
+
+/** The SHA-1 of a file of `size` bytes with `data` at each of `at` (sorted) and zeros elsewhere, without reading it. */
+function layoutSha(size: number, data: Buffer, at: number[]): string {
+  const h = crypto.createHash('sha1');
+  const zeros = Buffer.alloc(8 * MiB);
+  let pos = 0;
+  const zeroTo = (end: number) => {
+    for (; pos < end; pos += Math.min(zeros.length, end - pos)) h.update(zeros.subarray(0, Math.min(zeros.length, end - pos)));
+  };
+  for (const p of at) {
+    zeroTo(p);
+    h.update(data);
+    pos = p + data.length;
+  }
+  zeroTo(size);
+  return h.digest('hex');
+}
+
+test('copyWithSha1 keeps the holes of a 512 MiB file with 1 MiB of data; its SHA1 is of all its bytes', async (t) => {
+  const dir = scratchDir(t, 'blaine-sparse-');
+  const src = path.join(dir, 'vm.img');
+  const data = crypto.randomBytes(MiB / 4);
+  const at = [0, Math.floor(BIG / 3) + 12345, Math.floor((2 * BIG) / 3), BIG - data.length];
+  sparseFile(src, BIG, data, at);
+  assert.ok(allocated(src) < 2 * MiB, 'the source is sparse');
+  const dest = path.join(dir, 'copy', 'vm.img');
+  const res = await copyWithSha1(src, dest, { mode: 0o640, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_600_000_000, mtimeNsec: 5 });
+  assert.equal(res.bytes, BIG);
+  assert.equal(res.sha1, layoutSha(BIG, data, at), 'every byte read and hashed');
+  assert.equal(fs.statSync(dest).size, BIG);
+  assert.ok(allocated(dest) <= allocated(src) + 64 * 1024, `copy takes ${allocated(dest)} bytes of blocks, the source ${allocated(src)}`);
+  // The data where it was (the whole file is compared byte for byte in the backup test below).
+  const fd = fs.openSync(dest, 'r');
+  try {
+    for (const p of at) {
+      const back = Buffer.alloc(data.length);
+      fs.readSync(fd, back, 0, back.length, p);
+      assert.ok(back.equals(data), `data at ${p}`);
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+});
+
+test('a sparse file is backed up sparse (plus its parity) and restored sparse, bit for bit', (t) => {
+  const dir = scratchDir(t, 'blaine-sparse-');
+  const lib = path.join(dir, 'lib');
+  const disk = path.join(dir, 'disk');
+  const db = path.join(dir, 'host.sqlite');
+  fs.mkdirSync(disk);
+  const size = 128 * MiB;
+  const data = crypto.randomBytes(MiB / 2);
+  const img = path.join(lib, 'vm', 'disk.img');
+  sparseFile(img, size, data, [0, 100 * MiB + 4096 * 3 + 17]);
+  // A file of zeros that is not sparse stays as it is (written, not a hole): only holes are kept.
+  fs.writeFileSync(path.join(lib, 'zeros.bin'), Buffer.alloc(2 * MiB));
+  const backup = blaine(['backup', '--init', '--label', 'A', '--dest', disk, '--db', db, '--reserve', '0', lib]);
+  assert.equal(backup.status, 0, backup.stderr);
+  const stored = path.join(disk, img);
+  assert.ok(allocated(stored) <= allocated(img) + 64 * 1024, `stored copy takes ${allocated(stored)} bytes of blocks, the source ${allocated(img)}`);
+  assert.equal(fileSha(stored), fileSha(img));
+  assert.equal(allocated(path.join(disk, lib, 'zeros.bin')), allocated(path.join(lib, 'zeros.bin')));
+  const parity = path.join(disk, '.blaine', 'parity', img.slice(1));
+  assert.ok(fs.existsSync(`${parity}.par2`), 'parity made');
+
+  const verify = blaine(['verify', '--dest', disk, '--db', db, '--checksum']);
+  assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+  const to = path.join(dir, 'restored');
+  const restore = blaine(['restore', '--dest', disk, '--db', db, '--to', to, `${lib}/*`]);
+  assert.equal(restore.status, 0, restore.stderr);
+  const back = path.join(to, img.slice(1));
+  assert.ok(allocated(back) <= allocated(img) + 64 * 1024, `restored copy takes ${allocated(back)} bytes of blocks`);
+  assert.deepEqual(fidelityOf(path.join(to, lib.slice(1))), fidelityOf(lib));
+  assert.equal(sha1(fs.readFileSync(path.join(to, lib.slice(1), 'zeros.bin'))), sha1(Buffer.alloc(2 * MiB)));
+});
