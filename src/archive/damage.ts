@@ -8,7 +8,14 @@ import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:f
 import { Catalog, CatalogError } from '../catalog/catalog.js';
 import { errCode } from '../fsx/errno.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
-import { DiskError, type VolumeInfo } from './volume.js';
+import { DiskError } from './disk-error.js';
+
+/** What the checks need of a disk's identity (volume.json's VolumeInfo). */
+interface DiskIdentityInfo {
+  volume: string;
+  copy: string;
+  copyLabel: string;
+}
 
 /** What is wrong with a disk catalog file, or null when SQLite opens it. */
 export type CatalogProblem = null | { what: 'missing' | 'empty' } | { what: 'unreadable'; why: string };
@@ -50,7 +57,7 @@ export function rotatedCatalogs(root: string): string[] {
  * Whether anything says this disk was used (a run finished on it, or the host knows its files):
  * only a disk whose `--init` was cut short before its catalog was made may start a new one.
  */
-export function diskWasUsed(root: string, info: VolumeInfo, host: Catalog | undefined): boolean {
+export function diskWasUsed(root: string, info: DiskIdentityInfo, host: Catalog | undefined): boolean {
   if (rotatedCatalogs(root).length > 0 || existsSync(hostSnapshotPath(root))) return true;
   if (!host) return false;
   return host.copies().some((c) => c.copy === info.copy) || host.volumeStats(info.volume).files > 0;
@@ -64,14 +71,14 @@ function describeProblem(p: Exclude<CatalogProblem, null>): string {
  * Throws DAMAGED_CATALOG when the disk catalog at `root` is missing, empty or unreadable on a disk
  * that was used; a disk whose init was cut short passes (its catalog is made now).
  */
-export function requireDiskCatalog(root: string, dest: string, info: VolumeInfo, host: Catalog | undefined): void {
+export function requireDiskCatalog(root: string, dest: string, info: DiskIdentityInfo, host: Catalog | undefined): void {
   const problem = catalogProblem(diskCatalogPath(root));
   if (!problem) return;
   if (problem.what !== 'unreadable' && !diskWasUsed(root, info, host)) return;
   throw new DiskError(damagedCatalogMessage(dest, info, problem), 'DAMAGED_CATALOG');
 }
 
-export function damagedCatalogMessage(dest: string, info: VolumeInfo, problem: Exclude<CatalogProblem, null>): string {
+export function damagedCatalogMessage(dest: string, info: DiskIdentityInfo, problem: Exclude<CatalogProblem, null>): string {
   return (
     `the disk catalog of "${info.copyLabel}" at ${dest} ${describeProblem(problem)}: the disk is damaged, not empty, and nothing was changed; ` +
     `run \`blaine rebuild-catalog --dest ${dest}\` to rebuild it from the host catalog and the disk's rotated catalogs`

@@ -183,6 +183,10 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     // On a read-only disk the catalog is read from a private copy (SQLite would write -shm beside it).
     const disk = readOnly ? Catalog.openCopy(diskCatalogPath(root), { writable: true }) : Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
+    // The disk's remembered settings are kept in its catalog too, so that a lost volume.json can be
+    // written again with them (rebuild-catalog).
+    const settings = info.settings ? JSON.stringify(info.settings) : null;
+    if (settings && !readOnly && disk.getMeta(DISK_SETTINGS) !== settings) disk.transaction(() => disk.setMeta(DISK_SETTINGS, settings));
     // The journal first: it puts parked files back before the cleanup below sweeps .blaine/tmp.
     // A read-only disk keeps both for the next run that can write it.
     const recovery = readOnly ? null : recoverJournal(root, disk, info.volume, fs);
@@ -463,3 +467,5 @@ const HOST_ID = 'host-id';
 const REVISION = 'revision';
 /** On a disk: which host catalog revision its host-catalog snapshot holds. */
 const SNAPSHOT_OF = 'host-snapshot-of';
+/** The meta key of the disk catalog that holds volume.json's settings as JSON. */
+export const DISK_SETTINGS = 'disk-settings';

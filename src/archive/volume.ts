@@ -11,7 +11,8 @@ import { errCode, reason } from '../fsx/errno.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { blaineDir, cipherDir, oldCatalogsDir, quarantineDir, volumeFile } from './layout.js';
 import { missingVolumeFileError } from './damage.js';
-import { BlaineError } from '../error.js';
+import { DiskError } from './disk-error.js';
+export { DiskError, type DiskErrorCode } from './disk-error.js';
 
 /** plan/renames.ts swapPath parks files in directories named so. */
 const SWAP_DIR_PREFIX = 'swap-';
@@ -59,38 +60,9 @@ export interface DiskSettings {
   parity?: number;
 }
 
-function validSettings(v: unknown): v is DiskSettings {
+export function validSettings(v: unknown): v is DiskSettings {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
   return Object.entries(v).every(([k, n]) => ['reserve', 'parity'].includes(k) && typeof n === 'number' && Number.isFinite(n) && n >= 0);
-}
-
-export type DiskErrorCode =
-  | 'NOT_A_DIRECTORY'
-  | 'NOT_INITIALISED'
-  | 'ALREADY_INITIALISED'
-  | 'BAD_VOLUME_FILE'
-  | 'NOT_EMPTY'
-  /** A known disk, and no host catalog: rebuild-catalog makes it again. */
-  | 'NO_HOST_CATALOG'
-  /** The host catalog does not know the disk's volume: rebuild-catalog adds it. */
-  | 'UNKNOWN_VOLUME'
-  /** The disk a run opened went away (unmounted, replaced) while it was writing. */
-  | 'DISK_GONE'
-  /** The disk's own catalog is missing, empty or unreadable while its volume.json exists. */
-  | 'DAMAGED_CATALOG'
-  /** volume.json is missing while the disk's catalog names its volume. */
-  | 'NO_VOLUME_FILE'
-  /** The disk is mounted read-only and the command must write it. */
-  | 'READ_ONLY';
-
-export class DiskError extends BlaineError {
-  override name = 'DiskError';
-  constructor(
-    message: string,
-    readonly code: DiskErrorCode,
-  ) {
-    super(message);
-  }
 }
 
 const FORMAT = 1;

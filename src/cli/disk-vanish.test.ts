@@ -28,7 +28,7 @@ test('a disk unmounted (umount -l) after the 10th copy: the run stops, commits n
 
   // The 10th copy put into place: the disk is lazily unmounted right after it.
   // With parity: jobs under way when the disk goes must not each blame a missing file.
-  r = blaine(['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', env.lib], {
+  r = blaine(['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', '--parity', '10', env.lib], {
     env: { BLAINE_TEST_FAULTS: `rename:10:hook@${env.lib}/f`, BLAINE_TEST_HOOK: `umount -l ${env.disk}` },
   });
   assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
@@ -52,7 +52,7 @@ test('a disk unmounted (umount -l) after the 10th copy: the run stops, commits n
     }
   }
   // The next run finds what is missing and copies it.
-  r = blaine(['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', env.lib]);
+  r = blaine(['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', '--parity', '10', env.lib]);
   assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
   assertDiskMatchesCatalog(env.disk, env.db, { parity: true });
   assert.equal(rows(env.db, volume).length, FILES + 1);

@@ -18,9 +18,9 @@ import { isTempName, tempName } from '../fsx/temp.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { mergeVolume, type VolumeChange, type VolumeSource } from './merge.js';
 import { repairDisk, type DiskRepair } from './repair-disk.js';
+import { RebuildError } from './rebuild-error.js';
 
-/** A disk that cannot give a host catalog back (nothing on it, or what is there is damaged). */
-export class RebuildError extends Error {}
+export { RebuildError } from './rebuild-error.js';
 
 export interface RebuildOptions {
   dest: string;

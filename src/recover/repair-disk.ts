@@ -14,12 +14,12 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { acquireDiskLock } from '../archive/lock.js';
 import { blaineDir, diskCatalogPath, onDisk, volumeFile } from '../archive/layout.js';
 import { catalogProblem, diskWasUsed, onReadOnlyFs, readOnlyError, rotatedCatalogs } from '../archive/damage.js';
-import { diskGeneration, openDiskView, setDiskGeneration, type KeyProvider } from '../archive/session.js';
-import { readVolume, writeVolume, type VolumeInfo } from '../archive/volume.js';
+import { DISK_SETTINGS, diskGeneration, openDiskView, setDiskGeneration, type KeyProvider } from '../archive/session.js';
+import { readVolume, validSettings, writeVolume, type DiskSettings, type VolumeInfo } from '../archive/volume.js';
 import { fsyncPath } from '../fsx/copy.js';
 import { mtimeMatches } from '../fsx/times.js';
 import { tempName } from '../fsx/temp.js';
-import { RebuildError } from './rebuild.js';
+import { RebuildError } from './rebuild-error.js';
 
 export interface DiskRepair {
   /** volume.json was written again from the disk's catalog. */
@@ -211,6 +211,7 @@ function restoreVolumeFile(dest: string): boolean {
         created: v.created,
         encrypted: false,
         ...(foreign.length > 0 ? { foreign } : {}),
+        ...rememberedSettings(cat),
       };
       writeVolume(dest, info);
       return true;
@@ -219,4 +220,16 @@ function restoreVolumeFile(dest: string): boolean {
     }
   }
   return false;
+}
+
+/** The settings the disk remembered (its catalog keeps a copy of volume.json's), when they can be read. */
+function rememberedSettings(cat: Catalog): { settings?: DiskSettings } {
+  const json = cat.getMeta(DISK_SETTINGS);
+  if (!json) return {};
+  try {
+    const settings = JSON.parse(json) as DiskSettings;
+    return validSettings(settings) ? { settings } : {};
+  } catch {
+    return {};
+  }
 }
