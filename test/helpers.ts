@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { mountsOf, readMounts } from '../src/crypt/gocryptfs.js';
+import { parityFiles, parityStemRel } from '../src/parity/paths.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether running from src (never) or from dist/test. */
@@ -311,17 +312,20 @@ export function assertDiskMatchesCatalog(
   }
   for (const p of tree.keys()) assert.ok(catalogued.has(p), `${p} is on the disk but not in its catalog`);
   if (opts.parity) {
+    // Parity files are named after each file's stem (a shortened one for names too long to take a suffix).
     const parityRoot = path.join(disk, '.blaine', 'parity');
-    const indexes = new Set<string>();
-    if (fs.existsSync(parityRoot)) {
-      for (const [p] of readTree(parityRoot, { skipBlaine: false })) if (/\.par2$/.test(p) && !/\.vol[^/]*\.par2$/.test(p)) indexes.add(p);
-    }
+    const stems = new Set<string>();
     for (const r of diskRows) {
       if (r.kind !== 'file' || r.size === 0) continue;
       assert.ok(r.parity_name, `${r.path} has no parity`);
-      assert.ok(indexes.has(`${r.path.slice(1)}.par2`), `${r.path}: parity file missing`);
+      assert.ok(parityFiles(disk, r.path.slice(1)).length > 0, `${r.path}: parity file missing`);
+      stems.add(parityStemRel(r.path.slice(1)));
     }
-    for (const p of indexes) assert.ok(catalogued.has(p.replace(/\.par2$/, '')), `orphan parity ${p}`);
+    if (fs.existsSync(parityRoot)) {
+      for (const [p] of readTree(parityRoot, { skipBlaine: false })) {
+        if (/\.par2$/.test(p)) assert.ok(stems.has(p.replace(/(\.vol\+)?\.par2$/, '')), `orphan parity ${p}`);
+      }
+    }
   }
   const hostRows = rows(db, volume);
   if (opts.hostMayHaveMore) {
