@@ -4,13 +4,13 @@ import type { Operation } from '../plan/operation.js';
 import { entryFor, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { moveParity, removeParity } from '../parity/paths.js';
-import { copyWithSha1, setTimes } from '../fsx/copy.js';
+import { setTimes } from '../fsx/copy.js';
 import { isRoot } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative, isUnder } from '../fsx/paths.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import { isSymlink, metaOf, type ApplyEnv } from './env.js';
+import { isSymlink, type ApplyEnv } from './env.js';
 
 /** The handlers of operations on names already stored: rename, delete, update, and defer for offline volumes. */
 
@@ -50,7 +50,7 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
   env.batch.put(moved);
   if (r) {
     try {
-      await matchModeOwner(env, dest, from, r);
+      matchModeOwner(env, dest, from, r);
       if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);
       else if (r.mtimeSec !== from.mtimeSec || r.mtimeNsec !== from.mtimeNsec) setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);
     } catch (err) {
@@ -80,8 +80,10 @@ export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 
   if (op.touchDisk) {
     const p = onDisk(ctx.root, e.path);
     try {
-      await matchModeOwner(env, p, e, r);
+      matchModeOwner(env, p, e, r);
       setTimes(p, r.mtimeSec, r.mtimeNsec, env.fs);
+      // A shared inode's mtime is one name's: the others get theirs back if they end up alone.
+      if (env.fs.statSync(p).nlink > 1) env.loosened.add(e);
     } catch (err) {
       ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
     }
@@ -91,9 +93,11 @@ export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 
 
 /**
  * Gives the stored name p the mode and owner the data path has now. A name stored as one inode
- * with other names (equal content) gets its own copy first: chmod would change them all.
+ * with other names (equal content) is left to the end of the run (LoosenedNames): whether the
+ * inode changes for all its names, or this name gets an inode of its own or joins another, depends
+ * on what the other names want once every operation is done.
  */
-async function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: FileRecord): Promise<void> {
+function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: FileRecord): void {
   const { fs } = env;
   if (r.kind !== 'file') {
     if (isRoot) fs.lchownSync(p, r.uid, r.gid);
@@ -102,7 +106,6 @@ async function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: Fi
   if (sameModeOwner(was, r)) return;
   if (fs.statSync(p).nlink > 1) {
     env.loosened.add(was);
-    await copyWithSha1(p, p, metaOf(r), { tempDir: diskTempDir(env.ctx.root), fs });
     return;
   }
   if (isRoot) fs.chownSync(p, r.uid, r.gid);

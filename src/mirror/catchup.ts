@@ -2,6 +2,7 @@ import { Executor, type ApplierFactory, type ExecutorContext } from '../apply/ex
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
+import { sameModeOwner } from '../plan/entry.js';
 import { differencesSince } from '../catalog/changes.js';
 
 export interface CatchUpResult {
@@ -41,8 +42,10 @@ export async function catchUp(
   const changed = s.copyGeneration < volumeGeneration ? differencesSince(s.disk, s.host, volume, s.copyGeneration) : null;
   const { mine: onDisk, theirs: wanted } = changed ?? s.disk.differences(s.host, volume);
   const differing = new Set(onDisk.map((d) => d.path));
-  const storedElsewhere = (size: number, sha1: string) =>
-    s.disk.findContent(size, sha1).find((e) => e.volume === volume && !differing.has(e.path));
+  const storedElsewhere = (size: number, sha1: string, like: CatalogEntry) => {
+    const found = s.disk.findContent(size, sha1).filter((e) => e.volume === volume && !differing.has(e.path));
+    return found.find((e) => sameModeOwner(e, like)) ?? found[0];
+  };
   const ops = planCatchUp(onDisk, wanted, storedElsewhere);
   // Parity names and verify times are facts of each physical copy: the host follows the mounted one.
   const hostRow = new Map(wanted.map((w) => [w.path, w]));

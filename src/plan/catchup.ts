@@ -21,6 +21,8 @@ export function recordOf(e: CatalogEntry): FileRecord {
   };
 }
 
+const classOf = (e: { mode: number; uid: number; gid: number }) => `${e.mode & 0o7777}:${e.uid}:${e.gid}`;
+
 const contentKey = (e: CatalogEntry) => (e.kind === 'file' && e.sha1 !== null ? `${e.size}:${e.sha1}` : null);
 
 function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
@@ -45,7 +47,7 @@ function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
 export function planCatchUp(
   onDisk: CatalogEntry[],
   wanted: CatalogEntry[],
-  storedElsewhere: (size: number, sha1: string) => CatalogEntry | undefined = () => undefined,
+  storedElsewhere: (size: number, sha1: string, like: CatalogEntry) => CatalogEntry | undefined = () => undefined,
 ): Operation[] {
   const have = new Map(onDisk.map((e) => [e.path, e]));
   const want = new Map(wanted.map((e) => [e.path, e]));
@@ -70,10 +72,18 @@ export function planCatchUp(
   }
 
   const ops: Operation[] = [];
-  const present = new Map<string, CatalogEntry>(); // content -> where it stands once moves are done
+  // content -> where it stands once moves are done; and by content and the mode and owner that
+  // name will have, so that a link joins names that may share an inode (SPEC §3)
+  const present = new Map<string, CatalogEntry>();
+  const presentAlike = new Map<string, CatalogEntry>();
+  const stands = (k: string, at: CatalogEntry, like: CatalogEntry) => {
+    if (!present.has(k)) present.set(k, at);
+    const c = `${k}|${classOf(like)}`;
+    if (!presentAlike.has(c)) presentAlike.set(c, at);
+  };
   for (const d of kept) {
     const k = contentKey(d);
-    if (k !== null && !present.has(k)) present.set(k, d);
+    if (k !== null) stands(k, d, want.get(d.path)!);
   }
   const moves: Array<{ d: CatalogEntry; w: CatalogEntry }> = [];
   const movedAway = new Set<string>();
@@ -94,10 +104,14 @@ export function planCatchUp(
     const final = step.to === m.w.path;
     if (!final) at.set(step.to, m);
     ops.push({ type: 'rename', from: { ...m.d, path: step.from }, to: step.to, record: final ? recordOf(m.w) : null });
-    if (final) {
-      const k = contentKey(m.w)!;
-      if (!present.has(k)) present.set(k, { ...m.d, path: m.w.path });
-    }
+    if (final) stands(contentKey(m.w)!, { ...m.d, path: m.w.path }, m.w);
+  }
+  // Metadata of names kept in place before any link: a link then joins an inode that already has
+  // the mode and owner it will keep.
+  for (const d of kept) {
+    const w = want.get(d.path)!;
+    const same = w.mtimeSec === d.mtimeSec && w.mtimeNsec === d.mtimeNsec && w.mode === d.mode && w.uid === d.uid && w.gid === d.gid;
+    if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha1: w.sha1, touchDisk: !same });
   }
   for (const w of needed) {
     if (filled.has(w.path)) continue;
@@ -109,15 +123,14 @@ export function planCatchUp(
       continue;
     }
     const k = contentKey(w);
-    const from = k === null ? undefined : (present.get(k) ?? storedElsewhere(w.size, w.sha1!));
+    if (k === null) continue;
+    // Content held only under another mode or owner is linked all the same: the executor then gives
+    // this name an inode of its own (apply/loosened.ts), copied on the disk, not from the data path.
+    const from = presentAlike.get(`${k}|${classOf(w)}`) ?? storedElsewhere(w.size, w.sha1!, w) ?? present.get(k);
     if (!from) continue;
     ops.push({ type: 'link', record: recordOf(w), from, replaces, why: 'linked' });
     filled.add(w.path);
-  }
-  for (const d of kept) {
-    const w = want.get(d.path)!;
-    const same = w.mtimeSec === d.mtimeSec && w.mtimeNsec === d.mtimeNsec && w.mode === d.mode && w.uid === d.uid && w.gid === d.gid;
-    if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha1: w.sha1, touchDisk: !same });
+    stands(k, { ...from, path: w.path }, w);
   }
   // Removals last: a removed name may still have been a link's source above. A path that was
   // overwritten by a move or link is already gone.

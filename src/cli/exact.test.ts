@@ -1,0 +1,112 @@
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { blaine, isRoot, scratchDir } from '../../test/helpers.js';
+
+/**
+ * Issue 25, defects 1 and 2: after an apply or a twin's catch-up every name on the disk has the
+ * catalog's mode and owner, and names share an inode only where both are equal (SPEC §3, §5).
+ */
+const o = ['--reserve', '0', '--no-parity', '-q'];
+
+function setup(t: { after: (fn: () => void) => void }) {
+  const base = scratchDir(t, 'blaine-exact-');
+  const lib = path.join(base, 'lib');
+  const db = path.join(base, 'host', 'cat.sqlite');
+  fs.mkdirSync(lib, { recursive: true });
+  const run = (...args: string[]) => {
+    const r = blaine([...args, '--db', db]);
+    assert.equal(r.status, 0, `${args.join(' ')}: ${r.stderr}`);
+    return r;
+  };
+  const disk = (name: string) => {
+    fs.mkdirSync(path.join(base, name), { recursive: true });
+    return path.join(base, name);
+  };
+  const stored = (d: string, rel: string) => fs.statSync(path.join(d, lib, rel));
+  const verify = (d: string) => {
+    const r = blaine(['verify', '--dest', d, '--checksum', '--db', db]);
+    assert.equal(r.status, 0, `verify ${d}:\n${r.stdout}${r.stderr}`);
+  };
+  fs.writeFileSync(path.join(lib, 'a.bin'), crypto.randomBytes(50_000));
+  return { base, lib, db, run, disk, stored, verify };
+}
+
+for (const order of ['chmod then ln', 'ln then chmod']) {
+  test(`apply gives a new hardlink the new mode (${order})`, (t) => {
+    const { lib, run, disk, stored, verify } = setup(t);
+    const [A, C] = [disk('A'), disk('C')];
+    run('backup', '--dest', A, '--init', '--label', 'A', ...o, lib);
+    run('backup', '--dest', C, '--init', '--label', 'C', ...o, lib);
+    const a = path.join(lib, 'a.bin');
+    if (order === 'chmod then ln') {
+      fs.chmodSync(a, 0o600);
+      fs.linkSync(a, path.join(lib, 'link.bin'));
+    } else {
+      fs.linkSync(a, path.join(lib, 'link.bin'));
+      fs.chmodSync(a, 0o600);
+    }
+    run('backup', '--dest', C, '--clean', ...o, lib);
+    run('apply', '--dest', A);
+    const [sa, sl] = [stored(A, 'a.bin'), stored(A, 'link.bin')];
+    assert.equal(sa.mode & 0o7777, 0o600);
+    assert.equal(sl.mode & 0o7777, 0o600, 'the new hardlink has the new mode');
+    assert.equal(sl.ino, sa.ino, 'the hardlink group stays one inode');
+    verify(A);
+  });
+}
+
+test('apply of a chmod on a stored hardlink pair changes the inode, not the pairing', (t) => {
+  const { lib, run, disk, stored, verify } = setup(t);
+  const [A, C] = [disk('A'), disk('C')];
+  const a = path.join(lib, 'a.bin');
+  fs.linkSync(a, path.join(lib, 'b.bin'));
+  fs.writeFileSync(path.join(lib, 'c.bin'), fs.readFileSync(a));
+  run('backup', '--dest', A, '--init', '--label', 'A', ...o, lib);
+  run('backup', '--dest', C, '--init', '--label', 'C', ...o, lib);
+  assert.equal(stored(A, 'c.bin').ino, stored(A, 'a.bin').ino, 'equal content, mode and owner: stored once');
+  fs.chmodSync(a, 0o640);
+  run('backup', '--dest', C, '--clean', ...o, lib);
+  run('apply', '--dest', A);
+  assert.equal(stored(A, 'a.bin').mode & 0o7777, 0o640);
+  assert.equal(stored(A, 'b.bin').ino, stored(A, 'a.bin').ino, 'the pair stays linked');
+  assert.notEqual(stored(A, 'c.bin').ino, stored(A, 'a.bin').ino, 'the name whose mode did not change is split off');
+  assert.equal(stored(A, 'c.bin').mode & 0o7777, 0o644 & ~process.umask());
+  verify(A);
+});
+
+test("a twin's catch-up stores a duplicate with another mode apart", (t) => {
+  const { lib, run, disk, stored, verify } = setup(t);
+  const [C, C2] = [disk('C'), disk('C2')];
+  run('backup', '--dest', C, '--init', '--label', 'C', ...o, lib);
+  run('clone', '--dest', C, '--to', C2, '--label', "C'");
+  const dup = path.join(lib, 'dup.bin');
+  fs.copyFileSync(path.join(lib, 'a.bin'), dup);
+  fs.chmodSync(dup, 0o600);
+  run('backup', '--dest', C, '--clean', ...o, lib);
+  run('backup', '--dest', C2, '--clean', ...o, lib);
+  for (const d of [C, C2]) {
+    assert.equal(stored(d, 'dup.bin').mode & 0o7777, 0o600, d);
+    assert.notEqual(stored(d, 'dup.bin').ino, stored(d, 'a.bin').ino, `${d}: another mode, another inode`);
+    verify(d);
+  }
+});
+
+test("a twin's catch-up stores a duplicate with another owner apart", { skip: isRoot ? false : 'needs root to chown' }, (t) => {
+  const { lib, run, disk, stored, verify } = setup(t);
+  const [C, C2] = [disk('C'), disk('C2')];
+  run('backup', '--dest', C, '--init', '--label', 'C', ...o, lib);
+  run('clone', '--dest', C, '--to', C2, '--label', "C'");
+  const dup = path.join(lib, 'dup.bin');
+  fs.copyFileSync(path.join(lib, 'a.bin'), dup);
+  fs.chownSync(dup, 1234, 1234);
+  run('backup', '--dest', C, '--clean', ...o, lib);
+  run('backup', '--dest', C2, '--clean', ...o, lib);
+  for (const d of [C, C2]) {
+    assert.equal(stored(d, 'dup.bin').uid, 1234, d);
+    assert.notEqual(stored(d, 'dup.bin').ino, stored(d, 'a.bin').ino, `${d}: another owner, another inode`);
+    verify(d);
+  }
+});
