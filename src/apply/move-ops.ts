@@ -118,7 +118,10 @@ export function applyDefer(env: Pick<ApplyEnv, 'ctx' | 'batch' | 'result'>, op: 
   // In the same transaction as the queued action, so no crash leaves an action the copy is not
   // behind on; first, so that the rows written carry the new generation.
   env.batch.otherVolume(op.volume);
-  host.defer(op.volume, op.action, op.path, op.target);
+  // Which run queued it, for the rule that a DELETE waits for every copy of this volume to hold
+  // that run's state (plan/held.ts); a removal the user asked for does not wait.
+  const gen = env.ctx.userRemoval ? null : (host.volume(env.ctx.volume)?.generation ?? null);
+  host.defer(op.volume, op.action, op.path, op.target, { by: env.ctx.volume, gen });
   if (op.action === 'DELETE') host.remove(op.volume, op.path);
   else if (op.action === 'RENAME') {
     host.remove(op.volume, op.path);

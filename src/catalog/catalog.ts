@@ -340,8 +340,9 @@ export class Catalog {
     return (volume === undefined ? this.stmts.allDeferred.all() : this.stmts.deferred.all(volume)) as DeferredRow[];
   }
 
-  defer(volume: string, action: DeferredAction, p: string, target: string | null): void {
-    this.stmts.addDeferred.run(volume, action, p, target, new Date().toISOString());
+  /** `queued`: the volume whose run queues it and that volume's generation now (plan/held.ts). */
+  defer(volume: string, action: DeferredAction, p: string, target: string | null, queued?: { by: string; gen: number | null }): void {
+    this.stmts.addDeferred.run(volume, action, p, target, new Date().toISOString(), queued?.by ?? null, queued?.gen ?? null);
   }
 
   dropDeferred(id: number): void {

@@ -110,3 +110,75 @@ test("a twin's catch-up stores a duplicate with another owner apart", { skip: is
     verify(d);
   }
 });
+
+/** `pending --json` of one host catalog. */
+function pendingOf(db: string): Array<{ label: string; action: string; path: string; held: boolean; reason: string | null; until: string | null }> {
+  const r = blaine(['pending', '--json', '--db', db]);
+  assert.equal(r.status, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+const sha = (file: string) => crypto.createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+
+test("a stored disk's mid-week visit holds the DELETE of an edited file's old version until the offsite twin has caught up", (t) => {
+  const { base, lib, db, run, disk, verify } = setup(t);
+  const [A, C, C2] = [disk('A'), disk('C'), disk('C2')];
+  const f = path.join(lib, 'f.bin');
+  fs.writeFileSync(f, crypto.randomBytes(40_000));
+  fs.rmSync(path.join(lib, 'a.bin'));
+  run('backup', '--dest', A, '--init', '--label', 'A', ...o, lib);
+  fs.writeFileSync(path.join(lib, 'g.bin'), crypto.randomBytes(30_000));
+  run('backup', '--dest', C, '--init', '--label', 'C', ...o, lib);
+  run('clone', '--dest', C, '--to', C2, '--label', "C'");
+  // C goes offsite; f.bin is edited and backed up onto C': the old version's DELETE is queued for A.
+  const old = sha(f);
+  fs.writeFileSync(f, crypto.randomBytes(40_000));
+  run('backup', '--dest', C2, '--clean', ...o, lib);
+  const queued = pendingOf(db);
+  assert.equal(queued.length, 1);
+  assert.equal(queued[0]!.action, 'DELETE');
+  assert.equal(queued[0]!.held, true, 'held while C lacks the run that queued it');
+  assert.match(queued[0]!.reason!, /"C"/);
+  assert.match(queued[0]!.until!, /"C"/);
+  // A comes back for a day: the DELETE waits, the old version stays on A, the disk verifies clean.
+  const visit = blaine(['apply', '--dest', A, '--db', db, '--json']);
+  assert.equal(visit.status, 0, visit.stderr);
+  assert.deepEqual(JSON.parse(visit.stdout), { applied: 0, changed: 0, lacking: 0, held: 1 });
+  assert.equal(sha(path.join(A, f)), old, "the old version is still on A after A's visit");
+  verify(A);
+  const disks = JSON.parse(blaine(['disks', '--json', '--db', db]).stdout) as Array<{ label: string; pending: number; held: number }>;
+  assert.deepEqual(disks.filter((d) => d.label === 'A').map((d) => [d.pending, d.held]), [[1, 1]]);
+  // The host, the library and C' are lost: a catalog rebuilt from C still finds the old f.bin on A.
+  const db2 = path.join(base, 'host2', 'cat.sqlite');
+  const rebuilt = blaine(['rebuild-catalog', '--dest', C, '--db', db2]);
+  assert.equal(rebuilt.status, 0, rebuilt.stderr);
+  const listed = JSON.parse(blaine(['list', '--json', '--db', db2, f]).stdout) as Array<{ label: string; sha256?: string; sha1?: string }>;
+  assert.deepEqual(listed.map((l) => l.label), ['A']);
+  assert.equal(sha(path.join(A, f)), old, 'A holds the content the rebuilt catalog names');
+  // A catalog rebuilt from C' (whose snapshot holds the queue) keeps the hold and its reason.
+  const db3 = path.join(base, 'host3', 'cat.sqlite');
+  assert.equal(blaine(['rebuild-catalog', '--dest', C2, '--db', db3]).status, 0);
+  assert.deepEqual(pendingOf(db3).map((q) => [q.action, q.held]), [['DELETE', true]]);
+  // C comes back and is caught up: the next visit of A applies the DELETE.
+  run('backup', '--dest', C, '--clean', ...o, lib);
+  assert.deepEqual(pendingOf(db).map((q) => [q.action, q.held]), [['DELETE', false]]);
+  run('apply', '--dest', A);
+  assert.equal(fs.existsSync(path.join(A, f)), false, 'applied once both copies hold the new version');
+  assert.deepEqual(pendingOf(db), []);
+  verify(A);
+});
+
+test('a DELETE queued by a volume without a twin is not held', (t) => {
+  const { lib, db, run, disk, verify } = setup(t);
+  const [A, C] = [disk('A'), disk('C')];
+  run('backup', '--dest', A, '--init', '--label', 'A', ...o, lib);
+  fs.writeFileSync(path.join(lib, 'g.bin'), crypto.randomBytes(30_000));
+  run('backup', '--dest', C, '--init', '--label', 'C', ...o, lib);
+  fs.writeFileSync(path.join(lib, 'a.bin'), crypto.randomBytes(40_000));
+  run('backup', '--dest', C, '--clean', ...o, lib);
+  assert.deepEqual(pendingOf(db).map((q) => [q.action, q.held]), [['DELETE', false]]);
+  run('apply', '--dest', A);
+  assert.equal(fs.existsSync(path.join(A, lib, 'a.bin')), false);
+  assert.deepEqual(pendingOf(db), []);
+  verify(A);
+});

@@ -3,13 +3,16 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import type { DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
 import { sameModeOwner } from '../plan/entry.js';
-import { differencesSince } from '../catalog/changes.js';
+import { differencesSince, sameEntry } from '../catalog/changes.js';
+import { withHolds, type Hold } from '../plan/held.js';
 
 export interface CatchUpResult {
   changed: number;
   /** Deferred actions that are now reflected on the disk and were dropped from the queue. */
   applied: number;
   stopped: null | 'disk-full' | 'interrupted';
+  /** DELETEs left queued, and their files on the disk, by the rule of SPEC §8 (plan/held.ts). */
+  held: Array<{ path: string } & Hold>;
   /** Host rows of files the volume holds that this copy still lacks after catching up (the backup copies them). */
   lacking: CatalogEntry[];
 }
@@ -41,12 +44,35 @@ export async function catchUp(
   const volumeGeneration = s.generationBefore ?? s.host.volume(volume)?.generation ?? 0;
   const changed = s.copyGeneration < volumeGeneration ? differencesSince(s.disk, s.host, volume, s.copyGeneration) : null;
   const { mine: onDisk, theirs: wanted } = changed ?? s.disk.differences(s.host, volume);
+  // Queued actions name paths the comparison must see whatever the generations say: a DELETE held
+  // on an earlier visit left its file and row on this copy, older than the copy's generation.
+  const queued = s.host.deferred(volume);
+  const seen = new Set(onDisk.map((d) => d.path));
+  const seenWanted = new Set(wanted.map((w) => w.path));
+  for (const q of queued) {
+    for (const p of q.target === null ? [q.path] : [q.path, q.target]) {
+      const d = s.disk.get(volume, p);
+      const w = s.host.get(volume, p);
+      if (d && w && sameEntry(d, w)) continue;
+      if (d && !seen.has(p)) {
+        seen.add(p);
+        onDisk.push(d);
+      }
+      if (w && !seenWanted.has(p)) {
+        seenWanted.add(p);
+        wanted.push(w);
+      }
+    }
+  }
+  const labels = new Map(s.host.volumes().map((v) => [v.uuid, v.label]));
+  const holds = withHolds(queued, s.host.copies(), labels).filter((h) => h.hold !== null);
+  const held = new Set(holds.map((h) => h.q.path));
   const differing = new Set(onDisk.map((d) => d.path));
   const storedElsewhere = (size: number, sha1: string, like: CatalogEntry) => {
     const found = s.disk.findContent(size, sha1).filter((e) => e.volume === volume && !differing.has(e.path));
     return found.find((e) => sameModeOwner(e, like)) ?? found[0];
   };
-  const ops = planCatchUp(onDisk, wanted, storedElsewhere);
+  const ops = planCatchUp(onDisk, wanted, storedElsewhere, held);
   // Parity names and verify times are facts of each physical copy: the host follows the mounted one.
   const hostRow = new Map(wanted.map((w) => [w.path, w]));
   s.host.transaction(() => {
@@ -57,18 +83,20 @@ export async function catchUp(
       }
     }
   });
-  const queued = s.host.deferred(volume);
   const ex = makeApplier(ctx);
   const result = await ex.run(ops);
   const stopped = result.stopped?.reason ?? null;
+  const heldIds = new Set(holds.map((h) => h.q.id));
+  const done = queued.filter((q) => !heldIds.has(q.id));
   if (!stopped) {
-    s.host.transaction(() => queued.forEach((q) => s.host.dropDeferred(q.id)));
+    s.host.transaction(() => done.forEach((q) => s.host.dropDeferred(q.id)));
     s.caughtUp = true;
   }
   // Rows of the volume the copy lacks stay in the host catalog: the other copy still holds them.
   return {
     changed: result.done,
-    applied: stopped ? 0 : queued.length,
+    applied: stopped ? 0 : done.length,
+    held: holds.map((h) => ({ path: h.q.path, ...h.hold! })),
     stopped,
     lacking: wanted.filter((w) => s.disk.get(volume, w.path) === undefined),
   };

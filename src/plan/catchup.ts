@@ -43,11 +43,16 @@ function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
  * `onDisk` and `wanted` may be just the rows in which the two catalogs differ (Catalog.differences):
  * rows alike on both sides need nothing, and `storedElsewhere` then finds content the copy holds
  * under one of those, for a link.
+ *
+ * `held` are paths whose queued DELETE must wait (plan/held.ts, SPEC §8): the file the copy holds
+ * there stays, with its row, and is neither moved nor overwritten; content the volume wants at such
+ * a path stays wherever the copy holds it now, until a later catch-up can put it in place.
  */
 export function planCatchUp(
   onDisk: CatalogEntry[],
   wanted: CatalogEntry[],
   storedElsewhere: (size: number, sha1: string, like: CatalogEntry) => CatalogEntry | undefined = () => undefined,
+  held: ReadonlySet<string> = new Set(),
 ): Operation[] {
   const have = new Map(onDisk.map((e) => [e.path, e]));
   const want = new Map(wanted.map((e) => [e.path, e]));
@@ -56,10 +61,17 @@ export function planCatchUp(
   for (const d of [...onDisk].sort(byPath)) {
     const w = want.get(d.path);
     if (w && sameContent(d, w)) kept.push(d);
-    else displaced.push(d);
+    else if (!held.has(d.path)) displaced.push(d);
   }
+  // Content wanted at a path a held file occupies waits where it is (never removed below).
+  const waiting = new Set<string>();
   const needed = [...wanted].sort(byPath).filter((w) => {
     const d = have.get(w.path);
+    if (d && held.has(d.path) && !sameContent(d, w)) {
+      const k = contentKey(w);
+      if (k !== null) waiting.add(k);
+      return false;
+    }
     return !d || !sameContent(d, w);
   });
   const lacking = new Map<string, CatalogEntry[]>();
@@ -136,6 +148,8 @@ export function planCatchUp(
   // overwritten by a move or link is already gone.
   for (const d of displaced) {
     if (movedAway.has(d.path) || filled.has(d.path)) continue;
+    const k = contentKey(d);
+    if (k !== null && waiting.has(k)) continue;
     ops.push({ type: 'delete', entry: d, why: 'removed' });
   }
   return ops;

@@ -88,7 +88,7 @@ function volumeCard(v: ShelfVolume, index: number, shelf: Shelf): string {
   const pending =
     p.total === 0
       ? '<span class="ok">no pending actions</span>'
-      : `<span class="warn">${p.total} pending action(s)</span> (${p.RENAME} rename, ${p.LINK} link, ${p.DELETE} delete)`;
+      : `<span class="warn">${p.total} pending action(s)</span> (${p.RENAME} rename, ${p.LINK} link, ${p.DELETE} delete${p.held > 0 ? `, ${p.held} delete(s) held until a mirror copy catches up` : ''})`;
   return (
     `<section class="volume" data-volume="${escapeHtml(v.volume)}">` +
     `<h2><span class="swatch" style="background:${color}"></span>${escapeHtml(v.label)}` +
