@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { main } from '../src/cli/main.js';
-import { holdOf } from '../src/plan/held.js';
+import { heldOnDisk } from '../src/plan/held.js';
 import type { CopyRow, DeferredRow } from '../src/catalog/rows.js';
 import { isRoot } from './helpers.js';
 
@@ -97,10 +97,10 @@ function heldPaths(dbFile: string, volume: string): Set<string> {
   const db = new Database(dbFile, { readonly: true });
   try {
     const queue = db
-      .prepare('SELECT id, volume, action, path, target, created, queued_by AS queuedBy, queued_gen AS queuedGen FROM deferred WHERE volume = ?')
+      .prepare('SELECT id, volume, action, path, target, created, queued_by AS queuedBy, queued_gen AS queuedGen FROM deferred WHERE volume = ? ORDER BY id')
       .all(volume) as DeferredRow[];
-    const copies = (db.prepare('SELECT copy, volume, label, generation FROM copies').all() as CopyRow[]);
-    return new Set(queue.filter((q) => holdOf(q, copies, new Map()) !== null).map((q) => q.path));
+    const copies = db.prepare('SELECT copy, volume, label, generation FROM copies').all() as CopyRow[];
+    return heldOnDisk(queue, copies, new Map()).paths;
   } finally {
     db.close();
   }
@@ -264,7 +264,10 @@ export async function simulateRotation(o: SimOptions): Promise<{ commands: numbe
   // The library: a few folders of small files, some hardlinked, a symlink.
   const dirs = ['d1', 'd2', 'd3/sub'];
   let counter = 0;
-  const newName = (dir = r.pick(dirs)) => path.join(lib, dir, `f${counter++}.bin`);
+  const newName = (dir = r.pick(dirs)) => {
+    fs.mkdirSync(path.join(lib, dir), { recursive: true });
+    return path.join(lib, dir, `f${counter++}.bin`);
+  };
   const files = () => listFiles(lib);
   const writeNew = (p: string, bytes = 1 + r.int(20_000)) => {
     fs.mkdirSync(path.dirname(p), { recursive: true });

@@ -49,6 +49,9 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
   env.batch.drop(from);
   env.batch.put(moved);
   if (r) {
+    // A name moved into place may join names of equal content, mode and owner that sit on another
+    // inode (a copy caught up from separate inodes): the end of the run puts them on one.
+    env.loosened.add(moved);
     try {
       matchModeOwner(env, dest, from, r);
       if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);

@@ -4,7 +4,7 @@ import type { DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
 import { sameModeOwner } from '../plan/entry.js';
 import { differencesSince, sameEntry } from '../catalog/changes.js';
-import { withHolds, type Hold } from '../plan/held.js';
+import { heldOnDisk, type Hold } from '../plan/held.js';
 
 export interface CatchUpResult {
   changed: number;
@@ -65,8 +65,14 @@ export async function catchUp(
     }
   }
   const labels = new Map(s.host.volumes().map((v) => [v.uuid, v.label]));
-  const holds = withHolds(queued, s.host.copies(), labels).filter((h) => h.hold !== null);
-  const held = new Set(holds.map((h) => h.q.path));
+  const { ids: heldIds, paths: held, holds } = heldOnDisk(queued, s.host.copies(), labels);
+  for (const p of held) {
+    const d = s.disk.get(volume, p);
+    if (d && !seen.has(p)) {
+      seen.add(p);
+      onDisk.push(d);
+    }
+  }
   const differing = new Set(onDisk.map((d) => d.path));
   const storedElsewhere = (size: number, sha1: string, like: CatalogEntry) => {
     const found = s.disk.findContent(size, sha1).filter((e) => e.volume === volume && !differing.has(e.path));
@@ -86,7 +92,6 @@ export async function catchUp(
   const ex = makeApplier(ctx);
   const result = await ex.run(ops);
   const stopped = result.stopped?.reason ?? null;
-  const heldIds = new Set(holds.map((h) => h.q.id));
   const done = queued.filter((q) => !heldIds.has(q.id));
   if (!stopped) {
     s.host.transaction(() => done.forEach((q) => s.host.dropDeferred(q.id)));
@@ -96,7 +101,7 @@ export async function catchUp(
   return {
     changed: result.done,
     applied: stopped ? 0 : done.length,
-    held: holds.map((h) => ({ path: h.q.path, ...h.hold! })),
+    held: holds.map((h) => ({ path: h.q.path, ...h.hold })),
     stopped,
     lacking: wanted.filter((w) => s.disk.get(volume, w.path) === undefined),
   };

@@ -45,3 +45,36 @@ export function withHolds(
 ): Array<{ q: DeferredRow; hold: Hold | null }> {
   return queue.map((q) => ({ q, hold: holdOf(q, copies, labels) }));
 }
+
+/**
+ * The held actions of one volume's queue and the paths on its disk that keep their files for them.
+ * A held DELETE keeps the content it would remove wherever the disk has it: at its path, or, when
+ * RENAMEs queued before it moved that path (a folder renamed, then a file in it deleted), at the
+ * path those RENAMEs started from. Those RENAMEs wait with it (they stay queued): a later catch-up
+ * still has to find the chain that leads to the file it keeps.
+ */
+export function heldOnDisk(
+  queue: readonly DeferredRow[],
+  copies: readonly CopyRow[],
+  labels: ReadonlyMap<string, string>,
+): { ids: Set<number>; paths: Set<string>; holds: Array<{ q: DeferredRow; hold: Hold }> } {
+  const ids = new Set<number>();
+  const paths = new Set<string>();
+  const holds: Array<{ q: DeferredRow; hold: Hold }> = [];
+  queue.forEach((q, i) => {
+    const hold = holdOf(q, copies, labels);
+    if (!hold) return;
+    holds.push({ q, hold });
+    ids.add(q.id);
+    let p = q.path;
+    paths.add(p);
+    for (let j = i - 1; j >= 0; j--) {
+      const r = queue[j]!;
+      if (r.action !== 'RENAME' || r.target !== p) continue;
+      ids.add(r.id);
+      p = r.path;
+      paths.add(p);
+    }
+  });
+  return { ids, paths, holds };
+}
