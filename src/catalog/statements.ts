@@ -1,8 +1,6 @@
 import type Database from 'better-sqlite3';
 import { ENTRY_COLUMNS, ROW_TEXT } from './rows.js';
 
-const DEFERRED_COLUMNS = 'id, volume, action, path, target, created, queued_by AS queuedBy, queued_gen AS queuedGen';
-
 /**
  * The statements a catalog runs per row, prepared once when it opens: a backup touches every row,
  * so per-call preparation would dominate.
@@ -33,9 +31,9 @@ export function prepareStatements(db: Database.Database) {
     bump: p(`UPDATE volumes SET generation = generation + 1 WHERE uuid = ?`),
     copies: p(`SELECT copy, volume, label, generation, last_sync, free_bytes, files, bytes FROM copies ORDER BY volume, label`),
     upsertCopy: p(`INSERT OR REPLACE INTO copies (copy, volume, label, generation, last_sync, free_bytes, files, bytes) VALUES (?,?,?,?,?,?,?,?)`),
-    deferred: p(`SELECT ${DEFERRED_COLUMNS} FROM deferred WHERE volume = ? ORDER BY id`),
-    allDeferred: p(`SELECT ${DEFERRED_COLUMNS} FROM deferred ORDER BY volume, id`),
-    addDeferred: p(`INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?,?,?,?,?,?,?)`),
+    // SELECT *: a catalog opened read-only may predate queued_by and queued_gen (Catalog.deferred).
+    deferred: p(`SELECT * FROM deferred WHERE volume = ? ORDER BY id`),
+    allDeferred: p(`SELECT * FROM deferred ORDER BY volume, id`),
     dropDeferred: p(`DELETE FROM deferred WHERE id = ?`),
     stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE volume = ?`),
     getMeta: p(`SELECT value FROM meta WHERE key = ?`).pluck(true),

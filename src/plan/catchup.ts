@@ -97,6 +97,11 @@ export function planCatchUp(
     const k = contentKey(d);
     if (k !== null) stands(k, d, want.get(d.path)!);
   }
+  // A held file stays where it is, and what it holds can still be linked to a name the volume wants.
+  for (const d of onDisk) {
+    const k = contentKey(d);
+    if (k !== null && held.has(d.path) && !kept.includes(d)) stands(k, d, d);
+  }
   const moves: Array<{ d: CatalogEntry; w: CatalogEntry }> = [];
   const movedAway = new Set<string>();
   const filled = new Set<string>();

@@ -157,10 +157,13 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
  * can be long, the runs that filled it are few.
  */
 export function heldCounts(host: Catalog, copies: readonly CopyRow[] = host.copies()): Map<string, number> {
+  const out = new Map<string, number>();
+  // A catalog opened read-only may predate the columns: nothing it queued is held.
+  const columns = host.db.prepare(`SELECT name FROM pragma_table_info('deferred')`).pluck(true).all() as string[];
+  if (!columns.includes('queued_gen')) return out;
   const groups = host.db
     .prepare(`SELECT volume, queued_by AS queuedBy, queued_gen AS queuedGen, count(*) AS n FROM deferred WHERE action = 'DELETE' GROUP BY volume, queued_by, queued_gen`)
     .all() as Array<{ volume: string; queuedBy: string | null; queuedGen: number | null; n: number }>;
-  const out = new Map<string, number>();
   for (const g of groups) {
     const row = { id: 0, volume: g.volume, action: 'DELETE' as const, path: '', target: null, created: '', queuedBy: g.queuedBy, queuedGen: g.queuedGen };
     if (holdOf(row, copies, new Map()) !== null) out.set(g.volume, (out.get(g.volume) ?? 0) + g.n);
