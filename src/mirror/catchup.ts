@@ -95,7 +95,10 @@ export async function catchUp(
   const done = queued.filter((q) => !heldIds.has(q.id));
   if (!stopped) {
     s.host.transaction(() => done.forEach((q) => s.host.dropDeferred(q.id)));
-    s.caughtUp = true;
+    // A copy still keeping held files is not yet at its volume's generation: the other copy of a
+    // mirrored volume may apply the DELETE and empty the queue, and this one must then still be
+    // found behind (its catch-up reads the tombstones newer than its generation).
+    s.caughtUp = ![...held].some((p) => s.disk.get(volume, p) !== undefined);
   }
   // Rows of the volume the copy lacks stay in the host catalog: the other copy still holds them.
   return {
