@@ -186,7 +186,7 @@ export class Executor implements Applier {
         this.batch.step();
       }
       // Names of content this run linked, moved, removed or changed, in the shape the catalog says.
-      await env.loosened.settle(env, (p) => this.journal.intend([{ op: 'write', path: p }]));
+      await env.loosened.settle(env, (paths) => this.journal.intend(paths.map((p) => ({ op: 'write', path: p }))));
       // Copies made ahead and never taken (the run stopped) are removed, and their folders.
       await env.ahead.discard();
       // What is copied is committed now, not only once the (slower) parity is done. A part of a

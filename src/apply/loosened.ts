@@ -35,8 +35,8 @@ export class LoosenedNames {
     if (e && e.volume === this.volume && e.kind === 'file' && e.sha1 !== null) this.content.set(`${e.size}:${e.sha1}`, { size: e.size, sha1: e.sha1 });
   }
 
-  /** `intend` journals a name about to be relinked or copied (a write of that path). */
-  async settle(env: ApplyEnv, intend: (p: string) => void = () => {}): Promise<void> {
+  /** `intend` journals names about to be relinked or copied (writes of those paths). */
+  async settle(env: ApplyEnv, intend: (paths: string[]) => void = () => {}): Promise<void> {
     const { ctx } = env;
     for (const { size, sha1 } of this.content.values()) {
       try {
@@ -48,7 +48,7 @@ export class LoosenedNames {
     this.content.clear();
   }
 
-  private async settleContent(env: ApplyEnv, size: number, sha1: string, intend: (p: string) => void): Promise<void> {
+  private async settleContent(env: ApplyEnv, size: number, sha1: string, intend: (paths: string[]) => void): Promise<void> {
     const { ctx, fs } = env;
     const names: Name[] = [];
     for (const e of ctx.disk.findContent(size, sha1)) {
@@ -86,11 +86,12 @@ export class LoosenedNames {
       homes.set(cls, on[0]!);
     }
     // Every other name joins its class's home, or (the first of a class without one) becomes it by a
-    // copy of its own, made under a temporary name and renamed over it.
-    for (const n of names) {
+    // copy of its own, made under a temporary name and renamed over it. All are journalled at once.
+    const moving = names.filter((n) => homes.get(n.cls)?.ino !== n.ino);
+    if (moving.length > 0) intend(moving.map((n) => n.e.path));
+    for (const n of moving) {
       const home = homes.get(n.cls);
       if (home && home.ino === n.ino) continue;
-      intend(n.e.path);
       env.batch.wroteData = true;
       if (home) {
         const tmp = path.join(path.dirname(n.full), tempName(path.basename(n.full)));
