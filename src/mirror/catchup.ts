@@ -45,7 +45,8 @@ export async function catchUp(
   const changed = s.copyGeneration < volumeGeneration ? differencesSince(s.disk, s.host, volume, s.copyGeneration) : null;
   const { mine: onDisk, theirs: wanted } = changed ?? s.disk.differences(s.host, volume);
   // Queued actions name paths the comparison must see whatever the generations say: a DELETE held
-  // on an earlier visit left its file and row on this copy, older than the copy's generation.
+  // on an earlier visit left its file and row on this copy, older than the copy's generation (the
+  // paths a held DELETE keeps are all in the queue: its own and those of the RENAMEs before it).
   const queued = s.host.deferred(volume);
   const seen = new Set(onDisk.map((d) => d.path));
   const seenWanted = new Set(wanted.map((w) => w.path));
@@ -66,13 +67,6 @@ export async function catchUp(
   }
   const labels = new Map(s.host.volumes().map((v) => [v.uuid, v.label]));
   const { ids: heldIds, paths: held, holds } = heldOnDisk(queued, s.host.copies(), labels);
-  for (const p of held) {
-    const d = s.disk.get(volume, p);
-    if (d && !seen.has(p)) {
-      seen.add(p);
-      onDisk.push(d);
-    }
-  }
   const differing = new Set(onDisk.map((d) => d.path));
   const storedElsewhere = (size: number, sha1: string, like: CatalogEntry) => {
     const found = s.disk.findContent(size, sha1).filter((e) => e.volume === volume && !differing.has(e.path));
