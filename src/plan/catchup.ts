@@ -52,10 +52,20 @@ export function planCatchUp(
   onDisk: CatalogEntry[],
   wanted: CatalogEntry[],
   storedElsewhere: (size: number, sha1: string, like: CatalogEntry) => CatalogEntry | undefined = () => undefined,
-  held: ReadonlySet<string> = new Set(),
+  heldPaths: ReadonlySet<string> = new Set(),
 ): Operation[] {
   const have = new Map(onDisk.map((e) => [e.path, e]));
   const want = new Map(wanted.map((e) => [e.path, e]));
+  // A held file whose content the volume still wants (under another name, or already elsewhere on
+  // the copy) loses nothing when it goes: only content found nowhere else is kept back.
+  const wantedContent = new Set(wanted.map(contentKey));
+  const held = new Set(
+    [...heldPaths].filter((p) => {
+      const d = have.get(p);
+      const k = d ? contentKey(d) : null;
+      return !d || k === null || (!wantedContent.has(k) && storedElsewhere(d.size, d.sha1!, d) === undefined);
+    }),
+  );
   const kept: CatalogEntry[] = [];
   const displaced: CatalogEntry[] = [];
   for (const d of [...onDisk].sort(byPath)) {
@@ -63,17 +73,28 @@ export function planCatchUp(
     if (w && sameContent(d, w)) kept.push(d);
     else if (!held.has(d.path)) displaced.push(d);
   }
-  // Content wanted at a path a held file occupies waits where it is (never removed below).
+  // Content wanted at a path a held file occupies waits where it is (never removed below), and so,
+  // in turn, does content wanted at a path where waiting content stands.
   const waiting = new Set<string>();
-  const needed = [...wanted].sort(byPath).filter((w) => {
+  const blocked = new Set(held);
+  let needed = [...wanted].sort(byPath).filter((w) => {
     const d = have.get(w.path);
-    if (d && held.has(d.path) && !sameContent(d, w)) {
-      const k = contentKey(w);
-      if (k !== null) waiting.add(k);
-      return false;
-    }
     return !d || !sameContent(d, w);
   });
+  for (let more = true; more; ) {
+    more = false;
+    needed = needed.filter((w) => {
+      const d = have.get(w.path);
+      if (!d || !blocked.has(d.path)) return true;
+      const k = contentKey(w);
+      if (k !== null && !waiting.has(k)) {
+        waiting.add(k);
+        for (const x of displaced) if (contentKey(x) === k) blocked.add(x.path);
+        more = true;
+      }
+      return false;
+    });
+  }
   const lacking = new Map<string, CatalogEntry[]>();
   for (const w of needed) {
     const k = contentKey(w);
