@@ -149,8 +149,11 @@ export function assertDiskExact(disk: string, db: string): void {
   const where = `on ${path.basename(disk)}`;
   const own = readRows(path.join(disk, '.blaine', 'catalog.sqlite'), volume);
   const held = heldPaths(db, volume);
-  assertDiskHolds(disk, own, where, held);
   const host = readRows(db, volume);
+  // With holds, rows the host does not have alike are the past: held files and content waiting.
+  const now = new Set(host.map((r) => JSON.stringify(r)));
+  const past = new Set(held.size === 0 ? [] : own.filter((r) => !now.has(JSON.stringify(r))).map((r) => r.path));
+  assertDiskHolds(disk, own, where, past);
   if (held.size === 0) {
     assert.deepEqual(own, host, `the catalog ${where} differs from the host's rows for its volume`);
     return;
@@ -179,7 +182,7 @@ function entryOf(r: HostRow, volume: string): CatalogEntry {
 }
 
 /** The disk holds exactly the rows given: nothing missing, nothing more, every name as its row says. */
-function assertDiskHolds(disk: string, want: HostRow[], where: string, held: ReadonlySet<string>): void {
+function assertDiskHolds(disk: string, want: HostRow[], where: string, past: ReadonlySet<string>): void {
   const names = diskNames(disk);
   const byIno = new Map<bigint, HostRow[]>();
   for (const w of want) {
@@ -207,10 +210,10 @@ function assertDiskHolds(disk: string, want: HostRow[], where: string, held: Rea
       assert.equal(st.mtimeNs, BigInt(w.mtime_s) * 1_000_000_000n + BigInt(w.mtime_ns), `${w.path}: mtime ${where} (inode ${ino})`);
     }
   }
-  // One source inode, one disk inode: the data disk's hardlinks are hardlinks on the archive. A held
-  // file's row is the past (its source inode may have other names with other metadata now).
+  // One source inode, one disk inode: the data disk's hardlinks are hardlinks on the archive. A row
+  // of the past (held, waiting) may name a source inode whose names have other metadata now.
   const source = new Map<string, HostRow[]>();
-  for (const w of want) if (w.kind === 'file' && w.inode && !held.has(w.path)) source.set(w.inode, [...(source.get(w.inode) ?? []), w]);
+  for (const w of want) if (w.kind === 'file' && w.inode && !past.has(w.path)) source.set(w.inode, [...(source.get(w.inode) ?? []), w]);
   for (const group of source.values()) {
     const inodes = new Set(group.map((w) => names.get(w.path)!.ino));
     assert.equal(inodes.size, 1, `${group.map((w) => w.path).join(', ')} are one inode on the data disk but not ${where}`);
