@@ -13,6 +13,8 @@ export interface ExecutorContext {
    * up) the failure ends the run.
    */
   skipFailures?: boolean;
+  /** `blaine remove`: the DELETEs it queues are the user's wish and never wait (plan/held.ts). */
+  userRemoval?: boolean;
   volume: string;
   host: Catalog;
   disk: Catalog;

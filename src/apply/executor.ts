@@ -190,7 +190,8 @@ export class Executor implements Applier {
         this.ctx.progress?.(i + 1, ops.length, this.result.bytesCopied, ops[i + 1]);
         this.batch.step();
       }
-      env.loosened.settle(this.ctx, env.fs, this.batch);
+      // Names of content this run linked, moved, removed or changed, in the shape the catalog says.
+      await env.loosened.settle(env, (paths) => this.journal.intend(paths.map((p) => ({ op: 'write', path: p }))));
       // Copies made ahead and never taken (the run stopped) are removed, and their folders.
       await env.ahead.discard();
       // What is copied is committed now, not only once the (slower) parity is done. A part of a

@@ -1,14 +1,38 @@
+import path from 'node:path';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { setTimes } from '../fsx/copy.js';
-import { onDisk } from '../archive/layout.js';
-import type { Fsx } from '../fsx/fsx.js';
+import { copyWithSha1, mtimeMatches, setTimes } from '../fsx/copy.js';
+import { isRoot, type Fsx } from '../fsx/fsx.js';
+import { tempName } from '../fsx/temp.js';
+import { diskTempDir, onDisk } from '../archive/layout.js';
 import type { CatalogBatch } from './batch.js';
 import type { ExecutorContext } from './env.js';
 
+/** What settling needs of the run (a part of apply-env.ts's ApplyEnv, which knows this class). */
+interface SettleEnv {
+  readonly ctx: ExecutorContext;
+  readonly fs: Fsx;
+  readonly batch: CatalogBatch;
+}
+
+/** The mode and owner that names stored as one inode must share (SPEC §3), as one key. */
+const classOf = (x: { mode: number; uid: number; gid: number }) => `${x.mode & 0o7777}:${x.uid}:${x.gid}`;
+
+interface Name {
+  e: CatalogEntry;
+  full: string;
+  ino: number;
+  cls: string;
+}
+
 /**
- * Content whose stored inode lost a name in this run. A name left alone on an inode it shared keeps
- * the mtime the inode had, which may be another name's: the disk then disagrees with its catalog
- * (verify's `mtime`). At the end of the run each such name gets its own.
+ * Content whose stored names changed in this run: linked, moved, removed, or given another mode or
+ * owner. At the end of the run the names of each such content are put in the shape the catalog
+ * describes (SPEC §3, §5 "after every apply and every catch-up"), whatever order the operations came
+ * in: names with equal mode and owner share one inode, names with another mode or owner have their
+ * own (a chmod of one name must not change another), each inode has its names' mode and owner, and a
+ * name left alone on an inode gets its own mtime (an inode's mtime is one of its names'). Only the
+ * directory entries and attributes change, never the bytes: a crash half-way leaves every name with
+ * its content, and a rerun that touches the content again finishes the job.
  */
 export class LoosenedNames {
   private readonly content = new Map<string, { size: number; sha1: string }>();
@@ -19,30 +43,92 @@ export class LoosenedNames {
     if (e && e.volume === this.volume && e.kind === 'file' && e.sha1 !== null) this.content.set(`${e.size}:${e.sha1}`, { size: e.size, sha1: e.sha1 });
   }
 
-  settle(ctx: ExecutorContext, fs: Fsx, batch: CatalogBatch): void {
+  /** `intend` journals names about to be relinked or copied (writes of those paths). */
+  async settle(env: SettleEnv, intend: (paths: string[]) => void = () => {}): Promise<void> {
+    const { ctx } = env;
     for (const { size, sha1 } of this.content.values()) {
-      const byInode = new Map<number, CatalogEntry[]>();
-      for (const e of ctx.disk.findContent(size, sha1)) {
-        if (e.volume !== ctx.volume || e.kind !== 'file') continue;
-        let ino: number;
-        try {
-          ino = fs.lstatSync(onDisk(ctx.root, e.path)).ino;
-        } catch {
-          continue;
-        }
-        byInode.set(ino, [...(byInode.get(ino) ?? []), e]);
-      }
-      for (const names of byInode.values()) {
-        if (names.length !== 1) continue;
-        const e = names[0]!;
-        try {
-          setTimes(onDisk(ctx.root, e.path), e.mtimeSec, e.mtimeNsec, fs);
-          batch.wroteData = true;
-        } catch (err) {
-          ctx.warn(`cannot set the mtime of ${e.path} on the disk: ${(err as Error).message}`);
-        }
+      try {
+        await this.settleContent(env, size, sha1, intend);
+      } catch (err) {
+        ctx.warn(`cannot put the names of one stored file (${size} bytes) in order on the disk: ${(err as Error).message}`);
       }
     }
     this.content.clear();
+  }
+
+  private async settleContent(env: SettleEnv, size: number, sha1: string, intend: (paths: string[]) => void): Promise<void> {
+    const { ctx, fs } = env;
+    const names: Name[] = [];
+    for (const e of ctx.disk.findContent(size, sha1)) {
+      if (e.volume !== ctx.volume || e.kind !== 'file') continue;
+      const full = onDisk(ctx.root, e.path);
+      try {
+        const st = fs.lstatSync(full);
+        if (st.isFile()) names.push({ e, full, ino: st.ino, cls: classOf(e) });
+      } catch {
+        // Missing on the disk: verify reports it, nothing to arrange here.
+      }
+    }
+    if (names.length === 0) return;
+    const byInode = new Map<number, Name[]>();
+    for (const n of names) byInode.set(n.ino, [...(byInode.get(n.ino) ?? []), n]);
+    const stats = new Map([...byInode.keys()].map((ino) => [ino, fs.lstatSync(byInode.get(ino)![0]!.full)]));
+
+    // Each class gets one home inode: first an inode that already has the class's mode and owner
+    // (the one with most names of it), then, for classes still without one, an inode all of whose
+    // names want it (its mode and owner are changed in place).
+    const homes = new Map<string, Name>();
+    const inodes = [...byInode.entries()].sort((a, b) => b[1].length - a[1].length);
+    for (const [ino, on] of inodes) {
+      const cls = classOf(stats.get(ino)!);
+      if (!homes.has(cls) && on.some((n) => n.cls === cls)) homes.set(cls, on.find((n) => n.cls === cls)!);
+    }
+    for (const [ino, on] of inodes) {
+      const cls = on[0]!.cls;
+      if (homes.has(cls) || on.some((n) => n.cls !== cls)) continue;
+      const st = stats.get(ino)!;
+      const e = on[0]!.e;
+      if (isRoot && (st.uid !== e.uid || st.gid !== e.gid)) fs.chownSync(on[0]!.full, e.uid, e.gid);
+      fs.chmodSync(on[0]!.full, e.mode & 0o7777);
+      env.batch.wroteData = true;
+      homes.set(cls, on[0]!);
+    }
+    // Every other name joins its class's home, or (the first of a class without one) becomes it by a
+    // copy of its own, made under a temporary name and renamed over it. All are journalled at once.
+    const moving = names.filter((n) => homes.get(n.cls)?.ino !== n.ino);
+    if (moving.length > 0) intend(moving.map((n) => n.e.path));
+    for (const n of moving) {
+      const home = homes.get(n.cls);
+      if (home && home.ino === n.ino) continue;
+      env.batch.wroteData = true;
+      if (home) {
+        const tmp = path.join(path.dirname(n.full), tempName(path.basename(n.full)));
+        fs.rmSync(tmp, { force: true });
+        fs.linkSync(home.full, tmp);
+        fs.renameSync(tmp, n.full);
+        n.ino = home.ino;
+        ctx.detail(`linked ${n.e.path} to ${home.e.path} (equal content, mode and owner)`);
+        continue;
+      }
+      const e = n.e;
+      await copyWithSha1(n.full, n.full, { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec }, {
+        tempDir: diskTempDir(ctx.root),
+        fs,
+      });
+      n.ino = fs.lstatSync(n.full).ino;
+      homes.set(n.cls, n);
+      ctx.detail(`stored ${e.path} apart (its mode or owner differs from the names it shared an inode with)`);
+    }
+    // A name alone on its inode carries its own mtime.
+    const count = new Map<number, number>();
+    for (const n of names) count.set(n.ino, (count.get(n.ino) ?? 0) + 1);
+    for (const n of names) {
+      if (count.get(n.ino) !== 1) continue;
+      const ns = fs.lstatSync(n.full, { bigint: true }).mtimeNs;
+      const sec = ns / 1_000_000_000n - (ns % 1_000_000_000n < 0n ? 1n : 0n);
+      if (mtimeMatches(Number(sec), Number(ns - sec * 1_000_000_000n), n.e.mtimeSec, n.e.mtimeNsec)) continue;
+      setTimes(n.full, n.e.mtimeSec, n.e.mtimeNsec, fs);
+      env.batch.wroteData = true;
+    }
   }
 }

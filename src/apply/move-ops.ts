@@ -4,7 +4,7 @@ import type { Operation } from '../plan/operation.js';
 import { entryFor, metaOf, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { moveParity, removeParity } from '../parity/paths.js';
-import { copyWithSha1, setTimes } from '../fsx/copy.js';
+import { setTimes } from '../fsx/copy.js';
 import { isRoot } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { tempName } from '../fsx/temp.js';
@@ -50,8 +50,11 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
   env.batch.drop(from);
   env.batch.put(moved);
   if (r) {
+    // A name moved into place may join names of equal content, mode and owner that sit on another
+    // inode (a copy caught up from separate inodes): the end of the run puts them on one.
+    env.loosened.add(moved);
     try {
-      await matchModeOwner(env, dest, from, r);
+      matchModeOwner(env, dest, from, r);
       if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);
       else if (r.mtimeSec !== from.mtimeSec || r.mtimeNsec !== from.mtimeNsec) setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);
     } catch (err) {
@@ -81,8 +84,10 @@ export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 
   if (op.touchDisk) {
     const p = onDisk(ctx.root, e.path);
     try {
-      await matchModeOwner(env, p, e, r);
+      matchModeOwner(env, p, e, r);
       setTimes(p, r.mtimeSec, r.mtimeNsec, env.fs);
+      // A shared inode's mtime is one name's: the others get theirs back if they end up alone.
+      if (env.fs.statSync(p).nlink > 1) env.loosened.add(e);
     } catch (err) {
       ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
     }
@@ -92,9 +97,11 @@ export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 
 
 /**
  * Gives the stored name p the mode and owner the data path has now. A name stored as one inode
- * with other names (equal content) gets its own copy first: chmod would change them all.
+ * with other names (equal content) is left to the end of the run (LoosenedNames): whether the
+ * inode changes for all its names, or this name gets an inode of its own or joins another, depends
+ * on what the other names want once every operation is done.
  */
-async function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: FileRecord): Promise<void> {
+function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: FileRecord): void {
   const { fs } = env;
   if (r.kind !== 'file') {
     if (isRoot) fs.lchownSync(p, r.uid, r.gid);
@@ -103,7 +110,6 @@ async function matchModeOwner(env: ApplyEnv, p: string, was: CatalogEntry, r: Fi
   if (sameModeOwner(was, r)) return;
   if (fs.statSync(p).nlink > 1) {
     env.loosened.add(was);
-    await copyWithSha1(p, p, metaOf(r), { tempDir: diskTempDir(env.ctx.root), fs });
     return;
   }
   if (isRoot) fs.chownSync(p, r.uid, r.gid);
@@ -116,7 +122,10 @@ export function applyDefer(env: Pick<ApplyEnv, 'ctx' | 'batch' | 'result'>, op: 
   // In the same transaction as the queued action, so no crash leaves an action the copy is not
   // behind on; first, so that the rows written carry the new generation.
   env.batch.otherVolume(op.volume);
-  host.defer(op.volume, op.action, op.path, op.target);
+  // Which run queued it, for the rule that a DELETE waits for every copy of this volume to hold
+  // that run's state (plan/held.ts); a removal the user asked for does not wait.
+  const gen = env.ctx.userRemoval ? null : (host.volume(env.ctx.volume)?.generation ?? null);
+  host.defer(op.volume, op.action, op.path, op.target, { by: env.ctx.volume, gen });
   if (op.action === 'DELETE') host.remove(op.volume, op.path);
   else if (op.action === 'RENAME') {
     host.remove(op.volume, op.path);

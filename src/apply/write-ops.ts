@@ -199,6 +199,9 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   const entry = entryFor(r, ctx.volume, from.sha1, from);
   env.parity.linkName(from, r.path, entry);
   env.batch.put(entry);
+  // Linked to an inode whose mode or owner is not this name's (the plan chose the only name the
+  // content has here, or one whose mode changes later in the run): the end of the run sorts it out.
+  if (!sameModeOwner(fs.statSync(dest), r)) env.loosened.add(entry);
   ctx.detail(`linked ${r.path} to ${from.path}`);
   return true;
 }

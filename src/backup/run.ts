@@ -33,7 +33,7 @@ import { unpack } from '../scan/scanner.js';
 import type { Progress } from '../progress/progress.js';
 import { readShelf } from '../report/shelf.js';
 import type { DiskSettings } from '../archive/volume.js';
-import { shelfFacts, type RunFacts } from '../report/summary.js';
+import { heldLine, shelfFacts, type RunFacts } from '../report/summary.js';
 
 /** One backup, as the command line asked for it (options already checked). */
 export interface BackupRun {
@@ -168,6 +168,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       const caught = await catchUp(session, execOpts, makeApplier);
       out.progress.begin('scanning');
       if (caught.applied > 0) out.info(`${would('applied', 'apply')} ${caught.applied} deferred action(s) on "${info.label}"`);
+      if (caught.held.length > 0) out.info(heldLine(caught.held));
       if (caught.changed > 0) out.info(`${would('brought', 'bring')} "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
       lacking = caught.lacking;
       if (caught.stopped) {

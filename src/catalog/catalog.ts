@@ -358,12 +358,29 @@ export class Catalog {
 
   // ---- deferred actions ----
 
+  /** The queue, in order. A catalog opened read-only may predate queued_by and queued_gen: null then. */
   deferred(volume?: string): DeferredRow[] {
-    return (volume === undefined ? this.stmts.allDeferred.all() : this.stmts.deferred.all(volume)) as DeferredRow[];
+    const rows = (volume === undefined ? this.stmts.allDeferred.all() : this.stmts.deferred.all(volume)) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      id: r.id as number,
+      volume: r.volume as string,
+      action: r.action as DeferredAction,
+      path: r.path as string,
+      target: (r.target as string | null) ?? null,
+      created: r.created as string,
+      queuedBy: (r.queued_by as string | null | undefined) ?? null,
+      queuedGen: (r.queued_gen as number | null | undefined) ?? null,
+    }));
   }
 
-  defer(volume: string, action: DeferredAction, p: string, target: string | null): void {
-    this.stmts.addDeferred.run(volume, action, p, target, new Date().toISOString());
+  private addDeferred: Database.Statement | undefined;
+
+  /** `queued`: the volume whose run queues it and that volume's generation now (plan/held.ts). */
+  defer(volume: string, action: DeferredAction, p: string, target: string | null, queued?: { by: string; gen: number | null }): void {
+    this.addDeferred ??= this.db.prepare(
+      'INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?,?,?,?,?,?,?)',
+    );
+    this.addDeferred.run(volume, action, p, target, new Date().toISOString(), queued?.by ?? null, queued?.gen ?? null);
   }
 
   dropDeferred(id: number): void {

@@ -35,7 +35,7 @@ export function changesKnownFrom(cat: Catalog, volume: string): number | undefin
   return v === undefined ? undefined : Number(v);
 }
 
-const sameEntry = (a: CatalogEntry, b: CatalogEntry): boolean =>
+export const sameEntry = (a: CatalogEntry, b: CatalogEntry): boolean =>
   a.kind === b.kind && a.size === b.size && a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec && a.inode === b.inode &&
   a.sha1 === b.sha1 && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.linkTarget === b.linkTarget &&
   a.parityName === b.parityName && a.verifiedAt === b.verifiedAt;

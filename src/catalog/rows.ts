@@ -59,6 +59,9 @@ export interface DeferredRow {
   path: string;
   target: string | null;
   created: string;
+  /** The volume whose run queued it, and its generation then (null: not recorded, never held). */
+  queuedBy: string | null;
+  queuedGen: number | null;
 }
 
 export const ENTRY_COLUMNS =

@@ -114,6 +114,10 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
     PRIMARY KEY (copy, at)
   ) WITHOUT ROWID;
   `,
+  // Which volume's run queued a deferred action, and that volume's generation then: a DELETE for a
+  // stored disk waits until every copy of that volume holds the state that queued it (SPEC §8,
+  // plan/held.ts). Actions queued before this carry neither and are never held.
+  `ALTER TABLE deferred ADD COLUMN queued_by TEXT; ALTER TABLE deferred ADD COLUMN queued_gen INTEGER;`,
 ];
 
 type StampSource = [string, string, 'file' | 'symlink', number, number, number, string | null, number, number, number, string | null];

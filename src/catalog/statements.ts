@@ -34,9 +34,9 @@ export function prepareStatements(db: Database.Database) {
     bump: p(`UPDATE volumes SET generation = generation + 1 WHERE uuid = ?`),
     copies: p(`SELECT copy, volume, label, generation, last_sync, free_bytes, files, bytes FROM copies ORDER BY volume, label`),
     upsertCopy: p(`INSERT OR REPLACE INTO copies (copy, volume, label, generation, last_sync, free_bytes, files, bytes) VALUES (?,?,?,?,?,?,?,?)`),
-    deferred: p(`SELECT id, volume, action, path, target, created FROM deferred WHERE volume = ? ORDER BY id`),
-    allDeferred: p(`SELECT id, volume, action, path, target, created FROM deferred ORDER BY volume, id`),
-    addDeferred: p(`INSERT INTO deferred (volume, action, path, target, created) VALUES (?,?,?,?,?)`),
+    // SELECT *: a catalog opened read-only may predate queued_by and queued_gen (Catalog.deferred).
+    deferred: p(`SELECT * FROM deferred WHERE volume = ? ORDER BY id`),
+    allDeferred: p(`SELECT * FROM deferred ORDER BY volume, id`),
     dropDeferred: p(`DELETE FROM deferred WHERE id = ?`),
     stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE volume = ?`),
     getMeta: p(`SELECT value FROM meta WHERE key = ?`).pluck(true),

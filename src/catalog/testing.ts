@@ -7,6 +7,7 @@ export function downgradeTo3(raw: Database.Database): void {
     DROP INDEX files_gen; ALTER TABLE files DROP COLUMN gen;
     DROP TABLE tombstones;
     DELETE FROM meta WHERE key LIKE 'changes-from:%';
+    ALTER TABLE deferred DROP COLUMN queued_by; ALTER TABLE deferred DROP COLUMN queued_gen;
   `);
   raw.pragma('user_version = 3');
 }

@@ -5,7 +5,7 @@ import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvi
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
 import { readShelf } from '../report/shelf.js';
-import { shelfFacts, stateLines } from '../report/summary.js';
+import { heldLine, shelfFacts, stateLines } from '../report/summary.js';
 
 export function registerApply(program: Command): void {
   const cmd = program
@@ -38,9 +38,10 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
     out.progress.begin('writing catalogs');
     // Catching up brings this copy to its volume and leaves the volume as it is: the twin stays in step.
     const free = await finishWrite(session, 'apply', r.stopped ?? 'ok', { ...r, lacking: r.lacking.length }, true, false);
-    if (opts.json) out.result({ applied: r.applied, changed: r.changed, lacking: r.lacking.length });
+    if (opts.json) out.result({ applied: r.applied, changed: r.changed, lacking: r.lacking.length, held: r.held.length });
     else {
       out.summary(`"${info.copyLabel}": applied ${r.applied} deferred action(s), ${r.changed} change(s) on the disk`);
+      if (r.held.length > 0) out.summary(heldLine(r.held));
       const lacking = r.lacking.length > 0 ? [`${r.lacking.length} file(s) of the volume are not on this copy yet; the next backup onto it copies them`] : [];
       const facts = shelfFacts(readShelf(session.host, Date.now(), undefined, { counts: false }), info.volume);
       const stopped = r.stopped === 'disk-full' || r.stopped === 'interrupted' ? r.stopped : null;

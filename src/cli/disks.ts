@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { copyLag } from '../report/shelf.js';
+import { copyLag, heldCounts } from '../report/shelf.js';
 import { action, addCommonOptions, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
@@ -31,6 +31,7 @@ function disks(opts: CommonOptions, _args: string[], out: Output): number {
   try {
     const copies = host.copies();
     const pending = host.deferred();
+    const held = heldCounts(host, copies);
     const runs = host.finishedRuns();
     const now = Date.now();
     const health = healthByCopy(host);
@@ -42,6 +43,7 @@ function disks(opts: CommonOptions, _args: string[], out: Output): number {
         files: stats.files,
         bytes: stats.bytes,
         pending: pending.filter((p) => p.volume === v.uuid).length,
+        held: held.get(v.uuid) ?? 0,
         encrypted: v.encrypted,
         copies: copies
           .filter((c) => c.volume === v.uuid)
@@ -64,7 +66,8 @@ function disks(opts: CommonOptions, _args: string[], out: Output): number {
     if (result.length === 0) out.info('no volumes yet');
     for (const v of result) {
       out.info(`${v.label}  (${v.volume})${v.encrypted ? '  encrypted' : ''}`);
-      out.info(`  ${v.files} files, ${formatBytes(v.bytes)}, ${v.pending} pending action(s)`);
+      const waits = v.held > 0 ? ` (${v.held} deletion(s) held until a mirror copy catches up)` : '';
+      out.info(`  ${v.files} files, ${formatBytes(v.bytes)}, ${v.pending} pending action(s)${waits}`);
       for (const c of v.copies) {
         const lag = c.behind.runs > 0 ? `, behind by ${c.behind.runs} run(s): ${c.behind.files} file(s), ${formatBytes(c.behind.bytes)}` : ', up to date';
         const free = c.free === null ? 'free unknown' : `${formatBytes(c.free)} free then`;

@@ -5,6 +5,7 @@ import { action, addCommonOptions, dbPath, type CommonOptions } from './common.j
 import { EXIT, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { labelsOf, resolveVolume } from './volumes.js';
+import { withHolds } from '../plan/held.js';
 
 export function registerPending(program: Command): void {
   const cmd = program
@@ -27,18 +28,30 @@ function pending(opts: CommonOptions, vols: string[], out: Output): number {
   try {
     const labels = labelsOf(host);
     const wanted = vols.map((v) => resolveVolume(host, v).uuid);
-    const rows = host.deferred().filter((r) => wanted.length === 0 || wanted.includes(r.volume));
+    const rows = withHolds(host.deferred(), host.copies(), labels).filter(({ q }) => wanted.length === 0 || wanted.includes(q.volume));
     if (opts.json) {
-      out.result(rows.map((r) => ({ volume: r.volume, label: labels.get(r.volume) ?? null, action: r.action, path: r.path, target: r.target })));
+      out.result(
+        rows.map(({ q: r, hold }) => ({
+          volume: r.volume,
+          label: labels.get(r.volume) ?? null,
+          action: r.action,
+          path: r.path,
+          target: r.target,
+          held: hold !== null,
+          reason: hold?.reason ?? null,
+          until: hold?.until ?? null,
+        })),
+      );
       return EXIT.ok;
     }
     if (rows.length === 0) {
       out.info('no deferred actions');
       return EXIT.ok;
     }
-    for (const r of rows) {
+    for (const { q: r, hold } of rows) {
       const label = labels.get(r.volume) ?? r.volume.slice(0, 8);
       out.info(`${label.padEnd(12)}  ${r.action.padEnd(6)}  ${r.path}${r.target ? ` -> ${r.target}` : ''}`);
+      if (hold) out.info(`${''.padEnd(12)}  held: ${hold.reason}; until ${hold.until}`);
     }
     return EXIT.ok;
   } finally {

@@ -2,13 +2,17 @@ import { Executor, type ApplierFactory, type ExecutorContext } from '../apply/ex
 import type { CatalogEntry } from '../catalog/entry.js';
 import { checkDisk, type DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
-import { differencesSince } from '../catalog/changes.js';
+import { sameModeOwner } from '../plan/entry.js';
+import { differencesSince, sameEntry } from '../catalog/changes.js';
+import { heldOnDisk, type Hold } from '../plan/held.js';
 
 export interface CatchUpResult {
   changed: number;
   /** Deferred actions that are now reflected on the disk and were dropped from the queue. */
   applied: number;
   stopped: null | 'disk-full' | 'interrupted';
+  /** DELETEs left queued, and their files on the disk, by the rule of SPEC §8 (plan/held.ts). */
+  held: Array<{ path: string } & Hold>;
   /** Host rows of files the volume holds that this copy still lacks after catching up (the backup copies them). */
   lacking: CatalogEntry[];
 }
@@ -40,10 +44,35 @@ export async function catchUp(
   const volumeGeneration = s.generationBefore ?? s.host.volume(volume)?.generation ?? 0;
   const changed = s.copyGeneration < volumeGeneration ? differencesSince(s.disk, s.host, volume, s.copyGeneration) : null;
   const { mine: onDisk, theirs: wanted } = changed ?? s.disk.differences(s.host, volume);
+  // Queued actions name paths the comparison must see whatever the generations say: a DELETE held
+  // on an earlier visit left its file and row on this copy, older than the copy's generation (the
+  // paths a held DELETE keeps are all in the queue: its own and those of the RENAMEs before it).
+  const queued = s.host.deferred(volume);
+  const seen = new Set(onDisk.map((d) => d.path));
+  const seenWanted = new Set(wanted.map((w) => w.path));
+  for (const q of queued) {
+    for (const p of q.target === null ? [q.path] : [q.path, q.target]) {
+      const d = s.disk.get(volume, p);
+      const w = s.host.get(volume, p);
+      if (d && w && sameEntry(d, w)) continue;
+      if (d && !seen.has(p)) {
+        seen.add(p);
+        onDisk.push(d);
+      }
+      if (w && !seenWanted.has(p)) {
+        seenWanted.add(p);
+        wanted.push(w);
+      }
+    }
+  }
+  const labels = new Map(s.host.volumes().map((v) => [v.uuid, v.label]));
+  const { ids: heldIds, paths: held, holds } = heldOnDisk(queued, s.host.copies(), labels);
   const differing = new Set(onDisk.map((d) => d.path));
-  const storedElsewhere = (size: number, sha1: string) =>
-    s.disk.findContent(size, sha1).find((e) => e.volume === volume && !differing.has(e.path));
-  const ops = planCatchUp(onDisk, wanted, storedElsewhere);
+  const storedElsewhere = (size: number, sha1: string, like: CatalogEntry) => {
+    const found = s.disk.findContent(size, sha1).filter((e) => e.volume === volume && !differing.has(e.path));
+    return found.find((e) => sameModeOwner(e, like)) ?? found[0];
+  };
+  const ops = planCatchUp(onDisk, wanted, storedElsewhere, held);
   // Parity names and verify times are facts of each physical copy: the host follows the mounted one.
   const hostRow = new Map(wanted.map((w) => [w.path, w]));
   s.host.transaction(() => {
@@ -54,18 +83,22 @@ export async function catchUp(
       }
     }
   });
-  const queued = s.host.deferred(volume);
   const ex = makeApplier(ctx);
   const result = await ex.run(ops);
   const stopped = result.stopped?.reason ?? null;
+  const done = queued.filter((q) => !heldIds.has(q.id));
   if (!stopped) {
-    s.host.transaction(() => queued.forEach((q) => s.host.dropDeferred(q.id)));
-    s.caughtUp = true;
+    s.host.transaction(() => done.forEach((q) => s.host.dropDeferred(q.id)));
+    // A copy still keeping held files is not yet at its volume's generation: the other copy of a
+    // mirrored volume may apply the DELETE and empty the queue, and this one must then still be
+    // found behind (its catch-up reads the tombstones newer than its generation).
+    s.caughtUp = ![...held].some((p) => s.disk.get(volume, p) !== undefined);
   }
   // Rows of the volume the copy lacks stay in the host catalog: the other copy still holds them.
   return {
     changed: result.done,
-    applied: stopped ? 0 : queued.length,
+    applied: stopped ? 0 : done.length,
+    held: holds.map((h) => ({ path: h.q.path, ...h.hold })),
     stopped,
     lacking: wanted.filter((w) => s.disk.get(volume, w.path) === undefined),
   };

@@ -21,6 +21,8 @@ export function recordOf(e: CatalogEntry): FileRecord {
   };
 }
 
+const classOf = (e: { mode: number; uid: number; gid: number }) => `${e.mode & 0o7777}:${e.uid}:${e.gid}`;
+
 const contentKey = (e: CatalogEntry) => (e.kind === 'file' && e.sha1 !== null ? `${e.size}:${e.sha1}` : null);
 
 function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
@@ -41,25 +43,58 @@ function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
  * `onDisk` and `wanted` may be just the rows in which the two catalogs differ (Catalog.differences):
  * rows alike on both sides need nothing, and `storedElsewhere` then finds content the copy holds
  * under one of those, for a link.
+ *
+ * `held` are paths whose queued DELETE must wait (plan/held.ts, SPEC §8): the file the copy holds
+ * there stays, with its row, and is neither moved nor overwritten; content the volume wants at such
+ * a path stays wherever the copy holds it now, until a later catch-up can put it in place.
  */
 export function planCatchUp(
   onDisk: CatalogEntry[],
   wanted: CatalogEntry[],
-  storedElsewhere: (size: number, sha1: string) => CatalogEntry | undefined = () => undefined,
+  storedElsewhere: (size: number, sha1: string, like: CatalogEntry) => CatalogEntry | undefined = () => undefined,
+  heldPaths: ReadonlySet<string> = new Set(),
 ): Operation[] {
   const have = new Map(onDisk.map((e) => [e.path, e]));
   const want = new Map(wanted.map((e) => [e.path, e]));
+  // A held file whose content the volume still wants (under another name, or already elsewhere on
+  // the copy) loses nothing when it goes: only content found nowhere else is kept back.
+  const wantedContent = new Set(wanted.map(contentKey));
+  const held = new Set(
+    [...heldPaths].filter((p) => {
+      const d = have.get(p);
+      const k = d ? contentKey(d) : null;
+      return !d || k === null || (!wantedContent.has(k) && storedElsewhere(d.size, d.sha1!, d) === undefined);
+    }),
+  );
   const kept: CatalogEntry[] = [];
   const displaced: CatalogEntry[] = [];
   for (const d of [...onDisk].sort(byPath)) {
     const w = want.get(d.path);
     if (w && sameContent(d, w)) kept.push(d);
-    else displaced.push(d);
+    else if (!held.has(d.path)) displaced.push(d);
   }
-  const needed = [...wanted].sort(byPath).filter((w) => {
+  // Content wanted at a path a held file occupies waits where it is (never removed below), and so,
+  // in turn, does content wanted at a path where waiting content stands.
+  const waiting = new Set<string>();
+  const blocked = new Set(held);
+  let needed = [...wanted].sort(byPath).filter((w) => {
     const d = have.get(w.path);
     return !d || !sameContent(d, w);
   });
+  for (let more = true; more; ) {
+    more = false;
+    needed = needed.filter((w) => {
+      const d = have.get(w.path);
+      if (!d || !blocked.has(d.path)) return true;
+      const k = contentKey(w);
+      if (k !== null && !waiting.has(k)) {
+        waiting.add(k);
+        for (const x of displaced) if (contentKey(x) === k) blocked.add(x.path);
+        more = true;
+      }
+      return false;
+    });
+  }
   const lacking = new Map<string, CatalogEntry[]>();
   for (const w of needed) {
     const k = contentKey(w);
@@ -70,10 +105,23 @@ export function planCatchUp(
   }
 
   const ops: Operation[] = [];
-  const present = new Map<string, CatalogEntry>(); // content -> where it stands once moves are done
+  // content -> where it stands once moves are done; and by content and the mode and owner that
+  // name will have, so that a link joins names that may share an inode (SPEC §3)
+  const present = new Map<string, CatalogEntry>();
+  const presentAlike = new Map<string, CatalogEntry>();
+  const stands = (k: string, at: CatalogEntry, like: CatalogEntry) => {
+    if (!present.has(k)) present.set(k, at);
+    const c = `${k}|${classOf(like)}`;
+    if (!presentAlike.has(c)) presentAlike.set(c, at);
+  };
   for (const d of kept) {
     const k = contentKey(d);
-    if (k !== null && !present.has(k)) present.set(k, d);
+    if (k !== null) stands(k, d, want.get(d.path)!);
+  }
+  // A held file stays where it is, and what it holds can still be linked to a name the volume wants.
+  for (const d of onDisk) {
+    const k = contentKey(d);
+    if (k !== null && held.has(d.path) && !kept.includes(d)) stands(k, d, d);
   }
   const moves: Array<{ d: CatalogEntry; w: CatalogEntry }> = [];
   const movedAway = new Set<string>();
@@ -94,10 +142,14 @@ export function planCatchUp(
     const final = step.to === m.w.path;
     if (!final) at.set(step.to, m);
     ops.push({ type: 'rename', from: { ...m.d, path: step.from }, to: step.to, record: final ? recordOf(m.w) : null });
-    if (final) {
-      const k = contentKey(m.w)!;
-      if (!present.has(k)) present.set(k, { ...m.d, path: m.w.path });
-    }
+    if (final) stands(contentKey(m.w)!, { ...m.d, path: m.w.path }, m.w);
+  }
+  // Metadata of names kept in place before any link: a link then joins an inode that already has
+  // the mode and owner it will keep.
+  for (const d of kept) {
+    const w = want.get(d.path)!;
+    const same = w.mtimeSec === d.mtimeSec && w.mtimeNsec === d.mtimeNsec && w.mode === d.mode && w.uid === d.uid && w.gid === d.gid;
+    if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha1: w.sha1, touchDisk: !same });
   }
   for (const w of needed) {
     if (filled.has(w.path)) continue;
@@ -109,20 +161,21 @@ export function planCatchUp(
       continue;
     }
     const k = contentKey(w);
-    const from = k === null ? undefined : (present.get(k) ?? storedElsewhere(w.size, w.sha1!));
+    if (k === null) continue;
+    // Content held only under another mode or owner is linked all the same: the executor then gives
+    // this name an inode of its own (apply/loosened.ts), copied on the disk, not from the data path.
+    const from = presentAlike.get(`${k}|${classOf(w)}`) ?? storedElsewhere(w.size, w.sha1!, w) ?? present.get(k);
     if (!from) continue;
     ops.push({ type: 'link', record: recordOf(w), from, replaces, why: 'linked' });
     filled.add(w.path);
-  }
-  for (const d of kept) {
-    const w = want.get(d.path)!;
-    const same = w.mtimeSec === d.mtimeSec && w.mtimeNsec === d.mtimeNsec && w.mode === d.mode && w.uid === d.uid && w.gid === d.gid;
-    if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha1: w.sha1, touchDisk: !same });
+    stands(k, { ...from, path: w.path }, w);
   }
   // Removals last: a removed name may still have been a link's source above. A path that was
   // overwritten by a move or link is already gone.
   for (const d of displaced) {
     if (movedAway.has(d.path) || filled.has(d.path)) continue;
+    const k = contentKey(d);
+    if (k !== null && waiting.has(k)) continue;
     ops.push({ type: 'delete', entry: d, why: 'removed' });
   }
   return ops;

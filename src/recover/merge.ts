@@ -84,8 +84,8 @@ export function mergeVolume(host: Catalog, src: VolumeSource, volume: string): V
 /** Queues an action again as it was queued first (same time), after those already there. */
 function requeue(host: Catalog, d: DeferredRow): void {
   host.db
-    .prepare('INSERT INTO deferred (volume, action, path, target, created) VALUES (?, ?, ?, ?, ?)')
-    .run(d.volume, d.action, d.path, d.target, d.created);
+    .prepare('INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    .run(d.volume, d.action, d.path, d.target, d.created, d.queuedBy, d.queuedGen);
 }
 
 /** Makes a queued action's change to the volume's rows again, with the row it had made. */

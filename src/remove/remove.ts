@@ -79,7 +79,7 @@ export async function runRemove(o: RemoveRun, out: RemoveReporter): Promise<Remo
         return outcome;
       }
     }
-    const result = await makeApplier(ctx).run(plan.ops);
+    const result = await makeApplier({ ...ctx, userRemoval: true }).run(plan.ops);
     outcome.result = result;
     outcome.stopped = result.stopped?.reason ?? null;
     outcome.deferred = result.counts.deferred;

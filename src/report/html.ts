@@ -118,7 +118,7 @@ function volumeCard(v: ShelfVolume, index: number, shelf: Shelf): string {
   const pendingBox =
     p.total === 0
       ? ''
-      : `<div class="alert">${p.total.toLocaleString('en')} deferred action(s) wait for this disk (${p.RENAME} rename, ${p.LINK} link, ${p.DELETE} delete): bring it back and run the backup or <code>blaine apply</code>.</div>`;
+      : `<div class="alert">${p.total.toLocaleString('en')} deferred action(s) wait for this disk (${p.RENAME} rename, ${p.LINK} link, ${p.DELETE} delete${p.held > 0 ? `, ${p.held} delete(s) held until a mirror copy catches up` : ''}): bring it back and run the backup or <code>blaine apply</code>.</div>`;
   const read = v.files === 0 ? 'no files to read yet' : `${percent(Math.round(v.verifiedShare * v.files), v.files)} of files read within ${shelf.scrubDays} days`;
   return (
     `<section class="volume" data-volume="${escapeHtml(v.volume)}">` +

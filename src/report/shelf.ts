@@ -5,6 +5,7 @@
 import type { Catalog, CopyRow, RunRow } from '../catalog/catalog.js';
 import { archiveSeries, DAY_MS, growthPerDay, type RunPoint } from './growth.js';
 import { healthByCopy, type HealthNow } from '../health/history.js';
+import { holdOf } from '../plan/held.js';
 
 /** How much a copy lacks: the runs on its other copies since it was last synced, and what they changed. */
 export interface Lag {
@@ -89,7 +90,8 @@ export interface ShelfVolume {
   encrypted: boolean;
   files: number;
   bytes: number;
-  pending: { RENAME: number; LINK: number; DELETE: number; total: number };
+  /** `held`: DELETEs among them that wait for a mirror copy to catch up (plan/held.ts). */
+  pending: { RENAME: number; LINK: number; DELETE: number; total: number; held: number };
   /** Share (0..1) of the volume's files whose contents were read within the scrub interval. */
   verifiedShare: number;
   copies: ShelfCopy[];
@@ -137,13 +139,14 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
     action: keyof ShelfVolume['pending'];
     n: number;
   }>;
+  const heldBy = heldCounts(host, copies);
   const since = Math.floor((now - scrubDays * DAY_MS) / 1000);
   const verifiedCount = host.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true);
   const health = healthByCopy(host);
   const common = counts ? commonFolder(host) : '/';
   const volumes = host.volumes().map((v): ShelfVolume => {
     const stats = counts ? host.volumeStats(v.uuid) : { files: 0, bytes: 0 };
-    const pending = { RENAME: 0, LINK: 0, DELETE: 0, total: 0 };
+    const pending = { RENAME: 0, LINK: 0, DELETE: 0, total: 0, held: heldBy.get(v.uuid) ?? 0 };
     for (const d of deferred) {
       if (d.volume !== v.uuid) continue;
       pending[d.action] += d.n;
@@ -171,6 +174,25 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
     growth: archiveSeries(points, volumes.map((v) => v.volume)),
     perDay: growthPerDay(points, now),
   };
+}
+
+/**
+ * Held DELETEs per volume. Counted over groups of one queuing run (volume, generation): the queue
+ * can be long, the runs that filled it are few.
+ */
+export function heldCounts(host: Catalog, copies: readonly CopyRow[] = host.copies()): Map<string, number> {
+  const out = new Map<string, number>();
+  // A catalog opened read-only may predate the columns: nothing it queued is held.
+  const columns = host.db.prepare(`SELECT name FROM pragma_table_info('deferred')`).pluck(true).all() as string[];
+  if (!columns.includes('queued_gen')) return out;
+  const groups = host.db
+    .prepare(`SELECT volume, queued_by AS queuedBy, queued_gen AS queuedGen, count(*) AS n FROM deferred WHERE action = 'DELETE' GROUP BY volume, queued_by, queued_gen`)
+    .all() as Array<{ volume: string; queuedBy: string | null; queuedGen: number | null; n: number }>;
+  for (const g of groups) {
+    const row = { id: 0, volume: g.volume, action: 'DELETE' as const, path: '', target: null, created: '', queuedBy: g.queuedBy, queuedGen: g.queuedGen };
+    if (holdOf(row, copies, new Map()) !== null) out.set(g.volume, (out.get(g.volume) ?? 0) + g.n);
+  }
+  return out;
 }
 
 /** How many folders of each volume the report names. */

@@ -76,7 +76,7 @@ test('shelf facts: actions waiting on other volumes, and each copy behind with i
   });
   const volume = (label: string, pending: number, copies: ShelfCopy[]): ShelfVolume => ({
     volume: `${label}-uuid`, label, encrypted: false, files: 0, bytes: 0,
-    pending: { RENAME: pending, LINK: 0, DELETE: 0, total: pending }, verifiedShare: 1, copies, folders: [], moreFolders: 0,
+    pending: { RENAME: pending, LINK: 0, DELETE: 0, total: pending, held: 0 }, verifiedShare: 1, copies, folders: [], moreFolders: 0,
   });
   const shelf: Shelf = {
     generated: 10 * DAY_MS, commonFolder: '/', scrubDays: 30, perDay: 5 * GB, growth: [],

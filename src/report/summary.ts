@@ -129,3 +129,9 @@ export function stateLines(f: StateFacts, middle: string[] = []): string[] {
   for (const s of next) lines.push(`next: ${s}`);
   return lines;
 }
+
+/** What a visit left queued by the rule of SPEC §8 (plan/held.ts), in one line. */
+export function heldLine(held: ReadonlyArray<{ until: string }>): string {
+  const until = [...new Set(held.map((h) => h.until))].join('; ');
+  return `${n(held.length)} deletion(s) held back, so that the offsite disks still give back the library: until ${until} (see \`blaine pending\`)`;
+}
