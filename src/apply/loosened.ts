@@ -11,18 +11,18 @@ import type { ExecutorContext } from './env.js';
  * (verify's `mtime`). At the end of the run each such name gets its own.
  */
 export class LoosenedNames {
-  private readonly content = new Map<string, { size: number; sha1: string }>();
+  private readonly content = new Map<string, { size: number; sha256: string }>();
 
   constructor(private readonly volume: string) {}
 
   add(e: CatalogEntry | undefined): void {
-    if (e && e.volume === this.volume && e.kind === 'file' && e.sha1 !== null) this.content.set(`${e.size}:${e.sha1}`, { size: e.size, sha1: e.sha1 });
+    if (e && e.volume === this.volume && e.kind === 'file' && e.sha256 !== null) this.content.set(`${e.size}:${e.sha256}`, { size: e.size, sha256: e.sha256 });
   }
 
   settle(ctx: ExecutorContext, fs: Fsx, batch: CatalogBatch): void {
-    for (const { size, sha1 } of this.content.values()) {
+    for (const { size, sha256 } of this.content.values()) {
       const byInode = new Map<number, CatalogEntry[]>();
-      for (const e of ctx.disk.findContent(size, sha1)) {
+      for (const e of ctx.disk.findContent(size, sha256)) {
         if (e.volume !== ctx.volume || e.kind !== 'file') continue;
         let ino: number;
         try {

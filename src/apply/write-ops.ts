@@ -4,7 +4,7 @@ import type { Operation } from '../plan/operation.js';
 import { entryFor, metaOf, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { removeParity } from '../parity/paths.js';
-import { CopyError, copyWithSha1, installTemp, makeSymlink, type CopyResult, type TempCopy } from '../fsx/copy.js';
+import { CopyError, copyWithSha256, installTemp, makeSymlink, type CopyResult, type TempCopy } from '../fsx/copy.js';
 import { requiredBytes } from '../fsx/space.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative } from '../fsx/paths.js';
@@ -33,19 +33,19 @@ export function applyCopy(env: ApplyEnv, op: Extract<Operation, { type: 'copy' }
 }
 
 /** Files that may share one stored inode: equal bytes, mode and owner (SPEC §3). */
-const contentKey = (size: number, sha1: string, m: { mode: number; uid: number; gid: number }) => `${size}:${sha1}:${m.mode & 0o7777}:${m.uid}:${m.gid}`;
+const contentKey = (size: number, sha256: string, m: { mode: number; uid: number; gid: number }) => `${size}:${sha256}:${m.mode & 0o7777}:${m.uid}:${m.gid}`;
 
 /**
  * A stored name on this disk that the fresh copy of r can become a link to: the run's newest link
  * group of that content if one was started (EMLINK), else the catalog's first twin that is on the
  * disk. One row read in the usual case, whatever the number of equal files.
  */
-function storedTwin(env: ApplyEnv, r: FileRecord, sha1: string): CatalogEntry | undefined {
+function storedTwin(env: ApplyEnv, r: FileRecord, sha256: string): CatalogEntry | undefined {
   const { ctx, fs } = env;
   const usable = (e: CatalogEntry) => e.path !== r.path && fs.existsSync(onDisk(ctx.root, e.path));
-  const head = env.linkGroups.get(contentKey(r.size, sha1, r));
+  const head = env.linkGroups.get(contentKey(r.size, sha256, r));
   if (head && usable(head)) return head;
-  for (const e of ctx.disk.twins(ctx.volume, r.size, sha1, r)) if (usable(e)) return e;
+  for (const e of ctx.disk.twins(ctx.volume, r.size, sha256, r)) if (usable(e)) return e;
   return undefined;
 }
 
@@ -71,7 +71,7 @@ async function copyFile(
   const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs };
   let res: CopyResult;
   try {
-    res = early ? installTemp(throwIfError(await early), r.path, dest, opts) : await copyWithSha1(r.path, dest, metaOf(r), opts);
+    res = early ? installTemp(throwIfError(await early), r.path, dest, opts) : await copyWithSha256(r.path, dest, metaOf(r), opts);
   } catch (err) {
     if (err instanceof CopyError && err.code === 'CHANGED' && !retried) {
       // Written to while read: once more, as the file is now (SPEC §5); a file still busy is skipped.
@@ -106,7 +106,7 @@ async function copyFile(
   env.batch.wroteData = true;
   if (!early) env.space.wrote(requiredBytes(res.bytes, pct, 0, ctx.storedBytes));
   if (dedupe && res.bytes > 0) {
-    const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha1);
+    const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha256);
     if (twin) {
       // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin,
       env.deduped = true;
@@ -120,9 +120,9 @@ async function copyFile(
   displace(env, replaces);
   if (replaces && replaces.volume !== ctx.volume) env.batch.drop(replaces);
   // The size copied is what the file held while read; a file growing meanwhile is caught next run.
-  const entry = entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha1);
+  const entry = entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha256);
   env.batch.put(entry);
-  if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha1, r), entry);
+  if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha256, r), entry);
   ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
   env.parity.start(r.path, res.bytes);
 }
@@ -152,7 +152,7 @@ export async function applyLink(env: ApplyEnv, op: Extract<Operation, { type: 'l
  */
 async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, replaces: CatalogEntry | undefined, copyMade = false): Promise<boolean> {
   const { ctx, fs } = env;
-  // The plan may predate the source's copy (same run): its SHA1 and parity are in the catalog now.
+  // The plan may predate the source's copy (same run): its SHA-256 and parity are in the catalog now.
   const stored = ctx.disk.get(ctx.volume, planned.path);
   const from = stored ?? planned;
   const src = onDisk(ctx.root, from.path);
@@ -176,8 +176,8 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   try {
     fs.linkSync(src, tmp);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EMLINK' || from.sha1 === null) throw err;
-    const key = contentKey(from.size, from.sha1, r);
+    if ((err as NodeJS.ErrnoException).code !== 'EMLINK' || from.sha256 === null) throw err;
+    const key = contentKey(from.size, from.sha256, r);
     const head = env.linkGroups.get(key);
     if (head && head.path !== from.path && head.path !== r.path && fs.existsSync(onDisk(ctx.root, head.path))) {
       return linkName(env, r, head, replaces, copyMade);
@@ -193,7 +193,7 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   if (isSymlink(tmp, fs) || fs.existsSync(tmp)) fs.rmSync(tmp, { force: true });
   env.batch.wroteData = true;
   displace(env, replaces);
-  const entry = entryFor(r, ctx.volume, from.sha1, from);
+  const entry = entryFor(r, ctx.volume, from.sha256, from);
   env.parity.linkName(from, r.path, entry);
   env.batch.put(entry);
   ctx.detail(`linked ${r.path} to ${from.path}`);

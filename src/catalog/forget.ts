@@ -6,7 +6,7 @@ import type { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
 
 /**
- * The rows of `volume` whose content no other volume holds: a file whose size and SHA1 no other
+ * The rows of `volume` whose content no other volume holds: a file whose size and SHA-256 no other
  * volume's file has, a symlink no other volume holds at the same path with the same target.
  * Losing that volume loses these (unless a data path still has them).
  */
@@ -15,7 +15,7 @@ export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
     .prepare(
       `SELECT f.path FROM files f WHERE f.volume = ? AND NOT EXISTS (
          SELECT 1 FROM files g WHERE g.volume != f.volume AND g.kind = f.kind AND (
-           (f.kind = 'file' AND f.sha1 IS NOT NULL AND g.size = f.size AND g.sha1 = f.sha1) OR
+           (f.kind = 'file' AND f.sha256 IS NOT NULL AND g.size = f.size AND g.sha256 = f.sha256) OR
            (f.kind = 'symlink' AND g.path = f.path AND g.link_target IS f.link_target)))
        ORDER BY f.path`,
     )

@@ -62,7 +62,7 @@ export interface DeferredRow {
 }
 
 export const ENTRY_COLUMNS =
-  'volume, path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target, parity_name, verified_at';
+  'volume, path, kind, size, mtime_s, mtime_ns, inode, sha256, mode, uid, gid, link_target, parity_name, verified_at, sha1';
 
 /** A row's columns but its volume as one string, path first: "path\0kind\0size…", char(1) for NULL. */
 export const ROW_TEXT = ENTRY_COLUMNS.split(', ')
@@ -72,20 +72,21 @@ export const ROW_TEXT = ENTRY_COLUMNS.split(', ')
 
 export type EntryRow = [
   string, string, string, number, number, number, string | null, string | null,
-  number, number, number, string | null, string | null, number | null,
+  number, number, number, string | null, string | null, number | null, string | null,
 ];
 
 export function rowToEntry(r: EntryRow): CatalogEntry {
   return {
     volume: r[0], path: r[1], kind: r[2] as CatalogEntry['kind'], size: r[3], mtimeSec: r[4], mtimeNsec: r[5],
-    inode: r[6], sha1: r[7], mode: r[8], uid: r[9], gid: r[10], linkTarget: r[11], parityName: r[12], verifiedAt: r[13],
+    inode: r[6], sha256: r[7], mode: r[8], uid: r[9], gid: r[10], linkTarget: r[11], parityName: r[12], verifiedAt: r[13],
+    legacySha1: r[14],
   };
 }
 
 export function entryParams(e: CatalogEntry): unknown[] {
   return [
-    e.volume, e.path, e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha1,
-    e.mode, e.uid, e.gid, e.linkTarget, e.parityName, e.verifiedAt,
+    e.volume, e.path, e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha256,
+    e.mode, e.uid, e.gid, e.linkTarget, e.parityName, e.verifiedAt, e.sha256 === null ? (e.legacySha1 ?? null) : null,
     stamp(e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.mode, e.uid, e.gid, e.linkTarget),
     e.volume,
   ];

@@ -40,8 +40,8 @@ test('rotation: spanning, deferred actions, apply, mirror copies taking turns', 
     const r = blaine(['backup', '--dest', disk, '--db', db, '--json', '--reserve', '150k', '--parity', '10', ...extra, lib]);
     return { r, s: r.stdout ? summaryOf(r) : {} };
   };
-  const strip = (t: Map<string, { kind: string; sha1?: string; target?: string }>) =>
-    [...t].map(([p, e]) => [p, e.kind, e.sha1 ?? e.target]);
+  const strip = (t: Map<string, { kind: string; sha256?: string; target?: string }>) =>
+    [...t].map(([p, e]) => [p, e.kind, e.sha256 ?? e.target]);
   const check = (disk: string) => assertDiskMatchesCatalog(disk, db, { parity: true });
   try {
     mount(A, '2m');
@@ -122,8 +122,8 @@ test('rotation: spanning, deferred actions, apply, mirror copies taking turns', 
     check(B);
     assert.deepEqual(strip(readTree(B)), strip(readTree(B2)), 'B and B2 end identical');
     assert.deepEqual(
-      rows(path.join(B, '.blaine/catalog.sqlite')).map((r) => [r.path, r.sha1]),
-      rows(path.join(B2, '.blaine/catalog.sqlite')).map((r) => [r.path, r.sha1]),
+      rows(path.join(B, '.blaine/catalog.sqlite')).map((r) => [r.path, r.sha256]),
+      rows(path.join(B2, '.blaine/catalog.sqlite')).map((r) => [r.path, r.sha256]),
     );
     const disks = JSON.parse(blaine(['disks', '--db', db, '--json']).stdout) as Array<{ label: string; copies: unknown[] }>;
     assert.deepEqual(disks.map((d) => [d.label, d.copies.length]).sort(), [['A', 1], ['B', 2]]);

@@ -41,15 +41,15 @@ export async function catchUp(
   const changed = s.copyGeneration < volumeGeneration ? differencesSince(s.disk, s.host, volume, s.copyGeneration) : null;
   const { mine: onDisk, theirs: wanted } = changed ?? s.disk.differences(s.host, volume);
   const differing = new Set(onDisk.map((d) => d.path));
-  const storedElsewhere = (size: number, sha1: string) =>
-    s.disk.findContent(size, sha1).find((e) => e.volume === volume && !differing.has(e.path));
+  const storedElsewhere = (size: number, sha256: string) =>
+    s.disk.findContent(size, sha256).find((e) => e.volume === volume && !differing.has(e.path));
   const ops = planCatchUp(onDisk, wanted, storedElsewhere);
   // Parity names and verify times are facts of each physical copy: the host follows the mounted one.
   const hostRow = new Map(wanted.map((w) => [w.path, w]));
   s.host.transaction(() => {
     for (const d of onDisk) {
       const w = hostRow.get(d.path);
-      if (w && w.sha1 === d.sha1 && (w.parityName !== d.parityName || w.verifiedAt !== d.verifiedAt)) {
+      if (w && w.sha256 === d.sha256 && (w.parityName !== d.parityName || w.verifiedAt !== d.verifiedAt)) {
         s.host.put({ ...w, parityName: d.parityName, verifiedAt: d.verifiedAt });
       }
     }

@@ -21,11 +21,11 @@ export function recordOf(e: CatalogEntry): FileRecord {
   };
 }
 
-const contentKey = (e: CatalogEntry) => (e.kind === 'file' && e.sha1 !== null ? `${e.size}:${e.sha1}` : null);
+const contentKey = (e: CatalogEntry) => (e.kind === 'file' && e.sha256 !== null ? `${e.size}:${e.sha256}` : null);
 
 function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
   if (d.kind !== w.kind) return false;
-  return d.kind === 'symlink' ? d.linkTarget === w.linkTarget : d.sha1 === w.sha1 && d.size === w.size;
+  return d.kind === 'symlink' ? d.linkTarget === w.linkTarget : d.sha256 === w.sha256 && d.size === w.size;
 }
 
 /**
@@ -45,7 +45,7 @@ function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
 export function planCatchUp(
   onDisk: CatalogEntry[],
   wanted: CatalogEntry[],
-  storedElsewhere: (size: number, sha1: string) => CatalogEntry | undefined = () => undefined,
+  storedElsewhere: (size: number, sha256: string) => CatalogEntry | undefined = () => undefined,
 ): Operation[] {
   const have = new Map(onDisk.map((e) => [e.path, e]));
   const want = new Map(wanted.map((e) => [e.path, e]));
@@ -109,7 +109,7 @@ export function planCatchUp(
       continue;
     }
     const k = contentKey(w);
-    const from = k === null ? undefined : (present.get(k) ?? storedElsewhere(w.size, w.sha1!));
+    const from = k === null ? undefined : (present.get(k) ?? storedElsewhere(w.size, w.sha256!));
     if (!from) continue;
     ops.push({ type: 'link', record: recordOf(w), from, replaces, why: 'linked' });
     filled.add(w.path);
@@ -117,7 +117,7 @@ export function planCatchUp(
   for (const d of kept) {
     const w = want.get(d.path)!;
     const same = w.mtimeSec === d.mtimeSec && w.mtimeNsec === d.mtimeNsec && w.mode === d.mode && w.uid === d.uid && w.gid === d.gid;
-    if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha1: w.sha1, touchDisk: !same });
+    if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha256: w.sha256, touchDisk: !same });
   }
   // Removals last: a removed name may still have been a link's source above. A path that was
   // overwritten by a move or link is already gone.

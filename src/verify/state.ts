@@ -138,6 +138,14 @@ export abstract class VerifyState {
     this.pending.push((c) => c.setVerifiedAt(volume, p, at));
   }
 
+  /** A migrated row's content was read and matches its SHA-1: from now on it is known by its SHA-256. */
+  protected recordContentHash(item: Item, sha256: string): void {
+    item.e = { ...item.e, sha256, legacySha1: null };
+    const { volume } = this.o;
+    const p = item.e.path;
+    this.pending.push((c) => c.setContentHash(volume, p, sha256));
+  }
+
   protected maybeFlush(): void {
     if (this.pending.length >= FLUSH_ROWS || this.now() - this.lastFlush >= FLUSH_MS) this.flush();
   }
