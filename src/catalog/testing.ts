@@ -1,8 +1,24 @@
 import type Database from 'better-sqlite3';
 
+/**
+ * Takes a catalog back to schema 5 (content known by SHA-1), for migration tests: rows keep the
+ * SHA-1 given by `sha1Of` (by path), or none.
+ */
+export function downgradeTo5(raw: Database.Database, sha1Of: (path: string) => string | null = () => null): void {
+  const set = raw.prepare('UPDATE files SET sha1 = ? WHERE path = ?');
+  for (const p of raw.prepare(`SELECT path FROM files WHERE kind = 'file'`).pluck(true).all() as string[]) set.run(sha1Of(p), p);
+  raw.exec(`
+    DROP INDEX files_sha1; DROP INDEX files_content; ALTER TABLE files DROP COLUMN sha256;
+    CREATE INDEX files_content ON files(size, sha1);
+  `);
+  raw.pragma('user_version = 5');
+}
+
 /** Takes a catalog back to schema 3 (before per-row generations and tombstones), for migration tests. */
 export function downgradeTo3(raw: Database.Database): void {
+  downgradeTo5(raw);
   raw.exec(`
+    DROP TABLE disk_health;
     DROP INDEX files_gen; ALTER TABLE files DROP COLUMN gen;
     DROP TABLE tombstones;
     DELETE FROM meta WHERE key LIKE 'changes-from:%';
