@@ -24,12 +24,42 @@ export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
   return paths.map((p) => cat.get(volume, p)!);
 }
 
-/** Every row of a volume: its files, its deferred actions, its copies and the volume itself. The run log stays. */
+/**
+ * Every row of a volume: its files, its deferred actions, its copies and the volume itself; the
+ * volume goes on the list of forgotten ones (which snapshots carry to every disk). The run log stays.
+ */
 export function dropVolume(cat: Catalog, volume: string): void {
   cat.transaction(() => {
+    const label = cat.volume(volume)?.label ?? '';
     for (const table of ['files', 'deferred', 'copies']) cat.db.prepare(`DELETE FROM ${table} WHERE volume = ?`).run(volume);
     cat.db.prepare('DELETE FROM volumes WHERE uuid = ?').run(volume);
+    cat.db.prepare('INSERT OR REPLACE INTO forgotten_volumes (uuid, label, forgotten) VALUES (?, ?, ?)').run(volume, label, new Date().toISOString());
   });
+}
+
+export interface ForgottenVolume {
+  uuid: string;
+  label: string;
+  /** When forget-disk dropped it (ISO time). */
+  forgotten: string;
+}
+
+/** The volumes forget-disk dropped from this catalog (or from the host catalog it is a snapshot of). */
+export function forgottenVolumes(cat: Catalog): ForgottenVolume[] {
+  return cat.db.prepare('SELECT uuid, label, forgotten FROM forgotten_volumes ORDER BY forgotten, uuid').all() as ForgottenVolume[];
+}
+
+/** Takes in what another catalog says was forgotten (the earliest time wins: it is the same forget). */
+export function rememberForgotten(cat: Catalog, list: readonly ForgottenVolume[]): void {
+  const add = cat.db.prepare('INSERT OR IGNORE INTO forgotten_volumes (uuid, label, forgotten) VALUES (?, ?, ?)');
+  cat.transaction(() => {
+    for (const f of list) add.run(f.uuid, f.label, f.forgotten);
+  });
+}
+
+/** A forgotten volume taken back on purpose (its own disk given to rebuild-catalog). */
+export function readmitVolume(cat: Catalog, volume: string): void {
+  cat.db.prepare('DELETE FROM forgotten_volumes WHERE uuid = ?').run(volume);
 }
 
 /** One copy of a volume; the volume, its files and its queue stay (its other copy holds them). */

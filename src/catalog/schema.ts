@@ -125,6 +125,9 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   CREATE INDEX files_content ON files(size, sha256);
   -- only the rows still waiting for their content to be read: empty once every row has a SHA-256
   CREATE INDEX files_sha1 ON files(size, sha1) WHERE sha1 IS NOT NULL;
+  -- Volumes dropped by forget-disk. Every disk's snapshot of the host catalog carries the list, so
+  -- that rebuilding from an older snapshot that still holds such a volume does not bring it back.
+  CREATE TABLE forgotten_volumes (uuid TEXT PRIMARY KEY, label TEXT NOT NULL, forgotten TEXT NOT NULL) WITHOUT ROWID;
   `,
 ];
 
