@@ -91,7 +91,7 @@ async function runCopy(ctx: BenchContext, s: Section): Promise<void> {
     log(`copy: round ${i + 1}/${ctx.repeat}`);
     fresh();
     const dc = timeRun('dc3dd', [`if=${src}`, `of=${out}`, 'hash=sha256']);
-    expectSha256('dc3dd', /([0-9a-f]{40}) \(sha256\)/.exec(dc.stderr)?.[1], want);
+    expectSha256('dc3dd', /([0-9a-f]{64}) \(sha256\)/.exec(dc.stderr)?.[1], want);
     t.dc3dd.push(dc.seconds);
     t.dc3ddSync.push(dc.seconds + timeRun('sync', ['-f', out]).seconds);
 

@@ -142,17 +142,17 @@ export abstract class VerifyChecks extends VerifyState {
     }
     g.hashed = true;
     for (const item of g.items) {
-      if (res && item.e.sha256 === null && item.e.legacySha1 && res.sha1 === item.e.legacySha1 && res.bytes === item.e.size) {
-        this.recordContentHash(item, res.sha256);
-      }
-      if (item.e.sha256 === null) continue;
+      const legacy = item.e.sha256 === null ? item.e.legacySha1 : null;
+      if (item.e.sha256 === null && !legacy) continue;
       this.checked.add(item);
-      if (res && res.sha256 === item.e.sha256 && res.bytes === item.e.size) {
+      const same = res !== null && res.bytes === item.e.size && (legacy ? res.sha1 === legacy : res.sha256 === item.e.sha256);
+      if (same && legacy && !this.linkedBySha1().has(item.e.path)) this.recordContentHash(item, res!.sha256);
+      if (same) {
         item.state = 'good';
         this.markVerified(item);
       } else if (item.state !== 'bad') {
         item.state = 'bad';
-        this.add(item, item.e.path, 'checksum', res ? "the file's SHA-256 differs from the catalog" : `the file cannot be read (${why})`);
+        this.add(item, item.e.path, 'checksum', res ? `the file's ${legacy ? 'SHA-1' : 'SHA-256'} differs from the catalog` : `the file cannot be read (${why})`);
       }
     }
     if (res) this.bytesRead += res.bytes;
@@ -184,7 +184,7 @@ export abstract class VerifyChecks extends VerifyState {
     const cutoff = this.o.olderThanSec === undefined ? Infinity : nowSec - this.o.olderThanSec;
     const lastVerified = (g: Group): number => Math.min(...g.items.map((i) => i.e.verifiedAt ?? -Infinity));
     for (const g of this.groups.values()) {
-      if (g.items.every((i) => i.state === 'bad' || i.e.sha256 === null)) continue;
+      if (g.items.every((i) => i.state === 'bad' || (i.e.sha256 === null && !i.e.legacySha1))) continue;
       if (this.o.fix && g.items.some((i) => this.has(i, ...fixNeedsContent))) needed.push(g);
       else if (this.o.checksum && g.items.some((i) => (i.e.verifiedAt ?? -Infinity) < cutoff)) due.push(g);
     }
