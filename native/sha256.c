@@ -72,7 +72,7 @@ static void compress_portable(uint32_t h[8], const uint8_t *m) {
  * w[t-16], the add brings in w[t-7] (taken across groups i-2 and i-1 by alignr), msg2 adds sigma1
  * of w[t-2], the last two lanes from the first two it has just made.
  */
-__attribute__((target("sha,sse4.1,ssse3"))) static void compress_x86(uint32_t h[8], const uint8_t *m) {
+__attribute__((target("sha,sse4.1,ssse3"))) static void compress_x86(uint32_t h[8], const uint8_t *m, size_t blocks) {
   /* Big-endian words: reverse the bytes of each 32-bit lane. */
   const __m128i bswap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
   __m128i dcba = _mm_loadu_si128((const __m128i *)h);      /* lanes 0..3: a, b, c, d */
@@ -81,8 +81,12 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void compress_x86(uint32_t h[
   __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1b);             /* h, g, f, e */
   __m128i abef = _mm_alignr_epi8(badc, efgh, 8);            /* f, e, b, a */
   __m128i cdgh = _mm_blend_epi16(efgh, badc, 0xf0);         /* h, g, d, c */
+  /* The state stays in registers from block to block: only the first and last pay the shuffles. */
+  for (; blocks > 0; blocks--, m += 64) {
   const __m128i abef0 = abef, cdgh0 = cdgh;
   __m128i w[4];
+  /* Unrolled whole, so the four schedule registers stay registers (w[i & 3] needs constant i). */
+#pragma GCC unroll 16
   for (int i = 0; i < 16; i++) {
     __m128i *cur = &w[i & 3];
     if (i < 4) {
@@ -98,6 +102,7 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void compress_x86(uint32_t h[
   }
   abef = _mm_add_epi32(abef, abef0);
   cdgh = _mm_add_epi32(cdgh, cdgh0);
+  }
   /* Back to a..d and e..h in memory order. */
   __m128i feba = _mm_shuffle_epi32(abef, 0x1b); /* a, b, e, f */
   __m128i dchg = _mm_shuffle_epi32(cdgh, 0xb1); /* g, h, c, d */
@@ -106,15 +111,16 @@ __attribute__((target("sha,sse4.1,ssse3"))) static void compress_x86(uint32_t h[
 }
 #endif
 
-static void compress(const struct sha256 *s, uint32_t h[8], const uint8_t *m) {
+/* `blocks` whole 64-byte blocks from m. */
+static void compress(const struct sha256 *s, uint32_t h[8], const uint8_t *m, size_t blocks) {
 #ifdef SHA256_X86
   if (s->sha_instructions) {
-    compress_x86(h, m);
+    compress_x86(h, m, blocks);
     return;
   }
 #endif
   (void)s;
-  compress_portable(h, m);
+  for (; blocks > 0; blocks--, m += 64) compress_portable(h, m);
 }
 
 void sha256_init(struct sha256 *s) {
@@ -140,10 +146,12 @@ void sha256_update(struct sha256 *s, const void *data, size_t n) {
     p += take;
     n -= take;
     if (s->used < 64) return;
-    compress(s, s->h, s->block);
+    compress(s, s->h, s->block, 1);
     s->used = 0;
   }
-  for (; n >= 64; p += 64, n -= 64) compress(s, s->h, p);
+  compress(s, s->h, p, n / 64);
+  p += n / 64 * 64;
+  n %= 64;
   memcpy(s->block, p, n);
   s->used = n;
 }
@@ -154,12 +162,12 @@ void sha256_final(struct sha256 *s, uint8_t digest[32]) {
   s->block[s->used++] = 0x80;
   if (s->used > 56) {
     memset(s->block + s->used, 0, 64 - s->used);
-    compress(s, s->h, s->block);
+    compress(s, s->h, s->block, 1);
     s->used = 0;
   }
   memset(s->block + s->used, 0, 56 - s->used);
   for (int i = 0; i < 8; i++) s->block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
-  compress(s, s->h, s->block);
+  compress(s, s->h, s->block, 1);
   for (int i = 0; i < 8; i++) {
     digest[4 * i] = (uint8_t)(s->h[i] >> 24);
     digest[4 * i + 1] = (uint8_t)(s->h[i] >> 16);
