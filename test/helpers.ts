@@ -276,7 +276,7 @@ export interface Row {
 export function rows(dbFile: string, volume?: string): Row[] {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const sql = `SELECT volume, path, kind, size, sha256, link_target, mtime_s, mtime_ns, parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY path`;
+    const sql = `SELECT volume, path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mtime_s, mtime_ns, parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY path`;
     return (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Row[];
   } finally {
     db.close();

@@ -12,7 +12,7 @@ import { downgradeTo3 } from './testing.js';
 function entry(p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
   return {
     path: p, volume: 'v1', kind: 'file', size: 5, mtimeSec: 1_700_000_000, mtimeNsec: 123_456_789, inode: '2049:77',
-    sha256: 'a'.repeat(40), mode: 0o100644, uid: 1000, gid: 1000, linkTarget: null, parityName: null, verifiedAt: null, ...over,
+    sha256: 'a'.repeat(64), mode: 0o100644, uid: 1000, gid: 1000, linkTarget: null, parityName: null, verifiedAt: null, ...over,
   };
 }
 const stampOf = (e: CatalogEntry) => stamp(e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.mode, e.uid, e.gid, e.linkTarget);

@@ -6,7 +6,7 @@ import type { CatalogEntry } from './entry.js';
 import { CatalogVersionError, migrate, SCHEMA_VERSION } from './schema.js';
 import { pathRange } from './range.js';
 import {
-  ENTRY_COLUMNS, entryParams, parseSummary, rowToEntry,
+  ENTRY_SELECT, entryParams, parseSummary, rowToEntry,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
 import { prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
@@ -216,7 +216,7 @@ export class Catalog {
       where.push(`volume IN (${volumes.map(() => '?').join(', ')})`);
       params.push(...volumes);
     }
-    const sql = `SELECT ${ENTRY_COLUMNS} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
+    const sql = `SELECT ${ENTRY_SELECT} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
     return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
   }
 
@@ -224,7 +224,7 @@ export class Catalog {
   withoutParity(volume: string): CatalogEntry[] {
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND kind = 'file' AND size > 0 AND parity_name IS NULL`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND kind = 'file' AND size > 0 AND parity_name IS NULL`)
         .raw(true)
         .all(volume) as EntryRow[]
     ).map(rowToEntry);
@@ -235,7 +235,7 @@ export class Catalog {
     const [lo, hi] = pathRange(dir);
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ? AND volume != ?`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ? AND volume != ?`)
         .raw(true)
         .all(lo, hi, volume) as EntryRow[]
     ).map(rowToEntry);

@@ -61,13 +61,24 @@ export interface DeferredRow {
   created: string;
 }
 
+/** The columns of an entry, in the order rowToEntry and entryParams use, to write a row. */
 export const ENTRY_COLUMNS =
   'volume, path, kind, size, mtime_s, mtime_ns, inode, sha256, mode, uid, gid, link_target, parity_name, verified_at, sha1';
+
+/**
+ * The SHA-256 is stored as its 32 bytes (schema.ts), and is hex everywhere else: SQLite converts
+ * both ways, so no row costs a Buffer. hex() of NULL would be ''.
+ */
+export const SHA256_HEX = `iif(sha256 IS NULL, NULL, lower(hex(sha256)))`;
+export const SHA256_PARAM = 'unhex(?)';
+
+/** The same columns, to read a row. */
+export const ENTRY_SELECT = ENTRY_COLUMNS.replace('sha256', SHA256_HEX);
 
 /** A row's columns but its volume as one string, path first: "path\0kind\0size…", char(1) for NULL. */
 export const ROW_TEXT = ENTRY_COLUMNS.split(', ')
   .filter((c) => c !== 'volume')
-  .map((c) => `ifnull(${c}, char(1))`)
+  .map((c) => `ifnull(${c === 'sha256' ? SHA256_HEX : c}, char(1))`)
   .join(' || char(0) || ');
 
 export type EntryRow = [

@@ -115,12 +115,13 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   ) WITHOUT ROWID;
   `,
   // Content identity by SHA-256 (SPEC §3): SHA-1 has public collisions, and a link made by SHA-1
-  // alone can make two different files one. Hex, as sha1 was: the content lookups (dedup, restore,
+  // alone can make two different files one. Its 32 bytes, not hex (rows.ts converts): a million-file
+  // catalog would otherwise grow by ~64 MB (row and index); the content lookups (dedup, restore,
   // catch-up) go through the new index. Migrated rows keep their SHA-1 in `sha1` until their
   // content is next read (a copy or verify --checksum fills sha256 and clears it); such a row is
   // never taken as equal to another by its SHA-1.
   `
-  ALTER TABLE files ADD COLUMN sha256 TEXT;
+  ALTER TABLE files ADD COLUMN sha256 BLOB;
   DROP INDEX files_content;
   CREATE INDEX files_content ON files(size, sha256);
   -- only the rows still waiting for their content to be read: empty once every row has a SHA-256

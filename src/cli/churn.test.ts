@@ -241,7 +241,7 @@ interface MetaRow {
 function metaRows(dbFile: string): Map<string, MetaRow> {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const all = db.prepare('SELECT path, kind, sha256, link_target, mode, uid, gid, mtime_s, mtime_ns FROM files').all() as MetaRow[];
+    const all = db.prepare('SELECT path, kind, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mode, uid, gid, mtime_s, mtime_ns FROM files').all() as MetaRow[];
     return new Map(all.map((r) => [r.path, r]));
   } finally {
     db.close();
