@@ -60,7 +60,8 @@ test('rotation: spanning, deferred actions, apply, mirror copies taking turns', 
     assert.equal(a1.s.diskFull, true);
     check(A);
     const onA = rows(db, volumeOf(A).volume).map((r) => r.path);
-    assert.ok(onA.length >= 7, `A holds ${onA.length} files`);
+    // What fits beside the reserve and the catalogs' headroom (their size counts: a page more or less moves a file).
+    assert.ok(onA.length >= 6, `A holds ${onA.length} files`);
     const b1 = run(B, '--init', '--label', 'B');
     assert.equal(b1.r.status, 0, b1.r.stderr);
     assert.equal((a1.s.bytesCopied as number) + (b1.s.bytesCopied as number), total, 'nothing copied twice');
