@@ -36,7 +36,13 @@ export async function checkSha1Links(
 ): Promise<Sha1LinkCheck> {
   const storedDiffers = new Map<string, string>();
   const found: Array<{ e: CatalogEntry; sha256: string; differs: boolean }> = [];
-  const rows = s.disk.linkedBySha1(volume).filter((e) => roots.some((r) => isUnder(e.path, r)));
+  // No new link is ever made by SHA-1: once a volume has none left, it never has one again, and
+  // later runs skip the query (a scan of every migrated row).
+  const done = `sha1-links-checked:${volume}`;
+  if (s.disk.getMeta(done) !== undefined) return { storedDiffers, confirmed: 0 };
+  const linked = s.disk.linkedBySha1(volume);
+  if (linked.length === 0) s.disk.setMeta(done, new Date().toISOString());
+  const rows = linked.filter((e) => roots.some((r) => isUnder(e.path, r)));
   for (const e of rows) {
     const st = fs.lstatSync(e.path, { throwIfNoEntry: false, bigint: true });
     if (!st?.isFile() || Number(st.size) !== e.size || !sameMtime(e, { mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n) })) continue;
