@@ -2,9 +2,12 @@ import type Database from 'better-sqlite3';
 
 /**
  * Takes a catalog back to schema 5 (content known by SHA-1, no list of forgotten volumes), for
- * migration tests; rows written since lose their hash. Real schema-5 catalogs: test/fixtures/sha1-linked.
+ * migration tests: each file's row gets the SHA-1 `sha1Of` gives for its path (none by default).
+ * Real schema-5 catalogs: test/fixtures/sha1-linked.
  */
-function downgradeTo5(raw: Database.Database): void {
+export function downgradeTo5(raw: Database.Database, sha1Of: (path: string) => string | null = () => null): void {
+  const set = raw.prepare('UPDATE files SET sha1 = ? WHERE path = ?');
+  for (const p of raw.prepare(`SELECT path FROM files WHERE kind = 'file'`).pluck(true).all() as string[]) set.run(sha1Of(p), p);
   raw.exec(`
     DROP TABLE forgotten_volumes;
     DROP INDEX files_sha1; DROP INDEX files_content; ALTER TABLE files DROP COLUMN sha256;
