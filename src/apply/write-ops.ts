@@ -49,6 +49,50 @@ function storedTwin(env: ApplyEnv, r: FileRecord, sha256: string): CatalogEntry 
   return undefined;
 }
 
+/**
+ * A stored name whose bytes equal the fresh copy at `copy`, among rows migrated from an older
+ * catalog that know their content by SHA-1 only (never proof of equal bytes: SHA-1 collides).
+ * Returned with the SHA-256 the comparison proved for the disk's bytes. The row itself gets that
+ * SHA-256 too, unless it is one of a pair the older catalog stored as one by SHA-1 (then only the
+ * next backup's check, which reads the data path too, can tell whose bytes the disk holds).
+ */
+function sameBytesMigrated(env: ApplyEnv, r: FileRecord, copy: string, sha256: string): CatalogEntry | undefined {
+  const { ctx, fs } = env;
+  for (const e of ctx.disk.legacyTwins(ctx.volume, r.size, r)) {
+    const file = onDisk(ctx.root, e.path);
+    if (e.path === r.path || !fs.existsSync(file) || !sameBytes(copy, file, fs)) continue;
+    if (!ctx.disk.linkedBySha1(ctx.volume).some((l) => l.path === e.path)) {
+      for (const cat of [ctx.disk, ctx.host]) cat.setContentHash(ctx.volume, e.path, sha256);
+    }
+    return { ...e, sha256, legacySha1: null };
+  }
+  return undefined;
+}
+
+/** Whether two files hold the same bytes (read in 1 MiB pieces; false if either cannot be read). */
+function sameBytes(a: string, b: string, fs: ApplyEnv['fs']): boolean {
+  let fa = -1;
+  let fb = -1;
+  try {
+    fa = fs.openSync(a, 'r');
+    fb = fs.openSync(b, 'r');
+    const ba = Buffer.allocUnsafe(1 << 20);
+    const bb = Buffer.allocUnsafe(1 << 20);
+    for (let at = 0; ; ) {
+      const na = fs.readSync(fa, ba, 0, ba.length, at);
+      const nb = fs.readSync(fb, bb, 0, bb.length, at);
+      if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+      if (na === 0) return true;
+      at += na;
+    }
+  } catch {
+    return false;
+  } finally {
+    if (fa >= 0) fs.closeSync(fa);
+    if (fb >= 0) fs.closeSync(fb);
+  }
+}
+
 async function copyFile(
   env: ApplyEnv,
   r: FileRecord,
@@ -106,7 +150,7 @@ async function copyFile(
   env.batch.wroteData = true;
   if (!early) env.space.wrote(requiredBytes(res.bytes, pct, 0, ctx.storedBytes));
   if (dedupe && res.bytes > 0) {
-    const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha256);
+    const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha256) ?? sameBytesMigrated(env, { ...r, size: res.bytes }, dest, res.sha256);
     if (twin) {
       // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin,
       env.deduped = true;

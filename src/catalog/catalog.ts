@@ -261,6 +261,14 @@ export class Catalog {
   }
 
   /** Whether any file of this size with a known SHA-256 is catalogued (a possible duplicate). */
+  /**
+   * Up to eight migrated rows of this volume (SHA-1 only, schema.ts) with this size, mode and owner:
+   * SHA-1 cannot say their content is a new file's, a byte comparison can.
+   */
+  legacyTwins(volume: string, size: number, m: { mode: number; uid: number; gid: number }): CatalogEntry[] {
+    return (this.stmts.legacyTwins.all(size, volume, m.mode & 0o7777, m.uid, m.gid) as EntryRow[]).map(rowToEntry);
+  }
+
   /** This volume's migrated rows stored as one with another row by an equal SHA-1 (schema.ts). */
   linkedBySha1(volume: string): CatalogEntry[] {
     return (this.stmts.linkedBySha1.all(volume) as EntryRow[]).map(rowToEntry);

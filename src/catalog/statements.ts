@@ -33,6 +33,10 @@ export function prepareStatements(db: Database.Database) {
       `SELECT ${ENTRY_SELECT} FROM files f WHERE f.sha1 IS NOT NULL AND f.volume = ? AND f.kind = 'file' AND EXISTS
        (SELECT 1 FROM files g WHERE g.sha1 = f.sha1 AND g.size = f.size AND g.volume = f.volume AND g.path != f.path) ORDER BY f.path`,
     ).raw(true),
+    // Migrated rows (SHA-1 only) that could hold the same content: a few, each compared byte by byte.
+    legacyTwins: p(
+      `SELECT ${ENTRY_SELECT} FROM files WHERE sha1 IS NOT NULL AND size = ? AND volume = ? AND kind = 'file' AND (mode & 4095) = ? AND uid = ? AND gid = ? LIMIT 8`,
+    ).raw(true),
     // The content of a row was read: its SHA-256 replaces the migrated SHA-1. With `recheck`, the
     // stamp goes too, so the next quick check hands the row to the planner.
     contentRead: p(`UPDATE files SET sha256 = ${SHA256_PARAM}, sha1 = NULL, stamp = CASE WHEN ? THEN NULL ELSE stamp END WHERE volume = ? AND path = ? AND kind = 'file'`),

@@ -1,5 +1,6 @@
 // Rows migrated from a schema-5 catalog (content known by SHA-1): restore and verify --checksum
-// check them by their SHA-1 until their content is read, and verify then records their SHA-256.
+// check them by their SHA-1 until their content is read, and verify then records their SHA-256; a new
+// file is linked to one only after its bytes compare equal.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -38,10 +39,23 @@ test('migrated rows: restore checks them by SHA-1, verify --checksum finds rot b
   for (const n of ['a.bin', 'b.bin']) assert.equal(fileSha(path.join(to, env.lib.slice(1), n)), fileSha(path.join(env.lib, n)));
   assert.equal(fs.existsSync(path.join(to, env.lib.slice(1), 'c.bin')), false);
 
+  // A new file with a migrated row's bytes is linked to it only once the bytes compare equal (which
+  // also gives that row its SHA-256); one of the same size with other bytes is stored on its own.
+  fs.copyFileSync(path.join(env.lib, 'a.bin'), path.join(env.lib, 'd.bin'));
+  write(path.join(env.lib, 'e.bin'), crypto.randomBytes(5000));
+  const b = backup(env, ['--json']);
+  assert.equal(b.status, 0, b.stderr);
+  assert.equal(summaryOf(b).linked, 1);
+  assert.equal(summaryOf(b).added, 1);
+  assert.equal(fs.statSync(stored('d.bin')).ino, fs.statSync(stored('a.bin')).ino);
+  assert.equal(fileSha(stored('e.bin')), fileSha(path.join(env.lib, 'e.bin')));
+  assert.ok(![stored('a.bin'), stored('b.bin'), stored('c.bin')].some((f) => fs.statSync(f).ino === fs.statSync(stored('e.bin')).ino));
+  names.push('d.bin', 'e.bin');
+
   const v = blaine(['verify', '--dest', env.disk, '--db', env.db, '--checksum', '--json']);
   assert.equal(v.status, 4, v.stdout + v.stderr);
   const report = summaryOf(v) as unknown as { checked: number; problems: Array<{ path: string; kind: string; detail: string }> };
-  assert.equal(report.checked, 3);
+  assert.equal(report.checked, 5);
   // (rot() puts the mtime back to the microsecond only: an mtime problem may come with it)
   assert.deepEqual([...new Set(report.problems.map((p) => path.basename(p.path)))], ['c.bin']);
   assert.ok(report.problems.some((p) => /SHA-1 differs/.test(p.detail)), JSON.stringify(report.problems));
@@ -50,7 +64,11 @@ test('migrated rows: restore checks them by SHA-1, verify --checksum finds rot b
     ['a.bin', fileSha(path.join(env.lib, 'a.bin')), undefined],
     ['b.bin', fileSha(path.join(env.lib, 'b.bin')), undefined],
     ['c.bin', null, sha1Of(path.join(env.lib, 'c.bin'))],
+    ['d.bin', fileSha(path.join(env.lib, 'a.bin')), undefined],
+    ['e.bin', fileSha(path.join(env.lib, 'e.bin')), undefined],
   ]);
   const local = JSON.parse(blaine(['list', '--dest', env.disk, '--json']).stdout) as Array<{ sha256: string | null }>;
-  assert.deepEqual(local.map((e) => e.sha256), [fileSha(path.join(env.lib, 'a.bin')), fileSha(path.join(env.lib, 'b.bin')), null]);
+  assert.deepEqual(local.map((e) => e.sha256), [
+    fileSha(path.join(env.lib, 'a.bin')), fileSha(path.join(env.lib, 'b.bin')), null, fileSha(path.join(env.lib, 'a.bin')), fileSha(path.join(env.lib, 'e.bin')),
+  ]);
 });
