@@ -1,7 +1,7 @@
 /**
  * Restore and scrub (issue 20 item 5): restoring ~1 GiB of media-sized files from a disk against
  * `rsync -a` of the same files (target ≤ 1.2×), also when every file is read from under its old
- * name (renames deferred for the disk), and `verify --checksum` against `sha1sum` run on every
+ * name (renames deferred for the disk), and `verify --checksum` against `sha256sum` run on every
  * core over the same files (target ≤ 1.2×). As root the section works on a tmpfs, so that both
  * sides read and write cached data, as the targets assume; elsewhere in its work directory.
  */
@@ -16,7 +16,7 @@ import { mountTmpfs, unmount } from '../test/helpers.js';
 
 export const restore: SectionDef = {
   name: 'restore',
-  title: (ctx) => `restore of ${fmtBytes(ctx.restoreBytes)} of media-sized files vs rsync -a; verify --checksum vs sha1sum on every core`,
+  title: (ctx) => `restore of ${fmtBytes(ctx.restoreBytes)} of media-sized files vs rsync -a; verify --checksum vs sha256sum on every core`,
   // The library, the disk, one restored copy at a time (rsync's or Blaine's), catalogs.
   need: (ctx) => ({ bytes: 3 * ctx.restoreBytes + 256 * MiB, inodes: 10_000 }),
   run: runRestore,
@@ -51,7 +51,7 @@ async function measure(ctx: BenchContext, s: Section, base: string, size: number
   const onDisk = path.join(disk, lib.slice(1));
   const cores = os.availableParallelism();
 
-  const t = { rsync: [] as number[], restore: [] as number[], renamed: [] as number[], sha1sum: [] as number[], verify: [] as number[] };
+  const t = { rsync: [] as number[], restore: [] as number[], renamed: [] as number[], sha256sum: [] as number[], verify: [] as number[] };
   const fresh = (): void => {
     rmrf(out);
     settle();
@@ -62,9 +62,9 @@ async function measure(ctx: BenchContext, s: Section, base: string, size: number
     if (got.restored !== files.length || !got.done) throw new BenchError(`blaine restore restored ${got.restored} of ${files.length} files`);
     return r.seconds;
   };
-  // sha1sum over the disk's files on every core, in batches small enough to spread the big files.
-  const sha1sumAll = (): number =>
-    timeRun('sh', ['-c', 'find "$1" -type f -print0 | xargs -0 -P "$2" -n 4 sha1sum > /dev/null', 'sh', onDisk, String(cores)]).seconds;
+  // sha256sum over the disk's files on every core, in batches small enough to spread the big files.
+  const sha256sumAll = (): number =>
+    timeRun('sh', ['-c', 'find "$1" -type f -print0 | xargs -0 -P "$2" -n 4 sha256sum > /dev/null', 'sh', onDisk, String(cores)]).seconds;
 
   for (let i = 0; i < ctx.repeat; i++) {
     log(`restore: round ${i + 1}/${ctx.repeat}`);
@@ -73,7 +73,7 @@ async function measure(ctx: BenchContext, s: Section, base: string, size: number
     fresh();
     t.restore.push(restoreRun());
     fresh();
-    t.sha1sum.push(sha1sumAll());
+    t.sha256sum.push(sha256sumAll());
     settle();
     const v = runBlaine(['verify', '--dest', disk, '--db', db, '--checksum']);
     const checked = (v.summary as unknown as { checked: number; ok: boolean }).checked;
@@ -99,8 +99,8 @@ async function measure(ctx: BenchContext, s: Section, base: string, size: number
     row('rsync -a (disk → target)', R.rsync, 'reference'),
     row('blaine restore', R.restore, vs(R.restore, R.rsync, 'rsync'), `${files.length} files, hash checked`),
     row('blaine restore, every file under an old name', R.renamed, vs(R.renamed, R.rsync, 'rsync'), 'renames deferred for the disk'),
-    row(`sha1sum on ${cores} cores (find | xargs -P)`, R.sha1sum, 'reference'),
-    row('blaine verify --checksum', R.verify, vs(R.verify, R.sha1sum, 'sha1sum')),
+    row(`sha256sum on ${cores} cores (find | xargs -P)`, R.sha256sum, 'reference'),
+    row('blaine verify --checksum', R.verify, vs(R.verify, R.sha256sum, 'sha256sum')),
   );
   const check = (what: string, x: Repeated, ref: Repeated) => {
     const r = x.best / ref.best;
@@ -109,7 +109,7 @@ async function measure(ctx: BenchContext, s: Section, base: string, size: number
   s.checks.push(
     check('restore time ÷ rsync -a time', R.restore, R.rsync),
     check('restore from old names time ÷ rsync -a time', R.renamed, R.rsync),
-    check('verify --checksum time ÷ sha1sum on every core', R.verify, R.sha1sum),
+    check('verify --checksum time ÷ sha256sum on every core', R.verify, R.sha256sum),
   );
   s.figures = { ...s.figures, bytes: size, files: files.length, seconds: R };
 }

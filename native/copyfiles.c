@@ -1,5 +1,5 @@
 /*
- * Copying many small files onto a disk on a worker thread, hashing each with SHA-1 on the way.
+ * Copying many small files onto a disk on a worker thread, hashing each with SHA-256 on the way.
  * For files of a few KiB the work is all system calls and the JS calls around them; doing a batch
  * of them per call, off the main thread, lets the main thread record the previous batch's catalog
  * rows meanwhile. Each file goes to its temporary name only (open, read, write, owner, mode, mtime,
@@ -19,13 +19,14 @@
 
 #include "copyfiles.h"
 #include "jsstring.h"
-#include "sha1.h"
+#include "sha256.h"
 
 /* Per file in `meta`: mode, uid, gid, mtime seconds, mtime nanoseconds, 1 to chown. */
 #define META_FIELDS 6
 /* Per file in `out`: outcome (enum outcome), errno, bytes copied. */
 #define OUT_FIELDS 3
 #define BUFFER_BYTES (256 * 1024)
+#define DIGEST_BYTES 32
 
 enum outcome { DONE = 0, SOURCE_ERROR = 1, TARGET_ERROR = 2, NOT_REGULAR = 3 };
 
@@ -34,7 +35,7 @@ struct batch {
   char *paths;        /* source and temporary name of each file, each NUL-terminated */
   const double *meta;
   double *out;
-  uint8_t *digests;   /* 20 bytes per file */
+  uint8_t *digests;   /* DIGEST_BYTES per file */
   napi_ref refs[4];   /* meta, out, digests, callback */
   napi_async_work work;
 };
@@ -98,8 +99,8 @@ static void copy_one(const char *src, const char *tmp, const double *meta, doubl
     close(in);
     return;
   }
-  struct sha1 h;
-  sha1_init(&h);
+  struct sha256 h;
+  sha256_init(&h);
   off_t pos = 0;
   int failed = DONE, err = 0;
   for (;;) {
@@ -111,7 +112,7 @@ static void copy_one(const char *src, const char *tmp, const double *meta, doubl
       break;
     }
     if (n == 0) break;
-    sha1_update(&h, buf, (size_t)n);
+    sha256_update(&h, buf, (size_t)n);
     if (write_all(dst, buf, (size_t)n, pos) != 0) {
       failed = TARGET_ERROR;
       err = errno;
@@ -143,7 +144,7 @@ static void copy_one(const char *src, const char *tmp, const double *meta, doubl
     return;
   }
   out[2] = (double)pos;
-  sha1_final(&h, digest);
+  sha256_final(&h, digest);
 }
 
 static void execute(napi_env env, void *data) {
@@ -161,7 +162,7 @@ static void execute(napi_env env, void *data) {
       out[1] = ENOMEM;
       continue;
     }
-    copy_one(src, tmp, b->meta + i * META_FIELDS, out, b->digests + i * 20, buf);
+    copy_one(src, tmp, b->meta + i * META_FIELDS, out, b->digests + i * DIGEST_BYTES, buf);
   }
   free(buf);
 }
@@ -195,7 +196,7 @@ static void *float64s(napi_env env, napi_value v, size_t want) {
 
 /*
  * copyFiles(count, paths, meta, out, digests, callback): paths holds each file's source and
- * temporary name, each followed by "\0"; meta, out (Float64Array) and digests (a Buffer of 20 bytes
+ * temporary name, each followed by "\0"; meta, out (Float64Array) and digests (a Buffer of 32 bytes
  * a file) as above. callback(true) runs on the main thread once every file is done.
  */
 static napi_value copy_files(napi_env env, napi_callback_info info) {
@@ -216,7 +217,7 @@ static napi_value copy_files(napi_env env, napi_callback_info info) {
     b->count = count;
     b->meta = float64s(env, argv[2], (size_t)count * META_FIELDS);
     b->out = float64s(env, argv[3], (size_t)count * OUT_FIELDS);
-    ok = b->meta && b->out && napi_get_buffer_info(env, argv[4], &digests, &digest_len) == napi_ok && digest_len >= (size_t)count * 20 &&
+    ok = b->meta && b->out && napi_get_buffer_info(env, argv[4], &digests, &digest_len) == napi_ok && digest_len >= (size_t)count * DIGEST_BYTES &&
          napi_typeof(env, argv[5], &cb_type) == napi_ok && cb_type == napi_function;
   }
   /* Exactly 2 × count names: a shorter string would send the thread past its end. */
@@ -242,10 +243,10 @@ static napi_value copy_files(napi_env env, napi_callback_info info) {
 }
 
 /*
- * sha1(buffer[, portable]): the 20-byte digest, so tests can hold this code against node:crypto;
+ * sha256(buffer[, portable]): the 32-byte digest, so tests can hold this code against node:crypto;
  * with portable true, by the plain C compression even where the CPU has SHA instructions.
  */
-static napi_value sha1_buffer(napi_env env, napi_callback_info info) {
+static napi_value sha256_buffer(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], result;
   void *data, *out;
@@ -253,20 +254,20 @@ static napi_value sha1_buffer(napi_env env, napi_callback_info info) {
   bool portable = false;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok ||
       (argc > 1 && napi_get_value_bool(env, argv[1], &portable) != napi_ok)) {
-    napi_throw_type_error(env, NULL, "sha1(buffer[, portable]) needs a Buffer and a boolean");
+    napi_throw_type_error(env, NULL, "sha256(buffer[, portable]) needs a Buffer and a boolean");
     return NULL;
   }
   /* The choice is this hash's own: copies hashing on other threads meanwhile keep theirs. */
-  struct sha1 h;
-  if (portable) sha1_init_portable(&h);
-  else sha1_init(&h);
+  struct sha256 h;
+  if (portable) sha256_init_portable(&h);
+  else sha256_init(&h);
   /* In uneven pieces, so a partial block carried between updates is exercised too. */
   for (size_t at = 0, piece = 1; at < len; at += piece, piece = piece * 3 + 1) {
     size_t n = len - at < piece ? len - at : piece;
-    sha1_update(&h, (const uint8_t *)data + at, n);
+    sha256_update(&h, (const uint8_t *)data + at, n);
   }
-  napi_create_buffer(env, 20, &out, &result);
-  sha1_final(&h, out);
+  napi_create_buffer(env, DIGEST_BYTES, &out, &result);
+  sha256_final(&h, out);
   return result;
 }
 
@@ -274,6 +275,6 @@ void copyfiles_init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "copyFiles", NAPI_AUTO_LENGTH, copy_files, NULL, &fn);
   napi_set_named_property(env, exports, "copyFiles", fn);
-  napi_create_function(env, "sha1", NAPI_AUTO_LENGTH, sha1_buffer, NULL, &fn);
-  napi_set_named_property(env, exports, "sha1", fn);
+  napi_create_function(env, "sha256", NAPI_AUTO_LENGTH, sha256_buffer, NULL, &fn);
+  napi_set_named_property(env, exports, "sha256", fn);
 }

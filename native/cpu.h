@@ -1,5 +1,5 @@
 /*
- * What the CPU can run, looked at once for the whole addon (gf16.c, crc32.c, sha1.c choose their
+ * What the CPU can run, looked at once for the whole addon (gf16.c, crc32.c, sha256.c choose their
  * kernels from it). Every field is 0 on a CPU other than x86.
  */
 #ifndef BLAINE_CPU_H

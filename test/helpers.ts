@@ -145,13 +145,13 @@ export function testEnv(prefix = 'blaine-test-') {
   return { base, lib, disk, db, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
 }
 
-export function sha1(data: Buffer | string): string {
-  return crypto.createHash('sha1').update(data).digest('hex');
+export function sha256(data: Buffer | string): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
 }
 
-/** The SHA1 of a file's content. */
+/** The SHA-256 of a file's content. */
 export function fileSha(p: string): string {
-  return sha1(fs.readFileSync(p));
+  return sha256(fs.readFileSync(p));
 }
 
 export function write(file: string, content: string | Buffer, mtime?: Date): void {
@@ -240,7 +240,7 @@ export function unmount(dir: string): void {
 
 export interface TreeEntry {
   kind: 'file' | 'symlink';
-  sha1?: string;
+  sha256?: string;
   target?: string;
   ino?: number;
 }
@@ -255,7 +255,7 @@ export function readTree(dir: string, opts: { skipBlaine?: boolean } = { skipBla
       const full = path.join(d, ent.name);
       if (ent.isSymbolicLink()) out.set(r, { kind: 'symlink', target: fs.readlinkSync(full) });
       else if (ent.isDirectory()) walk(full, r);
-      else if (ent.isFile()) out.set(r, { kind: 'file', sha1: sha1(fs.readFileSync(full)), ino: fs.statSync(full).ino });
+      else if (ent.isFile()) out.set(r, { kind: 'file', sha256: sha256(fs.readFileSync(full)), ino: fs.statSync(full).ino });
     }
   };
   walk(dir, '');
@@ -267,7 +267,7 @@ export interface Row {
   path: string;
   kind: string;
   size: number;
-  sha1: string | null;
+  sha256: string | null;
   link_target: string | null;
   mtime_s: number;
   mtime_ns: number;
@@ -277,7 +277,7 @@ export interface Row {
 export function rows(dbFile: string, volume?: string): Row[] {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const sql = `SELECT volume, path, kind, size, sha1, link_target, mtime_s, mtime_ns, parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY path`;
+    const sql = `SELECT volume, path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mtime_s, mtime_ns, parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY path`;
     return (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Row[];
   } finally {
     db.close();
@@ -307,7 +307,7 @@ export function assertDiskMatchesCatalog(
     const t = tree.get(rel);
     assert.ok(t, `catalogued ${r.path} is missing on the disk`);
     assert.equal(t.kind, r.kind, `${r.path}: kind`);
-    if (r.kind === 'file') assert.equal(t.sha1, r.sha1, `${r.path}: content differs from the catalog`);
+    if (r.kind === 'file') assert.equal(t.sha256, r.sha256, `${r.path}: content differs from the catalog`);
     else assert.equal(t.target, r.link_target, `${r.path}: symlink target`);
   }
   for (const p of tree.keys()) assert.ok(catalogued.has(p), `${p} is on the disk but not in its catalog`);
@@ -348,7 +348,7 @@ export function assertArchiveHolds(src: string, disks: string[]): void {
     const p = `${prefix}/${rel}`;
     const found = trees.map((x) => x.t.get(p)).filter((x): x is TreeEntry => !!x);
     assert.ok(found.length > 0, `${src}/${rel} is on no disk`);
-    const ok = found.some((f) => f.kind === w.kind && (w.kind === 'file' ? f.sha1 === w.sha1 : f.target === w.target));
+    const ok = found.some((f) => f.kind === w.kind && (w.kind === 'file' ? f.sha256 === w.sha256 : f.target === w.target));
     assert.ok(ok, `${src}/${rel}: no disk holds its current content`);
   }
 }
@@ -356,9 +356,9 @@ export function assertArchiveHolds(src: string, disks: string[]): void {
 /** Content-level: every library file's bytes are on some disk, whatever the name (offline disks not yet updated). */
 export function assertArchiveHasContent(src: string, disks: string[]): void {
   const have = new Set<string>();
-  for (const d of disks) for (const t of readTree(d).values()) if (t.sha1) have.add(t.sha1);
+  for (const d of disks) for (const t of readTree(d).values()) if (t.sha256) have.add(t.sha256);
   for (const [rel, w] of readTree(src, { skipBlaine: false })) {
-    if (w.kind === 'file') assert.ok(have.has(w.sha1!), `the content of ${src}/${rel} is on no disk`);
+    if (w.kind === 'file') assert.ok(have.has(w.sha256!), `the content of ${src}/${rel} is on no disk`);
   }
 }
 
@@ -382,7 +382,7 @@ export function fidelityOf(root: string): Map<string, string> {
         walk(full, r);
         continue;
       }
-      const what = ent.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha1(fs.readFileSync(full))}`;
+      const what = ent.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha256(fs.readFileSync(full))}`;
       const mode = ent.isSymbolicLink() ? '' : (st.mode & 0o7777n).toString(8);
       out.set(r, `${what} mode ${mode} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`);
     }

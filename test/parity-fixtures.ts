@@ -14,21 +14,21 @@ export function removeTemp(dir: string): void {
   fs.rmSync(dir, { recursive: true, force: true });
 }
 
-/** Writes `size` random bytes at `<root>/<rel>` (directories made); returns their SHA1. */
+/** Writes `size` random bytes at `<root>/<rel>` (directories made); returns their SHA-256. */
 export function writeRandom(root: string, rel: string, size: number): string {
   const p = path.join(root, rel);
   fs.mkdirSync(path.dirname(p), { recursive: true });
   const data = crypto.randomBytes(size);
   fs.writeFileSync(p, data);
-  return sha1(data);
+  return sha256(data);
 }
 
-export function sha1(data: Buffer): string {
-  return crypto.createHash('sha1').update(data).digest('hex');
+export function sha256(data: Buffer): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
 }
 
-export function sha1File(p: string): string {
-  return sha1(fs.readFileSync(p));
+export function sha256File(p: string): string {
+  return sha256(fs.readFileSync(p));
 }
 
 /** Inverts `n` bytes at `offset` in place. */

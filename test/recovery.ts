@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { sha1 } from './helpers.js';
+import { sha256 } from './helpers.js';
 
 /**
  * The host catalog as queries return it, every column but a row's `gen` (the generation it was
@@ -41,7 +41,7 @@ export function treeState(dir: string): string[] {
       const full = path.join(d, name);
       const r = `${rel}/${name}`;
       const st = fs.lstatSync(full, { bigint: true });
-      const what = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha1(fs.readFileSync(full))}`;
+      const what = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha256(fs.readFileSync(full))}`;
       out.push(`${r} ${what} ${st.size} ${st.mode.toString(8)} ${st.mtimeNs}`);
       if (st.isDirectory()) walk(full, r);
     }
@@ -63,7 +63,7 @@ export function fidelity(root: string): { entries: Map<string, string>; groups: 
         walk(full, r);
         continue;
       }
-      const what = st.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha1(fs.readFileSync(full))} mode:${(st.mode & 0o7777n).toString(8)}`;
+      const what = st.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha256(fs.readFileSync(full))} mode:${(st.mode & 0o7777n).toString(8)}`;
       entries.set(r, `${what} owner:${st.uid}:${st.gid} mtime:${st.mtimeNs}`);
       if (st.isFile()) byInode.set(st.ino, [...(byInode.get(st.ino) ?? []), r]);
     }

@@ -76,7 +76,7 @@ interface HostRow {
   mtime_s: number;
   mtime_ns: number;
   inode: string | null;
-  sha1: string | null;
+  sha256: string | null;
   mode: number;
   uid: number;
   gid: number;
@@ -87,7 +87,7 @@ function readRows(dbFile: string, volume: string): HostRow[] {
   const db = new Database(dbFile, { readonly: true });
   try {
     return db
-      .prepare('SELECT path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target FROM files WHERE volume = ? ORDER BY path')
+      .prepare('SELECT path, kind, size, mtime_s, mtime_ns, inode, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, mode, uid, gid, link_target FROM files WHERE volume = ? ORDER BY path')
       .all(volume) as HostRow[];
   } finally {
     db.close();
@@ -108,8 +108,8 @@ function heldPaths(dbFile: string, volume: string): Set<string> {
   }
 }
 
-function fileSha1(p: string): string {
-  return crypto.createHash('sha1').update(fs.readFileSync(p)).digest('hex');
+function fileSha256(p: string): string {
+  return crypto.createHash('sha256').update(fs.readFileSync(p)).digest('hex');
 }
 
 function volumeOf(disk: string): string {
@@ -164,19 +164,19 @@ export function assertDiskExact(disk: string, db: string): void {
   const mine = own.filter((r) => !hostKeys.has(key(r))).map((r) => entryOf(r, volume));
   const theirs = host.filter((r) => !ownKeys.has(key(r))).map((r) => entryOf(r, volume));
   const alike = own.filter((r) => hostKeys.has(key(r)));
-  const elsewhere = (size: number, sha1: string) => {
-    const r = alike.find((x) => x.size === size && x.sha1 === sha1);
+  const elsewhere = (size: number, sha256: string) => {
+    const r = alike.find((x) => x.size === size && x.sha256 === sha256);
     return r ? entryOf(r, volume) : undefined;
   };
   const left = planCatchUp(mine, theirs, elsewhere, held);
   assert.deepEqual(left.map((op) => op.type), [], `the catch-up ${where} left work it could have done while DELETEs are held`);
-  const stored = new Set(own.map((r) => `${r.size}:${r.sha1}`));
-  for (const w of theirs) if (w.kind === 'file') assert.ok(stored.has(`${w.size}:${w.sha1}`), `the content of ${w.path} is not ${where}`);
+  const stored = new Set(own.map((r) => `${r.size}:${r.sha256}`));
+  for (const w of theirs) if (w.kind === 'file') assert.ok(stored.has(`${w.size}:${w.sha256}`), `the content of ${w.path} is not ${where}`);
 }
 
 function entryOf(r: HostRow, volume: string): CatalogEntry {
   return {
-    path: r.path, volume, kind: r.kind, size: r.size, mtimeSec: r.mtime_s, mtimeNsec: r.mtime_ns, inode: r.inode, sha1: r.sha1,
+    path: r.path, volume, kind: r.kind, size: r.size, mtimeSec: r.mtime_s, mtimeNsec: r.mtime_ns, inode: r.inode, sha256: r.sha256,
     mode: r.mode, uid: r.uid, gid: r.gid, linkTarget: r.link_target, parityName: null, verifiedAt: null,
   };
 }
@@ -196,13 +196,13 @@ function assertDiskHolds(disk: string, want: HostRow[], where: string, past: Rea
     }
     assert.ok(st.isFile(), `${w.path} is not a file ${where}`);
     assert.equal(Number(st.size), w.size, `${w.path}: size ${where}`);
-    assert.equal(fileSha1(path.join(disk, w.path)), w.sha1, `${w.path}: content ${where}`);
+    assert.equal(fileSha256(path.join(disk, w.path)), w.sha256, `${w.path}: content ${where}`);
     assert.equal(Number(st.mode & 0o7777n), w.mode & 0o7777, `${w.path}: mode ${where}`);
     if (isRoot) assert.deepEqual([Number(st.uid), Number(st.gid)], [w.uid, w.gid], `${w.path}: owner ${where}`);
     byIno.set(st.ino, [...(byIno.get(st.ino) ?? []), w]);
   }
   for (const [ino, on] of byIno) {
-    const cls = (w: HostRow) => `${w.sha1}:${w.mode & 0o7777}:${w.uid}:${w.gid}`;
+    const cls = (w: HostRow) => `${w.sha256}:${w.mode & 0o7777}:${w.uid}:${w.gid}`;
     assert.equal(new Set(on.map(cls)).size, 1, `${on.map((w) => w.path).join(', ')} share an inode ${where} with other content, mode or owner`);
     if (on.length === 1) {
       const w = on[0]!;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertDiskMatchesCatalog, blaine, isRoot, scratchDir, sha1, tempDir, unmount, writeUnder } from '../../test/helpers.js';
+import { assertDiskMatchesCatalog, blaine, isRoot, scratchDir, sha256, tempDir, unmount, writeUnder } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import { faultyFs, parseFaults } from '../fsx/fault.js';
 import { realFs } from '../fsx/fsx.js';
@@ -128,7 +128,7 @@ test('a link refused with EMLINK starts a new link group; planned links fall bac
   assert.deepEqual(second.result.skipped, [], 'not skipped: the disk gets every name');
   assert.deepEqual(second.warnings, []);
   assert.equal(fs.readFileSync(path.join(root, lib, 'f'), 'utf8'), 'equal bytes\n');
-  assert.equal(disk.get(VOLUME, path.join(lib, 'f'))?.sha1, sha1('equal bytes\n'));
+  assert.equal(disk.get(VOLUME, path.join(lib, 'f'))?.sha256, sha256('equal bytes\n'));
   assert.equal(disk.entriesOfVolume(VOLUME).length, 6);
 });
 

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { scratchDir, sha1, writeUnder } from '../../test/helpers.js';
+import { scratchDir, sha256, writeUnder } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { ParityPool } from '../parity/pool.js';
@@ -79,7 +79,7 @@ test('executor: ENOSPC while copying the second file stops the run as disk-full 
   const { a, b, root, host, disk, result, onDisk } = await copyTwo(t, `write:1:ENOSPC@b.bin`);
   assert.equal(result.stopped?.reason, 'disk-full');
   assert.equal(result.counts.added, 1);
-  for (const cat of [disk, host]) assert.deepEqual(cat.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha1]), [[a, sha1(fs.readFileSync(a))]]);
+  for (const cat of [disk, host]) assert.deepEqual(cat.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha256]), [[a, sha256(fs.readFileSync(a))]]);
   assert.ok(fs.existsSync(onDisk(a)));
   assert.ok(!fs.existsSync(onDisk(b)));
   assert.deepEqual(fs.readdirSync(path.join(root, '.blaine', 'tmp')), []);
@@ -92,7 +92,7 @@ test('executor: EIO reading one source file skips it with a warning; the other i
   assert.match(warnings.join('\n'), /Cannot read .*a\.bin: i\/o error/);
   assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => e.path), [b]);
   assert.ok(!fs.existsSync(onDisk(a)));
-  assert.equal(sha1(fs.readFileSync(onDisk(b))), sha1(fs.readFileSync(b)));
+  assert.equal(sha256(fs.readFileSync(onDisk(b))), sha256(fs.readFileSync(b)));
 });
 
 /** Executes ops on a disk whose catalogs already hold `stored` (entries made from the given files). */
@@ -100,7 +100,7 @@ async function runOn(root: string, stored: FileRecord[], sha: (p: string) => str
   const host = Catalog.memory();
   const disk = Catalog.memory();
   for (const r of stored) {
-    const e = { ...r, volume: VOLUME, sha1: sha(r.path), linkTarget: null, parityName: null, verifiedAt: null, mode: r.mode & 0o7777 };
+    const e = { ...r, volume: VOLUME, sha256: sha(r.path), linkTarget: null, parityName: null, verifiedAt: null, mode: r.mode & 0o7777 };
     host.put(e as never);
     disk.put(e as never);
   }
@@ -130,8 +130,8 @@ test('executor: a link whose destination already is a name of the same file leav
   fs.linkSync(a, b);
   fs.mkdirSync(path.join(root, '.blaine'));
   const rec = (p: string) => ({ ...recordOf(p), path: p.slice(root.length) });
-  const digest = sha1(fs.readFileSync(a));
-  const from = { ...rec(a), volume: VOLUME, sha1: digest, linkTarget: null, parityName: null, verifiedAt: null };
+  const digest = sha256(fs.readFileSync(a));
+  const from = { ...rec(a), volume: VOLUME, sha256: digest, linkTarget: null, parityName: null, verifiedAt: null };
   const { host, disk, warnings } = await runOn(root, [rec(a)], () => digest, [
     { type: 'link', record: rec(b), from: from as never, why: 'linked' },
   ]);
@@ -157,7 +157,7 @@ test('executor: a dangling symlink that a killed run already moved keeps its cat
     mtimeNsec: Number(st.mtimeNs % 1_000_000_000n), inode: null, nlink: 1, mode: 0o777, uid: Number(st.uid), gid: Number(st.gid),
   };
   const { host, disk } = memoryCatalogs(t);
-  const entry = { ...old, volume: VOLUME, sha1: null, linkTarget: 'nowhere', parityName: null, verifiedAt: null };
+  const entry = { ...old, volume: VOLUME, sha256: null, linkTarget: 'nowhere', parityName: null, verifiedAt: null };
   host.put(entry as never);
   disk.put(entry as never);
   const warnings: string[] = [];
@@ -231,7 +231,7 @@ test('executor: copies are made ahead past links, and a copy that replaces a sto
   writeUnder(root, c!.slice(1), 'old content');
   const { host, disk } = memoryCatalogs(t);
   const oldC = { ...recordOf(c!), size: 11 };
-  const stored = { volume: VOLUME, path: c!, kind: 'file' as const, size: 11, mtimeSec: oldC.mtimeSec, mtimeNsec: oldC.mtimeNsec, inode: '1', sha1: sha1('old content'), mode: oldC.mode, uid: oldC.uid, gid: oldC.gid, linkTarget: null, parityName: null, verifiedAt: null };
+  const stored = { volume: VOLUME, path: c!, kind: 'file' as const, size: 11, mtimeSec: oldC.mtimeSec, mtimeNsec: oldC.mtimeNsec, inode: '1', sha256: sha256('old content'), mode: oldC.mode, uid: oldC.uid, gid: oldC.gid, linkTarget: null, parityName: null, verifiedAt: null };
   host.put(stored);
   disk.put(stored);
   const waiting: number[] = [];
@@ -241,7 +241,7 @@ test('executor: copies are made ahead past links, and a copy that replaces a sto
       if (done === 1) waiting.push(filesBelow(tmp));
     },
   });
-  const fromA = { ...stored, path: a!, size: 2_000, sha1: sha1(content), inode: '2' };
+  const fromA = { ...stored, path: a!, size: 2_000, sha256: sha256(content), inode: '2' };
   const ops: Operation[] = [
     { type: 'copy', record: recordOf(a!), why: 'added' },
     { type: 'link', record: recordOf(twin!), from: fromA, why: 'linked' },
@@ -278,7 +278,7 @@ test('executor: a part of a backup that more parts follow leaves its small batch
 /** The disk's row for a file stored at `file` (its content already on the disk). */
 function storedEntry(file: string, content: Buffer | string): CatalogEntry {
   const r = recordOf(file);
-  return { volume: VOLUME, path: file, kind: 'file', size: r.size, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec, inode: r.inode, sha1: sha1(content), mode: r.mode, uid: r.uid, gid: r.gid, linkTarget: null, parityName: null, verifiedAt: null };
+  return { volume: VOLUME, path: file, kind: 'file', size: r.size, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec, inode: r.inode, sha256: sha256(content), mode: r.mode, uid: r.uid, gid: r.gid, linkTarget: null, parityName: null, verifiedAt: null };
 }
 
 test('executor: interrupted mid-swap, the swap is finished past the skipped copy, each move journalled before it is made, progress counted right', async (t) => {
@@ -328,7 +328,7 @@ test('executor: interrupted mid-swap, the swap is finished past the skipped copy
   assert.deepEqual(fs.readFileSync(path.join(root, a.slice(1))), y);
   assert.deepEqual(fs.readFileSync(path.join(root, b.slice(1))), x);
   assert.ok(!fs.existsSync(path.join(root, c.slice(1))));
-  for (const cat of [disk, host]) assert.deepEqual(cat.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha1]), [[a, sha1(y)], [b, sha1(x)]]);
+  for (const cat of [disk, host]) assert.deepEqual(cat.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha256]), [[a, sha256(y)], [b, sha256(x)]]);
 });
 
 test('executor: the host catalog refusing the row of a finished parity set fails the run with that error, not an unhandled rejection', async (t) => {
@@ -354,6 +354,6 @@ test('executor: the host catalog refusing the row of a finished parity set fails
   await new Promise((resolve) => setImmediate(resolve));
   assert.deepEqual(unhandled, []);
   // The copy itself was committed before the parity finished: the archive holds it.
-  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha1]), [[file, sha1(fs.readFileSync(file))]]);
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha256]), [[file, sha256(fs.readFileSync(file))]]);
   assert.deepEqual(fs.readFileSync(path.join(root, file.slice(1))), fs.readFileSync(file));
 });

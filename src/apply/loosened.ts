@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { copyWithSha1, mtimeMatches, setTimes } from '../fsx/copy.js';
+import { copyWithSha256, mtimeMatches, setTimes } from '../fsx/copy.js';
 import { isRoot, type Fsx } from '../fsx/fsx.js';
 import { tempName } from '../fsx/temp.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
@@ -35,20 +35,20 @@ interface Name {
  * its content, and a rerun that touches the content again finishes the job.
  */
 export class LoosenedNames {
-  private readonly content = new Map<string, { size: number; sha1: string }>();
+  private readonly content = new Map<string, { size: number; sha256: string }>();
 
   constructor(private readonly volume: string) {}
 
   add(e: CatalogEntry | undefined): void {
-    if (e && e.volume === this.volume && e.kind === 'file' && e.sha1 !== null) this.content.set(`${e.size}:${e.sha1}`, { size: e.size, sha1: e.sha1 });
+    if (e && e.volume === this.volume && e.kind === 'file' && e.sha256 !== null) this.content.set(`${e.size}:${e.sha256}`, { size: e.size, sha256: e.sha256 });
   }
 
   /** `intend` journals names about to be relinked or copied (writes of those paths). */
   async settle(env: SettleEnv, intend: (paths: string[]) => void = () => {}): Promise<void> {
     const { ctx } = env;
-    for (const { size, sha1 } of this.content.values()) {
+    for (const { size, sha256 } of this.content.values()) {
       try {
-        await this.settleContent(env, size, sha1, intend);
+        await this.settleContent(env, size, sha256, intend);
       } catch (err) {
         ctx.warn(`cannot put the names of one stored file (${size} bytes) in order on the disk: ${(err as Error).message}`);
       }
@@ -56,10 +56,10 @@ export class LoosenedNames {
     this.content.clear();
   }
 
-  private async settleContent(env: SettleEnv, size: number, sha1: string, intend: (paths: string[]) => void): Promise<void> {
+  private async settleContent(env: SettleEnv, size: number, sha256: string, intend: (paths: string[]) => void): Promise<void> {
     const { ctx, fs } = env;
     const names: Name[] = [];
-    for (const e of ctx.disk.findContent(size, sha1)) {
+    for (const e of ctx.disk.findContent(size, sha256)) {
       if (e.volume !== ctx.volume || e.kind !== 'file') continue;
       const full = onDisk(ctx.root, e.path);
       try {
@@ -111,7 +111,7 @@ export class LoosenedNames {
         continue;
       }
       const e = n.e;
-      await copyWithSha1(n.full, n.full, { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec }, {
+      await copyWithSha256(n.full, n.full, { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec }, {
         tempDir: diskTempDir(ctx.root),
         fs,
       });

@@ -24,7 +24,7 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
   const from = env.stored(op.from);
   const src = onDisk(ctx.root, from.path);
   const dest = onDisk(ctx.root, to);
-  const moved: CatalogEntry = r ? entryFor(r, ctx.volume, from.sha1, from) : { ...from, path: to };
+  const moved: CatalogEntry = r ? entryFor(r, ctx.volume, from.sha256, from) : { ...from, path: to };
   if (fs.existsSync(src) || isSymlink(src, fs)) {
     let at = src;
     if (dest.startsWith(src + path.sep)) {
@@ -79,7 +79,7 @@ export function applyDelete(env: ApplyEnv, op: Extract<Operation, { type: 'delet
 
 export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 'update' }>): Promise<void> {
   const { ctx } = env;
-  const { record: r, sha1 } = op;
+  const { record: r, sha256 } = op;
   const e = env.stored(op.entry);
   if (op.touchDisk) {
     const p = onDisk(ctx.root, e.path);
@@ -92,7 +92,7 @@ export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 
       ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
     }
   }
-  env.batch.put(entryFor(r, e.volume, sha1 ?? e.sha1, e));
+  env.batch.put(entryFor(r, e.volume, sha256 ?? e.sha256, e));
 }
 
 /**
@@ -129,10 +129,10 @@ export function applyDefer(env: Pick<ApplyEnv, 'ctx' | 'batch' | 'result'>, op: 
   if (op.action === 'DELETE') host.remove(op.volume, op.path);
   else if (op.action === 'RENAME') {
     host.remove(op.volume, op.path);
-    const moved = op.record ? entryFor(op.record, op.volume, op.entry.sha1, op.entry) : { ...op.entry, path: op.target! };
+    const moved = op.record ? entryFor(op.record, op.volume, op.entry.sha256, op.entry) : { ...op.entry, path: op.target! };
     host.put(moved);
   } else {
-    host.put(entryFor(op.record!, op.volume, op.entry.sha1, op.entry));
+    host.put(entryFor(op.record!, op.volume, op.entry.sha256, op.entry));
   }
   env.result.deferredVolumes.add(op.volume);
   env.ctx.detail(`deferred for ${op.volume}: ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''}`);

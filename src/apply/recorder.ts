@@ -2,7 +2,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import type { Operation } from '../plan/operation.js';
 import { entryFor, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
-import { sha1File } from '../fsx/copy.js';
+import { sha256File } from '../fsx/copy.js';
 import { realFs } from '../fsx/fsx.js';
 import { CatalogBatch, storedRow } from './batch.js';
 import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
@@ -20,8 +20,8 @@ import { emptyResult, tally } from './tally.js';
  * run stops where the real one finds the disk full.
  */
 export class RecordingApplier implements Applier {
-  /** Copies recorded so far, by size, with their SHA1 once read (see twinCopied). */
-  private readonly copiesBySize = new Map<number, Array<{ record: FileRecord; sha1?: string | null }>>();
+  /** Copies recorded so far, by size, with their SHA-256 once read (see twinCopied). */
+  private readonly copiesBySize = new Map<number, Array<{ record: FileRecord; sha256?: string | null }>>();
 
   constructor(
     private readonly ctx: ExecutorContext,
@@ -74,12 +74,12 @@ export class RecordingApplier implements Applier {
 
   /**
    * Whether an earlier copy of this run holds the same content (with the same mode and owner): the
-   * real run finds that by the SHA1 it computes while copying, and links instead. Only files of a
+   * real run finds that by the SHA-256 it computes while copying, and links instead. Only files of a
    * size copied before are read; the planner has already linked content stored earlier.
    */
   private async twinCopied(r: FileRecord): Promise<boolean> {
     const seen = this.copiesBySize.get(r.size);
-    const mine: { record: FileRecord; sha1?: string | null } = { record: r };
+    const mine: { record: FileRecord; sha256?: string | null } = { record: r };
     if (!seen) {
       this.copiesBySize.set(r.size, [mine]);
       return false;
@@ -87,19 +87,19 @@ export class RecordingApplier implements Applier {
     seen.push(mine);
     const alike = seen.filter((c) => c !== mine && sameModeOwner(c.record, r));
     if (alike.length === 0) return false;
-    const sha1Of = async (c: { record: FileRecord; sha1?: string | null }) => {
-      if (c.sha1 === undefined) {
+    const sha256Of = async (c: { record: FileRecord; sha256?: string | null }) => {
+      if (c.sha256 === undefined) {
         try {
-          c.sha1 = (await sha1File(c.record.path, { fs: this.ctx.fs })).sha1;
+          c.sha256 = (await sha256File(c.record.path, { fs: this.ctx.fs })).sha256;
         } catch {
-          c.sha1 = null; // unreadable: the real run reports it; here it simply has no twin
+          c.sha256 = null; // unreadable: the real run reports it; here it simply has no twin
         }
       }
-      return c.sha1;
+      return c.sha256;
     };
-    const own = await sha1Of(mine);
+    const own = await sha256Of(mine);
     if (own === null) return false;
-    for (const c of alike) if ((await sha1Of(c)) === own) return true;
+    for (const c of alike) if ((await sha256Of(c)) === own) return true;
     return false;
   }
 
@@ -117,13 +117,13 @@ export class RecordingApplier implements Applier {
         return;
       case 'link': {
         const from = stored(op.from);
-        batch.put(entryFor(op.record, ctx.volume, from.sha1, from));
+        batch.put(entryFor(op.record, ctx.volume, from.sha256, from));
         return;
       }
       case 'rename': {
         const from = stored(op.from);
         batch.drop(from);
-        batch.put(op.record ? entryFor(op.record, ctx.volume, from.sha1, from) : { ...from, path: op.to });
+        batch.put(op.record ? entryFor(op.record, ctx.volume, from.sha256, from) : { ...from, path: op.to });
         return;
       }
       case 'delete':
@@ -131,7 +131,7 @@ export class RecordingApplier implements Applier {
         return;
       case 'update': {
         const e = stored(op.entry);
-        batch.put(entryFor(op.record, e.volume, op.sha1 ?? e.sha1, e));
+        batch.put(entryFor(op.record, e.volume, op.sha256 ?? e.sha256, e));
         return;
       }
       case 'defer':

@@ -4,7 +4,7 @@ import type { Operation } from '../plan/operation.js';
 import { entryFor, metaOf, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { removeParity } from '../parity/paths.js';
-import { CopyError, copyWithSha1, installTemp, makeSymlink, type CopyResult, type TempCopy } from '../fsx/copy.js';
+import { CopyError, copyWithSha256, installTemp, makeSymlink, type CopyResult, type TempCopy } from '../fsx/copy.js';
 import { tempName } from '../fsx/temp.js';
 import { diskRelative } from '../fsx/paths.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
@@ -31,20 +31,64 @@ export function applyCopy(env: ApplyEnv, op: Extract<Operation, { type: 'copy' }
 }
 
 /** Files that may share one stored inode: equal bytes, mode and owner (SPEC §3). */
-const contentKey = (size: number, sha1: string, m: { mode: number; uid: number; gid: number }) => `${size}:${sha1}:${m.mode & 0o7777}:${m.uid}:${m.gid}`;
+const contentKey = (size: number, sha256: string, m: { mode: number; uid: number; gid: number }) => `${size}:${sha256}:${m.mode & 0o7777}:${m.uid}:${m.gid}`;
 
 /**
  * A stored name on this disk that the fresh copy of r can become a link to: the run's newest link
  * group of that content if one was started (EMLINK), else the catalog's first twin that is on the
  * disk. One row read in the usual case, whatever the number of equal files.
  */
-function storedTwin(env: ApplyEnv, r: FileRecord, sha1: string): CatalogEntry | undefined {
+function storedTwin(env: ApplyEnv, r: FileRecord, sha256: string): CatalogEntry | undefined {
   const { ctx, fs } = env;
   const usable = (e: CatalogEntry) => e.path !== r.path && fs.existsSync(onDisk(ctx.root, e.path));
-  const head = env.linkGroups.get(contentKey(r.size, sha1, r));
+  const head = env.linkGroups.get(contentKey(r.size, sha256, r));
   if (head && usable(head)) return head;
-  for (const e of ctx.disk.twins(ctx.volume, r.size, sha1, r)) if (usable(e)) return e;
+  for (const e of ctx.disk.twins(ctx.volume, r.size, sha256, r)) if (usable(e)) return e;
   return undefined;
+}
+
+/**
+ * A stored name whose bytes equal the fresh copy at `copy`, among rows migrated from an older
+ * catalog that know their content by SHA-1 only (never proof of equal bytes: SHA-1 collides).
+ * Returned with the SHA-256 the comparison proved for the disk's bytes. The row itself gets that
+ * SHA-256 too, unless it is one of a pair the older catalog stored as one by SHA-1 (then only the
+ * next backup's check, which reads the data path too, can tell whose bytes the disk holds).
+ */
+function sameBytesMigrated(env: ApplyEnv, r: FileRecord, copy: string, sha256: string): CatalogEntry | undefined {
+  const { ctx, fs } = env;
+  for (const e of ctx.disk.legacyTwins(ctx.volume, r.size, r)) {
+    const file = onDisk(ctx.root, e.path);
+    if (e.path === r.path || !fs.existsSync(file) || !sameBytes(copy, file, fs)) continue;
+    if (!ctx.disk.linkedBySha1(ctx.volume).some((l) => l.path === e.path)) {
+      for (const cat of [ctx.disk, ctx.host]) cat.setContentHash(ctx.volume, e.path, sha256);
+    }
+    return { ...e, sha256, legacySha1: null };
+  }
+  return undefined;
+}
+
+/** Whether two files hold the same bytes (read in 1 MiB pieces; false if either cannot be read). */
+function sameBytes(a: string, b: string, fs: ApplyEnv['fs']): boolean {
+  let fa = -1;
+  let fb = -1;
+  try {
+    fa = fs.openSync(a, 'r');
+    fb = fs.openSync(b, 'r');
+    const ba = Buffer.allocUnsafe(1 << 20);
+    const bb = Buffer.allocUnsafe(1 << 20);
+    for (let at = 0; ; ) {
+      const na = fs.readSync(fa, ba, 0, ba.length, at);
+      const nb = fs.readSync(fb, bb, 0, bb.length, at);
+      if (na !== nb || !ba.subarray(0, na).equals(bb.subarray(0, nb))) return false;
+      if (na === 0) return true;
+      at += na;
+    }
+  } catch {
+    return false;
+  } finally {
+    if (fa >= 0) fs.closeSync(fa);
+    if (fb >= 0) fs.closeSync(fb);
+  }
 }
 
 async function copyFile(
@@ -69,7 +113,7 @@ async function copyFile(
   const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs };
   let res: CopyResult;
   try {
-    res = early ? installTemp(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha1(r.path, dest, metaOf(r), opts);
+    res = early ? installTemp(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha256(r.path, dest, metaOf(r), opts);
   } catch (err) {
     // Nothing was stored: the room goes back (a retry is admitted afresh).
     env.space.withdraw(room, written);
@@ -106,7 +150,7 @@ async function copyFile(
   env.batch.wroteData = true;
   if (!early) env.space.wrote(room.data);
   if (dedupe && res.bytes > 0) {
-    const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha1);
+    const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha256) ?? sameBytesMigrated(env, { ...r, size: res.bytes }, dest, res.sha256);
     if (twin) {
       // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin,
       env.deduped = true;
@@ -123,9 +167,9 @@ async function copyFile(
   displace(env, replaces);
   if (replaces && replaces.volume !== ctx.volume) env.batch.drop(replaces);
   // The size copied is what the file held while read; a file growing meanwhile is caught next run.
-  const entry = entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha1);
+  const entry = entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha256);
   env.batch.put(entry);
-  if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha1, r), entry);
+  if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha256, r), entry);
   ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
   env.parity.start(r.path, res.bytes, () => env.space.wrote(room.parity));
 }
@@ -155,7 +199,7 @@ export async function applyLink(env: ApplyEnv, op: Extract<Operation, { type: 'l
  */
 async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, replaces: CatalogEntry | undefined, copyMade = false): Promise<boolean> {
   const { ctx, fs } = env;
-  // The plan may predate the source's copy (same run): its SHA1 and parity are in the catalog now.
+  // The plan may predate the source's copy (same run): its SHA-256 and parity are in the catalog now.
   const stored = ctx.disk.get(ctx.volume, planned.path);
   const from = stored ?? planned;
   const src = onDisk(ctx.root, from.path);
@@ -179,8 +223,8 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   try {
     fs.linkSync(src, tmp);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EMLINK' || from.sha1 === null) throw err;
-    const key = contentKey(from.size, from.sha1, r);
+    if ((err as NodeJS.ErrnoException).code !== 'EMLINK' || from.sha256 === null) throw err;
+    const key = contentKey(from.size, from.sha256, r);
     const head = env.linkGroups.get(key);
     if (head && head.path !== from.path && head.path !== r.path && fs.existsSync(onDisk(ctx.root, head.path))) {
       return linkName(env, r, head, replaces, copyMade);
@@ -196,7 +240,7 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   if (isSymlink(tmp, fs) || fs.existsSync(tmp)) fs.rmSync(tmp, { force: true });
   env.batch.wroteData = true;
   displace(env, replaces);
-  const entry = entryFor(r, ctx.volume, from.sha1, from);
+  const entry = entryFor(r, ctx.volume, from.sha256, from);
   env.parity.linkName(from, r.path, entry);
   env.batch.put(entry);
   // Linked to an inode whose mode or owner is not this name's (the plan chose the only name the

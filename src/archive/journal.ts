@@ -11,7 +11,7 @@
  * - it does not: the catalog still describes the disk as it was before the batch. Recovery walks
  *   the steps backwards and undoes them, looking at the files themselves: a moved file is moved
  *   back only if the file found at its new name is the one the catalog has at the old name (size
- *   and mtime, SHA1 when they disagree), so parked files of a swap come home instead of being
+ *   and mtime, SHA-256 when they disagree), so parked files of a swap come home instead of being
  *   swept up as temporary files; a path that was (re)written or deleted is brought back to what
  *   its row says, or the row is dropped, so the next backup stores that file again.
  */
@@ -47,7 +47,7 @@ export interface Identity {
   size: number;
   mtimeSec: number;
   mtimeNsec: number;
-  sha1: string | null;
+  sha256: string | null;
   linkTarget: string | null;
 }
 
@@ -59,7 +59,7 @@ export function journalPath(root: string): string {
 }
 
 export function identityOf(e: CatalogEntry): Identity {
-  return { kind: e.kind, size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha1: e.sha1, linkTarget: e.linkTarget };
+  return { kind: e.kind, size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
 }
 
 /** The writing side, used by the executor; one per run. */
@@ -184,7 +184,7 @@ function lstatOrNull(p: string, fs: Fsx) {
   }
 }
 
-/** True when the file at `p` is the one `id` describes: same kind and size, same mtime or SHA1. */
+/** True when the file at `p` is the one `id` describes: same kind and size, same mtime or SHA-256. */
 function holds(p: string, id: Identity, fs: Fsx): boolean {
   const st = lstatOrNull(p, fs);
   if (!st) return false;
@@ -192,7 +192,7 @@ function holds(p: string, id: Identity, fs: Fsx): boolean {
   if (!st.isFile() || st.size !== id.size) return false;
   if (mtimeOf(p, fs, id)) return true;
   // Hardlinked names share one mtime on the disk while the catalog keeps each path's own.
-  return id.sha1 !== null && sha1Of(p, fs) === id.sha1;
+  return id.sha256 !== null && sha256Of(p, fs) === id.sha256;
 }
 
 /** True when the file's own mtime (never a symlink's target's) is the one `id` records. */
@@ -202,8 +202,8 @@ function mtimeOf(p: string, fs: Fsx, id: Pick<Identity, 'mtimeSec' | 'mtimeNsec'
   return mtimeMatches(Number(sec), Number(st.mtimeNs - sec * 1_000_000_000n), id.mtimeSec, id.mtimeNsec);
 }
 
-function sha1Of(p: string, fs: Fsx): string {
-  const hash = crypto.createHash('sha1');
+function sha256Of(p: string, fs: Fsx): string {
+  const hash = crypto.createHash('sha256');
   const fd = fs.openSync(p, 'r');
   try {
     const buf = Buffer.allocUnsafe(1 << 20);

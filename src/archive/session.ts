@@ -181,7 +181,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     else if (!readOnly) privateBlaineDir(root);
     const identity = diskIdentity(dest, root);
     // On a read-only disk the catalog is read from a private copy (SQLite would write -shm beside it).
-    const disk = readOnly ? Catalog.openCopy(diskCatalogPath(root), { writable: true }) : Catalog.open(diskCatalogPath(root), { create: true });
+    const disk = readOnly ? Catalog.openCopy(diskCatalogPath(root)) : Catalog.open(diskCatalogPath(root), { create: true });
     catalogs.push(disk);
     // The disk's remembered settings are kept in its catalog too, so that a lost volume.json can be
     // written again with them (rebuild-catalog).

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { sha1File } from '../fsx/copy.js';
+import { sha256File } from '../fsx/copy.js';
 import { Executor, type ApplierFactory, type ExecutionResult, type ExecutorContext } from '../apply/executor.js';
 import { freeBytes } from '../fsx/space.js';
 import { isUnder } from '../fsx/paths.js';
@@ -94,9 +94,9 @@ export function catalogView(
   return {
     entries,
     absent,
-    findContent: (size, sha1) => [
-      ...disk.findContent(size, sha1).filter((e) => e.volume === volume),
-      ...host.findContent(size, sha1).filter((e) => e.volume !== volume),
+    findContent: (size, sha256) => [
+      ...disk.findContent(size, sha256).filter((e) => e.volume === volume),
+      ...host.findContent(size, sha256).filter((e) => e.volume !== volume),
     ],
     // Content the mounted volume holds is linked without needing space, so it is looked for first.
     hasSize: (size) => disk.hasSize(size) || (othersExist && host.hasSizeElsewhere(size, volume)),
@@ -115,7 +115,8 @@ export async function planWithHashes(
   onSkip: (path: string, message: string) => void,
   excluded?: (path: string) => boolean,
 ): Promise<Plan> {
-  const hashes = new Map<string, string>();
+  // What was read before planning (a link made by SHA-1 alone) is not read again.
+  const hashes = new Map<string, string>(view.storedDiffers ?? []);
   // Files that vanished since the scan are simply gone (SPEC §5), not unreadable.
   const gone = new Set<string>();
   let current = scans;
@@ -128,7 +129,7 @@ export async function planWithHashes(
     const unreadable = new Set<string>();
     for (const file of p.needHash) {
       try {
-        hashes.set(file, (await sha1File(file)).sha1);
+        hashes.set(file, (await sha256File(file)).sha256);
       } catch (err) {
         if (goneFromSource(file, realFs)) {
           gone.add(file);

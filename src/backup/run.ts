@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import { catalogView, excludedBy, summarize, type BackupSummary } from './backup.js';
+import { checkSha1Links } from './sha1-links.js';
 import { planAndApply } from './stream.js';
 import { hadSizeBefore, memoBySize } from '../catalog/changes.js';
 import { QuickCheck } from './quickcheck.js';
@@ -179,6 +180,10 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     }
 
     phase('caught up');
+    // Files an older catalog stored as one by SHA-1 alone are read on both sides, before the quick
+    // check takes them as unchanged.
+    const sha1Links = await checkSha1Links(session, info.volume, roots, (m) => out.warn(m), o.fs);
+    if (sha1Links.confirmed > 0) out.detail(`${sha1Links.confirmed} file(s) stored by SHA-1 confirmed by SHA-256`);
     // Unchanged files stop here, compared chunk by chunk while the scan goes on. A copy that was
     // behind has been caught up by now: its disk catalog matches the volume for every file it holds.
     const disk = session.disk;
@@ -198,6 +203,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     // From here on the parts hold what is left of the scan; the rest can go.
     for (const s of packed) s.chunks = [];
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
+    if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
     let total = 0;
     let offset = 0;
@@ -273,7 +279,7 @@ function onlyFilledLacking(ops: Operation[], lacking: CatalogEntry[], host: Cata
     const w = wanted.get(op.record.path);
     const now = host.get(volume, op.record.path);
     return (
-      w !== undefined && now !== undefined && now.kind === w.kind && now.size === w.size && now.sha1 === w.sha1 &&
+      w !== undefined && now !== undefined && now.kind === w.kind && now.size === w.size && now.sha256 === w.sha256 &&
       now.linkTarget === w.linkTarget && now.mtimeSec === w.mtimeSec && now.mtimeNsec === w.mtimeNsec &&
       now.mode === w.mode && now.uid === w.uid && now.gid === w.gid
     );

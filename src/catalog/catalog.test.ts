@@ -12,14 +12,14 @@ import { downgradeTo3 } from './testing.js';
 function entry(p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
   return {
     path: p, volume: 'v1', kind: 'file', size: 5, mtimeSec: 1_700_000_000, mtimeNsec: 123_456_789, inode: '2049:77',
-    sha1: 'a'.repeat(40), mode: 0o100644, uid: 1000, gid: 1000, linkTarget: null, parityName: null, verifiedAt: null, ...over,
+    sha256: 'a'.repeat(64), mode: 0o100644, uid: 1000, gid: 1000, linkTarget: null, parityName: null, verifiedAt: null, ...over,
   };
 }
 const stampOf = (e: CatalogEntry) => stamp(e.kind, e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.mode, e.uid, e.gid, e.linkTarget);
 
 test('put writes each row\'s stamp; the quick text of a range is its rows in byte order, NUL-separated', () => {
   const cat = Catalog.memory();
-  const rows = [entry('/d/a b/x'), entry('/d/a-b'), entry('/d/a/x', { kind: 'symlink', linkTarget: '../a-b', sha1: null }), entry('/d/a0'), entry('/e/other')];
+  const rows = [entry('/d/a b/x'), entry('/d/a-b'), entry('/d/a/x', { kind: 'symlink', linkTarget: '../a-b', sha256: null }), entry('/d/a0'), entry('/e/other')];
   cat.transaction(() => {
     for (const e of rows) cat.put(e);
     cat.put(entry('/d/a0', { volume: 'v2' }));
@@ -33,7 +33,7 @@ test('put writes each row\'s stamp; the quick text of a range is its rows in byt
 
 test('a catalog of schema 1 gets its stamps on opening', (t) => {
   const file = path.join(scratchDir(t, 'blaine-catalog-'), 'old.sqlite');
-  const rows = [entry('/d/one'), entry('/d/link', { kind: 'symlink', linkTarget: 'one', sha1: null }), entry('/d/rebuilt', { inode: null })];
+  const rows = [entry('/d/one'), entry('/d/link', { kind: 'symlink', linkTarget: 'one', sha256: null }), entry('/d/rebuilt', { inode: null })];
   const cat = Catalog.open(file, { create: true });
   cat.transaction(() => rows.forEach((e) => cat.put(e)));
   cat.close();

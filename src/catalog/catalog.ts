@@ -3,10 +3,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CatalogEntry } from './entry.js';
-import { CatalogVersionError, migrate } from './schema.js';
+import { CatalogVersionError, migrate, SCHEMA_VERSION } from './schema.js';
 import { pathRange } from './range.js';
 import {
-  ENTRY_COLUMNS, entryParams, parseSummary, rowToEntry,
+  ENTRY_SELECT, entryParams, parseSummary, rowToEntry,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
 import { prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
@@ -61,7 +61,12 @@ export class Catalog {
       }
       db.pragma('busy_timeout = 5000');
       // Any read forces SQLite to look at the header: a foreign file fails here, not mid-run.
-      db.pragma('user_version', { simple: true });
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (opts.readonly && exists && version < SCHEMA_VERSION) {
+        // Read through a private copy brought up to this schema: the file itself is not written.
+        db.close();
+        return Catalog.openCopy(file);
+      }
       if (!opts.readonly) migrate(db, file);
       const cat = new Catalog(db, file);
       return cat;
@@ -84,13 +89,14 @@ export class Catalog {
    * Opens a private copy of a catalog: SQLite leaves -shm/-wal files beside even a read-only WAL
    * database, and a command that only reads a disk (list, restore, a dry run) must not write to it.
    */
-  static openCopy(file: string, opts: { /** the copy may be written (what a run on a read-only disk learns stays in it) */ writable?: boolean } = {}): Catalog {
+  static openCopy(file: string): Catalog {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-catalog-'));
     try {
       const copy = path.join(dir, 'catalog.sqlite');
       fs.copyFileSync(file, copy);
       if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
-      const cat = Catalog.open(copy, { readonly: !opts.writable });
+      // Opened writable even when only read: a catalog of an older schema is migrated in the copy.
+      const cat = Catalog.open(copy, {});
       cat.onClose = () => fs.rmSync(dir, { recursive: true, force: true });
       return cat;
     } catch (err) {
@@ -135,7 +141,7 @@ export class Catalog {
       const r = rows[i]!;
       out[i] = {
         volume, path: r[0], kind: r[1] === 'symlink' ? 'symlink' : 'file', size: r[2], mtimeSec: r[3], mtimeNsec: r[4],
-        inode: r[5], sha1: r[6], mode: r[7], uid: r[8], gid: r[9], linkTarget: r[10], parityName: null, verifiedAt: null,
+        inode: r[5], sha256: r[6], mode: r[7], uid: r[8], gid: r[9], linkTarget: r[10], parityName: null, verifiedAt: null,
       };
     }
     return out;
@@ -210,7 +216,7 @@ export class Catalog {
       where.push(`volume IN (${volumes.map(() => '?').join(', ')})`);
       params.push(...volumes);
     }
-    const sql = `SELECT ${ENTRY_COLUMNS} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
+    const sql = `SELECT ${ENTRY_SELECT} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
     return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
   }
 
@@ -218,7 +224,7 @@ export class Catalog {
   withoutParity(volume: string): CatalogEntry[] {
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND kind = 'file' AND size > 0 AND parity_name IS NULL`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND kind = 'file' AND size > 0 AND parity_name IS NULL`)
         .raw(true)
         .all(volume) as EntryRow[]
     ).map(rowToEntry);
@@ -229,7 +235,7 @@ export class Catalog {
     const [lo, hi] = pathRange(dir);
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ? AND volume != ?`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ? AND volume != ?`)
         .raw(true)
         .all(lo, hi, volume) as EntryRow[]
     ).map(rowToEntry);
@@ -240,8 +246,8 @@ export class Catalog {
     return r && rowToEntry(r);
   }
 
-  findContent(size: number, sha1: string): CatalogEntry[] {
-    return (this.stmts.content.all(size, sha1) as EntryRow[]).map(rowToEntry);
+  findContent(size: number, sha256: string): CatalogEntry[] {
+    return (this.stmts.content.all(size, sha256) as EntryRow[]).map(rowToEntry);
   }
 
   /**
@@ -250,11 +256,32 @@ export class Catalog {
    * (a folder of 65,000 equal files must not cost 65,000 rows per file). Run no other statement of
    * this catalog until the loop is left.
    */
-  *twins(volume: string, size: number, sha1: string, m: { mode: number; uid: number; gid: number }): Generator<CatalogEntry> {
-    for (const r of this.stmts.twins.iterate(size, sha1, volume, m.mode & 0o7777, m.uid, m.gid) as IterableIterator<EntryRow>) yield rowToEntry(r);
+  *twins(volume: string, size: number, sha256: string, m: { mode: number; uid: number; gid: number }): Generator<CatalogEntry> {
+    for (const r of this.stmts.twins.iterate(size, sha256, volume, m.mode & 0o7777, m.uid, m.gid) as IterableIterator<EntryRow>) yield rowToEntry(r);
   }
 
-  /** Whether any file of this size with a known SHA1 is catalogued (a possible duplicate). */
+  /** Whether any file of this size with a known SHA-256 is catalogued (a possible duplicate). */
+  /**
+   * Up to eight migrated rows of this volume (SHA-1 only, schema.ts) with this size, mode and owner:
+   * SHA-1 cannot say their content is a new file's, a byte comparison can.
+   */
+  legacyTwins(volume: string, size: number, m: { mode: number; uid: number; gid: number }): CatalogEntry[] {
+    return (this.stmts.legacyTwins.all(size, volume, m.mode & 0o7777, m.uid, m.gid) as EntryRow[]).map(rowToEntry);
+  }
+
+  /** This volume's migrated rows stored as one with another row by an equal SHA-1 (schema.ts). */
+  linkedBySha1(volume: string): CatalogEntry[] {
+    return (this.stmts.linkedBySha1.all(volume) as EntryRow[]).map(rowToEntry);
+  }
+
+  /**
+   * Records the SHA-256 of a row whose content was read (dropping its migrated SHA-1); with
+   * `recheck`, the next backup's quick check does not take the row as unchanged.
+   */
+  setContentHash(volume: string, p: string, sha256: string, recheck = false): void {
+    this.stmts.contentRead.run(sha256, recheck ? 1 : 0, volume, p);
+  }
+
   hasSize(size: number): boolean {
     return this.stmts.hasSize.get(size) !== undefined;
   }

@@ -14,7 +14,7 @@ const V = 'vol-1';
 function entry(p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
   return {
     path: p, volume: V, kind: 'file', size: 5, mtimeSec: 1_700_000_000, mtimeNsec: 7, inode: '2049:77',
-    sha1: 'a'.repeat(40), mode: 0o100644, uid: 1000, gid: 1000, linkTarget: null, parityName: null, verifiedAt: null, ...over,
+    sha256: 'a'.repeat(64), mode: 0o100644, uid: 1000, gid: 1000, linkTarget: null, parityName: null, verifiedAt: null, ...over,
   };
 }
 

@@ -37,7 +37,7 @@ export function changesKnownFrom(cat: Catalog, volume: string): number | undefin
 
 export const sameEntry = (a: CatalogEntry, b: CatalogEntry): boolean =>
   a.kind === b.kind && a.size === b.size && a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec && a.inode === b.inode &&
-  a.sha1 === b.sha1 && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.linkTarget === b.linkTarget &&
+  a.sha256 === b.sha256 && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.linkTarget === b.linkTarget &&
   a.parityName === b.parityName && a.verifiedAt === b.verifiedAt;
 
 /**
@@ -89,13 +89,13 @@ export function dropTombstones(cat: Catalog): void {
 const sizeBefore = new WeakMap<Catalog, Database.Statement>();
 
 /**
- * Whether a file of this size with a known SHA1 was catalogued before generation `gen` (rows written
+ * Whether a file of this size with a known SHA-256 was catalogued before generation `gen` (rows written
  * by the run under way carry it): what Catalog.hasSize said when the run began, while the run adds rows.
  */
 export function hadSizeBefore(cat: Catalog, size: number, gen: number): boolean {
   let st = sizeBefore.get(cat);
   if (!st) {
-    st = cat.db.prepare('SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND gen < ? LIMIT 1').pluck(true);
+    st = cat.db.prepare('SELECT 1 FROM files WHERE size = ? AND sha256 IS NOT NULL AND gen < ? LIMIT 1').pluck(true);
     sizeBefore.set(cat, st);
   }
   return st.get(size, gen) !== undefined;

@@ -10,8 +10,13 @@ export interface CatalogEntry {
   mtimeNsec: number;
   /** "dev:ino" on the data disk when last seen; null when unknown (e.g. rebuilt from a disk). */
   inode: string | null;
-  /** Hex SHA1 of the content; for a symlink null. */
-  sha1: string | null;
+  /** Hex SHA-256 of the content; for a symlink null. */
+  sha256: string | null;
+  /**
+   * Hex SHA-1 of a row migrated from a catalog older than schema 6 whose content was not read
+   * since (then sha256 is null). SHA-1 has public collisions: it never makes two files one.
+   */
+  legacySha1?: string | null;
   mode: number;
   uid: number;
   gid: number;

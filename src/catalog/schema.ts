@@ -118,6 +118,22 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   // stored disk waits until every copy of that volume holds the state that queued it (SPEC §8,
   // plan/held.ts). Actions queued before this carry neither and are never held.
   `ALTER TABLE deferred ADD COLUMN queued_by TEXT; ALTER TABLE deferred ADD COLUMN queued_gen INTEGER;`,
+  // Content identity by SHA-256 (SPEC §3): SHA-1 has public collisions, and a link made by SHA-1
+  // alone can make two different files one. Its 32 bytes, not hex (rows.ts converts): a million-file
+  // catalog would otherwise grow by ~64 MB (row and index); the content lookups (dedup, restore,
+  // catch-up) go through the new index. Migrated rows keep their SHA-1 in `sha1` until their
+  // content is next read (a copy or verify --checksum fills sha256 and clears it); such a row is
+  // never taken as equal to another by its SHA-1.
+  `
+  ALTER TABLE files ADD COLUMN sha256 BLOB;
+  DROP INDEX files_content;
+  CREATE INDEX files_content ON files(size, sha256);
+  -- only the rows still waiting for their content to be read: empty once every row has a SHA-256
+  CREATE INDEX files_sha1 ON files(size, sha1) WHERE sha1 IS NOT NULL;
+  -- Volumes dropped by forget-disk. Every disk's snapshot of the host catalog carries the list, so
+  -- that rebuilding from an older snapshot that still holds such a volume does not bring it back.
+  CREATE TABLE forgotten_volumes (uuid TEXT PRIMARY KEY, label TEXT NOT NULL, forgotten TEXT NOT NULL) WITHOUT ROWID;
+  `,
 ];
 
 type StampSource = [string, string, 'file' | 'symlink', number, number, number, string | null, number, number, number, string | null];

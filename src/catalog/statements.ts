@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ENTRY_COLUMNS, ROW_TEXT } from './rows.js';
+import { ENTRY_COLUMNS, ENTRY_SELECT, ROW_TEXT, SHA256_HEX, SHA256_PARAM } from './rows.js';
 
 /**
  * The statements a catalog runs per row, prepared once when it opens: a backup touches every row,
@@ -8,25 +8,38 @@ import { ENTRY_COLUMNS, ROW_TEXT } from './rows.js';
 export function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    under: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE path >= ? AND path < ?`).raw(true),
+    under: p(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ?`).raw(true),
     quick: p(`SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path`).raw(true),
     quickText: p(
       `SELECT group_concat(path || char(0) || ifnull(stamp, ''), char(0)) FROM (SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path)`,
     ).pluck(true),
     lean: p(
-      `SELECT path, kind, size, mtime_s, mtime_ns, inode, sha1, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ?`,
+      `SELECT path, kind, size, mtime_s, mtime_ns, inode, ${SHA256_HEX}, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ?`,
     ).raw(true),
-    byVolume: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? ORDER BY path`).raw(true),
+    byVolume: p(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? ORDER BY path`).raw(true),
     // Every column of a row in one string; char(1) stands for NULL.
     rowText: p(`SELECT ${ROW_TEXT} FROM files WHERE volume = ? ORDER BY path`).pluck(true),
-    get: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE volume = ? AND path = ?`).raw(true),
-    content: p(`SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ?`).raw(true),
+    get: p(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND path = ?`).raw(true),
+    content: p(`SELECT ${ENTRY_SELECT} FROM files WHERE size = ? AND sha256 = ${SHA256_PARAM}`).raw(true),
     twins: p(
-      `SELECT ${ENTRY_COLUMNS} FROM files WHERE size = ? AND sha1 = ? AND volume = ? AND kind = 'file' AND (mode & 4095) = ? AND uid = ? AND gid = ?`,
+      `SELECT ${ENTRY_SELECT} FROM files WHERE size = ? AND sha256 = ${SHA256_PARAM} AND volume = ? AND kind = 'file' AND (mode & 4095) = ? AND uid = ? AND gid = ?`,
     ).raw(true),
-    hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL LIMIT 1`).pluck(true),
-    hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha1 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
+    hasSize: p(`SELECT 1 FROM files WHERE size = ? AND sha256 IS NOT NULL LIMIT 1`).pluck(true),
+    hasSizeElsewhere: p(`SELECT 1 FROM files WHERE size = ? AND sha256 IS NOT NULL AND volume != ? LIMIT 1`).pluck(true),
     delete: p(`DELETE FROM files WHERE volume = ? AND path = ?`),
+    // Migrated rows of a volume that share their SHA-1 and size with another of its rows: stored
+    // as one by SHA-1 alone, which a collision fools (files_sha1 holds only such rows).
+    linkedBySha1: p(
+      `SELECT ${ENTRY_SELECT} FROM files f WHERE f.sha1 IS NOT NULL AND f.volume = ? AND f.kind = 'file' AND EXISTS
+       (SELECT 1 FROM files g WHERE g.sha1 = f.sha1 AND g.size = f.size AND g.volume = f.volume AND g.path != f.path) ORDER BY f.path`,
+    ).raw(true),
+    // Migrated rows (SHA-1 only) that could hold the same content: a few, each compared byte by byte.
+    legacyTwins: p(
+      `SELECT ${ENTRY_SELECT} FROM files WHERE sha1 IS NOT NULL AND size = ? AND volume = ? AND kind = 'file' AND (mode & 4095) = ? AND uid = ? AND gid = ? LIMIT 8`,
+    ).raw(true),
+    // The content of a row was read: its SHA-256 replaces the migrated SHA-1. With `recheck`, the
+    // stamp goes too, so the next quick check hands the row to the planner.
+    contentRead: p(`UPDATE files SET sha256 = ${SHA256_PARAM}, sha1 = NULL, stamp = CASE WHEN ? THEN NULL ELSE stamp END WHERE volume = ? AND path = ? AND kind = 'file'`),
     volumes: p(`SELECT uuid, label, encrypted, created, generation FROM volumes ORDER BY created, label`),
     volume: p(`SELECT uuid, label, encrypted, created, generation FROM volumes WHERE uuid = ?`),
     upsertVolume: p(`INSERT INTO volumes (uuid, label, encrypted, created, generation) VALUES (?,?,?,?,?)
@@ -56,7 +69,7 @@ const GEN_OF = `coalesce((SELECT generation FROM volumes WHERE uuid = ?), 0)`;
 export function prepareWrites(db: Database.Database) {
   return {
     // gen: the volume's generation now; entryParams passes the volume twice.
-    upsert: db.prepare(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp, gen) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,${GEN_OF})`),
+    upsert: db.prepare(`INSERT OR REPLACE INTO files (${ENTRY_COLUMNS}, stamp, gen) VALUES (?,?,?,?,?,?,?,${SHA256_PARAM},?,?,?,?,?,?,?,?,${GEN_OF})`),
     tombstone: db.prepare(`INSERT OR REPLACE INTO tombstones (volume, path, gen) VALUES (?, ?, ${GEN_OF})`),
   };
 }

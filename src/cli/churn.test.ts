@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, isRoot, mountTmpfs, sha1, tempDir, unmount, write } from '../../test/helpers.js';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, isRoot, mountTmpfs, sha256, tempDir, unmount, write } from '../../test/helpers.js';
 
 /** A small deterministic PRNG, so a failing sequence can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -209,7 +209,7 @@ function objectsUnder(root: string): Map<string, fs.BigIntStats> {
 
 /** What must come back for one path: kind and content, mode, owner, mtime to the nanosecond. */
 function fidelity(full: string, st: fs.BigIntStats): string {
-  const what = st.isSymbolicLink() ? `link ${fs.readlinkSync(full)}` : `file ${sha1(fs.readFileSync(full))}`;
+  const what = st.isSymbolicLink() ? `link ${fs.readlinkSync(full)}` : `file ${sha256(fs.readFileSync(full))}`;
   const mode = st.isSymbolicLink() ? '-' : (st.mode & 0o7777n).toString(8);
   return `${what} mode ${mode} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`;
 }
@@ -229,7 +229,7 @@ function linkGroups(root: string, paths: Iterable<string>): string[][] {
 interface MetaRow {
   path: string;
   kind: string;
-  sha1: string | null;
+  sha256: string | null;
   link_target: string | null;
   mode: number;
   uid: number;
@@ -241,7 +241,7 @@ interface MetaRow {
 function metaRows(dbFile: string): Map<string, MetaRow> {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const all = db.prepare('SELECT path, kind, sha1, link_target, mode, uid, gid, mtime_s, mtime_ns FROM files').all() as MetaRow[];
+    const all = db.prepare('SELECT path, kind, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mode, uid, gid, mtime_s, mtime_ns FROM files').all() as MetaRow[];
     return new Map(all.map((r) => [r.path, r]));
   } finally {
     db.close();
@@ -412,7 +412,7 @@ function checkMetadata(lib: string, disk: string, db: string, base: string, roun
     const full = path.join(lib, rel);
     assert.equal(row.kind, st.isSymbolicLink() ? 'symlink' : 'file', `${rel}: kind`);
     if (row.kind === 'file') {
-      assert.equal(row.sha1, sha1(fs.readFileSync(full)), `${rel}: catalogued content`);
+      assert.equal(row.sha256, sha256(fs.readFileSync(full)), `${rel}: catalogued content`);
       assert.equal(row.mode & 0o7777, Number(st.mode & 0o7777n), `${rel}: catalogued mode`);
     } else assert.equal(row.link_target, fs.readlinkSync(full), `${rel}: catalogued target`);
     assert.deepEqual([row.uid, row.gid], [Number(st.uid), Number(st.gid)], `${rel}: catalogued owner`);

@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isRoot, loopDiskEnv, rows, sha1, testEnv, unmount, volumeOf, write,
+  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isRoot, loopDiskEnv, rows, sha256, testEnv, unmount, volumeOf, write,
 } from '../../test/helpers.js';
 
 const NO_PARITY = ['--no-parity', '--reserve', '0'];
@@ -37,11 +37,11 @@ function stateOf(disk: string, db: string): string {
       const p = path.join(d, n);
       const st = fs.lstatSync(p);
       if (st.isDirectory()) walk(p);
-      else out.push(`${p} ${(st.mode & 0o7777).toString(8)} ${st.isFile() ? sha1(fs.readFileSync(p)) : ''}`);
+      else out.push(`${p} ${(st.mode & 0o7777).toString(8)} ${st.isFile() ? sha256(fs.readFileSync(p)) : ''}`);
     }
   };
   walk(disk);
-  out.push(`host ${sha1(fs.readFileSync(db))}`);
+  out.push(`host ${sha256(fs.readFileSync(db))}`);
   return out.join('\n');
 }
 

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isMounted, loopDiskEnv, mountImage, rows, sha1, volumeOf, write,
+  assertDiskMatchesCatalog, assertRestoresLibrary, blaine, isMounted, loopDiskEnv, mountImage, rows, sha256, volumeOf, write,
 } from '../../test/helpers.js';
 
 const FILES = 40;
@@ -48,7 +48,7 @@ test('a disk unmounted (umount -l) after the 10th copy: the run stops, commits n
     for (const row of rows(file, volume)) {
       const onDisk = path.join(env.disk, row.path);
       assert.ok(fs.existsSync(onDisk), `${row.path} is catalogued in ${file} but not on the disk`);
-      assert.equal(sha1(fs.readFileSync(onDisk)), row.sha1, `${row.path}: content`);
+      assert.equal(sha256(fs.readFileSync(onDisk)), row.sha256, `${row.path}: content`);
     }
   }
   // The next run finds what is missing and copies it.

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { blaine, isRoot, mountTmpfs, sha1, summaryOf, testEnv, unmount, write, type RunResult } from '../../test/helpers.js';
+import { blaine, isRoot, mountTmpfs, sha256, summaryOf, testEnv, unmount, write, type RunResult } from '../../test/helpers.js';
 
 /**
  * Every entry below the folders with its size, mtime to the nanosecond and (for files) content:
@@ -15,7 +15,7 @@ function snapshot(...dirs: string[]): string[] {
     for (const name of fs.readdirSync(d).sort()) {
       const p = path.join(d, name);
       const st = fs.lstatSync(p, { bigint: true });
-      const content = st.isFile() ? sha1(fs.readFileSync(p)) : st.isSymbolicLink() ? fs.readlinkSync(p) : '';
+      const content = st.isFile() ? sha256(fs.readFileSync(p)) : st.isSymbolicLink() ? fs.readlinkSync(p) : '';
       out.push(`${p} ${st.size} ${st.mtimeNs} ${content}`);
       if (st.isDirectory()) walk(p);
     }
@@ -92,7 +92,7 @@ test('dry run reports what the real run then does (adds, equal new content, rena
     assert.equal(backup(env.disk, '--init', '--label', 'NEW').status, 0);
 
     write(lib('new/n1.bin'), crypto.randomBytes(6000));
-    // Equal content under two new names: the copy's own SHA1 makes the second a link.
+    // Equal content under two new names: the copy's own SHA-256 makes the second a link.
     const same = crypto.randomBytes(6100);
     write(lib('new/n2.bin'), same);
     write(lib('new/n2-same.bin'), same);

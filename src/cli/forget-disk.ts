@@ -66,7 +66,9 @@ function report(r: ForgetReport, opts: ForgetOptions, out: Output): void {
       files: r.files,
       bytes: r.bytes,
       pending: r.pending,
-      notArchived: r.notArchived.map((e) => ({ path: e.path, kind: e.kind, size: e.size, sha1: e.sha1 })),
+      notArchived: r.notArchived.map((e) => ({
+        path: e.path, kind: e.kind, size: e.size, sha256: e.sha256, ...(e.sha256 === null && e.legacySha1 ? { sha1: e.legacySha1 } : {}),
+      })),
       remaining: r.remaining,
     });
     return;

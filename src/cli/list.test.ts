@@ -20,7 +20,7 @@ test('list: host catalog, disk catalog, globs, sorting, JSON fields', () => {
     const all = JSON.parse(blaine(['list', '--db', db, '--json']).stdout) as Array<Record<string, unknown>>;
     assert.equal(all.length, 3);
     const a = all.find((x) => (x.path as string).endsWith('/photos/a.jpg'))!;
-    assert.deepEqual(Object.keys(a).sort(), ['label', 'mtime', 'path', 'sha1', 'size', 'volume']);
+    assert.deepEqual(Object.keys(a).sort(), ['label', 'mtime', 'path', 'sha256', 'size', 'volume']);
     assert.equal(a.size, 30);
     assert.equal(a.mtime, Date.parse('2020-01-01T00:00:00.5Z') / 1000);
     assert.equal(a.label, 'L1');

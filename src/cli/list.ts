@@ -88,7 +88,9 @@ function list(opts: ListOptions, globs: string[], out: Output): number {
           path: e.path,
           size: e.size,
           mtime: e.mtimeSec + e.mtimeNsec / 1e9,
-          sha1: e.sha1,
+          sha256: e.sha256,
+          // a row migrated from an older catalog whose content was not read since (SPEC §4)
+          ...(e.sha256 === null && e.legacySha1 ? { sha1: e.legacySha1 } : {}),
           volume: e.volume,
           label: labels.get(e.volume) ?? null,
         })),

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertRestoresLibrary, blaine, rot, sha1, summaryOf, testEnv, write, type RunResult } from '../../test/helpers.js';
+import { assertRestoresLibrary, blaine, rot, sha256, summaryOf, testEnv, write, type RunResult } from '../../test/helpers.js';
 import { parityFiles } from '../parity/paths.js';
 
 const T = new Date('2021-05-06T07:08:09.123Z');
@@ -71,7 +71,7 @@ test('a 255-byte name gets parity that verify, repair, rename and restore find',
   rot(stored, 1000, 64);
   const fixed = env.verify(undefined, '--checksum', '--fix');
   assert.deepEqual(problems(fixed), ['checksum repaired'], fixed.stdout);
-  assert.equal(sha1(fs.readFileSync(stored)), sha1(data));
+  assert.equal(sha256(fs.readFileSync(stored)), sha256(data));
   assert.equal(fs.existsSync(env.journal), false);
 
   // Renamed to another 255-byte name: the parity moves with it; the old stem is gone.

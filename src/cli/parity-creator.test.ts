@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { blaine, rot, sha1, testEnv, write } from '../../test/helpers.js';
+import { blaine, rot, sha256, testEnv, write } from '../../test/helpers.js';
 import { parityAddon } from '../parity/creator.js';
 import { planSlices } from '../parity/slices.js';
 
@@ -60,7 +60,7 @@ test('damage in as many slices as there are recovery slices: verify --fix and re
     const r = run(['restore', '--dest', env.disk, '--db', env.db, '--to', out, '--json', '*']);
     assert.equal(r.status, 0, r.stderr);
     assert.equal(JSON.parse(r.stdout).repaired, 2);
-    assert.equal(sha1(fs.readFileSync(path.join(out, env.lib, 'video/clip.mkv'))), sha1(data));
+    assert.equal(sha256(fs.readFileSync(path.join(out, env.lib, 'video/clip.mkv'))), sha256(data));
 
     const v = run(['verify', '--dest', env.disk, '--db', env.db, '--checksum', '--fix', '--json']);
     assert.equal(v.status, 0, v.stderr);

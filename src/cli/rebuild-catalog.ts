@@ -54,7 +54,7 @@ function rebuild(opts: CommonOptions, _args: string[], out: Output): number {
   }
   if (r.setAside) out.warn(`the host catalog could not be opened; it was moved to ${r.setAside} and a new one made`);
   if (opts.json) {
-    out.result({ disk: r.disk, created: r.created, setAside: r.setAside, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes });
+    out.result({ disk: r.disk, created: r.created, setAside: r.setAside, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes, leftOut: r.leftOut });
     return EXIT.ok;
   }
   const source = r.snapshot ? `the snapshot on "${r.info.copyLabel}"` : `the catalog of "${r.info.copyLabel}" (it carries no snapshot of the host catalog)`;
@@ -67,6 +67,7 @@ function rebuild(opts: CommonOptions, _args: string[], out: Output): number {
       .join(', ');
     out.info(`  volume "${c.label}": ${TAKEN[c.taken]} ${where}, ${c.files} file(s)${queue ? `; ${queue}` : ''}`);
   }
+  for (const f of r.leftOut) out.info(`  volume "${f.label}": forgotten (forget-disk, ${f.forgotten.slice(0, 10)}); not taken back from an older snapshot`);
   out.summary(`${r.volumes} volume(s), ${r.files} file(s), ${r.pending} deferred action(s)`);
   return EXIT.ok;
 }

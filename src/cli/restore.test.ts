@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { backup, fileSha, blaine, rot, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { backup, fileSha, blaine, rot, sha256, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Summary {
   restored: number;
@@ -49,7 +49,7 @@ function snapshot(dir: string): Map<string, string> {
       out.set(rel + '/', meta);
       for (const n of fs.readdirSync(d).sort()) walk(path.join(d, n), rel ? `${rel}/${n}` : n);
     } else if (st.isSymbolicLink()) out.set(rel, `${meta} -> ${fs.readlinkSync(d)}`);
-    else out.set(rel, `${meta} ${st.size} ${sha1(fs.readFileSync(d))}`);
+    else out.set(rel, `${meta} ${st.size} ${sha256(fs.readFileSync(d))}`);
   };
   walk(dir, '');
   return out;

@@ -40,8 +40,8 @@ test('rotation: spanning, deferred actions, apply, mirror copies taking turns', 
     const r = blaine(['backup', '--dest', disk, '--db', db, '--json', '--reserve', '150k', '--parity', '10', ...extra, lib]);
     return { r, s: r.stdout ? summaryOf(r) : {} };
   };
-  const strip = (t: Map<string, { kind: string; sha1?: string; target?: string }>) =>
-    [...t].map(([p, e]) => [p, e.kind, e.sha1 ?? e.target]);
+  const strip = (t: Map<string, { kind: string; sha256?: string; target?: string }>) =>
+    [...t].map(([p, e]) => [p, e.kind, e.sha256 ?? e.target]);
   const check = (disk: string) => assertDiskMatchesCatalog(disk, db, { parity: true });
   try {
     mount(A, '2m');
@@ -60,7 +60,8 @@ test('rotation: spanning, deferred actions, apply, mirror copies taking turns', 
     assert.equal(a1.s.diskFull, true);
     check(A);
     const onA = rows(db, volumeOf(A).volume).map((r) => r.path);
-    assert.ok(onA.length >= 7, `A holds ${onA.length} files`);
+    // What fits beside the reserve and the catalogs' headroom (their size counts: a page more or less moves a file).
+    assert.ok(onA.length >= 6, `A holds ${onA.length} files`);
     const b1 = run(B, '--init', '--label', 'B');
     assert.equal(b1.r.status, 0, b1.r.stderr);
     assert.equal((a1.s.bytesCopied as number) + (b1.s.bytesCopied as number), total, 'nothing copied twice');
@@ -122,8 +123,8 @@ test('rotation: spanning, deferred actions, apply, mirror copies taking turns', 
     check(B);
     assert.deepEqual(strip(readTree(B)), strip(readTree(B2)), 'B and B2 end identical');
     assert.deepEqual(
-      rows(path.join(B, '.blaine/catalog.sqlite')).map((r) => [r.path, r.sha1]),
-      rows(path.join(B2, '.blaine/catalog.sqlite')).map((r) => [r.path, r.sha1]),
+      rows(path.join(B, '.blaine/catalog.sqlite')).map((r) => [r.path, r.sha256]),
+      rows(path.join(B2, '.blaine/catalog.sqlite')).map((r) => [r.path, r.sha256]),
     );
     const disks = JSON.parse(blaine(['disks', '--db', db, '--json']).stdout) as Array<{ label: string; copies: unknown[] }>;
     assert.deepEqual(disks.map((d) => [d.label, d.copies.length]).sort(), [['A', 1], ['B', 2]]);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { backup, assertArchiveHolds, assertDiskMatchesCatalog, blaine, mountTmpfs, rows, sha1, testEnv, unmount, write } from '../../test/helpers.js';
+import { backup, assertArchiveHolds, assertDiskMatchesCatalog, blaine, mountTmpfs, rows, sha256, testEnv, unmount, write } from '../../test/helpers.js';
 import { ONE_SCAN_THREAD } from '../../test/crash.js';
 
 /** Every backup of these tests: no parity, every action said. */
@@ -22,7 +22,7 @@ function library(lib: string): void {
 }
 
 for (const file of ['photos/p3.jpg', 'video/busy.mkv']) {
-  test(`a file written to once while copied (${file}) is copied again, and catalogued with the SHA1 of what is stored`, (t) => {
+  test(`a file written to once while copied (${file}) is copied again, and catalogued with the SHA-256 of what is stored`, (t) => {
     const env = testEnv('blaine-srcfault-');
     t.after(env.cleanup);
     library(env.lib);
@@ -32,7 +32,7 @@ for (const file of ['photos/p3.jpg', 'video/busy.mkv']) {
     assert.match(r.stdout + r.stderr, /changed while it was copied; copying it again/);
     const row = rows(env.db).find((x) => x.path === src);
     assert.ok(row, `${src} is catalogued`);
-    assert.equal(row.sha1, sha1(fs.readFileSync(src)), 'the SHA1 of the file as it is now');
+    assert.equal(row.sha256, sha256(fs.readFileSync(src)), 'the SHA-256 of the file as it is now');
     assert.equal(row.size, fs.statSync(src).size);
     assertDiskMatchesCatalog(env.disk, env.db);
     assertArchiveHolds(env.lib, [env.disk]);
@@ -108,7 +108,7 @@ for (const errno of ['ENOENT', 'EIO']) {
     library(env.lib);
     const first = backup(env, [...RUN_FLAGS, '--init'], { env: ONE_SCAN_THREAD });
     assert.equal(first.status, 0, first.stderr);
-    const before = new Map(rows(env.db).map((r) => [r.path, r.sha1]));
+    const before = new Map(rows(env.db).map((r) => [r.path, r.sha256]));
     // Replacements, new files and a rename: all of them need the data path after the scan.
     for (let i = 0; i < 3; i++) write(path.join(env.lib, 'photos', `p${i}.jpg`), crypto.randomBytes(31_000));
     write(path.join(env.lib, 'new', 'n.txt'), 'new\n');
@@ -121,13 +121,13 @@ for (const errno of ['ENOENT', 'EIO']) {
     if (errno === 'EIO') assert.match(r.stderr, /warning: Cannot read .*p0\.jpg: i\/o error/);
     assert.doesNotMatch(r.stderr, /\n\s+at |internal error/, 'no stack trace');
     assertDiskMatchesCatalog(env.disk, env.db);
-    const after = new Map(rows(env.db).map((x) => [x.path, x.sha1]));
+    const after = new Map(rows(env.db).map((x) => [x.path, x.sha256]));
     const p5 = path.join(env.lib, 'photos', 'p5.jpg');
     for (const [p, sum] of before) {
       // The rename is made on the disk from the catalog alone; everything else keeps at least what it had.
       const now = after.get(p === p5 ? path.join(env.lib, 'photos', 'p5-renamed.jpg') : p) ?? after.get(p);
       assert.ok(now !== undefined, `${p} was removed from the archive`);
-      if (now !== sum) assert.equal(now, sha1(fs.readFileSync(p)), `${p}: catalogued with content it never had`);
+      if (now !== sum) assert.equal(now, sha256(fs.readFileSync(p)), `${p}: catalogued with content it never had`);
     }
     const again = backup(env, [...RUN_FLAGS, '--clean'], { env: ONE_SCAN_THREAD });
     assert.equal(again.status, 0, again.stderr);

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { blaine, fidelityOf, scratchDir, sha1 } from '../../test/helpers.js';
-import { copyWithSha1 } from '../fsx/copy.js';
+import { blaine, fidelityOf, scratchDir, sha256 } from '../../test/helpers.js';
+import { copyWithSha256 } from '../fsx/copy.js';
 
 const MiB = 1 << 20;
 const GiB = 1 << 30;
@@ -34,7 +34,7 @@ function allocated(file: string): number {
 
 /** SHA-1 of a file read in pieces. */
 function fileSha(file: string): string {
-  const h = crypto.createHash('sha1');
+  const h = crypto.createHash('sha256');
   const fd = fs.openSync(file, 'r');
   const buf = Buffer.allocUnsafe(8 * MiB);
   try {
@@ -47,7 +47,7 @@ function fileSha(file: string): string {
 
 /** The SHA-1 of a file of `size` bytes with `data` at each of `at` (sorted) and zeros elsewhere, without reading it. */
 function layoutSha(size: number, data: Buffer, at: number[]): string {
-  const h = crypto.createHash('sha1');
+  const h = crypto.createHash('sha256');
   const zeros = Buffer.alloc(8 * MiB);
   let pos = 0;
   const zeroTo = (end: number) => {
@@ -62,7 +62,7 @@ function layoutSha(size: number, data: Buffer, at: number[]): string {
   return h.digest('hex');
 }
 
-test('copyWithSha1 keeps the holes of a 512 MiB file with 1 MiB of data; its SHA1 is of all its bytes', async (t) => {
+test('copyWithSha256 keeps the holes of a 512 MiB file with 1 MiB of data; its SHA1 is of all its bytes', async (t) => {
   const dir = scratchDir(t, 'blaine-sparse-');
   const src = path.join(dir, 'vm.img');
   const data = crypto.randomBytes(MiB / 4);
@@ -70,9 +70,9 @@ test('copyWithSha1 keeps the holes of a 512 MiB file with 1 MiB of data; its SHA
   sparseFile(src, BIG, data, at);
   assert.ok(allocated(src) < 2 * MiB, 'the source is sparse');
   const dest = path.join(dir, 'copy', 'vm.img');
-  const res = await copyWithSha1(src, dest, { mode: 0o640, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_600_000_000, mtimeNsec: 5 });
+  const res = await copyWithSha256(src, dest, { mode: 0o640, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_600_000_000, mtimeNsec: 5 });
   assert.equal(res.bytes, BIG);
-  assert.equal(res.sha1, layoutSha(BIG, data, at), 'every byte read and hashed');
+  assert.equal(res.sha256, layoutSha(BIG, data, at), 'every byte read and hashed');
   assert.equal(fs.statSync(dest).size, BIG);
   assert.ok(allocated(dest) <= allocated(src) + 64 * 1024, `copy takes ${allocated(dest)} bytes of blocks, the source ${allocated(src)}`);
   // The data where it was (the whole file is compared byte for byte in the backup test below).
@@ -117,5 +117,5 @@ test('a sparse file is backed up sparse (plus its parity) and restored sparse, b
   const back = path.join(to, img.slice(1));
   assert.ok(allocated(back) <= allocated(img) + 64 * 1024, `restored copy takes ${allocated(back)} bytes of blocks`);
   assert.deepEqual(fidelityOf(path.join(to, lib.slice(1))), fidelityOf(lib));
-  assert.equal(sha1(fs.readFileSync(path.join(to, lib.slice(1), 'zeros.bin'))), sha1(Buffer.alloc(2 * MiB)));
+  assert.equal(sha256(fs.readFileSync(path.join(to, lib.slice(1), 'zeros.bin'))), sha256(Buffer.alloc(2 * MiB)));
 });

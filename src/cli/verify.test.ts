@@ -4,7 +4,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { backup, fileSha, assertDiskMatchesCatalog, blaine, readTree, rot, rows, sha1, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { backup, fileSha, assertDiskMatchesCatalog, blaine, readTree, rot, rows, sha256, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
 
 interface Report {
   ok: boolean;
@@ -73,7 +73,7 @@ test('verify --checksum finds rot in files and parity; --fix repairs it in place
     write(path.join(lib, 'empty'), '', T);
     fs.symlinkSync('photos/a.jpg', path.join(lib, 'link'));
     backup(env, ['--json', '--init', '--label', 'A'], { ok: true });
-    const want = new Map([...readTree(env.disk)].map(([p, t]) => [p, t.sha1]));
+    const want = new Map([...readTree(env.disk)].map(([p, t]) => [p, t.sha256]));
 
     const clean = verify(env, '--checksum');
     assert.equal(clean.r.status, 0, clean.r.stderr);
@@ -214,7 +214,7 @@ test('a one-character name and a user file named movie.par2: backup, rename, ver
     assert.equal(byPath.get('film/movie.par2'), `${lib.slice(1)}/video/movie.par2`);
     assert.ok(fs.existsSync(env.parityOf('film/movie.par2')));
     assert.ok(fs.existsSync(env.parityOf('z/q')));
-    assert.deepEqual(readTree(path.join(env.disk, lib)).get('film/movie.par2')?.sha1, sha1(movie), 'the user file is data, untouched');
+    assert.deepEqual(readTree(path.join(env.disk, lib)).get('film/movie.par2')?.sha256, sha256(movie), 'the user file is data, untouched');
 
     assert.equal(verify(env, '--checksum').r.status, 0);
     rot(onDisk('z/q'), 10);
@@ -227,13 +227,13 @@ test('a one-character name and a user file named movie.par2: backup, rename, ver
     const restored = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', out, '--json', `${lib}/*`]);
     assert.equal(restored.status, 0, restored.stderr);
     assert.deepEqual(JSON.parse(restored.stdout).repaired, 2);
-    assert.equal(fileSha(path.join(out, lib, 'z/q')), sha1(a));
-    assert.equal(fileSha(path.join(out, lib, 'film/movie.par2')), sha1(movie));
+    assert.equal(fileSha(path.join(out, lib, 'z/q')), sha256(a));
+    assert.equal(fileSha(path.join(out, lib, 'film/movie.par2')), sha256(movie));
 
     const fixed = verify(env, '--checksum', '--fix');
     assert.equal(fixed.r.status, 0, fixed.r.stderr);
-    assert.equal(fileSha(onDisk('z/q')), sha1(a));
-    assert.equal(fileSha(onDisk('film/movie.par2')), sha1(movie));
+    assert.equal(fileSha(onDisk('z/q')), sha256(a));
+    assert.equal(fileSha(onDisk('film/movie.par2')), sha256(movie));
     assert.equal(verify(env, '--checksum').r.status, 0);
     assertDiskMatchesCatalog(env.disk, env.db);
   } finally {

@@ -30,12 +30,12 @@ export function registerVerify(program: Command): void {
     .description(
       'Compare the mounted disk with its own catalog: missing and extra files, size and mtime ' +
         'mismatches, missing, damaged and orphaned parity. --checksum also reads the files, least ' +
-        'recently verified first, and checks their SHA1 and their parity files. --fix repairs from ' +
+        'recently verified first, and checks their SHA-256 and their parity files. --fix repairs from ' +
         'parity, makes missing parity, removes orphaned parity, fixes mtimes and moves files the catalog ' +
         'does not list to .blaine/quarantine (--drop-extra deletes them instead). ' +
         'Exit status 0: clean (or everything repaired); 4: damage remains.',
     )
-    .option('--checksum', 'read every byte and check SHA1 (and the parity files)')
+    .option('--checksum', 'read every byte and check SHA-256 (and the parity files)')
     .option('--older-than <days>', 'with --checksum: only files not verified for this many days')
     .option('--max-time <min>', 'with --checksum: start no new file after this many minutes')
     .option('--fix', 'repair what can be repaired')

@@ -115,7 +115,7 @@ function snapshotTree(dir: string, mtimePrecisionNs = 1000n): { entries: Map<str
         walk(full, r);
         continue;
       }
-      const what = e.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `sha1:${crypto.createHash('sha1').update(fs.readFileSync(full)).digest('hex')}`;
+      const what = e.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `sha256:${crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex')}`;
       entries.set(r, `${what} mode:${(st.mode & 0o7777n).toString(8)} uid:${st.uid} mtime:${st.mtimeNs / mtimePrecisionNs}`);
       if (e.isFile()) byInode.set(`${st.ino}`, [...(byInode.get(`${st.ino}`) ?? []), r]);
     }

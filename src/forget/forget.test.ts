@@ -1,12 +1,13 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { sha256 } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { describeForget, findTarget, forget } from './forget.js';
 
 function entry(volume: string, p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
   return {
-    volume, path: p, kind: 'file', size: 10, mtimeSec: 1, mtimeNsec: 0, inode: null, sha1: `sha-${p}`,
+    volume, path: p, kind: 'file', size: 10, mtimeSec: 1, mtimeNsec: 0, inode: null, sha256: sha256(p),
     mode: 0o644, uid: 0, gid: 0, linkTarget: null, parityName: null, verifiedAt: null, ...over,
   };
 }
@@ -20,14 +21,14 @@ function shelf(): Catalog {
   cat.putCopy({ copy: 'cb-1', volume: 'bbbb-2', label: 'B', generation: 3, lastSync: null, freeBytes: null, files: 0, bytes: 0 });
   cat.putCopy({ copy: 'cb-2', volume: 'bbbb-2', label: "B'", generation: 2, lastSync: null, freeBytes: null, files: 0, bytes: 0 });
   cat.put(entry('aaaa-1', '/a/only'));
-  cat.put(entry('aaaa-1', '/a/same-content', { sha1: 'shared' }));
-  cat.put(entry('bbbb-2', '/b/other-name', { sha1: 'shared' }));
-  cat.put(entry('aaaa-1', '/a/size-differs', { sha1: 'x', size: 11 }));
-  cat.put(entry('bbbb-2', '/b/size-differs', { sha1: 'x', size: 12 }));
-  cat.put(entry('aaaa-1', '/link', { kind: 'symlink', sha1: null, size: 0, linkTarget: 't' }));
-  cat.put(entry('bbbb-2', '/link', { kind: 'symlink', sha1: null, size: 0, linkTarget: 't' }));
-  cat.put(entry('aaaa-1', '/link2', { kind: 'symlink', sha1: null, size: 0, linkTarget: 'u' }));
-  cat.put(entry('bbbb-2', '/link2', { kind: 'symlink', sha1: null, size: 0, linkTarget: 'v' }));
+  cat.put(entry('aaaa-1', '/a/same-content', { sha256: sha256('shared') }));
+  cat.put(entry('bbbb-2', '/b/other-name', { sha256: sha256('shared') }));
+  cat.put(entry('aaaa-1', '/a/size-differs', { sha256: sha256('x'), size: 11 }));
+  cat.put(entry('bbbb-2', '/b/size-differs', { sha256: sha256('x'), size: 12 }));
+  cat.put(entry('aaaa-1', '/link', { kind: 'symlink', sha256: null, size: 0, linkTarget: 't' }));
+  cat.put(entry('bbbb-2', '/link', { kind: 'symlink', sha256: null, size: 0, linkTarget: 't' }));
+  cat.put(entry('aaaa-1', '/link2', { kind: 'symlink', sha256: null, size: 0, linkTarget: 'u' }));
+  cat.put(entry('bbbb-2', '/link2', { kind: 'symlink', sha256: null, size: 0, linkTarget: 'v' }));
   cat.defer('aaaa-1', 'DELETE', '/a/gone', null);
   cat.defer('bbbb-2', 'DELETE', '/b/gone', null);
   return cat;

@@ -56,8 +56,8 @@ export interface NativeAddon {
    * (COPY_OUTCOME, errno, bytes) and `digests` with 20 bytes a file, then calls `done`.
    */
   copyFiles(count: number, paths: string, meta: Float64Array, out: Float64Array, digests: Buffer, done: (ok: boolean) => void): void;
-  /** SHA-1 of a buffer by native/sha1.c (for tests against node:crypto); `portable`: without the CPU's SHA instructions. */
-  sha1(data: Buffer, portable?: boolean): Buffer;
+  /** SHA-256 of a buffer by native/sha256.c (for tests against node:crypto); `portable`: without the CPU's SHA instructions. */
+  sha256(data: Buffer, portable?: boolean): Buffer;
   FIELDS: number;
 }
 

@@ -16,17 +16,17 @@ const needAddon = addon ? false : 'the native addon is not built';
 
 // Both compressions: the CPU's SHA instructions where it has them (else plain C again), and plain C.
 for (const portable of [false, true]) {
-  test(`native SHA-1${portable ? ' (plain C)' : ''} equals node:crypto at every length around the block and padding boundaries, and on random data`, { skip: needAddon }, () => {
+  test(`native SHA-256${portable ? ' (plain C)' : ''} equals node:crypto at every length around the block and padding boundaries, and on random data`, { skip: needAddon }, () => {
     const lengths = [0, 1, 3, 55, 56, 57, 63, 64, 65, 119, 120, 127, 128, 129, 1000, 4096, 65_537, 1 << 20];
     for (let n = 0; n < 300; n++) lengths.push(crypto.randomInt(0, 20_000));
     for (const n of lengths) {
       const data = crypto.randomBytes(n);
-      assert.equal(addon!.sha1(data, portable).toString('hex'), crypto.createHash('sha1').update(data).digest('hex'), `length ${n}`);
+      assert.equal(addon!.sha256(data, portable).toString('hex'), crypto.createHash('sha256').update(data).digest('hex'), `length ${n}`);
     }
     // FIPS 180 example "abc", the two-block example, and the one-million "a" test.
-    assert.equal(addon!.sha1(Buffer.from('abc'), portable).toString('hex'), 'a9993e364706816aba3e25717850c26c9cd0d89d');
-    assert.equal(addon!.sha1(Buffer.from('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq'), portable).toString('hex'), '84983e441c3bd26ebaae4aa1f95129e5e54670f1');
-    assert.equal(addon!.sha1(Buffer.alloc(1_000_000, 'a'), portable).toString('hex'), '34aa973cd4c4daa4f61eeb2bdbad27316534016f');
+    assert.equal(addon!.sha256(Buffer.from('abc'), portable).toString('hex'), 'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+    assert.equal(addon!.sha256(Buffer.from('abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq'), portable).toString('hex'), '248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1');
+    assert.equal(addon!.sha256(Buffer.alloc(1_000_000, 'a'), portable).toString('hex'), 'cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0');
   });
 }
 
@@ -40,7 +40,7 @@ function sources(dir: string) {
 }
 
 for (const [name, layer] of [['native', realFs], ['through the file-system layer', faultyFs(realFs, [])]] as const) {
-  test(`copyBatchToTemp (${name}): content, SHA1, mode, mtime to the ns and owner of each file under a temporary name`, { skip: name === 'native' && needAddon }, async (t) => {
+  test(`copyBatchToTemp (${name}): content, SHA-256, mode, mtime to the ns and owner of each file under a temporary name`, { skip: name === 'native' && needAddon }, async (t) => {
     const dir = scratchDir(t);
     const tmpDir = path.join(dir, 'tmp');
     fs.mkdirSync(tmpDir);
@@ -59,7 +59,7 @@ for (const [name, layer] of [['native', realFs], ['through the file-system layer
       assert.equal(path.dirname(c.tmp), tmpDir);
       assert.ok(isTempName(path.basename(c.tmp)), c.tmp);
       assert.equal(c.bytes, data.length);
-      assert.equal(c.sha1, crypto.createHash('sha1').update(data).digest('hex'));
+      assert.equal(c.sha256, crypto.createHash('sha256').update(data).digest('hex'));
       assert.deepEqual(fs.readFileSync(c.tmp), data);
       const st = fs.statSync(c.tmp, { bigint: true });
       assert.equal(Number(st.mode) & 0o7777, jobs[i]!.meta.mode);

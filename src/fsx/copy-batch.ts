@@ -52,7 +52,7 @@ export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fs
     meta.set([j.meta.mode, j.meta.uid, j.meta.gid, j.meta.mtimeSec, j.meta.mtimeNsec, isRoot ? 1 : 0], i * META_FIELDS);
   });
   const out = new Float64Array(n * OUT_FIELDS);
-  const digests = Buffer.alloc(n * 20);
+  const digests = Buffer.alloc(n * 32);
   await new Promise<void>((resolve, reject) =>
     addon.copyFiles(n, paths, meta, out, digests, (ok) => (ok ? resolve() : reject(new Error('copyFiles: the worker thread did not run')))),
   );
@@ -60,7 +60,7 @@ export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fs
     const [outcome, errno, bytes] = out.subarray(i * OUT_FIELDS, (i + 1) * OUT_FIELDS) as unknown as [number, number, number];
     switch (outcome) {
       case COPY_OUTCOME.done:
-        return { tmp: tmps[i]!, bytes, sha1: digests.toString('hex', i * 20, i * 20 + 20) };
+        return { tmp: tmps[i]!, bytes, sha256: digests.toString('hex', i * 32, i * 32 + 32) };
       case COPY_OUTCOME.sourceError:
         return sourceError(errnoError(errno, 'read', j.src), j.src);
       case COPY_OUTCOME.notRegular:

@@ -8,11 +8,11 @@ import path from 'node:path';
 import { isTempName } from './temp.js';
 import {
   CopyError,
-  copyWithSha1,
+  copyWithSha256,
   makeSymlink,
   mtimeMatches,
   setTimes,
-  sha1File,
+  sha256File,
   storedMtime,
   syncDisk,
   type FileMeta,
@@ -27,8 +27,8 @@ function writeRandom(file: string, size: number): Buffer {
   return data;
 }
 
-function sha1(data: Buffer): string {
-  return crypto.createHash('sha1').update(data).digest('hex');
+function sha256(data: Buffer): string {
+  return crypto.createHash('sha256').update(data).digest('hex');
 }
 
 const meta: FileMeta = { mode: 0o644, uid: 0, gid: 0, mtimeSec: 1700000000, mtimeNsec: 123456789 };
@@ -46,13 +46,13 @@ for (const [name, size, bufferSize] of [
   ['more than two default buffers', 3 * MiB + 12345, undefined],
   ['many default buffers', 9 * MiB, undefined],
 ] as const) {
-  test(`copy: content and SHA1 equal the source's, ${name}`, async () => {
+  test(`copy: content and SHA-256 equal the source's, ${name}`, async () => {
     const dir = tempDir();
     const src = path.join(dir, 'src');
     const dest = path.join(dir, 'dest');
     const data = writeRandom(src, size);
-    const result = await copyWithSha1(src, dest, meta, { bufferSize, expectedSize: size });
-    assert.deepEqual(result, { sha1: sha1(data), bytes: size });
+    const result = await copyWithSha256(src, dest, meta, { bufferSize, expectedSize: size });
+    assert.deepEqual(result, { sha256: sha256(data), bytes: size });
     assert.ok(fs.readFileSync(dest).equals(data));
     assert.deepEqual(listAll(dir), ['dest', 'src']);
   });
@@ -75,7 +75,7 @@ test('copy: mode, mtime to the microsecond, and (as root) owner are preserved', 
     mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
   };
   assert.equal(srcMeta.mtimeNsec, 987654321);
-  await copyWithSha1(src, dest, srcMeta);
+  await copyWithSha256(src, dest, srcMeta);
   const out = fs.lstatSync(dest, { bigint: true });
   assert.equal(Number(out.mode) & 0o7777, 0o640);
   assert.equal(out.mtimeNs, 1600000000987654321n, 'times are set to the nanosecond');
@@ -103,7 +103,7 @@ test('copy: set-user-ID bit survives chown, and the edge cases of the second lan
     [-1, 1, -999999999n],
   ] as const) {
     const dest = path.join(dir, `d-${sec}-${nsec}`);
-    await copyWithSha1(src, dest, { ...meta, uid: 1234, gid: 1234, mode: 0o104755, mtimeSec: sec, mtimeNsec: nsec });
+    await copyWithSha256(src, dest, { ...meta, uid: 1234, gid: 1234, mode: 0o104755, mtimeSec: sec, mtimeNsec: nsec });
     const out = fs.statSync(dest, { bigint: true });
     assert.equal(out.mtimeNs, expected, `${sec}.${nsec}`);
     assert.equal(Number(out.mode) & 0o7777, 0o4755);
@@ -115,7 +115,7 @@ test('copy: an mtime before 1970 is kept to the nanosecond (Node alone would set
   const src = path.join(dir, 'src');
   const dest = path.join(dir, 'dest');
   fs.writeFileSync(src, 'old');
-  await copyWithSha1(src, dest, { ...meta, mtimeSec: -5, mtimeNsec: 300000001 });
+  await copyWithSha256(src, dest, { ...meta, mtimeSec: -5, mtimeNsec: 300000001 });
   assert.equal(fs.statSync(dest, { bigint: true }).mtimeNs, -4699999999n);
   assert.deepEqual(listAll(dir), ['dest', 'src']);
 });
@@ -129,7 +129,7 @@ test('copy: replacing a dest leaves its other hardlinks with the old content', a
   fs.linkSync(dest, other);
   const oldIno = fs.statSync(dest).ino;
   fs.writeFileSync(src, 'new content, longer than before');
-  await copyWithSha1(src, dest, meta);
+  await copyWithSha256(src, dest, meta);
   assert.equal(fs.readFileSync(dest, 'utf8'), 'new content, longer than before');
   assert.equal(fs.readFileSync(other, 'utf8'), 'old content');
   assert.notEqual(fs.statSync(dest).ino, oldIno);
@@ -142,7 +142,7 @@ test('copy: missing parent directories are created', async () => {
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'deep');
   const dest = path.join(dir, 'disk', 'mnt', 'media', 'photos', 'a.jpg');
-  await copyWithSha1(src, dest, meta);
+  await copyWithSha256(src, dest, meta);
   assert.equal(fs.readFileSync(dest, 'utf8'), 'deep');
   assert.deepEqual(fs.readdirSync(path.dirname(dest)), ['a.jpg']);
 });
@@ -153,8 +153,8 @@ test('copy: with tempDir the temporary file is written there and renamed into a 
   const data = writeRandom(src, 2 * MiB);
   const tmp = path.join(dir, 'disk', '.blaine', 'tmp');
   const dest = path.join(dir, 'disk', 'mnt', 'x', 'big.bin');
-  const result = await copyWithSha1(src, dest, meta, { tempDir: tmp });
-  assert.equal(result.sha1, sha1(data));
+  const result = await copyWithSha256(src, dest, meta, { tempDir: tmp });
+  assert.equal(result.sha256, sha256(data));
   assert.ok(fs.readFileSync(dest).equals(data));
   assert.deepEqual(fs.readdirSync(tmp), []);
 });
@@ -162,7 +162,7 @@ test('copy: with tempDir the temporary file is written there and renamed into a 
 test('copy: a missing source is a SOURCE error, and nothing is written', async () => {
   const dir = tempDir();
   const dest = path.join(dir, 'out', 'dest');
-  await assert.rejects(copyWithSha1(path.join(dir, 'nope'), dest, meta), (err: unknown) => {
+  await assert.rejects(copyWithSha256(path.join(dir, 'nope'), dest, meta), (err: unknown) => {
     assert.ok(err instanceof CopyError);
     assert.equal(err.code, 'SOURCE');
     assert.match(err.message, /^Cannot read .*nope: no such file or directory\.$/);
@@ -176,7 +176,7 @@ test('copy: a directory or a FIFO as source is a SOURCE error and does not hang'
   const fifo = path.join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
   for (const src of [dir, fifo]) {
-    await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta), (err: unknown) => {
+    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta), (err: unknown) => {
       assert.ok(err instanceof CopyError);
       assert.equal(err.code, 'SOURCE');
       assert.match(err.message, /not a regular file/);
@@ -195,7 +195,7 @@ test('copy: a source without read permission is a SOURCE error', async (t) => {
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'secret');
   fs.chmodSync(src, 0);
-  await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta), { code: 'SOURCE' });
+  await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta), { code: 'SOURCE' });
 });
 
 test('copy: a file among the parent directories is a TARGET error, source untouched', async () => {
@@ -203,7 +203,7 @@ test('copy: a file among the parent directories is a TARGET error, source untouc
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'data');
   fs.writeFileSync(path.join(dir, 'blocker'), 'a file, not a directory');
-  await assert.rejects(copyWithSha1(src, path.join(dir, 'blocker', 'sub', 'dest'), meta), (err: unknown) => {
+  await assert.rejects(copyWithSha256(src, path.join(dir, 'blocker', 'sub', 'dest'), meta), (err: unknown) => {
     assert.ok(err instanceof CopyError);
     assert.equal(err.code, 'TARGET');
     assert.match(err.message, /^Cannot write .*blocker\/sub\/dest: /);
@@ -218,7 +218,7 @@ test('copy: a directory in the way of dest is a TARGET error and no temporary fi
     const src = path.join(dir, 'src');
     writeRandom(src, size);
     fs.mkdirSync(path.join(dir, 'dest'));
-    await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta), { name: 'CopyError', code: 'TARGET' });
+    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta), { name: 'CopyError', code: 'TARGET' });
     assert.deepEqual(listAll(dir), ['dest', 'src']);
   }
 });
@@ -228,7 +228,7 @@ test('copy: a size other than expectedSize (file changed since the scan) fails c
     const dir = tempDir();
     const src = path.join(dir, 'src');
     writeRandom(src, size);
-    await assert.rejects(copyWithSha1(src, path.join(dir, 'dest'), meta, { expectedSize: size - 1 }), (err: unknown) => {
+    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta, { expectedSize: size - 1 }), (err: unknown) => {
       assert.ok(err instanceof CopyError);
       assert.equal(err.code, 'CHANGED');
       assert.match(err.message, /changed while being copied/);
@@ -243,9 +243,9 @@ test('copy: an abort before or during the copy rejects with the reason and leave
   const src = path.join(dir, 'src');
   writeRandom(src, 64 * MiB);
   const dest = path.join(dir, 'dest');
-  await assert.rejects(copyWithSha1(src, dest, meta, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  await assert.rejects(copyWithSha256(src, dest, meta, { signal: AbortSignal.abort() }), { name: 'AbortError' });
   const controller = new AbortController();
-  const copying = copyWithSha1(src, dest, meta, { signal: controller.signal, bufferSize: 64 << 10 });
+  const copying = copyWithSha256(src, dest, meta, { signal: controller.signal, bufferSize: 64 << 10 });
   setImmediate(() => controller.abort(new Error('interrupted')));
   await assert.rejects(copying, /interrupted/);
   assert.deepEqual(listAll(dir), ['src']);
@@ -256,7 +256,7 @@ test('copy: names near the file-name length limit still get a temporary name', a
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'long');
   const base = 'é'.repeat(127); // 254 bytes in UTF-8
-  await copyWithSha1(src, path.join(dir, base), meta);
+  await copyWithSha256(src, path.join(dir, base), meta);
   assert.equal(fs.readFileSync(path.join(dir, base), 'utf8'), 'long');
   assert.deepEqual(listAll(dir), [base, 'src'].sort());
 });
@@ -267,7 +267,7 @@ test('isTempName recognises the temporary names and nothing ordinary', async () 
   writeRandom(src, 4 * MiB);
   const dest = path.join(dir, 'photo.jpg');
   const controller = new AbortController();
-  const copying = copyWithSha1(src, dest, meta, { signal: controller.signal, bufferSize: 64 << 10 });
+  const copying = copyWithSha256(src, dest, meta, { signal: controller.signal, bufferSize: 64 << 10 });
   // While the copy runs, its temporary file is beside the destination.
   await new Promise((resolve) => setImmediate(resolve));
   const during = fs.readdirSync(dir).filter((n) => n !== 'src');
@@ -282,14 +282,14 @@ test('isTempName recognises the temporary names and nothing ordinary', async () 
   assert.equal(isTempName('.a b.blaine-tmp-12-3'), true);
 });
 
-test('sha1File hashes small and large files like crypto does; a missing file is a SOURCE error', async () => {
+test('sha256File hashes small and large files like crypto does; a missing file is a SOURCE error', async () => {
   const dir = tempDir();
   for (const size of [0, 5000, 5 * MiB + 1]) {
     const file = path.join(dir, `f${size}`);
     const data = writeRandom(file, size);
-    assert.deepEqual(await sha1File(file), { sha1: sha1(data), bytes: size });
+    assert.deepEqual(await sha256File(file), { sha256: sha256(data), bytes: size });
   }
-  await assert.rejects(sha1File(path.join(dir, 'missing')), { name: 'CopyError', code: 'SOURCE' });
+  await assert.rejects(sha256File(path.join(dir, 'missing')), { name: 'CopyError', code: 'SOURCE' });
 });
 
 test('setTimes changes a symlink, not its target', () => {
@@ -366,7 +366,7 @@ test('disk full: a copy that does not fit is ENOSPC, leaves no temporary file, a
     const keep = path.join(disk, 'keep');
     const kept = writeRandom(keep, 100_000);
     for (const opts of [{}, { tempDir: path.join(disk, '.blaine', 'tmp') }]) {
-      await assert.rejects(copyWithSha1(big, path.join(disk, 'a', 'big'), meta, opts), (err: unknown) => {
+      await assert.rejects(copyWithSha256(big, path.join(disk, 'a', 'big'), meta, opts), (err: unknown) => {
         assert.ok(err instanceof CopyError);
         assert.equal(err.code, 'ENOSPC');
         assert.match(err.message, /^The disk is full: there is no room left to write .*\/a\/big\.$/);
@@ -380,7 +380,7 @@ test('disk full: a copy that does not fit is ENOSPC, leaves no temporary file, a
     fs.writeFileSync(path.join(disk, 'filler'), Buffer.alloc(free - 40_000));
     const small = path.join(dir, 'small');
     writeRandom(small, 200_000);
-    await assert.rejects(copyWithSha1(small, path.join(disk, 'small'), meta), { code: 'ENOSPC' });
+    await assert.rejects(copyWithSha256(small, path.join(disk, 'small'), meta), { code: 'ENOSPC' });
     assert.deepEqual(listAll(disk).filter((n) => !['a', '.blaine', '.blaine/tmp'].includes(n)), ['filler', 'keep']);
     assert.ok(fs.readFileSync(keep).equals(kept));
   }

@@ -1,7 +1,7 @@
 /**
  * Copying files onto an archive disk while hashing them, in one read pass.
  *
- * Durability: copyWithSha1 does NOT fsync each file. A per-file fsync makes the copy wait for the
+ * Durability: copyWithSha256 does NOT fsync each file. A per-file fsync makes the copy wait for the
  * disk after every file (ruinous for many small files on a USB disk), while the kernel would
  * otherwise write back in the background. Instead the caller runs syncDisk(disk) (syncfs(2) of the
  * whole file system) before it commits a catalog batch that claims those files are stored. A crash
@@ -26,7 +26,7 @@ export { makeSymlink } from './symlink.js';
 export { fsyncPath, syncDisk } from './durable.js';
 
 export interface CopyResult {
-  sha1: string;
+  sha256: string;
   bytes: number;
 }
 
@@ -98,7 +98,7 @@ function openRegular(file: string, fs: Fsx): { fd: number; size: number; stamp: 
   }
 }
 
-/** Throws CHANGED when the file read as `bytes` bytes is not the one opened (SPEC §5: never a wrong SHA1). */
+/** Throws CHANGED when the file read as `bytes` bytes is not the one opened (SPEC §5: never a wrong SHA-256). */
 function checkUnchanged(input: { fd: number; stamp: Stamp }, bytes: number, expectedSize: number | undefined, file: string, fs: Fsx): void {
   const now = stampOf(input.fd, file, fs);
   const was = input.stamp;
@@ -169,7 +169,7 @@ async function pipeline(
   inFd: number,
   out: { fd: number; dest: string; sparse?: boolean } | undefined,
   src: string,
-  hash: crypto.Hash,
+  hash: HashSink,
   bufferSize: number,
   signal: AbortSignal | undefined,
   fs: Fsx,
@@ -216,7 +216,7 @@ function smallBuffer(): Buffer {
  * would confirm it was one system call in eleven per file (a file that grows just then is seen
  * as changed by the next run, as any file that grows after it was read).
  */
-function copySmall(inFd: number, size: number, outFd: number | undefined, src: string, dest: string, hash: crypto.Hash, fs: Fsx): number {
+function copySmall(inFd: number, size: number, outFd: number | undefined, src: string, dest: string, hash: HashSink, fs: Fsx): number {
   const buf = smallBuffer();
   let pos = 0;
   for (;;) {
@@ -247,18 +247,18 @@ export interface TempCopy extends CopyResult {
 }
 
 /**
- * Copies src to dest in one read pass while computing its SHA1. The data goes to a temporary name
+ * Copies src to dest in one read pass while computing its SHA-256. The data goes to a temporary name
  * (in opts.tempDir or dest's directory) that gets mode, mtime and (as root) owner and is then
  * renamed over dest; an existing dest is replaced atomically and its other hardlinks keep their
  * content. Missing parent directories are created. No fsync: see syncDisk.
  * On failure the temporary file is gone and a CopyError is thrown ('ENOSPC' disk full, 'SOURCE'
  * source unreadable or changed underway, 'TARGET' anything else); on abort, signal.reason.
  */
-export async function copyWithSha1(src: string, dest: string, meta: FileMeta, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyWithSha256(src: string, dest: string, meta: FileMeta, opts: CopyOptions = {}): Promise<CopyResult> {
   return installTemp(await copyToTemp(src, dest, meta, opts), src, dest, opts);
 }
 
-/** copyWithSha1 up to the rename: the file is complete under its temporary name (see installTemp). */
+/** copyWithSha256 up to the rename: the file is complete under its temporary name (see installTemp). */
 export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts: CopyOptions = {}): Promise<TempCopy> {
   const { signal } = opts;
   const fs = opts.fs ?? realFs;
@@ -273,7 +273,7 @@ export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts
     const candidate = path.join(tempDir, tempName(path.basename(dest)));
     outFd = withParents(() => fs.openSync(candidate, 'wx', 0o600), [tempDir, destDir], dest, fs);
     tmp = candidate;
-    const hash = crypto.createHash('sha1');
+    const hash = crypto.createHash('sha256');
     // A sparse source (a VM image, a preallocated recording) keeps its holes, as cp --sparse=auto does:
     // blocks of zeros are not written, and the length is set at the end.
     const sparse = input.sparse && input.size > SMALL_FILE;
@@ -302,7 +302,7 @@ export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts
     } catch (err) {
       throw targetError(err, dest);
     }
-    return { tmp, sha1: hash.digest('hex'), bytes };
+    return { tmp, sha256: hash.digest('hex'), bytes };
   } catch (err) {
     if (outFd !== undefined) {
       try {
@@ -347,22 +347,42 @@ export function installTemp(copy: TempCopy, src: string, dest: string, opts: Pic
     removeQuietly(copy.tmp, fs);
     throw err;
   }
-  return { sha1: copy.sha1, bytes: copy.bytes };
+  return { sha256: copy.sha256, bytes: copy.bytes };
 }
 
-/** SHA1 and length of a file, read once; errors are CopyError 'SOURCE'. */
-export async function sha1File(file: string, opts: { signal?: AbortSignal; bufferSize?: number; fs?: Fsx } = {}): Promise<CopyResult> {
+/**
+ * SHA-256 and length of a file, read once; errors are CopyError 'SOURCE'. With `sha1`, its SHA-1
+ * too, from the same read: what a row migrated from an older catalog is checked against.
+ */
+export async function sha256File(
+  file: string,
+  opts: { signal?: AbortSignal; bufferSize?: number; fs?: Fsx; sha1?: boolean } = {},
+): Promise<CopyResult & { sha1?: string }> {
   opts.signal?.throwIfAborted();
   const fs = opts.fs ?? realFs;
   const input = openRegular(file, fs);
   try {
-    const hash = crypto.createHash('sha1');
+    const hash = crypto.createHash('sha256');
+    const legacy = opts.sha1 ? crypto.createHash('sha1') : null;
+    const sink = legacy ? bothHashes(hash, legacy) : hash;
     const bytes =
       input.size <= SMALL_FILE
-        ? copySmall(input.fd, input.size, undefined, file, file, hash, fs)
-        : await pipeline(input.fd, undefined, file, hash, opts.bufferSize ?? DEFAULT_BUFFER, opts.signal, fs);
-    return { sha1: hash.digest('hex'), bytes };
+        ? copySmall(input.fd, input.size, undefined, file, file, sink, fs)
+        : await pipeline(input.fd, undefined, file, sink, opts.bufferSize ?? DEFAULT_BUFFER, opts.signal, fs);
+    return legacy ? { sha256: hash.digest('hex'), bytes, sha1: legacy.digest('hex') } : { sha256: hash.digest('hex'), bytes };
   } finally {
     fs.closeSync(input.fd);
   }
+}
+
+/** What the read loops feed: one hash, or two fed from the same bytes. */
+type HashSink = Pick<crypto.Hash, 'update'>;
+
+function bothHashes(a: crypto.Hash, b: crypto.Hash): HashSink {
+  return {
+    update(data: crypto.BinaryLike) {
+      b.update(data);
+      return a.update(data);
+    },
+  } as HashSink;
 }

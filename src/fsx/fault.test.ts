@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
-import { CopyError, copyWithSha1, sha1File } from './copy.js';
+import { CopyError, copyWithSha256, sha256File } from './copy.js';
 import { faultyFs, parseFaults } from './fault.js';
 import { realFs } from './fsx.js';
 
@@ -27,7 +27,7 @@ test('ENOSPC on the Nth write: the copy fails as a full disk and leaves no tempo
   for (const nth of [1, 2]) {
     const faulty = faultyFs(realFs, parseFaults(`write:${nth}:ENOSPC`));
     const dest = path.join(dir, `disk${nth}/big`);
-    await assert.rejects(copyWithSha1(src, dest, META, { fs: faulty, tempDir: path.join(dir, `disk${nth}/tmp`) }), (err) => {
+    await assert.rejects(copyWithSha256(src, dest, META, { fs: faulty, tempDir: path.join(dir, `disk${nth}/tmp`) }), (err) => {
       assert.ok(err instanceof CopyError);
       assert.equal(err.code, 'ENOSPC');
       return true;
@@ -44,9 +44,9 @@ test('EIO on a read of one path only: other files read normally; the failing one
   const a = writeUnder(dir, 'a', 'first');
   const b = writeUnder(dir, 'b', 'second');
   const faulty = faultyFs(realFs, parseFaults(`read:1:EIO@${b}`));
-  assert.equal((await sha1File(a, { fs: faulty })).bytes, 5);
-  await assert.rejects(sha1File(b, { fs: faulty }), (err) => err instanceof CopyError && err.code === 'SOURCE' && /i\/o error/.test(err.message));
-  assert.equal((await sha1File(b, { fs: faulty })).bytes, 6, 'only the first read of b fails');
+  assert.equal((await sha256File(a, { fs: faulty })).bytes, 5);
+  await assert.rejects(sha256File(b, { fs: faulty }), (err) => err instanceof CopyError && err.code === 'SOURCE' && /i\/o error/.test(err.message));
+  assert.equal((await sha256File(b, { fs: faulty })).bytes, 6, 'only the first read of b fails');
 });
 
 test('counting is deterministic: the same work makes the same calls', async (t) => {
@@ -55,7 +55,7 @@ test('counting is deterministic: the same work makes the same calls', async (t) 
   const logs = [];
   for (const n of [1, 2]) {
     const faulty = faultyFs(realFs, []);
-    await copyWithSha1(src, path.join(dir, `out${n}`), META, { fs: faulty, bufferSize: 1 << 20 });
+    await copyWithSha256(src, path.join(dir, `out${n}`), META, { fs: faulty, bufferSize: 1 << 20 });
     logs.push(faulty.log.calls);
   }
   assert.deepEqual(logs[0], logs[1]);

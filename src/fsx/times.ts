@@ -18,7 +18,7 @@ export function utimeSeconds(sec: number, nsec: number): number {
   return sec + (Math.floor(nsec / 1000) * 1000 + 500) / 1e9;
 }
 
-/** The mtime a file system holds after setTimes/copyWithSha1 with these values (for sec ≥ 0). */
+/** The mtime a file system holds after setTimes/copyWithSha256 with these values (for sec ≥ 0). */
 export function storedMtime(sec: number, nsec: number): { mtimeSec: number; mtimeNsec: number } {
   return fsAddon() ? { mtimeSec: sec, mtimeNsec: nsec } : { mtimeSec: sec, mtimeNsec: Math.floor(nsec / 1000) * 1000 };
 }

@@ -68,8 +68,8 @@ export async function catchUp(
   const labels = new Map(s.host.volumes().map((v) => [v.uuid, v.label]));
   const { ids: heldIds, paths: held, holds } = heldOnDisk(queued, s.host.copies(), labels);
   const differing = new Set(onDisk.map((d) => d.path));
-  const storedElsewhere = (size: number, sha1: string, like: CatalogEntry) => {
-    const found = s.disk.findContent(size, sha1).filter((e) => e.volume === volume && !differing.has(e.path));
+  const storedElsewhere = (size: number, sha256: string, like: CatalogEntry) => {
+    const found = s.disk.findContent(size, sha256).filter((e) => e.volume === volume && !differing.has(e.path));
     return found.find((e) => sameModeOwner(e, like)) ?? found[0];
   };
   const ops = planCatchUp(onDisk, wanted, storedElsewhere, held);
@@ -78,7 +78,7 @@ export async function catchUp(
   s.host.transaction(() => {
     for (const d of onDisk) {
       const w = hostRow.get(d.path);
-      if (w && w.sha1 === d.sha1 && (w.parityName !== d.parityName || w.verifiedAt !== d.verifiedAt)) {
+      if (w && w.sha256 === d.sha256 && (w.parityName !== d.parityName || w.verifiedAt !== d.verifiedAt)) {
         s.host.put({ ...w, parityName: d.parityName, verifiedAt: d.verifiedAt });
       }
     }

@@ -3,7 +3,7 @@ import { snapshotDatabases } from '../catalog/snapshot.js';
 import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { CopyError, copyWithSha1, fsyncPath, makeSymlink, syncDisk } from '../fsx/copy.js';
+import { CopyError, copyWithSha256, fsyncPath, makeSymlink, syncDisk } from '../fsx/copy.js';
 import { TEMP_MARK, tempName } from '../fsx/temp.js';
 import { acquireDiskLock } from '../archive/lock.js';
 import type { DiskSession, KeyProvider } from '../archive/session.js';
@@ -18,7 +18,7 @@ export interface CloneResult {
   info: VolumeInfo;
   files: number;
   bytes: number;
-  /** Files whose bytes on the source disk no longer match their catalogued SHA1 (copied as they are). */
+  /** Files whose bytes on the source disk no longer match their catalogued SHA-256 (copied as they are). */
   mismatched: string[];
   stopped: null | 'disk-full' | 'interrupted';
 }
@@ -178,15 +178,15 @@ export async function cloneDisk(
         return result;
       }
       try {
-        const res = await copyWithSha1(
+        const res = await copyWithSha256(
           src,
           dest,
           { mode: Number(st.mode) & 0o7777, uid: Number(st.uid), gid: Number(st.gid), ...statTimes(st) },
           { signal: opts.signal, tempDir: diskTempDir(root), fs },
         );
-        if (e.sha1 !== null && res.sha1 !== e.sha1) {
+        if (e.sha256 !== null && res.sha256 !== e.sha256) {
           result.mismatched.push(e.path);
-          opts.warn(`${e.path} on ${s.root} does not match its catalogued SHA1; copied as it is (run \`blaine verify --checksum --fix\` on both)`);
+          opts.warn(`${e.path} on ${s.root} does not match its catalogued SHA-256; copied as it is (run \`blaine verify --checksum --fix\` on both)`);
         }
         result.bytes += res.bytes;
       } catch (err) {

@@ -4,7 +4,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { tmpfsDisk } from '../../test/helpers.js';
-import { flipBytes, listTree, overwrite, par2Wrapper, sha1File, tempDir, untilCalls, writeRandom } from '../../test/parity-fixtures.js';
+import { flipBytes, listTree, overwrite, par2Wrapper, sha256File, tempDir, untilCalls, writeRandom } from '../../test/parity-fixtures.js';
 import { createParity, par2Available, ParityError, repairTo, safeParityName, verifyParity } from './par2.js';
 import { linkParity, moveParity, parityDir, parityFiles, removeParity } from './paths.js';
 
@@ -12,7 +12,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const pct = 10;
 
-/** A disk root with one random file; returns the disk, the file's SHA1 and its parity name. */
+/** A disk root with one random file; returns the disk, the file's SHA-256 and its parity name. */
 async function diskWith(rel: string, size: number): Promise<{ disk: string; sha: string; name: string; bytes: number }> {
   const disk = tempDir();
   const sha = writeRandom(disk, rel, size);
@@ -59,13 +59,13 @@ test('flipped bytes are repairable; repairTo restores them without touching the 
   const onDisk = path.join(disk, 'mnt/media/song.flac');
   flipBytes(onDisk, 5000);
   flipBytes(onDisk, 2 * MiB + 17, 9000);
-  const damaged = sha1File(onDisk);
+  const damaged = sha256File(onDisk);
   const inode = fs.statSync(onDisk).ino;
   assert.deepEqual(await verifyParity(disk, 'mnt/media/song.flac', name), { state: 'repairable' });
   const out = path.join(tempDir(), 'restore', 'mnt/media/song.flac');
   assert.equal(await repairTo(disk, 'mnt/media/song.flac', name, out), true);
-  assert.equal(sha1File(out), sha);
-  assert.equal(sha1File(onDisk), damaged, "the disk's file is left as it was");
+  assert.equal(sha256File(out), sha);
+  assert.equal(sha256File(onDisk), damaged, "the disk's file is left as it was");
   assert.equal(fs.statSync(onDisk).ino, inode);
   assert.equal(fs.statSync(onDisk).nlink, 1, 'no scratch link left on it');
   assert.deepEqual(listTree(path.dirname(out)), ['song.flac']);
@@ -80,7 +80,7 @@ test('repairTo of an undamaged file copies it', async () => {
   const out = path.join(tempDir(), 'ok.bin');
   fs.writeFileSync(out, 'old content is replaced');
   assert.equal(await repairTo(disk, 'mnt/ok.bin', name, out), true);
-  assert.equal(sha1File(out), sha);
+  assert.equal(sha256File(out), sha);
   assert.equal(fs.statSync(path.join(disk, 'mnt/ok.bin')).nlink, 1, 'a copy, not a link to the disk');
   assertNoScratch(disk);
 });
@@ -107,7 +107,7 @@ test('a missing data file is unrepairable at 10%, repairable when parity covers 
   assert.deepEqual(await verifyParity(small, 'x/tiny', made.parityName), { state: 'repairable' });
   const out = path.join(tempDir(), 'tiny');
   assert.equal(await repairTo(small, 'x/tiny', made.parityName, out), true);
-  assert.equal(sha1File(out), sha);
+  assert.equal(sha256File(out), sha);
 });
 
 test('damaged parity: par2 still says the data is ok; the damage is reported as parityDamaged', async () => {
@@ -125,7 +125,7 @@ test('damaged parity: par2 still says the data is ok; the damage is reported as 
   assert.deepEqual(await verifyParity(disk, 'mnt/p.jpg', name), { state: 'repairable', parityDamaged: true });
   const out = path.join(tempDir(), 'p.jpg');
   assert.equal(await repairTo(disk, 'mnt/p.jpg', name, out), true);
-  assert.equal(sha1File(out), sha);
+  assert.equal(sha256File(out), sha);
   fs.copyFileSync(out, data);
   fs.writeFileSync(vol, volCopy);
   // A damaged index: par2 reads the set's description from the recovery file.
@@ -150,7 +150,7 @@ test('a lost index: the recovery file alone still verifies and repairs', async (
   flipBytes(path.join(disk, 'mnt/i.jpg'), 77);
   const out = path.join(tempDir(), 'i.jpg');
   assert.equal(await repairTo(disk, 'mnt/i.jpg', name, out), true);
-  assert.equal(sha1File(out), sha);
+  assert.equal(sha256File(out), sha);
 });
 
 test('no parity files: missing, and repairTo says false', async () => {
@@ -175,7 +175,7 @@ test('renamed file: parity moves along, verify and repair work under the recorde
   assert.deepEqual(await verifyParity(disk, 'mnt/other/deeper/new.jpg', name), { state: 'repairable' });
   const out = path.join(tempDir(), 'new.jpg');
   assert.equal(await repairTo(disk, 'mnt/other/deeper/new.jpg', name, out), true);
-  assert.equal(sha1File(out), sha);
+  assert.equal(sha256File(out), sha);
   assertNoScratch(disk);
 });
 
@@ -218,8 +218,8 @@ test('one-character names: mnt/a records mnt/a; a file directly below the root r
   const out = tempDir();
   assert.equal(await repairTo(disk, 'a', '_/a', path.join(out, 'a')), true);
   assert.equal(await repairTo(disk, 'mnt/a', 'mnt/a', path.join(out, 'mnt-a')), true);
-  assert.equal(sha1File(path.join(out, 'a')), shaRoot);
-  assert.equal(sha1File(path.join(out, 'mnt-a')), shaA);
+  assert.equal(sha256File(path.join(out, 'a')), shaRoot);
+  assert.equal(sha256File(path.join(out, 'mnt-a')), shaA);
   // Renamed onto a one-character name at the root: the recorded name is used, no crash.
   fs.renameSync(path.join(disk, 'mnt/a'), path.join(disk, 'b'));
   moveParity(disk, 'mnt/a', 'b');
@@ -237,7 +237,7 @@ test('a user file named movie.par2 gets parity movie.par2.par2; nothing collides
   assert.deepEqual(names(disk, 'mnt/dl/movie.par2'), ['.blaine/parity/mnt/dl/movie.par2.par2']);
   assert.deepEqual(names(disk, 'mnt/dl/movie'), ['.blaine/parity/mnt/dl/movie.par2']);
   assert.deepEqual(listTree(path.join(disk, 'mnt/dl')), ['movie', 'movie.par2', 'movie.vol00+01.par2']);
-  assert.equal(sha1File(path.join(disk, 'mnt/dl/movie.par2')), shaUser);
+  assert.equal(sha256File(path.join(disk, 'mnt/dl/movie.par2')), shaUser);
   assert.deepEqual(await verifyParity(disk, 'mnt/dl/movie.par2', a.parityName), { state: 'ok' });
   assert.deepEqual(await verifyParity(disk, 'mnt/dl/movie', b.parityName), { state: 'ok' });
   removeParity(disk, 'mnt/dl/movie');
@@ -261,7 +261,7 @@ test('names par2 would misread (wildcards, backslash) are recorded under a safe 
   flipBytes(path.join(disk, 'mnt/back\\slash'), 100);
   const out = path.join(tempDir(), 'bs');
   assert.equal(await repairTo(disk, 'mnt/back\\slash', 'mnt/back_slash', out), true);
-  assert.equal(sha1File(out), shaBs);
+  assert.equal(sha256File(out), shaBs);
   assertNoScratch(disk);
 });
 
@@ -366,6 +366,6 @@ test('a read-only disk can still be verified and repaired from', async (t) => {
   assert.deepEqual(await verifyParity(disk, 'mnt/ro.bin', made.parityName), { state: 'repairable' });
   const outDir = tempDir();
   assert.equal(await repairTo(disk, 'mnt/ro.bin', made.parityName, path.join(outDir, 'r/ro.bin')), true);
-  assert.equal(sha1File(path.join(outDir, 'r/ro.bin')), sha);
+  assert.equal(sha256File(path.join(outDir, 'r/ro.bin')), sha);
   assert.deepEqual(listTree(outDir), ['r/', 'r/ro.bin'], 'the fallback scratch directory is gone');
 });

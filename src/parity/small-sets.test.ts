@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { flipBytes, sha1File, tempDir, writeRandom } from '../../test/parity-fixtures.js';
+import { flipBytes, sha256File, tempDir, writeRandom } from '../../test/parity-fixtures.js';
 import { createParity, repairTo, verifyParity } from './par2.js';
 import { parityFiles, parityIndexPath } from './paths.js';
 import { parityDiskBytes, planSectorSlices, planSlices, setFileBytes, SMALL_SET_BYTES } from './slices.js';
@@ -46,10 +46,10 @@ for (const creator of ['native', 'par2'] as const) {
       assert.equal((await verifyParity(disk, rel, parityName)).state, 'repairable', `size ${size}`);
       const out = path.join(disk, 'repaired');
       assert.equal(await repairTo(disk, rel, parityName, out), true, `size ${size}`);
-      assert.equal(sha1File(out), sha, `size ${size}: repaired bytes`);
+      assert.equal(sha256File(out), sha, `size ${size}: repaired bytes`);
       const r = spawnSync('par2', ['r', '-q', `-B${disk}`, files[0]!], { encoding: 'utf8' });
       assert.equal(r.status, 0, `size ${size}: par2 r: ${r.stdout}${r.stderr}`);
-      assert.equal(sha1File(onDisk), sha, `size ${size}: par2 r in place`);
+      assert.equal(sha256File(onDisk), sha, `size ${size}: par2 r in place`);
       fs.rmSync(disk, { recursive: true, force: true });
     }
   });

@@ -9,9 +9,9 @@ export interface CatalogView {
   /** Every catalogued entry, of any volume, whose path lies under one of the scanned data paths. */
   entries: CatalogEntry[];
   /** Entries anywhere (any volume, any path) that hold this content. */
-  findContent(size: number, sha1: string): CatalogEntry[];
+  findContent(size: number, sha256: string): CatalogEntry[];
   /**
-   * Whether a file of this size with a known SHA1 is stored on another volume than the mounted
+   * Whether a file of this size with a known SHA-256 is stored on another volume than the mounted
    * one. Only then is a new file hashed before it is copied: content held offline is linked there
    * instead of stored again. Duplicates on the mounted volume are caught by the copy itself.
    */
@@ -21,6 +21,12 @@ export interface CatalogView {
    * the volume has them, this disk does not, so they can be neither moved nor linked here.
    */
   absent?: ReadonlySet<string>;
+  /**
+   * Paths of the mounted volume whose stored bytes were read and found to be another file's (a link
+   * made by SHA-1 alone, backup/sha1-links.ts), with the data-path file's SHA-256: changed, whatever
+   * their size and mtime say.
+   */
+  storedDiffers?: ReadonlyMap<string, string>;
 }
 
 export interface PlanInput {
@@ -28,7 +34,7 @@ export interface PlanInput {
   catalog: CatalogView;
   /** UUID of the mounted volume. */
   current: string;
-  /** SHA1 of data-path files hashed for this run (from an earlier round's `needHash`). */
+  /** SHA-256 of data-path files hashed for this run (from an earlier round's `needHash`). */
   hashes: ReadonlyMap<string, string>;
   options: PlanOptions;
   /**
@@ -47,9 +53,9 @@ export interface PlanIndex {
   current: string;
   options: PlanOptions;
   counts: PlanCounts;
-  /** Paths whose SHA1 a decision asked for and this round does not have. */
+  /** Paths whose SHA-256 a decision asked for and this round does not have. */
   needHash: Set<string>;
-  /** The SHA1 of a data-path file, or undefined (and the path noted in needHash). */
+  /** The SHA-256 of a data-path file, or undefined (and the path noted in needHash). */
   hashOf(p: string): string | undefined;
   /** Every record of the scans once, in path order. */
   records: FileRecord[];
@@ -149,6 +155,7 @@ function classifyPaths(ix: PlanIndex): Set<string> {
     let st: Status | undefined;
     if (e) {
       if (ix.isAbsent(e)) st = 'vacated'; // the data path's file must be copied onto this copy
+      else if (e.kind === 'file' && r.kind === 'file' && ix.input.catalog.storedDiffers?.has(r.path)) st = 'changed-in-place';
       else if (looksUnchanged(e, r)) {
         st = 'unchanged';
         if (e.inode !== null && e.inode !== r.inode && r.kind === 'file') renumbered.push([e, r]);
@@ -179,7 +186,7 @@ function crossMatchRenumbered(ix: PlanIndex, renumbered: Array<[CatalogEntry, Fi
   for (const [e, r] of renumbered) {
     if (!(holders.get(r.inode) ?? []).some((c) => c !== e && c.path !== r.path)) continue;
     const h = ix.hashOf(r.path);
-    if (h === undefined || h === e.sha1) continue;
+    if (h === undefined || h === e.sha256) continue;
     ix.status.set(e, 'vacated');
     wantedInodes.add(r.inode);
   }

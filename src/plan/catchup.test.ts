@@ -4,9 +4,9 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { planCatchUp } from './catchup.js';
 import type { Operation } from './operation.js';
 
-function e(path: string, sha1: string | null, o: Partial<CatalogEntry> = {}): CatalogEntry {
+function e(path: string, sha256: string | null, o: Partial<CatalogEntry> = {}): CatalogEntry {
   return {
-    path, volume: 'V', kind: 'file', size: 5, mtimeSec: 1, mtimeNsec: 0, inode: '1:1', sha1, mode: 0o100644,
+    path, volume: 'V', kind: 'file', size: 5, mtimeSec: 1, mtimeNsec: 0, inode: '1:1', sha256, mode: 0o100644,
     uid: 0, gid: 0, linkTarget: null, parityName: null, verifiedAt: null, ...o,
   };
 }

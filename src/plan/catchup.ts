@@ -23,11 +23,11 @@ export function recordOf(e: CatalogEntry): FileRecord {
 
 const classOf = (e: { mode: number; uid: number; gid: number }) => `${e.mode & 0o7777}:${e.uid}:${e.gid}`;
 
-const contentKey = (e: CatalogEntry) => (e.kind === 'file' && e.sha1 !== null ? `${e.size}:${e.sha1}` : null);
+const contentKey = (e: CatalogEntry) => (e.kind === 'file' && e.sha256 !== null ? `${e.size}:${e.sha256}` : null);
 
 function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
   if (d.kind !== w.kind) return false;
-  return d.kind === 'symlink' ? d.linkTarget === w.linkTarget : d.sha1 === w.sha1 && d.size === w.size;
+  return d.kind === 'symlink' ? d.linkTarget === w.linkTarget : d.sha256 === w.sha256 && d.size === w.size;
 }
 
 /**
@@ -51,7 +51,7 @@ function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
 export function planCatchUp(
   onDisk: CatalogEntry[],
   wanted: CatalogEntry[],
-  storedElsewhere: (size: number, sha1: string, like: CatalogEntry) => CatalogEntry | undefined = () => undefined,
+  storedElsewhere: (size: number, sha256: string, like: CatalogEntry) => CatalogEntry | undefined = () => undefined,
   heldPaths: ReadonlySet<string> = new Set(),
 ): Operation[] {
   const have = new Map(onDisk.map((e) => [e.path, e]));
@@ -63,7 +63,7 @@ export function planCatchUp(
     [...heldPaths].filter((p) => {
       const d = have.get(p);
       const k = d ? contentKey(d) : null;
-      return !d || k === null || (!wantedContent.has(k) && storedElsewhere(d.size, d.sha1!, d) === undefined);
+      return !d || k === null || (!wantedContent.has(k) && storedElsewhere(d.size, d.sha256!, d) === undefined);
     }),
   );
   const kept: CatalogEntry[] = [];
@@ -149,7 +149,7 @@ export function planCatchUp(
   for (const d of kept) {
     const w = want.get(d.path)!;
     const same = w.mtimeSec === d.mtimeSec && w.mtimeNsec === d.mtimeNsec && w.mode === d.mode && w.uid === d.uid && w.gid === d.gid;
-    if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha1: w.sha1, touchDisk: !same });
+    if (!same || w.inode !== d.inode) ops.push({ type: 'update', entry: d, record: recordOf(w), sha256: w.sha256, touchDisk: !same });
   }
   for (const w of needed) {
     if (filled.has(w.path)) continue;
@@ -164,7 +164,7 @@ export function planCatchUp(
     if (k === null) continue;
     // Content held only under another mode or owner is linked all the same: the executor then gives
     // this name an inode of its own (apply/loosened.ts), copied on the disk, not from the data path.
-    const from = presentAlike.get(`${k}|${classOf(w)}`) ?? storedElsewhere(w.size, w.sha1!, w) ?? present.get(k);
+    const from = presentAlike.get(`${k}|${classOf(w)}`) ?? storedElsewhere(w.size, w.sha256!, w) ?? present.get(k);
     if (!from) continue;
     ops.push({ type: 'link', record: recordOf(w), from, replaces, why: 'linked' });
     filled.add(w.path);

@@ -11,7 +11,7 @@ import type { Moves } from './moves.js';
 /** Metadata-only changes, after the renames (a moved file's update names its new path). */
 export function planUpdates(d: Decisions, ledger: Ledger): void {
   for (const x of d.byPath.values()) {
-    if (x.kind === 'unchanged' || x.kind === 'meta') d.updates.add(x.entry, x.record, x.sha1, x.kind === 'meta');
+    if (x.kind === 'unchanged' || x.kind === 'meta') d.updates.add(x.entry, x.record, x.sha256, x.kind === 'meta');
   }
   // push(...x) would put every element on the stack: a million files overflow it.
   for (const op of d.updates.ops) ledger.ops.push(op);
@@ -53,11 +53,11 @@ export function planContent(ix: PlanIndex, d: Decisions, moves: Moves, ledger: L
       list.push({ type: 'defer', volume: source.volume, action: 'LINK', path: source.path, target: r.path, entry: source, record: r, why: 'linked' });
       counts.deferred++;
     }
-    ledger.set(r.path, entryFor(r, source.volume, source.sha1, source));
+    ledger.set(r.path, entryFor(r, source.volume, source.sha256, source));
   }
 
   const copiedContent = new Map<string, CatalogEntry>(); // contentKey -> entry copied this run
-  const contentKey = (r: FileRecord, sha1: string) => `${r.size}:${sha1}:${r.mode & 0o7777}:${r.uid}:${r.gid}`;
+  const contentKey = (r: FileRecord, sha256: string) => `${r.size}:${sha256}:${r.mode & 0o7777}:${r.uid}:${r.gid}`;
   const copiedInode = new Map<string, CatalogEntry>(); // data-path inode -> entry copied this run
   contentPaths.sort(inPathOrder);
   let bytesToCopy = 0;
@@ -78,20 +78,20 @@ export function planContent(ix: PlanIndex, d: Decisions, moves: Moves, ledger: L
     if (sibling && sibling.size === r.size && sameMtime(sibling, r) && sameModeOwner(sibling, r)) {
       const replaces = ledger.placeOld(r, x.old, contentOps);
       contentOps.push({ type: 'link', record: r, from: sibling, replaces, why: wasThere ? 'modified' : 'linked' });
-      ledger.set(r.path, entryFor(r, current, sibling.sha1, sibling));
+      ledger.set(r.path, entryFor(r, current, sibling.sha256, sibling));
       counts[wasThere ? 'modified' : 'linked']++;
       continue;
     }
-    let sha1: string | undefined;
+    let sha256: string | undefined;
     // Hashing first costs a second read: worth it only when the content may be stored offline.
     const collides = r.size > 0 && ix.input.catalog.hasSize(r.size);
     if (collides || ix.input.hashes.has(r.path)) {
-      sha1 = ix.hashOf(r.path);
-      if (sha1 === undefined) continue;
+      sha256 = ix.hashOf(r.path);
+      if (sha256 === undefined) continue;
     }
-    if (sha1 !== undefined) {
-      const runCopy = copiedContent.get(contentKey(r, sha1));
-      const stored = runCopy ?? findStored(r, sha1);
+    if (sha256 !== undefined) {
+      const runCopy = copiedContent.get(contentKey(r, sha256));
+      const stored = runCopy ?? findStored(r, sha256);
       if (stored) {
         const list = runCopy ? contentOps : linkOps;
         const replaces = ledger.placeOld(r, x.old, list);
@@ -102,18 +102,18 @@ export function planContent(ix: PlanIndex, d: Decisions, moves: Moves, ledger: L
           list.push({ type: 'defer', volume: stored.volume, action: 'LINK', path: stored.path, target: r.path, entry: stored, record: r, why: 'linked' });
           counts.deferred++;
         }
-        ledger.set(r.path, entryFor(r, stored.volume, sha1, stored));
+        ledger.set(r.path, entryFor(r, stored.volume, sha256, stored));
         counts[wasThere ? 'modified' : 'linked']++;
         continue;
       }
     }
     const replaces = ledger.placeOld(r, x.old, contentOps);
     // Identical content already on this volume (or copied earlier in this run) is found by the copy's
-    // own SHA1, and the copy then becomes a hardlink to it.
+    // own SHA-256, and the copy then becomes a hardlink to it.
     contentOps.push({ type: 'copy', record: r, replaces, why, dedupe: r.size > 0 });
-    const stored = entryFor(r, current, sha1 ?? null);
+    const stored = entryFor(r, current, sha256 ?? null);
     ledger.set(r.path, stored);
-    if (sha1 !== undefined) copiedContent.set(contentKey(r, sha1), stored);
+    if (sha256 !== undefined) copiedContent.set(contentKey(r, sha256), stored);
     copiedInode.set(r.inode, stored);
     bytesToCopy += r.size;
     counts[why]++;
@@ -134,7 +134,7 @@ function storedContentFinder(
   moves: Moves,
   ledger: Ledger,
   contentTargets: ReadonlySet<string>,
-): (r: FileRecord, sha1: string) => CatalogEntry | undefined {
+): (r: FileRecord, sha256: string) => CatalogEntry | undefined {
   const usableSource = (found: CatalogEntry): CatalogEntry | undefined => {
     if (ix.isAbsent(found)) return undefined;
     const c = ix.byPath.get(found.path);
@@ -151,17 +151,17 @@ function storedContentFinder(
     }
     if (moved === undefined && st === 'vacated') return undefined;
     const o = ledger.get(p);
-    return o && o.volume === c.volume && o.sha1 === c.sha1 ? o : undefined;
+    return o && o.volume === c.volume && o.sha256 === c.sha256 ? o : undefined;
   };
   const newModeOwner = d.updates.newModeOwner;
   // The answer depends only on the content, mode and owner: thousands of equal new files read the
   // names of their content once, not once each (a quadratic cost before).
   const known = new Map<string, CatalogEntry | undefined>();
-  return (r, sha1) => {
-    const key = `${r.size}:${sha1}:${r.mode & 0o7777}:${r.uid}:${r.gid}`;
+  return (r, sha256) => {
+    const key = `${r.size}:${sha256}:${r.mode & 0o7777}:${r.uid}:${r.gid}`;
     if (known.has(key)) return known.get(key);
     const found = ix.input.catalog
-      .findContent(r.size, sha1)
+      .findContent(r.size, sha256)
       .map(usableSource)
       .filter((x): x is CatalogEntry => !!x && x.kind === 'file' && sameModeOwner(newModeOwner.get(ix.byPath.get(x.path) ?? x) ?? x, r));
     const best = found.find((x) => x.volume === ix.current) ?? found[0];

@@ -6,8 +6,8 @@ import { sameModeOwner, sameMtime } from './entry.js';
 
 /** What the run does with one data-path record that is not simply unchanged. */
 export type Decision =
-  | { kind: 'unchanged'; entry: CatalogEntry; record: FileRecord; sha1: string | null }
-  | { kind: 'meta'; entry: CatalogEntry; record: FileRecord; sha1: string | null }
+  | { kind: 'unchanged'; entry: CatalogEntry; record: FileRecord; sha256: string | null }
+  | { kind: 'meta'; entry: CatalogEntry; record: FileRecord; sha256: string | null }
   | { kind: 'rename'; source: CatalogEntry }
   | { kind: 'hardlink'; source: CatalogEntry }
   | { kind: 'follow'; leader: string } // another path of the same moved hardlink group
@@ -22,11 +22,11 @@ export class MetaUpdates {
 
   constructor(private readonly ix: PlanIndex) {}
 
-  add(e: CatalogEntry, r: FileRecord, sha1: string | null, contentTouched: boolean): void {
+  add(e: CatalogEntry, r: FileRecord, sha256: string | null, contentTouched: boolean): void {
     if (!sameModeOwner(e, r)) this.newModeOwner.set(e, r);
     const touchDisk = contentTouched || e.mode !== r.mode || e.uid !== r.uid || e.gid !== r.gid;
     if (touchDisk || e.inode !== r.inode) {
-      this.ops.push({ type: 'update', entry: e, record: r, sha1, touchDisk: touchDisk && e.volume === this.ix.current });
+      this.ops.push({ type: 'update', entry: e, record: r, sha256, touchDisk: touchDisk && e.volume === this.ix.current });
     }
     this.ix.counts.unchanged++;
   }
@@ -45,7 +45,7 @@ export interface Decisions {
 const sizeMtimeKey = (x: { kind: string; size: number; mtimeSec: number; mtimeNsec: number }) =>
   `${x.kind}:${x.size}:${x.mtimeSec}:${x.mtimeNsec}`;
 
-/** Decides every record: unchanged, metadata only, renamed, linked, new content, or waiting for its SHA1. */
+/** Decides every record: unchanged, metadata only, renamed, linked, new content, or waiting for its SHA-256. */
 export function decideRecords(ix: PlanIndex): Decisions {
   const decisions = new Map<string, Decision>();
   const claimedBy = new Map<CatalogEntry, string>();
@@ -60,11 +60,11 @@ export function decideRecords(ix: PlanIndex): Decisions {
       if (ix.options.matchMode === 'strict' && e.inode !== r.inode && r.kind === 'file') {
         const h = ix.hashOf(r.path);
         if (h === undefined) d = { kind: 'pending' };
-        else if (h === e.sha1) d = { kind: 'unchanged', entry: e, record: r, sha1: h };
+        else if (h === e.sha256) d = { kind: 'unchanged', entry: e, record: r, sha256: h };
         else d = { kind: 'content', old: e };
       } else {
         // the common case, kept free of allocations
-        updates.add(e, r, e.sha1, false);
+        updates.add(e, r, e.sha256, false);
         continue;
       }
     } else if (e && st === 'changed-in-place') {
@@ -101,13 +101,13 @@ export function decideRecords(ix: PlanIndex): Decisions {
 
 /**
  * For a file of the stored size at a stored path: 'meta' when its content is the stored one,
- * 'pending' until its SHA1 is known, undefined when the content differs or cannot be compared.
+ * 'pending' until its SHA-256 is known, undefined when the content differs or cannot be compared.
  */
 function sameContentOr(ix: PlanIndex, e: CatalogEntry, r: FileRecord): Decision | undefined {
-  if (r.kind !== 'file' || e.kind !== 'file' || r.size !== e.size || e.sha1 === null) return undefined;
+  if (r.kind !== 'file' || e.kind !== 'file' || r.size !== e.size || e.sha256 === null) return undefined;
   const h = ix.hashOf(r.path);
   if (h === undefined) return { kind: 'pending' };
-  return h === e.sha1 ? { kind: 'meta', entry: e, record: r, sha1: h } : undefined;
+  return h === e.sha256 ? { kind: 'meta', entry: e, record: r, sha256: h } : undefined;
 }
 
 /** Finds the catalogued file a new path came from: a rename, a new hardlink, or nothing. */
@@ -153,8 +153,8 @@ function sourceFinder(ix: PlanIndex, claimedBy: Map<CatalogEntry, string>): (r: 
         if (r.kind !== 'file') continue;
         const h = ix.hashOf(r.path);
         if (h === undefined) return { kind: 'pending' };
-        if (h !== c.sha1) continue;
-      } else if (r.kind === 'file' && c.sha1 !== null && hashes.has(r.path) && hashes.get(r.path) !== c.sha1) {
+        if (h !== c.sha256) continue;
+      } else if (r.kind === 'file' && c.sha256 !== null && hashes.has(r.path) && hashes.get(r.path) !== c.sha256) {
         continue; // read already (a cross-match): an inode number reused by other content
       }
       const leader = claimedBy.get(c);

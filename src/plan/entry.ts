@@ -16,7 +16,7 @@ export function sameModeOwner(a: { mode: number; uid: number; gid: number }, b: 
 }
 
 /** The catalog entry a data-path record becomes once stored. */
-export function entryFor(r: FileRecord, volume: string, sha1: string | null, keep?: CatalogEntry): CatalogEntry {
+export function entryFor(r: FileRecord, volume: string, sha256: string | null, keep?: CatalogEntry): CatalogEntry {
   return {
     path: r.path,
     volume,
@@ -25,7 +25,9 @@ export function entryFor(r: FileRecord, volume: string, sha1: string | null, kee
     mtimeSec: r.mtimeSec,
     mtimeNsec: r.mtimeNsec,
     inode: r.inode,
-    sha1: r.kind === 'symlink' ? null : sha1,
+    sha256: r.kind === 'symlink' ? null : sha256,
+    // A migrated row's SHA-1 stays only while its content has not been read since (schema.ts).
+    legacySha1: r.kind === 'symlink' || sha256 !== null ? null : (keep?.legacySha1 ?? null),
     mode: r.mode,
     uid: r.uid,
     gid: r.gid,

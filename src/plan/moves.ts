@@ -70,7 +70,7 @@ function sequenceMoves(ix: PlanIndex, ledger: Ledger, vol: string, moves: Planne
     if (ledger.get(m.from) === m.source) ledger.delete(m.from);
   }
   for (const m of moves) {
-    ledger.set(m.to, entryFor(m.record, vol, m.source.sha1, m.source));
+    ledger.set(m.to, entryFor(m.record, vol, m.source.sha256, m.source));
     ix.counts.renamed++;
   }
   return temps;

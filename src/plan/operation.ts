@@ -9,7 +9,7 @@ import type { FileRecord } from '../scan/record.js';
 export type Operation =
   /**
    * New content from the data path onto the mounted volume; `replaces` is the entry it overwrites
-   * there. With `dedupe`, content the volume already holds (known by the SHA1 computed while
+   * there. With `dedupe`, content the volume already holds (known by the SHA-256 computed while
    * copying) is kept once: the copy becomes a hardlink to it.
    */
   | { type: 'copy'; record: FileRecord; replaces?: CatalogEntry; why: 'added' | 'modified'; dedupe?: boolean }
@@ -29,7 +29,7 @@ export type Operation =
    */
   | { type: 'delete'; entry: CatalogEntry; why: 'removed' | 'replaced'; makesRoomFor?: string }
   /** Only the catalog (and the disk's mtime/mode when they changed) follows the data path. */
-  | { type: 'update'; entry: CatalogEntry; record: FileRecord; sha1: string | null; touchDisk: boolean }
+  | { type: 'update'; entry: CatalogEntry; record: FileRecord; sha256: string | null; touchDisk: boolean }
   /**
    * An action queued for an offline volume; the host catalog changes now, the disk when it is mounted.
    * `entry` is the stored file it acts on; `record` what the data path now holds at the target.
@@ -61,7 +61,7 @@ export interface PlanCounts {
 
 export interface Plan {
   ops: Operation[];
-  /** Paths whose SHA1 must be known before the plan can be decided; hash them and plan again. */
+  /** Paths whose SHA-256 must be known before the plan can be decided; hash them and plan again. */
   needHash: string[];
   /** Data-path files read (hashed) to reach the decision; set by the caller that hashed them. */
   filesRead?: number;

@@ -10,7 +10,7 @@ function rec(p: string, over: Partial<FileRecord> = {}): FileRecord {
 
 function row(p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
   return {
-    path: p, volume: 'v', kind: 'file', size: 10, mtimeSec: 100, mtimeNsec: 0, inode: '9:1', sha1: 'a'.repeat(40),
+    path: p, volume: 'v', kind: 'file', size: 10, mtimeSec: 100, mtimeNsec: 0, inode: '9:1', sha256: 'a'.repeat(64),
     mode: 0o100644, uid: 0, gid: 0, linkTarget: null, parityName: null, verifiedAt: null, ...over,
   };
 }

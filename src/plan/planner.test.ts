@@ -28,16 +28,16 @@ function rec(name: string, o: Partial<FileRecord> & { content?: string } = {}): 
   };
 }
 
-function stored(r: FileRecord, volume = CUR, sha1: string | null = `sha-${r.path}`): CatalogEntry {
-  return entryFor(r, volume, r.kind === 'symlink' ? null : sha1);
+function stored(r: FileRecord, volume = CUR, sha256: string | null = `sha-${r.path}`): CatalogEntry {
+  return entryFor(r, volume, r.kind === 'symlink' ? null : sha256);
 }
 
 function view(entries: CatalogEntry[], outside: CatalogEntry[] = []): CatalogView {
   const all = [...entries, ...outside];
   return {
     entries,
-    findContent: (size, sha1) => all.filter((e) => e.size === size && e.sha1 === sha1).map((e) => ({ ...e })),
-    hasSize: (size) => all.some((e) => e.volume !== CUR && e.size === size && e.sha1 !== null),
+    findContent: (size, sha256) => all.filter((e) => e.size === size && e.sha256 === sha256).map((e) => ({ ...e })),
+    hasSize: (size) => all.some((e) => e.volume !== CUR && e.size === size && e.sha256 !== null),
   };
 }
 
@@ -109,7 +109,7 @@ test('content changed on an offline volume: copy here, DELETE deferred there', (
   assert.equal(p.counts.deferred, 1);
 });
 
-test('same size, new mtime: hash first; same SHA1 is a metadata update', () => {
+test('same size, new mtime: hash first; same SHA-256 is a metadata update', () => {
   const r = rec('a');
   const now = { ...r, mtimeSec: 2000 };
   const first = run([now], [stored(r)]);
@@ -120,7 +120,7 @@ test('same size, new mtime: hash first; same SHA1 is a metadata update', () => {
   assert.equal(p.counts.modified, 0);
 });
 
-test('same size, new mtime, different SHA1: replace', () => {
+test('same size, new mtime, different SHA-256: replace', () => {
   const r = rec('a');
   const p = run([{ ...r, mtimeSec: 2000 }], [stored(r)], { hashes: { '/data/a': 'other' } });
   assert.deepEqual(brief(p.ops), ['copy /data/a (replace)']);
@@ -163,7 +163,7 @@ test('new path whose content may be on the mounted volume: no hashing first; the
   assert.deepEqual(brief(p.ops), ['copy /data/b']);
   const op = p.ops[0]!;
   assert.ok(op.type === 'copy' && op.dedupe, 'the copy is marked to become a hardlink to identical content');
-  // with the SHA1 already known (hashed for another reason), the planner links directly
+  // with the SHA-256 already known (hashed for another reason), the planner links directly
   const known = run([a, b], [stored(a)], { hashes: { '/data/b': 'sha-/data/a' } });
   assert.deepEqual(brief(known.ops), ['link /data/a -> /data/b']);
   assert.equal(known.bytesToCopy, 0);
@@ -555,7 +555,7 @@ test('equal new files whose content is stored read the names of that content onc
   const news = Array.from({ length: 200 }, (_, i) => rec(`new/f${String(i).padStart(3, '0')}`, { content: 'same' }));
   const v = view(entries);
   let lookups = 0;
-  const counting: CatalogView = { ...v, hasSize: () => true, findContent: (size, sha1) => (lookups++, v.findContent(size, sha1)) };
+  const counting: CatalogView = { ...v, hasSize: () => true, findContent: (size, sha256) => (lookups++, v.findContent(size, sha256)) };
   const p = plan({
     scans: [{ root: ROOT, complete: true, exists: true, records: [first, ...entries.slice(1).map((e) => rec(e.path, { content: 'same', inode: first.inode })), ...news], skipped: [] }],
     catalog: counting, current: CUR, hashes: new Map(news.map((r) => [r.path, 'sha-same'])), options: defaults,

@@ -12,7 +12,7 @@ export { entryFor, sameModeOwner } from './entry.js';
 /**
  * Decides a backup: compares what the data paths hold now with what the catalog knows and returns
  * the operations that bring the mounted volume (and, by deferred actions, the offline ones) up to
- * date. Pure: no file system, no clock. When a decision needs a file's SHA1 the plan lists it in
+ * date. Pure: no file system, no clock. When a decision needs a file's SHA-256 the plan lists it in
  * `needHash`; the caller hashes those files and plans again.
  *
  * Operations come in this order: what stands in the way of a kind change, renames, metadata-only

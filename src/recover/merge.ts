@@ -113,7 +113,7 @@ function takeCopyFacts(host: Catalog, disk: Catalog, volume: string): void {
   const onDisk = new Map(theirs.map((d) => [d.path, d]));
   for (const h of mine) {
     const d = onDisk.get(h.path);
-    if (!d || d.sha1 !== h.sha1 || d.kind !== h.kind) continue;
+    if (!d || d.sha256 !== h.sha256 || d.kind !== h.kind) continue;
     if (d.parityName !== h.parityName) host.setParityName(volume, h.path, d.parityName);
     if ((d.verifiedAt ?? 0) > (h.verifiedAt ?? 0)) host.setVerifiedAt(volume, h.path, d.verifiedAt!);
   }

@@ -17,6 +17,7 @@ import { fsyncPath } from '../fsx/copy.js';
 import { isTempName, tempName } from '../fsx/temp.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { mergeVolume, type VolumeChange, type VolumeSource } from './merge.js';
+import { dropVolume, forgottenVolumes, readmitVolume, rememberForgotten, type ForgottenVolume } from '../catalog/forget.js';
 import { repairDisk, type DiskRepair } from './repair-disk.js';
 import { RebuildError } from './rebuild-error.js';
 
@@ -41,6 +42,11 @@ export interface RebuildResult {
   snapshot: boolean;
   /** Per volume, what the host catalog took in: the disk's own volume always, others when they changed. */
   changes: VolumeChange[];
+  /**
+   * Volumes forget-disk dropped (as this host catalog or the disk's snapshot says) that a snapshot
+   * still held: left out, or dropped again from the host catalog.
+   */
+  leftOut: ForgottenVolume[];
   /** What was repaired on the disk itself first (volume.json, its own catalog); null: nothing was damaged. */
   disk: DiskRepair | null;
   /** The host catalog afterwards. */
@@ -147,11 +153,13 @@ function createFrom(view: DiskView, db: string, found: DiskCatalogs, fsx: Fsx): 
     let done: Merged;
     const host = damaged(view, 'its snapshot of the host catalog', () => Catalog.open(tmp, { create: true }));
     try {
+      // The disk given is taken in even if its volume was forgotten: that is asking for it back.
+      readmitVolume(host, view.info.volume);
       if (found.disk) {
         const own = mergeVolume(host, diskSource(found.disk, view.info), view.info.volume);
         if (own) changes.push(own);
       }
-      done = { changes, ...totals(host) };
+      done = { changes, leftOut: [], ...totals(host) };
     } finally {
       // Closing folds the write-ahead log into the file: the file alone is then the whole catalog.
       host.close();
@@ -171,12 +179,13 @@ function createFrom(view: DiskView, db: string, found: DiskCatalogs, fsx: Fsx): 
 /** A host catalog present: every volume of the snapshot, then the disk's own, merged in, newest winning. */
 interface Merged {
   changes: VolumeChange[];
+  leftOut: ForgottenVolume[];
   volumes: number;
   files: number;
   pending: number;
 }
 
-function totals(host: Catalog): Omit<Merged, 'changes'> {
+function totals(host: Catalog): Omit<Merged, 'changes' | 'leftOut'> {
   const volumes = host.volumes();
   const files = volumes.reduce((n, v) => n + host.volumeStats(v.uuid).files, 0);
   return { volumes: volumes.length, files, pending: host.deferred().length };
@@ -186,9 +195,26 @@ function refine(db: string, found: DiskCatalogs, info: VolumeInfo): Merged {
   const host = Catalog.open(db);
   try {
     const changes: VolumeChange[] = [];
+    // A volume forgotten on either side stays forgotten (SPEC §8): the host catalog and the snapshot
+    // may each be older than the other's forget-disk. The disk given is the exception.
+    if (found.snapshot) rememberForgotten(host, forgottenVolumes(found.snapshot));
+    readmitVolume(host, info.volume);
+    const forgotten = new Map(forgottenVolumes(host).map((f) => [f.uuid, f]));
+    const leftOut: ForgottenVolume[] = [];
+    for (const v of host.volumes()) {
+      const f = forgotten.get(v.uuid);
+      if (!f) continue;
+      dropVolume(host, v.uuid);
+      leftOut.push(f);
+    }
     if (found.snapshot) {
       const src = snapshotSource(found.snapshot);
       for (const v of found.snapshot.volumes()) {
+        const f = forgotten.get(v.uuid);
+        if (f) {
+          if (!leftOut.includes(f)) leftOut.push(f);
+          continue;
+        }
         const c = mergeVolume(host, src, v.uuid);
         if (c && (c.taken === 'added' || c.taken === 'newer')) changes.push(c);
       }
@@ -197,7 +223,7 @@ function refine(db: string, found: DiskCatalogs, info: VolumeInfo): Merged {
       const own = mergeVolume(host, diskSource(found.disk, info), info.volume);
       if (own) changes.push(own);
     }
-    return { changes, ...totals(host) };
+    return { changes, leftOut, ...totals(host) };
   } finally {
     host.close();
   }

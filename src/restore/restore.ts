@@ -24,7 +24,7 @@ import type { Par2Config } from '../parity/par2.js';
 import { repairFromCopy } from '../parity/repair-copy.js';
 import { rescueCopy } from '../parity/rescue.js';
 import { reason as errnoReason } from '../fsx/errno.js';
-import { CopyError, copyToTemp, makeSymlink, sha1File, type FileMeta } from '../fsx/copy.js';
+import { CopyError, copyToTemp, makeSymlink, sha256File, type FileMeta } from '../fsx/copy.js';
 import { tempName } from '../fsx/temp.js';
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { diskRelative } from '../fsx/paths.js';
@@ -107,7 +107,7 @@ function reason(e: unknown): string {
 /** Two names of one source file: everything but the name agrees (an inode number reused since is not enough). */
 function sameFile(a: CatalogEntry, b: CatalogEntry): boolean {
   return (
-    a.sha1 === b.sha1 && a.size === b.size && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid &&
+    a.sha256 === b.sha256 && a.size === b.size && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid &&
     a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec
   );
 }
@@ -334,13 +334,13 @@ function sourcesOf(e: CatalogEntry, disk: SourceDisk): CatalogEntry[] {
   const usable = (d: CatalogEntry | undefined): d is CatalogEntry =>
     d !== undefined && d.kind === 'file' && d.volume === disk.volume && d.size === e.size && badPath(d.path) === null;
   const same = disk.catalog.get(disk.volume, e.path);
-  if (e.sha1 === null) {
+  if (e.sha256 === null) {
     // A row from before hashes were kept: only its own path, unchanged, can stand for it.
     if (usable(same) && same.mtimeSec === e.mtimeSec && same.mtimeNsec === e.mtimeNsec) out.push(same);
     return out;
   }
-  if (usable(same) && same.sha1 === e.sha1) out.push(same);
-  for (const d of disk.catalog.findContent(e.size, e.sha1)) if (usable(d) && d.path !== e.path) out.push(d);
+  if (usable(same) && same.sha256 === e.sha256) out.push(same);
+  for (const d of disk.catalog.findContent(e.size, e.sha256)) if (usable(d) && d.path !== e.path) out.push(d);
   return out;
 }
 
@@ -382,13 +382,19 @@ async function restoreFile(o: RestoreOptions, disk: SourceDisk, target: RestoreT
   let why: string;
   try {
     const got = await copyToTemp(from, where, meta, { signal: o.signal, tempDir: dir, fs });
-    if (e.sha1 === null || (got.sha1 === e.sha1 && got.bytes === e.size)) {
-      if (e.sha1 === null) o.warn(`${e.path}: the catalog has no hash for it; restored unchecked`);
+    // A row migrated from an older catalog has only a SHA-1: checked by it (it tells rot, not a collision).
+    const legacyOk = e.sha256 === null && e.legacySha1 ? (await sha256File(got.tmp, { fs, sha1: true })).sha1 === e.legacySha1 && got.bytes === e.size : null;
+    if (legacyOk === false) {
+      fs.rmSync(got.tmp, { force: true });
+      why = "the disk's copy differs from its catalogued SHA-1";
+    } else if (legacyOk || e.sha256 === null || (got.sha256 === e.sha256 && got.bytes === e.size)) {
+      if (e.sha256 === null && !legacyOk) o.warn(`${e.path}: the catalog has no hash for it; restored unchecked`);
       place(() => fs.renameSync(got.tmp, where), where);
       return { ok: true, repaired: false, bytes: got.bytes };
+    } else {
+      fs.rmSync(got.tmp, { force: true });
+      why = got.bytes !== e.size ? `the disk's copy has ${got.bytes} bytes, not ${e.size}` : "the disk's copy differs from its catalogued hash";
     }
-    fs.rmSync(got.tmp, { force: true });
-    why = got.bytes !== e.size ? `the disk's copy has ${got.bytes} bytes, not ${e.size}` : "the disk's copy differs from its catalogued hash";
   } catch (err) {
     if (o.signal.aborted) return { ok: false, message: 'interrupted' };
     if (!(err instanceof CopyError) || (err.code !== 'SOURCE' && err.code !== 'CHANGED')) throw new RestoreTargetError(`cannot write ${where}: ${reason(err)}`);
@@ -423,8 +429,8 @@ async function restoreFile(o: RestoreOptions, disk: SourceDisk, target: RestoreT
       return { ok: false, message: `${why}, and par2 could not repair it (${reason(err)})` };
     }
     if (!ok) return { ok: false, message: `${why}, and the damage is beyond what its parity can repair` };
-    const check = await sha1File(repaired, { fs });
-    if ((e.sha1 !== null && check.sha1 !== e.sha1) || check.bytes !== e.size) {
+    const check = await sha256File(repaired, { fs });
+    if ((e.sha256 !== null && check.sha256 !== e.sha256) || check.bytes !== e.size) {
       return { ok: false, message: `${why}, and its parity gives back other bytes than the catalogued hash` };
     }
     // Through a temporary file in the final folder: the scratch may be on another file system.

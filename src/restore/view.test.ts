@@ -6,7 +6,7 @@ import { archiveView, badPath } from './view.js';
 
 function entry(volume: string, p: string, kind: 'file' | 'symlink' = 'file'): CatalogEntry {
   return {
-    path: p, volume, kind, size: kind === 'file' ? 10 : 0, mtimeSec: 1, mtimeNsec: 2, inode: null, sha1: kind === 'file' ? 'ab' : null,
+    path: p, volume, kind, size: kind === 'file' ? 10 : 0, mtimeSec: 1, mtimeNsec: 2, inode: null, sha256: kind === 'file' ? 'ab' : null,
     mode: 0o100644, uid: 0, gid: 0, linkTarget: kind === 'symlink' ? '/elsewhere' : null, parityName: null, verifiedAt: null,
   };
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { parityPacketsIntact } from '../parity/packets.js';
 import { INDEX_SUFFIX, parityDir, parityStemRel, RECOVERY_SUFFIX } from '../parity/paths.js';
-import { mtimeMatches, sha1File } from '../fsx/copy.js';
+import { mtimeMatches, sha256File } from '../fsx/copy.js';
 import { walkFiles } from '../fsx/tree.js';
 import { isRoot } from '../fsx/fsx.js';
 import { diskRelative } from '../fsx/paths.js';
@@ -10,7 +10,7 @@ import type { ProblemKind, Item, Group } from './types.js';
 import { errMessage, lstatOrNull, typeName, setKey } from './disk-ops.js';
 import { VerifyState } from './state.js';
 
-/** The checks: catalog against disk, then content read by SHA1 and parity packets, by schedule. */
+/** The checks: catalog against disk, then content read by SHA-256 and parity packets, by schedule. */
 export abstract class VerifyChecks extends VerifyState {
   // ---- comparing ----
 
@@ -130,10 +130,12 @@ export abstract class VerifyChecks extends VerifyState {
   protected async hashGroup(g: Group): Promise<boolean> {
     if (g.hashed) return true;
     const first = g.items[0]!;
-    let res: { sha1: string; bytes: number } | null = null;
+    let res: { sha256: string; bytes: number; sha1?: string } | null = null;
     let why = '';
+    // A row migrated from an older catalog has only its SHA-1 until its content is read: now.
+    const migrated = g.items.some((i) => i.e.sha256 === null && i.e.legacySha1);
     try {
-      res = await sha1File(first.full, { signal: this.o.signal, fs: this.fs });
+      res = await sha256File(first.full, { signal: this.o.signal, fs: this.fs, sha1: migrated });
     } catch (e) {
       if (this.o.signal.aborted) {
         this.interrupted = true;
@@ -143,14 +145,17 @@ export abstract class VerifyChecks extends VerifyState {
     }
     g.hashed = true;
     for (const item of g.items) {
-      if (item.e.sha1 === null) continue;
+      const legacy = item.e.sha256 === null ? item.e.legacySha1 : null;
+      if (item.e.sha256 === null && !legacy) continue;
       this.checked.add(item);
-      if (res && res.sha1 === item.e.sha1 && res.bytes === item.e.size) {
+      const same = res !== null && res.bytes === item.e.size && (legacy ? res.sha1 === legacy : res.sha256 === item.e.sha256);
+      if (same && legacy && !this.linkedBySha1().has(item.e.path)) this.recordContentHash(item, res!.sha256);
+      if (same) {
         item.state = 'good';
         this.markVerified(item);
       } else if (item.state !== 'bad') {
         item.state = 'bad';
-        this.add(item, item.e.path, 'checksum', res ? "the file's SHA1 differs from the catalog" : `the file cannot be read (${why})`);
+        this.add(item, item.e.path, 'checksum', res ? `the file's ${legacy ? 'SHA-1' : 'SHA-256'} differs from the catalog` : `the file cannot be read (${why})`);
       }
     }
     if (res) this.bytesRead += res.bytes;
@@ -182,7 +187,7 @@ export abstract class VerifyChecks extends VerifyState {
     const cutoff = this.o.olderThanSec === undefined ? Infinity : nowSec - this.o.olderThanSec;
     const lastVerified = (g: Group): number => Math.min(...g.items.map((i) => i.e.verifiedAt ?? -Infinity));
     for (const g of this.groups.values()) {
-      if (g.items.every((i) => i.state === 'bad' || i.e.sha1 === null)) continue;
+      if (g.items.every((i) => i.state === 'bad' || (i.e.sha256 === null && !i.e.legacySha1))) continue;
       if (this.o.fix && g.items.some((i) => this.has(i, ...fixNeedsContent))) needed.push(g);
       else if (this.o.checksum && g.items.some((i) => (i.e.verifiedAt ?? -Infinity) < cutoff)) due.push(g);
     }

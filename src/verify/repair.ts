@@ -3,7 +3,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { parityPacketsIntact } from '../parity/packets.js';
 import { ParityError, repairTo, verifyParity } from '../parity/par2.js';
 import { linkParity, pruneParityDirs } from '../parity/paths.js';
-import { copyWithSha1, makeSymlink, setTimes, sha1File } from '../fsx/copy.js';
+import { copyWithSha256, makeSymlink, setTimes, sha256File } from '../fsx/copy.js';
 import { isRoot } from '../fsx/fsx.js';
 import { diskTempDir } from '../archive/layout.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
@@ -21,7 +21,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
     const seen = new Set<string>();
     const out: Item[] = [];
     for (const it of items) {
-      if (it.e.parityName === null || it.e.sha1 !== like.sha1 || it.e.size !== like.size || !this.hasRecovery(it)) continue;
+      if (it.e.parityName === null || it.e.sha256 !== like.sha256 || it.e.size !== like.size || !this.hasRecovery(it)) continue;
       const key = setKey(it.parity, this.fs);
       if (key === null || seen.has(key)) continue;
       seen.add(key);
@@ -39,7 +39,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
       if (bad.length === 0) continue;
       this.settledGroups.add(g);
       const like = bad[0]!.e;
-      const consistent = bad.every((i) => i.e.sha1 === like.sha1 && i.e.size === like.size);
+      const consistent = bad.every((i) => i.e.sha256 === like.sha256 && i.e.size === like.size);
       let why = 'it has no parity';
       let repairable = false;
       let unknown: string | null = null;
@@ -81,7 +81,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
     try {
       const r = await verifyParity(this.o.root, src.rel, src.e.parityName!, { cfg: this.o.par2, signal: this.o.signal });
       if (r.state === 'repairable') return true;
-      if (r.state === 'ok') return 'its parity matches the bytes on the disk, not the catalogued SHA1';
+      if (r.state === 'ok') return 'its parity matches the bytes on the disk, not the catalogued SHA-256';
       if (r.state === 'missing') return 'its parity is unusable';
       return 'the damage is beyond what its parity can repair';
     } catch (e) {
@@ -103,8 +103,8 @@ export abstract class VerifyRepairs extends VerifyChecks {
         return `par2 could not repair it (${errMessage(e)})`;
       }
       if (!ok) return 'the damage is beyond what its parity can repair';
-      const got = await sha1File(tmp, { fs: this.fs });
-      if (got.sha1 !== like.sha1 || got.bytes !== like.size) return 'its parity gives back other bytes than the catalogued SHA1';
+      const got = await sha256File(tmp, { fs: this.fs });
+      if (got.sha256 !== like.sha256 || got.bytes !== like.size) return 'its parity gives back other bytes than the catalogued SHA-256';
       const target = g.items[0]!;
       // One name: the catalog's mtime is the file's. Several: the inode's own mtime stands.
       const times =
@@ -119,7 +119,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
       }
       this.wroteData = true;
       for (const item of g.items) {
-        if (item.e.sha1 !== like.sha1 || item.e.size !== like.size) continue;
+        if (item.e.sha256 !== like.sha256 || item.e.size !== like.size) continue;
         item.state = 'good';
         this.markVerified(item);
         if (g.items.length === 1) this.repaired(item, 'mtime');
@@ -139,14 +139,14 @@ export abstract class VerifyRepairs extends VerifyChecks {
     if (!this.contentIndex) {
       this.contentIndex = new Map();
       for (const it of this.items) {
-        if (!it.group || it.e.sha1 === null) continue;
-        const k = `${it.e.size}:${it.e.sha1}`;
+        if (!it.group || it.e.sha256 === null) continue;
+        const k = `${it.e.size}:${it.e.sha256}`;
         const list = this.contentIndex.get(k) ?? [];
         list.push(it);
         this.contentIndex.set(k, list);
       }
     }
-    return this.contentIndex.get(`${item.e.size}:${item.e.sha1}`) ?? [];
+    return this.contentIndex.get(`${item.e.size}:${item.e.sha256}`) ?? [];
   }
 
   protected async fixMissing(): Promise<void> {
@@ -190,7 +190,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
       this.settled(item);
       return 'empty file made again';
     }
-    if (e.sha1 !== null) {
+    if (e.sha256 !== null) {
       for (const twin of this.twinsOf(item)) {
         if (twin === item || !twin.group) continue;
         if (!(await this.hashGroup(twin.group))) return null;
@@ -207,8 +207,8 @@ export abstract class VerifyRepairs extends VerifyChecks {
       try {
         const ok = await repairTo(this.o.root, item.rel, e.parityName, tmp, { cfg: this.o.par2, signal: this.o.signal }).catch(() => false);
         if (ok) {
-          const got = await sha1File(tmp, { fs: this.fs });
-          if (got.sha1 === e.sha1 && got.bytes === e.size) {
+          const got = await sha256File(tmp, { fs: this.fs });
+          if (got.sha256 === e.sha256 && got.bytes === e.size) {
             applyMeta(tmp, e, this.fs);
             this.fs.mkdirSync(path.dirname(item.full), { recursive: true });
             this.fs.renameSync(tmp, item.full);
@@ -254,7 +254,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
             // Stored as one inode with names of other metadata (as Blaine once did): chmod would
             // change them too, so this name gets an inode of its own.
             const meta = { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec };
-            await copyWithSha1(item.full, item.full, meta, { tempDir: diskTempDir(this.o.root), fs: this.fs });
+            await copyWithSha256(item.full, item.full, meta, { tempDir: diskTempDir(this.o.root), fs: this.fs });
           } else {
             if (isRoot) this.fs.chownSync(item.full, e.uid, e.gid);
             this.fs.chmodSync(item.full, e.mode & 0o7777);
@@ -346,7 +346,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
     const like = ready[0]!.e;
     let source: { rel: string; parityName: string } | null = null;
     for (const it of g.items) {
-      if (ready.includes(it) || it.state !== 'good' || it.e.sha1 !== like.sha1 || it.e.parityName === null) continue;
+      if (ready.includes(it) || it.state !== 'good' || it.e.sha256 !== like.sha256 || it.e.parityName === null) continue;
       if (!this.parityComplete(it) || !(await parityPacketsIntact(it.parity))) continue;
       source = { rel: it.rel, parityName: it.e.parityName };
       break;

@@ -163,6 +163,26 @@ export abstract class VerifyState {
     this.pending.push((c) => c.setVerifiedAt(volume, p, at));
   }
 
+  private sha1Linked: Set<string> | undefined;
+
+  /**
+   * Migrated rows stored as one with another by SHA-1 alone: the disk's bytes cannot tell whether
+   * they are this file's or its pair's (a collision), so only a backup, which reads the data path
+   * too, gives them their SHA-256 (backup/sha1-links.ts).
+   */
+  protected linkedBySha1(): Set<string> {
+    this.sha1Linked ??= new Set(this.o.disk.linkedBySha1(this.o.volume).map((e) => e.path));
+    return this.sha1Linked;
+  }
+
+  /** A migrated row's content was read and matches its SHA-1: from now on it is known by its SHA-256. */
+  protected recordContentHash(item: Item, sha256: string): void {
+    item.e = { ...item.e, sha256, legacySha1: null };
+    const { volume } = this.o;
+    const p = item.e.path;
+    this.pending.push((c) => c.setContentHash(volume, p, sha256));
+  }
+
   protected maybeFlush(): void {
     if (this.pending.length >= FLUSH_ROWS || this.now() - this.lastFlush >= FLUSH_MS) this.flush();
   }

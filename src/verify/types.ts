@@ -75,7 +75,7 @@ export interface VerifyResult {
   problems: Problem[];
   /** Catalogued paths compared with the disk. */
   compared: number;
-  /** Catalogued files whose content was read and its SHA1 checked in this run. */
+  /** Catalogued files whose content was read and its SHA-256 checked in this run. */
   checked: number;
   /** Files due for a checksum that the time budget left for a later run. */
   remaining: number;

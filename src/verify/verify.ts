@@ -4,7 +4,7 @@
  * What is compared (always): every catalogued path is there with its kind, size, mtime and symlink
  * target; nothing else is on the disk (outside `.blaine`, and `lost+found` at the root); every
  * non-empty file that should have parity has a complete set, and no parity file is left without
- * its file. With `checksum`, files are also read and their SHA1 compared, least recently verified
+ * its file. With `checksum`, files are also read and their SHA-256 compared, least recently verified
  * first, and their parity files are read to check PAR2's own packet checksums.
  *
  * Decisions worth knowing:
@@ -18,11 +18,11 @@
  *   chunk only ever goes from damaged to correct, and the parity is not touched, so an interrupted
  *   repair leaves a file no worse than before that the next run repairs again.
  * - Nothing is ever changed on the strength of an unread file: fixing an mtime, or making parity,
- *   first checks the file's SHA1 (also without `checksum`), since new parity made from damaged
+ *   first checks the file's SHA-256 (also without `checksum`), since new parity made from damaged
  *   data would make the damage permanent and a corrected mtime would hide a changed file.
  * - A missing file is not copied again from the data paths (that is the next backup's job), but
  *   with `fix` it is given back when the disk itself still holds its content: hardlinked to
- *   another catalogued name with the same SHA1 (as backup stores duplicates), or rebuilt from its
+ *   another catalogued name with the same SHA-256 (as backup stores duplicates), or rebuilt from its
  *   parity when that covers the whole file (small files). A missing symlink or empty file is made
  *   again from the catalog, which holds all of it.
  * - `no-parity`: a non-empty file whose catalog row has no parity, reported only when the volume
