@@ -1,12 +1,12 @@
-// Makes test/fixtures/sha1-linked/: the host and disk catalogs that a Blaine of catalog schema 5
-// (content known by SHA-1 alone) wrote after backing up a library holding the two public SHA-1
+// Makes test/fixtures/sha1-linked/: the host and disk catalogs that a Blaine of catalog schema 4
+// (the last release; content known by SHA-1 alone) wrote after backing up a library holding the two public SHA-1
 // collision pairs, which it stored as one file per pair. src/backup/sha1-links.test.ts rebuilds
 // that disk from them and checks that the next backup stores each pair's second file on its own.
 //
 //   node scripts/make-sha1-fixtures.mjs CHECKOUT
 //
-// CHECKOUT: a built checkout of that older Blaine (e.g. `git archive 3565c17 | tar -x -C DIR`, then
-// its build). The collision pairs are read from ../shared/fixtures/sha1-collisions/.
+// CHECKOUT: a built checkout of that older Blaine (e.g. `git archive 08472e9 | tar -x -C DIR`, then
+// `npm ci`/`npm run build` there). The collision pairs are read from ../shared/fixtures/sha1-collisions/.
 import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -18,7 +18,7 @@ import Database from 'better-sqlite3';
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const checkout = process.argv[2];
 if (!checkout || !fs.existsSync(path.join(checkout, 'bin', 'blaine'))) {
-  console.error('usage: node scripts/make-sha1-fixtures.mjs CHECKOUT (a built checkout of Blaine with catalog schema 5)');
+  console.error('usage: node scripts/make-sha1-fixtures.mjs CHECKOUT (a built checkout of Blaine with catalog schema 4)');
   process.exit(2);
 }
 const pairs = path.join(repo, '..', 'shared', 'fixtures', 'sha1-collisions');

@@ -1,7 +1,7 @@
 /**
  * SHA-1 collisions (SPEC §3): two different files with one SHA-1 and size must stay two files.
  * The public pairs (SHAttered PDFs, SHA-mbles binaries) come from ../shared/fixtures; the catalogs
- * an older Blaine (schema 5, content known by SHA-1) wrote for them are test/fixtures/sha1-linked,
+ * an older Blaine (schema 4, the last release, content known by SHA-1) wrote for them are test/fixtures/sha1-linked,
  * made by scripts/make-sha1-fixtures.mjs.
  */
 import test from 'node:test';
@@ -65,7 +65,7 @@ test('a pair an older catalog stored as one file by its SHA-1: the next backup r
     lib: string; times: Record<string, number>; holds: Record<string, string>;
   };
   // The library as it was, and the disk as the older Blaine left it: each second file a hardlink
-  // to its pair's first, and catalogs of schema 5 that list all four by their one SHA-1.
+  // to its pair's first, and catalogs of schema 4 that list all four by their one SHA-1.
   const onDisk = (n: string) => path.join(env.disk, env.lib.slice(1), n);
   fs.mkdirSync(path.dirname(onDisk('x')), { recursive: true });
   for (const n of names) {
@@ -86,7 +86,7 @@ test('a pair an older catalog stored as one file by its SHA-1: the next backup r
   for (const [from, to] of [['host.sqlite', env.db], ['disk.sqlite', path.join(env.disk, '.blaine', 'catalog.sqlite')]] as const) {
     fs.copyFileSync(path.join(fixture, from), to);
     const d = new Database(to);
-    assert.equal(d.pragma('user_version', { simple: true }), 5, `${from} is of schema 5`);
+    assert.equal(d.pragma('user_version', { simple: true }), 4, `${from} is of schema 4`);
     d.prepare('UPDATE files SET path = ? || substr(path, ?)').run(env.lib, made.lib.length + 1);
     d.close();
   }

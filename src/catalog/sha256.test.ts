@@ -1,4 +1,4 @@
-// Schema 6: content known by SHA-256; rows of a schema-5 catalog keep their SHA-1 until their content is read.
+// Content known by SHA-256 (migration 7); rows of an older catalog keep their SHA-1 until their content is read.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -11,7 +11,7 @@ import { SCHEMA_VERSION } from './schema.js';
 const fixture = path.join(repoRoot, 'test', 'fixtures', 'sha1-linked', 'host.sqlite');
 const digest = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
 
-test('a host catalog of schema 5 (made by that Blaine) migrates: rows keep their SHA-1, found by it only as linked, until a SHA-256 is recorded', (t) => {
+test('a host catalog of schema 4 (made by the last release) migrates: rows keep their SHA-1, found by it only as linked, until a SHA-256 is recorded', (t) => {
   const file = path.join(scratchDir(t, 'blaine-sha256-'), 'catalog.sqlite');
   fs.copyFileSync(fixture, file);
   const before = digest(file);

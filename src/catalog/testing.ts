@@ -3,7 +3,7 @@ import type Database from 'better-sqlite3';
 /**
  * Takes a catalog back to schema 5 (content known by SHA-1, no list of forgotten volumes, deferred
  * actions without the run that queued them), for migration tests: each file's row gets the SHA-1
- * `sha1Of` gives for its path (none by default). Real schema-5 catalogs: test/fixtures/sha1-linked.
+ * `sha1Of` gives for its path (none by default). Real catalogs of the last release (schema 4): test/fixtures/sha1-linked.
  */
 export function downgradeTo5(raw: Database.Database, sha1Of: (path: string) => string | null = () => null): void {
   const set = raw.prepare('UPDATE files SET sha1 = ? WHERE path = ?');

@@ -1,4 +1,4 @@
-// Rows migrated from a schema-5 catalog (content known by SHA-1): restore and verify --checksum
+// Rows migrated from an older catalog (content known by SHA-1): restore and verify --checksum
 // check them by their SHA-1 until their content is read, and verify then records their SHA-256; a new
 // file is linked to one only after its bytes compare equal.
 import test from 'node:test';
