@@ -31,6 +31,7 @@
 #include "crc32.h"
 #include "gf16.h"
 #include "md5.h"
+#include "md5lanes.h"
 #include "testfault.h"
 
 #define HEADER 64
@@ -62,7 +63,10 @@ struct par2_creator {
   unsigned passes, pass;
   uint32_t group;
 
-  /* Hashing (first pass only). */
+  /* Hashing (first pass only). With lane_sums the slice MD5s are taken from the full stage, side
+   * by side in SIMD lanes, by whoever multiplies it, and the hashing thread runs the file's chain
+   * alone (paired with another file's, md5_update_shared); otherwise both chains run here. */
+  int lane_sums;
   md5_ctx file_md5, slice_md5, head_md5;
   uint32_t slice_crc;
   uint64_t fed;
@@ -231,6 +235,8 @@ par2_creator *par2_open(uint64_t slice, uint32_t recovery, uint64_t size, const 
   c->coef = alloc_aligned(c->kernel->size * c->group * recovery);
   if (!c->recov || !c->stage || !c->coef) goto fail;
   layout(c);
+  /* The stage holds whole slices only when there is one pass. */
+  c->lane_sums = c->passes == 1;
   if (two_stages && start_helper(c) == 0) {
     c->helper = 1;
   } else {
@@ -255,9 +261,23 @@ uint64_t par2_memory(const par2_creator *c) {
   return (c->recovery + (c->helper ? 2 : 1) * c->group) * c->width + c->kernel->size * c->group * c->recovery + 20 * (uint64_t)c->slices + (c->passes > 1 ? READ_BYTES : 0);
 }
 
+/* The MD5s of n whole staged slices (the last one zero-padded), into their IFSC entries. */
+static void slice_sums_of_stage(par2_creator *c, const uint8_t *stage, uint32_t first, uint32_t n) {
+  const uint8_t *rows[GROUP_MAX];
+  size_t lens[GROUP_MAX];
+  uint8_t sums[GROUP_MAX][16];
+  for (uint32_t g = 0; g < n; g++) {
+    rows[g] = stage + (uint64_t)g * c->width;
+    lens[g] = (size_t)c->slice;
+  }
+  md5_lanes(rows, lens, n, sums, NULL);
+  for (uint32_t g = 0; g < n; g++) memcpy(c->slice_sums + 20 * (size_t)(first + g), sums[g], 16);
+}
+
 /* Adds n staged slices (the first is input slice `first`) into the recovery band, one column block at a time. */
 static void multiply(par2_creator *c, const uint8_t *stage, uint32_t first, uint32_t n) {
   if (n == 0) return;
+  if (c->lane_sums) slice_sums_of_stage(c, stage, first, n);
   if (!c->recov_zeroed) {
     memset(c->recov, 0, c->recovery * c->width);
     c->recov_zeroed = 1;
@@ -361,6 +381,14 @@ static void multiply_stage(par2_creator *c) {
 }
 
 static void end_slice_hash(par2_creator *c, uint32_t k, uint64_t have) {
+  uint8_t *sum = c->slice_sums + 20 * (size_t)k;
+  if (c->lane_sums) {
+    /* Only the CRC here: the MD5 comes from the stage (slice_sums_of_stage). */
+    if (have < c->slice) c->slice_crc = crc32_zeros(c->slice_crc, (size_t)(c->slice - have));
+    for (int i = 0; i < 4; i++) sum[16 + i] = (uint8_t)(c->slice_crc >> (8 * i));
+    c->slice_crc = 0;
+    return;
+  }
   if (have < c->slice) {
     /* The last slice is checksummed as if padded with zeros to the full slice size. */
     static const uint8_t zeros[4096];
@@ -372,7 +400,6 @@ static void end_slice_hash(par2_creator *c, uint32_t k, uint64_t have) {
     }
     c->slice_crc = crc32_zeros(c->slice_crc, (size_t)(c->slice - have));
   }
-  uint8_t *sum = c->slice_sums + 20 * (size_t)k;
   md5_final(&c->slice_md5, sum);
   for (int i = 0; i < 4; i++) sum[16 + i] = (uint8_t)(c->slice_crc >> (8 * i));
   md5_init(&c->slice_md5);
@@ -389,7 +416,8 @@ static void feed(par2_creator *c, const uint8_t *data, size_t len) {
     size_t take = (size_t)(c->slice - at < len ? c->slice - at : len);
     if (hashing) {
       if (pos < HEAD_BYTES) md5_update(&c->head_md5, data, (size_t)(HEAD_BYTES - pos < take ? HEAD_BYTES - pos : take));
-      md5_update2(&c->file_md5, &c->slice_md5, data, take);
+      if (c->lane_sums) md5_update_shared(&c->file_md5, data, take);
+      else md5_update2(&c->file_md5, &c->slice_md5, data, take);
       c->slice_crc = crc32_update(c->slice_crc, data, take);
     }
     uint64_t lo = at > c->col0 ? at : c->col0;
