@@ -63,10 +63,16 @@ struct par2_creator {
   unsigned passes, pass;
   uint32_t group;
 
-  /* Hashing (first pass only). With lane_sums the slice MD5s are taken from the full stage, side
-   * by side in SIMD lanes, by whoever multiplies it, and the hashing thread runs the file's chain
-   * alone (paired with another file's, md5_update_shared); otherwise both chains run here. */
-  int lane_sums;
+  /*
+   * Hashing (first pass only). The file's MD5 and each slice's run here as two chains of one
+   * loop (md5_update2) — unless other creators are hashing too: then the file's chain pairs with
+   * theirs (md5_update_shared, two files' chains for about the price of one), and the slice's MD5
+   * is taken from the full stage, side by side with the stage's others in SIMD lanes, by whoever
+   * multiplies it. Decided per slice (by_lanes), and only when the stage holds whole slices
+   * (lane_sums: one pass). `counted`: this creator is in creators_hashing.
+   */
+  int lane_sums, counted;
+  uint8_t *by_lanes;
   md5_ctx file_md5, slice_md5, head_md5;
   uint32_t slice_crc;
   uint64_t fed;
@@ -103,6 +109,13 @@ struct par2_creator {
 };
 
 static uint32_t *slice_logs;
+/* Creators between their first byte and the end of their first pass. */
+static unsigned creators_hashing;
+
+static void stop_counting(par2_creator *c) {
+  if (c->counted) __atomic_sub_fetch(&creators_hashing, 1, __ATOMIC_RELAXED);
+  c->counted = 0;
+}
 
 /* n_i: the positive integers not divisible by 3, 5, 17 or 257, so that every 2^n_i has order 65535. */
 static void init_slice_logs(void) {
@@ -139,6 +152,8 @@ static int start_helper(par2_creator *c);
 void par2_free(par2_creator *c) {
   if (!c) return;
   stop_helper(c);
+  stop_counting(c);
+  free(c->by_lanes);
   free(c->other);
   if (c->recov_fd >= 0) close(c->recov_fd);
   free(c->name);
@@ -237,6 +252,8 @@ par2_creator *par2_open(uint64_t slice, uint32_t recovery, uint64_t size, const 
   layout(c);
   /* The stage holds whole slices only when there is one pass. */
   c->lane_sums = c->passes == 1;
+  c->by_lanes = calloc(c->slices, 1);
+  if (!c->by_lanes) goto fail;
   if (two_stages && start_helper(c) == 0) {
     c->helper = 1;
   } else {
@@ -265,13 +282,18 @@ uint64_t par2_memory(const par2_creator *c) {
 static void slice_sums_of_stage(par2_creator *c, const uint8_t *stage, uint32_t first, uint32_t n) {
   const uint8_t *rows[GROUP_MAX];
   size_t lens[GROUP_MAX];
+  uint32_t which[GROUP_MAX];
   uint8_t sums[GROUP_MAX][16];
+  unsigned m = 0;
   for (uint32_t g = 0; g < n; g++) {
-    rows[g] = stage + (uint64_t)g * c->width;
-    lens[g] = (size_t)c->slice;
+    if (!c->by_lanes[first + g]) continue;
+    rows[m] = stage + (uint64_t)g * c->width;
+    lens[m] = (size_t)c->slice;
+    which[m++] = first + g;
   }
-  md5_lanes(rows, lens, n, sums, NULL);
-  for (uint32_t g = 0; g < n; g++) memcpy(c->slice_sums + 20 * (size_t)(first + g), sums[g], 16);
+  if (m == 0) return;
+  md5_lanes(rows, lens, m, sums, NULL);
+  for (unsigned j = 0; j < m; j++) memcpy(c->slice_sums + 20 * (size_t)which[j], sums[j], 16);
 }
 
 /* Adds n staged slices (the first is input slice `first`) into the recovery band, one column block at a time. */
@@ -382,7 +404,7 @@ static void multiply_stage(par2_creator *c) {
 
 static void end_slice_hash(par2_creator *c, uint32_t k, uint64_t have) {
   uint8_t *sum = c->slice_sums + 20 * (size_t)k;
-  if (c->lane_sums) {
+  if (c->by_lanes[k]) {
     /* Only the CRC here: the MD5 comes from the stage (slice_sums_of_stage). */
     if (have < c->slice) c->slice_crc = crc32_zeros(c->slice_crc, (size_t)(c->slice - have));
     for (int i = 0; i < 4; i++) sum[16 + i] = (uint8_t)(c->slice_crc >> (8 * i));
@@ -416,7 +438,14 @@ static void feed(par2_creator *c, const uint8_t *data, size_t len) {
     size_t take = (size_t)(c->slice - at < len ? c->slice - at : len);
     if (hashing) {
       if (pos < HEAD_BYTES) md5_update(&c->head_md5, data, (size_t)(HEAD_BYTES - pos < take ? HEAD_BYTES - pos : take));
-      if (c->lane_sums) md5_update_shared(&c->file_md5, data, take);
+      if (at == 0) {
+        if (!c->counted) {
+          c->counted = 1;
+          __atomic_add_fetch(&creators_hashing, 1, __ATOMIC_RELAXED);
+        }
+        c->by_lanes[k] = c->lane_sums && __atomic_load_n(&creators_hashing, __ATOMIC_RELAXED) > 1;
+      }
+      if (c->by_lanes[k]) md5_update_shared(&c->file_md5, data, take);
       else md5_update2(&c->file_md5, &c->slice_md5, data, take);
       c->slice_crc = crc32_update(c->slice_crc, data, take);
     }
@@ -505,6 +534,7 @@ static int write_all(int fd, const uint8_t *p, uint64_t len, uint64_t off) {
 
 /* After the first pass: the file's digests, its id and the set id. */
 static void end_hashing(par2_creator *c) {
+  stop_counting(c);
   md5_final(&c->file_md5, c->file_hash);
   md5_final(&c->head_md5, c->head_hash);
   md5_ctx id;

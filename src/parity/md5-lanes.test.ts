@@ -21,7 +21,7 @@ interface LanesAddon {
 }
 
 const addon = parityAddon() as unknown as (LanesAddon & ReturnType<typeof parityAddon>) | null;
-const skip = addon && typeof (addon as Partial<LanesAddon>).md5Lanes === 'function' ? false : 'the native addon is not built';
+const skip = addon ? false : 'the native addon is not built';
 const MiB = 1024 * 1024;
 const md5 = (b: Buffer): Buffer => crypto.createHash('md5').update(b).digest();
 
