@@ -244,7 +244,7 @@ static pthread_cond_t chain_back = PTHREAD_COND_INITIALIZER;
 static struct chain_run *chain_waiting;
 static unsigned chain_alone; /* threads hashing a run without a partner (they poll chain_waiting) */
 
-#define POLL_BLOCKS 1024
+#define POLL_BLOCKS 256
 #define SHARED_FROM 16384
 
 /* Gives the waiting run back to its thread; under chain_lock. */

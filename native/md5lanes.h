@@ -25,7 +25,7 @@ int md5_lanes(const uint8_t *const data[], const size_t len[], unsigned n, uint8
  * md5_update for a stream whose chain may run beside another thread's: bulk blocks pair up with
  * a block run another thread is hashing through this function at the same time (md5_blocks2, two
  * chains for little more than the price of one), the waiting thread asleep meanwhile. With nobody
- * to pair with it hashes alone, looking for a partner every 64 KiB. The digest is md5_update's.
+ * to pair with it hashes alone, looking for a partner every 16 KiB. The digest is md5_update's.
  */
 #include "md5.h"
 void md5_update_shared(md5_ctx *m, const void *data, size_t len);

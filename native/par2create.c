@@ -431,6 +431,10 @@ static void end_slice_hash(par2_creator *c, uint32_t k, uint64_t have) {
 /* The next bytes of the file for this pass: hashes (first pass), then this band's columns into the stage. */
 static void feed(par2_creator *c, const uint8_t *data, size_t len) {
   int hashing = c->pass == 0;
+  /* The file's chain over a run of lane slices goes in one call, after the slices' own work: long
+   * runs are what lets it meet another creator's chain (md5_update_shared). */
+  const uint8_t *run = NULL;
+  size_t run_len = 0;
   while (len) {
     uint64_t pos = c->fed;
     uint32_t k = (uint32_t)(pos / c->slice);
@@ -445,8 +449,15 @@ static void feed(par2_creator *c, const uint8_t *data, size_t len) {
         }
         c->by_lanes[k] = c->lane_sums && __atomic_load_n(&creators_hashing, __ATOMIC_RELAXED) > 1;
       }
-      if (c->by_lanes[k]) md5_update_shared(&c->file_md5, data, take);
-      else md5_update2(&c->file_md5, &c->slice_md5, data, take);
+      if (c->by_lanes[k]) {
+        if (!run) run = data;
+        run_len += take;
+      } else {
+        if (run_len) md5_update_shared(&c->file_md5, run, run_len);
+        run = NULL;
+        run_len = 0;
+        md5_update2(&c->file_md5, &c->slice_md5, data, take);
+      }
       c->slice_crc = crc32_update(c->slice_crc, data, take);
     }
     uint64_t lo = at > c->col0 ? at : c->col0;
@@ -466,6 +477,7 @@ static void feed(par2_creator *c, const uint8_t *data, size_t len) {
     c->staged++;
     if (c->staged == c->group || c->fed == c->size) multiply_stage(c);
   }
+  if (run_len) md5_update_shared(&c->file_md5, run, run_len);
 }
 
 int par2_feed(par2_creator *c, const uint8_t *data, size_t len) {
