@@ -164,38 +164,45 @@ struct lanes_kernel {
   lanes_fn run;
 };
 
-static const struct lanes_kernel *pick(const char *name, unsigned *count, const char **names) {
-  static struct lanes_kernel all[3];
+static struct lanes_kernel all_kernels[3];
+static const char *kernel_names[3];
+static unsigned kernel_count;
+static pthread_once_t kernels_once = PTHREAD_ONCE_INIT;
+
+/* The kernels this CPU runs, found once (every thread reads the same table). */
+static void find_kernels(void) {
   unsigned n = 0;
-  all[n++] = (struct lanes_kernel){"scalar", 1, blocks_scalar};
+  all_kernels[n++] = (struct lanes_kernel){"scalar", 1, blocks_scalar};
 #ifdef LANES_X86
   const cpu_features *f = cpu();
-  if (f->avx2) all[n++] = (struct lanes_kernel){"avx2", 8, (lanes_fn)blocks_avx2};
-  if (f->avx512f) all[n++] = (struct lanes_kernel){"avx512", 16, (lanes_fn)blocks_avx512};
+  if (f->avx2) all_kernels[n++] = (struct lanes_kernel){"avx2", 8, (lanes_fn)blocks_avx2};
+  if (f->avx512f) all_kernels[n++] = (struct lanes_kernel){"avx512", 16, (lanes_fn)blocks_avx512};
 #endif
-  if (count) *count = n;
-  if (names)
-    for (unsigned i = 0; i < n; i++) names[i] = all[i].name;
-  if (!name) return &all[n - 1];
-  for (unsigned i = 0; i < n; i++)
-    if (strcmp(all[i].name, name) == 0) return &all[i];
+  for (unsigned i = 0; i < n; i++) kernel_names[i] = all_kernels[i].name;
+  kernel_count = n;
+}
+
+/* The kernel named `name` (NULL: the widest), or NULL. */
+static const struct lanes_kernel *pick(const char *name) {
+  pthread_once(&kernels_once, find_kernels);
+  if (!name) return &all_kernels[kernel_count - 1];
+  for (unsigned i = 0; i < kernel_count; i++)
+    if (strcmp(all_kernels[i].name, name) == 0) return &all_kernels[i];
   return NULL;
 }
 
-unsigned md5_lanes_width(void) { return pick(NULL, NULL, NULL)->width; }
-
 const char *const *md5_lanes_kernels(unsigned *count) {
-  static const char *names[3];
-  pick(NULL, count, names);
-  return names;
+  pthread_once(&kernels_once, find_kernels);
+  *count = kernel_count;
+  return kernel_names;
 }
 
 int md5_lanes(const uint8_t *const data[], const size_t len[], unsigned n, uint8_t (*out)[16], const char *kernel) {
-  const struct lanes_kernel *k = pick(kernel, NULL, NULL);
+  const struct lanes_kernel *k = pick(kernel);
   if (!k) return -1;
   /* Unasked, a few messages take a narrower kernel: idle lanes cost as much as busy ones. */
   if (!kernel && n < k->width) {
-    const struct lanes_kernel *narrow = n <= 2 ? pick("scalar", NULL, NULL) : n <= 8 ? pick("avx2", NULL, NULL) : NULL;
+    const struct lanes_kernel *narrow = n <= 2 ? pick("scalar") : n <= 8 ? pick("avx2") : NULL;
     if (narrow) k = narrow;
   }
   for (unsigned first = 0; first < n; first += k->width) {

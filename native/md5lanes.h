@@ -10,8 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Lanes of the widest kernel this CPU runs: 16 (AVX-512), 8 (AVX2) or 1 (scalar only). */
-unsigned md5_lanes_width(void);
 /* Names the kernels this CPU runs ("scalar", "avx2", "avx512"), fastest last; *count gets how many. */
 const char *const *md5_lanes_kernels(unsigned *count);
 /*
