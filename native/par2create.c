@@ -31,6 +31,7 @@
 #include "crc32.h"
 #include "gf16.h"
 #include "md5.h"
+#include "md5lanes.h"
 #include "testfault.h"
 
 #define HEADER 64
@@ -62,7 +63,16 @@ struct par2_creator {
   unsigned passes, pass;
   uint32_t group;
 
-  /* Hashing (first pass only). */
+  /*
+   * Hashing (first pass only). The file's MD5 and each slice's run here as two chains of one
+   * loop (md5_update2) — unless other creators are hashing too: then the file's chain pairs with
+   * theirs (md5_update_shared, two files' chains for about the price of one), and the slice's MD5
+   * is taken from the full stage, side by side with the stage's others in SIMD lanes, by whoever
+   * multiplies it. Decided per slice (by_lanes), and only when the stage holds whole slices
+   * (lane_sums: one pass). `counted`: this creator is in creators_hashing.
+   */
+  int lane_sums, counted;
+  uint8_t *by_lanes;
   md5_ctx file_md5, slice_md5, head_md5;
   uint32_t slice_crc;
   uint64_t fed;
@@ -99,6 +109,13 @@ struct par2_creator {
 };
 
 static uint32_t *slice_logs;
+/* Creators between their first byte and the end of their first pass. */
+static unsigned creators_hashing;
+
+static void stop_counting(par2_creator *c) {
+  if (c->counted) __atomic_sub_fetch(&creators_hashing, 1, __ATOMIC_RELAXED);
+  c->counted = 0;
+}
 
 /* n_i: the positive integers not divisible by 3, 5, 17 or 257, so that every 2^n_i has order 65535. */
 static void init_slice_logs(void) {
@@ -135,6 +152,8 @@ static int start_helper(par2_creator *c);
 void par2_free(par2_creator *c) {
   if (!c) return;
   stop_helper(c);
+  stop_counting(c);
+  free(c->by_lanes);
   free(c->other);
   if (c->recov_fd >= 0) close(c->recov_fd);
   free(c->name);
@@ -231,6 +250,10 @@ par2_creator *par2_open(uint64_t slice, uint32_t recovery, uint64_t size, const 
   c->coef = alloc_aligned(c->kernel->size * c->group * recovery);
   if (!c->recov || !c->stage || !c->coef) goto fail;
   layout(c);
+  /* The stage holds whole slices only when there is one pass. */
+  c->lane_sums = c->passes == 1;
+  c->by_lanes = calloc(c->slices, 1);
+  if (!c->by_lanes) goto fail;
   if (two_stages && start_helper(c) == 0) {
     c->helper = 1;
   } else {
@@ -255,9 +278,28 @@ uint64_t par2_memory(const par2_creator *c) {
   return (c->recovery + (c->helper ? 2 : 1) * c->group) * c->width + c->kernel->size * c->group * c->recovery + 20 * (uint64_t)c->slices + (c->passes > 1 ? READ_BYTES : 0);
 }
 
+/* The MD5s of n whole staged slices (the last one zero-padded), into their IFSC entries. */
+static void slice_sums_of_stage(par2_creator *c, const uint8_t *stage, uint32_t first, uint32_t n) {
+  const uint8_t *rows[GROUP_MAX];
+  size_t lens[GROUP_MAX];
+  uint32_t which[GROUP_MAX];
+  uint8_t sums[GROUP_MAX][16];
+  unsigned m = 0;
+  for (uint32_t g = 0; g < n; g++) {
+    if (!c->by_lanes[first + g]) continue;
+    rows[m] = stage + (uint64_t)g * c->width;
+    lens[m] = (size_t)c->slice;
+    which[m++] = first + g;
+  }
+  if (m == 0) return;
+  md5_lanes(rows, lens, m, sums, NULL);
+  for (unsigned j = 0; j < m; j++) memcpy(c->slice_sums + 20 * (size_t)which[j], sums[j], 16);
+}
+
 /* Adds n staged slices (the first is input slice `first`) into the recovery band, one column block at a time. */
 static void multiply(par2_creator *c, const uint8_t *stage, uint32_t first, uint32_t n) {
   if (n == 0) return;
+  if (c->lane_sums) slice_sums_of_stage(c, stage, first, n);
   if (!c->recov_zeroed) {
     memset(c->recov, 0, c->recovery * c->width);
     c->recov_zeroed = 1;
@@ -361,6 +403,14 @@ static void multiply_stage(par2_creator *c) {
 }
 
 static void end_slice_hash(par2_creator *c, uint32_t k, uint64_t have) {
+  uint8_t *sum = c->slice_sums + 20 * (size_t)k;
+  if (c->by_lanes[k]) {
+    /* Only the CRC here: the MD5 comes from the stage (slice_sums_of_stage). */
+    if (have < c->slice) c->slice_crc = crc32_zeros(c->slice_crc, (size_t)(c->slice - have));
+    for (int i = 0; i < 4; i++) sum[16 + i] = (uint8_t)(c->slice_crc >> (8 * i));
+    c->slice_crc = 0;
+    return;
+  }
   if (have < c->slice) {
     /* The last slice is checksummed as if padded with zeros to the full slice size. */
     static const uint8_t zeros[4096];
@@ -372,7 +422,6 @@ static void end_slice_hash(par2_creator *c, uint32_t k, uint64_t have) {
     }
     c->slice_crc = crc32_zeros(c->slice_crc, (size_t)(c->slice - have));
   }
-  uint8_t *sum = c->slice_sums + 20 * (size_t)k;
   md5_final(&c->slice_md5, sum);
   for (int i = 0; i < 4; i++) sum[16 + i] = (uint8_t)(c->slice_crc >> (8 * i));
   md5_init(&c->slice_md5);
@@ -382,6 +431,10 @@ static void end_slice_hash(par2_creator *c, uint32_t k, uint64_t have) {
 /* The next bytes of the file for this pass: hashes (first pass), then this band's columns into the stage. */
 static void feed(par2_creator *c, const uint8_t *data, size_t len) {
   int hashing = c->pass == 0;
+  /* The file's chain over a run of lane slices goes in one call, after the slices' own work: long
+   * runs are what lets it meet another creator's chain (md5_update_shared). */
+  const uint8_t *run = NULL;
+  size_t run_len = 0;
   while (len) {
     uint64_t pos = c->fed;
     uint32_t k = (uint32_t)(pos / c->slice);
@@ -389,7 +442,22 @@ static void feed(par2_creator *c, const uint8_t *data, size_t len) {
     size_t take = (size_t)(c->slice - at < len ? c->slice - at : len);
     if (hashing) {
       if (pos < HEAD_BYTES) md5_update(&c->head_md5, data, (size_t)(HEAD_BYTES - pos < take ? HEAD_BYTES - pos : take));
-      md5_update2(&c->file_md5, &c->slice_md5, data, take);
+      if (at == 0) {
+        if (!c->counted) {
+          c->counted = 1;
+          __atomic_add_fetch(&creators_hashing, 1, __ATOMIC_RELAXED);
+        }
+        c->by_lanes[k] = c->lane_sums && __atomic_load_n(&creators_hashing, __ATOMIC_RELAXED) > 1;
+      }
+      if (c->by_lanes[k]) {
+        if (!run) run = data;
+        run_len += take;
+      } else {
+        if (run_len) md5_update_shared(&c->file_md5, run, run_len);
+        run = NULL;
+        run_len = 0;
+        md5_update2(&c->file_md5, &c->slice_md5, data, take);
+      }
       c->slice_crc = crc32_update(c->slice_crc, data, take);
     }
     uint64_t lo = at > c->col0 ? at : c->col0;
@@ -409,6 +477,7 @@ static void feed(par2_creator *c, const uint8_t *data, size_t len) {
     c->staged++;
     if (c->staged == c->group || c->fed == c->size) multiply_stage(c);
   }
+  if (run_len) md5_update_shared(&c->file_md5, run, run_len);
 }
 
 int par2_feed(par2_creator *c, const uint8_t *data, size_t len) {
@@ -477,6 +546,7 @@ static int write_all(int fd, const uint8_t *p, uint64_t len, uint64_t off) {
 
 /* After the first pass: the file's digests, its id and the set id. */
 static void end_hashing(par2_creator *c) {
+  stop_counting(c);
   md5_final(&c->file_md5, c->file_hash);
   md5_final(&c->head_md5, c->head_hash);
   md5_ctx id;
@@ -511,6 +581,8 @@ static int flush_band(par2_creator *c) {
     md5_update_pair(&c->recov_md5[r], c->recov + r * c->width, &c->recov_md5[r + 1], c->recov + (r + 1) * c->width, (size_t)len);
   }
   if (r < c->recovery) md5_update(&c->recov_md5[r], c->recov + r * c->width, (size_t)len);
+  /* One pass: the recovery file is written front to back in write_rest, its data with it. */
+  if (c->passes == 1) return 0;
   for (r = 0; r < c->recovery; r++) {
     int e = write_all(c->recov_fd, c->recov + r * c->width, len, c->recov_off[r] + HEADER + 4 + c->col0);
     if (e) return e;
@@ -538,24 +610,85 @@ static int end_pass(par2_creator *c) {
   return 0;
 }
 
+/*
+ * The recovery file front to back in writes of SEQ_BYTES (one pass): on gocryptfs every write is a
+ * FUSE round trip, and one that does not cover whole 4 KiB blocks makes it read, decrypt and
+ * encrypt the rest of them; the packet-by-packet writes (a 68-byte header, then the slice at an
+ * odd offset) cost an encrypted disk more time than the parity's arithmetic.
+ */
+#define SEQ_BYTES (1u << 20)
+
+struct seq_writer {
+  int fd, err;
+  uint8_t *buf;
+  size_t fill;
+  uint64_t off;
+};
+
+static void seq_flush(struct seq_writer *w) {
+  if (!w->err && w->fill) w->err = write_all(w->fd, w->buf, w->fill, w->off);
+  w->off += w->fill;
+  w->fill = 0;
+}
+
+static void seq_put(struct seq_writer *w, const uint8_t *p, uint64_t len) {
+  while (len && !w->err) {
+    size_t n = (size_t)(SEQ_BYTES - w->fill < len ? SEQ_BYTES - w->fill : len);
+    memcpy(w->buf + w->fill, p, n);
+    w->fill += n;
+    p += n;
+    len -= n;
+    if (w->fill == SEQ_BYTES) seq_flush(w);
+  }
+}
+
+static void recovery_header(par2_creator *c, uint32_t r, uint8_t head[HEADER + 4]) {
+  memcpy(head, MAGIC, 8);
+  put64(head + 8, c->recv_len);
+  md5_final(&c->recov_md5[r], head + 16);
+  memcpy(head + 32, c->set_id, 16);
+  memcpy(head + 48, TYPE_RECV, 16);
+  put32(head + HEADER, r);
+}
+
+/* The whole recovery file in layout()'s order, from the recovery slices in memory. */
+static int write_recovery_in_order(par2_creator *c, const uint8_t *packets, uint64_t critical) {
+  struct seq_writer w = {c->recov_fd, 0, malloc(SEQ_BYTES), 0, 0};
+  if (!w.buf) return ENOMEM;
+  uint32_t r = 0;
+  for (uint32_t j = 0; j < c->copies; j++) {
+    uint32_t end = (uint32_t)((uint64_t)(j + 1) * c->recovery / c->copies);
+    for (; r < end; r++) {
+      uint8_t head[HEADER + 4];
+      recovery_header(c, r, head);
+      seq_put(&w, head, sizeof head);
+      seq_put(&w, c->recov + r * c->width, c->slice);
+    }
+    seq_put(&w, packets, critical);
+  }
+  seq_put(&w, packets + critical, c->creator_len);
+  seq_flush(&w);
+  free(w.buf);
+  return w.err ? w.err : w.off == c->recov_file_size ? 0 : EIO;
+}
+
 /* Headers of the recovery packets and the copies of the index packets; then the index file. */
 static int write_rest(par2_creator *c, const char *index_path, uint64_t *bytes) {
   uint8_t *packets = index_packets(c);
   if (!packets) return ENOMEM;
   int e = 0;
   uint64_t critical = c->main_len + c->desc_len + c->ifsc_len;
-  for (uint32_t r = 0; r < c->recovery && !e; r++) {
-    uint8_t head[HEADER + 4];
-    memcpy(head, MAGIC, 8);
-    put64(head + 8, c->recv_len);
-    md5_final(&c->recov_md5[r], head + 16);
-    memcpy(head + 32, c->set_id, 16);
-    memcpy(head + 48, TYPE_RECV, 16);
-    put32(head + HEADER, r);
-    e = write_all(c->recov_fd, head, sizeof head, c->recov_off[r]);
+  if (c->passes == 1) {
+    e = write_recovery_in_order(c, packets, critical);
+  } else {
+    for (uint32_t r = 0; r < c->recovery && !e; r++) {
+      uint8_t head[HEADER + 4];
+      recovery_header(c, r, head);
+      e = write_all(c->recov_fd, head, sizeof head, c->recov_off[r]);
+    }
+    for (uint32_t j = 0; j < c->copies && !e; j++) e = write_all(c->recov_fd, packets, critical, c->copy_off[j]);
+    if (!e) e = write_all(c->recov_fd, packets + critical, c->creator_len, c->recov_file_size - c->creator_len);
   }
-  for (uint32_t j = 0; j < c->copies && !e; j++) e = write_all(c->recov_fd, packets, critical, c->copy_off[j]);
-  if (!e) e = write_all(c->recov_fd, packets + critical, c->creator_len, c->recov_file_size - c->creator_len);
   /* Closed whatever happened: after a failed write (ENOSPC) its blocks stay allocated until then. */
   if (close(c->recov_fd) != 0 && !e) e = errno;
   c->recov_fd = -1;

@@ -12,6 +12,8 @@
  *   kernel's four-source path (tests)
  * gfMul(a, b) -> product; md5(buf) -> Buffer; crc32(buf, portable?) -> number, by the table
  *   method when portable is true (tests)
+ * md5LaneKernels() -> names of the multi-buffer MD5 kernels, fastest last; md5Lanes(bufs[,
+ *   kernel]) -> Buffer of 16 bytes per buffer, their MD5s side by side in SIMD lanes (tests)
  * par2Open(slice, recovery, size, name, budget) -> handle; throws RangeError for bad arguments
  * par2Info(handle) -> [passes, memory bytes]
  * par2Feed(handle, buf, cb(errno)), par2Finish(handle, indexPath, recoveryPath, cb(errno, bytes)),
@@ -34,6 +36,7 @@
 #include "gf16.h"
 #include "jsstring.h"
 #include "md5.h"
+#include "md5lanes.h"
 #include "par2create.h"
 #define BLAINE_TESTFAULT_IMPL
 #include "testfault.h"
@@ -200,6 +203,58 @@ static napi_value md5(napi_env env, napi_callback_info info) {
   void *out;
   napi_create_buffer(env, 16, &out, &result);
   md5_digest(data, len, out);
+  return result;
+}
+
+static napi_value md5_lane_kernels(napi_env env, napi_callback_info info) {
+  (void)info;
+  unsigned n;
+  const char *const *names = md5_lanes_kernels(&n);
+  napi_value arr, s;
+  napi_create_array_with_length(env, n, &arr);
+  for (unsigned i = 0; i < n; i++) {
+    napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &s);
+    napi_set_element(env, arr, i, s);
+  }
+  return arr;
+}
+
+static napi_value md5_lanes_js(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], result = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint32_t n = 0;
+  bool is_array = false;
+  if (argc < 1 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[0], &n) != napi_ok) {
+    return throw_type(env, "md5Lanes(buffers[, kernel]) needs an array of buffers");
+  }
+  char *kernel = argc > 1 ? get_string(env, argv[1]) : NULL;
+  if (argc > 1 && !kernel) return throw_type(env, "md5Lanes(buffers, kernel) needs a kernel name");
+  const uint8_t **data = calloc(n ? n : 1, sizeof *data);
+  size_t *len = calloc(n ? n : 1, sizeof *len);
+  void *out = NULL;
+  if (!data || !len) {
+    napi_throw_error(env, NULL, "md5Lanes: out of memory");
+    goto done;
+  }
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value v;
+    uint8_t *d;
+    if (napi_get_element(env, argv[0], i, &v) != napi_ok || !get_buffer(env, v, &d, &len[i])) {
+      throw_type(env, "md5Lanes(buffers[, kernel]) needs an array of buffers");
+      goto done;
+    }
+    data[i] = d;
+  }
+  napi_create_buffer(env, 16 * (size_t)n, &out, &result);
+  if (md5_lanes(data, len, n, out, kernel) != 0) {
+    result = NULL;
+    throw_type(env, "md5Lanes: no such kernel on this CPU");
+  }
+done:
+  free(kernel);
+  free(data);
+  free(len);
   return result;
 }
 
@@ -438,6 +493,8 @@ NAPI_MODULE_INIT() {
   add(env, exports, "gfMulAdd4", gf_muladd4);
   add(env, exports, "gfMul", gf_mul);
   add(env, exports, "md5", md5);
+  add(env, exports, "md5LaneKernels", md5_lane_kernels);
+  add(env, exports, "md5Lanes", md5_lanes_js);
   add(env, exports, "crc32", crc32);
   add(env, exports, "par2Open", par2_open_js);
   add(env, exports, "par2Info", par2_info);
