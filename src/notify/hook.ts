@@ -61,7 +61,9 @@ export function runNotifyHook(command: string, report: RunReport): string | null
     timeout: HOOK_TIMEOUT_MS,
     killSignal: 'SIGKILL',
   });
-  if (r.error) return `the notify hook could not run: ${r.error.message}`;
+  // A hook that does not read the report may exit before it is written (EPIPE): it ran all the same.
+  const code = (r.error as NodeJS.ErrnoException | undefined)?.code;
+  if (r.error && !(code === 'EPIPE' && r.status !== null)) return `the notify hook could not run: ${r.error.message}`;
   if (r.signal) return `the notify hook was stopped (${r.signal}) after ${HOOK_TIMEOUT_MS / 1000} s`;
   if (r.status !== 0) return `the notify hook exited with status ${r.status}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').pop()}` : ''}`;
   return null;
