@@ -70,3 +70,34 @@ export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fs
     }
   });
 }
+
+/**
+ * One file copied to a temporary name in tempDir (which must exist) with its SHA-256, as copyToTemp
+ * does, but where it can through the addon's worker thread: the reads, hashing and writes of a
+ * file then run in C on a thread of their own, with no round trip to the main thread per buffer
+ * (a restore of media-sized files spent more CPU on those than on the copy itself). A sparse
+ * source, or any source under an injected file-system layer, goes through copyToTemp, which keeps
+ * holes and meets the layer's faults. Errors and abort as copyToTemp.
+ */
+export async function copyFileToTemp(src: string, dest: string, meta: FileMeta, opts: { tempDir: string; fs?: Fsx; signal?: AbortSignal }): Promise<TempCopy> {
+  const fs = opts.fs ?? realFs;
+  opts.signal?.throwIfAborted();
+  if (fs !== realFs || !fsAddon()?.copyFiles || isSparse(src, fs)) return copyToTemp(src, dest, meta, { tempDir: opts.tempDir, fs, signal: opts.signal });
+  const [got] = await copyBatchToTemp([{ src, dest, meta }], opts.tempDir, fs);
+  if (got instanceof CopyError) throw got;
+  if (opts.signal?.aborted) {
+    fs.rmSync(got!.tmp, { force: true });
+    opts.signal.throwIfAborted();
+  }
+  return got!;
+}
+
+/** Fewer blocks than bytes (cp --sparse=auto's test); a source that cannot be stat'ed is left to the copy to report. */
+function isSparse(file: string, fs: Fsx): boolean {
+  try {
+    const st = fs.statSync(file);
+    return st.blocks * 512 < st.size;
+  } catch {
+    return true;
+  }
+}

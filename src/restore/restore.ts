@@ -25,6 +25,7 @@ import { repairFromCopy } from '../parity/repair-copy.js';
 import { rescueCopy } from '../parity/rescue.js';
 import { reason as errnoReason } from '../fsx/errno.js';
 import { CopyError, copyToTemp, makeSymlink, sha256File, type FileMeta } from '../fsx/copy.js';
+import { copyFileToTemp } from '../fsx/copy-batch.js';
 import { tempName } from '../fsx/temp.js';
 import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { diskRelative } from '../fsx/paths.js';
@@ -381,7 +382,7 @@ async function restoreFile(o: RestoreOptions, disk: SourceDisk, target: RestoreT
   const dir = path.dirname(where);
   let why: string;
   try {
-    const got = await copyToTemp(from, where, meta, { signal: o.signal, tempDir: dir, fs });
+    const got = await copyFileToTemp(from, where, meta, { signal: o.signal, tempDir: dir, fs });
     // A row migrated from an older catalog has only a SHA-1: checked by it (it tells rot, not a collision).
     const legacyOk = e.sha256 === null && e.legacySha1 ? (await sha256File(got.tmp, { fs, sha1: true })).sha1 === e.legacySha1 && got.bytes === e.size : null;
     if (legacyOk === false) {
