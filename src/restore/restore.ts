@@ -95,6 +95,10 @@ export interface RestoreResult {
 /** A failure to write the restore target: the run stops, since every later file would fail the same way. */
 export class RestoreTargetError extends Error {}
 
+function sizeOf(e: CatalogEntry): number {
+  return e.kind === 'file' ? e.size : 0;
+}
+
 function metaOf(e: CatalogEntry): FileMeta {
   return { mode: e.mode & 0o7777, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec };
 }
@@ -204,9 +208,13 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
       inflight.add(task);
       void task.then(() => inflight.delete(task));
     };
+    // Largest files first: the copies run two at a time, each on one core, and a big file started
+    // last would finish alone while the other core idles (a 200 MB file among 1 GiB of media is a
+    // fifth of the run). Ties keep path order.
+    const largestFirst = [...items].sort((a, b) => sizeOf(b.e) - sizeOf(a.e));
     // Two passes: a group member that comes before the member this disk holds is linked in the second.
     for (const pass of [1, 2]) {
-      for (const it of items) {
+      for (const it of pass === 1 ? largestFirst : items) {
         if (broken || res.interrupted) break;
         if (it.done) continue;
         if (o.signal.aborted) {
@@ -227,7 +235,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
 
   for (const it of items) {
     const { e } = it;
-    const size = e.kind === 'file' ? e.size : 0;
+    const size = sizeOf(e);
     res.total.files++;
     res.total.bytes += size;
     const state = it.state.kind;
