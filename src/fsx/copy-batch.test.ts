@@ -5,7 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 import { fsAddon } from './addon.js';
-import { copyBatchToTemp } from './copy-batch.js';
+import { copyBatchToTemp, copyFileToTemp } from './copy-batch.js';
 import { CopyError, installTemp, storedMtime, type TempCopy } from './copy.js';
 import { faultyFs, parseFaults } from './fault.js';
 import { isRoot, realFs } from './fsx.js';
@@ -94,3 +94,42 @@ for (const [name, layer] of [['native', realFs], ['through the file-system layer
     assert.ok(lost instanceof CopyError && lost.code === 'TARGET', String(lost));
   });
 }
+
+test('copyFileToTemp (what restore copies with): a media-sized file through the addon and a sparse one through copyToTemp, each with content, SHA-256, mode and mtime, the sparse one still sparse', async (t) => {
+  const dir = scratchDir(t);
+  const tmpDir = path.join(dir, 'tmp');
+  fs.mkdirSync(tmpDir);
+  const meta = { mode: 0o640, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_500_000_000, mtimeNsec: 987_654_321 };
+  // Not a multiple of the addon's buffer, so its last read is a short one.
+  const dense = writeUnder(dir, 'src/dense.bin', crypto.randomBytes(3 * 1024 * 1024 + 4321));
+  const sparse = path.join(dir, 'src', 'sparse.img');
+  const blob = crypto.randomBytes(5000);
+  const fd = fs.openSync(sparse, 'w');
+  fs.writeSync(fd, blob, 0, blob.length, 0);
+  fs.writeSync(fd, blob, 0, blob.length, 40 * 1024 * 1024);
+  fs.closeSync(fd);
+  for (const src of [dense, sparse]) {
+    const got = await copyFileToTemp(src, path.join(dir, 'out', path.basename(src)), meta, { tempDir: tmpDir });
+    const data = fs.readFileSync(src);
+    assert.equal(path.dirname(got.tmp), tmpDir);
+    assert.ok(isTempName(path.basename(got.tmp)), got.tmp);
+    assert.equal(got.bytes, data.length);
+    assert.equal(got.sha256, crypto.createHash('sha256').update(data).digest('hex'));
+    assert.ok(fs.readFileSync(got.tmp).equals(data), `${src}: same bytes`);
+    const st = fs.statSync(got.tmp, { bigint: true });
+    assert.equal(Number(st.mode) & 0o7777, 0o640);
+    const want = storedMtime(meta.mtimeSec, meta.mtimeNsec);
+    assert.equal(st.mtimeNs, BigInt(want.mtimeSec) * 1_000_000_000n + BigInt(want.mtimeNsec));
+    const srcSparse = fs.statSync(src).blocks * 512 < data.length;
+    if (src === sparse && srcSparse) assert.ok(Number(st.blocks) * 512 < 1024 * 1024, `the copy of a sparse file is sparse (${st.blocks} blocks)`);
+  }
+  // Aborted before it starts: nothing is written.
+  const ac = new AbortController();
+  ac.abort();
+  const before = fs.readdirSync(tmpDir).length;
+  await assert.rejects(copyFileToTemp(dense, path.join(dir, 'out', 'x.bin'), meta, { tempDir: tmpDir, signal: ac.signal }));
+  assert.equal(fs.readdirSync(tmpDir).length, before);
+  // A missing source is a SOURCE CopyError, as copyToTemp says it, and leaves nothing.
+  await assert.rejects(copyFileToTemp(path.join(dir, 'src', 'gone.bin'), path.join(dir, 'out', 'gone.bin'), meta, { tempDir: tmpDir }), (e: unknown) => e instanceof CopyError && e.code === 'SOURCE');
+  assert.equal(fs.readdirSync(tmpDir).length, before);
+});

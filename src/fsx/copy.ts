@@ -143,14 +143,18 @@ const ZERO_UNIT = Buffer.alloc(HOLE_UNIT);
  */
 async function writeDataAt(fd: number, chunk: Buffer, position: number, dest: string, fs: Fsx): Promise<void> {
   let start = -1;
-  for (let off = 0; off <= chunk.length; off += HOLE_UNIT) {
-    const zero = off < chunk.length && chunk.subarray(off, off + HOLE_UNIT).equals(ZERO_UNIT.subarray(0, Math.min(HOLE_UNIT, chunk.length - off)));
-    if (off < chunk.length && !zero) {
+  // One step past the last unit, whole or not, so that the data run that ends the chunk is written
+  // too (a chunk whose length is not a multiple of HOLE_UNIT once lost its last run).
+  for (let off = 0; ; off += HOLE_UNIT) {
+    const end = off >= chunk.length;
+    const zero = !end && chunk.subarray(off, off + HOLE_UNIT).equals(ZERO_UNIT.subarray(0, Math.min(HOLE_UNIT, chunk.length - off)));
+    if (!end && !zero) {
       if (start < 0) start = off;
       continue;
     }
     if (start >= 0) await writeAllAt(fd, chunk.subarray(start, Math.min(off, chunk.length)), position + start, dest, fs);
     start = -1;
+    if (end) return;
   }
 }
 
