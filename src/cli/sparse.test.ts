@@ -119,3 +119,29 @@ test('a sparse file is backed up sparse (plus its parity) and restored sparse, b
   assert.deepEqual(fidelityOf(path.join(to, lib.slice(1))), fidelityOf(lib));
   assert.equal(sha256(fs.readFileSync(path.join(to, lib.slice(1), 'zeros.bin'))), sha256(Buffer.alloc(2 * MiB)));
 });
+
+test('a sparse file whose size is not a multiple of 4 KiB, with data up to its last byte, is stored and restored bit for bit', (t) => {
+  const dir = scratchDir(t, 'blaine-sparse-');
+  const lib = path.join(dir, 'lib');
+  const disk = path.join(dir, 'disk');
+  const db = path.join(dir, 'host.sqlite');
+  fs.mkdirSync(disk);
+  // The last read of the copy ends 1234 bytes into a block that holds data: the run that ends it must be written.
+  const size = 8 * MiB + 1234;
+  const data = crypto.randomBytes(6000);
+  const img = path.join(lib, 'rec', 'take.wav');
+  sparseFile(img, size, data, [0, size - data.length]);
+  assert.ok(allocated(img) < size / 2, 'the source is sparse');
+  const backup = blaine(['backup', '--init', '--label', 'A', '--dest', disk, '--db', db, '--reserve', '0', '--no-parity', lib]);
+  assert.equal(backup.status, 0, backup.stderr);
+  assert.equal(fileSha(path.join(disk, img)), fileSha(img), 'the stored copy has every byte');
+  const verify = blaine(['verify', '--dest', disk, '--db', db, '--checksum']);
+  assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+  const to = path.join(dir, 'restored');
+  const restore = blaine(['restore', '--dest', disk, '--db', db, '--to', to, `${lib}/**`]);
+  assert.equal(restore.status, 0, restore.stderr);
+  const back = path.join(to, img.slice(1));
+  assert.equal(fileSha(back), fileSha(img), 'the restored copy has every byte');
+  assert.ok(allocated(back) < size / 2, `restored copy takes ${allocated(back)} bytes of blocks`);
+  assert.deepEqual(fidelityOf(path.join(to, lib.slice(1))), fidelityOf(lib));
+});
