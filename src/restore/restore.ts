@@ -130,9 +130,10 @@ function place<T>(fn: () => T, target: string): T {
 type Outcome = { ok: true; repaired: boolean; bytes: number } | { ok: false; message: string };
 
 /**
- * Files copied at once. Two keep both cores busy; more measured no better within the noise of a
- * shared machine, and an archive disk is often a rotating USB disk, where every further file read
- * at once adds seeks.
+ * Files copied at once. Two keep both cores busy (each copy reads, hashes and writes on a worker
+ * thread of its own: copyFileToTemp); four measured no better within the noise of a shared
+ * machine, and an archive disk is often a rotating USB disk, where every further file read at once
+ * adds seeks.
  */
 const PARALLEL_COPIES = 2;
 
@@ -189,8 +190,8 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
 
   try {
     let n = 0;
-    // Files are copied two at a time: one file's reads, hashing and writes wait on each other, and
-    // a second copy keeps the other core busy (the one-at-a-time restore took ~1.7× rsync -a).
+    // Files are copied two at a time: one copy's reads, hashing and writes run one after another on
+    // its thread, and a second copy keeps the other core busy (one at a time took ~1.7× rsync -a).
     const inflight = new Set<Promise<void>>();
     let broken: { err: unknown } | null = null;
     const start = (it: Item, pass: number): void => {
