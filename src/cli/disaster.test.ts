@@ -240,3 +240,41 @@ test('a stored disk that applied a rename after the offsite twin\'s last backup 
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+
+test('refining the rebuilt host catalog from a stored disk that visited after the offsite twin\'s last backup keeps the twin\'s library (the rotation property\'s disaster)', () => {
+  const base = tempDir('blaine-disaster-refine-');
+  try {
+    const lib = path.join(base, 'lib');
+    const db = path.join(base, 'host', 'catalog.sqlite');
+    const [A, C, C2] = ['A', 'C', 'C2'].map((d) => path.join(base, d));
+    for (const d of [A, C, C2]) fs.mkdirSync(d!);
+    const s = { lib, db };
+    put(path.join(lib, 'f.bin'), 7000, next());
+    put(path.join(lib, 'g.bin'), 3000, next());
+    put(path.join(lib, 'h.bin'), 2000, next());
+    backup(s, A!, '--init', '--label', 'A', '--exclude', 'g.bin');
+    backup(s, C!, '--init', '--label', 'C');
+    ok(blaine(['clone', '--dest', C!, '--to', C2!, '--label', "C'", '--db', db]), 'clone');
+    const want = fidelity(lib);
+    // C is offsite; onto C' f.bin is edited (its new version lives on C') and h.bin renamed; A visits for a day.
+    put(path.join(lib, 'f.bin'), 7100, next());
+    fs.renameSync(path.join(lib, 'h.bin'), path.join(lib, 'h-renamed.bin'));
+    backup(s, C2!, '--clean');
+    ok(blaine(['apply', '--dest', A!, '--db', db]), 'apply on A');
+    // The host, the library and C' are lost. The new host catalog comes from C, then A refines it.
+    dropHost(db);
+    fs.rmSync(lib, { recursive: true });
+    fs.rmSync(C2!, { recursive: true });
+    ok(blaine(['rebuild-catalog', '--dest', C!, '--db', db]), 'rebuild-catalog from C');
+    const refined = ok(blaine(['rebuild-catalog', '--dest', A!, '--db', db]), 'rebuild-catalog from A');
+    assert.match(refined.stdout, /later backups of "C'"/, 'the rebuild says why it kept what it had');
+    const to = path.join(base, 'restored');
+    let last: RunResult | undefined;
+    for (const d of [A!, C!]) last = ok(blaine(['restore', '--dest', d, '--db', db, '--to', to, `${lib}/**`]), `restore from ${d}`);
+    assert.match(last!.stdout, /nothing is left/);
+    const got = fidelity(path.join(to, lib));
+    assert.deepEqual(got.entries, want.entries, 'the library at C\'s last backup');
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
