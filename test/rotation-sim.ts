@@ -4,8 +4,10 @@
  * copies swap weekly, stored disks come back now and then for an `apply`, and a new mirrored pair
  * takes over now and then. After every apply and every catch-up the disk is compared with its
  * volume's files as the host catalog says, and `verify --checksum` must be clean; after every
- * visit of a stored disk the offsite set (the stored disks and the twin that is not mounted) must
- * still hold the library as at that twin's last backup.
+ * visit of a stored disk, and at each month's end, the offsite set (the stored disks and the twin
+ * that is not mounted) must still give back the library as at that twin's last backup: first by
+ * content, then by playing the disaster (a new host catalog rebuilt from the twin and refined from
+ * every stored disk, a restore from every offsite disk, and the restored tree compared whole).
  *
  * Commands run in this process through the CLI's own `main` (the same code `bin/blaine` runs,
  * without a process start per command), so that a seed takes seconds.
