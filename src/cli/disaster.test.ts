@@ -273,3 +273,34 @@ test('refining the rebuilt host catalog from a stored disk that visited after th
     fs.rmSync(base, { recursive: true, force: true });
   }
 });
+
+test('a path made again over a held DELETE by a rename that a visit already applied is restored (found by the rotation property)', () => {
+  const base = tempDir('blaine-disaster-swap-');
+  try {
+    const lib = path.join(base, 'lib');
+    const db = path.join(base, 'host', 'catalog.sqlite');
+    const [A, C, C2] = ['A', 'C', 'C2'].map((d) => path.join(base, d)) as [string, string, string];
+    for (const d of [A, C, C2]) fs.mkdirSync(d);
+    const s = { lib, db };
+    const L = (rel: string) => path.join(lib, rel);
+    put(L('f.bin'), 5000, next());
+    put(L('g.bin'), 6000, next());
+    backup(s, A, '--init', '--label', 'A');
+    put(L('h.bin'), 3000, next());
+    backup(s, C, '--init', '--label', 'C');
+    ok(blaine(['clone', '--dest', C, '--to', C2, '--label', "C'", '--db', db]), 'clone');
+    // f.bin edited onto C': the DELETE of its old version on A is held. Then f.bin and g.bin swap
+    // names: f.bin is A's g.bin content again (a RENAME for A), and A, visiting, applies it.
+    put(L('f.bin'), 5100, next());
+    backup(s, C2, '--clean');
+    fs.renameSync(L('f.bin'), L('t.bin'));
+    fs.renameSync(L('g.bin'), L('f.bin'));
+    fs.renameSync(L('t.bin'), L('g.bin'));
+    backup(s, C2, '--clean');
+    ok(blaine(['apply', '--dest', A, '--db', db]), 'apply on A');
+    const want = fidelity(lib);
+    assert.deepEqual(restoreFrom(s, path.join(base, 'restored'), [A, C2]).entries, want.entries, 'the library');
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
