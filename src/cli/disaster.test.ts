@@ -210,23 +210,32 @@ test('disaster recovery: rebuilding the host catalog from an older disk first an
 });
 
 /**
- * A (a stored disk) holds f.bin and h.bin, C and its clone C' all three; C goes offsite and the
- * library changes onto C' (`changes`); A visits for a day (`apply`). Then the host, the library
- * and C' are lost and the host catalog is rebuilt from C. Returns what C's last backup saw.
+ * f.bin, g.bin and h.bin; A (soon a stored disk) holds all but `notOnA`, C holds that one, and C'
+ * is cloned from C.
  */
-function visitAfterTwin(base: string, changes: (L: (rel: string) => string) => void): { lib: string; db: string; A: string; C: string; want: ReturnType<typeof fidelity> } {
+function twinStory(base: string, notOnA: string) {
   const lib = path.join(base, 'lib');
   const db = path.join(base, 'host', 'catalog.sqlite');
   const [A, C, C2] = ['A', 'C', 'C2'].map((d) => path.join(base, d)) as [string, string, string];
   for (const d of [A, C, C2]) fs.mkdirSync(d);
   const s = { lib, db };
   const L = (rel: string) => path.join(lib, rel);
-  put(L('f.bin'), 7000, next());
-  put(L('g.bin'), 3000, next());
-  put(L('h.bin'), 2000, next());
-  backup(s, A, '--init', '--label', 'A', '--exclude', 'g.bin');
+  put(L('f.bin'), 5000, next());
+  put(L('g.bin'), 6000, next());
+  put(L('h.bin'), 3000, next());
+  backup(s, A, '--init', '--label', 'A', '--exclude', notOnA);
   backup(s, C, '--init', '--label', 'C');
   ok(blaine(['clone', '--dest', C, '--to', C2, '--label', "C'", '--db', db]), 'clone');
+  return { lib, db, s, L, A, C, C2 };
+}
+
+/**
+ * C goes offsite and the library changes onto C' (`changes`); A visits for a day (`apply`). Then
+ * the host, the library and C' are lost and the host catalog is rebuilt from C. Returns what C's
+ * last backup saw.
+ */
+function visitAfterTwin(base: string, changes: (L: (rel: string) => string) => void): { lib: string; db: string; A: string; C: string; want: ReturnType<typeof fidelity> } {
+  const { lib, db, s, L, A, C, C2 } = twinStory(base, 'g.bin');
   const want = fidelity(lib);
   changes(L);
   backup(s, C2, '--clean');
@@ -277,18 +286,7 @@ test('refining the rebuilt host catalog from a stored disk that visited after th
 test('a path made again over a held DELETE by a rename that a visit already applied is restored (found by the rotation property)', () => {
   const base = tempDir('blaine-disaster-swap-');
   try {
-    const lib = path.join(base, 'lib');
-    const db = path.join(base, 'host', 'catalog.sqlite');
-    const [A, C, C2] = ['A', 'C', 'C2'].map((d) => path.join(base, d)) as [string, string, string];
-    for (const d of [A, C, C2]) fs.mkdirSync(d);
-    const s = { lib, db };
-    const L = (rel: string) => path.join(lib, rel);
-    put(L('f.bin'), 5000, next());
-    put(L('g.bin'), 6000, next());
-    backup(s, A, '--init', '--label', 'A');
-    put(L('h.bin'), 3000, next());
-    backup(s, C, '--init', '--label', 'C');
-    ok(blaine(['clone', '--dest', C, '--to', C2, '--label', "C'", '--db', db]), 'clone');
+    const { lib, s, L, A, C2 } = twinStory(base, 'h.bin');
     // f.bin edited onto C': the DELETE of its old version on A is held. Then f.bin and g.bin swap
     // names: f.bin is A's g.bin content again (a RENAME for A), and A, visiting, applies it.
     put(L('f.bin'), 5100, next());
@@ -297,7 +295,7 @@ test('a path made again over a held DELETE by a rename that a visit already appl
     fs.renameSync(L('g.bin'), L('f.bin'));
     fs.renameSync(L('t.bin'), L('g.bin'));
     backup(s, C2, '--clean');
-    ok(blaine(['apply', '--dest', A, '--db', db]), 'apply on A');
+    ok(blaine(['apply', '--dest', A, '--db', s.db]), 'apply on A');
     const want = fidelity(lib);
     assert.deepEqual(restoreFrom(s, path.join(base, 'restored'), [A, C2]).entries, want.entries, 'the library');
   } finally {
