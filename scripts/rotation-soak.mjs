@@ -14,6 +14,10 @@ const started = Date.now();
 let commands = 0;
 let visits = 0;
 let catchUps = 0;
+let disasters = 0;
+// BLAINE_SOAK_KEEP_GOING=1: a failed seed is reported and the next one runs (the exit status is still 1).
+const keepGoing = process.env.BLAINE_SOAK_KEEP_GOING === '1';
+const failed = [];
 for (let seed = first; seed < first + seeds; seed++) {
   const base = fs.mkdtempSync(path.join(process.env.BLAINE_SOAK_DIR ?? os.tmpdir(), `blaine-soak-${seed}-`));
   const lines = [];
@@ -22,12 +26,18 @@ for (let seed = first; seed < first + seeds; seed++) {
     commands += r.commands;
     visits += r.visits;
     catchUps += r.catchUps;
+    disasters += r.disasters;
     fs.rmSync(base, { recursive: true, force: true });
-    process.stdout.write(`seed ${seed}: ok (${r.commands} commands, ${r.visits} visits, ${r.catchUps} catch-ups)\n`);
+    process.stdout.write(`seed ${seed}: ok (${r.commands} commands, ${r.visits} visits, ${r.catchUps} catch-ups, ${r.disasters} disasters restored)\n`);
   } catch (err) {
     process.stdout.write(`${lines.slice(-60).join('\n')}\nseed ${seed}: FAILED (left in ${base})\n${err?.stack ?? err}\n`);
-    process.exit(1);
+    failed.push(seed);
+    if (!keepGoing) process.exit(1);
   }
 }
 const secs = ((Date.now() - started) / 1000).toFixed(0);
-process.stdout.write(`${seeds} seed(s) of ${days} days clean: ${commands} commands, ${visits} stored-disk visits, ${catchUps} catch-ups, ${secs} s\n`);
+if (failed.length > 0) {
+  process.stdout.write(`${failed.length} of ${seeds} seed(s) FAILED: ${failed.join(' ')} (${secs} s)\n`);
+  process.exit(1);
+}
+process.stdout.write(`${seeds} seed(s) of ${days} days clean: ${commands} commands, ${visits} stored-disk visits, ${catchUps} catch-ups, ${disasters} disasters restored, ${secs} s\n`);

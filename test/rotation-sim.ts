@@ -4,8 +4,10 @@
  * copies swap weekly, stored disks come back now and then for an `apply`, and a new mirrored pair
  * takes over now and then. After every apply and every catch-up the disk is compared with its
  * volume's files as the host catalog says, and `verify --checksum` must be clean; after every
- * visit of a stored disk the offsite set (the stored disks and the twin that is not mounted) must
- * still hold the library as at that twin's last backup.
+ * visit of a stored disk, and at each month's end, the offsite set (the stored disks and the twin
+ * that is not mounted) must still give back the library as at that twin's last backup: first by
+ * content, then by playing the disaster (a new host catalog rebuilt from the twin and refined from
+ * every stored disk, a restore from every offsite disk, and the restored tree compared whole).
  *
  * Commands run in this process through the CLI's own `main` (the same code `bin/blaine` runs,
  * without a process start per command), so that a seed takes seconds.
@@ -21,6 +23,7 @@ import { planCatchUp } from '../src/plan/catchup.js';
 import type { CatalogEntry } from '../src/catalog/entry.js';
 import type { CopyRow, DeferredRow } from '../src/catalog/rows.js';
 import { isRoot } from './helpers.js';
+import { fidelity } from './recovery.js';
 
 /** A small deterministic generator (mulberry32): a seed replays its run exactly. */
 export function prng(seed: number): { next(): number; int(n: number): number; pick<T>(xs: readonly T[]): T; chance(p: number): boolean } {
@@ -222,8 +225,11 @@ function assertDiskHolds(disk: string, want: HostRow[], where: string, past: Rea
   for (const p of names.keys()) assert.ok(listed.has(p), `${p} is ${where} but not in its catalog`);
 }
 
-/** Content hash (SHA-256) of every regular file below a folder, by path. */
-export function contentOf(root: string, skip = (_rel: string) => false): Map<string, string> {
+/** The library as one copy's last backup saw it: content, mode, owner, mtime (ns) per path, hardlink groups, symlinks. */
+export type LibrarySnapshot = ReturnType<typeof fidelity>;
+
+/** SHA1 of every regular file below a folder, by path, skipping what `skip` names. */
+function contentOf(root: string, skip = (_rel: string) => false): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (dir: string, rel: string) => {
     for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -231,26 +237,99 @@ export function contentOf(root: string, skip = (_rel: string) => false): Map<str
       if (skip(r)) continue;
       const full = path.join(dir, ent.name);
       if (ent.isDirectory()) walk(full, r);
-      else if (ent.isFile()) out.set(r, crypto.createHash('sha256').update(fs.readFileSync(full)).digest('hex'));
+      else if (ent.isFile()) out.set(r, fileSha256(full));
     }
   };
   walk(root, '');
   return out;
 }
 
-/**
- * The promise (SPEC §8), by content: the given disks hold, under whatever name, the content of
- * every file of `expected` (path -> SHA-256, the library at the offsite twin's last backup). A full
- * restore comparison can take this function's place once restore follows SPEC §8.
- */
-export type OffsiteCheck = (disks: string[], expected: Map<string, string>) => void;
+/** A snapshot's files by their SHA-256 (what `fidelity` records for each), by path. */
+function contentByHash(want: LibrarySnapshot): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const [p, what] of want.entries) {
+    if (!what.startsWith('file:')) continue;
+    const hash = /^file:([0-9a-f]{64}) /.exec(what)?.[1];
+    // A record this cannot read would let every file pass unchecked.
+    assert.ok(hash, `${p}: no SHA-256 in the library snapshot's record ${what}`);
+    out.set(p, hash);
+  }
+  return out;
+}
 
-export const offsiteHoldsContent: OffsiteCheck = (disks, expected) => {
+/**
+ * The promise (SPEC §8), by content alone, cheap: the offsite disks hold, under whatever name, the
+ * content of every file of the library as at the offsite twin's last backup. It names a lost file
+ * more plainly than a failed restore does, so it runs first.
+ */
+export function assertOffsiteHoldsContent(disks: string[], want: LibrarySnapshot): void {
   const have = new Set<string>();
   for (const d of disks) for (const h of contentOf(d, (r) => r === '/.blaine' || r === '/lost+found').values()) have.add(h);
-  const lost = [...expected].filter(([, h]) => !have.has(h)).map(([p]) => p);
+  const lost = [...contentByHash(want)].filter(([, h]) => !have.has(h)).map(([p]) => p);
   assert.deepEqual(lost, [], `the offsite disks (${disks.map((d) => path.basename(d)).join(', ')}) no longer hold these files of the library as at the offsite twin's last backup`);
-};
+}
+
+export interface Disaster {
+  /** The library's folder (absolute): what is restored is `LIB/**`, into FRESH/LIB. */
+  lib: string;
+  /** The twin of the mirrored pair that is not mounted now: the host catalog is rebuilt from it first. */
+  twin: string;
+  /** Every stored disk (both copies of a stored pair). */
+  stored: string[];
+  /** The library as at the twin's last backup: what the offsite disks must give back. */
+  want: LibrarySnapshot;
+  /** An empty folder for the new host's catalog and the restored tree; removed when it is right. */
+  scratch: string;
+  r: ReturnType<typeof prng>;
+  log: (line: string) => void;
+}
+
+/**
+ * The promise (SPEC §8), played: the host, the library and the onsite twin are gone. A new host
+ * catalog is rebuilt from the offsite twin, then refined from each stored disk (oldest first or in
+ * a random order); every offsite disk is restored from, in a random order; the last restore says
+ * nothing is left, and the target holds the library as at the twin's last backup: every path,
+ * content, mode, owner, mtime to the ns, hardlink groups, symlinks, and nothing else.
+ */
+export async function assertDisasterRestores(d: Disaster): Promise<number> {
+  const db = path.join(d.scratch, 'host', 'cat.sqlite');
+  const to = path.join(d.scratch, 'restored');
+  let commands = 0;
+  const run = async (args: string[]) => {
+    commands++;
+    const res = await blaineHere([...args, '--db', db]);
+    d.log(`  (disaster) $ blaine ${args.join(' ')} -> ${res.status}`);
+    assert.equal(res.status, 0, `the disaster: blaine ${args.join(' ')} exited ${res.status}:\n${res.stdout}${res.stderr}`);
+    return res;
+  };
+  await run(['rebuild-catalog', '--dest', d.twin, '-q']);
+  const refiners = d.r.chance(0.5) ? d.stored : shuffled(d.stored, d.r);
+  for (const disk of refiners) await run(['rebuild-catalog', '--dest', disk, '-q']);
+  const readers = shuffled([d.twin, ...d.stored], d.r);
+  let last: { done: boolean; left: unknown[] } | undefined;
+  for (const disk of readers) last = JSON.parse((await run(['restore', '--dest', disk, '--to', to, '--json', `${d.lib}/**`])).stdout);
+  const order = readers.map((x) => path.basename(x)).join(', ');
+  assert.deepEqual([last?.done, last?.left], [true, []], `the disaster: after restoring from ${order} something is left`);
+  const got = fidelity(to);
+  const prefix = d.lib.slice(1);
+  const want = new Map([...d.want.entries].map(([p, v]) => [`${prefix}/${p}`, v]));
+  const wantGroups = d.want.groups.map((g) => g.map((p) => `${prefix}/${p}`));
+  const what = `the disaster (rebuilt from ${[d.twin, ...refiners].map((x) => path.basename(x)).join(', ')}; restored from ${order})`;
+  assert.deepEqual([...got.entries.keys()].sort(), [...want.keys()].sort(), `${what}: the restored paths`);
+  assert.deepEqual(got.entries, want, `${what}: content, mode, owner, mtime`);
+  assert.deepEqual(got.groups, wantGroups, `${what}: hardlink groups`);
+  fs.rmSync(d.scratch, { recursive: true, force: true });
+  return commands;
+}
+
+function shuffled<T>(xs: readonly T[], r: ReturnType<typeof prng>): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = r.int(i + 1);
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
 
 // ---- the simulation ----
 
@@ -260,7 +339,8 @@ export interface SimOptions {
   days: number;
   /** Backups with 10% parity instead of --no-parity. */
   parity?: boolean;
-  offsiteCheck?: OffsiteCheck;
+  /** Skip the disaster played after each visit and at each month's end (the content check still runs). */
+  noDisaster?: boolean;
   log?: (line: string) => void;
 }
 
@@ -269,11 +349,12 @@ interface Volume {
   copies: string[];
 }
 
-export async function simulateRotation(o: SimOptions): Promise<{ commands: number; visits: number; catchUps: number }> {
+export async function simulateRotation(o: SimOptions): Promise<{ commands: number; visits: number; catchUps: number; disasters: number }> {
   const r = prng(o.seed);
   const lib = path.join(o.base, 'lib');
   const db = path.join(o.base, 'host', 'cat.sqlite');
-  const offsiteCheck = o.offsiteCheck ?? offsiteHoldsContent;
+  // The disasters draw from a generator of their own: a seed's library history is the same with or without them.
+  const rd = prng(o.seed * 7919 + 1);
   const log = o.log ?? (() => {});
   fs.mkdirSync(lib, { recursive: true });
   let commands = 0;
@@ -322,7 +403,8 @@ export async function simulateRotation(o: SimOptions): Promise<{ commands: numbe
   let pair: Volume;
   let onsite = 0;
   /** The library (content by path) as at each copy's last backup. */
-  const asAt = new Map<string, Map<string, string>>();
+  const asAt = new Map<string, LibrarySnapshot>();
+  let disasters = 0;
   const startPair = async () => {
     const label = `P${pairNo++}`;
     const [x, y] = [disk(label), disk(`${label}b`)];
@@ -330,12 +412,22 @@ export async function simulateRotation(o: SimOptions): Promise<{ commands: numbe
     fs.mkdirSync(y);
     await run('backup', '--dest', x, '--init', '--label', label, ...options(), lib);
     await run('clone', '--dest', x, '--to', y, '--label', `${label}'`);
-    asAt.set(x, contentOf(lib));
-    asAt.set(y, contentOf(lib));
+    asAt.set(x, fidelity(lib));
+    asAt.set(y, fidelity(lib));
     pair = { label, copies: [x, y] };
     onsite = 1;
   };
   await startPair();
+  /** The promise with the host, the library and the onsite twin lost: by content, then by a real restore. */
+  const promise = async (day: number) => {
+    const twin = pair!.copies[1 - onsite]!;
+    const storedDisks = stored.flatMap((v) => v.copies);
+    assertOffsiteHoldsContent([...storedDisks, twin], asAt.get(twin)!);
+    if (o.noDisaster) return;
+    const scratch = path.join(o.base, `disaster-${day}`);
+    commands += await assertDisasterRestores({ lib, twin, stored: storedDisks, want: asAt.get(twin)!, scratch, r: rd, log });
+    disasters++;
+  };
 
   for (let day = 1; day <= o.days; day++) {
     const changes = 1 + r.int(4);
@@ -345,33 +437,34 @@ export async function simulateRotation(o: SimOptions): Promise<{ commands: numbe
     if (swap) onsite = 1 - onsite;
     const target = pair!.copies[onsite]!;
     await run('backup', '--dest', target, '--clean', '--force', ...options(), lib);
-    asAt.set(target, contentOf(lib));
+    asAt.set(target, fidelity(lib));
     if (swap) catchUps++;
     await checked(target);
     // Now and then a stored disk comes back for a day: apply, check, and the promise.
+    let promised = false;
     if (stored.length > 0 && r.chance(0.3)) {
       const vol = r.pick(stored);
       const visit = r.pick(vol.copies);
       await run('apply', '--dest', visit);
       visits++;
       await checked(visit);
-      const twin = pair!.copies[1 - onsite]!;
-      const offsite = [...stored.flatMap((v) => v.copies), twin];
-      offsiteCheck(offsite, asAt.get(twin)!);
+      await promise(day);
+      promised = true;
     }
+    if (day % 30 === 0 && !promised) await promise(day);
     // Now and then the pair is full: it is stored, and a new pair takes over.
     if (r.chance(0.06)) {
       // Both copies hold the latest state before they go to the shelf.
       const other = pair!.copies[1 - onsite]!;
       await run('backup', '--dest', other, '--clean', '--force', ...options(), lib);
-      asAt.set(other, contentOf(lib));
+    asAt.set(other, fidelity(lib));
       catchUps++;
       await checked(other);
       stored.push(pair!);
       await startPair();
     }
   }
-  return { commands, visits, catchUps };
+  return { commands, visits, catchUps, disasters };
 }
 
 function listFiles(lib: string): string[] {

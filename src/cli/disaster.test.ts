@@ -209,33 +209,95 @@ test('disaster recovery: rebuilding the host catalog from an older disk first an
   }
 });
 
+/**
+ * f.bin, g.bin and h.bin; A (soon a stored disk) holds all but `notOnA`, C holds that one, and C'
+ * is cloned from C.
+ */
+function twinStory(base: string, notOnA: string) {
+  const lib = path.join(base, 'lib');
+  const db = path.join(base, 'host', 'catalog.sqlite');
+  const [A, C, C2] = ['A', 'C', 'C2'].map((d) => path.join(base, d)) as [string, string, string];
+  for (const d of [A, C, C2]) fs.mkdirSync(d);
+  const s = { lib, db };
+  const L = (rel: string) => path.join(lib, rel);
+  put(L('f.bin'), 5000, next());
+  put(L('g.bin'), 6000, next());
+  put(L('h.bin'), 3000, next());
+  backup(s, A, '--init', '--label', 'A', '--exclude', notOnA);
+  backup(s, C, '--init', '--label', 'C');
+  ok(blaine(['clone', '--dest', C, '--to', C2, '--label', "C'", '--db', db]), 'clone');
+  return { lib, db, s, L, A, C, C2 };
+}
+
+/**
+ * C goes offsite and the library changes onto C' (`changes`); A visits for a day (`apply`). Then
+ * the host, the library and C' are lost and the host catalog is rebuilt from C. Returns what C's
+ * last backup saw.
+ */
+function visitAfterTwin(base: string, changes: (L: (rel: string) => string) => void): { lib: string; db: string; A: string; C: string; want: ReturnType<typeof fidelity> } {
+  const { lib, db, s, L, A, C, C2 } = twinStory(base, 'g.bin');
+  const want = fidelity(lib);
+  changes(L);
+  backup(s, C2, '--clean');
+  ok(blaine(['apply', '--dest', A, '--db', db]), 'apply on A');
+  dropHost(db);
+  fs.rmSync(lib, { recursive: true });
+  fs.rmSync(C2, { recursive: true });
+  ok(blaine(['rebuild-catalog', '--dest', C, '--db', db]), 'rebuild-catalog from C');
+  return { lib, db, A, C, want };
+}
+
+/** Restores the library from the disks given, in that order; the last run must leave nothing. */
+function restoreFrom(v: { lib: string; db: string }, to: string, disks: string[]): ReturnType<typeof fidelity> {
+  let last: RunResult | undefined;
+  for (const d of disks) last = ok(blaine(['restore', '--dest', d, '--db', v.db, '--to', to, `${v.lib}/**`]), `restore from ${d}`);
+  assert.match(last!.stdout, /nothing is left/);
+  return fidelity(path.join(to, v.lib));
+}
+
 test('a stored disk that applied a rename after the offsite twin\'s last backup still gives the file back under the twin\'s name (issue 25 item 3, rename)', () => {
   const base = tempDir('blaine-disaster-rename-');
   try {
-    const lib = path.join(base, 'lib');
-    const db = path.join(base, 'host', 'catalog.sqlite');
-    const [A, C, C2] = ['A', 'C', 'C2'].map((d) => path.join(base, d));
-    for (const d of [A, C, C2]) fs.mkdirSync(d);
-    const s = { lib, db };
-    put(path.join(lib, 'f.bin'), 7000, next());
-    put(path.join(lib, 'g.bin'), 3000, next());
-    backup(s, A!, '--init', '--label', 'A', '--exclude', 'g.bin');
-    backup(s, C!, '--init', '--label', 'C');
-    ok(blaine(['clone', '--dest', C!, '--to', C2!, '--label', "C'", '--db', db]), 'clone');
+    // Onto C' the file is renamed, and A, visiting for a day, applies the rename; C still names f.bin.
+    const v = visitAfterTwin(base, (L) => fs.renameSync(L('f.bin'), L('f-renamed.bin')));
+    assert.deepEqual(restoreFrom(v, path.join(base, 'restored'), [v.A, v.C]).entries, v.want.entries, 'the library at C\'s last backup');
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('refining the rebuilt host catalog from a stored disk that visited after the offsite twin\'s last backup keeps the twin\'s library (the rotation property\'s disaster)', () => {
+  const base = tempDir('blaine-disaster-refine-');
+  try {
+    // Onto C' f.bin is edited (its new version lives on C' alone) and h.bin renamed.
+    const v = visitAfterTwin(base, (L) => {
+      put(L('f.bin'), 7100, next());
+      fs.renameSync(L('h.bin'), L('h-renamed.bin'));
+    });
+    // A's snapshot describes the host catalog after C''s backups: taken in, f.bin would come back in neither version.
+    const refined = ok(blaine(['rebuild-catalog', '--dest', v.A, '--db', v.db]), 'rebuild-catalog from A');
+    assert.match(refined.stdout, /later backups of "C'"/, 'the rebuild says why it kept what it had');
+    assert.deepEqual(restoreFrom(v, path.join(base, 'restored'), [v.A, v.C]).entries, v.want.entries, 'the library at C\'s last backup');
+  } finally {
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+});
+
+test('a path made again over a held DELETE by a rename that a visit already applied is restored (found by the rotation property)', () => {
+  const base = tempDir('blaine-disaster-swap-');
+  try {
+    const { lib, s, L, A, C2 } = twinStory(base, 'h.bin');
+    // f.bin edited onto C': the DELETE of its old version on A is held. Then f.bin and g.bin swap
+    // names: f.bin is A's g.bin content again (a RENAME for A), and A, visiting, applies it.
+    put(L('f.bin'), 5100, next());
+    backup(s, C2, '--clean');
+    fs.renameSync(L('f.bin'), L('t.bin'));
+    fs.renameSync(L('g.bin'), L('f.bin'));
+    fs.renameSync(L('t.bin'), L('g.bin'));
+    backup(s, C2, '--clean');
+    ok(blaine(['apply', '--dest', A, '--db', s.db]), 'apply on A');
     const want = fidelity(lib);
-    // C is offsite; onto C' the file is renamed, and A, visiting for a day, applies the rename.
-    fs.renameSync(path.join(lib, 'f.bin'), path.join(lib, 'f-renamed.bin'));
-    backup(s, C2!, '--clean');
-    ok(blaine(['apply', '--dest', A!, '--db', db]), 'apply on A');
-    // The host, the library and C' are lost; the host catalog comes back from C, which names f.bin.
-    dropHost(db);
-    fs.rmSync(lib, { recursive: true });
-    fs.rmSync(C2!, { recursive: true });
-    ok(blaine(['rebuild-catalog', '--dest', C!, '--db', db]), 'rebuild-catalog from C');
-    const to = path.join(base, 'restored');
-    for (const d of [A!, C!]) ok(blaine(['restore', '--dest', d, '--db', db, '--to', to, `${lib}/**`]), `restore from ${d}`);
-    const got = fidelity(path.join(to, lib));
-    assert.deepEqual(got.entries, want.entries, 'the library at C\'s last backup');
+    assert.deepEqual(restoreFrom(s, path.join(base, 'restored'), [A, C2]).entries, want.entries, 'the library');
   } finally {
     fs.rmSync(base, { recursive: true, force: true });
   }

@@ -54,7 +54,7 @@ function rebuild(opts: CommonOptions, _args: string[], out: Output): number {
   }
   if (r.setAside) out.warn(`the host catalog could not be opened; it was moved to ${r.setAside} and a new one made`);
   if (opts.json) {
-    out.result({ disk: r.disk, created: r.created, setAside: r.setAside, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes, leftOut: r.leftOut });
+    out.result({ disk: r.disk, created: r.created, setAside: r.setAside, snapshot: r.snapshot, volumes: r.volumes, files: r.files, pending: r.pending, changes: r.changes, leftOut: r.leftOut, behind: r.behind });
     return EXIT.ok;
   }
   const source = r.snapshot ? `the snapshot on "${r.info.copyLabel}"` : `the catalog of "${r.info.copyLabel}" (it carries no snapshot of the host catalog)`;
@@ -68,6 +68,12 @@ function rebuild(opts: CommonOptions, _args: string[], out: Output): number {
     out.info(`  volume "${c.label}": ${TAKEN[c.taken]} ${where}, ${c.files} file(s)${queue ? `; ${queue}` : ''}`);
   }
   for (const f of r.leftOut) out.info(`  volume "${f.label}": forgotten (forget-disk, ${f.forgotten.slice(0, 10)}); not taken back from an older snapshot`);
+  for (const b of r.behind) {
+    out.info(
+      `  kept as it was: "${r.info.copyLabel}" knows later backups of "${b.copyLabel}" (volume "${b.label}"), which only that copy holds; ` +
+        `rebuild from "${b.copyLabel}" first to take them in`,
+    );
+  }
   out.summary(`${r.volumes} volume(s), ${r.files} file(s), ${r.pending} deferred action(s)`);
   return EXIT.ok;
 }

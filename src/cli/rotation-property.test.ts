@@ -8,8 +8,10 @@ import { repoRoot } from '../../test/helpers.js';
 
 /**
  * Issue 25's invariant over random rotations (test/rotation-sim.ts): every disk exact after every
- * apply and catch-up, `verify --checksum` clean, and the offsite disks holding the library as at
- * the offsite twin's last backup after every visit of a stored disk. A few seeds here (every
+ * apply and catch-up, `verify --checksum` clean, and after every visit of a stored disk the
+ * offsite disks giving back the library as at the offsite twin's last backup (a new host catalog
+ * rebuilt from them, a restore from each, compared by content, mode, owner, mtime to the ns,
+ * hardlink groups and symlinks). A few seeds here (every
  * fourth seed runs with parity); many more with `node scripts/rotation-soak.mjs SEEDS`.
  *
  * Each seed runs in a process of its own (the soak script): the simulation runs the CLI in its

@@ -47,6 +47,11 @@ export interface RebuildResult {
    * still held: left out, or dropped again from the host catalog.
    */
   leftOut: ForgottenVolume[];
+  /**
+   * Mirrored volumes whose later backups the disk knows only second-hand: when any, the host
+   * catalog took nothing from the disk (see `laterBackupsElsewhere`).
+   */
+  behind: LaterBackups[];
   /** What was repaired on the disk itself first (volume.json, its own catalog); null: nothing was damaged. */
   disk: DiskRepair | null;
   /** The host catalog afterwards. */
@@ -159,7 +164,7 @@ function createFrom(view: DiskView, db: string, found: DiskCatalogs, fsx: Fsx): 
         const own = mergeVolume(host, diskSource(found.disk, view.info), view.info.volume);
         if (own) changes.push(own);
       }
-      done = { changes, leftOut: [], ...totals(host) };
+      done = { changes, leftOut: [], behind: [], ...totals(host) };
     } finally {
       // Closing folds the write-ahead log into the file: the file alone is then the whole catalog.
       host.close();
@@ -176,16 +181,25 @@ function createFrom(view: DiskView, db: string, found: DiskCatalogs, fsx: Fsx): 
   }
 }
 
+/** A mirrored volume's later state that a disk's snapshot knows and only another of its copies holds. */
+export interface LaterBackups {
+  volume: string;
+  label: string;
+  /** The copy whose backups made that state (the latest synced one the snapshot names). */
+  copyLabel: string;
+}
+
 /** A host catalog present: every volume of the snapshot, then the disk's own, merged in, newest winning. */
 interface Merged {
   changes: VolumeChange[];
   leftOut: ForgottenVolume[];
+  behind: LaterBackups[];
   volumes: number;
   files: number;
   pending: number;
 }
 
-function totals(host: Catalog): Omit<Merged, 'changes' | 'leftOut'> {
+function totals(host: Catalog): Omit<Merged, 'changes' | 'leftOut' | 'behind'> {
   const volumes = host.volumes();
   const files = volumes.reduce((n, v) => n + host.volumeStats(v.uuid).files, 0);
   return { volumes: volumes.length, files, pending: host.deferred().length };
@@ -195,6 +209,9 @@ function refine(db: string, found: DiskCatalogs, info: VolumeInfo): Merged {
   const host = Catalog.open(db);
   try {
     const changes: VolumeChange[] = [];
+    // A disk that knows later backups of a mirrored volume only second-hand changes nothing.
+    const behind = found.snapshot ? laterBackupsElsewhere(host, found.snapshot, info.volume) : [];
+    if (behind.length > 0) return { changes, leftOut: [], behind, ...totals(host) };
     // A volume forgotten on either side stays forgotten (SPEC §8): the host catalog and the snapshot
     // may each be older than the other's forget-disk. The disk given is the exception.
     if (found.snapshot) rememberForgotten(host, forgottenVolumes(found.snapshot));
@@ -223,10 +240,36 @@ function refine(db: string, found: DiskCatalogs, info: VolumeInfo): Merged {
       const own = mergeVolume(host, diskSource(found.disk, info), info.volume);
       if (own) changes.push(own);
     }
-    return { changes, leftOut, ...totals(host) };
+    return { changes, leftOut, behind, ...totals(host) };
   } finally {
     host.close();
   }
+}
+
+/**
+ * The promise (SPEC §8) after a disaster: the host catalog rebuilt from the offsite twin describes
+ * the library as at the twin's last backup, which the offsite disks hold. A stored disk that
+ * visited later carries a snapshot of a later host catalog: the mirrored volume's state there was
+ * written by backups onto its other copy (lost with the host, maybe), and every other volume's
+ * rows and queued actions there follow those backups (an edited file's old version queued for
+ * deletion). Taken in, they would ask for content no offsite disk holds and drop what the twin's
+ * library needs. So a disk whose snapshot knows a mirrored volume of the host at a later state,
+ * and is no copy of that volume, changes nothing; its own volume is already described as the
+ * twin's snapshot saw it (restore finds content under whatever name the disk holds it). Rebuilding
+ * from that volume's later copy first takes the later state in from the copy that holds it.
+ */
+function laterBackupsElsewhere(host: Catalog, snapshot: Catalog, ownVolume: string): LaterBackups[] {
+  const out: LaterBackups[] = [];
+  const copies = snapshot.copies();
+  for (const v of snapshot.volumes()) {
+    if (v.uuid === ownVolume) continue;
+    const ours = host.volume(v.uuid);
+    const mirrored = copies.filter((c) => c.volume === v.uuid);
+    if (!ours || mirrored.length < 2 || v.generation <= ours.generation) continue;
+    const latest = [...mirrored].sort((a, b) => (b.lastSync ?? '').localeCompare(a.lastSync ?? ''))[0]!;
+    out.push({ volume: v.uuid, label: ours.label, copyLabel: latest.label });
+  }
+  return out;
 }
 
 /**

@@ -23,13 +23,14 @@ test('badPath: only absolute, normalised paths without NUL can be written', () =
   assert.match(badPath('')!, /empty/);
 });
 
-test('archiveView: queued DELETEs, paths below a file or symlink and bad paths are left out; one row per path', () => {
+test('archiveView: deleted paths, paths below a file or symlink and bad paths are left out; one row per path', () => {
   const host = Catalog.memory();
   try {
+    // As a backup queues them: a DELETE removes its path's row; a path made again later has a row.
     for (const e of [
       entry('A', '/lib/kept.jpg'),
-      entry('A', '/lib/deleted.jpg'),
       entry('A', '/lib/remade.jpg'),
+      entry('A', '/lib/swapped.jpg'),
       entry('B', '/lib/album', 'symlink'),
       entry('A', '/lib/album/photo.jpg'),
       entry('A', '/lib/x/../../pwned'),
@@ -40,8 +41,10 @@ test('archiveView: queued DELETEs, paths below a file or symlink and bad paths a
     // Deleted, then made again by a link: alive.
     host.defer('A', 'DELETE', '/lib/remade.jpg', null);
     host.defer('A', 'LINK', '/lib/kept.jpg', '/lib/remade.jpg');
+    // Deleted (held), then made again by a RENAME that a visit of A applied already: alive.
+    host.defer('A', 'DELETE', '/lib/swapped.jpg', null);
     const v = archiveView(host, ['/lib/*']);
-    assert.deepEqual(v.rows.map((e) => `${e.volume}:${e.path}`), ['B:/lib/album', 'A:/lib/kept.jpg', 'A:/lib/remade.jpg', 'A:/lib/twice.jpg']);
+    assert.deepEqual(v.rows.map((e) => `${e.volume}:${e.path}`), ['B:/lib/album', 'A:/lib/kept.jpg', 'A:/lib/remade.jpg', 'A:/lib/swapped.jpg', 'A:/lib/twice.jpg']);
     assert.deepEqual(v.shadowed.map((e) => e.path), ['/lib/album/photo.jpg']);
     assert.deepEqual(v.rejected, [{ path: '/lib/x/../../pwned', why: 'it holds a ".." component' }]);
     // A glob that matches only the row below the symlink still leaves it out.

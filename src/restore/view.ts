@@ -4,8 +4,8 @@
  *
  * The host catalog names each path as it is now, whichever disk holds its content and under
  * whatever name that disk still keeps it (a RENAME or LINK deferred for an offline disk changes
- * the host row at once, the disk later). A path whose DELETE is queued is not part of the view;
- * an old version that a disk still holds is never a row of it. Catalogs can come from a disk
+ * the host row at once, the disk later). A path whose DELETE is queued has no host row, so it is
+ * not part of the view; an old version that a disk still holds is never a row of it. Catalogs can come from a disk
  * (rebuild-catalog), so every path is validated: absolute, normalised, no NUL.
  */
 import type { Catalog } from '../catalog/catalog.js';
@@ -35,12 +35,10 @@ export interface ArchiveView {
 
 /** The host catalog's current view of the paths matching `globs`. */
 export function archiveView(host: Catalog, globs: string[]): ArchiveView {
-  // Paths whose last queued action is a DELETE (one re-made by a later RENAME or LINK is alive again).
-  const deleted = new Set<string>();
-  for (const d of host.deferred()) {
-    if (d.action === 'DELETE') deleted.add(`${d.volume}\0${d.path}`);
-    else if (d.target !== null) deleted.delete(`${d.volume}\0${d.target}`);
-  }
+  // A queued DELETE is not looked at: queuing it removed the host's row for its path (the old
+  // version lives on only in its disk's catalog), so a row the host has for that path now is the
+  // path made again later, whether the action that made it is still queued or was applied already
+  // (a visit applies a RENAME onto the path at once while the DELETE of the old version is held).
   const rejected: ArchiveView['rejected'] = [];
   const byPath = new Map<string, CatalogEntry>();
   for (const e of host.matching(globs)) {
@@ -49,8 +47,6 @@ export function archiveView(host: Catalog, globs: string[]): ArchiveView {
       rejected.push({ path: e.path, why });
       continue;
     }
-    // The old version whose removal is still queued for its disk is not what the path holds now.
-    if (deleted.has(`${e.volume}\0${e.path}`)) continue;
     if (!byPath.has(e.path)) byPath.set(e.path, e);
   }
   // A path below a file or symlink of the catalog (a folder replaced by a link, say) is no longer
