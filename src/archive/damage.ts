@@ -15,6 +15,8 @@ interface DiskIdentityInfo {
   volume: string;
   copy: string;
   copyLabel: string;
+  /** An encrypted disk needs its key to be rebuilt. */
+  encrypted?: boolean;
 }
 
 /** What is wrong with a disk catalog file, or null when SQLite opens it. */
@@ -81,7 +83,7 @@ export function requireDiskCatalog(root: string, dest: string, info: DiskIdentit
 export function damagedCatalogMessage(dest: string, info: DiskIdentityInfo, problem: Exclude<CatalogProblem, null>): string {
   return (
     `the disk catalog of "${info.copyLabel}" at ${dest} ${describeProblem(problem)}: the disk is damaged, not empty, and nothing was changed; ` +
-    `run \`blaine rebuild-catalog --dest ${dest}\` to rebuild it from the host catalog and the disk's rotated catalogs`
+    `run \`blaine rebuild-catalog --dest ${dest}${info.encrypted ? ' --key-file KEYFILE' : ''}\` to rebuild it from the host catalog and the disk's rotated catalogs`
   );
 }
 
