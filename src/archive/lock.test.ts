@@ -40,6 +40,8 @@ test('lock: a writer excludes everyone; the busy message names the holder: pid, 
     assert.equal(said, 'held');
     const held = holderIn(lockPath);
     assert.equal(held.pid, child.pid);
+    // the holder's command line is nobody else's business
+    assert.equal(fs.statSync(lockPath).mode & 0o777, 0o600);
     for (const shared of [false, true]) {
       assert.throws(
         () => acquireLock(lockPath, 'the disk /mnt/a', { shared }),

@@ -140,7 +140,7 @@ function pidExists(pid: number): boolean {
  */
 function openLockFile(lockPath: string, shared: boolean): number | null {
   try {
-    return shared ? fs.openSync(lockPath, fs.constants.O_RDONLY) : fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644);
+    return shared ? fs.openSync(lockPath, fs.constants.O_RDONLY) : fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
   } catch (err) {
     if (shared && errCode(err) === 'ENOENT' && fs.existsSync(path.dirname(lockPath))) return null;
     throw new Error(`Cannot open the lock file ${lockPath}: ${reason(err)}.`);
