@@ -58,3 +58,30 @@ test('a disk unmounted (umount -l) after the 10th copy: the run stops, commits n
   assert.equal(rows(env.db, volume).length, FILES + 1);
   assertRestoresLibrary(env.lib, [env.disk], env.db, path.join(env.base, 'restore'));
 });
+
+test('a disk unmounted (umount -l) while verify --fix makes parity: nothing is recorded for the parity written elsewhere', (t) => {
+  const env = loopDiskEnv(t, '200M');
+  const img = env.img;
+  if (!img) return t.skip('needs root to mount a loop ext4');
+  for (let i = 0; i < 12; i++) write(path.join(env.lib, `g${String(i).padStart(2, '0')}.bin`), crypto.randomBytes(1 << 20));
+  let r = blaine(['backup', '--init', '--label', 'V', '--dest', env.disk, '--db', env.db, '--parity', '10', '--reserve', '0', env.lib]);
+  assert.equal(r.status, 0, r.stderr);
+  // Parity lost for every file: verify --fix makes it again, and the disk goes after the 3rd set.
+  fs.rmSync(path.join(env.disk, '.blaine', 'parity'), { recursive: true });
+  r = blaine(['verify', '--fix', '--dest', env.disk, '--db', env.db], {
+    env: { BLAINE_TEST_FAULTS: 'rename:3:hook@.par2', BLAINE_TEST_HOOK: `umount -l ${env.disk}` },
+  });
+  assert.ok(!isMounted(env.disk), 'the hook unmounted the disk');
+  assert.equal(r.status, 1, `${r.stdout}\n${r.stderr}`);
+  assert.match(r.stderr, /is no longer the disk this run opened/);
+  assert.doesNotMatch(r.stderr, /internal error|\n\s+at /);
+  fs.rmSync(env.disk, { recursive: true, force: true });
+  fs.mkdirSync(env.disk);
+  mountImage(img, env.disk);
+  // Whatever the catalogs say has parity has it on the disk; the next verify --fix makes the rest.
+  r = blaine(['verify', '--dest', env.disk, '--db', env.db]);
+  assert.doesNotMatch(r.stdout + r.stderr, /parity-missing|missing parity|incomplete parity/i, `${r.stdout}\n${r.stderr}`);
+  r = blaine(['verify', '--fix', '--dest', env.disk, '--db', env.db]);
+  assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+  assertDiskMatchesCatalog(env.disk, env.db, { parity: true });
+});

@@ -84,6 +84,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
     try {
       result = await verifyDisk({
         root: session.root,
+        identity: session.identity,
         volume: info.volume,
         disk: session.disk,
         host: session.host,

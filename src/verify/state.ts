@@ -8,6 +8,7 @@ import { syncDisk } from '../fsx/copy.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { tempName } from '../fsx/temp.js';
 import { diskTempDir } from '../archive/layout.js';
+import { requireSameDisk } from '../archive/identity.js';
 import { Journal, JOURNAL_COMMITTED, type JournalStep } from '../archive/journal.js';
 import { FLUSH_ROWS, FLUSH_MS } from './types.js';
 import type { ProblemKind, Problem, VerifyOptions, Item, Group } from './types.js';
@@ -197,6 +198,7 @@ export abstract class VerifyState {
     // New parity files must be on the disk before a catalog says they are there.
     if (this.wroteData) syncDisk(this.o.root, this.fs);
     this.wroteData = false;
+    requireSameDisk(this.o.identity);
     this.o.disk.transaction(() => {
       writes.forEach((w) => w(this.o.disk));
       if (batch !== null) this.o.disk.setMeta(JOURNAL_COMMITTED, batch);

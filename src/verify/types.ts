@@ -1,4 +1,5 @@
 /** What verify reports, and how it sees the disk while it works. */
+import type { DiskIdentity } from '../archive/identity.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Par2Config } from '../parity/par2.js';
@@ -34,6 +35,8 @@ export interface Problem {
 export interface VerifyOptions {
   /** Where the volume's files are. */
   root: string;
+  /** The disk as opened: checked before each commit, so a disk unmounted mid-run is never credited with repairs made elsewhere. */
+  identity?: DiskIdentity;
   volume: string;
   /** The disk catalog: the truth for what the disk should hold. */
   disk: Catalog;
