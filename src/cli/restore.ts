@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { restoreArchive, RestoreTargetError, type Amount, type RestoreResult, type SourceDisk } from '../restore/restore.js';
+import { restoreArchive, type Amount, type RestoreResult, type SourceDisk } from '../restore/restore.js';
 import { landingOnDisk, realish } from '../restore/select.js';
 import { archiveView, type ArchiveView } from '../restore/view.js';
 import { leftByVolume, type Elsewhere } from '../restore/elsewhere.js';
@@ -137,9 +137,6 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
         out.progress.at(n, bytes);
       },
     });
-  } catch (err) {
-    if (err instanceof RestoreTargetError) throw new UserError(`${err.message}; the files restored before it are in place`);
-    throw err;
   } finally {
     interrupt.dispose();
   }

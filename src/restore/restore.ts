@@ -16,6 +16,7 @@
  * member is in the target (from this run or an earlier one), the others are linked to it.
  * Symlinks and empty files need no disk: they are made from the catalog by whichever run comes.
  */
+import { BlaineError } from '../error.js';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -93,7 +94,11 @@ export interface RestoreResult {
 }
 
 /** A failure to write the restore target: the run stops, since every later file would fail the same way. */
-export class RestoreTargetError extends Error {}
+export class RestoreTargetError extends BlaineError {
+  constructor(what: string) {
+    super(`${what}; the files restored before it are in place`);
+  }
+}
 
 function sizeOf(e: CatalogEntry): number {
   return e.kind === 'file' ? e.size : 0;
