@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { mountsOf, readMounts } from '../src/crypt/gocryptfs.js';
 import { parityFiles, parityStemRel } from '../src/parity/paths.js';
+import type { ApplyEvent } from '../src/apply/env.js';
+import { applyEventText } from '../src/cli/apply-events.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether running from src (never) or from dist/test. */
@@ -433,4 +435,17 @@ export function assertNoMounts(...disks: string[]): void {
     const runDir = '/run/blaine';
     if (fs.existsSync(runDir)) assert.deepEqual(fs.readdirSync(runDir).filter((n) => n.startsWith(copy)), [], `private mount point of ${d} left`);
   }
+}
+
+/**
+ * An executor's `tell` for tests: the problems it reports, as the command would word them, go
+ * into `warnings` (or fail the test at once when `warnings` is 'fail'); detail is dropped.
+ */
+export function collectWarnings(warnings: string[] | 'fail'): (e: ApplyEvent) => void {
+  return (e) => {
+    const { warning, text } = applyEventText(e);
+    if (!warning) return;
+    if (warnings === 'fail') assert.fail(text);
+    warnings.push(text);
+  };
 }

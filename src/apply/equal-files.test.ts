@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertDiskMatchesCatalog, blaine, isRoot, scratchDir, sha256, tempDir, unmount, writeUnder } from '../../test/helpers.js';
+import { assertDiskMatchesCatalog, blaine, isRoot, scratchDir, sha256, tempDir, unmount, writeUnder, collectWarnings } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import { faultyFs, parseFaults } from '../fsx/fault.js';
 import { realFs } from '../fsx/fsx.js';
@@ -80,7 +80,7 @@ async function storeEqualFiles(t: test.TestContext, n: number): Promise<{ rows: 
   const warnings: string[] = [];
   const ex = new Executor({
     root, volume: VOLUME, host: counted(host, tally), disk: counted(disk, tally), parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
+    signal: new AbortController().signal, tell: collectWarnings(warnings),
   });
   const result = await ex.run(ops);
   assert.deepEqual(warnings, []);
@@ -107,7 +107,7 @@ test('a link refused with EMLINK starts a new link group; planned links fall bac
     const warnings: string[] = [];
     const ex = new Executor({
       root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0, skipFailures: true,
-      signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m), fs: faultyFs(realFs, parseFaults(faults)),
+      signal: new AbortController().signal, tell: collectWarnings(warnings), fs: faultyFs(realFs, parseFaults(faults)),
     });
     const result = await ex.run(ops);
     return { result, warnings };

@@ -228,10 +228,8 @@ export class Executor implements Applier {
       this.env.stop({ reason: 'interrupted' });
       return true;
     }
-    const why = (err instanceof Error ? err.message : String(err)).replace(/\.$/, '');
-    const message = `cannot write ${opPath(op)} on the disk (${why}); skipped, the archive keeps what it had`;
-    this.result.skipped.push({ path: opPath(op), message });
-    this.ctx.warn(message);
+    this.result.skipped.push({ path: opPath(op) });
+    this.ctx.tell({ type: 'write-skipped', path: opPath(op), error: err instanceof Error ? err.message : String(err) });
     return true;
   }
 }

@@ -50,7 +50,7 @@ export class LoosenedNames {
       try {
         await this.settleContent(env, size, sha256, intend);
       } catch (err) {
-        ctx.warn(`cannot put the names of one stored file (${size} bytes) in order on the disk: ${(err as Error).message}`);
+        ctx.tell({ type: 'names-unsorted', size, error: (err as Error).message });
       }
     }
     this.content.clear();
@@ -107,7 +107,7 @@ export class LoosenedNames {
         fs.linkSync(home.full, tmp);
         fs.renameSync(tmp, n.full);
         n.ino = home.ino;
-        ctx.detail(`linked ${n.e.path} to ${home.e.path} (equal content, mode and owner)`);
+        ctx.tell({ type: 'linked', path: n.e.path, to: home.e.path, gathered: true });
         continue;
       }
       const e = n.e;
@@ -117,7 +117,7 @@ export class LoosenedNames {
       });
       n.ino = fs.lstatSync(n.full).ino;
       homes.set(n.cls, n);
-      ctx.detail(`stored ${e.path} apart (its mode or owner differs from the names it shared an inode with)`);
+      ctx.tell({ type: 'stored-apart', path: e.path });
     }
     // A name alone on its inode carries its own mtime.
     const count = new Map<number, number>();

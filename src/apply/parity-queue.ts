@@ -62,7 +62,7 @@ export class ParityQueue {
           this.stop({ reason: 'disk-full', message: `the disk is full (while writing parity for ${p})` });
         } else if (!this.ctx.signal.aborted && !this.diskGone()) {
           // (A disk that went away is said once, by the commit that stops the run: not per file.)
-          this.ctx.warn(`no parity for ${p}: ${e.message}; \`blaine verify --fix\` or the next backup makes it`);
+          this.ctx.tell({ type: 'no-parity', path: p, error: e.message });
         }
         return null;
       },

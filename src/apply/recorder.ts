@@ -135,7 +135,7 @@ export class RecordingApplier implements Applier {
         return;
       }
       case 'defer':
-        applyDefer({ ctx: { ...ctx, detail: () => {} }, batch, result }, op);
+        applyDefer({ ctx: { ...ctx, tell: () => {} }, batch, result }, op);
         return;
     }
   }

@@ -14,7 +14,8 @@ import { Output, TOLD_LINES, type Verbosity } from './output.js';
 
 // The command files' one import for what they share.
 export { interruptSignal } from './interrupt.js';
-export { addParityOptions, isRepeatable, parseNumber, parseParityMemory, repeatableOption } from './options.js';
+export { addParityOptions, isRepeatable, par2Argv, parseNumber, parseParityMemory, repeatableOption, warnIfSlowParity } from './options.js';
+export { parityCreator, scanTuning } from './tuning.js';
 import { parseDuration } from './options.js';
 
 export interface CommonOptions {

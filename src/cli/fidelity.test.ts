@@ -24,6 +24,7 @@ import {
   testEnv,
   unmount,
   write,
+  collectWarnings,
 } from '../../test/helpers.js';
 import { executePlan, scanDataPaths } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
@@ -258,7 +259,7 @@ test('defect 7: a file that vanishes between the scan and its copy is simply gon
         scan!.records.map((record) => ({ type: 'copy' as const, record, why: 'added' as const })),
         {
           root: env.disk, volume: 'v', host, disk, parity: null, parityPct: 0, reserve: 0,
-          signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
+          signal: new AbortController().signal, tell: collectWarnings(warnings),
         },
       );
       assert.deepEqual(result.skipped, []);

@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
+import { createFromFile, defaultParityMemory, nativeCreatorAvailable } from './creator.js';
 import { fsError, ParityError, throwIfAborted } from './errors.js';
 import { parityPacketsIntact } from './packets.js';
 import { checkRelPath, installParity, isCode, parityFiles, parityStemRel, removeParity, type ParityFs } from './paths.js';
@@ -174,23 +174,15 @@ function allocated(root: string, rel: string): number {
   return parityFiles(root, rel).reduce((n, f) => n + (fs.lstatSync(f, { throwIfNoEntry: false })?.blocks ?? 0) * 512, 0);
 }
 
-let fallbackSaid = false;
-
 /**
- * Blaine's own creator makes the set unless par2cmdline is asked for (opts.creator, or
- * BLAINE_PARITY_CREATOR=par2), another creator command is configured, or the addon is missing;
- * the last is said once on stderr, since parity is then several times slower.
+ * Blaine's own creator makes the set unless par2cmdline is asked for (opts.creator), another
+ * creator command is configured, or the addon is missing (the command says so: parity is then
+ * several times slower).
  */
 function usesNativeCreator(opts: CreateOptions): boolean {
-  if (opts.creator === 'par2' || process.env.BLAINE_PARITY_CREATOR === 'par2') return false;
   const cmd = opts.cfg?.command;
   if (cmd && !(cmd.length === 1 && cmd[0] === 'par2')) return false;
-  if (nativeCreatorAvailable()) return true;
-  if (!fallbackSaid && parityAddon() === null) {
-    fallbackSaid = true;
-    process.stderr.write('blaine: the native PAR2 creator is not built (no C compiler at install time?); making parity with par2cmdline, several times slower\n');
-  }
-  return false;
+  return nativeCreatorAvailable(opts.creator);
 }
 
 /** Checks `<disk>/<relPath>` against its parity, which was made for the name `parityName`. */

@@ -136,7 +136,7 @@ export abstract class VerifyState {
 
   /** Names in the group with the given content and a usable parity set, one per distinct set. */
   protected makePool(): ParityPool {
-    const pool = new ParityPool({ jobs: this.o.jobs, pct: this.o.parityPct, maxSlices: this.o.paritySlices, memoryBytes: this.o.parityMemory, cfg: this.o.par2, fs: this.fs });
+    const pool = new ParityPool({ jobs: this.o.jobs, pct: this.o.parityPct, maxSlices: this.o.paritySlices, memoryBytes: this.o.parityMemory, cfg: this.o.par2, creator: this.o.parityCreator, fs: this.fs });
     this.o.signal.addEventListener('abort', () => void pool.abort(), { once: true });
     return pool;
   }
