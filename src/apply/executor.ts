@@ -142,9 +142,9 @@ export class Executor implements Applier {
    * for the bytes there now, it would otherwise be installed after them (for other content, or at
    * a name the file has left).
    */
-  private async settleParity(op: Operation): Promise<void> {
+  private async waitForParity(op: Operation): Promise<void> {
     const step = this.stepOf(op);
-    if (step !== null) await this.env.parity.settle(step.op === 'rename' ? step.from : step.path);
+    if (step !== null) await this.env.parity.waitFor(step.op === 'rename' ? step.from : step.path);
   }
 
   /**
@@ -171,7 +171,7 @@ export class Executor implements Applier {
         env.vanished = false;
         env.ahead.fill(ops, i);
         // Parity settling may commit a batch, which empties the journal: journal after it.
-        await this.settleParity(op);
+        await this.waitForParity(op);
         try {
           this.journalFor(ops, i);
         } catch (err) {
@@ -191,7 +191,7 @@ export class Executor implements Applier {
         this.batch.step();
       }
       // Names of content this run linked, moved, removed or changed, in the shape the catalog says.
-      await env.loosened.settle(env, (paths) => this.journal.intend(paths.map((p) => ({ op: 'write', path: p }))));
+      await env.loosened.reshape(env, (paths) => this.journal.intend(paths.map((p) => ({ op: 'write', path: p }))));
       // Copies made ahead and never taken (the run stopped) are removed, and their folders.
       await env.ahead.discard();
       // What is copied is committed now, not only once the (slower) parity is done. A part of a

@@ -7,8 +7,8 @@ import { diskTempDir, onDisk } from '../archive/layout.js';
 import type { CatalogBatch } from './batch.js';
 import type { ExecutorContext } from './env.js';
 
-/** What settling needs of the run (a part of apply-env.ts's ApplyEnv, which knows this class). */
-interface SettleEnv {
+/** What reshaping needs of the run (a part of apply-env.ts's ApplyEnv, which knows this class). */
+interface ReshapeEnv {
   readonly ctx: ExecutorContext;
   readonly fs: Fsx;
   readonly batch: CatalogBatch;
@@ -44,11 +44,11 @@ export class LoosenedNames {
   }
 
   /** `intend` journals names about to be relinked or copied (writes of those paths). */
-  async settle(env: SettleEnv, intend: (paths: string[]) => void = () => {}): Promise<void> {
+  async reshape(env: ReshapeEnv, intend: (paths: string[]) => void = () => {}): Promise<void> {
     const { ctx } = env;
     for (const { size, sha256 } of this.content.values()) {
       try {
-        await this.settleContent(env, size, sha256, intend);
+        await this.reshapeContent(env, size, sha256, intend);
       } catch (err) {
         ctx.tell({ type: 'names-unsorted', size, error: (err as Error).message });
       }
@@ -56,7 +56,7 @@ export class LoosenedNames {
     this.content.clear();
   }
 
-  private async settleContent(env: SettleEnv, size: number, sha256: string, intend: (paths: string[]) => void): Promise<void> {
+  private async reshapeContent(env: ReshapeEnv, size: number, sha256: string, intend: (paths: string[]) => void): Promise<void> {
     const { ctx, fs } = env;
     const names: Name[] = [];
     for (const e of ctx.disk.findContent(size, sha256)) {

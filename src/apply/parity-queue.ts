@@ -13,7 +13,7 @@ export class ParityQueue {
   /**
    * The first failure to record a finished set (SQLITE_FULL on a full host disk): it happens in a
    * promise callback, where a throw would be an unhandled rejection that kills Node, so it is kept
-   * and thrown by the next settle or finish, on the run's own path to its one-sentence error.
+   * and thrown by the next waitFor or finish, on the run's own path to its one-sentence error.
    */
   private failure: { error: unknown } | null = null;
 
@@ -115,7 +115,7 @@ export class ParityQueue {
   }
 
   /** Waits for parity still being made for the bytes at p. */
-  async settle(p: string): Promise<void> {
+  async waitFor(p: string): Promise<void> {
     const job = this.pending.get(p);
     if (job) await job;
     this.throwFailure();

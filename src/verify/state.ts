@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
-import { INDEX_SUFFIX, isCompleteSet, parityStem, RECOVERY_SUFFIX, settleParity } from '../parity/paths.js';
+import { INDEX_SUFFIX, isCompleteSet, parityStem, RECOVERY_SUFFIX, matchParityToRow } from '../parity/paths.js';
 import { diskRelative } from '../fsx/paths.js';
 import { ParityPool } from '../parity/pool.js';
 import { SMALL_SET_BYTES } from '../parity/slices.js';
@@ -80,7 +80,7 @@ export abstract class VerifyState {
     if (step.op !== 'parity') return false;
     const item = this.byRel.get(diskRelative(step.path));
     try {
-      settleParity(this.o.root, diskRelative(step.path), item?.e, this.fs);
+      matchParityToRow(this.o.root, diskRelative(step.path), item?.e, this.fs);
       return true;
     } catch {
       return false;
