@@ -42,7 +42,7 @@ test('a disk unmounted (umount -l) after the 10th copy: the run stops, commits n
   mountImage(img, env.disk);
 
   // Every row either catalog holds for the volume is a file on the disk, with its content (copies
-  // made before the unmount and never committed are leftovers the next run settles).
+  // made before the unmount and never committed are leftovers the next run removes).
   const volume = volumeOf(env.disk).volume;
   for (const file of [env.db, path.join(env.disk, '.blaine', 'catalog.sqlite')]) {
     for (const row of rows(file, volume)) {

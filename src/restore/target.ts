@@ -59,7 +59,7 @@ export class RestoreTarget {
   }
 
   /** Removes what a crashed run left (temporary files, repair scratch) before this run writes anything. */
-  settleEarlierRun(): void {
+  cleanEarlierRun(): void {
     if (this.opts.dryRun) return;
     const log = path.join(this.to, TEMP_LOG);
     let text: string;

@@ -25,7 +25,7 @@ export abstract class VerifyState {
   protected readonly groups = new Map<string, Group>();
   protected readonly orphans: string[] = [];
   protected readonly intactCache = new Map<string, boolean>();
-  protected readonly settledGroups = new Set<Group>();
+  protected readonly judgedGroups = new Set<Group>();
   /** Names whose content was read (or repaired and checked) in this run. */
   protected readonly checked = new Set<Item>();
   protected remaining = 0;
@@ -35,11 +35,11 @@ export abstract class VerifyState {
   protected lastFlush: number;
   protected wroteData = false;
   protected pool: ParityPool | null = null;
-  /** With fix: what the repairs are about to do, for the next run to settle after a crash. */
+  /** With fix: what the repairs are about to do, for the next run to recover after a crash. */
   protected readonly journal: Journal | null;
   /** Journalled steps under way (parity jobs run while others go on): the batch commits only without any. */
   private stepsUnderWay = 0;
-  /** A journalled step failed half-way: its batch stays open for the next run to settle. */
+  /** A journalled step failed half-way: its batch stays open for the next run to recover. */
   private stepFailed = false;
 
   protected readonly fs: Fsx;
@@ -62,7 +62,7 @@ export abstract class VerifyState {
     try {
       return await make();
     } catch (e) {
-      if (!this.settledNow(step)) this.stepFailed = true;
+      if (!this.recoveredNow(step)) this.stepFailed = true;
       throw e;
     } finally {
       this.stepsUnderWay--;
@@ -71,12 +71,12 @@ export abstract class VerifyState {
   }
 
   /**
-   * A parity step that failed (a name the disk refuses, a full disk) is settled at once, as the
-   * next run's recovery would settle it, so that its batch can still commit: a journal left open
+   * A parity step that failed (a name the disk refuses, a full disk) is recovered at once, as the
+   * next run's recovery would, so that its batch can still commit: a journal left open
    * by an error that happens again every run would block the disk for good. False when even that
    * fails, or for other steps.
    */
-  private settledNow(step: JournalStep): boolean {
+  private recoveredNow(step: JournalStep): boolean {
     if (step.op !== 'parity') return false;
     const item = this.byRel.get(diskRelative(step.path));
     try {
