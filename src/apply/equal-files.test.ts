@@ -1,9 +1,8 @@
 /**
- * Issue 26 items 5 and 6: many equal files. Storing N equal small files reads a bounded number of
- * catalog rows per file (it read every earlier name of the content: N²/2 rows, an hour for 65,000
- * files), counted here, never timed. A stored file that has all the names the file system allows
- * (EMLINK; ext4: 65,000) no longer makes its equal files skipped in every run: they get a link
- * group of their own. Each test failed before the fix.
+ * Many equal files. Storing N equal small files reads a bounded number of catalog rows per file
+ * (reading every earlier name of the content would be N²/2 rows, an hour for 65,000 files),
+ * counted here, never timed. A stored file that has all the names the file system allows (EMLINK;
+ * ext4: 65,000) does not make its equal files skipped in every run: they get a link group of their own.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -95,7 +94,7 @@ test('equal small files: the catalog rows read grow linearly with their number',
   const inodes = new Set(fs.readdirSync(path.join(large.root, large.lib)).map((f) => fs.statSync(path.join(large.root, large.lib, f)).ino));
   assert.equal(inodes.size, 1);
   assert.equal(large.disk.entriesOfVolume(VOLUME).length, 400);
-  // quadratic: 4× the files cost 16× the rows (before the fix, 5,050 and 80,200 rows)
+  // linear, not quadratic: a quadratic read would make 4× the files cost 16× the rows (5,050 and 80,200)
   assert.ok(large.rows <= 4.5 * small.rows, `rows read: ${small.rows} for 100 files, ${large.rows} for 400`);
   assert.ok(large.rows <= 10 * 400, `${large.rows} rows read for 400 files`);
 });

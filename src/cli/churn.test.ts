@@ -360,7 +360,7 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
               case 11: write(path.join(path.dirname(a), `new${n++}.tmp`), `temporary ${n}`); break;
               case 12: fs.symlinkSync(path.relative(path.dirname(b), a), path.join(path.dirname(b), `s${n++}`)); break;
               case 13: fs.rmSync(a); break;
-              case 14: { // a folder becomes a symlink to where its files went (issue 26 item 2)
+              case 14: { // a folder becomes a symlink to where its files went
                 const dir = path.dirname(a);
                 if (dir === lib) break;
                 const real = `${dir}.real${n++}`;
@@ -378,7 +378,7 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
                 break;
               }
               case 16: fs.mkdirSync(path.join(path.dirname(a), `empty${n++}`)); break;
-              // the longest names whose parity names fit today (255-byte ones wait for issue 26 item 10)
+              // the longest names whose parity names fit today (255-byte names are left out: their parity names do not fit)
               case 17: write(path.join(path.dirname(a), `${'long-name-'.repeat(24)}${String(n++).padStart(3, '0')}`), `long ${n}`); break;
             }
           } catch (err) {

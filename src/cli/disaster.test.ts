@@ -1,5 +1,5 @@
 /**
- * Disaster recovery end to end (issue 20, SPEC §8 "Restore gives back the archive, not a disk"):
+ * Disaster recovery end to end (SPEC §8 "Restore gives back the archive, not a disk"):
  * three disks filled, a twin made with `clone`, two weeks of ordinary changes to files that live on
  * offline disks (renames, a deleted file, an edit, mode changes, a new hardlink, a folder rename
  * spanning all three disks), the swap, then host, library and onsite twin lost. Rebuilt from the
@@ -255,7 +255,7 @@ function restoreFrom(v: { lib: string; db: string }, to: string, disks: string[]
   return fidelity(path.join(to, v.lib));
 }
 
-test('a stored disk that applied a rename after the offsite twin\'s last backup still gives the file back under the twin\'s name (issue 25 item 3, rename)', () => {
+test('a stored disk that applied a rename after the offsite twin\'s last backup still gives the file back under the twin\'s name', () => {
   const base = tempDir('blaine-disaster-rename-');
   try {
     // Onto C' the file is renamed, and A, visiting for a day, applies the rename; C still names f.bin.

@@ -1,5 +1,5 @@
 /**
- * Issue 26 item 1: a disk that goes away mid-run (`umount -l` on a real loop-mounted ext4). Open
+ * A disk that goes away mid-run (`umount -l` on a real loop-mounted ext4). Open
  * descriptors keep writing to the old file system while new files land in the bare mount point:
  * the run must notice that its disk is no longer the one it opened, commit nothing for files it
  * cannot prove are there, say so, and the next run redo them.

@@ -1,4 +1,4 @@
-// Issue 21 item 5: a volume dropped with forget-disk stays forgotten whichever disk's snapshot of the
+// A volume dropped with forget-disk stays forgotten whichever disk's snapshot of the
 // host catalog rebuild-catalog reads later, in whichever order.
 import test from 'node:test';
 import assert from 'node:assert/strict';

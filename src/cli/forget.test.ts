@@ -1,4 +1,4 @@
-// Issue 10: forget-disk (a lost volume, one lost copy) and retiring a mirror copy with backup --init.
+// `forget-disk` (a lost volume, one lost copy) and retiring a mirror copy with backup --init.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';

@@ -1,5 +1,5 @@
 /**
- * The host catalog lost (issue 10 item 8, SPEC §8): rebuilt from one disk's snapshot, refined by
+ * The host catalog lost (SPEC §8): rebuilt from one disk's snapshot, refined by
  * disks given later (newest wins, newer queued actions kept), and refused — one sentence, nothing
  * changed — by every command that would otherwise start an empty one. Real files, real disks
  * (folders), the real executable; the invariants compare catalogs row by row and a full restore
@@ -248,7 +248,7 @@ test(
       ['verify', ['verify', '--dest', env.disk]],
       ['verify --fix', ['verify', '--dest', env.disk, '--fix']],
       ['clone', ['clone', '--dest', env.disk, '--to', to]],
-      // A restore gives back the host catalog's view: without it, it says how to get it back (issue 20).
+      // A restore gives back the host catalog's view: without it, it says how to get it back.
       ['restore', ['restore', '--dest', env.disk, '--to', restored, '*']],
     ];
     const check = (pattern: RegExp, why: string) => {

@@ -1,4 +1,4 @@
-// Issue 10: `blaine remove` deletes files from the archive: from the mounted disk now (with parity,
+// `blaine remove` deletes files from the archive: from the mounted disk now (with parity,
 // hardlinked names kept apart), deferred for offline volumes, under the mass-delete guard.
 import test from 'node:test';
 import assert from 'node:assert/strict';

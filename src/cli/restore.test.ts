@@ -272,7 +272,7 @@ test('restore user errors: one sentence, documented status', () => {
   }
 });
 
-test('a hardlink group is linked to a member an earlier run put in the target (issue 25 item 4)', () => {
+test('a hardlink group is linked to a member an earlier run put in the target', () => {
   const env = setup();
   try {
     write(path.join(env.lib, 'a.bin'), crypto.randomBytes(50_000), T);
@@ -324,7 +324,7 @@ test('restore --missing-only --to / puts back exactly what is gone (a dead pool 
   }
 });
 
-test('restore writes only inside --to (issue 26 item 7): a ".." row, a folder that became a symlink, a symlink in the target', () => {
+test('restore writes only inside --to: a ".." row, a folder that became a symlink, a symlink in the target', () => {
   const env = setup();
   try {
     const outside = path.join(env.base, 'outside');

@@ -1,5 +1,5 @@
 /**
- * Sparse files (issue 26 item 11, SPEC §3): a VM image or a preallocated recording keeps its holes
+ * Sparse files (SPEC §3): a VM image or a preallocated recording keeps its holes
  * on the disk and when restored, as `cp --sparse=auto` keeps them. Compared by allocated blocks and
  * by bytes.
  */

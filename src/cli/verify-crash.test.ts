@@ -1,4 +1,4 @@
-// Crash at every step of `verify --fix` (issue 10): a disk with rotten files, a lost file, a lost
+// Crash at every step of `verify --fix`: a disk with rotten files, a lost file, a lost
 // symlink, parity missing and orphaned, a wrong mtime and a stranger's file is repaired, and the
 // repair is killed (SIGKILL through the fault layer) after the Nth call of one kind, for every N
 // until it gets through. A rerun of the same command must then leave the disk equal to its catalog

@@ -100,8 +100,7 @@ function rawDisk(disk: string): { names: string[]; files: Array<{ rel: string; b
 
 /**
  * Path, content and metadata of every entry below dir, and which of them are hardlinked together.
- * mtimes are compared to the microsecond: Blaine sets times through Node's utimes, which keeps no
- * more, on plain disks too (issue 9 brings nanoseconds); `mtimePrecisionNs` tightens this then.
+ * mtimes are compared to `mtimePrecisionNs` (default: the microsecond).
  */
 function snapshotTree(dir: string, mtimePrecisionNs = 1000n): { entries: Map<string, string>; linkGroups: string[][] } {
   const entries = new Map<string, string>();

@@ -1,5 +1,5 @@
 /**
- * Encrypted disks and a lost host catalog (issue 14): rebuild-catalog reads the snapshot through a
+ * Encrypted disks and a lost host catalog: rebuild-catalog reads the snapshot through a
  * read-only gocryptfs mount and always removes it, a wrong key changes nothing; and the free-space
  * check counts gocryptfs's overhead, so a disk fills up before a copy, never in the middle of one.
  * Real gocryptfs on small real disks (tmpfs); skipped with the reason where that is not possible.
@@ -101,7 +101,7 @@ test('rebuild-catalog from an encrypted disk: identical host catalog, no mount l
   assertNoMounts(A, C);
   assert.deepEqual(hostState(s.db), after, 'an older disk changes nothing');
 
-  // Before any apply (issue 20): A still holds two.jpg under its old name; read-only mounts, always removed.
+  // Before any apply: A still holds two.jpg under its old name; read-only mounts, always removed.
   const early = path.join(s.base, 'restored-early');
   for (const d of [A, C]) ok(s.withKey(['restore', '--dest', d, '--to', early, '*']), `restore from ${d} before apply`);
   assertNoMounts(A, C);

@@ -92,7 +92,7 @@ test('mirror catch-up: renames, deletes and new files since the copy left; no-ch
     assert.equal(back.s.bytesCopied, newBytes, 'only new content is copied; renamed and duplicated content is moved or linked');
     assert.equal(fs.statSync(onB2('d0/f0.renamed')).ino, renamedIno, 'a renamed file was copied instead of moved');
     assert.equal(fs.existsSync(onB2('d0/f3')), false);
-    // Against B's copy, not the library: setting times to the nanosecond is issue 9's (fidelity) fix.
+    // Against B's copy, not the library: times set to the nanosecond are checked by the fidelity tests.
     const onB = (rel: string) => path.join(B, lib.slice(1), rel);
     assert.equal(fs.statSync(onB2('d0/f0.renamed'), { bigint: true }).mtimeNs, fs.statSync(onB('d0/f0.renamed'), { bigint: true }).mtimeNs);
     assertDiskMatchesCatalog(B2, db);

@@ -266,7 +266,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
     const leader = it.group !== null ? leaders.get(it.group) : undefined;
     const linkable = leader !== undefined && leader.e !== e && sameFile(leader.e, e);
     if (it.state.kind === 'correct') {
-      // In place, but maybe as a separate file of a hardlink group (issue 25 item 4): link it.
+      // In place, but maybe as a separate file of a hardlink group: link it.
       if (!linkable || leader.ino === null || leader.ino === it.state.ino || o.missingOnly) return true;
     } else if (it.state.kind === 'differs' && !o.overwrite) {
       if (!o.missingOnly) {

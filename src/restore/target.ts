@@ -1,5 +1,5 @@
 /**
- * The restore target: the only place a restore writes (SPEC §3, issue 26 item 7).
+ * The restore target: the only place a restore writes (SPEC §3).
  *
  * Each file goes to TO/<absolute source path>. The folders on the way are checked one component at
  * a time with lstat before they are used (made with a plain mkdir when missing): a symlink or a
