@@ -449,3 +449,47 @@ export function collectWarnings(warnings: string[] | 'fail'): (e: ApplyEvent) =>
     warnings.push(text);
   };
 }
+
+/** Asserts that a run of the executable succeeded (status 0), its output in the message; returns it. */
+export function expectOk<R extends { status: number | null; stdout: string; stderr: string }>(r: R, what: string): R {
+  assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stdout}${r.stderr}`);
+  return r;
+}
+
+/**
+ * A scratch folder for tests of encrypted disks: a library, a key file holding `key`, a host
+ * catalog path, and tmpfs disks made on demand (`disk(name)`). When the test ends every disk is
+ * unmounted (one a gocryptfs process still holds fails the test) and the folder removed. `run`
+ * runs the executable on that host catalog, backups with no reserve (the disks are small), with
+ * `env` added to each run's environment; `withKey` adds the key file.
+ */
+export function encryptedTestEnv(t: { after: (fn: () => void) => void }, prefix: string, key: string, env: Record<string, string> = {}) {
+  const base = tempDir(prefix);
+  const lib = path.join(base, 'lib');
+  const db = path.join(base, 'host', 'catalog.sqlite');
+  const keyFile = path.join(base, 'key');
+  fs.writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  fs.mkdirSync(lib);
+  const disks: string[] = [];
+  t.after(() => {
+    const busy: string[] = [];
+    for (const d of disks.reverse()) {
+      if (spawnSync('umount', [d]).status !== 0) {
+        busy.push(d);
+        spawnSync('umount', ['-l', d]);
+      }
+    }
+    fs.rmSync(base, { recursive: true, force: true });
+    assert.deepEqual(busy, [], 'disks still busy after the test');
+  });
+  const disk = (name: string, size = '20m') => {
+    const dir = path.join(base, name);
+    assert.ok(mountTmpfs(dir, size), `mount a tmpfs at ${dir}`);
+    disks.push(dir);
+    return dir;
+  };
+  const run = (args: string[], more: Record<string, string> = {}) =>
+    blaine([...args, '--db', db, ...(args[0] === 'backup' ? ['--reserve', '0'] : [])], { env: { ...env, ...more } });
+  const withKey = (args: string[]) => run([...args, '--key-file', keyFile]);
+  return { base, lib, db, keyFile, disk, run, withKey };
+}

@@ -243,35 +243,32 @@ test('FIFOs and sockets are skipped with a warning and the exit status stays 0',
   }
 }));
 
-test('a file that vanishes between the scan and its copy is simply gone, not an error', async () => {
+test('a file that vanishes between the scan and its copy is simply gone, not an error', async (t) => {
   const env = testEnv('blaine-fidelity-');
+  t.after(env.cleanup);
+  write(path.join(env.lib, 'vanishes'), 'gone before it is copied', T);
+  write(path.join(env.lib, 'stays'), 'stays', T);
+  const [scan] = scanDataPaths([env.lib], undefined).scans;
+  fs.rmSync(path.join(env.lib, 'vanishes'));
+  fs.mkdirSync(path.join(env.disk, '.blaine'), { recursive: true });
+  const disk = Catalog.open(path.join(env.disk, '.blaine', 'catalog.sqlite'), { create: true });
+  const host = Catalog.open(env.db, { create: true });
   try {
-    write(path.join(env.lib, 'vanishes'), 'gone before it is copied', T);
-    write(path.join(env.lib, 'stays'), 'stays', T);
-    const [scan] = scanDataPaths([env.lib], undefined).scans;
-    fs.rmSync(path.join(env.lib, 'vanishes'));
-    fs.mkdirSync(path.join(env.disk, '.blaine'), { recursive: true });
-    const disk = Catalog.open(path.join(env.disk, '.blaine', 'catalog.sqlite'), { create: true });
-    const host = Catalog.open(env.db, { create: true });
-    try {
-      const warnings: string[] = [];
-      const result = await executePlan(
-        scan!.records.map((record) => ({ type: 'copy' as const, record, why: 'added' as const })),
-        {
-          root: env.disk, volume: 'v', host, disk, parity: null, parityPct: 0, reserve: 0,
-          signal: new AbortController().signal, tell: collectWarnings(warnings),
-        },
-      );
-      assert.deepEqual(result.skipped, []);
-      assert.deepEqual(warnings, []);
-      assert.equal(result.counts.added, 1);
-      assert.deepEqual(disk.entriesOfVolume('v').map((e) => path.basename(e.path)), ['stays']);
-    } finally {
-      disk.close();
-      host.close();
-    }
+    const warnings: string[] = [];
+    const result = await executePlan(
+      scan!.records.map((record) => ({ type: 'copy' as const, record, why: 'added' as const })),
+      {
+        root: env.disk, volume: 'v', host, disk, parity: null, parityPct: 0, reserve: 0,
+        signal: new AbortController().signal, tell: collectWarnings(warnings),
+      },
+    );
+    assert.deepEqual(result.skipped, []);
+    assert.deepEqual(warnings, []);
+    assert.equal(result.counts.added, 1);
+    assert.deepEqual(disk.entriesOfVolume('v').map((e) => path.basename(e.path)), ['stays']);
   } finally {
-    env.cleanup();
+    disk.close();
+    host.close();
   }
 });
 
