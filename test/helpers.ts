@@ -147,6 +147,23 @@ export function testEnv(prefix = 'blaine-test-') {
   return { base, lib, disk, db, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
 }
 
+/** A test environment (testEnv) removed when the test ends. */
+export function testEnvFor(t: { after: (fn: () => void) => void }, prefix = 'blaine-test-'): ReturnType<typeof testEnv> {
+  const env = testEnv(prefix);
+  t.after(env.cleanup);
+  return env;
+}
+
+/** A test environment (testEnvFor) with two more empty disk folders, B and B2, for a mirrored volume. */
+export function mirrorEnv(t: { after: (fn: () => void) => void }, prefix: string): ReturnType<typeof testEnv> & { B: string; B2: string } {
+  const env = testEnvFor(t, prefix);
+  const B = path.join(env.base, 'B');
+  const B2 = path.join(env.base, 'B2');
+  fs.mkdirSync(B);
+  fs.mkdirSync(B2);
+  return { ...env, B, B2 };
+}
+
 export function sha256(data: Buffer | string): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
@@ -198,14 +215,19 @@ export function mountLoopExt4(dir: string, size: string): string | null {
  * the environment is removed when the test ends; `img` is null when not root (the caller skips).
  */
 export function loopDiskEnv(t: { after: (fn: () => void) => void }, size: string): ReturnType<typeof testEnv> & { img: string | null } {
+  const env = unmountedAfterTest(t);
+  return { ...env, img: mountLoopExt4(env.disk, size) };
+}
+
+/** A test environment (testEnv) whose disk, if mounted by then, is unmounted when the test ends, before all is removed. */
+function unmountedAfterTest(t: { after: (fn: () => void) => void }): ReturnType<typeof testEnv> {
   const env = testEnv();
-  const img = mountLoopExt4(env.disk, size);
   // after-hooks run in the order they were added: unmounted first, then removed.
   t.after(() => {
     if (isMounted(env.disk)) unmount(env.disk);
   });
   t.after(env.cleanup);
-  return { ...env, img };
+  return env;
 }
 
 /** Mounts an ext4 image (again) at dir; `ro` read-only. */
@@ -216,6 +238,19 @@ export function mountImage(img: string, dir: string, opts: { ro?: boolean } = {}
 /** True when dir is a mount point now. */
 export function isMounted(dir: string): boolean {
   return spawnSync('mountpoint', ['-q', dir]).status === 0;
+}
+
+/**
+ * A test environment (testEnv) whose disk is a tmpfs of `size`, unmounted and removed when the test
+ * ends; null after skipping the test (with the reason) where it cannot be mounted (not root).
+ */
+export function tmpfsEnv(t: { skip: (why: string) => void; after: (fn: () => void) => void }, size: string): ReturnType<typeof testEnv> | null {
+  const env = unmountedAfterTest(t);
+  if (!mountTmpfs(env.disk, size)) {
+    t.skip(isRoot ? 'cannot mount a tmpfs here' : 'needs root to mount a tmpfs');
+    return null;
+  }
+  return env;
 }
 
 /**

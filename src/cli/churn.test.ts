@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, isRoot, mountTmpfs, sha256, tempDir, unmount, write } from '../../test/helpers.js';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, isRoot, mirrorEnv, mountTmpfs, sha256, tempDir, unmount, write } from '../../test/helpers.js';
 
 /** A small deterministic PRNG, so a failing sequence can be replayed from its seed. */
 function prng(seed: number): () => number {
@@ -149,45 +149,35 @@ test(`churn with an offline disk: deferred actions applied later leave both disk
 
 const mirrorSeeds = (process.env.CHURN_MIRROR_SEEDS ?? '3').split('-').map(Number);
 for (let seed = mirrorSeeds[0]!; seed <= (mirrorSeeds[1] ?? mirrorSeeds[0]!); seed++)
-test(`churn with mirror copies taking turns: each copy holds its volume after its run (seed ${seed})`, () => {
+test(`churn with mirror copies taking turns: each copy holds its volume after its run (seed ${seed})`, (t) => {
   const rnd = prng(seed);
   const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const base = tempDir('blaine-churn3-');
-  try {
-    const lib = path.join(base, 'lib');
-    const db = path.join(base, 'db.sqlite');
-    const B = path.join(base, 'B');
-    const B2 = path.join(base, 'B2');
-    fs.mkdirSync(B);
-    fs.mkdirSync(B2);
-    for (let i = 0; i < 20; i++) write(path.join(lib, `d${i % 3}`, `f${i}`), Buffer.from(`file ${i % 7} `.repeat(1 + i)));
-    const run = (d: string, ...extra: string[]) =>
-      blaine(['backup', '--dest', d, '--db', db, '--reserve', '0', '--clean', '--max-delete', '100', ...extra, lib]);
-    assert.equal(run(B, '--init').status, 0);
-    assert.equal(blaine(['clone', '--dest', B, '--to', B2, '--db', db]).status, 0);
-    let n = 0;
-    for (let round = 0; round < 6; round++) {
-      for (let k = 0; k < 5; k++) {
-        const files = filesUnder(lib);
-        const a = pick(files);
-        const b = pick(files.filter((f) => f !== a));
-        switch (Math.floor(rnd() * 6)) {
-          case 0: fs.renameSync(a, path.join(lib, `d${k % 3}`, `r${n++}`)); break;
-          case 1: fs.renameSync(a, b); break;
-          case 2: fs.writeFileSync(a, `new ${n++} `.repeat(1 + Math.floor(rnd() * 30))); break;
-          case 3: fs.rmSync(a); break;
-          case 4: fs.linkSync(a, path.join(lib, `h${n++}`)); break;
-          case 5: fs.copyFileSync(a, path.join(lib, `c${n++}`)); break;
-        }
+  const { lib, db, B, B2 } = mirrorEnv(t, 'blaine-churn3-');
+  for (let i = 0; i < 20; i++) write(path.join(lib, `d${i % 3}`, `f${i}`), Buffer.from(`file ${i % 7} `.repeat(1 + i)));
+  const run = (d: string, ...extra: string[]) =>
+    blaine(['backup', '--dest', d, '--db', db, '--reserve', '0', '--clean', '--max-delete', '100', ...extra, lib]);
+  assert.equal(run(B, '--init').status, 0);
+  assert.equal(blaine(['clone', '--dest', B, '--to', B2, '--db', db]).status, 0);
+  let n = 0;
+  for (let round = 0; round < 6; round++) {
+    for (let k = 0; k < 5; k++) {
+      const files = filesUnder(lib);
+      const a = pick(files);
+      const b = pick(files.filter((f) => f !== a));
+      switch (Math.floor(rnd() * 6)) {
+        case 0: fs.renameSync(a, path.join(lib, `d${k % 3}`, `r${n++}`)); break;
+        case 1: fs.renameSync(a, b); break;
+        case 2: fs.writeFileSync(a, `new ${n++} `.repeat(1 + Math.floor(rnd() * 30))); break;
+        case 3: fs.rmSync(a); break;
+        case 4: fs.linkSync(a, path.join(lib, `h${n++}`)); break;
+        case 5: fs.copyFileSync(a, path.join(lib, `c${n++}`)); break;
       }
-      const disk = round % 2 === 0 ? B2 : B;
-      const r = run(disk);
-      assert.equal(r.status, 0, r.stderr);
-      assertDiskMatchesCatalog(disk, db, { parity: true });
-      assertArchiveHolds(lib, [disk]);
     }
-  } finally {
-    fs.rmSync(base, { recursive: true, force: true });
+    const disk = round % 2 === 0 ? B2 : B;
+    const r = run(disk);
+    assert.equal(r.status, 0, r.stderr);
+    assertDiskMatchesCatalog(disk, db, { parity: true });
+    assertArchiveHolds(lib, [disk]);
   }
 });
 

@@ -11,6 +11,7 @@ import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { describeError, EXIT, UsageError, UserError } from './exit.js';
 import { Output, TOLD_LINES, type Verbosity } from './output.js';
+import type { Phase } from '../progress/progress.js';
 
 // The command files' one import for what they share.
 export { interruptSignal } from './interrupt.js';
@@ -174,4 +175,12 @@ let processFs: Fsx | undefined;
 /** The file-system layer this process's engines work through (one per process; see fileSystemFromEnv). */
 export function fileSystem(): Fsx {
   return (processFs ??= fileSystemFromEnv());
+}
+
+/** An engine's progress callback (files done of a total, bytes), drawn on the output's progress line as `phase`. */
+export function progressAs(out: Output, phase: Phase): (done: number, total: number, bytes: number) => void {
+  return (done, total, bytes) => {
+    if (out.progress.phase !== phase) out.progress.begin(phase, { files: total });
+    out.progress.at(done, bytes);
+  };
 }

@@ -9,7 +9,7 @@ import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView, requireHostCatalog, requireKnownVolume, type DiskView } from '../archive/session.js';
 import { Catalog } from '../catalog/catalog.js';
 import { requireDiskCatalog } from '../archive/damage.js';
-import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, notAFile, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, notAFile, progressAs, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -132,10 +132,7 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
       detail: (m) => out.detail(m),
       warn: (m) => out.warn(m),
       fs: fileSystem(),
-      progress: (n, total, bytes) => {
-        if (out.progress.phase !== 'restoring') out.progress.begin('restoring', { files: total });
-        out.progress.at(n, bytes);
-      },
+      progress: progressAs(out, 'restoring'),
     });
   } finally {
     interrupt.dispose();

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openDiskSession, recoveryMessages } from '../archive/session.js';
 import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
-import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, par2Argv, parityCreator, parseNumber, parseParityMemory, requireDest, warnIfSlowParity, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, par2Argv, parityCreator, parseNumber, parseParityMemory, progressAs, requireDest, warnIfSlowParity, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -106,10 +106,7 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
         detail: (m) => out.detail(m),
         warn: (m) => out.warn(m),
         fs: fileSystem(),
-        progress: (n, total, bytes) => {
-          if (out.progress.phase !== 'verifying') out.progress.begin('verifying', { files: total });
-          out.progress.at(n, bytes);
-        },
+        progress: progressAs(out, 'verifying'),
       });
     } catch (err) {
       session.host.transaction(() => session.host.finishRun(run, 'error', { error: (err as Error)?.message ?? String(err) }, null, null));

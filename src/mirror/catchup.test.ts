@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, summaryOf, tempDir, volumeOf, write, scratchDir } from '../../test/helpers.js';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, summaryOf, tempDir, volumeOf, write, scratchDir, mirrorEnv } from '../../test/helpers.js';
 
 function hostGeneration(db: string, volume: string): number {
   const h = new Database(db, { readonly: true });
@@ -30,13 +30,7 @@ function diskGeneration(disk: string): number {
  * and copies only the new content. A no-change run on either copy leaves the other in step.
  */
 test('mirror catch-up: renames, deletes and new files since the copy left; no-change runs do not put the twin behind', (t) => {
-  const base = scratchDir(t, 'blaine-catchup-');
-  const lib = path.join(base, 'lib');
-  const db = path.join(base, 'host.sqlite');
-  const B = path.join(base, 'B');
-  const B2 = path.join(base, 'B2');
-  fs.mkdirSync(B);
-  fs.mkdirSync(B2);
+  const { base, lib, db, B, B2 } = mirrorEnv(t, 'blaine-catchup-');
   const L = (rel: string) => path.join(lib, rel);
   for (let i = 0; i < 24; i++) write(L(`d${i % 3}/f${i}`), `content ${i} `.repeat(50 + i));
   const run = (disk: string) => {

@@ -185,6 +185,13 @@ function usesNativeCreator(opts: CreateOptions): boolean {
   return nativeCreatorAvailable(opts.creator);
 }
 
+/** The disk's root, the file's checked relative path and its parity files on the disk. */
+function parityOnDisk(diskRoot: string, relPath: string): { root: string; rel: string; files: string[] } {
+  const root = path.resolve(diskRoot);
+  const rel = checkRelPath(relPath);
+  return { root, rel, files: parityFiles(root, rel) };
+}
+
 /** Checks `<disk>/<relPath>` against its parity, which was made for the name `parityName`. */
 export async function verifyParity(
   diskRoot: string,
@@ -192,9 +199,7 @@ export async function verifyParity(
   parityName: string,
   opts: RunOptions = {},
 ): Promise<ParityCheck> {
-  const root = path.resolve(diskRoot);
-  const rel = checkRelPath(relPath);
-  const files = parityFiles(root, rel);
+  const { root, rel, files } = parityOnDisk(diskRoot, relPath);
   if (files.length === 0) return emptyFile(path.join(root, rel)) ? { state: 'ok' } : { state: 'missing' };
   return retryRescued(rel, (rescue) => withStaged(root, rel, parityName, files, os.tmpdir(), rescue, async (scratch, base, main) => {
     const [run, intact] = await Promise.all([
@@ -229,11 +234,9 @@ export async function repairTo(
   outPath: string,
   opts: RunOptions = {},
 ): Promise<boolean> {
-  const root = path.resolve(diskRoot);
-  const rel = checkRelPath(relPath);
+  const { root, rel, files } = parityOnDisk(diskRoot, relPath);
   const dataPath = path.join(root, rel);
   const out = path.resolve(outPath);
-  const files = parityFiles(root, rel);
   if (files.length === 0) {
     if (!emptyFile(dataPath)) return false;
     writeOut(null, dataPath, out);
