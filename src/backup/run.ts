@@ -3,7 +3,7 @@
  * the mounted copy up, drop unchanged files by the quick check, plan, apply, finish both catalogs.
  * --dry-run is the same pipeline on a session that writes nothing (private copies of the catalogs)
  * with an applier that records the operations instead of carrying them out. The command line
- * (cli/backup.ts) turns flags into a BackupRun and prints the outcome.
+ * (cli/backup.ts) turns flags into a BackupRun, and puts the events it is told and the outcome in words.
  */
 import fs from 'node:fs';
 import { catalogView, excludedBy, summarize, type BackupSummary } from './backup.js';

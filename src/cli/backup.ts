@@ -167,7 +167,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
         },
         scan: { roots, filter, ...scanTuning() },
         plan: options,
-        parity: { pct: withParity ? parityPct : 0, slices: paritySlices, memory: parityMemory, jobs, command: par2Command, creator },
+        parity: { pct: parityPct, slices: paritySlices, memory: parityMemory, jobs, command: par2Command, creator },
         reserve,
         dryRun: !!opts.dryRun,
         started,

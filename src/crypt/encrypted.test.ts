@@ -18,7 +18,7 @@ fastScrypt();
 const skip = !isRoot ? 'needs root for tmpfs disks' : cryptUnavailable();
 const KEY = 'correct horse battery staple 42';
 
-const setup = (t: { after: (fn: () => void) => void }) => encryptedTestEnv(t, 'blaine-crypt-', KEY);
+const setup = (t: { after: (fn: () => void) => void }) => encryptedTestEnv(t, 'blaine-crypt-', KEY, { busyFails: true });
 
 
 /** Opens an encrypted disk the way the README tells a person to: gocryptfs and the key file. */

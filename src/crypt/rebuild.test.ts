@@ -22,7 +22,7 @@ const fuse = cryptUnavailable();
 const skip = !isRoot ? 'needs root for tmpfs disks' : fuse;
 const KEY = 'rebuild me from the offsite disk 7';
 
-const setup = (t: { after: (fn: () => void) => void }) => encryptedTestEnv(t, 'blaine-crypt-rebuild-', KEY, { BLAINE_SCAN_THREADS: '1' });
+const setup = (t: { after: (fn: () => void) => void }) => encryptedTestEnv(t, 'blaine-crypt-rebuild-', KEY, { env: { BLAINE_SCAN_THREADS: '1' } });
 
 
 function oneLine(r: RunResult, status: number, pattern: RegExp, what: string): void {
