@@ -6,6 +6,12 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, isRoot, mirrorEnv, mountTmpfs, sha256, tempDir, unmount, write } from '../../test/helpers.js';
 
+/** Two different entries of xs, chosen by pick (b is undefined when xs has one entry). */
+function twoOf<T>(xs: T[], pick: (xs: T[]) => T): [T, T] {
+  const a = pick(xs);
+  return [a, pick(xs.filter((x) => x !== a))];
+}
+
 /** A small deterministic PRNG, so a failing sequence can be replayed from its seed. */
 function prng(seed: number): () => number {
   let s = seed >>> 0;
@@ -70,8 +76,7 @@ for (let seed = seeds[0]!; seed <= (seeds[1] ?? seeds[0]!); seed++) {
         for (let k = 0; k < 6; k++) {
           const files = filesUnder(lib).filter((f) => !fs.lstatSync(f).isSymbolicLink());
           if (files.length < 4) break;
-          const a = pick(files);
-          const b = pick(files.filter((f) => f !== a));
+          const [a, b] = twoOf(files, pick);
           const dir = path.join(lib, `d${Math.floor(rnd() * 5)}`);
           fs.mkdirSync(dir, { recursive: true });
           const what = Math.floor(rnd() * 9);
@@ -120,8 +125,7 @@ test(`churn with an offline disk: deferred actions applied later leave both disk
     for (let round = 0; round < 4; round++) {
       for (let k = 0; k < 8; k++) {
         const files = filesUnder(lib);
-        const a = pick(files);
-        const b = pick(files.filter((f) => f !== a));
+        const [a, b] = twoOf(files, pick);
         switch (Math.floor(rnd() * 6)) {
           case 0: fs.renameSync(a, path.join(lib, `d${k % 5}`, `r${n++}`)); break;
           case 1: fs.renameSync(a, b); break;
@@ -162,8 +166,7 @@ test(`churn with mirror copies taking turns: each copy holds its volume after it
   for (let round = 0; round < 6; round++) {
     for (let k = 0; k < 5; k++) {
       const files = filesUnder(lib);
-      const a = pick(files);
-      const b = pick(files.filter((f) => f !== a));
+      const [a, b] = twoOf(files, pick);
       switch (Math.floor(rnd() * 6)) {
         case 0: fs.renameSync(a, path.join(lib, `d${k % 3}`, `r${n++}`)); break;
         case 1: fs.renameSync(a, b); break;
@@ -286,8 +289,7 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
           const objects = [...objectsUnder(lib).keys()].map((p) => path.join(lib, p));
           const files = objects.filter((f) => fs.lstatSync(f).isFile());
           if (files.length < 4) break;
-          const a = pick(files);
-          const b = pick(files.filter((f) => f !== a));
+          const [a, b] = twoOf(files, pick);
           const what = Math.floor(rnd() * 18);
           events.push(`change ${what}: ${JSON.stringify(path.relative(lib, a))} ${JSON.stringify(path.relative(lib, b))}`);
           try {
