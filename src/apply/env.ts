@@ -3,6 +3,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { Operation } from '../plan/operation.js';
 import type { ParityPool } from '../parity/pool.js';
 import type { Fsx } from '../fsx/fsx.js';
+import type { SpaceRefusal } from './space.js';
 
 export interface ExecutorContext {
   /** Where the volume's files are. */
@@ -73,6 +74,15 @@ export type ApplyEvent =
   /** An operation failed on the disk: skipped, the archive keeps what it had. */
   | { type: 'write-skipped'; path: string; error: string };
 
+/**
+ * Why a run stopped for a full disk: the space rule refused what came next (apply/space.ts), or a
+ * write met a full disk while copying or writing `path`, writing its parity, or writing the
+ * journal (`writing` null: not said where, e.g. during a catch-up).
+ */
+export type DiskFull =
+  | { reason: 'disk-full'; refused: SpaceRefusal }
+  | { reason: 'disk-full'; writing: 'copy' | 'file' | 'parity' | 'journal' | null; path: string | null };
+
 export interface ExecutionResult {
   done: number;
   bytesCopied: number;
@@ -82,7 +92,7 @@ export interface ExecutionResult {
   /** Data-path files that could not be read: reported, left as they were in the catalog. */
   skipped: Array<{ path: string }>;
   /** Why the run stopped early, if it did. */
-  stopped: null | { reason: 'disk-full'; message: string } | { reason: 'interrupted' };
+  stopped: null | DiskFull | { reason: 'interrupted' };
   /** Offline volumes that got deferred actions. */
   deferredVolumes: Set<string>;
   /** What was actually done, by kind (a stopped run does less than its plan). */

@@ -9,7 +9,7 @@ import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { LoosenedNames } from './loosened.js';
 import { applyDefer, applyDelete, applyRename, applyUpdate } from './move-ops.js';
 import { ParityQueue } from './parity-queue.js';
-import { SpaceBudget, spaceRuleOf } from './space.js';
+import { refused, SpaceBudget, spaceRuleOf } from './space.js';
 import { emptyResult, opPath, tally } from './tally.js';
 import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
@@ -90,7 +90,7 @@ export class Executor implements Applier {
     for (const e of this.ctx.disk.withoutParity(this.ctx.volume)) {
       // Parity takes room too: on a disk too full for it, the file waits (verify --fix or a later run).
       const room = this.env.space.admitParity(e.path, e.size);
-      if (typeof room === 'string') break;
+      if (refused(room)) break;
       this.env.parity.start(e.path, e.size, () => this.env.space.wrote(room.parity));
       n++;
     }
@@ -176,7 +176,7 @@ export class Executor implements Applier {
           this.journalFor(ops, i);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-          env.stop({ reason: 'disk-full', message: 'the disk is full (while writing its journal)' });
+          env.stop({ reason: 'disk-full', writing: 'journal', path: null });
           continue;
         }
         try {
@@ -221,7 +221,7 @@ export class Executor implements Applier {
     if (op.type === 'defer' || !this.ctx.skipFailures) return false;
     const code = err instanceof CopyError ? err.code : (err as NodeJS.ErrnoException | null)?.code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
-      this.env.stop({ reason: 'disk-full', message: `the disk is full (while writing ${opPath(op)})` });
+      this.env.stop({ reason: 'disk-full', writing: 'file', path: opPath(op) });
       return true;
     }
     if (this.ctx.signal.aborted) {

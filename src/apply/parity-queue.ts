@@ -59,7 +59,7 @@ export class ParityQueue {
       (err: unknown) => {
         const e = err as Error & { code?: string };
         if (e.code === 'ENOSPC') {
-          this.stop({ reason: 'disk-full', message: `the disk is full (while writing parity for ${p})` });
+          this.stop({ reason: 'disk-full', writing: 'parity', path: p });
         } else if (!this.ctx.signal.aborted && !this.diskGone()) {
           // (A disk that went away is said once, by the commit that stops the run: not per file.)
           this.ctx.tell({ type: 'no-parity', path: p, error: e.message });

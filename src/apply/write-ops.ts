@@ -11,6 +11,7 @@ import { diskTempDir, onDisk } from '../archive/layout.js';
 import { goneFromSource, isSymlink } from '../fsx/exists.js';
 import type { Fsx } from '../fsx/fsx.js';
 import type { ApplyEnv } from './apply-env.js';
+import { refused } from './space.js';
 
 /** The handlers of operations that write new names: copy, symlink, link. */
 
@@ -103,8 +104,8 @@ async function copyFile(
   // A copy made ahead was admitted by the space rule (and its data counted written) before it was written.
   const early = env.ahead.take(r);
   const room = early ? early.room : env.space.admit(r.path, r.size);
-  if (typeof room === 'string') {
-    env.stop({ reason: 'disk-full', message: room });
+  if (refused(room)) {
+    env.stop({ reason: 'disk-full', refused: room });
     return;
   }
   const written = early ? room.data : 0;
@@ -137,7 +138,7 @@ async function copyFile(
       return;
     }
     if (err instanceof CopyError && err.code === 'ENOSPC') {
-      env.stop({ reason: 'disk-full', message: `the disk is full (while copying ${r.path})` });
+      env.stop({ reason: 'disk-full', writing: 'copy', path: r.path });
       return;
     }
     if (ctx.signal.aborted) {

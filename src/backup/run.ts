@@ -236,7 +236,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
       lacking = caught.lacking;
       if (caught.stopped) {
         if (!recorded) await finishWrite(session, 'backup', caught.stopped, {});
-        const stopped = caught.stopped === 'disk-full' ? { reason: caught.stopped, message: 'the disk is full' } : { reason: caught.stopped };
+        const stopped: ExecutionResult['stopped'] = caught.stopped === 'disk-full' ? { reason: 'disk-full', writing: null, path: null } : { reason: caught.stopped };
         return { label: info.label, dryRun, summary: null, stopped, guarded: false, missingRoot: false };
       }
     }

@@ -2,12 +2,35 @@
 // and the exit status (SPEC §4).
 import type { BackupSummary, PlanSkip } from '../backup/backup.js';
 import type { BackupEvent, BackupOutcome } from '../backup/run.js';
+import type { DiskFull } from '../apply/env.js';
 import { formatBytes } from '../fsx/space.js';
 import type { Operation } from '../plan/operation.js';
 import { heldLine, summaryLines } from '../report/summary.js';
 import { tellApplyEvent } from './apply-events.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';
+
+/** Why a run stopped for a full disk, in words; the shortfall tells apart two sizes that round alike. */
+export function diskFullText(s: DiskFull): string {
+  if ('refused' in s) {
+    const { path, parityOnly, need, free } = s.refused;
+    const what = parityOnly ? `the parity of ${path} needs` : `${path} needs`;
+    const counting = parityOnly ? 'with the reserve' : 'with parity and reserve';
+    return `the disk is full: ${what} ${formatBytes(need)} ${counting}, ${formatBytes(free)} free (${formatBytes(need - free)} short)`;
+  }
+  switch (s.writing) {
+    case 'copy':
+      return `the disk is full (while copying ${s.path})`;
+    case 'file':
+      return `the disk is full (while writing ${s.path})`;
+    case 'parity':
+      return `the disk is full (while writing parity for ${s.path})`;
+    case 'journal':
+      return 'the disk is full (while writing its journal)';
+    case null:
+      return 'the disk is full';
+  }
+}
 
 /** Why the planner left a file out, in words. */
 function planSkipText(s: PlanSkip): string {
@@ -120,12 +143,12 @@ export function reportBackup(r: BackupOutcome, out: Output, roots: string[], ini
       for (const op of r.ops) out.info(describeOp(op));
     }
     printSummary(out, { ...r, summary: r.summary }, roots, init);
-    if (r.stopped?.reason === 'disk-full') out.warn(`the real run would stop here: ${r.stopped.message}`);
+    if (r.stopped?.reason === 'disk-full') out.warn(`the real run would stop here: ${diskFullText(r.stopped)}`);
     return r.guarded ? EXIT.error : EXIT.ok;
   }
   printSummary(out, { ...r, summary: r.summary }, roots, init);
   if (r.stopped?.reason === 'disk-full') {
-    out.error(`${r.stopped.message}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);
+    out.error(`${diskFullText(r.stopped)}; everything written so far is catalogued. Mount a new disk and run \`blaine backup --init\` to go on`);
     return EXIT.diskFull;
   }
   if (r.stopped?.reason === 'interrupted') {
