@@ -15,7 +15,7 @@ if (!root || !jobs || !pct || !list) {
   process.exit(2);
 }
 const rels = fs.readFileSync(list, 'utf8').split('\n').filter(Boolean);
-const pool = new ParityPool({ jobs: Number(jobs), pct: Number(pct) });
+const pool = new ParityPool({ jobs: Number(jobs), pct: Number(pct), creator: process.env.BLAINE_PARITY_CREATOR === 'par2' ? 'par2' : 'native' });
 let parityBytes = 0;
 const jobsDone = rels.map((rel) => pool.submit(root, rel, fs.statSync(path.join(root, rel)).size).then((r) => (parityBytes += r.bytes)));
 await pool.drain();

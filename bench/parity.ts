@@ -190,7 +190,7 @@ async function runParity(ctx: BenchContext, s: Section): Promise<void> {
     { label: `Blaine's creator alone, ${ctx.jobs} jobs`, seconds: alone.seconds, rate: rate(alone.seconds), vsRef: `${fmtRatio(par2Default.seconds / alone.seconds)} par2 default`, note: `no copy; ${busy(alone.cpuShare)}; ${rss(alone.maxRssBytes)}` },
     { label: `par2 direct, default 2,000 slices, -r${PCT}`, seconds: par2Default.seconds, rate: rate(par2Default.seconds), note: `${busy(par2Default.cpuShare)}; parity ${fmtBytes(par2Default.parityBytes)}` },
   );
-  s.notes.push(`creator: ${nativeCreatorAvailable() ? "Blaine's own (native addon)" : 'par2cmdline (the addon is not built or BLAINE_PARITY_CREATOR=par2)'}; peak RSS: backup with parity ${rss(withPar.maxRssBytes)}, without ${rss(noPar.maxRssBytes)}; memory budget ${fmtBytes(defaultParityMemory())}`);
+  s.notes.push(`creator: ${nativeCreatorAvailable(process.env.BLAINE_PARITY_CREATOR === 'par2' ? 'par2' : 'native') ? "Blaine's own (native addon)" : 'par2cmdline (the addon is not built or BLAINE_PARITY_CREATOR=par2)'}; peak RSS: backup with parity ${rss(withPar.maxRssBytes)}, without ${rss(noPar.maxRssBytes)}; memory budget ${fmtBytes(defaultParityMemory())}`);
   s.notes.push(`"vs reference" is speed ÷ the faster par2 direct run (${bestName}); the SPEC asks ≥ 0.90×`);
   s.notes.push(
     'the two Blaine figures bracket its parity speed: the difference overstates it where copying overlaps parity ' +

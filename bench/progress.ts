@@ -1,6 +1,6 @@
 /**
  * Progress: what drawing the progress line costs a first backup of many small files, where
- * per-file overhead shows most (issue 13: under 3%). Both runs go through the same
+ * per-file overhead shows most (under 3%). Both runs go through the same
  * pseudo-terminal (script(1)), one with -q (no progress), one with the line redrawn in place.
  * The check compares CPU time (all of Blaine's threads), which other work on a shared machine
  * disturbs far less than wall time; wall time is shown beside it.

@@ -1,5 +1,5 @@
 /**
- * Restore and scrub (issue 20 item 5): restoring ~1 GiB of media-sized files from a disk against
+ * Restore and scrub: restoring ~1 GiB of media-sized files from a disk against
  * `rsync -a` of the same files (target ≤ 1.2×), also when every file is read from under its old
  * name (renames deferred for the disk), and `verify --checksum` against `sha256sum` run on every
  * core over the same files (target ≤ 1.2×). As root the section works on a tmpfs, so that both

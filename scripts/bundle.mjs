@@ -11,7 +11,7 @@ await build({
   entryPoints: {
     main: path.join(root, 'src/cli/main.ts'),
     'scan-worker': path.join(root, 'src/scan/scan-worker.ts'),
-    prestart: path.join(root, 'src/scan/prestart.ts'),
+    prestart: path.join(root, 'src/cli/prestart.ts'),
   },
   outdir: path.join(root, 'dist/bundle'),
   bundle: true,

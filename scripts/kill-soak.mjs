@@ -1,4 +1,4 @@
-// Real-process kills (issue 10): backups, applies, verify --fix and clones of a library big enough
+// Real-process kills: backups, applies, verify --fix and clones of a library big enough
 // for the signal to land mid-operation are hit by SIGKILL, SIGINT or SIGTERM at a random moment;
 // SIGINT/SIGTERM must end the run with 130 (or it finished first: 0); a plain rerun must then
 // converge: every disk equals its catalog, the library is on the disks bit for bit, verify clean.

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The rotation property of issue 25 over many seeds (not part of `npm test`; compile first with
+// The rotation property over many seeds (not part of `npm test`; compile first with
 // `npx tsc -p .`): `node scripts/rotation-soak.mjs SEEDS [FIRST] [DAYS]` runs seeds FIRST..FIRST+SEEDS-1,
 // every fourth with parity, each in a fresh temporary folder, and stops at the first failure with
 // the seed and the commands that led to it (rerun that seed alone to replay it exactly).

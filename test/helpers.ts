@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { mountsOf, readMounts } from '../src/crypt/gocryptfs.js';
 import { parityFiles, parityStemRel } from '../src/parity/paths.js';
+import type { ApplyEvent } from '../src/apply/env.js';
+import { applyEventText } from '../src/cli/apply-events.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether running from src (never) or from dist/test. */
@@ -145,6 +147,23 @@ export function testEnv(prefix = 'blaine-test-') {
   return { base, lib, disk, db, cleanup: () => fs.rmSync(base, { recursive: true, force: true }) };
 }
 
+/** A test environment (testEnv) removed when the test ends. */
+export function testEnvFor(t: { after: (fn: () => void) => void }, prefix = 'blaine-test-'): ReturnType<typeof testEnv> {
+  const env = testEnv(prefix);
+  t.after(env.cleanup);
+  return env;
+}
+
+/** A test environment (testEnvFor) with two more empty disk folders, B and B2, for a mirrored volume. */
+export function mirrorEnv(t: { after: (fn: () => void) => void }, prefix: string): ReturnType<typeof testEnv> & { B: string; B2: string } {
+  const env = testEnvFor(t, prefix);
+  const B = path.join(env.base, 'B');
+  const B2 = path.join(env.base, 'B2');
+  fs.mkdirSync(B);
+  fs.mkdirSync(B2);
+  return { ...env, B, B2 };
+}
+
 export function sha256(data: Buffer | string): string {
   return crypto.createHash('sha256').update(data).digest('hex');
 }
@@ -196,14 +215,19 @@ export function mountLoopExt4(dir: string, size: string): string | null {
  * the environment is removed when the test ends; `img` is null when not root (the caller skips).
  */
 export function loopDiskEnv(t: { after: (fn: () => void) => void }, size: string): ReturnType<typeof testEnv> & { img: string | null } {
+  const env = unmountedAfterTest(t);
+  return { ...env, img: mountLoopExt4(env.disk, size) };
+}
+
+/** A test environment (testEnv) whose disk, if mounted by then, is unmounted when the test ends, before all is removed. */
+function unmountedAfterTest(t: { after: (fn: () => void) => void }): ReturnType<typeof testEnv> {
   const env = testEnv();
-  const img = mountLoopExt4(env.disk, size);
   // after-hooks run in the order they were added: unmounted first, then removed.
   t.after(() => {
     if (isMounted(env.disk)) unmount(env.disk);
   });
   t.after(env.cleanup);
-  return { ...env, img };
+  return env;
 }
 
 /** Mounts an ext4 image (again) at dir; `ro` read-only. */
@@ -214,6 +238,19 @@ export function mountImage(img: string, dir: string, opts: { ro?: boolean } = {}
 /** True when dir is a mount point now. */
 export function isMounted(dir: string): boolean {
   return spawnSync('mountpoint', ['-q', dir]).status === 0;
+}
+
+/**
+ * A test environment (testEnv) whose disk is a tmpfs of `size`, unmounted and removed when the test
+ * ends; null after skipping the test (with the reason) where it cannot be mounted (not root).
+ */
+export function tmpfsEnv(t: { skip: (why: string) => void; after: (fn: () => void) => void }, size: string): ReturnType<typeof testEnv> | null {
+  const env = unmountedAfterTest(t);
+  if (!mountTmpfs(env.disk, size)) {
+    t.skip(isRoot ? 'cannot mount a tmpfs here' : 'needs root to mount a tmpfs');
+    return null;
+  }
+  return env;
 }
 
 /**
@@ -433,4 +470,67 @@ export function assertNoMounts(...disks: string[]): void {
     const runDir = '/run/blaine';
     if (fs.existsSync(runDir)) assert.deepEqual(fs.readdirSync(runDir).filter((n) => n.startsWith(copy)), [], `private mount point of ${d} left`);
   }
+}
+
+/**
+ * An executor's `tell` for tests: the problems it reports, as the command would word them, go
+ * into `warnings` (or fail the test at once when `warnings` is 'fail'); detail is dropped.
+ */
+export function collectWarnings(warnings: string[] | 'fail'): (e: ApplyEvent) => void {
+  return (e) => {
+    const { warning, text } = applyEventText(e);
+    if (!warning) return;
+    if (warnings === 'fail') assert.fail(text);
+    warnings.push(text);
+  };
+}
+
+/** Asserts that a run of the executable succeeded (status 0), its output in the message; returns it. */
+export function expectOk<R extends { status: number | null; stdout: string; stderr: string }>(r: R, what: string): R {
+  assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stdout}${r.stderr}`);
+  return r;
+}
+
+/**
+ * A scratch folder for tests of encrypted disks: a library, a key file holding `key`, a host
+ * catalog path, and tmpfs disks made on demand (`disk(name)`). When the test ends every disk is
+ * unmounted (with `busyFails`, one a gocryptfs process still holds fails the test) and the folder
+ * removed. `run` runs the executable on that host catalog, backups with no reserve (the disks are
+ * small), with `env` added to each run's environment; `withKey` adds the key file.
+ */
+export function encryptedTestEnv(
+  t: { after: (fn: () => void) => void },
+  prefix: string,
+  key: string,
+  opts: { env?: Record<string, string>; busyFails?: boolean } = {},
+) {
+  const env = opts.env ?? {};
+  const base = tempDir(prefix);
+  const lib = path.join(base, 'lib');
+  const db = path.join(base, 'host', 'catalog.sqlite');
+  const keyFile = path.join(base, 'key');
+  fs.writeFileSync(keyFile, `${key}\n`, { mode: 0o600 });
+  fs.mkdirSync(lib);
+  const disks: string[] = [];
+  t.after(() => {
+    const busy: string[] = [];
+    for (const d of disks.reverse()) {
+      if (spawnSync('umount', [d]).status !== 0) {
+        busy.push(d);
+        spawnSync('umount', ['-l', d]);
+      }
+    }
+    fs.rmSync(base, { recursive: true, force: true });
+    if (opts.busyFails) assert.deepEqual(busy, [], 'disks still busy after the test');
+  });
+  const disk = (name: string, size = '20m') => {
+    const dir = path.join(base, name);
+    assert.ok(mountTmpfs(dir, size), `mount a tmpfs at ${dir}`);
+    disks.push(dir);
+    return dir;
+  };
+  const run = (args: string[], more: Record<string, string> = {}) =>
+    blaine([...args, '--db', db, ...(args[0] === 'backup' ? ['--reserve', '0'] : [])], { env: { ...env, ...more } });
+  const withKey = (args: string[]) => run([...args, '--key-file', keyFile]);
+  return { base, lib, db, keyFile, disk, run, withKey };
 }

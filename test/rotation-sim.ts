@@ -1,5 +1,5 @@
 /**
- * A rotation simulated at random (issue 25): a small library changes every day while the disks
+ * A rotation simulated at random: a small library changes every day while the disks
  * that hold it are offline for weeks; backups go onto the onsite copy of a mirrored volume, the two
  * copies swap weekly, stored disks come back now and then for an `apply`, and a new mirrored pair
  * takes over now and then. After every apply and every catch-up the disk is compared with its

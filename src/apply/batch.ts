@@ -59,7 +59,7 @@ export class CatalogBatch {
     this.requireSameDisk();
     const batch = this.journal?.batch;
     if (batch) this.disk.setMeta(JOURNAL_COMMITTED, batch);
-    // Host first (SPEC §5, defect 3 of issue 10). The host transaction carries what no disk holds: other
+    // Host first (SPEC §5). The host transaction carries what no disk holds: other
     // volumes' rows and their deferred actions. A crash after it and before the disk's commit leaves
     // the mounted volume's run unfinished (DIRTY): the next run undoes the disk's steps from the journal
     // and re-imports the volume's rows from the disk catalog, while the offline volumes' share survives.

@@ -7,7 +7,7 @@ import { copyBatchToTemp } from '../fsx/copy-batch.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { removeQuietly } from '../fsx/parents.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
-import type { Admitted, SpaceBudget } from './space.js';
+import { refused, type Admitted, type SpaceBudget } from './space.js';
 
 /** Files per batch: one worker-thread round trip each. */
 const BATCH = 64;
@@ -79,7 +79,7 @@ export class CopyAhead {
         }
         const r = op.record;
         const room = this.space.admit(r.path, r.size);
-        if (typeof room === 'string') {
+        if (refused(room)) {
           this.noRoom = true;
           break;
         }

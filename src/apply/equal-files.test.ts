@@ -1,16 +1,15 @@
 /**
- * Issue 26 items 5 and 6: many equal files. Storing N equal small files reads a bounded number of
- * catalog rows per file (it read every earlier name of the content: N²/2 rows, an hour for 65,000
- * files), counted here, never timed. A stored file that has all the names the file system allows
- * (EMLINK; ext4: 65,000) no longer makes its equal files skipped in every run: they get a link
- * group of their own. Each test failed before the fix.
+ * Many equal files. Storing N equal small files reads a bounded number of catalog rows per file
+ * (reading every earlier name of the content would be N²/2 rows, an hour for 65,000 files),
+ * counted here, never timed. A stored file that has all the names the file system allows (EMLINK;
+ * ext4: 65,000) does not make its equal files skipped in every run: they get a link group of their own.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertDiskMatchesCatalog, blaine, isRoot, scratchDir, sha256, tempDir, unmount, writeUnder } from '../../test/helpers.js';
+import { assertDiskMatchesCatalog, blaine, isRoot, scratchDir, sha256, tempDir, unmount, writeUnder, collectWarnings } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import { faultyFs, parseFaults } from '../fsx/fault.js';
 import { realFs } from '../fsx/fsx.js';
@@ -80,7 +79,7 @@ async function storeEqualFiles(t: test.TestContext, n: number): Promise<{ rows: 
   const warnings: string[] = [];
   const ex = new Executor({
     root, volume: VOLUME, host: counted(host, tally), disk: counted(disk, tally), parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
+    signal: new AbortController().signal, tell: collectWarnings(warnings),
   });
   const result = await ex.run(ops);
   assert.deepEqual(warnings, []);
@@ -95,7 +94,7 @@ test('equal small files: the catalog rows read grow linearly with their number',
   const inodes = new Set(fs.readdirSync(path.join(large.root, large.lib)).map((f) => fs.statSync(path.join(large.root, large.lib, f)).ino));
   assert.equal(inodes.size, 1);
   assert.equal(large.disk.entriesOfVolume(VOLUME).length, 400);
-  // quadratic: 4× the files cost 16× the rows (before the fix, 5,050 and 80,200 rows)
+  // linear, not quadratic: a quadratic read would make 4× the files cost 16× the rows (5,050 and 80,200)
   assert.ok(large.rows <= 4.5 * small.rows, `rows read: ${small.rows} for 100 files, ${large.rows} for 400`);
   assert.ok(large.rows <= 10 * 400, `${large.rows} rows read for 400 files`);
 });
@@ -107,7 +106,7 @@ test('a link refused with EMLINK starts a new link group; planned links fall bac
     const warnings: string[] = [];
     const ex = new Executor({
       root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0, skipFailures: true,
-      signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m), fs: faultyFs(realFs, parseFaults(faults)),
+      signal: new AbortController().signal, tell: collectWarnings(warnings), fs: faultyFs(realFs, parseFaults(faults)),
     });
     const result = await ex.run(ops);
     return { result, warnings };

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { scratchDir, sha256, writeUnder } from '../../test/helpers.js';
+import { scratchDir, sha256, writeUnder, collectWarnings } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { ParityPool } from '../parity/pool.js';
@@ -66,8 +66,7 @@ async function copyTwo(t: test.TestContext, faults: string) {
     parityPct: 0,
     reserve: 0,
     signal: new AbortController().signal,
-    detail: () => {},
-    warn: (m) => warnings.push(m),
+    tell: collectWarnings(warnings),
     fs: faultyFs(realFs, parseFaults(faults)),
   });
   const result = await ex.run(ops);
@@ -110,14 +109,14 @@ async function runOn(root: string, stored: FileRecord[], sha: (p: string) => str
 }
 
 function plainExecutor(root: string, host: Catalog, disk: Catalog, warnings: string[]): Executor {
-  return executorOn(root, host, disk, { warn: (m) => warnings.push(m) });
+  return executorOn(root, host, disk, { tell: collectWarnings(warnings) });
 }
 
 /** An executor on `root`: no parity, no reserve, never interrupted, any warning fails the test; `more` overrides. */
 function executorOn(root: string, host: Catalog, disk: Catalog, more: Partial<ExecutorContext> = {}): Executor {
   return new Executor({
     root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: realFs,
+    signal: new AbortController().signal, tell: collectWarnings('fail'), fs: realFs,
     ...more,
   });
 }
@@ -177,7 +176,7 @@ test('executor: copies are journalled many to one fsync, and what a commit empti
   const journalled: string[][] = [];
   const ex: Executor = new Executor({
     root, volume: VOLUME, host, disk, parity: null, parityPct: 0, reserve: 0,
-    signal: new AbortController().signal, detail: () => {}, warn: (m) => assert.fail(m), fs: fsx,
+    signal: new AbortController().signal, tell: collectWarnings('fail'), fs: fsx,
     progress: (done) => {
       // What a crash right after this operation would find in the journal.
       journalled.push(fs.existsSync(journal) ? fs.readFileSync(journal, 'utf8').split('\n').filter((l) => l.includes('"op"')).map((l) => path.basename(JSON.parse(l).path)) : []);

@@ -9,7 +9,7 @@ import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { LoosenedNames } from './loosened.js';
 import { applyDefer, applyDelete, applyRename, applyUpdate } from './move-ops.js';
 import { ParityQueue } from './parity-queue.js';
-import { SpaceBudget, spaceRuleOf } from './space.js';
+import { refused, SpaceBudget, spaceRuleOf } from './space.js';
 import { emptyResult, opPath, tally } from './tally.js';
 import { applyCopy, applyLink, applySymlink } from './write-ops.js';
 
@@ -90,7 +90,7 @@ export class Executor implements Applier {
     for (const e of this.ctx.disk.withoutParity(this.ctx.volume)) {
       // Parity takes room too: on a disk too full for it, the file waits (verify --fix or a later run).
       const room = this.env.space.admitParity(e.path, e.size);
-      if (typeof room === 'string') break;
+      if (refused(room)) break;
       this.env.parity.start(e.path, e.size, () => this.env.space.wrote(room.parity));
       n++;
     }
@@ -142,9 +142,9 @@ export class Executor implements Applier {
    * for the bytes there now, it would otherwise be installed after them (for other content, or at
    * a name the file has left).
    */
-  private async settleParity(op: Operation): Promise<void> {
+  private async waitForParity(op: Operation): Promise<void> {
     const step = this.stepOf(op);
-    if (step !== null) await this.env.parity.settle(step.op === 'rename' ? step.from : step.path);
+    if (step !== null) await this.env.parity.waitFor(step.op === 'rename' ? step.from : step.path);
   }
 
   /**
@@ -171,12 +171,12 @@ export class Executor implements Applier {
         env.vanished = false;
         env.ahead.fill(ops, i);
         // Parity settling may commit a batch, which empties the journal: journal after it.
-        await this.settleParity(op);
+        await this.waitForParity(op);
         try {
           this.journalFor(ops, i);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-          env.stop({ reason: 'disk-full', message: 'the disk is full (while writing its journal)' });
+          env.stop({ reason: 'disk-full', writing: 'journal', path: null });
           continue;
         }
         try {
@@ -191,7 +191,7 @@ export class Executor implements Applier {
         this.batch.step();
       }
       // Names of content this run linked, moved, removed or changed, in the shape the catalog says.
-      await env.loosened.settle(env, (paths) => this.journal.intend(paths.map((p) => ({ op: 'write', path: p }))));
+      await env.loosened.reshape(env, (paths) => this.journal.intend(paths.map((p) => ({ op: 'write', path: p }))));
       // Copies made ahead and never taken (the run stopped) are removed, and their folders.
       await env.ahead.discard();
       // What is copied is committed now, not only once the (slower) parity is done. A part of a
@@ -221,17 +221,15 @@ export class Executor implements Applier {
     if (op.type === 'defer' || !this.ctx.skipFailures) return false;
     const code = err instanceof CopyError ? err.code : (err as NodeJS.ErrnoException | null)?.code;
     if (code === 'ENOSPC' || code === 'EDQUOT') {
-      this.env.stop({ reason: 'disk-full', message: `the disk is full (while writing ${opPath(op)})` });
+      this.env.stop({ reason: 'disk-full', writing: 'file', path: opPath(op) });
       return true;
     }
     if (this.ctx.signal.aborted) {
       this.env.stop({ reason: 'interrupted' });
       return true;
     }
-    const why = (err instanceof Error ? err.message : String(err)).replace(/\.$/, '');
-    const message = `cannot write ${opPath(op)} on the disk (${why}); skipped, the archive keeps what it had`;
-    this.result.skipped.push({ path: opPath(op), message });
-    this.ctx.warn(message);
+    this.result.skipped.push({ path: opPath(op) });
+    this.ctx.tell({ type: 'write-skipped', path: opPath(op), error: err instanceof Error ? err.message : String(err) });
     return true;
   }
 }

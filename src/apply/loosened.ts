@@ -7,8 +7,8 @@ import { diskTempDir, onDisk } from '../archive/layout.js';
 import type { CatalogBatch } from './batch.js';
 import type { ExecutorContext } from './env.js';
 
-/** What settling needs of the run (a part of apply-env.ts's ApplyEnv, which knows this class). */
-interface SettleEnv {
+/** What reshaping needs of the run (a part of apply-env.ts's ApplyEnv, which knows this class). */
+interface ReshapeEnv {
   readonly ctx: ExecutorContext;
   readonly fs: Fsx;
   readonly batch: CatalogBatch;
@@ -44,19 +44,19 @@ export class LoosenedNames {
   }
 
   /** `intend` journals names about to be relinked or copied (writes of those paths). */
-  async settle(env: SettleEnv, intend: (paths: string[]) => void = () => {}): Promise<void> {
+  async reshape(env: ReshapeEnv, intend: (paths: string[]) => void = () => {}): Promise<void> {
     const { ctx } = env;
     for (const { size, sha256 } of this.content.values()) {
       try {
-        await this.settleContent(env, size, sha256, intend);
+        await this.reshapeContent(env, size, sha256, intend);
       } catch (err) {
-        ctx.warn(`cannot put the names of one stored file (${size} bytes) in order on the disk: ${(err as Error).message}`);
+        ctx.tell({ type: 'names-unsorted', size, error: (err as Error).message });
       }
     }
     this.content.clear();
   }
 
-  private async settleContent(env: SettleEnv, size: number, sha256: string, intend: (paths: string[]) => void): Promise<void> {
+  private async reshapeContent(env: ReshapeEnv, size: number, sha256: string, intend: (paths: string[]) => void): Promise<void> {
     const { ctx, fs } = env;
     const names: Name[] = [];
     for (const e of ctx.disk.findContent(size, sha256)) {
@@ -107,7 +107,7 @@ export class LoosenedNames {
         fs.linkSync(home.full, tmp);
         fs.renameSync(tmp, n.full);
         n.ino = home.ino;
-        ctx.detail(`linked ${n.e.path} to ${home.e.path} (equal content, mode and owner)`);
+        ctx.tell({ type: 'linked', path: n.e.path, to: home.e.path, gathered: true });
         continue;
       }
       const e = n.e;
@@ -117,7 +117,7 @@ export class LoosenedNames {
       });
       n.ino = fs.lstatSync(n.full).ino;
       homes.set(n.cls, n);
-      ctx.detail(`stored ${e.path} apart (its mode or owner differs from the names it shared an inode with)`);
+      ctx.tell({ type: 'stored-apart', path: e.path });
     }
     // A name alone on its inode carries its own mtime.
     const count = new Map<number, number>();

@@ -42,7 +42,7 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
     pruneEmptyDirs(ctx.root, path.dirname(src), fs);
   } else if (!fs.existsSync(dest) && !isSymlink(dest, fs)) {
     // (A dangling symlink already moved by a killed run does not "exist" through the link.)
-    ctx.warn(`${from.path} is catalogued but missing on the disk; it will be stored again`);
+    ctx.tell({ type: 'missing-on-disk', path: from.path, then: 'store-again' });
     env.batch.drop(from);
     return;
   }
@@ -58,10 +58,10 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
       if (r.kind === 'symlink') setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);
       else if (r.mtimeSec !== from.mtimeSec || r.mtimeNsec !== from.mtimeNsec) setTimes(dest, r.mtimeSec, r.mtimeNsec, fs);
     } catch (err) {
-      ctx.warn(`cannot update ${to} on the disk: ${(err as Error).message}`);
+      ctx.tell({ type: 'update-failed', path: to, error: (err as Error).message });
     }
   }
-  ctx.detail(`renamed ${from.path} -> ${to}`);
+  ctx.tell({ type: 'renamed', from: from.path, to });
 }
 
 export function applyDelete(env: ApplyEnv, op: Extract<Operation, { type: 'delete' }>): void {
@@ -74,7 +74,7 @@ export function applyDelete(env: ApplyEnv, op: Extract<Operation, { type: 'delet
   pruneEmptyDirs(ctx.root, path.dirname(p), fs);
   env.batch.wroteData = true;
   env.batch.drop(e);
-  ctx.detail(`removed ${e.path}`);
+  ctx.tell({ type: 'removed', path: e.path });
 }
 
 export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 'update' }>): Promise<void> {
@@ -89,7 +89,7 @@ export async function applyUpdate(env: ApplyEnv, op: Extract<Operation, { type: 
       // A shared inode's mtime is one name's: the others get theirs back if they end up alone.
       if (env.fs.statSync(p).nlink > 1) env.loosened.add(e);
     } catch (err) {
-      ctx.warn(`cannot update ${e.path} on the disk: ${(err as Error).message}`);
+      ctx.tell({ type: 'update-failed', path: e.path, error: (err as Error).message });
     }
   }
   env.batch.put(entryFor(r, e.volume, sha256 ?? e.sha256, e));
@@ -135,5 +135,5 @@ export function applyDefer(env: Pick<ApplyEnv, 'ctx' | 'batch' | 'result'>, op: 
     host.put(entryFor(op.record!, op.volume, op.entry.sha256, op.entry));
   }
   env.result.deferredVolumes.add(op.volume);
-  env.ctx.detail(`deferred for ${op.volume}: ${op.action} ${op.path}${op.target ? ` -> ${op.target}` : ''}`);
+  env.ctx.tell({ type: 'deferred', volume: op.volume, action: op.action, path: op.path, target: op.target ?? null });
 }

@@ -13,7 +13,7 @@ export class ParityQueue {
   /**
    * The first failure to record a finished set (SQLITE_FULL on a full host disk): it happens in a
    * promise callback, where a throw would be an unhandled rejection that kills Node, so it is kept
-   * and thrown by the next settle or finish, on the run's own path to its one-sentence error.
+   * and thrown by the next waitFor or finish, on the run's own path to its one-sentence error.
    */
   private failure: { error: unknown } | null = null;
 
@@ -59,10 +59,10 @@ export class ParityQueue {
       (err: unknown) => {
         const e = err as Error & { code?: string };
         if (e.code === 'ENOSPC') {
-          this.stop({ reason: 'disk-full', message: `the disk is full (while writing parity for ${p})` });
+          this.stop({ reason: 'disk-full', writing: 'parity', path: p });
         } else if (!this.ctx.signal.aborted && !this.diskGone()) {
           // (A disk that went away is said once, by the commit that stops the run: not per file.)
-          this.ctx.warn(`no parity for ${p}: ${e.message}; \`blaine verify --fix\` or the next backup makes it`);
+          this.ctx.tell({ type: 'no-parity', path: p, error: e.message });
         }
         return null;
       },
@@ -115,7 +115,7 @@ export class ParityQueue {
   }
 
   /** Waits for parity still being made for the bytes at p. */
-  async settle(p: string): Promise<void> {
+  async waitFor(p: string): Promise<void> {
     const job = this.pending.get(p);
     if (job) await job;
     this.throwFailure();

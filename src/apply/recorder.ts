@@ -7,7 +7,7 @@ import { realFs } from '../fsx/fsx.js';
 import { CatalogBatch, storedRow } from './batch.js';
 import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { applyDefer } from './move-ops.js';
-import { SpaceBudget, spaceRuleOf } from './space.js';
+import { refused, SpaceBudget, spaceRuleOf } from './space.js';
 import { emptyResult, tally } from './tally.js';
 
 /**
@@ -51,8 +51,8 @@ export class RecordingApplier implements Applier {
       if (op.type === 'copy') {
         const size = op.record.size;
         const room = space.admit(op.record.path, size);
-        if (typeof room === 'string') {
-          result.stopped = { reason: 'disk-full', message: room };
+        if (refused(room)) {
+          result.stopped = { reason: 'disk-full', refused: room };
           break;
         }
         deduped = !!op.dedupe && size > 0 && (await this.twinCopied(op.record));
@@ -135,7 +135,7 @@ export class RecordingApplier implements Applier {
         return;
       }
       case 'defer':
-        applyDefer({ ctx: { ...ctx, detail: () => {} }, batch, result }, op);
+        applyDefer({ ctx: { ...ctx, tell: () => {} }, batch, result }, op);
         return;
     }
   }

@@ -13,7 +13,7 @@
  * parity still being made), so that a disk that fills faster than the rule counts is still found.
  */
 import path from 'node:path';
-import { formatBytes, freeBytes } from '../fsx/space.js';
+import { freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { DEFAULT_MAX_SLICES, parityDiskBytes } from '../parity/slices.js';
 
@@ -41,6 +41,22 @@ export interface SpaceRule {
   reserve: number;
   /** What the disk's file system stores for a file of n bytes (gocryptfs: more); default n. */
   stored?: (bytes: number) => number;
+}
+
+/**
+ * What the rule refuses: `path` (with `parityOnly`, the parity of a file already stored) needs
+ * `need` bytes with its parity and the reserve, and `free` are free.
+ */
+export interface SpaceRefusal {
+  path: string;
+  parityOnly: boolean;
+  need: number;
+  free: number;
+}
+
+/** True when the rule refused (admit, admitParity). */
+export function refused(room: Admitted | SpaceRefusal): room is SpaceRefusal {
+  return 'need' in room;
 }
 
 /**
@@ -113,10 +129,10 @@ export class SpaceBudget {
   /**
    * Admits a new file of `size` bytes at source path `p` when the rule lets it fit: its cost is
    * counted from now on, and taken as not yet on the disk until wrote() is called for its parts.
-   * Otherwise returns the sentence that stops the run as disk-full. `held`: room promised to
+   * Otherwise returns the refusal that stops the run as disk-full. `held`: room promised to
    * something else for the moment.
    */
-  admit(p: string, size: number, held = 0): Admitted | string {
+  admit(p: string, size: number, held = 0): Admitted | SpaceRefusal {
     const { block } = this.begin();
     const cost = fileCost(p, size, this.rule, block);
     const newFolders: string[] = [];
@@ -125,7 +141,7 @@ export class SpaceBudget {
     cost.data += 2 * block * newFolders.length;
     const need = cost.data + cost.parity + this.rule.reserve + held;
     const have = this.free(need);
-    if (have < need) return fullSentence(`${p} needs`, 'with parity and reserve', need, have);
+    if (have < need) return { path: p, parityOnly: false, need, free: Math.max(0, have) };
     for (const d of newFolders) this.folders.add(d);
     this.take(cost.data + cost.parity);
     return cost;
@@ -140,13 +156,13 @@ export class SpaceBudget {
 
   /**
    * Admits parity for a file already stored (one that lacks it): its set's blocks must fit like a
-   * new file's, or the sentence why not.
+   * new file's, or the refusal.
    */
-  admitParity(p: string, size: number): Admitted | string {
+  admitParity(p: string, size: number): Admitted | SpaceRefusal {
     const { parity } = fileCost(p, size, this.rule, this.begin().block);
     const need = parity + this.rule.reserve;
     const have = this.free(need);
-    if (have < need) return fullSentence(`the parity of ${p} needs`, 'with the reserve', need, have);
+    if (have < need) return { path: p, parityOnly: true, need, free: Math.max(0, have) };
     this.take(parity);
     return { data: 0, parity };
   }
@@ -189,8 +205,3 @@ export class SpaceBudget {
   }
 }
 
-/** The disk-full sentence in sizes a person reads; the shortfall tells apart two sizes that round alike. */
-function fullSentence(what: string, counting: string, need: number, have: number): string {
-  const free = Math.max(0, have);
-  return `the disk is full: ${what} ${formatBytes(need)} ${counting}, ${formatBytes(free)} free (${formatBytes(need - free)} short)`;
-}

@@ -11,6 +11,7 @@ import { diskTempDir, onDisk } from '../archive/layout.js';
 import { goneFromSource, isSymlink } from '../fsx/exists.js';
 import type { Fsx } from '../fsx/fsx.js';
 import type { ApplyEnv } from './apply-env.js';
+import { refused } from './space.js';
 
 /** The handlers of operations that write new names: copy, symlink, link. */
 
@@ -103,8 +104,8 @@ async function copyFile(
   // A copy made ahead was admitted by the space rule (and its data counted written) before it was written.
   const early = env.ahead.take(r);
   const room = early ? early.room : env.space.admit(r.path, r.size);
-  if (typeof room === 'string') {
-    env.stop({ reason: 'disk-full', message: room });
+  if (refused(room)) {
+    env.stop({ reason: 'disk-full', refused: room });
     return;
   }
   const written = early ? room.data : 0;
@@ -121,24 +122,23 @@ async function copyFile(
       // Written to while read: once more, as the file is now (SPEC §5); a file still busy is skipped.
       const now = currentRecord(r, fs);
       if (now) {
-        ctx.detail(`${r.path} changed while it was copied; copying it again`);
+        ctx.tell({ type: 'copying-again', path: r.path });
         return copyFile(env, now, replaces, dedupe, true, startsGroup);
       }
     }
     if (err instanceof CopyError && (err.code === 'SOURCE' || err.code === 'CHANGED')) {
       if (goneFromSource(r.path, fs)) {
         // Gone since the scan: nothing to archive, and the next run sees it gone (SPEC §5).
-        ctx.detail(`${r.path} vanished before it was copied`);
+        ctx.tell({ type: 'vanished', path: r.path });
         env.vanished = true;
         return;
       }
-      const message = err.code === 'CHANGED' ? `${err.message.replace(/\.$/, '')} twice; skipped, the next backup tries again` : err.message;
-      env.result.skipped.push({ path: r.path, message });
-      ctx.warn(message);
+      env.result.skipped.push({ path: r.path });
+      ctx.tell({ type: 'source-skipped', path: r.path, error: err.message, changedTwice: err.code === 'CHANGED' });
       return;
     }
     if (err instanceof CopyError && err.code === 'ENOSPC') {
-      env.stop({ reason: 'disk-full', message: `the disk is full (while copying ${r.path})` });
+      env.stop({ reason: 'disk-full', writing: 'copy', path: r.path });
       return;
     }
     if (ctx.signal.aborted) {
@@ -170,7 +170,7 @@ async function copyFile(
   const entry = entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha256);
   env.batch.put(entry);
   if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha256, r), entry);
-  ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
+  ctx.tell({ type: 'added', path: r.path, replaced: replaces !== undefined });
   env.parity.start(r.path, res.bytes, () => env.space.wrote(room.parity));
 }
 
@@ -183,7 +183,7 @@ export function applySymlink(env: ApplyEnv, op: Extract<Operation, { type: 'syml
   makeSymlink(r.linkTarget ?? '', dest, metaOf(r), fs);
   env.batch.wroteData = true;
   env.batch.put(entryFor(r, ctx.volume, null));
-  ctx.detail(`symlink ${r.path} -> ${r.linkTarget}`);
+  ctx.tell({ type: 'symlinked', path: r.path, target: r.linkTarget ?? '' });
 }
 
 export async function applyLink(env: ApplyEnv, op: Extract<Operation, { type: 'link' }>): Promise<void> {
@@ -209,10 +209,10 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
     if (stored === undefined) {
       // Planned as this run's copy, which did not happen: the file vanished or kept changing while
       // it was read (said when it was skipped). Nothing is wrong with the disk.
-      ctx.detail(`${planned.path} was not stored in this run; copying ${r.path} itself instead of linking it there`);
+      ctx.tell({ type: 'copying-instead-of-link', path: r.path, planned: planned.path });
     } else {
       // The disk lost the file the catalog promised (damage, a hand edit): store the content afresh.
-      ctx.warn(`${from.path} is catalogued but missing on the disk; copying ${r.path} instead of linking`);
+      ctx.tell({ type: 'missing-on-disk', path: from.path, then: { copy: r.path } });
     }
     await copyFile(env, r, replaces);
     return true;
@@ -229,7 +229,7 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
     if (head && head.path !== from.path && head.path !== r.path && fs.existsSync(onDisk(ctx.root, head.path))) {
       return linkName(env, r, head, replaces, copyMade);
     }
-    ctx.detail(`${from.path} has as many names as the file system allows; ${r.path} is stored as a copy of its own`);
+    ctx.tell({ type: 'link-limit', path: r.path, from: from.path });
     if (copyMade) return false;
     await copyFile(env, r, replaces, false, false, true);
     return true;
@@ -246,7 +246,7 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   // Linked to an inode whose mode or owner is not this name's (the plan chose the only name the
   // content has here, or one whose mode changes later in the run): the end of the run sorts it out.
   if (!sameModeOwner(fs.statSync(dest), r)) env.loosened.add(entry);
-  ctx.detail(`linked ${r.path} to ${from.path}`);
+  ctx.tell({ type: 'linked', path: r.path, to: from.path });
   return true;
 }
 

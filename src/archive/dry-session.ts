@@ -7,7 +7,7 @@ import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
 import { requireDiskCatalog } from './damage.js';
-import { diskGeneration, openDiskView, requireHostCatalog, requireKnownVolume, settle, type DiskSession, type OpenOptions } from './session.js';
+import { diskGeneration, openDiskView, requireHostCatalog, requireKnownVolume, syncCatalogs, type DiskSession, type OpenOptions } from './session.js';
 import { DiskError, readVolume, type VolumeInfo } from './volume.js';
 
 /**
@@ -81,7 +81,7 @@ export function openDrySession(opts: OpenOptions): DiskSession {
     catalogs.push(host);
     if (!opts.init) requireKnownVolume(host, opts.db, info, dest);
     const copyGeneration = diskGeneration(disk);
-    const sync = settle(host, disk, info);
+    const sync = syncCatalogs(host, disk, info);
     return { root, dest, info, disk, host, sync, copyGeneration, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs ?? realFs, close };
   } catch (err) {
     try {

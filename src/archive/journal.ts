@@ -22,7 +22,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
-import { isCompleteSet, moveParityBack, parityFiles, removeParity, removeParityLeftovers, settleParity } from '../parity/paths.js';
+import { isCompleteSet, moveParityBack, parityFiles, removeParity, removeParityLeftovers, matchParityToRow } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
 
 export type JournalStep =
@@ -165,8 +165,8 @@ export function recoverJournal(root: string, disk: Catalog, volume: string, fs: 
     disk.transaction(() => {
       for (const step of steps.reverse()) {
         if (step.op === 'rename') undoRename(root, step, fs, report);
-        else if (step.op === 'repair') settleRepair(root, step, fs, report);
-        else if (step.op === 'parity') settleParitySet(root, disk, volume, step.path, fs, report);
+        else if (step.op === 'repair') recoverRepair(root, step, fs, report);
+        else if (step.op === 'parity') matchParitySetToRow(root, disk, volume, step.path, fs, report);
         else if (step.op === 'name') removeTempSiblings(onDisk(root, step.path), fs);
         else reconcilePath(root, disk, volume, step.path, fs, report);
       }
@@ -256,7 +256,7 @@ function reconcilePath(root: string, disk: Catalog, volume: string, p: string, f
   if (row || present) report.reconciled++;
 }
 
-function settleRepair(root: string, step: Extract<JournalStep, { op: 'repair' }>, fs: Fsx, report: RecoveryReport): void {
+function recoverRepair(root: string, step: Extract<JournalStep, { op: 'repair' }>, fs: Fsx, report: RecoveryReport): void {
   const full = onDisk(root, step.path);
   const st = lstatOrNull(full, fs);
   if (!st?.isFile() || mtimeOf(full, fs, step)) return;
@@ -270,14 +270,14 @@ function settleRepair(root: string, step: Extract<JournalStep, { op: 'repair' }>
  * backup (or verify --fix) makes. A complete set the row names stays: installs and links are
  * complete sets the moment their last rename lands.
  */
-function settleParitySet(root: string, disk: Catalog, volume: string, p: string, fs: Fsx, report: RecoveryReport): void {
+function matchParitySetToRow(root: string, disk: Catalog, volume: string, p: string, fs: Fsx, report: RecoveryReport): void {
   const rel = diskRelative(p);
   const row = disk.get(volume, p);
   const named = !!row?.parityName;
   let removed = false;
   let kept = false;
   try {
-    removed = settleParity(root, rel, row, fs);
+    removed = matchParityToRow(root, rel, row, fs);
     kept = named && !removed && isCompleteSet(root, rel, parityFiles(root, rel, fs), row!.size);
   } catch (e) {
     // Parity that cannot even be looked at or removed must not keep the disk from being used: the

@@ -146,7 +146,7 @@ function initDisk(dest: string, opts: OpenOptions, fs: Fsx): VolumeInfo {
 
 /**
  * Opens a disk for one command: checks its identity, takes the locks (host catalog, then disk),
- * opens both catalogs and settles which one is the truth for the mounted volume.
+ * opens both catalogs and decides which one is the truth for the mounted volume.
  */
 export function openDiskSession(opts: OpenOptions): DiskSession {
   const dest = path.resolve(opts.dest);
@@ -196,7 +196,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       catalogs.push(host);
     }
     const copyGeneration = diskGeneration(disk);
-    const sync = settle(host, disk, info);
+    const sync = syncCatalogs(host, disk, info);
     return {
       copyGeneration,
       root,
@@ -306,7 +306,7 @@ export function setDiskGeneration(disk: Catalog, generation: number): void {
 }
 
 /** Registers volume and copy in both catalogs and decides which catalog speaks for the volume. */
-export function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
+export function syncCatalogs(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
   const hostVolume = host.volume(info.volume);
   const diskGen = diskGeneration(disk);
   const crashed = disk.getMeta(DIRTY) !== undefined;

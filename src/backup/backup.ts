@@ -103,6 +103,13 @@ export function catalogView(
   };
 }
 
+/** A file the planner leaves out, and why; the command puts it in words. */
+export type PlanSkip =
+  /** It could not be read for hashing; its archived copy is kept as it is. */
+  | { why: 'unreadable'; path: string; error: string }
+  /** It was a folder of archived files and is now a file or symlink: the files below are kept, it is not archived. */
+  | { why: 'kept-below'; path: string; kind: 'file' | 'symlink'; kept: number };
+
 /**
  * Plans, hashing what the planner asks for between rounds. A file that cannot be read for hashing
  * is reported and left out as unreadable, so its archived copy is kept as it is.
@@ -112,7 +119,7 @@ export async function planWithHashes(
   view: CatalogView,
   volume: string,
   options: PlanOptions,
-  onSkip: (path: string, message: string) => void,
+  onSkip: (skip: PlanSkip) => void,
   excluded?: (path: string) => boolean,
 ): Promise<Plan> {
   // What was read before planning (a link made by SHA-1 alone) is not read again.
@@ -123,7 +130,7 @@ export async function planWithHashes(
   for (let round = 0; round < 5; round++) {
     const p = plan({ scans: current, catalog: view, current: volume, hashes, options, excluded });
     if (p.needHash.length === 0) {
-      for (const b of p.blocked ?? []) onSkip(b.path, keptBelow(b));
+      for (const b of p.blocked ?? []) onSkip({ why: 'kept-below', ...b });
       return { ...p, filesRead: hashes.size };
     }
     const unreadable = new Set<string>();
@@ -136,7 +143,7 @@ export async function planWithHashes(
           continue;
         }
         unreadable.add(file);
-        onSkip(file, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        onSkip({ why: 'unreadable', path: file, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
       }
     }
     if (unreadable.size > 0 || gone.size > 0) {
@@ -152,14 +159,6 @@ export async function planWithHashes(
     }
   }
   throw new Error('planning did not settle after five rounds of hashing');
-}
-
-/** Why the object now where a folder of archived files was is not archived (plan's `blocked`). */
-function keptBelow(b: NonNullable<Plan['blocked']>[number]): string {
-  return (
-    `${b.path} was a folder and is now a ${b.kind}: the ${b.kept} archived file(s) below it are kept ` +
-    `(they go with --clean, within --max-delete), so the ${b.kind} cannot take its place on the disk`
-  );
 }
 
 export async function executePlan(

@@ -113,9 +113,10 @@ function diskMountedInside(dest: string, root: string, filter: ExclusionFilter |
 /**
  * Refuses data paths that hold the disk or lie on it, as named and with every symlink resolved
  * (a disk reached through a link, SPEC §5), unless an exclusion rule keeps the scan out of the
- * disk's folder (`--exclude /disk/`); warns of data paths that are not there.
+ * disk's folder (`--exclude /disk/`). Returns the data paths that are not there (or not folders).
  */
-export function checkDataPaths(dest: string, roots: string[], warn: (msg: string) => void, filter?: ExclusionFilter): void {
+export function checkDataPaths(dest: string, roots: string[], filter?: ExclusionFilter): string[] {
+  const missing: string[] = [];
   const realDest = realOrSelf(dest);
   for (const r of roots) {
     const realRoot = realOrSelf(r);
@@ -139,6 +140,7 @@ export function checkDataPaths(dest: string, roots: string[], warn: (msg: string
         true,
       );
     }
-    if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
+    if (!fs.existsSync(r) || !fs.statSync(r).isDirectory()) missing.push(r);
   }
+  return missing;
 }

@@ -3,7 +3,7 @@
  * the mounted copy up, drop unchanged files by the quick check, plan, apply, finish both catalogs.
  * --dry-run is the same pipeline on a session that writes nothing (private copies of the catalogs)
  * with an applier that records the operations instead of carrying them out. The command line
- * (cli/backup.ts) turns flags into a BackupRun and prints the outcome.
+ * (cli/backup.ts) turns flags into a BackupRun, and puts the events it is told and the outcome in words.
  */
 import fs from 'node:fs';
 import { catalogView, excludedBy, summarize, type BackupSummary } from './backup.js';
@@ -34,53 +34,110 @@ import { unpack } from '../scan/scanner.js';
 import type { Progress } from '../progress/progress.js';
 import { readShelf } from '../report/shelf.js';
 import type { DiskSettings } from '../archive/volume.js';
-import { heldLine, shelfFacts, type RunFacts } from '../report/summary.js';
+import { shelfFacts, type RunFacts } from '../report/summary.js';
+import type { Hold } from '../plan/held.js';
+import type { ApplyEvent } from '../apply/env.js';
+import type { PlanSkip } from './backup.js';
 
-/** One backup, as the command line asked for it (options already checked). */
-export interface BackupRun {
+/** A DELETE the catch-up left queued (SPEC §8), and why. */
+export type HeldDelete = { path: string } & Hold;
+
+/** The disk a backup writes, and the host catalog. */
+export interface BackupDisk {
   dest: string;
   db: string;
-  roots: string[];
-  filter: ExclusionFilter | undefined;
+  /** Make dest a new disk. */
   init: boolean;
+  /** With init: the new volume's label. */
   label: string | undefined;
   /** With init: make the new disk an encrypted one. */
   encrypt: boolean;
   /** Asked only for an encrypted disk. */
   key: KeyProvider | undefined;
-  dryRun: boolean;
-  options: PlanOptions;
-  withParity: boolean;
-  parityPct: number;
-  paritySlices: number;
-  /** Bytes for making parity, shared by the jobs; undefined: the parity library's default. */
-  parityMemory: number | undefined;
-  jobs: number;
-  par2Command: string[] | undefined;
-  reserve: number;
   /** With init: the settings the new disk remembers for later runs (volume.json). */
   remember?: DiskSettings;
+}
+
+/** How the data paths are walked. */
+export interface BackupScan {
+  roots: string[];
+  filter: ExclusionFilter | undefined;
+  /** Threads that walk; default: one per core, at most 8 (scan/threads.ts). */
+  threads?: number;
+  /** Files per chunk of a scan; default scan/packed.ts's CHUNK. */
+  chunkSize?: number;
+}
+
+/** How parity is made; pct 0: none. */
+export interface BackupParity {
+  pct: number;
+  slices: number;
+  /** Bytes for making parity, shared by the jobs; undefined: the parity library's default. */
+  memory: number | undefined;
+  jobs: number;
+  /** A par2cmdline command line instead of `par2`. */
+  command: string[] | undefined;
+  /** 'par2': par2cmdline even where Blaine's own creator is built. */
+  creator?: 'native' | 'par2';
+}
+
+/** One backup, as the command line asked for it (options already checked). */
+export interface BackupRun {
+  disk: BackupDisk;
+  scan: BackupScan;
+  plan: PlanOptions;
+  parity: BackupParity;
+  /** Bytes to leave free on the disk (--reserve). */
+  reserve: number;
+  dryRun: boolean;
   /** Date.now() when the command began. */
   started: number;
   signal: AbortSignal;
   fs: Fsx;
 }
 
-/** What the run tells the user as it goes (cli/output.ts's Output is one). */
-export interface RunReporter {
-  info(msg: string): void;
-  warn(msg: string): void;
-  error(msg: string): void;
-  detail(msg: string): void;
-  debug(msg: string): void;
-  /** What the run is doing, for the progress display: set here, drawn by whoever reports. */
+/**
+ * What a backup tells as it goes, a fact per event; the command puts it in words
+ * (cli/backup-report.ts). `dryRun` events speak of what would be done.
+ */
+export type BackupEvent =
+  /** A step of the pipeline is done (timings for -v's debug lines). */
+  | { type: 'phase'; name: string }
+  | { type: 'disk-opened'; dest: string; volume: string; label: string; copy: string; sync: DiskSession['sync'] }
+  /** The disk layer's own warning (archive/: the last run's journal played back, catalog copies not refreshed). */
+  | { type: 'disk-warning'; message: string }
+  | { type: 'leftovers-removed'; count: number }
+  /** The host catalog took the disk catalog's rows of this volume. */
+  | { type: 'host-updated'; label: string }
+  /** The last run on this disk did not finish: its disk catalog is the truth. */
+  | { type: 'last-run-unfinished'; label: string }
+  /** The copy was caught up with its volume's queued actions and its twin's changes. */
+  | { type: 'caught-up'; label: string; copyLabel: string; applied: number; changed: number; held: HeldDelete[]; dryRun: boolean }
+  /** Files an older catalog linked by SHA-1 alone, now confirmed equal by SHA-256. */
+  | { type: 'sha1-confirmed'; count: number }
+  /** A file an older catalog linked by SHA-1 alone whose bytes differ: stored on its own now. */
+  | { type: 'sha1-collision'; path: string }
+  /** The scan left an entry out (unreadable, or a special file). */
+  | { type: 'scan-skipped'; entry: SkippedEntry; dryRun: boolean }
+  /** A file the planner needed read could not be, or sits where archived files are kept. */
+  | { type: 'plan-skipped'; skip: PlanSkip; dryRun: boolean }
+  /** The mass-delete guard held removals back. */
+  | { type: 'guarded'; reason: string }
+  /** What the disk's run does, operation by operation. */
+  | ApplyEvent;
+
+/** Where the run's events and progress go (the command's output). */
+export interface BackupListener {
+  event(e: BackupEvent): void;
+  /** What the run is doing, for the progress display: set here, drawn by whoever listens. */
   readonly progress: Progress;
-  clearProgress(): void;
 }
 
 export interface BackupOutcome {
-  /** What the summary line is about: the disk's label, or "would do on" it. */
+  /** The disk's label. */
   label: string;
+  /** Whether this was a dry run (its summary is what would be done). */
+  dryRun: boolean;
   /** null when the run stopped while catching the copy up, before any backup. */
   summary: BackupSummary | null;
   stopped: ExecutionResult['stopped'];
@@ -109,25 +166,30 @@ function operationPath(op: Operation): string {
   }
 }
 
-export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupOutcome> {
-  const { dest, db, roots, filter, options, withParity, jobs, parityPct, paritySlices, parityMemory, par2Command, reserve, started } = o;
+export async function runBackup(o: BackupRun, out: BackupListener): Promise<BackupOutcome> {
+  const { dest, db } = o.disk;
+  const { roots, filter } = o.scan;
+  const options = o.plan;
+  const parityPct = o.parity.pct;
+  const paritySlices = o.parity.slices;
+  const withParity = parityPct > 0;
+  const dryRun = o.dryRun;
   // A dry run's operations, recorded instead of carried out; null for a real run.
-  const recorded: Operation[] | null = o.dryRun ? [] : null;
+  const recorded: Operation[] | null = dryRun ? [] : null;
   const makeApplier: ApplierFactory = recorded
-    ? (ctx) => new RecordingApplier(ctx, recorded, withParity ? parityPct : 0)
+    ? (ctx) => new RecordingApplier(ctx, recorded, parityPct)
     : (ctx) => new Executor(ctx);
-  const would = (done: string, toDo: string) => (recorded ? `would ${toDo}` : done);
-
-  const phase = (name: string) =>
-    out.debug(`phase ${name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began, ${Math.round(process.memoryUsage.rss() / 2 ** 20)} MiB resident`);
+  const tell = (e: BackupEvent) => out.event(e);
+  const phase = (name: string) => tell({ type: 'phase', name });
   phase('checked options');
   // The data paths are walked in a thread of their own while this one prepares the disk.
   out.progress.begin('scanning');
-  const scanning = scanInBackground(roots, filter, (n) => out.progress.at(n, 0));
+  const scanning = scanInBackground(roots, filter, (n) => out.progress.at(n, 0), { threads: o.scan.threads, chunkSize: o.scan.chunkSize });
   let session: DiskSession;
   try {
     const open = recorded ? openDrySession : openDiskSession;
-    session = open({ dest, db, init: o.init, force: o.options.force, label: o.label, encrypt: o.encrypt, key: o.key, fs: o.fs, settings: o.remember });
+    const d = o.disk;
+    session = open({ dest, db, init: d.init, force: options.force, label: d.label, encrypt: d.encrypt, key: d.key, fs: o.fs, settings: d.remember });
   } catch (err) {
     scanning.cancel();
     throw err;
@@ -136,12 +198,15 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
   let pool: ParityPool | null = null;
   try {
     const { info } = session;
-    out.debug(`disk ${dest}: volume ${info.volume} (${info.label}), copy ${info.copy}, ${session.sync}`);
-    for (const m of recoveryMessages(session)) out.warn(m);
-    if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
-    if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
-    if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
-    pool = withParity && !recorded ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: parityMemory, cfg: par2Command ? { command: par2Command } : undefined, fs: o.fs }) : null;
+    tell({ type: 'disk-opened', dest, volume: info.volume, label: info.label, copy: info.copy, sync: session.sync });
+    for (const message of recoveryMessages(session)) tell({ type: 'disk-warning', message });
+    if (session.leftovers > 0) tell({ type: 'leftovers-removed', count: session.leftovers });
+    if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) tell({ type: 'host-updated', label: info.label });
+    if (session.sync === 'recovered') tell({ type: 'last-run-unfinished', label: info.label });
+    const par = o.parity;
+    pool = withParity && !recorded
+      ? new ParityPool({ jobs: par.jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: par.memory, cfg: par.command ? { command: par.command } : undefined, creator: par.creator, fs: o.fs })
+      : null;
     beginWrite(session);
     const execOpts = {
       root: session.root,
@@ -151,13 +216,12 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       parity: pool,
       parityPct,
       paritySlices,
-      reserve: reserve + catalogRoom(diskCatalogPath(session.root), db, o.fs) + longerLog(session),
+      reserve: o.reserve + catalogRoom(diskCatalogPath(session.root), db, o.fs) + longerLog(session),
       // The run's own files that exist in a real run and not in its dry run: their room is in the reserve.
       reservedFiles: [`${diskCatalogPath(session.root)}-wal`, `${diskCatalogPath(session.root)}-shm`, journalPath(session.root), diskLockPath(session.dest)],
       storedBytes: info.encrypted ? cipherBytes : undefined,
       signal: o.signal,
-      detail: (m: string) => out.detail(m),
-      warn: (m: string) => out.warn(m),
+      tell,
       fs: o.fs,
       checkDisk: () => checkDisk(session),
     };
@@ -168,22 +232,21 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       out.progress.begin('applying deferred actions');
       const caught = await catchUp(session, execOpts, makeApplier);
       out.progress.begin('scanning');
-      if (caught.applied > 0) out.info(`${would('applied', 'apply')} ${caught.applied} deferred action(s) on "${info.label}"`);
-      if (caught.held.length > 0) out.info(heldLine(caught.held));
-      if (caught.changed > 0) out.info(`${would('brought', 'bring')} "${info.copyLabel}" up to date: ${caught.changed} change(s)`);
+      tell({ type: 'caught-up', label: info.label, copyLabel: info.copyLabel, applied: caught.applied, changed: caught.changed, held: caught.held, dryRun });
       lacking = caught.lacking;
       if (caught.stopped) {
         if (!recorded) await finishWrite(session, 'backup', caught.stopped, {});
-        const stopped = caught.stopped === 'disk-full' ? { reason: caught.stopped, message: 'the disk is full' } : { reason: caught.stopped };
-        return { label: `"${info.label}"`, summary: null, stopped, guarded: false, missingRoot: false };
+        const stopped: ExecutionResult['stopped'] = caught.stopped === 'disk-full' ? { reason: 'disk-full', writing: null, path: null } : { reason: caught.stopped };
+        return { label: info.label, dryRun, summary: null, stopped, guarded: false, missingRoot: false };
       }
     }
 
     phase('caught up');
     // Files an older catalog stored as one by SHA-1 alone are read on both sides, before the quick
     // check takes them as unchanged.
-    const sha1Links = await checkSha1Links(session, info.volume, roots, (m) => out.warn(m), o.fs);
-    if (sha1Links.confirmed > 0) out.detail(`${sha1Links.confirmed} file(s) stored by SHA-1 confirmed by SHA-256`);
+    const sha1Links = await checkSha1Links(session, info.volume, roots, o.fs);
+    for (const path of sha1Links.storedDiffers.keys()) tell({ type: 'sha1-collision', path });
+    if (sha1Links.confirmed > 0) tell({ type: 'sha1-confirmed', count: sha1Links.confirmed });
     // Unchanged files stop here, compared chunk by chunk while the scan goes on. A copy that was
     // behind has been caught up by now: its disk catalog matches the volume for every file it holds.
     const disk = session.disk;
@@ -197,7 +260,11 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       disk.mapReads(false);
     }
     phase('scanned');
-    const skipped = unreadableOnly(packed.flatMap((s) => s.skipped), out, would('skipped', 'be skipped'));
+    const scanSkips = packed.flatMap((s) => s.skipped);
+    for (const entry of scanSkips) tell({ type: 'scan-skipped', entry, dryRun });
+    // Special files (FIFOs, sockets, devices) cannot be archived at all: a warning is all. The
+    // unreadable ones alone make the exit status 1.
+    const skipped = scanSkips.filter((s) => s.reason !== 'special');
     let hashSkips = 0;
     const checked = quick.resultInParts(packed);
     // From here on the parts hold what is left of the scan; the rest can go.
@@ -222,12 +289,12 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       volume: info.volume,
       options,
       excluded: excludedBy(filter, roots),
-      onSkip: (_path, message) => {
+      onSkip: (skip) => {
         hashSkips++;
-        out.warn(`${message}; ${would('skipped', 'be skipped')}`);
+        tell({ type: 'plan-skipped', skip, dryRun });
       },
       planned: (first, totals) => {
-        reportGuard(first, out);
+        for (const g of first.guarded) tell({ type: 'guarded', reason: g.reason });
         phase(`planned (${first.filesRead ?? 0} file(s) read to decide)`);
         total = totals.files;
         out.progress.begin('copying', totals);
@@ -240,19 +307,20 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       },
     });
     out.progress.poll = null;
-    const summary = summarize(p, result, skipped.length + hashSkips, started, null);
+    const summary = summarize(p, result, skipped.length + hashSkips, o.started, null);
     if (recorded) {
       const guarded = p.guarded.length > 0;
-      return { label: `would do on "${info.label}"`, copyLabel: info.copyLabel, summary, stopped: result.stopped, guarded, missingRoot: false, ops: recorded };
+      return { label: info.label, dryRun, copyLabel: info.copyLabel, summary, stopped: result.stopped, guarded, missingRoot: false, ops: recorded };
     }
     out.progress.begin('writing catalogs');
     const changed = result.done > 0 || pendingChanged;
     const volumeChanged = result.done > 0 && !fillsOnly;
     phase(`executed (${p.filesRead ?? 0} file(s) read to decide in all)`);
-    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged, (m) => out.warn(m));
+    summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged, (message) => tell({ type: 'disk-warning', message }));
     phase('finished');
     return {
-      label: `"${info.label}"`,
+      label: info.label,
+      dryRun,
       copyLabel: info.copyLabel,
       shelf: shelfFacts(readShelf(session.host, Date.now(), undefined, { counts: false }), info.volume),
       summary,
@@ -287,7 +355,7 @@ function onlyFilledLacking(ops: Operation[], lacking: CatalogEntry[], host: Cata
 }
 
 /** What the progress line is told after each operation; once every file is copied, the parity queue. */
-function progressFor(parity: ParityPool | null, out: RunReporter): (done: number, total: number, bytes: number, next?: Operation) => void {
+function progressFor(parity: ParityPool | null, out: BackupListener): (done: number, total: number, bytes: number, next?: Operation) => void {
   if (!parity) return (done, _total, bytes, next) => out.progress.at(done, bytes, next ? operationPath(next) : null);
   // Once every file is copied the run waits for parity: the files left are the pool's queue.
   let parityTotal = 0;
@@ -321,19 +389,4 @@ function longerLog(session: DiskSession): number {
   const pages = Math.min(LONG_LOG_PAGES, Math.max(SHORT_LOG_PAGES, Math.floor(freeBytes(session.root) / 64 / page)));
   session.disk.setCheckpointPages(pages);
   return pages * page;
-}
-
-/**
- * Warns of every entry the scan left out; returns the unreadable ones, which alone make the exit
- * status 1. Special files (FIFOs, sockets, devices) cannot be archived at all: a warning is all.
- */
-function unreadableOnly(skipped: SkippedEntry[], out: RunReporter, verb: string): SkippedEntry[] {
-  for (const s of skipped) out.warn(`${s.path} ${s.message}; ${verb}`);
-  return skipped.filter((s) => s.reason !== 'special');
-}
-
-function reportGuard(p: Plan, out: RunReporter): void {
-  for (const g of p.guarded) {
-    out.error(`nothing removed: ${g.reason}; check that the data path is mounted, or pass --force`);
-  }
 }

@@ -25,13 +25,12 @@ export interface Sha1LinkCheck {
  * catalogued (a changed one is re-read and re-stored by the plan anyway). Equal bytes: the row gets
  * its SHA-256 in both catalogs. Different bytes: the row gets the SHA-256 of what the disk really
  * holds and loses its quick-check stamp, and the path is returned for the planner, which stores the
- * data-path file on its own. `say` tells the user about each such file.
+ * data-path file on its own.
  */
 export async function checkSha1Links(
   s: { root: string; disk: Catalog; host: Catalog },
   volume: string,
   roots: readonly string[],
-  say: (message: string) => void,
   fs: Fsx = realFs,
 ): Promise<Sha1LinkCheck> {
   const storedDiffers = new Map<string, string>();
@@ -57,10 +56,6 @@ export async function checkSha1Links(
     found.push({ e, sha256: stored, differs: library !== stored });
     if (library !== stored) {
       storedDiffers.set(e.path, library);
-      say(
-        `${e.path} was stored as one file with another of the same SHA-1 (a SHA-1 collision), but its bytes differ: ` +
-          'storing it on its own now',
-      );
     }
   }
   // The disk catalog first: it is the truth for the volume.

@@ -13,7 +13,7 @@ import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation
 import { relatedTo } from '../plan/partition.js';
 import type { FileRecord, RootScan } from '../scan/record.js';
 import { recordsOf, type PartedScan, type RecordPart } from './quickcheck.js';
-import { planWithHashes } from './backup.js';
+import { planWithHashes, type PlanSkip } from './backup.js';
 
 export interface StreamedPlan {
   /** The scans less their unchanged files (QuickCheck.resultInParts); their parts are used up. */
@@ -28,7 +28,7 @@ export interface StreamedPlan {
   volume: string;
   options: PlanOptions;
   excluded?: (path: string) => boolean;
-  onSkip(path: string, message: string): void;
+  onSkip(skip: PlanSkip): void;
   /** The plan of the related records is made: what the whole run will do, roughly (progress). */
   planned(p: Plan, totals: { files: number; bytes: number }): void;
   /** Applies one part of the plan; `more` while others follow. False: the run stopped, plan no more. */

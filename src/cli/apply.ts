@@ -6,6 +6,7 @@ import { EXIT } from './exit.js';
 import type { Output } from './output.js';
 import { readShelf } from '../report/shelf.js';
 import { heldLine, shelfFacts, stateLines } from '../report/summary.js';
+import { tellApplyEvent } from './apply-events.js';
 
 export function registerApply(program: Command): void {
   const cmd = program
@@ -33,7 +34,7 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
     out.progress.begin('applying deferred actions');
     const r = await catchUp(
       session,
-      noCopyContext(session, { signal: interrupt.signal, detail: (m) => out.detail(m), warn: (m) => out.warn(m), fs: fileSystem() }),
+      noCopyContext(session, { signal: interrupt.signal, tell: (e) => tellApplyEvent(e, out), fs: fileSystem() }),
     );
     out.progress.begin('writing catalogs');
     // Catching up brings this copy to its volume and leaves the volume as it is: the twin stays in step.

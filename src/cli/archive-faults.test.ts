@@ -15,6 +15,14 @@ function library(lib: string): void {
 }
 
 /** One sentence, no stack trace. */
+/** A test environment holding the library above, removed when the test ends. */
+function libraryEnv(t: { after: (fn: () => void) => void }): ReturnType<typeof testEnv> {
+  const env = testEnv('blaine-archive-fault-');
+  t.after(env.cleanup);
+  library(env.lib);
+  return env;
+}
+
 function assertOneLine(stderr: string, pattern: RegExp): void {
   assert.match(stderr, pattern);
   assert.doesNotMatch(stderr, /\n\s+at /, 'no stack trace');
@@ -34,9 +42,7 @@ function assertRerunConverges(env: ReturnType<typeof testEnv>): void {
 }
 
 test('backup: EIO from the mtime setter while copying skips that file with a warning and exit 1; the rerun stores it', (t) => {
-  const env = testEnv('blaine-archive-fault-');
-  t.after(env.cleanup);
-  library(env.lib);
+  const env = libraryEnv(t);
   const r = backup(env, ['--no-parity', '--init'], { env: SCAN, faults: 'utimes:1:EIO@p2.jpg' });
   assert.equal(r.status, 1, r.stderr);
   assert.match(r.stderr, /warning: cannot write .*p2\.jpg on the disk .*i\/o error.*skipped/);
@@ -49,9 +55,7 @@ test('backup: EIO from the mtime setter while copying skips that file with a war
 });
 
 test('backup: the disk full while writing the journal stops with exit 3; nothing unjournalled was done', (t) => {
-  const env = testEnv('blaine-archive-fault-');
-  t.after(env.cleanup);
-  library(env.lib);
+  const env = libraryEnv(t);
   // The journal takes a run's steps in one write (apply/executor.ts journalFor): its first write fails.
   const r = backup(env, ['--no-parity', '--init'], { env: SCAN, faults: 'write:1:ENOSPC@journal' });
   assert.equal(r.status, 3, r.stderr);
@@ -62,9 +66,7 @@ test('backup: the disk full while writing the journal stops with exit 3; nothing
 });
 
 test('backup: EIO writing the journal ends the run with one sentence and exit 1; the rerun converges', (t) => {
-  const env = testEnv('blaine-archive-fault-');
-  t.after(env.cleanup);
-  library(env.lib);
+  const env = libraryEnv(t);
   assert.equal(backup(env, ['--no-parity', '--init'], { env: SCAN }).status, 0);
   for (const f of ['p0.jpg', 'p1.jpg']) fs.renameSync(path.join(env.lib, 'photos', f), path.join(env.lib, 'photos', `moved-${f}`));
   write(path.join(env.lib, 'docs', 'new.txt'), 'new\n');
@@ -75,9 +77,7 @@ test('backup: EIO writing the journal ends the run with one sentence and exit 1;
 });
 
 test('backup --init: volume.json that cannot be written (disk full) is exit 3 in one sentence; a second --init makes the disk', (t) => {
-  const env = testEnv('blaine-archive-fault-');
-  t.after(env.cleanup);
-  library(env.lib);
+  const env = libraryEnv(t);
   const r = backup(env, ['--no-parity', '--init'], { env: SCAN, faults: 'write:1:ENOSPC@volume.json' });
   assert.equal(r.status, 3, r.stderr);
   assertOneLine(r.stderr, /The disk is full: there is no room left to write .*volume\.json/);
@@ -89,9 +89,7 @@ test('backup --init: volume.json that cannot be written (disk full) is exit 3 in
 });
 
 test('backup: EIO writing the host-catalog snapshot at the end is exit 1 in one sentence; the files stay stored and the rerun writes it', (t) => {
-  const env = testEnv('blaine-archive-fault-');
-  t.after(env.cleanup);
-  library(env.lib);
+  const env = libraryEnv(t);
   const r = backup(env, ['--no-parity', '--init'], { env: SCAN, faults: 'copyfile:1:EIO@host-catalog' });
   assert.equal(r.status, 1, r.stderr);
   assertOneLine(r.stderr, /^blaine: Cannot write .*\.blaine\/host-catalog\.sqlite: i\/o error\.$/m);
@@ -102,9 +100,7 @@ test('backup: EIO writing the host-catalog snapshot at the end is exit 1 in one 
 });
 
 test('restore: EIO from the mtime setter stops at that file in one sentence, exit 1; the rerun restores the rest', (t) => {
-  const env = testEnv('blaine-archive-fault-');
-  t.after(env.cleanup);
-  library(env.lib);
+  const env = libraryEnv(t);
   assert.equal(backup(env, ['--no-parity', '--init'], { env: SCAN }).status, 0);
   const to = path.join(env.base, 'restored');
   const restore = (faults?: string) =>

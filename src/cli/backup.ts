@@ -15,14 +15,18 @@ import {
   interruptSignal,
   keyProvider,
   parseNumber,
+  par2Argv,
+  parityCreator,
   parseParityMemory,
   repeatableOption,
   requireDest,
+  scanTuning,
+  warnIfSlowParity,
   type CommonOptions,
 } from './common.js';
 import { UsageError } from './exit.js';
 import type { Output } from './output.js';
-import { reportBackup } from './backup-report.js';
+import { reportBackup, tellBackupEvent } from './backup-report.js';
 import { retireIfCopy } from './retire.js';
 import { configRules } from './config.js';
 import { chooseSettings, rememberedSettings, type SettingSource } from '../backup/settings.js';
@@ -102,11 +106,6 @@ export function registerBackup(program: Command): void {
   );
 }
 
-function par2Argv(v: string | string[] | undefined): string[] | undefined {
-  if (v === undefined) return undefined;
-  return Array.isArray(v) ? v : v.split(/\s+/).filter(Boolean);
-}
-
 async function backup(opts: BackupOptions, args: string[], out: Output): Promise<number> {
   const started = Date.now();
   const dest = requireDest(opts);
@@ -143,8 +142,12 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   if (given.length === 0) throw new UsageError('name the data paths to archive: blaine backup --dest DISK PATH..., or `paths = [...]` in the config file');
   const roots = normaliseRoots(given);
   const par2Command = par2Argv(opts.par2Command);
-  if (withParity && !opts.dryRun) requirePar2(par2Command);
-  checkDataPaths(dest, roots, (m) => out.warn(m), filter);
+  const creator = parityCreator();
+  if (withParity && !opts.dryRun) {
+    requirePar2(par2Command);
+    warnIfSlowParity(creator, par2Command);
+  }
+  for (const r of checkDataPaths(dest, roots, filter)) out.warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
   retireIfCopy({ dest, db, init: !!opts.init, force: !!opts.force, discard: !!opts.discardChanges, dryRun: !!opts.dryRun, key: keyProvider(opts), fs: fileSystem() }, out);
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };
   // A dry run changes nothing, so Ctrl-C may end it at once, as it always has.
@@ -153,17 +156,25 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   try {
     r = await runBackup(
       {
-        dest, db, roots, filter, options, withParity, parityPct, paritySlices, parityMemory, jobs, par2Command, reserve, started,
-        remember: opts.init && Object.keys(chosen.remember).length > 0 ? chosen.remember : undefined,
-        init: !!opts.init,
-        label: opts.label,
-        encrypt: !!opts.encrypt,
-        key: keyProvider(opts),
+        disk: {
+          dest,
+          db,
+          init: !!opts.init,
+          label: opts.label,
+          encrypt: !!opts.encrypt,
+          key: keyProvider(opts),
+          remember: opts.init && Object.keys(chosen.remember).length > 0 ? chosen.remember : undefined,
+        },
+        scan: { roots, filter, ...scanTuning() },
+        plan: options,
+        parity: { pct: parityPct, slices: paritySlices, memory: parityMemory, jobs, command: par2Command, creator },
+        reserve,
         dryRun: !!opts.dryRun,
+        started,
         signal: interrupt?.signal ?? new AbortController().signal,
         fs: fileSystem(),
       },
-      out,
+      { event: (e) => tellBackupEvent(e, out, started), progress: out.progress },
     );
   } finally {
     interrupt?.dispose();

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { CloneError, cloneDisk } from '../mirror/clone.js';
+import { cloneDisk } from '../mirror/clone.js';
 import { openDiskSession } from '../archive/session.js';
 import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, notAFile, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
@@ -40,20 +40,14 @@ async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<
     if (session.sync === 'behind') {
       throw new UserError(`"${session.info.copyLabel}" is behind its volume; run \`blaine apply\` or a backup onto it first`);
     }
-    let r;
     out.progress.begin('cloning');
-    try {
-      r = await cloneDisk(session, opts.to, opts.label, {
-        signal: interrupt.signal,
-        detail: (m) => out.detail(m),
-        warn: (m) => out.warn(m),
-        fs: fileSystem(),
-        key,
-      });
-    } catch (err) {
-      if (err instanceof CloneError) throw new UserError(err.message);
-      throw err;
-    }
+    const r = await cloneDisk(session, opts.to, opts.label, {
+      signal: interrupt.signal,
+      detail: (m) => out.detail(m),
+      warn: (m) => out.warn(m),
+      fs: fileSystem(),
+      key,
+    });
     if (r.stopped) {
       out.error(
         `${r.stopped === 'disk-full' ? `${path.resolve(opts.to)} is too small` : 'interrupted'}; the copy is incomplete and not usable: empty it and clone again`,

@@ -11,10 +11,12 @@ import { fileSystemFromEnv } from '../fsx/fault.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { describeError, EXIT, UsageError, UserError } from './exit.js';
 import { Output, TOLD_LINES, type Verbosity } from './output.js';
+import type { Phase } from '../progress/progress.js';
 
 // The command files' one import for what they share.
 export { interruptSignal } from './interrupt.js';
-export { addParityOptions, isRepeatable, parseNumber, parseParityMemory, repeatableOption } from './options.js';
+export { addParityOptions, isRepeatable, par2Argv, parseNumber, parseParityMemory, repeatableOption, warnIfSlowParity } from './options.js';
+export { parityCreator, scanTuning } from './tuning.js';
 import { parseDuration } from './options.js';
 
 export interface CommonOptions {
@@ -173,4 +175,12 @@ let processFs: Fsx | undefined;
 /** The file-system layer this process's engines work through (one per process; see fileSystemFromEnv). */
 export function fileSystem(): Fsx {
   return (processFs ??= fileSystemFromEnv());
+}
+
+/** An engine's progress callback (files done of a total, bytes), drawn on the output's progress line as `phase`. */
+export function progressAs(out: Output, phase: Phase): (done: number, total: number, bytes: number) => void {
+  return (done, total, bytes) => {
+    if (out.progress.phase !== phase) out.progress.begin(phase, { files: total });
+    out.progress.at(done, bytes);
+  };
 }

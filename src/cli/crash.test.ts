@@ -1,4 +1,4 @@
-// Crash at every step (issue 10): a backup full of swaps, rotations, moves, replacements, links and
+// Crash at every step: a backup full of swaps, rotations, moves, replacements, links and
 // deletes is killed (SIGKILL through the fault layer, as a power cut would leave it) after the Nth
 // call of one kind, for every N until the run gets through; each time a plain rerun must leave the
 // disk equal to its catalog, every library file on the disk bit-exact, and verify --checksum clean.

@@ -1,5 +1,5 @@
 /**
- * Issue 26 items 4, 12, 13, 14, 15, 16: damaged, read-only and symlinked disks, and privacy.
+ * Damaged, read-only and symlinked disks, and privacy.
  * A disk whose own files are damaged is said to be damaged (never taken as empty or new) and
  * changes nothing; `rebuild-catalog --dest` repairs it; a read-only disk can be read; a disk
  * reached through a link inside a data path is refused; catalogs are their owner's alone.

@@ -1,5 +1,5 @@
 /**
- * Disaster recovery end to end (issue 20, SPEC §8 "Restore gives back the archive, not a disk"):
+ * Disaster recovery end to end (SPEC §8 "Restore gives back the archive, not a disk"):
  * three disks filled, a twin made with `clone`, two weeks of ordinary changes to files that live on
  * offline disks (renames, a deleted file, an edit, mode changes, a new hardlink, a folder rename
  * spanning all three disks), the swap, then host, library and onsite twin lost. Rebuilt from the
@@ -17,15 +17,11 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { blaine, isRoot, tempDir, write, type RunResult } from '../../test/helpers.js';
+import { blaine, isRoot, tempDir, write, type RunResult, expectOk, scratchDir } from '../../test/helpers.js';
 import { dropHost, fidelity, hostState } from '../../test/recovery.js';
 
 const O = ['--reserve', '0', '--no-parity'];
 
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.status, 0, `${what}: status ${r.status}\n${r.stdout}\n${r.stderr}`);
-  return r;
-}
 
 /** A file with random content and a given mtime to the nanosecond (a whole-second one is too easy). */
 function put(file: string, bytes: number, ns: bigint, mode = 0o644): void {
@@ -53,7 +49,7 @@ interface Story {
 }
 
 function backup(s: Pick<Story, 'db' | 'lib'>, disk: string, ...extra: string[]): RunResult {
-  return ok(blaine(['backup', '--dest', disk, '--db', s.db, ...O, ...extra, s.lib]), `backup onto ${path.basename(disk)}`);
+  return expectOk(blaine(['backup', '--dest', disk, '--db', s.db, ...O, ...extra, s.lib]), `backup onto ${path.basename(disk)}`);
 }
 
 /** Plays the story up to the loss and the rebuild from the offsite twin. */
@@ -81,7 +77,7 @@ function playStory(): Story {
   backup(s, disks.A, '--init', '--label', 'A', '--exclude', 'b-*', '--exclude', 'c-*');
   backup(s, disks.B, '--init', '--label', 'B', '--exclude', 'c-*');
   backup(s, disks.C, '--init', '--label', 'C');
-  ok(blaine(['clone', '--dest', disks.C, '--to', disks.C2, '--label', "C'", '--db', db]), 'clone');
+  expectOk(blaine(['clone', '--dest', disks.C, '--to', disks.C2, '--label', "C'", '--db', db]), 'clone');
 
   // Week 1 onto C' while A and B are offsite.
   fs.renameSync(L('photos/a-2.jpg'), L('photos/a-2-renamed.jpg'));
@@ -115,7 +111,7 @@ function playStory(): Story {
   dropHost(db);
   fs.rmSync(lib, { recursive: true });
   fs.rmSync(disks.C2, { recursive: true });
-  ok(blaine(['rebuild-catalog', '--dest', disks.C, '--db', db]), 'rebuild-catalog from C');
+  expectOk(blaine(['rebuild-catalog', '--dest', disks.C, '--db', db]), 'rebuild-catalog from C');
 
   return { base, lib, db, disks, want };
 }
@@ -147,32 +143,32 @@ test('disaster recovery: the offsite disks give back the library as at the twin\
 
   // Order 1: B, C, A, with what each run says is left.
   const r1 = path.join(s.base, 'r1');
-  const plan = ok(blaine(['restore', '--plan', '--db', s.db, '--to', r1, '--json', `${s.lib}/**`]), 'plan');
+  const plan = expectOk(blaine(['restore', '--plan', '--db', s.db, '--to', r1, '--json', `${s.lib}/**`]), 'plan');
   const planned = labels(plan);
   assert.deepEqual(planned.map((v) => v.label), ['A', 'B', 'C']);
   assert.equal(planned.reduce((n, v) => n + v.files, 0), s.want.entries.size, 'the plan counts every path of the library');
-  const human = ok(blaine(['restore', '--plan', '--db', s.db, '--to', r1, `${s.lib}/**`]), 'plan');
+  const human = expectOk(blaine(['restore', '--plan', '--db', s.db, '--to', r1, `${s.lib}/**`]), 'plan');
   assert.match(human.stdout, /^restore of \d+ file\(s\), [\d.]+ KB into .*: 0 file\(s\), 0 B already there\n/);
   assert.match(human.stdout, /disks needed:\n {2}"A" \([0-9a-f]{8}\): \d+ file\(s\), [\d.]+ KB\n {2}"B"/);
 
-  const fromB = ok(restore(s, 'B', r1), 'restore from B');
+  const fromB = expectOk(restore(s, 'B', r1), 'restore from B');
   assert.match(fromB.stdout, /^restored \d+ file\(s\) \([\d.]+ KB\) from "B" into .*\nleft: mount "A" \(\d+ file\(s\), [\d.]+ KB\), "C" \(\d+ file\(s\), [\d.]+ KB\)\n$/);
-  const fromC = ok(restore(s, 'C', r1, {}, '--json'), 'restore from C');
+  const fromC = expectOk(restore(s, 'C', r1, {}, '--json'), 'restore from C');
   const afterC = JSON.parse(fromC.stdout) as { done: boolean; left: Array<{ label: string; files: number }>; restored: number };
   assert.equal(afterC.done, false);
   assert.deepEqual(afterC.left.map((v) => v.label), ['A']);
   assert.equal(afterC.left[0]!.files, planned.find((v) => v.label === 'A')!.files, 'what A holds is left, and only that');
-  const fromA = ok(restore(s, 'A', r1), 'restore from A');
+  const fromA = expectOk(restore(s, 'A', r1), 'restore from A');
   assert.match(fromA.stdout, /\nnothing is left: all \d+ matching path\(s\) are in /);
   assertGivesBackLibrary(s, r1, 'B, C, A');
-  const again = ok(restore(s, 'C', r1, {}, '--json'), 'restore from C again');
+  const again = expectOk(restore(s, 'C', r1, {}, '--json'), 'restore from C again');
   assert.equal(JSON.parse(again.stdout).restored, 0, 'a rerun finds everything in place and writes nothing');
-  const planDone = JSON.parse(ok(blaine(['restore', '--plan', '--db', s.db, '--to', r1, '--json', `${s.lib}/**`]), 'plan').stdout);
+  const planDone = JSON.parse(expectOk(blaine(['restore', '--plan', '--db', s.db, '--to', r1, '--json', `${s.lib}/**`]), 'plan').stdout);
   assert.deepEqual([planDone.done, planDone.left, planDone.inTarget.files], [true, [], s.want.entries.size]);
 
   // Order 2: A, C, B.
   const r2 = path.join(s.base, 'r2');
-  for (const d of ['A', 'C', 'B'] as const) ok(restore(s, d, r2), `restore from ${d}`);
+  for (const d of ['A', 'C', 'B'] as const) expectOk(restore(s, d, r2), `restore from ${d}`);
   assertGivesBackLibrary(s, r2, 'A, C, B');
 });
 
@@ -187,7 +183,7 @@ test('disaster recovery: each restore killed (kill -9) at fixed points and run a
     for (const [i, d] of order.entries()) {
       const killed = restore(s, d, to, { BLAINE_TEST_FAULTS: faults[i]! });
       assert.equal(killed.status, -1, `restore from ${d} with ${faults[i]}: killed, not exited (${killed.stdout}${killed.stderr})`);
-      ok(restore(s, d, to), `restore from ${d} after a kill -9 at ${faults[i]}`);
+      expectOk(restore(s, d, to), `restore from ${d} after a kill -9 at ${faults[i]}`);
     }
     assertGivesBackLibrary(s, to, `${order.join(', ')} with kill -9`);
   }
@@ -203,8 +199,8 @@ test('disaster recovery: rebuilding the host catalog from an older disk first an
   const newest = withoutIds(hostState(s.db));
   for (const older of ['A', 'B'] as const) {
     const db = path.join(s.base, `host-${older}`, 'catalog.sqlite');
-    ok(blaine(['rebuild-catalog', '--dest', s.disks[older], '--db', db]), `rebuild from ${older}`);
-    ok(blaine(['rebuild-catalog', '--dest', s.disks.C, '--db', db]), `then from C`);
+    expectOk(blaine(['rebuild-catalog', '--dest', s.disks[older], '--db', db]), `rebuild from ${older}`);
+    expectOk(blaine(['rebuild-catalog', '--dest', s.disks.C, '--db', db]), `then from C`);
     assert.deepEqual(withoutIds(hostState(db)), newest, `${older} first, then C`);
   }
 });
@@ -225,7 +221,7 @@ function twinStory(base: string, notOnA: string) {
   put(L('h.bin'), 3000, next());
   backup(s, A, '--init', '--label', 'A', '--exclude', notOnA);
   backup(s, C, '--init', '--label', 'C');
-  ok(blaine(['clone', '--dest', C, '--to', C2, '--label', "C'", '--db', db]), 'clone');
+  expectOk(blaine(['clone', '--dest', C, '--to', C2, '--label', "C'", '--db', db]), 'clone');
   return { lib, db, s, L, A, C, C2 };
 }
 
@@ -239,48 +235,40 @@ function visitAfterTwin(base: string, changes: (L: (rel: string) => string) => v
   const want = fidelity(lib);
   changes(L);
   backup(s, C2, '--clean');
-  ok(blaine(['apply', '--dest', A, '--db', db]), 'apply on A');
+  expectOk(blaine(['apply', '--dest', A, '--db', db]), 'apply on A');
   dropHost(db);
   fs.rmSync(lib, { recursive: true });
   fs.rmSync(C2, { recursive: true });
-  ok(blaine(['rebuild-catalog', '--dest', C, '--db', db]), 'rebuild-catalog from C');
+  expectOk(blaine(['rebuild-catalog', '--dest', C, '--db', db]), 'rebuild-catalog from C');
   return { lib, db, A, C, want };
 }
 
 /** Restores the library from the disks given, in that order; the last run must leave nothing. */
 function restoreFrom(v: { lib: string; db: string }, to: string, disks: string[]): ReturnType<typeof fidelity> {
   let last: RunResult | undefined;
-  for (const d of disks) last = ok(blaine(['restore', '--dest', d, '--db', v.db, '--to', to, `${v.lib}/**`]), `restore from ${d}`);
+  for (const d of disks) last = expectOk(blaine(['restore', '--dest', d, '--db', v.db, '--to', to, `${v.lib}/**`]), `restore from ${d}`);
   assert.match(last!.stdout, /nothing is left/);
   return fidelity(path.join(to, v.lib));
 }
 
-test('a stored disk that applied a rename after the offsite twin\'s last backup still gives the file back under the twin\'s name (issue 25 item 3, rename)', () => {
-  const base = tempDir('blaine-disaster-rename-');
-  try {
-    // Onto C' the file is renamed, and A, visiting for a day, applies the rename; C still names f.bin.
-    const v = visitAfterTwin(base, (L) => fs.renameSync(L('f.bin'), L('f-renamed.bin')));
-    assert.deepEqual(restoreFrom(v, path.join(base, 'restored'), [v.A, v.C]).entries, v.want.entries, 'the library at C\'s last backup');
-  } finally {
-    fs.rmSync(base, { recursive: true, force: true });
-  }
+test('a stored disk that applied a rename after the offsite twin\'s last backup still gives the file back under the twin\'s name', (t) => {
+  const base = scratchDir(t, 'blaine-disaster-rename-');
+  // Onto C' the file is renamed, and A, visiting for a day, applies the rename; C still names f.bin.
+  const v = visitAfterTwin(base, (L) => fs.renameSync(L('f.bin'), L('f-renamed.bin')));
+  assert.deepEqual(restoreFrom(v, path.join(base, 'restored'), [v.A, v.C]).entries, v.want.entries, 'the library at C\'s last backup');
 });
 
-test('refining the rebuilt host catalog from a stored disk that visited after the offsite twin\'s last backup keeps the twin\'s library (the rotation property\'s disaster)', () => {
-  const base = tempDir('blaine-disaster-refine-');
-  try {
-    // Onto C' f.bin is edited (its new version lives on C' alone) and h.bin renamed.
-    const v = visitAfterTwin(base, (L) => {
-      put(L('f.bin'), 7100, next());
-      fs.renameSync(L('h.bin'), L('h-renamed.bin'));
-    });
-    // A's snapshot describes the host catalog after C''s backups: taken in, f.bin would come back in neither version.
-    const refined = ok(blaine(['rebuild-catalog', '--dest', v.A, '--db', v.db]), 'rebuild-catalog from A');
-    assert.match(refined.stdout, /later backups of "C'"/, 'the rebuild says why it kept what it had');
-    assert.deepEqual(restoreFrom(v, path.join(base, 'restored'), [v.A, v.C]).entries, v.want.entries, 'the library at C\'s last backup');
-  } finally {
-    fs.rmSync(base, { recursive: true, force: true });
-  }
+test('refining the rebuilt host catalog from a stored disk that visited after the offsite twin\'s last backup keeps the twin\'s library (the rotation property\'s disaster)', (t) => {
+  const base = scratchDir(t, 'blaine-disaster-refine-');
+  // Onto C' f.bin is edited (its new version lives on C' alone) and h.bin renamed.
+  const v = visitAfterTwin(base, (L) => {
+    put(L('f.bin'), 7100, next());
+    fs.renameSync(L('h.bin'), L('h-renamed.bin'));
+  });
+  // A's snapshot describes the host catalog after C''s backups: taken in, f.bin would come back in neither version.
+  const refined = expectOk(blaine(['rebuild-catalog', '--dest', v.A, '--db', v.db]), 'rebuild-catalog from A');
+  assert.match(refined.stdout, /later backups of "C'"/, 'the rebuild says why it kept what it had');
+  assert.deepEqual(restoreFrom(v, path.join(base, 'restored'), [v.A, v.C]).entries, v.want.entries, 'the library at C\'s last backup');
 });
 
 test('a path made again over a held DELETE by a rename that a visit already applied is restored (found by the rotation property)', () => {
@@ -295,7 +283,7 @@ test('a path made again over a held DELETE by a rename that a visit already appl
     fs.renameSync(L('g.bin'), L('f.bin'));
     fs.renameSync(L('t.bin'), L('g.bin'));
     backup(s, C2, '--clean');
-    ok(blaine(['apply', '--dest', A, '--db', s.db]), 'apply on A');
+    expectOk(blaine(['apply', '--dest', A, '--db', s.db]), 'apply on A');
     const want = fidelity(lib);
     assert.deepEqual(restoreFrom(s, path.join(base, 'restored'), [A, C2]).entries, want.entries, 'the library');
   } finally {

@@ -1,5 +1,5 @@
 /**
- * Issue 26 item 1: a disk that goes away mid-run (`umount -l` on a real loop-mounted ext4). Open
+ * A disk that goes away mid-run (`umount -l` on a real loop-mounted ext4). Open
  * descriptors keep writing to the old file system while new files land in the bare mount point:
  * the run must notice that its disk is no longer the one it opened, commit nothing for files it
  * cannot prove are there, say so, and the next run redo them.
@@ -42,7 +42,7 @@ test('a disk unmounted (umount -l) after the 10th copy: the run stops, commits n
   mountImage(img, env.disk);
 
   // Every row either catalog holds for the volume is a file on the disk, with its content (copies
-  // made before the unmount and never committed are leftovers the next run settles).
+  // made before the unmount and never committed are leftovers the next run removes).
   const volume = volumeOf(env.disk).volume;
   for (const file of [env.db, path.join(env.disk, '.blaine', 'catalog.sqlite')]) {
     for (const row of rows(file, volume)) {

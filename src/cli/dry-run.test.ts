@@ -35,46 +35,43 @@ function backupOf(db: string, lib: string) {
     blaine(['backup', '--dest', disk, '--db', db, '--no-parity', '--reserve', '0', ...extra, lib]);
 }
 
-test('dry run on a mirror copy that is behind shows the catch-up the real run then does', () => {
+test('dry run on a mirror copy that is behind shows the catch-up the real run then does', (t) => {
   const env = testEnv();
-  try {
-    const backup = backupOf(env.db, env.lib);
-    const twin = path.join(env.base, 'twin');
-    fs.mkdirSync(twin);
-    for (let i = 1; i <= 6; i++) write(path.join(env.lib, `d/f${i}.bin`), crypto.randomBytes(5000 + i));
-    assert.equal(backup(env.disk, '--init', '--label', 'A').status, 0);
-    const clone = blaine(['clone', '--dest', env.disk, '--db', env.db, '--to', twin, '--label', 'A2']);
-    assert.equal(clone.status, 0, clone.stderr);
-    // The volume moves on without the twin: a rename, a removal, a new file.
-    fs.renameSync(path.join(env.lib, 'd/f1.bin'), path.join(env.lib, 'd/g1.bin'));
-    fs.rmSync(path.join(env.lib, 'd/f2.bin'));
-    write(path.join(env.lib, 'd/f7.bin'), crypto.randomBytes(7000));
-    const moved = backup(env.disk, '--clean', '--max-delete', '100');
-    assert.equal(moved.status, 0, moved.stderr);
+  t.after(env.cleanup);
+  const backup = backupOf(env.db, env.lib);
+  const twin = path.join(env.base, 'twin');
+  fs.mkdirSync(twin);
+  for (let i = 1; i <= 6; i++) write(path.join(env.lib, `d/f${i}.bin`), crypto.randomBytes(5000 + i));
+  assert.equal(backup(env.disk, '--init', '--label', 'A').status, 0);
+  const clone = blaine(['clone', '--dest', env.disk, '--db', env.db, '--to', twin, '--label', 'A2']);
+  assert.equal(clone.status, 0, clone.stderr);
+  // The volume moves on without the twin: a rename, a removal, a new file.
+  fs.renameSync(path.join(env.lib, 'd/f1.bin'), path.join(env.lib, 'd/g1.bin'));
+  fs.rmSync(path.join(env.lib, 'd/f2.bin'));
+  write(path.join(env.lib, 'd/f7.bin'), crypto.randomBytes(7000));
+  const moved = backup(env.disk, '--clean', '--max-delete', '100');
+  assert.equal(moved.status, 0, moved.stderr);
 
-    const before = snapshot(twin, env.disk, path.dirname(env.db));
-    const dry = backup(twin, '--dry-run');
-    assert.equal(dry.status, 0, dry.stderr);
-    assert.match(dry.stdout, /rename +\S*d\/f1\.bin -> \S*d\/g1\.bin/);
-    assert.match(dry.stdout, /remove +\S*d\/f2\.bin/);
-    const wouldBring = /would bring "A2" up to date: (\d+) change\(s\)/.exec(dry.stdout);
-    assert.ok(wouldBring, dry.stdout);
-    const dryJson = backup(twin, '--dry-run', '--json');
-    assert.equal(dryJson.status, 0, dryJson.stderr);
-    assert.deepEqual(snapshot(twin, env.disk, path.dirname(env.db)), before, 'the dry run changed nothing');
+  const before = snapshot(twin, env.disk, path.dirname(env.db));
+  const dry = backup(twin, '--dry-run');
+  assert.equal(dry.status, 0, dry.stderr);
+  assert.match(dry.stdout, /rename +\S*d\/f1\.bin -> \S*d\/g1\.bin/);
+  assert.match(dry.stdout, /remove +\S*d\/f2\.bin/);
+  const wouldBring = /would bring "A2" up to date: (\d+) change\(s\)/.exec(dry.stdout);
+  assert.ok(wouldBring, dry.stdout);
+  const dryJson = backup(twin, '--dry-run', '--json');
+  assert.equal(dryJson.status, 0, dryJson.stderr);
+  assert.deepEqual(snapshot(twin, env.disk, path.dirname(env.db)), before, 'the dry run changed nothing');
 
-    const real = backup(twin, '--json');
-    assert.equal(real.status, 0, real.stderr);
-    const brought = /brought "A2" up to date: (\d+) change\(s\)/.exec(real.stderr);
-    assert.ok(brought, real.stderr);
-    assert.equal(wouldBring[1], brought[1]);
-    assert.deepEqual(comparable(dryJson), comparable(real));
-    // The twin now holds the new file, copied by the backup after the catch-up.
-    assert.ok(fs.existsSync(path.join(twin, env.lib, 'd/f7.bin')));
-    assert.ok(!fs.existsSync(path.join(twin, env.lib, 'd/f1.bin')));
-  } finally {
-    env.cleanup();
-  }
+  const real = backup(twin, '--json');
+  assert.equal(real.status, 0, real.stderr);
+  const brought = /brought "A2" up to date: (\d+) change\(s\)/.exec(real.stderr);
+  assert.ok(brought, real.stderr);
+  assert.equal(wouldBring[1], brought[1]);
+  assert.deepEqual(comparable(dryJson), comparable(real));
+  // The twin now holds the new file, copied by the backup after the catch-up.
+  assert.ok(fs.existsSync(path.join(twin, env.lib, 'd/f7.bin')));
+  assert.ok(!fs.existsSync(path.join(twin, env.lib, 'd/f1.bin')));
 });
 
 test('dry run reports what the real run then does (adds, equal new content, renames, a swap, removals, links, deferred actions) and leaves disks and catalogs as they were', () => {
@@ -133,28 +130,25 @@ test('dry run reports what the real run then does (adds, equal new content, rena
   }
 });
 
-test('dry run on a small disk stops where the real run finds the disk full', { skip: isRoot ? false : 'needs root for a tmpfs disk' }, () => {
+test('dry run on a small disk stops where the real run finds the disk full', { skip: isRoot ? false : 'needs root for a tmpfs disk' }, (t) => {
   const env = testEnv();
+  t.after(env.cleanup);
+  assert.ok(mountTmpfs(env.disk, '10m'), 'mount a 10 MB tmpfs');
   try {
-    assert.ok(mountTmpfs(env.disk, '10m'), 'mount a 10 MB tmpfs');
-    try {
-      const backup = backupOf(env.db, env.lib);
-      // Each file with the disk's reserve for its catalogs needs about 3 MB: four fit, the fifth does not.
-      for (let i = 1; i <= 8; i++) write(path.join(env.lib, `f${i}.bin`), crypto.randomBytes(2_000_000));
-      const dry = backup(env.disk, '--init', '--label', 'SMALL', '--dry-run', '--json');
-      assert.equal(dry.status, 0, dry.stderr);
-      assert.match(dry.stderr, /the real run would stop here: the disk is full/);
-      assert.deepEqual(fs.readdirSync(env.disk), []);
-      const real = backup(env.disk, '--init', '--label', 'SMALL', '--json');
-      assert.equal(real.status, 3, real.stderr);
-      const done = comparable(real);
-      assert.equal(done.diskFull, true);
-      assert.ok(Number(done.added) > 0 && Number(done.added) < 8, `added ${done.added}`);
-      assert.deepEqual(comparable(dry), done);
-    } finally {
-      unmount(env.disk);
-    }
+    const backup = backupOf(env.db, env.lib);
+    // Each file with the disk's reserve for its catalogs needs about 3 MB: four fit, the fifth does not.
+    for (let i = 1; i <= 8; i++) write(path.join(env.lib, `f${i}.bin`), crypto.randomBytes(2_000_000));
+    const dry = backup(env.disk, '--init', '--label', 'SMALL', '--dry-run', '--json');
+    assert.equal(dry.status, 0, dry.stderr);
+    assert.match(dry.stderr, /the real run would stop here: the disk is full/);
+    assert.deepEqual(fs.readdirSync(env.disk), []);
+    const real = backup(env.disk, '--init', '--label', 'SMALL', '--json');
+    assert.equal(real.status, 3, real.stderr);
+    const done = comparable(real);
+    assert.equal(done.diskFull, true);
+    assert.ok(Number(done.added) > 0 && Number(done.added) < 8, `added ${done.added}`);
+    assert.deepEqual(comparable(dry), done);
   } finally {
-    env.cleanup();
+    unmount(env.disk);
   }
 });

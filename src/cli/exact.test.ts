@@ -6,7 +6,7 @@ import path from 'node:path';
 import { blaine, isRoot, scratchDir } from '../../test/helpers.js';
 
 /**
- * Issue 25, defects 1 and 2: after an apply or a twin's catch-up every name on the disk has the
+ * After an apply or a twin's catch-up every name on the disk has the
  * catalog's mode and owner, and names share an inode only where both are equal (SPEC §3, §5).
  */
 const o = ['--reserve', '0', '--no-parity', '-q'];

@@ -10,6 +10,11 @@ import { BlaineError } from '../error.js';
 import { CopyError } from '../fsx/copy-error.js';
 import { ExclusionError } from '../scan/exclude.js';
 import { ConfigError } from './config.js';
+import { CloneError } from '../mirror/clone.js';
+import { ForgetError } from '../forget/forget.js';
+import { RetireError } from '../forget/retire.js';
+import { RebuildError } from '../recover/rebuild.js';
+import { RestoreTargetError } from '../restore/restore.js';
 import { describeError, EXIT, UsageError, UserError } from './exit.js';
 
 test('each error class carries its exit status; the sentence is the message', () => {
@@ -28,11 +33,22 @@ test('each error class carries its exit status; the sentence is the message', ()
     [new CatalogError('a'), EXIT.error],
     [new DiskError('a', 'NOT_BLAINE' as never), EXIT.error],
     [new LockError('a'), EXIT.error],
+    [new CloneError('a'), EXIT.error],
+    [new ForgetError('a'), EXIT.error],
+    [new RetireError('a'), EXIT.error],
+    [new RebuildError('a'), EXIT.error],
   ];
   for (const [err, status] of cases) {
     assert.ok(err instanceof BlaineError, err.constructor.name);
     assert.deepEqual(describeError(err), { code: status, message: 'a' }, err.constructor.name);
   }
+});
+
+test('a failure to write the restore target says that what was restored before it stays', () => {
+  assert.deepEqual(describeError(new RestoreTargetError('cannot write /t/x: i/o error')), {
+    code: EXIT.error,
+    message: 'cannot write /t/x: i/o error; the files restored before it are in place',
+  });
 });
 
 test('errors of Node and SQLite get a sentence too; anything else is an internal error', () => {

@@ -2,7 +2,6 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { CatalogError } from '../catalog/catalog.js';
 import { hostCatalogFullMessage } from '../apply/batch.js';
-import { BackupRefused } from '../backup/preflight.js';
 import { BlaineError, EXIT } from '../error.js';
 
 export { EXIT } from '../error.js';
@@ -35,9 +34,7 @@ export class UsageError extends UserError {
 export function describeError(err: unknown, ctx: { hostCatalog?: string } = {}): { code: number; message: string } {
   // A batch commit says which catalog could not grow; elsewhere, a catalog failing while the host
   // catalog's file system has no room left is taken for that (SQLite reports it as I/O errors too).
-  // A command's own refusals are what they say.
-  const refusal = err instanceof UserError || err instanceof BackupRefused;
-  if (!refusal && ctx.hostCatalog !== undefined && catalogFailure(err) && nearlyFull(path.dirname(ctx.hostCatalog))) {
+  if (ctx.hostCatalog !== undefined && catalogFailure(err) && nearlyFull(path.dirname(ctx.hostCatalog))) {
     return { code: EXIT.error, message: hostCatalogFullMessage(ctx.hostCatalog) };
   }
   if (err instanceof BlaineError) return { code: err.exitStatus, message: err.message };

@@ -1,4 +1,4 @@
-// SPEC §8 / issue 10 defect 6: Blaine never deletes a file it cannot prove it wrote.
+// SPEC §8: Blaine never deletes a file it cannot prove it wrote.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';

@@ -1,6 +1,6 @@
 /**
- * Issue 9: every file comes back exactly as it was. One end-to-end test per defect, through the
- * real executable on real temporary trees; each failed on the code before its fix.
+ * Every file comes back exactly as it was. One end-to-end test per way a file could come back
+ * wrong, through the real executable on real temporary trees.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -24,6 +24,7 @@ import {
   testEnv,
   unmount,
   write,
+  collectWarnings,
 } from '../../test/helpers.js';
 import { executePlan, scanDataPaths } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
@@ -58,7 +59,7 @@ function withEnv(fn: (env: Env) => void | Promise<void>) {
 
 const T = new Date('2022-02-02T02:02:02Z');
 
-test('defect 1: equal-size equal-mtime files that swap names or rotate are followed, and restore gives each name its bytes', withEnv((env) => {
+test('equal-size equal-mtime files that swap names or rotate are followed, and restore gives each name its bytes', withEnv((env) => {
   for (const n of ['a', 'b', 'c', 'p', 'q']) write(path.join(env.lib, `${n}.raw`), `content of ${n}\n`, T);
   assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   const at = (n: string) => path.join(env.lib, `${n}.raw`);
@@ -83,7 +84,7 @@ test('defect 1: equal-size equal-mtime files that swap names or rotate are follo
   assertRestoreEqualsLibrary(env, path.join(env.base, 'restored'));
 }));
 
-test('defect 1: a mass inode renumbering (a copy of the whole tree) re-reads nothing and changes nothing on the disk', withEnv((env) => {
+test('a mass inode renumbering (a copy of the whole tree) re-reads nothing and changes nothing on the disk', withEnv((env) => {
   for (let i = 0; i < 30; i++) write(path.join(env.lib, `d${i % 3}`, `f${i}`), `same size ${String(i).padStart(3, '0')}`, T);
   assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   const before = readTree(env.disk);
@@ -101,7 +102,7 @@ test('defect 1: a mass inode renumbering (a copy of the whole tree) re-reads not
   assertDiskMatchesCatalog(env.disk, env.db);
 }));
 
-test('defect 2: --clean never deletes files that an --exclude now leaves out; they are kept and reported', withEnv((env) => {
+test('--clean never deletes files that an --exclude now leaves out; they are kept and reported', withEnv((env) => {
   write(path.join(env.lib, 'keep.jpg'), 'photo', T);
   write(path.join(env.lib, 'scratch.tmp'), 'temporary but archived', T);
   assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
@@ -116,7 +117,7 @@ test('defect 2: --clean never deletes files that an --exclude now leaves out; th
   assertDiskMatchesCatalog(env.disk, env.db);
 }));
 
-test('defect 3: a directory that becomes a file and a file that becomes a directory are archived in the same run', withEnv((env) => {
+test('a directory that becomes a file and a file that becomes a directory are archived in the same run', withEnv((env) => {
   write(path.join(env.lib, 'x/inner1'), 'one', T);
   write(path.join(env.lib, 'x/inner2'), 'two', T);
   write(path.join(env.lib, 'y'), 'plain file y', T);
@@ -131,7 +132,7 @@ test('defect 3: a directory that becomes a file and a file that becomes a direct
   fs.rmSync(path.join(env.lib, 'y'));
   write(path.join(env.lib, 'y/below'), 'y is a directory now', T);
   write(path.join(env.lib, 'zz'), 'new, sorted after both', T);
-  // Without --clean the files archived below the former directory x are kept (issue 26 item 2), so
+  // Without --clean the files archived below the former directory x are kept, so
   // the file x cannot be stored yet: said, exit 1; --clean removes them and stores it.
   const kept = backup(env, RUN_FLAGS);
   assert.equal(kept.status, 1, kept.stderr);
@@ -159,7 +160,7 @@ test('defect 3: a directory that becomes a file and a file that becomes a direct
   assert.doesNotMatch(again.stderr, /did not finish/);
 }));
 
-test('defect 4: identical bytes with different mode or mtime are not merged; restore links only source hardlinks', withEnv((env) => {
+test('identical bytes with different mode or mtime are not merged; restore links only source hardlinks', withEnv((env) => {
   write(path.join(env.lib, 'public.txt'), 'same bytes', new Date('2020-01-01T00:00:00Z'));
   write(path.join(env.lib, 'private.txt'), 'same bytes', new Date('2023-01-01T00:00:00Z'));
   fs.chmodSync(path.join(env.lib, 'public.txt'), 0o644);
@@ -191,7 +192,7 @@ test('defect 4: identical bytes with different mode or mtime are not merged; res
   assert.equal(blaine(['verify', '--dest', env.disk, '--db', env.db, '--checksum']).status, 0);
 }));
 
-test('defect 5: mtimes are kept to the nanosecond on the disk and on restore, also before 1970 and for symlinks', withEnv((env) => {
+test('mtimes are kept to the nanosecond on the disk and on restore, also before 1970 and for symlinks', withEnv((env) => {
   const set = (p: string, when: string) => assert.equal(spawnSync('touch', ['-h', '-m', '-d', when, p]).status, 0);
   write(path.join(env.lib, 'modern'), 'modern');
   set(path.join(env.lib, 'modern'), '2020-09-13 12:26:40.123456789 UTC');
@@ -205,7 +206,7 @@ test('defect 5: mtimes are kept to the nanosecond on the disk and on restore, al
   assertRestoreEqualsLibrary(env, path.join(env.base, 'restored'));
 }));
 
-test('defect 6: config include rules combine with command-line excludes in one ordered list', withEnv((env) => {
+test('config include rules combine with command-line excludes in one ordered list', withEnv((env) => {
   write(path.join(env.lib, 'a.jpg'), 'a photo', T);
   write(path.join(env.lib, 'b.tmp'), 'temporary', T);
   write(path.join(env.lib, 'c.txt'), 'text', T);
@@ -224,7 +225,7 @@ test('defect 6: config include rules combine with command-line excludes in one o
   assert.deepEqual(rows(db2).map((x) => path.basename(x.path)), ['b.tmp']);
 }));
 
-test('defect 7: FIFOs and sockets are skipped with a warning and the exit status stays 0', withEnv(async (env) => {
+test('FIFOs and sockets are skipped with a warning and the exit status stays 0', withEnv(async (env) => {
   write(path.join(env.lib, 'real'), 'real file', T);
   assert.equal(spawnSync('mkfifo', [path.join(env.lib, 'pipe')]).status, 0);
   const server = net.createServer();
@@ -242,39 +243,36 @@ test('defect 7: FIFOs and sockets are skipped with a warning and the exit status
   }
 }));
 
-test('defect 7: a file that vanishes between the scan and its copy is simply gone, not an error', async () => {
+test('a file that vanishes between the scan and its copy is simply gone, not an error', async (t) => {
   const env = testEnv('blaine-fidelity-');
+  t.after(env.cleanup);
+  write(path.join(env.lib, 'vanishes'), 'gone before it is copied', T);
+  write(path.join(env.lib, 'stays'), 'stays', T);
+  const [scan] = scanDataPaths([env.lib], undefined).scans;
+  fs.rmSync(path.join(env.lib, 'vanishes'));
+  fs.mkdirSync(path.join(env.disk, '.blaine'), { recursive: true });
+  const disk = Catalog.open(path.join(env.disk, '.blaine', 'catalog.sqlite'), { create: true });
+  const host = Catalog.open(env.db, { create: true });
   try {
-    write(path.join(env.lib, 'vanishes'), 'gone before it is copied', T);
-    write(path.join(env.lib, 'stays'), 'stays', T);
-    const [scan] = scanDataPaths([env.lib], undefined).scans;
-    fs.rmSync(path.join(env.lib, 'vanishes'));
-    fs.mkdirSync(path.join(env.disk, '.blaine'), { recursive: true });
-    const disk = Catalog.open(path.join(env.disk, '.blaine', 'catalog.sqlite'), { create: true });
-    const host = Catalog.open(env.db, { create: true });
-    try {
-      const warnings: string[] = [];
-      const result = await executePlan(
-        scan!.records.map((record) => ({ type: 'copy' as const, record, why: 'added' as const })),
-        {
-          root: env.disk, volume: 'v', host, disk, parity: null, parityPct: 0, reserve: 0,
-          signal: new AbortController().signal, detail: () => {}, warn: (m) => warnings.push(m),
-        },
-      );
-      assert.deepEqual(result.skipped, []);
-      assert.deepEqual(warnings, []);
-      assert.equal(result.counts.added, 1);
-      assert.deepEqual(disk.entriesOfVolume('v').map((e) => path.basename(e.path)), ['stays']);
-    } finally {
-      disk.close();
-      host.close();
-    }
+    const warnings: string[] = [];
+    const result = await executePlan(
+      scan!.records.map((record) => ({ type: 'copy' as const, record, why: 'added' as const })),
+      {
+        root: env.disk, volume: 'v', host, disk, parity: null, parityPct: 0, reserve: 0,
+        signal: new AbortController().signal, tell: collectWarnings(warnings),
+      },
+    );
+    assert.deepEqual(result.skipped, []);
+    assert.deepEqual(warnings, []);
+    assert.equal(result.counts.added, 1);
+    assert.deepEqual(disk.entriesOfVolume('v').map((e) => path.basename(e.path)), ['stays']);
   } finally {
-    env.cleanup();
+    disk.close();
+    host.close();
   }
 });
 
-test('defect 8: a byte-identical copy of a stored file is linked without needing free space', { skip: isRoot ? false : 'needs root to mount a small tmpfs disk' }, withEnv((env) => {
+test('a byte-identical copy of a stored file is linked without needing free space', { skip: isRoot ? false : 'needs root to mount a small tmpfs disk' }, withEnv((env) => {
   assert.ok(mountTmpfs(env.disk, '20m'));
   try {
     const big = crypto.randomBytes(12 << 20);
@@ -292,7 +290,7 @@ test('defect 8: a byte-identical copy of a stored file is linked without needing
   }
 }));
 
-test('defect 9: more than 1 MB of --json output arrives whole through a slowly read pipe', withEnv((env) => {
+test('more than 1 MB of --json output arrives whole through a slowly read pipe', withEnv((env) => {
   const long = 'a-rather-long-directory-name-to-make-every-row-of-the-listing-big'.repeat(2);
   for (let i = 0; i < 3000; i++) write(path.join(env.lib, long, `file-number-${i}`), String(i), T);
   assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
@@ -305,7 +303,7 @@ test('defect 9: more than 1 MB of --json output arrives whole through a slowly r
   assert.equal(JSON.parse(text).length, 3000);
 }));
 
-test('defect 10: readers (restore, list --dest, verify) take a shared lock and are refused while a writer holds the disk', withEnv((env) => {
+test('readers (restore, list --dest, verify) take a shared lock and are refused while a writer holds the disk', withEnv((env) => {
   write(path.join(env.lib, 'f'), 'content', T);
   assert.equal(backup(env, [...RUN_FLAGS, '--init']).status, 0);
   const release = acquireDiskLock(env.disk);

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import type { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.js';
 import { acquireLock } from '../archive/lock.js';
-import { describeForget, findTarget, forget, ForgetError, type ForgetReport } from '../forget/forget.js';
+import { describeForget, findTarget, forget, type ForgetReport } from '../forget/forget.js';
 import { formatBytes } from '../fsx/space.js';
 import { action, addCommonOptions, dbPath, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
@@ -45,9 +45,6 @@ function forgetDisk(opts: ForgetOptions, args: string[], out: Output): number {
       const r = opts.dryRun ? describeForget(host, target) : forget(host, target);
       report(r, opts, out);
       return EXIT.ok;
-    } catch (err) {
-      if (err instanceof ForgetError) throw new UserError(err.message);
-      throw err;
     } finally {
       host.close();
     }

@@ -1,4 +1,4 @@
-// Issue 10: forget-disk (a lost volume, one lost copy) and retiring a mirror copy with backup --init.
+// `forget-disk` (a lost volume, one lost copy) and retiring a mirror copy with backup --init.
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
@@ -14,18 +14,14 @@ import { backup,
   testEnv,
   volumeOf,
   write,
+  expectOk,
 } from '../../test/helpers.js';
 import { cryptUnavailable, fastScrypt } from '../crypt/testing.js';
 
 type Env = ReturnType<typeof testEnv>;
 
-function ok(r: { status: number; stdout: string; stderr: string }, what: string) {
-  assert.equal(r.status, 0, `${what}: ${r.stdout}${r.stderr}`);
-  return r;
-}
-
 function pendingOf(env: Env): Array<{ label: string; action: string; path: string }> {
-  return JSON.parse(ok(blaine(['pending', '--db', env.db, '--json']), 'pending').stdout);
+  return JSON.parse(expectOk(blaine(['pending', '--db', env.db, '--json']), 'pending').stdout);
 }
 
 test('forget-disk of an offline volume with pending actions: its rows and queue go, the files only it held are listed and archived again by the next backup', (t) => {
@@ -38,22 +34,22 @@ test('forget-disk of an offline volume with pending actions: its rows and queue 
   write(path.join(env.lib, 'old', 'gone.bin'), crypto.randomBytes(3000));
   const dup = crypto.randomBytes(2000);
   write(path.join(env.lib, 'old', 'dup.bin'), dup);
-  ok(backup(env, ['--no-parity', '--init', '--label', 'A'], { disk: A }), 'backup A');
+  expectOk(backup(env, ['--no-parity', '--init', '--label', 'A'], { disk: A }), 'backup A');
   // B gets the newer files and a copy of dup.bin's content; A goes offline and gets deferred actions.
   write(path.join(env.lib, 'new', 'dup-again.bin'), dup);
   write(path.join(env.lib, 'new', 'three.bin'), crypto.randomBytes(3000));
   fs.renameSync(path.join(env.lib, 'old', 'two.bin'), path.join(env.lib, 'old', 'two-renamed.bin'));
   fs.rmSync(path.join(env.lib, 'old', 'gone.bin'));
   fs.rmSync(path.join(env.lib, 'old', 'dup.bin'));
-  ok(backup(env, ['--no-parity', '--init', '--label', 'B', '--clean', '--max-delete', '100'], { disk: env.disk }), 'backup B');
+  expectOk(backup(env, ['--no-parity', '--init', '--label', 'B', '--clean', '--max-delete', '100'], { disk: env.disk }), 'backup B');
   assert.ok(pendingOf(env).filter((p) => p.label === 'A').length >= 2, 'A has a rename and deletions queued');
   const volA = volumeOf(A).volume;
 
-  const dry = ok(blaine(['forget-disk', 'A', '--db', env.db, '--dry-run']), 'dry run');
+  const dry = expectOk(blaine(['forget-disk', 'A', '--db', env.db, '--dry-run']), 'dry run');
   assert.match(dry.stdout, /would forget volume "A"/);
   assert.ok(rows(env.db, volA).length > 0, 'a dry run changes nothing');
 
-  const r = ok(blaine(['forget-disk', 'A', '--db', env.db, '--json']), 'forget-disk');
+  const r = expectOk(blaine(['forget-disk', 'A', '--db', env.db, '--json']), 'forget-disk');
   const j = JSON.parse(r.stdout);
   assert.equal(j.volume, volA);
   assert.equal(j.copy, null);
@@ -65,11 +61,11 @@ test('forget-disk of an offline volume with pending actions: its rows and queue 
   );
   assert.deepEqual(rows(env.db, volA), [], 'no row of A is left');
   assert.deepEqual(pendingOf(env), [], 'no action of A is left');
-  const disks = JSON.parse(ok(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
+  const disks = JSON.parse(expectOk(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
   assert.deepEqual(disks.map((d: { label: string }) => d.label), ['B']);
 
   // The files only A held are still in the data path: the next backup onto B archives them again.
-  const again = summaryOf(ok(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup after forget'));
+  const again = summaryOf(expectOk(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup after forget'));
   assert.equal(again.added, 3);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertArchiveHolds(env.lib, [env.disk]);
@@ -80,10 +76,10 @@ test('forget-disk of an offline volume with pending actions: its rows and queue 
 
 function mirrored(env: Env) {
   for (let i = 0; i < 4; i++) write(path.join(env.lib, `f${i}.bin`), crypto.randomBytes(1500 + i));
-  ok(backup(env, ['--no-parity', '--init', '--label', 'C'], { disk: env.disk }), 'backup C');
+  expectOk(backup(env, ['--no-parity', '--init', '--label', 'C'], { disk: env.disk }), 'backup C');
   const copy = path.join(env.base, 'C2');
   fs.mkdirSync(copy);
-  ok(blaine(['clone', '--dest', env.disk, '--to', copy, '--label', "C'", '--db', env.db]), 'clone');
+  expectOk(blaine(['clone', '--dest', env.disk, '--to', copy, '--label', "C'", '--db', env.db]), 'clone');
   return copy;
 }
 
@@ -93,10 +89,10 @@ test("forget-disk of one copy: only that copy is forgotten, the volume stays arc
   const copy = mirrored(env);
   const volume = volumeOf(env.disk).volume;
   const before = rows(env.db, volume);
-  const r = ok(blaine(['forget-disk', "C'", '--db', env.db]), 'forget the copy');
+  const r = expectOk(blaine(['forget-disk', "C'", '--db', env.db]), 'forget the copy');
   assert.match(r.stdout, /forgot copy "C'" of volume "C"; the volume stays archived on "C"/);
   assert.deepEqual(rows(env.db, volume), before, 'the volume keeps every row');
-  const disks = JSON.parse(ok(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
+  const disks = JSON.parse(expectOk(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
   assert.deepEqual(disks[0].copies.map((c: { copy: string }) => c.copy), [volumeOf(env.disk).copy]);
   // The copy named the other way, and then the last copy, which only forgetting the volume drops.
   const again = blaine(['forget-disk', 'C', '--copy', 'C', '--db', env.db]);
@@ -104,7 +100,7 @@ test("forget-disk of one copy: only that copy is forgotten, the volume stays arc
   assert.match(again.stderr, /"C" is the only copy of volume "C"; to forget it, forget the volume/);
   assert.equal(again.stderr.trim().split('\n').length, 1);
   // The volume is still whole on C: a backup changes nothing, a restore gives the library back.
-  const b = summaryOf(ok(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup C'));
+  const b = summaryOf(expectOk(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup C'));
   assert.equal(b.added, 0);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertRestoresLibrary(env.lib, [env.disk], env.db, path.join(env.base, 'restored'));
@@ -118,7 +114,7 @@ test('backup --init on a known mirror copy: one sentence without --force; refuse
   write(path.join(copy, 'mine', 'letter.txt'), 'not Blaine\'s\n');
   // C' runs on; C stays offsite: C lacks what C' got.
   write(path.join(env.lib, 'only-on-copy.bin'), crypto.randomBytes(4000));
-  ok(backup(env, ['--no-parity'], { disk: copy }), "backup C'");
+  expectOk(backup(env, ['--no-parity'], { disk: copy }), "backup C'");
   const snapshot = () => fs.readFileSync(path.join(copy, '.blaine', 'catalog.sqlite')).toString('hex');
   const catalogBefore = snapshot();
 
@@ -134,9 +130,9 @@ test('backup --init on a known mirror copy: one sentence without --force; refuse
   assert.ok(fs.existsSync(path.join(copy, env.lib.slice(1), 'only-on-copy.bin')));
 
   // C comes back and catches up; now C' can go.
-  ok(backup(env, ['--no-parity'], { disk: env.disk }), 'backup C');
+  expectOk(backup(env, ['--no-parity'], { disk: env.disk }), 'backup C');
   const volumeC = volumeOf(env.disk).volume;
-  const retired = ok(backup(env, ['--no-parity', '--init', '--force', '--label', "D'", '--json'], { disk: copy }), 'retire');
+  const retired = expectOk(backup(env, ['--no-parity', '--init', '--force', '--label', "D'", '--json'], { disk: copy }), 'retire');
   assert.match(retired.stderr + retired.stdout, /retired copy "C'" of volume "C"/);
   const d = volumeOf(copy);
   assert.notEqual(d.volume, volumeC, 'a new volume');
@@ -146,7 +142,7 @@ test('backup --init on a known mirror copy: one sentence without --force; refuse
   // Nothing else of the old copy is left: without the user's file, the disk is exactly its new catalog.
   fs.rmSync(path.join(copy, 'mine'), { recursive: true });
   // C' is forgotten; C holds the volume; D' holds what this run archived.
-  const disks = JSON.parse(ok(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
+  const disks = JSON.parse(expectOk(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
   const c = disks.find((x: { volume: string }) => x.volume === volumeC);
   assert.deepEqual(c.copies.map((x: { copy: string }) => x.copy), [volumeOf(env.disk).copy]);
   assertDiskMatchesCatalog(env.disk, env.db);
@@ -164,10 +160,10 @@ test('--discard-changes retires a copy whose twin lacks its changes; the next ba
   t.after(env.cleanup);
   const copy = mirrored(env);
   write(path.join(env.lib, 'only-on-copy.bin'), crypto.randomBytes(4000));
-  ok(backup(env, ['--no-parity'], { disk: copy }), "backup C'");
-  const r = ok(backup(env, ['--no-parity', '--init', '--force', '--discard-changes'], { disk: copy }), 'retire anyway');
+  expectOk(backup(env, ['--no-parity'], { disk: copy }), "backup C'");
+  const r = expectOk(backup(env, ['--no-parity', '--init', '--force', '--discard-changes'], { disk: copy }), 'retire anyway');
   assert.match(r.stdout, /changes its twin lacked discarded/);
-  const b = ok(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup C');
+  const b = expectOk(backup(env, ['--no-parity', '--json'], { disk: env.disk }), 'backup C');
   assert.equal(Number(summaryOf(b).added) + Number(summaryOf(b).modified), 1);
   assertDiskMatchesCatalog(env.disk, env.db);
   assertRestoresLibrary(env.lib, [env.disk], env.db, path.join(env.base, 'restored'));
@@ -183,19 +179,19 @@ test('retiring an encrypted mirror copy removes its cipher directory; the disk b
   fs.writeFileSync(keyFile, 'retire me\n', { mode: 0o600 });
   const run = (args: string[]) => blaine([...args, '--key-file', keyFile]);
   for (let i = 0; i < 3; i++) write(path.join(env.lib, `f${i}.bin`), crypto.randomBytes(2000 + i));
-  ok(run(['backup', '--init', '--encrypt', '--label', 'C', '--dest', env.disk, '--db', env.db, '--no-parity', '--reserve', '0', env.lib]), 'backup C');
+  expectOk(run(['backup', '--init', '--encrypt', '--label', 'C', '--dest', env.disk, '--db', env.db, '--no-parity', '--reserve', '0', env.lib]), 'backup C');
   const copy = path.join(env.base, 'C2');
   fs.mkdirSync(copy);
-  ok(run(['clone', '--dest', env.disk, '--to', copy, '--label', "C'", '--db', env.db]), 'clone');
+  expectOk(run(['clone', '--dest', env.disk, '--to', copy, '--label', "C'", '--db', env.db]), 'clone');
   assert.ok(fs.existsSync(path.join(copy, '.blaine', 'cipher')));
-  const r = ok(run(['backup', '--init', '--force', '--label', "D'", '--dest', copy, '--db', env.db, '--no-parity', '--reserve', '0', env.lib]), 'retire');
+  const r = expectOk(run(['backup', '--init', '--force', '--label', "D'", '--dest', copy, '--db', env.db, '--no-parity', '--reserve', '0', env.lib]), 'retire');
   assert.match(r.stdout, /retired copy "C'" of volume "C"/);
   assert.ok(!fs.existsSync(path.join(copy, '.blaine', 'cipher')), 'the old cipher directory is gone');
   const d = volumeOf(copy);
   assert.equal(d.label, "D'");
   assert.equal((d as { encrypted?: boolean }).encrypted, false);
   assertDiskMatchesCatalog(copy, env.db);
-  const disks = JSON.parse(ok(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
+  const disks = JSON.parse(expectOk(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
   assert.deepEqual(disks.map((x: { label: string; copies: unknown[] }) => `${x.label}:${x.copies.length}`).sort(), ["C:1", "D':1"]);
   // The library's content is on C (D' only links to it there, deferred): nothing of C' is left on the disk.
   assert.deepEqual(fs.readdirSync(copy).sort(), ['.blaine']);
@@ -227,15 +223,15 @@ test('retiring a copy killed after every unlink call: the rerun of the same comm
     // Killed once the retirement and the new disk's init were done: the rerun is a plain backup.
     const again = blaine(args);
     if (again.status !== 0 && /already a Blaine disk \(volume "D"/.test(again.stderr)) {
-      ok(blaine(args.filter((x, i) => !['--init', '--force', '--label'].includes(x) && args[i - 1] !== '--label')), `plain rerun after unlink ${n}`);
-    } else ok(again, `rerun after a crash at unlink ${n}`);
+      expectOk(blaine(args.filter((x, i) => !['--init', '--force', '--label'].includes(x) && args[i - 1] !== '--label')), `plain rerun after unlink ${n}`);
+    } else expectOk(again, `rerun after a crash at unlink ${n}`);
     const where = `after a crash at unlink ${n}`;
     assert.equal(volumeOf(copy).label, 'D', where);
     assert.equal(fs.readFileSync(path.join(copy, 'mine.txt'), 'utf8'), 'foreign\n', where);
     fs.rmSync(path.join(copy, 'mine.txt'));
     assertDiskMatchesCatalog(copy, env.db);
     assertDiskMatchesCatalog(env.disk, env.db);
-    const disks = JSON.parse(ok(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
+    const disks = JSON.parse(expectOk(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
     assert.deepEqual(disks.map((x: { label: string; copies: unknown[] }) => `${x.label}:${x.copies.length}`).sort(), ['C:1', 'D:1'], where);
   }
   assert.ok(crashes > 0, 'the retirement made no unlink call');

@@ -1,8 +1,8 @@
 /**
- * Issue 26 item 2: a folder replaced by a symlink or a file. What was archived below it counts as
+ * A folder replaced by a symlink or a file. What was archived below it counts as
  * gone (SPEC §5): kept and counted without --clean, removed with --clean within the mass-delete
- * guard, and counted in the summary; on the mounted disk and on an offline one. Each test failed
- * on the code before the fix (the files were deleted without --clean, `removed 0`).
+ * guard, and counted in the summary; on the mounted disk and on an offline one (never deleted
+ * without --clean while the summary says `removed 0`).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,8 +1,8 @@
 /**
- * A disk of small files fills honestly (issue 26 item 17, SPEC §5/§6): the space rule counts what
+ * A disk of small files fills honestly (SPEC §5/§6): the space rule counts what
  * parity really takes in blocks and keeps room for the catalogs, so a full disk ends with the
  * summary and exit 3, every file on it has parity, and the dry run stops at the same file as the
- * real run (issue 23: one free-space rule), an encrypted disk included.
+ * real run (one free-space rule), an encrypted disk included.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 /**
- * Issue 26 item 18: a library in use while it is backed up. Writer processes rename a folder back
+ * A library in use while it is backed up. Writer processes rename a folder back
  * and forth, append to a file, rewrite one in place and replace one atomically while backups with
  * --clean --force run (the mass-delete guard would hide a wrongful removal). After every run:
  * nothing that existed throughout was removed, and every catalogued hash is the disk's bytes.

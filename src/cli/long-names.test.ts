@@ -97,7 +97,7 @@ test('a verify --fix whose parity step fails leaves no journal, and the next run
   const failed = env.verify('rename:1:EIO@b.bin.par2', '--fix');
   assert.equal(failed.status, 4, failed.stderr);
   assert.deepEqual(problems(failed), ['no-parity']);
-  assert.equal(fs.existsSync(env.journal), false, 'a failed parity step is settled at once');
+  assert.equal(fs.existsSync(env.journal), false, 'a failed parity step is recovered at once');
   assert.deepEqual(parityFiles(env.disk, env.rel('b.bin')), [], 'nothing half-made is left');
 
   const next = env.backup();

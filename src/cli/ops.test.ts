@@ -1,5 +1,5 @@
 /**
- * Running Blaine unattended and by habit (issue 22): one config file found without flags, a disk
+ * Running Blaine unattended and by habit: one config file found without flags, a disk
  * that remembers its settings, waiting for a busy lock, the notify hook, and the small things
  * (global options first, -q, closed pipes, files given as directories, sizes a person reads).
  */

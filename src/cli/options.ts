@@ -1,5 +1,6 @@
 import { Option, type Command } from 'commander';
 import { parseBytes } from '../fsx/space.js';
+import { parityAddon } from '../parity/creator.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 
 /** The parity settings backup uses and verify --fix uses again when it remakes parity. */
@@ -67,4 +68,24 @@ export function parseDuration(what: string, value: string): number {
   const m = /^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$/i.exec(value);
   if (!m) throw new UsageError(`${what} takes a duration such as 90s, 15m, 2h or 1d (written ${what}=2h), not "${value}"`);
   return Number(m[1]) * DURATION_UNITS[m[2]!.toLowerCase()]! * 1000;
+}
+
+/** `--par2-command` as an argument vector (the config file may give it as one string). */
+export function par2Argv(v: string | string[] | undefined): string[] | undefined {
+  if (v === undefined) return undefined;
+  return Array.isArray(v) ? v : v.split(/\s+/).filter(Boolean);
+}
+
+let slowParitySaid = false;
+
+/** Says once, before a run makes parity, that the native creator is missing: parity is then several times slower. */
+export function warnIfSlowParity(creator: 'native' | 'par2', command: string[] | undefined): void {
+  if (slowParitySaid || creator === 'par2' || parityAddon() !== null || !usesNativeCreatorWanted(command)) return;
+  slowParitySaid = true;
+  process.stderr.write('blaine: the native PAR2 creator is not built (no C compiler at install time?); making parity with par2cmdline, several times slower\n');
+}
+
+/** Without the addon, would the run have used Blaine's own creator (no other creator command configured)? */
+function usesNativeCreatorWanted(command: string[] | undefined): boolean {
+  return !command || (command.length === 1 && command[0] === 'par2');
 }

@@ -1,5 +1,5 @@
-// par2cmdline runs in a process group of its own, so a SIGKILLed Blaine used to leave it writing
-// into .blaine/tmp while the next run cleaned up there (issue 10, defect 9). A real backup making
+// par2cmdline runs in a process group of its own: unless it dies with Blaine, a SIGKILLed Blaine
+// leaves it writing into .blaine/tmp while the next run cleans up there. A real backup making
 // parity with par2cmdline is killed once its first par2 is seen running: no par2 of this test may
 // be left a moment later, and a plain rerun must converge (disk = catalog, verify --checksum clean).
 import test from 'node:test';

@@ -1,4 +1,4 @@
-// Defect 2 of issue 10: parity resumed for a file (it had none: the last run used --no-parity) must
+// Parity resumed for a file (it had none: the last run used --no-parity) must
 // not be installed once the same run has replaced that file with other bytes.
 import test from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { RebuildError, rebuildCatalog } from '../recover/rebuild.js';
+import { rebuildCatalog } from '../recover/rebuild.js';
 import type { VolumeChange } from '../recover/merge.js';
 import { action, addCommonOptions, dbPath, fileSystem, keyProvider, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
@@ -31,13 +31,7 @@ const TAKEN: Record<VolumeChange['taken'], string> = {
 
 function rebuild(opts: CommonOptions, _args: string[], out: Output): number {
   const db = dbPath(opts);
-  let r;
-  try {
-    r = rebuildCatalog({ dest: requireDest(opts), db, key: keyProvider(opts), fs: fileSystem() });
-  } catch (err) {
-    if (err instanceof RebuildError) throw new UserError(err.message);
-    throw err;
-  }
+  const r = rebuildCatalog({ dest: requireDest(opts), db, key: keyProvider(opts), fs: fileSystem() });
   if (r.disk?.volumeFile) out.summary(`volume.json of "${r.info.copyLabel}" written again from its disk catalog`);
   const repaired = r.disk?.catalog;
   if (repaired) {

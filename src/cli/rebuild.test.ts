@@ -1,5 +1,5 @@
 /**
- * The host catalog lost (issue 10 item 8, SPEC §8): rebuilt from one disk's snapshot, refined by
+ * The host catalog lost (SPEC §8): rebuilt from one disk's snapshot, refined by
  * disks given later (newest wins, newer queued actions kept), and refused — one sentence, nothing
  * changed — by every command that would otherwise start an empty one. Real files, real disks
  * (folders), the real executable; the invariants compare catalogs row by row and a full restore
@@ -11,7 +11,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { backup, assertDiskMatchesCatalog, blaine, testEnv, write, type RunResult } from '../../test/helpers.js';
+import { backup, assertDiskMatchesCatalog, blaine, testEnv, write, type RunResult, expectOk } from '../../test/helpers.js';
 import { dropHost, fidelity, HOST_FILES, hostState, treeState } from '../../test/recovery.js';
 
 /** Every backup of these tests: no parity, removals applied (up to 100 files). */
@@ -22,10 +22,6 @@ const T0 = Date.parse('2021-03-04T05:06:07Z');
 
 type Env = ReturnType<typeof testEnv> & { disk: string };
 
-function ok(r: RunResult, what: string): RunResult {
-  assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stdout}${r.stderr}`);
-  return r;
-}
 
 function run(env: Env, args: string[], extra: Record<string, string> = {}): RunResult {
   return blaine([...args, '--db', env.db], { env: { ...SCAN, ...extra } });
@@ -65,24 +61,24 @@ function setNs(p: string, ns: bigint): void {
 function history(env: Env): { A: string; C: string; C2: string } {
   library(env.lib);
   const A = newDisk(env, 'A');
-  ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: A, env: SCAN }), 'backup A');
+  expectOk(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: A, env: SCAN }), 'backup A');
   fs.renameSync(path.join(env.lib, 'photos', 'a.jpg'), path.join(env.lib, 'photos', 'a-renamed.jpg'));
   fs.rmSync(path.join(env.lib, 'photos', 'b.jpg'));
   fs.linkSync(path.join(env.lib, 'photos', 'c.jpg'), path.join(env.lib, 'photos', 'c-again.jpg'));
   write(path.join(env.lib, 'video', 'clip.mp4'), crypto.randomBytes(40_000));
   const C = newDisk(env, 'C');
-  ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'C'], { disk: C, env: SCAN }), 'backup C');
+  expectOk(backup(env, [...RUN_FLAGS, '--init', '--label', 'C'], { disk: C, env: SCAN }), 'backup C');
   const C2 = newDisk(env, 'C2');
-  ok(run(env, ['clone', '--dest', C, '--to', C2, '--label', 'C2']), 'clone C');
+  expectOk(run(env, ['clone', '--dest', C, '--to', C2, '--label', 'C2']), 'clone C');
   write(path.join(env.lib, 'video', 'clip2.mp4'), crypto.randomBytes(25_000));
-  ok(backup(env, RUN_FLAGS, { disk: C2, env: SCAN }), 'backup C2');
+  expectOk(backup(env, RUN_FLAGS, { disk: C2, env: SCAN }), 'backup C2');
   return { A, C, C2 };
 }
 
 /** Everything restored from the given disks equals the library, bit for bit and in its metadata. */
 function assertFullRestore(env: Env, disks: string[]): void {
   const to = path.join(env.base, `restore-${crypto.randomUUID()}`);
-  for (const d of disks) ok(run(env, ['restore', '--dest', d, '--to', to, '*']), `restore from ${d}`);
+  for (const d of disks) expectOk(run(env, ['restore', '--dest', d, '--to', to, '*']), `restore from ${d}`);
   const got = fidelity(path.join(to, env.lib.slice(1)));
   const want = fidelity(env.lib);
   assert.deepEqual(got.entries, want.entries, 'restored files differ from the library');
@@ -126,7 +122,7 @@ test(
     assert.deepEqual(fs.readdirSync(hostDir).sort(), hostBefore, 'no host catalog (or anything else) was created');
     assert.deepEqual(treeState(C2), diskBefore, 'the disk is untouched');
 
-    const r = ok(run(env, ['rebuild-catalog', '--dest', C2, '--json']), 'rebuild-catalog');
+    const r = expectOk(run(env, ['rebuild-catalog', '--dest', C2, '--json']), 'rebuild-catalog');
     assert.deepEqual(fs.readdirSync(hostDir).sort(), HOST_FILES, 'nothing but the host catalog and its lock left beside it');
     const out = JSON.parse(r.stdout) as { created: boolean; snapshot: boolean; volumes: number; pending: number };
     assert.equal(out.created, true);
@@ -143,26 +139,26 @@ test(
     // A host catalog SQLite cannot open is moved aside, not deleted, and made again.
     const good = fs.readFileSync(env.db);
     fs.writeFileSync(env.db, Buffer.concat([Buffer.from('torn header'), good.subarray(11)]));
-    const torn = ok(run(env, ['rebuild-catalog', '--dest', C2, '--json']), 'rebuild-catalog over a damaged host catalog');
+    const torn = expectOk(run(env, ['rebuild-catalog', '--dest', C2, '--json']), 'rebuild-catalog over a damaged host catalog');
     const aside = (JSON.parse(torn.stdout) as { setAside: string }).setAside;
     assert.match(fs.readFileSync(aside, 'latin1'), /^torn header/, 'the damaged catalog is kept aside');
     fs.rmSync(aside);
     assert.deepEqual(hostState(env.db), after, 'made again, the same');
 
     // Given again, the disk changes nothing: the host is in step with it.
-    ok(run(env, ['rebuild-catalog', '--dest', C2]), 'rebuild-catalog again');
+    expectOk(run(env, ['rebuild-catalog', '--dest', C2]), 'rebuild-catalog again');
     assert.deepEqual(hostState(env.db), after);
 
     // Life goes on: a backup onto the mounted disk, the offline disk's actions, the twin's catch-up.
     write(path.join(env.lib, 'photos', 'e.jpg'), crypto.randomBytes(12_000));
-    ok(backup(env, RUN_FLAGS, { disk: C2, env: SCAN }), 'backup after the rebuild');
-    ok(run(env, ['apply', '--dest', A]), 'apply A');
+    expectOk(backup(env, RUN_FLAGS, { disk: C2, env: SCAN }), 'backup after the rebuild');
+    expectOk(run(env, ['apply', '--dest', A]), 'apply A');
     assert.deepEqual(hostState(env.db).deferred, [], 'every deferred action applied');
-    ok(backup(env, RUN_FLAGS, { disk: C, env: SCAN }), 'backup C (catch-up)');
+    expectOk(backup(env, RUN_FLAGS, { disk: C, env: SCAN }), 'backup C (catch-up)');
     assertDiskMatchesCatalog(A, env.db);
     assertDiskMatchesCatalog(C, env.db);
     assertDiskMatchesCatalog(C2, env.db);
-    for (const d of [A, C, C2]) ok(run(env, ['verify', '--checksum', '--dest', d]), `verify ${d}`);
+    for (const d of [A, C, C2]) expectOk(run(env, ['verify', '--checksum', '--dest', d]), `verify ${d}`);
     assertFullRestore(env, [A, C2]);
     assertFullRestore(env, [A, C]);
   }),
@@ -173,35 +169,35 @@ test(
   withEnv((env) => {
     library(env.lib);
     const A = newDisk(env, 'A');
-    ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: A, env: SCAN }), 'backup A');
+    expectOk(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: A, env: SCAN }), 'backup A');
     fs.renameSync(path.join(env.lib, 'photos', 'a.jpg'), path.join(env.lib, 'photos', 'a1.jpg'));
     const C = newDisk(env, 'C');
-    ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'C'], { disk: C, env: SCAN }), 'backup C: a rename deferred for A');
+    expectOk(backup(env, [...RUN_FLAGS, '--init', '--label', 'C'], { disk: C, env: SCAN }), 'backup C: a rename deferred for A');
     const C0 = path.join(env.base, 'C-then');
     execFileSync('cp', ['-a', C, C0]);
     // A comes back, applies it, and takes two more backups: its own catalog and snapshot move ahead.
-    ok(run(env, ['apply', '--dest', A]), 'apply A');
+    expectOk(run(env, ['apply', '--dest', A]), 'apply A');
     write(path.join(env.lib, 'photos', 'new1.jpg'), crypto.randomBytes(9_000));
-    ok(backup(env, RUN_FLAGS, { disk: A, env: SCAN }), 'backup A 1');
+    expectOk(backup(env, RUN_FLAGS, { disk: A, env: SCAN }), 'backup A 1');
     write(path.join(env.lib, 'photos', 'new2.jpg'), crypto.randomBytes(9_000));
-    ok(backup(env, RUN_FLAGS, { disk: A, env: SCAN }), 'backup A 2');
+    expectOk(backup(env, RUN_FLAGS, { disk: A, env: SCAN }), 'backup A 2');
     const full = hostState(env.db);
 
     // The host is lost and rebuilt from an old copy of C: A is known as it was then, rename queued.
     dropHost(env.db);
     fs.rmSync(C, { recursive: true });
     fs.renameSync(C0, C);
-    ok(run(env, ['rebuild-catalog', '--dest', C]), 'rebuild from the old C');
+    expectOk(run(env, ['rebuild-catalog', '--dest', C]), 'rebuild from the old C');
     assert.equal(hostState(env.db).deferred.length, 1, 'the old snapshot still queues the rename');
     // Meanwhile a change to a file on A is queued with the rebuilt catalog.
     fs.renameSync(path.join(env.lib, 'photos', 'c.jpg'), path.join(env.lib, 'photos', 'c1.jpg'));
-    ok(backup(env, RUN_FLAGS, { disk: C, env: SCAN }), 'backup C: a rename of c.jpg deferred for A');
+    expectOk(backup(env, RUN_FLAGS, { disk: C, env: SCAN }), 'backup C: a rename of c.jpg deferred for A');
     const beforeA = hostState(env.db);
     const cRows = (s: ReturnType<typeof hostState>, v: string) => (s.files as Array<{ volume: string }>).filter((f) => f.volume === v);
     const volC = JSON.parse(fs.readFileSync(path.join(C, '.blaine', 'volume.json'), 'utf8')).volume as string;
     const volA = JSON.parse(fs.readFileSync(path.join(A, '.blaine', 'volume.json'), 'utf8')).volume as string;
 
-    const r = ok(run(env, ['rebuild-catalog', '--dest', A, '--json']), 'refine from A');
+    const r = expectOk(run(env, ['rebuild-catalog', '--dest', A, '--json']), 'refine from A');
     const changes = (JSON.parse(r.stdout) as { changes: Array<{ volume: string; taken: string; keptPending: number; droppedPending: number }> }).changes;
     const a = changes.find((c) => c.volume === volA && c.taken === 'newer');
     assert.ok(a, `A's volume taken from A: ${r.stdout}`);
@@ -223,9 +219,9 @@ test(
     assert.deepEqual(nowA, fullA, "A's rows as the newest disk knew them");
 
     // An older disk given again changes nothing.
-    ok(run(env, ['rebuild-catalog', '--dest', C]), 'C again');
+    expectOk(run(env, ['rebuild-catalog', '--dest', C]), 'C again');
     assert.deepEqual(hostState(env.db).files, afterA.files);
-    ok(run(env, ['apply', '--dest', A]), 'apply A');
+    expectOk(run(env, ['apply', '--dest', A]), 'apply A');
     assertDiskMatchesCatalog(A, env.db);
     assertDiskMatchesCatalog(C, env.db);
     assertFullRestore(env, [A, C]);
@@ -236,7 +232,7 @@ test(
   'no host catalog, or one that does not know the disk: every command that would write it refuses in one sentence, nothing changed; readers of the disk work',
   withEnv((env) => {
     library(env.lib);
-    ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: env.disk, env: SCAN }), 'backup --init');
+    expectOk(backup(env, [...RUN_FLAGS, '--init', '--label', 'A'], { disk: env.disk, env: SCAN }), 'backup --init');
     dropHost(env.db);
     const hostDir = path.dirname(env.db);
     const to = newDisk(env, 'clone-target');
@@ -248,7 +244,7 @@ test(
       ['verify', ['verify', '--dest', env.disk]],
       ['verify --fix', ['verify', '--dest', env.disk, '--fix']],
       ['clone', ['clone', '--dest', env.disk, '--to', to]],
-      // A restore gives back the host catalog's view: without it, it says how to get it back (issue 20).
+      // A restore gives back the host catalog's view: without it, it says how to get it back.
       ['restore', ['restore', '--dest', env.disk, '--to', restored, '*']],
     ];
     const check = (pattern: RegExp, why: string) => {
@@ -266,18 +262,18 @@ test(
     };
     check(/no host catalog at .*blaine rebuild-catalog --dest /, 'without a host catalog');
     // Readers that need only the disk's own catalog still work.
-    ok(run(env, ['list', '--dest', env.disk, '--local']), 'list --dest --local');
+    expectOk(run(env, ['list', '--dest', env.disk, '--local']), 'list --dest --local');
     assert.ok(!fs.existsSync(env.db), 'readers made no host catalog');
 
     // A host catalog of another disk only: it does not know this one.
     const other = newDisk(env, 'other');
-    ok(backup(env, [...RUN_FLAGS, '--init', '--label', 'other'], { disk: other, env: SCAN }), 'first use: --init with no host catalog');
+    expectOk(backup(env, [...RUN_FLAGS, '--init', '--label', 'other'], { disk: other, env: SCAN }), 'first use: --init with no host catalog');
     check(/does not know the volume "A".*blaine rebuild-catalog --dest /, 'with a host catalog that does not know the disk');
 
-    ok(run(env, ['rebuild-catalog', '--dest', env.disk]), 'rebuild-catalog adds the volume');
-    ok(run(env, ['restore', '--dest', env.disk, '--to', restored, '*']), 'restore once the volume is known');
+    expectOk(run(env, ['rebuild-catalog', '--dest', env.disk]), 'rebuild-catalog adds the volume');
+    expectOk(run(env, ['restore', '--dest', env.disk, '--to', restored, '*']), 'restore once the volume is known');
     assert.deepEqual(fidelity(path.join(restored, env.lib.slice(1))).entries, fidelity(env.lib).entries);
-    ok(backup(env, RUN_FLAGS, { disk: env.disk, env: SCAN }), 'backup after the volume was added');
+    expectOk(backup(env, RUN_FLAGS, { disk: env.disk, env: SCAN }), 'backup after the volume was added');
     assertDiskMatchesCatalog(env.disk, env.db);
   }),
 );
@@ -297,7 +293,7 @@ test(
         if (r.status === 0) break;
         assert.equal(r.status, -1, `${kind} ${n}: killed, not exited: ${r.stderr}`);
         points.push(`${kind}:${n}`);
-        ok(run(env, ['rebuild-catalog', '--dest', C2]), `rerun after a crash at ${kind} ${n}`);
+        expectOk(run(env, ['rebuild-catalog', '--dest', C2]), `rerun after a crash at ${kind} ${n}`);
         assert.deepEqual(fs.readdirSync(hostDir).sort(), HOST_FILES, `after a crash at ${kind} ${n}: stray files`);
         assert.deepEqual(hostState(env.db), good, `after a crash at ${kind} ${n}: the host catalog`);
       }
@@ -317,7 +313,7 @@ test('rebuild-catalog of a folder that is no Blaine disk, or a disk with nothing
     assert.equal(run(env, ['rebuild-catalog']).status, 2, 'no --dest is a usage error');
     // Only an identity: a disk whose first run never got as far as its catalogs.
     write(path.join(env.lib, 'x'), 'x');
-    ok(run(env, ['backup', '--init', '--dest', env.disk, '--reserve', '0', '--no-parity', env.lib]), 'backup --init');
+    expectOk(run(env, ['backup', '--init', '--dest', env.disk, '--reserve', '0', '--no-parity', env.lib]), 'backup --init');
     dropHost(env.db);
     const bare = newDisk(env, 'bare');
     write(path.join(bare, '.blaine', 'volume.json'), fs.readFileSync(path.join(env.disk, '.blaine', 'volume.json')));

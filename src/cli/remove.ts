@@ -4,6 +4,7 @@ import { describeOp } from './backup-report.js';
 import { action, addCommonOptions, dbPath, fileSystem, interruptSignal, keyProvider, parseNumber, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError } from './exit.js';
 import type { Output } from './output.js';
+import { tellApplyEvent } from './apply-events.js';
 
 interface RemoveOptions extends CommonOptions {
   maxDelete: string;
@@ -47,7 +48,7 @@ async function remove(opts: RemoveOptions, globs: string[], out: Output): Promis
         signal: interrupt?.signal ?? new AbortController().signal,
         fs: fileSystem(),
       },
-      out,
+      { info: (m) => out.info(m), warn: (m) => out.warn(m), applied: (e) => tellApplyEvent(e, out) },
     );
   } finally {
     interrupt?.dispose();

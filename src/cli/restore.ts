@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
-import { restoreArchive, RestoreTargetError, type Amount, type RestoreResult, type SourceDisk } from '../restore/restore.js';
+import { restoreArchive, type Amount, type RestoreResult, type SourceDisk } from '../restore/restore.js';
 import { landingOnDisk, realish } from '../restore/select.js';
 import { archiveView, type ArchiveView } from '../restore/view.js';
 import { leftByVolume, type Elsewhere } from '../restore/elsewhere.js';
@@ -9,7 +9,7 @@ import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView, requireHostCatalog, requireKnownVolume, type DiskView } from '../archive/session.js';
 import { Catalog } from '../catalog/catalog.js';
 import { requireDiskCatalog } from '../archive/damage.js';
-import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, notAFile, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, dbPath, interruptSignal, keyProvider, notAFile, progressAs, requireDest, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -132,14 +132,8 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
       detail: (m) => out.detail(m),
       warn: (m) => out.warn(m),
       fs: fileSystem(),
-      progress: (n, total, bytes) => {
-        if (out.progress.phase !== 'restoring') out.progress.begin('restoring', { files: total });
-        out.progress.at(n, bytes);
-      },
+      progress: progressAs(out, 'restoring'),
     });
-  } catch (err) {
-    if (err instanceof RestoreTargetError) throw new UserError(`${err.message}; the files restored before it are in place`);
-    throw err;
   } finally {
     interrupt.dispose();
   }

@@ -1,4 +1,4 @@
-import { knownCopyAt, retireAdvice, retireCopy, RetireError } from '../forget/retire.js';
+import { knownCopyAt, retireAdvice, retireCopy } from '../forget/retire.js';
 import { UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import type { KeyProvider } from '../archive/session.js';
@@ -19,14 +19,9 @@ export function retireIfCopy(
   if (!known) return;
   if (!o.force) throw new UserError(retireAdvice(known, o.dest));
   if (o.dryRun) throw new UserError(`${retireAdvice(known, o.dest).replace(/; pass --force.*/, '')}; --dry-run cannot show a retirement: run without it`);
-  try {
-    const r = retireCopy({ dest: o.dest, db: o.db, key: o.key, discardChanges: o.discard, fs: o.fs });
-    out.info(
-      `retired copy "${r.copyLabel}" of volume "${known.info.label}": forgotten in the host catalog, ${r.removed} archived file(s) removed from the disk` +
-        (r.discarded > 0 ? `, changes its twin lacked discarded` : ''),
-    );
-  } catch (err) {
-    if (err instanceof RetireError) throw new UserError(err.message);
-    throw err;
-  }
+  const r = retireCopy({ dest: o.dest, db: o.db, key: o.key, discardChanges: o.discard, fs: o.fs });
+  out.info(
+    `retired copy "${r.copyLabel}" of volume "${known.info.label}": forgotten in the host catalog, ${r.removed} archived file(s) removed from the disk` +
+      (r.discarded > 0 ? `, changes its twin lacked discarded` : ''),
+  );
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { repoRoot } from '../../test/helpers.js';
 
 /**
- * Issue 25's invariant over random rotations (test/rotation-sim.ts): every disk exact after every
+ * The invariant over random rotations (test/rotation-sim.ts): every disk exact after every
  * apply and catch-up, `verify --checksum` clean, and after every visit of a stored disk the
  * offsite disks giving back the library as at the offsite twin's last backup (a new host catalog
  * rebuilt from them, a restore from each, compared by content, mode, owner, mtime to the ns,

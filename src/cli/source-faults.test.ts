@@ -1,4 +1,4 @@
-// Source faults (SPEC §5, issue 10): a file written to while it is copied, a data path whose file
+// Source faults (SPEC §5): a file written to while it is copied, a data path whose file
 // system goes away in the middle of a run, and a host disk too full for the host catalog to grow.
 // The first two run on the fault-injecting layer (src/fsx/fault.ts, no root needed); the last needs
 // a real small tmpfs (root) under the host catalog.

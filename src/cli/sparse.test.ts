@@ -1,5 +1,5 @@
 /**
- * Sparse files (issue 26 item 11, SPEC §3): a VM image or a preallocated recording keeps its holes
+ * Sparse files (SPEC §3): a VM image or a preallocated recording keeps its holes
  * on the disk and when restored, as `cp --sparse=auto` keeps them. Compared by allocated blocks and
  * by bytes.
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { blaine, fidelityOf, scratchDir, sha256 } from '../../test/helpers.js';
+import { blaine, fidelityOf, scratchDir, sha256, testEnvFor } from '../../test/helpers.js';
 import { copyWithSha256 } from '../fsx/copy.js';
 
 const MiB = 1 << 20;
@@ -32,7 +32,7 @@ function allocated(file: string): number {
   return fs.statSync(file).blocks * 512;
 }
 
-/** SHA-1 of a file read in pieces. */
+/** SHA-256 of a file read in pieces (the files here are up to 128 MiB). */
 function fileSha(file: string): string {
   const h = crypto.createHash('sha256');
   const fd = fs.openSync(file, 'r');
@@ -89,11 +89,7 @@ test('copyWithSha256 keeps the holes of a 512 MiB file with 1 MiB of data; its S
 });
 
 test('a sparse file is backed up sparse (plus its parity) and restored sparse, bit for bit', (t) => {
-  const dir = scratchDir(t, 'blaine-sparse-');
-  const lib = path.join(dir, 'lib');
-  const disk = path.join(dir, 'disk');
-  const db = path.join(dir, 'host.sqlite');
-  fs.mkdirSync(disk);
+  const { base: dir, lib, disk, db } = testEnvFor(t, 'blaine-sparse-');
   const size = 128 * MiB;
   const data = crypto.randomBytes(MiB / 2);
   const img = path.join(lib, 'vm', 'disk.img');
@@ -121,11 +117,7 @@ test('a sparse file is backed up sparse (plus its parity) and restored sparse, b
 });
 
 test('a sparse file whose size is not a multiple of 4 KiB, with data up to its last byte, is stored and restored bit for bit', (t) => {
-  const dir = scratchDir(t, 'blaine-sparse-');
-  const lib = path.join(dir, 'lib');
-  const disk = path.join(dir, 'disk');
-  const db = path.join(dir, 'host.sqlite');
-  fs.mkdirSync(disk);
+  const { base: dir, lib, disk, db } = testEnvFor(t, 'blaine-sparse-');
   // The last read of the copy ends 1234 bytes into a block that holds data: the run that ends it must be written.
   const size = 8 * MiB + 1234;
   const data = crypto.randomBytes(6000);

@@ -1,4 +1,4 @@
-// Crash at every step of `verify --fix` (issue 10): a disk with rotten files, a lost file, a lost
+// Crash at every step of `verify --fix`: a disk with rotten files, a lost file, a lost
 // symlink, parity missing and orphaned, a wrong mtime and a stranger's file is repaired, and the
 // repair is killed (SIGKILL through the fault layer) after the Nth call of one kind, for every N
 // until it gets through. A rerun of the same command must then leave the disk equal to its catalog
@@ -108,8 +108,8 @@ for (const kind of ['rename', 'unlink', 'link', 'write', 'fsync', 'syncfs', 'mkd
   });
 }
 
-/** The disk of a verify --fix killed at `fault`, then settled by a plain backup (not verify) and checked. */
-function settledByBackup(fault: string, damageIt: (env: Env) => void): { env: Env; verify: ReturnType<typeof blaine> } {
+/** The disk of a verify --fix killed at `fault`, then recovered by a plain backup (not verify) and checked. */
+function recoveredByBackup(fault: string, damageIt: (env: Env) => void): { env: Env; verify: ReturnType<typeof blaine> } {
   const env = testEnv('blaine-vcrash-');
   library(env.lib);
   const args = ['--dest', env.disk, '--db', env.db, '--reserve', '0', '--jobs', '1', env.lib];
@@ -120,19 +120,19 @@ function settledByBackup(fault: string, damageIt: (env: Env) => void): { env: En
   assert.equal(fix.status, -1, `not killed: ${fix.stdout}${fix.stderr}`);
   const again = blaine(['backup', ...args], { env: ONE_SCAN_THREAD });
   assert.equal(again.status, 0, again.stderr);
-  assert.match(again.stderr, /cut short/, 'the backup says it settled the verify run');
+  assert.match(again.stderr, /cut short/, 'the backup says it recovered the verify run');
   return { env, verify: blaine(['verify', '--checksum', '--dest', env.disk, '--db', env.db]) };
 }
 
 test('verify --fix killed inside an in-place repair: the next backup gives the file its mtime back', (t) => {
   // The file fits in one chunk: the one write repairs it all, and the crash comes before its mtime is reset.
-  const { env, verify } = settledByBackup(`write:1:crash@${path.join('rot', 'b.bin')}`, (e) => rot(path.join(e.disk, e.lib.slice(1), 'rot/b.bin'), 70_000, 16));
+  const { env, verify } = recoveredByBackup(`write:1:crash@${path.join('rot', 'b.bin')}`, (e) => rot(path.join(e.disk, e.lib.slice(1), 'rot/b.bin'), 70_000, 16));
   t.after(env.cleanup);
   assert.equal(verify.status, 0, verify.stdout + verify.stderr);
 });
 
 test('verify --fix killed between the two files of a parity install: the next backup makes the set again', (t) => {
-  const { env, verify } = settledByBackup('rename:1:crash@noparity.bin.vol+', (e) => {
+  const { env, verify } = recoveredByBackup('rename:1:crash@noparity.bin.vol+', (e) => {
     for (const s of ['.par2', '.vol+.par2']) fs.rmSync(path.join(e.disk, '.blaine', 'parity', e.lib.slice(1), `noparity.bin${s}`), { force: true });
   });
   t.after(env.cleanup);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { openDiskSession, recoveryMessages } from '../archive/session.js';
 import { verifyDisk, type Problem } from '../verify/verify.js';
 import { par2Available } from '../parity/par2.js';
-import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, parseNumber, parseParityMemory, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, fileSystem, addParityOptions, dbPath, interruptSignal, keyProvider, par2Argv, parityCreator, parseNumber, parseParityMemory, progressAs, requireDest, warnIfSlowParity, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -63,12 +63,13 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
   const parityPct = parseNumber('--parity', 0.01, 100)(String(opts.parity));
   const paritySlices = parseNumber('--parity-slices', 1, 32768, true)(String(opts.paritySlices));
   const jobs = opts.jobs === undefined ? os.availableParallelism() : parseNumber('--jobs', 1, 256, true)(String(opts.jobs));
-  const par2Command = opts.par2Command === undefined ? undefined : Array.isArray(opts.par2Command) ? opts.par2Command : opts.par2Command.split(/\s+/).filter(Boolean);
+  const par2Command = par2Argv(opts.par2Command);
   const par2 = par2Command ? { command: par2Command } : undefined;
   if (opts.fix && !par2Available(par2)) {
     throw new UserError(`${par2Command ? par2Command.join(' ') : 'par2'} is not installed; --fix needs it (Debian: apt-get install par2)`);
   }
 
+  if (opts.fix) warnIfSlowParity(parityCreator(), par2Command);
   const session = openDiskSession({ dest, db: dbPath(opts), key: keyProvider(opts), readsDisk: !opts.fix, fs: fileSystem() });
   const interrupt = interruptSignal(out);
   try {
@@ -101,14 +102,12 @@ async function verify(opts: VerifyOptions, _args: string[], out: Output): Promis
         parityMemory: parseParityMemory(opts.parityMemory),
         jobs,
         par2,
+        parityCreator: parityCreator(),
         signal: interrupt.signal,
         detail: (m) => out.detail(m),
         warn: (m) => out.warn(m),
         fs: fileSystem(),
-        progress: (n, total, bytes) => {
-          if (out.progress.phase !== 'verifying') out.progress.begin('verifying', { files: total });
-          out.progress.at(n, bytes);
-        },
+        progress: progressAs(out, 'verifying'),
       });
     } catch (err) {
       session.host.transaction(() => session.host.finishRun(run, 'error', { error: (err as Error)?.message ?? String(err) }, null, null));

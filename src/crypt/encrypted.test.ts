@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { assertNoMounts, assertDiskMatchesCatalog, blaine, blaineBin, isRoot, mountTmpfs, rows, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { assertNoMounts, assertDiskMatchesCatalog, blaine, blaineBin, isRoot, mountTmpfs, rows, tempDir, volumeOf, write, type RunResult, expectOk, encryptedTestEnv } from '../../test/helpers.js';
 import { mountsOf, readMounts } from './gocryptfs.js';
 import { cryptUnavailable, fastScrypt } from './testing.js';
 
@@ -18,42 +18,8 @@ fastScrypt();
 const skip = !isRoot ? 'needs root for tmpfs disks' : cryptUnavailable();
 const KEY = 'correct horse battery staple 42';
 
-/** A scratch folder with a library, a key file, a host catalog path and tmpfs disks made on demand. */
-function setup(t: { after: (fn: () => void) => void }) {
-  const base = tempDir('blaine-crypt-');
-  const lib = path.join(base, 'lib');
-  const db = path.join(base, 'host', 'catalog.sqlite');
-  const keyFile = path.join(base, 'key');
-  fs.writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
-  fs.mkdirSync(lib);
-  const disks: string[] = [];
-  t.after(() => {
-    const busy: string[] = [];
-    for (const d of disks.reverse()) {
-      // A disk still held by a gocryptfs process cannot be unmounted: the test fails.
-      if (spawnSync('umount', [d]).status !== 0) {
-        busy.push(d);
-        spawnSync('umount', ['-l', d]);
-      }
-    }
-    fs.rmSync(base, { recursive: true, force: true });
-    assert.deepEqual(busy, [], 'disks still busy after the test');
-  });
-  const disk = (name: string, size = '20m') => {
-    const dir = path.join(base, name);
-    assert.ok(mountTmpfs(dir, size), `mount a tmpfs at ${dir}`);
-    disks.push(dir);
-    return dir;
-  };
-  // Small disks: no reserve of free space.
-  const run = (args: string[], env: Record<string, string> = {}) => blaine([...args, '--db', db, ...(args[0] === 'backup' ? ['--reserve', '0'] : [])], { env });
-  const withKey = (args: string[]) => run([...args, '--key-file', keyFile]);
-  return { base, lib, db, keyFile, disk, run, withKey };
-}
+const setup = (t: { after: (fn: () => void) => void }) => encryptedTestEnv(t, 'blaine-crypt-', KEY, { busyFails: true });
 
-function ok(r: RunResult, what: string): void {
-  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
-}
 
 /** Opens an encrypted disk the way the README tells a person to: gocryptfs and the key file. */
 function openByHand(disk: string, keyFile: string, opts: { rw?: boolean } = {}): { dir: string; close(): void } {
@@ -100,8 +66,7 @@ function rawDisk(disk: string): { names: string[]; files: Array<{ rel: string; b
 
 /**
  * Path, content and metadata of every entry below dir, and which of them are hardlinked together.
- * mtimes are compared to the microsecond: Blaine sets times through Node's utimes, which keeps no
- * more, on plain disks too (issue 9 brings nanoseconds); `mtimePrecisionNs` tightens this then.
+ * mtimes are compared to `mtimePrecisionNs` (default: the microsecond).
  */
 function snapshotTree(dir: string, mtimePrecisionNs = 1000n): { entries: Map<string, string>; linkGroups: string[][] } {
   const entries = new Map<string, string>();
@@ -140,7 +105,7 @@ test('after a backup onto an encrypted disk, no name and no byte of the library 
   const logFile = path.join(s.base, 'run.log');
 
   const r = s.withKey(['backup', '--init', '--encrypt', '--label', 'offsite', '--dest', A, '-v', '--log-file', logFile, s.lib]);
-  ok(r, 'backup --init --encrypt');
+  expectOk(r, 'backup --init --encrypt');
   assertNoMounts(A);
   const info = volumeOf(A) as ReturnType<typeof volumeOf> & { encrypted: boolean };
   assert.equal(info.encrypted, true, 'volume.json says the disk is encrypted');
@@ -172,7 +137,7 @@ test('blaine mount shows the disk read-only until SIGTERM, with the key in no pr
   const s = setup(t);
   const A = s.disk('A');
   write(path.join(s.lib, 'album', 'photo-one.jpg'), 'photo one');
-  ok(s.withKey(['backup', '--init', '--encrypt', '--dest', A, s.lib]), 'backup');
+  expectOk(s.withKey(['backup', '--init', '--encrypt', '--dest', A, s.lib]), 'backup');
   const mnt = path.join(s.base, 'browse');
   fs.mkdirSync(mnt);
   const child = spawn(process.execPath, [blaineBin, 'mount', '--dest', A, mnt], { env: { ...process.env, BLAINE_KEY: KEY }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -219,7 +184,7 @@ test('lifecycle on encrypted disks: offline changes, apply, restore with metadat
   fs.utimesSync(L('photos/1/img-1.jpg'), new Date('2019-07-01T10:00:00.123Z'), new Date('2019-07-01T10:00:00.123Z'));
   const all = [A, B, A2];
   const step = (r: RunResult, what: string) => {
-    ok(r, what);
+    expectOk(r, what);
     assertNoMounts(...all);
   };
 
@@ -291,7 +256,7 @@ test('wrong key, no key, --encrypt on a disk with data, missing gocryptfs: one l
   const s = setup(t);
   const A = s.disk('A');
   write(path.join(s.lib, 'a.txt'), 'a');
-  ok(s.withKey(['backup', '--init', '--encrypt', '--dest', A, s.lib]), 'backup');
+  expectOk(s.withKey(['backup', '--init', '--encrypt', '--dest', A, s.lib]), 'backup');
   const before = rawDisk(A);
   const oneLine = (r: RunResult, status: number, message: RegExp) => {
     assert.equal(r.status, status, r.stderr);
@@ -330,7 +295,7 @@ test('wrong key, no key, --encrypt on a disk with data, missing gocryptfs: one l
   // A plain disk beside encrypted ones stays plain, and needs no key.
   const D = s.disk('D');
   write(path.join(s.lib, 'b.txt'), 'b');
-  ok(s.run(['backup', '--init', '--no-parity', '--dest', D, s.lib]), 'plain backup without a key');
+  expectOk(s.run(['backup', '--init', '--no-parity', '--dest', D, s.lib]), 'plain backup without a key');
   assert.equal(fs.readFileSync(path.join(D, s.lib, 'b.txt'), 'utf8'), 'b');
 });
 
@@ -402,7 +367,7 @@ test('SIGINT (also to the process group), SIGTERM, a second Ctrl-C and kill -9 i
   assert.equal(killed.signal, 'SIGKILL');
   assert.equal(mountsOf(volumeOf(A).copy).length, 1, 'kill -9 leaves the mount (nothing can run after it)');
   const again = s.withKey(['backup', '--dest', A, s.lib]);
-  ok(again, 'the run after kill -9');
+  expectOk(again, 'the run after kill -9');
   assertNoMounts(A);
   checkThroughMount(A, s.keyFile, s.db);
 });
@@ -462,7 +427,7 @@ test('rot in the ciphertext (gocryptfs then answers EIO for the block) is repair
   const victim = crypto.randomBytes(150_000);
   write(path.join(s.lib, 'film', 'scan-0001.tif'), victim);
   write(path.join(s.lib, 'film', 'notes.txt'), 'notes');
-  ok(s.withKey(['backup', '--init', '--encrypt', '--dest', A, s.lib]), 'backup');
+  expectOk(s.withKey(['backup', '--init', '--encrypt', '--dest', A, s.lib]), 'backup');
   // gocryptfs stores 4 KiB blocks of 4096 + 32 bytes behind an 18-byte header.
   const cipherSize = 18 + victim.length + Math.ceil(victim.length / 4096) * 32;
   const raw = rawDisk(A).files.filter((f) => f.bytes.length === cipherSize);
@@ -474,7 +439,7 @@ test('rot in the ciphertext (gocryptfs then answers EIO for the block) is repair
 
   const out = path.join(s.base, 'restored');
   const restored = s.withKey(['restore', '--dest', A, '--to', out, '--json', '*']);
-  ok(restored, 'restore');
+  expectOk(restored, 'restore');
   assert.equal(JSON.parse(restored.stdout).repaired, 1);
   assert.ok(fs.readFileSync(path.join(out, s.lib, 'film', 'scan-0001.tif')).equals(victim), 'restored bytes are the original ones');
   const found = s.withKey(['verify', '--dest', A, '--checksum']);
@@ -482,8 +447,8 @@ test('rot in the ciphertext (gocryptfs then answers EIO for the block) is repair
   // Messages name the disk, not the private mount point that is gone once the run ends.
   assert.ok(found.stdout.includes(`[encrypted disk ${A}]${s.lib}/film/scan-0001.tif`), found.stdout);
   assert.ok(!(found.stdout + found.stderr).includes('/run/blaine'), found.stdout);
-  ok(s.withKey(['verify', '--dest', A, '--checksum', '--fix']), 'verify --fix');
-  ok(s.withKey(['verify', '--dest', A, '--checksum']), 'verify after the fix');
+  expectOk(s.withKey(['verify', '--dest', A, '--checksum', '--fix']), 'verify --fix');
+  expectOk(s.withKey(['verify', '--dest', A, '--checksum']), 'verify after the fix');
   checkThroughMount(A, s.keyFile, s.db);
   assertNoMounts(A);
 });

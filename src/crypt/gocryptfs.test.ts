@@ -12,6 +12,14 @@ import { cryptUnavailable, deadPid, fastScrypt } from './testing.js';
 fastScrypt();
 const skip = cryptUnavailable();
 
+/** A new gocryptfs cipher directory with `key`, in a scratch folder removed when the test ends. */
+function newCipher(t: { after: (fn: () => void) => void }, key: string): { dir: string; cipher: string } {
+  const dir = scratchDir(t);
+  const cipher = path.join(dir, 'cipher');
+  initCipher(cipher, key);
+  return { dir, cipher };
+}
+
 function expectCryptError(fn: () => unknown, code: string, message: RegExp): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof CryptError, `a CryptError, not ${String(err)}`);
@@ -53,9 +61,7 @@ test('missing gocryptfs or fusermount is one sentence naming the Debian packages
 });
 
 test('init, mount read-write, unmount; read-only refuses writes; the cipher directory shows no name or byte', { skip }, (t) => {
-  const dir = scratchDir(t);
-  const cipher = path.join(dir, 'cipher');
-  initCipher(cipher, 'a key with spaces');
+  const { cipher } = newCipher(t, 'a key with spaces');
   const rw = mountCipher(cipher, 'a key with spaces', { tag: 'test-rw' });
   try {
     assert.equal(mountsOf('test-rw').length, 1);
@@ -90,11 +96,9 @@ test('init, mount read-write, unmount; read-only refuses writes; the cipher dire
 });
 
 test('a mount left by a process that is gone is removed by the next mount of the same tag', { skip }, (t) => {
-  const dir = scratchDir(t);
-  const cipher = path.join(dir, 'cipher');
+  const { dir, cipher } = newCipher(t, 'k');
   const left = path.join(dir, 'left');
   fs.mkdirSync(left);
-  initCipher(cipher, 'k');
   // As a killed Blaine leaves it: gocryptfs still serving, its owner's pid gone.
   const gone = deadPid();
   const r = spawnSync('gocryptfs', ['-q', '-fsname', `blaine:test-stale:${gone}`, cipher, left], { input: 'k\n' });
@@ -111,9 +115,7 @@ test('a mount left by a process that is gone is removed by the next mount of the
 });
 
 test('a new hard link on a gocryptfs mount reports the plain size at once (gocryptfs 2.3 reports the cipher size)', { skip }, (t) => {
-  const dir = scratchDir(t);
-  const cipher = path.join(dir, 'cipher');
-  initCipher(cipher, 'k');
+  const { cipher } = newCipher(t, 'k');
   const m = mountCipher(cipher, 'k', { tag: 'test-link' });
   try {
     const a = path.join(m.mountPoint, 'a');

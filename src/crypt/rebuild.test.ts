@@ -1,5 +1,5 @@
 /**
- * Encrypted disks and a lost host catalog (issue 14): rebuild-catalog reads the snapshot through a
+ * Encrypted disks and a lost host catalog: rebuild-catalog reads the snapshot through a
  * read-only gocryptfs mount and always removes it, a wrong key changes nothing; and the free-space
  * check counts gocryptfs's overhead, so a disk fills up before a copy, never in the middle of one.
  * Real gocryptfs on small real disks (tmpfs); skipped with the reason where that is not possible.
@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { assertNoMounts, blaine, isRoot, mountTmpfs, tempDir, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { assertNoMounts, blaine, isRoot, mountTmpfs, tempDir, volumeOf, write, type RunResult, expectOk, encryptedTestEnv } from '../../test/helpers.js';
 import { dropHost, fidelity, HOST_FILES, hostState } from '../../test/recovery.js';
 import { initCipher, mountCipher } from './gocryptfs.js';
 import { cipherBytes } from './overhead.js';
@@ -22,33 +22,8 @@ const fuse = cryptUnavailable();
 const skip = !isRoot ? 'needs root for tmpfs disks' : fuse;
 const KEY = 'rebuild me from the offsite disk 7';
 
-function setup(t: { after: (fn: () => void) => void }) {
-  const base = tempDir('blaine-crypt-rebuild-');
-  const lib = path.join(base, 'lib');
-  const db = path.join(base, 'host', 'catalog.sqlite');
-  const keyFile = path.join(base, 'key');
-  fs.writeFileSync(keyFile, `${KEY}\n`, { mode: 0o600 });
-  fs.mkdirSync(lib);
-  const disks: string[] = [];
-  t.after(() => {
-    for (const d of disks.reverse()) if (spawnSync('umount', [d]).status !== 0) spawnSync('umount', ['-l', d]);
-    fs.rmSync(base, { recursive: true, force: true });
-  });
-  const disk = (name: string, size = '20m') => {
-    const dir = path.join(base, name);
-    assert.ok(mountTmpfs(dir, size), `mount a tmpfs at ${dir}`);
-    disks.push(dir);
-    return dir;
-  };
-  const run = (args: string[], env: Record<string, string> = {}) =>
-    blaine([...args, '--db', db, ...(args[0] === 'backup' ? ['--reserve', '0'] : [])], { env: { BLAINE_SCAN_THREADS: '1', ...env } });
-  const withKey = (args: string[]) => run([...args, '--key-file', keyFile]);
-  return { base, lib, db, keyFile, disk, run, withKey };
-}
+const setup = (t: { after: (fn: () => void) => void }) => encryptedTestEnv(t, 'blaine-crypt-rebuild-', KEY, { env: { BLAINE_SCAN_THREADS: '1' } });
 
-function ok(r: RunResult, what: string): void {
-  assert.equal(r.status, 0, `${what}: exit ${r.status}\n${r.stdout}${r.stderr}`);
-}
 
 function oneLine(r: RunResult, status: number, pattern: RegExp, what: string): void {
   assert.equal(r.status, status, `${what}: exit ${r.status}\n${r.stderr}`);
@@ -65,12 +40,12 @@ test('rebuild-catalog from an encrypted disk: identical host catalog, no mount l
   fs.chmodSync(path.join(s.lib, 'album', 'two.jpg'), 0o640);
   fs.linkSync(path.join(s.lib, 'album', 'one.jpg'), path.join(s.lib, 'one-again.jpg'));
   fs.symlinkSync('album/two.jpg', path.join(s.lib, 'two-link'));
-  ok(s.withKey(['backup', '--init', '--encrypt', '--label', 'A', '--dest', A, s.lib]), 'backup A');
+  expectOk(s.withKey(['backup', '--init', '--encrypt', '--label', 'A', '--dest', A, s.lib]), 'backup A');
   fs.renameSync(path.join(s.lib, 'album', 'two.jpg'), path.join(s.lib, 'album', 'two-renamed.jpg'));
   fs.rmSync(path.join(s.lib, 'two-link'));
   fs.symlinkSync('album/two-renamed.jpg', path.join(s.lib, 'two-link'));
   write(path.join(s.lib, 'album', 'three.jpg'), crypto.randomBytes(15_000));
-  ok(s.withKey(['backup', '--init', '--encrypt', '--label', 'C', '--dest', C, '--clean', s.lib]), 'backup C: A gets deferred actions');
+  expectOk(s.withKey(['backup', '--init', '--encrypt', '--label', 'C', '--dest', C, '--clean', s.lib]), 'backup C: A gets deferred actions');
   const before = hostState(s.db);
   assert.ok(before.deferred.length > 0, 'actions are queued for A');
   dropHost(s.db);
@@ -88,7 +63,7 @@ test('rebuild-catalog from an encrypted disk: identical host catalog, no mount l
   assert.ok(!fs.existsSync(s.db), 'no host catalog made');
   assert.deepEqual(fs.readdirSync(hostDir).filter((n) => n !== 'catalog.sqlite.lock'), [], 'nothing left beside it');
 
-  ok(s.withKey(['rebuild-catalog', '--dest', C]), 'rebuild-catalog');
+  expectOk(s.withKey(['rebuild-catalog', '--dest', C]), 'rebuild-catalog');
   assertNoMounts(A, C);
   assert.deepEqual(fs.readdirSync(hostDir).sort(), HOST_FILES);
   const after = hostState(s.db);
@@ -97,23 +72,23 @@ test('rebuild-catalog from an encrypted disk: identical host catalog, no mount l
   assert.deepEqual(after.volumes, before.volumes);
   assert.deepEqual(after.copies, before.copies);
   // The offline disk given too: older than the host for its volume, it changes nothing.
-  ok(s.withKey(['rebuild-catalog', '--dest', A]), 'rebuild-catalog from the older disk');
+  expectOk(s.withKey(['rebuild-catalog', '--dest', A]), 'rebuild-catalog from the older disk');
   assertNoMounts(A, C);
   assert.deepEqual(hostState(s.db), after, 'an older disk changes nothing');
 
-  // Before any apply (issue 20): A still holds two.jpg under its old name; read-only mounts, always removed.
+  // Before any apply: A still holds two.jpg under its old name; read-only mounts, always removed.
   const early = path.join(s.base, 'restored-early');
-  for (const d of [A, C]) ok(s.withKey(['restore', '--dest', d, '--to', early, '*']), `restore from ${d} before apply`);
+  for (const d of [A, C]) expectOk(s.withKey(['restore', '--dest', d, '--to', early, '*']), `restore from ${d} before apply`);
   assertNoMounts(A, C);
   const now = fidelity(s.lib);
   assert.deepEqual(fidelity(path.join(early, s.lib.slice(1))), now, 'restored before apply: the library as the host catalog knows it');
 
-  ok(s.withKey(['apply', '--dest', A]), 'apply A');
+  expectOk(s.withKey(['apply', '--dest', A]), 'apply A');
   write(path.join(s.lib, 'album', 'four.jpg'), crypto.randomBytes(5_000));
-  ok(s.withKey(['backup', '--dest', C, s.lib]), 'backup C');
+  expectOk(s.withKey(['backup', '--dest', C, s.lib]), 'backup C');
   assertNoMounts(A, C);
   const to = path.join(s.base, 'restored');
-  for (const d of [A, C]) ok(s.withKey(['restore', '--dest', d, '--to', to, '*']), `restore from ${d}`);
+  for (const d of [A, C]) expectOk(s.withKey(['restore', '--dest', d, '--to', to, '*']), `restore from ${d}`);
   assertNoMounts(A, C);
   const got = fidelity(path.join(to, s.lib.slice(1)));
   const want = fidelity(s.lib);
@@ -146,7 +121,7 @@ test('an encrypted disk fills up before a copy, with gocryptfs overhead counted,
   // Below 256 MB free, no longer catalog log is allowed for, so the run's own headroom stays near 1 MiB.
   const D = s.disk('D', '240m');
   write(path.join(s.lib, 'small.txt'), 'the first file');
-  ok(s.withKey(['backup', '--init', '--encrypt', '--no-parity', '--dest', D, s.lib]), 'backup --init');
+  expectOk(s.withKey(['backup', '--init', '--encrypt', '--no-parity', '--dest', D, s.lib]), 'backup --init');
   const st = fs.statfsSync(D);
   const free = st.bavail * st.bsize;
   // Fits by its plain size with 1.5 MiB to spare; its ~0.78% overhead (about 1.8 MiB) does not.

@@ -4,11 +4,13 @@
  * archived; those rows are gone, so the next backup that sees such a file in a data path archives
  * it again as new.
  */
+import { BlaineError } from '../error.js';
 import type { Catalog, CopyRow, VolumeRow } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { dropCopy, dropVolume, heldNowhereElse } from '../catalog/forget.js';
 
-export class ForgetError extends Error {}
+/** A forget-disk target that names no copy, or more than one. */
+export class ForgetError extends BlaineError {}
 
 export interface ForgetTarget {
   volume: VolumeRow;

@@ -4,6 +4,7 @@
  * the host catalog and what Blaine wrote on it goes — the catalogued files, their parity, `.blaine` —
  * while files Blaine did not write stay. Refused while the twin lacks changes only this copy holds.
  */
+import { BlaineError } from '../error.js';
 import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog, type CopyRow, type VolumeRow } from '../catalog/catalog.js';
@@ -16,7 +17,8 @@ import type { Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { copyLag } from '../report/shelf.js';
 
-export class RetireError extends Error {}
+/** A retirement refused (the twin lacks changes, or the copy is not what it should be). */
+export class RetireError extends BlaineError {}
 
 /** Examples of changed paths named in a refusal. */
 const SHOWN = 5;

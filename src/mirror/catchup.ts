@@ -23,7 +23,7 @@ export interface CatchUpResult {
  */
 export function noCopyContext(
   s: DiskSession,
-  o: Pick<ExecutorContext, 'signal' | 'detail' | 'warn' | 'fs'>,
+  o: Pick<ExecutorContext, 'signal' | 'tell' | 'fs'>,
 ): ExecutorContext {
   return { root: s.root, volume: s.info.volume, host: s.host, disk: s.disk, parity: null, parityPct: 0, reserve: 0, checkDisk: () => checkDisk(s), ...o };
 }

@@ -1,3 +1,4 @@
+import { BlaineError } from '../error.js';
 import crypto from 'node:crypto';
 import { snapshotDatabases } from '../catalog/snapshot.js';
 import type fs from 'node:fs';
@@ -23,7 +24,8 @@ export interface CloneResult {
   stopped: null | 'disk-full' | 'interrupted';
 }
 
-export class CloneError extends Error {}
+/** A clone refused before it writes: the target is not empty, or is the source itself. */
+export class CloneError extends BlaineError {}
 
 const FRESH = new Set(['lost+found']);
 

@@ -35,11 +35,11 @@ export function parityAddon(): ParityAddon | null {
 }
 
 /**
- * Which creator makes parity: `native` unless the addon is missing or BLAINE_PARITY_CREATOR=par2
- * asks for par2cmdline (tests and benchmarks compare the two).
+ * Whether Blaine's own creator makes parity: unless the addon is missing or `par2` asks for
+ * par2cmdline (tests and benchmarks compare the two).
  */
-export function nativeCreatorAvailable(): boolean {
-  return process.env.BLAINE_PARITY_CREATOR !== 'par2' && parityAddon() !== null;
+export function nativeCreatorAvailable(creator?: 'native' | 'par2'): boolean {
+  return creator !== 'par2' && parityAddon() !== null;
 }
 
 /** Default `--parity-memory`: a quarter of the machine's memory, at most 1 GiB. */

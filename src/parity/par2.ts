@@ -19,7 +19,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
+import { createFromFile, defaultParityMemory, nativeCreatorAvailable } from './creator.js';
 import { fsError, ParityError, throwIfAborted } from './errors.js';
 import { parityPacketsIntact } from './packets.js';
 import { checkRelPath, installParity, isCode, parityFiles, parityStemRel, removeParity, type ParityFs } from './paths.js';
@@ -174,23 +174,22 @@ function allocated(root: string, rel: string): number {
   return parityFiles(root, rel).reduce((n, f) => n + (fs.lstatSync(f, { throwIfNoEntry: false })?.blocks ?? 0) * 512, 0);
 }
 
-let fallbackSaid = false;
-
 /**
- * Blaine's own creator makes the set unless par2cmdline is asked for (opts.creator, or
- * BLAINE_PARITY_CREATOR=par2), another creator command is configured, or the addon is missing;
- * the last is said once on stderr, since parity is then several times slower.
+ * Blaine's own creator makes the set unless par2cmdline is asked for (opts.creator), another
+ * creator command is configured, or the addon is missing (the command says so: parity is then
+ * several times slower).
  */
 function usesNativeCreator(opts: CreateOptions): boolean {
-  if (opts.creator === 'par2' || process.env.BLAINE_PARITY_CREATOR === 'par2') return false;
   const cmd = opts.cfg?.command;
   if (cmd && !(cmd.length === 1 && cmd[0] === 'par2')) return false;
-  if (nativeCreatorAvailable()) return true;
-  if (!fallbackSaid && parityAddon() === null) {
-    fallbackSaid = true;
-    process.stderr.write('blaine: the native PAR2 creator is not built (no C compiler at install time?); making parity with par2cmdline, several times slower\n');
-  }
-  return false;
+  return nativeCreatorAvailable(opts.creator);
+}
+
+/** The disk's root, the file's checked relative path and its parity files on the disk. */
+function parityOnDisk(diskRoot: string, relPath: string): { root: string; rel: string; files: string[] } {
+  const root = path.resolve(diskRoot);
+  const rel = checkRelPath(relPath);
+  return { root, rel, files: parityFiles(root, rel) };
 }
 
 /** Checks `<disk>/<relPath>` against its parity, which was made for the name `parityName`. */
@@ -200,9 +199,7 @@ export async function verifyParity(
   parityName: string,
   opts: RunOptions = {},
 ): Promise<ParityCheck> {
-  const root = path.resolve(diskRoot);
-  const rel = checkRelPath(relPath);
-  const files = parityFiles(root, rel);
+  const { root, rel, files } = parityOnDisk(diskRoot, relPath);
   if (files.length === 0) return emptyFile(path.join(root, rel)) ? { state: 'ok' } : { state: 'missing' };
   return retryRescued(rel, (rescue) => withStaged(root, rel, parityName, files, os.tmpdir(), rescue, async (scratch, base, main) => {
     const [run, intact] = await Promise.all([
@@ -237,11 +234,9 @@ export async function repairTo(
   outPath: string,
   opts: RunOptions = {},
 ): Promise<boolean> {
-  const root = path.resolve(diskRoot);
-  const rel = checkRelPath(relPath);
+  const { root, rel, files } = parityOnDisk(diskRoot, relPath);
   const dataPath = path.join(root, rel);
   const out = path.resolve(outPath);
-  const files = parityFiles(root, rel);
   if (files.length === 0) {
     if (!emptyFile(dataPath)) return false;
     writeOut(null, dataPath, out);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listTree, tempDir } from '../../test/parity-fixtures.js';
-import { linkParity, moveParity, parityDir, parityFiles, parityStemRel, removeParity, settleParity } from './paths.js';
+import { linkParity, moveParity, parityDir, parityFiles, parityStemRel, removeParity, matchParityToRow } from './paths.js';
 
 /** Writes fake parity files (content = name) below the parity tree. */
 function put(disk: string, ...names: string[]): void {
@@ -102,6 +102,6 @@ test('a name too long to take a suffix gets a shortened stem that every parity s
   moveParity(disk, other, 'm/now-short');
   assert.equal(parityFiles(disk, 'm/now-short').length, 2);
   assert.deepEqual(parityFiles(disk, other), []);
-  assert.equal(settleParity(disk, long, undefined), true, 'a set the row does not name goes');
+  assert.equal(matchParityToRow(disk, long, undefined), true, 'a set the row does not name goes');
   assert.deepEqual(parityFiles(disk, long), []);
 });

@@ -241,7 +241,7 @@ export function removeParityLeftovers(diskRoot: string, relPath: string, pfs: Pa
  * does not name, so the disk again matches a row that says "no parity" or names a complete set.
  * True when something was removed.
  */
-export function settleParity(diskRoot: string, relPath: string, row: { size: number; parityName: string | null } | undefined, pfs: ParityFs = plainParityFs): boolean {
+export function matchParityToRow(diskRoot: string, relPath: string, row: { size: number; parityName: string | null } | undefined, pfs: ParityFs = plainParityFs): boolean {
   removeParityLeftovers(diskRoot, relPath, pfs);
   const files = parityFiles(diskRoot, relPath, pfs);
   if (files.length === 0 || (row?.parityName && isCompleteSet(diskRoot, relPath, files, row.size))) return false;

@@ -28,6 +28,8 @@ export interface ParityPoolOptions {
   memoryBytes?: number;
   /** Puts finished sets in place (default node:fs; engines pass their file-system layer). */
   fs?: ParityFs;
+  /** `par2`: par2cmdline even where Blaine's own creator is built. */
+  creator?: 'native' | 'par2';
 }
 
 interface Job {
@@ -47,6 +49,7 @@ export class ParityPool {
   private readonly memoryMiB: number;
   private readonly memoryBytes: number;
   private readonly fs: ParityFs | undefined;
+  private readonly creator: 'native' | 'par2' | undefined;
   private queue: Job[] = [];
   private head = 0;
   /** Slots taken; a job running alone takes them all. */
@@ -67,6 +70,7 @@ export class ParityPool {
     this.memoryMiB = opts.memoryMiB ?? Math.max(16, Math.floor(os.totalmem() / 2 / 1048576 / opts.jobs));
     this.memoryBytes = Math.floor((opts.memoryBytes ?? defaultParityMemory()) / opts.jobs);
     this.fs = opts.fs;
+    this.creator = opts.creator;
   }
 
   /** Jobs waiting for a slot. */
@@ -149,6 +153,7 @@ export class ParityPool {
       memoryBytes: this.memoryBytes * slots,
       signal: ac.signal,
       fs: this.fs,
+      creator: this.creator,
     })
       .then(job.resolve, job.reject)
       .finally(() => {

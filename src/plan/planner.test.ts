@@ -472,7 +472,7 @@ test('equal content is linked only to a stored file of the same mode and owner',
   assert.equal(op?.type, 'copy');
 });
 
-// Issue 26 item 2: what was stored below a folder that became a symlink or a file counts as gone.
+// What was stored below a folder that became a symlink or a file counts as gone.
 function formerFolder(volume = CUR) {
   const a = rec('photos/2019/a.jpg');
   const b = rec('photos/2019/sub/b.jpg');
@@ -548,7 +548,7 @@ test('a folder that went away: its files are kept without --clean, removed with 
   assert.deepEqual(brief(run([other], entries, { clean: true }).ops), ['delete /data/photos/2019/a.jpg (removed)', 'delete /data/photos/2019/sub/b.jpg (removed)']);
 });
 
-test('equal new files whose content is stored read the names of that content once, not once each (issue 26 item 5)', () => {
+test('equal new files whose content is stored read the names of that content once, not once each', () => {
   const first = rec('stored/a', { content: 'same' });
   const entries = [stored(first, CUR, 'sha-same')];
   for (let i = 0; i < 50; i++) entries.push(stored(rec(`stored/more${i}`, { content: 'same', inode: first.inode }), CUR, 'sha-same'));

@@ -14,6 +14,7 @@ import type { Fsx } from '../fsx/fsx.js';
 import { catchUp, noCopyContext } from '../mirror/catchup.js';
 import type { Operation } from '../plan/operation.js';
 import { planRemove, type RemovePlan } from '../plan/remove.js';
+import type { ApplyEvent } from '../apply/env.js';
 
 export interface RemoveRun {
   dest: string;
@@ -31,7 +32,8 @@ export interface RemoveRun {
 export interface RemoveReporter {
   info(msg: string): void;
   warn(msg: string): void;
-  detail(msg: string): void;
+  /** What carrying the removal out tells, operation by operation. */
+  applied(e: ApplyEvent): void;
 }
 
 export interface RemoveOutcome {
@@ -66,7 +68,7 @@ export async function runRemove(o: RemoveRun, out: RemoveReporter): Promise<Remo
     const behind = session.sync === 'behind';
     if (plan.ops.length === 0 && !behind) return outcome;
     beginWrite(session);
-    const ctx = noCopyContext(session, { signal: o.signal, detail: (m) => out.detail(m), warn: (m) => out.warn(m), fs: o.fs });
+    const ctx = noCopyContext(session, { signal: o.signal, tell: (e) => out.applied(e), fs: o.fs });
     // Pending actions first (SPEC §5): the deletions then meet the disk as its volume has it.
     let caughtUp = false;
     if (behind) {

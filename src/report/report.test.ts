@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { blaine, isRoot, mountTmpfs, repoRoot, scratchDir, tempDir, unmount, write } from '../../test/helpers.js';
+import { blaine, isRoot, mountTmpfs, repoRoot, scratchDir, tempDir, unmount, write, expectOk } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import { recordVisit } from '../health/history.js';
 import { DAY_MS } from './growth.js';
@@ -26,9 +26,6 @@ function headless(base: string, profile: string): string[] {
   ];
 }
 
-function ok(r: { status: number; stdout: string; stderr: string }, what: string): void {
-  assert.equal(r.status, 0, `${what}: ${r.stderr}`);
-}
 
 test('report --html: a self-contained page that Chromium renders without console errors, showing every volume and copy', (t) => {
   const chromium = chromiumPath();
@@ -54,23 +51,23 @@ test('report --html: a self-contained page that Chromium renders without console
   }
   for (let i = 0; i < 30; i++) write(path.join(lib, 'photos', `p${i}.jpg`), Buffer.alloc(20_000 + i * 997, i));
   const common = ['--db', db, '--parity', '5', '--reserve', '0'];
-  ok(blaine(['backup', ...common, '--init', '--label', 'A', '--dest', disks.a, lib]), 'backup A');
+  expectOk(blaine(['backup', ...common, '--init', '--label', 'A', '--dest', disks.a, lib]), 'backup A');
   for (let i = 30; i < 40; i++) write(path.join(lib, 'music', `m${i}.flac`), Buffer.alloc(50_000 + i, i));
-  ok(blaine(['backup', ...common, '--init', '--label', 'B', '--dest', disks.b, lib]), 'backup B');
-  ok(blaine(['clone', '--db', db, '--dest', disks.b, '--to', disks.b2, '--label', "B'"]), 'clone');
+  expectOk(blaine(['backup', ...common, '--init', '--label', 'B', '--dest', disks.b, lib]), 'backup B');
+  expectOk(blaine(['clone', '--db', db, '--dest', disks.b, '--to', disks.b2, '--label', "B'"]), 'clone');
   write(path.join(lib, 'music', 'new.flac'), 'new');
-  ok(blaine(['backup', ...common, '--dest', disks.b2, lib]), "backup B'");
+  expectOk(blaine(['backup', ...common, '--dest', disks.b2, lib]), "backup B'");
   fs.renameSync(path.join(lib, 'photos', 'p0.jpg'), path.join(lib, 'photos', 'p0-renamed.jpg'));
-  ok(blaine(['backup', ...common, '--dest', disks.b2, lib]), "backup B' again");
-  ok(blaine(['verify', '--db', db, '--dest', disks.a, '--checksum']), 'verify A');
+  expectOk(blaine(['backup', ...common, '--dest', disks.b2, lib]), "backup B' again");
+  expectOk(blaine(['verify', '--db', db, '--dest', disks.a, '--checksum']), 'verify A');
   // A label that must be escaped: the page must show it, not be broken by it.
   const oddLabel = 'C <&> "odd"';
   for (let i = 0; i < 3; i++) write(path.join(lib, 'video', `v${i}.mkv`), Buffer.alloc(30_000, 7 + i));
-  ok(blaine(['backup', ...common, '--init', '--label', oddLabel, '--dest', disks.c, lib]), 'backup C');
+  expectOk(blaine(['backup', ...common, '--init', '--label', oddLabel, '--dest', disks.c, lib]), 'backup C');
   // A new disk that holds nothing yet (its data path is empty): nothing to scrub on it.
   const emptyLib = path.join(base, 'empty-lib');
   fs.mkdirSync(emptyLib);
-  ok(blaine(['backup', ...common, '--init', '--label', 'D', '--dest', disks.d, emptyLib]), 'backup D');
+  expectOk(blaine(['backup', ...common, '--init', '--label', 'D', '--dest', disks.d, emptyLib]), 'backup D');
   // B' has been read twice by smartctl; its reallocated sectors grew between the visits.
   const volumes = JSON.parse(blaine(['disks', '--db', db, '--json']).stdout) as Array<{ label: string; copies: Array<{ copy: string; label: string }> }>;
   const b2Copy = volumes.flatMap((v) => v.copies).find((c) => c.label === "B'")!.copy;
@@ -82,7 +79,7 @@ test('report --html: a self-contained page that Chromium renders without console
 
   const page = path.join(base, 'shelf.html');
   const r = blaine(['report', '--db', db, '--html', page]);
-  ok(r, 'report');
+  expectOk(r, 'report');
   const html = fs.readFileSync(page, 'utf8');
   assert.doesNotMatch(html, /\b(?:src|href)\s*=|<link|<script|url\(|@import/i, 'the page refers to nothing outside itself');
 
@@ -160,9 +157,9 @@ test('the scrub rule: a month on, every disk that holds files is due and says si
   fs.mkdirSync(path.join(base, 'empty'));
   for (const [label, data] of [['A', lib], ['E', path.join(base, 'empty')]] as const) {
     fs.mkdirSync(path.join(base, label));
-    ok(blaine(['backup', '--db', db, '--no-parity', '--reserve', '0', '--init', '--label', label, '--dest', path.join(base, label), data]), label);
+    expectOk(blaine(['backup', '--db', db, '--no-parity', '--reserve', '0', '--init', '--label', label, '--dest', path.join(base, label), data]), label);
   }
-  ok(blaine(['verify', '--db', db, '--dest', path.join(base, 'A'), '--checksum']), 'scrub A');
+  expectOk(blaine(['verify', '--db', db, '--dest', path.join(base, 'A'), '--checksum']), 'scrub A');
   const host = Catalog.open(db, { readonly: true });
   try {
     const now = Date.now();

@@ -16,6 +16,7 @@
  * member is in the target (from this run or an earlier one), the others are linked to it.
  * Symlinks and empty files need no disk: they are made from the catalog by whichever run comes.
  */
+import { BlaineError } from '../error.js';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -93,7 +94,11 @@ export interface RestoreResult {
 }
 
 /** A failure to write the restore target: the run stops, since every later file would fail the same way. */
-export class RestoreTargetError extends Error {}
+export class RestoreTargetError extends BlaineError {
+  constructor(what: string) {
+    super(`${what}; the files restored before it are in place`);
+  }
+}
 
 function sizeOf(e: CatalogEntry): number {
   return e.kind === 'file' ? e.size : 0;
@@ -167,7 +172,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
   /** Groups one of whose members is being copied now. */
   const copying = new Set<string>();
 
-  if (writing) target.settleEarlierRun();
+  if (writing) target.cleanEarlierRun();
   const items: Item[] = [];
   for (const e of o.rows) {
     let parent: string | null;
@@ -261,7 +266,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
     const leader = it.group !== null ? leaders.get(it.group) : undefined;
     const linkable = leader !== undefined && leader.e !== e && sameFile(leader.e, e);
     if (it.state.kind === 'correct') {
-      // In place, but maybe as a separate file of a hardlink group (issue 25 item 4): link it.
+      // In place, but maybe as a separate file of a hardlink group: link it.
       if (!linkable || leader.ino === null || leader.ino === it.state.ino || o.missingOnly) return true;
     } else if (it.state.kind === 'differs' && !o.overwrite) {
       if (!o.missingOnly) {
@@ -277,7 +282,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
         target.willWriteIn(parent!);
         place(() => makeSymlink(e.linkTarget ?? '', where, metaOf(e), fs), where);
       }
-      return settled(it, `${e.path} -> ${e.linkTarget}`, 0);
+      return restoredOne(it, `${e.path} -> ${e.linkTarget}`, 0);
     }
     if (linkable) {
       const parent = place(() => target.parentOf(e.path, true), where);
@@ -285,7 +290,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
         target.willWriteIn(parent!);
         place(() => linkInto(leader.where, where, fs), where);
       }
-      return settled(it, `${o.dryRun ? 'would link' : 'linked'} ${e.path} to ${leader.e.path}`, 0, true);
+      return restoredOne(it, `${o.dryRun ? 'would link' : 'linked'} ${e.path} to ${leader.e.path}`, 0, true);
     }
     if (pass === 2) return true;
     if (e.size === 0) {
@@ -294,7 +299,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
         target.willWriteIn(parent!);
         place(() => writeEmpty(where, metaOf(e), fs), where);
       }
-      return settled(it, e.path, 0);
+      return restoredOne(it, e.path, 0);
     }
     // A member of a group whose first copy is under way is linked to it in the second pass.
     if (it.group !== null && copying.has(it.group)) return false;
@@ -305,7 +310,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
     }
     if (it.group !== null) copying.add(it.group);
     const parent = place(() => target.parentOf(e.path, true), where);
-    if (o.dryRun) return settled(it, `${e.path}${sources[0]!.path !== e.path ? ` (from ${sources[0]!.path})` : ''}`, e.size);
+    if (o.dryRun) return restoredOne(it, `${e.path}${sources[0]!.path !== e.path ? ` (from ${sources[0]!.path})` : ''}`, e.size);
     target.willWriteIn(parent!);
     const out = await restoreFile(o, o.disk, target, e, sources[0]!, where);
     if (o.signal.aborted) {
@@ -317,10 +322,10 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
       return true;
     }
     if (out.repaired) res.repaired++;
-    return settled(it, `${e.path}${sources[0]!.path !== e.path ? ` (from ${sources[0]!.path})` : ''}${out.repaired ? ' (repaired from parity)' : ''}`, out.bytes);
+    return restoredOne(it, `${e.path}${sources[0]!.path !== e.path ? ` (from ${sources[0]!.path})` : ''}${out.repaired ? ' (repaired from parity)' : ''}`, out.bytes);
   }
 
-  function settled(it: Item, what: string, bytes: number, phrased = false): true {
+  function restoredOne(it: Item, what: string, bytes: number, phrased = false): true {
     res.restored++;
     res.bytes += bytes;
     o.detail(phrased ? what : `${o.dryRun ? 'would restore' : 'restored'} ${what}`);

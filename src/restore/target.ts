@@ -1,5 +1,5 @@
 /**
- * The restore target: the only place a restore writes (SPEC §3, issue 26 item 7).
+ * The restore target: the only place a restore writes (SPEC §3).
  *
  * Each file goes to TO/<absolute source path>. The folders on the way are checked one component at
  * a time with lstat before they are used (made with a plain mkdir when missing): a symlink or a
@@ -59,7 +59,7 @@ export class RestoreTarget {
   }
 
   /** Removes what a crashed run left (temporary files, repair scratch) before this run writes anything. */
-  settleEarlierRun(): void {
+  cleanEarlierRun(): void {
     if (this.opts.dryRun) return;
     const log = path.join(this.to, TEMP_LOG);
     let text: string;

@@ -51,7 +51,7 @@ test('a scan in several threads finds exactly what one walk finds', async (t) =>
   tree(root);
   const one = scanRoot(root, { filter });
   for (const threads of [1, 2, 3]) {
-    const [s] = await scanInBackground([root], filter, undefined, threads).result;
+    const [s] = await scanInBackground([root], filter, undefined, { threads }).result;
     assert.deepEqual(unpack(s!), one, `${threads} thread(s)`);
   }
   assert.deepEqual(one.skipped, [{ path: path.join(root, 'media', 'fifo'), reason: 'special', message: 'is a FIFO' }]);
@@ -61,7 +61,7 @@ test('chunks handed to a consumer are not kept; missing and unreadable data path
   const root = scratchDir(t, 'blaine-bg-');
   tree(root);
   const got: ScanChunk[] = [];
-  const bg = scanInBackground([root, path.join(root, 'nope')], undefined, undefined, 2);
+  const bg = scanInBackground([root, path.join(root, 'nope')], undefined, undefined, { threads: 2 });
   bg.onChunk((r, c) => {
     assert.equal(r, root);
     got.push(c);
@@ -76,7 +76,7 @@ test('a name that is not UTF-8 near the top keeps its directory whole, and is st
   const root = scratchDir(t, 'blaine-bg-');
   tree(root);
   fs.writeFileSync(Buffer.concat([Buffer.from(root + '/media/bad-'), Buffer.from([0xff]), Buffer.from('.txt')]), 'x');
-  const [s] = await scanInBackground([root], undefined, undefined, 2).result;
+  const [s] = await scanInBackground([root], undefined, undefined, { threads: 2 }).result;
   assert.deepEqual(unpack(s!), scanRoot(root));
   assert.ok(s!.skipped.some((k) => k.message === 'has a name that is not valid UTF-8'));
 });

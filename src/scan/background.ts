@@ -15,6 +15,8 @@ export interface ScanTask {
   root: string;
   part: ScanPart;
   filter: { rules: Rule[]; regexes: string[] } | null;
+  /** Files per chunk; undefined: packed.ts's CHUNK. */
+  chunkSize: number | undefined;
 }
 
 /** What a scanning thread posts: progress within a task, one of its chunks, or its end. */
@@ -136,14 +138,15 @@ export function scanInBackground(
   roots: string[],
   filter: ExclusionFilter | undefined,
   onProgress?: (files: number) => void,
-  threads = scanThreads(),
+  opts: { threads?: number; chunkSize?: number } = {},
 ): BackgroundScan {
+  const threads = scanThreads(opts.threads);
   const tasks: ScanTask[] = [];
   const rules = filter && !filter.empty ? filter.spec : null;
   const scans: PackedScan[] = roots.map((root) => {
     const r = path.resolve(root);
     const there = rootExists(r);
-    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD)) tasks.push({ id: tasks.length, root: r, part, filter: rules });
+    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD)) tasks.push({ id: tasks.length, root: r, part, filter: rules, chunkSize: opts.chunkSize });
     return { root: r, exists: there.exists, complete: there.exists, skipped: there.skipped, chunks: [] };
   });
   const byRoot = new Map(scans.map((s) => [s.root, s]));

@@ -1,10 +1,10 @@
 /**
- * Issue 26 item 18: a folder renamed while the data path is scanned is never taken as deleted
+ * A folder renamed while the data path is scanned is never taken as deleted
  * (SPEC §5). A rename inside a directory that is being read can hide the entry under both names;
  * a directory that changed after the listing its part was cut from may hold names no part has.
  * Either way the directory is listed again, or its part counts as not scanned. Hooks in the
- * scanner's file-system layer (and planParts run by hand) make each case happen every time; each
- * test failed before the fix (the folder's files were simply absent from a complete scan).
+ * scanner's file-system layer (and planParts run by hand) make each case happen every time (the
+ * failure looked for: the folder's files simply absent from a complete scan).
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';

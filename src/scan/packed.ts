@@ -11,9 +11,9 @@ export const TWO_32 = 0x1_0000_0000n;
 
 /**
  * Files per chunk of a packed scan: small enough to compare while the scan goes on, big enough to
- * query seldom. BLAINE_SCAN_CHUNK sets it, for tests that want many chunks from a small tree.
+ * query seldom. A scan may ask for smaller ones (tests that want many chunks from a small tree).
  */
-export const CHUNK = Number.parseInt(process.env.BLAINE_SCAN_CHUNK ?? '', 10) > 0 ? Number.parseInt(process.env.BLAINE_SCAN_CHUNK!, 10) : 16384;
+export const CHUNK = 16384;
 
 /** The stamp (catalog/stamp.ts) of the file at index i of a chunk's numbers. */
 export function stampAt(info: Float64Array, i: number, target: string | undefined): string {

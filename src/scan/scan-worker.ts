@@ -21,6 +21,7 @@ parentPort!.on('message', (task: ScanTask) => {
   const s = scanRootPacked(task.root, {
     filter,
     part: task.part,
+    chunkSize: task.chunkSize,
     onProgress: (n) => post({ id: task.id, progress: n }),
     onChunk: (chunk) => post({ id: task.id, chunk }, [chunk.info.buffer as ArrayBuffer]),
   });

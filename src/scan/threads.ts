@@ -6,10 +6,9 @@ const WAITING = Symbol.for('blaine.scan-threads');
 
 type Holder = { [WAITING]?: Worker[] };
 
-/** One thread per core (at most 8), or BLAINE_SCAN_THREADS. */
-export function scanThreads(): number {
-  const n = Number(process.env.BLAINE_SCAN_THREADS);
-  return Number.isInteger(n) && n >= 1 ? Math.min(n, 64) : Math.max(1, Math.min(os.availableParallelism(), 8));
+/** The number asked for (at most 64), else one thread per core (at most 8). */
+export function scanThreads(wanted?: number): number {
+  return wanted !== undefined && Number.isInteger(wanted) && wanted >= 1 ? Math.min(wanted, 64) : Math.max(1, Math.min(os.availableParallelism(), 8));
 }
 
 function newThread(): Worker {
@@ -20,7 +19,7 @@ function newThread(): Worker {
  * Starts the scanning threads before they are needed: a thread takes longer to start than the
  * rest of the program takes to load, so bin/blaine starts them first for a backup.
  */
-export function startScanThreads(n = scanThreads()): void {
+export function startScanThreads(n: number): void {
   const holder = globalThis as Holder;
   holder[WAITING] ??= Array.from({ length: n }, newThread);
 }

@@ -31,13 +31,13 @@ export abstract class VerifyRepairs extends VerifyChecks {
   }
 
   /** Classifies (and with fix, repairs) every inode whose content is damaged. */
-  protected async settleContent(): Promise<void> {
+  protected async judgeDamagedContent(): Promise<void> {
     for (const g of this.groups.values()) {
       if (this.stopped()) return;
-      if (this.settledGroups.has(g)) continue;
+      if (this.judgedGroups.has(g)) continue;
       const bad = g.items.filter((i) => i.state === 'bad');
       if (bad.length === 0) continue;
-      this.settledGroups.add(g);
+      this.judgedGroups.add(g);
       const like = bad[0]!.e;
       const consistent = bad.every((i) => i.e.sha256 === like.sha256 && i.e.size === like.size);
       let why = 'it has no parity';
@@ -187,7 +187,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
       this.fs.mkdirSync(path.dirname(item.full), { recursive: true });
       this.fs.writeFileSync(item.full, '');
       applyMeta(item.full, e, this.fs);
-      this.settled(item);
+      this.markGood(item);
       return 'empty file made again';
     }
     if (e.sha256 !== null) {
@@ -198,7 +198,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
         this.placeLink(twin.full, item.full);
         item.group = twin.group;
         twin.group.items.push(item);
-        this.settled(item);
+        this.markGood(item);
         return `hardlinked again to ${twin.e.path}, which holds the same content`;
       }
     }
@@ -213,7 +213,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
             this.fs.mkdirSync(path.dirname(item.full), { recursive: true });
             this.fs.renameSync(tmp, item.full);
             this.wroteData = true;
-            this.settled(item);
+            this.markGood(item);
             return 'rebuilt from its parity';
           }
         }
@@ -234,7 +234,7 @@ export abstract class VerifyRepairs extends VerifyChecks {
   }
 
   /** A name given back: its content is what the catalog says. */
-  protected settled(item: Item): void {
+  protected markGood(item: Item): void {
     item.state = 'good';
     item.st = lstatOrNull(item.full, this.fs);
     this.markVerified(item);

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
-import { INDEX_SUFFIX, isCompleteSet, parityStem, RECOVERY_SUFFIX, settleParity } from '../parity/paths.js';
+import { INDEX_SUFFIX, isCompleteSet, parityStem, RECOVERY_SUFFIX, matchParityToRow } from '../parity/paths.js';
 import { diskRelative } from '../fsx/paths.js';
 import { ParityPool } from '../parity/pool.js';
 import { SMALL_SET_BYTES } from '../parity/slices.js';
@@ -26,7 +26,7 @@ export abstract class VerifyState {
   protected readonly groups = new Map<string, Group>();
   protected readonly orphans: string[] = [];
   protected readonly intactCache = new Map<string, boolean>();
-  protected readonly settledGroups = new Set<Group>();
+  protected readonly judgedGroups = new Set<Group>();
   /** Names whose content was read (or repaired and checked) in this run. */
   protected readonly checked = new Set<Item>();
   protected remaining = 0;
@@ -36,11 +36,11 @@ export abstract class VerifyState {
   protected lastFlush: number;
   protected wroteData = false;
   protected pool: ParityPool | null = null;
-  /** With fix: what the repairs are about to do, for the next run to settle after a crash. */
+  /** With fix: what the repairs are about to do, for the next run to recover after a crash. */
   protected readonly journal: Journal | null;
   /** Journalled steps under way (parity jobs run while others go on): the batch commits only without any. */
   private stepsUnderWay = 0;
-  /** A journalled step failed half-way: its batch stays open for the next run to settle. */
+  /** A journalled step failed half-way: its batch stays open for the next run to recover. */
   private stepFailed = false;
 
   protected readonly fs: Fsx;
@@ -63,7 +63,7 @@ export abstract class VerifyState {
     try {
       return await make();
     } catch (e) {
-      if (!this.settledNow(step)) this.stepFailed = true;
+      if (!this.recoveredNow(step)) this.stepFailed = true;
       throw e;
     } finally {
       this.stepsUnderWay--;
@@ -72,16 +72,16 @@ export abstract class VerifyState {
   }
 
   /**
-   * A parity step that failed (a name the disk refuses, a full disk) is settled at once, as the
-   * next run's recovery would settle it, so that its batch can still commit: a journal left open
+   * A parity step that failed (a name the disk refuses, a full disk) is recovered at once, as the
+   * next run's recovery would, so that its batch can still commit: a journal left open
    * by an error that happens again every run would block the disk for good. False when even that
    * fails, or for other steps.
    */
-  private settledNow(step: JournalStep): boolean {
+  private recoveredNow(step: JournalStep): boolean {
     if (step.op !== 'parity') return false;
     const item = this.byRel.get(diskRelative(step.path));
     try {
-      settleParity(this.o.root, diskRelative(step.path), item?.e, this.fs);
+      matchParityToRow(this.o.root, diskRelative(step.path), item?.e, this.fs);
       return true;
     } catch {
       return false;
@@ -137,7 +137,7 @@ export abstract class VerifyState {
 
   /** Names in the group with the given content and a usable parity set, one per distinct set. */
   protected makePool(): ParityPool {
-    const pool = new ParityPool({ jobs: this.o.jobs, pct: this.o.parityPct, maxSlices: this.o.paritySlices, memoryBytes: this.o.parityMemory, cfg: this.o.par2, fs: this.fs });
+    const pool = new ParityPool({ jobs: this.o.jobs, pct: this.o.parityPct, maxSlices: this.o.paritySlices, memoryBytes: this.o.parityMemory, cfg: this.o.par2, creator: this.o.parityCreator, fs: this.fs });
     this.o.signal.addEventListener('abort', () => void pool.abort(), { once: true });
     return pool;
   }

@@ -64,6 +64,8 @@ export interface VerifyOptions {
   parityMemory?: number;
   jobs: number;
   par2?: Par2Config;
+  /** `par2`: parity made by par2cmdline even where Blaine's own creator is built. */
+  parityCreator?: 'native' | 'par2';
   signal: AbortSignal;
   /** Clock in ms (tests). */
   now?: () => number;

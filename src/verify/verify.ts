@@ -41,17 +41,17 @@ class Verifier extends VerifyRepairs {
     try {
       this.compare();
       await this.hashScheduled();
-      if (!this.stopped()) await this.settleContent();
+      if (!this.stopped()) await this.judgeDamagedContent();
       if (this.o.fix && !this.stopped()) await this.fixMissing();
       // Looking for a twin of a lost file may have read, and found damaged, more inodes.
-      if (this.o.fix && !this.stopped()) await this.settleContent();
+      if (this.o.fix && !this.stopped()) await this.judgeDamagedContent();
       if (this.o.fix && !this.stopped()) await this.fixMetadata();
       if (this.o.fix && !this.stopped()) this.dropStrays();
       if (this.o.fix && !this.stopped()) await this.rebuildParity();
     } finally {
       await this.pool?.abort();
       this.flush();
-      // Left open when a step failed half-way (the batch was not committed): the next run settles it.
+      // Left open when a step failed half-way (the batch was not committed): the next run recovers it.
       this.journal?.close();
     }
     this.problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
