@@ -13,6 +13,8 @@ import { prepareStatements, prepareWrites, type CatalogStatements } from './stat
 import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
+import { globMatches, storeNamesLosslessly } from './stored-text.js';
+import { hasEscapedBytes } from '../fsx/name-bytes.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { BlaineError } from '../error.js';
 
@@ -39,6 +41,7 @@ export class Catalog {
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
+    storeNamesLosslessly(db);
     this.stmts = prepareStatements(db);
   }
 
@@ -209,7 +212,9 @@ export class Catalog {
     const where: string[] = [];
     const params: string[] = [];
     if (globs.length > 0) {
-      where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')})`);
+      // SQLite's GLOB reads a stored path only up to a NUL: paths in the stored form of bytes that
+      // are not UTF-8 (stored-text.ts) are matched below, by globMatches.
+      where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')} OR instr(path, char(0)) > 0)`);
       params.push(...globs);
     }
     if (volumes.length > 0) {
@@ -217,7 +222,9 @@ export class Catalog {
       params.push(...volumes);
     }
     const sql = `SELECT ${ENTRY_SELECT} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
-    return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
+    const rows = (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
+    if (globs.length === 0) return rows;
+    return rows.filter((e) => !hasEscapedBytes(e.path) || globs.some((g) => globMatches(g, e.path)));
   }
 
   /** Files of a volume that should have parity and have none (an earlier crash or failure). */

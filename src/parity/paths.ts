@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { hardLink } from '../crypt/link.js';
+import { hardLink } from '../fsx/fsx.js';
 import { SMALL_SET_BYTES } from './slices.js';
 
 /**
@@ -15,7 +15,7 @@ import { SMALL_SET_BYTES } from './slices.js';
  */
 export type ParityFs = Pick<typeof fs, 'lstatSync' | 'rmSync' | 'mkdirSync' | 'renameSync' | 'rmdirSync' | 'copyFileSync' | 'linkSync'>;
 
-/** node:fs, with hard links that report fresh attributes on gocryptfs (crypt/link.ts). */
+/** node:fs, with hard links that report fresh attributes on gocryptfs (fsx/fsx.ts hardLink). */
 export const plainParityFs: ParityFs = {
   lstatSync: fs.lstatSync,
   rmSync: fs.rmSync,

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fsError, ParityError } from './errors.js';
 import { checkRelPath, isCode, paritySuffix, SCRATCH_PREFIX, scratchDir } from './paths.js';
 import { rescueCopy } from './rescue.js';
-import { hardLink } from '../crypt/link.js';
+import { hardLink } from '../fsx/fsx.js';
 
 /**
  * Runs `body` in a scratch directory holding `d/<parityName>` (a link to the data file, when it
