@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { realFs } from '../fsx/fsx.js';
+import { realFs, realFs as fs } from '../fsx/fsx.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';

@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { dropTombstones, pruneTombstones } from '../catalog/changes.js';
@@ -255,7 +254,7 @@ export function requireKnownVolume(host: Catalog, db: string, info: VolumeInfo, 
 function holdsNothingArchived(dest: string, info: VolumeInfo): boolean {
   if (info.encrypted) return false;
   const file = diskCatalogPath(dest);
-  if (!existsSync(file)) return true;
+  if (!realFs.existsSync(file)) return true;
   // A private copy: a refused disk must be left exactly as it was (no -wal/-shm beside its catalog).
   const disk = Catalog.openCopy(file);
   try {

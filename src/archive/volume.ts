@@ -3,12 +3,11 @@
  * disk can be recognised before its key is at hand).
  */
 import crypto from 'node:crypto';
-import { chmodSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
 import { CopyError, fsyncPath, targetError } from '../fsx/copy.js';
 import { errCode, reason } from '../fsx/errno.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { realFs, type Fsx, type Dirent, type Stats } from '../fsx/fsx.js';
 import { blaineDir, cipherDir, oldCatalogsDir, quarantineDir, volumeFile } from './layout.js';
 import { missingVolumeFileError } from './damage.js';
 import { DiskError } from './disk-error.js';
@@ -208,7 +207,7 @@ export function ensureLayout(root: string, fs: Fsx = realFs): void {
 export function privateBlaineDir(root: string): void {
   try {
     const dir = blaineDir(root);
-    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+    if ((realFs.statSync(dir).mode & 0o077) !== 0) realFs.chmodSync(dir, 0o700);
   } catch {
     // Not there yet, or a read-only disk: nothing to tighten now.
   }

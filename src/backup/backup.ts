@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -7,7 +6,7 @@ import { Executor, type ApplierFactory, type ExecutionResult, type ExecutorConte
 import { freeBytes } from '../fsx/space.js';
 import { isUnder } from '../fsx/paths.js';
 import { goneFromSource } from '../fsx/exists.js';
-import { realFs } from '../fsx/fsx.js';
+import { realFs, realFs as fs } from '../fsx/fsx.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
 import { plan, type CatalogView } from '../plan/planner.js';
 import type { ExclusionFilter } from '../scan/exclude.js';

@@ -5,7 +5,6 @@
  * with an applier that records the operations instead of carrying them out. The command line
  * (cli/backup.ts) turns flags into a BackupRun and prints the outcome.
  */
-import fs from 'node:fs';
 import { catalogView, excludedBy, summarize, type BackupSummary } from './backup.js';
 import { checkSha1Links } from './sha1-links.js';
 import { planAndApply } from './stream.js';
@@ -35,6 +34,7 @@ import type { Progress } from '../progress/progress.js';
 import { readShelf } from '../report/shelf.js';
 import type { DiskSettings } from '../archive/volume.js';
 import { heldLine, shelfFacts, type RunFacts } from '../report/summary.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 /** One backup, as the command line asked for it (options already checked). */
 export interface BackupRun {

@@ -3,8 +3,8 @@
  * (volume.json's settings), so that a daily command need not repeat it: the command line wins,
  * then the disk, then a config file, then the default.
  */
-import fs from 'node:fs';
 import { readVolume, type DiskSettings } from '../archive/volume.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 /** 10 GB, or 2% of the disk when that is less: a 64 MB disk keeps 1.3 MB free, not more than it holds. */
 export const DEFAULT_RESERVE = 10e9;

@@ -4,7 +4,6 @@
  * the host catalog and what Blaine wrote on it goes — the catalogued files, their parity, `.blaine` —
  * while files Blaine did not write stay. Refused while the twin lacks changes only this copy holds.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog, type CopyRow, type VolumeRow } from '../catalog/catalog.js';
 import { dropCopy } from '../catalog/forget.js';
@@ -15,6 +14,7 @@ import { readVolume, type VolumeInfo } from '../archive/volume.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { copyLag } from '../report/shelf.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 export class RetireError extends Error {}
 

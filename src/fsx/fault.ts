@@ -73,6 +73,8 @@ const KIND_OF: Record<FsxMethod | (typeof FSX_EXTRA_METHODS)[number], FaultKind>
   copyFileSync: 'copyfile',
   copyFile: 'copyfile',
   statfsSync: 'statfs',
+  realpathSync: 'stat',
+  accessSync: 'stat',
   syncfs: 'syncfs',
 };
 

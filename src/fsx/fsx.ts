@@ -50,7 +50,13 @@ export const FSX_METHODS = [
   'copyFileSync',
   'copyFile',
   'statfsSync',
+  'realpathSync',
+  'accessSync',
 ] as const;
+
+/** node:fs's constants (open flags, access modes) and types, for code that reaches files through an Fsx. */
+export const fsConstants = fs.constants;
+export type { BigIntStats, Dirent, Stats } from 'node:fs';
 
 export type FsxMethod = (typeof FSX_METHODS)[number];
 
@@ -107,6 +113,7 @@ const PATH_ARGS: Partial<Record<FsxMethod, number[]>> = {
   copyFileSync: [0, 1],
   copyFile: [0, 1],
   statfsSync: [0],
+  accessSync: [0],
 };
 
 type AnyFn = (...args: unknown[]) => unknown;
@@ -144,6 +151,12 @@ function readlinkSync(link: string, options?: unknown): unknown {
   return bytesToName(fs.readlinkSync(fsPath(link), { encoding: 'buffer' }));
 }
 
+/** realpathSync whose argument and result are names like any other. */
+function realpathSync(p: string, options?: unknown): unknown {
+  if (wantsBuffers(options)) return fs.realpathSync(fsPath(p), options as { encoding: 'buffer' });
+  return bytesToName(fs.realpathSync(fsPath(p), { encoding: 'buffer' }));
+}
+
 /** mkdtempSync whose prefix and result are names like any other. */
 function mkdtempSync(prefix: string, options?: unknown): unknown {
   if (wantsBuffers(options)) return fs.mkdtempSync(prefix, options as { encoding: 'buffer' });
@@ -176,6 +189,7 @@ export const realFs: Fsx = Object.freeze({
   readdirSync,
   readlinkSync,
   mkdtempSync,
+  realpathSync,
   linkSync: hardLink,
   syncfs,
   setMtime,

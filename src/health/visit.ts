@@ -2,12 +2,12 @@
  * A disk's health, recorded on every visit: after a run that worked on a disk, its SMART reading
  * goes into the host catalog and the user hears what changed since the last visit.
  */
-import fs from 'node:fs';
 import { acquireLock } from '../archive/lock.js';
 import { readVolume } from '../archive/volume.js';
 import { Catalog } from '../catalog/catalog.js';
 import { describeHealth, healthByCopy, healthWarnings, recordVisit } from './history.js';
 import { blockDeviceOf, readSmart } from './smart.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 export interface VisitReport {
   /** One line for the user: the reading and its change, or why there is none. */

@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import { snapshotDatabases } from '../catalog/snapshot.js';
-import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { CopyError, copyWithSha256, fsyncPath, makeSymlink, syncDisk } from '../fsx/copy.js';
@@ -10,7 +9,7 @@ import type { DiskSession, KeyProvider } from '../archive/session.js';
 import { blaineDir, cipherDir, diskCatalogPath, diskTempDir, hostSnapshotPath, onDisk, volumeFile } from '../archive/layout.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
 import { cipherBytes } from '../crypt/overhead.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { realFs, type Fsx, type BigIntStats } from '../fsx/fsx.js';
 import { DiskError, ensureLayout, readVolume, writeVolume, type VolumeInfo } from '../archive/volume.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 
@@ -27,7 +26,7 @@ export class CloneError extends Error {}
 
 const FRESH = new Set(['lost+found']);
 
-function statTimes(st: fs.BigIntStats) {
+function statTimes(st: BigIntStats) {
   return { mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n) };
 }
 
@@ -153,7 +152,7 @@ export async function cloneDisk(
       }
       const src = onDisk(s.root, e.path);
       const dest = onDisk(root, e.path);
-      let st: fs.BigIntStats;
+      let st: BigIntStats;
       try {
         st = fs.lstatSync(src, { bigint: true });
       } catch {

@@ -16,7 +16,6 @@
  *   and the finished set is renamed into place, so an interrupted run never leaves a set that
  *   looks complete.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createFromFile, defaultParityMemory, nativeCreatorAvailable, parityAddon } from './creator.js';
@@ -26,6 +25,7 @@ import { checkRelPath, installParity, isCode, parityFiles, parityStemRel, remove
 import { DEFAULT_PAR2, failure, runPar2, threadsFor, type RunOptions } from './run-par2.js';
 import { emptyFile, makeScratch, removeScratch, retryRescued, sameFile, stageFile, withStaged, writeOut } from './staging.js';
 import { planSlices } from './slices.js';
+import { realFs as fs, type Stats } from '../fsx/fsx.js';
 
 export { ParityError, type ParityErrorCode } from './errors.js';
 export { DEFAULT_PAR2, par2Available, type Par2Config, type RunOptions } from './run-par2.js';
@@ -89,7 +89,7 @@ export async function createParity(
   const rel = checkRelPath(relPath);
   const cfg = opts.cfg ?? DEFAULT_PAR2;
   const dataPath = path.join(root, rel);
-  let st: fs.Stats;
+  let st: Stats;
   try {
     st = fs.lstatSync(dataPath);
   } catch (e) {

@@ -4,9 +4,8 @@
  * files are never touched.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { hardLink } from '../fsx/fsx.js';
+import { hardLink, realFs as fs } from '../fsx/fsx.js';
 import { SMALL_SET_BYTES } from './slices.js';
 
 /**

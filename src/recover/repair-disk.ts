@@ -7,7 +7,6 @@
  * size and mtime of a file, target of a symlink): a row the disk does not bear out is left out and
  * named, and the next backup copies it again. The damaged catalog is kept beside, never deleted.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -20,6 +19,7 @@ import { fsyncPath } from '../fsx/copy.js';
 import { mtimeMatches } from '../fsx/times.js';
 import { tempName } from '../fsx/temp.js';
 import { RebuildError } from './rebuild-error.js';
+import { realFs as fs, type BigIntStats } from '../fsx/fsx.js';
 
 export interface DiskRepair {
   /** volume.json was written again from the disk's catalog. */
@@ -153,7 +153,7 @@ function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: 
 /** The disk bears the row out: a file of the catalogued size and mtime, or a symlink to the catalogued target. */
 function onDiskAsCatalogued(root: string, e: CatalogEntry): boolean {
   const where = onDisk(root, e.path);
-  let st: fs.BigIntStats;
+  let st: BigIntStats;
   try {
     st = fs.lstatSync(where, { bigint: true });
   } catch {

@@ -2,11 +2,11 @@
  * Reading one directory for the JavaScript walk (the native walk in native/scan.c does the same in
  * C), and one sentence for whatever kept an entry from being read.
  */
-import type { BigIntStats, Dirent, Stats } from 'node:fs';
 import { FIELD, KIND } from '../fsx/addon.js';
 import { comparePaths } from '../fsx/paths.js';
 import { TWO_32 } from './packed.js';
 import { bytesToName } from '../fsx/name-bytes.js';
+import { type BigIntStats, type Dirent, type Stats } from '../fsx/fsx.js';
 
 const NS_PER_S = 1_000_000_000n;
 
