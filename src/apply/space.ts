@@ -16,6 +16,7 @@ import path from 'node:path';
 import { formatBytes, freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { DEFAULT_MAX_SLICES, parityDiskBytes } from '../parity/slices.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 
 const SPACE_RECHECK_COPIES = 256;
 const SPACE_RECHECK_MS = 1000;
@@ -49,7 +50,7 @@ export interface SpaceRule {
  */
 export function fileCost(p: string, size: number, rule: SpaceRule, block: number): Admitted {
   const stored = rule.stored ?? ((n: number) => n);
-  const nameBytes = Buffer.byteLength(p);
+  const nameBytes = nameToBytes(p).length;
   const data = block * Math.ceil(stored(size) / block) + CATALOG_COPIES * (ROW_BYTES + 4 * nameBytes);
   const parity = rule.parityPct > 0 ? parityDiskBytes(size, rule.parityPct, rule.paritySlices ?? DEFAULT_MAX_SLICES, block, stored, nameBytes) : 0;
   return { data, parity };

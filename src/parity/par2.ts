@@ -57,12 +57,15 @@ export interface CreateOptions extends RunOptions {
 
 /**
  * The name a parity set records for relPath. par2cmdline 0.8.1 crashes on one-character names,
- * expands `*`/`?` in names and reads `\` as `/`, so those are changed; all other names are kept.
+ * expands `*`/`?` in names and reads `\` as `/`, so those are changed; a byte that is not UTF-8
+ * becomes `_` too, since par2cmdline is given names as command-line strings, which Node passes as
+ * UTF-8 (repairs stage the file under the recorded name, so it need not be the file's own);
+ * all other names are kept.
  */
 export function safeParityName(relPath: string): string {
   // A name too long to take a suffix is recorded shortened, as its parity files are named: par2
   // repairs by renaming the damaged file to `NAME.1`, which a 255-byte name cannot become.
-  let name = parityStemRel(relPath).replace(/[*?\\]/g, '_');
+  let name = parityStemRel(relPath).replace(/[*?\\]|[\uDC80-\uDCFF]/gu, '_');
   if (name.length < 2) name = `_/${name}`;
   return name;
 }

@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { hardLink, realFs as fs } from '../fsx/fsx.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 import { SMALL_SET_BYTES } from './slices.js';
 
 /**
@@ -73,8 +74,8 @@ export function parityStem(diskRoot: string, relPath: string): string {
 export function parityStemRel(relPath: string): string {
   const rel = checkRelPath(relPath);
   const base = path.posix.basename(rel);
-  if (Buffer.byteLength(base) + LONGEST_SUFFIX_BYTES <= NAME_MAX) return rel;
-  const hash = crypto.createHash('sha256').update(base).digest('hex').slice(0, 32);
+  if (nameToBytes(base).length + LONGEST_SUFFIX_BYTES <= NAME_MAX) return rel;
+  const hash = crypto.createHash('sha256').update(nameToBytes(base)).digest('hex').slice(0, 32);
   const short = `${utf8Prefix(base, SHORT_PREFIX_BYTES)}~${hash}`;
   const dir = path.posix.dirname(rel);
   return dir === '.' ? short : `${dir}/${short}`;
@@ -87,12 +88,12 @@ const LONGEST_SUFFIX_BYTES = Buffer.byteLength('.vol+.par2.linking');
 /** Bytes of a shortened stem's readable start: with `~` and 32 hex digits, 18 bytes of suffix still fit. */
 const SHORT_PREFIX_BYTES = 200;
 
-/** The longest start of `s` that is at most `max` bytes in UTF-8, never cutting a character. */
+/** The longest start of the name `s` that is at most `max` bytes (name-bytes.ts), never cutting a character. */
 function utf8Prefix(s: string, max: number): string {
   let out = '';
   let bytes = 0;
   for (const ch of s) {
-    const n = Buffer.byteLength(ch);
+    const n = nameToBytes(ch).length;
     if (bytes + n > max) break;
     out += ch;
     bytes += n;
