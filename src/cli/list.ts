@@ -9,7 +9,7 @@ import { openDiskView } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
 import { action, addCommonOptions, dbPath, keyProvider, repeatableOption, type CommonOptions } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
-import type { Output } from './output.js';
+import { nameBytesFields, writeText, type Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
 import { byPath } from '../fsx/paths.js';
 import { labelsOf, resolveVolume } from './volumes.js';
@@ -93,18 +93,19 @@ function list(opts: ListOptions, globs: string[], out: Output): number {
           ...(e.sha256 === null && e.legacySha1 ? { sha1: e.legacySha1 } : {}),
           volume: e.volume,
           label: labels.get(e.volume) ?? null,
+          ...nameBytesFields({ path: e.path }),
         })),
       );
       return EXIT.ok;
     }
     for (const e of rows) {
       if (opts.one) {
-        process.stdout.write(e.path + '\n');
+        writeText(process.stdout, e.path + '\n');
         continue;
       }
       const when = new Date(e.mtimeSec * 1000).toISOString().replace('T', ' ').slice(0, 19);
       const size = e.kind === 'symlink' ? `-> ${e.linkTarget}` : formatBytes(e.size);
-      process.stdout.write(`${when}  ${size.padStart(9)}  ${(labels.get(e.volume) ?? e.volume.slice(0, 8)).padEnd(12)}  ${e.path}\n`);
+      writeText(process.stdout, `${when}  ${size.padStart(9)}  ${(labels.get(e.volume) ?? e.volume.slice(0, 8)).padEnd(12)}  ${e.path}\n`);
     }
     return EXIT.ok;
   } finally {
