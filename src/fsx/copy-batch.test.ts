@@ -39,7 +39,7 @@ function sources(dir: string) {
   return files;
 }
 
-for (const [name, layer] of [['native', realFs], ['through the file-system layer', faultyFs(realFs, [])]] as const) {
+for (const [name, layer] of [['native', realFs], ['through the file-system layer', { ...faultyFs(realFs, []), copyFiles: null }]] as const) {
   test(`copyBatchToTemp (${name}): content, SHA-256, mode, mtime to the ns and owner of each file under a temporary name`, { skip: name === 'native' && needAddon }, async (t) => {
     const dir = scratchDir(t);
     const tmpDir = path.join(dir, 'tmp');
@@ -69,7 +69,7 @@ for (const [name, layer] of [['native', realFs], ['through the file-system layer
     });
     // In place with parents made on demand.
     const first = out[0] as TempCopy;
-    installTemp(first, jobs[0]!.src, jobs[0]!.dest, { tempDir: tmpDir });
+    installTemp(first, jobs[0]!.src, jobs[0]!.dest, { tempDir: tmpDir, fs: realFs });
     assert.ok(fs.existsSync(jobs[0]!.dest));
     assert.ok(!fs.existsSync(first.tmp));
   });
@@ -109,7 +109,7 @@ test('copyFileToTemp (what restore copies with): a media-sized file through the 
   fs.writeSync(fd, blob, 0, blob.length, 40 * 1024 * 1024);
   fs.closeSync(fd);
   for (const src of [dense, sparse]) {
-    const got = await copyFileToTemp(src, path.join(dir, 'out', path.basename(src)), meta, { tempDir: tmpDir });
+    const got = await copyFileToTemp(src, path.join(dir, 'out', path.basename(src)), meta, { tempDir: tmpDir, fs: realFs });
     const data = fs.readFileSync(src);
     assert.equal(path.dirname(got.tmp), tmpDir);
     assert.ok(isTempName(path.basename(got.tmp)), got.tmp);
@@ -127,9 +127,9 @@ test('copyFileToTemp (what restore copies with): a media-sized file through the 
   const ac = new AbortController();
   ac.abort();
   const before = fs.readdirSync(tmpDir).length;
-  await assert.rejects(copyFileToTemp(dense, path.join(dir, 'out', 'x.bin'), meta, { tempDir: tmpDir, signal: ac.signal }));
+  await assert.rejects(copyFileToTemp(dense, path.join(dir, 'out', 'x.bin'), meta, { tempDir: tmpDir, fs: realFs, signal: ac.signal }));
   assert.equal(fs.readdirSync(tmpDir).length, before);
   // A missing source is a SOURCE CopyError, as copyToTemp says it, and leaves nothing.
-  await assert.rejects(copyFileToTemp(path.join(dir, 'src', 'gone.bin'), path.join(dir, 'out', 'gone.bin'), meta, { tempDir: tmpDir }), (e: unknown) => e instanceof CopyError && e.code === 'SOURCE');
+  await assert.rejects(copyFileToTemp(path.join(dir, 'src', 'gone.bin'), path.join(dir, 'out', 'gone.bin'), meta, { tempDir: tmpDir, fs: realFs }), (e: unknown) => e instanceof CopyError && e.code === 'SOURCE');
   assert.equal(fs.readdirSync(tmpDir).length, before);
 });

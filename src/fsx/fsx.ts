@@ -8,7 +8,7 @@
  */
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { errnoName, nativeAddon } from './addon.js';
+import { errnoName, fsAddon, nativeAddon } from './addon.js';
 import { setMtime, setMtimeFd } from './times.js';
 import { bytesToName, fsPath } from './name-bytes.js';
 
@@ -63,6 +63,21 @@ export type FsxMethod = (typeof FSX_METHODS)[number];
 /** Calls beyond node:fs: syncfs, and mtimes to the nanosecond (times.ts). */
 export const FSX_EXTRA_METHODS = ['syncfs', 'setMtime', 'setMtimeFd'] as const;
 
+/** One file for the native batch copy: its source, the temporary name to write, and what the copy gets. */
+export interface NativeCopyJob {
+  src: string;
+  tmp: string;
+  meta: { mode: number; uid: number; gid: number; mtimeSec: number; mtimeNsec: number };
+}
+
+/** What the native batch copy says of one file: COPY_OUTCOME (addon.ts), the errno of a failure, bytes and SHA-256 (hex). */
+export interface NativeCopyResult {
+  outcome: number;
+  errno: number;
+  bytes: number;
+  sha256: string;
+}
+
 export type Fsx = Pick<typeof fs, FsxMethod> & {
   /** syncfs(2) of the file system holding `target`: 0, or the errno name of the failure. */
   syncfs(target: string): string | 0;
@@ -70,7 +85,42 @@ export type Fsx = Pick<typeof fs, FsxMethod> & {
   setMtime(file: string, sec: number, nsec: number): void;
   /** The same for an open file. */
   setMtimeFd(fd: number, sec: number, nsec: number): void;
+  /**
+   * Copies files to their temporary names on the addon's worker thread (native/copyfiles.c), or
+   * null when the addon is not built: callers then copy one by one through the other calls.
+   */
+  copyFiles: ((jobs: NativeCopyJob[]) => Promise<NativeCopyResult[]>) | null;
 };
+
+const COPY_META_FIELDS = 6;
+const COPY_OUT_FIELDS = 3;
+
+/** The native batch copy of the real file system. */
+function nativeCopyFiles(jobs: NativeCopyJob[]): Promise<NativeCopyResult[]> {
+  const addon = fsAddon()!;
+  const n = jobs.length;
+  const meta = new Float64Array(n * COPY_META_FIELDS);
+  let paths = '';
+  jobs.forEach((j, i) => {
+    paths += `${j.src}\0${j.tmp}\0`;
+    meta.set([j.meta.mode, j.meta.uid, j.meta.gid, j.meta.mtimeSec, j.meta.mtimeNsec, isRoot ? 1 : 0], i * COPY_META_FIELDS);
+  });
+  const out = new Float64Array(n * COPY_OUT_FIELDS);
+  const digests = Buffer.alloc(n * 32);
+  return new Promise((resolve, reject) =>
+    addon.copyFiles(n, paths, meta, out, digests, (ok) => {
+      if (!ok) return reject(new Error('copyFiles: the worker thread did not run'));
+      resolve(
+        jobs.map((_, i) => ({
+          outcome: out[i * COPY_OUT_FIELDS]!,
+          errno: out[i * COPY_OUT_FIELDS + 1]!,
+          bytes: out[i * COPY_OUT_FIELDS + 2]!,
+          sha256: digests.toString('hex', i * 32, i * 32 + 32),
+        })),
+      );
+    }),
+  );
+}
 
 function syncfs(target: string): string | 0 {
   const native = nativeAddon();
@@ -194,4 +244,5 @@ export const realFs: Fsx = Object.freeze({
   syncfs,
   setMtime,
   setMtimeFd,
+  copyFiles: fsAddon()?.copyFiles ? nativeCopyFiles : null,
 }) as Fsx;
