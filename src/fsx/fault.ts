@@ -237,11 +237,12 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
 
 /**
  * The native batch copy under faults: each file counts as the steps the copy makes for it, in
- * order — open of the source, a read of it, open of the temporary name, a write to it — so that
- * `write:N:ENOSPC` or `read:N:EIO@/lib/b.jpg` hits that file of the batch as it would hit the
- * one-by-one copy of a small file. A file whose step fails gets the errno as the addon reports it
- * (a source or a target error) and is not copied; 'crash', 'change' and 'hook' act right after
- * that file's copy (the files before it copied in one batch, the rest in another).
+ * order — open of the source, a read of it, open of the temporary name, a write to it, the setting
+ * of its mtime — so that `write:N:ENOSPC` or `read:N:EIO@/lib/b.jpg` hits that file of the batch
+ * as it would hit the one-by-one copy of a small file. A file whose step fails gets the errno as
+ * the addon reports it (a source or a target error) and is not copied; 'change' appends to the
+ * source just before its copy (which then reads more bytes than the scan saw), 'crash' and
+ * 'hook' act right after that file's copy (the files before it go in one batch, the rest in another).
  */
 function faultyCopyFiles(
   copy: (jobs: NativeCopyJob[]) => Promise<NativeCopyResult[]>,
@@ -257,6 +258,7 @@ function faultyCopyFiles(
         ['read', j.src, COPY_OUTCOME.sourceError],
         ['open', j.tmp, COPY_OUTCOME.targetError],
         ['write', j.tmp, COPY_OUTCOME.targetError],
+        ['utimes', j.tmp, COPY_OUTCOME.targetError],
       ];
       for (const [kind, where, outcome] of steps) {
         const fault = due(kind, where);
@@ -277,11 +279,14 @@ function faultyCopyFiles(
         results[i] = { outcome: hit.outcome, errno: errnoOf(hit.fault.action), bytes: 0, sha256: '' };
         continue;
       }
+      if (hit?.fault.action === 'change') {
+        await flush();
+        nodeFs.appendFileSync(fsPath(jobs[i]!.src), 'x');
+      }
       batch.push(i);
-      if (hit === undefined) continue;
+      if (hit === undefined || hit.fault.action === 'change') continue;
       await flush();
       if (hit.fault.action === 'crash') crash();
-      if (hit.fault.action === 'change') nodeFs.appendFileSync(fsPath(hit.where), 'x');
       if (hit.fault.action === 'hook') execSync(process.env.BLAINE_TEST_HOOK ?? 'true', { stdio: 'ignore' });
     }
     await flush();
