@@ -133,3 +133,25 @@ test('copyFileToTemp (what restore copies with): a media-sized file through the 
   await assert.rejects(copyFileToTemp(path.join(dir, 'src', 'gone.bin'), path.join(dir, 'out', 'gone.bin'), meta, { tempDir: tmpDir, fs: realFs }), (e: unknown) => e instanceof CopyError && e.code === 'SOURCE');
   assert.equal(fs.readdirSync(tmpDir).length, before);
 });
+
+test('injected faults reach the native batch copy: ENOSPC at the second write and EIO reading one source are seen per file, the rest is copied natively', { skip: needAddon }, async (t) => {
+  const dir = scratchDir(t);
+  const tmpDir = path.join(dir, 'tmp');
+  fs.mkdirSync(tmpDir);
+  const meta = { mode: 0o644, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_600_000_000, mtimeNsec: 5 };
+  const srcs = [0, 1, 2, 3].map((i) => writeUnder(dir, `src/f${i}.bin`, crypto.randomBytes(1000 + i)));
+  let nativeBatches = 0;
+  const counted = { ...realFs, copyFiles: (jobs: Parameters<NonNullable<typeof realFs.copyFiles>>[0]) => (nativeBatches++, realFs.copyFiles!(jobs)) };
+  const layer = faultyFs(counted, parseFaults(`write:2:ENOSPC,read:1:EIO@f3.bin`));
+  const out = await copyBatchToTemp(srcs.map((src, i) => ({ src, dest: path.join(dir, 'disk', `f${i}.bin`), meta })), tmpDir, layer);
+  assert.ok(nativeBatches > 0, 'the batch went through the native copy');
+  assert.ok(out[1] instanceof CopyError && /disk is full/.test(out[1].message), String(out[1]));
+  assert.ok(out[3] instanceof CopyError && out[3].code === 'SOURCE' && /i\/o error/i.test(out[3].message), String(out[3]));
+  for (const i of [0, 2]) {
+    const c = out[i] as TempCopy;
+    assert.ok(!(out[i] instanceof CopyError), String(out[i]));
+    assert.deepEqual(fs.readFileSync(c.tmp), fs.readFileSync(srcs[i]!));
+    assert.equal(c.sha256, crypto.createHash('sha256').update(fs.readFileSync(srcs[i]!)).digest('hex'));
+  }
+  assert.equal(fs.readdirSync(tmpDir).length, 2, 'nothing is left of the failed copies');
+});
