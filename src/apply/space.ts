@@ -62,7 +62,7 @@ export function fileCost(p: string, size: number, rule: SpaceRule, block: number
  * in each file's cost), and a margin. The database files alone are measured, not their logs, which
  * a run that has them open holds and a dry run does not: both must count the same.
  */
-export function catalogRoom(diskCatalog: string, hostCatalog: string, fs: Fsx = realFs): number {
+export function catalogRoom(diskCatalog: string, hostCatalog: string, fs: Fsx): number {
   const sizeOf = (f: string) => fs.lstatSync(f, { throwIfNoEntry: false })?.size ?? 0;
   return sizeOf(hostCatalog) + 2 * sizeOf(diskCatalog) + RUN_MARGIN;
 }

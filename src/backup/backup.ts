@@ -6,7 +6,7 @@ import { Executor, type ApplierFactory, type ExecutionResult, type ExecutorConte
 import { freeBytes } from '../fsx/space.js';
 import { isUnder } from '../fsx/paths.js';
 import { goneFromSource } from '../fsx/exists.js';
-import { realFs, realFs as fs } from '../fsx/fsx.js';
+import type { Fsx } from '../fsx/fsx.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
 import { plan, type CatalogView } from '../plan/planner.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
@@ -112,6 +112,7 @@ export async function planWithHashes(
   volume: string,
   options: PlanOptions,
   onSkip: (path: string, message: string) => void,
+  fsx: Fsx,
   excluded?: (path: string) => boolean,
 ): Promise<Plan> {
   // What was read before planning (a link made by SHA-1 alone) is not read again.
@@ -128,9 +129,9 @@ export async function planWithHashes(
     const unreadable = new Set<string>();
     for (const file of p.needHash) {
       try {
-        hashes.set(file, (await sha256File(file)).sha256);
+        hashes.set(file, (await sha256File(file, { fs: fsx })).sha256);
       } catch (err) {
-        if (goneFromSource(file, realFs)) {
+        if (goneFromSource(file, fsx)) {
           gone.add(file);
           continue;
         }
@@ -172,7 +173,7 @@ export async function executePlan(
   return ex.run(ops);
 }
 
-export function summarize(p: Plan, r: ExecutionResult, skipped: number, started: number, root: string | null): BackupSummary {
+export function summarize(p: Plan, r: ExecutionResult, skipped: number, started: number, root: string | null, fsx: Fsx): BackupSummary {
   // What was done (a full disk stops the run short of its plan), or for a dry run what it recorded.
   const c = { ...p.counts, ...r.counts };
   return {
@@ -192,7 +193,7 @@ export function summarize(p: Plan, r: ExecutionResult, skipped: number, started:
     missing: c.missing,
     excluded: c.excluded,
     interrupted: r.stopped?.reason === 'interrupted',
-    freeBytes: root ? freeBytes(root) : null,
+    freeBytes: root ? freeBytes(root, fsx) : null,
   };
 }
 

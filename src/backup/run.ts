@@ -34,7 +34,6 @@ import type { Progress } from '../progress/progress.js';
 import { readShelf } from '../report/shelf.js';
 import type { DiskSettings } from '../archive/volume.js';
 import { heldLine, shelfFacts, type RunFacts } from '../report/summary.js';
-import { realFs as fs } from '../fsx/fsx.js';
 
 /** One backup, as the command line asked for it (options already checked). */
 export interface BackupRun {
@@ -216,6 +215,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const runGeneration = session.host.volume(info.volume)!.generation;
     const othersExist = session.host.volumes().some((v) => v.uuid !== info.volume);
     const p = await planAndApply({
+      fs: session.fs,
       scans: checked.scans,
       view,
       hadSize: memoBySize((size) => hadSizeBefore(session.disk, size, runGeneration) || (othersExist && session.host.hasSizeElsewhere(size, info.volume))),
@@ -240,7 +240,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       },
     });
     out.progress.poll = null;
-    const summary = summarize(p, result, skipped.length + hashSkips, started, null);
+    const summary = summarize(p, result, skipped.length + hashSkips, started, null, session.fs);
     if (recorded) {
       const guarded = p.guarded.length > 0;
       return { label: `would do on "${info.label}"`, copyLabel: info.copyLabel, summary, stopped: result.stopped, guarded, missingRoot: false, ops: recorded };
@@ -258,7 +258,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       summary,
       stopped: result.stopped,
       guarded: p.guarded.length > 0,
-      missingRoot: roots.some((r) => !fs.existsSync(r) || !fs.statSync(r).isDirectory()),
+      missingRoot: roots.some((r) => !session.fs.existsSync(r) || !session.fs.statSync(r).isDirectory()),
     };
   } finally {
     scanning.cancel();
@@ -318,7 +318,7 @@ const SHORT_LOG_PAGES = 64;
 function longerLog(session: DiskSession): number {
   session.host.setCheckpointPages(LONG_LOG_PAGES);
   const page = session.disk.pageSize();
-  const pages = Math.min(LONG_LOG_PAGES, Math.max(SHORT_LOG_PAGES, Math.floor(freeBytes(session.root) / 64 / page)));
+  const pages = Math.min(LONG_LOG_PAGES, Math.max(SHORT_LOG_PAGES, Math.floor(freeBytes(session.root, session.fs) / 64 / page)));
   session.disk.setCheckpointPages(pages);
   return pages * page;
 }

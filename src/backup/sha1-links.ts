@@ -32,7 +32,7 @@ export async function checkSha1Links(
   volume: string,
   roots: readonly string[],
   say: (message: string) => void,
-  fs: Fsx = realFs,
+  fs: Fsx,
 ): Promise<Sha1LinkCheck> {
   const storedDiffers = new Map<string, string>();
   const found: Array<{ e: CatalogEntry; sha256: string; differs: boolean }> = [];

@@ -470,7 +470,7 @@ export class Catalog {
   }
 
   /** A consistent copy of the whole catalog in `file`, synced (snapshot.ts), written through `fs`. */
-  async snapshotTo(file: string, fs?: Fsx): Promise<void> {
+  async snapshotTo(file: string, fs: Fsx): Promise<void> {
     await snapshotDatabase(this.db, this.file, file, fs);
   }
 

@@ -7,7 +7,7 @@ import { requireDiskCatalog } from '../archive/damage.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
-import { action, addCommonOptions, dbPath, keyProvider, repeatableOption, type CommonOptions } from './common.js';
+import { action, addCommonOptions, dbPath, keyProvider, repeatableOption, type CommonOptions, fileSystem } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import { nameBytesFields, writeText, type Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
@@ -45,7 +45,7 @@ export function registerList(program: Command): void {
 function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
   if (opts.dest && (opts.local || opts.db === undefined)) {
     // An encrypted disk is mounted read-only just long enough to copy its catalog.
-    const view = openDiskView(opts.dest, { key: keyProvider(opts), readonly: true });
+    const view = openDiskView(opts.dest, { key: keyProvider(opts), readonly: true, fs: fileSystem() });
     try {
       const file = diskCatalogPath(view.root);
       requireDiskCatalog(view.root, view.dest, view.info, undefined);
@@ -62,7 +62,7 @@ function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
     );
   }
   const cat = Catalog.open(db, { readonly: true });
-  if (opts.dest) return { cat, volumes: [readVolume(path.resolve(opts.dest)).volume] };
+  if (opts.dest) return { cat, volumes: [readVolume(path.resolve(opts.dest), fileSystem()).volume] };
   return { cat, volumes: [] };
 }
 

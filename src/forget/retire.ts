@@ -35,7 +35,7 @@ export interface KnownCopy {
 export function knownCopyAt(dest: string, db: string): KnownCopy | null {
   let info: VolumeInfo;
   try {
-    info = readVolume(dest);
+    info = readVolume(dest, fs);
   } catch {
     return null;
   }
@@ -72,7 +72,7 @@ export interface RetireReport {
  * retires it again.
  */
 export function retireCopy(o: { dest: string; db: string; key?: KeyProvider; discardChanges: boolean; fs: Fsx }): RetireReport {
-  const s = openDiskSession({ dest: o.dest, db: o.db, key: o.key, retiring: true });
+  const s = openDiskSession({ dest: o.dest, db: o.db, key: o.key, retiring: true, fs: o.fs });
   let report: RetireReport;
   const encrypted = s.info.encrypted;
   try {

@@ -74,9 +74,9 @@ export async function cloneDisk(
   s: DiskSession,
   to: string,
   copyLabel: string | undefined,
-  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void; fs?: Fsx; key?: KeyProvider },
+  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void; fs: Fsx; key?: KeyProvider },
 ): Promise<CloneResult> {
-  const fs = opts.fs ?? realFs;
+  const fs = opts.fs;
   const target = path.resolve(to);
   if (!fs.existsSync(target) || !fs.statSync(target).isDirectory()) {
     throw new DiskError(`${target} does not exist or is not a directory; is the new disk mounted?`, 'NOT_A_DIRECTORY');
@@ -214,7 +214,7 @@ export async function cloneDisk(
         label: result.info.copyLabel,
         generation: Number(cat.getMeta('generation') ?? '0'),
         lastSync: new Date().toISOString(),
-        freeBytes: freeBytes(root),
+        freeBytes: freeBytes(root, fs),
         files: stats.files,
         bytes: stats.bytes,
       };
@@ -226,7 +226,7 @@ export async function cloneDisk(
         s.host.putCopy(copyRow);
         // The new disk's size, for the report's bar (no archive bytes: a clone adds nothing to the archive).
         const run = s.host.startRun('clone', s.info.volume, copyRow.copy);
-        s.host.finishRun(run, 'ok', { files: stats.files }, copyRow.freeBytes, null, { files: stats.files, capacity: capacityBytes(root) });
+        s.host.finishRun(run, 'ok', { files: stats.files }, copyRow.freeBytes, null, { files: stats.files, capacity: capacityBytes(root, fs) });
       });
     } finally {
       cat.close();

@@ -19,7 +19,7 @@ import { fsyncPath } from '../fsx/copy.js';
 import { mtimeMatches } from '../fsx/times.js';
 import { tempName } from '../fsx/temp.js';
 import { RebuildError } from './rebuild-error.js';
-import { realFs as fs, type BigIntStats } from '../fsx/fsx.js';
+import { realFs as fs, type BigIntStats, type Fsx } from '../fsx/fsx.js';
 
 export interface DiskRepair {
   /** volume.json was written again from the disk's catalog. */
@@ -37,11 +37,11 @@ export interface DiskRepair {
 }
 
 /** Repairs what is damaged on the disk itself; null when nothing was. */
-export function repairDisk(destArg: string, db: string, key: KeyProvider | undefined): DiskRepair | null {
+export function repairDisk(destArg: string, db: string, key: KeyProvider | undefined, fsx: Fsx): DiskRepair | null {
   const dest = path.resolve(destArg);
   const volumeWritten = restoreVolumeFile(dest);
-  const info = readVolume(dest);
-  const view = openDiskView(dest, { key, readonly: false });
+  const info = readVolume(dest, fsx);
+  const view = openDiskView(dest, { key, readonly: false, fs: fsx });
   try {
     const file = diskCatalogPath(view.root);
     const problem = catalogProblem(file);
@@ -136,10 +136,10 @@ function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: 
       } finally {
         cat.close();
       }
-      fsyncPath(tmp);
+      fsyncPath(tmp, fs);
       const setAside = setAsideDamaged(file);
       fs.renameSync(tmp, file);
-      fsyncPath(path.dirname(file));
+      fsyncPath(path.dirname(file), fs);
       return { source: useRotated ? 'rotated' : 'host', from: useRotated ? rotated!.file : host!.file, files, unvouched, setAside };
     } catch (err) {
       for (const ext of ['', '-wal', '-shm']) fs.rmSync(`${tmp}${ext}`, { force: true });
@@ -213,7 +213,7 @@ function restoreVolumeFile(dest: string): boolean {
         ...(foreign.length > 0 ? { foreign } : {}),
         ...rememberedSettings(cat),
       };
-      writeVolume(dest, info);
+      writeVolume(dest, info, fs);
       return true;
     } finally {
       cat.close();
