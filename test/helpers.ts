@@ -10,6 +10,7 @@ import { mountsOf, readMounts } from '../src/crypt/gocryptfs.js';
 import { parityFiles, parityStemRel } from '../src/parity/paths.js';
 import { realFs } from '../src/fsx/fsx.js';
 import { fromStoredText } from '../src/catalog/stored-text.js';
+import { fsPath } from '../src/fsx/name-bytes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether running from src (never) or from dist/test. */
@@ -157,9 +158,9 @@ export function fileSha(p: string): string {
 }
 
 export function write(file: string, content: string | Buffer, mtime?: Date): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content);
-  if (mtime) fs.utimesSync(file, mtime, mtime);
+  fs.mkdirSync(fsPath(path.dirname(file)), { recursive: true });
+  fs.writeFileSync(fsPath(file), content);
+  if (mtime) fs.utimesSync(fsPath(file), mtime, mtime);
 }
 
 /** Mounts a small tmpfs (a real, tiny disk) when root; returns null (and the caller skips) otherwise. */
