@@ -55,6 +55,15 @@ export function backup(
   return r;
 }
 
+/**
+ * node:fs for tests whose names may not be UTF-8: the real Fsx (every path passed as its bytes,
+ * names read back in the string form of fsx/name-bytes.ts) plus the few calls it lacks.
+ */
+export const byteFs = Object.freeze({
+  ...realFs,
+  utimesSync: (p: string, atime: Date | number, mtime: Date | number) => fs.utimesSync(fsPath(p), atime, mtime),
+});
+
 export function tempDir(prefix = 'blaine-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
   if (madeDirs.length === 0) process.on('exit', () => madeDirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));

@@ -10,6 +10,7 @@ import { CopyError, installTemp, storedMtime, type TempCopy } from './copy.js';
 import { faultyFs, parseFaults } from './fault.js';
 import { isRoot, realFs } from './fsx.js';
 import { isTempName } from './temp.js';
+import { nameToBytes } from './name-bytes.js';
 
 const addon = fsAddon();
 const needAddon = addon ? false : 'the native addon is not built';
@@ -154,4 +155,19 @@ test('injected faults reach the native batch copy: ENOSPC at the second write an
     assert.equal(c.sha256, crypto.createHash('sha256').update(fs.readFileSync(srcs[i]!)).digest('hex'));
   }
   assert.equal(fs.readdirSync(tmpDir).length, 2, 'nothing is left of the failed copies');
+});
+
+test('the native batch copy reads and writes names that are not UTF-8 by their bytes', { skip: needAddon }, async (t) => {
+  const dir = scratchDir(t);
+  const tmpDir = path.join(dir, 'tmp\udcff');
+  realFs.mkdirSync(tmpDir);
+  const src = path.join(dir, 'caf\udce9.jpg');
+  realFs.writeFileSync(src, 'latin-1 name');
+  const meta = { mode: 0o644, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_600_000_000, mtimeNsec: 7 };
+  const [got] = await copyBatchToTemp([{ src, dest: path.join(dir, 'disk', 'caf\udce9.jpg'), meta }], tmpDir, realFs);
+  assert.ok(!(got instanceof CopyError), String(got));
+  const tmp = (got as TempCopy).tmp;
+  assert.ok(nameToBytes(tmp).includes(Buffer.from([0x2f, 0x74, 0x6d, 0x70, 0xff, 0x2f])), 'written inside the folder named tmp\\xff');
+  assert.equal(realFs.readFileSync(tmp, 'utf8'), 'latin-1 name');
+  assert.deepEqual(fs.readdirSync(Buffer.from(`${dir}/tmp\xff`, 'latin1')).length, 1);
 });
