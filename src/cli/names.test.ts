@@ -9,8 +9,9 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  assertDiskMatchesCatalog, assertRestoresLibrary, backup, blaine, blaineBin, fidelityOf, rows, summaryOf, testEnv,
+  assertDiskMatchesCatalog, assertNoMounts, assertRestoresLibrary, backup, blaine, blaineBin, fidelityOf, isRoot, rows, summaryOf, testEnv, tmpfsDisk,
 } from '../../test/helpers.js';
+import { cryptUnavailable, fastScrypt } from '../crypt/testing.js';
 import { realFs } from '../fsx/fsx.js';
 import { nameToBytes } from '../fsx/name-bytes.js';
 
@@ -123,4 +124,29 @@ test('a file with a foreign name renamed while its disk is stored: the deferred 
   assert.deepEqual(realFs.readdirSync(onA), [`caf\udce8 renamed.jpg`]);
   assertDiskMatchesCatalog(env.disk, env.db, { parity: true });
   assertRestoresLibrary(env.lib, [env.disk, B], env.db, path.join(env.base, 'restored'));
+});
+
+fastScrypt();
+const noCrypt = !isRoot ? 'needs root for a tmpfs disk' : cryptUnavailable();
+
+test('an encrypted disk archives and gives back names that are not UTF-8, 255-byte names and foreign symlink targets', { skip: noCrypt }, (t) => {
+  const env = testEnv('blaine-names-crypt-');
+  t.after(env.cleanup);
+  const disk = tmpfsDisk(t, '40m');
+  if (disk === null) return;
+  const keyFile = path.join(env.base, 'key');
+  fs.writeFileSync(keyFile, 'correct horse battery staple\n', { mode: 0o600 });
+  oddLibrary(env.lib);
+  const r = backup(env, ['--init', '--encrypt', '--key-file', keyFile, '--json'], { disk });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(Number(summaryOf(r).added) + Number(summaryOf(r).linked), 8, r.stderr);
+  const again = backup(env, ['--key-file', keyFile, '--json'], { disk });
+  assert.equal(summaryOf(again).unchanged, 8, again.stderr);
+  const v = blaine(['verify', '--checksum', '--dest', disk, '--db', env.db, '--key-file', keyFile]);
+  assert.equal(v.status, 0, v.stdout + v.stderr);
+  const to = path.join(env.base, 'restored');
+  const back = blaine(['restore', '--dest', disk, '--db', env.db, '--key-file', keyFile, '--to', to, `${env.lib}/*`]);
+  assert.equal(back.status, 0, back.stderr);
+  assert.deepEqual(fidelityOf(path.join(to, env.lib.slice(1))), fidelityOf(env.lib));
+  assertNoMounts(disk);
 });
