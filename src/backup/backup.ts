@@ -7,6 +7,7 @@ import { freeBytes } from '../fsx/space.js';
 import { isUnder } from '../fsx/paths.js';
 import { goneFromSource } from '../fsx/exists.js';
 import type { Fsx } from '../fsx/fsx.js';
+import { CopyError } from '../fsx/copy-error.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
 import { plan, type CatalogView } from '../plan/planner.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
@@ -136,7 +137,7 @@ export async function planWithHashes(
           continue;
         }
         unreadable.add(file);
-        onSkip(file, `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        onSkip(file, err instanceof CopyError ? err.message : `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
       }
     }
     if (unreadable.size > 0 || gone.size > 0) {
