@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { copyWithSha256 } from '../src/fsx/copy.js';
+import { realFs } from '../src/fsx/fsx.js';
 import type { BenchContext, SectionDef } from './context.js';
 import { BenchError, MiB, fmtBytes, log, mbps, repeated, rmrf, runBlaine, seconds, settle, timeRun, type Repeated } from './measure.js';
 import { fmtRatio, fmtSpread, type Section } from './report.js';
@@ -105,7 +106,7 @@ async function runCopy(ctx: BenchContext, s: Section): Promise<void> {
 
     fresh();
     const start = process.hrtime.bigint();
-    const r = await copyWithSha256(src, out, meta);
+    const r = await copyWithSha256(src, out, meta, { fs: realFs });
     t.copyWithSha256.push(seconds(start));
     expectSha256('copyWithSha256', r.sha256, want);
     if (r.bytes !== size) throw new BenchError(`copyWithSha256 copied ${r.bytes} bytes of ${size}`);

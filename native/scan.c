@@ -23,8 +23,10 @@
  *     src/catalog/stamp.ts writes them), info FIELDS numbers per file (the enum below), targets
  *     the symlinks' targets in order joined by NUL, next the path of the first file of the next
  *     chunk (null for the last chunk, which comes also when there are no files at all)
- *   onSkip(path, errno, kind, mode): kind is KIND_ERROR (errno says why), KIND_SPECIAL (mode
- *     says what) or KIND_BAD_NAME (a name that is not valid UTF-8, which a JS string cannot carry)
+ *   onSkip(path, errno, kind, mode): kind is KIND_ERROR (errno says why) or KIND_SPECIAL (mode
+ *     says what)
+ * Names are bytes: every path and target reaches JS in the lossless string form of
+ * src/fsx/name-bytes.ts (jsstring.c), and every path from JS is turned back into its bytes.
  *   onProgress(files) every PROGRESS_EVERY files
  * Directories are opened relative to their parent without following symlinks, so the walk never
  * leaves the tree, however long its paths.
@@ -51,7 +53,7 @@
 #include <unistd.h>
 
 enum { F_KIND, F_ERRNO, F_MODE, F_SIZE, F_MTIME_S, F_MTIME_NS, F_DEV, F_INO_HI, F_INO_LO, F_NLINK, F_UID, F_GID, FIELDS };
-enum { KIND_ERROR = 0, KIND_FILE = 1, KIND_DIR = 2, KIND_SYMLINK = 3, KIND_SPECIAL = 4, KIND_BAD_NAME = 5 };
+enum { KIND_ERROR = 0, KIND_FILE = 1, KIND_DIR = 2, KIND_SYMLINK = 3, KIND_SPECIAL = 4 };
 
 typedef struct {
   char *data;
@@ -72,30 +74,6 @@ static int buf_put(buf_t *b, const void *p, size_t n) {
   memcpy(b->data + b->len, p, n);
   b->len += n;
   return 0;
-}
-
-/* Strict UTF-8: no overlongs, no surrogates, nothing above U+10FFFF. */
-static int valid_utf8(const unsigned char *s) {
-  while (*s) {
-    unsigned c = *s;
-    if (c < 0x80) {
-      s++;
-      continue;
-    }
-    int n;
-    unsigned min;
-    if ((c & 0xe0) == 0xc0) n = 1, min = 0x80, c &= 0x1f;
-    else if ((c & 0xf0) == 0xe0) n = 2, min = 0x800, c &= 0x0f;
-    else if ((c & 0xf8) == 0xf0) n = 3, min = 0x10000, c &= 0x07;
-    else return 0;
-    for (int i = 1; i <= n; i++) {
-      if ((s[i] & 0xc0) != 0x80) return 0;
-      c = (c << 6) | (s[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff)) return 0;
-    s += n + 1;
-  }
-  return 1;
 }
 
 static void fill_stat(double *f, const struct stat *st) {
@@ -174,10 +152,7 @@ static int stat_entry(int dfd, entry_t *e) {
     fill_stat(f, &st);
   }
   e->is_dir = S_ISDIR((mode_t)f[F_MODE]) && f[F_KIND] != KIND_ERROR;
-  if (!valid_utf8((const unsigned char *)e->name)) {
-    /* The mode stays, so that the caller can tell an unreadable directory from a file. */
-    f[F_KIND] = KIND_BAD_NAME;
-  } else if (f[F_KIND] == KIND_SYMLINK) {
+  if (f[F_KIND] == KIND_SYMLINK) {
     char target[PATH_MAX + 1];
     ssize_t len = readlinkat(dfd, e->name, target, PATH_MAX);
     if (len < 0) {
@@ -264,7 +239,7 @@ static int oom(walk_t *w) {
 
 static napi_value js_string(walk_t *w, const char *s, size_t len) {
   napi_value v;
-  if (napi_create_string_utf8(w->env, s ? s : "", len, &v) != napi_ok) return NULL;
+  if (js_name(w->env, s, len, &v) != napi_ok) return NULL;
   return v;
 }
 
@@ -406,13 +381,9 @@ static int walk_dir(walk_t *w, int fd);
 
 static int walk_entry(walk_t *w, int dfd, entry_t *e) {
   int kind = (int)e->f[F_KIND];
-  if (e->is_dir || (kind == KIND_BAD_NAME && S_ISDIR((mode_t)e->f[F_MODE]))) {
+  if (e->is_dir) {
     int ex = is_excluded(w, 1);
     if (ex) return ex < 0 ? -1 : 0;
-    if (kind == KIND_BAD_NAME) {
-      w->complete = 0;
-      return skip(w, 0, KIND_BAD_NAME, e->f[F_MODE]);
-    }
     int fd = openat(dfd, e->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (fd < 0) {
       w->complete = 0;
@@ -432,8 +403,6 @@ static int walk_entry(walk_t *w, int dfd, entry_t *e) {
       return add_file(w, e);
     case KIND_ERROR:
       return skip(w, (int)e->f[F_ERRNO], KIND_ERROR, 0);
-    case KIND_BAD_NAME:
-      return skip(w, 0, KIND_BAD_NAME, e->f[F_MODE]);
     default:
       return skip(w, 0, KIND_SPECIAL, e->f[F_MODE]);
   }

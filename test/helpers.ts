@@ -10,6 +10,9 @@ import { mountsOf, readMounts } from '../src/crypt/gocryptfs.js';
 import { parityFiles, parityStemRel } from '../src/parity/paths.js';
 import type { ApplyEvent } from '../src/apply/env.js';
 import { applyEventText } from '../src/cli/apply-events.js';
+import { realFs } from '../src/fsx/fsx.js';
+import { fromStoredText } from '../src/catalog/stored-text.js';
+import { fsPath } from '../src/fsx/name-bytes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether running from src (never) or from dist/test. */
@@ -53,6 +56,15 @@ export function backup(
   if (opts.ok) assert.equal(r.status, 0, `backup: ${r.stdout}${r.stderr}`);
   return r;
 }
+
+/**
+ * node:fs for tests whose names may not be UTF-8: the real Fsx (every path passed as its bytes,
+ * names read back in the string form of fsx/name-bytes.ts) plus the few calls it lacks.
+ */
+export const byteFs = Object.freeze({
+  ...realFs,
+  utimesSync: (p: string, atime: Date | number, mtime: Date | number) => fs.utimesSync(fsPath(p), atime, mtime),
+});
 
 export function tempDir(prefix = 'blaine-test-'): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -174,9 +186,9 @@ export function fileSha(p: string): string {
 }
 
 export function write(file: string, content: string | Buffer, mtime?: Date): void {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
-  fs.writeFileSync(file, content);
-  if (mtime) fs.utimesSync(file, mtime, mtime);
+  fs.mkdirSync(fsPath(path.dirname(file)), { recursive: true });
+  fs.writeFileSync(fsPath(file), content);
+  if (mtime) fs.utimesSync(fsPath(file), mtime, mtime);
 }
 
 /** Mounts a small tmpfs (a real, tiny disk) when root; returns null (and the caller skips) otherwise. */
@@ -286,13 +298,13 @@ export interface TreeEntry {
 export function readTree(dir: string, opts: { skipBlaine?: boolean } = { skipBlaine: true }): Map<string, TreeEntry> {
   const out = new Map<string, TreeEntry>();
   const walk = (d: string, rel: string) => {
-    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+    for (const ent of realFs.readdirSync(d, { withFileTypes: true })) {
       const r = rel ? `${rel}/${ent.name}` : ent.name;
       if (opts.skipBlaine && r === '.blaine') continue;
       const full = path.join(d, ent.name);
-      if (ent.isSymbolicLink()) out.set(r, { kind: 'symlink', target: fs.readlinkSync(full) });
+      if (ent.isSymbolicLink()) out.set(r, { kind: 'symlink', target: realFs.readlinkSync(full) });
       else if (ent.isDirectory()) walk(full, r);
-      else if (ent.isFile()) out.set(r, { kind: 'file', sha256: sha256(fs.readFileSync(full)), ino: fs.statSync(full).ino });
+      else if (ent.isFile()) out.set(r, { kind: 'file', sha256: sha256(realFs.readFileSync(full)), ino: realFs.statSync(full).ino });
     }
   };
   walk(dir, '');
@@ -315,7 +327,14 @@ export function rows(dbFile: string, volume?: string): Row[] {
   const db = new Database(dbFile, { readonly: true });
   try {
     const sql = `SELECT volume, path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mtime_s, mtime_ns, parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY path`;
-    return (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Row[];
+    const found = (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Row[];
+    // Names that are not UTF-8 are stored in the catalog's lossless text form (catalog/stored-text.ts).
+    for (const r of found) {
+      r.path = fromStoredText(r.path);
+      if (r.link_target !== null) r.link_target = fromStoredText(r.link_target);
+      if (r.parity_name !== null) r.parity_name = fromStoredText(r.parity_name);
+    }
+    return found;
   } finally {
     db.close();
   }
@@ -411,15 +430,15 @@ export function summaryOf(r: RunResult): Record<string, number | boolean> {
 export function fidelityOf(root: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (d: string, rel: string) => {
-    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+    for (const ent of realFs.readdirSync(d, { withFileTypes: true })) {
       const r = rel ? `${rel}/${ent.name}` : ent.name;
       const full = path.join(d, ent.name);
-      const st = fs.lstatSync(full, { bigint: true });
+      const st = realFs.lstatSync(full, { bigint: true });
       if (ent.isDirectory()) {
         walk(full, r);
         continue;
       }
-      const what = ent.isSymbolicLink() ? `link:${fs.readlinkSync(full)}` : `file:${sha256(fs.readFileSync(full))}`;
+      const what = ent.isSymbolicLink() ? `link:${realFs.readlinkSync(full)}` : `file:${sha256(realFs.readFileSync(full))}`;
       const mode = ent.isSymbolicLink() ? '' : (st.mode & 0o7777n).toString(8);
       out.set(r, `${what} mode ${mode} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`);
     }
@@ -446,12 +465,12 @@ export function assertRestoresLibrary(lib: string, disks: string[], db: string, 
 function linkGroups(root: string): string[][] {
   const byIno = new Map<string, string[]>();
   const walk = (d: string, rel: string) => {
-    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+    for (const ent of realFs.readdirSync(d, { withFileTypes: true })) {
       const r = rel ? `${rel}/${ent.name}` : ent.name;
       const full = path.join(d, ent.name);
       if (ent.isDirectory()) walk(full, r);
       else if (ent.isFile()) {
-        const st = fs.statSync(full);
+        const st = realFs.statSync(full);
         if (st.nlink > 1) byIno.set(`${st.ino}`, [...(byIno.get(`${st.ino}`) ?? []), r]);
       }
     }

@@ -2,10 +2,9 @@
  * Helpers of the host-catalog recovery tests (plain and encrypted disks): the host catalog as
  * queries return it, a folder's state to prove it untouched, and what a restore must agree on.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { sha256 } from './helpers.js';
+import { sha256, byteFs as fs } from './helpers.js';
 
 /**
  * The host catalog as queries return it, every column but a row's `gen` (the generation it was

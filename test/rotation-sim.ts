@@ -14,7 +14,6 @@
  */
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { main } from '../src/cli/main.js';
@@ -22,8 +21,10 @@ import { heldOnDisk } from '../src/plan/held.js';
 import { planCatchUp } from '../src/plan/catchup.js';
 import type { CatalogEntry } from '../src/catalog/entry.js';
 import type { CopyRow, DeferredRow } from '../src/catalog/rows.js';
-import { isRoot } from './helpers.js';
+import { isRoot, byteFs as fs } from './helpers.js';
 import { fidelity } from './recovery.js';
+import type { BigIntStats } from '../src/fsx/fsx.js';
+import { fromStoredText } from '../src/catalog/stored-text.js';
 
 /** A small deterministic generator (mulberry32): a seed replays its run exactly. */
 export function prng(seed: number): { next(): number; int(n: number): number; pick<T>(xs: readonly T[]): T; chance(p: number): boolean } {
@@ -91,10 +92,19 @@ function readRows(dbFile: string, volume: string): HostRow[] {
   try {
     return db
       .prepare('SELECT path, kind, size, mtime_s, mtime_ns, inode, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, mode, uid, gid, link_target FROM files WHERE volume = ? ORDER BY path')
-      .all(volume) as HostRow[];
+      .all(volume)
+      .map((r) => decodeNames(r as HostRow));
   } finally {
     db.close();
   }
+}
+
+/** Names read straight from a catalog, in the string form of fsx/name-bytes.ts (catalog/stored-text.ts). */
+function decodeNames<T extends { path: string; link_target?: string | null; target?: string | null }>(r: T): T {
+  r.path = fromStoredText(r.path);
+  if (typeof r.link_target === 'string') r.link_target = fromStoredText(r.link_target);
+  if (typeof r.target === 'string') r.target = fromStoredText(r.target);
+  return r;
 }
 
 /** Paths of the volume whose DELETE is held now (their file stays on the disk, SPEC §8). */
@@ -103,7 +113,8 @@ function heldPaths(dbFile: string, volume: string): Set<string> {
   try {
     const queue = db
       .prepare('SELECT id, volume, action, path, target, created, queued_by AS queuedBy, queued_gen AS queuedGen FROM deferred WHERE volume = ? ORDER BY id')
-      .all(volume) as DeferredRow[];
+      .all(volume)
+      .map((r) => decodeNames(r as DeferredRow));
     const copies = db.prepare('SELECT copy, volume, label, generation FROM copies').all() as CopyRow[];
     return heldOnDisk(queue, copies, new Map()).paths;
   } finally {
@@ -120,8 +131,8 @@ function volumeOf(disk: string): string {
 }
 
 /** Every file and symlink on a disk outside `.blaine` (absolute source paths). */
-function diskNames(disk: string): Map<string, fs.BigIntStats> {
-  const out = new Map<string, fs.BigIntStats>();
+function diskNames(disk: string): Map<string, BigIntStats> {
+  const out = new Map<string, BigIntStats>();
   const walk = (dir: string, rel: string) => {
     for (const ent of fs.readdirSync(dir, { withFileTypes: true })) {
       const r = `${rel}/${ent.name}`;
@@ -379,11 +390,15 @@ export async function simulateRotation(o: SimOptions): Promise<{ commands: numbe
   };
 
   // The library: a few folders of small files, some hardlinked, a symlink.
-  const dirs = ['d1', 'd2', 'd3/sub'];
+  // Names are bytes (SPEC §3): a folder and some files have names that are not UTF-8 (a byte
+  // \xe9 or \xff, in fsx/name-bytes.ts's string form), and some names are 255 bytes long.
+  const dirs = ['d1', 'd2', 'd3/sub', 'd\udce9'];
   let counter = 0;
   const newName = (dir = r.pick(dirs)) => {
     fs.mkdirSync(path.join(lib, dir), { recursive: true });
-    return path.join(lib, dir, `f${counter++}.bin`);
+    const n = counter++;
+    const name = r.chance(0.15) ? `f${n}caf\udce9.bin` : r.chance(0.08) ? longName(n, r.chance(0.5)) : `f${n}.bin`;
+    return path.join(lib, dir, name);
   };
   const files = () => listFiles(lib);
   const writeNew = (p: string, bytes = 1 + r.int(20_000)) => {
@@ -467,6 +482,13 @@ export async function simulateRotation(o: SimOptions): Promise<{ commands: numbe
   return { commands, visits, catchUps, disasters };
 }
 
+/** A name of 255 bytes (ext4's limit), of two-byte characters or of bytes that are not UTF-8, ending in .bin. */
+function longName(n: number, foreign: boolean): string {
+  const head = `f${n}-`;
+  const fill = 255 - head.length - '.bin'.length;
+  return foreign ? `${head}${'\udcff'.repeat(fill)}.bin` : `${head}${'é'.repeat(Math.floor(fill / 2))}${fill % 2 ? 'x' : ''}.bin`;
+}
+
 function listFiles(lib: string): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
@@ -520,7 +542,7 @@ function change(
     case 'swap': {
       const g = r.pick(files);
       if (g === f) break;
-      const tmp = `${f}.swap`;
+      const tmp = path.join(path.dirname(f), `swap${r.int(1e9)}`);
       fs.renameSync(f, tmp);
       fs.renameSync(g, f);
       fs.renameSync(tmp, g);
@@ -546,7 +568,7 @@ function change(
         fs.linkSync(f, newName());
         break;
       }
-      const tmp = `${f}.copy`;
+      const tmp = path.join(path.dirname(f), `copy${r.int(1e9)}`);
       fs.copyFileSync(f, tmp);
       fs.renameSync(tmp, f);
       break;

@@ -36,7 +36,7 @@ export interface ExecutorContext {
   /** After each operation; `next` is the one about to start (undefined after the last). */
   progress?(done: number, total: number, bytes: number, next?: Operation): void;
   /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
-  fs?: Fsx;
+  fs: Fsx;
   /** Throws when the disk is no longer the one the run opened (archive/identity.ts); checked before commits and on write errors. */
   checkDisk?: () => void;
 }

@@ -77,7 +77,7 @@ async function storeEqualFiles(t: test.TestContext, n: number): Promise<{ rows: 
   const tally = { rows: 0 };
   const ops: Operation[] = fs.readdirSync(lib).sort().map((f) => ({ type: 'copy', record: recordOf(path.join(lib, f)), why: 'added', dedupe: true }));
   const warnings: string[] = [];
-  const ex = new Executor({
+  const ex = new Executor({ fs: realFs,
     root, volume: VOLUME, host: counted(host, tally), disk: counted(disk, tally), parity: null, parityPct: 0, reserve: 0,
     signal: new AbortController().signal, tell: collectWarnings(warnings),
   });

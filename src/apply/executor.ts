@@ -52,7 +52,7 @@ export class Executor implements Applier {
   private journalledBatch: string | null = null;
 
   constructor(private readonly ctx: ExecutorContext) {
-    const fs = ctx.fs ?? realFs;
+    const fs = ctx.fs;
     const parked = new Set<string>();
     this.journal = new Journal(ctx.root, fs);
     this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, fs), this.journal, () => parked.size === 0, ctx.checkDisk);

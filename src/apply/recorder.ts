@@ -43,7 +43,7 @@ export class RecordingApplier implements Applier {
     const ctx = this.ctx;
     const result = this.result;
     const batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => {});
-    const space = (this.space ??= new SpaceBudget(ctx.root, ctx.fs ?? realFs, spaceRuleOf(ctx, this.parityPct), false, ctx.reservedFiles));
+    const space = (this.space ??= new SpaceBudget(ctx.root, ctx.fs, spaceRuleOf(ctx, this.parityPct), false, ctx.reservedFiles));
     let i = 0;
     for (const op of ops) {
       if (result.stopped) break;

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { freeBytes } from '../fsx/space.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { DEFAULT_MAX_SLICES, parityDiskBytes } from '../parity/slices.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 
 const SPACE_RECHECK_COPIES = 256;
 const SPACE_RECHECK_MS = 1000;
@@ -65,7 +66,7 @@ export function refused(room: Admitted | SpaceRefusal): room is SpaceRefusal {
  */
 export function fileCost(p: string, size: number, rule: SpaceRule, block: number): Admitted {
   const stored = rule.stored ?? ((n: number) => n);
-  const nameBytes = Buffer.byteLength(p);
+  const nameBytes = nameToBytes(p).length;
   const data = block * Math.ceil(stored(size) / block) + CATALOG_COPIES * (ROW_BYTES + 4 * nameBytes);
   const parity = rule.parityPct > 0 ? parityDiskBytes(size, rule.parityPct, rule.paritySlices ?? DEFAULT_MAX_SLICES, block, stored, nameBytes) : 0;
   return { data, parity };
@@ -77,7 +78,7 @@ export function fileCost(p: string, size: number, rule: SpaceRule, block: number
  * in each file's cost), and a margin. The database files alone are measured, not their logs, which
  * a run that has them open holds and a dry run does not: both must count the same.
  */
-export function catalogRoom(diskCatalog: string, hostCatalog: string, fs: Fsx = realFs): number {
+export function catalogRoom(diskCatalog: string, hostCatalog: string, fs: Fsx): number {
   const sizeOf = (f: string) => fs.lstatSync(f, { throwIfNoEntry: false })?.size ?? 0;
   return sizeOf(hostCatalog) + 2 * sizeOf(diskCatalog) + RUN_MARGIN;
 }

@@ -4,11 +4,11 @@
  * while the disk catalog names its volume. Either is a damaged disk, never an empty or a new one:
  * commands say so and change nothing; `rebuild-catalog --dest` repairs it (recover/repair-disk.ts).
  */
-import { accessSync, constants, existsSync, readdirSync, statSync } from 'node:fs';
 import { Catalog, CatalogError } from '../catalog/catalog.js';
 import { errCode } from '../fsx/errno.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 import { DiskError } from './disk-error.js';
+import { fsConstants as constants, realFs } from '../fsx/fsx.js';
 
 /** What the checks need of a disk's identity (volume.json's VolumeInfo). */
 interface DiskIdentityInfo {
@@ -25,7 +25,7 @@ export type CatalogProblem = null | { what: 'missing' | 'empty' } | { what: 'unr
 export function catalogProblem(file: string): CatalogProblem {
   let size: number;
   try {
-    size = statSync(file).size;
+    size = realFs.statSync(file).size;
   } catch (err) {
     if (errCode(err) === 'ENOENT') return { what: 'missing' };
     return { what: 'unreadable', why: errCode(err) ?? String(err) };
@@ -45,7 +45,7 @@ export function catalogProblem(file: string): CatalogProblem {
 /** Rotated copies of the disk catalog in .blaine/old, newest first. */
 export function rotatedCatalogs(root: string): string[] {
   try {
-    return readdirSync(oldCatalogsDir(root))
+    return realFs.readdirSync(oldCatalogsDir(root))
       .filter((n) => /^catalog-.*\.sqlite$/.test(n))
       .sort()
       .reverse()
@@ -60,7 +60,7 @@ export function rotatedCatalogs(root: string): string[] {
  * only a disk whose `--init` was cut short before its catalog was made may start a new one.
  */
 export function diskWasUsed(root: string, info: DiskIdentityInfo, host: Catalog | undefined): boolean {
-  if (rotatedCatalogs(root).length > 0 || existsSync(hostSnapshotPath(root))) return true;
+  if (rotatedCatalogs(root).length > 0 || realFs.existsSync(hostSnapshotPath(root))) return true;
   if (!host) return false;
   return host.copies().some((c) => c.copy === info.copy) || host.volumeStats(info.volume).files > 0;
 }
@@ -91,7 +91,7 @@ export function damagedCatalogMessage(dest: string, info: DiskIdentityInfo, prob
 export function volumeNamedByCatalog(disk: string): { label: string; uuid: string } | null {
   const file = diskCatalogPath(disk);
   for (const f of [file, ...rotatedCatalogs(disk)]) {
-    if (!existsSync(f)) continue;
+    if (!realFs.existsSync(f)) continue;
     try {
       const cat = Catalog.openCopy(f);
       try {
@@ -113,7 +113,7 @@ export function volumeNamedByCatalog(disk: string): { label: string; uuid: strin
  */
 function holdsCipherContent(disk: string): boolean {
   try {
-    return readdirSync(cipherDir(disk)).some((n) => n !== 'gocryptfs.conf' && n !== 'gocryptfs.diriv');
+    return realFs.readdirSync(cipherDir(disk)).some((n) => n !== 'gocryptfs.conf' && n !== 'gocryptfs.diriv');
   } catch {
     return false;
   }
@@ -142,7 +142,7 @@ export function missingVolumeFileError(disk: string): DiskError | null {
 /** True when `dir` is on a file system mounted read-only. */
 export function onReadOnlyFs(dir: string): boolean {
   try {
-    accessSync(dir, constants.W_OK);
+    realFs.accessSync(dir, constants.W_OK);
     return false;
   } catch (err) {
     return errCode(err) === 'EROFS';

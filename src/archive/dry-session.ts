@@ -1,8 +1,7 @@
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { realFs } from '../fsx/fsx.js';
+import { realFs, realFs as fs } from '../fsx/fsx.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
@@ -30,7 +29,7 @@ function privateCopy(file: string | null, dirs: string[]): Catalog {
 function volumeToBe(dest: string, opts: OpenOptions): VolumeInfo {
   let already = false;
   try {
-    readVolume(dest);
+    readVolume(dest, opts.fs);
     already = true;
   } catch {
     // not a Blaine disk yet: as it should be
@@ -68,8 +67,8 @@ export function openDrySession(opts: OpenOptions): DiskSession {
     if (opts.init) info = volumeToBe(dest, opts);
     else {
       // Refused as the real run would be: a known disk needs the host catalog that knows it.
-      requireHostCatalog(opts.db, dest);
-      const view = openDiskView(dest, { key: opts.key, readonly: true });
+      requireHostCatalog(opts.db, dest, opts.fs);
+      const view = openDiskView(dest, { key: opts.key, readonly: true, fs: opts.fs });
       releases.push(() => view.close());
       info = view.info;
       root = view.root;
@@ -79,10 +78,10 @@ export function openDrySession(opts: OpenOptions): DiskSession {
     catalogs.push(disk);
     const host = privateCopy(opts.db, dirs);
     catalogs.push(host);
-    if (!opts.init) requireKnownVolume(host, opts.db, info, dest);
+    if (!opts.init) requireKnownVolume(host, opts.db, info, dest, opts.fs);
     const copyGeneration = diskGeneration(disk);
     const sync = syncCatalogs(host, disk, info);
-    return { root, dest, info, disk, host, sync, copyGeneration, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs ?? realFs, close };
+    return { root, dest, info, disk, host, sync, copyGeneration, caughtUp: sync !== 'behind', leftovers: 0, recovery: null, fs: opts.fs, close };
   } catch (err) {
     try {
       close();

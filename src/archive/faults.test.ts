@@ -60,7 +60,7 @@ test('journal: a step written after a failed one is found by recovery (no torn l
     journalLines(root).slice(1),
     [{ op: 'write', path: '/lib/a' }, { op: 'write', path: '/lib/c' }],
   );
-  const report = recoverJournal(root, catalog, 'vol');
+  const report = recoverJournal(root, catalog, 'vol', realFs);
   assert.ok(report);
   assert.equal(report.reconciled, 1, 'the uncatalogued file of the third step is removed');
   assert.ok(!fs.existsSync(path.join(root, 'lib/c')));
@@ -69,7 +69,7 @@ test('journal: a step written after a failed one is found by recovery (no torn l
 
 test('volume.json: ENOSPC while writing it is a disk-full CopyError; the old file stays and no temporary file is left', (t) => {
   const disk = scratchDir(t);
-  const info = initVolume(disk, 'A');
+  const info = initVolume(disk, 'A', undefined, realFs);
   for (const fault of ['write:1:ENOSPC', 'fsync:1:ENOSPC', 'rename:1:EIO']) {
     const faulty = faultyFs(realFs, parseFaults(`${fault}@volume.json`));
     assert.throws(
@@ -82,7 +82,7 @@ test('volume.json: ENOSPC while writing it is a disk-full CopyError; the old fil
       },
     );
     assert.equal(faulty.log.fired.length, 1, fault);
-    assert.equal(readVolume(disk).label, 'A', `${fault}: the old identity stays`);
+    assert.equal(readVolume(disk, realFs).label, 'A', `${fault}: the old identity stays`);
     assert.deepEqual(fs.readdirSync(blaineDir(disk)).filter(isTempName), [], `${fault}: no temporary file left`);
   }
 });
@@ -92,13 +92,13 @@ test('init: volume.json that cannot be written leaves an uninitialised disk that
   const faulty = faultyFs(realFs, parseFaults('write:1:ENOSPC@volume.json'));
   assert.throws(() => initVolume(disk, 'A', {}, faulty), (err) => err instanceof CopyError && err.code === 'ENOSPC');
   assert.ok(!fs.existsSync(volumeFile(disk)));
-  assert.equal(initVolume(disk, 'A').label, 'A');
+  assert.equal(initVolume(disk, 'A', undefined, realFs).label, 'A');
 });
 
 test('catalog snapshot: a failed rename leaves no temporary file; a crash leftover in .blaine/old is cleaned up', async (t) => {
   const root = scratchDir(t);
   fs.mkdirSync(blaineDir(root), { recursive: true });
-  initVolume(root, 'A');
+  initVolume(root, 'A', undefined, realFs);
   const catalog = Catalog.open(path.join(blaineDir(root), 'catalog.sqlite'), { create: true });
   t.after(() => catalog.close());
   const faulty = faultyFs(realFs, parseFaults('rename:1:EIO@/old/'));
@@ -106,7 +106,7 @@ test('catalog snapshot: a failed rename leaves no temporary file; a crash leftov
   assert.deepEqual(fs.readdirSync(oldCatalogsDir(root)), []);
   // What a crash between the copy and the rename leaves:
   writeUnder(oldCatalogsDir(root), '.catalog-x.sqlite.blaine-tmp-1-1', 'partial');
-  assert.equal(cleanupTemp(root), 1);
+  assert.equal(cleanupTemp(root, undefined, realFs), 1);
   assert.deepEqual(fs.readdirSync(oldCatalogsDir(root)), []);
   await rotateOldCatalogs(root, catalog, 5, faulty);
   assert.equal(fs.readdirSync(oldCatalogsDir(root)).length, 1);

@@ -7,10 +7,10 @@
  * folder when it opens the disk, and checks them before every catalog commit and on every write
  * error (SPEC §5: a catalog never claims a file the disk does not hold).
  */
-import { statSync } from 'node:fs';
 import path from 'node:path';
 import { blaineDir } from './layout.js';
 import { DiskError } from './volume.js';
+import { realFs } from '../fsx/fsx.js';
 
 export interface DiskIdentity {
   /** The folders whose identity is recorded (the disk root, its .blaine; an encrypted disk's raw ones too). */
@@ -27,7 +27,7 @@ export interface DiskIdentity {
  */
 function idOf(dir: string): string {
   try {
-    const st = statSync(dir, { bigint: true });
+    const st = realFs.statSync(dir, { bigint: true });
     return `${st.dev}:${st.ino}`;
   } catch {
     return 'gone';

@@ -71,7 +71,7 @@ export class Journal {
 
   constructor(
     private readonly root: string,
-    private readonly fs: Fsx = realFs,
+    private readonly fs: Fsx,
   ) {}
 
   /** The id of the batch under way, or null when nothing was journalled since the last commit. */
@@ -139,7 +139,7 @@ export interface RecoveryReport {
  * Completes or undoes what a crashed run left open on this disk, before anything else reads the
  * catalog or cleans temporary files. Call with the disk locked and its catalog open.
  */
-export function recoverJournal(root: string, disk: Catalog, volume: string, fs: Fsx = realFs): RecoveryReport | null {
+export function recoverJournal(root: string, disk: Catalog, volume: string, fs: Fsx): RecoveryReport | null {
   const file = journalPath(root);
   let text: string;
   try {

@@ -10,13 +10,13 @@
  * (pid, command, start time, host) into the lock file, so that whoever finds the lock busy can
  * name it; a disk's writer removes that label again when done.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { errnoName, fsAddon } from '../fsx/addon.js';
 import { errCode, reason } from '../fsx/errno.js';
 import { diskLockPath } from './layout.js';
 import { BlaineError } from '../error.js';
+import { fsConstants, realFs as fs } from '../fsx/fsx.js';
 
 export interface LockHolder {
   pid: number;
@@ -140,7 +140,7 @@ function pidExists(pid: number): boolean {
  */
 function openLockFile(lockPath: string, shared: boolean): number | null {
   try {
-    return shared ? fs.openSync(lockPath, fs.constants.O_RDONLY) : fs.openSync(lockPath, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o600);
+    return shared ? fs.openSync(lockPath, fsConstants.O_RDONLY) : fs.openSync(lockPath, fsConstants.O_RDWR | fsConstants.O_CREAT, 0o600);
   } catch (err) {
     if (shared && errCode(err) === 'ENOENT' && fs.existsSync(path.dirname(lockPath))) return null;
     throw new Error(`Cannot open the lock file ${lockPath}: ${reason(err)}.`);
@@ -161,7 +161,7 @@ export function acquireLock(lockPath: string, whatGiven: string, opts: LockOptio
   if (opts.directory === undefined) fd = openLockFile(lockPath, shared);
   else {
     try {
-      fd = fs.openSync(opts.directory, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+      fd = fs.openSync(opts.directory, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
     } catch (err) {
       throw new Error(`Cannot open ${opts.directory} to lock it: ${reason(err)}.`);
     }

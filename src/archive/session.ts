@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { dropTombstones, pruneTombstones } from '../catalog/changes.js';
@@ -7,7 +6,7 @@ import { snapshotDatabases, type SnapshotJob } from '../catalog/snapshot.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireDiskLock, acquireLock } from './lock.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import type { Fsx } from '../fsx/fsx.js';
 import { recoverJournal, type RecoveryReport } from './journal.js';
 import { cleanupTemp, DiskError, ensureLayout, initVolume, privateBlaineDir, readVolume, type DiskSettings, type VolumeInfo } from './volume.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
@@ -45,7 +44,7 @@ function mountedRoot(dest: string, info: VolumeInfo, key: KeyProvider | undefine
  * encrypted disk, a private FUSE mount that close() removes). Read-only, it holds a reader's
  * (shared) lock on the disk until close(), so that no writer changes what is being read (SPEC §4).
  */
-export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonly?: boolean; fs?: Fsx } = {}): DiskView {
+export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonly?: boolean; fs: Fsx }): DiskView {
   const dest = path.resolve(destArg);
   const info = readVolume(dest, opts.fs);
   const release = opts.readonly ? acquireDiskLock(dest, { shared: true }) : () => {};
@@ -130,7 +129,7 @@ export interface OpenOptions {
   /** The disk is only read (verify without --fix): a shared lock on it, so that readers run together. */
   readsDisk?: boolean;
   /** The file-system layer for the disk's own files (default: the real one). */
-  fs?: Fsx;
+  fs: Fsx;
   /** A copy being retired (its catalog is wiped before volume.json): a catalog gone by a retirement cut short is no damage. */
   retiring?: boolean;
 }
@@ -150,7 +149,7 @@ function initDisk(dest: string, opts: OpenOptions, fs: Fsx): VolumeInfo {
  */
 export function openDiskSession(opts: OpenOptions): DiskSession {
   const dest = path.resolve(opts.dest);
-  const fs = opts.fs ?? realFs;
+  const fs = opts.fs;
   // Before anything is created: a known disk without its host catalog must not start an empty one.
   if (!opts.init) requireHostCatalog(opts.db, dest, fs);
   const releases: Array<() => void> = [];
@@ -169,7 +168,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       host = Catalog.open(opts.db);
       catalogs.push(host);
       if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host);
-      requireKnownVolume(host, opts.db, info, dest);
+      requireKnownVolume(host, opts.db, info, dest, fs);
     }
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
     // Unmounted after the catalogs on it are closed, before the disk's lock is released.
@@ -229,7 +228,7 @@ function rebuildCommand(dest: string, info: VolumeInfo): string {
  * without one it says how to get it back rather than start an empty one. A disk that is not a
  * Blaine disk gets readVolume's own message.
  */
-export function requireHostCatalog(db: string, dest: string, fs: Fsx = realFs): void {
+export function requireHostCatalog(db: string, dest: string, fs: Fsx): void {
   if (fs.existsSync(db)) return;
   const info = readVolume(dest, fs);
   throw new DiskError(
@@ -239,8 +238,8 @@ export function requireHostCatalog(db: string, dest: string, fs: Fsx = realFs): 
 }
 
 /** A disk of a volume the host catalog does not know (another host's, or one added since a rebuild) is refused the same way. */
-export function requireKnownVolume(host: Catalog, db: string, info: VolumeInfo, dest: string): void {
-  if (host.volume(info.volume) || holdsNothingArchived(dest, info)) return;
+export function requireKnownVolume(host: Catalog, db: string, info: VolumeInfo, dest: string, fs: Fsx): void {
+  if (host.volume(info.volume) || holdsNothingArchived(dest, info, fs)) return;
   throw new DiskError(
     `the host catalog ${db} does not know the volume "${info.label}" of ${dest}: run \`${rebuildCommand(dest, info)}\` to add it from the disk`,
     'UNKNOWN_VOLUME',
@@ -252,10 +251,10 @@ export function requireKnownVolume(host: Catalog, db: string, info: VolumeInfo, 
  * archived file yet: taking it in loses nothing, while refusing would leave the user a disk that
  * neither `--init` (already a Blaine disk) nor a backup (unknown volume) accepts.
  */
-function holdsNothingArchived(dest: string, info: VolumeInfo): boolean {
+function holdsNothingArchived(dest: string, info: VolumeInfo, fs: Fsx): boolean {
   if (info.encrypted) return false;
   const file = diskCatalogPath(dest);
-  if (!existsSync(file)) return true;
+  if (!fs.existsSync(file)) return true;
   // A private copy: a refused disk must be left exactly as it was (no -wal/-shm beside its catalog).
   const disk = Catalog.openCopy(file);
   try {
@@ -393,7 +392,7 @@ const KEEP_OLD_CATALOGS = 5;
  * Keeps the last few disk catalogs in .blaine/old, so a catalog damaged by a bad run or a failing
  * sector can be rolled back by hand.
  */
-export async function rotateOldCatalogs(root: string, disk: Catalog, keep = KEEP_OLD_CATALOGS, fs: Fsx = realFs): Promise<void> {
+export async function rotateOldCatalogs(root: string, disk: Catalog, keep = KEEP_OLD_CATALOGS, fs: Fsx): Promise<void> {
   await snapshotDatabases([oldCatalogJob(root, disk, fs)], fs);
   pruneOldCatalogs(root, keep, fs);
 }
@@ -430,11 +429,11 @@ export async function finishWrite(
   warn?: (message: string) => void,
 ): Promise<number> {
   checkDisk(s);
-  const free = freeBytes(s.root);
+  const free = freeBytes(s.root, s.fs);
   const stats = endWrite(s, free, changed, volumeChanged);
   const hostState = s.host.transaction(() => {
     const run = s.host.startRun(command, s.info.volume, s.info.copy);
-    s.host.finishRun(run, status, summary, free, stats.bytes, { files: stats.files, capacity: capacityBytes(s.root) });
+    s.host.finishRun(run, status, summary, free, stats.bytes, { files: stats.files, capacity: capacityBytes(s.root, s.fs) });
     if (changed) s.host.setMeta(REVISION, String(Number(s.host.getMeta(REVISION) ?? '0') + 1));
     let id = s.host.getMeta(HOST_ID);
     if (!id) {

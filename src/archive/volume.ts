@@ -3,12 +3,11 @@
  * disk can be recognised before its key is at hand).
  */
 import crypto from 'node:crypto';
-import { chmodSync, statSync, type Dirent, type Stats } from 'node:fs';
 import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
 import { CopyError, fsyncPath, targetError } from '../fsx/copy.js';
 import { errCode, reason } from '../fsx/errno.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { realFs, type Fsx, type Dirent, type Stats } from '../fsx/fsx.js';
 import { blaineDir, cipherDir, oldCatalogsDir, quarantineDir, volumeFile } from './layout.js';
 import { missingVolumeFileError } from './damage.js';
 import { DiskError } from './disk-error.js';
@@ -125,7 +124,7 @@ function validate(value: unknown, where: string): VolumeInfo {
   };
 }
 
-export function readVolume(disk: string, fs: Fsx = realFs): VolumeInfo {
+export function readVolume(disk: string, fs: Fsx): VolumeInfo {
   const st = requireDirectory(disk, fs);
   const file = volumeFile(disk);
   let text: string;
@@ -189,13 +188,13 @@ function writeVolumeFile(disk: string, info: VolumeInfo, exclusive: boolean, fs:
 }
 
 /** Replaces the volume file atomically. */
-export function writeVolume(disk: string, info: VolumeInfo, fs: Fsx = realFs): void {
+export function writeVolume(disk: string, info: VolumeInfo, fs: Fsx): void {
   requireDirectory(disk, fs);
   writeVolumeFile(disk, validate(info, 'The volume information'), false, fs);
 }
 
 /** Creates .blaine and its working directories (tmp, old, parity) under root; existing ones are kept. */
-export function ensureLayout(root: string, fs: Fsx = realFs): void {
+export function ensureLayout(root: string, fs: Fsx): void {
   const dir = blaineDir(root);
   for (const sub of ['', 'tmp', 'old', 'parity']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
   privateBlaineDir(root);
@@ -208,7 +207,7 @@ export function ensureLayout(root: string, fs: Fsx = realFs): void {
 export function privateBlaineDir(root: string): void {
   try {
     const dir = blaineDir(root);
-    if ((statSync(dir).mode & 0o077) !== 0) chmodSync(dir, 0o700);
+    if ((realFs.statSync(dir).mode & 0o077) !== 0) realFs.chmodSync(dir, 0o700);
   } catch {
     // Not there yet, or a read-only disk: nothing to tighten now.
   }
@@ -224,7 +223,7 @@ export function initVolume(
   disk: string,
   label: string | undefined,
   opts: { encrypted?: boolean; prepare?: () => void; /** accept a disk that holds files, and leave them alone */ force?: boolean; settings?: DiskSettings } = {},
-  fs: Fsx = realFs,
+  fs: Fsx,
 ): VolumeInfo {
   requireDirectory(disk, fs);
   if (fs.existsSync(volumeFile(disk))) {
@@ -341,7 +340,7 @@ function removeTempFilesBelow(dir: string, dev: number, skip: string, fs: Fsx): 
  * copies made with their temporary file beside the destination. Returns how many entries were
  * removed. Call only while holding the disk's lock: a live run's temporary files look the same.
  */
-export function cleanupTemp(disk: string, opts: { deep?: boolean } = {}, fs: Fsx = realFs): number {
+export function cleanupTemp(disk: string, opts: { deep?: boolean } = {}, fs: Fsx): number {
   requireDirectory(disk, fs);
   const dir = blaineDir(disk);
   const tmp = path.join(dir, 'tmp');

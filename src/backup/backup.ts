@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -7,7 +6,8 @@ import { Executor, type ApplierFactory, type ExecutionResult, type ExecutorConte
 import { freeBytes } from '../fsx/space.js';
 import { isUnder } from '../fsx/paths.js';
 import { goneFromSource } from '../fsx/exists.js';
-import { realFs } from '../fsx/fsx.js';
+import type { Fsx } from '../fsx/fsx.js';
+import { CopyError } from '../fsx/copy-error.js';
 import type { Operation, Plan, PlanCounts, PlanOptions } from '../plan/operation.js';
 import { plan, type CatalogView } from '../plan/planner.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
@@ -106,7 +106,7 @@ export function catalogView(
 /** A file the planner leaves out, and why; the command puts it in words. */
 export type PlanSkip =
   /** It could not be read for hashing; its archived copy is kept as it is. */
-  | { why: 'unreadable'; path: string; error: string }
+  | { why: 'unreadable'; path: string; error: string; /** The read error's own sentence, when it has one. */ sentence?: string }
   /** It was a folder of archived files and is now a file or symlink: the files below are kept, it is not archived. */
   | { why: 'kept-below'; path: string; kind: 'file' | 'symlink'; kept: number };
 
@@ -120,6 +120,7 @@ export async function planWithHashes(
   volume: string,
   options: PlanOptions,
   onSkip: (skip: PlanSkip) => void,
+  fsx: Fsx,
   excluded?: (path: string) => boolean,
 ): Promise<Plan> {
   // What was read before planning (a link made by SHA-1 alone) is not read again.
@@ -136,14 +137,14 @@ export async function planWithHashes(
     const unreadable = new Set<string>();
     for (const file of p.needHash) {
       try {
-        hashes.set(file, (await sha256File(file)).sha256);
+        hashes.set(file, (await sha256File(file, { fs: fsx })).sha256);
       } catch (err) {
-        if (goneFromSource(file, realFs)) {
+        if (goneFromSource(file, fsx)) {
           gone.add(file);
           continue;
         }
         unreadable.add(file);
-        onSkip({ why: 'unreadable', path: file, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+        onSkip({ why: 'unreadable', path: file, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message, ...(err instanceof CopyError ? { sentence: err.message } : {}) });
       }
     }
     if (unreadable.size > 0 || gone.size > 0) {
@@ -172,7 +173,7 @@ export async function executePlan(
   return ex.run(ops);
 }
 
-export function summarize(p: Plan, r: ExecutionResult, skipped: number, started: number, root: string | null): BackupSummary {
+export function summarize(p: Plan, r: ExecutionResult, skipped: number, started: number, root: string | null, fsx: Fsx): BackupSummary {
   // What was done (a full disk stops the run short of its plan), or for a dry run what it recorded.
   const c = { ...p.counts, ...r.counts };
   return {
@@ -192,7 +193,7 @@ export function summarize(p: Plan, r: ExecutionResult, skipped: number, started:
     missing: c.missing,
     excluded: c.excluded,
     interrupted: r.stopped?.reason === 'interrupted',
-    freeBytes: root ? freeBytes(root) : null,
+    freeBytes: root ? freeBytes(root, fsx) : null,
   };
 }
 

@@ -2,7 +2,6 @@
  * What a backup checks before it opens the disk: the rules it runs with, par2, and data paths that
  * do not overlap the disk (SPEC §5, §6).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { isWithin } from '../fsx/paths.js';
 import { par2Available } from '../parity/par2.js';
@@ -10,6 +9,7 @@ import { ExclusionError, ExclusionFilter, type Rule } from '../scan/exclude.js';
 import { parseSnapraidConf } from '../scan/snapraid-conf.js';
 import type { MatchMode } from '../plan/operation.js';
 import { BlaineError, EXIT } from '../error.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 export const MATCH_MODES: MatchMode[] = ['inode', 'size-mtime', 'path-size-mtime', 'strict'];
 

@@ -5,7 +5,6 @@
  * with an applier that records the operations instead of carrying them out. The command line
  * (cli/backup.ts) turns flags into a BackupRun, and puts the events it is told and the outcome in words.
  */
-import fs from 'node:fs';
 import { catalogView, excludedBy, summarize, type BackupSummary } from './backup.js';
 import { checkSha1Links } from './sha1-links.js';
 import { planAndApply } from './stream.js';
@@ -283,6 +282,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     const runGeneration = session.host.volume(info.volume)!.generation;
     const othersExist = session.host.volumes().some((v) => v.uuid !== info.volume);
     const p = await planAndApply({
+      fs: session.fs,
       scans: checked.scans,
       view,
       hadSize: memoBySize((size) => hadSizeBefore(session.disk, size, runGeneration) || (othersExist && session.host.hasSizeElsewhere(size, info.volume))),
@@ -307,7 +307,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
       },
     });
     out.progress.poll = null;
-    const summary = summarize(p, result, skipped.length + hashSkips, o.started, null);
+    const summary = summarize(p, result, skipped.length + hashSkips, o.started, null, session.fs);
     if (recorded) {
       const guarded = p.guarded.length > 0;
       return { label: info.label, dryRun, copyLabel: info.copyLabel, summary, stopped: result.stopped, guarded, missingRoot: false, ops: recorded };
@@ -326,7 +326,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
       summary,
       stopped: result.stopped,
       guarded: p.guarded.length > 0,
-      missingRoot: roots.some((r) => !fs.existsSync(r) || !fs.statSync(r).isDirectory()),
+      missingRoot: roots.some((r) => !session.fs.existsSync(r) || !session.fs.statSync(r).isDirectory()),
     };
   } finally {
     scanning.cancel();
@@ -386,7 +386,7 @@ const SHORT_LOG_PAGES = 64;
 function longerLog(session: DiskSession): number {
   session.host.setCheckpointPages(LONG_LOG_PAGES);
   const page = session.disk.pageSize();
-  const pages = Math.min(LONG_LOG_PAGES, Math.max(SHORT_LOG_PAGES, Math.floor(freeBytes(session.root) / 64 / page)));
+  const pages = Math.min(LONG_LOG_PAGES, Math.max(SHORT_LOG_PAGES, Math.floor(freeBytes(session.root, session.fs) / 64 / page)));
   session.disk.setCheckpointPages(pages);
   return pages * page;
 }

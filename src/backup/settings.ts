@@ -3,8 +3,8 @@
  * (volume.json's settings), so that a daily command need not repeat it: the command line wins,
  * then the disk, then a config file, then the default.
  */
-import fs from 'node:fs';
 import { readVolume, type DiskSettings } from '../archive/volume.js';
+import { realFs as fs, type Fsx } from '../fsx/fsx.js';
 
 /** 10 GB, or 2% of the disk when that is less: a 64 MB disk keeps 1.3 MB free, not more than it holds. */
 export const DEFAULT_RESERVE = 10e9;
@@ -33,9 +33,9 @@ export interface ChosenSettings {
 }
 
 /** The disk's remembered settings; none for a disk that is not (yet) a Blaine disk: the run says why. */
-export function rememberedSettings(dest: string): DiskSettings {
+export function rememberedSettings(dest: string, fsx: Fsx): DiskSettings {
   try {
-    return readVolume(dest).settings ?? {};
+    return readVolume(dest, fsx).settings ?? {};
   } catch {
     return {};
   }

@@ -31,7 +31,7 @@ export async function checkSha1Links(
   s: { root: string; disk: Catalog; host: Catalog },
   volume: string,
   roots: readonly string[],
-  fs: Fsx = realFs,
+  fs: Fsx,
 ): Promise<Sha1LinkCheck> {
   const storedDiffers = new Map<string, string>();
   const found: Array<{ e: CatalogEntry; sha256: string; differs: boolean }> = [];

@@ -14,6 +14,7 @@ import { relatedTo } from '../plan/partition.js';
 import type { FileRecord, RootScan } from '../scan/record.js';
 import { recordsOf, type PartedScan, type RecordPart } from './quickcheck.js';
 import { planWithHashes, type PlanSkip } from './backup.js';
+import type { Fsx } from '../fsx/fsx.js';
 
 export interface StreamedPlan {
   /** The scans less their unchanged files (QuickCheck.resultInParts); their parts are used up. */
@@ -27,6 +28,8 @@ export interface StreamedPlan {
   hadSize(size: number): boolean;
   volume: string;
   options: PlanOptions;
+  /** The file-system layer files to hash are read through. */
+  fs: Fsx;
   excluded?: (path: string) => boolean;
   onSkip(skip: PlanSkip): void;
   /** The plan of the related records is made: what the whole run will do, roughly (progress). */
@@ -76,7 +79,7 @@ export async function planAndApply(s: StreamedPlan): Promise<Plan> {
     scan.parts = [];
   }
 
-  const first = await planWithHashes(together, s.view, s.volume, s.options, s.onSkip, s.excluded);
+  const first = await planWithHashes(together, s.view, s.volume, s.options, s.onSkip, s.fs, s.excluded);
   const removals = first.ops.filter(isRemoval);
   const head = first.ops.filter((op) => !isRemoval(op));
   const counts = { ...first.counts };
@@ -93,7 +96,7 @@ export async function planAndApply(s: StreamedPlan): Promise<Plan> {
       const records = [...recordsOf(parts[n]!)];
       parts[n] = { chunk: { ...parts[n]!.chunk, text: '', info: new Float64Array(0), targets: [] }, indices: [] };
       const scan: RootScan = { root, exists: true, complete: true, skipped: [], records };
-      const p = await planWithHashes([scan], alone, s.volume, s.options, s.onSkip);
+      const p = await planWithHashes([scan], alone, s.volume, s.options, s.onSkip, s.fs);
       addCounts(counts, p.counts);
       bytesToCopy += p.bytesToCopy;
       filesRead += p.filesRead ?? 0;

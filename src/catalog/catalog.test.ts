@@ -8,6 +8,7 @@ import type { CatalogEntry } from './entry.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { stamp } from './stamp.js';
 import { downgradeTo3 } from './testing.js';
+import { realFs } from '../fsx/fsx.js';
 
 function entry(p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
   return {
@@ -76,14 +77,14 @@ test('snapshotTo copies every committed row, by file copy or (while a reader hol
   };
   const want = cat.entriesOfVolume('v1').map((e) => `${e.path}:${e.size}`);
   assert.equal(want.length, 499);
-  await cat.snapshotTo(path.join(dir, 'copied.sqlite'));
+  await cat.snapshotTo(path.join(dir, 'copied.sqlite'), realFs);
   assert.deepEqual(paths(path.join(dir, 'copied.sqlite')), want);
   // A reader's older view keeps the log from being folded in: the file alone would miss the new row.
   const reader = new Database(path.join(dir, 'c.sqlite'), { readonly: true });
   reader.exec('BEGIN');
   reader.prepare('SELECT count(*) FROM files').get();
   cat.transaction(() => cat.put(entry('/d/late', { size: 1 })));
-  await cat.snapshotTo(path.join(dir, 'vacuumed.sqlite'));
+  await cat.snapshotTo(path.join(dir, 'vacuumed.sqlite'), realFs);
   reader.exec('COMMIT');
   reader.close();
   assert.deepEqual(paths(path.join(dir, 'vacuumed.sqlite')).sort(), [...want, '/d/late:1'].sort());

@@ -13,6 +13,9 @@ import { prepareStatements, prepareWrites, type CatalogStatements } from './stat
 import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
+import { globMatches, storeNamesLosslessly, toStoredText } from './stored-text.js';
+import { hasEscapedBytes } from '../fsx/name-bytes.js';
+import { comparePaths } from '../fsx/paths.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { BlaineError } from '../error.js';
 
@@ -39,6 +42,7 @@ export class Catalog {
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
+    storeNamesLosslessly(db);
     this.stmts = prepareStatements(db);
   }
 
@@ -153,7 +157,47 @@ export class Catalog {
    * no-change rescan makes one JS string per chunk instead of two per file.
    */
   quickText(volume: string, lo: string, hi: string): string {
+    if (this.storedOrderDiffers(volume, lo, hi)) return this.quickRows(volume, lo, hi).map(([p, s]) => `${p}\0${s ?? ''}`).join('\0');
     return (this.stmts.quickText.get(volume, lo, hi) as string | null) ?? '';
+  }
+
+  /**
+   * Whether [lo, hi) in byte order may not be the same rows as in SQL's order: names that are not
+   * UTF-8 are stored in a form that sorts otherwise (stored-text.ts), so a range bounded by such a
+   * name, or one such a row lies in by its bytes or by its stored form, is read another way
+   * (byteOrderRows).
+   */
+  private storedOrderDiffers(volume: string, lo: string, hi: string): boolean {
+    if (hasEscapedBytes(lo) || hasEscapedBytes(hi)) return true;
+    return this.foreignRows(volume).some(([p]) => {
+      const stored = toStoredText(p);
+      return (comparePaths(p, lo) >= 0 && comparePaths(p, hi) < 0) || (comparePaths(stored, lo) >= 0 && comparePaths(stored, hi) < 0);
+    });
+  }
+
+  private foreign: { volume: string; changes: number; rows: [string, string | null][] } | undefined;
+
+  /** One volume's rows whose path holds bytes that are not UTF-8 (read again after any write). */
+  private foreignRows(volume: string): [string, string | null][] {
+    const changes = this.db.prepare('SELECT total_changes()').pluck(true).get() as number;
+    if (this.foreign?.volume !== volume || this.foreign.changes !== changes) {
+      const rows = this.db.prepare('SELECT path, stamp FROM files WHERE volume = ? AND instr(path, char(0)) > 0').raw(true).all(volume) as [string, string | null][];
+      this.foreign = { volume, changes, rows };
+    }
+    return this.foreign.rows;
+  }
+
+  /**
+   * The rows in [lo, hi) in byte order when storedOrderDiffers: SQL's range from lo up to past any
+   * path below hi's part before its first such byte (a superset), and the volume's rows with such
+   * names, kept where their bytes fall in the range.
+   */
+  private byteOrderRows(volume: string, lo: string, hi: string): [string, string | null][] {
+    const cut = hi.search(/[\uDC80-\uDCFF]/u);
+    const upper = cut < 0 ? hi : `${hi.slice(0, cut)}\u{10FFFF}\u{10FFFF}`;
+    const within = ([p]: [string, string | null]) => comparePaths(p, lo) >= 0 && comparePaths(p, hi) < 0;
+    const plain = (this.stmts.quick.all(volume, lo, upper) as [string, string | null][]).filter((r) => !hasEscapedBytes(r[0]) && within(r));
+    return [...plain, ...this.foreignRows(volume).filter(within)].sort((a, b) => comparePaths(a[0], b[0]));
   }
 
   /**
@@ -183,6 +227,7 @@ export class Catalog {
 
   /** The same rows as [path, stamp] pairs. */
   quickRows(volume: string, lo: string, hi: string): [string, string | null][] {
+    if (this.storedOrderDiffers(volume, lo, hi)) return this.byteOrderRows(volume, lo, hi);
     return this.stmts.quick.all(volume, lo, hi) as [string, string | null][];
   }
 
@@ -209,7 +254,9 @@ export class Catalog {
     const where: string[] = [];
     const params: string[] = [];
     if (globs.length > 0) {
-      where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')})`);
+      // SQLite's GLOB reads a stored path only up to a NUL: paths in the stored form of bytes that
+      // are not UTF-8 (stored-text.ts) are matched below, by globMatches.
+      where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')} OR instr(path, char(0)) > 0)`);
       params.push(...globs);
     }
     if (volumes.length > 0) {
@@ -217,7 +264,9 @@ export class Catalog {
       params.push(...volumes);
     }
     const sql = `SELECT ${ENTRY_SELECT} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
-    return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
+    const rows = (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
+    if (globs.length === 0) return rows;
+    return rows.filter((e) => !hasEscapedBytes(e.path) || globs.some((g) => globMatches(g, e.path)));
   }
 
   /** Files of a volume that should have parity and have none (an earlier crash or failure). */
@@ -463,7 +512,7 @@ export class Catalog {
   }
 
   /** A consistent copy of the whole catalog in `file`, synced (snapshot.ts), written through `fs`. */
-  async snapshotTo(file: string, fs?: Fsx): Promise<void> {
+  async snapshotTo(file: string, fs: Fsx): Promise<void> {
     await snapshotDatabase(this.db, this.file, file, fs);
   }
 

@@ -46,7 +46,7 @@ export interface SnapshotJob {
  * The copies are made at once; then, one after the other in the order given, each is synced and
  * renamed into place, so that a crash at any step leaves the same files whatever copy finished first.
  */
-export async function snapshotDatabases(jobs: SnapshotJob[], fs: Fsx = realFs): Promise<void> {
+export async function snapshotDatabases(jobs: SnapshotJob[], fs: Fsx): Promise<void> {
   const tmps = jobs.map((j) => path.join(path.dirname(j.dest), tempName(path.basename(j.dest))));
   const fail = (err: unknown, dest: string): never => {
     for (const tmp of tmps) fs.rmSync(tmp, { force: true });
@@ -78,6 +78,6 @@ export async function snapshotDatabases(jobs: SnapshotJob[], fs: Fsx = realFs): 
 }
 
 /** One database copied whole (snapshotDatabases). */
-export function snapshotDatabase(db: Database.Database, file: string, dest: string, fs: Fsx = realFs): Promise<void> {
+export function snapshotDatabase(db: Database.Database, file: string, dest: string, fs: Fsx): Promise<void> {
   return snapshotDatabases([{ db, file, dest }], fs);
 }

@@ -34,7 +34,7 @@ export function diskFullText(s: DiskFull): string {
 
 /** Why the planner left a file out, in words. */
 function planSkipText(s: PlanSkip): string {
-  if (s.why === 'unreadable') return `cannot read ${s.path}: ${s.error}`;
+  if (s.why === 'unreadable') return s.sentence ?? `cannot read ${s.path}: ${s.error}`;
   return (
     `${s.path} was a folder and is now a ${s.kind}: the ${s.kept} archived file(s) below it are kept ` +
     `(they go with --clean, within --max-delete), so the ${s.kind} cannot take its place on the disk`

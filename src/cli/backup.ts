@@ -129,7 +129,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
   const sources = opts.sources ?? { reserve: 'cli', parity: 'cli' };
   const chosen = chooseSettings(
     { reserve: givenReserve, reserveFrom: sources.reserve, parity: givenParity, parityFrom: sources.parity },
-    opts.init ? {} : rememberedSettings(dest),
+    opts.init ? {} : rememberedSettings(dest, fileSystem()),
     dest,
   );
   if (chosen.fromDisk.length > 0) out.debug(`from the disk's volume.json: ${chosen.fromDisk.join(', ')}`);

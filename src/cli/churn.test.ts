@@ -1,7 +1,9 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
+import { realFs as fs, type BigIntStats } from '../fsx/fsx.js';
+import { fromStoredText } from '../catalog/stored-text.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, isRoot, mirrorEnv, mountTmpfs, sha256, tempDir, unmount, write } from '../../test/helpers.js';
@@ -86,7 +88,7 @@ for (let seed = seeds[0]!; seed <= (seeds[1] ?? seeds[0]!); seed++) {
             case 1: fs.renameSync(a, b); break; // onto an existing name
             case 2: { const t = `${a}.swap`; fs.renameSync(a, t); fs.renameSync(b, a); fs.renameSync(t, b); break; }
             case 3: fs.writeFileSync(a, content(12)); break;
-            case 4: { const fd = fs.openSync(a, 'r+'); fs.writeSync(fd, 'X', 0); fs.closeSync(fd); fs.utimesSync(a, new Date(), new Date(Date.now() + 5000)); break; }
+            case 4: { const fd = fs.openSync(a, 'r+'); fs.writeSync(fd, 'X', 0); fs.closeSync(fd); fs.lutimesSync(a, new Date(), new Date(Date.now() + 5000)); break; }
             case 5: fs.rmSync(a); break;
             case 6: fs.linkSync(a, path.join(dir, `h${n++}`)); break;
             case 7: fs.copyFileSync(a, path.join(dir, `c${n++}`)); break;
@@ -185,8 +187,8 @@ test(`churn with mirror copies taking turns: each copy holds its volume after it
 });
 
 /** Every regular file and symlink below root, by path relative to it; FIFOs and sockets left out. */
-function objectsUnder(root: string): Map<string, fs.BigIntStats> {
-  const out = new Map<string, fs.BigIntStats>();
+function objectsUnder(root: string): Map<string, BigIntStats> {
+  const out = new Map<string, BigIntStats>();
   const walk = (d: string, rel: string) => {
     for (const name of fs.readdirSync(d)) {
       const full = path.join(d, name);
@@ -201,7 +203,7 @@ function objectsUnder(root: string): Map<string, fs.BigIntStats> {
 }
 
 /** What must come back for one path: kind and content, mode, owner, mtime to the nanosecond. */
-function fidelity(full: string, st: fs.BigIntStats): string {
+function fidelity(full: string, st: BigIntStats): string {
   const what = st.isSymbolicLink() ? `link ${fs.readlinkSync(full)}` : `file ${sha256(fs.readFileSync(full))}`;
   const mode = st.isSymbolicLink() ? '-' : (st.mode & 0o7777n).toString(8);
   return `${what} mode ${mode} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`;
@@ -235,6 +237,11 @@ function metaRows(dbFile: string): Map<string, MetaRow> {
   const db = new Database(dbFile, { readonly: true });
   try {
     const all = db.prepare('SELECT path, kind, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mode, uid, gid, mtime_s, mtime_ns FROM files').all() as MetaRow[];
+    // Names that are not UTF-8 are stored in the catalog's lossless text form (catalog/stored-text.ts).
+    for (const r of all) {
+      r.path = fromStoredText(r.path);
+      if (r.link_target !== null) r.link_target = fromStoredText(r.link_target);
+    }
     return new Map(all.map((r) => [r.path, r]));
   } finally {
     db.close();
@@ -244,7 +251,16 @@ function metaRows(dbFile: string): Map<string, MetaRow> {
 /** Numbers new names and contents in the metadata churn. */
 let n = 0;
 
-const ODD_NAMES = ['ünïcödé ☃', 'with space', `it's "quoted"`, 'new\nline', '-leading-dash', '--', 'tab\there', '*glob?[x]'];
+// Names are bytes (SPEC §3): caf\xe9 and \xff\xfe are not UTF-8 (name-bytes.ts's string form).
+const ODD_NAMES = ['ünïcödé ☃', 'with space', `it's "quoted"`, 'new\nline', '-leading-dash', '--', 'tab\there', '*glob?[x]', 'caf\udce9.jpg', '\udcff\udcfe '];
+
+/** A name of exactly 255 bytes (ext4's limit): ASCII, two-byte characters, or bytes that are not UTF-8. */
+function longName(k: number, kind: number): string {
+  const head = String(k).padStart(3, '0');
+  const name = kind === 0 ? head + 'long-name-'.repeat(26) : kind === 1 ? head + 'é'.repeat(126) : head + '\udce9'.repeat(252);
+  const bytes = nameToBytes(name).length;
+  return kind === 0 ? name.slice(0, name.length - (bytes - 255)) : name;
+}
 const RULE_SETS: string[][] = [[], ['--exclude', '*.tmp'], ['--exclude', 'd1/'], ['--include', 'd2/keep.tmp', '--exclude', '*.tmp']];
 
 /**
@@ -290,7 +306,7 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
           const files = objects.filter((f) => fs.lstatSync(f).isFile());
           if (files.length < 4) break;
           const [a, b] = twoOf(files, pick);
-          const what = Math.floor(rnd() * 18);
+          const what = Math.floor(rnd() * 19);
           events.push(`change ${what}: ${JSON.stringify(path.relative(lib, a))} ${JSON.stringify(path.relative(lib, b))}`);
           try {
             switch (what) {
@@ -318,8 +334,7 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
               }
               case 2: fs.chmodSync(a, pick([0o600, 0o644, 0o640, 0o755, 0o400])); break;
               case 3: { // touch only, to the nanosecond
-                const ns = `${1_500_000_000 + Math.floor(rnd() * 1e8)}.${String(Math.floor(rnd() * 1e9)).padStart(9, '0')}`;
-                execFileSync('touch', ['-m', '-d', `@${ns}`, a]);
+                fs.setMtime(a, 1_500_000_000 + Math.floor(rnd() * 1e8), Math.floor(rnd() * 1e9));
                 break;
               }
               case 4: if (isRoot) fs.chownSync(a, 1000 + Math.floor(rnd() * 3), 1000 + Math.floor(rnd() * 3)); break;
@@ -345,8 +360,10 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
               case 8: fs.linkSync(a, path.join(path.dirname(b), `h${n++}`)); break;
               case 9: fs.renameSync(a, path.join(path.dirname(b), pick(ODD_NAMES) + n++)); break;
               case 10: { // a special file, now and then
-                const fifo = path.join(path.dirname(a), `fifo${n++}`);
-                execFileSync('mkfifo', [fifo]);
+                // made under a plain name and moved: mkfifo takes its name as a UTF-8 argument
+                const made = path.join(base, `fifo${n}`);
+                execFileSync('mkfifo', [made]);
+                fs.renameSync(made, path.join(path.dirname(a), `fifo${n++}`));
                 break;
               }
               case 11: write(path.join(path.dirname(a), `new${n++}.tmp`), `temporary ${n}`); break;
@@ -370,8 +387,8 @@ for (let seed = metaSeeds[0]!; seed <= (metaSeeds[1] ?? metaSeeds[0]!); seed++) 
                 break;
               }
               case 16: fs.mkdirSync(path.join(path.dirname(a), `empty${n++}`)); break;
-              // the longest names whose parity names fit today (255-byte names are left out: their parity names do not fit)
-              case 17: write(path.join(path.dirname(a), `${'long-name-'.repeat(24)}${String(n++).padStart(3, '0')}`), `long ${n}`); break;
+              case 17: write(path.join(path.dirname(a), longName(n++, Math.floor(rnd() * 3))), `long ${n}`); break;
+              case 18: write(path.join(path.dirname(a), `\udcff\udcfe dir${n++}`, `caf\udce9 ${n}`), `in a folder whose name is not UTF-8 ${n}`); break;
             }
           } catch (err) {
             // the tree changed under the generator's feet (a directory that became a file): no change

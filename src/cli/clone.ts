@@ -58,7 +58,7 @@ async function clone(opts: CloneOptions, _args: string[], out: Output): Promise<
     else {
       out.summary(`copy "${r.info.copyLabel}" of volume "${r.info.label}" made: ${r.files} files, ${formatBytes(r.bytes)}`);
       const facts = shelfFacts(readShelf(session.host, Date.now(), undefined, { counts: false }), r.info.volume);
-      const state = { label: r.info.copyLabel, freeBytes: freeBytes(path.resolve(opts.to)), stopped: null, paths: [], ...facts };
+      const state = { label: r.info.copyLabel, freeBytes: freeBytes(path.resolve(opts.to), fileSystem()), stopped: null, paths: [], ...facts };
       for (const line of stateLines(state)) out.summary(line);
     }
     return r.mismatched.length > 0 ? EXIT.damage : EXIT.ok;

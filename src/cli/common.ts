@@ -145,7 +145,7 @@ const VISITING = new Set(['backup', 'apply', 'verify', 'clone', 'remove']);
 /** The disk's health is worth a line and its warnings; it never changes how the run ended. */
 function noteDiskHealth(db: string, dest: string, out: Output): void {
   try {
-    const visit = recordDiskHealth(db, dest);
+    const visit = recordDiskHealth(db, dest, fileSystem());
     if (!visit) return;
     out.info(visit.line);
     for (const w of visit.warnings) out.warn(w);

@@ -29,6 +29,7 @@ import {
 import { executePlan, scanDataPaths } from '../backup/backup.js';
 import { Catalog } from '../catalog/catalog.js';
 import { acquireDiskLock } from '../archive/lock.js';
+import { realFs } from '../fsx/fsx.js';
 
 /** Every backup of these tests: the JSON summary, no parity. */
 const RUN_FLAGS = ['--json', '--no-parity'];
@@ -257,7 +258,7 @@ test('a file that vanishes between the scan and its copy is simply gone, not an 
     const warnings: string[] = [];
     const result = await executePlan(
       scan!.records.map((record) => ({ type: 'copy' as const, record, why: 'added' as const })),
-      {
+      { fs: realFs,
         root: env.disk, volume: 'v', host, disk, parity: null, parityPct: 0, reserve: 0,
         signal: new AbortController().signal, tell: collectWarnings(warnings),
       },

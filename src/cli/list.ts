@@ -7,9 +7,9 @@ import { requireDiskCatalog } from '../archive/damage.js';
 import { diskCatalogPath } from '../archive/layout.js';
 import { openDiskView } from '../archive/session.js';
 import { readVolume } from '../archive/volume.js';
-import { action, addCommonOptions, dbPath, keyProvider, repeatableOption, type CommonOptions } from './common.js';
+import { action, addCommonOptions, dbPath, keyProvider, repeatableOption, type CommonOptions, fileSystem } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
-import type { Output } from './output.js';
+import { nameBytesFields, writeText, type Output } from './output.js';
 import { formatBytes } from '../fsx/space.js';
 import { byPath } from '../fsx/paths.js';
 import { labelsOf, resolveVolume } from './volumes.js';
@@ -45,7 +45,7 @@ export function registerList(program: Command): void {
 function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
   if (opts.dest && (opts.local || opts.db === undefined)) {
     // An encrypted disk is mounted read-only just long enough to copy its catalog.
-    const view = openDiskView(opts.dest, { key: keyProvider(opts), readonly: true });
+    const view = openDiskView(opts.dest, { key: keyProvider(opts), readonly: true, fs: fileSystem() });
     try {
       const file = diskCatalogPath(view.root);
       requireDiskCatalog(view.root, view.dest, view.info, undefined);
@@ -62,7 +62,7 @@ function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
     );
   }
   const cat = Catalog.open(db, { readonly: true });
-  if (opts.dest) return { cat, volumes: [readVolume(path.resolve(opts.dest)).volume] };
+  if (opts.dest) return { cat, volumes: [readVolume(path.resolve(opts.dest), fileSystem()).volume] };
   return { cat, volumes: [] };
 }
 
@@ -93,18 +93,19 @@ function list(opts: ListOptions, globs: string[], out: Output): number {
           ...(e.sha256 === null && e.legacySha1 ? { sha1: e.legacySha1 } : {}),
           volume: e.volume,
           label: labels.get(e.volume) ?? null,
+          ...nameBytesFields({ path: e.path }),
         })),
       );
       return EXIT.ok;
     }
     for (const e of rows) {
       if (opts.one) {
-        process.stdout.write(e.path + '\n');
+        writeText(process.stdout, e.path + '\n');
         continue;
       }
       const when = new Date(e.mtimeSec * 1000).toISOString().replace('T', ' ').slice(0, 19);
       const size = e.kind === 'symlink' ? `-> ${e.linkTarget}` : formatBytes(e.size);
-      process.stdout.write(`${when}  ${size.padStart(9)}  ${(labels.get(e.volume) ?? e.volume.slice(0, 8)).padEnd(12)}  ${e.path}\n`);
+      writeText(process.stdout, `${when}  ${size.padStart(9)}  ${(labels.get(e.volume) ?? e.volume.slice(0, 8)).padEnd(12)}  ${e.path}\n`);
     }
     return EXIT.ok;
   } finally {

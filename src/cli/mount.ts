@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { mountCipher, readMounts, requireTools } from '../crypt/gocryptfs.js';
 import { cipherDir } from '../archive/layout.js';
 import { readVolume } from '../archive/volume.js';
-import { action, addCommonOptions, keyProvider, requireDest, type CommonOptions } from './common.js';
+import { action, addCommonOptions, keyProvider, requireDest, type CommonOptions, fileSystem } from './common.js';
 import { EXIT, UsageError, UserError } from './exit.js';
 import type { Output } from './output.js';
 
@@ -27,7 +27,7 @@ export function registerMount(program: Command): void {
 async function mount(opts: CommonOptions, args: string[], out: Output): Promise<number> {
   const dest = requireDest(opts);
   const target = path.resolve(args[0] ?? '');
-  const info = readVolume(dest);
+  const info = readVolume(dest, fileSystem());
   if (!info.encrypted) throw new UserError(`"${info.label}" at ${dest} is not encrypted: its files can be read there directly`);
   if (!fs.existsSync(target) || !fs.statSync(target).isDirectory()) throw new UsageError(`${target} does not exist or is not a directory`);
   if (fs.readdirSync(target).length > 0) throw new UsageError(`${target} is not empty; mount onto an empty directory`);

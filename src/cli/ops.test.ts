@@ -11,6 +11,7 @@ import test from 'node:test';
 import { blaine, blaineBin, isRoot, mountTmpfs, scratchDir, testEnv, unmount, write } from '../../test/helpers.js';
 import { initVolume } from '../archive/volume.js';
 import { requireHostCatalog } from '../archive/session.js';
+import { realFs } from '../fsx/fsx.js';
 
 /** A config home of its own, so that no file of the machine's is found by accident. */
 function isolated(base: string, extra: Record<string, string> = {}): Record<string, string> {
@@ -239,6 +240,6 @@ test('the rebuild-catalog advice for an encrypted disk names its key', (t) => {
   const base = scratchDir(t);
   const disk = path.join(base, 'disk');
   fs.mkdirSync(disk);
-  initVolume(disk, 'Offsite', { encrypted: true, prepare: () => {} });
-  assert.throws(() => requireHostCatalog(path.join(base, 'none.sqlite'), disk), /run `blaine rebuild-catalog --dest .* --key-file KEYFILE`/);
+  initVolume(disk, 'Offsite', { encrypted: true, prepare: () => {} }, realFs);
+  assert.throws(() => requireHostCatalog(path.join(base, 'none.sqlite'), disk, realFs), /run `blaine rebuild-catalog --dest .* --key-file KEYFILE`/);
 });

@@ -2,8 +2,28 @@ import fs from 'node:fs';
 import { showMountedPaths } from '../crypt/gocryptfs.js';
 import { displayMode, ProgressDisplay } from '../progress/display.js';
 import { Progress } from '../progress/progress.js';
+import { hasEscapedBytes, nameToBytes } from '../fsx/name-bytes.js';
 
 export type Verbosity = -1 | 0 | 1;
+
+/**
+ * Writes text to a terminal or pipe with names as their exact bytes (name-bytes.ts), as ls and
+ * find do: a byte that is not UTF-8 goes out as itself, not as U+FFFD.
+ */
+export function writeText(stream: NodeJS.WritableStream, text: string): void {
+  stream.write(hasEscapedBytes(text) ? nameToBytes(text) : text);
+}
+
+/**
+ * The fields `--json` adds beside a name that holds bytes that are not UTF-8 (SPEC §4, README
+ * "Names that are not UTF-8"): the exact bytes in base64 under `<field>Base64`. The name itself
+ * is printed with each such byte as the JSON escape \udcXX; names that are UTF-8 get nothing more.
+ */
+export function nameBytesFields(fields: Record<string, string | null>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) if (v !== null && hasEscapedBytes(v)) out[`${k}Base64`] = nameToBytes(v).toString('base64');
+  return out;
+}
 
 /** How many of a run's last lines the notify hook hears. */
 export const TOLD_LINES = 60;
@@ -45,8 +65,7 @@ export class Output {
 
   private human(msg: string): void {
     this.clearProgress();
-    if (this.json) process.stderr.write(showMountedPaths(msg) + '\n');
-    else process.stdout.write(showMountedPaths(msg) + '\n');
+    writeText(this.json ? process.stderr : process.stdout, showMountedPaths(msg) + '\n');
   }
 
   /** Normal output: summaries, plans. Silenced by -q. */
@@ -96,14 +115,14 @@ export class Output {
     this.toLog('WARN', msg);
     this.tell(`warning: ${msg}`);
     this.clearProgress();
-    process.stderr.write(`warning: ${showMountedPaths(msg)}\n`);
+    writeText(process.stderr, `warning: ${showMountedPaths(msg)}\n`);
   }
 
   error(msg: string): void {
     this.toLog('ERROR', msg);
     this.tell(`error: ${msg}`);
     this.clearProgress();
-    process.stderr.write(`blaine: ${showMountedPaths(msg)}\n`);
+    writeText(process.stderr, `blaine: ${showMountedPaths(msg)}\n`);
   }
 
   /** A machine-readable result on stdout (only with --json). */

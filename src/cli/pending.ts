@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { Catalog } from '../catalog/catalog.js';
 import { action, addCommonOptions, dbPath, type CommonOptions } from './common.js';
 import { EXIT, UserError } from './exit.js';
-import type { Output } from './output.js';
+import { nameBytesFields, type Output } from './output.js';
 import { labelsOf, resolveVolume } from './volumes.js';
 import { withHolds } from '../plan/held.js';
 
@@ -40,6 +40,7 @@ function pending(opts: CommonOptions, vols: string[], out: Output): number {
           held: hold !== null,
           reason: hold?.reason ?? null,
           until: hold?.until ?? null,
+          ...nameBytesFields({ path: r.path, target: r.target }),
         })),
       );
       return EXIT.ok;

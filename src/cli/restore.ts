@@ -64,12 +64,12 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
     throw new UsageError(`--to ${to} is on the disk being restored from; a restore never writes to the disk, choose a directory elsewhere`);
   }
   // What a restore gives back is the host catalog's view: without it, say how to get it back.
-  requireHostCatalog(db, dest);
+  requireHostCatalog(db, dest, fileSystem());
   // The disk is only read: an encrypted one is mounted read-only for the run.
-  const view = openDiskView(dest, { key: keyProvider(opts), readonly: true });
+  const view = openDiskView(dest, { key: keyProvider(opts), readonly: true, fs: fileSystem() });
   try {
     return await withHost(db, async (host) => {
-      requireKnownVolume(host, db, view.info, dest);
+      requireKnownVolume(host, db, view.info, dest, fileSystem());
       const catalogFile = diskCatalogPath(view.root);
       requireDiskCatalog(view.root, dest, view.info, host);
       if (!fs.existsSync(catalogFile)) throw new UserError(`${dest} has no disk catalog yet; nothing was ever archived on it`);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { scratchDir } from '../../test/helpers.js';
 import { CryptError, initCipher, mountCipher, mountsOf, readMounts, removeStaleMounts, requireTools } from './gocryptfs.js';
 import { obtainKey } from './key.js';
-import { hardLink } from './link.js';
+import { hardLink } from '../fsx/fsx.js';
 import { cryptUnavailable, deadPid, fastScrypt } from './testing.js';
 
 fastScrypt();

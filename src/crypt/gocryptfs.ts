@@ -7,7 +7,6 @@
  *
  * This module knows nothing of Blaine's disks or command line.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import {
   daemonPid, fsName, fusermountUnmount, readMounts, removeEmptyDir, removeStaleMounts, waitForExit,
@@ -16,6 +15,7 @@ import {
   checkKey, CryptError, GOCRYPTFS_EMPTY_PASSWORD, GOCRYPTFS_WRONG_PASSWORD, gocryptfsSays, privateMountBase,
   requireTools, runGocryptfs,
 } from './tools.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 export { readMounts, mountsOf, removeStaleMounts, type MountEntry } from './mounts.js';
 export { checkKey, CryptError, privateMountBase, requireTools, type CryptErrorCode } from './tools.js';

@@ -3,8 +3,8 @@
  * The key is only ever held in memory and handed to gocryptfs through a pipe.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import { checkKey, CryptError } from './gocryptfs.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 export interface KeySources {
   keyFile?: string;

@@ -3,9 +3,9 @@
  * `blaine:<tag>:<pid>`, so a mount whose process is gone can be found and removed.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { privateMountBase, requireTools, SPAWN_TIMEOUT_MS } from './tools.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 const FS_TYPE = 'fuse.gocryptfs';
 

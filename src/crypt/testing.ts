@@ -1,9 +1,9 @@
 /** Shared by the tests of encrypted disks: whether real gocryptfs mounts can be made here. */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CryptError, initCipher, mountCipher, requireTools } from './gocryptfs.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 let probed: string | false | undefined;
 

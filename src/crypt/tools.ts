@@ -3,10 +3,10 @@
  * input, and the private directory mount points and gocryptfs's messages go to.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { BlaineError, EXIT } from '../error.js';
+import { fsConstants, realFs as fs } from '../fsx/fsx.js';
 
 export type CryptErrorCode = 'NO_TOOL' | 'NO_FUSE' | 'WRONG_KEY' | 'NO_KEY' | 'INIT_FAILED' | 'MOUNT_FAILED';
 
@@ -33,7 +33,7 @@ function findExecutable(name: string): string | undefined {
     if (!dir) continue;
     const candidate = path.join(dir, name);
     try {
-      fs.accessSync(candidate, fs.constants.X_OK);
+      fs.accessSync(candidate, fsConstants.X_OK);
       if (fs.statSync(candidate).isFile()) return candidate;
     } catch {
       // not here

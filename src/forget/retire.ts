@@ -5,7 +5,6 @@
  * while files Blaine did not write stay. Refused while the twin lacks changes only this copy holds.
  */
 import { BlaineError } from '../error.js';
-import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog, type CopyRow, type VolumeRow } from '../catalog/catalog.js';
 import { dropCopy } from '../catalog/forget.js';
@@ -16,6 +15,7 @@ import { readVolume, type VolumeInfo } from '../archive/volume.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
 import { copyLag } from '../report/shelf.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 /** A retirement refused (the twin lacks changes, or the copy is not what it should be). */
 export class RetireError extends BlaineError {}
@@ -37,7 +37,7 @@ export interface KnownCopy {
 export function knownCopyAt(dest: string, db: string): KnownCopy | null {
   let info: VolumeInfo;
   try {
-    info = readVolume(dest);
+    info = readVolume(dest, fs);
   } catch {
     return null;
   }
@@ -74,7 +74,7 @@ export interface RetireReport {
  * retires it again.
  */
 export function retireCopy(o: { dest: string; db: string; key?: KeyProvider; discardChanges: boolean; fs: Fsx }): RetireReport {
-  const s = openDiskSession({ dest: o.dest, db: o.db, key: o.key, retiring: true });
+  const s = openDiskSession({ dest: o.dest, db: o.db, key: o.key, retiring: true, fs: o.fs });
   let report: RetireReport;
   const encrypted = s.info.encrypted;
   try {

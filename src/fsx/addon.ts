@@ -21,7 +21,7 @@ export const FIELD = {
 } as const;
 export const FIELDS = 12;
 
-export const KIND = { error: 0, file: 1, dir: 2, symlink: 3, special: 4, badName: 5 } as const;
+export const KIND = { error: 0, file: 1, dir: 2, symlink: 3, special: 4 } as const;
 
 export interface NativeAddon {
   /**

@@ -10,6 +10,7 @@ import { CopyError, installTemp, storedMtime, type TempCopy } from './copy.js';
 import { faultyFs, parseFaults } from './fault.js';
 import { isRoot, realFs } from './fsx.js';
 import { isTempName } from './temp.js';
+import { nameToBytes } from './name-bytes.js';
 
 const addon = fsAddon();
 const needAddon = addon ? false : 'the native addon is not built';
@@ -39,7 +40,7 @@ function sources(dir: string) {
   return files;
 }
 
-for (const [name, layer] of [['native', realFs], ['through the file-system layer', faultyFs(realFs, [])]] as const) {
+for (const [name, layer] of [['native', realFs], ['through the file-system layer', { ...faultyFs(realFs, []), copyFiles: null }]] as const) {
   test(`copyBatchToTemp (${name}): content, SHA-256, mode, mtime to the ns and owner of each file under a temporary name`, { skip: name === 'native' && needAddon }, async (t) => {
     const dir = scratchDir(t);
     const tmpDir = path.join(dir, 'tmp');
@@ -69,7 +70,7 @@ for (const [name, layer] of [['native', realFs], ['through the file-system layer
     });
     // In place with parents made on demand.
     const first = out[0] as TempCopy;
-    installTemp(first, jobs[0]!.src, jobs[0]!.dest, { tempDir: tmpDir });
+    installTemp(first, jobs[0]!.src, jobs[0]!.dest, { tempDir: tmpDir, fs: realFs });
     assert.ok(fs.existsSync(jobs[0]!.dest));
     assert.ok(!fs.existsSync(first.tmp));
   });
@@ -109,7 +110,7 @@ test('copyFileToTemp (what restore copies with): a media-sized file through the 
   fs.writeSync(fd, blob, 0, blob.length, 40 * 1024 * 1024);
   fs.closeSync(fd);
   for (const src of [dense, sparse]) {
-    const got = await copyFileToTemp(src, path.join(dir, 'out', path.basename(src)), meta, { tempDir: tmpDir });
+    const got = await copyFileToTemp(src, path.join(dir, 'out', path.basename(src)), meta, { tempDir: tmpDir, fs: realFs });
     const data = fs.readFileSync(src);
     assert.equal(path.dirname(got.tmp), tmpDir);
     assert.ok(isTempName(path.basename(got.tmp)), got.tmp);
@@ -127,9 +128,46 @@ test('copyFileToTemp (what restore copies with): a media-sized file through the 
   const ac = new AbortController();
   ac.abort();
   const before = fs.readdirSync(tmpDir).length;
-  await assert.rejects(copyFileToTemp(dense, path.join(dir, 'out', 'x.bin'), meta, { tempDir: tmpDir, signal: ac.signal }));
+  await assert.rejects(copyFileToTemp(dense, path.join(dir, 'out', 'x.bin'), meta, { tempDir: tmpDir, fs: realFs, signal: ac.signal }));
   assert.equal(fs.readdirSync(tmpDir).length, before);
   // A missing source is a SOURCE CopyError, as copyToTemp says it, and leaves nothing.
-  await assert.rejects(copyFileToTemp(path.join(dir, 'src', 'gone.bin'), path.join(dir, 'out', 'gone.bin'), meta, { tempDir: tmpDir }), (e: unknown) => e instanceof CopyError && e.code === 'SOURCE');
+  await assert.rejects(copyFileToTemp(path.join(dir, 'src', 'gone.bin'), path.join(dir, 'out', 'gone.bin'), meta, { tempDir: tmpDir, fs: realFs }), (e: unknown) => e instanceof CopyError && e.code === 'SOURCE');
   assert.equal(fs.readdirSync(tmpDir).length, before);
+});
+
+test('injected faults reach the native batch copy: ENOSPC at the second write and EIO reading one source are seen per file, the rest is copied natively', { skip: needAddon }, async (t) => {
+  const dir = scratchDir(t);
+  const tmpDir = path.join(dir, 'tmp');
+  fs.mkdirSync(tmpDir);
+  const meta = { mode: 0o644, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_600_000_000, mtimeNsec: 5 };
+  const srcs = [0, 1, 2, 3].map((i) => writeUnder(dir, `src/f${i}.bin`, crypto.randomBytes(1000 + i)));
+  let nativeBatches = 0;
+  const counted = { ...realFs, copyFiles: (jobs: Parameters<NonNullable<typeof realFs.copyFiles>>[0]) => (nativeBatches++, realFs.copyFiles!(jobs)) };
+  const layer = faultyFs(counted, parseFaults(`write:2:ENOSPC,read:1:EIO@f3.bin`));
+  const out = await copyBatchToTemp(srcs.map((src, i) => ({ src, dest: path.join(dir, 'disk', `f${i}.bin`), meta })), tmpDir, layer);
+  assert.ok(nativeBatches > 0, 'the batch went through the native copy');
+  assert.ok(out[1] instanceof CopyError && /disk is full/.test(out[1].message), String(out[1]));
+  assert.ok(out[3] instanceof CopyError && out[3].code === 'SOURCE' && /i\/o error/i.test(out[3].message), String(out[3]));
+  for (const i of [0, 2]) {
+    const c = out[i] as TempCopy;
+    assert.ok(!(out[i] instanceof CopyError), String(out[i]));
+    assert.deepEqual(fs.readFileSync(c.tmp), fs.readFileSync(srcs[i]!));
+    assert.equal(c.sha256, crypto.createHash('sha256').update(fs.readFileSync(srcs[i]!)).digest('hex'));
+  }
+  assert.equal(fs.readdirSync(tmpDir).length, 2, 'nothing is left of the failed copies');
+});
+
+test('the native batch copy reads and writes names that are not UTF-8 by their bytes', { skip: needAddon }, async (t) => {
+  const dir = scratchDir(t);
+  const tmpDir = path.join(dir, 'tmp\udcff');
+  realFs.mkdirSync(tmpDir);
+  const src = path.join(dir, 'caf\udce9.jpg');
+  realFs.writeFileSync(src, 'latin-1 name');
+  const meta = { mode: 0o644, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_600_000_000, mtimeNsec: 7 };
+  const [got] = await copyBatchToTemp([{ src, dest: path.join(dir, 'disk', 'caf\udce9.jpg'), meta }], tmpDir, realFs);
+  assert.ok(!(got instanceof CopyError), String(got));
+  const tmp = (got as TempCopy).tmp;
+  assert.ok(nameToBytes(tmp).includes(Buffer.from([0x2f, 0x74, 0x6d, 0x70, 0xff, 0x2f])), 'written inside the folder named tmp\\xff');
+  assert.equal(realFs.readFileSync(tmp, 'utf8'), 'latin-1 name');
+  assert.deepEqual(fs.readdirSync(Buffer.from(`${dir}/tmp\xff`, 'latin1')).length, 1);
 });

@@ -1,15 +1,15 @@
 /**
- * Many small files copied to their temporary names at once: through the native addon on a worker
- * thread (native/copyfiles.c) where the file-system layer is the real one, otherwise one by one
- * through the given layer (copyToTemp), so that injected faults hit the same steps. The caller
- * puts each copy in place with installTemp, in its own order.
+ * Many small files copied to their temporary names at once: through the layer's native batch copy
+ * on a worker thread (native/copyfiles.c; the fault layer counts its steps too), otherwise one by
+ * one through the layer's other calls (copyToTemp). The caller puts each copy in place with
+ * installTemp, in its own order.
  */
 import path from 'node:path';
 import { getSystemErrorMap } from 'node:util';
-import { COPY_OUTCOME, errnoName, fsAddon } from './addon.js';
+import { COPY_OUTCOME, errnoName } from './addon.js';
 import { CopyError, sourceError, targetError } from './copy-error.js';
 import { copyToTemp, type TempCopy } from './copy.js';
-import { isRoot, realFs, type Fsx } from './fsx.js';
+import type { Fsx } from './fsx.js';
 import { tempName } from './temp.js';
 import type { FileMeta } from './meta.js';
 
@@ -19,9 +19,6 @@ export interface BatchCopy {
   meta: FileMeta;
 }
 
-const META_FIELDS = 6;
-const OUT_FIELDS = 3;
-
 /** An errno the addon reported, as the error node:fs would have thrown for it. */
 function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoException {
   const code = errnoName(errno);
@@ -30,9 +27,8 @@ function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoE
 }
 
 /** Each file's copy under a temporary name in tempDir (which must exist), or why it failed. */
-export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fsx = realFs): Promise<Array<TempCopy | CopyError>> {
-  const addon = fs === realFs ? fsAddon() : null;
-  if (!addon?.copyFiles) {
+export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fsx): Promise<Array<TempCopy | CopyError>> {
+  if (!fs.copyFiles) {
     // All started at once: a small file's copy is synchronous, so every call on the layer is made
     // before this returns, in job order, and a fault counted by calls hits the same step every run.
     const started = jobs.map((j) =>
@@ -43,24 +39,13 @@ export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fs
     );
     return Promise.all(started);
   }
-  const n = jobs.length;
   const tmps = jobs.map((j) => path.join(tempDir, tempName(path.basename(j.dest))));
-  const meta = new Float64Array(n * META_FIELDS);
-  let paths = '';
-  jobs.forEach((j, i) => {
-    paths += `${j.src}\0${tmps[i]}\0`;
-    meta.set([j.meta.mode, j.meta.uid, j.meta.gid, j.meta.mtimeSec, j.meta.mtimeNsec, isRoot ? 1 : 0], i * META_FIELDS);
-  });
-  const out = new Float64Array(n * OUT_FIELDS);
-  const digests = Buffer.alloc(n * 32);
-  await new Promise<void>((resolve, reject) =>
-    addon.copyFiles(n, paths, meta, out, digests, (ok) => (ok ? resolve() : reject(new Error('copyFiles: the worker thread did not run')))),
-  );
+  const results = await fs.copyFiles(jobs.map((j, i) => ({ src: j.src, tmp: tmps[i]!, meta: j.meta })));
   return jobs.map((j, i) => {
-    const [outcome, errno, bytes] = out.subarray(i * OUT_FIELDS, (i + 1) * OUT_FIELDS) as unknown as [number, number, number];
+    const { outcome, errno, bytes, sha256 } = results[i]!;
     switch (outcome) {
       case COPY_OUTCOME.done:
-        return { tmp: tmps[i]!, bytes, sha256: digests.toString('hex', i * 32, i * 32 + 32) };
+        return { tmp: tmps[i]!, bytes, sha256 };
       case COPY_OUTCOME.sourceError:
         return sourceError(errnoError(errno, 'read', j.src), j.src);
       case COPY_OUTCOME.notRegular:
@@ -76,13 +61,12 @@ export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fs
  * does, but where it can through the addon's worker thread: the reads, hashing and writes of a
  * file then run in C on a thread of their own, with no round trip to the main thread per buffer
  * (a restore of media-sized files spent more CPU on those than on the copy itself). A sparse
- * source, or any source under an injected file-system layer, goes through copyToTemp, which keeps
- * holes and meets the layer's faults. Errors and abort as copyToTemp.
+ * source goes through copyToTemp, which keeps holes. Errors and abort as copyToTemp.
  */
-export async function copyFileToTemp(src: string, dest: string, meta: FileMeta, opts: { tempDir: string; fs?: Fsx; signal?: AbortSignal }): Promise<TempCopy> {
-  const fs = opts.fs ?? realFs;
+export async function copyFileToTemp(src: string, dest: string, meta: FileMeta, opts: { tempDir: string; fs: Fsx; signal?: AbortSignal }): Promise<TempCopy> {
+  const fs = opts.fs;
   opts.signal?.throwIfAborted();
-  if (fs !== realFs || !fsAddon()?.copyFiles || isSparse(src, fs)) return copyToTemp(src, dest, meta, { tempDir: opts.tempDir, fs, signal: opts.signal });
+  if (!fs.copyFiles || isSparse(src, fs)) return copyToTemp(src, dest, meta, { tempDir: opts.tempDir, fs, signal: opts.signal });
   const [got] = await copyBatchToTemp([{ src, dest, meta }], opts.tempDir, fs);
   if (got instanceof CopyError) throw got;
   if (opts.signal?.aborted) {

@@ -18,6 +18,7 @@ import {
   type FileMeta,
 } from './copy.js';
 import { isRoot, tempDir, tmpfsDisk } from '../../test/helpers.js';
+import { realFs } from './fsx.js';
 
 const MiB = 1 << 20;
 
@@ -51,7 +52,7 @@ for (const [name, size, bufferSize] of [
     const src = path.join(dir, 'src');
     const dest = path.join(dir, 'dest');
     const data = writeRandom(src, size);
-    const result = await copyWithSha256(src, dest, meta, { bufferSize, expectedSize: size });
+    const result = await copyWithSha256(src, dest, meta, { fs: realFs, bufferSize, expectedSize: size });
     assert.deepEqual(result, { sha256: sha256(data), bytes: size });
     assert.ok(fs.readFileSync(dest).equals(data));
     assert.deepEqual(listAll(dir), ['dest', 'src']);
@@ -75,7 +76,7 @@ test('copy: mode, mtime to the microsecond, and (as root) owner are preserved', 
     mtimeNsec: Number(st.mtimeNs % 1_000_000_000n),
   };
   assert.equal(srcMeta.mtimeNsec, 987654321);
-  await copyWithSha256(src, dest, srcMeta);
+  await copyWithSha256(src, dest, srcMeta, { fs: realFs });
   const out = fs.lstatSync(dest, { bigint: true });
   assert.equal(Number(out.mode) & 0o7777, 0o640);
   assert.equal(out.mtimeNs, 1600000000987654321n, 'times are set to the nanosecond');
@@ -103,7 +104,7 @@ test('copy: set-user-ID bit survives chown, and the edge cases of the second lan
     [-1, 1, -999999999n],
   ] as const) {
     const dest = path.join(dir, `d-${sec}-${nsec}`);
-    await copyWithSha256(src, dest, { ...meta, uid: 1234, gid: 1234, mode: 0o104755, mtimeSec: sec, mtimeNsec: nsec });
+    await copyWithSha256(src, dest, { ...meta, uid: 1234, gid: 1234, mode: 0o104755, mtimeSec: sec, mtimeNsec: nsec }, { fs: realFs });
     const out = fs.statSync(dest, { bigint: true });
     assert.equal(out.mtimeNs, expected, `${sec}.${nsec}`);
     assert.equal(Number(out.mode) & 0o7777, 0o4755);
@@ -115,7 +116,7 @@ test('copy: an mtime before 1970 is kept to the nanosecond (Node alone would set
   const src = path.join(dir, 'src');
   const dest = path.join(dir, 'dest');
   fs.writeFileSync(src, 'old');
-  await copyWithSha256(src, dest, { ...meta, mtimeSec: -5, mtimeNsec: 300000001 });
+  await copyWithSha256(src, dest, { ...meta, mtimeSec: -5, mtimeNsec: 300000001 }, { fs: realFs });
   assert.equal(fs.statSync(dest, { bigint: true }).mtimeNs, -4699999999n);
   assert.deepEqual(listAll(dir), ['dest', 'src']);
 });
@@ -129,7 +130,7 @@ test('copy: replacing a dest leaves its other hardlinks with the old content', a
   fs.linkSync(dest, other);
   const oldIno = fs.statSync(dest).ino;
   fs.writeFileSync(src, 'new content, longer than before');
-  await copyWithSha256(src, dest, meta);
+  await copyWithSha256(src, dest, meta, { fs: realFs });
   assert.equal(fs.readFileSync(dest, 'utf8'), 'new content, longer than before');
   assert.equal(fs.readFileSync(other, 'utf8'), 'old content');
   assert.notEqual(fs.statSync(dest).ino, oldIno);
@@ -142,7 +143,7 @@ test('copy: missing parent directories are created', async () => {
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'deep');
   const dest = path.join(dir, 'disk', 'mnt', 'media', 'photos', 'a.jpg');
-  await copyWithSha256(src, dest, meta);
+  await copyWithSha256(src, dest, meta, { fs: realFs });
   assert.equal(fs.readFileSync(dest, 'utf8'), 'deep');
   assert.deepEqual(fs.readdirSync(path.dirname(dest)), ['a.jpg']);
 });
@@ -153,7 +154,7 @@ test('copy: with tempDir the temporary file is written there and renamed into a 
   const data = writeRandom(src, 2 * MiB);
   const tmp = path.join(dir, 'disk', '.blaine', 'tmp');
   const dest = path.join(dir, 'disk', 'mnt', 'x', 'big.bin');
-  const result = await copyWithSha256(src, dest, meta, { tempDir: tmp });
+  const result = await copyWithSha256(src, dest, meta, { fs: realFs, tempDir: tmp });
   assert.equal(result.sha256, sha256(data));
   assert.ok(fs.readFileSync(dest).equals(data));
   assert.deepEqual(fs.readdirSync(tmp), []);
@@ -162,7 +163,7 @@ test('copy: with tempDir the temporary file is written there and renamed into a 
 test('copy: a missing source is a SOURCE error, and nothing is written', async () => {
   const dir = tempDir();
   const dest = path.join(dir, 'out', 'dest');
-  await assert.rejects(copyWithSha256(path.join(dir, 'nope'), dest, meta), (err: unknown) => {
+  await assert.rejects(copyWithSha256(path.join(dir, 'nope'), dest, meta, { fs: realFs }), (err: unknown) => {
     assert.ok(err instanceof CopyError);
     assert.equal(err.code, 'SOURCE');
     assert.match(err.message, /^Cannot read .*nope: no such file or directory\.$/);
@@ -176,7 +177,7 @@ test('copy: a directory or a FIFO as source is a SOURCE error and does not hang'
   const fifo = path.join(dir, 'fifo');
   execFileSync('mkfifo', [fifo]);
   for (const src of [dir, fifo]) {
-    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta), (err: unknown) => {
+    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta, { fs: realFs }), (err: unknown) => {
       assert.ok(err instanceof CopyError);
       assert.equal(err.code, 'SOURCE');
       assert.match(err.message, /not a regular file/);
@@ -195,7 +196,7 @@ test('copy: a source without read permission is a SOURCE error', async (t) => {
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'secret');
   fs.chmodSync(src, 0);
-  await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta), { code: 'SOURCE' });
+  await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta, { fs: realFs }), { code: 'SOURCE' });
 });
 
 test('copy: a file among the parent directories is a TARGET error, source untouched', async () => {
@@ -203,7 +204,7 @@ test('copy: a file among the parent directories is a TARGET error, source untouc
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'data');
   fs.writeFileSync(path.join(dir, 'blocker'), 'a file, not a directory');
-  await assert.rejects(copyWithSha256(src, path.join(dir, 'blocker', 'sub', 'dest'), meta), (err: unknown) => {
+  await assert.rejects(copyWithSha256(src, path.join(dir, 'blocker', 'sub', 'dest'), meta, { fs: realFs }), (err: unknown) => {
     assert.ok(err instanceof CopyError);
     assert.equal(err.code, 'TARGET');
     assert.match(err.message, /^Cannot write .*blocker\/sub\/dest: /);
@@ -218,7 +219,7 @@ test('copy: a directory in the way of dest is a TARGET error and no temporary fi
     const src = path.join(dir, 'src');
     writeRandom(src, size);
     fs.mkdirSync(path.join(dir, 'dest'));
-    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta), { name: 'CopyError', code: 'TARGET' });
+    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta, { fs: realFs }), { name: 'CopyError', code: 'TARGET' });
     assert.deepEqual(listAll(dir), ['dest', 'src']);
   }
 });
@@ -228,7 +229,7 @@ test('copy: a size other than expectedSize (file changed since the scan) fails c
     const dir = tempDir();
     const src = path.join(dir, 'src');
     writeRandom(src, size);
-    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta, { expectedSize: size - 1 }), (err: unknown) => {
+    await assert.rejects(copyWithSha256(src, path.join(dir, 'dest'), meta, { fs: realFs, expectedSize: size - 1 }), (err: unknown) => {
       assert.ok(err instanceof CopyError);
       assert.equal(err.code, 'CHANGED');
       assert.match(err.message, /changed while being copied/);
@@ -243,9 +244,9 @@ test('copy: an abort before or during the copy rejects with the reason and leave
   const src = path.join(dir, 'src');
   writeRandom(src, 64 * MiB);
   const dest = path.join(dir, 'dest');
-  await assert.rejects(copyWithSha256(src, dest, meta, { signal: AbortSignal.abort() }), { name: 'AbortError' });
+  await assert.rejects(copyWithSha256(src, dest, meta, { fs: realFs, signal: AbortSignal.abort() }), { name: 'AbortError' });
   const controller = new AbortController();
-  const copying = copyWithSha256(src, dest, meta, { signal: controller.signal, bufferSize: 64 << 10 });
+  const copying = copyWithSha256(src, dest, meta, { fs: realFs, signal: controller.signal, bufferSize: 64 << 10 });
   setImmediate(() => controller.abort(new Error('interrupted')));
   await assert.rejects(copying, /interrupted/);
   assert.deepEqual(listAll(dir), ['src']);
@@ -256,7 +257,7 @@ test('copy: names near the file-name length limit still get a temporary name', a
   const src = path.join(dir, 'src');
   fs.writeFileSync(src, 'long');
   const base = 'é'.repeat(127); // 254 bytes in UTF-8
-  await copyWithSha256(src, path.join(dir, base), meta);
+  await copyWithSha256(src, path.join(dir, base), meta, { fs: realFs });
   assert.equal(fs.readFileSync(path.join(dir, base), 'utf8'), 'long');
   assert.deepEqual(listAll(dir), [base, 'src'].sort());
 });
@@ -267,7 +268,7 @@ test('isTempName recognises the temporary names and nothing ordinary', async () 
   writeRandom(src, 4 * MiB);
   const dest = path.join(dir, 'photo.jpg');
   const controller = new AbortController();
-  const copying = copyWithSha256(src, dest, meta, { signal: controller.signal, bufferSize: 64 << 10 });
+  const copying = copyWithSha256(src, dest, meta, { fs: realFs, signal: controller.signal, bufferSize: 64 << 10 });
   // While the copy runs, its temporary file is beside the destination.
   await new Promise((resolve) => setImmediate(resolve));
   const during = fs.readdirSync(dir).filter((n) => n !== 'src');
@@ -287,9 +288,9 @@ test('sha256File hashes small and large files like crypto does; a missing file i
   for (const size of [0, 5000, 5 * MiB + 1]) {
     const file = path.join(dir, `f${size}`);
     const data = writeRandom(file, size);
-    assert.deepEqual(await sha256File(file), { sha256: sha256(data), bytes: size });
+    assert.deepEqual(await sha256File(file, { fs: realFs }), { sha256: sha256(data), bytes: size });
   }
-  await assert.rejects(sha256File(path.join(dir, 'missing')), { name: 'CopyError', code: 'SOURCE' });
+  await assert.rejects(sha256File(path.join(dir, 'missing'), { fs: realFs }), { name: 'CopyError', code: 'SOURCE' });
 });
 
 test('setTimes changes a symlink, not its target', () => {
@@ -299,16 +300,16 @@ test('setTimes changes a symlink, not its target', () => {
   fs.writeFileSync(target, 't');
   fs.symlinkSync('target', link);
   const before = fs.statSync(target, { bigint: true }).mtimeNs;
-  setTimes(link, 1500000000, 250000000);
+  setTimes(link, 1500000000, 250000000, realFs);
   assert.equal(fs.lstatSync(link, { bigint: true }).mtimeNs, 1500000000250000000n);
   assert.equal(fs.statSync(target, { bigint: true }).mtimeNs, before);
-  assert.throws(() => setTimes(path.join(dir, 'missing'), 1, 0), { name: 'CopyError', code: 'TARGET' });
+  assert.throws(() => setTimes(path.join(dir, 'missing'), 1, 0, realFs), { name: 'CopyError', code: 'TARGET' });
 });
 
 test('makeSymlink makes the link with owner and mtime, replacing a file atomically', async (t) => {
   const dir = tempDir();
   const dest = path.join(dir, 'sub', 'link');
-  makeSymlink('../elsewhere/a.jpg', dest, { uid: 1234, gid: 4321, mtimeSec: 1650000000, mtimeNsec: 42000 });
+  makeSymlink('../elsewhere/a.jpg', dest, { uid: 1234, gid: 4321, mtimeSec: 1650000000, mtimeNsec: 42000 }, realFs);
   assert.equal(fs.readlinkSync(dest), '../elsewhere/a.jpg');
   const st = fs.lstatSync(dest, { bigint: true });
   assert.equal(st.mtimeNs, 1650000000000042000n);
@@ -316,13 +317,13 @@ test('makeSymlink makes the link with owner and mtime, replacing a file atomical
   const file = path.join(dir, 'file');
   fs.writeFileSync(file, 'keep me');
   fs.linkSync(file, path.join(dir, 'twin'));
-  makeSymlink('/abs/target', file, { uid: 0, gid: 0, mtimeSec: -1, mtimeNsec: 5 });
+  makeSymlink('/abs/target', file, { uid: 0, gid: 0, mtimeSec: -1, mtimeNsec: 5 }, realFs);
   assert.equal(fs.readlinkSync(file), '/abs/target');
   assert.equal(fs.lstatSync(file, { bigint: true }).mtimeNs, -999999995n);
   assert.equal(fs.readFileSync(path.join(dir, 'twin'), 'utf8'), 'keep me');
   assert.deepEqual(listAll(dir), ['file', 'sub', 'sub/link', 'twin']);
   fs.mkdirSync(path.join(dir, 'adir'));
-  assert.throws(() => makeSymlink('x', path.join(dir, 'adir'), meta), { name: 'CopyError', code: 'TARGET' });
+  assert.throws(() => makeSymlink('x', path.join(dir, 'adir'), meta, realFs), { name: 'CopyError', code: 'TARGET' });
   assert.deepEqual(listAll(dir), ['adir', 'file', 'sub', 'sub/link', 'twin']);
   if (!isRoot) {
     t.skip('owner: needs root');
@@ -340,15 +341,15 @@ test('mtimeMatches wants the very nanosecond, which is what setTimes stores, bef
   const dir = tempDir();
   const file = path.join(dir, 'old');
   fs.writeFileSync(file, 'x');
-  setTimes(file, -86_400_001, 999_999_999);
+  setTimes(file, -86_400_001, 999_999_999, realFs);
   assert.equal(fs.lstatSync(file, { bigint: true }).mtimeNs, -86_400_001n * 1_000_000_000n + 999_999_999n);
   fs.rmSync(dir, { recursive: true });
 });
 
 test('syncDisk flushes a directory\'s file system and names the path when it cannot', () => {
   const dir = tempDir();
-  syncDisk(dir);
-  assert.throws(() => syncDisk(path.join(dir, 'missing')), (err: unknown) => {
+  syncDisk(dir, realFs);
+  assert.throws(() => syncDisk(path.join(dir, 'missing'), realFs), (err: unknown) => {
     assert.ok(err instanceof CopyError);
     assert.equal(err.code, 'TARGET');
     assert.match(err.message, /^Cannot flush .*missing to the disk: /);
@@ -365,7 +366,7 @@ test('disk full: a copy that does not fit is ENOSPC, leaves no temporary file, a
     writeRandom(big, 3_000_000);
     const keep = path.join(disk, 'keep');
     const kept = writeRandom(keep, 100_000);
-    for (const opts of [{}, { tempDir: path.join(disk, '.blaine', 'tmp') }]) {
+    for (const opts of [{ fs: realFs }, { tempDir: path.join(disk, '.blaine', 'tmp'), fs: realFs }]) {
       await assert.rejects(copyWithSha256(big, path.join(disk, 'a', 'big'), meta, opts), (err: unknown) => {
         assert.ok(err instanceof CopyError);
         assert.equal(err.code, 'ENOSPC');
@@ -380,7 +381,7 @@ test('disk full: a copy that does not fit is ENOSPC, leaves no temporary file, a
     fs.writeFileSync(path.join(disk, 'filler'), Buffer.alloc(free - 40_000));
     const small = path.join(dir, 'small');
     writeRandom(small, 200_000);
-    await assert.rejects(copyWithSha256(small, path.join(disk, 'small'), meta), { code: 'ENOSPC' });
+    await assert.rejects(copyWithSha256(small, path.join(disk, 'small'), meta, { fs: realFs }), { code: 'ENOSPC' });
     assert.deepEqual(listAll(disk).filter((n) => !['a', '.blaine', '.blaine/tmp'].includes(n)), ['filler', 'keep']);
     assert.ok(fs.readFileSync(keep).equals(kept));
   }

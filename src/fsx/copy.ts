@@ -42,7 +42,7 @@ export interface CopyOptions {
   /** Bytes per read and write (default 1 MiB); for measurements. */
   bufferSize?: number;
   /** The file-system layer to copy through (default: the real one). */
-  fs?: Fsx;
+  fs: Fsx;
 }
 
 /** 1, 2, 4 and 8 MiB measured within noise of each other on a cached 2 GiB file; the smallest keeps 3 MiB per copy in flight. */
@@ -258,14 +258,14 @@ export interface TempCopy extends CopyResult {
  * On failure the temporary file is gone and a CopyError is thrown ('ENOSPC' disk full, 'SOURCE'
  * source unreadable or changed underway, 'TARGET' anything else); on abort, signal.reason.
  */
-export async function copyWithSha256(src: string, dest: string, meta: FileMeta, opts: CopyOptions = {}): Promise<CopyResult> {
+export async function copyWithSha256(src: string, dest: string, meta: FileMeta, opts: CopyOptions): Promise<CopyResult> {
   return installTemp(await copyToTemp(src, dest, meta, opts), src, dest, opts);
 }
 
 /** copyWithSha256 up to the rename: the file is complete under its temporary name (see installTemp). */
-export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts: CopyOptions = {}): Promise<TempCopy> {
+export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts: CopyOptions): Promise<TempCopy> {
   const { signal } = opts;
-  const fs = opts.fs ?? realFs;
+  const fs = opts.fs;
   const bufferSize = opts.bufferSize ?? DEFAULT_BUFFER;
   signal?.throwIfAborted();
   const destDir = path.dirname(dest);
@@ -328,7 +328,7 @@ export async function copyToTemp(src: string, dest: string, meta: FileMeta, opts
  * CopyError 'CHANGED' says the file changed while being copied. Either way no temporary file is left.
  */
 export function installTemp(copy: TempCopy, src: string, dest: string, opts: Pick<CopyOptions, 'expectedSize' | 'tempDir' | 'fs'>): CopyResult {
-  const fs = opts.fs ?? realFs;
+  const fs = opts.fs;
   const { expectedSize } = opts;
   try {
     if (expectedSize !== undefined && copy.bytes !== expectedSize) {
@@ -360,10 +360,10 @@ export function installTemp(copy: TempCopy, src: string, dest: string, opts: Pic
  */
 export async function sha256File(
   file: string,
-  opts: { signal?: AbortSignal; bufferSize?: number; fs?: Fsx; sha1?: boolean } = {},
+  opts: { signal?: AbortSignal; bufferSize?: number; fs: Fsx; sha1?: boolean },
 ): Promise<CopyResult & { sha1?: string }> {
   opts.signal?.throwIfAborted();
-  const fs = opts.fs ?? realFs;
+  const fs = opts.fs;
   const input = openRegular(file, fs);
   try {
     const hash = crypto.createHash('sha256');

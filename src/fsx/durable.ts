@@ -10,7 +10,7 @@ import { CopyError } from './copy-error.js';
  * CopyError. On a FUSE mount (gocryptfs) call it for the cipher directory as well: the FUSE file
  * system may not pass syncfs through to the disk underneath.
  */
-export function syncDisk(target: string, fs: Fsx = realFs): void {
+export function syncDisk(target: string, fs: Fsx): void {
   const code = fs.syncfs(target);
   if (code === 0) return;
   const full = code === 'ENOSPC' || code === 'EDQUOT' || /no space left|quota/i.test(code);
@@ -25,7 +25,7 @@ export function syncDisk(target: string, fs: Fsx = realFs): void {
 }
 
 /** fsync of one file or, opened read-only, of a directory (which makes a rename in it durable). */
-export function fsyncPath(p: string, fs: Fsx = realFs): void {
+export function fsyncPath(p: string, fs: Fsx): void {
   const fd = fs.openSync(p, 'r');
   try {
     fs.fsyncSync(fd);

@@ -11,7 +11,10 @@
 import { execSync } from 'node:child_process';
 import nodeFs from 'node:fs';
 import type { Fsx, FsxMethod } from './fsx.js';
-import { FSX_EXTRA_METHODS, FSX_METHODS, realFs } from './fsx.js';
+import { FSX_EXTRA_METHODS, FSX_METHODS, realFs, type NativeCopyJob, type NativeCopyResult } from './fsx.js';
+import { COPY_OUTCOME } from './addon.js';
+import { fsPath } from './name-bytes.js';
+import { constants as osConstants } from 'node:os';
 
 export type FaultKind =
   | 'open'
@@ -73,6 +76,8 @@ const KIND_OF: Record<FsxMethod | (typeof FSX_EXTRA_METHODS)[number], FaultKind>
   copyFileSync: 'copyfile',
   copyFile: 'copyfile',
   statfsSync: 'statfs',
+  realpathSync: 'stat',
+  accessSync: 'stat',
   syncfs: 'syncfs',
 };
 
@@ -192,7 +197,7 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
       if (fault?.action === 'change') {
         const out = real(...args);
         if (method === 'openSync' && typeof out === 'number' && typeof args[0] === 'string') fdPaths.set(out, args[0]);
-        if (where !== undefined) nodeFs.appendFileSync(where, 'x');
+        if (where !== undefined) nodeFs.appendFileSync(fsPath(where), 'x');
         return out;
       }
       if (fault && fault.action !== 'crash') {
@@ -226,7 +231,67 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
       return out;
     };
   }
+  wrapped.copyFiles = base.copyFiles === null ? null : faultyCopyFiles(base.copyFiles, due, crash);
   return wrapped as unknown as Fsx & { log: FaultLog };
+}
+
+/**
+ * The native batch copy under faults: each file counts as the steps the copy makes for it, in
+ * order — open of the source, a read of it, open of the temporary name, a write to it, the setting
+ * of its mtime — so that `write:N:ENOSPC` or `read:N:EIO@/lib/b.jpg` hits that file of the batch
+ * as it would hit the one-by-one copy of a small file. A file whose step fails gets the errno as
+ * the addon reports it (a source or a target error) and is not copied; 'change' appends to the
+ * source just before its copy (which then reads more bytes than the scan saw), 'crash' and
+ * 'hook' act right after that file's copy (the files before it go in one batch, the rest in another).
+ */
+function faultyCopyFiles(
+  copy: (jobs: NativeCopyJob[]) => Promise<NativeCopyResult[]>,
+  due: (kind: FaultKind, where: string | undefined) => Fault | undefined,
+  crash: () => never,
+): (jobs: NativeCopyJob[]) => Promise<NativeCopyResult[]> {
+  const errnoOf = (code: string) => (osConstants.errno as Record<string, number>)[code] ?? osConstants.errno.EIO;
+  return async (jobs) => {
+    const fired = jobs.map((j) => {
+      let first: { fault: Fault; outcome: number; where: string } | undefined;
+      const steps: [FaultKind, string, number][] = [
+        ['open', j.src, COPY_OUTCOME.sourceError],
+        ['read', j.src, COPY_OUTCOME.sourceError],
+        ['open', j.tmp, COPY_OUTCOME.targetError],
+        ['write', j.tmp, COPY_OUTCOME.targetError],
+        ['utimes', j.tmp, COPY_OUTCOME.targetError],
+      ];
+      for (const [kind, where, outcome] of steps) {
+        const fault = due(kind, where);
+        if (fault !== undefined && first === undefined) first = { fault, outcome, where };
+      }
+      return first;
+    });
+    const results: NativeCopyResult[] = new Array(jobs.length);
+    let batch: number[] = [];
+    const flush = async () => {
+      const done = batch.length === 0 ? [] : await copy(batch.map((i) => jobs[i]!));
+      batch.forEach((i, k) => (results[i] = done[k]!));
+      batch = [];
+    };
+    for (let i = 0; i < jobs.length; i++) {
+      const hit = fired[i];
+      if (hit !== undefined && /^E[A-Z]+$/.test(hit.fault.action)) {
+        results[i] = { outcome: hit.outcome, errno: errnoOf(hit.fault.action), bytes: 0, sha256: '' };
+        continue;
+      }
+      if (hit?.fault.action === 'change') {
+        await flush();
+        nodeFs.appendFileSync(fsPath(jobs[i]!.src), 'x');
+      }
+      batch.push(i);
+      if (hit === undefined || hit.fault.action === 'change') continue;
+      await flush();
+      if (hit.fault.action === 'crash') crash();
+      if (hit.fault.action === 'hook') execSync(process.env.BLAINE_TEST_HOOK ?? 'true', { stdio: 'ignore' });
+    }
+    await flush();
+    return results;
+  };
 }
 
 /**

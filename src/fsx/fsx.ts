@@ -8,9 +8,9 @@
  */
 import fs from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { errnoName, nativeAddon } from './addon.js';
+import { errnoName, fsAddon, nativeAddon } from './addon.js';
 import { setMtime, setMtimeFd } from './times.js';
-import { hardLink } from '../crypt/link.js';
+import { bytesToName, fsPath } from './name-bytes.js';
 
 /** Owners can be given to files only as root; elsewhere they are left to the file system. */
 export const isRoot = process.getuid?.() === 0;
@@ -50,12 +50,33 @@ export const FSX_METHODS = [
   'copyFileSync',
   'copyFile',
   'statfsSync',
+  'realpathSync',
+  'accessSync',
 ] as const;
+
+/** node:fs's constants (open flags, access modes) and types, for code that reaches files through an Fsx. */
+export const fsConstants = fs.constants;
+export type { BigIntStats, Dirent, Stats } from 'node:fs';
 
 export type FsxMethod = (typeof FSX_METHODS)[number];
 
 /** Calls beyond node:fs: syncfs, and mtimes to the nanosecond (times.ts). */
 export const FSX_EXTRA_METHODS = ['syncfs', 'setMtime', 'setMtimeFd'] as const;
+
+/** One file for the native batch copy: its source, the temporary name to write, and what the copy gets. */
+export interface NativeCopyJob {
+  src: string;
+  tmp: string;
+  meta: { mode: number; uid: number; gid: number; mtimeSec: number; mtimeNsec: number };
+}
+
+/** What the native batch copy says of one file: COPY_OUTCOME (addon.ts), the errno of a failure, bytes and SHA-256 (hex). */
+export interface NativeCopyResult {
+  outcome: number;
+  errno: number;
+  bytes: number;
+  sha256: string;
+}
 
 export type Fsx = Pick<typeof fs, FsxMethod> & {
   /** syncfs(2) of the file system holding `target`: 0, or the errno name of the failure. */
@@ -64,7 +85,42 @@ export type Fsx = Pick<typeof fs, FsxMethod> & {
   setMtime(file: string, sec: number, nsec: number): void;
   /** The same for an open file. */
   setMtimeFd(fd: number, sec: number, nsec: number): void;
+  /**
+   * Copies files to their temporary names on the addon's worker thread (native/copyfiles.c), or
+   * null when the addon is not built: callers then copy one by one through the other calls.
+   */
+  copyFiles: ((jobs: NativeCopyJob[]) => Promise<NativeCopyResult[]>) | null;
 };
+
+const COPY_META_FIELDS = 6;
+const COPY_OUT_FIELDS = 3;
+
+/** The native batch copy of the real file system. */
+function nativeCopyFiles(jobs: NativeCopyJob[]): Promise<NativeCopyResult[]> {
+  const addon = fsAddon()!;
+  const n = jobs.length;
+  const meta = new Float64Array(n * COPY_META_FIELDS);
+  let paths = '';
+  jobs.forEach((j, i) => {
+    paths += `${j.src}\0${j.tmp}\0`;
+    meta.set([j.meta.mode, j.meta.uid, j.meta.gid, j.meta.mtimeSec, j.meta.mtimeNsec, isRoot ? 1 : 0], i * COPY_META_FIELDS);
+  });
+  const out = new Float64Array(n * COPY_OUT_FIELDS);
+  const digests = Buffer.alloc(n * 32);
+  return new Promise((resolve, reject) =>
+    addon.copyFiles(n, paths, meta, out, digests, (ok) => {
+      if (!ok) return reject(new Error('copyFiles: the worker thread did not run'));
+      resolve(
+        jobs.map((_, i) => ({
+          outcome: out[i * COPY_OUT_FIELDS]!,
+          errno: out[i * COPY_OUT_FIELDS + 1]!,
+          bytes: out[i * COPY_OUT_FIELDS + 2]!,
+          sha256: digests.toString('hex', i * 32, i * 32 + 32),
+        })),
+      );
+    }),
+  );
+}
 
 function syncfs(target: string): string | 0 {
   const native = nativeAddon();
@@ -82,14 +138,111 @@ function syncfs(target: string): string | 0 {
 }
 
 /**
- * node:fs itself, syncfs and nanosecond mtimes through the native addon (`sync -f` and libuv's
- * microseconds without it); hard links refresh
- * the new name's attributes, which gocryptfs 2.3 gets wrong for a second (encrypted disks).
+ * Which arguments of each node:fs call are paths (or, for symlinkSync, the link's target, which is
+ * a name too): the real Fsx passes them as their bytes (name-bytes.ts `fsPath`), the one place
+ * where a path string meets node:fs.
+ */
+const PATH_ARGS: Partial<Record<FsxMethod, number[]>> = {
+  openSync: [0],
+  renameSync: [0, 1],
+  linkSync: [0, 1],
+  unlinkSync: [0],
+  mkdirSync: [0],
+  rmdirSync: [0],
+  rmSync: [0],
+  symlinkSync: [0, 1],
+  lstatSync: [0],
+  statSync: [0],
+  existsSync: [0],
+  lutimesSync: [0],
+  chmodSync: [0],
+  chownSync: [0],
+  lchownSync: [0],
+  readFileSync: [0],
+  writeFileSync: [0],
+  copyFileSync: [0, 1],
+  copyFile: [0, 1],
+  statfsSync: [0],
+  accessSync: [0],
+};
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+function withPaths(name: FsxMethod, call: AnyFn): AnyFn {
+  const at = PATH_ARGS[name];
+  if (!at) return call;
+  return (...args: unknown[]) => {
+    for (const i of at) if (typeof args[i] === 'string') args[i] = fsPath(args[i] as string);
+    return call(...args);
+  };
+}
+
+function wantsBuffers(options: unknown): boolean {
+  return options === 'buffer' || (typeof options === 'object' && options !== null && (options as { encoding?: unknown }).encoding === 'buffer');
+}
+
+/** readdirSync whose names keep their bytes (as escaped strings) unless Buffers were asked for. */
+function readdirSync(dir: string, options?: unknown): unknown {
+  if (wantsBuffers(options)) return fs.readdirSync(fsPath(dir), options as { encoding: 'buffer' });
+  const withTypes = typeof options === 'object' && options !== null && (options as { withFileTypes?: boolean }).withFileTypes === true;
+  const recursive = typeof options === 'object' && options !== null && (options as { recursive?: boolean }).recursive === true;
+  if (withTypes) {
+    const entries = fs.readdirSync(fsPath(dir), { withFileTypes: true, encoding: 'buffer', recursive });
+    // The entries' own names become the escaped strings; a Dirent's name is a plain property.
+    for (const d of entries) (d as unknown as { name: string }).name = bytesToName(d.name);
+    return entries;
+  }
+  return fs.readdirSync(fsPath(dir), { encoding: 'buffer', recursive }).map((b) => bytesToName(b));
+}
+
+/** readlinkSync whose target keeps its bytes (as an escaped string) unless a Buffer was asked for. */
+function readlinkSync(link: string, options?: unknown): unknown {
+  if (wantsBuffers(options)) return fs.readlinkSync(fsPath(link), options as { encoding: 'buffer' });
+  return bytesToName(fs.readlinkSync(fsPath(link), { encoding: 'buffer' }));
+}
+
+/** realpathSync whose argument and result are names like any other. */
+function realpathSync(p: string, options?: unknown): unknown {
+  if (wantsBuffers(options)) return fs.realpathSync(fsPath(p), options as { encoding: 'buffer' });
+  return bytesToName(fs.realpathSync(fsPath(p), { encoding: 'buffer' }));
+}
+
+/** mkdtempSync whose prefix and result are names like any other. */
+function mkdtempSync(prefix: string, options?: unknown): unknown {
+  if (wantsBuffers(options)) return fs.mkdtempSync(prefix, options as { encoding: 'buffer' });
+  return bytesToName(fs.mkdtempSync(fsPath(prefix) as string, { encoding: 'buffer' }));
+}
+
+/**
+ * A hard link that reports the right size on an encrypted disk too: gocryptfs 2.3 (Debian 12)
+ * answers link() with the ciphertext's attributes, and the kernel keeps them for a second (both
+ * names then show a size larger by the encryption overhead, gocryptfs issue 724), so par2 reading
+ * a file staged that way stops short. A chmod to the same mode makes the kernel take fresh
+ * attributes; on other file systems it changes nothing but the ctime.
+ */
+export function hardLink(existing: string, newPath: string): void {
+  fs.linkSync(fsPath(existing), fsPath(newPath));
+  try {
+    fs.chmodSync(fsPath(newPath), fs.lstatSync(fsPath(newPath)).mode & 0o7777);
+  } catch {
+    // Not ours to chmod (another owner): the stale size only lasts a second.
+  }
+}
+
+/**
+ * node:fs itself, with paths passed as their bytes and names read back losslessly (name-bytes.ts),
+ * syncfs and nanosecond mtimes through the native addon (`sync -f` and libuv's microseconds
+ * without it); hard links refresh the new name's attributes (hardLink).
  */
 export const realFs: Fsx = Object.freeze({
-  ...Object.fromEntries(FSX_METHODS.map((name) => [name, fs[name]])),
+  ...Object.fromEntries(FSX_METHODS.map((name) => [name, withPaths(name, fs[name] as AnyFn)])),
+  readdirSync,
+  readlinkSync,
+  mkdtempSync,
+  realpathSync,
   linkSync: hardLink,
   syncfs,
   setMtime,
   setMtimeFd,
+  copyFiles: fsAddon()?.copyFiles ? nativeCopyFiles : null,
 }) as Fsx;

@@ -15,6 +15,7 @@ import zlib from 'node:zlib';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 import { fsAddon } from './addon.js';
 import { copyBatchToTemp } from './copy-batch.js';
+import { realFs } from './fsx.js';
 import { createFromFile, parityAddon } from '../parity/creator.js';
 
 const addon = fsAddon();
@@ -28,7 +29,7 @@ test('portable SHA-256 and CRC-32 asked for on the JS thread while a copy batch 
   const tmp = path.join(dir, 'tmp');
   fs.mkdirSync(tmp);
   const meta = { mode: 0o644, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0, mtimeSec: 1_700_000_000, mtimeNsec: 0 };
-  const copies = copyBatchToTemp(sources.map((src, i) => ({ src, dest: path.join(dir, 'disk', `f${i}.bin`), meta })), tmp);
+  const copies = copyBatchToTemp(sources.map((src, i) => ({ src, dest: path.join(dir, 'disk', `f${i}.bin`), meta })), tmp, realFs);
   const set = createFromFile(big, { sliceSize: 65536, recoverySlices: 8, size: 6 << 20, name: 'big.bin', memory: 64 << 20 }, path.join(dir, 'big.par2'), path.join(dir, 'big.vol.par2'));
   // Meanwhile, on this thread, the portable paths again and again.
   const sample = crypto.randomBytes(100_000);

@@ -13,7 +13,7 @@ export interface FileMeta {
 }
 
 /** Sets a file's or symlink's mtime to the nanosecond (never following a symlink); atime stays as it is. */
-export function setTimes(file: string, mtimeSec: number, mtimeNsec: number, fs: Fsx = realFs): void {
+export function setTimes(file: string, mtimeSec: number, mtimeNsec: number, fs: Fsx): void {
   try {
     fs.setMtime(file, mtimeSec, mtimeNsec);
   } catch (err) {

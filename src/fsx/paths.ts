@@ -1,9 +1,12 @@
+import { nameToBytes } from './name-bytes.js';
+
 /** Path helpers every package shares: one order, one notion of "below", one disk-relative form. */
 
 /**
- * Orders paths by their UTF-8 bytes, the order scanRoot returns records in (also SQLite's
- * BINARY collation). JS string comparison agrees except where a character beyond U+FFFF
- * (a surrogate pair) meets one in U+E000..U+FFFF.
+ * Orders paths by their bytes (name-bytes.ts), the order scanRoot returns records in (also SQLite's
+ * BINARY collation of UTF-8 text). JS string comparison agrees except where a character beyond
+ * U+FFFF (a surrogate pair) meets one in U+E000..U+FFFF, and where a byte that is not UTF-8 (a
+ * lone surrogate) differs: those few are compared by their bytes.
  */
 export function comparePaths(a: string, b: string): number {
   if (a === b) return 0;
@@ -15,8 +18,9 @@ export function comparePaths(a: string, b: string): number {
   const y = b.charCodeAt(i);
   const xs = x >= 0xd800 && x <= 0xdfff;
   const ys = y >= 0xd800 && y <= 0xdfff;
-  if (xs && !ys) return 1;
-  if (ys && !xs) return -1;
+  if (xs && ys && (x >= 0xdc00 || y >= 0xdc00)) return Buffer.compare(nameToBytes(a), nameToBytes(b));
+  if (xs && !ys) return y >= 0x80 && x >= 0xdc80 && x <= 0xdcff ? Buffer.compare(nameToBytes(a), nameToBytes(b)) : 1;
+  if (ys && !xs) return x >= 0x80 && y >= 0xdc80 && y <= 0xdcff ? Buffer.compare(nameToBytes(a), nameToBytes(b)) : -1;
   return x - y;
 }
 

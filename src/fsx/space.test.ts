@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { freeBytes, parseBytes } from './space.js';
+import { realFs } from './fsx.js';
 
 test('parseBytes: decimal and binary units, fractions exact', () => {
   const cases: [string, number][] = [
@@ -67,9 +68,9 @@ test('freeBytes: a 2 MiB tmpfs has 2 MiB free, less what is written', (t) => {
       return;
     }
     try {
-      assert.equal(freeBytes(dir), 2 * 2 ** 20);
+      assert.equal(freeBytes(dir, realFs), 2 * 2 ** 20);
       fs.writeFileSync(path.join(dir, 'f'), Buffer.alloc(1 << 20));
-      assert.equal(freeBytes(dir), 2 ** 20);
+      assert.equal(freeBytes(dir, realFs), 2 ** 20);
     } finally {
       execFileSync('umount', [dir], { stdio: 'pipe' });
     }
@@ -79,5 +80,5 @@ test('freeBytes: a 2 MiB tmpfs has 2 MiB free, less what is written', (t) => {
 });
 
 test('freeBytes: a missing path throws', () => {
-  assert.throws(() => freeBytes('/nonexistent/blaine/disk'), { code: 'ENOENT' });
+  assert.throws(() => freeBytes('/nonexistent/blaine/disk', realFs), { code: 'ENOENT' });
 });

@@ -2,13 +2,13 @@
 import { realFs, type Fsx } from './fsx.js';
 
 /** Bytes an unprivileged writer may still use on the file system holding `path` (root's reserve excluded). */
-export function freeBytes(path: string, fs: Fsx = realFs): number {
+export function freeBytes(path: string, fs: Fsx): number {
   const st = fs.statfsSync(path, { bigint: true });
   return Number(st.bavail * st.bsize);
 }
 
 /** Size of the file system holding `path`, as an unprivileged writer sees it (root's reserve excluded). */
-export function capacityBytes(path: string, fs: Fsx = realFs): number {
+export function capacityBytes(path: string, fs: Fsx): number {
   const st = fs.statfsSync(path, { bigint: true });
   return Number((st.blocks - (st.bfree - st.bavail)) * st.bsize);
 }

@@ -14,7 +14,7 @@ export function makeSymlink(
   target: string,
   dest: string,
   meta: Pick<FileMeta, 'uid' | 'gid' | 'mtimeSec' | 'mtimeNsec'>,
-  fs: Fsx = realFs,
+  fs: Fsx,
 ): void {
   const tmp = path.join(path.dirname(dest), tempName(path.basename(dest)));
   withParents(() => fs.symlinkSync(target, tmp), [path.dirname(dest)], dest, fs);

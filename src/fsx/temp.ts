@@ -1,3 +1,4 @@
+import { nameToBytes } from './name-bytes.js';
 /**
  * The one temporary-name scheme (SPEC §3): every file Blaine writes on a disk under a name other
  * than its final one is named `.<base>.blaine-tmp-<pid>-<n>` (base: the final name, shortened to
@@ -22,11 +23,11 @@ export function isTempName(name: string): boolean {
 export function tempName(base: string): string {
   const suffix = `${TEMP_MARK}${process.pid}-${++tempCounter}`;
   let name = `.${base}${suffix}`;
-  if (Buffer.byteLength(name) > NAME_MAX) {
+  if (nameToBytes(name).length > NAME_MAX) {
     // Long names would make the temporary name too long for the file system; the tail of the
     // base is expendable because the pid and counter already make the name unique.
     const chars = Array.from(base);
-    while (chars.length > 0 && Buffer.byteLength(`.${chars.join('')}${suffix}`) > NAME_MAX) chars.pop();
+    while (chars.length > 0 && nameToBytes(`.${chars.join('')}${suffix}`).length > NAME_MAX) chars.pop();
     name = `.${chars.join('')}${suffix}`;
   }
   return name;

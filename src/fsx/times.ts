@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import { errnoName, fsAddon } from './addon.js';
+import { fsPath } from './name-bytes.js';
 
 /**
  * The double libuv turns back into exactly the wanted microsecond: libuv truncates
@@ -41,7 +42,7 @@ function errnoError(errno: number, syscall: string, where?: string): NodeJS.Errn
 /** A file's or symlink's own mtime (never a symlink's target's); atime stays as it is. Throws like node:fs. */
 export function setMtime(file: string, sec: number, nsec: number): void {
   const addon = fsAddon();
-  if (!addon) return fs.lutimesSync(file, fs.lstatSync(file).atime, utimeSeconds(sec, nsec));
+  if (!addon) return fs.lutimesSync(fsPath(file), fs.lstatSync(fsPath(file)).atime, utimeSeconds(sec, nsec));
   const errno = addon.setMtime(file, sec, nsec, true);
   if (errno !== 0) throw errnoError(errno, 'utimensat', file);
 }

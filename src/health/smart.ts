@@ -5,8 +5,8 @@
  * be failing, and only a visit can tell.
  */
 import { spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
+import { fsConstants, realFs as fs } from '../fsx/fsx.js';
 
 export interface SmartReading {
   device: string;
@@ -102,7 +102,7 @@ export function findSmartctl(env: NodeJS.ProcessEnv = process.env): string | nul
   for (const d of dirs) {
     const p = path.join(d, 'smartctl');
     try {
-      fs.accessSync(p, fs.constants.X_OK);
+      fs.accessSync(p, fsConstants.X_OK);
       return p;
     } catch {
       // not here

@@ -2,12 +2,12 @@
  * A disk's health, recorded on every visit: after a run that worked on a disk, its SMART reading
  * goes into the host catalog and the user hears what changed since the last visit.
  */
-import fs from 'node:fs';
 import { acquireLock } from '../archive/lock.js';
 import { readVolume } from '../archive/volume.js';
 import { Catalog } from '../catalog/catalog.js';
 import { describeHealth, healthByCopy, healthWarnings, recordVisit } from './history.js';
 import { blockDeviceOf, readSmart } from './smart.js';
+import { realFs as fs, type Fsx } from '../fsx/fsx.js';
 
 export interface VisitReport {
   /** One line for the user: the reading and its change, or why there is none. */
@@ -17,11 +17,11 @@ export interface VisitReport {
 }
 
 /** Null when there is nothing to say: not a Blaine disk (the run said why), no host catalog yet. */
-export function recordDiskHealth(db: string, dest: string, now = Date.now()): VisitReport | null {
+export function recordDiskHealth(db: string, dest: string, fsx: Fsx, now = Date.now()): VisitReport | null {
   let copy: string;
   let label: string;
   try {
-    const info = readVolume(dest);
+    const info = readVolume(dest, fsx);
     copy = info.copy;
     label = info.copyLabel;
   } catch {

@@ -1,7 +1,6 @@
 import { BlaineError } from '../error.js';
 import crypto from 'node:crypto';
 import { snapshotDatabases } from '../catalog/snapshot.js';
-import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { CopyError, copyWithSha256, fsyncPath, makeSymlink, syncDisk } from '../fsx/copy.js';
@@ -11,7 +10,7 @@ import type { DiskSession, KeyProvider } from '../archive/session.js';
 import { blaineDir, cipherDir, diskCatalogPath, diskTempDir, hostSnapshotPath, onDisk, volumeFile } from '../archive/layout.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
 import { cipherBytes } from '../crypt/overhead.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { realFs, type Fsx, type BigIntStats } from '../fsx/fsx.js';
 import { DiskError, ensureLayout, readVolume, writeVolume, type VolumeInfo } from '../archive/volume.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 
@@ -29,7 +28,7 @@ export class CloneError extends BlaineError {}
 
 const FRESH = new Set(['lost+found']);
 
-function statTimes(st: fs.BigIntStats) {
+function statTimes(st: BigIntStats) {
   return { mtimeSec: Number(st.mtimeNs / 1_000_000_000n), mtimeNsec: Number(st.mtimeNs % 1_000_000_000n) };
 }
 
@@ -77,9 +76,9 @@ export async function cloneDisk(
   s: DiskSession,
   to: string,
   copyLabel: string | undefined,
-  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void; fs?: Fsx; key?: KeyProvider },
+  opts: { signal: AbortSignal; detail(msg: string): void; warn(msg: string): void; fs: Fsx; key?: KeyProvider },
 ): Promise<CloneResult> {
-  const fs = opts.fs ?? realFs;
+  const fs = opts.fs;
   const target = path.resolve(to);
   if (!fs.existsSync(target) || !fs.statSync(target).isDirectory()) {
     throw new DiskError(`${target} does not exist or is not a directory; is the new disk mounted?`, 'NOT_A_DIRECTORY');
@@ -155,7 +154,7 @@ export async function cloneDisk(
       }
       const src = onDisk(s.root, e.path);
       const dest = onDisk(root, e.path);
-      let st: fs.BigIntStats;
+      let st: BigIntStats;
       try {
         st = fs.lstatSync(src, { bigint: true });
       } catch {
@@ -217,7 +216,7 @@ export async function cloneDisk(
         label: result.info.copyLabel,
         generation: Number(cat.getMeta('generation') ?? '0'),
         lastSync: new Date().toISOString(),
-        freeBytes: freeBytes(root),
+        freeBytes: freeBytes(root, fs),
         files: stats.files,
         bytes: stats.bytes,
       };
@@ -229,7 +228,7 @@ export async function cloneDisk(
         s.host.putCopy(copyRow);
         // The new disk's size, for the report's bar (no archive bytes: a clone adds nothing to the archive).
         const run = s.host.startRun('clone', s.info.volume, copyRow.copy);
-        s.host.finishRun(run, 'ok', { files: stats.files }, copyRow.freeBytes, null, { files: stats.files, capacity: capacityBytes(root) });
+        s.host.finishRun(run, 'ok', { files: stats.files }, copyRow.freeBytes, null, { files: stats.files, capacity: capacityBytes(root, fs) });
       });
     } finally {
       cat.close();

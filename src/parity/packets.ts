@@ -4,7 +4,7 @@
  * packet carries the MD5 of its own body, so damage to the parity can be found by reading it once.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs/promises';
+import { realFs as fs } from '../fsx/fsx.js';
 
 const MAGIC = Buffer.from('PAR2\0PKT', 'latin1');
 const HEADER = 64;
@@ -27,12 +27,14 @@ export async function parityPacketsIntact(files: string[]): Promise<boolean> {
 }
 
 async function scanFile(file: string, sameSet: (id: Buffer) => boolean): Promise<boolean> {
-  let fh: fs.FileHandle;
+  let fd: number;
   try {
-    fh = await fs.open(file, 'r');
+    fd = fs.openSync(file, 'r');
   } catch {
     return false;
   }
+  const readChunk = (buf: Buffer) =>
+    new Promise<number>((resolve, reject) => fs.read(fd, buf, 0, CHUNK, null, (err, n) => (err ? reject(err) : resolve(n))));
   try {
     const buf = Buffer.allocUnsafe(CHUNK);
     const header = Buffer.alloc(HEADER);
@@ -41,7 +43,7 @@ async function scanFile(file: string, sameSet: (id: Buffer) => boolean): Promise
     let hash: crypto.Hash | null = null;
     let packets = 0;
     for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, CHUNK, null);
+      const bytesRead = await readChunk(buf);
       if (bytesRead === 0) break;
       let pos = 0;
       while (pos < bytesRead) {
@@ -73,6 +75,6 @@ async function scanFile(file: string, sameSet: (id: Buffer) => boolean): Promise
     // A file cut short ends inside a packet; an empty one has no packets at all.
     return hash === null && headerFill === 0 && packets > 0;
   } finally {
-    await fh.close();
+    fs.closeSync(fd);
   }
 }

@@ -7,6 +7,8 @@ import { tmpfsDisk } from '../../test/helpers.js';
 import { flipBytes, listTree, overwrite, par2Wrapper, sha256File, tempDir, untilCalls, writeRandom } from '../../test/parity-fixtures.js';
 import { createParity, par2Available, ParityError, repairTo, safeParityName, verifyParity } from './par2.js';
 import { linkParity, moveParity, parityDir, parityFiles, removeParity } from './paths.js';
+import { realFs } from '../fsx/fsx.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -369,3 +371,33 @@ test('a read-only disk can still be verified and repaired from', async (t) => {
   assert.equal(sha256File(path.join(outDir, 'r/ro.bin')), sha);
   assert.deepEqual(listTree(outDir), ['r/', 'r/ro.bin'], 'the fallback scratch directory is gone');
 });
+
+for (const creator of ['native', 'par2'] as const) {
+  test(`names that are not UTF-8 (a folder \\xff, a file caf\\xe9, one of 255 bytes): parity by ${creator === 'native' ? "Blaine's creator" : 'par2cmdline'} is made, verified and repairs it`, async () => {
+    const disk = tempDir();
+    const short = 'mnt/\udcff/caf\udce9.jpg';
+    const long = `mnt/\udcff/caf${'\udce9'.repeat(248)}.jpg`;
+    assert.equal(nameToBytes(path.posix.basename(long)).length, 255);
+    const data = Buffer.from(Array.from({ length: 300 * KiB }, (_, i) => (i * 7919 + (i >> 9)) % 251));
+    const made = new Map<string, string>();
+    for (const rel of [short, long]) {
+      const file = path.join(disk, rel);
+      realFs.mkdirSync(path.dirname(file), { recursive: true });
+      realFs.writeFileSync(file, data);
+      const { parityName } = await createParity(disk, rel, { pct, creator });
+      assert.ok(!/[\udc80-\udcff]/.test(parityName), 'the recorded name is UTF-8 (par2cmdline takes names as arguments)');
+      assert.ok(parityFiles(disk, rel).length > 0, 'the parity files are found by the bytes of the name');
+      assert.deepEqual(await verifyParity(disk, rel, parityName), { state: 'ok' });
+      const fd = realFs.openSync(file, 'r+');
+      realFs.writeSync(fd, Buffer.from('damage'), 0, 6, 1000);
+      realFs.closeSync(fd);
+      assert.deepEqual(await verifyParity(disk, rel, parityName), { state: 'repairable' });
+      made.set(rel, parityName);
+    }
+    for (const rel of [short, long]) {
+      const out = path.join(tempDir(), 'out', rel === short ? 'caf\udce9.jpg' : 'long.jpg');
+      assert.equal(await repairTo(disk, rel, made.get(rel)!, out), true, rel);
+      assert.ok(realFs.readFileSync(out).equals(data));
+    }
+  });
+}

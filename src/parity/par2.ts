@@ -16,7 +16,6 @@
  *   and the finished set is renamed into place, so an interrupted run never leaves a set that
  *   looks complete.
  */
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createFromFile, defaultParityMemory, nativeCreatorAvailable } from './creator.js';
@@ -26,6 +25,7 @@ import { checkRelPath, installParity, isCode, parityFiles, parityStemRel, remove
 import { DEFAULT_PAR2, failure, runPar2, threadsFor, type RunOptions } from './run-par2.js';
 import { emptyFile, makeScratch, removeScratch, retryRescued, sameFile, stageFile, withStaged, writeOut } from './staging.js';
 import { planSlices } from './slices.js';
+import { realFs as fs, type Stats } from '../fsx/fsx.js';
 
 export { ParityError, type ParityErrorCode } from './errors.js';
 export { DEFAULT_PAR2, par2Available, type Par2Config, type RunOptions } from './run-par2.js';
@@ -57,12 +57,15 @@ export interface CreateOptions extends RunOptions {
 
 /**
  * The name a parity set records for relPath. par2cmdline 0.8.1 crashes on one-character names,
- * expands `*`/`?` in names and reads `\` as `/`, so those are changed; all other names are kept.
+ * expands `*`/`?` in names and reads `\` as `/`, so those are changed; a byte that is not UTF-8
+ * becomes `_` too, since par2cmdline is given names as command-line strings, which Node passes as
+ * UTF-8 (repairs stage the file under the recorded name, so it need not be the file's own);
+ * all other names are kept.
  */
 export function safeParityName(relPath: string): string {
   // A name too long to take a suffix is recorded shortened, as its parity files are named: par2
   // repairs by renaming the damaged file to `NAME.1`, which a 255-byte name cannot become.
-  let name = parityStemRel(relPath).replace(/[*?\\]/g, '_');
+  let name = parityStemRel(relPath).replace(/[*?\\]|[\uDC80-\uDCFF]/gu, '_');
   if (name.length < 2) name = `_/${name}`;
   return name;
 }
@@ -89,7 +92,7 @@ export async function createParity(
   const rel = checkRelPath(relPath);
   const cfg = opts.cfg ?? DEFAULT_PAR2;
   const dataPath = path.join(root, rel);
-  let st: fs.Stats;
+  let st: Stats;
   try {
     st = fs.lstatSync(dataPath);
   } catch (e) {

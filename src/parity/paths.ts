@@ -4,9 +4,9 @@
  * files are never touched.
  */
 import crypto from 'node:crypto';
-import fs from 'node:fs';
 import path from 'node:path';
-import { hardLink } from '../crypt/link.js';
+import { hardLink, realFs as fs } from '../fsx/fsx.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 import { SMALL_SET_BYTES } from './slices.js';
 
 /**
@@ -15,7 +15,7 @@ import { SMALL_SET_BYTES } from './slices.js';
  */
 export type ParityFs = Pick<typeof fs, 'lstatSync' | 'rmSync' | 'mkdirSync' | 'renameSync' | 'rmdirSync' | 'copyFileSync' | 'linkSync'>;
 
-/** node:fs, with hard links that report fresh attributes on gocryptfs (crypt/link.ts). */
+/** node:fs, with hard links that report fresh attributes on gocryptfs (fsx/fsx.ts hardLink). */
 export const plainParityFs: ParityFs = {
   lstatSync: fs.lstatSync,
   rmSync: fs.rmSync,
@@ -74,8 +74,8 @@ export function parityStem(diskRoot: string, relPath: string): string {
 export function parityStemRel(relPath: string): string {
   const rel = checkRelPath(relPath);
   const base = path.posix.basename(rel);
-  if (Buffer.byteLength(base) + LONGEST_SUFFIX_BYTES <= NAME_MAX) return rel;
-  const hash = crypto.createHash('sha256').update(base).digest('hex').slice(0, 32);
+  if (nameToBytes(base).length + LONGEST_SUFFIX_BYTES <= NAME_MAX) return rel;
+  const hash = crypto.createHash('sha256').update(nameToBytes(base)).digest('hex').slice(0, 32);
   const short = `${utf8Prefix(base, SHORT_PREFIX_BYTES)}~${hash}`;
   const dir = path.posix.dirname(rel);
   return dir === '.' ? short : `${dir}/${short}`;
@@ -88,12 +88,12 @@ const LONGEST_SUFFIX_BYTES = Buffer.byteLength('.vol+.par2.linking');
 /** Bytes of a shortened stem's readable start: with `~` and 32 hex digits, 18 bytes of suffix still fit. */
 const SHORT_PREFIX_BYTES = 200;
 
-/** The longest start of `s` that is at most `max` bytes in UTF-8, never cutting a character. */
+/** The longest start of the name `s` that is at most `max` bytes (name-bytes.ts), never cutting a character. */
 function utf8Prefix(s: string, max: number): string {
   let out = '';
   let bytes = 0;
   for (const ch of s) {
-    const n = Buffer.byteLength(ch);
+    const n = nameToBytes(ch).length;
     if (bytes + n > max) break;
     out += ch;
     bytes += n;

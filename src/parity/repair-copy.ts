@@ -7,10 +7,10 @@
  * (when there is any) under the file's path and copies of its parity files in the parity tree,
  * and repairTo runs against that root. The archive disk is only read.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { repairTo, type RunOptions } from './par2.js';
 import { checkRelPath, parityStem, paritySuffix } from './paths.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 export interface RepairCopyOptions extends RunOptions {
   /** The set's parity files where they are (on the disk); they are copied, never touched. */

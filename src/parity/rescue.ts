@@ -3,9 +3,9 @@
  * 4 KiB block whose ciphertext rotted (gocryptfs then answers EIO for it), would otherwise stop
  * par2 and a restore before any repair.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { isCode } from './paths.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 /** Slices are multiples of 4 KiB (SPEC §6): an unreadable block costs at most one slice. */
 const RESCUE_BLOCK = 4096;

@@ -3,10 +3,10 @@
  * own process group (killed with Blaine), and its failure as one sentence.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { aborted, fsError, ParityError } from './errors.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 export interface Par2Config {
   /** argv prefix of a par2cmdline-compatible program, e.g. ['par2'] or ['nice', '-n19', 'par2']. */

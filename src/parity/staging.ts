@@ -2,12 +2,11 @@
  * The scratch directories par2 runs in (see par2.ts for why): made on the disk or beside the
  * output, filled with links to the data and parity files, emptied and removed afterwards.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { fsError, ParityError } from './errors.js';
 import { checkRelPath, isCode, paritySuffix, SCRATCH_PREFIX, scratchDir } from './paths.js';
 import { rescueCopy } from './rescue.js';
-import { hardLink } from '../crypt/link.js';
+import { hardLink, realFs as fs } from '../fsx/fsx.js';
 
 /**
  * Runs `body` in a scratch directory holding `d/<parityName>` (a link to the data file, when it

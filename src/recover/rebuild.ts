@@ -72,14 +72,14 @@ export function rebuildCatalog(opts: RebuildOptions): RebuildResult {
   const fsx = opts.fs;
   const db = path.resolve(opts.db);
   // The disk's own damage first (a lost volume.json, a damaged disk catalog): repaired, then read as any disk.
-  const disk = repairDisk(opts.dest, db, opts.key);
+  const disk = repairDisk(opts.dest, db, opts.key, fsx);
   // A folder that is no Blaine disk is said so before anything is made on the host.
-  readVolume(path.resolve(opts.dest));
+  readVolume(path.resolve(opts.dest), fsx);
   fsx.mkdirSync(path.dirname(db), { recursive: true, mode: 0o700 });
   const release = acquireLock(`${db}.lock`, `the host catalog ${db}`);
   try {
     removeLeftovers(db, fsx);
-    const view = openDiskView(opts.dest, { key: opts.key, readonly: true });
+    const view = openDiskView(opts.dest, { key: opts.key, readonly: true, fs: fsx });
     try {
       return { ...rebuildFrom(view, db, fsx), disk };
     } finally {

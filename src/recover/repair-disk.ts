@@ -7,7 +7,6 @@
  * size and mtime of a file, target of a symlink): a row the disk does not bear out is left out and
  * named, and the next backup copies it again. The damaged catalog is kept beside, never deleted.
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -20,6 +19,7 @@ import { fsyncPath } from '../fsx/copy.js';
 import { mtimeMatches } from '../fsx/times.js';
 import { tempName } from '../fsx/temp.js';
 import { RebuildError } from './rebuild-error.js';
+import { realFs as fs, type BigIntStats, type Fsx } from '../fsx/fsx.js';
 
 export interface DiskRepair {
   /** volume.json was written again from the disk's catalog. */
@@ -37,11 +37,11 @@ export interface DiskRepair {
 }
 
 /** Repairs what is damaged on the disk itself; null when nothing was. */
-export function repairDisk(destArg: string, db: string, key: KeyProvider | undefined): DiskRepair | null {
+export function repairDisk(destArg: string, db: string, key: KeyProvider | undefined, fsx: Fsx): DiskRepair | null {
   const dest = path.resolve(destArg);
   const volumeWritten = restoreVolumeFile(dest);
-  const info = readVolume(dest);
-  const view = openDiskView(dest, { key, readonly: false });
+  const info = readVolume(dest, fsx);
+  const view = openDiskView(dest, { key, readonly: false, fs: fsx });
   try {
     const file = diskCatalogPath(view.root);
     const problem = catalogProblem(file);
@@ -136,10 +136,10 @@ function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: 
       } finally {
         cat.close();
       }
-      fsyncPath(tmp);
+      fsyncPath(tmp, fs);
       const setAside = setAsideDamaged(file);
       fs.renameSync(tmp, file);
-      fsyncPath(path.dirname(file));
+      fsyncPath(path.dirname(file), fs);
       return { source: useRotated ? 'rotated' : 'host', from: useRotated ? rotated!.file : host!.file, files, unvouched, setAside };
     } catch (err) {
       for (const ext of ['', '-wal', '-shm']) fs.rmSync(`${tmp}${ext}`, { force: true });
@@ -153,7 +153,7 @@ function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: 
 /** The disk bears the row out: a file of the catalogued size and mtime, or a symlink to the catalogued target. */
 function onDiskAsCatalogued(root: string, e: CatalogEntry): boolean {
   const where = onDisk(root, e.path);
-  let st: fs.BigIntStats;
+  let st: BigIntStats;
   try {
     st = fs.lstatSync(where, { bigint: true });
   } catch {
@@ -213,7 +213,7 @@ function restoreVolumeFile(dest: string): boolean {
         ...(foreign.length > 0 ? { foreign } : {}),
         ...rememberedSettings(cat),
       };
-      writeVolume(dest, info);
+      writeVolume(dest, info, fs);
       return true;
     } finally {
       cat.close();

@@ -55,7 +55,7 @@ export interface RemoveOutcome {
 export async function runRemove(o: RemoveRun, out: RemoveReporter): Promise<RemoveOutcome> {
   const recorded: Operation[] | null = o.dryRun ? [] : null;
   const makeApplier: ApplierFactory = recorded ? (ctx) => new RecordingApplier(ctx, recorded, 0) : (ctx) => new Executor(ctx);
-  const session = (recorded ? openDrySession : openDiskSession)({ dest: o.dest, db: o.db, key: o.key });
+  const session = (recorded ? openDrySession : openDiskSession)({ dest: o.dest, db: o.db, key: o.key, fs: o.fs });
   try {
     const { info } = session;
     for (const m of recoveryMessages(session)) out.warn(m);

@@ -60,7 +60,7 @@ export interface RestoreOptions {
   warn(msg: string): void;
   progress?(done: number, total: number, bytes: number): void;
   /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
-  fs?: Fsx;
+  fs: Fsx;
 }
 
 export interface Amount {
@@ -151,7 +151,7 @@ interface Item {
 }
 
 export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> {
-  const fs = o.fs ?? realFs;
+  const fs = o.fs;
   const target = new RestoreTarget(o.to, fs, { dryRun: o.dryRun || o.disk === null, archived: o.archived });
   const res: RestoreResult = {
     restored: 0, repaired: 0, failed: 0, blocked: 0, skipped: 0, failures: [], bytes: 0, interrupted: false,
@@ -389,7 +389,7 @@ let repairs = 0;
 
 /** Copies the content at `src` (a disk entry) to `where` with `e`'s metadata, checked against `e`'s hash, repaired when it differs. */
 async function restoreFile(o: RestoreOptions, disk: SourceDisk, target: RestoreTarget, e: CatalogEntry, src: CatalogEntry, where: string): Promise<Outcome> {
-  const fs = o.fs ?? realFs;
+  const fs = o.fs;
   const rel = diskRelative(src.path);
   const from = path.join(disk.root, rel);
   const meta = metaOf(e);

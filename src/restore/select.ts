@@ -2,10 +2,10 @@
  * The check that nothing a restore writes would land on the disk it reads (a restore only reads
  * the disk).
  */
-import fs from 'node:fs';
 import path from 'node:path';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { isWithin } from '../fsx/paths.js';
+import { realFs as fs } from '../fsx/fsx.js';
 
 /** The path with symlinks resolved as far as it exists (the rest appended), to compare locations. */
 export function realish(p: string): string {

@@ -12,11 +12,10 @@
  * crashed one left; a clean end removes the list.
  */
 import path from 'node:path';
-import type { BigIntStats } from 'node:fs';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { errCode } from '../fsx/errno.js';
 import { isTempName } from '../fsx/temp.js';
-import { isRoot, type Fsx } from '../fsx/fsx.js';
+import { isRoot, type Fsx, type BigIntStats } from '../fsx/fsx.js';
 import { isWithin } from '../fsx/paths.js';
 
 export const TEMP_LOG = '.blaine-restore.log';

@@ -72,11 +72,15 @@ test('chunks handed to a consumer are not kept; missing and unreadable data path
   assert.deepEqual([missing!.exists, missing!.complete, missing!.chunks], [false, false, []]);
 });
 
-test('a name that is not UTF-8 near the top keeps its directory whole, and is still reported', async (t) => {
+test('names that are not UTF-8 near the top (a file and a folder) are scanned in parts by their bytes, as one thread scans them', async (t) => {
   const root = scratchDir(t, 'blaine-bg-');
   tree(root);
   fs.writeFileSync(Buffer.concat([Buffer.from(root + '/media/bad-'), Buffer.from([0xff]), Buffer.from('.txt')]), 'x');
+  fs.mkdirSync(Buffer.concat([Buffer.from(root + '/dir-'), Buffer.from([0xe9])]));
+  fs.writeFileSync(Buffer.concat([Buffer.from(root + '/dir-'), Buffer.from([0xe9]), Buffer.from('/inside')]), 'y');
   const [s] = await scanInBackground([root], undefined, undefined, { threads: 2 }).result;
   assert.deepEqual(unpack(s!), scanRoot(root));
-  assert.ok(s!.skipped.some((k) => k.message === 'has a name that is not valid UTF-8'));
+  assert.ok(!s!.skipped.some((k) => k.reason === 'unreadable'), JSON.stringify(s!.skipped));
+  const paths = unpack(s!).records.map((r) => r.path);
+  assert.ok(paths.includes(`${root}/media/bad-\udcff.txt`) && paths.includes(`${root}/dir-\udce9/inside`), paths.join('\n'));
 });

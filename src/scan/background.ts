@@ -1,4 +1,3 @@
-import fs from 'node:fs';
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { ExclusionFilter, Rule } from './exclude.js';
@@ -6,6 +5,7 @@ import type { PackedScan, ScanChunk, SkippedEntry } from './record.js';
 import { errorMessage, type ScanPart } from './scanner.js';
 import { listStable, nodeLister } from './listing.js';
 import { comparePaths } from '../fsx/paths.js';
+import { realFs as fs } from '../fsx/fsx.js';
 import { pathRange } from '../catalog/range.js';
 import { scanThreads, takeScanThread } from './threads.js';
 
@@ -65,9 +65,6 @@ function listUnits(dir: string, rel: string): Unit[] | null {
   const stable = listStable(nodeLister(fs), dir, undefined, (d) => fs.statSync(d).ctimeMs);
   if (typeof stable === 'string') return null; // the thread that scans it reports why
   const { listing, started: since } = stable;
-  // A name that is not UTF-8 comes back with U+FFFD and would not match itself in a part's list
-  // of names: such a directory is scanned whole, where the walk reports that name.
-  if (listing.names.some((n) => n.includes('\ufffd'))) return null;
   const key = (u: Unit) => (u.isDir ? u.name + '/' : u.name);
   return listing.names
     .map((name, i) => ({ dir, rel, name, isDir: listing.isDir(i), since }))
@@ -124,7 +121,7 @@ function rootExists(root: string): { exists: boolean; skipped: SkippedEntry[] } 
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') return { exists: false, skipped: [] };
-    return { exists: false, skipped: [{ path: root, reason: 'unreadable', message: errorMessage(code, root) }] };
+    return { exists: false, skipped: [{ path: root, reason: 'unreadable', message: errorMessage(code) }] };
   }
 }
 

@@ -1,4 +1,5 @@
 import { BlaineError, EXIT } from '../error.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 /*
  * Exclusion rules with SnapRAID 14 semantics. Facts relied on, read in amadvance/snapraid:
  * cmdline/elem.c (filter_alloc_file, filter_apply, filter_element, filter_path, filter_subdir),
@@ -64,7 +65,7 @@ type Before = 'none' | 'slash' | 'other';
 /** Returns why SnapRAID would refuse this pattern, or null when it is accepted. */
 function patternProblem(pattern: string): string | null {
   if (pattern === '') return 'it is empty';
-  const b = Buffer.from(pattern, 'utf8');
+  const b = nameToBytes(pattern);
 
   let inClass = false;
   for (let i = 0; i < b.length; i++) {
@@ -255,7 +256,7 @@ function compileRule(rule: Rule): CompiledRule {
   const isDir = p.length > 1 && p.endsWith('/');
   if (anchored) p = p.slice(1);
   if (isDir) p = p.slice(0, -1);
-  const tokens = tokenize(Buffer.from(p, 'utf8'));
+  const tokens = tokenize(nameToBytes(p));
   try {
     return {
       include: rule.kind === 'include',
@@ -278,9 +279,9 @@ export function checkRule(rule: Rule): void {
 
 const NON_ASCII = /[^\x00-\x7f]/;
 
-/** The path as one character per UTF-8 byte, the unit the compiled patterns count in. */
+/** The path as one character per byte of the name (name-bytes.ts), the unit the compiled patterns count in. */
 function asBytes(relPath: string): string {
-  return NON_ASCII.test(relPath) ? Buffer.from(relPath, 'utf8').toString('latin1') : relPath;
+  return NON_ASCII.test(relPath) ? nameToBytes(relPath).toString('latin1') : relPath;
 }
 
 export class ExclusionFilter {

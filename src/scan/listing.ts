@@ -2,10 +2,11 @@
  * Reading one directory for the JavaScript walk (the native walk in native/scan.c does the same in
  * C), and one sentence for whatever kept an entry from being read.
  */
-import type { BigIntStats, Dirent, Stats } from 'node:fs';
 import { FIELD, KIND } from '../fsx/addon.js';
 import { comparePaths } from '../fsx/paths.js';
 import { TWO_32 } from './packed.js';
+import { bytesToName } from '../fsx/name-bytes.js';
+import { type BigIntStats, type Dirent, type Stats } from '../fsx/fsx.js';
 
 const NS_PER_S = 1_000_000_000n;
 
@@ -38,7 +39,7 @@ export function sortedOrder(l: Listing): number[] {
 }
 
 /** One sentence for a failed readdir or lstat, from its error code. */
-export function errorMessage(code: string | undefined, name: string): string {
+export function errorMessage(code: string | undefined): string {
   switch (code) {
     case 'EACCES':
       return 'permission denied';
@@ -48,8 +49,7 @@ export function errorMessage(code: string | undefined, name: string): string {
       return 'input/output error';
     case 'ENOENT':
     case 'ENOTDIR':
-      // Node turns bytes that are not UTF-8 into U+FFFD, so such a name cannot be opened again.
-      return name.includes('\ufffd') ? 'has a name that is not valid UTF-8' : 'disappeared during the scan';
+      return 'disappeared during the scan';
     case 'EAGAIN':
     case 'EWOULDBLOCK': // the same number
       return 'kept changing while it was listed (what is archived below it is kept; the next run looks again)';
@@ -168,7 +168,7 @@ export function nodeLister(fs: ScanFs): ListDir {
           }
           kind = KIND.symlink;
           size = target.length;
-          targets[i] = target.toString('utf8');
+          targets[i] = bytesToName(target);
         }
         // Floor division keeps the nanoseconds in 0..999999999 for times before 1970 as well.
         let sec = st.mtimeNs / NS_PER_S;

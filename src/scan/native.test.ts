@@ -1,4 +1,5 @@
 import test from 'node:test';
+import { nameToBytes } from '../fsx/name-bytes.js';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -110,7 +111,7 @@ test('native and node:fs scans agree with a filter that prunes directories and d
   assert.deepEqual(native.skipped, []);
 });
 
-test('names that are not UTF-8 are skipped alike; such a directory makes the scan incomplete', { skip: skipNative }, (t) => {
+test('names that are not UTF-8 come out alike, by their bytes, in byte order, with symlink targets', { skip: skipNative }, (t) => {
   const root = scratchDir(t, 'blaine-native-');
   writeUnder(root, 'ok.txt', 'ok');
   const bad = Buffer.concat([Buffer.from(root + '/bad-'), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]);
@@ -118,11 +119,21 @@ test('names that are not UTF-8 are skipped alike; such a directory makes the sca
   const badDir = Buffer.concat([Buffer.from(root + '/dir-'), Buffer.from([0xe9])]);
   fs.mkdirSync(badDir);
   fs.writeFileSync(Buffer.concat([badDir, Buffer.from('/inside')]), 'x');
+  // é as UTF-8 (C3 A9) and a character in U+E000..U+FFFF (EF BC A1) sort around the foreign bytes E9 and FF
+  writeUnder(root, 'dir-é', 'e');
+  writeUnder(root, 'dir-\uFF21', 'a');
+  fs.symlinkSync(Buffer.from([0x63, 0x61, 0x66, 0xe9, 0x2e, 0x6a, 0x70, 0x67]), Buffer.from(root + '/link'));
   const { native, node } = both(root);
   assert.deepEqual(native, node);
-  assert.equal(native.complete, false);
-  assert.deepEqual(unpack(native).records.map((r) => path.basename(r.path)), ['ok.txt']);
-  assert.deepEqual(native.skipped.map((s) => s.message), ['has a name that is not valid UTF-8', 'has a name that is not valid UTF-8']);
+  assert.equal(native.complete, true);
+  assert.deepEqual(native.skipped, []);
+  const records = unpack(native).records;
+  assert.deepEqual(
+    records.map((r) => path.relative(root, r.path)),
+    ['bad-\udcff\udcfe.txt', 'dir-é', 'dir-\udce9/inside', 'dir-\uFF21', 'link', 'ok.txt'],
+  );
+  assert.equal(records.find((r) => r.path.endsWith('/link'))?.linkTarget, 'caf\udce9.jpg');
+  assert.deepEqual(nameToBytes(records[0]!.path), bad);
 });
 
 test('a tree bigger than a chunk comes in chunks that tile the root range', { skip: skipNative }, (t) => {

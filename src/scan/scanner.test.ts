@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { ExclusionFilter } from './exclude.js';
 import { scanRoot, type ScanFs } from './scanner.js';
 import { comparePaths } from '../fsx/paths.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 import type { FileRecord } from './record.js';
 import { readableCheckout, scratchDir, writeUnder } from '../../test/helpers.js';
 
@@ -114,28 +115,22 @@ test('unusual names: spaces, quotes, non-ASCII, one character', (t) => {
   }
 });
 
-test('a name that is not valid UTF-8 does not crash the scan', (t) => {
+test('names that are not valid UTF-8 are scanned by their exact bytes (files, folders, symlink targets)', (t) => {
   const root = scratchDir(t, 'blaine-scan-');
   writeUnder(root, 'ok.txt', 'x');
   fs.writeFileSync(Buffer.concat([Buffer.from(root + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]), 'x');
-  const scan = scanRoot(root);
-  assert.deepEqual(rels(root, scan.records), ['ok.txt']);
-  assert.equal(scan.skipped.length, 1);
-  assert.equal(scan.skipped[0].reason, 'unreadable');
-  assert.equal(scan.skipped[0].message, 'has a name that is not valid UTF-8');
-  assert.equal(scan.complete, true, 'a file it cannot name hides nothing else');
-});
-
-test('a directory whose name is not valid UTF-8 makes the scan incomplete', (t) => {
-  const root = scratchDir(t, 'blaine-scan-');
-  writeUnder(root, 'ok.txt', 'x');
-  const bad = Buffer.concat([Buffer.from(root + '/dir'), Buffer.from([0xc3, 0x28])]);
-  fs.mkdirSync(bad);
-  fs.writeFileSync(Buffer.concat([bad, Buffer.from('/inside')]), 'x');
-  const scan = scanRoot(root);
-  assert.deepEqual(rels(root, scan.records), ['ok.txt']);
-  assert.equal(scan.complete, false);
-  assert.equal(scan.skipped[0].message, 'has a name that is not valid UTF-8');
+  const dir = Buffer.concat([Buffer.from(root + '/dir'), Buffer.from([0xc3, 0x28])]);
+  fs.mkdirSync(dir);
+  fs.writeFileSync(Buffer.concat([dir, Buffer.from('/inside')]), 'yy');
+  fs.symlinkSync(Buffer.from([0x63, 0x61, 0x66, 0xe9]), Buffer.from(root + '/link'));
+  const scan = scanRoot(root, { native: false });
+  assert.deepEqual(scan.skipped, []);
+  assert.equal(scan.complete, true);
+  assert.deepEqual(rels(root, scan.records), ['bad\udcff\udcfe.txt', 'dir\udcc3(/inside', 'link', 'ok.txt']);
+  const byName = new Map(scan.records.map((r) => [path.relative(root, r.path), r]));
+  assert.equal(byName.get('dir\udcc3(/inside')?.size, 2);
+  assert.equal(byName.get('link')?.linkTarget, 'caf\udce9');
+  assert.deepEqual(nameToBytes(byName.get('bad\udcff\udcfe.txt')!.path), Buffer.concat([Buffer.from(root + '/bad'), Buffer.from([0xff, 0xfe]), Buffer.from('.txt')]));
 });
 
 test('records come out in byte order of their paths, depth first', (t) => {

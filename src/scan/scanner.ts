@@ -1,7 +1,7 @@
-import * as nodeFs from 'node:fs';
 import path from 'node:path';
 import type { ExclusionFilter } from './exclude.js';
 import { FIELD, FIELDS, KIND, errnoName, nativeAddon } from '../fsx/addon.js';
+import { realFs } from '../fsx/fsx.js';
 import { pathRange } from '../catalog/range.js';
 import { codeOf, errorMessage, listStable, nodeLister, sortedOrder, specialKind, type ScanFs } from './listing.js';
 import { CHUNK, stampAt, unpack } from './packed.js';
@@ -13,7 +13,7 @@ export { CHUNK, chunkPaths, inodeAt, pack, recordAt, unpack } from './packed.js'
 export interface ScanOptions {
   filter?: ExclusionFilter;
   onProgress?: (files: number) => void;
-  /** Replaces node:fs (and the native reader); for tests. */
+  /** Replaces the real file system (and the native reader); for tests. */
   fs?: ScanFs;
   /** false: lstat through node:fs even when the native reader is built; for tests. */
   native?: boolean;
@@ -53,8 +53,8 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   const filter = opts.filter !== undefined && !opts.filter.empty ? opts.filter : undefined;
   const onProgress = opts.onProgress;
   const reader = opts.fs === undefined && opts.native !== false ? nativeAddon() : null;
-  const list = nodeLister(opts.fs ?? nodeFs);
-  const changedAt = (dir: string) => (opts.fs ?? nodeFs).statSync(dir).ctimeMs;
+  const list = nodeLister(opts.fs ?? realFs);
+  const changedAt = (dir: string) => (opts.fs ?? realFs).statSync(dir).ctimeMs;
   const rootPath = path.resolve(root);
   const [rootLo, rootHi] = pathRange(rootPath);
   const part: ScanPart = opts.part ?? { dir: rootPath, rel: '', lo: rootLo, hi: rootHi };
@@ -85,13 +85,13 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
 
   // The data path itself may be a symlink the user chose (e.g. /srv/media -> /mnt/pool): follow it.
   try {
-    if (opts.part === undefined && !(opts.fs ?? nodeFs).statSync(rootPath).isDirectory()) {
+    if (opts.part === undefined && !(opts.fs ?? realFs).statSync(rootPath).isDirectory()) {
       complete = false;
       return result(false);
     }
   } catch (err) {
     const code = codeOf(err);
-    if (code !== 'ENOENT' && code !== 'ENOTDIR') skipped.push({ path: rootPath, reason: 'unreadable', message: errorMessage(code, rootPath) });
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') skipped.push({ path: rootPath, reason: 'unreadable', message: errorMessage(code) });
     complete = false;
     return result(false);
   }
@@ -100,7 +100,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
     const stable = listStable(list, absDir, names === undefined ? undefined : part.since, changedAt);
     const listing = typeof stable === 'string' ? stable : stable.listing;
     if (typeof listing === 'string') {
-      skipped.push({ path: absDir, reason: 'unreadable', message: errorMessage(listing, absDir) });
+      skipped.push({ path: absDir, reason: 'unreadable', message: errorMessage(listing) });
       complete = false;
       return;
     }
@@ -120,7 +120,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
       const o = count * FIELDS;
       const failed = listing.stat(i, abs, info, o);
       if (failed !== null) {
-        skipped.push({ path: abs, reason: 'unreadable', message: errorMessage(failed, name) });
+        skipped.push({ path: abs, reason: 'unreadable', message: errorMessage(failed) });
         continue;
       }
       const kind = info[o + FIELD.kind];
@@ -166,8 +166,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
     };
     const onSkip = (p: string, errno: number, kind: number, mode: number): void => {
       if (kind === KIND.special) skipped.push({ path: p, reason: 'special', message: specialKind(mode) });
-      else if (kind === KIND.badName) skipped.push({ path: p, reason: 'unreadable', message: 'has a name that is not valid UTF-8' });
-      else skipped.push({ path: p, reason: 'unreadable', message: errorMessage(errnoName(errno), p) });
+      else skipped.push({ path: p, reason: 'unreadable', message: errorMessage(errnoName(errno)) });
     };
     if (!reader.scanTree(part.dir, part.rel, part.names ?? null, chunkSize, excluded, onChunk, onSkip, onProgress ?? null, part.since ?? 0)) complete = false;
   }

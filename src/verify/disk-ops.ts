@@ -1,10 +1,9 @@
 /** The file operations verify's checks and repairs are made of. */
-import fs from 'node:fs';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { ParityError } from '../parity/par2.js';
 import { linkParity } from '../parity/paths.js';
 import { CopyError, setTimes } from '../fsx/copy.js';
-import { isRoot, type Fsx } from '../fsx/fsx.js';
+import { isRoot, type Fsx, realFs as fs, type BigIntStats } from '../fsx/fsx.js';
 import { CHUNK } from './types.js';
 import type { Seen } from './types.js';
 
@@ -16,7 +15,7 @@ export function errMessage(e: unknown): string {
 
 /** lstat with nanosecond mtimes (bigint: a double cannot hold them exactly). */
 export function lstatOrNull(p: string, fs: Fsx): Seen | null {
-  let st: fs.BigIntStats;
+  let st: BigIntStats;
   try {
     st = fs.lstatSync(p, { bigint: true });
   } catch {

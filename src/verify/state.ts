@@ -46,7 +46,7 @@ export abstract class VerifyState {
   protected readonly fs: Fsx;
 
   constructor(protected readonly o: VerifyOptions) {
-    this.fs = o.fs ?? realFs;
+    this.fs = o.fs;
     this.now = o.now ?? Date.now;
     this.started = this.now();
     this.lastFlush = this.started;

@@ -73,7 +73,7 @@ export interface VerifyOptions {
   warn(msg: string): void;
   progress?(checked: number, due: number, bytes: number): void;
   /** The file-system layer (default: the real one; tests pass a fault-injecting one). */
-  fs?: Fsx;
+  fs: Fsx;
 }
 
 export interface VerifyResult {
