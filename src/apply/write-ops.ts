@@ -110,11 +110,14 @@ async function copyFile(
   const written = early ? room.data : 0;
   const dest = onDisk(ctx.root, r.path);
   // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
-  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs };
+  // A big file's parity is made from the copy's own reads, while the copy goes on.
+  const feeder = early ? null : env.parity.feederFor(r.path, r.size);
+  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs, tap: feeder?.take };
   let res: CopyResult;
   try {
     res = early ? installTemp(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha256(r.path, dest, metaOf(r), opts);
   } catch (err) {
+    feeder?.close();
     // Nothing was stored: the room goes back (a retry is admitted afresh).
     env.space.withdraw(room, written);
     if (err instanceof CopyError && err.code === 'CHANGED' && !retried) {
@@ -155,6 +158,7 @@ async function copyFile(
       // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin,
       env.deduped = true;
       if (await linkName(env, { ...r, size: res.bytes }, twin, replaces, true)) {
+        feeder?.close();
         env.space.withdraw(room, room.data);
         return;
       }
@@ -171,7 +175,7 @@ async function copyFile(
   env.batch.put(entry);
   if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha256, r), entry);
   ctx.detail(`${replaces ? 'replaced' : 'added'} ${r.path}`);
-  env.parity.start(r.path, res.bytes, () => env.space.wrote(room.parity));
+  env.parity.start(r.path, res.bytes, () => env.space.wrote(room.parity), feeder);
 }
 
 export function applySymlink(env: ApplyEnv, op: Extract<Operation, { type: 'symlink' }>): void {

@@ -141,7 +141,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     if (session.leftovers > 0) out.info(`removed ${session.leftovers} leftover(s) of an interrupted run`);
     if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
-    pool = withParity && !recorded ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: parityMemory, cfg: par2Command ? { command: par2Command } : undefined, fs: o.fs }) : null;
+    pool = withParity && !recorded ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: parityMemory, cfg: par2Command ? { command: par2Command } : undefined, fs: o.fs, feeders: true }) : null;
     beginWrite(session);
     const execOpts = {
       root: session.root,
