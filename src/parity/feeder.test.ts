@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { copyWithSha256 } from '../fsx/copy.js';
-import { flipBytes, tempDir } from '../../test/parity-fixtures.js';
+import { flipBytes, tempDir, writeRandom } from '../../test/parity-fixtures.js';
 import { parityAddon } from './creator.js';
 import { createParity, ParityError, repairTo, verifyParity } from './par2.js';
 import { parityFiles } from './paths.js';
@@ -80,7 +80,7 @@ test('a feed that falls short (a copy stopped early) leaves the set to be made f
   await pool.drain();
 });
 
-test('one feeder at a time, for big files only, with parity on and the pool running; a closed one frees its turn', { skip }, async () => {
+test('one feeder at a time, for big files only, holding a slot; a closed one frees both', { skip }, async () => {
   const pool = new ParityPool({ jobs: 2, pct: 10, feeders: true });
   assert.equal(pool.openFeeder('a/small', FEED_FROM - 1), null, 'below FEED_FROM: made from the disk');
   const first = pool.openFeeder('a/big', FEED_FROM);
@@ -95,6 +95,16 @@ test('one feeder at a time, for big files only, with parity on and the pool runn
   assert.equal(new ParityPool({ jobs: 2, pct: 10, feeders: true, cfg: { command: ['/bin/false'] } }).openFeeder('a/big', 64 * MiB), null, 'another creator: none');
   // Too big for its share of the memory in one pass: made from the disk, in column bands.
   assert.equal(new ParityPool({ jobs: 1, pct: 10, feeders: true, memoryBytes: 2 * MiB }).openFeeder('a/big', 256 * MiB), null);
+  // A set being fed is a creator at work: it holds a slot, and the queued job waits for it.
+  const disk = tempDir('blaine-feeder-');
+  writeRandom(disk, 'a/small', 10_000);
+  const one = new ParityPool({ jobs: 1, pct: 10, feeders: true });
+  const feeding = one.openFeeder('a/big', 8 * MiB)!;
+  const queued = one.submit(disk, 'a/small', 10_000);
+  assert.deepEqual([one.active, one.queued], [0, 1], 'the job waits while the set is fed');
+  feeding.close();
+  assert.deepEqual([one.active, one.queued], [1, 0], 'and starts once it is not');
+  assert.deepEqual(await verifyParity(disk, 'a/small', (await queued).parityName), { state: 'ok' });
   const stopped = new ParityPool({ jobs: 1, pct: 10, feeders: true });
   const open = stopped.openFeeder('a/big', 8 * MiB)!;
   await stopped.abort();

@@ -58,7 +58,7 @@ export class ParityPool {
   private readonly memoryBytes: number;
   private readonly fs: ParityFs | undefined;
   private readonly feeders: boolean;
-  /** Feeders opened and not yet finished (a set being fed takes no slot: the copy paces it). */
+  /** Feeders opened and not yet finished; each holds one of the slots. */
   private feeding = 0;
   private queue: Job[] = [];
   private head = 0;
@@ -96,19 +96,30 @@ export class ParityPool {
   /**
    * A creator to give the copy of `<disk>/<relPath>` (`size` bytes) as its tap, then to submit
    * with the file; null when the set is to be made from the disk (a small file, one being fed
-   * already, par2cmdline, too big for the share). Its memory is freed by submit's job or close().
+   * already, par2cmdline, too big for the share). It takes a slot (even one not free: the pool
+   * then starts no queued job until one ends) until submit's job ends or close().
    */
   openFeeder(relPath: string, size: number): Par2Feeder | null {
     if (!this.feeders || this.stopped || this.feeding > 0 || size < FEED_FROM) return null;
     // However it ends (its job, or the copy failing), the next file may have a feeder then.
-    const feeder = openParityFeeder(relPath, size, { pct: this.pct, maxSlices: this.maxSlices, memoryBytes: this.memoryBytes, cfg: this.cfg }, () => this.feeding--);
-    if (feeder) this.feeding++;
+    const feeder = openParityFeeder(relPath, size, { pct: this.pct, maxSlices: this.maxSlices, memoryBytes: this.memoryBytes, cfg: this.cfg }, () => {
+      this.feeding--;
+      this.used--;
+      this.pump();
+    });
+    if (feeder) {
+      // A set being fed is a creator at work: it takes a slot, so that the jobs queued meanwhile
+      // do not crowd the copy and the stream off the cores (measured: more CPU time and wall
+      // time than letting them wait).
+      this.feeding++;
+      this.used++;
+    }
     return feeder;
   }
 
   /**
    * Queues parity for `<disk>/<relPath>` (`size` bytes); resolves when its set is in place. A set
-   * fed by the copy (`feeder`) is finished at once, without waiting for a slot.
+   * fed by the copy (`feeder`) is finished at once, in the slot its feeder holds.
    */
   submit(diskRoot: string, relPath: string, size: number, feeder?: Par2Feeder): Promise<MadeParity> {
     if (this.stopped) {
