@@ -6,11 +6,13 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { copyWithSha256 } from '../fsx/copy.js';
 import { flipBytes, tempDir, writeRandom } from '../../test/parity-fixtures.js';
+import { backup, blaineBin, testEnv, write } from '../../test/helpers.js';
 import { parityAddon } from './creator.js';
 import { createParity, ParityError, repairTo, verifyParity } from './par2.js';
 import { parityFiles } from './paths.js';
@@ -111,4 +113,28 @@ test('one feeder at a time, for big files only, holding a slot; a closed one fre
   assert.equal(stopped.openFeeder('a/big2', 8 * MiB), null, 'a stopped pool opens none');
   await assert.rejects(stopped.submit('/nonexistent', 'a/big', 8 * MiB, open), (e) => e instanceof ParityError && e.code === 'ABORTED');
   assert.equal(await open.complete(), false, 'submitting to a stopped pool closes the feeder');
+});
+
+test('a copy whose set was being fed and that then fails (its old parity cannot be removed) gives its slot back: the run ends, with the other files parity', { skip, timeout: 120_000 }, async () => {
+  const env = testEnv('blaine-feeder-');
+  const T = new Date('2024-05-01T10:00:00Z');
+  const big = path.join(env.lib, 'big.bin');
+  const other = path.join(env.lib, 'other.bin');
+  write(big, crypto.randomBytes(FEED_FROM + 12_345), T);
+  write(other, crypto.randomBytes(FEED_FROM + 777), T);
+  backup(env, ['--init', '--jobs', '1'], { ok: true });
+  const T2 = new Date('2024-06-01T10:00:00Z');
+  write(big, crypto.randomBytes(FEED_FROM + 12_345), T2);
+  write(other, crypto.randomBytes(FEED_FROM + 777), T2);
+  // One pool slot: a slot kept by the failed copy's feeder would leave the other file's parity queued for ever.
+  const r = spawnSync(process.execPath, [blaineBin, 'backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', '--jobs', '1', env.lib], {
+    encoding: 'utf8',
+    env: { ...process.env, BLAINE_TEST_FAULTS: 'unlink:1:EIO@big.bin.par2' },
+    timeout: 60_000,
+  });
+  assert.notEqual(r.signal, 'SIGTERM', 'the backup hung');
+  assert.match(r.stderr, /cannot write .*big\.bin.*skipped/, r.stderr);
+  const rel = path.relative('/', other);
+  assert.deepEqual(await verifyParity(env.disk, rel, rel), { state: 'ok' });
+  env.cleanup();
 });
