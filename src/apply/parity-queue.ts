@@ -1,4 +1,5 @@
 import type { CatalogEntry } from '../catalog/entry.js';
+import type { Par2Feeder } from '../parity/creator.js';
 import { linkParity } from '../parity/paths.js';
 import { diskRelative } from '../fsx/paths.js';
 import type { CatalogBatch } from './batch.js';
@@ -40,14 +41,26 @@ export class ParityQueue {
     if (this.failure) throw this.failure.error;
   }
 
-  /** Queues parity for the stored file p; `made` is called once the job has ended, however it ended. */
-  start(p: string, size: number, made?: () => void): void {
+  /**
+   * A creator for the copy of p to feed (CopyOptions.tap), so that its parity needs no second read;
+   * null when its parity is made from the disk. Give it to start, or close it when the copy fails.
+   */
+  feederFor(p: string, size: number): Par2Feeder | null {
+    return this.ctx.parity?.openFeeder(diskRelative(p), size) ?? null;
+  }
+
+  /**
+   * Queues parity for the stored file p (made from what `feeder` was fed by its copy, when given);
+   * `made` is called once the job has ended, however it ended.
+   */
+  start(p: string, size: number, made?: () => void, feeder?: Par2Feeder | null): void {
     const pool = this.ctx.parity;
     if (!pool || size === 0) {
+      feeder?.close();
       made?.();
       return;
     }
-    const submitted = pool.submit(this.ctx.root, diskRelative(p), size);
+    const submitted = pool.submit(this.ctx.root, diskRelative(p), size, feeder ?? undefined);
     if (made) void submitted.then(made, made);
     const job = submitted.then(
       (res) => {

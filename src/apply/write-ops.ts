@@ -111,11 +111,14 @@ async function copyFile(
   const written = early ? room.data : 0;
   const dest = onDisk(ctx.root, r.path);
   // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
-  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs };
+  // A big file's parity is made from the copy's own reads, while the copy goes on.
+  const feeder = early ? null : env.parity.feederFor(r.path, r.size);
+  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs, tap: feeder?.take };
   let res: CopyResult;
   try {
     res = early ? installTemp(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha256(r.path, dest, metaOf(r), opts);
   } catch (err) {
+    feeder?.close();
     // Nothing was stored: the room goes back (a retry is admitted afresh).
     env.space.withdraw(room, written);
     if (err instanceof CopyError && err.code === 'CHANGED' && !retried) {
@@ -147,31 +150,38 @@ async function copyFile(
     }
     throw err;
   }
-  env.batch.wroteData = true;
-  if (!early) env.space.wrote(room.data);
-  if (dedupe && res.bytes > 0) {
-    const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha256) ?? sameBytesMigrated(env, { ...r, size: res.bytes }, dest, res.sha256);
-    if (twin) {
-      // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin,
-      env.deduped = true;
-      if (await linkName(env, { ...r, size: res.bytes }, twin, replaces, true)) {
-        env.space.withdraw(room, room.data);
-        return;
+  // The feeder holds one of the parity pool's slots until its set is made: it is let go of on every way out.
+  try {
+    env.batch.wroteData = true;
+    if (!early) env.space.wrote(room.data);
+    if (dedupe && res.bytes > 0) {
+      const twin = storedTwin(env, { ...r, size: res.bytes }, res.sha256) ?? sameBytesMigrated(env, { ...r, size: res.bytes }, dest, res.sha256);
+      if (twin) {
+        // Stored once per volume (SPEC §3): the fresh copy gives way to a hardlink to its twin,
+        env.deduped = true;
+        if (await linkName(env, { ...r, size: res.bytes }, twin, replaces, true)) {
+          feeder?.close();
+          env.space.withdraw(room, room.data);
+          return;
+        }
+        // unless the twin has all the names it can have: the copy stays, the head of a new group.
+        env.deduped = false;
+        startsGroup = true;
       }
-      // unless the twin has all the names it can have: the copy stays, the head of a new group.
-      env.deduped = false;
-      startsGroup = true;
     }
+    env.result.bytesCopied += res.bytes;
+    displace(env, replaces);
+    if (replaces && replaces.volume !== ctx.volume) env.batch.drop(replaces);
+    // The size copied is what the file held while read; a file growing meanwhile is caught next run.
+    const entry = entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha256);
+    env.batch.put(entry);
+    if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha256, r), entry);
+    ctx.tell({ type: 'added', path: r.path, replaced: replaces !== undefined });
+  } catch (err) {
+    feeder?.close();
+    throw err;
   }
-  env.result.bytesCopied += res.bytes;
-  displace(env, replaces);
-  if (replaces && replaces.volume !== ctx.volume) env.batch.drop(replaces);
-  // The size copied is what the file held while read; a file growing meanwhile is caught next run.
-  const entry = entryFor({ ...r, size: res.bytes }, ctx.volume, res.sha256);
-  env.batch.put(entry);
-  if (startsGroup) env.linkGroups.set(contentKey(res.bytes, res.sha256, r), entry);
-  ctx.tell({ type: 'added', path: r.path, replaced: replaces !== undefined });
-  env.parity.start(r.path, res.bytes, () => env.space.wrote(room.parity));
+  env.parity.start(r.path, res.bytes, () => env.space.wrote(room.parity), feeder);
 }
 
 export function applySymlink(env: ApplyEnv, op: Extract<Operation, { type: 'symlink' }>): void {

@@ -204,7 +204,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     if (session.sync === 'recovered') tell({ type: 'last-run-unfinished', label: info.label });
     const par = o.parity;
     pool = withParity && !recorded
-      ? new ParityPool({ jobs: par.jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: par.memory, cfg: par.command ? { command: par.command } : undefined, creator: par.creator, fs: o.fs })
+      ? new ParityPool({ jobs: par.jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: par.memory, cfg: par.command ? { command: par.command } : undefined, creator: par.creator, fs: o.fs, feeders: true })
       : null;
     beginWrite(session);
     const execOpts = {

@@ -386,3 +386,33 @@ test('disk full: a copy that does not fit is ENOSPC, leaves no temporary file, a
     assert.ok(fs.readFileSync(keep).equals(kept));
   }
 });
+
+test('copy: a tap that holds its chunks a while still sees every byte in order; the copy reads on into other buffers meanwhile', async () => {
+  const dir = tempDir();
+  const src = path.join(dir, 'src');
+  const dest = path.join(dir, 'dest');
+  const data = writeRandom(src, 5 * MiB + 4321);
+  const seen: Buffer[] = [];
+  const held: Array<() => void> = [];
+  let mostHeld = 0;
+  // The tap lets go of a chunk only when a later one arrives, or when the copy has no more to give:
+  // a buffer read into again too early would show up as wrong bytes in what it keeps.
+  const tap = (chunk: Buffer): Promise<void> =>
+    new Promise((resolve) => {
+      held.push(() => {
+        seen.push(Buffer.from(chunk));
+        resolve();
+      });
+      mostHeld = Math.max(mostHeld, held.length);
+      // More than the ring has buffers: the copy must wait for the timers below.
+      if (held.length > 8) held.shift()!();
+      // What is still held when the copy waits for it is let go of on a later turn.
+      setTimeout(() => held.shift()?.(), 5);
+    });
+  const result = await copyWithSha256(src, dest, meta, { fs: realFs, tap, tapBuffers: 2, bufferSize: 256 * 1024 + 12 });
+  assert.deepEqual(result, { sha256: sha256(data), bytes: data.length });
+  assert.equal(held.length, 0, 'every chunk let go of before the copy ended');
+  assert.ok(Buffer.concat(seen).equals(data), 'the tap saw the file, in order');
+  assert.ok(mostHeld > 1, `the copy went on while the tap held ${mostHeld} chunk(s)`);
+  assert.ok(fs.readFileSync(dest).equals(data));
+});

@@ -167,3 +167,75 @@ export async function createFromFile(dataPath: string, shape: SetShape, indexPat
     addon.par2Close(h);
   }
 }
+
+/**
+ * A Par2Stream fed from a copy's read pass (CopyOptions.tap): each chunk is fed after the ones
+ * before it, on the creator's own thread, while the copy reads on into its other buffers, so the
+ * copy never waits for the file's serial MD5 unless the stream falls a whole ring behind. A failed
+ * feed is kept, not thrown: the copy goes on, and `complete` says the set must be made otherwise
+ * (createFromFile over the copy on the disk).
+ */
+export class Par2Feeder {
+  private last: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | null = null;
+  private fed = 0;
+  private closed = false;
+
+  /** `onClose`: called once, when the creator is let go of (finished or closed). */
+  constructor(
+    private readonly stream: Par2Stream,
+    private readonly onClose?: () => void,
+  ) {}
+
+  get shape(): SetShape {
+    return this.stream.shape;
+  }
+
+  /** Bytes of buffers the creator holds. */
+  get memory(): number {
+    return this.stream.memory;
+  }
+
+  /** The copy's tap: resolves (never rejects) once the stream is done with `chunk`. */
+  readonly take = (chunk: Buffer): Promise<void> => {
+    const fed = this.last.then(async () => {
+      if (this.failure) return;
+      try {
+        this.fed += chunk.length;
+        await this.stream.update(chunk);
+      } catch (error) {
+        this.failure ??= { error };
+      }
+    });
+    this.last = fed;
+    return fed;
+  };
+
+  /**
+   * Waits for the feeds under way; true when every byte of the set was fed without a failure (a
+   * copy that stopped short, or a file whose size changed, was not).
+   */
+  async complete(): Promise<boolean> {
+    await this.last;
+    return this.failure === null && this.fed === this.stream.shape.size;
+  }
+
+  /** Once complete() is true: writes the two files (see Par2Stream.finish) and frees the creator. */
+  async finish(indexPath: string, recoveryPath: string): Promise<number> {
+    try {
+      if (!(await this.complete())) throw new Error('the parity stream was not fed the whole file');
+      return await this.stream.finish(indexPath, recoveryPath);
+    } finally {
+      this.close();
+    }
+  }
+
+  /** Frees the creator once the feed under way has ended; a later finish rejects. */
+  close(): void {
+    this.failure ??= { error: new Error('the parity stream was closed') };
+    if (this.closed) return;
+    this.closed = true;
+    void this.last.then(() => this.stream.close());
+    this.onClose?.();
+  }
+}

@@ -18,7 +18,7 @@
  */
 import os from 'node:os';
 import path from 'node:path';
-import { createFromFile, defaultParityMemory, nativeCreatorAvailable } from './creator.js';
+import { createFromFile, defaultParityMemory, nativeCreatorAvailable, Par2Feeder, Par2Stream, parityAddon, type SetShape } from './creator.js';
 import { fsError, ParityError, throwIfAborted } from './errors.js';
 import { parityPacketsIntact } from './packets.js';
 import { checkRelPath, installParity, isCode, parityFiles, parityStemRel, removeParity, type ParityFs } from './paths.js';
@@ -53,6 +53,62 @@ export interface CreateOptions extends RunOptions {
   creator?: 'native' | 'par2';
   /** Puts the finished set in place (default node:fs; engines pass their file-system layer). */
   fs?: ParityFs;
+  /**
+   * The set as the copy read the file (openParityFeeder); used when it was fed every byte of a
+   * file of the size found now, else the set is made from the file on the disk.
+   */
+  feeder?: Par2Feeder;
+}
+
+/** The shape of relPath's set for a file of `size` bytes with Blaine's own creator. */
+function setShape(relPath: string, size: number, pct: number, maxSlices: number | undefined, memory: number): SetShape {
+  const name = safeParityName(relPath);
+  const plan = planSlices(size, pct, maxSlices, Buffer.byteLength(name));
+  return { sliceSize: plan.blockSize, recoverySlices: plan.recoveryBlocks, size, name, memory };
+}
+
+/**
+ * The set from the bytes the copy fed, when they are the whole file as it is now (the same size,
+ * so the same shape; a file written to since would have failed its copy); else, or when the feed
+ * failed, from the file on the disk.
+ */
+async function fromFeederOrFile(feeder: Par2Feeder | undefined, dataPath: string, shape: SetShape, index: string, recovery: string, signal: AbortSignal | undefined): Promise<number> {
+  if (feeder) {
+    const f = feeder.shape;
+    const same = f.size === shape.size && f.sliceSize === shape.sliceSize && f.recoverySlices === shape.recoverySlices && f.name === shape.name;
+    const onAbort = (): void => feeder.close();
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      if (same && (await feeder.complete())) return await feeder.finish(index, recovery);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      feeder.close();
+    }
+    throwIfAborted(signal, shape.name);
+  }
+  return createFromFile(dataPath, shape, index, recovery, signal);
+}
+
+/**
+ * A creator for relPath's set to be fed by the copy of its `size` bytes (CopyOptions.tap), or
+ * null where the set is made from the disk afterwards: par2cmdline or another command makes
+ * parity, or the set does not fit `memoryBytes` in one pass.
+ */
+export function openParityFeeder(
+  relPath: string,
+  size: number,
+  opts: Pick<CreateOptions, 'pct' | 'maxSlices' | 'memoryBytes' | 'cfg' | 'creator'>,
+  onClose?: () => void,
+): Par2Feeder | null {
+  if (size <= 0 || !usesNativeCreator(opts)) return null;
+  const shape = setShape(checkRelPath(relPath), size, opts.pct, opts.maxSlices, opts.memoryBytes ?? defaultParityMemory());
+  try {
+    return new Par2Feeder(new Par2Stream(shape), onClose);
+  } catch (e) {
+    // Too big for the budget in one pass: made from the disk, in column bands.
+    if (e instanceof RangeError) return null;
+    throw e;
+  }
 }
 
 /**
@@ -112,10 +168,10 @@ export async function createParity(
     try {
       const index = path.join(scratch, 'p.par2');
       const recovery = path.join(scratch, 'p.vol+.par2');
-      const shape = { sliceSize: plan.blockSize, recoverySlices: plan.recoveryBlocks, size: st.size, name: recorded, memory: opts.memoryBytes ?? defaultParityMemory() };
+      const shape = setShape(rel, st.size, opts.pct, opts.maxSlices, opts.memoryBytes ?? defaultParityMemory());
       let bytes: number;
       try {
-        bytes = await createFromFile(dataPath, shape, index, recovery, opts.signal);
+        bytes = await fromFeederOrFile(opts.feeder, dataPath, shape, index, recovery, opts.signal);
       } catch (e) {
         throwIfAborted(opts.signal, rel);
         if (isCode(e, 'EIO')) throw new ParityError(`cannot make parity for ${rel}: the file changed while its parity was made`, 'EPAR2', { cause: e });
@@ -182,7 +238,7 @@ function allocated(root: string, rel: string): number {
  * creator command is configured, or the addon is missing (the command says so: parity is then
  * several times slower).
  */
-function usesNativeCreator(opts: CreateOptions): boolean {
+function usesNativeCreator(opts: Pick<CreateOptions, 'creator' | 'cfg'>): boolean {
   const cmd = opts.cfg?.command;
   if (cmd && !(cmd.length === 1 && cmd[0] === 'par2')) return false;
   return nativeCreatorAvailable(opts.creator);

@@ -11,7 +11,8 @@
  */
 import os from 'node:os';
 import { defaultParityMemory } from './creator.js';
-import { createParity, DEFAULT_PAR2, ParityError, type MadeParity, type Par2Config } from './par2.js';
+import type { Par2Feeder } from './creator.js';
+import { createParity, DEFAULT_PAR2, openParityFeeder, ParityError, type MadeParity, type Par2Config } from './par2.js';
 import type { ParityFs } from './paths.js';
 
 export interface ParityPoolOptions {
@@ -30,12 +31,21 @@ export interface ParityPoolOptions {
   fs?: ParityFs;
   /** `par2`: par2cmdline even where Blaine's own creator is built. */
   creator?: 'native' | 'par2';
+  /**
+   * Sets may be made in a copy's read pass (openFeeder): one at a time, with a share of the
+   * memory of its own (the budget is split jobs + 1 ways).
+   */
+  feeders?: boolean;
 }
+
+/** Files from this size get their set made in the copy's read pass: below it a set costs less than its thread round trips. */
+export const FEED_FROM = 4 * 1024 * 1024;
 
 interface Job {
   diskRoot: string;
   relPath: string;
   size: number;
+  feeder?: Par2Feeder;
   resolve(v: MadeParity): void;
   reject(e: unknown): void;
 }
@@ -50,6 +60,9 @@ export class ParityPool {
   private readonly memoryBytes: number;
   private readonly fs: ParityFs | undefined;
   private readonly creator: 'native' | 'par2' | undefined;
+  private readonly feeders: boolean;
+  /** Feeders opened and not yet finished; each holds one of the slots. */
+  private feeding = 0;
   private queue: Job[] = [];
   private head = 0;
   /** Slots taken; a job running alone takes them all. */
@@ -68,7 +81,8 @@ export class ParityPool {
     this.maxSlices = opts.maxSlices;
     this.bigFileBytes = opts.bigFileBytes ?? 256 * 1024 * 1024;
     this.memoryMiB = opts.memoryMiB ?? Math.max(16, Math.floor(os.totalmem() / 2 / 1048576 / opts.jobs));
-    this.memoryBytes = Math.floor((opts.memoryBytes ?? defaultParityMemory()) / opts.jobs);
+    this.feeders = opts.feeders ?? false;
+    this.memoryBytes = Math.floor((opts.memoryBytes ?? defaultParityMemory()) / (opts.jobs + (this.feeders ? 1 : 0)));
     this.fs = opts.fs;
     this.creator = opts.creator;
   }
@@ -83,12 +97,46 @@ export class ParityPool {
     return this.running.size;
   }
 
-  /** Queues parity for `<disk>/<relPath>` (`size` bytes); resolves when its set is in place. */
-  submit(diskRoot: string, relPath: string, size: number): Promise<MadeParity> {
-    if (this.stopped) return Promise.reject(new ParityError(`parity for ${relPath} was not made: the parity pool was stopped`, 'ABORTED'));
-    return new Promise((resolve, reject) => {
-      this.queue.push({ diskRoot, relPath, size, resolve, reject });
+  /**
+   * A creator to give the copy of `<disk>/<relPath>` (`size` bytes) as its tap, then to submit
+   * with the file; null when the set is to be made from the disk (a small file, one being fed
+   * already, par2cmdline, too big for the share). It takes a slot (even one not free: the pool
+   * then starts no queued job until one ends) until submit's job ends or close().
+   */
+  openFeeder(relPath: string, size: number): Par2Feeder | null {
+    if (!this.feeders || this.stopped || this.feeding > 0 || size < FEED_FROM) return null;
+    // However it ends (its job, or the copy failing), the next file may have a feeder then.
+    const feeder = openParityFeeder(relPath, size, { pct: this.pct, maxSlices: this.maxSlices, memoryBytes: this.memoryBytes, cfg: this.cfg }, () => {
+      this.feeding--;
+      this.used--;
       this.pump();
+    });
+    if (feeder) {
+      // A set being fed is a creator at work: it takes a slot, so that the jobs queued meanwhile
+      // do not crowd the copy and the stream off the cores (measured: more CPU time and wall
+      // time than letting them wait).
+      this.feeding++;
+      this.used++;
+    }
+    return feeder;
+  }
+
+  /**
+   * Queues parity for `<disk>/<relPath>` (`size` bytes); resolves when its set is in place. A set
+   * fed by the copy (`feeder`) is finished at once, in the slot its feeder holds.
+   */
+  submit(diskRoot: string, relPath: string, size: number, feeder?: Par2Feeder): Promise<MadeParity> {
+    if (this.stopped) {
+      feeder?.close();
+      return Promise.reject(new ParityError(`parity for ${relPath} was not made: the parity pool was stopped`, 'ABORTED'));
+    }
+    return new Promise((resolve, reject) => {
+      const job = { diskRoot, relPath, size, feeder, resolve, reject };
+      if (feeder) this.start(job, 0);
+      else {
+        this.queue.push(job);
+        this.pump();
+      }
     });
   }
 
@@ -148,15 +196,17 @@ export class ParityPool {
       pct: this.pct,
       maxSlices: this.maxSlices,
       cfg: this.cfg,
-      threads: slots,
-      memoryMiB: this.memoryMiB * slots,
-      memoryBytes: this.memoryBytes * slots,
+      threads: Math.max(1, slots),
+      memoryMiB: this.memoryMiB * Math.max(1, slots),
+      memoryBytes: this.memoryBytes * Math.max(1, slots),
       signal: ac.signal,
       fs: this.fs,
       creator: this.creator,
+      feeder: job.feeder,
     })
       .then(job.resolve, job.reject)
       .finally(() => {
+        job.feeder?.close();
         this.running.delete(ac);
         this.used -= slots;
         this.pump();
