@@ -7,8 +7,9 @@ import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
 import { requireDiskCatalog } from './damage.js';
-import { diskGeneration, openDiskView, requireHostCatalog, requireKnownVolume, settle, type DiskSession, type OpenOptions } from './session.js';
+import { openDiskView, requireHostCatalog, requireKnownVolume, settle, type DiskSession, type OpenOptions } from './session.js';
 import { DiskError, readVolume, type VolumeInfo } from './volume.js';
+import { diskGeneration } from '../catalog/generation.js';
 
 /**
  * A private, writable copy of a catalog in a temporary folder (an empty catalog when the file does

@@ -24,6 +24,7 @@ import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
 import { isCompleteSet, moveParityBack, parityFiles, removeParity, removeParityLeftovers, settleParity } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
+import { JOURNAL_COMMITTED } from '../catalog/meta-keys.js';
 
 export type JournalStep =
   /** A stored file moved; `file` is its row before the move (what recovery looks for). */
@@ -51,8 +52,6 @@ export interface Identity {
   linkTarget: string | null;
 }
 
-/** The disk-catalog meta key holding the id of the last batch whose rows were committed. */
-export const JOURNAL_COMMITTED = 'journal-committed';
 
 export function journalPath(root: string): string {
   return path.join(blaineDir(root), 'journal');

@@ -13,6 +13,8 @@ import { prepareStatements, prepareWrites, type CatalogStatements } from './stat
 import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
+import { registerConnection } from './handle.js';
+import { raiseGeneration } from './generation.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { BlaineError } from '../error.js';
 
@@ -34,12 +36,14 @@ export function keepPrivate(file: string): void {
  * prepared once (statements.ts).
  */
 export class Catalog {
-  readonly db: Database.Database;
+  /** Never public: every statement lives in src/catalog/ (handle.ts gives the package its connection). */
+  private readonly db: Database.Database;
   private readonly stmts: CatalogStatements;
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
     this.stmts = prepareStatements(db);
+    registerConnection(this, db);
   }
 
   /**
@@ -116,6 +120,27 @@ export class Catalog {
 
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /**
+   * A transaction left open across many calls (apply/batch.ts commits both catalogs of a run in
+   * batches, host first): begin, then commit or roll back.
+   */
+  beginTransaction(): void {
+    this.db.exec('BEGIN');
+  }
+
+  commitTransaction(): void {
+    this.db.exec('COMMIT');
+  }
+
+  /** Rolls back the open transaction, if any (a failed COMMIT may have rolled it back already). */
+  rollbackTransaction(): void {
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
   }
 
   // ---- files ----
@@ -344,6 +369,42 @@ export class Catalog {
     return this.stmts.stats.get(volume) as { files: number; bytes: number };
   }
 
+  /** How many of a volume's rows had a full checksum verify at or after `since` (Unix seconds). */
+  verifiedSince(volume: string, since: number): number {
+    return this.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true).get(volume, since) as number;
+  }
+
+  /** The lowest and highest catalogued path in path order (null when there is none). */
+  pathSpan(): { lo: string | null; hi: string | null } {
+    return this.db.prepare(`SELECT min(path) AS lo, max(path) AS hi FROM files`).get() as { lo: string | null; hi: string | null };
+  }
+
+  /** A volume's files (not symlinks) as path and size, read one row at a time. */
+  fileSizes(volume: string): IterableIterator<{ path: string; size: number }> {
+    return this.db.prepare(`SELECT path, size FROM files WHERE volume = ? AND kind = 'file'`).iterate(volume) as IterableIterator<{ path: string; size: number }>;
+  }
+
+  private pathLookups?: { any: Database.Statement; nonDir: Database.Statement };
+
+  /** Whether any volume holds this exact path. */
+  holdsPath(p: string): boolean {
+    this.pathLookups ??= this.preparePathLookups();
+    return this.pathLookups.any.get(p) !== undefined;
+  }
+
+  /** Whether any volume holds a file or symlink (not a folder) at this exact path. */
+  holdsNonDirAt(p: string): boolean {
+    this.pathLookups ??= this.preparePathLookups();
+    return this.pathLookups.nonDir.get(p) !== undefined;
+  }
+
+  private preparePathLookups() {
+    return {
+      any: this.db.prepare('SELECT 1 FROM files WHERE path = ? LIMIT 1').pluck(),
+      nonDir: this.db.prepare("SELECT 1 FROM files WHERE path = ? AND kind IN ('file', 'symlink') LIMIT 1").pluck(),
+    };
+  }
+
   // ---- volumes and copies ----
 
   volumes(): VolumeRow[] {
@@ -363,7 +424,7 @@ export class Catalog {
   }
 
   bumpGeneration(volume: string): void {
-    this.stmts.bump.run(volume);
+    raiseGeneration(this, volume);
   }
 
   copies(): CopyRow[] {
@@ -414,6 +475,40 @@ export class Catalog {
     this.stmts.dropDeferred.run(id);
   }
 
+  /** Every queued action of a volume goes (a volume replaced from a disk or snapshot brings its own queue). */
+  dropDeferredOf(volume: string): void {
+    this.db.prepare('DELETE FROM deferred WHERE volume = ?').run(volume);
+  }
+
+  /** Queues an action again as it was queued first (same time, same queuing run), after those already there. */
+  requeue(d: DeferredRow): void {
+    this.db
+      .prepare('INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(d.volume, d.action, d.path, d.target, d.created, d.queuedBy, d.queuedGen);
+  }
+
+  /** How many actions of each kind each volume has queued, counted in SQL (the queue can be long). */
+  pendingCounts(): Array<{ volume: string; action: DeferredAction; n: number }> {
+    return this.db.prepare(`SELECT volume, action, count(*) AS n FROM deferred GROUP BY volume, action`).all() as Array<{
+      volume: string;
+      action: DeferredAction;
+      n: number;
+    }>;
+  }
+
+  /**
+   * Queued DELETEs grouped by the run that queued them (volume, generation): the queue can be
+   * long, the runs that filled it are few. Empty for a catalog opened read-only that predates
+   * the columns (nothing it queued is held).
+   */
+  deleteGroups(): Array<{ volume: string; queuedBy: string | null; queuedGen: number | null; n: number }> {
+    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('deferred')`).pluck(true).all() as string[];
+    if (!columns.includes('queued_gen')) return [];
+    return this.db
+      .prepare(`SELECT volume, queued_by AS queuedBy, queued_gen AS queuedGen, count(*) AS n FROM deferred WHERE action = 'DELETE' GROUP BY volume, queued_by, queued_gen`)
+      .all() as Array<{ volume: string; queuedBy: string | null; queuedGen: number | null; n: number }>;
+  }
+
   // ---- meta and runs ----
 
   getMeta(key: string): string | undefined {
@@ -442,6 +537,11 @@ export class Catalog {
     this.db
       .prepare(`UPDATE runs SET finished = ?, status = ?, summary = ?, free_after = ?, used_bytes = ?, files_after = ?, capacity = ? WHERE id = ?`)
       .run(new Date().toISOString(), status, JSON.stringify(summary), freeAfter, usedBytes, after.files ?? null, after.capacity ?? null, id);
+  }
+
+  /** When the last run logged in this catalog finished (ISO time; null: none): how recent a snapshot is. */
+  lastRunFinished(): string | null {
+    return (this.db.prepare('SELECT max(finished) FROM runs').pluck(true).get() as string | null) ?? null;
   }
 
   /** Every finished run, oldest first. A catalog opened read-only may predate files_after. */

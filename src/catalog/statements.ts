@@ -44,7 +44,6 @@ export function prepareStatements(db: Database.Database) {
     volume: p(`SELECT uuid, label, encrypted, created, generation FROM volumes WHERE uuid = ?`),
     upsertVolume: p(`INSERT INTO volumes (uuid, label, encrypted, created, generation) VALUES (?,?,?,?,?)
       ON CONFLICT(uuid) DO UPDATE SET label = excluded.label, encrypted = excluded.encrypted, generation = excluded.generation`),
-    bump: p(`UPDATE volumes SET generation = generation + 1 WHERE uuid = ?`),
     copies: p(`SELECT copy, volume, label, generation, last_sync, free_bytes, files, bytes FROM copies ORDER BY volume, label`),
     upsertCopy: p(`INSERT OR REPLACE INTO copies (copy, volume, label, generation, last_sync, free_bytes, files, bytes) VALUES (?,?,?,?,?,?,?,?)`),
     // SELECT *: a catalog opened read-only may predate queued_by and queued_gen (Catalog.deferred).

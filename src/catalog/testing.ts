@@ -28,3 +28,6 @@ export function downgradeTo3(raw: Database.Database): void {
   `);
   raw.pragma('user_version = 3');
 }
+
+/** The SQLite connection of an open catalog, for tests that look at or break what lies under the API. */
+export { connectionOf as rawConnection } from './handle.js';

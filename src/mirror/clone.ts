@@ -3,6 +3,7 @@ import { snapshotDatabases } from '../catalog/snapshot.js';
 import type fs from 'node:fs';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
+import { diskGeneration, markRunFinished } from '../catalog/generation.js';
 import { CopyError, copyWithSha256, fsyncPath, makeSymlink, syncDisk } from '../fsx/copy.js';
 import { TEMP_MARK, tempName } from '../fsx/temp.js';
 import { acquireDiskLock } from '../archive/lock.js';
@@ -213,14 +214,14 @@ export async function cloneDisk(
         copy: result.info.copy,
         volume: s.info.volume,
         label: result.info.copyLabel,
-        generation: Number(cat.getMeta('generation') ?? '0'),
+        generation: diskGeneration(cat),
         lastSync: new Date().toISOString(),
         freeBytes: freeBytes(root),
         files: stats.files,
         bytes: stats.bytes,
       };
       cat.transaction(() => {
-        cat.db.prepare(`DELETE FROM meta WHERE key = 'run-in-progress'`).run();
+        markRunFinished(cat, null);
         cat.putCopy(copyRow);
       });
       s.host.transaction(() => {
