@@ -347,8 +347,8 @@ test('executor: the host catalog refusing the row of a finished parity set fails
     parity: pool,
     parityPct: 10,
     // Once the copy is committed, the host catalog takes no more writes (as SQLite on a full disk).
-    progress: () => rawConnection(host).exec(`CREATE TEMP TRIGGER full BEFORE UPDATE ON files BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;
-      CREATE TEMP TRIGGER full_insert BEFORE INSERT ON files BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;`),
+    progress: () => rawConnection(host).exec(`CREATE TEMP TRIGGER full BEFORE UPDATE ON entries BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;
+      CREATE TEMP TRIGGER full_insert BEFORE INSERT ON entries BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;`),
   });
   await assert.rejects(ex.run([{ type: 'copy', record: recordOf(file), why: 'added' }]), /database or disk is full/);
   // Let any stray rejection surface before looking.

@@ -58,7 +58,8 @@ export function journalPath(root: string): string {
 }
 
 export function identityOf(e: CatalogEntry): Identity {
-  return { kind: e.kind, size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
+  // Folder rows (issue 26 item 8) are never journalled steps: only files and symlinks get here.
+  return { kind: e.kind as 'file' | 'symlink', size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
 }
 
 /** The writing side, used by the executor; one per run. */

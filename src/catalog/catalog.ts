@@ -3,10 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CatalogEntry } from './entry.js';
-import { CatalogVersionError, migrate, SCHEMA_VERSION } from './schema.js';
+import { CatalogVersionError, LEAN_SCHEMA, migrate, SCHEMA_VERSION } from './schema.js';
 import { pathRange } from './range.js';
+import { bytesToName, nameToBytes } from '../fsx/name-bytes.js';
 import {
-  ENTRY_SELECT, entryParams, parseSummary, rowToEntry,
+  ENTRY_FROM, ENTRY_SELECT, VID, entryParams, kindOf, parityParam, parseSummary, rowToEntry,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
 import { prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
@@ -50,7 +51,7 @@ export class Catalog {
    * Opens (and with `create`, makes) a catalog. Any SQLite failure becomes a CatalogError with one
    * sentence naming the file, since a corrupt or foreign file is something a user can cause.
    */
-  static open(file: string, opts: { create?: boolean; readonly?: boolean } = {}): Catalog {
+  static open(file: string, opts: { create?: boolean; readonly?: boolean; quietMigration?: boolean } = {}): Catalog {
     const exists = fs.existsSync(file);
     if (!exists && !opts.create) throw new CatalogError(`catalog ${file} does not exist`);
     // Every archived name is in a catalog: its folder, when Blaine makes it, is the owner's alone (SPEC §3).
@@ -71,8 +72,18 @@ export class Catalog {
         db.close();
         return Catalog.openCopy(file);
       }
-      if (!opts.readonly) migrate(db, file);
+      // A newer schema is refused even for reading (migrate says so in one sentence).
+      if (opts.readonly && version > SCHEMA_VERSION) migrate(db, file);
+      if (opts.readonly) return new Catalog(db, file);
+      const started = performance.now();
+      const from = migrate(db, file);
       const cat = new Catalog(db, file);
+      // Rewriting every row into the lean layout takes a moment on a big catalog: say what happened, once.
+      if (from > 0 && from < LEAN_SCHEMA && !opts.quietMigration) {
+        const files = cat.db.prepare('SELECT count(*) FROM entries WHERE kind != 2').pluck(true).get() as number;
+        const secs = ((performance.now() - started) / 1000).toFixed(1);
+        process.stderr.write(`migrated the catalog ${file} to schema ${SCHEMA_VERSION} (${files.toLocaleString('en-US')} files) in ${secs} s\n`);
+      }
       return cat;
     } catch (err) {
       db?.close();
@@ -100,7 +111,7 @@ export class Catalog {
       fs.copyFileSync(file, copy);
       if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
       // Opened writable even when only read: a catalog of an older schema is migrated in the copy.
-      const cat = Catalog.open(copy, {});
+      const cat = Catalog.open(copy, { quietMigration: true });
       cat.onClose = () => fs.rmSync(dir, { recursive: true, force: true });
       return cat;
     } catch (err) {
@@ -119,7 +130,13 @@ export class Catalog {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      // A volume id given out inside the transaction went with it.
+      this.volumeIds.clear();
+      throw err;
+    }
   }
 
   /**
@@ -136,6 +153,7 @@ export class Catalog {
 
   /** Rolls back the open transaction, if any (a failed COMMIT may have rolled it back already). */
   rollbackTransaction(): void {
+    this.volumeIds.clear();
     if (this.db.inTransaction) this.db.exec('ROLLBACK');
   }
 
@@ -147,7 +165,7 @@ export class Catalog {
 
   entriesUnder(dir: string): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
-    return (this.stmts.under.all(lo, hi) as EntryRow[]).map(rowToEntry);
+    return (this.stmts.under.all(nameToBytes(lo), nameToBytes(hi)) as EntryRow[]).map(rowToEntry);
   }
 
   /**
@@ -158,15 +176,16 @@ export class Catalog {
    */
   leanEntriesUnder(volume: string, dir: string): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
-    const rows = this.stmts.lean.all(volume, lo, hi) as Array<
-      [string, string, number, number, number, string | null, string | null, number, number, number, string | null]
+    const rows = this.stmts.lean.all(volume, nameToBytes(lo), nameToBytes(hi)) as Array<
+      [Buffer, number, number, number, number, string | null, string | null, number, number, number, Buffer | null]
     >;
     const out: CatalogEntry[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
       out[i] = {
-        volume, path: r[0], kind: r[1] === 'symlink' ? 'symlink' : 'file', size: r[2], mtimeSec: r[3], mtimeNsec: r[4],
-        inode: r[5], sha256: r[6], mode: r[7], uid: r[8], gid: r[9], linkTarget: r[10], parityName: null, verifiedAt: null,
+        volume, path: bytesToName(r[0]), kind: kindOf(r[1]), size: r[2], mtimeSec: r[3], mtimeNsec: r[4],
+        inode: r[5], sha256: r[6], mode: r[7], uid: r[8], gid: r[9], linkTarget: r[10] === null ? null : bytesToName(r[10]),
+        parityName: null, verifiedAt: null,
       };
     }
     return out;
@@ -178,7 +197,8 @@ export class Catalog {
    * no-change rescan makes one JS string per chunk instead of two per file.
    */
   quickText(volume: string, lo: string, hi: string): string {
-    return (this.stmts.quickText.get(volume, lo, hi) as string | null) ?? '';
+    const text = this.stmts.quickText.get(volume, nameToBytes(lo), nameToBytes(hi)) as Buffer | null;
+    return text === null ? '' : bytesToName(text);
   }
 
   /**
@@ -208,7 +228,10 @@ export class Catalog {
 
   /** The same rows as [path, stamp] pairs. */
   quickRows(volume: string, lo: string, hi: string): [string, string | null][] {
-    return this.stmts.quick.all(volume, lo, hi) as [string, string | null][];
+    return (this.stmts.quick.all(volume, nameToBytes(lo), nameToBytes(hi)) as [Buffer, Buffer][]).map(([p, st]) => {
+      const stamp = bytesToName(st);
+      return [bytesToName(p), stamp === '' ? null : stamp];
+    });
   }
 
   entriesOfVolume(volume: string): CatalogEntry[] {
@@ -221,8 +244,8 @@ export class Catalog {
   }
 
   /** One volume's rows in path order, each as one string "path\0columns…" (char(1) for NULL). */
-  rowTexts(volume: string): IterableIterator<string> {
-    return this.stmts.rowText.iterate(volume) as IterableIterator<string>;
+  *rowTexts(volume: string): IterableIterator<string> {
+    for (const b of this.stmts.rowText.iterate(volume) as IterableIterator<Buffer>) yield bytesToName(b);
   }
 
   *iterateVolume(volume: string): IterableIterator<CatalogEntry> {
@@ -232,16 +255,17 @@ export class Catalog {
   /** Entries whose path matches any of the SQLite GLOB patterns (all when none), of the given volumes (all when none). */
   matching(globs: string[], volumes: string[] = []): CatalogEntry[] {
     const where: string[] = [];
-    const params: string[] = [];
+    const params: unknown[] = [];
     if (globs.length > 0) {
-      where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')})`);
-      params.push(...globs);
+      // The pattern's bytes against the path's: GLOB reads both as text without decoding them.
+      where.push(`(${globs.map(() => 'CAST(e.path AS TEXT) GLOB CAST(? AS TEXT)').join(' OR ')})`);
+      params.push(...globs.map(nameToBytes));
     }
     if (volumes.length > 0) {
-      where.push(`volume IN (${volumes.map(() => '?').join(', ')})`);
+      where.push(`v.uuid IN (${volumes.map(() => '?').join(', ')})`);
       params.push(...volumes);
     }
-    const sql = `SELECT ${ENTRY_SELECT} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
+    const sql = `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.path, v.uuid`;
     return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
   }
 
@@ -249,7 +273,7 @@ export class Catalog {
   withoutParity(volume: string): CatalogEntry[] {
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND kind = 'file' AND size > 0 AND parity_name IS NULL`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.kind = 0 AND e.size > 0 AND e.parity_name IS NULL`)
         .raw(true)
         .all(volume) as EntryRow[]
     ).map(rowToEntry);
@@ -260,14 +284,14 @@ export class Catalog {
     const [lo, hi] = pathRange(dir);
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ? AND volume != ?`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids WHERE uuid != ?) AND e.path >= ? AND e.path < ? ORDER BY e.path, v.uuid`)
         .raw(true)
-        .all(lo, hi, volume) as EntryRow[]
+        .all(volume, nameToBytes(lo), nameToBytes(hi)) as EntryRow[]
     ).map(rowToEntry);
   }
 
   get(volume: string, p: string): CatalogEntry | undefined {
-    const r = this.stmts.get.get(volume, p) as EntryRow | undefined;
+    const r = this.stmts.get.get(volume, nameToBytes(p)) as EntryRow | undefined;
     return r && rowToEntry(r);
   }
 
@@ -304,7 +328,7 @@ export class Catalog {
    * `recheck`, the next backup's quick check does not take the row as unchanged.
    */
   setContentHash(volume: string, p: string, sha256: string, recheck = false): void {
-    this.stmts.contentRead.run(sha256, recheck ? 1 : 0, volume, p);
+    this.stmts.contentRead.run(sha256, recheck ? 1 : 0, volume, nameToBytes(p));
   }
 
   hasSize(size: number): boolean {
@@ -319,13 +343,28 @@ export class Catalog {
 
   put(e: CatalogEntry): void {
     this.writes ??= prepareWrites(this.db);
-    this.writes.upsert.run(...entryParams(e));
+    this.writes.upsert.run(...entryParams(e, this.volumeId(e.volume)));
   }
 
   remove(volume: string, p: string): void {
     this.writes ??= prepareWrites(this.db);
+    const bytes = nameToBytes(p);
     // A removed row leaves a tombstone: a copy that is behind must learn that it went.
-    if (this.stmts.delete.run(volume, p).changes > 0) this.writes.tombstone.run(volume, p, volume);
+    if (this.stmts.delete.run(volume, bytes).changes > 0) this.writes.tombstone.run(volume, bytes, volume);
+  }
+
+  /** UUID to this catalog's integer id of a volume, remembered (cleared when a transaction that may have made one rolls back). */
+  private readonly volumeIds = new Map<string, number>();
+
+  /** The integer id rows of this volume carry, given out on first use. */
+  private volumeId(uuid: string): number {
+    let id = this.volumeIds.get(uuid);
+    if (id === undefined) {
+      this.stmts.addVolumeId.run(uuid);
+      id = this.stmts.volumeId.get(uuid) as number;
+      this.volumeIds.set(uuid, id);
+    }
+    return id;
   }
 
 
@@ -335,12 +374,12 @@ export class Catalog {
    * rename), which writing a whole disk row back would undo.
    */
   setVerifiedAt(volume: string, p: string, at: number): void {
-    this.columnUpdate('verified_at').run(at, volume, p);
+    this.columnUpdate('verified_at').run(at, volume, nameToBytes(p));
   }
 
   /** Records a rebuilt (or dropped, null) parity set of one row; like setVerifiedAt, never adds a row. */
   setParityName(volume: string, p: string, parityName: string | null): void {
-    this.columnUpdate('parity_name').run(parityName, volume, p);
+    this.columnUpdate('parity_name').run(parityParam(p, parityName), volume, nameToBytes(p));
   }
 
   private readonly columnUpdates = new Map<string, Database.Statement>();
@@ -349,7 +388,7 @@ export class Catalog {
   private columnUpdate(column: 'verified_at' | 'parity_name'): Database.Statement {
     let st = this.columnUpdates.get(column);
     if (!st) {
-      st = this.db.prepare(`UPDATE files SET ${column} = ? WHERE volume = ? AND path = ?`);
+      st = this.db.prepare(`UPDATE entries SET ${column} = ? WHERE vid = ${VID} AND path = ?`);
       this.columnUpdates.set(column, st);
     }
     return st;
@@ -358,7 +397,7 @@ export class Catalog {
   /** Replaces every row of a volume by `entries` (a disk catalog imported as the truth for its volume). */
   replaceVolume(volume: string, entries: Iterable<CatalogEntry>): void {
     this.transaction(() => {
-      this.db.prepare('DELETE FROM files WHERE volume = ?').run(volume);
+      this.db.prepare(`DELETE FROM entries WHERE vid = ${VID}`).run(volume);
       for (const e of entries) this.put({ ...e, volume });
       // What was here before went without tombstones: only copies as new as this can be caught up by change.
       trackChangesFrom(this, volume);
@@ -371,17 +410,19 @@ export class Catalog {
 
   /** How many of a volume's rows had a full checksum verify at or after `since` (Unix seconds). */
   verifiedSince(volume: string, since: number): number {
-    return this.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true).get(volume, since) as number;
+    return this.db.prepare(`SELECT count(*) FROM entries WHERE vid = ${VID} AND kind != 2 AND verified_at >= ?`).pluck(true).get(volume, since) as number;
   }
 
   /** The lowest and highest catalogued path in path order (null when there is none). */
   pathSpan(): { lo: string | null; hi: string | null } {
-    return this.db.prepare(`SELECT min(path) AS lo, max(path) AS hi FROM files`).get() as { lo: string | null; hi: string | null };
+    const r = this.db.prepare(`SELECT min(path) AS lo, max(path) AS hi FROM entries`).get() as { lo: Buffer | null; hi: Buffer | null };
+    return { lo: r.lo === null ? null : bytesToName(r.lo), hi: r.hi === null ? null : bytesToName(r.hi) };
   }
 
   /** A volume's files (not symlinks) as path and size, read one row at a time. */
-  fileSizes(volume: string): IterableIterator<{ path: string; size: number }> {
-    return this.db.prepare(`SELECT path, size FROM files WHERE volume = ? AND kind = 'file'`).iterate(volume) as IterableIterator<{ path: string; size: number }>;
+  *fileSizes(volume: string): IterableIterator<{ path: string; size: number }> {
+    const rows = this.db.prepare(`SELECT path, size FROM entries WHERE vid = ${VID} AND kind = 0`).iterate(volume) as IterableIterator<{ path: Buffer; size: number }>;
+    for (const r of rows) yield { path: bytesToName(r.path), size: r.size };
   }
 
   private pathLookups?: { any: Database.Statement; nonDir: Database.Statement };
@@ -389,19 +430,19 @@ export class Catalog {
   /** Whether any volume holds this exact path. */
   holdsPath(p: string): boolean {
     this.pathLookups ??= this.preparePathLookups();
-    return this.pathLookups.any.get(p) !== undefined;
+    return this.pathLookups.any.get(nameToBytes(p)) !== undefined;
   }
 
   /** Whether any volume holds a file or symlink (not a folder) at this exact path. */
   holdsNonDirAt(p: string): boolean {
     this.pathLookups ??= this.preparePathLookups();
-    return this.pathLookups.nonDir.get(p) !== undefined;
+    return this.pathLookups.nonDir.get(nameToBytes(p)) !== undefined;
   }
 
   private preparePathLookups() {
     return {
-      any: this.db.prepare('SELECT 1 FROM files WHERE path = ? LIMIT 1').pluck(),
-      nonDir: this.db.prepare("SELECT 1 FROM files WHERE path = ? AND kind IN ('file', 'symlink') LIMIT 1").pluck(),
+      any: this.db.prepare('SELECT 1 FROM entries WHERE vid IN (SELECT id FROM volume_ids) AND path = ? LIMIT 1').pluck(),
+      nonDir: this.db.prepare('SELECT 1 FROM entries WHERE vid IN (SELECT id FROM volume_ids) AND path = ? AND kind IN (0, 1) LIMIT 1').pluck(),
     };
   }
 
@@ -453,8 +494,8 @@ export class Catalog {
       id: r.id as number,
       volume: r.volume as string,
       action: r.action as DeferredAction,
-      path: r.path as string,
-      target: (r.target as string | null) ?? null,
+      path: bytesToName(r.path as Buffer),
+      target: r.target === null || r.target === undefined ? null : bytesToName(r.target as Buffer),
       created: r.created as string,
       queuedBy: (r.queued_by as string | null | undefined) ?? null,
       queuedGen: (r.queued_gen as number | null | undefined) ?? null,
@@ -468,7 +509,7 @@ export class Catalog {
     this.addDeferred ??= this.db.prepare(
       'INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?,?,?,?,?,?,?)',
     );
-    this.addDeferred.run(volume, action, p, target, new Date().toISOString(), queued?.by ?? null, queued?.gen ?? null);
+    this.addDeferred.run(volume, action, nameToBytes(p), target === null ? null : nameToBytes(target), new Date().toISOString(), queued?.by ?? null, queued?.gen ?? null);
   }
 
   dropDeferred(id: number): void {
@@ -484,7 +525,7 @@ export class Catalog {
   requeue(d: DeferredRow): void {
     this.db
       .prepare('INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(d.volume, d.action, d.path, d.target, d.created, d.queuedBy, d.queuedGen);
+      .run(d.volume, d.action, nameToBytes(d.path), d.target === null ? null : nameToBytes(d.target), d.created, d.queuedBy, d.queuedGen);
   }
 
   /** How many actions of each kind each volume has queued, counted in SQL (the queue can be long). */

@@ -83,7 +83,7 @@ test('the rows changed since a generation give the same differences as comparing
     setGeneration(host, 10);
     host.put(entry('/d/010', { size: 4242 }));
   });
-  const tombstoned = rawConnection(host).prepare('SELECT count(*) FROM tombstones WHERE volume = ?').pluck(true).get(V) as number;
+  const tombstoned = rawConnection(host).prepare('SELECT count(*) FROM tombstones WHERE vid = (SELECT id FROM volume_ids WHERE uuid = ?)').pluck(true).get(V) as number;
   assert.ok(tombstoned > 10, `removals left tombstones (${tombstoned})`);
   let nonEmpty = 0;
   for (const [gen, copy] of copies) {

@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { CatalogEntry } from './entry.js';
 import { connectionOf } from './handle.js';
+import { bytesToName } from '../fsx/name-bytes.js';
 import { sameEntry } from './same.js';
 import type { VolumeRow } from './rows.js';
 import { comparePaths } from '../fsx/paths.js';
@@ -50,10 +51,15 @@ export function differencesSince(
 ): { mine: CatalogEntry[]; theirs: CatalogEntry[] } | null {
   const from = changesKnownFrom(volumeState, volume);
   if (from === undefined || since < from) return null;
-  const paths = connectionOf(volumeState)
-    .prepare(`SELECT path FROM files WHERE volume = @volume AND gen > @since UNION SELECT path FROM tombstones WHERE volume = @volume AND gen > @since`)
-    .pluck(true)
-    .all({ volume, since }) as string[];
+  const paths = (
+    connectionOf(volumeState)
+      .prepare(
+        `SELECT path FROM entries WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND gen > @since
+         UNION SELECT path FROM tombstones WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND gen > @since`,
+      )
+      .pluck(true)
+      .all({ volume, since }) as Buffer[]
+  ).map(bytesToName);
   paths.sort(comparePaths);
   const mine: CatalogEntry[] = [];
   const theirs: CatalogEntry[] = [];
@@ -73,7 +79,9 @@ export function differencesSince(
  */
 export function pruneTombstones(cat: Catalog, volume: string): void {
   connectionOf(cat)
-    .prepare(`DELETE FROM tombstones WHERE volume = @volume AND gen <= (SELECT min(generation) FROM copies WHERE volume = @volume)`)
+    .prepare(
+      `DELETE FROM tombstones WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND gen <= (SELECT min(generation) FROM copies WHERE volume = @volume)`,
+    )
     .run({ volume });
 }
 
@@ -91,7 +99,7 @@ const sizeBefore = new WeakMap<Catalog, Database.Statement>();
 export function hadSizeBefore(cat: Catalog, size: number, gen: number): boolean {
   let st = sizeBefore.get(cat);
   if (!st) {
-    st = connectionOf(cat).prepare('SELECT 1 FROM files WHERE size = ? AND sha256 IS NOT NULL AND gen < ? LIMIT 1').pluck(true);
+    st = connectionOf(cat).prepare('SELECT 1 FROM entries WHERE size = ? AND sha256 IS NOT NULL AND gen < ? LIMIT 1').pluck(true);
     sizeBefore.set(cat, st);
   }
   return st.get(size, gen) !== undefined;

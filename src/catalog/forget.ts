@@ -5,6 +5,7 @@
 import type { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
 import { connectionOf } from './handle.js';
+import { bytesToName } from '../fsx/name-bytes.js';
 
 /**
  * The rows of `volume` whose content no other volume holds: a file whose size and SHA-256 no other
@@ -14,15 +15,15 @@ import { connectionOf } from './handle.js';
 export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
   const paths = connectionOf(cat)
     .prepare(
-      `SELECT f.path FROM files f WHERE f.volume = ? AND NOT EXISTS (
-         SELECT 1 FROM files g WHERE g.volume != f.volume AND g.kind = f.kind AND (
-           (f.kind = 'file' AND f.sha256 IS NOT NULL AND g.size = f.size AND g.sha256 = f.sha256) OR
-           (f.kind = 'symlink' AND g.path = f.path AND g.link_target IS f.link_target)))
+      `SELECT f.path FROM entries f WHERE f.vid = (SELECT id FROM volume_ids WHERE uuid = ?) AND f.kind != 2 AND NOT EXISTS (
+         SELECT 1 FROM entries g WHERE g.vid != f.vid AND g.kind = f.kind AND (
+           (f.kind = 0 AND f.sha256 IS NOT NULL AND g.size = f.size AND g.sha256 = f.sha256) OR
+           (f.kind = 1 AND g.path = f.path AND g.link_target IS f.link_target)))
        ORDER BY f.path`,
     )
     .pluck(true)
-    .all(volume) as string[];
-  return paths.map((p) => cat.get(volume, p)!);
+    .all(volume) as Buffer[];
+  return paths.map((p) => cat.get(volume, bytesToName(p))!);
 }
 
 /**
@@ -32,7 +33,8 @@ export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
 export function dropVolume(cat: Catalog, volume: string): void {
   cat.transaction(() => {
     const label = cat.volume(volume)?.label ?? '';
-    for (const table of ['files', 'deferred', 'copies']) connectionOf(cat).prepare(`DELETE FROM ${table} WHERE volume = ?`).run(volume);
+    connectionOf(cat).prepare('DELETE FROM entries WHERE vid = (SELECT id FROM volume_ids WHERE uuid = ?)').run(volume);
+    for (const table of ['deferred', 'copies']) connectionOf(cat).prepare(`DELETE FROM ${table} WHERE volume = ?`).run(volume);
     connectionOf(cat).prepare('DELETE FROM volumes WHERE uuid = ?').run(volume);
     connectionOf(cat).prepare('INSERT OR REPLACE INTO forgotten_volumes (uuid, label, forgotten) VALUES (?, ?, ?)').run(volume, label, new Date().toISOString());
   });

@@ -9,7 +9,8 @@ import { byPath } from '../fsx/paths.js';
 export function recordOf(e: CatalogEntry): FileRecord {
   return {
     path: e.path,
-    kind: e.kind,
+    // Folder rows (issue 26 item 8) are not caught up by this planner yet: only files and symlinks get here.
+    kind: e.kind as 'file' | 'symlink',
     size: e.size,
     mtimeSec: e.mtimeSec,
     mtimeNsec: e.mtimeNsec,
