@@ -296,7 +296,7 @@ export class Catalog {
   }
 
   findContent(size: number, sha256: string): CatalogEntry[] {
-    return (this.stmts.content.all(size, sha256) as EntryRow[]).map(rowToEntry);
+    return (this.stmts.content.all(size, sha256, sha256) as EntryRow[]).map(rowToEntry);
   }
 
   /**
@@ -306,7 +306,7 @@ export class Catalog {
    * this catalog until the loop is left.
    */
   *twins(volume: string, size: number, sha256: string, m: { mode: number; uid: number; gid: number }): Generator<CatalogEntry> {
-    for (const r of this.stmts.twins.iterate(size, sha256, volume, m.mode & 0o7777, m.uid, m.gid) as IterableIterator<EntryRow>) yield rowToEntry(r);
+    for (const r of this.stmts.twins.iterate(size, sha256, sha256, volume, m.mode & 0o7777, m.uid, m.gid) as IterableIterator<EntryRow>) yield rowToEntry(r);
   }
 
   /** Whether any file of this size with a known SHA-256 is catalogued (a possible duplicate). */

@@ -17,7 +17,7 @@ export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
     .prepare(
       `SELECT f.path FROM entries f WHERE f.vid = (SELECT id FROM volume_ids WHERE uuid = ?) AND f.kind != 2 AND NOT EXISTS (
          SELECT 1 FROM entries g WHERE g.vid != f.vid AND g.kind = f.kind AND (
-           (f.kind = 0 AND f.sha256 IS NOT NULL AND g.size = f.size AND g.sha256 = f.sha256) OR
+           (f.kind = 0 AND f.sha256 IS NOT NULL AND g.size = f.size AND substr(g.sha256, 1, 8) = substr(f.sha256, 1, 8) AND g.sha256 = f.sha256) OR
            (f.kind = 1 AND g.path = f.path AND g.link_target IS f.link_target)))
        ORDER BY f.path`,
     )

@@ -83,6 +83,8 @@ export const ENTRY_FROM = `entries e JOIN volume_ids v ON v.id = e.vid`;
  */
 export const SHA256_HEX = `iif(e.sha256 IS NULL, NULL, lower(hex(e.sha256)))`;
 export const SHA256_PARAM = 'unhex(?)';
+/** A row whose SHA-256 is the hex given twice (the first 8 bytes find it in entries_content, the whole confirms). */
+export const SHA256_IS = `substr(e.sha256, 1, 8) = substr(unhex(?), 1, 8) AND e.sha256 = unhex(?)`;
 
 /** A parity name equal to the row's own path (without its leading '/') is stored as X''. */
 const PARITY_NAME = `iif(e.parity_name = X'', substr(e.path, 2), e.parity_name)`;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ENTRY_FROM, ENTRY_SELECT, ROW_TEXT, SHA256_HEX, SHA256_PARAM, STAMP_SQL, VID } from './rows.js';
+import { ENTRY_FROM, ENTRY_SELECT, ROW_TEXT, SHA256_HEX, SHA256_IS, SHA256_PARAM, STAMP_SQL, VID } from './rows.js';
 
 /**
  * The statements a catalog runs per row, prepared once when it opens: a backup touches every row,
@@ -23,9 +23,9 @@ export function prepareStatements(db: Database.Database) {
     // Every column of a row in one text of bytes; char(1) stands for NULL.
     rowText: p(`SELECT ${ROW_TEXT} FROM entries e WHERE e.vid = ${VID} ORDER BY e.path`).pluck(true),
     get: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.path = ?`).raw(true),
-    content: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND e.sha256 = ${SHA256_PARAM}`).raw(true),
+    content: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS}`).raw(true),
     twins: p(
-      `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND e.sha256 = ${SHA256_PARAM} AND e.vid = ${VID} AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ?`,
+      `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS} AND e.vid = ${VID} AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ?`,
     ).raw(true),
     hasSize: p(`SELECT 1 FROM entries WHERE size = ? AND sha256 IS NOT NULL LIMIT 1`).pluck(true),
     hasSizeElsewhere: p(`SELECT 1 FROM entries WHERE size = ? AND sha256 IS NOT NULL AND vid IS NOT ${VID} LIMIT 1`).pluck(true),

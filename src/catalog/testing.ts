@@ -52,7 +52,7 @@ export function downgradeTo7(raw: Database.Database): void {
       e.inode, e.sha1, e.mode, e.uid, e.gid, CAST(e.link_target AS TEXT), CAST(iif(e.parity_name = X'', substr(e.path, 2), e.parity_name) AS TEXT),
       e.verified_at, iif(e.recheck, NULL, ${STAMP_SQL}), e.gen, e.sha256
     FROM entries e JOIN volume_ids v ON v.id = e.vid WHERE e.kind != 2;
-    DROP TABLE entries;
+    DROP INDEX entries_content; DROP INDEX entries_sha1; DROP TABLE entries;
     CREATE INDEX files_path ON files(path);
     CREATE INDEX files_gen ON files(volume, gen);
     CREATE INDEX files_content ON files(size, sha256);
