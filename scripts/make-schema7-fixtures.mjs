@@ -4,7 +4,7 @@
 //
 //   node scripts/make-schema7-fixtures.mjs CHECKOUT
 //
-// CHECKOUT: a built checkout of a Blaine with catalog schema 7, e.g. commit 9e43b7c:
+// CHECKOUT: a built checkout of a Blaine with catalog schema 7, e.g. commit 9e43b7c (how the checked-in fixtures were made):
 //   git archive 9e43b7c | tar -x -C DIR && ln -s "$PWD/node_modules" DIR/ && cp -r native/build DIR/native/
 //   (cd DIR && npx tsc -p . && node scripts/bundle.mjs)
 // Runs as root (the encrypted disk needs gocryptfs and FUSE).
@@ -98,9 +98,10 @@ try {
   }
 
   fs.mkdirSync(out, { recursive: true });
+  // Opened writable so that closing folds the log in and removes it (a read-only connection leaves -wal and -shm behind).
   const single = (from, to) => {
     fs.rmSync(path.join(out, to), { force: true });
-    const d = new Database(from, { readonly: true });
+    const d = new Database(from);
     d.exec(`VACUUM INTO '${path.join(out, to).replaceAll("'", "''")}'`);
     d.close();
   };
@@ -120,7 +121,7 @@ try {
     await new Promise((resolve) => mount.on('exit', resolve));
   }
   single(path.join(ROOT, 'e-catalog.sqlite'), 'e.sqlite');
-  fs.rmSync(path.join(ROOT, 'e-catalog.sqlite'));
+  for (const f of ['e-catalog.sqlite', 'e-catalog.sqlite-wal', 'e-catalog.sqlite-shm']) fs.rmSync(path.join(ROOT, f), { force: true });
   fs.rmdirSync(mnt);
 
   const tar = spawnSync('tar', ['--format=posix', '-C', ROOT, '-czf', path.join(out, 'archive.tar.gz'), '.'], { stdio: 'inherit' });

@@ -102,7 +102,7 @@ function heldPaths(dbFile: string, volume: string): Set<string> {
   const db = new Database(dbFile, { readonly: true });
   try {
     const queue = db
-      .prepare('SELECT id, volume, action, path, target, created, queued_by AS queuedBy, queued_gen AS queuedGen FROM deferred WHERE volume = ? ORDER BY id')
+      .prepare('SELECT id, volume, action, CAST(path AS TEXT) AS path, CAST(target AS TEXT) AS target, created, queued_by AS queuedBy, queued_gen AS queuedGen FROM deferred WHERE volume = ? ORDER BY id')
       .all(volume) as DeferredRow[];
     const copies = db.prepare('SELECT copy, volume, label, generation FROM copies').all() as CopyRow[];
     return heldOnDisk(queue, copies, new Map()).paths;
