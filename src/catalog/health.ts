@@ -3,21 +3,13 @@
  * readings mean is src/health's; storing and finding them is here.
  */
 import { connectionOf } from './handle.js';
+import type { SmartReading } from '../health/smart.js';
 
 /** One visit's reading as stored (null: the drive did not report it). */
-export interface HealthRecord {
+export interface HealthRecord extends SmartReading {
   copy: string;
   /** Milliseconds since the epoch. */
   at: number;
-  device: string;
-  model: string | null;
-  serial: string | null;
-  powerOnHours: number | null;
-  reallocated: number | null;
-  pending: number | null;
-  uncorrectable: number | null;
-  temperature: number | null;
-  passed: boolean | null;
 }
 
 interface Row {
