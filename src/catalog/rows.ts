@@ -94,10 +94,12 @@ export const ENTRY_SELECT = `v.uuid, e.path, e.kind, e.size, e.mtime_s, e.mtime_
 
 /**
  * What the quick check compares (stamp.ts), built from the columns: storing it cost ~45 bytes a
- * row, building it costs SQLite a few string appends. '' for a row marked `recheck`.
+ * row; building it with one format() costs SQLite less than a tenth of a microsecond a row (a
+ * chain of || appends cost four times that). '' for a row marked `recheck`. The symlink target
+ * goes on after format(), whose %s would stop at a NUL.
  */
-export const STAMP_SQL = `iif(e.recheck, '', (CASE e.kind WHEN 1 THEN 'l' WHEN 2 THEN 'd' ELSE 'f' END) || e.size || '/' || e.mtime_s || '.' || e.mtime_ns || '/' ||
-  ifnull(e.inode, '') || '/' || e.mode || '/' || e.uid || '/' || e.gid || iif(e.link_target IS NULL, '', '/' || CAST(e.link_target AS TEXT)))`;
+export const STAMP_SQL = `iif(e.recheck, '', format('%s%d/%d.%d/%s/%d/%d/%d', CASE e.kind WHEN 1 THEN 'l' WHEN 2 THEN 'd' ELSE 'f' END,
+  e.size, e.mtime_s, e.mtime_ns, ifnull(e.inode, ''), e.mode, e.uid, e.gid) || iif(e.link_target IS NULL, '', '/' || CAST(e.link_target AS TEXT)))`;
 
 /**
  * A row's columns but its volume as one text of bytes, path first: "path\0kind\0size…", char(1)
