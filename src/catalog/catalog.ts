@@ -279,12 +279,12 @@ export class Catalog {
     ).map(rowToEntry);
   }
 
-  /** Entries under `dir` of every volume but one. */
+  /** Entries under `dir` of every volume but one, volume by volume (in no order across volumes: planning indexes them). */
   entriesUnderExcept(dir: string, volume: string): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids WHERE uuid != ?) AND e.path >= ? AND e.path < ? ORDER BY e.path, v.uuid`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids WHERE uuid != ?) AND e.path >= ? AND e.path < ?`)
         .raw(true)
         .all(volume, nameToBytes(lo), nameToBytes(hi)) as EntryRow[]
     ).map(rowToEntry);
