@@ -24,7 +24,8 @@ function privateCopy(file: string | null, dirs: string[]): Catalog {
     fs.copyFileSync(file, copy);
     if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
   }
-  return Catalog.open(copy, { create: true });
+  // A private copy: migrating it is nothing to report (the catalog itself is not touched).
+  return Catalog.open(copy, { create: true, quietMigration: true });
 }
 
 /** What `--init` would make, checked without making it. */

@@ -37,6 +37,10 @@ test('catalogs of schema 7 (host, plain and encrypted disks) migrate once; backu
 
   // Read-only: the old host catalog is read through a migrated private copy; the file is not written.
   const hostBytes = fs.readFileSync(db);
+  const dry = backup(disks.A, ['--dry-run']);
+  ok(dry, 'backup --dry-run');
+  assert.deepEqual(migratedLines(dry), [], 'a dry run migrates only its private copies, and says nothing of them');
+  assert.ok(fs.readFileSync(db).equals(hostBytes), 'a dry run changed the old host catalog');
   const listed = blaine(['list', '--db', db, '--json']);
   ok(listed, 'list');
   assert.deepEqual(migratedLines(listed), []);
