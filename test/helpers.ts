@@ -11,8 +11,7 @@ import { parityFiles, parityStemRel } from '../src/parity/paths.js';
 import type { ApplyEvent } from '../src/apply/env.js';
 import { applyEventText } from '../src/cli/apply-events.js';
 import { realFs } from '../src/fsx/fsx.js';
-import { fromStoredText } from '../src/catalog/stored-text.js';
-import { fsPath } from '../src/fsx/name-bytes.js';
+import { bytesToName, fsPath } from '../src/fsx/name-bytes.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, whether running from src (never) or from dist/test. */
@@ -323,16 +322,22 @@ export interface Row {
   parity_name: string | null;
 }
 
+/** A name column read straight from a catalog (stored as bytes; read with CAST(... AS BLOB)) in the string form of fsx/name-bytes.ts. */
+export function nameColumn(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  return typeof v === 'string' ? v : bytesToName(v as Uint8Array);
+}
+
 export function rows(dbFile: string, volume?: string): Row[] {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const sql = `SELECT volume, path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mtime_s, mtime_ns, parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY path`;
+    const sql = `SELECT volume, CAST(path AS BLOB) AS path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, CAST(link_target AS BLOB) AS link_target, mtime_s, mtime_ns, CAST(parity_name AS BLOB) AS parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY CAST(path AS BLOB)`;
     const found = (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Row[];
-    // Names that are not UTF-8 are stored in the catalog's lossless text form (catalog/stored-text.ts).
+    // Names are stored as bytes: read as bytes, they come back in the string form of fsx/name-bytes.ts.
     for (const r of found) {
-      r.path = fromStoredText(r.path);
-      if (r.link_target !== null) r.link_target = fromStoredText(r.link_target);
-      if (r.parity_name !== null) r.parity_name = fromStoredText(r.parity_name);
+      r.path = nameColumn(r.path)!;
+      r.link_target = nameColumn(r.link_target);
+      r.parity_name = nameColumn(r.parity_name);
     }
     return found;
   } finally {

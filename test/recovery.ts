@@ -16,7 +16,7 @@ export function hostState(db: string): { files: unknown[]; deferred: unknown[]; 
   try {
     return {
       files: (h.prepare('SELECT * FROM files ORDER BY volume, path').all() as Array<Record<string, unknown>>).map(({ gen: _gen, ...row }) => row),
-      deferred: h.prepare('SELECT * FROM deferred ORDER BY id').all(),
+      deferred: h.prepare('SELECT id, volume, action, CAST(path AS TEXT) AS path, CAST(target AS TEXT) AS target, created, queued_by, queued_gen FROM deferred ORDER BY id').all(),
       volumes: h.prepare('SELECT * FROM volumes ORDER BY uuid').all(),
       copies: h.prepare('SELECT * FROM copies ORDER BY copy').all(),
     };

@@ -21,10 +21,9 @@ import { heldOnDisk } from '../src/plan/held.js';
 import { planCatchUp } from '../src/plan/catchup.js';
 import type { CatalogEntry } from '../src/catalog/entry.js';
 import type { CopyRow, DeferredRow } from '../src/catalog/rows.js';
-import { isRoot, byteFs as fs } from './helpers.js';
+import { isRoot, byteFs as fs, nameColumn } from './helpers.js';
 import { fidelity } from './recovery.js';
 import type { BigIntStats } from '../src/fsx/fsx.js';
-import { fromStoredText } from '../src/catalog/stored-text.js';
 
 /** A small deterministic generator (mulberry32): a seed replays its run exactly. */
 export function prng(seed: number): { next(): number; int(n: number): number; pick<T>(xs: readonly T[]): T; chance(p: number): boolean } {
@@ -91,7 +90,7 @@ function readRows(dbFile: string, volume: string): HostRow[] {
   const db = new Database(dbFile, { readonly: true });
   try {
     return db
-      .prepare('SELECT path, kind, size, mtime_s, mtime_ns, inode, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, mode, uid, gid, link_target FROM files WHERE volume = ? ORDER BY path')
+      .prepare('SELECT CAST(path AS BLOB) AS path, kind, size, mtime_s, mtime_ns, inode, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, mode, uid, gid, CAST(link_target AS BLOB) AS link_target FROM files WHERE volume = ? ORDER BY CAST(path AS BLOB)')
       .all(volume)
       .map((r) => decodeNames(r as HostRow));
   } finally {
@@ -99,11 +98,11 @@ function readRows(dbFile: string, volume: string): HostRow[] {
   }
 }
 
-/** Names read straight from a catalog, in the string form of fsx/name-bytes.ts (catalog/stored-text.ts). */
+/** Names read straight from a catalog (stored as bytes), in the string form of fsx/name-bytes.ts. */
 function decodeNames<T extends { path: string; link_target?: string | null; target?: string | null }>(r: T): T {
-  r.path = fromStoredText(r.path);
-  if (typeof r.link_target === 'string') r.link_target = fromStoredText(r.link_target);
-  if (typeof r.target === 'string') r.target = fromStoredText(r.target);
+  r.path = nameColumn(r.path)!;
+  if ('link_target' in r) r.link_target = nameColumn(r.link_target);
+  if ('target' in r) r.target = nameColumn(r.target);
   return r;
 }
 
@@ -112,7 +111,7 @@ function heldPaths(dbFile: string, volume: string): Set<string> {
   const db = new Database(dbFile, { readonly: true });
   try {
     const queue = db
-      .prepare('SELECT id, volume, action, path, target, created, queued_by AS queuedBy, queued_gen AS queuedGen FROM deferred WHERE volume = ? ORDER BY id')
+      .prepare('SELECT id, volume, action, CAST(path AS BLOB) AS path, CAST(target AS BLOB) AS target, created, queued_by AS queuedBy, queued_gen AS queuedGen FROM deferred WHERE volume = ? ORDER BY id')
       .all(volume)
       .map((r) => decodeNames(r as DeferredRow));
     const copies = db.prepare('SELECT copy, volume, label, generation FROM copies').all() as CopyRow[];

@@ -1,7 +1,8 @@
 import path from 'node:path';
 import { CatalogError, type Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { JOURNAL_COMMITTED, type Journal } from '../archive/journal.js';
+import { type Journal } from '../archive/journal.js';
+import { JOURNAL_COMMITTED } from '../catalog/meta-keys.js';
 import type { ExecutorContext } from './env.js';
 
 // Each commit syncs the disk and writes every catalog page the batch touched, the content index's
@@ -39,8 +40,8 @@ export class CatalogBatch {
 
   begin(): void {
     if (this.inTx) return;
-    this.disk.db.exec('BEGIN');
-    this.host.db.exec('BEGIN');
+    this.disk.beginTransaction();
+    this.host.beginTransaction();
     this.inTx = true;
     this.opsInTx = 0;
     this.txStarted = Date.now();
@@ -65,14 +66,14 @@ export class CatalogBatch {
     // and re-imports the volume's rows from the disk catalog, while the offline volumes' share survives.
     // The other order lost that share and left two volumes claiming one path.
     try {
-      this.host.db.exec('COMMIT');
+      this.host.commitTransaction();
     } catch (err) {
       // Nothing of the batch is committed anywhere: the journal stays and the next run undoes its steps.
       this.rollback();
       throw hostCatalogFull(err, this.host.file) ?? err;
     }
     try {
-      this.disk.db.exec('COMMIT');
+      this.disk.commitTransaction();
     } catch (err) {
       // The host has the batch and the disk not: the disk is marked DIRTY (beginWrite), so the next
       // run undoes the disk's steps from the journal and re-imports the volume's rows from the disk.
@@ -97,7 +98,7 @@ export class CatalogBatch {
   rollback(): void {
     if (!this.inTx) return;
     // A failed COMMIT (SQLITE_FULL) may have rolled its transaction back already.
-    for (const c of [this.disk, this.host]) if (c.db.inTransaction) c.db.exec('ROLLBACK');
+    for (const c of [this.disk, this.host]) c.rollbackTransaction();
     this.inTx = false;
     this.journal?.close();
   }

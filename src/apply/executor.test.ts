@@ -12,6 +12,7 @@ import { realFs } from '../fsx/fsx.js';
 import type { Operation } from '../plan/operation.js';
 import type { FileRecord } from '../scan/record.js';
 import { Executor, type ExecutorContext } from './executor.js';
+import { rawConnection } from '../catalog/testing.js';
 
 const VOLUME = 'v-1';
 
@@ -265,11 +266,11 @@ test('executor: a part of a backup that more parts follow leaves its small batch
   const ex = executorOn(root, host, disk);
   const copy = (f: string): Operation => ({ type: 'copy', record: recordOf(f), why: 'added' });
   await ex.run([copy(files[0]!), copy(files[1]!)], { more: true });
-  assert.ok(host.db.inTransaction && disk.db.inTransaction);
+  assert.ok(host.inTransaction && disk.inTransaction);
   // Journalled still: a crash here is undone from the journal, as in any batch.
   assert.ok(fs.existsSync(path.join(root, '.blaine', 'journal')));
   await ex.run([copy(files[2]!)]);
-  assert.ok(!host.db.inTransaction && !disk.db.inTransaction);
+  assert.ok(!host.inTransaction && !disk.inTransaction);
   assert.ok(!fs.existsSync(path.join(root, '.blaine', 'journal')));
   assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => path.basename(e.path)), ['a.bin', 'b.bin', 'c.bin']);
 });
@@ -345,8 +346,8 @@ test('executor: the host catalog refusing the row of a finished parity set fails
     parity: pool,
     parityPct: 10,
     // Once the copy is committed, the host catalog takes no more writes (as SQLite on a full disk).
-    progress: () => host.db.exec(`CREATE TEMP TRIGGER full BEFORE UPDATE ON files BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;
-      CREATE TEMP TRIGGER full_insert BEFORE INSERT ON files BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;`),
+    progress: () => rawConnection(host).exec(`CREATE TEMP TRIGGER full BEFORE UPDATE ON entries BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;
+      CREATE TEMP TRIGGER full_insert BEFORE INSERT ON entries BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;`),
   });
   await assert.rejects(ex.run([{ type: 'copy', record: recordOf(file), why: 'added' }]), /database or disk is full/);
   // Let any stray rejection surface before looking.

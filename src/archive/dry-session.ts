@@ -6,8 +6,9 @@ import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
 import { requireDiskCatalog } from './damage.js';
-import { diskGeneration, openDiskView, requireHostCatalog, requireKnownVolume, syncCatalogs, type DiskSession, type OpenOptions } from './session.js';
+import { openDiskView, requireHostCatalog, requireKnownVolume, syncCatalogs, type DiskSession, type OpenOptions } from './session.js';
 import { DiskError, readVolume, type VolumeInfo } from './volume.js';
+import { diskGeneration } from '../catalog/generation.js';
 
 /**
  * A private, writable copy of a catalog in a temporary folder (an empty catalog when the file does
@@ -22,7 +23,8 @@ function privateCopy(file: string | null, dirs: string[]): Catalog {
     fs.copyFileSync(file, copy);
     if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
   }
-  return Catalog.open(copy, { create: true });
+  // A private copy: migrating it is nothing to report (the catalog itself is not touched).
+  return Catalog.open(copy, { create: true, quietMigration: true });
 }
 
 /** What `--init` would make, checked without making it. */

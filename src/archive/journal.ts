@@ -24,6 +24,7 @@ import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
 import { isCompleteSet, moveParityBack, parityFiles, removeParity, removeParityLeftovers, matchParityToRow } from '../parity/paths.js';
 import { blaineDir, onDisk } from './layout.js';
+import { JOURNAL_COMMITTED } from '../catalog/meta-keys.js';
 
 export type JournalStep =
   /** A stored file moved; `file` is its row before the move (what recovery looks for). */
@@ -51,15 +52,14 @@ export interface Identity {
   linkTarget: string | null;
 }
 
-/** The disk-catalog meta key holding the id of the last batch whose rows were committed. */
-export const JOURNAL_COMMITTED = 'journal-committed';
 
 export function journalPath(root: string): string {
   return path.join(blaineDir(root), 'journal');
 }
 
 export function identityOf(e: CatalogEntry): Identity {
-  return { kind: e.kind, size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
+  // Folder rows (issue 26 item 8) are never journalled steps: only files and symlinks get here.
+  return { kind: e.kind as 'file' | 'symlink', size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
 }
 
 /** The writing side, used by the executor; one per run. */

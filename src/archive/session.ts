@@ -2,6 +2,8 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { dropTombstones, pruneTombstones } from '../catalog/changes.js';
+import { DISK_SETTINGS, HOST_ID, REVISION, SNAPSHOT_OF } from '../catalog/meta-keys.js';
+import { diskGeneration, markRunFinished, markRunStarted, runUnfinished } from '../catalog/generation.js';
 import { snapshotDatabases, type SnapshotJob } from '../catalog/snapshot.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireDiskLock, acquireLock } from './lock.js';
@@ -109,9 +111,6 @@ export interface DiskSession {
 export function checkDisk(s: DiskSession): void {
   requireSameDisk(s.identity);
 }
-
-const GENERATION = 'generation';
-const DIRTY = 'run-in-progress';
 
 export interface OpenOptions {
   dest: string;
@@ -294,21 +293,11 @@ function closeAll(catalogs: Catalog[], releases: Array<() => void>, quiet = fals
   if (first !== undefined && !quiet) throw first;
 }
 
-/** The generation of its volume that a copy's disk catalog holds (what it caught up to last). */
-export function diskGeneration(disk: Catalog): number {
-  return Number(disk.getMeta(GENERATION) ?? '0');
-}
-
-/** Sets the generation a copy's disk catalog says it caught up to (0: compare it whole with its volume next time). */
-export function setDiskGeneration(disk: Catalog, generation: number): void {
-  disk.setMeta(GENERATION, String(generation));
-}
-
 /** Registers volume and copy in both catalogs and decides which catalog speaks for the volume. */
 export function syncCatalogs(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
   const hostVolume = host.volume(info.volume);
   const diskGen = diskGeneration(disk);
-  const crashed = disk.getMeta(DIRTY) !== undefined;
+  const crashed = runUnfinished(disk);
   let state: SyncState;
   if (!hostVolume || diskGen > hostVolume.generation) state = 'imported';
   else if (diskGen < hostVolume.generation) state = 'behind';
@@ -340,8 +329,7 @@ export function beginWrite(s: DiskSession): number {
   s.host.transaction(() => s.host.putVolume({ ...s.host.volume(s.info.volume)!, generation: gen }));
   s.disk.transaction(() => {
     // A copy that is behind keeps its old generation until it has caught up.
-    if (s.caughtUp) s.disk.setMeta(GENERATION, String(gen));
-    s.disk.setMeta(DIRTY, new Date().toISOString());
+    markRunStarted(s.disk, s.caughtUp ? gen : null);
     s.disk.putVolume({ ...s.host.volume(s.info.volume)! });
   });
   return gen;
@@ -366,15 +354,14 @@ export function endWrite(s: DiskSession, freeBytes: number | null, changed = tru
     copy: s.info.copy,
     volume: s.info.volume,
     label: s.info.copyLabel,
-    generation: s.caughtUp ? volume.generation : Number(s.disk.getMeta(GENERATION) ?? '0'),
+    generation: s.caughtUp ? volume.generation : diskGeneration(s.disk),
     lastSync: new Date().toISOString(),
     freeBytes,
     files: stats.files,
     bytes: stats.bytes,
   };
   s.disk.transaction(() => {
-    if (s.caughtUp) s.disk.setMeta(GENERATION, String(volume.generation));
-    s.disk.db.prepare('DELETE FROM meta WHERE key = ?').run(DIRTY);
+    markRunFinished(s.disk, s.caughtUp ? volume.generation : null);
     s.disk.putCopy(copy);
     // Only the host's tombstones are ever read (a catch-up asks the volume's state, not a copy).
     dropTombstones(s.disk);
@@ -460,11 +447,3 @@ export async function finishWrite(
   if (snapshot) s.disk.transaction(() => s.disk.setMeta(SNAPSHOT_OF, hostState));
   return free;
 }
-
-/** Host catalog identity and revision (bumped by every run that changes files or queues actions). */
-const HOST_ID = 'host-id';
-const REVISION = 'revision';
-/** On a disk: which host catalog revision its host-catalog snapshot holds. */
-const SNAPSHOT_OF = 'host-snapshot-of';
-/** The meta key of the disk catalog that holds volume.json's settings as JSON. */
-export const DISK_SETTINGS = 'disk-settings';

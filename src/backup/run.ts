@@ -9,6 +9,7 @@ import { catalogView, excludedBy, summarize, type BackupSummary } from './backup
 import { checkSha1Links } from './sha1-links.js';
 import { planAndApply } from './stream.js';
 import { hadSizeBefore, memoBySize } from '../catalog/changes.js';
+import { sameEntry } from '../catalog/same.js';
 import { QuickCheck } from './quickcheck.js';
 import type { Catalog } from '../catalog/catalog.js';
 import { beginWrite, checkDisk, finishWrite, openDiskSession, recoveryMessages, type DiskSession, type KeyProvider } from '../archive/session.js';
@@ -346,11 +347,7 @@ function onlyFilledLacking(ops: Operation[], lacking: CatalogEntry[], host: Cata
     if (op.type !== 'copy' && op.type !== 'symlink' && op.type !== 'link') return false;
     const w = wanted.get(op.record.path);
     const now = host.get(volume, op.record.path);
-    return (
-      w !== undefined && now !== undefined && now.kind === w.kind && now.size === w.size && now.sha256 === w.sha256 &&
-      now.linkTarget === w.linkTarget && now.mtimeSec === w.mtimeSec && now.mtimeNsec === w.mtimeNsec &&
-      now.mode === w.mode && now.uid === w.uid && now.gid === w.gid
-    );
+    return w !== undefined && now !== undefined && sameEntry(now, w, 'source');
   });
 }
 

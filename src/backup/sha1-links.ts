@@ -12,6 +12,7 @@ import { sha256File } from '../fsx/copy.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
 import { isUnder } from '../fsx/paths.js';
 import { sameMtime } from '../plan/entry.js';
+import { sha1LinksChecked } from '../catalog/meta-keys.js';
 
 export interface Sha1LinkCheck {
   /** Paths whose stored bytes are another file's: the data-path file's SHA-256 by path. */
@@ -37,7 +38,7 @@ export async function checkSha1Links(
   const found: Array<{ e: CatalogEntry; sha256: string; differs: boolean }> = [];
   // No new link is ever made by SHA-1: once a volume has none left, it never has one again, and
   // later runs skip the query (a scan of every migrated row).
-  const done = `sha1-links-checked:${volume}`;
+  const done = sha1LinksChecked(volume);
   if (s.disk.getMeta(done) !== undefined) return { storedDiffers, confirmed: 0 };
   const linked = s.disk.linkedBySha1(volume);
   if (linked.length === 0) s.disk.setMeta(done, new Date().toISOString());

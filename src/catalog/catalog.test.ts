@@ -7,7 +7,7 @@ import { Catalog, CatalogError } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
 import { SCHEMA_VERSION } from './schema.js';
 import { stamp } from './stamp.js';
-import { downgradeTo3 } from './testing.js';
+import { downgradeTo3, rawConnection } from './testing.js';
 import { realFs } from '../fsx/fsx.js';
 
 function entry(p: string, over: Partial<CatalogEntry> = {}): CatalogEntry {
@@ -46,7 +46,7 @@ test('a catalog of schema 1 gets its stamps on opening', (t) => {
   raw.close();
 
   const again = Catalog.open(file);
-  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(rawConnection(again).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.deepEqual(again.quickRows('v1', '/d/', '/d0'), [...rows].sort((a, b) => (a.path < b.path ? -1 : 1)).map((e) => [e.path, stampOf(e)]));
   again.close();
 });
@@ -111,7 +111,7 @@ test('a catalog of schema 2 gets the runs\' file count and disk size; read-only,
   assert.deepEqual(readonly.finishedRuns().map((r) => [r.usedBytes, r.filesAfter, r.capacity]), [[500, null, null]]);
   readonly.close();
   const again = Catalog.open(file);
-  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(rawConnection(again).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   const next = again.startRun('verify', 'v1', 'c1');
   again.finishRun(next, 'ok', 'not an object', null, null, { files: 7 });
   assert.deepEqual(again.finishedRuns().map((r) => [r.command, r.summary, r.filesAfter]), [['backup', { added: 3 }, null], ['verify', {}, 7]]);

@@ -3,19 +3,19 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { CatalogEntry } from './entry.js';
-import { CatalogVersionError, migrate, SCHEMA_VERSION } from './schema.js';
+import { CatalogVersionError, LEAN_SCHEMA, migrate, SCHEMA_VERSION } from './schema.js';
 import { pathRange } from './range.js';
+import { bytesToName, nameToBytes } from '../fsx/name-bytes.js';
 import {
-  ENTRY_SELECT, entryParams, parseSummary, rowToEntry,
+  ENTRY_FROM, ENTRY_SELECT, VID, entryParams, kindOf, parityParam, parseSummary, rowToEntry,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
 import { prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
 import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
-import { globMatches, storeNamesLosslessly, toStoredText } from './stored-text.js';
-import { hasEscapedBytes } from '../fsx/name-bytes.js';
-import { comparePaths } from '../fsx/paths.js';
+import { registerConnection } from './handle.js';
+import { raiseGeneration } from './generation.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { BlaineError } from '../error.js';
 
@@ -37,20 +37,21 @@ export function keepPrivate(file: string): void {
  * prepared once (statements.ts).
  */
 export class Catalog {
-  readonly db: Database.Database;
+  /** Never public: every statement lives in src/catalog/ (handle.ts gives the package its connection). */
+  private readonly db: Database.Database;
   private readonly stmts: CatalogStatements;
 
   private constructor(db: Database.Database, readonly file: string) {
     this.db = db;
-    storeNamesLosslessly(db);
     this.stmts = prepareStatements(db);
+    registerConnection(this, db);
   }
 
   /**
    * Opens (and with `create`, makes) a catalog. Any SQLite failure becomes a CatalogError with one
    * sentence naming the file, since a corrupt or foreign file is something a user can cause.
    */
-  static open(file: string, opts: { create?: boolean; readonly?: boolean } = {}): Catalog {
+  static open(file: string, opts: { create?: boolean; readonly?: boolean; quietMigration?: boolean } = {}): Catalog {
     const exists = fs.existsSync(file);
     if (!exists && !opts.create) throw new CatalogError(`catalog ${file} does not exist`);
     // Every archived name is in a catalog: its folder, when Blaine makes it, is the owner's alone (SPEC §3).
@@ -71,8 +72,18 @@ export class Catalog {
         db.close();
         return Catalog.openCopy(file);
       }
-      if (!opts.readonly) migrate(db, file);
+      // A newer schema is refused even for reading (migrate says so in one sentence).
+      if (opts.readonly && version > SCHEMA_VERSION) migrate(db, file);
+      if (opts.readonly) return new Catalog(db, file);
+      const started = performance.now();
+      const from = migrate(db, file);
       const cat = new Catalog(db, file);
+      // Rewriting every row into the lean layout takes a moment on a big catalog: say what happened, once.
+      if (from > 0 && from < LEAN_SCHEMA && !opts.quietMigration) {
+        const files = cat.db.prepare('SELECT count(*) FROM entries WHERE kind != 2').pluck(true).get() as number;
+        const secs = ((performance.now() - started) / 1000).toFixed(1);
+        process.stderr.write(`migrated the catalog ${file} to schema ${SCHEMA_VERSION} (${files.toLocaleString('en-US')} files) in ${secs} s\n`);
+      }
       return cat;
     } catch (err) {
       db?.close();
@@ -100,7 +111,7 @@ export class Catalog {
       fs.copyFileSync(file, copy);
       if (fs.existsSync(`${file}-wal`)) fs.copyFileSync(`${file}-wal`, `${copy}-wal`);
       // Opened writable even when only read: a catalog of an older schema is migrated in the copy.
-      const cat = Catalog.open(copy, {});
+      const cat = Catalog.open(copy, { quietMigration: true });
       cat.onClose = () => fs.rmSync(dir, { recursive: true, force: true });
       return cat;
     } catch (err) {
@@ -119,14 +130,42 @@ export class Catalog {
   }
 
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    try {
+      return this.db.transaction(fn)();
+    } catch (err) {
+      // A volume id given out inside the transaction went with it.
+      this.volumeIds.clear();
+      throw err;
+    }
+  }
+
+  /**
+   * A transaction left open across many calls (apply/batch.ts commits both catalogs of a run in
+   * batches, host first): begin, then commit or roll back.
+   */
+  beginTransaction(): void {
+    this.db.exec('BEGIN');
+  }
+
+  commitTransaction(): void {
+    this.db.exec('COMMIT');
+  }
+
+  /** Rolls back the open transaction, if any (a failed COMMIT may have rolled it back already). */
+  rollbackTransaction(): void {
+    this.volumeIds.clear();
+    if (this.db.inTransaction) this.db.exec('ROLLBACK');
+  }
+
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
   }
 
   // ---- files ----
 
   entriesUnder(dir: string): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
-    return (this.stmts.under.all(lo, hi) as EntryRow[]).map(rowToEntry);
+    return (this.stmts.under.all(nameToBytes(lo), nameToBytes(hi)) as EntryRow[]).map(rowToEntry);
   }
 
   /**
@@ -137,15 +176,16 @@ export class Catalog {
    */
   leanEntriesUnder(volume: string, dir: string): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
-    const rows = this.stmts.lean.all(volume, lo, hi) as Array<
-      [string, string, number, number, number, string | null, string | null, number, number, number, string | null]
+    const rows = this.stmts.lean.all(volume, nameToBytes(lo), nameToBytes(hi)) as Array<
+      [Buffer, number, number, number, number, string | null, string | null, number, number, number, Buffer | null]
     >;
     const out: CatalogEntry[] = new Array(rows.length);
     for (let i = 0; i < rows.length; i++) {
       const r = rows[i]!;
       out[i] = {
-        volume, path: r[0], kind: r[1] === 'symlink' ? 'symlink' : 'file', size: r[2], mtimeSec: r[3], mtimeNsec: r[4],
-        inode: r[5], sha256: r[6], mode: r[7], uid: r[8], gid: r[9], linkTarget: r[10], parityName: null, verifiedAt: null,
+        volume, path: bytesToName(r[0]), kind: kindOf(r[1]), size: r[2], mtimeSec: r[3], mtimeNsec: r[4],
+        inode: r[5], sha256: r[6], mode: r[7], uid: r[8], gid: r[9], linkTarget: r[10] === null ? null : bytesToName(r[10]),
+        parityName: null, verifiedAt: null,
       };
     }
     return out;
@@ -157,47 +197,8 @@ export class Catalog {
    * no-change rescan makes one JS string per chunk instead of two per file.
    */
   quickText(volume: string, lo: string, hi: string): string {
-    if (this.storedOrderDiffers(volume, lo, hi)) return this.quickRows(volume, lo, hi).map(([p, s]) => `${p}\0${s ?? ''}`).join('\0');
-    return (this.stmts.quickText.get(volume, lo, hi) as string | null) ?? '';
-  }
-
-  /**
-   * Whether [lo, hi) in byte order may not be the same rows as in SQL's order: names that are not
-   * UTF-8 are stored in a form that sorts otherwise (stored-text.ts), so a range bounded by such a
-   * name, or one such a row lies in by its bytes or by its stored form, is read another way
-   * (byteOrderRows).
-   */
-  private storedOrderDiffers(volume: string, lo: string, hi: string): boolean {
-    if (hasEscapedBytes(lo) || hasEscapedBytes(hi)) return true;
-    return this.foreignRows(volume).some(([p]) => {
-      const stored = toStoredText(p);
-      return (comparePaths(p, lo) >= 0 && comparePaths(p, hi) < 0) || (comparePaths(stored, lo) >= 0 && comparePaths(stored, hi) < 0);
-    });
-  }
-
-  private foreign: { volume: string; changes: number; rows: [string, string | null][] } | undefined;
-
-  /** One volume's rows whose path holds bytes that are not UTF-8 (read again after any write). */
-  private foreignRows(volume: string): [string, string | null][] {
-    const changes = this.db.prepare('SELECT total_changes()').pluck(true).get() as number;
-    if (this.foreign?.volume !== volume || this.foreign.changes !== changes) {
-      const rows = this.db.prepare('SELECT path, stamp FROM files WHERE volume = ? AND instr(path, char(0)) > 0').raw(true).all(volume) as [string, string | null][];
-      this.foreign = { volume, changes, rows };
-    }
-    return this.foreign.rows;
-  }
-
-  /**
-   * The rows in [lo, hi) in byte order when storedOrderDiffers: SQL's range from lo up to past any
-   * path below hi's part before its first such byte (a superset), and the volume's rows with such
-   * names, kept where their bytes fall in the range.
-   */
-  private byteOrderRows(volume: string, lo: string, hi: string): [string, string | null][] {
-    const cut = hi.search(/[\uDC80-\uDCFF]/u);
-    const upper = cut < 0 ? hi : `${hi.slice(0, cut)}\u{10FFFF}\u{10FFFF}`;
-    const within = ([p]: [string, string | null]) => comparePaths(p, lo) >= 0 && comparePaths(p, hi) < 0;
-    const plain = (this.stmts.quick.all(volume, lo, upper) as [string, string | null][]).filter((r) => !hasEscapedBytes(r[0]) && within(r));
-    return [...plain, ...this.foreignRows(volume).filter(within)].sort((a, b) => comparePaths(a[0], b[0]));
+    const text = this.stmts.quickText.get(volume, nameToBytes(lo), nameToBytes(hi)) as Buffer | null;
+    return text === null ? '' : bytesToName(text);
   }
 
   /**
@@ -227,8 +228,10 @@ export class Catalog {
 
   /** The same rows as [path, stamp] pairs. */
   quickRows(volume: string, lo: string, hi: string): [string, string | null][] {
-    if (this.storedOrderDiffers(volume, lo, hi)) return this.byteOrderRows(volume, lo, hi);
-    return this.stmts.quick.all(volume, lo, hi) as [string, string | null][];
+    return (this.stmts.quick.all(volume, nameToBytes(lo), nameToBytes(hi)) as [Buffer, Buffer][]).map(([p, st]) => {
+      const stamp = bytesToName(st);
+      return [bytesToName(p), stamp === '' ? null : stamp];
+    });
   }
 
   entriesOfVolume(volume: string): CatalogEntry[] {
@@ -241,8 +244,8 @@ export class Catalog {
   }
 
   /** One volume's rows in path order, each as one string "path\0columns…" (char(1) for NULL). */
-  rowTexts(volume: string): IterableIterator<string> {
-    return this.stmts.rowText.iterate(volume) as IterableIterator<string>;
+  *rowTexts(volume: string): IterableIterator<string> {
+    for (const b of this.stmts.rowText.iterate(volume) as IterableIterator<Buffer>) yield bytesToName(b);
   }
 
   *iterateVolume(volume: string): IterableIterator<CatalogEntry> {
@@ -252,51 +255,48 @@ export class Catalog {
   /** Entries whose path matches any of the SQLite GLOB patterns (all when none), of the given volumes (all when none). */
   matching(globs: string[], volumes: string[] = []): CatalogEntry[] {
     const where: string[] = [];
-    const params: string[] = [];
+    const params: unknown[] = [];
     if (globs.length > 0) {
-      // SQLite's GLOB reads a stored path only up to a NUL: paths in the stored form of bytes that
-      // are not UTF-8 (stored-text.ts) are matched below, by globMatches.
-      where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')} OR instr(path, char(0)) > 0)`);
-      params.push(...globs);
+      // The pattern's bytes against the path's: GLOB reads both as text without decoding them.
+      where.push(`(${globs.map(() => 'CAST(e.path AS TEXT) GLOB CAST(? AS TEXT)').join(' OR ')})`);
+      params.push(...globs.map(nameToBytes));
     }
     if (volumes.length > 0) {
-      where.push(`volume IN (${volumes.map(() => '?').join(', ')})`);
+      where.push(`v.uuid IN (${volumes.map(() => '?').join(', ')})`);
       params.push(...volumes);
     }
-    const sql = `SELECT ${ENTRY_SELECT} FROM files${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY path, volume`;
-    const rows = (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
-    if (globs.length === 0) return rows;
-    return rows.filter((e) => !hasEscapedBytes(e.path) || globs.some((g) => globMatches(g, e.path)));
+    const sql = `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.path, v.uuid`;
+    return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
   }
 
   /** Files of a volume that should have parity and have none (an earlier crash or failure). */
   withoutParity(volume: string): CatalogEntry[] {
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND kind = 'file' AND size > 0 AND parity_name IS NULL`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.kind = 0 AND e.size > 0 AND e.parity_name IS NULL`)
         .raw(true)
         .all(volume) as EntryRow[]
     ).map(rowToEntry);
   }
 
-  /** Entries under `dir` of every volume but one. */
+  /** Entries under `dir` of every volume but one, volume by volume (in no order across volumes: planning indexes them). */
   entriesUnderExcept(dir: string, volume: string): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ? AND volume != ?`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids WHERE uuid != ?) AND e.path >= ? AND e.path < ?`)
         .raw(true)
-        .all(lo, hi, volume) as EntryRow[]
+        .all(volume, nameToBytes(lo), nameToBytes(hi)) as EntryRow[]
     ).map(rowToEntry);
   }
 
   get(volume: string, p: string): CatalogEntry | undefined {
-    const r = this.stmts.get.get(volume, p) as EntryRow | undefined;
+    const r = this.stmts.get.get(volume, nameToBytes(p)) as EntryRow | undefined;
     return r && rowToEntry(r);
   }
 
   findContent(size: number, sha256: string): CatalogEntry[] {
-    return (this.stmts.content.all(size, sha256) as EntryRow[]).map(rowToEntry);
+    return (this.stmts.content.all(size, sha256, sha256) as EntryRow[]).map(rowToEntry);
   }
 
   /**
@@ -306,7 +306,7 @@ export class Catalog {
    * this catalog until the loop is left.
    */
   *twins(volume: string, size: number, sha256: string, m: { mode: number; uid: number; gid: number }): Generator<CatalogEntry> {
-    for (const r of this.stmts.twins.iterate(size, sha256, volume, m.mode & 0o7777, m.uid, m.gid) as IterableIterator<EntryRow>) yield rowToEntry(r);
+    for (const r of this.stmts.twins.iterate(size, sha256, sha256, volume, m.mode & 0o7777, m.uid, m.gid) as IterableIterator<EntryRow>) yield rowToEntry(r);
   }
 
   /** Whether any file of this size with a known SHA-256 is catalogued (a possible duplicate). */
@@ -328,7 +328,7 @@ export class Catalog {
    * `recheck`, the next backup's quick check does not take the row as unchanged.
    */
   setContentHash(volume: string, p: string, sha256: string, recheck = false): void {
-    this.stmts.contentRead.run(sha256, recheck ? 1 : 0, volume, p);
+    this.stmts.contentRead.run(sha256, recheck ? 1 : 0, volume, nameToBytes(p));
   }
 
   hasSize(size: number): boolean {
@@ -343,13 +343,28 @@ export class Catalog {
 
   put(e: CatalogEntry): void {
     this.writes ??= prepareWrites(this.db);
-    this.writes.upsert.run(...entryParams(e));
+    this.writes.upsert.run(...entryParams(e, this.volumeId(e.volume)));
   }
 
   remove(volume: string, p: string): void {
     this.writes ??= prepareWrites(this.db);
+    const bytes = nameToBytes(p);
     // A removed row leaves a tombstone: a copy that is behind must learn that it went.
-    if (this.stmts.delete.run(volume, p).changes > 0) this.writes.tombstone.run(volume, p, volume);
+    if (this.stmts.delete.run(volume, bytes).changes > 0) this.writes.tombstone.run(volume, bytes, volume);
+  }
+
+  /** UUID to this catalog's integer id of a volume, remembered (cleared when a transaction that may have made one rolls back). */
+  private readonly volumeIds = new Map<string, number>();
+
+  /** The integer id rows of this volume carry, given out on first use. */
+  private volumeId(uuid: string): number {
+    let id = this.volumeIds.get(uuid);
+    if (id === undefined) {
+      this.stmts.addVolumeId.run(uuid);
+      id = this.stmts.volumeId.get(uuid) as number;
+      this.volumeIds.set(uuid, id);
+    }
+    return id;
   }
 
 
@@ -359,12 +374,12 @@ export class Catalog {
    * rename), which writing a whole disk row back would undo.
    */
   setVerifiedAt(volume: string, p: string, at: number): void {
-    this.columnUpdate('verified_at').run(at, volume, p);
+    this.columnUpdate('verified_at').run(at, volume, nameToBytes(p));
   }
 
   /** Records a rebuilt (or dropped, null) parity set of one row; like setVerifiedAt, never adds a row. */
   setParityName(volume: string, p: string, parityName: string | null): void {
-    this.columnUpdate('parity_name').run(parityName, volume, p);
+    this.columnUpdate('parity_name').run(parityParam(p, parityName), volume, nameToBytes(p));
   }
 
   private readonly columnUpdates = new Map<string, Database.Statement>();
@@ -373,7 +388,7 @@ export class Catalog {
   private columnUpdate(column: 'verified_at' | 'parity_name'): Database.Statement {
     let st = this.columnUpdates.get(column);
     if (!st) {
-      st = this.db.prepare(`UPDATE files SET ${column} = ? WHERE volume = ? AND path = ?`);
+      st = this.db.prepare(`UPDATE entries SET ${column} = ? WHERE vid = ${VID} AND path = ?`);
       this.columnUpdates.set(column, st);
     }
     return st;
@@ -382,7 +397,7 @@ export class Catalog {
   /** Replaces every row of a volume by `entries` (a disk catalog imported as the truth for its volume). */
   replaceVolume(volume: string, entries: Iterable<CatalogEntry>): void {
     this.transaction(() => {
-      this.db.prepare('DELETE FROM files WHERE volume = ?').run(volume);
+      this.db.prepare(`DELETE FROM entries WHERE vid = ${VID}`).run(volume);
       for (const e of entries) this.put({ ...e, volume });
       // What was here before went without tombstones: only copies as new as this can be caught up by change.
       trackChangesFrom(this, volume);
@@ -391,6 +406,44 @@ export class Catalog {
 
   volumeStats(volume: string): { files: number; bytes: number } {
     return this.stmts.stats.get(volume) as { files: number; bytes: number };
+  }
+
+  /** How many of a volume's rows had a full checksum verify at or after `since` (Unix seconds). */
+  verifiedSince(volume: string, since: number): number {
+    return this.db.prepare(`SELECT count(*) FROM entries WHERE vid = ${VID} AND kind != 2 AND verified_at >= ?`).pluck(true).get(volume, since) as number;
+  }
+
+  /** The lowest and highest catalogued path in path order (null when there is none). */
+  pathSpan(): { lo: string | null; hi: string | null } {
+    const r = this.db.prepare(`SELECT min(path) AS lo, max(path) AS hi FROM entries`).get() as { lo: Buffer | null; hi: Buffer | null };
+    return { lo: r.lo === null ? null : bytesToName(r.lo), hi: r.hi === null ? null : bytesToName(r.hi) };
+  }
+
+  /** A volume's files (not symlinks) as path and size, read one row at a time. */
+  *fileSizes(volume: string): IterableIterator<{ path: string; size: number }> {
+    const rows = this.db.prepare(`SELECT path, size FROM entries WHERE vid = ${VID} AND kind = 0`).iterate(volume) as IterableIterator<{ path: Buffer; size: number }>;
+    for (const r of rows) yield { path: bytesToName(r.path), size: r.size };
+  }
+
+  private pathLookups?: { any: Database.Statement; nonDir: Database.Statement };
+
+  /** Whether any volume holds this exact path. */
+  holdsPath(p: string): boolean {
+    this.pathLookups ??= this.preparePathLookups();
+    return this.pathLookups.any.get(nameToBytes(p)) !== undefined;
+  }
+
+  /** Whether any volume holds a file or symlink (not a folder) at this exact path. */
+  holdsNonDirAt(p: string): boolean {
+    this.pathLookups ??= this.preparePathLookups();
+    return this.pathLookups.nonDir.get(nameToBytes(p)) !== undefined;
+  }
+
+  private preparePathLookups() {
+    return {
+      any: this.db.prepare('SELECT 1 FROM entries WHERE vid IN (SELECT id FROM volume_ids) AND path = ? LIMIT 1').pluck(),
+      nonDir: this.db.prepare('SELECT 1 FROM entries WHERE vid IN (SELECT id FROM volume_ids) AND path = ? AND kind IN (0, 1) LIMIT 1').pluck(),
+    };
   }
 
   // ---- volumes and copies ----
@@ -412,7 +465,7 @@ export class Catalog {
   }
 
   bumpGeneration(volume: string): void {
-    this.stmts.bump.run(volume);
+    raiseGeneration(this, volume);
   }
 
   copies(): CopyRow[] {
@@ -441,8 +494,8 @@ export class Catalog {
       id: r.id as number,
       volume: r.volume as string,
       action: r.action as DeferredAction,
-      path: r.path as string,
-      target: (r.target as string | null) ?? null,
+      path: bytesToName(r.path as Buffer),
+      target: r.target === null || r.target === undefined ? null : bytesToName(r.target as Buffer),
       created: r.created as string,
       queuedBy: (r.queued_by as string | null | undefined) ?? null,
       queuedGen: (r.queued_gen as number | null | undefined) ?? null,
@@ -456,11 +509,45 @@ export class Catalog {
     this.addDeferred ??= this.db.prepare(
       'INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?,?,?,?,?,?,?)',
     );
-    this.addDeferred.run(volume, action, p, target, new Date().toISOString(), queued?.by ?? null, queued?.gen ?? null);
+    this.addDeferred.run(volume, action, nameToBytes(p), target === null ? null : nameToBytes(target), new Date().toISOString(), queued?.by ?? null, queued?.gen ?? null);
   }
 
   dropDeferred(id: number): void {
     this.stmts.dropDeferred.run(id);
+  }
+
+  /** Every queued action of a volume goes (a volume replaced from a disk or snapshot brings its own queue). */
+  dropDeferredOf(volume: string): void {
+    this.db.prepare('DELETE FROM deferred WHERE volume = ?').run(volume);
+  }
+
+  /** Queues an action again as it was queued first (same time, same queuing run), after those already there. */
+  requeue(d: DeferredRow): void {
+    this.db
+      .prepare('INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(d.volume, d.action, nameToBytes(d.path), d.target === null ? null : nameToBytes(d.target), d.created, d.queuedBy, d.queuedGen);
+  }
+
+  /** How many actions of each kind each volume has queued, counted in SQL (the queue can be long). */
+  pendingCounts(): Array<{ volume: string; action: DeferredAction; n: number }> {
+    return this.db.prepare(`SELECT volume, action, count(*) AS n FROM deferred GROUP BY volume, action`).all() as Array<{
+      volume: string;
+      action: DeferredAction;
+      n: number;
+    }>;
+  }
+
+  /**
+   * Queued DELETEs grouped by the run that queued them (volume, generation): the queue can be
+   * long, the runs that filled it are few. Empty for a catalog opened read-only that predates
+   * the columns (nothing it queued is held).
+   */
+  deleteGroups(): Array<{ volume: string; queuedBy: string | null; queuedGen: number | null; n: number }> {
+    const columns = this.db.prepare(`SELECT name FROM pragma_table_info('deferred')`).pluck(true).all() as string[];
+    if (!columns.includes('queued_gen')) return [];
+    return this.db
+      .prepare(`SELECT volume, queued_by AS queuedBy, queued_gen AS queuedGen, count(*) AS n FROM deferred WHERE action = 'DELETE' GROUP BY volume, queued_by, queued_gen`)
+      .all() as Array<{ volume: string; queuedBy: string | null; queuedGen: number | null; n: number }>;
   }
 
   // ---- meta and runs ----
@@ -491,6 +578,11 @@ export class Catalog {
     this.db
       .prepare(`UPDATE runs SET finished = ?, status = ?, summary = ?, free_after = ?, used_bytes = ?, files_after = ?, capacity = ? WHERE id = ?`)
       .run(new Date().toISOString(), status, JSON.stringify(summary), freeAfter, usedBytes, after.files ?? null, after.capacity ?? null, id);
+  }
+
+  /** When the last run logged in this catalog finished (ISO time; null: none): how recent a snapshot is. */
+  lastRunFinished(): string | null {
+    return (this.db.prepare('SELECT max(finished) FROM runs').pluck(true).get() as string | null) ?? null;
   }
 
   /** Every finished run, oldest first. A catalog opened read-only may predate files_after. */

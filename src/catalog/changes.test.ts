@@ -7,7 +7,7 @@ import { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
 import { changesKnownFrom, differencesSince, dropTombstones, memoBySize, pruneTombstones, trackChangesFrom } from './changes.js';
 import { SCHEMA_VERSION } from './schema.js';
-import { downgradeTo3 } from './testing.js';
+import { downgradeTo3, rawConnection } from './testing.js';
 
 const V = 'vol-1';
 
@@ -83,7 +83,7 @@ test('the rows changed since a generation give the same differences as comparing
     setGeneration(host, 10);
     host.put(entry('/d/010', { size: 4242 }));
   });
-  const tombstoned = host.db.prepare('SELECT count(*) FROM tombstones WHERE volume = ?').pluck(true).get(V) as number;
+  const tombstoned = rawConnection(host).prepare('SELECT count(*) FROM tombstones WHERE vid = (SELECT id FROM volume_ids WHERE uuid = ?)').pluck(true).get(V) as number;
   assert.ok(tombstoned > 10, `removals left tombstones (${tombstoned})`);
   let nonEmpty = 0;
   for (const [gen, copy] of copies) {
@@ -141,7 +141,7 @@ test('tombstones go once every copy of the volume has seen them; a disk catalog 
   });
   const copy = (name: string, generation: number) =>
     host.putCopy({ copy: name, volume: V, label: name, generation, lastSync: null, freeBytes: null, files: 0, bytes: 0 });
-  const left = () => host.db.prepare('SELECT path || \':\' || gen FROM tombstones ORDER BY path').pluck(true).all();
+  const left = () => rawConnection(host).prepare('SELECT path || \':\' || gen FROM tombstones ORDER BY path').pluck(true).all();
   assert.deepEqual(left(), ['/d/a:2', '/d/b:3']);
   copy('A', 3);
   copy('B', 1);
@@ -169,7 +169,7 @@ test('a catalog of schema 3 migrates: rows kept, history from the generation eac
   raw.close();
 
   const again = Catalog.open(file);
-  assert.equal(again.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(rawConnection(again).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   assert.deepEqual(again.entriesOfVolume(V).map((e) => `${e.path}:${e.size}`), ['/d/one:5', '/d/two:9']);
   assert.equal(changesKnownFrom(again, V), 6);
   const copy = copyOf(again);

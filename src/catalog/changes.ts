@@ -1,11 +1,13 @@
 import type Database from 'better-sqlite3';
 import type { CatalogEntry } from './entry.js';
+import { connectionOf } from './handle.js';
+import { bytesToName } from '../fsx/name-bytes.js';
+import { sameEntry } from './same.js';
 import type { VolumeRow } from './rows.js';
 import { comparePaths } from '../fsx/paths.js';
 
 /** What this file needs of a Catalog: catalog.ts calls in here, so it names no Catalog itself (no import circle). */
 interface Catalog {
-  readonly db: Database.Database;
   get(volume: string, p: string): CatalogEntry | undefined;
   getMeta(key: string): string | undefined;
   setMeta(key: string, value: string): void;
@@ -35,11 +37,6 @@ export function changesKnownFrom(cat: Catalog, volume: string): number | undefin
   return v === undefined ? undefined : Number(v);
 }
 
-export const sameEntry = (a: CatalogEntry, b: CatalogEntry): boolean =>
-  a.kind === b.kind && a.size === b.size && a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec && a.inode === b.inode &&
-  a.sha256 === b.sha256 && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.linkTarget === b.linkTarget &&
-  a.parityName === b.parityName && a.verifiedAt === b.verifiedAt;
-
 /**
  * The rows in which a copy's catalog (`copy`, in step at generation `since`) and the volume's state
  * (`volumeState`, the host catalog) differ, found among the rows the volume changed after `since`:
@@ -54,17 +51,22 @@ export function differencesSince(
 ): { mine: CatalogEntry[]; theirs: CatalogEntry[] } | null {
   const from = changesKnownFrom(volumeState, volume);
   if (from === undefined || since < from) return null;
-  const paths = volumeState.db
-    .prepare(`SELECT path FROM files WHERE volume = @volume AND gen > @since UNION SELECT path FROM tombstones WHERE volume = @volume AND gen > @since`)
-    .pluck(true)
-    .all({ volume, since }) as string[];
+  const paths = (
+    connectionOf(volumeState)
+      .prepare(
+        `SELECT path FROM entries WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND gen > @since
+         UNION SELECT path FROM tombstones WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND gen > @since`,
+      )
+      .pluck(true)
+      .all({ volume, since }) as Buffer[]
+  ).map(bytesToName);
   paths.sort(comparePaths);
   const mine: CatalogEntry[] = [];
   const theirs: CatalogEntry[] = [];
   for (const p of paths) {
     const d = copy.get(volume, p);
     const w = volumeState.get(volume, p);
-    if (d && w && sameEntry(d, w)) continue;
+    if (d && w && sameEntry(d, w, 'row')) continue;
     if (d) mine.push(d);
     if (w) theirs.push(w);
   }
@@ -76,14 +78,16 @@ export function differencesSince(
  * or below the oldest copy's): no catch-up will ask for them again.
  */
 export function pruneTombstones(cat: Catalog, volume: string): void {
-  cat.db
-    .prepare(`DELETE FROM tombstones WHERE volume = @volume AND gen <= (SELECT min(generation) FROM copies WHERE volume = @volume)`)
+  connectionOf(cat)
+    .prepare(
+      `DELETE FROM tombstones WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND gen <= (SELECT min(generation) FROM copies WHERE volume = @volume)`,
+    )
     .run({ volume });
 }
 
 /** Drops every tombstone (a disk's own catalog: nobody catches up from it). */
 export function dropTombstones(cat: Catalog): void {
-  cat.db.exec('DELETE FROM tombstones');
+  connectionOf(cat).exec('DELETE FROM tombstones');
 }
 
 const sizeBefore = new WeakMap<Catalog, Database.Statement>();
@@ -95,7 +99,7 @@ const sizeBefore = new WeakMap<Catalog, Database.Statement>();
 export function hadSizeBefore(cat: Catalog, size: number, gen: number): boolean {
   let st = sizeBefore.get(cat);
   if (!st) {
-    st = cat.db.prepare('SELECT 1 FROM files WHERE size = ? AND sha256 IS NOT NULL AND gen < ? LIMIT 1').pluck(true);
+    st = connectionOf(cat).prepare('SELECT 1 FROM entries WHERE size = ? AND sha256 IS NOT NULL AND gen < ? LIMIT 1').pluck(true);
     sizeBefore.set(cat, st);
   }
   return st.get(size, gen) !== undefined;

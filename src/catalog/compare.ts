@@ -1,6 +1,5 @@
 import type { CatalogEntry } from './entry.js';
 import { comparePaths } from '../fsx/paths.js';
-import { toStoredText } from './stored-text.js';
 
 /** What this file needs of a Catalog: catalog.ts calls in here, so it names no Catalog itself (no import circle). */
 interface Catalog {
@@ -30,8 +29,7 @@ export function catalogDifferences(a: Catalog, b: Catalog, volume: string): { mi
     }
     const px = x.done ? '' : pathOf(x.value);
     const py = y.done ? '' : pathOf(y.value);
-    // The rows come in SQL's order of the stored form (stored-text.ts).
-    const order = x.done ? 1 : y.done ? -1 : comparePaths(toStoredText(px), toStoredText(py));
+    const order = x.done ? 1 : y.done ? -1 : comparePaths(px, py);
     if (order <= 0) {
       mine.push(a.get(volume, px)!);
       x = rowsA.next();

@@ -1,10 +1,11 @@
-/** A file (or symlink) as one catalog knows it: which volume holds it and what it was when stored. */
+/** A file, symlink or folder as one catalog knows it: which volume holds it and what it was when stored. */
 export interface CatalogEntry {
   /** Absolute source path; also its place below the disk root. */
   path: string;
   /** Volume UUID. */
   volume: string;
-  kind: 'file' | 'symlink';
+  /** A folder ('dir') has size 0, no hash, no parity: its mode, owner and mtime. */
+  kind: 'file' | 'symlink' | 'dir';
   size: number;
   mtimeSec: number;
   mtimeNsec: number;

@@ -4,6 +4,8 @@
  */
 import type { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
+import { connectionOf } from './handle.js';
+import { bytesToName } from '../fsx/name-bytes.js';
 
 /**
  * The rows of `volume` whose content no other volume holds: a file whose size and SHA-256 no other
@@ -11,17 +13,17 @@ import type { CatalogEntry } from './entry.js';
  * Losing that volume loses these (unless a data path still has them).
  */
 export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
-  const paths = cat.db
+  const paths = connectionOf(cat)
     .prepare(
-      `SELECT f.path FROM files f WHERE f.volume = ? AND NOT EXISTS (
-         SELECT 1 FROM files g WHERE g.volume != f.volume AND g.kind = f.kind AND (
-           (f.kind = 'file' AND f.sha256 IS NOT NULL AND g.size = f.size AND g.sha256 = f.sha256) OR
-           (f.kind = 'symlink' AND g.path = f.path AND g.link_target IS f.link_target)))
+      `SELECT f.path FROM entries f WHERE f.vid = (SELECT id FROM volume_ids WHERE uuid = ?) AND f.kind != 2 AND NOT EXISTS (
+         SELECT 1 FROM entries g WHERE g.vid != f.vid AND g.kind = f.kind AND (
+           (f.kind = 0 AND f.sha256 IS NOT NULL AND g.size = f.size AND substr(g.sha256, 1, 8) = substr(f.sha256, 1, 8) AND g.sha256 = f.sha256) OR
+           (f.kind = 1 AND g.path = f.path AND g.link_target IS f.link_target)))
        ORDER BY f.path`,
     )
     .pluck(true)
-    .all(volume) as string[];
-  return paths.map((p) => cat.get(volume, p)!);
+    .all(volume) as Buffer[];
+  return paths.map((p) => cat.get(volume, bytesToName(p))!);
 }
 
 /**
@@ -31,9 +33,10 @@ export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
 export function dropVolume(cat: Catalog, volume: string): void {
   cat.transaction(() => {
     const label = cat.volume(volume)?.label ?? '';
-    for (const table of ['files', 'deferred', 'copies']) cat.db.prepare(`DELETE FROM ${table} WHERE volume = ?`).run(volume);
-    cat.db.prepare('DELETE FROM volumes WHERE uuid = ?').run(volume);
-    cat.db.prepare('INSERT OR REPLACE INTO forgotten_volumes (uuid, label, forgotten) VALUES (?, ?, ?)').run(volume, label, new Date().toISOString());
+    connectionOf(cat).prepare('DELETE FROM entries WHERE vid = (SELECT id FROM volume_ids WHERE uuid = ?)').run(volume);
+    for (const table of ['deferred', 'copies']) connectionOf(cat).prepare(`DELETE FROM ${table} WHERE volume = ?`).run(volume);
+    connectionOf(cat).prepare('DELETE FROM volumes WHERE uuid = ?').run(volume);
+    connectionOf(cat).prepare('INSERT OR REPLACE INTO forgotten_volumes (uuid, label, forgotten) VALUES (?, ?, ?)').run(volume, label, new Date().toISOString());
   });
 }
 
@@ -46,12 +49,12 @@ export interface ForgottenVolume {
 
 /** The volumes forget-disk dropped from this catalog (or from the host catalog it is a snapshot of). */
 export function forgottenVolumes(cat: Catalog): ForgottenVolume[] {
-  return cat.db.prepare('SELECT uuid, label, forgotten FROM forgotten_volumes ORDER BY forgotten, uuid').all() as ForgottenVolume[];
+  return connectionOf(cat).prepare('SELECT uuid, label, forgotten FROM forgotten_volumes ORDER BY forgotten, uuid').all() as ForgottenVolume[];
 }
 
 /** Takes in what another catalog says was forgotten (the earliest time wins: it is the same forget). */
 export function rememberForgotten(cat: Catalog, list: readonly ForgottenVolume[]): void {
-  const add = cat.db.prepare('INSERT OR IGNORE INTO forgotten_volumes (uuid, label, forgotten) VALUES (?, ?, ?)');
+  const add = connectionOf(cat).prepare('INSERT OR IGNORE INTO forgotten_volumes (uuid, label, forgotten) VALUES (?, ?, ?)');
   cat.transaction(() => {
     for (const f of list) add.run(f.uuid, f.label, f.forgotten);
   });
@@ -59,10 +62,10 @@ export function rememberForgotten(cat: Catalog, list: readonly ForgottenVolume[]
 
 /** A forgotten volume taken back on purpose (its own disk given to rebuild-catalog). */
 export function readmitVolume(cat: Catalog, volume: string): void {
-  cat.db.prepare('DELETE FROM forgotten_volumes WHERE uuid = ?').run(volume);
+  connectionOf(cat).prepare('DELETE FROM forgotten_volumes WHERE uuid = ?').run(volume);
 }
 
 /** One copy of a volume; the volume, its files and its queue stay (its other copy holds them). */
 export function dropCopy(cat: Catalog, copy: string): void {
-  cat.transaction(() => cat.db.prepare('DELETE FROM copies WHERE copy = ?').run(copy));
+  cat.transaction(() => connectionOf(cat).prepare('DELETE FROM copies WHERE copy = ?').run(copy));
 }

@@ -134,16 +134,90 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   -- that rebuilding from an older snapshot that still holds such a volume does not bring it back.
   CREATE TABLE forgotten_volumes (uuid TEXT PRIMARY KEY, label TEXT NOT NULL, forgotten TEXT NOT NULL) WITHOUT ROWID;
   `,
+  // The lean layout (issue 21; the figures are in the README's Performance section): a volume's
+  // UUID is stored once (volume_ids) and rows name it by a small integer; paths, symlink targets
+  // and parity names are their bytes (BLOB, names are bytes: fsx/name-bytes.ts), in byte order as
+  // the range queries expect; no index on the path alone (a range or a lookup goes volume by
+  // volume, by the primary key); no quick-check stamp (built from the columns, which costs less
+  // than storing it); a parity name equal to the row's own path is stored as X'' (the usual case);
+  // the kind is 0 file, 1 symlink, 2 directory. `recheck` set: the next quick check hands the row
+  // to the planner. The view `files` shows the rows as schema 7 had them, for people and tests.
+  `
+  CREATE TABLE volume_ids (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE);
+  INSERT INTO volume_ids (uuid) SELECT uuid FROM volumes UNION SELECT volume FROM files UNION SELECT volume FROM tombstones ORDER BY 1;
+  CREATE TABLE entries (
+    vid INTEGER NOT NULL,
+    path BLOB NOT NULL,
+    kind INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_s INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode TEXT,
+    sha256 BLOB,
+    sha1 TEXT,
+    mode INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    gid INTEGER NOT NULL,
+    link_target BLOB,
+    parity_name BLOB,
+    verified_at INTEGER,
+    gen INTEGER NOT NULL DEFAULT 0,
+    recheck INTEGER,
+    PRIMARY KEY (vid, path)
+  ) WITHOUT ROWID;
+  INSERT INTO entries
+    SELECT v.id, CAST(f.path AS BLOB), CASE f.kind WHEN 'symlink' THEN 1 WHEN 'dir' THEN 2 ELSE 0 END, f.size, f.mtime_s, f.mtime_ns,
+      f.inode, f.sha256, f.sha1, f.mode, f.uid, f.gid, CAST(f.link_target AS BLOB),
+      CASE WHEN f.parity_name IS NULL THEN NULL WHEN f.parity_name = substr(f.path, 2) THEN X'' ELSE CAST(f.parity_name AS BLOB) END,
+      f.verified_at, f.gen, iif(f.stamp IS NULL, 1, NULL)
+    FROM files f JOIN volume_ids v ON v.uuid = f.volume;
+  DROP TABLE files;
+  -- dedup and "is there a file of this size": only rows with a SHA-256 (no symlinks, folders,
+  -- migrated rows), by the first 8 bytes of it (as selective, a quarter of the bytes; the query
+  -- compares the whole hash on the row). No index on gen: the rows a copy that is behind must look
+  -- at (catalog/changes.ts) are found by reading the volume's rows, ~0.2 s a million, against
+  -- ~60 bytes a file for an index that only the host's catch-up would read.
+  CREATE INDEX entries_content ON entries(size, substr(sha256, 1, 8)) WHERE sha256 IS NOT NULL;
+  -- migrated rows still waiting for their content to be read: empty once every row has a SHA-256
+  CREATE INDEX entries_sha1 ON entries(size, sha1) WHERE sha1 IS NOT NULL;
+  CREATE TABLE tombstones_v8 (vid INTEGER NOT NULL, path BLOB NOT NULL, gen INTEGER NOT NULL, PRIMARY KEY (vid, path)) WITHOUT ROWID;
+  INSERT INTO tombstones_v8 SELECT v.id, CAST(t.path AS BLOB), t.gen FROM tombstones t JOIN volume_ids v ON v.uuid = t.volume;
+  DROP TABLE tombstones;
+  ALTER TABLE tombstones_v8 RENAME TO tombstones;
+  CREATE INDEX tombstones_gen ON tombstones(vid, gen);
+  CREATE TABLE deferred_v8 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    volume TEXT NOT NULL,
+    action TEXT NOT NULL CHECK (action IN ('RENAME', 'LINK', 'DELETE')),
+    path BLOB NOT NULL,
+    target BLOB,
+    created TEXT NOT NULL,
+    queued_by TEXT,
+    queued_gen INTEGER
+  );
+  INSERT INTO deferred_v8 SELECT id, volume, action, CAST(path AS BLOB), CAST(target AS BLOB), created, queued_by, queued_gen FROM deferred;
+  -- ids are never given twice (AUTOINCREMENT): the new table goes on from where the old one was
+  UPDATE sqlite_sequence SET seq = max(seq, ifnull((SELECT seq FROM sqlite_sequence WHERE name = 'deferred'), 0)) WHERE name = 'deferred_v8';
+  INSERT INTO sqlite_sequence (name, seq) SELECT 'deferred_v8', seq FROM sqlite_sequence WHERE name = 'deferred' AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'deferred_v8');
+  DROP TABLE deferred;
+  ALTER TABLE deferred_v8 RENAME TO deferred;
+  CREATE INDEX deferred_volume ON deferred(volume, id);
+  CREATE VIEW files AS
+    SELECT v.uuid AS volume, CAST(e.path AS TEXT) AS path, CASE e.kind WHEN 1 THEN 'symlink' WHEN 2 THEN 'dir' ELSE 'file' END AS kind,
+      e.size, e.mtime_s, e.mtime_ns, e.inode, e.sha256, e.sha1, e.mode, e.uid, e.gid, CAST(e.link_target AS TEXT) AS link_target,
+      CAST(iif(e.parity_name = X'', substr(e.path, 2), e.parity_name) AS TEXT) AS parity_name, e.verified_at, e.gen
+    FROM entries e JOIN volume_ids v ON v.id = e.vid;
+  `,
 ];
 
-type StampSource = [string, string, 'file' | 'symlink', number, number, number, string | null, number, number, number, string | null];
+type StampSource = [string, string, 'file' | 'symlink' | 'dir', number, number, number, string | null, number, number, number, string | null];
 
 export const SCHEMA_VERSION = migrations.length;
 
 export class CatalogVersionError extends Error {}
 
-/** Brings a catalog up to the current schema; refuses one written by a newer Blaine. */
-export function migrate(db: Database.Database, file: string): void {
+/** Brings a catalog up to the current schema; refuses one written by a newer Blaine. Returns the schema it had. */
+export function migrate(db: Database.Database, file: string): number {
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version > SCHEMA_VERSION) {
     throw new CatalogVersionError(
@@ -158,4 +232,8 @@ export function migrate(db: Database.Database, file: string): void {
       db.pragma(`user_version = ${v + 1}`);
     })();
   }
+  return version;
 }
+
+/** The schema of the lean layout (volume ids, names as bytes): a catalog from before it is rewritten whole. */
+export const LEAN_SCHEMA = 8;

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { repoRoot, scratchDir } from '../../test/helpers.js';
 import { Catalog } from './catalog.js';
 import { SCHEMA_VERSION } from './schema.js';
+import { rawConnection } from './testing.js';
 
 const fixture = path.join(repoRoot, 'test', 'fixtures', 'sha1-linked', 'host.sqlite');
 const digest = (f: string) => crypto.createHash('sha256').update(fs.readFileSync(f)).digest('hex');
@@ -23,7 +24,7 @@ test('a host catalog of schema 4 (made by the last release) migrates: rows keep 
   assert.equal(digest(file), before, 'a read-only open does not migrate the file');
 
   const cat = Catalog.open(file);
-  assert.equal(cat.db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  assert.equal(rawConnection(cat).pragma('user_version', { simple: true }), SCHEMA_VERSION);
   const rows = cat.entriesOfVolume(volume!.uuid);
   assert.ok(rows.every((e) => e.sha256 === null && /^[0-9a-f]{40}$/.test(e.legacySha1 ?? '')), 'every row has its SHA-1 only');
   // Each pair shares one SHA-1: stored as one, so all four are to be read.

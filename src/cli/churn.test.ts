@@ -2,11 +2,10 @@ import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { realFs as fs, type BigIntStats } from '../fsx/fsx.js';
-import { fromStoredText } from '../catalog/stored-text.js';
 import { nameToBytes } from '../fsx/name-bytes.js';
 import path from 'node:path';
 import Database from 'better-sqlite3';
-import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, isRoot, mirrorEnv, mountTmpfs, sha256, tempDir, unmount, write } from '../../test/helpers.js';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine, isRoot, mirrorEnv, nameColumn, mountTmpfs, sha256, tempDir, unmount, write } from '../../test/helpers.js';
 
 /** Two different entries of xs, chosen by pick (b is undefined when xs has one entry). */
 function twoOf<T>(xs: T[], pick: (xs: T[]) => T): [T, T] {
@@ -236,11 +235,10 @@ interface MetaRow {
 function metaRows(dbFile: string): Map<string, MetaRow> {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const all = db.prepare('SELECT path, kind, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mode, uid, gid, mtime_s, mtime_ns FROM files').all() as MetaRow[];
-    // Names that are not UTF-8 are stored in the catalog's lossless text form (catalog/stored-text.ts).
+    const all = db.prepare('SELECT CAST(path AS BLOB) AS path, kind, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, CAST(link_target AS BLOB) AS link_target, mode, uid, gid, mtime_s, mtime_ns FROM files').all() as MetaRow[];
     for (const r of all) {
-      r.path = fromStoredText(r.path);
-      if (r.link_target !== null) r.link_target = fromStoredText(r.link_target);
+      r.path = nameColumn(r.path)!;
+      r.link_target = nameColumn(r.link_target);
     }
     return new Map(all.map((r) => [r.path, r]));
   } finally {

@@ -340,7 +340,7 @@ test('restore writes only inside --to: a ".." row, a folder that became a symlin
 
   // (a) a catalog row with ".." components (catalogs can come from a disk).
   const h = new Database(env.db);
-  h.prepare('UPDATE files SET path = ? WHERE path = ?').run(`${env.lib}/keep/../../../pwned`, `${env.lib}/keep/k.txt`);
+  h.prepare('UPDATE entries SET path = CAST(? AS BLOB) WHERE path = CAST(? AS BLOB)').run(`${env.lib}/keep/../../../pwned`, `${env.lib}/keep/k.txt`);
   h.close();
   const out3 = path.join(env.base, 'out3');
   const a = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', out3, `${env.base}/**`]);

@@ -116,7 +116,6 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
     const landing = landingOnDisk(to, archive.rows, mounted.realDisk);
     if (landing) throw new UsageError(`--to ${to} would put ${landing.path} on the disk being restored from; choose a directory elsewhere`);
   }
-  const archived = host.db.prepare('SELECT 1 FROM files WHERE path = ? LIMIT 1').pluck();
   const interrupt = interruptSignal(out);
   let result: RestoreResult;
   try {
@@ -128,7 +127,7 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
       missingOnly: !!opts.missingOnly,
       dryRun: !!opts.dryRun,
       signal: interrupt.signal,
-      archived: (p) => archived.get(p) !== undefined,
+      archived: (p) => host.holdsPath(p),
       detail: (m) => out.detail(m),
       warn: (m) => out.warn(m),
       fs: fileSystem(),

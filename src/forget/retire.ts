@@ -8,6 +8,7 @@ import { BlaineError } from '../error.js';
 import path from 'node:path';
 import { Catalog, type CopyRow, type VolumeRow } from '../catalog/catalog.js';
 import { dropCopy } from '../catalog/forget.js';
+import { diskGeneration } from '../catalog/generation.js';
 import { acquireDiskLock } from '../archive/lock.js';
 import { blaineDir, diskCatalogPath, onDisk, quarantineDir, volumeFile } from '../archive/layout.js';
 import { openDiskSession, type KeyProvider } from '../archive/session.js';
@@ -79,7 +80,7 @@ export function retireCopy(o: { dest: string; db: string; key?: KeyProvider; dis
   const encrypted = s.info.encrypted;
   try {
     const { info } = s;
-    const mine = Number(s.disk.getMeta('generation') ?? '0');
+    const mine = diskGeneration(s.disk);
     const twins = s.host.copies().filter((c) => c.volume === info.volume && c.copy !== info.copy);
     const newest = twins.reduce((a, b) => (b.generation > a.generation ? b : a), twins[0]!);
     let discarded = 0;

@@ -3,6 +3,7 @@
  * since the visit before: what `disks`, `report` and the run itself tell the user.
  */
 import type { Catalog } from '../catalog/catalog.js';
+import { latestHealth, recordHealth } from '../catalog/health.js';
 import { COUNTERS, type SmartReading } from './smart.js';
 
 export interface HealthVisit extends SmartReading {
@@ -17,57 +18,14 @@ export interface HealthNow {
   previous: HealthVisit | null;
 }
 
-interface Row {
-  copy: string;
-  at: number;
-  device: string;
-  model: string | null;
-  serial: string | null;
-  power_on_hours: number | null;
-  reallocated: number | null;
-  pending: number | null;
-  uncorrectable: number | null;
-  temperature: number | null;
-  passed: number | null;
-}
-
-function fromRow(r: Row): HealthVisit {
-  return {
-    copy: r.copy,
-    at: r.at,
-    device: r.device,
-    model: r.model,
-    serial: r.serial,
-    powerOnHours: r.power_on_hours,
-    reallocated: r.reallocated,
-    pending: r.pending,
-    uncorrectable: r.uncorrectable,
-    temperature: r.temperature,
-    passed: r.passed === null ? null : r.passed === 1,
-  };
-}
-
 export function recordVisit(cat: Catalog, copy: string, r: SmartReading, at: number): void {
-  cat.db
-    .prepare(
-      `INSERT OR REPLACE INTO disk_health (copy, at, device, model, serial, power_on_hours, reallocated, pending, uncorrectable, temperature, passed)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    )
-    .run(copy, at, r.device, r.model, r.serial, r.powerOnHours, r.reallocated, r.pending, r.uncorrectable, r.temperature, r.passed === null ? null : r.passed ? 1 : 0);
+  recordHealth(cat, { ...r, copy, at });
 }
 
 /** Every copy's latest two readings; empty for a catalog from before health was recorded. */
 export function healthByCopy(cat: Catalog): Map<string, HealthNow> {
   const out = new Map<string, HealthNow>();
-  const table = cat.db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'disk_health'`).get();
-  if (!table) return out;
-  const rows = cat.db
-    .prepare(
-      `SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY copy ORDER BY at DESC) AS n FROM disk_health) WHERE n <= 2 ORDER BY copy, at DESC`,
-    )
-    .all() as Row[];
-  for (const r of rows) {
-    const v = fromRow(r);
+  for (const v of latestHealth(cat)) {
     const now = out.get(v.copy);
     if (!now) out.set(v.copy, { latest: v, previous: null });
     else now.previous = v;

@@ -3,7 +3,8 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { checkDisk, type DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
 import { sameModeOwner } from '../plan/entry.js';
-import { differencesSince, sameEntry } from '../catalog/changes.js';
+import { differencesSince } from '../catalog/changes.js';
+import { sameEntry } from '../catalog/same.js';
 import { heldOnDisk, type Hold } from '../plan/held.js';
 
 export interface CatchUpResult {
@@ -54,7 +55,7 @@ export async function catchUp(
     for (const p of q.target === null ? [q.path] : [q.path, q.target]) {
       const d = s.disk.get(volume, p);
       const w = s.host.get(volume, p);
-      if (d && w && sameEntry(d, w)) continue;
+      if (d && w && sameEntry(d, w, 'row')) continue;
       if (d && !seen.has(p)) {
         seen.add(p);
         onDisk.push(d);

@@ -3,6 +3,7 @@ import crypto from 'node:crypto';
 import { snapshotDatabases } from '../catalog/snapshot.js';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
+import { diskGeneration, markRunFinished } from '../catalog/generation.js';
 import { CopyError, copyWithSha256, fsyncPath, makeSymlink, syncDisk } from '../fsx/copy.js';
 import { TEMP_MARK, tempName } from '../fsx/temp.js';
 import { acquireDiskLock } from '../archive/lock.js';
@@ -214,14 +215,14 @@ export async function cloneDisk(
         copy: result.info.copy,
         volume: s.info.volume,
         label: result.info.copyLabel,
-        generation: Number(cat.getMeta('generation') ?? '0'),
+        generation: diskGeneration(cat),
         lastSync: new Date().toISOString(),
         freeBytes: freeBytes(root, fs),
         files: stats.files,
         bytes: stats.bytes,
       };
       cat.transaction(() => {
-        cat.db.prepare(`DELETE FROM meta WHERE key = 'run-in-progress'`).run();
+        markRunFinished(cat, null);
         cat.putCopy(copyRow);
       });
       s.host.transaction(() => {

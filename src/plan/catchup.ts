@@ -1,4 +1,5 @@
 import type { CatalogEntry } from '../catalog/entry.js';
+import { sameEntry } from '../catalog/same.js';
 import type { Operation } from './operation.js';
 import { orderMoves } from './renames.js';
 import type { FileRecord } from '../scan/record.js';
@@ -8,7 +9,8 @@ import { byPath } from '../fsx/paths.js';
 export function recordOf(e: CatalogEntry): FileRecord {
   return {
     path: e.path,
-    kind: e.kind,
+    // Folder rows (issue 26 item 8) are not caught up by this planner yet: only files and symlinks get here.
+    kind: e.kind as 'file' | 'symlink',
     size: e.size,
     mtimeSec: e.mtimeSec,
     mtimeNsec: e.mtimeNsec,
@@ -25,10 +27,7 @@ const classOf = (e: { mode: number; uid: number; gid: number }) => `${e.mode & 0
 
 const contentKey = (e: CatalogEntry) => (e.kind === 'file' && e.sha256 !== null ? `${e.size}:${e.sha256}` : null);
 
-function sameContent(d: CatalogEntry, w: CatalogEntry): boolean {
-  if (d.kind !== w.kind) return false;
-  return d.kind === 'symlink' ? d.linkTarget === w.linkTarget : d.sha256 === w.sha256 && d.size === w.size;
-}
+const sameContent = (d: CatalogEntry, w: CatalogEntry): boolean => sameEntry(d, w, 'content');
 
 /**
  * Decides how to bring a copy (its disk catalog `onDisk`) to the volume's state in the host

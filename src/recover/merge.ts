@@ -65,10 +65,10 @@ export function mergeVolume(host: Catalog, src: VolumeSource, volume: string): V
     // The rows the news made, read before the volume is replaced.
     const made = new Map(news.map((q) => [q.id, q.target === null ? undefined : host.get(volume, q.target)]));
     host.replaceVolume(volume, src.cat.iterateVolume(volume));
-    host.db.prepare('DELETE FROM deferred WHERE volume = ?').run(volume);
-    for (const d of src.cat.deferred(volume)) requeue(host, d);
+    host.dropDeferredOf(volume);
+    for (const d of src.cat.deferred(volume)) host.requeue(d);
     for (const q of news) {
-      requeue(host, q);
+      host.requeue(q);
       redo(host, q, made.get(q.id));
     }
     // Still behind the news: a copy holding the source's state is then caught up when mounted.
@@ -79,13 +79,6 @@ export function mergeVolume(host: Catalog, src: VolumeSource, volume: string): V
     takeNewerCopies(host, src.cat, volume);
   });
   return change(ours ? 'newer' : 'added', news.length, queued.length - news.length);
-}
-
-/** Queues an action again as it was queued first (same time), after those already there. */
-function requeue(host: Catalog, d: DeferredRow): void {
-  host.db
-    .prepare('INSERT INTO deferred (volume, action, path, target, created, queued_by, queued_gen) VALUES (?, ?, ?, ?, ?, ?, ?)')
-    .run(d.volume, d.action, d.path, d.target, d.created, d.queuedBy, d.queuedGen);
 }
 
 /** Makes a queued action's change to the volume's rows again, with the row it had made. */

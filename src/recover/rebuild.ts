@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { Catalog, CatalogError } from '../catalog/catalog.js';
 import { acquireLock } from '../archive/lock.js';
-import { diskGeneration, openDiskView, type DiskView, type KeyProvider } from '../archive/session.js';
+import { openDiskView, type DiskView, type KeyProvider } from '../archive/session.js';
 import { diskCatalogPath, hostSnapshotPath } from '../archive/layout.js';
 import { readVolume, type VolumeInfo } from '../archive/volume.js';
 import { fsyncPath } from '../fsx/copy.js';
@@ -20,6 +20,7 @@ import { mergeVolume, type VolumeChange, type VolumeSource } from './merge.js';
 import { dropVolume, forgottenVolumes, readmitVolume, rememberForgotten, type ForgottenVolume } from '../catalog/forget.js';
 import { repairDisk, type DiskRepair } from './repair-disk.js';
 import { RebuildError } from './rebuild-error.js';
+import { diskGeneration } from '../catalog/generation.js';
 
 export { RebuildError } from './rebuild-error.js';
 
@@ -145,7 +146,7 @@ function diskSource(disk: Catalog, info: VolumeInfo): VolumeSource {
 }
 
 function snapshotSource(snapshot: Catalog): VolumeSource {
-  const taken = snapshot.db.prepare('SELECT max(finished) FROM runs').pluck(true).get() as string | null;
+  const taken = snapshot.lastRunFinished();
   return { cat: snapshot, from: 'snapshot', generation: (v) => snapshot.volume(v)?.generation ?? 0, asOf: taken };
 }
 

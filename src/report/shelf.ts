@@ -134,14 +134,9 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
   const runs = host.finishedRuns();
   const copies = host.copies();
   // Counted in SQL: after a big reorganisation the queue can hold more rows than are worth loading.
-  const deferred = host.db.prepare(`SELECT volume, action, count(*) AS n FROM deferred GROUP BY volume, action`).all() as Array<{
-    volume: string;
-    action: keyof ShelfVolume['pending'];
-    n: number;
-  }>;
+  const deferred = host.pendingCounts();
   const heldBy = heldCounts(host, copies);
   const since = Math.floor((now - scrubDays * DAY_MS) / 1000);
-  const verifiedCount = host.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true);
   const health = healthByCopy(host);
   const common = counts ? commonFolder(host) : '/';
   const volumes = host.volumes().map((v): ShelfVolume => {
@@ -152,7 +147,7 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
       pending[d.action] += d.n;
       pending.total += d.n;
     }
-    const verified = counts ? (verifiedCount.get(v.uuid, since) as number) : 0;
+    const verified = counts ? host.verifiedSince(v.uuid, since) : 0;
     return {
       volume: v.uuid,
       label: v.label,
@@ -182,13 +177,7 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
  */
 export function heldCounts(host: Catalog, copies: readonly CopyRow[] = host.copies()): Map<string, number> {
   const out = new Map<string, number>();
-  // A catalog opened read-only may predate the columns: nothing it queued is held.
-  const columns = host.db.prepare(`SELECT name FROM pragma_table_info('deferred')`).pluck(true).all() as string[];
-  if (!columns.includes('queued_gen')) return out;
-  const groups = host.db
-    .prepare(`SELECT volume, queued_by AS queuedBy, queued_gen AS queuedGen, count(*) AS n FROM deferred WHERE action = 'DELETE' GROUP BY volume, queued_by, queued_gen`)
-    .all() as Array<{ volume: string; queuedBy: string | null; queuedGen: number | null; n: number }>;
-  for (const g of groups) {
+  for (const g of host.deleteGroups()) {
     const row = { id: 0, volume: g.volume, action: 'DELETE' as const, path: '', target: null, created: '', queuedBy: g.queuedBy, queuedGen: g.queuedGen };
     if (holdOf(row, copies, new Map()) !== null) out.set(g.volume, (out.get(g.volume) ?? 0) + g.n);
   }
@@ -200,7 +189,7 @@ const FOLDERS_SHOWN = 6;
 
 /** The folder all archived paths share: the lowest and highest path in order share every common prefix. */
 function commonFolder(host: Catalog): string {
-  const r = host.db.prepare(`SELECT min(path) AS lo, max(path) AS hi FROM files`).get() as { lo: string | null; hi: string | null };
+  const r = host.pathSpan();
   if (!r.lo || !r.hi) return '/';
   let i = 0;
   while (i < r.lo.length && r.lo[i] === r.hi[i]) i++;
@@ -210,7 +199,7 @@ function commonFolder(host: Catalog): string {
 /** A volume's files grouped by the folder two levels below the common one ("photos/2019"), largest first. */
 function heldFolders(host: Catalog, volume: string, common: string): { folders: HeldFolder[]; moreFolders: number } {
   const byFolder = new Map<string, HeldFolder>();
-  for (const row of host.db.prepare(`SELECT path, size FROM files WHERE volume = ? AND kind = 'file'`).iterate(volume) as Iterable<{ path: string; size: number }>) {
+  for (const row of host.fileSizes(volume)) {
     const parts = row.path.slice(common.length).split('/');
     const folder = parts.length > 1 ? parts.slice(0, Math.min(2, parts.length - 1)).join('/') + '/' : '(top level)';
     const f = byFolder.get(folder) ?? { path: folder, files: 0, bytes: 0 };

@@ -20,6 +20,7 @@ import { BlaineError } from '../error.js';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
+import { sameEntry } from '../catalog/same.js';
 import { parityFiles } from '../parity/paths.js';
 import type { Par2Config } from '../parity/par2.js';
 import { repairFromCopy } from '../parity/repair-copy.js';
@@ -115,12 +116,7 @@ function reason(e: unknown): string {
 }
 
 /** Two names of one source file: everything but the name agrees (an inode number reused since is not enough). */
-function sameFile(a: CatalogEntry, b: CatalogEntry): boolean {
-  return (
-    a.sha256 === b.sha256 && a.size === b.size && a.mode === b.mode && a.uid === b.uid && a.gid === b.gid &&
-    a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec
-  );
-}
+const sameFile = (a: CatalogEntry, b: CatalogEntry): boolean => sameEntry(a, b, 'source');
 
 /** Runs a write to the target; any failure there (but a blocked path) stops the run with one sentence. */
 function place<T>(fn: () => T, target: string): T {

@@ -51,7 +51,6 @@ export function archiveView(host: Catalog, globs: string[]): ArchiveView {
   }
   // A path below a file or symlink of the catalog (a folder replaced by a link, say) is no longer
   // in the library: restoring it would write through that link.
-  const nonDir = host.db.prepare("SELECT 1 FROM files WHERE path = ? AND kind IN ('file', 'symlink') LIMIT 1").pluck();
   const isNonDir = new Map<string, boolean>();
   const shadowedBy = (p: string): boolean => {
     for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) {
@@ -59,7 +58,7 @@ export function archiveView(host: Catalog, globs: string[]): ArchiveView {
       let known = isNonDir.get(dir);
       if (known === undefined) {
         const row = byPath.get(dir);
-        known = (row !== undefined && (row.kind === 'file' || row.kind === 'symlink')) || nonDir.get(dir) !== undefined;
+        known = (row !== undefined && (row.kind === 'file' || row.kind === 'symlink')) || host.holdsNonDirAt(dir);
         isNonDir.set(dir, known);
       }
       if (known) return true;

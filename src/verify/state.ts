@@ -9,7 +9,8 @@ import { realFs, type Fsx } from '../fsx/fsx.js';
 import { tempName } from '../fsx/temp.js';
 import { diskTempDir } from '../archive/layout.js';
 import { requireSameDisk } from '../archive/identity.js';
-import { Journal, JOURNAL_COMMITTED, type JournalStep } from '../archive/journal.js';
+import { Journal, type JournalStep } from '../archive/journal.js';
+import { JOURNAL_COMMITTED } from '../catalog/meta-keys.js';
 import { FLUSH_ROWS, FLUSH_MS } from './types.js';
 import type { ProblemKind, Problem, VerifyOptions, Item, Group } from './types.js';
 
