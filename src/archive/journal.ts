@@ -59,7 +59,8 @@ export function journalPath(root: string): string {
 }
 
 export function identityOf(e: CatalogEntry): Identity {
-  return { kind: e.kind, size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
+  // Directory rows never reach the journal: the catalog's file statements leave them out.
+  return { kind: e.kind as Identity['kind'], size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
 }
 
 /** The writing side, used by the executor; one per run. */

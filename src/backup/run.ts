@@ -35,6 +35,8 @@ import type { Progress } from '../progress/progress.js';
 import { readShelf } from '../report/shelf.js';
 import type { DiskSettings } from '../archive/volume.js';
 import { heldLine, shelfFacts, type RunFacts } from '../report/summary.js';
+import { scanDirs } from '../dirs/scan.js';
+import { DirWriter, dirExcludedBy, planDirs } from '../dirs/sync.js';
 
 /** One backup, as the command line asked for it (options already checked). */
 export interface BackupRun {
@@ -202,6 +204,12 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const checked = quick.resultInParts(packed);
     // From here on the parts hold what is left of the scan; the rest can go.
     for (const s of packed) s.chunks = [];
+    // Directories: made on the disk (each never wider than its own mode) before any file goes in.
+    const dirScans = roots.map((r) => scanDirs(r, filter));
+    const planFolders = (mayRemove: boolean) =>
+      planDirs(dirScans, (r) => disk.dirsOf(info.volume, r), { clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove });
+    const folders = recorded ? null : new DirWriter({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (m) => out.warn(m) });
+    folders?.prepare(planFolders(true));
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
@@ -240,14 +248,19 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       },
     });
     out.progress.poll = null;
+    // Then their removals and exact metadata, deepest first: after every write into them.
+    const folderPlan = planFolders(p.guarded.length === 0 && !result.stopped);
+    if (folders !== null && !result.stopped) folders.finish(folderPlan);
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
+    summary.directories = folderPlan.counts;
     if (recorded) {
       const guarded = p.guarded.length > 0;
       return { label: `would do on "${info.label}"`, copyLabel: info.copyLabel, summary, stopped: result.stopped, guarded, missingRoot: false, ops: recorded };
     }
     out.progress.begin('writing catalogs');
-    const changed = result.done > 0 || pendingChanged;
-    const volumeChanged = result.done > 0 && !fillsOnly;
+    const folderChanges = folderPlan.counts.added + folderPlan.counts.updated + folderPlan.counts.removed;
+    const changed = result.done > 0 || pendingChanged || folderChanges > 0;
+    const volumeChanged = (result.done > 0 && !fillsOnly) || folderChanges > 0;
     phase(`executed (${p.filesRead ?? 0} file(s) read to decide in all)`);
     summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged, (m) => out.warn(m));
     phase('finished');

@@ -9,7 +9,7 @@ import {
   ENTRY_SELECT, entryParams, parseSummary, rowToEntry,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
-import { prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
+import { FILES_ONLY, prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
 import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
@@ -206,7 +206,7 @@ export class Catalog {
 
   /** Entries whose path matches any of the SQLite GLOB patterns (all when none), of the given volumes (all when none). */
   matching(globs: string[], volumes: string[] = []): CatalogEntry[] {
-    const where: string[] = [];
+    const where: string[] = [FILES_ONLY];
     const params: string[] = [];
     if (globs.length > 0) {
       where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')})`);
@@ -235,10 +235,21 @@ export class Catalog {
     const [lo, hi] = pathRange(dir);
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ? AND volume != ?`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ? AND volume != ? AND ${FILES_ONLY}`)
         .raw(true)
         .all(lo, hi, volume) as EntryRow[]
     ).map(rowToEntry);
+  }
+
+  /** One volume's directory rows under `dir` (the whole volume when omitted), parents first. */
+  dirsOf(volume: string, dir = '/'): CatalogEntry[] {
+    const [lo, hi] = pathRange(dir);
+    return (this.stmts.dirs.all(volume, lo, hi) as EntryRow[]).map(rowToEntry);
+  }
+
+  /** Every volume's directory row at `p`. */
+  dirRowsAt(p: string): CatalogEntry[] {
+    return (this.stmts.dirsAt.all(p) as EntryRow[]).map(rowToEntry);
   }
 
   get(volume: string, p: string): CatalogEntry | undefined {
@@ -333,7 +344,7 @@ export class Catalog {
   /** Replaces every row of a volume by `entries` (a disk catalog imported as the truth for its volume). */
   replaceVolume(volume: string, entries: Iterable<CatalogEntry>): void {
     this.transaction(() => {
-      this.db.prepare('DELETE FROM files WHERE volume = ?').run(volume);
+      this.db.prepare(`DELETE FROM files WHERE volume = ? AND ${FILES_ONLY}`).run(volume);
       for (const e of entries) this.put({ ...e, volume });
       // What was here before went without tombstones: only copies as new as this can be caught up by change.
       trackChangesFrom(this, volume);

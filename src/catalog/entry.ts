@@ -4,7 +4,8 @@ export interface CatalogEntry {
   path: string;
   /** Volume UUID. */
   volume: string;
-  kind: 'file' | 'symlink';
+  /** 'dir': a directory's own metadata (size 0; no hash, link target or parity). */
+  kind: 'file' | 'symlink' | 'dir';
   size: number;
   mtimeSec: number;
   mtimeNsec: number;

@@ -13,7 +13,7 @@ import type { CatalogEntry } from './entry.js';
 export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
   const paths = cat.db
     .prepare(
-      `SELECT f.path FROM files f WHERE f.volume = ? AND NOT EXISTS (
+      `SELECT f.path FROM files f WHERE f.volume = ? AND f.kind != 'dir' AND NOT EXISTS (
          SELECT 1 FROM files g WHERE g.volume != f.volume AND g.kind = f.kind AND (
            (f.kind = 'file' AND f.sha256 IS NOT NULL AND g.size = f.size AND g.sha256 = f.sha256) OR
            (f.kind = 'symlink' AND g.path = f.path AND g.link_target IS f.link_target)))

@@ -5,7 +5,7 @@
  * its stored one is unchanged in every way that check looks at. No hashing: equal means equal.
  */
 export function stamp(
-  kind: 'file' | 'symlink',
+  kind: 'file' | 'symlink' | 'dir',
   size: number,
   mtimeSec: number,
   mtimeNsec: number,
@@ -16,6 +16,6 @@ export function stamp(
   linkTarget: string | null | undefined,
 ): string {
   // The target goes last: it is the only part that may hold the separator.
-  const head = `${kind === 'symlink' ? 'l' : 'f'}${size}/${mtimeSec}.${mtimeNsec}/${inode ?? ''}/${mode}/${uid}/${gid}`;
+  const head = `${kind === 'symlink' ? 'l' : kind === 'dir' ? 'd' : 'f'}${size}/${mtimeSec}.${mtimeNsec}/${inode ?? ''}/${mode}/${uid}/${gid}`;
   return linkTarget === null || linkTarget === undefined ? head : `${head}/${linkTarget}`;
 }

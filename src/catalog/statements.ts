@@ -2,24 +2,33 @@ import type Database from 'better-sqlite3';
 import { ENTRY_COLUMNS, ENTRY_SELECT, ROW_TEXT, SHA256_HEX, SHA256_PARAM } from './rows.js';
 
 /**
+ * Directory rows (kind 'dir') share the files table; every statement that the file pipelines read
+ * leaves them out, so that nothing that counts, plans or copies files meets a directory.
+ */
+export const FILES_ONLY = "kind != 'dir'";
+
+/**
  * The statements a catalog runs per row, prepared once when it opens: a backup touches every row,
  * so per-call preparation would dominate.
  */
 export function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
-    under: p(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ?`).raw(true),
-    quick: p(`SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path`).raw(true),
+    // A volume's directories (kind 'dir', dirs/): path order, parents before what they hold.
+    dirs: p(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND path >= ? AND path < ? AND kind = 'dir' ORDER BY path`).raw(true),
+    dirsAt: p(`SELECT ${ENTRY_SELECT} FROM files WHERE path = ? AND kind = 'dir'`).raw(true),
+    under: p(`SELECT ${ENTRY_SELECT} FROM files WHERE path >= ? AND path < ? AND ${FILES_ONLY}`).raw(true),
+    quick: p(`SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? AND ${FILES_ONLY} ORDER BY path`).raw(true),
     quickText: p(
-      `SELECT group_concat(path || char(0) || ifnull(stamp, ''), char(0)) FROM (SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? ORDER BY path)`,
+      `SELECT group_concat(path || char(0) || ifnull(stamp, ''), char(0)) FROM (SELECT path, stamp FROM files WHERE volume = ? AND path >= ? AND path < ? AND ${FILES_ONLY} ORDER BY path)`,
     ).pluck(true),
     lean: p(
-      `SELECT path, kind, size, mtime_s, mtime_ns, inode, ${SHA256_HEX}, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ?`,
+      `SELECT path, kind, size, mtime_s, mtime_ns, inode, ${SHA256_HEX}, mode, uid, gid, link_target FROM files WHERE volume = ? AND path >= ? AND path < ? AND ${FILES_ONLY}`,
     ).raw(true),
-    byVolume: p(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? ORDER BY path`).raw(true),
+    byVolume: p(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND ${FILES_ONLY} ORDER BY path`).raw(true),
     // Every column of a row in one string; char(1) stands for NULL.
-    rowText: p(`SELECT ${ROW_TEXT} FROM files WHERE volume = ? ORDER BY path`).pluck(true),
-    get: p(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND path = ?`).raw(true),
+    rowText: p(`SELECT ${ROW_TEXT} FROM files WHERE volume = ? AND ${FILES_ONLY} ORDER BY path`).pluck(true),
+    get: p(`SELECT ${ENTRY_SELECT} FROM files WHERE volume = ? AND path = ? AND ${FILES_ONLY}`).raw(true),
     content: p(`SELECT ${ENTRY_SELECT} FROM files WHERE size = ? AND sha256 = ${SHA256_PARAM}`).raw(true),
     twins: p(
       `SELECT ${ENTRY_SELECT} FROM files WHERE size = ? AND sha256 = ${SHA256_PARAM} AND volume = ? AND kind = 'file' AND (mode & 4095) = ? AND uid = ? AND gid = ?`,
@@ -51,7 +60,7 @@ export function prepareStatements(db: Database.Database) {
     deferred: p(`SELECT * FROM deferred WHERE volume = ? ORDER BY id`),
     allDeferred: p(`SELECT * FROM deferred ORDER BY volume, id`),
     dropDeferred: p(`DELETE FROM deferred WHERE id = ?`),
-    stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE volume = ?`),
+    stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM files WHERE volume = ? AND ${FILES_ONLY}`),
     getMeta: p(`SELECT value FROM meta WHERE key = ?`).pluck(true),
     setMeta: p(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`),
   };

@@ -8,7 +8,8 @@ import { byPath } from '../fsx/paths.js';
 export function recordOf(e: CatalogEntry): FileRecord {
   return {
     path: e.path,
-    kind: e.kind,
+    // Only file and symlink rows are reconciled here: the catalog's file statements leave directories out.
+    kind: e.kind as FileRecord['kind'],
     size: e.size,
     mtimeSec: e.mtimeSec,
     mtimeNsec: e.mtimeNsec,

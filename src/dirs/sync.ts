@@ -1,0 +1,212 @@
+/**
+ * A backup's directories (SPEC §3, §5): each directory below a data path is a catalog row of kind
+ * 'dir' (mode, owner, mtime to the ns) and a directory on the disk, empty ones included.
+ *
+ * planDirs decides, from the scan and the disk catalog, what a run does (pure); DirWriter carries
+ * it out in two steps around the file pipeline:
+ *  - before it, every directory is made on the disk with its own permission bits (plus the owner's
+ *    rwx, so that files can be written into it): a private folder is never wider than private,
+ *    not even for a moment; a folder whose mode narrowed is narrowed before anything goes in;
+ *  - after it, directories gone from the library are removed (with --clean, and only when empty),
+ *    then every directory gets its exact mode, owner and mtime, deepest first (writing into a
+ *    directory changes its mtime, setting a child's does not), and only then its row is written.
+ * No journal is needed: each step is idempotent, and a row is written only after its directory is
+ * as the row says, so a run that crashes anywhere is completed by the next one.
+ */
+import path from 'node:path';
+import type { BigIntStats } from 'node:fs';
+import type { Catalog } from '../catalog/catalog.js';
+import type { CatalogEntry } from '../catalog/entry.js';
+import { errCode } from '../fsx/errno.js';
+import { isRoot, type Fsx } from '../fsx/fsx.js';
+import { fsPath } from '../fsx/name-bytes.js';
+import type { ExclusionFilter } from '../scan/exclude.js';
+import { dirRecordOf, type DirRecord, type DirScan } from './scan.js';
+
+export interface DirCounts {
+  /** New directories (absent from the disk catalog). */
+  added: number;
+  /** Directories whose mode, owner or mtime changed. */
+  updated: number;
+  /** Directories gone from the library and removed (--clean). */
+  removed: number;
+  /** Directories gone from the library and kept (no --clean, excluded now, or not complete). */
+  kept: number;
+}
+
+export interface DirPlan {
+  /** Every scanned directory, parents first: each is made (if missing) and given its metadata. */
+  wanted: DirRecord[];
+  /** Catalogued directories gone from the library that the run removes, deepest first. */
+  remove: CatalogEntry[];
+  counts: DirCounts;
+}
+
+const PERMS = 0o7777;
+
+function sameMeta(e: CatalogEntry, d: DirRecord): boolean {
+  return (
+    (e.mode & PERMS) === (d.mode & PERMS) && e.uid === d.uid && e.gid === d.gid &&
+    e.mtimeSec === d.mtimeSec && e.mtimeNsec === d.mtimeNsec
+  );
+}
+
+export function dirEntry(volume: string, d: DirRecord): CatalogEntry {
+  return {
+    path: d.path, volume, kind: 'dir', size: 0, mtimeSec: d.mtimeSec, mtimeNsec: d.mtimeNsec, inode: d.inode,
+    sha256: null, mode: d.mode, uid: d.uid, gid: d.gid, linkTarget: null, parityName: null, verifiedAt: null,
+  };
+}
+
+/**
+ * What the run does with directories. `catalogued`: the volume's directory rows under each scanned
+ * root; `excluded(p)`: whether a catalogued path is excluded now (kept, never gone); `mayRemove`:
+ * false when the mass-delete guard held the run's removals back.
+ */
+export function planDirs(
+  scans: DirScan[],
+  catalogued: (root: string) => CatalogEntry[],
+  o: { clean: boolean; excluded(p: string): boolean; mayRemove: boolean },
+): DirPlan {
+  const counts: DirCounts = { added: 0, updated: 0, removed: 0, kept: 0 };
+  const wanted: DirRecord[] = [];
+  const remove: CatalogEntry[] = [];
+  for (const scan of scans) {
+    const rows = new Map(catalogued(scan.root).map((e) => [e.path, e]));
+    for (const d of scan.dirs) {
+      wanted.push(d);
+      const row = rows.get(d.path);
+      if (row === undefined) counts.added++;
+      else if (!sameMeta(row, d)) counts.updated++;
+      rows.delete(d.path);
+    }
+    // What is left was catalogued and is no longer a directory of the library.
+    for (const e of rows.values()) {
+      if (o.clean && scan.complete && o.mayRemove && !o.excluded(e.path)) {
+        remove.push(e);
+        counts.removed++;
+      } else counts.kept++;
+    }
+  }
+  remove.sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
+  return { wanted, remove, counts };
+}
+
+/** Carries out a DirPlan on the disk at `root`, recording rows in both catalogs. */
+export class DirWriter {
+  constructor(
+    private readonly o: { root: string; volume: string; disk: Catalog; host: Catalog; fs: Fsx; warn(msg: string): void },
+  ) {}
+
+  private onDisk(p: string): string {
+    return path.join(this.o.root, p);
+  }
+
+  private lstat(where: string): BigIntStats | null {
+    try {
+      return this.o.fs.lstatSync(fsPath(where), { bigint: true }) as BigIntStats;
+    } catch (err) {
+      if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return null;
+      throw err;
+    }
+  }
+
+  /** Before the files: every wanted directory exists on the disk, never wider than its own mode. */
+  prepare(plan: DirPlan): void {
+    const { fs } = this.o;
+    for (const d of plan.wanted) {
+      const where = this.onDisk(d.path);
+      // The owner may always write (files go in now); group and others get no more than theirs.
+      const working = (d.mode & PERMS) | 0o700;
+      try {
+        const st = this.lstat(where);
+        if (st === null) {
+          fs.mkdirSync(fsPath(path.dirname(where)), { recursive: true, mode: 0o755 });
+          fs.mkdirSync(fsPath(where), { mode: working });
+          // mkdir's mode passes through the umask: the exact bits come with chmod.
+          fs.chmodSync(fsPath(where), working);
+          if (isRoot) fs.lchownSync(fsPath(where), d.uid, d.gid);
+        } else if (st.isDirectory()) {
+          const now = Number(st.mode) & PERMS;
+          // Narrowed in the library: narrow it before anything new goes in.
+          if ((now & ~working & 0o077) !== 0) fs.chmodSync(fsPath(where), working);
+          if (isRoot && (Number(st.uid) !== d.uid || Number(st.gid) !== d.gid)) fs.lchownSync(fsPath(where), d.uid, d.gid);
+        }
+        // A file or symlink there: the file pipeline (former-folder rules) decides; finish looks again.
+      } catch (err) {
+        this.o.warn(`${d.path}: the folder could not be made on the disk (${errCode(err) ?? String(err)})`);
+      }
+    }
+  }
+
+  /** After the files: removals, then every directory's exact metadata deepest first, then its rows. */
+  finish(plan: DirPlan): void {
+    const { fs, disk, host, volume } = this.o;
+    for (const e of plan.remove) {
+      try {
+        fs.rmdirSync(fsPath(this.onDisk(e.path)));
+      } catch (err) {
+        // Not empty (something Blaine keeps, or did not write, is inside) or already gone: the
+        // directory stays on the disk; the library has no such folder any more, so its row goes.
+        const code = errCode(err);
+        if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') {
+          this.o.warn(`${e.path}: the folder could not be removed from the disk (${code ?? String(err)})`);
+          continue;
+        }
+      }
+      disk.transaction(() => removeDirRow(disk, volume, e.path));
+      host.transaction(() => removeDirRow(host, volume, e.path));
+    }
+    const rows: CatalogEntry[] = [];
+    for (let i = plan.wanted.length - 1; i >= 0; i--) {
+      const d = plan.wanted[i]!;
+      const where = this.onDisk(d.path);
+      try {
+        const st = this.lstat(where);
+        if (st === null || !st.isDirectory()) continue;
+        const have = dirRecordOf(d.path, st);
+        if ((have.mode & PERMS) !== (d.mode & PERMS)) fs.chmodSync(fsPath(where), d.mode & PERMS);
+        if (isRoot && (have.uid !== d.uid || have.gid !== d.gid)) fs.lchownSync(fsPath(where), d.uid, d.gid);
+        if (have.mtimeSec !== d.mtimeSec || have.mtimeNsec !== d.mtimeNsec) fs.setMtime(where, d.mtimeSec, d.mtimeNsec);
+        rows.push(dirEntry(volume, d));
+      } catch (err) {
+        this.o.warn(`${d.path}: the folder's mode, owner or mtime could not be set on the disk (${errCode(err) ?? String(err)})`);
+      }
+    }
+    for (const cat of [disk, host]) {
+      cat.transaction(() => {
+        for (const e of rows) {
+          const had = cat.dirRowsAt(e.path).find((r) => r.volume === volume);
+          if (had === undefined || !sameEntryMeta(had, e)) cat.put(e);
+        }
+      });
+    }
+  }
+}
+
+function sameEntryMeta(a: CatalogEntry, b: CatalogEntry): boolean {
+  return (
+    a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeSec === b.mtimeSec &&
+    a.mtimeNsec === b.mtimeNsec && a.inode === b.inode
+  );
+}
+
+/** Drops a directory row (never a file row that replaced it at the same path). */
+function removeDirRow(cat: Catalog, volume: string, p: string): void {
+  if (cat.dirRowsAt(p).some((r) => r.volume === volume)) cat.remove(volume, p);
+}
+
+/**
+ * Whether a catalogued directory is excluded now (SnapRAID rules: `NAME/` and anchored rules match
+ * directories): it, or a folder it lies in, is excluded under the data path that holds it.
+ */
+export function dirExcludedBy(filter: ExclusionFilter | undefined, roots: string[]): (p: string) => boolean {
+  if (filter === undefined || filter.empty) return () => false;
+  return (p) => {
+    const root = roots.find((r) => p.startsWith(r === '/' ? '/' : `${r}/`));
+    if (root === undefined) return false;
+    const rel = root === '/' ? p.slice(1) : p.slice(root.length + 1);
+    for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) if (filter.excludesDir(rel.slice(0, i))) return true;
+    return filter.excludesDir(rel);
+  };
+}
