@@ -207,7 +207,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     // Directories: made on the disk (each never wider than its own mode) before any file goes in.
     const dirScans = roots.map((r) => scanDirs(r, filter));
     const planFolders = (mayRemove: boolean) =>
-      planDirs(dirScans, (r) => disk.dirsOf(info.volume, r), { clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove });
+      planDirs(dirScans, (r) => disk.dirsOf(info.volume, r, true), { clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove });
     const folders = recorded ? null : new DirWriter({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (m) => out.warn(m) });
     folders?.prepare(planFolders(true));
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);

@@ -204,9 +204,12 @@ export class Catalog {
     for (const r of this.stmts.byVolume.iterate(volume) as IterableIterator<EntryRow>) yield rowToEntry(r);
   }
 
-  /** Entries whose path matches any of the SQLite GLOB patterns (all when none), of the given volumes (all when none). */
-  matching(globs: string[], volumes: string[] = []): CatalogEntry[] {
-    const where: string[] = [FILES_ONLY];
+  /**
+   * Entries whose path matches any of the SQLite GLOB patterns (all when none), of the given volumes
+   * (all when none): files and symlinks, or with 'dirs' directory rows.
+   */
+  matching(globs: string[], volumes: string[] = [], what: 'files' | 'dirs' = 'files'): CatalogEntry[] {
+    const where: string[] = [what === 'files' ? FILES_ONLY : "kind = 'dir'"];
     const params: string[] = [];
     if (globs.length > 0) {
       where.push(`(${globs.map(() => 'path GLOB ?').join(' OR ')})`);
@@ -241,10 +244,11 @@ export class Catalog {
     ).map(rowToEntry);
   }
 
-  /** One volume's directory rows under `dir` (the whole volume when omitted), parents first. */
-  dirsOf(volume: string, dir = '/'): CatalogEntry[] {
+  /** One volume's directory rows under `dir` (the whole volume when omitted; `dir`'s own row too with `andDir`), parents first. */
+  dirsOf(volume: string, dir = '/', andDir = false): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
-    return (this.stmts.dirs.all(volume, lo, hi) as EntryRow[]).map(rowToEntry);
+    const own = andDir ? this.dirRowsAt(dir).filter((e) => e.volume === volume) : [];
+    return [...own, ...(this.stmts.dirs.all(volume, lo, hi) as EntryRow[]).map(rowToEntry)];
   }
 
   /** Every volume's directory row at `p`. */

@@ -122,6 +122,7 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
   try {
     result = await restoreArchive({
       rows: archive.rows,
+      dirs: archive.dirs,
       disk: mounted?.disk ?? null,
       to,
       overwrite: !!opts.overwrite,

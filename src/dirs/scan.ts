@@ -1,5 +1,5 @@
 /**
- * The directories below a data path, each with its own lstat (SPEC §3: directories are archived
+ * A data path and the directories below it, each with its own lstat (SPEC §3: directories are archived
  * too, empty ones included). The file scan (scan/) lists only files and symlinks; this walk reads
  * directory entries without stat-ing files, so it costs a readdir per directory and one lstat per
  * directory. Names are read as bytes (fsx/name-bytes.ts), symlinks are never followed, and
@@ -24,7 +24,7 @@ export interface DirRecord {
 
 export interface DirScan {
   root: string;
-  /** Every directory below root, parents before their children (byte order of paths). */
+  /** The root and every directory below it, parents before their children (byte order of paths). */
   dirs: DirRecord[];
   /** False when some directory could not be listed, or the root is missing: nothing under it may be taken as gone. */
   complete: boolean;
@@ -77,8 +77,11 @@ export function scanDirs(root: string, filter?: ExclusionFilter): DirScan {
       walk(child, childRel + '/');
     }
   };
+  // The data path itself is a directory of the library too (it may be a symlink the user chose: followed).
   try {
-    if (!nodeFs.statSync(fsPath(root)).isDirectory()) return { root, dirs, complete: false };
+    const st = nodeFs.statSync(fsPath(root), { bigint: true });
+    if (!st.isDirectory()) return { root, dirs, complete: false };
+    dirs.push(dirRecordOf(root, st));
   } catch {
     return { root, dirs, complete: false };
   }

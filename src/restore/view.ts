@@ -27,6 +27,8 @@ export function badPath(p: string): string | null {
 export interface ArchiveView {
   /** The paths to restore, in path order, one row per path. */
   rows: CatalogEntry[];
+  /** The directories to restore (matching, or holding a row to restore), parents first. */
+  dirs: CatalogEntry[];
   /** Rows below a path that is now a file or symlink (the folder was replaced): not part of the library. */
   shadowed: CatalogEntry[];
   /** Rows whose path cannot be used, with the reason. */
@@ -70,5 +72,40 @@ export function archiveView(host: Catalog, globs: string[]): ArchiveView {
   const shadowed: CatalogEntry[] = [];
   for (const e of byPath.values()) (shadowedBy(e.path) ? shadowed : rows).push(e);
   rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { rows, shadowed, rejected };
+  const current = currentDirs(host);
+  const wanted = new Set(host.matching(globs, [], 'dirs').map((e) => e.path));
+  for (const e of rows) {
+    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) wanted.add(e.path.slice(0, i));
+  }
+  const dirs: CatalogEntry[] = [];
+  for (const [p, e] of current) {
+    if (!wanted.has(p)) continue;
+    const why = badPath(p);
+    if (why !== null) rejected.push({ path: p, why });
+    else if (!shadowedBy(p) && !isNonDir.get(p) && nonDir.get(p) === undefined) dirs.push(e);
+  }
+  dirs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { rows, dirs, shadowed, rejected };
+}
+
+/**
+ * The library's directories as the host catalog knows them now. Every backup records each
+ * directory of its data paths for its own volume, so a path can have a row per volume: the row of
+ * the volume backed up last wins, and a row is dropped when a volume backed up later recorded its
+ * parent but not it (that later scan saw the parent without it: the directory went).
+ */
+export function currentDirs(host: Catalog): Map<string, CatalogEntry> {
+  const rank = new Map<string, number>();
+  for (const r of host.finishedRuns()) if (r.command === 'backup' && r.volume !== null) rank.set(r.volume, r.id);
+  const rankOf = (v: string) => rank.get(v) ?? -1;
+  const byPath = new Map<string, CatalogEntry[]>();
+  for (const e of host.matching([], [], 'dirs')) byPath.set(e.path, [...(byPath.get(e.path) ?? []), e]);
+  const out = new Map<string, CatalogEntry>();
+  for (const [p, rows] of byPath) {
+    const best = rows.reduce((a, b) => (rankOf(b.volume) > rankOf(a.volume) ? b : a));
+    const parent = byPath.get(p.slice(0, p.lastIndexOf('/'))) ?? [];
+    if (parent.some((q) => rankOf(q.volume) > rankOf(best.volume))) continue;
+    out.set(p, best);
+  }
+  return out;
 }
