@@ -274,14 +274,62 @@ export interface Row {
   parity_name: string | null;
 }
 
+/** A catalog's file and symlink rows (of one volume), in path order; dirRows has its directories. */
 export function rows(dbFile: string, volume?: string): Row[] {
+  return catalogRows(dbFile, "kind != 'dir'", volume) as Row[];
+}
+
+export interface DirRow {
+  volume: string;
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime_s: number;
+  mtime_ns: number;
+}
+
+/** A catalog's directory rows (of one volume), in path order. */
+export function dirRows(dbFile: string, volume?: string): DirRow[] {
+  return catalogRows(dbFile, "kind = 'dir'", volume) as DirRow[];
+}
+
+function catalogRows(dbFile: string, which: string, volume?: string): unknown[] {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const sql = `SELECT volume, path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mtime_s, mtime_ns, parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY path`;
-    return (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Row[];
+    const columns = which.includes('!=')
+      ? 'volume, path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, link_target, mtime_s, mtime_ns, parity_name'
+      : 'volume, path, mode, uid, gid, mtime_s, mtime_ns';
+    const sql = `SELECT ${columns} FROM files WHERE ${which} ${volume ? 'AND volume = ?' : ''} ORDER BY path`;
+    return volume ? db.prepare(sql).all(volume) : db.prepare(sql).all();
   } finally {
     db.close();
   }
+}
+
+/** A directory's own metadata as the helpers compare it: mode, owner, mtime to the ns. */
+function dirMetaOf(p: string): string {
+  const st = fs.lstatSync(p, { bigint: true });
+  return `dir mode ${(st.mode & 0o7777n).toString(8)} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`;
+}
+
+function dirRowMeta(r: DirRow): string {
+  return `dir mode ${(r.mode & 0o7777).toString(8)} owner ${r.uid}:${r.gid} mtime ${BigInt(r.mtime_s) * 1_000_000_000n + BigInt(r.mtime_ns)}`;
+}
+
+/** Every directory below `dir` (relative paths), with its metadata; `dir` itself as ''. */
+function dirsBelow(dir: string): Map<string, string> {
+  const out = new Map<string, string>([['', dirMetaOf(dir)]]);
+  const walk = (d: string, rel: string) => {
+    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+      if (!ent.isDirectory()) continue;
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      out.set(r, dirMetaOf(path.join(d, ent.name)));
+      walk(path.join(d, ent.name), r);
+    }
+  };
+  walk(dir, '');
+  return out;
 }
 
 export function volumeOf(disk: string): { volume: string; label: string; copy: string } {
@@ -327,6 +375,14 @@ export function assertDiskMatchesCatalog(
       }
     }
   }
+  // Every catalogued directory is a directory on the disk with the catalogued mode, owner and mtime.
+  const diskDirs = dirRows(path.join(disk, '.blaine', 'catalog.sqlite'), volume);
+  for (const r of diskDirs) {
+    const where = path.join(disk, r.path);
+    assert.ok(fs.existsSync(where) && fs.lstatSync(where).isDirectory(), `catalogued folder ${r.path} is missing on the disk`);
+    assert.equal(dirMetaOf(where), dirRowMeta(r), `${r.path}: the folder on the disk differs from its catalog row`);
+  }
+  if (!opts.hostMayHaveMore) assert.deepEqual(dirRows(db, volume), diskDirs, 'host catalog folders for the volume differ from the disk catalog');
   const hostRows = rows(db, volume);
   if (opts.hostMayHaveMore) {
     const hostPaths = new Set(hostRows.map((r) => r.path));
@@ -351,6 +407,12 @@ export function assertArchiveHolds(src: string, disks: string[]): void {
     const ok = found.some((f) => f.kind === w.kind && (w.kind === 'file' ? f.sha256 === w.sha256 : f.target === w.target));
     assert.ok(ok, `${src}/${rel}: no disk holds its current content`);
   }
+  // And every folder, empty ones included, with its mode, owner and mtime on some disk.
+  for (const [rel, meta] of dirsBelow(src)) {
+    const onDisks = disks.map((d) => path.join(d, src, rel)).filter((p) => fs.existsSync(p) && fs.lstatSync(p).isDirectory());
+    assert.ok(onDisks.length > 0, `folder ${path.join(src, rel)} is on no disk`);
+    assert.ok(onDisks.some((p) => dirMetaOf(p) === meta), `folder ${path.join(src, rel)}: no disk holds it as it is (${meta})`);
+  }
 }
 
 /** Content-level: every library file's bytes are on some disk, whatever the name (offline disks not yet updated). */
@@ -370,7 +432,7 @@ export function summaryOf(r: RunResult): Record<string, number | boolean> {
   }
 }
 
-/** What a restore or the library must agree on, per path: content, kind, mode, owner, mtime to the ns. */
+/** What a restore or the library must agree on, per path (directories too): content, kind, mode, owner, mtime to the ns. */
 export function fidelityOf(root: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (d: string, rel: string) => {
@@ -379,6 +441,7 @@ export function fidelityOf(root: string): Map<string, string> {
       const full = path.join(d, ent.name);
       const st = fs.lstatSync(full, { bigint: true });
       if (ent.isDirectory()) {
+        out.set(r, dirMetaOf(full));
         walk(full, r);
         continue;
       }

@@ -36,7 +36,8 @@ import { readShelf } from '../report/shelf.js';
 import type { DiskSettings } from '../archive/volume.js';
 import { heldLine, shelfFacts, type RunFacts } from '../report/summary.js';
 import { scanDirs } from '../dirs/scan.js';
-import { DirWriter, dirExcludedBy, planDirs } from '../dirs/sync.js';
+import { DirWriter, dirExcludedBy, planDirs, replacedBelow } from '../dirs/sync.js';
+import { lstatOrNull } from '../dirs/scan.js';
 
 /** One backup, as the command line asked for it (options already checked). */
 export interface BackupRun {
@@ -162,6 +163,8 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
       warn: (m: string) => out.warn(m),
       fs: o.fs,
       checkDisk: () => checkDisk(session),
+      // Known once the folders are scanned (below); the catch-up before goes by the disk's rows.
+      isLibraryFolder: undefined as ((p: string) => boolean) | undefined,
     };
     // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
     const pendingChanged = session.sync !== 'in-sync';
@@ -207,8 +210,13 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     // Directories: made on the disk (each never wider than its own mode) before any file goes in.
     const dirScans = roots.map((r) => scanDirs(r, filter));
     const planFolders = (mayRemove: boolean) =>
-      planDirs(dirScans, (r) => disk.dirsOf(info.volume, r, true), { clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove });
+      planDirs(dirScans, (r) => disk.dirsOf(info.volume, r, true), {
+        clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove,
+        replacedNow: (root, p) => replacedBelow(root, p, lstatOrNull),
+      });
     const folders = recorded ? null : new DirWriter({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (m) => out.warn(m) });
+    const libraryFolders = new Set(dirScans.flatMap((s) => s.dirs.map((d) => d.path)));
+    execOpts.isLibraryFolder = (p) => libraryFolders.has(p);
     folders?.prepare(planFolders(true));
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
@@ -249,8 +257,9 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     });
     out.progress.poll = null;
     // Then their removals and exact metadata, deepest first: after every write into them.
+    // A full disk still gets its folders' metadata (no space needed); removals wait for a complete run.
     const folderPlan = planFolders(p.guarded.length === 0 && !result.stopped);
-    if (folders !== null && !result.stopped) folders.finish(folderPlan);
+    if (folders !== null && result.stopped?.reason !== 'interrupted') folders.finish(folderPlan);
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
     summary.directories = folderPlan.counts;
     if (recorded) {

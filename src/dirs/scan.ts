@@ -89,3 +89,12 @@ export function scanDirs(root: string, filter?: ExclusionFilter): DirScan {
   dirs.sort((a, b) => comparePaths(a.path, b.path));
   return { root, dirs, complete };
 }
+
+/** lstat of a library path (by its bytes), or null when it is not there. */
+export function lstatOrNull(p: string): nodeFs.Stats | null {
+  try {
+    return nodeFs.lstatSync(fsPath(p));
+  } catch {
+    return null;
+  }
+}

@@ -39,6 +39,12 @@ export interface DirPlan {
   wanted: DirRecord[];
   /** Catalogued directories gone from the library that the run removes, deepest first. */
   remove: CatalogEntry[];
+  /**
+   * Catalogued directories at or below a path that is now a file or symlink (SPEC §5: a change of
+   * kind is a replacement), deepest first: removed from the disk before the files when empty, so
+   * that the new object can take the path; what is stored below them follows the former-folder rules.
+   */
+  replaced: CatalogEntry[];
   counts: DirCounts;
 }
 
@@ -66,11 +72,12 @@ export function dirEntry(volume: string, d: DirRecord): CatalogEntry {
 export function planDirs(
   scans: DirScan[],
   catalogued: (root: string) => CatalogEntry[],
-  o: { clean: boolean; excluded(p: string): boolean; mayRemove: boolean },
+  o: { clean: boolean; excluded(p: string): boolean; mayRemove: boolean; replacedNow?(root: string, p: string): boolean },
 ): DirPlan {
   const counts: DirCounts = { added: 0, updated: 0, removed: 0, kept: 0 };
   const wanted: DirRecord[] = [];
   const remove: CatalogEntry[] = [];
+  const replaced: CatalogEntry[] = [];
   for (const scan of scans) {
     const rows = new Map(catalogued(scan.root).map((e) => [e.path, e]));
     for (const d of scan.dirs) {
@@ -82,14 +89,32 @@ export function planDirs(
     }
     // What is left was catalogued and is no longer a directory of the library.
     for (const e of rows.values()) {
-      if (o.clean && scan.complete && o.mayRemove && !o.excluded(e.path)) {
+      if (scan.complete && o.replacedNow?.(scan.root, e.path)) {
+        replaced.push(e);
+        counts.removed++;
+      } else if (o.clean && scan.complete && o.mayRemove && !o.excluded(e.path)) {
         remove.push(e);
         counts.removed++;
       } else counts.kept++;
     }
   }
-  remove.sort((a, b) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0));
-  return { wanted, remove, counts };
+  const deepestFirst = (a: CatalogEntry, b: CatalogEntry) => (a.path < b.path ? 1 : a.path > b.path ? -1 : 0);
+  remove.sort(deepestFirst);
+  replaced.sort(deepestFirst);
+  return { wanted, remove, replaced, counts };
+}
+
+/**
+ * Whether the library path `p` (below `root`), or a folder on its way, is now a file or symlink:
+ * the directory it was has been replaced. lstat of each component in turn (null: not there).
+ */
+export function replacedBelow(root: string, p: string, lstat: (p: string) => { isDirectory(): boolean } | null): boolean {
+  for (let i = p.indexOf('/', root.length + 1); ; i = p.indexOf('/', i + 1)) {
+    const st = lstat(i === -1 ? p : p.slice(0, i));
+    if (st === null) return false;
+    if (!st.isDirectory()) return true;
+    if (i === -1) return false;
+  }
 }
 
 /** Carries out a DirPlan on the disk at `root`, recording rows in both catalogs. */
@@ -111,25 +136,36 @@ export class DirWriter {
     }
   }
 
-  /** Before the files: every wanted directory exists on the disk, never wider than its own mode. */
+  /**
+   * Makes the directory on the disk when it is missing, with its own permission bits plus the
+   * owner's rwx (files may go in now: finish gives the exact mode): a private folder is never wider
+   * than private, not even for a moment. Its parents are made first (they are wanted too, or lie
+   * above the data path).
+   */
+  private make(d: DirRecord): void {
+    const { fs } = this.o;
+    const where = this.onDisk(d.path);
+    const working = (d.mode & PERMS) | 0o700;
+    if (this.lstat(path.dirname(where)) === null) fs.mkdirSync(fsPath(path.dirname(where)), { recursive: true, mode: 0o755 });
+    fs.mkdirSync(fsPath(where), { mode: working });
+    // mkdir's mode passes through the umask: the exact bits come with chmod.
+    fs.chmodSync(fsPath(where), working);
+    if (isRoot) fs.lchownSync(fsPath(where), d.uid, d.gid);
+  }
+
+  /** Before the files: replaced folders go (when empty); every wanted directory exists on the disk, never wider than its own mode. */
   prepare(plan: DirPlan): void {
     const { fs } = this.o;
+    this.removeEmpty(plan.replaced);
     for (const d of plan.wanted) {
       const where = this.onDisk(d.path);
-      // The owner may always write (files go in now); group and others get no more than theirs.
       const working = (d.mode & PERMS) | 0o700;
       try {
         const st = this.lstat(where);
-        if (st === null) {
-          fs.mkdirSync(fsPath(path.dirname(where)), { recursive: true, mode: 0o755 });
-          fs.mkdirSync(fsPath(where), { mode: working });
-          // mkdir's mode passes through the umask: the exact bits come with chmod.
-          fs.chmodSync(fsPath(where), working);
-          if (isRoot) fs.lchownSync(fsPath(where), d.uid, d.gid);
-        } else if (st.isDirectory()) {
-          const now = Number(st.mode) & PERMS;
+        if (st === null) this.make(d);
+        else if (st.isDirectory()) {
           // Narrowed in the library: narrow it before anything new goes in.
-          if ((now & ~working & 0o077) !== 0) fs.chmodSync(fsPath(where), working);
+          if ((Number(st.mode) & PERMS & ~working & 0o077) !== 0) fs.chmodSync(fsPath(where), working);
           if (isRoot && (Number(st.uid) !== d.uid || Number(st.gid) !== d.gid)) fs.lchownSync(fsPath(where), d.uid, d.gid);
         }
         // A file or symlink there: the file pipeline (former-folder rules) decides; finish looks again.
@@ -139,15 +175,17 @@ export class DirWriter {
     }
   }
 
-  /** After the files: removals, then every directory's exact metadata deepest first, then its rows. */
-  finish(plan: DirPlan): void {
+  /**
+   * Removes folders gone from the library (deepest first) from the disk when they are empty, and
+   * their rows. One that is not empty (something Blaine keeps, or did not write, is inside) stays on
+   * the disk; the library has no such folder any more, so its row goes all the same.
+   */
+  private removeEmpty(gone: CatalogEntry[]): void {
     const { fs, disk, host, volume } = this.o;
-    for (const e of plan.remove) {
+    for (const e of gone) {
       try {
         fs.rmdirSync(fsPath(this.onDisk(e.path)));
       } catch (err) {
-        // Not empty (something Blaine keeps, or did not write, is inside) or already gone: the
-        // directory stays on the disk; the library has no such folder any more, so its row goes.
         const code = errCode(err);
         if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST' && code !== 'ENOTDIR') {
           this.o.warn(`${e.path}: the folder could not be removed from the disk (${code ?? String(err)})`);
@@ -156,6 +194,20 @@ export class DirWriter {
       }
       disk.transaction(() => removeDirRow(disk, volume, e.path));
       host.transaction(() => removeDirRow(host, volume, e.path));
+    }
+  }
+
+  /** After the files: removals, then every directory's exact metadata deepest first, then its rows. */
+  finish(plan: DirPlan): void {
+    const { fs, disk, host, volume } = this.o;
+    this.removeEmpty(plan.remove);
+    // A folder the file pipeline emptied and pruned, or one removed by hand: made again first.
+    for (const d of plan.wanted) {
+      try {
+        if (this.lstat(this.onDisk(d.path)) === null) this.make(d);
+      } catch (err) {
+        this.o.warn(`${d.path}: the folder could not be made on the disk (${errCode(err) ?? String(err)})`);
+      }
     }
     const rows: CatalogEntry[] = [];
     for (let i = plan.wanted.length - 1; i >= 0; i--) {
@@ -174,12 +226,17 @@ export class DirWriter {
       }
     }
     for (const cat of [disk, host]) {
-      cat.transaction(() => {
-        for (const e of rows) {
-          const had = cat.dirRowsAt(e.path).find((r) => r.volume === volume);
-          if (had === undefined || !sameEntryMeta(had, e)) cat.put(e);
-        }
-      });
+      try {
+        cat.transaction(() => {
+          for (const e of rows) {
+            const had = cat.dirRowsAt(e.path).find((r) => r.volume === volume);
+            if (had === undefined || !sameEntryMeta(had, e)) cat.put(e);
+          }
+        });
+      } catch (err) {
+        // The next run finds the folders as they are and records them then.
+        this.o.warn(`the folders' rows could not be written to ${cat === disk ? 'the disk' : 'the host'} catalog (${errCode(err) ?? String(err)})`);
+      }
     }
   }
 }
