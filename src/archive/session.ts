@@ -1,3 +1,4 @@
+import { settleFoldersFromHost } from '../dirs/sync.js';
 import crypto from 'node:crypto';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -327,7 +328,7 @@ export function settle(host: Catalog, disk: Catalog, info: VolumeInfo): SyncStat
   disk.transaction(() => disk.putVolume(volumeRow));
   host.transaction(() => {
     host.putVolume(volumeRow);
-    if (state === 'imported' || state === 'recovered') host.replaceVolume(info.volume, disk.entriesOfVolume(info.volume));
+    if (state === 'imported' || state === 'recovered') host.replaceVolume(info.volume, disk.entriesOfVolume(info.volume), disk.dirsOf(info.volume));
     // A disk newer than the host catalog has seen every action the host had queued for it.
     if (state === 'imported' && hostVolume) for (const q of host.deferred(info.volume)) host.dropDeferred(q.id);
   });
@@ -430,6 +431,8 @@ export async function finishWrite(
   warn?: (message: string) => void,
 ): Promise<number> {
   checkDisk(s);
+  // A backup set its folders from its scan; any other run's writes are settled from the host catalog.
+  if (command !== 'backup') settleFoldersFromHost({ root: s.root, volume: s.info.volume, disk: s.disk, host: s.host, fs: s.fs, warn: warn ?? (() => {}) });
   const free = freeBytes(s.root);
   const stats = endWrite(s, free, changed, volumeChanged);
   const hostState = s.host.transaction(() => {

@@ -345,11 +345,12 @@ export class Catalog {
     return st;
   }
 
-  /** Replaces every row of a volume by `entries` (a disk catalog imported as the truth for its volume). */
-  replaceVolume(volume: string, entries: Iterable<CatalogEntry>): void {
+  /** Replaces every row of a volume by `entries` and its directory rows by `dirs` (a disk catalog imported as the truth for its volume). */
+  replaceVolume(volume: string, entries: Iterable<CatalogEntry>, dirs: Iterable<CatalogEntry>): void {
     this.transaction(() => {
-      this.db.prepare(`DELETE FROM files WHERE volume = ? AND ${FILES_ONLY}`).run(volume);
+      this.db.prepare('DELETE FROM files WHERE volume = ?').run(volume);
       for (const e of entries) this.put({ ...e, volume });
+      for (const e of dirs) this.put({ ...e, volume });
       // What was here before went without tombstones: only copies as new as this can be caught up by change.
       trackChangesFrom(this, volume);
     });

@@ -18,8 +18,8 @@ export interface DirRecord {
   gid: number;
   mtimeSec: number;
   mtimeNsec: number;
-  /** "dev:ino" on the data disk. */
-  inode: string;
+  /** "dev:ino" on the data disk (null: not known, a row taken from a catalog). */
+  inode: string | null;
 }
 
 export interface DirScan {

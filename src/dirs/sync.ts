@@ -22,6 +22,8 @@ import { isRoot, type Fsx } from '../fsx/fsx.js';
 import { fsPath } from '../fsx/name-bytes.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
 import { dirRecordOf, type DirRecord, type DirScan } from './scan.js';
+import { currentDirs } from './current.js';
+import { comparePaths } from '../fsx/paths.js';
 
 export interface DirCounts {
   /** New directories (absent from the disk catalog). */
@@ -241,11 +243,35 @@ export class DirWriter {
   }
 }
 
+/** A directory's inode is kept but never compared: nothing is decided by it. */
 function sameEntryMeta(a: CatalogEntry, b: CatalogEntry): boolean {
-  return (
-    a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeSec === b.mtimeSec &&
-    a.mtimeNsec === b.mtimeNsec && a.inode === b.inode
-  );
+  return a.mode === b.mode && a.uid === b.uid && a.gid === b.gid && a.mtimeSec === b.mtimeSec && a.mtimeNsec === b.mtimeNsec;
+}
+
+/**
+ * A run that does not scan the library (apply, a catch-up, remove): the disk's folders become the
+ * library's as the host catalog knows them now (dirs/current.ts), below the folders this volume
+ * already holds. A folder made while the disk was away appears, a changed mode or mtime follows,
+ * one gone from the library leaves the disk when empty, and every mtime that the run's own writes
+ * changed is put back.
+ */
+export function settleFoldersFromHost(o: ConstructorParameters<typeof DirWriter>[0]): void {
+  const own = o.disk.dirsOf(o.volume);
+  if (own.length === 0) return;
+  const ownPaths = new Set(own.map((e) => e.path));
+  // The volume's top folders: its data paths (a row whose parent has none).
+  const tops = own.filter((e) => !ownPaths.has(e.path.slice(0, e.path.lastIndexOf('/')))).map((e) => e.path);
+  const under = (p: string) => tops.some((t) => p === t || p.startsWith(`${t}/`));
+  const current = currentDirs(o.host);
+  const wanted: DirRecord[] = [...current.values()]
+    .filter((e) => under(e.path))
+    .sort((a, b) => comparePaths(a.path, b.path))
+    .map((e) => ({ path: e.path, mode: e.mode, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, inode: e.inode }));
+  const remove = own.filter((e) => !current.has(e.path)).sort((a, b) => comparePaths(b.path, a.path));
+  const plan: DirPlan = { wanted, remove, replaced: [], counts: { added: 0, updated: 0, removed: remove.length, kept: 0 } };
+  const writer = new DirWriter(o);
+  writer.prepare(plan);
+  writer.finish(plan);
 }
 
 /** Drops a directory row (never a file row that replaced it at the same path). */
