@@ -263,12 +263,8 @@ export function settleFoldersFromHost(o: ConstructorParameters<typeof DirWriter>
   const tops = own.filter((e) => !ownPaths.has(e.path.slice(0, e.path.lastIndexOf('/')))).map((e) => e.path);
   const under = (p: string) => tops.some((t) => p === t || p.startsWith(`${t}/`));
   const current = currentDirs(o.host);
-  const wanted: DirRecord[] = [...current.values()]
-    .filter((e) => under(e.path))
-    .sort((a, b) => comparePaths(a.path, b.path))
-    .map((e) => ({ path: e.path, mode: e.mode, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, inode: e.inode }));
   const remove = own.filter((e) => !current.has(e.path)).sort((a, b) => comparePaths(b.path, a.path));
-  const plan: DirPlan = { wanted, remove, replaced: [], counts: { added: 0, updated: 0, removed: remove.length, kept: 0 } };
+  const plan = planFromRows([...current.values()].filter((e) => under(e.path)), remove);
   const writer = new DirWriter(o);
   writer.prepare(plan);
   writer.finish(plan);
@@ -292,4 +288,12 @@ export function dirExcludedBy(filter: ExclusionFilter | undefined, roots: string
     for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) if (filter.excludesDir(rel.slice(0, i))) return true;
     return filter.excludesDir(rel);
   };
+}
+
+/** A plan that makes the disk's folders these catalog rows (a clone, a settle from the host), removing `remove`. */
+export function planFromRows(rows: CatalogEntry[], remove: CatalogEntry[] = []): DirPlan {
+  const wanted: DirRecord[] = [...rows]
+    .sort((a, b) => comparePaths(a.path, b.path))
+    .map((e) => ({ path: e.path, mode: e.mode, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, inode: e.inode }));
+  return { wanted, remove, replaced: [], counts: { added: 0, updated: 0, removed: remove.length, kept: 0 } };
 }
