@@ -188,3 +188,27 @@ for (const kind of ['mkdir', 'utimes']) {
     t.diagnostic(`${kind}: ${n} crash points`);
   });
 }
+
+test('verify reports a folder whose mode, mtime or existence differs from the catalog, and --fix repairs it', (t) => {
+  const env = testEnv('blaine-folders-');
+  t.after(env.cleanup);
+  library(env.lib);
+  backup(env, [...FLAGS, '--init'], { ok: true });
+  const onDisk = (rel: string) => path.join(env.disk, env.lib, rel);
+  fs.chmodSync(onDisk('private'), 0o755);
+  touchNs(onDisk('old'), 1_700_000_000, 0);
+  fs.rmdirSync(onDisk('empty'));
+  const verify = (...extra: string[]) => blaine(['verify', '--dest', env.disk, '--db', env.db, '--json', ...extra]);
+  const found = verify();
+  assert.equal(found.status, 4, found.stderr);
+  const problems = (JSON.parse(found.stdout) as { problems: Array<{ path: string; kind: string; repaired: boolean }> }).problems;
+  const seen = problems.map((p) => `${path.relative(env.lib, p.path)} ${p.kind}`).sort();
+  // The data path's own folder too: removing `empty` from it changed its mtime.
+  assert.deepEqual(seen, [' mtime', 'empty missing', 'old mtime', 'private mode']);
+  const fixed = verify('--fix');
+  assert.equal(fixed.status, 0, fixed.stdout + fixed.stderr);
+  assert.ok((JSON.parse(fixed.stdout) as { problems: Array<{ repaired: boolean }> }).problems.every((p) => p.repaired));
+  assert.equal(verify().status, 0, 'clean after --fix');
+  assertDiskMatchesCatalog(env.disk, env.db);
+  assertArchiveHolds(env.lib, [env.disk]);
+});
