@@ -36,7 +36,7 @@ import { readShelf } from '../report/shelf.js';
 import type { DiskSettings } from '../archive/volume.js';
 import { heldLine, shelfFacts, type RunFacts } from '../report/summary.js';
 import { scanDirs } from '../dirs/scan.js';
-import { DirWriter, dirExcludedBy, planDirs, replacedBelow } from '../dirs/sync.js';
+import { DirWriter, dirExcludedBy, planDirs, replacedBelow, volumeFolders } from '../dirs/sync.js';
 import { lstatOrNull } from '../dirs/scan.js';
 
 /** One backup, as the command line asked for it (options already checked). */
@@ -210,7 +210,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     // Directories: made on the disk (each never wider than its own mode) before any file goes in.
     const dirScans = roots.map((r) => scanDirs(r, filter));
     const planFolders = (mayRemove: boolean) =>
-      planDirs(dirScans, (r) => disk.dirsOf(info.volume, r, true), {
+      planDirs(dirScans, (r) => volumeFolders(disk, session.host, info.volume, r), {
         clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove,
         replacedNow: (root, p) => replacedBelow(root, p, lstatOrNull),
       });

@@ -297,3 +297,14 @@ export function planFromRows(rows: CatalogEntry[], remove: CatalogEntry[] = []):
     .map((e) => ({ path: e.path, mode: e.mode, uid: e.uid, gid: e.gid, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, inode: e.inode }));
   return { wanted, remove, replaced: [], counts: { added: 0, updated: 0, removed: remove.length, kept: 0 } };
 }
+
+/**
+ * The volume's folder rows under a data path (its own row too): the copy's own catalog's, and any
+ * the host has beyond them (its twin's runs, which a copy that was away has not seen), so that a
+ * folder gone since is removed from both.
+ */
+export function volumeFolders(disk: Catalog, host: Catalog, volume: string, root: string): CatalogEntry[] {
+  const own = disk.dirsOf(volume, root, true);
+  const seen = new Set(own.map((e) => e.path));
+  return [...own, ...host.dirsOf(volume, root, true).filter((e) => !seen.has(e.path))];
+}
