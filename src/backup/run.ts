@@ -145,6 +145,9 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     if (session.sync === 'imported' && session.disk.volumeStats(info.volume).files > 0) out.info(`host catalog updated from the disk catalog of "${info.label}"`);
     if (session.sync === 'recovered') out.warn(`the last run on "${info.label}" did not finish; its disk catalog is taken as the truth`);
     pool = withParity && !recorded ? new ParityPool({ jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: parityMemory, cfg: par2Command ? { command: par2Command } : undefined, fs: o.fs }) : null;
+    // The library's folders, read here while the scanning thread reads its files (dirs/scan.ts).
+    const dirScans = roots.map((r) => scanDirs(r, filter));
+    phase(`scanned ${dirScans.reduce((n, d) => n + d.dirs.length, 0)} folder(s)`);
     beginWrite(session);
     const execOpts = {
       root: session.root,
@@ -208,7 +211,6 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     // From here on the parts hold what is left of the scan; the rest can go.
     for (const s of packed) s.chunks = [];
     // Directories: made on the disk (each never wider than its own mode) before any file goes in.
-    const dirScans = roots.map((r) => scanDirs(r, filter));
     const planFolders = (mayRemove: boolean) =>
       planDirs(dirScans, (r) => volumeFolders(disk, session.host, info.volume, r), {
         clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove,

@@ -119,6 +119,16 @@ export function replacedBelow(root: string, p: string, lstat: (p: string) => { i
   }
 }
 
+/** lstat of a path on a disk, or null when nothing is there. */
+export function lstatOnDisk(where: string, fs: Fsx): BigIntStats | null {
+  try {
+    return fs.lstatSync(fsPath(where), { bigint: true }) as BigIntStats;
+  } catch (err) {
+    if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return null;
+    throw err;
+  }
+}
+
 /** Carries out a DirPlan on the disk at `root`, recording rows in both catalogs. */
 export class DirWriter {
   constructor(
@@ -130,12 +140,7 @@ export class DirWriter {
   }
 
   private lstat(where: string): BigIntStats | null {
-    try {
-      return this.o.fs.lstatSync(fsPath(where), { bigint: true }) as BigIntStats;
-    } catch (err) {
-      if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') return null;
-      throw err;
-    }
+    return lstatOnDisk(where, this.o.fs);
   }
 
   /**

@@ -4,28 +4,24 @@
  * catalogued metadata, deepest first, after verify's other repairs wrote into them.
  */
 import path from 'node:path';
-import type { BigIntStats } from 'node:fs';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { isRoot, type Fsx } from '../fsx/fsx.js';
-import { fsPath } from '../fsx/name-bytes.js';
 import type { Problem } from '../verify/types.js';
-import { DirWriter, planFromRows } from './sync.js';
-
-function lstatOrNull(where: string, fs: Fsx): BigIntStats | null {
-  try {
-    return fs.lstatSync(fsPath(where), { bigint: true }) as BigIntStats;
-  } catch {
-    return null;
-  }
-}
+import { DirWriter, lstatOnDisk, planFromRows } from './sync.js';
 
 /** How each catalogued folder of the volume differs on the disk at `root`. */
 export function folderProblems(root: string, volume: string, disk: Catalog, fs: Fsx): Problem[] {
   const out: Problem[] = [];
   const add = (e: CatalogEntry, kind: Problem['kind'], detail: string) => out.push({ path: e.path, kind, repaired: false, detail });
   for (const e of disk.dirsOf(volume)) {
-    const st = lstatOrNull(path.join(root, e.path), fs);
+    let st;
+    try {
+      st = lstatOnDisk(path.join(root, e.path), fs);
+    } catch (err) {
+      add(e, 'missing', `the folder cannot be read on the disk (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+      continue;
+    }
     if (st === null || !st.isDirectory()) {
       add(e, 'missing', 'the folder is missing on the disk');
       continue;
