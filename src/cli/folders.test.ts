@@ -75,6 +75,11 @@ test('folders keep their mode, owner and mtime to the ns on the disk and in a re
   assert.equal(modeOf(path.join(to, env.lib, 'private')), 0o700);
   // Restoring again into the same target (a resumed restore) keeps them so.
   assertRestoresLibrary(env.lib, [env.disk], env.db, to);
+  // A lost file put back with --missing-only: its folder's mtime is the catalogued one again.
+  fs.rmSync(path.join(to, env.lib, 'private', 'diary.txt'));
+  const missing = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', to, '--missing-only', `${env.lib}/*`]);
+  assert.equal(missing.status, 0, missing.stderr);
+  assertRestoresLibrary(env.lib, [], env.db, to);
 });
 
 test('a private folder is never wider than private on the disk, even when the run is killed right after making it', (t) => {
