@@ -36,7 +36,7 @@ import { readShelf } from '../report/shelf.js';
 import type { DiskSettings } from '../archive/volume.js';
 import { heldLine, shelfFacts, type RunFacts } from '../report/summary.js';
 import { scanDirs } from '../dirs/scan.js';
-import { DirWriter, dirExcludedBy, planDirs, replacedBelow, volumeFolders } from '../dirs/sync.js';
+import { DirWriter, dirExcludedBy, planDirs, prepareFoldersFromHost, replacedBelow, volumeFolders } from '../dirs/sync.js';
 import { lstatOrNull } from '../dirs/scan.js';
 
 /** One backup, as the command line asked for it (options already checked). */
@@ -173,6 +173,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     const pendingChanged = session.sync !== 'in-sync';
     let lacking: CatalogEntry[] = [];
     if (session.sync === 'behind') {
+      if (!recorded) prepareFoldersFromHost({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (m) => out.warn(m) });
       out.progress.begin('applying deferred actions');
       const caught = await catchUp(session, execOpts, makeApplier);
       out.progress.begin('scanning');

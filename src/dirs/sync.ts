@@ -261,18 +261,34 @@ function sameEntryMeta(a: CatalogEntry, b: CatalogEntry): boolean {
  * changed is put back.
  */
 export function settleFoldersFromHost(o: ConstructorParameters<typeof DirWriter>[0]): void {
+  const plan = hostFolderPlan(o);
+  if (plan === null) return;
+  const writer = new DirWriter(o);
+  writer.prepare(plan);
+  writer.finish(plan);
+}
+
+/**
+ * Before a run that does not scan writes into the disk (a catch-up): the library's folders as the
+ * host knows them are made first, each with its own mode, so that a file moved into a private
+ * folder never lands in one made wider. Their metadata is settled at the end (finishWrite).
+ */
+export function prepareFoldersFromHost(o: ConstructorParameters<typeof DirWriter>[0]): void {
+  const plan = hostFolderPlan(o);
+  if (plan !== null) new DirWriter(o).prepare(plan);
+}
+
+/** The plan that makes the disk's folders the host's current ones below the volume's own; null: the volume has none recorded. */
+function hostFolderPlan(o: { volume: string; disk: Catalog; host: Catalog }): DirPlan | null {
   const own = o.disk.dirsOf(o.volume);
-  if (own.length === 0) return;
+  if (own.length === 0) return null;
   const ownPaths = new Set(own.map((e) => e.path));
   // The volume's top folders: its data paths (a row whose parent has none).
   const tops = own.filter((e) => !ownPaths.has(e.path.slice(0, e.path.lastIndexOf('/')))).map((e) => e.path);
   const under = (p: string) => tops.some((t) => p === t || p.startsWith(`${t}/`));
   const current = currentDirs(o.host);
   const remove = own.filter((e) => !current.has(e.path)).sort((a, b) => comparePaths(b.path, a.path));
-  const plan = planFromRows([...current.values()].filter((e) => under(e.path)), remove);
-  const writer = new DirWriter(o);
-  writer.prepare(plan);
-  writer.finish(plan);
+  return planFromRows([...current.values()].filter((e) => under(e.path)), remove);
 }
 
 /** Drops a directory row (never a file row that replaced it at the same path). */
