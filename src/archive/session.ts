@@ -197,7 +197,11 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       catalogs.push(host);
     }
     const copyGeneration = diskGeneration(disk);
+    const crashed = disk.getMeta(DIRTY) !== undefined;
     const sync = settle(host, disk, info);
+    // A run killed mid-way wrote into folders without setting their mtimes back: set them now, so
+    // that even a command that then finds nothing to do leaves the disk as its catalog says.
+    if (crashed && !readOnly) settleFoldersFromHost({ root, volume: info.volume, disk, host, fs, warn: () => {} });
     return {
       copyGeneration,
       root,
