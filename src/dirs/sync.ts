@@ -160,17 +160,25 @@ export class DirWriter {
     if (isRoot) fs.lchownSync(fsPath(where), d.uid, d.gid);
   }
 
-  /** Before the files: replaced folders go (when empty); every wanted directory exists on the disk, never wider than its own mode. */
+  /**
+   * Before the files: replaced folders go (when empty), and no folder is wider than its own mode
+   * while files go in. One the file pipeline would make wider than its mode (it makes missing
+   * folders with the umask's mode) is made now, with its own; the others are made on demand or by
+   * finish, so that a run that fills the disk spends no room on folders it never fills (and stops
+   * where its dry run says).
+   */
   prepare(plan: DirPlan): void {
     const { fs } = this.o;
     this.removeEmpty(plan.replaced);
+    const usual = 0o777 & ~process.umask();
     for (const d of plan.wanted) {
       const where = this.onDisk(d.path);
       const working = (d.mode & PERMS) | 0o700;
       try {
         const st = this.lstat(where);
-        if (st === null) this.make(d);
-        else if (st.isDirectory()) {
+        if (st === null) {
+          if ((usual & ~d.mode & 0o077) !== 0) this.make(d);
+        } else if (st.isDirectory()) {
           // Narrowed in the library: narrow it before anything new goes in.
           if ((Number(st.mode) & PERMS & ~working & 0o077) !== 0) fs.chmodSync(fsPath(where), working);
           if (isRoot && (Number(st.uid) !== d.uid || Number(st.gid) !== d.gid)) fs.lchownSync(fsPath(where), d.uid, d.gid);
@@ -208,12 +216,13 @@ export class DirWriter {
   finish(plan: DirPlan): void {
     const { fs, disk, host, volume } = this.o;
     this.removeEmpty(plan.remove);
-    // A folder the file pipeline emptied and pruned, or one removed by hand: made again first.
+    // Empty folders, those the file pipeline did not need or emptied and pruned, one removed by hand.
     for (const d of plan.wanted) {
       try {
         if (this.lstat(this.onDisk(d.path)) === null) this.make(d);
       } catch (err) {
-        this.o.warn(`${d.path}: the folder could not be made on the disk (${errCode(err) ?? String(err)})`);
+        // A full disk: the next run makes it.
+        if (errCode(err) !== 'ENOSPC') this.o.warn(`${d.path}: the folder could not be made on the disk (${errCode(err) ?? String(err)})`);
       }
     }
     const rows: CatalogEntry[] = [];
