@@ -262,7 +262,7 @@ export async function runBackup(o: BackupRun, out: RunReporter): Promise<BackupO
     // Then their removals and exact metadata, deepest first: after every write into them.
     // A full disk still gets its folders' metadata (no space needed); removals wait for a complete run.
     const folderPlan = planFolders(p.guarded.length === 0 && !result.stopped);
-    if (folders !== null && result.stopped?.reason !== 'interrupted') folders.finish(folderPlan);
+    if (folders !== null && result.stopped?.reason !== 'interrupted') folders.finish(folderPlan, Date.now());
     const summary = summarize(p, result, skipped.length + hashSkips, started, null);
     summary.directories = folderPlan.counts;
     if (recorded) {

@@ -213,7 +213,13 @@ export class DirWriter {
   }
 
   /** After the files: removals, then every directory's exact metadata deepest first, then its rows. */
-  finish(plan: DirPlan): void {
+  /**
+   * `confirmedAt` (ms): the rows are the library's folders as of now (a backup's scan, a settle
+   * from the host's current folders): the volume's top folder rows carry that time in their
+   * verified_at, which says whose rows are newest (dirs/current.ts). A clone or verify --fix only
+   * puts the disk's own rows back and leaves it.
+   */
+  finish(plan: DirPlan, confirmedAt?: number): void {
     const { fs, disk, host, volume } = this.o;
     this.removeEmpty(plan.remove);
     // Empty folders, those the file pipeline did not need or emptied and pruned, one removed by hand.
@@ -236,17 +242,20 @@ export class DirWriter {
         if ((have.mode & PERMS) !== (d.mode & PERMS)) fs.chmodSync(fsPath(where), d.mode & PERMS);
         if (isRoot && (have.uid !== d.uid || have.gid !== d.gid)) fs.lchownSync(fsPath(where), d.uid, d.gid);
         if (have.mtimeSec !== d.mtimeSec || have.mtimeNsec !== d.mtimeNsec) fs.setMtime(where, d.mtimeSec, d.mtimeNsec);
-        rows.push(dirEntry(volume, d));
+        rows.push({ ...dirEntry(volume, d), verifiedAt: confirmedAt ?? null });
       } catch (err) {
         this.o.warn(`${d.path}: the folder's mode, owner or mtime could not be set on the disk (${errCode(err) ?? String(err)})`);
       }
     }
+    const wantedPaths = new Set(plan.wanted.map((d) => d.path));
+    const isTop = (p: string) => !wantedPaths.has(p.slice(0, p.lastIndexOf('/')));
     for (const cat of [disk, host]) {
       try {
         cat.transaction(() => {
           for (const e of rows) {
             const had = cat.dirRowsAt(e.path).find((r) => r.volume === volume);
-            if (had === undefined || !sameEntryMeta(had, e)) cat.put(e);
+            const stamp = confirmedAt !== undefined && isTop(e.path);
+            if (had === undefined || !sameEntryMeta(had, e) || stamp) cat.put(stamp ? e : { ...e, verifiedAt: had?.verifiedAt ?? null });
           }
         });
       } catch (err) {
@@ -274,7 +283,7 @@ export function settleFoldersFromHost(o: ConstructorParameters<typeof DirWriter>
   if (plan === null) return;
   const writer = new DirWriter(o);
   writer.prepare(plan);
-  writer.finish(plan);
+  writer.finish(plan, Date.now());
 }
 
 /**

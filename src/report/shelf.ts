@@ -141,7 +141,7 @@ export function readShelf(host: Catalog, now: number, scrubDays = 30, opts: { co
   }>;
   const heldBy = heldCounts(host, copies);
   const since = Math.floor((now - scrubDays * DAY_MS) / 1000);
-  const verifiedCount = host.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ?`).pluck(true);
+  const verifiedCount = host.db.prepare(`SELECT count(*) FROM files WHERE volume = ? AND verified_at >= ? AND kind != 'dir'`).pluck(true);
   const health = healthByCopy(host);
   const common = counts ? commonFolder(host) : '/';
   const volumes = host.volumes().map((v): ShelfVolume => {
