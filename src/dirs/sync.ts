@@ -4,11 +4,13 @@
  *
  * planDirs decides, from the scan and the disk catalog, what a run does (pure); DirWriter carries
  * it out in two steps around the file pipeline:
- *  - before it, every directory is made on the disk with its own permission bits (plus the owner's
- *    rwx, so that files can be written into it): a private folder is never wider than private,
- *    not even for a moment; a folder whose mode narrowed is narrowed before anything goes in;
+ *  - before it, a directory that the file pipeline would make wider than its own mode is made
+ *    with its own permission bits (plus the owner's rwx, so that files can be written into it): a
+ *    private folder is never wider than private, not even for a moment; a folder whose mode
+ *    narrowed is narrowed before anything goes in;
  *  - after it, directories gone from the library are removed (with --clean, and only when empty),
- *    then every directory gets its exact mode, owner and mtime, deepest first (writing into a
+ *    the missing ones (empty folders among them) are made, then every directory gets its exact
+ *    mode, owner and mtime, deepest first (writing into a
  *    directory changes its mtime, setting a child's does not), and only then its row is written.
  * No journal is needed: each step is idempotent, and a row is written only after its directory is
  * as the row says, so a run that crashes anywhere is completed by the next one.
