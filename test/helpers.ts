@@ -328,21 +328,80 @@ export function nameColumn(v: unknown): string | null {
   return typeof v === 'string' ? v : bytesToName(v as Uint8Array);
 }
 
+/** A catalog's file and symlink rows (of one volume), in path order; dirRows has its directories. */
 export function rows(dbFile: string, volume?: string): Row[] {
+  return catalogRows(dbFile, "kind != 'dir'", volume) as Row[];
+}
+
+export interface DirRow {
+  volume: string;
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime_s: number;
+  mtime_ns: number;
+}
+
+/** A catalog's directory rows (of one volume), in path order. */
+export function dirRows(dbFile: string, volume?: string): DirRow[] {
+  return catalogRows(dbFile, "kind = 'dir'", volume) as DirRow[];
+}
+
+function catalogRows(dbFile: string, which: string, volume?: string): unknown[] {
   const db = new Database(dbFile, { readonly: true });
   try {
-    const sql = `SELECT volume, CAST(path AS BLOB) AS path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, CAST(link_target AS BLOB) AS link_target, mtime_s, mtime_ns, CAST(parity_name AS BLOB) AS parity_name FROM files ${volume ? 'WHERE volume = ?' : ''} ORDER BY CAST(path AS BLOB)`;
-    const found = (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Row[];
+    const columns = which.includes('!=')
+      ? 'volume, CAST(path AS BLOB) AS path, kind, size, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, CAST(link_target AS BLOB) AS link_target, mtime_s, mtime_ns, CAST(parity_name AS BLOB) AS parity_name'
+      : 'volume, CAST(path AS BLOB) AS path, mode, uid, gid, mtime_s, mtime_ns';
+    const sql = `SELECT ${columns} FROM files WHERE ${which} ${volume ? 'AND volume = ?' : ''} ORDER BY CAST(path AS BLOB)`;
+    const found = (volume ? db.prepare(sql).all(volume) : db.prepare(sql).all()) as Array<Record<string, unknown>>;
     // Names are stored as bytes: read as bytes, they come back in the string form of fsx/name-bytes.ts.
     for (const r of found) {
-      r.path = nameColumn(r.path)!;
-      r.link_target = nameColumn(r.link_target);
-      r.parity_name = nameColumn(r.parity_name);
+      for (const k of ['path', 'link_target', 'parity_name']) if (k in r) r[k] = nameColumn(r[k]);
     }
     return found;
   } finally {
     db.close();
   }
+}
+
+/**
+ * How folders are compared with the library: always mode and owner; their mtimes too unless the
+ * test changed the library by hand after its last backup (`blaine remove` of files deleted from a
+ * folder: only a backup records the folder's new mtime).
+ */
+export interface FolderCheck {
+  folderTimes?: boolean;
+}
+
+function folderMeta(meta: string, opts: FolderCheck): string {
+  return opts.folderTimes === false ? meta.replace(/ mtime \d+$/, '') : meta;
+}
+
+/** A directory's own metadata as the helpers compare it: mode, owner, mtime to the ns. */
+function dirMetaOf(p: string): string {
+  const st = fs.lstatSync(p, { bigint: true });
+  return `dir mode ${(st.mode & 0o7777n).toString(8)} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`;
+}
+
+function dirRowMeta(r: DirRow): string {
+  return `dir mode ${(r.mode & 0o7777).toString(8)} owner ${r.uid}:${r.gid} mtime ${BigInt(r.mtime_s) * 1_000_000_000n + BigInt(r.mtime_ns)}`;
+}
+
+/** Every directory below `dir` (relative paths), with its metadata; `dir` itself as ''. */
+function dirsBelow(dir: string): Map<string, string> {
+  const out = new Map<string, string>([['', dirMetaOf(dir)]]);
+  const walk = (d: string, rel: string) => {
+    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+      if (!ent.isDirectory()) continue;
+      const r = rel ? `${rel}/${ent.name}` : ent.name;
+      out.set(r, dirMetaOf(path.join(d, ent.name)));
+      walk(path.join(d, ent.name), r);
+    }
+  };
+  walk(dir, '');
+  return out;
 }
 
 export function volumeOf(disk: string): { volume: string; label: string; copy: string } {
@@ -388,6 +447,14 @@ export function assertDiskMatchesCatalog(
       }
     }
   }
+  // Every catalogued directory is a directory on the disk with the catalogued mode, owner and mtime.
+  const diskDirs = dirRows(path.join(disk, '.blaine', 'catalog.sqlite'), volume);
+  for (const r of diskDirs) {
+    const where = path.join(disk, r.path);
+    assert.ok(fs.existsSync(where) && fs.lstatSync(where).isDirectory(), `catalogued folder ${r.path} is missing on the disk`);
+    assert.equal(dirMetaOf(where), dirRowMeta(r), `${r.path}: the folder on the disk differs from its catalog row`);
+  }
+  if (!opts.hostMayHaveMore) assert.deepEqual(dirRows(db, volume), diskDirs, 'host catalog folders for the volume differ from the disk catalog');
   const hostRows = rows(db, volume);
   if (opts.hostMayHaveMore) {
     const hostPaths = new Set(hostRows.map((r) => r.path));
@@ -401,7 +468,7 @@ export function assertDiskMatchesCatalog(
  * The archive as a whole gives back the library: every file and symlink under `src` is on one of
  * the disks at its absolute path with the same content (what `cp -a` from the disks would restore).
  */
-export function assertArchiveHolds(src: string, disks: string[]): void {
+export function assertArchiveHolds(src: string, disks: string[], opts: FolderCheck = {}): void {
   const want = readTree(src, { skipBlaine: false });
   const trees = disks.map((d) => ({ d, t: readTree(d) }));
   const prefix = src.slice(1);
@@ -411,6 +478,14 @@ export function assertArchiveHolds(src: string, disks: string[]): void {
     assert.ok(found.length > 0, `${src}/${rel} is on no disk`);
     const ok = found.some((f) => f.kind === w.kind && (w.kind === 'file' ? f.sha256 === w.sha256 : f.target === w.target));
     assert.ok(ok, `${src}/${rel}: no disk holds its current content`);
+  }
+  // And every folder, empty ones included, with its mode, owner and mtime on some disk.
+  const meta = (p: string) => folderMeta(dirMetaOf(p), opts);
+  for (const [rel] of dirsBelow(src)) {
+    const want = meta(path.join(src, rel));
+    const onDisks = disks.map((d) => path.join(d, src, rel)).filter((p) => fs.existsSync(p) && fs.lstatSync(p).isDirectory());
+    assert.ok(onDisks.length > 0, `folder ${path.join(src, rel)} is on no disk`);
+    assert.ok(onDisks.some((p) => meta(p) === want), `folder ${path.join(src, rel)}: no disk holds it as it is (${want})`);
   }
 }
 
@@ -431,7 +506,7 @@ export function summaryOf(r: RunResult): Record<string, number | boolean> {
   }
 }
 
-/** What a restore or the library must agree on, per path: content, kind, mode, owner, mtime to the ns. */
+/** What a restore or the library must agree on, per path (directories too): content, kind, mode, owner, mtime to the ns. */
 export function fidelityOf(root: string): Map<string, string> {
   const out = new Map<string, string>();
   const walk = (d: string, rel: string) => {
@@ -440,6 +515,7 @@ export function fidelityOf(root: string): Map<string, string> {
       const full = path.join(d, ent.name);
       const st = realFs.lstatSync(full, { bigint: true });
       if (ent.isDirectory()) {
+        out.set(r, dirMetaOf(full));
         walk(full, r);
         continue;
       }
@@ -456,13 +532,14 @@ export function fidelityOf(root: string): Map<string, string> {
  * A full restore of the library from `disks` (each in turn into `to`) equals the library: content,
  * kind, mode, owner, mtime to the nanosecond, and the same hardlink groups.
  */
-export function assertRestoresLibrary(lib: string, disks: string[], db: string, to: string): void {
+export function assertRestoresLibrary(lib: string, disks: string[], db: string, to: string, opts: FolderCheck = {}): void {
   for (const d of disks) {
     const r = blaine(['restore', '--dest', d, '--db', db, '--to', to, `${lib}/*`]);
     assert.equal(r.status, 0, `restore from ${d}: ${r.stderr}`);
   }
   const restored = path.join(to, lib.slice(1));
-  assert.deepEqual(fidelityOf(restored), fidelityOf(lib), 'the restore differs from the library');
+  const view = (root: string) => new Map([...fidelityOf(root)].map(([k, v]) => [k, v.startsWith('dir ') ? folderMeta(v, opts) : v]));
+  assert.deepEqual(view(restored), view(lib), 'the restore differs from the library');
   assert.deepEqual(linkGroups(restored), linkGroups(lib), 'hardlink groups differ');
 }
 

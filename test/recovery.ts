@@ -59,6 +59,8 @@ export function fidelity(root: string): { entries: Map<string, string>; groups: 
       const r = rel ? `${rel}/${name}` : name;
       const st = fs.lstatSync(full, { bigint: true });
       if (st.isDirectory()) {
+        // Folders are archived too (SPEC §3): mode, owner and mtime.
+        entries.set(r, `dir mode:${(st.mode & 0o7777n).toString(8)} owner:${st.uid}:${st.gid} mtime:${st.mtimeNs}`);
         walk(full, r);
         continue;
       }
@@ -69,4 +71,11 @@ export function fidelity(root: string): { entries: Map<string, string>; groups: 
   };
   walk(root, '');
   return { entries, groups: [...byInode.values()].filter((g) => g.length > 1).sort() };
+}
+
+/** The files and symlinks of a snapshot (its folders left out): what a restore counts as paths. */
+export function fileCount(snapshot: { entries: Map<string, string> }): number {
+  let n = 0;
+  for (const v of snapshot.entries.values()) if (!v.startsWith('dir ')) n++;
+  return n;
 }

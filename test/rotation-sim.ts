@@ -86,11 +86,11 @@ interface HostRow {
   link_target: string | null;
 }
 
-function readRows(dbFile: string, volume: string): HostRow[] {
+function readRows(dbFile: string, volume: string, which: 'files' | 'dirs' = 'files'): HostRow[] {
   const db = new Database(dbFile, { readonly: true });
   try {
     return db
-      .prepare('SELECT CAST(path AS BLOB) AS path, kind, size, mtime_s, mtime_ns, inode, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, mode, uid, gid, CAST(link_target AS BLOB) AS link_target FROM files WHERE volume = ? ORDER BY CAST(path AS BLOB)')
+      .prepare(`SELECT CAST(path AS BLOB) AS path, kind, size, mtime_s, mtime_ns, inode, iif(sha256 IS NULL, NULL, lower(hex(sha256))) AS sha256, mode, uid, gid, CAST(link_target AS BLOB) AS link_target FROM files WHERE volume = ? AND kind ${which === 'dirs' ? '=' : '!='} 'dir' ORDER BY CAST(path AS BLOB)`)
       .all(volume)
       .map((r) => decodeNames(r as HostRow));
   } finally {
@@ -167,6 +167,8 @@ export function assertDiskExact(disk: string, db: string): void {
   const now = new Set(host.map((r) => JSON.stringify(r)));
   const past = new Set(held.size === 0 ? [] : own.filter((r) => !now.has(JSON.stringify(r))).map((r) => r.path));
   assertDiskHolds(disk, own, where, past);
+  assertFoldersHeld(disk, readRows(path.join(disk, '.blaine', 'catalog.sqlite'), volume, 'dirs'), where);
+  assert.deepEqual(readRows(db, volume, 'dirs'), readRows(path.join(disk, '.blaine', 'catalog.sqlite'), volume, 'dirs'), `the folders ${where} differ from the host's`);
   if (held.size === 0) {
     assert.deepEqual(own, host, `the catalog ${where} differs from the host's rows for its volume`);
     return;
@@ -185,6 +187,17 @@ export function assertDiskExact(disk: string, db: string): void {
   assert.deepEqual(left.map((op) => op.type), [], `the catch-up ${where} left work it could have done while DELETEs are held`);
   const stored = new Set(own.map((r) => `${r.size}:${r.sha256}`));
   for (const w of theirs) if (w.kind === 'file') assert.ok(stored.has(`${w.size}:${w.sha256}`), `the content of ${w.path} is not ${where}`);
+}
+
+/** Every folder row of the disk's catalog is a folder there with its mode, owner and mtime. */
+function assertFoldersHeld(disk: string, want: HostRow[], where: string): void {
+  for (const w of want) {
+    const st = fs.lstatSync(path.join(disk, w.path), { throwIfNoEntry: false, bigint: true });
+    assert.ok(st !== undefined && st.isDirectory(), `folder ${w.path} is missing ${where}`);
+    assert.equal(Number(st.mode & 0o7777n), w.mode & 0o7777, `${w.path}: folder mode ${where}`);
+    if (isRoot) assert.deepEqual([Number(st.uid), Number(st.gid)], [w.uid, w.gid], `${w.path}: folder owner ${where}`);
+    assert.equal(st.mtimeNs, BigInt(w.mtime_s) * 1_000_000_000n + BigInt(w.mtime_ns), `${w.path}: folder mtime ${where}`);
+  }
 }
 
 function entryOf(r: HostRow, volume: string): CatalogEntry {
@@ -320,8 +333,10 @@ export async function assertDisasterRestores(d: Disaster): Promise<number> {
   for (const disk of readers) last = JSON.parse((await run(['restore', '--dest', disk, '--to', to, '--json', `${d.lib}/**`])).stdout);
   const order = readers.map((x) => path.basename(x)).join(', ');
   assert.deepEqual([last?.done, last?.left], [true, []], `the disaster: after restoring from ${order} something is left`);
-  const got = fidelity(to);
   const prefix = d.lib.slice(1);
+  // Below the library: the folders above it in the target are not the library's.
+  const all = fidelity(to);
+  const got = { ...all, entries: new Map([...all.entries].filter(([p]) => p.startsWith(`${prefix}/`))) };
   const want = new Map([...d.want.entries].map(([p, v]) => [`${prefix}/${p}`, v]));
   const wantGroups = d.want.groups.map((g) => g.map((p) => `${prefix}/${p}`));
   const what = `the disaster (rebuilt from ${[d.twin, ...refiners].map((x) => path.basename(x)).join(', ')}; restored from ${order})`;
@@ -392,6 +407,7 @@ export async function simulateRotation(o: SimOptions): Promise<{ commands: numbe
   // Names are bytes (SPEC §3): a folder and some files have names that are not UTF-8 (a byte
   // \xe9 or \xff, in fsx/name-bytes.ts's string form), and some names are 255 bytes long.
   const dirs = ['d1', 'd2', 'd3/sub', 'd\udce9'];
+  const linked: LinkedFolder = { away: path.join(o.base, 'away') };
   let counter = 0;
   const newName = (dir = r.pick(dirs)) => {
     fs.mkdirSync(path.join(lib, dir), { recursive: true });
@@ -445,7 +461,7 @@ export async function simulateRotation(o: SimOptions): Promise<{ commands: numbe
 
   for (let day = 1; day <= o.days; day++) {
     const changes = 1 + r.int(4);
-    for (let c = 0; c < changes; c++) change(r, lib, files(), newName, writeNew, dirs, log);
+    for (let c = 0; c < changes; c++) change(r, lib, files(), newName, writeNew, dirs, log, linked);
     const swap = day % 7 === 0;
     // The weekly swap: the offsite copy comes back, is caught up and takes the backups.
     if (swap) onsite = 1 - onsite;
@@ -513,8 +529,12 @@ function change(
   writeNew: (p: string, bytes?: number) => void,
   dirs: string[],
   log: (line: string) => void,
+  linked: LinkedFolder,
 ): void {
-  const kinds = ['add', 'edit', 'delete', 'rename', 'chain', 'swap', 'recreate', 'chmod', 'chown', 'link', 'unlink', 'dup', 'dirmove', 'touch', 'symlink'];
+  const kinds = [
+    'add', 'edit', 'delete', 'rename', 'chain', 'swap', 'recreate', 'chmod', 'chown', 'link', 'unlink', 'dup', 'dirmove', 'touch', 'symlink',
+    'emptydir', 'privatedir', 'dirchmod', 'dirtouch', 'sparse', 'dirlink',
+  ];
   const kind = files.length < 3 ? 'add' : r.pick(kinds);
   const f = files.length > 0 ? r.pick(files) : '';
   const rel = (p: string) => path.relative(lib, p);
@@ -599,5 +619,58 @@ function change(
       fs.symlinkSync(rel(f), l);
       break;
     }
+    case 'emptydir':
+      fs.mkdirSync(path.join(lib, `e${r.int(1000)}`), { recursive: true });
+      break;
+    case 'privatedir': {
+      // A private folder, and a file moved into it.
+      const d = path.join(lib, `p${r.int(1000)}`);
+      fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+      fs.chmodSync(d, 0o700);
+      fs.renameSync(f, path.join(d, path.basename(f)));
+      break;
+    }
+    case 'dirchmod':
+      fs.chmodSync(path.join(lib, r.pick(dirs)), r.pick([0o700, 0o750, 0o755]));
+      break;
+    case 'dirtouch': {
+      const t = new Date(Date.now() - r.int(1e9));
+      fs.utimesSync(path.join(lib, r.pick(dirs)), t, t);
+      break;
+    }
+    case 'sparse': {
+      // Data, a hole, data; half of them with a hole at the end too.
+      const fd = fs.openSync(newName(), 'w');
+      fs.writeSync(fd, crypto.randomBytes(100), 0, 100, 0);
+      fs.writeSync(fd, crypto.randomBytes(100), 0, 100, 128 * 1024);
+      if (r.chance(0.5)) fs.ftruncateSync(fd, 384 * 1024);
+      fs.closeSync(fd);
+      break;
+    }
+    case 'dirlink': {
+      // A folder turned into a symlink (its files moved out of the library), and later back.
+      if (linked.folder !== undefined) {
+        const at = path.join(lib, linked.folder);
+        fs.rmSync(at);
+        fs.renameSync(linked.away, at);
+        dirs.push(linked.folder);
+        linked.folder = undefined;
+      } else if (dirs.length > 1) {
+        const d = r.pick(dirs);
+        const at = path.join(lib, d);
+        if (!fs.existsSync(at) || dirs.some((x) => x !== d && (x.startsWith(`${d}/`) || d.startsWith(`${x}/`)))) break;
+        fs.renameSync(at, linked.away);
+        fs.symlinkSync(linked.away, at);
+        dirs.splice(dirs.indexOf(d), 1);
+        linked.folder = d;
+      }
+      break;
+    }
   }
+}
+
+/** The folder the simulation turned into a symlink (to `away`, outside the library), if any. */
+interface LinkedFolder {
+  away: string;
+  folder?: string;
 }

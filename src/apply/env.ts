@@ -39,6 +39,11 @@ export interface ExecutorContext {
   fs: Fsx;
   /** Throws when the disk is no longer the one the run opened (archive/identity.ts); checked before commits and on write errors. */
   checkDisk?: () => void;
+  /**
+   * Whether the directory at an absolute source path is a folder of the library now (a backup's
+   * scan, dirs/): an emptied one stays on the disk. Without it, the disk catalog's directory rows say.
+   */
+  isLibraryFolder?: (p: string) => boolean;
 }
 
 /**

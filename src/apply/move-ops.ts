@@ -39,7 +39,7 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
     env.parked.delete(from.path);
     if (isUnder(to, PARKING)) env.parked.add(to);
     if (from.parityName) moveParity(ctx.root, diskRelative(from.path), diskRelative(to), fs);
-    pruneEmptyDirs(ctx.root, path.dirname(src), fs);
+    pruneEmptyDirs(ctx.root, path.dirname(src), fs, keptFolder(ctx));
   } else if (!fs.existsSync(dest) && !isSymlink(dest, fs)) {
     // (A dangling symlink already moved by a killed run does not "exist" through the link.)
     ctx.tell({ type: 'missing-on-disk', path: from.path, then: 'store-again' });
@@ -71,7 +71,7 @@ export function applyDelete(env: ApplyEnv, op: Extract<Operation, { type: 'delet
   env.loosened.add(e);
   fs.rmSync(p, { force: true });
   removeParity(ctx.root, diskRelative(e.path), fs);
-  pruneEmptyDirs(ctx.root, path.dirname(p), fs);
+  pruneEmptyDirs(ctx.root, path.dirname(p), fs, keptFolder(ctx));
   env.batch.wroteData = true;
   env.batch.drop(e);
   ctx.tell({ type: 'removed', path: e.path });
@@ -136,4 +136,13 @@ export function applyDefer(env: Pick<ApplyEnv, 'ctx' | 'batch' | 'result'>, op: 
   }
   env.result.deferredVolumes.add(op.volume);
   env.ctx.tell({ type: 'deferred', volume: op.volume, action: op.action, path: op.path, target: op.target ?? null });
+}
+
+/** A folder on the disk that is one of the library's (kept even when empty: SPEC §3). */
+function keptFolder(ctx: ApplyEnv['ctx']): (dir: string) => boolean {
+  return (dir) => {
+    const p = `/${path.relative(ctx.root, dir)}`;
+    if (ctx.isLibraryFolder) return ctx.isLibraryFolder(p);
+    return ctx.disk.dirRowsAt(p).some((e) => e.volume === ctx.volume);
+  };
 }

@@ -20,6 +20,19 @@ function throwIfError(res: TempCopy | CopyError): TempCopy {
   return res;
 }
 
+/**
+ * A folder the archive kept at a path that is now a file or symlink (a library folder replaced,
+ * SPEC §5), left empty: it goes, so the new object can take the path. One that still holds
+ * something stays (the former-folder rules keep the new object off the disk then).
+ */
+function vacateEmptyFolder(dest: string, fs: Fsx): void {
+  try {
+    if (fs.lstatSync(dest).isDirectory()) fs.rmdirSync(dest);
+  } catch {
+    // Not there, or not empty.
+  }
+}
+
 /** The stored name a new file displaces loses its parity and its share of an inode. */
 function displace(env: ApplyEnv, replaces: CatalogEntry | undefined): void {
   if (!replaces) return;
@@ -101,6 +114,7 @@ async function copyFile(
   startsGroup = false,
 ): Promise<void> {
   const { ctx, fs } = env;
+  vacateEmptyFolder(onDisk(ctx.root, r.path), fs);
   // A copy made ahead was admitted by the space rule (and its data counted written) before it was written.
   const early = env.ahead.take(r);
   const room = early ? early.room : env.space.admit(r.path, r.size);
@@ -190,6 +204,7 @@ export function applySymlink(env: ApplyEnv, op: Extract<Operation, { type: 'syml
   const dest = onDisk(ctx.root, r.path);
   fs.mkdirSync(path.dirname(dest), { recursive: true });
   displace(env, op.replaces);
+  vacateEmptyFolder(dest, fs);
   makeSymlink(r.linkTarget ?? '', dest, metaOf(r), fs);
   env.batch.wroteData = true;
   env.batch.put(entryFor(r, ctx.volume, null));
@@ -214,6 +229,7 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   const from = stored ?? planned;
   const src = onDisk(ctx.root, from.path);
   const dest = onDisk(ctx.root, r.path);
+  vacateEmptyFolder(dest, fs);
   if (!fs.existsSync(src)) {
     if (copyMade) return false; // r's own copy is in place already
     if (stored === undefined) {

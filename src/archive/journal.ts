@@ -58,8 +58,8 @@ export function journalPath(root: string): string {
 }
 
 export function identityOf(e: CatalogEntry): Identity {
-  // Folder rows (issue 26 item 8) are never journalled steps: only files and symlinks get here.
-  return { kind: e.kind as 'file' | 'symlink', size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
+  // Directory rows never reach the journal: the catalog's file statements leave them out.
+  return { kind: e.kind as Identity['kind'], size: e.size, mtimeSec: e.mtimeSec, mtimeNsec: e.mtimeNsec, sha256: e.sha256, linkTarget: e.linkTarget };
 }
 
 /** The writing side, used by the executor; one per run. */

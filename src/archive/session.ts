@@ -1,3 +1,4 @@
+import { settleFoldersFromHost } from '../dirs/sync.js';
 import crypto from 'node:crypto';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
@@ -194,7 +195,11 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       catalogs.push(host);
     }
     const copyGeneration = diskGeneration(disk);
+    const crashed = runUnfinished(disk);
     const sync = syncCatalogs(host, disk, info);
+    // A run killed mid-way wrote into folders without setting their mtimes back: set them now, so
+    // that even a command that then finds nothing to do leaves the disk as its catalog says.
+    if (crashed && !readOnly) settleFoldersFromHost({ root, volume: info.volume, disk, host, fs, warn: () => {} });
     return {
       copyGeneration,
       root,
@@ -315,7 +320,7 @@ export function syncCatalogs(host: Catalog, disk: Catalog, info: VolumeInfo): Sy
   disk.transaction(() => disk.putVolume(volumeRow));
   host.transaction(() => {
     host.putVolume(volumeRow);
-    if (state === 'imported' || state === 'recovered') host.replaceVolume(info.volume, disk.entriesOfVolume(info.volume));
+    if (state === 'imported' || state === 'recovered') host.replaceVolume(info.volume, disk.entriesOfVolume(info.volume), disk.dirsOf(info.volume));
     // A disk newer than the host catalog has seen every action the host had queued for it.
     if (state === 'imported' && hostVolume) for (const q of host.deferred(info.volume)) host.dropDeferred(q.id);
   });
@@ -416,6 +421,8 @@ export async function finishWrite(
   warn?: (message: string) => void,
 ): Promise<number> {
   checkDisk(s);
+  // A backup set its folders from its scan; any other run's writes are settled from the host catalog.
+  if (command !== 'backup') settleFoldersFromHost({ root: s.root, volume: s.info.volume, disk: s.disk, host: s.host, fs: s.fs, warn: warn ?? (() => {}) });
   const free = freeBytes(s.root, s.fs);
   const stats = endWrite(s, free, changed, volumeChanged);
   const hostState = s.host.transaction(() => {

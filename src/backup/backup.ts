@@ -1,3 +1,4 @@
+import type { DirCounts } from '../dirs/sync.js';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
@@ -25,6 +26,8 @@ export interface BackupSummary extends PlanCounts {
   diskFull: boolean;
   interrupted: boolean;
   freeBytes: number | null;
+  /** Directories below the data paths (dirs/sync.ts). */
+  directories?: DirCounts;
 }
 
 export interface ScanResult {

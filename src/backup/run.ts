@@ -38,6 +38,9 @@ import { shelfFacts, type RunFacts } from '../report/summary.js';
 import type { Hold } from '../plan/held.js';
 import type { ApplyEvent } from '../apply/env.js';
 import type { PlanSkip } from './backup.js';
+import { scanDirs } from '../dirs/scan.js';
+import { DirWriter, dirExcludedBy, planDirs, prepareFoldersFromHost, replacedBelow, volumeFolders } from '../dirs/sync.js';
+import { lstatOrNull } from '../dirs/scan.js';
 
 /** A DELETE the catch-up left queued (SPEC §8), and why. */
 export type HeldDelete = { path: string } & Hold;
@@ -207,6 +210,9 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     pool = withParity && !recorded
       ? new ParityPool({ jobs: par.jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: par.memory, cfg: par.command ? { command: par.command } : undefined, creator: par.creator, fs: o.fs, feeders: true })
       : null;
+    // The library's folders, read here while the scanning thread reads its files (dirs/scan.ts).
+    const dirScans = roots.map((r) => scanDirs(r, filter));
+    phase(`scanned ${dirScans.reduce((n, d) => n + d.dirs.length, 0)} folder(s)`);
     beginWrite(session);
     const execOpts = {
       root: session.root,
@@ -224,11 +230,14 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
       tell,
       fs: o.fs,
       checkDisk: () => checkDisk(session),
+      // Known once the folders are scanned (below); the catch-up before goes by the disk's rows.
+      isLibraryFolder: undefined as ((p: string) => boolean) | undefined,
     };
     // The volume's queued actions come first, and whatever its other copy did since (SPEC §5, §8).
     const pendingChanged = session.sync !== 'in-sync';
     let lacking: CatalogEntry[] = [];
     if (session.sync === 'behind') {
+      if (!recorded) prepareFoldersFromHost({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (message) => tell({ type: 'disk-warning', message }) });
       out.progress.begin('applying deferred actions');
       const caught = await catchUp(session, execOpts, makeApplier);
       out.progress.begin('scanning');
@@ -269,6 +278,16 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     const checked = quick.resultInParts(packed);
     // From here on the parts hold what is left of the scan; the rest can go.
     for (const s of packed) s.chunks = [];
+    // Directories: made on the disk (each never wider than its own mode) before any file goes in.
+    const planFolders = (mayRemove: boolean) =>
+      planDirs(dirScans, (r) => volumeFolders(disk, session.host, info.volume, r), {
+        clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove,
+        replacedNow: (root, p) => replacedBelow(root, p, lstatOrNull),
+      });
+    const folders = recorded ? null : new DirWriter({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (message) => tell({ type: 'disk-warning', message }) });
+    const libraryFolders = new Set(dirScans.flatMap((s) => s.dirs.map((d) => d.path)));
+    execOpts.isLibraryFolder = (p) => libraryFolders.has(p);
+    folders?.prepare(planFolders(true));
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
@@ -308,14 +327,20 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
       },
     });
     out.progress.poll = null;
+    // Then their removals and exact metadata, deepest first: after every write into them.
+    // A full disk still gets its folders' metadata (no space needed); removals wait for a complete run.
+    const folderPlan = planFolders(p.guarded.length === 0 && !result.stopped);
+    if (folders !== null && result.stopped?.reason !== 'interrupted') folders.finish(folderPlan, Date.now());
     const summary = summarize(p, result, skipped.length + hashSkips, o.started, null, session.fs);
+    summary.directories = folderPlan.counts;
     if (recorded) {
       const guarded = p.guarded.length > 0;
       return { label: info.label, dryRun, copyLabel: info.copyLabel, summary, stopped: result.stopped, guarded, missingRoot: false, ops: recorded };
     }
     out.progress.begin('writing catalogs');
-    const changed = result.done > 0 || pendingChanged;
-    const volumeChanged = result.done > 0 && !fillsOnly;
+    const folderChanges = folderPlan.counts.added + folderPlan.counts.updated + folderPlan.counts.removed;
+    const changed = result.done > 0 || pendingChanged || folderChanges > 0;
+    const volumeChanged = (result.done > 0 && !fillsOnly) || folderChanges > 0;
     phase(`executed (${p.filesRead ?? 0} file(s) read to decide in all)`);
     summary.freeBytes = await finishWrite(session, 'backup', result.stopped?.reason ?? 'ok', summary, changed, volumeChanged, (message) => tell({ type: 'disk-warning', message }));
     phase('finished');

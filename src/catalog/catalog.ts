@@ -10,7 +10,7 @@ import {
   ENTRY_FROM, ENTRY_SELECT, VID, entryParams, kindOf, parityParam, parseSummary, rowToEntry,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
-import { prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
+import { DIRS_ONLY, FILES_ONLY, prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
 import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
@@ -252,9 +252,12 @@ export class Catalog {
     for (const r of this.stmts.byVolume.iterate(volume) as IterableIterator<EntryRow>) yield rowToEntry(r);
   }
 
-  /** Entries whose path matches any of the SQLite GLOB patterns (all when none), of the given volumes (all when none). */
-  matching(globs: string[], volumes: string[] = []): CatalogEntry[] {
-    const where: string[] = [];
+  /**
+   * Entries whose path matches any of the SQLite GLOB patterns (all when none), of the given volumes
+   * (all when none): files and symlinks, or with 'dirs' directory rows.
+   */
+  matching(globs: string[], volumes: string[] = [], what: 'files' | 'dirs' = 'files'): CatalogEntry[] {
+    const where: string[] = [what === 'files' ? FILES_ONLY : DIRS_ONLY];
     const params: unknown[] = [];
     if (globs.length > 0) {
       // The pattern's bytes against the path's: GLOB reads both as text without decoding them.
@@ -284,10 +287,22 @@ export class Catalog {
     const [lo, hi] = pathRange(dir);
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids WHERE uuid != ?) AND e.path >= ? AND e.path < ?`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids WHERE uuid != ?) AND e.path >= ? AND e.path < ? AND ${FILES_ONLY}`)
         .raw(true)
         .all(volume, nameToBytes(lo), nameToBytes(hi)) as EntryRow[]
     ).map(rowToEntry);
+  }
+
+  /** One volume's directory rows under `dir` (the whole volume when omitted; `dir`'s own row too with `andDir`), parents first. */
+  dirsOf(volume: string, dir = '/', andDir = false): CatalogEntry[] {
+    const [lo, hi] = pathRange(dir);
+    const own = andDir ? this.dirRowsAt(dir).filter((e) => e.volume === volume) : [];
+    return [...own, ...(this.stmts.dirs.all(volume, nameToBytes(lo), nameToBytes(hi)) as EntryRow[]).map(rowToEntry)];
+  }
+
+  /** Every volume's directory row at `p`. */
+  dirRowsAt(p: string): CatalogEntry[] {
+    return (this.stmts.dirsAt.all(nameToBytes(p)) as EntryRow[]).map(rowToEntry);
   }
 
   get(volume: string, p: string): CatalogEntry | undefined {
@@ -394,11 +409,12 @@ export class Catalog {
     return st;
   }
 
-  /** Replaces every row of a volume by `entries` (a disk catalog imported as the truth for its volume). */
-  replaceVolume(volume: string, entries: Iterable<CatalogEntry>): void {
+  /** Replaces every row of a volume by `entries` and its directory rows by `dirs` (a disk catalog imported as the truth for its volume). */
+  replaceVolume(volume: string, entries: Iterable<CatalogEntry>, dirs: Iterable<CatalogEntry>): void {
     this.transaction(() => {
       this.db.prepare(`DELETE FROM entries WHERE vid = ${VID}`).run(volume);
       for (const e of entries) this.put({ ...e, volume });
+      for (const e of dirs) this.put({ ...e, volume });
       // What was here before went without tombstones: only copies as new as this can be caught up by change.
       trackChangesFrom(this, volume);
     });

@@ -115,7 +115,7 @@ test('a copy older than the history (or a volume without one) is left to the who
   assert.deepEqual(differencesSince(copy, host, V, 4), { mine: [], theirs: [] });
   // replaceVolume (a disk imported as the truth) starts the history again.
   host.transaction(() => setGeneration(host, 9));
-  host.replaceVolume(V, [entry('/d/b')]);
+  host.replaceVolume(V, [entry('/d/b')], []);
   assert.equal(changesKnownFrom(host, V), 9);
   assert.equal(differencesSince(copy, host, V, 4), null);
   copy.close();

@@ -4,7 +4,7 @@ export interface CatalogEntry {
   path: string;
   /** Volume UUID. */
   volume: string;
-  /** A folder ('dir') has size 0, no hash, no parity: its mode, owner and mtime. */
+  /** 'dir': a directory's own metadata (size 0; no hash, link target or parity). */
   kind: 'file' | 'symlink' | 'dir';
   size: number;
   mtimeSec: number;

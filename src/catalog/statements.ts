@@ -2,6 +2,14 @@ import type Database from 'better-sqlite3';
 import { ENTRY_FROM, ENTRY_SELECT, ROW_TEXT, SHA256_HEX, SHA256_IS, SHA256_PARAM, STAMP_SQL, VID } from './rows.js';
 
 /**
+ * Directory rows (kind 'dir', 2 in the table) share the entries table; every statement that the file pipelines read
+ * leaves them out, so that nothing that counts, plans or copies files meets a directory.
+ */
+export const FILES_ONLY = 'kind != 2';
+/** Directory rows only (kind 2 in schema 8). */
+export const DIRS_ONLY = 'kind = 2';
+
+/**
  * The statements a catalog runs per row, prepared once when it opens: a backup touches every row,
  * so per-call preparation would dominate. Paths are bound as their bytes (nameToBytes) and read
  * back as BLOBs (bytesToName); a volume is named by its UUID and found by VID.
@@ -9,20 +17,23 @@ import { ENTRY_FROM, ENTRY_SELECT, ROW_TEXT, SHA256_HEX, SHA256_IS, SHA256_PARAM
 export function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
+    // A volume's directories (kind 'dir', dirs/): path order, parents before what they hold.
+    dirs: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${DIRS_ONLY} ORDER BY e.path`).raw(true),
+    dirsAt: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.path = ? AND ${DIRS_ONLY}`).raw(true),
     // Every volume's rows in a range of paths: one range of the primary key per volume.
-    under: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids) AND e.path >= ? AND e.path < ? ORDER BY e.path, v.uuid`).raw(true),
-    quick: p(`SELECT e.path, CAST(${STAMP_SQL} AS BLOB) FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? ORDER BY e.path`).raw(true),
+    under: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids) AND e.path >= ? AND e.path < ? AND ${FILES_ONLY} ORDER BY e.path, v.uuid`).raw(true),
+    quick: p(`SELECT e.path, CAST(${STAMP_SQL} AS BLOB) FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${FILES_ONLY} ORDER BY e.path`).raw(true),
     quickText: p(
       `SELECT CAST(group_concat(CAST(path AS TEXT) || char(0) || stamp, char(0)) AS BLOB) FROM
-       (SELECT e.path, ${STAMP_SQL} AS stamp FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? ORDER BY e.path)`,
+       (SELECT e.path, ${STAMP_SQL} AS stamp FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${FILES_ONLY} ORDER BY e.path)`,
     ).pluck(true),
     lean: p(
-      `SELECT e.path, e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, ${SHA256_HEX}, e.mode, e.uid, e.gid, e.link_target FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ?`,
+      `SELECT e.path, e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, ${SHA256_HEX}, e.mode, e.uid, e.gid, e.link_target FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${FILES_ONLY}`,
     ).raw(true),
-    byVolume: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} ORDER BY e.path`).raw(true),
+    byVolume: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND ${FILES_ONLY} ORDER BY e.path`).raw(true),
     // Every column of a row in one text of bytes; char(1) stands for NULL.
-    rowText: p(`SELECT ${ROW_TEXT} FROM entries e WHERE e.vid = ${VID} ORDER BY e.path`).pluck(true),
-    get: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.path = ?`).raw(true),
+    rowText: p(`SELECT ${ROW_TEXT} FROM entries e WHERE e.vid = ${VID} AND ${FILES_ONLY} ORDER BY e.path`).pluck(true),
+    get: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.path = ? AND ${FILES_ONLY}`).raw(true),
     content: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS}`).raw(true),
     twins: p(
       `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS} AND e.vid = ${VID} AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ?`,
@@ -53,7 +64,7 @@ export function prepareStatements(db: Database.Database) {
     allDeferred: p(`SELECT * FROM deferred ORDER BY volume, id`),
     dropDeferred: p(`DELETE FROM deferred WHERE id = ?`),
     // Folders are rows too, but not files: they count for neither.
-    stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE vid = ${VID} AND kind != 2`),
+    stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE vid = ${VID} AND ${FILES_ONLY}`),
     getMeta: p(`SELECT value FROM meta WHERE key = ?`).pluck(true),
     setMeta: p(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`),
     volumeId: p(`SELECT id FROM volume_ids WHERE uuid = ?`).pluck(true),

@@ -1,3 +1,4 @@
+import { prepareFoldersFromHost } from '../dirs/sync.js';
 import type { Command } from 'commander';
 import { catchUp, noCopyContext } from '../mirror/catchup.js';
 import { beginWrite, finishWrite, openDiskSession } from '../archive/session.js';
@@ -31,6 +32,7 @@ async function apply(opts: CommonOptions, _args: string[], out: Output): Promise
       return EXIT.ok;
     }
     beginWrite(session);
+    prepareFoldersFromHost({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: session.fs, warn: (m) => out.warn(m) });
     out.progress.begin('applying deferred actions');
     const r = await catchUp(
       session,

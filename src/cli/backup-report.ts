@@ -126,6 +126,11 @@ function printSummary(out: Output, r: BackupOutcome & { summary: BackupSummary }
     init,
   });
   for (const line of lines) out.summary(line);
+  const d = s.directories;
+  if (d !== undefined && d.added + d.updated + d.removed + d.kept > 0) {
+    const verb = r.ops !== undefined ? 'would be ' : '';
+    out.info(`folders: ${verb}added ${d.added}, ${verb}updated ${d.updated}, ${verb}removed ${d.removed}; ${d.kept} gone from the library and kept`);
+  }
   if (s.excluded > 0) {
     out.info(`${s.excluded} excluded file(s) are kept on the archive as they were (\`blaine remove\` drops them)`);
   }

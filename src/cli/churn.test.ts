@@ -38,10 +38,28 @@ function filesUnder(dir: string): string[] {
   return out.sort();
 }
 
+/** The library's folders (not through symlinks), itself first. */
+function foldersUnder(dir: string): string[] {
+  const out = [dir];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) if (e.isDirectory()) out.push(...foldersUnder(path.join(dir, e.name)));
+  return out;
+}
+
+/** A sparse file: data, a hole, data, and with `holeAtEnd` a hole at its end too. */
+function writeSparse(file: string, holeAtEnd: boolean): void {
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, 'head', 0);
+  fs.writeSync(fd, 'middle', 256 * 1024);
+  if (holeAtEnd) fs.ftruncateSync(fd, 768 * 1024);
+  fs.closeSync(fd);
+}
+
 /**
  * Many runs over a library that keeps changing in every way the planner distinguishes (renames,
- * moves, swaps, edits with and without a size change, deletes, hardlinks, duplicates, symlinks),
- * with removals on. After every run the disk must hold exactly its catalog and the whole library.
+ * moves, swaps, edits with and without a size change, deletes, hardlinks, duplicates, symlinks;
+ * empty and private folders, a folder's chmod and touch, sparse files, a folder turned into a
+ * symlink and back), with removals on. After every run the disk must hold exactly its catalog and
+ * the whole library, folders with their mode and mtime included.
  */
 // CHURN_SEEDS=1-200 runs a longer sweep by hand; CI runs a few fixed seeds.
 const seeds = (process.env.CHURN_SEEDS ?? '1-5').split('-').map(Number);
@@ -80,8 +98,9 @@ for (let seed = seeds[0]!; seed <= (seeds[1] ?? seeds[0]!); seed++) {
           const [a, b] = twoOf(files, pick);
           const dir = path.join(lib, `d${Math.floor(rnd() * 5)}`);
           fs.mkdirSync(dir, { recursive: true });
-          const what = Math.floor(rnd() * 9);
-          events.push(`change ${what}: ${path.relative(lib, a)} ${path.relative(lib, b)}`);
+          const what = Math.floor(rnd() * 16);
+          const folder = pick(foldersUnder(lib));
+          events.push(`change ${what}: ${path.relative(lib, a)} ${path.relative(lib, b)} ${path.relative(lib, folder)}`);
           switch (what) {
             case 0: fs.renameSync(a, path.join(dir, `r${n++}`)); break;
             case 1: fs.renameSync(a, b); break; // onto an existing name
@@ -92,6 +111,31 @@ for (let seed = seeds[0]!; seed <= (seeds[1] ?? seeds[0]!); seed++) {
             case 6: fs.linkSync(a, path.join(dir, `h${n++}`)); break;
             case 7: fs.copyFileSync(a, path.join(dir, `c${n++}`)); break;
             case 8: fs.symlinkSync(path.relative(dir, a), path.join(dir, `s${n++}`)); break;
+            case 9: fs.mkdirSync(path.join(dir, `e${n++}`)); break; // an empty folder
+            case 10: { // a private folder, and a file moved into it
+              const priv = path.join(dir, `p${n++}`);
+              fs.mkdirSync(priv, { mode: 0o700 });
+              fs.renameSync(a, path.join(priv, path.basename(a)));
+              break;
+            }
+            case 11: fs.chmodSync(folder, pick([0o700, 0o750, 0o755, 0o711])); break;
+            case 12: fs.lutimesSync(folder, new Date(1_500_000_000_000 + n++ * 1000), new Date(1_400_000_000_000 + Math.floor(rnd() * 1e9))); break;
+            case 13: writeSparse(path.join(dir, `sparse${n++}`), rnd() < 0.5); break;
+            case 14: { // a folder turned into a symlink (its files moved out of the library), or back
+              const away = path.join(base, 'away');
+              if (fs.existsSync(away)) {
+                const link = fs.readFileSync(path.join(base, 'away.link'), 'utf8');
+                fs.rmSync(link);
+                fs.renameSync(away, link);
+                fs.rmSync(path.join(base, 'away.link'));
+              } else if (folder !== lib) {
+                fs.renameSync(folder, away);
+                fs.symlinkSync(away, folder);
+                fs.writeFileSync(path.join(base, 'away.link'), folder);
+              }
+              break;
+            }
+            case 15: if (folder !== lib && fs.readdirSync(folder).length === 0) fs.rmdirSync(folder); break;
           }
         }
       }

@@ -185,7 +185,8 @@ test('identical bytes with different mode or mtime are not merged; restore links
   fs.linkSync(onDiskPath('public.txt'), onDiskPath('private.txt'));
   const v = blaine(['verify', '--dest', env.disk, '--db', env.db, '--json']);
   assert.equal(v.status, 4, v.stdout + v.stderr);
-  assert.deepEqual(JSON.parse(v.stdout).problems.map((p: { path: string; kind: string }) => `${path.basename(p.path)} ${p.kind}`), ['private.txt mode']);
+  // The hand edit in the disk's folder changed that folder's mtime too: verify sees it (and --fix sets it back).
+  assert.deepEqual(JSON.parse(v.stdout).problems.map((p: { path: string; kind: string }) => `${path.basename(p.path)} ${p.kind}`), ['lib mtime', 'private.txt mode']);
   const fix = blaine(['verify', '--dest', env.disk, '--db', env.db, '--fix', '--json']);
   assert.equal(fix.status, 0, fix.stdout + fix.stderr);
   assert.notEqual(onDisk('private.txt').ino, onDisk('public.txt').ino);

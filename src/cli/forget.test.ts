@@ -11,6 +11,7 @@ import { backup,
   blaine,
   rows,
   summaryOf,
+  readTree,
   testEnv,
   volumeOf,
   write,
@@ -193,8 +194,10 @@ test('retiring an encrypted mirror copy removes its cipher directory; the disk b
   assertDiskMatchesCatalog(copy, env.db);
   const disks = JSON.parse(expectOk(blaine(['disks', '--db', env.db, '--json']), 'disks').stdout);
   assert.deepEqual(disks.map((x: { label: string; copies: unknown[] }) => `${x.label}:${x.copies.length}`).sort(), ["C:1", "D':1"]);
-  // The library's content is on C (D' only links to it there, deferred): nothing of C' is left on the disk.
-  assert.deepEqual(fs.readdirSync(copy).sort(), ['.blaine']);
+  // The library's content is on C (D' only links to it there, deferred): nothing of C' is left on
+  // the disk, which holds D's own catalog and the library's folders (every disk holds them all).
+  assert.deepEqual(fs.readdirSync(copy).sort(), ['.blaine', env.lib.split('/')[1]]);
+  assert.deepEqual([...readTree(copy).keys()], [], 'no file');
   const v = run(['verify', '--checksum', '--dest', env.disk, '--db', env.db]);
   assert.equal(v.status, 0, v.stdout + v.stderr);
 });

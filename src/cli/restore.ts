@@ -121,6 +121,7 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
   try {
     result = await restoreArchive({
       rows: archive.rows,
+      dirs: archive.dirs,
       disk: mounted?.disk ?? null,
       to,
       overwrite: !!opts.overwrite,

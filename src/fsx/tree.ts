@@ -20,11 +20,16 @@ export function walkFiles(dir: string, prefix: string, skip: (rel: string) => bo
   }
 }
 
-/** Removes directories left empty below root, from dir upwards (after a delete or a move, so the disk mirrors the data paths). */
-export function pruneEmptyDirs(root: string, fromDir: string, fs: Fsx): void {
+/**
+ * Removes directories left empty below root, from dir upwards (after a delete or a move, so the disk
+ * mirrors the data paths); stops at one that `keep` names (a directory the catalog has a row for: an
+ * empty folder of the library stays).
+ */
+export function pruneEmptyDirs(root: string, fromDir: string, fs: Fsx, keep?: (dir: string) => boolean): void {
   const stop = path.resolve(root);
   let dir = path.resolve(fromDir);
   while (dir.startsWith(stop + path.sep)) {
+    if (keep?.(dir)) return;
     try {
       fs.rmdirSync(dir);
     } catch {

@@ -1,6 +1,7 @@
 import { BlaineError } from '../error.js';
 import crypto from 'node:crypto';
 import { snapshotDatabases } from '../catalog/snapshot.js';
+import { DirWriter, planFromRows } from '../dirs/sync.js';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { diskGeneration, markRunFinished } from '../catalog/generation.js';
@@ -148,6 +149,11 @@ export async function cloneDisk(
       ensureLayout(root, fs);
     }
     const linked = new Map<string, string>(); // source disk inode -> path on the new disk
+    // The volume's folders as its catalog has them: made first (never wider than their own mode),
+    // their mtimes set once every file is in.
+    const folders = planFromRows(s.disk.dirsOf(s.info.volume));
+    const folderWriter = new DirWriter({ root, volume: s.info.volume, disk: s.disk, host: s.host, fs, warn: opts.warn });
+    folderWriter.prepare(folders);
     for (const e of s.disk.iterateVolume(s.info.volume)) {
       if (opts.signal.aborted) {
         result.stopped = 'interrupted';
@@ -206,6 +212,7 @@ export async function cloneDisk(
       result.files++;
       opts.detail(`copied ${e.path}`);
     }
+    folderWriter.finish(folders);
     copyTree(path.join(blaineDir(s.root), 'parity'), path.join(blaineDir(root), 'parity'), fs);
     await snapshotDatabases([s.disk.snapshotJob(diskCatalogPath(root)), s.host.snapshotJob(hostSnapshotPath(root))], fs);
     const cat = Catalog.open(diskCatalogPath(root));

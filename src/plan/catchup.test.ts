@@ -50,3 +50,18 @@ test('content the copy does not have is left for the backup; the stale file at t
   const ops = planCatchUp([e('/a', 'OLD')], [e('/a', 'NEW')]);
   assert.deepEqual(brief(ops), ['delete /a']);
 });
+
+test('a symlink where the volume has a folder again goes before anything is put below it', () => {
+  const link = e('/lib/d', null, { kind: 'symlink', linkTarget: '/away', size: 5 });
+  const ops = planCatchUp([link, e('/lib/k', 'X')], [e('/lib/k', 'X'), e('/lib/d/x', 'X'), e('/lib/d/s', null, { kind: 'symlink', linkTarget: 'x' })]);
+  assert.deepEqual(brief(ops), ['delete /lib/d', 'symlink /lib/d/s', 'link /lib/k -> /lib/d/x']);
+});
+
+test('what stands below a folder the volume now holds as a symlink goes before the symlink is made', () => {
+  const ops = planCatchUp(
+    [e('/lib/d/x', 'X'), e('/lib/d/y', 'Y')],
+    [e('/lib/d', null, { kind: 'symlink', linkTarget: '/away', size: 5 }), e('/lib/y2', 'Y')],
+  );
+  // y's content is still wanted: it moves; x goes before the symlink takes the folder's place.
+  assert.deepEqual(brief(ops), ['rename /lib/d/y -> /lib/y2', 'delete /lib/d/x', 'symlink /lib/d']);
+});

@@ -9,8 +9,8 @@ import { byPath } from '../fsx/paths.js';
 export function recordOf(e: CatalogEntry): FileRecord {
   return {
     path: e.path,
-    // Folder rows (issue 26 item 8) are not caught up by this planner yet: only files and symlinks get here.
-    kind: e.kind as 'file' | 'symlink',
+    // Only file and symlink rows are reconciled here: the catalog's file statements leave directories out.
+    kind: e.kind as FileRecord['kind'],
     size: e.size,
     mtimeSec: e.mtimeSec,
     mtimeNsec: e.mtimeNsec,
@@ -104,6 +104,18 @@ export function planCatchUp(
   }
 
   const ops: Operation[] = [];
+  // A symlink or file standing where the volume now has a folder (a folder that was a link, made
+  // again) goes first, so that what the folder holds can be put below it; unless its content is
+  // still wanted elsewhere (a move or link source: then it goes last, as other removals do).
+  const folders = new Set<string>();
+  for (const w of wanted) for (let i = w.path.lastIndexOf('/'); i > 0; i = w.path.lastIndexOf('/', i - 1)) folders.add(w.path.slice(0, i));
+  const clearedFirst = new Set<string>();
+  for (const d of displaced) {
+    const k = contentKey(d);
+    if (!folders.has(d.path) || (k !== null && (lacking.has(k) || waiting.has(k)))) continue;
+    ops.push({ type: 'delete', entry: d, why: 'removed' });
+    clearedFirst.add(d.path);
+  }
   // content -> where it stands once moves are done; and by content and the mode and owner that
   // name will have, so that a link joins names that may share an inode (SPEC §3)
   const present = new Map<string, CatalogEntry>();
@@ -143,6 +155,19 @@ export function planCatchUp(
     ops.push({ type: 'rename', from: { ...m.d, path: step.from }, to: step.to, record: final ? recordOf(m.w) : null });
     if (final) stands(contentKey(m.w)!, { ...m.d, path: m.w.path }, m.w);
   }
+  // What stands below a path the volume now holds as a file or symlink (a folder replaced) goes
+  // before that object is made there; content still wanted stays (moved above, or waiting).
+  const wantedAt = new Set(wanted.map((w) => w.path));
+  const belowWanted = (p: string) => {
+    for (let i = p.lastIndexOf('/'); i > 0; i = p.lastIndexOf('/', i - 1)) if (wantedAt.has(p.slice(0, i))) return true;
+    return false;
+  };
+  for (const d of displaced) {
+    const k = contentKey(d);
+    if (movedAway.has(d.path) || clearedFirst.has(d.path) || !belowWanted(d.path) || (k !== null && waiting.has(k))) continue;
+    ops.push({ type: 'delete', entry: d, why: 'removed' });
+    clearedFirst.add(d.path);
+  }
   // Metadata of names kept in place before any link: a link then joins an inode that already has
   // the mode and owner it will keep.
   for (const d of kept) {
@@ -172,7 +197,7 @@ export function planCatchUp(
   // Removals last: a removed name may still have been a link's source above. A path that was
   // overwritten by a move or link is already gone.
   for (const d of displaced) {
-    if (movedAway.has(d.path) || filled.has(d.path)) continue;
+    if (movedAway.has(d.path) || filled.has(d.path) || clearedFirst.has(d.path)) continue;
     const k = contentKey(d);
     if (k !== null && waiting.has(k)) continue;
     ops.push({ type: 'delete', entry: d, why: 'removed' });

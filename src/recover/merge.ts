@@ -64,7 +64,7 @@ export function mergeVolume(host: Catalog, src: VolumeSource, volume: string): V
   host.transaction(() => {
     // The rows the news made, read before the volume is replaced.
     const made = new Map(news.map((q) => [q.id, q.target === null ? undefined : host.get(volume, q.target)]));
-    host.replaceVolume(volume, src.cat.iterateVolume(volume));
+    host.replaceVolume(volume, src.cat.iterateVolume(volume), src.cat.dirsOf(volume));
     host.dropDeferredOf(volume);
     for (const d of src.cat.deferred(volume)) host.requeue(d);
     for (const q of news) {

@@ -22,6 +22,8 @@ import { mtimeMatches } from '../fsx/times.js';
 import { tempName } from '../fsx/temp.js';
 import { RebuildError } from './rebuild-error.js';
 import { realFs as fs, type BigIntStats, type Fsx } from '../fsx/fsx.js';
+import { dirRecordOf } from '../dirs/scan.js';
+import { dirEntry } from '../dirs/sync.js';
 
 export interface DiskRepair {
   /** volume.json was written again from the disk's catalog. */
@@ -122,6 +124,13 @@ function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: 
             cat.putVolume(hostKnows!.volume(volume)!);
             for (const c of hostKnows!.copies()) if (c.volume === volume) cat.putCopy(c);
             for (const e of hostKnows!.iterateVolume(volume)) cat.put(e);
+            for (const e of hostKnows!.dirsOf(volume)) cat.put(e);
+          }
+          // Folders are read back from the disk: each catalogued one the disk holds, as it holds it.
+          for (const e of cat.dirsOf(volume)) {
+            const st = fs.lstatSync(onDisk(root, e.path), { bigint: true, throwIfNoEntry: false });
+            if (st === undefined || !st.isDirectory()) cat.remove(volume, e.path);
+            else cat.put({ ...dirEntry(volume, dirRecordOf(e.path, st)), inode: e.inode });
           }
           for (const e of [...cat.iterateVolume(volume)]) {
             if (onDiskAsCatalogued(root, e)) files++;

@@ -33,6 +33,7 @@ import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
 import { diskRelative } from '../fsx/paths.js';
 import { badPath } from './view.js';
 import { BlockedPath, RestoreTarget, type TargetState } from './target.js';
+import { makeDirs, settleDirs } from './dirs.js';
 
 /** The mounted disk a run reads: its root and its own catalog (opened read-only on a private copy). */
 export interface SourceDisk {
@@ -44,6 +45,8 @@ export interface SourceDisk {
 export interface RestoreOptions {
   /** The host catalog's view of the matching paths (view.ts). */
   rows: CatalogEntry[];
+  /** The view's directories, parents first (view.ts): made first, their metadata set last. */
+  dirs?: CatalogEntry[];
   /** The mounted disk; null for `--plan`, which only counts. */
   disk: SourceDisk | null;
   /** DIR: each file goes to DIR/<absolute path>. */
@@ -148,7 +151,9 @@ interface Item {
 
 export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> {
   const fs = o.fs;
-  const target = new RestoreTarget(o.to, fs, { dryRun: o.dryRun || o.disk === null, archived: o.archived });
+  const dirs = o.dirs ?? [];
+  const dirModes = new Map(dirs.map((d) => [d.path, d.mode]));
+  const target = new RestoreTarget(o.to, fs, { dryRun: o.dryRun || o.disk === null, archived: o.archived, dirMode: (p) => dirModes.get(p) });
   const res: RestoreResult = {
     restored: 0, repaired: 0, failed: 0, blocked: 0, skipped: 0, failures: [], bytes: 0, interrupted: false,
     total: { files: 0, bytes: 0 }, inTarget: { files: 0, bytes: 0 }, left: new Map(), notOnDisk: 0,
@@ -168,7 +173,13 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
   /** Groups one of whose members is being copied now. */
   const copying = new Set<string>();
 
-  if (writing) target.cleanEarlierRun();
+  if (writing) {
+    target.cleanEarlierRun();
+    makeDirs(target, dirs, (e, message) => {
+      res.blocked++;
+      fail(e, message);
+    });
+  }
   const items: Item[] = [];
   for (const e of o.rows) {
     let parent: string | null;
@@ -231,6 +242,7 @@ export async function restoreArchive(o: RestoreOptions): Promise<RestoreResult> 
       if (broken || res.interrupted) break;
     }
     if (broken) throw (broken as { err: unknown }).err;
+    if (writing && !res.interrupted) settleDirs(target, dirs, fs);
   } finally {
     if (writing) target.finish();
   }

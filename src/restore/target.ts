@@ -49,7 +49,13 @@ export class RestoreTarget {
   constructor(
     readonly to: string,
     private readonly fs: Fsx,
-    private readonly opts: { dryRun: boolean; /** an absolute source path the archive has an entry for */ archived(p: string): boolean },
+    private readonly opts: {
+      dryRun: boolean;
+      /** an absolute source path the archive has an entry for */
+      archived(p: string): boolean;
+      /** the catalogued mode of the directory at an absolute source path, if the archive has one */
+      dirMode?(p: string): number | undefined;
+    },
   ) {}
 
   /** Where the entry at absolute source path `p` goes. */
@@ -118,8 +124,18 @@ export class RestoreTarget {
    * dry run) component by component. null: it does not exist yet and was not made.
    */
   parentOf(p: string, create: boolean): string | null {
-    const parent = path.dirname(this.pathOf(p));
-    if (this.dirs.has(parent)) return parent;
+    return this.dirAt(path.dirname(p), create);
+  }
+
+  /**
+   * The folder at absolute source path `dir` in the target, checked (and made) like parentOf's. A
+   * folder the archive has a row for is made with its own permission bits plus the owner's rwx
+   * (files go in now; restoreDirs gives the exact mode at the end): a private folder is never
+   * made wider than private.
+   */
+  dirAt(dir: string, create: boolean): string | null {
+    const wanted = dir === '/' ? this.to : this.pathOf(dir);
+    if (this.dirs.has(wanted)) return wanted;
     if (!this.dirs.has(this.to)) {
       // The target itself is the user's choice: links on the way to it are theirs to follow.
       if (!create || this.opts.dryRun) {
@@ -127,13 +143,15 @@ export class RestoreTarget {
       } else this.fs.mkdirSync(this.to, { recursive: true });
       this.dirs.add(this.to);
     }
-    const parts = path.dirname(p).split('/').filter((x) => x !== '');
+    const parts = dir.split('/').filter((x) => x !== '');
     let cur = this.to;
     let source = '';
     for (const part of parts) {
       cur = path.join(cur, part);
       source = `${source}/${part}`;
       if (this.dirs.has(cur)) continue;
+      const mode = this.opts.dirMode?.(source);
+      const working = mode === undefined ? 0o755 : (mode & 0o7777) | 0o700;
       let st;
       try {
         st = this.fs.lstatSync(cur);
@@ -141,7 +159,9 @@ export class RestoreTarget {
         if (errCode(err) !== 'ENOENT') throw err;
         if (!create || this.opts.dryRun) return null;
         try {
-          this.fs.mkdirSync(cur, 0o755);
+          this.fs.mkdirSync(cur, working);
+          // mkdir's mode passes through the umask: the exact bits come with chmod.
+          if (mode !== undefined) this.fs.chmodSync(cur, working);
         } catch (e) {
           if (errCode(e) !== 'EEXIST') throw e;
         }
@@ -155,10 +175,18 @@ export class RestoreTarget {
         }
       } else if (!st.isDirectory()) {
         throw new BlockedPath(`${cur} is not a folder; the restore does not replace it`);
+      } else if (mode !== undefined && create && !this.opts.dryRun && (st.mode & 0o700) !== 0o700) {
+        // An earlier restore gave it its exact mode (say 0500): the owner may write into it again.
+        this.fs.chmodSync(cur, (st.mode & 0o7777) | 0o700);
       }
       this.dirs.add(cur);
     }
-    return parent;
+    return wanted;
+  }
+
+  /** Whether `where` (in the target) was checked or made as a real folder by this run. */
+  isCheckedDir(where: string): boolean {
+    return this.dirs.has(where);
   }
 
   /** How the entry's target stands now (its folder must have been checked by parentOf). */

@@ -10,6 +10,7 @@
  */
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
+import { currentDirs } from '../dirs/current.js';
 
 /** Why a catalog path cannot be used as a place to write (or read) a file, or null when it can. */
 export function badPath(p: string): string | null {
@@ -27,6 +28,8 @@ export function badPath(p: string): string | null {
 export interface ArchiveView {
   /** The paths to restore, in path order, one row per path. */
   rows: CatalogEntry[];
+  /** The directories to restore (matching, or holding a row to restore), parents first. */
+  dirs: CatalogEntry[];
   /** Rows below a path that is now a file or symlink (the folder was replaced): not part of the library. */
   shadowed: CatalogEntry[];
   /** Rows whose path cannot be used, with the reason. */
@@ -69,5 +72,18 @@ export function archiveView(host: Catalog, globs: string[]): ArchiveView {
   const shadowed: CatalogEntry[] = [];
   for (const e of byPath.values()) (shadowedBy(e.path) ? shadowed : rows).push(e);
   rows.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
-  return { rows, shadowed, rejected };
+  const current = currentDirs(host);
+  const wanted = new Set(host.matching(globs, [], 'dirs').map((e) => e.path));
+  for (const e of rows) {
+    for (let i = e.path.lastIndexOf('/'); i > 0; i = e.path.lastIndexOf('/', i - 1)) wanted.add(e.path.slice(0, i));
+  }
+  const dirs: CatalogEntry[] = [];
+  for (const [p, e] of current) {
+    if (!wanted.has(p)) continue;
+    const why = badPath(p);
+    if (why !== null) rejected.push({ path: p, why });
+    else if (!shadowedBy(p) && !isNonDir.get(p) && !host.holdsNonDirAt(p)) dirs.push(e);
+  }
+  dirs.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return { rows, dirs, shadowed, rejected };
 }

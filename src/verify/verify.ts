@@ -31,6 +31,7 @@
  */
 import type { VerifyOptions, VerifyResult } from './types.js';
 import { VerifyRepairs } from './repair.js';
+import { fixFolders, folderProblems } from '../dirs/verify.js';
 
 export async function verifyDisk(o: VerifyOptions): Promise<VerifyResult> {
   return new Verifier(o).run();
@@ -38,6 +39,8 @@ export async function verifyDisk(o: VerifyOptions): Promise<VerifyResult> {
 
 class Verifier extends VerifyRepairs {
   async run(): Promise<VerifyResult> {
+    // Folders are looked at before any repair writes into them, and set last (dirs/verify.ts).
+    const folders = folderProblems(this.o.root, this.o.volume, this.o.disk, this.fs);
     try {
       this.compare();
       await this.hashScheduled();
@@ -48,12 +51,14 @@ class Verifier extends VerifyRepairs {
       if (this.o.fix && !this.stopped()) await this.fixMetadata();
       if (this.o.fix && !this.stopped()) this.dropStrays();
       if (this.o.fix && !this.stopped()) await this.rebuildParity();
+      if (this.o.fix && !this.stopped()) fixFolders({ ...this.o, fs: this.fs }, folders);
     } finally {
       await this.pool?.abort();
       this.flush();
       // Left open when a step failed half-way (the batch was not committed): the next run recovers it.
       this.journal?.close();
     }
+    this.problems.push(...folders);
     this.problems.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : a.kind < b.kind ? -1 : a.kind > b.kind ? 1 : 0));
     return {
       problems: this.problems,

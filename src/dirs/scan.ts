@@ -1,0 +1,101 @@
+/**
+ * A data path and the directories below it, each with its own lstat (SPEC §3: directories are archived
+ * too, empty ones included). The file scan (scan/) lists only files and symlinks; this walk reads
+ * directory entries without stat-ing files, so it costs a readdir per directory and one lstat per
+ * directory. Names are read as bytes (fsx/name-bytes.ts), symlinks are never followed, and
+ * excluded directories (SnapRAID rules, scan/exclude.ts) are left out with everything below them.
+ */
+// The scan runs before any disk is open and reads only the library: the real file system, as the file scanner does.
+import { realFs as nodeFs, type BigIntStats, type Dirent, type Stats } from '../fsx/fsx.js';
+import type { ExclusionFilter } from '../scan/exclude.js';
+import { bytesToName } from '../fsx/name-bytes.js';
+import { comparePaths } from '../fsx/paths.js';
+
+/** One directory as lstat saw it. */
+export interface DirRecord {
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  /** "dev:ino" on the data disk (null: not known, a row taken from a catalog). */
+  inode: string | null;
+}
+
+export interface DirScan {
+  root: string;
+  /** The root and every directory below it, parents before their children (byte order of paths). */
+  dirs: DirRecord[];
+  /** False when some directory could not be listed, or the root is missing: nothing under it may be taken as gone. */
+  complete: boolean;
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+/** The record of a directory from its bigint lstat. */
+export function dirRecordOf(p: string, st: BigIntStats): DirRecord {
+  let sec = st.mtimeNs / NS_PER_S;
+  let nsec = st.mtimeNs % NS_PER_S;
+  if (nsec < 0n) {
+    nsec += NS_PER_S;
+    sec -= 1n;
+  }
+  return {
+    path: p, mode: Number(st.mode), uid: Number(st.uid), gid: Number(st.gid),
+    mtimeSec: Number(sec), mtimeNsec: Number(nsec), inode: `${st.dev}:${st.ino}`,
+  };
+}
+
+export function scanDirs(root: string, filter?: ExclusionFilter): DirScan {
+  const dirs: DirRecord[] = [];
+  let complete = true;
+  const active = filter !== undefined && !filter.empty ? filter : undefined;
+  const walk = (abs: string, rel: string): void => {
+    let entries: Dirent[];
+    try {
+      entries = nodeFs.readdirSync(abs, { withFileTypes: true, encoding: 'buffer' }) as unknown as Dirent[];
+    } catch {
+      complete = false;
+      return;
+    }
+    for (const d of entries) {
+      if (!d.isDirectory()) continue;
+      const name = bytesToName(d.name as unknown as Buffer);
+      const childRel = rel + name;
+      if (active !== undefined && active.excludesDir(childRel)) continue;
+      const child = abs === '/' ? `/${name}` : `${abs}/${name}`;
+      let st: BigIntStats;
+      try {
+        st = nodeFs.lstatSync(child, { bigint: true });
+      } catch {
+        complete = false;
+        continue;
+      }
+      // Replaced by a file or symlink since the listing: the file scan sees what it is now.
+      if (!st.isDirectory()) continue;
+      dirs.push(dirRecordOf(child, st));
+      walk(child, childRel + '/');
+    }
+  };
+  // The data path itself is a directory of the library too (it may be a symlink the user chose: followed).
+  try {
+    const st = nodeFs.statSync(root, { bigint: true });
+    if (!st.isDirectory()) return { root, dirs, complete: false };
+    dirs.push(dirRecordOf(root, st));
+  } catch {
+    return { root, dirs, complete: false };
+  }
+  walk(root, '');
+  dirs.sort((a, b) => comparePaths(a.path, b.path));
+  return { root, dirs, complete };
+}
+
+/** lstat of a library path (by its bytes), or null when it is not there. */
+export function lstatOrNull(p: string): Stats | null {
+  try {
+    return nodeFs.lstatSync(p);
+  } catch {
+    return null;
+  }
+}
