@@ -287,7 +287,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     const folders = recorded ? null : new DirWriter({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (message) => tell({ type: 'disk-warning', message }) });
     const libraryFolders = new Set(dirScans.flatMap((s) => s.dirs.map((d) => d.path)));
     execOpts.isLibraryFolder = (p) => libraryFolders.has(p);
-    folders?.prepare(planFolders(true));
+    folders?.makeNarrowFirst(planFolders(true));
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);

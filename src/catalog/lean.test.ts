@@ -62,14 +62,16 @@ test('names and symlink targets that are not UTF-8, and a 255-byte name, come ba
   copy.close();
 });
 
-test('a folder is a row of kind dir: it round-trips through put, get and the ranges, and counts as no file', () => {
+test('a folder is a row of kind dir: it round-trips through put and the folder queries, and the file queries and counts leave it out', () => {
   const cat = Catalog.memory();
   const dir = entry('/lib/photos', { kind: 'dir', size: 0, sha256: null, mode: 0o40750, uid: 7, gid: 8, inode: null });
   const file = entry('/lib/photos/a.jpg', { size: 100 });
   cat.transaction(() => [dir, file].forEach((e) => cat.put(e)));
-  assert.deepEqual(cat.get('v1', '/lib/photos'), dir);
-  assert.deepEqual(cat.entriesUnder('/lib').map((e) => [e.path, e.kind]), [['/lib/photos', 'dir'], ['/lib/photos/a.jpg', 'file']]);
-  assert.deepEqual(cat.leanEntriesUnder('v1', '/lib').map((e) => e.kind), ['dir', 'file']);
+  assert.deepEqual(cat.dirRowsAt('/lib/photos'), [dir]);
+  assert.deepEqual(cat.dirsOf('v1', '/lib'), [dir]);
+  assert.equal(cat.get('v1', '/lib/photos'), undefined, 'get is for files and symlinks');
+  assert.deepEqual(cat.entriesUnder('/lib').map((e) => [e.path, e.kind]), [['/lib/photos/a.jpg', 'file']]);
+  assert.deepEqual(cat.leanEntriesUnder('v1', '/lib').map((e) => e.kind), ['file']);
   assert.deepEqual(cat.volumeStats('v1'), { files: 1, bytes: 100 }, 'the folder is not a file');
   assert.equal(cat.holdsNonDirAt('/lib/photos'), false);
   assert.equal(cat.holdsPath('/lib/photos'), true);

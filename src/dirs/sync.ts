@@ -169,7 +169,7 @@ export class DirWriter {
    * finish, so that a run that fills the disk spends no room on folders it never fills (and stops
    * where its dry run says).
    */
-  prepare(plan: DirPlan): void {
+  makeNarrowFirst(plan: DirPlan): void {
     const { fs } = this.o;
     this.removeEmpty(plan.replaced);
     const usual = 0o777 & ~process.umask();
@@ -284,7 +284,7 @@ export function settleFoldersFromHost(o: ConstructorParameters<typeof DirWriter>
   const plan = hostFolderPlan(o);
   if (plan === null) return;
   const writer = new DirWriter(o);
-  writer.prepare(plan);
+  writer.makeNarrowFirst(plan);
   writer.finish(plan, Date.now());
 }
 
@@ -295,7 +295,7 @@ export function settleFoldersFromHost(o: ConstructorParameters<typeof DirWriter>
  */
 export function prepareFoldersFromHost(o: ConstructorParameters<typeof DirWriter>[0]): void {
   const plan = hostFolderPlan(o);
-  if (plan !== null) new DirWriter(o).prepare(plan);
+  if (plan !== null) new DirWriter(o).makeNarrowFirst(plan);
 }
 
 /** The plan that makes the disk's folders the host's current ones below the volume's own; null: the volume has none recorded. */

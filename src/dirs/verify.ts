@@ -38,7 +38,7 @@ export function folderProblems(root: string, volume: string, disk: Catalog, fs: 
 export function fixFolders(o: { root: string; volume: string; disk: Catalog; host: Catalog; fs: Fsx; warn(m: string): void }, problems: Problem[]): void {
   const plan = planFromRows(o.disk.dirsOf(o.volume));
   const writer = new DirWriter(o);
-  writer.prepare(plan);
+  writer.makeNarrowFirst(plan);
   writer.finish(plan);
   const left = new Set(folderProblems(o.root, o.volume, o.disk, o.fs).map((p) => `${p.path}\0${p.kind}`));
   for (const p of problems) p.repaired = !left.has(`${p.path}\0${p.kind}`);

@@ -153,7 +153,7 @@ export async function cloneDisk(
     // their mtimes set once every file is in.
     const folders = planFromRows(s.disk.dirsOf(s.info.volume));
     const folderWriter = new DirWriter({ root, volume: s.info.volume, disk: s.disk, host: s.host, fs, warn: opts.warn });
-    folderWriter.prepare(folders);
+    folderWriter.makeNarrowFirst(folders);
     for (const e of s.disk.iterateVolume(s.info.volume)) {
       if (opts.signal.aborted) {
         result.stopped = 'interrupted';
