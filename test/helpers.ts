@@ -381,7 +381,7 @@ function folderMeta(meta: string, opts: FolderCheck): string {
 
 /** A directory's own metadata as the helpers compare it: mode, owner, mtime to the ns. */
 function dirMetaOf(p: string): string {
-  const st = fs.lstatSync(p, { bigint: true });
+  const st = byteFs.lstatSync(p, { bigint: true });
   return `dir mode ${(st.mode & 0o7777n).toString(8)} owner ${st.uid}:${st.gid} mtime ${st.mtimeNs}`;
 }
 
@@ -393,7 +393,7 @@ function dirRowMeta(r: DirRow): string {
 function dirsBelow(dir: string): Map<string, string> {
   const out = new Map<string, string>([['', dirMetaOf(dir)]]);
   const walk = (d: string, rel: string) => {
-    for (const ent of fs.readdirSync(d, { withFileTypes: true })) {
+    for (const ent of byteFs.readdirSync(d, { withFileTypes: true })) {
       if (!ent.isDirectory()) continue;
       const r = rel ? `${rel}/${ent.name}` : ent.name;
       out.set(r, dirMetaOf(path.join(d, ent.name)));
@@ -441,7 +441,7 @@ export function assertDiskMatchesCatalog(
       assert.ok(parityFiles(disk, r.path.slice(1)).length > 0, `${r.path}: parity file missing`);
       stems.add(parityStemRel(r.path.slice(1)));
     }
-    if (fs.existsSync(parityRoot)) {
+    if (byteFs.existsSync(parityRoot)) {
       for (const [p] of readTree(parityRoot, { skipBlaine: false })) {
         if (/\.par2$/.test(p)) assert.ok(stems.has(p.replace(/(\.vol\+)?\.par2$/, '')), `orphan parity ${p}`);
       }
@@ -451,7 +451,7 @@ export function assertDiskMatchesCatalog(
   const diskDirs = dirRows(path.join(disk, '.blaine', 'catalog.sqlite'), volume);
   for (const r of diskDirs) {
     const where = path.join(disk, r.path);
-    assert.ok(fs.existsSync(where) && fs.lstatSync(where).isDirectory(), `catalogued folder ${r.path} is missing on the disk`);
+    assert.ok(byteFs.existsSync(where) && byteFs.lstatSync(where).isDirectory(), `catalogued folder ${r.path} is missing on the disk`);
     assert.equal(dirMetaOf(where), dirRowMeta(r), `${r.path}: the folder on the disk differs from its catalog row`);
   }
   if (!opts.hostMayHaveMore) assert.deepEqual(dirRows(db, volume), diskDirs, 'host catalog folders for the volume differ from the disk catalog');
@@ -483,7 +483,7 @@ export function assertArchiveHolds(src: string, disks: string[], opts: FolderChe
   const meta = (p: string) => folderMeta(dirMetaOf(p), opts);
   for (const [rel] of dirsBelow(src)) {
     const want = meta(path.join(src, rel));
-    const onDisks = disks.map((d) => path.join(d, src, rel)).filter((p) => fs.existsSync(p) && fs.lstatSync(p).isDirectory());
+    const onDisks = disks.map((d) => path.join(d, src, rel)).filter((p) => byteFs.existsSync(p) && byteFs.lstatSync(p).isDirectory());
     assert.ok(onDisks.length > 0, `folder ${path.join(src, rel)} is on no disk`);
     assert.ok(onDisks.some((p) => meta(p) === want), `folder ${path.join(src, rel)}: no disk holds it as it is (${want})`);
   }
