@@ -52,7 +52,7 @@ async function runScan(ctx: BenchContext, s: Section): Promise<void> {
   if (first.summary.added + first.summary.linked !== ctx.files) {
     throw new BenchError(`Blaine's first backup stored ${first.summary.added} + ${first.summary.linked} linked files, expected ${ctx.files}`);
   }
-  // Catalog bytes per file, indexes and any log included (issue 21's target: ≤ 160, host and disk alike).
+  // Catalog bytes per file, indexes and any log included (the target: ≤ 160, host and disk alike).
   const onDisk = (f: string) => [f, `${f}-wal`].reduce((n, x) => n + (fs.existsSync(x) ? fs.statSync(x).size : 0), 0);
   const perFile = { host: onDisk(db) / ctx.files, disk: onDisk(path.join(disk, '.blaine', 'catalog.sqlite')) / ctx.files };
   s.notes.push(`catalog bytes per file after the first backup (indexes included): host ${perFile.host.toFixed(0)}, disk ${perFile.disk.toFixed(0)}`);

@@ -1,5 +1,5 @@
 // Makes test/fixtures/schema7/: a small archive written by a Blaine of catalog schema 7 (SHA-256
-// identity, the schema before the lean one of issue 21), so that migration tests start from
+// identity, the schema before the lean one), so that migration tests start from
 // catalogs and disks that code really wrote, not from a downgrade.
 //
 //   node scripts/make-schema7-fixtures.mjs CHECKOUT

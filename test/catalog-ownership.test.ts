@@ -1,5 +1,5 @@
 /**
- * Only src/catalog/ speaks SQL (issue 21): every statement and every meta key of the catalogs
+ * Only src/catalog/ speaks SQL: every statement and every meta key of the catalogs
  * lives there, behind operations named in the domain. This reads every other module of src/
  * (tests left out) and fails on anything that talks to SQLite directly.
  */

@@ -1,5 +1,5 @@
 /**
- * The file-system seam (issue 23): outside src/fsx/ (the layer itself), src/cli/ (commands pick
+ * The file-system seam: outside src/fsx/ (the layer itself), src/cli/ (commands pick
  * the process's layer) and src/catalog/ (SQLite's own files), no module of src/ imports node:fs,
  * and none falls back to the real layer on its own: engines work through the Fsx they are given,
  * so injected faults reach every call and every path meets node:fs as its bytes (fsPath) in one

@@ -1,5 +1,5 @@
 /**
- * The lean layout (schema 8, issue 21): names and symlink targets are bytes, folders are rows,
+ * The lean layout (schema 8): names and symlink targets are bytes, folders are rows,
  * and a catalog of schema 7 written by the code of that time (test/fixtures/schema7) migrates
  * with every row, deferred action and tombstone kept; read-only it is read through a private
  * migrated copy and left as it was.

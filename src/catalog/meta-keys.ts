@@ -1,5 +1,5 @@
 /**
- * The keys of the catalogs' `meta` table, all in one place (issue 21: the catalog package owns
+ * The keys of the catalogs' `meta` table, all in one place (the catalog package owns
  * every key). The generation protocol's own keys are in generation.ts, the change history's in
  * changes.ts.
  */

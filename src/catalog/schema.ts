@@ -134,7 +134,7 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   -- that rebuilding from an older snapshot that still holds such a volume does not bring it back.
   CREATE TABLE forgotten_volumes (uuid TEXT PRIMARY KEY, label TEXT NOT NULL, forgotten TEXT NOT NULL) WITHOUT ROWID;
   `,
-  // The lean layout (issue 21; the figures are in the README's Performance section): a volume's
+  // The lean layout (the figures are in the README's Performance section): a volume's
   // UUID is stored once (volume_ids) and rows name it by a small integer; paths, symlink targets
   // and parity names are their bytes (BLOB, names are bytes: fsx/name-bytes.ts), in byte order as
   // the range queries expect; no index on the path alone (a range or a lookup goes volume by

@@ -1,5 +1,5 @@
 /**
- * Folders are archived too (SPEC §3, issue 26 item 8): every directory below a data path, empty
+ * Folders are archived too (SPEC §3): every directory below a data path, empty
  * ones included, comes back with its mode, owner and mtime to the nanosecond, as `rsync -a` gives
  * them. The shared checks (assertDiskMatchesCatalog, assertArchiveHolds, assertRestoresLibrary)
  * compare folders as well; these tests build the cases that matter.

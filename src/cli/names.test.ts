@@ -1,4 +1,4 @@
-// Names are bytes (SPEC §3, issue 26 items 3 and 9): names that are not UTF-8, symlink targets
+// Names are bytes (SPEC §3): names that are not UTF-8, symlink targets
 // that are not UTF-8 and 255-byte names are archived, listed, matched, restored and caught up by
 // their exact bytes. Names are written here in Blaine's string form (fsx/name-bytes.ts: a byte
 // that is not UTF-8 is the lone surrogate U+DC00 + byte) and made through realFs, which passes

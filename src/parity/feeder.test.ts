@@ -1,5 +1,5 @@
 /**
- * Parity made in the copy's read pass (issue 24): a big file's set is fed the bytes the copy reads
+ * Parity made in the copy's read pass: a big file's set is fed the bytes the copy reads
  * (CopyOptions.tap → Par2Feeder), so it describes exactly what was copied and hashed, needs no
  * second read, and is the very set a creator reading the disk would make. A feed that falls short
  * leaves the set to be made from the disk.
