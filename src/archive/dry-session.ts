@@ -75,7 +75,7 @@ export function openDrySession(opts: OpenOptions): DiskSession {
       info = view.info;
       root = view.root;
     }
-    if (!opts.init) requireDiskCatalog(root, dest, info, undefined);
+    if (!opts.init) requireDiskCatalog(root, dest, info, undefined, opts.fs);
     const disk = privateCopy(opts.init ? null : diskCatalogPath(root), dirs);
     catalogs.push(disk);
     const host = privateCopy(opts.db, dirs);

@@ -148,7 +148,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     fs.mkdirSync(path.dirname(opts.db), { recursive: true, mode: 0o700 });
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // A read-only disk can be read (verify without --fix), never written: said before anything is tried.
-    const readOnly = onReadOnlyFs(dest);
+    const readOnly = onReadOnlyFs(dest, fs);
     if (readOnly && (opts.init || !opts.readsDisk)) throw readOnlyError(dest);
     // Identity is checked before the disk's lock, which lives on the disk itself.
     const info = opts.init ? initDisk(dest, opts, fs) : readVolume(dest, fs);
@@ -157,7 +157,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       // Checked before the disk is locked, mounted or cleaned up: a refused disk stays as it was.
       host = Catalog.open(opts.db);
       catalogs.push(host);
-      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host);
+      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host, fs);
       requireKnownVolume(host, opts.db, info, dest, fs);
     }
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
@@ -165,7 +165,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     const mount = mountedRoot(dest, info, opts.key, readOnly);
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
-    if (mount && !opts.init && !opts.retiring) requireDiskCatalog(root, dest, info, host);
+    if (mount && !opts.init && !opts.retiring) requireDiskCatalog(root, dest, info, host, fs);
     if (mount && !readOnly) ensureLayout(root, fs);
     else if (!readOnly) privateBlaineDir(root);
     const identity = diskIdentity(dest, root);

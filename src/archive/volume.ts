@@ -133,7 +133,7 @@ export function readVolume(disk: string, fs: Fsx): VolumeInfo {
   } catch (err) {
     if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') {
       // A disk whose catalog names its volume is a damaged Blaine disk, not a new one.
-      const damaged = missingVolumeFileError(disk);
+      const damaged = missingVolumeFileError(disk, fs);
       if (damaged) throw damaged;
       const hint = isMountPoint(disk, st, fs) ? '' : ` (${disk} is not a mount point either: check that the disk is mounted)`;
       throw new DiskError(`${disk} is not a Blaine disk; run \`blaine backup --init\` to make it one${hint}.`, 'NOT_INITIALISED');
@@ -237,7 +237,7 @@ export function initVolume(
     throw new DiskError(`${disk} is already a Blaine disk${known}; it cannot be initialised again.`, 'ALREADY_INITIALISED');
   }
   // Without volume.json but with a catalog naming its volume: a damaged disk, never a second volume on it (not even with --force).
-  const damaged = missingVolumeFileError(disk);
+  const damaged = missingVolumeFileError(disk, fs);
   if (damaged) throw damaged;
   const encrypted = opts.encrypted === true;
   const present = (fs.readdirSync(disk) as string[]).filter((name) => {

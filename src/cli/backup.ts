@@ -131,6 +131,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     { reserve: givenReserve, reserveFrom: sources.reserve, parity: givenParity, parityFrom: sources.parity },
     opts.init ? {} : rememberedSettings(dest, fileSystem()),
     dest,
+    fileSystem(),
   );
   if (chosen.fromDisk.length > 0) out.debug(`from the disk's volume.json: ${chosen.fromDisk.join(', ')}`);
   const { reserve } = chosen;

@@ -7,7 +7,7 @@ import { readVolume } from '../archive/volume.js';
 import { Catalog } from '../catalog/catalog.js';
 import { describeHealth, healthByCopy, healthWarnings, recordVisit } from './history.js';
 import { blockDeviceOf, readSmart } from './smart.js';
-import { realFs as fs, type Fsx } from '../fsx/fsx.js';
+import { type Fsx } from '../fsx/fsx.js';
 
 export interface VisitReport {
   /** One line for the user: the reading and its change, or why there is none. */
@@ -27,7 +27,7 @@ export function recordDiskHealth(db: string, dest: string, fsx: Fsx, now = Date.
   } catch {
     return null;
   }
-  if (!fs.existsSync(db)) return null;
+  if (!fsx.existsSync(db)) return null;
   const device = blockDeviceOf(dest);
   if (!device) return { line: `disk health of "${label}": not recorded (${dest} is not on a block device)`, warnings: [] };
   const reading = readSmart(device);
