@@ -167,7 +167,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     const root = mount?.mountPoint ?? dest;
     if (mount && !opts.init && !opts.retiring) requireDiskCatalog(root, dest, info, host, fs);
     if (mount && !readOnly) ensureLayout(root, fs);
-    else if (!readOnly) privateBlaineDir(root);
+    else if (!readOnly) privateBlaineDir(root, fs);
     const identity = diskIdentity(dest, root);
     // On a read-only disk the catalog is read from a private copy (SQLite would write -shm beside it).
     const disk = readOnly ? Catalog.openCopy(diskCatalogPath(root)) : Catalog.open(diskCatalogPath(root), { create: true });

@@ -15,7 +15,7 @@ import { openDiskSession, type KeyProvider } from '../archive/session.js';
 import { readVolume, type VolumeInfo } from '../archive/volume.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
-import { realFs as fs } from '../fsx/fsx.js';
+
 
 /** A retirement refused (the twin lacks changes, or the copy is not what it should be). */
 export class RetireError extends BlaineError {}
@@ -34,7 +34,7 @@ export interface KnownCopy {
  * The disk at `dest` as a copy of a volume that the host catalog knows with at least one other copy
  * (this copy itself may be forgotten already, by a retirement cut short); null for anything else.
  */
-export function knownCopyAt(dest: string, db: string): KnownCopy | null {
+export function knownCopyAt(dest: string, db: string, fs: Fsx): KnownCopy | null {
   let info: VolumeInfo;
   try {
     info = readVolume(dest, fs);

@@ -28,9 +28,9 @@ export function recordDiskHealth(db: string, dest: string, fsx: Fsx, now = Date.
     return null;
   }
   if (!fsx.existsSync(db)) return null;
-  const device = blockDeviceOf(dest);
+  const device = blockDeviceOf(dest, fsx);
   if (!device) return { line: `disk health of "${label}": not recorded (${dest} is not on a block device)`, warnings: [] };
-  const reading = readSmart(device);
+  const reading = readSmart(device, fsx);
   if ('none' in reading) return { line: `disk health of "${label}": not recorded (${reading.none})`, warnings: [] };
   const release = acquireLock(`${db}.lock`, `the host catalog ${db}`);
   try {
