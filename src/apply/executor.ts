@@ -1,6 +1,6 @@
 import type { Operation } from '../plan/operation.js';
 import { CopyError, syncDisk } from '../fsx/copy.js';
-import { realFs } from '../fsx/fsx.js';
+
 import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
 import { CatalogBatch, storedRow } from './batch.js';
 import { CopyAhead } from './copy-ahead.js';

@@ -3,7 +3,7 @@ import type { Operation } from '../plan/operation.js';
 import { entryFor, sameModeOwner } from '../plan/entry.js';
 import type { FileRecord } from '../scan/record.js';
 import { sha256File } from '../fsx/copy.js';
-import { realFs } from '../fsx/fsx.js';
+
 import { CatalogBatch, storedRow } from './batch.js';
 import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { applyDefer } from './move-ops.js';

@@ -14,7 +14,7 @@
  */
 import path from 'node:path';
 import { freeBytes } from '../fsx/space.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { type Fsx } from '../fsx/fsx.js';
 import { DEFAULT_MAX_SLICES, parityDiskBytes } from '../parity/slices.js';
 import { nameToBytes } from '../fsx/name-bytes.js';
 

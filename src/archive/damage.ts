@@ -8,7 +8,7 @@ import { Catalog, CatalogError } from '../catalog/catalog.js';
 import { errCode } from '../fsx/errno.js';
 import { cipherDir, diskCatalogPath, hostSnapshotPath, oldCatalogsDir } from './layout.js';
 import { DiskError } from './disk-error.js';
-import { fsConstants as constants, realFs } from '../fsx/fsx.js';
+import { fsConstants as constants, type Fsx } from '../fsx/fsx.js';
 
 /** What the checks need of a disk's identity (volume.json's VolumeInfo). */
 interface DiskIdentityInfo {
@@ -22,10 +22,10 @@ interface DiskIdentityInfo {
 /** What is wrong with a disk catalog file, or null when SQLite opens it. */
 export type CatalogProblem = null | { what: 'missing' | 'empty' } | { what: 'unreadable'; why: string };
 
-export function catalogProblem(file: string): CatalogProblem {
+export function catalogProblem(file: string, fs: Fsx): CatalogProblem {
   let size: number;
   try {
-    size = realFs.statSync(file).size;
+    size = fs.statSync(file).size;
   } catch (err) {
     if (errCode(err) === 'ENOENT') return { what: 'missing' };
     return { what: 'unreadable', why: errCode(err) ?? String(err) };
@@ -43,9 +43,9 @@ export function catalogProblem(file: string): CatalogProblem {
 }
 
 /** Rotated copies of the disk catalog in .blaine/old, newest first. */
-export function rotatedCatalogs(root: string): string[] {
+export function rotatedCatalogs(root: string, fs: Fsx): string[] {
   try {
-    return realFs.readdirSync(oldCatalogsDir(root))
+    return fs.readdirSync(oldCatalogsDir(root))
       .filter((n) => /^catalog-.*\.sqlite$/.test(n))
       .sort()
       .reverse()
@@ -59,8 +59,8 @@ export function rotatedCatalogs(root: string): string[] {
  * Whether anything says this disk was used (a run finished on it, or the host knows its files):
  * only a disk whose `--init` was cut short before its catalog was made may start a new one.
  */
-export function diskWasUsed(root: string, info: DiskIdentityInfo, host: Catalog | undefined): boolean {
-  if (rotatedCatalogs(root).length > 0 || realFs.existsSync(hostSnapshotPath(root))) return true;
+export function diskWasUsed(root: string, info: DiskIdentityInfo, host: Catalog | undefined, fs: Fsx): boolean {
+  if (rotatedCatalogs(root, fs).length > 0 || fs.existsSync(hostSnapshotPath(root))) return true;
   if (!host) return false;
   return host.copies().some((c) => c.copy === info.copy) || host.volumeStats(info.volume).files > 0;
 }
@@ -73,10 +73,10 @@ function describeProblem(p: Exclude<CatalogProblem, null>): string {
  * Throws DAMAGED_CATALOG when the disk catalog at `root` is missing, empty or unreadable on a disk
  * that was used; a disk whose init was cut short passes (its catalog is made now).
  */
-export function requireDiskCatalog(root: string, dest: string, info: DiskIdentityInfo, host: Catalog | undefined): void {
-  const problem = catalogProblem(diskCatalogPath(root));
+export function requireDiskCatalog(root: string, dest: string, info: DiskIdentityInfo, host: Catalog | undefined, fs: Fsx): void {
+  const problem = catalogProblem(diskCatalogPath(root), fs);
   if (!problem) return;
-  if (problem.what !== 'unreadable' && !diskWasUsed(root, info, host)) return;
+  if (problem.what !== 'unreadable' && !diskWasUsed(root, info, host, fs)) return;
   throw new DiskError(damagedCatalogMessage(dest, info, problem), 'DAMAGED_CATALOG');
 }
 
@@ -88,10 +88,10 @@ export function damagedCatalogMessage(dest: string, info: DiskIdentityInfo, prob
 }
 
 /** The volume a disk's catalog names, when volume.json is gone: its label and UUID, or null. */
-export function volumeNamedByCatalog(disk: string): { label: string; uuid: string } | null {
+export function volumeNamedByCatalog(disk: string, fs: Fsx): { label: string; uuid: string } | null {
   const file = diskCatalogPath(disk);
-  for (const f of [file, ...rotatedCatalogs(disk)]) {
-    if (!realFs.existsSync(f)) continue;
+  for (const f of [file, ...rotatedCatalogs(disk, fs)]) {
+    if (!fs.existsSync(f)) continue;
     try {
       const cat = Catalog.openCopy(f);
       try {
@@ -111,17 +111,17 @@ export function volumeNamedByCatalog(disk: string): { label: string; uuid: strin
  * An encrypted disk's cipher directory that holds more than gocryptfs's own two files: something
  * was stored in it (an init cut short before volume.json leaves only those two).
  */
-function holdsCipherContent(disk: string): boolean {
+function holdsCipherContent(disk: string, fs: Fsx): boolean {
   try {
-    return realFs.readdirSync(cipherDir(disk)).some((n) => n !== 'gocryptfs.conf' && n !== 'gocryptfs.diriv');
+    return fs.readdirSync(cipherDir(disk)).some((n) => n !== 'gocryptfs.conf' && n !== 'gocryptfs.diriv');
   } catch {
     return false;
   }
 }
 
 /** volume.json is missing on a disk that is a Blaine disk all the same: said so, with the way back. */
-export function missingVolumeFileError(disk: string): DiskError | null {
-  const named = volumeNamedByCatalog(disk);
+export function missingVolumeFileError(disk: string, fs: Fsx): DiskError | null {
+  const named = volumeNamedByCatalog(disk, fs);
   if (named) {
     return new DiskError(
       `${disk}/.blaine/volume.json is missing, but the disk's catalog belongs to the volume "${named.label}" (${named.uuid}): the disk is damaged, not new; ` +
@@ -129,7 +129,7 @@ export function missingVolumeFileError(disk: string): DiskError | null {
       'NO_VOLUME_FILE',
     );
   }
-  if (holdsCipherContent(disk)) {
+  if (holdsCipherContent(disk, fs)) {
     return new DiskError(
       `${disk}/.blaine/volume.json is missing, but ${disk}/.blaine/cipher holds an encrypted Blaine volume: the disk is damaged, not new; ` +
         'copy volume.json back from a backup of it or from its mirror copy (the same volume), and never run `--init` on it',
@@ -140,9 +140,9 @@ export function missingVolumeFileError(disk: string): DiskError | null {
 }
 
 /** True when `dir` is on a file system mounted read-only. */
-export function onReadOnlyFs(dir: string): boolean {
+export function onReadOnlyFs(dir: string, fs: Fsx): boolean {
   try {
-    realFs.accessSync(dir, constants.W_OK);
+    fs.accessSync(dir, constants.W_OK);
     return false;
   } catch (err) {
     return errCode(err) === 'EROFS';

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
-import { realFs, realFs as fs } from '../fsx/fsx.js';
+import type { Fsx } from '../fsx/fsx.js';
 import { requireTools } from '../crypt/gocryptfs.js';
 import { acquireLock } from './lock.js';
 import { diskCatalogPath } from './layout.js';
@@ -15,7 +15,7 @@ import { diskGeneration } from '../catalog/generation.js';
  * not exist, or for null): a dry run changes its copies as the real run would change the catalogs, and the
  * originals are never opened for writing (SQLite would leave -wal/-shm files even for a read).
  */
-function privateCopy(file: string | null, dirs: string[]): Catalog {
+function privateCopy(file: string | null, dirs: string[], fs: Fsx): Catalog {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'blaine-dry-'));
   dirs.push(dir);
   const copy = path.join(dir, 'catalog.sqlite');
@@ -37,7 +37,7 @@ function volumeToBe(dest: string, opts: OpenOptions): VolumeInfo {
     // not a Blaine disk yet: as it should be
   }
   if (already) throw new DiskError(`${dest} is already a Blaine disk; --init refused`, 'ALREADY_INITIALISED');
-  if (!fs.existsSync(dest) || !fs.statSync(dest).isDirectory()) {
+  if (!opts.fs.existsSync(dest) || !opts.fs.statSync(dest).isDirectory()) {
     throw new DiskError(`${dest} does not exist or is not a directory; is the disk mounted?`, 'NOT_A_DIRECTORY');
   }
   if (opts.encrypt) requireTools();
@@ -53,6 +53,7 @@ function volumeToBe(dest: string, opts: OpenOptions): VolumeInfo {
  */
 export function openDrySession(opts: OpenOptions): DiskSession {
   const dest = path.resolve(opts.dest);
+  const fs = opts.fs;
   const releases: Array<() => void> = [];
   const dirs: string[] = [];
   const catalogs: Catalog[] = [];
@@ -75,10 +76,10 @@ export function openDrySession(opts: OpenOptions): DiskSession {
       info = view.info;
       root = view.root;
     }
-    if (!opts.init) requireDiskCatalog(root, dest, info, undefined);
-    const disk = privateCopy(opts.init ? null : diskCatalogPath(root), dirs);
+    if (!opts.init) requireDiskCatalog(root, dest, info, undefined, opts.fs);
+    const disk = privateCopy(opts.init ? null : diskCatalogPath(root), dirs, fs);
     catalogs.push(disk);
-    const host = privateCopy(opts.db, dirs);
+    const host = privateCopy(opts.db, dirs, fs);
     catalogs.push(host);
     if (!opts.init) requireKnownVolume(host, opts.db, info, dest, opts.fs);
     const copyGeneration = diskGeneration(disk);

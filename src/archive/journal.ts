@@ -19,7 +19,7 @@ import crypto from 'node:crypto';
 import path from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { type Fsx } from '../fsx/fsx.js';
 import { mtimeMatches, setTimes, targetError } from '../fsx/copy.js';
 import { diskRelative } from '../fsx/paths.js';
 import { isCompleteSet, moveParityBack, parityFiles, removeParity, removeParityLeftovers, matchParityToRow } from '../parity/paths.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Catalog } from '../catalog/catalog.js';
 import { dropTombstones, pruneTombstones } from '../catalog/changes.js';
 import { DISK_SETTINGS, HOST_ID, REVISION, SNAPSHOT_OF } from '../catalog/meta-keys.js';
-import { diskGeneration, markRunFinished, markRunStarted, runUnfinished } from '../catalog/generation.js';
+import { beginRunGeneration, diskGeneration, endRunGeneration, markRunFinished, runUnfinished, syncState, type SyncState } from '../catalog/generation.js';
 import { snapshotDatabases, type SnapshotJob } from '../catalog/snapshot.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 import { acquireDiskLock, acquireLock } from './lock.js';
@@ -69,16 +69,7 @@ export function openDiskView(destArg: string, opts: { key?: KeyProvider; readonl
   };
 }
 
-/** How the host catalog and the mounted copy's own catalog stood against each other at the start. */
-export type SyncState =
-  /** Same generation: the host knows this copy as it is. */
-  | 'in-sync'
-  /** The host did not know this volume, or knew an older state of it: the disk catalog was imported. */
-  | 'imported'
-  /** The last run on this copy did not finish: its disk catalog was taken as the truth. */
-  | 'recovered'
-  /** The volume changed since this copy was last mounted (other copy, deferred actions). */
-  | 'behind';
+export type { SyncState } from '../catalog/generation.js';
 
 export interface DiskSession {
   /** Where the archive's files are: the disk root (or, for an encrypted disk, its clear-text mount). */
@@ -158,7 +149,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     fs.mkdirSync(path.dirname(opts.db), { recursive: true, mode: 0o700 });
     releases.push(acquireLock(`${opts.db}.lock`, `the host catalog ${opts.db}`));
     // A read-only disk can be read (verify without --fix), never written: said before anything is tried.
-    const readOnly = onReadOnlyFs(dest);
+    const readOnly = onReadOnlyFs(dest, fs);
     if (readOnly && (opts.init || !opts.readsDisk)) throw readOnlyError(dest);
     // Identity is checked before the disk's lock, which lives on the disk itself.
     const info = opts.init ? initDisk(dest, opts, fs) : readVolume(dest, fs);
@@ -167,7 +158,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       // Checked before the disk is locked, mounted or cleaned up: a refused disk stays as it was.
       host = Catalog.open(opts.db);
       catalogs.push(host);
-      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host);
+      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host, fs);
       requireKnownVolume(host, opts.db, info, dest, fs);
     }
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
@@ -175,9 +166,9 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     const mount = mountedRoot(dest, info, opts.key, readOnly);
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
-    if (mount && !opts.init && !opts.retiring) requireDiskCatalog(root, dest, info, host);
+    if (mount && !opts.init && !opts.retiring) requireDiskCatalog(root, dest, info, host, fs);
     if (mount && !readOnly) ensureLayout(root, fs);
-    else if (!readOnly) privateBlaineDir(root);
+    else if (!readOnly) privateBlaineDir(root, fs);
     const identity = diskIdentity(dest, root);
     // On a read-only disk the catalog is read from a private copy (SQLite would write -shm beside it).
     const disk = readOnly ? Catalog.openCopy(diskCatalogPath(root)) : Catalog.open(diskCatalogPath(root), { create: true });
@@ -301,21 +292,13 @@ function closeAll(catalogs: Catalog[], releases: Array<() => void>, quiet = fals
 /** Registers volume and copy in both catalogs and decides which catalog speaks for the volume. */
 export function syncCatalogs(host: Catalog, disk: Catalog, info: VolumeInfo): SyncState {
   const hostVolume = host.volume(info.volume);
-  const diskGen = diskGeneration(disk);
-  const crashed = runUnfinished(disk);
-  let state: SyncState;
-  if (!hostVolume || diskGen > hostVolume.generation) state = 'imported';
-  else if (diskGen < hostVolume.generation) state = 'behind';
-  else if (crashed) state = 'recovered';
-  else state = 'in-sync';
-  // Queued actions mean the copy is behind whatever the generations say (a belt to the executor's braces).
-  if (state === 'in-sync' && host.deferred(info.volume).length > 0) state = 'behind';
+  const { state, generation } = syncState(disk, hostVolume, host.deferred(info.volume).length);
   const volumeRow = {
     uuid: info.volume,
     label: info.label,
     encrypted: info.encrypted,
     created: info.created,
-    generation: Math.max(diskGen, hostVolume?.generation ?? 0),
+    generation,
   };
   disk.transaction(() => disk.putVolume(volumeRow));
   host.transaction(() => {
@@ -329,15 +312,9 @@ export function syncCatalogs(host: Catalog, disk: Catalog, info: VolumeInfo): Sy
 
 /** Marks the start of a writing run: a crash before `endWrite` makes the next run trust the disk. */
 export function beginWrite(s: DiskSession): number {
-  s.generationBefore = s.host.volume(s.info.volume)?.generation ?? 0;
-  const gen = s.generationBefore + 1;
-  s.host.transaction(() => s.host.putVolume({ ...s.host.volume(s.info.volume)!, generation: gen }));
-  s.disk.transaction(() => {
-    // A copy that is behind keeps its old generation until it has caught up.
-    markRunStarted(s.disk, s.caughtUp ? gen : null);
-    s.disk.putVolume({ ...s.host.volume(s.info.volume)! });
-  });
-  return gen;
+  const { before, generation } = beginRunGeneration(s.host, s.disk, s.info.volume, s.caughtUp);
+  s.generationBefore = before;
+  return generation;
 }
 
 /**
@@ -345,28 +322,21 @@ export function beginWrite(s: DiskSession): number {
  * changed nothing keeps the size its last run counted (counting reads every row).
  */
 export function endWrite(s: DiskSession, freeBytes: number | null, changed = true, volumeChanged = changed): { files: number; bytes: number } {
-  // A run that left the volume as it was (nothing done, or only catching this copy up) keeps the
-  // generation it began with, so the other copy, in step with it, is not taken as behind next time.
-  if (!volumeChanged && s.caughtUp && s.generationBefore !== undefined) {
-    const back = { ...s.host.volume(s.info.volume)!, generation: s.generationBefore };
-    s.host.transaction(() => s.host.putVolume(back));
-    s.disk.transaction(() => s.disk.putVolume(back));
-  }
-  const volume = s.host.volume(s.info.volume)!;
+  const generation = endRunGeneration(s.host, s.disk, s.info.volume, s.caughtUp, s.generationBefore, volumeChanged);
   const before = changed ? undefined : s.disk.copies().find((c) => c.copy === s.info.copy);
   const stats = before ? { files: before.files, bytes: before.bytes } : s.disk.volumeStats(s.info.volume);
   const copy = {
     copy: s.info.copy,
     volume: s.info.volume,
     label: s.info.copyLabel,
-    generation: s.caughtUp ? volume.generation : diskGeneration(s.disk),
+    generation,
     lastSync: new Date().toISOString(),
     freeBytes,
     files: stats.files,
     bytes: stats.bytes,
   };
   s.disk.transaction(() => {
-    markRunFinished(s.disk, s.caughtUp ? volume.generation : null);
+    markRunFinished(s.disk, s.caughtUp ? generation : null);
     s.disk.putCopy(copy);
     // Only the host's tombstones are ever read (a catch-up asks the volume's state, not a copy).
     dropTombstones(s.disk);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { isTempName } from '../fsx/temp.js';
 import { CopyError, fsyncPath, targetError } from '../fsx/copy.js';
 import { errCode, reason } from '../fsx/errno.js';
-import { realFs, type Fsx, type Dirent, type Stats } from '../fsx/fsx.js';
+import { type Fsx, type Dirent, type Stats } from '../fsx/fsx.js';
 import { blaineDir, cipherDir, oldCatalogsDir, quarantineDir, volumeFile } from './layout.js';
 import { missingVolumeFileError } from './damage.js';
 import { DiskError } from './disk-error.js';
@@ -133,7 +133,7 @@ export function readVolume(disk: string, fs: Fsx): VolumeInfo {
   } catch (err) {
     if (errCode(err) === 'ENOENT' || errCode(err) === 'ENOTDIR') {
       // A disk whose catalog names its volume is a damaged Blaine disk, not a new one.
-      const damaged = missingVolumeFileError(disk);
+      const damaged = missingVolumeFileError(disk, fs);
       if (damaged) throw damaged;
       const hint = isMountPoint(disk, st, fs) ? '' : ` (${disk} is not a mount point either: check that the disk is mounted)`;
       throw new DiskError(`${disk} is not a Blaine disk; run \`blaine backup --init\` to make it one${hint}.`, 'NOT_INITIALISED');
@@ -197,17 +197,17 @@ export function writeVolume(disk: string, info: VolumeInfo, fs: Fsx): void {
 export function ensureLayout(root: string, fs: Fsx): void {
   const dir = blaineDir(root);
   for (const sub of ['', 'tmp', 'old', 'parity']) fs.mkdirSync(path.join(dir, sub), { recursive: true, mode: 0o700 });
-  privateBlaineDir(root);
+  privateBlaineDir(root, fs);
 }
 
 /**
  * .blaine holds the catalogs, which name every archived file: its owner's alone (SPEC §3), also on
  * a disk made before Blaine said so. The archived files themselves keep their own modes.
  */
-export function privateBlaineDir(root: string): void {
+export function privateBlaineDir(root: string, fs: Fsx): void {
   try {
     const dir = blaineDir(root);
-    if ((realFs.statSync(dir).mode & 0o077) !== 0) realFs.chmodSync(dir, 0o700);
+    if ((fs.statSync(dir).mode & 0o077) !== 0) fs.chmodSync(dir, 0o700);
   } catch {
     // Not there yet, or a read-only disk: nothing to tighten now.
   }
@@ -237,7 +237,7 @@ export function initVolume(
     throw new DiskError(`${disk} is already a Blaine disk${known}; it cannot be initialised again.`, 'ALREADY_INITIALISED');
   }
   // Without volume.json but with a catalog naming its volume: a damaged disk, never a second volume on it (not even with --force).
-  const damaged = missingVolumeFileError(disk);
+  const damaged = missingVolumeFileError(disk, fs);
   if (damaged) throw damaged;
   const encrypted = opts.encrypted === true;
   const present = (fs.readdirSync(disk) as string[]).filter((name) => {

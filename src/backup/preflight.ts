@@ -9,7 +9,7 @@ import { ExclusionError, ExclusionFilter, type Rule } from '../scan/exclude.js';
 import { parseSnapraidConf } from '../scan/snapraid-conf.js';
 import type { MatchMode } from '../plan/operation.js';
 import { BlaineError, EXIT } from '../error.js';
-import { realFs as fs } from '../fsx/fsx.js';
+import type { Fsx } from '../fsx/fsx.js';
 
 export const MATCH_MODES: MatchMode[] = ['inode', 'size-mtime', 'path-size-mtime', 'strict'];
 
@@ -28,7 +28,7 @@ export class BackupRefused extends BlaineError {
  * The exclusion filter: a SnapRAID config's rules first, then the given ordered rules, and the
  * regular expressions; undefined when there are none.
  */
-export function exclusionFilter(snapraidConf: string | undefined, ordered: Rule[], regexes: string[]): ExclusionFilter | undefined {
+export function exclusionFilter(snapraidConf: string | undefined, ordered: Rule[], regexes: string[], fs: Fsx): ExclusionFilter | undefined {
   const rules: Rule[] = [];
   if (snapraidConf) {
     let text: string;
@@ -54,7 +54,7 @@ export function requirePar2(par2Command: string[] | undefined): void {
 }
 
 /** The path with every symlink resolved; itself when it does not exist (yet). */
-function realOrSelf(p: string): string {
+function realOrSelf(p: string, fs: Fsx): string {
   try {
     return fs.realpathSync(p);
   } catch {
@@ -71,7 +71,7 @@ function excludedDir(filter: ExclusionFilter | undefined, rel: string): boolean 
 }
 
 /** Mount points below `dir` (from /proc/self/mountinfo; none where it cannot be read). */
-function mountPointsBelow(dir: string): string[] {
+function mountPointsBelow(dir: string, fs: Fsx): string[] {
   let text: string;
   try {
     text = fs.readFileSync('/proc/self/mountinfo', 'utf8');
@@ -88,7 +88,7 @@ function mountPointsBelow(dir: string): string[] {
 }
 
 /** The folder's device and inode, or null. */
-function idOf(p: string): string | null {
+function idOf(p: string, fs: Fsx): string | null {
   try {
     const st = fs.statSync(p);
     return `${st.dev}:${st.ino}`;
@@ -101,11 +101,11 @@ function idOf(p: string): string | null {
  * Where the disk's root is mounted again inside the data path (a bind mount): the same device and
  * inode as the disk, at another path. Null when it is not.
  */
-function diskMountedInside(dest: string, root: string, filter: ExclusionFilter | undefined): string | null {
-  const disk = idOf(dest);
+function diskMountedInside(dest: string, root: string, filter: ExclusionFilter | undefined, fs: Fsx): string | null {
+  const disk = idOf(dest, fs);
   if (disk === null) return null;
-  for (const m of mountPointsBelow(root)) {
-    if (idOf(m) === disk && !excludedDir(filter, path.relative(root, m))) return m;
+  for (const m of mountPointsBelow(root, fs)) {
+    if (idOf(m, fs) === disk && !excludedDir(filter, path.relative(root, m))) return m;
   }
   return null;
 }
@@ -115,11 +115,11 @@ function diskMountedInside(dest: string, root: string, filter: ExclusionFilter |
  * (a disk reached through a link, SPEC §5), unless an exclusion rule keeps the scan out of the
  * disk's folder (`--exclude /disk/`). Returns the data paths that are not there (or not folders).
  */
-export function checkDataPaths(dest: string, roots: string[], filter?: ExclusionFilter): string[] {
+export function checkDataPaths(dest: string, roots: string[], fs: Fsx, filter?: ExclusionFilter): string[] {
   const missing: string[] = [];
-  const realDest = realOrSelf(dest);
+  const realDest = realOrSelf(dest, fs);
   for (const r of roots) {
-    const realRoot = realOrSelf(r);
+    const realRoot = realOrSelf(r, fs);
     for (const [d, root] of [[dest, r], [realDest, realRoot]] as const) {
       if (isWithin(d, root) && !(d !== root && excludedDir(filter, path.relative(root, d)))) {
         const via = d === dest ? '' : ` (${dest} leads to ${d})`;
@@ -132,7 +132,7 @@ export function checkDataPaths(dest: string, roots: string[], filter?: Exclusion
       if (isWithin(root, d)) throw new BackupRefused(`the data path ${r} lies on the archive disk ${dest}${d === dest ? '' : ` (${dest} leads to ${d})`}`, true);
     }
     // The same folder at another path: compared by device and inode.
-    const again = diskMountedInside(dest, realRoot, filter);
+    const again = diskMountedInside(dest, realRoot, filter, fs);
     if (again !== null) {
       throw new BackupRefused(
         `the disk ${dest} is mounted again at ${again}, inside the data path ${r}; Blaine would archive its own archive: ` +

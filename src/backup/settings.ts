@@ -4,13 +4,13 @@
  * then the disk, then a config file, then the default.
  */
 import { readVolume, type DiskSettings } from '../archive/volume.js';
-import { realFs as fs, type Fsx } from '../fsx/fsx.js';
+import { type Fsx } from '../fsx/fsx.js';
 
 /** 10 GB, or 2% of the disk when that is less: a 64 MB disk keeps 1.3 MB free, not more than it holds. */
 export const DEFAULT_RESERVE = 10e9;
 const DEFAULT_RESERVE_SHARE = 0.02;
 
-export function defaultReserve(dest: string): number {
+export function defaultReserve(dest: string, fs: Fsx): number {
   try {
     const st = fs.statfsSync(dest);
     return Math.min(DEFAULT_RESERVE, Math.floor(st.blocks * st.bsize * DEFAULT_RESERVE_SHARE));
@@ -45,6 +45,7 @@ export function chooseSettings(
   given: { reserve: number | undefined; reserveFrom: SettingSource; parity: number; parityFrom: SettingSource },
   disk: DiskSettings,
   dest: string,
+  fs: Fsx,
 ): ChosenSettings {
   const fromDisk: string[] = [];
   let reserve: number;
@@ -52,7 +53,7 @@ export function chooseSettings(
   else if (disk.reserve !== undefined) {
     reserve = disk.reserve;
     fromDisk.push('reserve');
-  } else reserve = given.reserveFrom === 'config' && given.reserve !== undefined ? given.reserve : defaultReserve(dest);
+  } else reserve = given.reserveFrom === 'config' && given.reserve !== undefined ? given.reserve : defaultReserve(dest, fs);
   let parity = given.parity;
   if (given.parityFrom !== 'cli' && disk.parity !== undefined) {
     parity = disk.parity;

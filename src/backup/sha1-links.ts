@@ -9,7 +9,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { onDisk } from '../archive/layout.js';
 import { sha256File } from '../fsx/copy.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { type Fsx } from '../fsx/fsx.js';
 import { isUnder } from '../fsx/paths.js';
 import { sameMtime } from '../plan/entry.js';
 import { sha1LinksChecked } from '../catalog/meta-keys.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { tempName } from '../fsx/temp.js';
 import { fsyncPath, targetError } from '../fsx/copy.js';
 import { errCode } from '../fsx/errno.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { type Fsx } from '../fsx/fsx.js';
 
 /**
  * Copies the database file byte for byte, a fraction of VACUUM INTO's time, when that copy is

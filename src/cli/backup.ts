@@ -131,13 +131,14 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     { reserve: givenReserve, reserveFrom: sources.reserve, parity: givenParity, parityFrom: sources.parity },
     opts.init ? {} : rememberedSettings(dest, fileSystem()),
     dest,
+    fileSystem(),
   );
   if (chosen.fromDisk.length > 0) out.debug(`from the disk's volume.json: ${chosen.fromDisk.join(', ')}`);
   const { reserve } = chosen;
   const parityPct = chosen.parity;
   const parityMemory = parseParityMemory(opts.parityMemory);
   const withParity = parityPct > 0;
-  const filter = exclusionFilter(opts.snapraidConf, opts.rule ?? [], opts.excludeRegex ?? []);
+  const filter = exclusionFilter(opts.snapraidConf, opts.rule ?? [], opts.excludeRegex ?? [], fileSystem());
   const given = args.length > 0 ? args : (opts.paths ?? []);
   if (given.length === 0) throw new UsageError('name the data paths to archive: blaine backup --dest DISK PATH..., or `paths = [...]` in the config file');
   const roots = normaliseRoots(given);
@@ -147,7 +148,7 @@ async function backup(opts: BackupOptions, args: string[], out: Output): Promise
     requirePar2(par2Command);
     warnIfSlowParity(creator, par2Command);
   }
-  for (const r of checkDataPaths(dest, roots, filter)) out.warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
+  for (const r of checkDataPaths(dest, roots, fileSystem(), filter)) out.warn(`data path ${r} does not exist or is not a directory; nothing under it is archived or removed`);
   retireIfCopy({ dest, db, init: !!opts.init, force: !!opts.force, discard: !!opts.discardChanges, dryRun: !!opts.dryRun, key: keyProvider(opts), fs: fileSystem() }, out);
   const options = { matchMode, clean: !!opts.clean, maxDeletePct, force: !!opts.force };
   // A dry run changes nothing, so Ctrl-C may end it at once, as it always has.

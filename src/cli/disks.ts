@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { copyLag, heldCounts } from '../report/shelf.js';
+import { copyLag } from '../catalog/generation.js';
+import { heldCounts } from '../report/shelf.js';
 import { action, addCommonOptions, type CommonOptions } from './common.js';
 import { EXIT } from './exit.js';
 import type { Output } from './output.js';

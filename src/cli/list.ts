@@ -48,7 +48,7 @@ function openSource(opts: ListOptions): { cat: Catalog; volumes: string[] } {
     const view = openDiskView(opts.dest, { key: keyProvider(opts), readonly: true, fs: fileSystem() });
     try {
       const file = diskCatalogPath(view.root);
-      requireDiskCatalog(view.root, view.dest, view.info, undefined);
+      requireDiskCatalog(view.root, view.dest, view.info, undefined, fileSystem());
       if (!fs.existsSync(file)) throw new UserError(`${view.dest} has no disk catalog yet; run a backup onto it first`);
       return { cat: Catalog.openCopy(file), volumes: [view.info.volume] };
     } finally {

@@ -59,8 +59,8 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
     return withHost(db, (host) => run(opts, globs, to, host, null, out));
   }
   const dest = requireDest(opts);
-  const realDisk = realish(dest);
-  if (isWithin(realish(to), realDisk)) {
+  const realDisk = realish(dest, fileSystem());
+  if (isWithin(realish(to, fileSystem()), realDisk)) {
     throw new UsageError(`--to ${to} is on the disk being restored from; a restore never writes to the disk, choose a directory elsewhere`);
   }
   // What a restore gives back is the host catalog's view: without it, say how to get it back.
@@ -71,7 +71,7 @@ async function restore(opts: RestoreOptions, globs: string[], out: Output): Prom
     return await withHost(db, async (host) => {
       requireKnownVolume(host, db, view.info, dest, fileSystem());
       const catalogFile = diskCatalogPath(view.root);
-      requireDiskCatalog(view.root, dest, view.info, host);
+      requireDiskCatalog(view.root, dest, view.info, host, fileSystem());
       if (!fs.existsSync(catalogFile)) throw new UserError(`${dest} has no disk catalog yet; nothing was ever archived on it`);
       const diskCatalog = Catalog.openCopy(catalogFile);
       try {
@@ -113,7 +113,7 @@ async function run(opts: RestoreOptions, globs: string[], to: string, host: Cata
   }
   if (mounted) {
     // --to above the disk: a target could still land on it.
-    const landing = landingOnDisk(to, archive.rows, mounted.realDisk);
+    const landing = landingOnDisk(to, archive.rows, mounted.realDisk, fileSystem());
     if (landing) throw new UsageError(`--to ${to} would put ${landing.path} on the disk being restored from; choose a directory elsewhere`);
   }
   const interrupt = interruptSignal(out);

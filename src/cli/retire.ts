@@ -15,7 +15,7 @@ export function retireIfCopy(
 ): void {
   if (o.discard && !o.init) throw new UsageError('--discard-changes goes with --init --force (retiring a mirror copy)');
   if (!o.init) return;
-  const known = knownCopyAt(o.dest, o.db);
+  const known = knownCopyAt(o.dest, o.db, o.fs);
   if (!known) return;
   if (!o.force) throw new UserError(retireAdvice(known, o.dest));
   if (o.dryRun) throw new UserError(`${retireAdvice(known, o.dest).replace(/; pass --force.*/, '')}; --dry-run cannot show a retirement: run without it`);

@@ -8,15 +8,14 @@ import { BlaineError } from '../error.js';
 import path from 'node:path';
 import { Catalog, type CopyRow, type VolumeRow } from '../catalog/catalog.js';
 import { dropCopy } from '../catalog/forget.js';
-import { diskGeneration } from '../catalog/generation.js';
+import { copyLag, diskGeneration } from '../catalog/generation.js';
 import { acquireDiskLock } from '../archive/lock.js';
 import { blaineDir, diskCatalogPath, onDisk, quarantineDir, volumeFile } from '../archive/layout.js';
 import { openDiskSession, type KeyProvider } from '../archive/session.js';
 import { readVolume, type VolumeInfo } from '../archive/volume.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { pruneEmptyDirs } from '../fsx/tree.js';
-import { copyLag } from '../report/shelf.js';
-import { realFs as fs } from '../fsx/fsx.js';
+
 
 /** A retirement refused (the twin lacks changes, or the copy is not what it should be). */
 export class RetireError extends BlaineError {}
@@ -35,7 +34,7 @@ export interface KnownCopy {
  * The disk at `dest` as a copy of a volume that the host catalog knows with at least one other copy
  * (this copy itself may be forgotten already, by a retirement cut short); null for anything else.
  */
-export function knownCopyAt(dest: string, db: string): KnownCopy | null {
+export function knownCopyAt(dest: string, db: string, fs: Fsx): KnownCopy | null {
   let info: VolumeInfo;
   try {
     info = readVolume(dest, fs);

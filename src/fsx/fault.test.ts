@@ -62,40 +62,48 @@ test('counting is deterministic: the same work makes the same calls', async (t) 
   assert.equal(logs[0]!.write, 5);
 });
 
+/**
+ * Runs `body` in a child process (a crash kills the process) with `f`, the real layer under the
+ * faults `spec`, and `realFs` in scope.
+ */
+function runUnderFaults(spec: string, body: string) {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const script = `
+    const { faultyFs, parseFaults } = await import(${JSON.stringify(path.join(here, 'fault.js'))});
+    const { realFs } = await import(${JSON.stringify(path.join(here, 'fsx.js'))});
+    const f = faultyFs(realFs, parseFaults(${JSON.stringify(spec)}));
+    ${body}`;
+  return spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+}
+
 test('crash after step N: the process dies by SIGKILL right after that call, running no handler', (t) => {
   const dir = scratchDir(t);
   for (const name of ['a', 'b', 'c']) writeUnder(dir, name, name);
-  const fault = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault.js');
-  const fsx = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fsx.js');
-  const script = `
-    const { faultyFs, parseFaults } = await import(${JSON.stringify(fault)});
-    const { realFs } = await import(${JSON.stringify(fsx)});
-    const f = faultyFs(realFs, parseFaults('rename:2:crash'));
+  const r = runUnderFaults(
+    'rename:2:crash',
+    `
     process.on('exit', () => realFs.writeFileSync(${JSON.stringify(path.join(dir, 'handler-ran'))}, ''));
     try {
       for (const n of ['a', 'b', 'c']) f.renameSync(${JSON.stringify(dir)} + '/' + n, ${JSON.stringify(dir)} + '/' + n + '.moved');
     } finally {
       realFs.writeFileSync(${JSON.stringify(path.join(dir, 'finally-ran'))}, '');
-    }`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    }`,
+  );
   assert.equal(r.signal, 'SIGKILL', r.stderr);
   assert.deepEqual(fs.readdirSync(dir).sort(), ['a.moved', 'b.moved', 'c']);
 });
 
 test('crash after a call that failed: still a step, the process dies there', (t) => {
   const dir = scratchDir(t);
-  const fault = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fault.js');
-  const fsx = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fsx.js');
-  const script = `
-    const { faultyFs, parseFaults } = await import(${JSON.stringify(fault)});
-    const { realFs } = await import(${JSON.stringify(fsx)});
-    const f = faultyFs(realFs, parseFaults('rename:1:crash'));
+  const r = runUnderFaults(
+    'rename:1:crash',
+    `
     try {
       f.renameSync(${JSON.stringify(path.join(dir, 'missing'))}, ${JSON.stringify(path.join(dir, 'x'))});
     } catch {
       realFs.writeFileSync(${JSON.stringify(path.join(dir, 'caught'))}, '');
-    }`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    }`,
+  );
   assert.equal(r.signal, 'SIGKILL', r.stderr);
   assert.deepEqual(fs.readdirSync(dir), []);
 });

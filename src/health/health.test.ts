@@ -13,6 +13,7 @@ import test from 'node:test';
 import Database from 'better-sqlite3';
 import { blaine, isRoot, tempDir, write } from '../../test/helpers.js';
 import { findSmartctl, parseSmart } from './smart.js';
+import { realFs } from '../fsx/fsx.js';
 import { describeHealth, grownCounters, healthWarnings, type HealthNow } from './history.js';
 
 function ata(o: { reallocated: number; pending?: number; hours: number; temp: number; passed?: boolean }): string {
@@ -163,7 +164,7 @@ test('every visit records the disk\'s health; disks shows it and the change; a g
   assert.equal(healthRows(db).length, 2);
 });
 
-test('the real smartctl on a loop device: one line, no row, the run as before', { skip: !isRoot ? 'needs root for a loop-mounted disk' : findSmartctl() ? false : 'smartctl is not installed (scripts/setup.sh installs smartmontools)' }, (t) => {
+test('the real smartctl on a loop device: one line, no row, the run as before', { skip: !isRoot ? 'needs root for a loop-mounted disk' : findSmartctl(realFs) ? false : 'smartctl is not installed (scripts/setup.sh installs smartmontools)' }, (t) => {
   const { base, disk } = withLoopDisk(t);
   const lib = path.join(base, 'lib');
   const db = path.join(base, 'catalog.sqlite');

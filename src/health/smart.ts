@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { fsConstants, realFs as fs } from '../fsx/fsx.js';
+import { fsConstants, type Fsx } from '../fsx/fsx.js';
 
 export interface SmartReading {
   device: string;
@@ -73,7 +73,7 @@ export function parseSmart(text: string, device: string): SmartReading | NoReadi
 }
 
 /** The block device a path's file system is on (the whole disk, not its partition); null for tmpfs, FUSE, … */
-export function blockDeviceOf(dir: string, mountinfo = '/proc/self/mountinfo'): string | null {
+export function blockDeviceOf(dir: string, fs: Fsx, mountinfo = '/proc/self/mountinfo'): string | null {
   let real: string;
   try {
     real = fs.realpathSync(dir);
@@ -97,7 +97,7 @@ export function blockDeviceOf(dir: string, mountinfo = '/proc/self/mountinfo'): 
 }
 
 /** smartctl on PATH, else where Debian puts it (a user's PATH often lacks /usr/sbin). */
-export function findSmartctl(env: NodeJS.ProcessEnv = process.env): string | null {
+export function findSmartctl(fs: Fsx, env: NodeJS.ProcessEnv = process.env): string | null {
   const dirs = [...(env.PATH ?? '').split(':').filter(Boolean), '/usr/sbin', '/sbin'];
   for (const d of dirs) {
     const p = path.join(d, 'smartctl');
@@ -112,8 +112,8 @@ export function findSmartctl(env: NodeJS.ProcessEnv = process.env): string | nul
 }
 
 /** Reads the device's SMART data; never throws (a disk's health is worth a line, not a failed run). */
-export function readSmart(device: string): SmartReading | NoReading {
-  const smartctl = findSmartctl();
+export function readSmart(device: string, fs: Fsx): SmartReading | NoReading {
+  const smartctl = findSmartctl(fs);
   if (!smartctl) return { none: 'smartctl is not installed (Debian: apt-get install smartmontools)' };
   const r = spawnSync(smartctl, ['-j', '-a', device], { encoding: 'utf8', timeout: 60_000, maxBuffer: 16 << 20 });
   if (r.error) return { none: `smartctl could not run: ${r.error.message}` };

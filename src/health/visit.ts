@@ -7,7 +7,7 @@ import { readVolume } from '../archive/volume.js';
 import { Catalog } from '../catalog/catalog.js';
 import { describeHealth, healthByCopy, healthWarnings, recordVisit } from './history.js';
 import { blockDeviceOf, readSmart } from './smart.js';
-import { realFs as fs, type Fsx } from '../fsx/fsx.js';
+import { type Fsx } from '../fsx/fsx.js';
 
 export interface VisitReport {
   /** One line for the user: the reading and its change, or why there is none. */
@@ -27,10 +27,10 @@ export function recordDiskHealth(db: string, dest: string, fsx: Fsx, now = Date.
   } catch {
     return null;
   }
-  if (!fs.existsSync(db)) return null;
-  const device = blockDeviceOf(dest);
+  if (!fsx.existsSync(db)) return null;
+  const device = blockDeviceOf(dest, fsx);
   if (!device) return { line: `disk health of "${label}": not recorded (${dest} is not on a block device)`, warnings: [] };
-  const reading = readSmart(device);
+  const reading = readSmart(device, fsx);
   if ('none' in reading) return { line: `disk health of "${label}": not recorded (${reading.none})`, warnings: [] };
   const release = acquireLock(`${db}.lock`, `the host catalog ${db}`);
   try {

@@ -12,7 +12,7 @@ import type { DiskSession, KeyProvider } from '../archive/session.js';
 import { blaineDir, cipherDir, diskCatalogPath, diskTempDir, hostSnapshotPath, onDisk, volumeFile } from '../archive/layout.js';
 import { capacityBytes, freeBytes } from '../fsx/space.js';
 import { cipherBytes } from '../crypt/overhead.js';
-import { realFs, type Fsx, type BigIntStats } from '../fsx/fsx.js';
+import { type Fsx, type BigIntStats } from '../fsx/fsx.js';
 import { DiskError, ensureLayout, readVolume, writeVolume, type VolumeInfo } from '../archive/volume.js';
 import { initCipher, mountCipher, requireTools, type CipherMount } from '../crypt/gocryptfs.js';
 

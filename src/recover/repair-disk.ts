@@ -21,7 +21,7 @@ import { fsyncPath } from '../fsx/copy.js';
 import { mtimeMatches } from '../fsx/times.js';
 import { tempName } from '../fsx/temp.js';
 import { RebuildError } from './rebuild-error.js';
-import { realFs as fs, type BigIntStats, type Fsx } from '../fsx/fsx.js';
+import { type BigIntStats, type Fsx } from '../fsx/fsx.js';
 import { dirRecordOf } from '../dirs/scan.js';
 import { dirEntry } from '../dirs/sync.js';
 
@@ -41,23 +41,23 @@ export interface DiskRepair {
 }
 
 /** Repairs what is damaged on the disk itself; null when nothing was. */
-export function repairDisk(destArg: string, db: string, key: KeyProvider | undefined, fsx: Fsx): DiskRepair | null {
+export function repairDisk(destArg: string, db: string, key: KeyProvider | undefined, fs: Fsx): DiskRepair | null {
   const dest = path.resolve(destArg);
-  const volumeWritten = restoreVolumeFile(dest);
-  const info = readVolume(dest, fsx);
-  const view = openDiskView(dest, { key, readonly: false, fs: fsx });
+  const volumeWritten = restoreVolumeFile(dest, fs);
+  const info = readVolume(dest, fs);
+  const view = openDiskView(dest, { key, readonly: false, fs });
   try {
     const file = diskCatalogPath(view.root);
-    const problem = catalogProblem(file);
+    const problem = catalogProblem(file, fs);
     const host = fs.existsSync(db) ? openHost(db) : null;
     try {
-      if (!problem || (problem.what !== 'unreadable' && !diskWasUsed(view.root, info, host ?? undefined))) {
+      if (!problem || (problem.what !== 'unreadable' && !diskWasUsed(view.root, info, host ?? undefined, fs))) {
         return volumeWritten ? { volumeFile: true, catalog: null } : null;
       }
-      if (onReadOnlyFs(view.root)) throw readOnlyError(dest);
+      if (onReadOnlyFs(view.root, fs)) throw readOnlyError(dest);
       const release = acquireDiskLock(dest);
       try {
-        return { volumeFile: volumeWritten, catalog: rebuildDiskCatalog(view.root, dest, info, host) };
+        return { volumeFile: volumeWritten, catalog: rebuildDiskCatalog(view.root, dest, info, host, fs) };
       } finally {
         release();
       }
@@ -90,10 +90,10 @@ function openKnowing(file: string, volume: string): Catalog | null {
   return null;
 }
 
-function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: Catalog | null): NonNullable<DiskRepair['catalog']> {
+function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: Catalog | null, fs: Fsx): NonNullable<DiskRepair['catalog']> {
   const volume = info.volume;
   let rotated: { file: string; cat: Catalog } | null = null;
-  for (const f of rotatedCatalogs(root)) {
+  for (const f of rotatedCatalogs(root, fs)) {
     const cat = openKnowing(f, volume);
     if (cat) {
       rotated = { file: f, cat };
@@ -133,7 +133,7 @@ function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: 
             else cat.put({ ...dirEntry(volume, dirRecordOf(e.path, st)), inode: e.inode });
           }
           for (const e of [...cat.iterateVolume(volume)]) {
-            if (onDiskAsCatalogued(root, e)) files++;
+            if (onDiskAsCatalogued(root, e, fs)) files++;
             else {
               unvouched.push(e.path);
               cat.remove(volume, e.path);
@@ -148,7 +148,7 @@ function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: 
         cat.close();
       }
       fsyncPath(tmp, fs);
-      const setAside = setAsideDamaged(file);
+      const setAside = setAsideDamaged(file, fs);
       fs.renameSync(tmp, file);
       fsyncPath(path.dirname(file), fs);
       return { source: useRotated ? 'rotated' : 'host', from: useRotated ? rotated!.file : host!.file, files, unvouched, setAside };
@@ -162,7 +162,7 @@ function rebuildDiskCatalog(root: string, dest: string, info: VolumeInfo, host: 
 }
 
 /** The disk bears the row out: a file of the catalogued size and mtime, or a symlink to the catalogued target. */
-function onDiskAsCatalogued(root: string, e: CatalogEntry): boolean {
+function onDiskAsCatalogued(root: string, e: CatalogEntry, fs: Fsx): boolean {
   const where = onDisk(root, e.path);
   let st: BigIntStats;
   try {
@@ -178,7 +178,7 @@ function onDiskAsCatalogued(root: string, e: CatalogEntry): boolean {
 }
 
 /** The damaged catalog (and SQLite's files beside it) kept under a dated name for a closer look. */
-function setAsideDamaged(file: string): string | null {
+function setAsideDamaged(file: string, fs: Fsx): string | null {
   if (!fs.existsSync(file)) return null;
   const aside = `${file}.damaged-${new Date().toISOString().replace(/[:.]/g, '-')}`;
   for (const ext of ['-wal', '-shm']) if (fs.existsSync(`${file}${ext}`)) fs.renameSync(`${file}${ext}`, `${aside}${ext}`);
@@ -192,9 +192,9 @@ function setAsideDamaged(file: string): string | null {
  * last); names at the top of the disk that hold no catalogued file are recorded as foreign, so
  * that Blaine keeps leaving them alone. True when it was written.
  */
-function restoreVolumeFile(dest: string): boolean {
+function restoreVolumeFile(dest: string, fs: Fsx): boolean {
   if (fs.existsSync(volumeFile(dest))) return false;
-  for (const f of [diskCatalogPath(dest), ...rotatedCatalogs(dest)]) {
+  for (const f of [diskCatalogPath(dest), ...rotatedCatalogs(dest, fs)]) {
     if (!fs.existsSync(f)) continue;
     let cat: Catalog;
     try {
@@ -209,7 +209,7 @@ function restoreVolumeFile(dest: string): boolean {
         .filter((c) => c.volume === v?.uuid)
         .sort((a, b) => (b.lastSync ?? '').localeCompare(a.lastSync ?? ''))[0];
       if (!v || !copy) continue;
-      if (onReadOnlyFs(dest)) throw readOnlyError(dest);
+      if (onReadOnlyFs(dest, fs)) throw readOnlyError(dest);
       const tops = new Set<string>();
       for (const e of cat.iterateVolume(v.uuid)) tops.add(e.path.split('/')[1]!);
       const foreign = fs.readdirSync(dest).filter((n) => n !== '.blaine' && n !== 'lost+found' && !tops.has(n)).sort();

@@ -3,54 +3,15 @@
  * mounted): what `blaine report` draws and what the summary's next step is computed from.
  */
 import type { Catalog, CopyRow, RunRow } from '../catalog/catalog.js';
+import { copyLag, type Lag } from '../catalog/generation.js';
 import { archiveSeries, DAY_MS, growthPerDay, type RunPoint } from './growth.js';
 import { healthByCopy, type HealthNow } from '../health/history.js';
 import { holdOf } from '../plan/held.js';
-
-/** How much a copy lacks: the runs on its other copies since it was last synced, and what they changed. */
-export interface Lag {
-  runs: number;
-  files: number;
-  bytes: number;
-  /** Days since the first change this copy misses; 0 when it misses none. */
-  days: number;
-}
 
 const WRITING = new Set(['backup', 'apply', 'clone']);
 
 function num(v: unknown): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : 0;
-}
-
-/** Files a run changed, from its summary. */
-export function changedFiles(s: Record<string, unknown>): number {
-  return num(s.added) + num(s.modified) + num(s.renamed) + num(s.linked) + num(s.removed);
-}
-
-/**
- * A copy is behind when its generation is older than its volume's; what it lacks is what the runs
- * on its twin did after its last sync (backup and apply runs that changed something).
- */
-export function copyLag(runs: readonly RunRow[], c: CopyRow, volumeGeneration: number, now: number): Lag {
-  const lag: Lag = { runs: 0, files: 0, bytes: 0, days: 0 };
-  if (c.generation >= volumeGeneration) return lag;
-  const since = c.lastSync ?? '';
-  let first: number | null = null;
-  for (const r of runs) {
-    if (r.volume !== c.volume || r.copy === c.copy || r.finished <= since) continue;
-    if (r.command !== 'backup' && r.command !== 'apply') continue;
-    // A run that changed nothing leaves nothing to catch up.
-    if (changedFiles(r.summary) + num(r.summary.bytesCopied) + num(r.summary.applied) + num(r.summary.changed) === 0) continue;
-    lag.runs++;
-    lag.files += changedFiles(r.summary);
-    lag.bytes += num(r.summary.bytesCopied);
-    const at = Date.parse(r.finished);
-    if (first === null || at < first) first = at;
-  }
-  // Behind with no run found (the twin's log is on another host): count from this copy's last sync.
-  const from = first ?? (c.lastSync ? Date.parse(c.lastSync) : null);
-  lag.days = from === null ? 0 : Math.max(0, Math.floor((now - from) / DAY_MS));
-  return lag;
 }
 
 export interface ShelfCopy {

@@ -29,7 +29,7 @@ import { reason as errnoReason } from '../fsx/errno.js';
 import { CopyError, copyToTemp, makeSymlink, sha256File, type FileMeta } from '../fsx/copy.js';
 import { copyFileToTemp } from '../fsx/copy-batch.js';
 import { tempName } from '../fsx/temp.js';
-import { isRoot, realFs, type Fsx } from '../fsx/fsx.js';
+import { isRoot, type Fsx } from '../fsx/fsx.js';
 import { diskRelative } from '../fsx/paths.js';
 import { badPath } from './view.js';
 import { BlockedPath, RestoreTarget, type TargetState } from './target.js';

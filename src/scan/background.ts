@@ -5,6 +5,7 @@ import type { PackedScan, ScanChunk, SkippedEntry } from './record.js';
 import { errorMessage, type ScanPart } from './scanner.js';
 import { listStable, nodeLister } from './listing.js';
 import { comparePaths } from '../fsx/paths.js';
+// The real layer: this module plans and runs the scan's worker threads, which no layer can be handed to.
 import { realFs as fs } from '../fsx/fsx.js';
 import { pathRange } from '../catalog/range.js';
 import { scanThreads, takeScanThread } from './threads.js';

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { ExclusionFilter } from './exclude.js';
 import { FIELD, FIELDS, KIND, errnoName, nativeAddon } from '../fsx/addon.js';
+// The real layer by default: the scan also runs in worker threads, which no layer can be handed to.
 import { realFs } from '../fsx/fsx.js';
 import { pathRange } from '../catalog/range.js';
 import { codeOf, errorMessage, listStable, nodeLister, sortedOrder, specialKind, type ScanFs } from './listing.js';

@@ -3,7 +3,7 @@ import type { CatalogEntry } from '../catalog/entry.js';
 import { ParityError } from '../parity/par2.js';
 import { linkParity } from '../parity/paths.js';
 import { CopyError, setTimes } from '../fsx/copy.js';
-import { isRoot, type Fsx, realFs as fs, type BigIntStats } from '../fsx/fsx.js';
+import { isRoot, type Fsx, type BigIntStats } from '../fsx/fsx.js';
 import { CHUNK } from './types.js';
 import type { Seen } from './types.js';
 

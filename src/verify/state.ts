@@ -5,7 +5,7 @@ import { diskRelative } from '../fsx/paths.js';
 import { ParityPool } from '../parity/pool.js';
 import { SMALL_SET_BYTES } from '../parity/slices.js';
 import { syncDisk } from '../fsx/copy.js';
-import { realFs, type Fsx } from '../fsx/fsx.js';
+import { type Fsx } from '../fsx/fsx.js';
 import { tempName } from '../fsx/temp.js';
 import { diskTempDir } from '../archive/layout.js';
 import { requireSameDisk } from '../archive/identity.js';
