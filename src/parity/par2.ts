@@ -221,6 +221,7 @@ async function createNative(root: string, rel: string, size: number, recorded: s
   }
   const index = path.join(tmp, tempName('p.par2'));
   const recovery = path.join(tmp, tempName('p.vol+.par2'));
+  let installed = false;
   try {
     const shape = setShape(rel, size, opts.pct, opts.maxSlices, opts.memoryBytes ?? defaultParityMemory());
     let bytes: number;
@@ -236,14 +237,16 @@ async function createNative(root: string, rel: string, size: number, recorded: s
     if (single) bytes = fs.statSync(recovery).size;
     try {
       installParity(root, rel, { index, recovery, single }, opts.fs);
+      installed = true;
     } catch (e) {
       throw fsError(e, `cannot put the parity for ${rel} in place`);
     }
     return { parityName: recorded, bytes, diskBytes: allocated(root, rel) };
   } finally {
-    // Whatever was not renamed into place (a failure, an abort, a single set's index).
-    fs.rmSync(index, { force: true });
-    fs.rmSync(recovery, { force: true });
+    // What was not renamed into place: a single set's index, or after a failure or an abort
+    // whichever of the two was written (a look-up each, which on gocryptfs is a FUSE request).
+    if (!installed || single) fs.rmSync(index, { force: true });
+    if (!installed) fs.rmSync(recovery, { force: true });
   }
 }
 
