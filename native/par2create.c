@@ -336,6 +336,7 @@ static void multiply(par2_creator *c, const uint8_t *stage, uint32_t first, uint
 
 static void *helper_main(void *arg) {
   par2_creator *c = arg;
+  pthread_setname_np(pthread_self(), "blaine-par2-gf");
   pthread_mutex_lock(&c->lock);
   for (;;) {
     while (!c->busy && !c->quit) pthread_cond_wait(&c->wake, &c->lock);

@@ -19,13 +19,16 @@
  * par2Feed(handle, buf, cb(errno)), par2Finish(handle, indexPath, recoveryPath, cb(errno, bytes)),
  * par2FromFile(handle, dataPath, indexPath, recoveryPath, cb(errno, bytes)): run on a thread of
  *   their own, not libuv's pool: a file's parity holds its thread for seconds, and the pool's
- *   four threads are what the copy's reads and writes wait for. One call at a time per handle
- *   (the caller awaits each). buf must stay unchanged until cb: it is read on another thread.
+ *   four threads are what the copy's reads and writes wait for. Calls on one handle are queued
+ *   and run in the order made, one at a time (the caller need not await each); a call made
+ *   after par2Close calls back ECANCELED. buf must stay unchanged until cb: it is read on
+ *   another thread.
  * par2Close(handle): frees the creator now, or when its running work ends, which it asks to stop
  *   early (par2FromFile then calls back with ECANCELED).
  * nativeTestFaults(allocNth, writeNth): tests only; the creator's allocNth-th allocation (ENOMEM)
  *   and writeNth-th write (ENOSPC) from now on fail, 0 for none (testfault.h).
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <node_api.h>
 #include <pthread.h>
@@ -46,15 +49,27 @@
 
 napi_value blaine_scan_init(napi_env env, napi_value exports);
 
+typedef struct job job;
+
+/*
+ * A creator and the calls queued for it. One thread at a time works through the queue in order
+ * (started by the call that finds none at work, ending when the queue is empty), so a copy can
+ * hand over its next chunk while the one before is still being hashed: the creator's serial MD5
+ * then never waits for the JS thread to come round between two chunks.
+ */
 typedef struct {
   par2_creator *creator;
-  int busy;
-  int closed;
+  int busy;   /* calls queued or running, not yet called back (JS thread only) */
+  int closed; /* set on the JS thread, read by the worker */
+  pthread_mutex_t lock;
+  job *head, *tail; /* calls not yet started */
+  int working;      /* a thread is working through the queue */
 } handle;
 
 enum op { OP_FEED, OP_FINISH, OP_FROM_FILE };
 
-typedef struct {
+struct job {
+  job *next;
   enum op op;
   handle *h;
   napi_ref handle_ref, buf_ref;
@@ -64,7 +79,7 @@ typedef struct {
   char *data_path, *index_path, *recovery_path;
   int err;
   uint64_t bytes;
-} job;
+};
 
 static napi_value throw_type(napi_env env, const char *msg) {
   napi_throw_type_error(env, NULL, msg);
@@ -276,6 +291,7 @@ static void finalize_handle(napi_env env, void *data, void *hint) {
   (void)hint;
   handle *h = data;
   par2_free(h->creator);
+  pthread_mutex_destroy(&h->lock);
   free(h);
 }
 
@@ -301,6 +317,12 @@ static napi_value par2_open_js(napi_env env, napi_callback_info info) {
   handle *h = calloc(1, sizeof *h);
   if (!h) {
     par2_free(c);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
+  if (pthread_mutex_init(&h->lock, NULL) != 0) {
+    par2_free(c);
+    free(h);
     napi_throw_error(env, "ENOMEM", "out of memory");
     return NULL;
   }
@@ -353,8 +375,8 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   (void)context;
   job *j = data;
   handle *h = j->h;
-  h->busy = 0;
-  if (h->closed) {
+  h->busy--;
+  if (h->closed && h->busy == 0) {
     par2_free(h->creator);
     h->creator = NULL;
   }
@@ -373,12 +395,35 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   free(j);
 }
 
-static void *job_thread(void *data) {
+/* Takes the next queued call, or ends the work (NULL). */
+static job *next_job(handle *h) {
+  pthread_mutex_lock(&h->lock);
+  job *j = h->head;
+  if (j) {
+    h->head = j->next;
+    if (!h->head) h->tail = NULL;
+  } else {
+    h->working = 0;
+  }
+  pthread_mutex_unlock(&h->lock);
+  return j;
+}
+
+static void *queue_thread(void *data) {
   job *j = data;
-  execute(NULL, j);
-  napi_threadsafe_function done = j->done;
-  napi_call_threadsafe_function(done, j, napi_tsfn_blocking);
-  napi_release_threadsafe_function(done, napi_tsfn_release);
+  pthread_setname_np(pthread_self(), "blaine-par2");
+  while (j) {
+    handle *h = j->h;
+    if (__atomic_load_n(&h->closed, __ATOMIC_RELAXED)) j->err = ECANCELED;
+    else execute(NULL, j);
+    /* The next call is taken before this one is called back: the callback may let the handle be
+     * freed, while a queued call's own reference keeps it alive. */
+    job *next = next_job(h);
+    napi_threadsafe_function done = j->done;
+    napi_call_threadsafe_function(done, j, napi_tsfn_blocking);
+    napi_release_threadsafe_function(done, napi_tsfn_release);
+    j = next;
+  }
   return NULL;
 }
 
@@ -392,7 +437,6 @@ static napi_value start(napi_env env, napi_callback_info info, enum op op) {
   if (argc < want || napi_typeof(env, argv[want - 1], &t) != napi_ok || t != napi_function) return throw_type(env, "parity call: wrong arguments");
   handle *h = get_handle(env, argv[0]);
   if (!h || !h->creator || h->closed) return throw_type(env, "parity call: the handle is closed");
-  if (h->busy) return throw_type(env, "parity call: the creator is busy (await each call)");
   job *j = calloc(1, sizeof *j);
   if (!j) return throw_type(env, "out of memory");
   j->op = op;
@@ -423,13 +467,23 @@ static napi_value start(napi_env env, napi_callback_info info, enum op op) {
   int started = napi_create_threadsafe_function(env, argv[want - 1], NULL, name, 0, 1, NULL, NULL, NULL, call_js, &j->done) == napi_ok;
   if (started) {
     napi_create_reference(env, argv[0], 1, &j->handle_ref);
-    h->busy = 1;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    started = pthread_create(&thread, &attr, job_thread, j) == 0;
-    pthread_attr_destroy(&attr);
+    h->busy++;
+    pthread_mutex_lock(&h->lock);
+    if (h->working) {
+      /* The thread at work takes it after the calls before it. */
+      if (h->tail) h->tail->next = j;
+      else h->head = j;
+      h->tail = j;
+    } else {
+      pthread_attr_init(&attr);
+      pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+      started = pthread_create(&thread, &attr, queue_thread, j) == 0;
+      pthread_attr_destroy(&attr);
+      h->working = started;
+    }
+    pthread_mutex_unlock(&h->lock);
     if (!started) {
-      h->busy = 0;
+      h->busy--;
       napi_delete_reference(env, j->handle_ref);
       napi_release_threadsafe_function(j->done, napi_tsfn_abort);
     }
@@ -456,7 +510,7 @@ static napi_value par2_close_js(napi_env env, napi_callback_info info) {
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   handle *h = argc ? get_handle(env, argv[0]) : NULL;
   if (!h) return throw_type(env, "par2Close(handle) needs a handle");
-  h->closed = 1;
+  __atomic_store_n(&h->closed, 1, __ATOMIC_RELAXED);
   if (h->busy && h->creator) par2_cancel(h->creator);
   if (!h->busy) {
     par2_free(h->creator);

@@ -95,7 +95,8 @@ export function fitsOnePass(s: SetShape): boolean {
 
 /**
  * A set made from the file's bytes as they go by. `update` every byte in order (each buffer may be
- * reused once its promise resolves), then `finish`; `close` frees the buffers at any point.
+ * reused once its promise resolves; the calls are queued, so the next may be made before the one
+ * before it resolves), then `finish`; `close` frees the buffers at any point.
  */
 export class Par2Stream {
   private readonly addon: ParityAddon;
@@ -169,14 +170,17 @@ export async function createFromFile(dataPath: string, shape: SetShape, indexPat
 }
 
 /**
- * A Par2Stream fed from a copy's read pass (CopyOptions.tap): each chunk is fed after the ones
- * before it, on the creator's own thread, while the copy reads on into its other buffers, so the
- * copy never waits for the file's serial MD5 unless the stream falls a whole ring behind. A failed
- * feed is kept, not thrown: the copy goes on, and `complete` says the set must be made otherwise
- * (createFromFile over the copy on the disk).
+ * A Par2Stream fed from a copy's read pass (CopyOptions.tap): each chunk is queued behind the ones
+ * before it, for the creator's own thread, while the copy reads on into its other buffers, so the
+ * copy never waits for the file's serial MD5 unless the stream falls a whole ring behind. Queued,
+ * not handed over one at a time when the one before is done: that round trip through the busy JS
+ * thread (hashing the copy) left the creator's thread idle between chunks, and the copy of a big
+ * file then waited for it. A failed feed is kept, not thrown: the copy goes on, and `complete`
+ * says the set must be made otherwise (createFromFile over the copy on the disk).
  */
 export class Par2Feeder {
-  private last: Promise<void> = Promise.resolve();
+  /** Feeds not yet called back: each chunk's buffer is the creator's until its feed is. */
+  private readonly feeding = new Set<Promise<void>>();
   private failure: { error: unknown } | null = null;
   private fed = 0;
   private closed = false;
@@ -198,17 +202,20 @@ export class Par2Feeder {
 
   /** The copy's tap: resolves (never rejects) once the stream is done with `chunk`. */
   readonly take = (chunk: Buffer): Promise<void> => {
-    const fed = this.last.then(async () => {
-      if (this.failure) return;
-      try {
-        this.fed += chunk.length;
-        await this.stream.update(chunk);
-      } catch (error) {
+    if (this.failure) return Promise.resolve();
+    let fed: Promise<void>;
+    try {
+      this.fed += chunk.length;
+      fed = this.stream.update(chunk).catch((error: unknown) => {
         this.failure ??= { error };
-      }
-    });
-    this.last = fed;
-    return fed;
+      });
+    } catch (error) {
+      this.failure ??= { error };
+      return Promise.resolve();
+    }
+    const held = fed.finally(() => this.feeding.delete(held));
+    this.feeding.add(held);
+    return held;
   };
 
   /**
@@ -216,7 +223,7 @@ export class Par2Feeder {
    * copy that stopped short, or a file whose size changed, was not).
    */
   async complete(): Promise<boolean> {
-    await this.last;
+    await Promise.all(this.feeding);
     return this.failure === null && this.fed === this.stream.shape.size;
   }
 
@@ -235,7 +242,8 @@ export class Par2Feeder {
     this.failure ??= { error: new Error('the parity stream was closed') };
     if (this.closed) return;
     this.closed = true;
-    void this.last.then(() => this.stream.close());
+    // The native side frees the creator once the feeds queued for it have called back.
+    this.stream.close();
     this.onClose?.();
   }
 }

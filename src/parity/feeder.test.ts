@@ -14,7 +14,8 @@ import { copyWithSha256 } from '../fsx/copy.js';
 import { realFs } from '../fsx/fsx.js';
 import { flipBytes, tempDir, writeRandom } from '../../test/parity-fixtures.js';
 import { backup, blaineBin, testEnv, write } from '../../test/helpers.js';
-import { parityAddon } from './creator.js';
+import { Par2Stream, parityAddon } from './creator.js';
+import { planSlices } from './slices.js';
 import { createParity, ParityError, repairTo, verifyParity } from './par2.js';
 import { parityFiles } from './paths.js';
 import { FEED_FROM, ParityPool } from './pool.js';
@@ -65,6 +66,32 @@ test("a set fed by the copy describes the bytes copied, is the set made from the
   await pool.drain();
 });
 
+test('feeds handed over all at once, without waiting for each, are taken in order: the same set, byte for byte', { skip }, async () => {
+  const f = sourceAndDisk(6 * MiB + 4321);
+  fs.mkdirSync(path.dirname(f.dest), { recursive: true });
+  fs.writeFileSync(f.dest, f.data);
+  // Uneven chunks, every one handed to the creator before the first is called back (the copy's ring does this).
+  const plan = planSlices(f.data.length, 10, undefined, Buffer.byteLength(f.rel));
+  const stream = new Par2Stream({ sliceSize: plan.blockSize, recoverySlices: plan.recoveryBlocks, size: f.data.length, name: f.rel, memory: 64 * MiB });
+  const cuts = [0, 1, 65_537, MiB, 3 * MiB + 5, 5 * MiB, f.data.length];
+  await Promise.all(cuts.slice(1).map((end, i) => stream.update(f.data.subarray(cuts[i], end))));
+  const made = path.join(f.disk, '..', 'made');
+  fs.mkdirSync(made);
+  await stream.finish(path.join(made, 'p.par2'), path.join(made, 'p.vol+.par2'));
+  const fed = ['p.par2', 'p.vol+.par2'].map((n) => fs.readFileSync(path.join(made, n)));
+  await createParity(f.disk, f.rel, { pct: 10 });
+  const fromDisk = setBytes(f.disk, f.rel);
+  assert.ok(fromDisk.length === 2 && fed.every((b, i) => b.equals(fromDisk[i]!)), 'fed set = set read from the disk');
+  const pool = new ParityPool({ jobs: 1, pct: 10, feeders: true });
+  // A feeder closed with feeds still queued frees its creator; they end without taking more.
+  const closing = pool.openFeeder(f.rel, f.data.length)!;
+  const pending = [closing.take(f.data.subarray(0, 4 * MiB)), closing.take(f.data.subarray(4 * MiB))];
+  closing.close();
+  await Promise.all(pending);
+  assert.equal(await closing.complete(), false);
+  await pool.drain();
+});
+
 test('a feed that falls short (a copy stopped early) leaves the set to be made from the disk', { skip }, async () => {
   const f = sourceAndDisk(FEED_FROM + 4097);
   fs.mkdirSync(path.dirname(f.dest), { recursive: true });
@@ -83,17 +110,27 @@ test('a feed that falls short (a copy stopped early) leaves the set to be made f
   await pool.drain();
 });
 
-test('one feeder at a time, for big files only, holding a slot; a closed one frees both', { skip }, async () => {
+test('up to one feeder per job while their memory fits one share, for big files only, each holding a slot; a closed one frees both', { skip }, async () => {
   const pool = new ParityPool({ jobs: 2, pct: 10, feeders: true });
   assert.equal(pool.openFeeder('a/small', FEED_FROM - 1), null, 'below FEED_FROM: made from the disk');
   const first = pool.openFeeder('a/big', FEED_FROM);
   assert.ok(first);
-  assert.equal(pool.openFeeder('a/big2', 64 * MiB), null, 'one being fed already');
-  first.close();
-  first.close();
   const second = pool.openFeeder('a/big2', 64 * MiB);
-  assert.ok(second, 'free again once closed (and only once)');
+  assert.ok(second, 'a second one while the first is open: the next big file while the set before is finished');
+  assert.equal(pool.openFeeder('a/big3', 64 * MiB), null, 'one per job at most');
+  first.close();
+  first.close();
+  const third = pool.openFeeder('a/big3', 64 * MiB);
+  assert.ok(third, 'free again once closed (and only once)');
+  third.close();
   second.close();
+  // Their memory: a share of 40 MiB holds the creator of one 256 MiB file (about 26 MiB), not two.
+  const tight = new ParityPool({ jobs: 2, pct: 10, feeders: true, memoryBytes: 120 * MiB });
+  const big = tight.openFeeder('a/big', 256 * MiB);
+  assert.ok(big && big.memory > 20 * MiB && big.memory <= 40 * MiB, `one fits (${big?.memory} bytes)`);
+  assert.equal(tight.openFeeder('a/big2', 256 * MiB), null, 'a second does not fit beside it');
+  big.close();
+  assert.ok(tight.openFeeder('a/big2', 256 * MiB), 'it does once the first is closed');
   assert.equal(new ParityPool({ jobs: 2, pct: 10 }).openFeeder('a/big', 64 * MiB), null, 'not asked for: none');
   assert.equal(new ParityPool({ jobs: 2, pct: 10, feeders: true, cfg: { command: ['/bin/false'] } }).openFeeder('a/big', 64 * MiB), null, 'another creator: none');
   // Too big for its share of the memory in one pass: made from the disk, in column bands.

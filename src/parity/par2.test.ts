@@ -358,6 +358,21 @@ for (const creator of ['native', 'par2'] as const) {
   });
 }
 
+test("Blaine's own creator writes a set with no folder of its own: a disk with inodes for the data, its folders and the two parity files only is enough", async (t) => {
+  // tmpfs counts inodes: 9 hold the root, mnt, the data file, .blaine, tmp, parity, parity/mnt and
+  // the set's two files; a scratch folder per set (what par2cmdline needs) would be a tenth.
+  const disk = tmpfsDisk(t, '4m,nr_inodes=9');
+  if (!disk) return;
+  for (const dir of ['.blaine/tmp', '.blaine/parity/mnt']) fs.mkdirSync(path.join(disk, dir), { recursive: true });
+  writeRandom(disk, 'mnt/film', 600_000);
+  const made = await createParity(disk, 'mnt/film', { pct });
+  assert.equal(parityFiles(disk, 'mnt/film').length, 2);
+  assertNoScratch(disk);
+  // Verifying stages the file in a scratch folder: room for it now.
+  execFileSync('mount', ['-o', 'remount,nr_inodes=64', disk]);
+  assert.deepEqual(await verifyParity(disk, 'mnt/film', made.parityName), { state: 'ok' });
+});
+
 test('a read-only disk can still be verified and repaired from', async (t) => {
   const disk = tmpfsDisk(t, '4m');
   if (!disk) return;

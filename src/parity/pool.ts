@@ -32,8 +32,8 @@ export interface ParityPoolOptions {
   /** `par2`: par2cmdline even where Blaine's own creator is built. */
   creator?: 'native' | 'par2';
   /**
-   * Sets may be made in a copy's read pass (openFeeder): one at a time, with a share of the
-   * memory of its own (the budget is split jobs + 1 ways).
+   * Sets may be made in a copy's read pass (openFeeder): up to `jobs` at a time, sharing one share
+   * of the memory (the budget is split jobs + 1 ways).
    */
   feeders?: boolean;
 }
@@ -63,6 +63,8 @@ export class ParityPool {
   private readonly feeders: boolean;
   /** Feeders opened and not yet finished; each holds one of the slots. */
   private feeding = 0;
+  /** Bytes their creators hold. */
+  private feedMemory = 0;
   private queue: Job[] = [];
   private head = 0;
   /** Slots taken; a job running alone takes them all. */
@@ -99,25 +101,41 @@ export class ParityPool {
 
   /**
    * A creator to give the copy of `<disk>/<relPath>` (`size` bytes) as its tap, then to submit
-   * with the file; null when the set is to be made from the disk (a small file, one being fed
-   * already, par2cmdline, too big for the share). It takes a slot (even one not free: the pool
-   * then starts no queued job until one ends) until submit's job ends or close().
+   * with the file; null when the set is to be made from the disk (a small file, `jobs` being fed
+   * already or no memory left for another, par2cmdline, too big for the share). It takes a slot
+   * (even one not free: the pool then starts no queued job until one ends) until submit's job
+   * ends or close().
+   *
+   * More than one at a time: the copy of the next big file starts while the set of the one before
+   * is still being finished (its last stage multiplied, its files written); made from the disk
+   * instead, it would be read a second time. They share one share of the memory: a set fed alone
+   * takes a fraction of it (its recovery slices and two stages), and a second one opens only when
+   * both fit.
    */
   openFeeder(relPath: string, size: number): Par2Feeder | null {
-    if (!this.feeders || this.stopped || this.feeding > 0 || size < FEED_FROM) return null;
+    if (!this.feeders || this.stopped || this.feeding >= this.jobs || size < FEED_FROM) return null;
+    let held = 0;
     // However it ends (its job, or the copy failing), the next file may have a feeder then.
     const feeder = openParityFeeder(relPath, size, { pct: this.pct, maxSlices: this.maxSlices, memoryBytes: this.memoryBytes, cfg: this.cfg }, () => {
+      if (held === 0) return;
       this.feeding--;
       this.used--;
+      this.feedMemory -= held;
+      held = 0;
       this.pump();
     });
-    if (feeder) {
-      // A set being fed is a creator at work: it takes a slot, so that the jobs queued meanwhile
-      // do not crowd the copy and the stream off the cores (measured: more CPU time and wall
-      // time than letting them wait).
-      this.feeding++;
-      this.used++;
+    if (!feeder) return null;
+    if (this.feeding > 0 && this.feedMemory + feeder.memory > this.memoryBytes) {
+      feeder.close();
+      return null;
     }
+    // A set being fed is a creator at work: it takes a slot, so that the jobs queued meanwhile
+    // do not crowd the copy and the stream off the cores (measured: more CPU time and wall
+    // time than letting them wait).
+    held = Math.max(1, feeder.memory);
+    this.feeding++;
+    this.used++;
+    this.feedMemory += held;
     return feeder;
   }
 
