@@ -93,5 +93,8 @@ export function prepareWrites(db: Database.Database) {
        VALUES (?,?,?,?,?,?,?,${SHA256_PARAM},?,?,?,?,?,?,?,${GEN_OF},NULL)`,
     ),
     tombstone: db.prepare(`INSERT OR REPLACE INTO tombstones (vid, path, gen) VALUES (${VID}, ?, ${GEN_OF})`),
+    // A parity set made by this run for a stored file: that column and the generation, in place
+    // (a whole row written back would cost a read of it, a delete and an insert, per small file).
+    madeParity: db.prepare(`UPDATE entries SET parity_name = ?, gen = ${GEN_OF} WHERE vid = ${VID} AND path = ? AND kind = 0`),
   };
 }
