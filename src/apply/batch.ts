@@ -122,6 +122,12 @@ export class CatalogBatch {
     this.host.put(e);
   }
 
+  /** A parity set made for the mounted volume's stored file p: both catalogs, unless the disk no longer has the row. */
+  madeParity(p: string, parityName: string | null): void {
+    this.begin();
+    if (this.disk.madeParity(this.volume, p, parityName)) this.host.madeParity(this.volume, p, parityName);
+  }
+
   drop(e: CatalogEntry): void {
     this.begin();
     if (e.volume === this.volume) this.disk.remove(e.volume, e.path);

@@ -28,9 +28,7 @@ export class ParityQueue {
   /** Records a parity set when par2 finishes; the row may have moved on in the meantime. */
   private record(p: string, parityName: string | null): void {
     try {
-      const cur = this.ctx.disk.get(this.ctx.volume, p);
-      if (!cur) return;
-      this.batch.put({ ...cur, parityName });
+      this.batch.madeParity(p, parityName);
       this.batch.step();
     } catch (err) {
       this.failure ??= { error: err };

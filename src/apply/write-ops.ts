@@ -27,7 +27,8 @@ function throwIfError(res: TempCopy | CopyError): TempCopy {
  */
 function vacateEmptyFolder(dest: string, fs: Fsx): void {
   try {
-    if (fs.lstatSync(dest).isDirectory()) fs.rmdirSync(dest);
+    // Asked for every file a run writes, and the path is usually free: no exception for that.
+    if (fs.lstatSync(dest, { throwIfNoEntry: false })?.isDirectory()) fs.rmdirSync(dest);
   } catch {
     // Not there, or not empty.
   }

@@ -397,6 +397,16 @@ export class Catalog {
     this.columnUpdate('parity_name').run(parityParam(p, parityName), volume, nameToBytes(p));
   }
 
+  /**
+   * Records the parity set a run made for a stored file: its parity name, and the generation the
+   * row then carries, as a whole row written now would. False when the row is not there (it moved
+   * or went in the meantime): nothing is added.
+   */
+  madeParity(volume: string, p: string, parityName: string | null): boolean {
+    this.writes ??= prepareWrites(this.db);
+    return this.writes.madeParity.run(parityParam(p, parityName), volume, volume, nameToBytes(p)).changes > 0;
+  }
+
   private readonly columnUpdates = new Map<string, Database.Statement>();
 
   /** A scrub updates every row once: the statement is prepared on first use, not per row. */

@@ -9,6 +9,9 @@ export const FILES_ONLY = 'kind != 2';
 /** Directory rows only (kind 2 in schema 8). */
 export const DIRS_ONLY = 'kind = 2';
 
+/** ENTRY_FROM through the index of migrated rows (SHA-1 only, schema.ts): those statements read no other row. */
+const MIGRATED_FROM = 'entries e INDEXED BY entries_sha1 JOIN volume_ids v ON v.id = e.vid';
+
 /**
  * The statements a catalog runs per row, prepared once when it opens: a backup touches every row,
  * so per-call preparation would dominate. Paths are bound as their bytes (nameToBytes) and read
@@ -19,7 +22,8 @@ export function prepareStatements(db: Database.Database) {
   return {
     // A volume's directories (kind 'dir', dirs/): path order, parents before what they hold.
     dirs: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${DIRS_ONLY} ORDER BY e.path`).raw(true),
-    dirsAt: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.path = ? AND ${DIRS_ONLY}`).raw(true),
+    // One lookup of the primary key per volume (the path alone has no index: a table scan per folder).
+    dirsAt: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids) AND e.path = ? AND ${DIRS_ONLY}`).raw(true),
     // Every volume's rows in a range of paths: one range of the primary key per volume.
     under: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids) AND e.path >= ? AND e.path < ? AND ${FILES_ONLY} ORDER BY e.path, v.uuid`).raw(true),
     quick: p(`SELECT e.path, CAST(${STAMP_SQL} AS BLOB) FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${FILES_ONLY} ORDER BY e.path`).raw(true),
@@ -44,12 +48,15 @@ export function prepareStatements(db: Database.Database) {
     // Migrated rows of a volume that share their SHA-1 and size with another of its rows: stored
     // as one by SHA-1 alone, which a collision fools (entries_sha1 holds only such rows).
     linkedBySha1: p(
-      `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.sha1 IS NOT NULL AND e.vid = ${VID} AND e.kind = 0 AND EXISTS
+      `SELECT ${ENTRY_SELECT} FROM ${MIGRATED_FROM} WHERE e.sha1 IS NOT NULL AND e.vid = ${VID} AND e.kind = 0 AND EXISTS
        (SELECT 1 FROM entries g WHERE g.sha1 = e.sha1 AND g.size = e.size AND g.vid = e.vid AND g.path != e.path) ORDER BY e.path`,
     ).raw(true),
     // Migrated rows (SHA-1 only) that could hold the same content: a few, each compared byte by byte.
+    // Run for every file a backup copies: by the index of migrated rows (empty on a new catalog),
+    // never along the volume's primary key, which SQLite would otherwise pick (a scan of every row
+    // of the volume per copied file, made a first backup quadratic).
     legacyTwins: p(
-      `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.sha1 IS NOT NULL AND e.size = ? AND e.vid = ${VID} AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ? LIMIT 8`,
+      `SELECT ${ENTRY_SELECT} FROM ${MIGRATED_FROM} WHERE e.sha1 IS NOT NULL AND e.size = ? AND e.vid = ${VID} AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ? LIMIT 8`,
     ).raw(true),
     // The content of a row was read: its SHA-256 replaces the migrated SHA-1. With `recheck`, the
     // next quick check hands the row to the planner.
@@ -86,5 +93,8 @@ export function prepareWrites(db: Database.Database) {
        VALUES (?,?,?,?,?,?,?,${SHA256_PARAM},?,?,?,?,?,?,?,${GEN_OF},NULL)`,
     ),
     tombstone: db.prepare(`INSERT OR REPLACE INTO tombstones (vid, path, gen) VALUES (${VID}, ?, ${GEN_OF})`),
+    // A parity set made by this run for a stored file: that column and the generation, in place
+    // (a whole row written back would cost a read of it, a delete and an insert, per small file).
+    madeParity: db.prepare(`UPDATE entries SET parity_name = ?, gen = ${GEN_OF} WHERE vid = ${VID} AND path = ? AND kind = 0`),
   };
 }

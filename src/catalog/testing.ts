@@ -1,4 +1,4 @@
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { STAMP_SQL } from './rows.js';
 
 /**
@@ -73,4 +73,41 @@ export function downgradeTo7(raw: Database.Database): void {
     DROP TABLE volume_ids;
   `);
   raw.pragma('user_version = 7');
+}
+
+/** What a counted stretch of work ran: how many times each SQL statement was run, by its text. */
+export interface StatementTally {
+  counts(): Map<string, number>;
+  stop(): void;
+}
+
+/**
+ * Counts every statement run on any catalog until `stop` (run, get, all and iterate each count
+ * once): a test of per-file cost asks which statements grow with the number of files and how
+ * each of those reads its rows (queryPlan), with no clock involved.
+ */
+export function tallyStatements(): StatementTally {
+  const probe = new Database(':memory:');
+  const proto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, (...args: unknown[]) => unknown>;
+  probe.close();
+  const counts = new Map<string, number>();
+  const originals = (['run', 'get', 'all', 'iterate'] as const).map((name) => [name, proto[name]!] as const);
+  for (const [name, original] of originals) {
+    proto[name] = function (this: { source: string }, ...args: unknown[]) {
+      counts.set(this.source, (counts.get(this.source) ?? 0) + 1);
+      return original.apply(this, args);
+    };
+  }
+  return {
+    counts: () => new Map(counts),
+    stop: () => {
+      for (const [name, original] of originals) proto[name] = original;
+    },
+  };
+}
+
+/** SQLite's plan for `sql` on this catalog (EXPLAIN QUERY PLAN), one line per step. */
+export function queryPlan(raw: Database.Database, sql: string): string[] {
+  const params = (sql.match(/\?/g) ?? []).map(() => null);
+  return (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
 }

@@ -49,6 +49,8 @@ export interface NativeAddon {
   setMtimeFd(fd: number, sec: number, nsec: number): number;
   /** flock(2), shared or exclusive, waiting or not: 0, or the errno (EWOULDBLOCK: held elsewhere). */
   flock(fd: number, shared: boolean, wait: boolean): number;
+  /** The names of dir's subdirectories (not symlinks to one), in the lossless string form; or the errno when dir cannot be listed. */
+  subdirs(dir: string): string[] | number;
   /**
    * Copies `count` files to temporary names on a worker thread (native/copyfiles.c): `paths` holds
    * each one's source and temporary name, each followed by "\0"; `meta` 6 numbers a file (mode,

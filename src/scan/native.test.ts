@@ -11,6 +11,7 @@ import { nativeAddon } from '../fsx/addon.js';
 import type { PackedScan } from './record.js';
 import { chunkPaths, scanRootPacked, unpack, type PackedScanOptions } from './scanner.js';
 import { comparePaths } from '../fsx/paths.js';
+import { scanDirs } from '../dirs/scan.js';
 import { readableCheckout, scratchDir, writeUnder } from '../../test/helpers.js';
 
 const built = nativeAddon() !== null;
@@ -134,6 +135,35 @@ test('names that are not UTF-8 come out alike, by their bytes, in byte order, wi
   );
   assert.equal(records.find((r) => r.path.endsWith('/link'))?.linkTarget, 'caf\udce9.jpg');
   assert.deepEqual(nameToBytes(records[0]!.path), bad);
+});
+
+test("the folder walk's native listing and node:fs's find the same folders, names that are not UTF-8 included, no symlink followed", { skip: skipNative }, (t) => {
+  const root = scratchDir(t, 'blaine-native-');
+  writeUnder(root, 'a/file', 'x');
+  writeUnder(root, 'a/b/c/deep', 'y');
+  fs.mkdirSync(path.join(root, 'empty'));
+  const badDir = Buffer.concat([Buffer.from(root + '/dir-'), Buffer.from([0xe9])]);
+  fs.mkdirSync(badDir);
+  fs.mkdirSync(Buffer.concat([badDir, Buffer.from('/sub')]));
+  fs.symlinkSync(path.join(root, 'a'), path.join(root, 'link-to-a'));
+  const walk = (native: boolean) => {
+    const before = process.env.BLAINE_NO_NATIVE;
+    if (native) delete process.env.BLAINE_NO_NATIVE;
+    else process.env.BLAINE_NO_NATIVE = '1';
+    try {
+      return scanDirs(root);
+    } finally {
+      if (before === undefined) delete process.env.BLAINE_NO_NATIVE;
+      else process.env.BLAINE_NO_NATIVE = before;
+    }
+  };
+  const native = walk(true);
+  assert.deepEqual(native, walk(false));
+  assert.equal(native.complete, true);
+  assert.deepEqual(
+    native.dirs.map((d) => path.relative(root, d.path)),
+    ['', 'a', 'a/b', 'a/b/c', 'dir-\udce9', 'dir-\udce9/sub', 'empty'],
+  );
 });
 
 test('a tree bigger than a chunk comes in chunks that tile the root range', { skip: skipNative }, (t) => {
