@@ -1,5 +1,5 @@
 /**
- * Catalogs of schema 7 written by the code of that time (scripts/make-schema7-fixtures.mjs: plain
+ * Catalogs of schema 7 written by the code of that time (scripts/make-schema-fixtures.mjs: plain
  * disks A and B, encrypted disk E, deferred actions for the offline B, a migrated SHA-1 row) are
  * migrated to the lean layout once, each with one line saying so; a read-only command reads them
  * without writing; then backup, verify, apply and a full restore give what the library holds.
