@@ -367,8 +367,8 @@ export class Catalog {
     this.writes ??= prepareWrites(this.db);
     const full = nameToBytes(e.path);
     const v = this.volumeRef(e.volume);
-    if (v.empty || !isUnderRoot(full, v.root)) this.moveRoot(v, full);
-    this.writes.upsert.run(...entryParams(e, v.id, full.subarray(v.root.length)));
+    if (v.empty || !isUnderRoot(full, v.root)) this.moveRoot(e.volume, v, full);
+    this.writes.upsert.run(...entryParams(e, v.id, full));
   }
 
   remove(volume: string, p: string): void {
@@ -384,16 +384,27 @@ export class Catalog {
    */
   private readonly volumeIds = new Map<string, VolumeRef>();
 
-  /** The volume's id (given out on first use) and root; `empty`: no row or tombstone yet, the root is free. */
+  /**
+   * The volume's id (given out on first use) and root; `empty`: no row or tombstone yet, the root
+   * is free. The root remembered can only be longer than the table's (roots only get shorter): a
+   * path under it is under the table's, and the upsert strips the table's.
+   */
   private volumeRef(uuid: string): VolumeRef {
     let v = this.volumeIds.get(uuid);
     if (v === undefined) {
       this.stmts.addVolumeId.run(uuid);
-      const r = this.stmts.volumeRoot.get(uuid) as { id: number; root: Buffer; empty: number };
-      v = { id: r.id, root: r.root, empty: r.empty === 1 };
+      v = { id: 0, root: Buffer.alloc(0), empty: true };
+      this.readRoot(uuid, v);
       this.volumeIds.set(uuid, v);
     }
     return v;
+  }
+
+  private readRoot(uuid: string, v: VolumeRef): void {
+    const r = this.stmts.volumeRoot.get(uuid) as { id: number; root: Buffer; empty: number };
+    v.id = r.id;
+    v.root = r.root;
+    v.empty = r.empty === 1;
   }
 
   /**
@@ -403,7 +414,10 @@ export class Catalog {
    * root only gets shorter, at most once per folder level, and a backup's paths mostly share one
    * from the first row on: this is rare (a new data path beside the old ones).
    */
-  private moveRoot(v: VolumeRef, full: Buffer): void {
+  private moveRoot(uuid: string, v: VolumeRef, full: Buffer): void {
+    // As the table has it now: another connection may have moved it since.
+    this.readRoot(uuid, v);
+    if (!v.empty && isUnderRoot(full, v.root)) return;
     const root = v.empty ? parentRoot(full) : commonRoot(v.root, full);
     this.transaction(() => {
       if (!v.empty) {

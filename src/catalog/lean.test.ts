@@ -284,6 +284,23 @@ test('a path outside its volume\'s root moves the root up; rows, tombstones, loo
   cat.close();
 });
 
+test('two connections to one catalog: a root one of them moved is the one the other stores under', (t) => {
+  const file = path.join(scratchDir(t, 'blaine-lean-'), 'catalog.sqlite');
+  const a = Catalog.open(file, { create: true });
+  const b = Catalog.open(file);
+  a.put(entry('/p/q/r'));
+  b.put(entry('/p/q/s'));
+  a.put(entry('/x/y'));
+  // b remembers the root /p/q; the table's is '' now.
+  b.put(entry('/p/q/t'));
+  b.remove('v1', '/p/q/s');
+  a.close();
+  b.close();
+  const c = Catalog.open(file);
+  assert.deepEqual(c.entriesOfVolume('v1').map((e) => e.path), ['/p/q/r', '/p/q/t', '/x/y']);
+  c.close();
+});
+
 test('a catalog of the bench\'s tree takes at most 160 bytes a file, indexes included (issue 21)', (t) => {
   // The shape of `bench scan`'s tree: /tmp/blaine-bench-XXXXXX/src/dNNNN/fNNN.dat, 100 a folder, 0-4 KiB, as a first backup writes them.
   const file = path.join(scratchDir(t, 'blaine-lean-'), 'catalog.sqlite');

@@ -184,10 +184,10 @@ export function parityParam(p: string, parityName: string | null): Buffer | null
 
 const EMPTY = Buffer.alloc(0);
 
-/** The parameters of prepareWrites' upsert for `e`, its volume's id being `vid` and its path stored as `stored` (under the volume's root). */
-export function entryParams(e: CatalogEntry, vid: number, stored: Buffer): unknown[] {
+/** The parameters of prepareWrites' upsert for `e` (its path's bytes `full`), its volume's id being `vid`. */
+export function entryParams(e: CatalogEntry, vid: number, full: Buffer): unknown[] {
   return [
-    vid, stored, KIND_CODES[e.kind], e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha256,
+    vid, full, vid, KIND_CODES[e.kind], e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha256,
     e.sha256 === null ? (e.legacySha1 ?? null) : null, e.mode, e.uid, e.gid,
     e.linkTarget === null || e.linkTarget === undefined ? null : nameToBytes(e.linkTarget), parityParam(e.path, e.parityName), e.verifiedAt,
     e.volume,

@@ -88,10 +88,12 @@ const GEN_OF = `coalesce((SELECT generation FROM volumes WHERE uuid = ?), 0)`;
 /** The statements that write rows, prepared on first use (a catalog only read never needs them). */
 export function prepareWrites(db: Database.Database) {
   return {
-    // gen: the volume's generation now (entryParams passes the UUID last); recheck cleared.
+    // gen: the volume's generation now (entryParams passes the UUID last); recheck cleared. The
+    // path is stored under the volume's root as the table has it (Catalog.put has made sure the
+    // path lies under it): right even when another connection moved the root since.
     upsert: db.prepare(
       `INSERT OR REPLACE INTO entries (vid, path, kind, size, mtime_s, mtime_ns, inode, sha256, sha1, mode, uid, gid, link_target, parity_name, verified_at, gen, recheck)
-       VALUES (?,?,?,?,?,?,?,${SHA256_PARAM},?,?,?,?,?,?,?,${GEN_OF},NULL)`,
+       VALUES (?,substr(?, (SELECT length(root) FROM volume_ids WHERE id = ?) + 1),?,?,?,?,?,${SHA256_PARAM},?,?,?,?,?,?,?,${GEN_OF},NULL)`,
     ),
     tombstone: db.prepare(
       `INSERT OR REPLACE INTO tombstones (vid, path, gen)
