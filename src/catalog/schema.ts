@@ -2,6 +2,28 @@ import type Database from 'better-sqlite3';
 import { stamp } from './stamp.js';
 import { commonRoot, parentRoot } from './rows.js';
 
+/** The rows' table of schemas 8 and 9 (9 only stores its paths differently). */
+const entriesTable = (name: string) => `CREATE TABLE ${name} (
+    vid INTEGER NOT NULL,
+    path BLOB NOT NULL,
+    kind INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_s INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode TEXT,
+    sha256 BLOB,
+    sha1 TEXT,
+    mode INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    gid INTEGER NOT NULL,
+    link_target BLOB,
+    parity_name BLOB,
+    verified_at INTEGER,
+    gen INTEGER NOT NULL DEFAULT 0,
+    recheck INTEGER,
+    PRIMARY KEY (vid, path)
+  ) WITHOUT ROWID;`;
+
 /**
  * Host and disk catalogs share one schema: a disk catalog simply holds the rows of its own volume.
  * Each migration moves the schema one version up; never edit a released one, add another.
@@ -146,26 +168,7 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   `
   CREATE TABLE volume_ids (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE);
   INSERT INTO volume_ids (uuid) SELECT uuid FROM volumes UNION SELECT volume FROM files UNION SELECT volume FROM tombstones ORDER BY 1;
-  CREATE TABLE entries (
-    vid INTEGER NOT NULL,
-    path BLOB NOT NULL,
-    kind INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_s INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    inode TEXT,
-    sha256 BLOB,
-    sha1 TEXT,
-    mode INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    gid INTEGER NOT NULL,
-    link_target BLOB,
-    parity_name BLOB,
-    verified_at INTEGER,
-    gen INTEGER NOT NULL DEFAULT 0,
-    recheck INTEGER,
-    PRIMARY KEY (vid, path)
-  ) WITHOUT ROWID;
+  ${entriesTable('entries')}
   INSERT INTO entries
     SELECT v.id, CAST(f.path AS BLOB), CASE f.kind WHEN 'symlink' THEN 1 WHEN 'dir' THEN 2 ELSE 0 END, f.size, f.mtime_s, f.mtime_ns,
       f.inode, f.sha256, f.sha1, f.mode, f.uid, f.gid, CAST(f.link_target AS BLOB),
@@ -238,26 +241,7 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
     }
     db.exec(`
       DROP VIEW files;
-      CREATE TABLE entries_v9 (
-        vid INTEGER NOT NULL,
-        path BLOB NOT NULL,
-        kind INTEGER NOT NULL,
-        size INTEGER NOT NULL,
-        mtime_s INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        inode TEXT,
-        sha256 BLOB,
-        sha1 TEXT,
-        mode INTEGER NOT NULL,
-        uid INTEGER NOT NULL,
-        gid INTEGER NOT NULL,
-        link_target BLOB,
-        parity_name BLOB,
-        verified_at INTEGER,
-        gen INTEGER NOT NULL DEFAULT 0,
-        recheck INTEGER,
-        PRIMARY KEY (vid, path)
-      ) WITHOUT ROWID;
+      ${entriesTable('entries_v9')}
       INSERT INTO entries_v9 SELECT e.vid, substr(e.path, length(v.root) + 1), e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, e.sha256, e.sha1,
         e.mode, e.uid, e.gid, e.link_target, e.parity_name, e.verified_at, e.gen, e.recheck
         FROM entries e JOIN volume_ids v ON v.id = e.vid ORDER BY e.vid, e.path;
