@@ -87,6 +87,9 @@ export class Catalog {
       const cat = new Catalog(db, file);
       // Rewriting every row into the lean layout takes a moment on a big catalog: say what happened, once.
       if (from > 0 && from < LEAN_SCHEMA && !opts.quietMigration) {
+        // The old rows' pages are free now but still in the file, and the end-of-run copies
+        // (snapshot.ts) copy the file whole: give them back once (a private copy only read needs not).
+        db.exec('VACUUM');
         const files = cat.db.prepare('SELECT count(*) FROM entries WHERE kind != 2').pluck(true).get() as number;
         const secs = ((performance.now() - started) / 1000).toFixed(1);
         process.stderr.write(`migrated the catalog ${file} to schema ${SCHEMA_VERSION} (${files.toLocaleString('en-US')} files) in ${secs} s\n`);

@@ -216,6 +216,7 @@ for (const name of ['host', 'a', 'b', 'e']) {
 
     const cat = Catalog.open(file);
     assert.equal(rawConnection(cat).pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.equal(rawConnection(cat).pragma('freelist_count', { simple: true }), 0, 'the pages of the rows before the migration are given back');
     assert.deepEqual(state(cat), asRead, 'read-only reads what the migration writes');
     const want = (kind: 'dirs' | 'files') => before.volumes.map((v) => before.entries.filter((r) => r.entry.volume === v && (r.entry.kind === 'dir') === (kind === 'dirs')).map((r) => r.entry));
     assert.deepEqual(state(cat).map((s) => s.files), want('files'));
