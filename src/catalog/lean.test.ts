@@ -346,3 +346,43 @@ test('no statement prepared per catalog reads the whole rows table: lookups and 
   assert.deepEqual(scans, []);
   cat.close();
 });
+
+test('random puts and removes over two volumes, roots moving as they go: every lookup and range answers as a plain map of full paths does', () => {
+  // A fixed seed: paths from a small alphabet with '/', '-' and '0' (the bytes around '/' in byte order).
+  let seed = 12345;
+  const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) % n;
+  const parts = ['a', 'b', 'a-', 'a0', 'é', bytesToName(Buffer.from([0xff]))];
+  const randomPath = () => Array.from({ length: 1 + rnd(4) }, () => parts[rnd(parts.length)]).map((x) => `/${x}`).join('');
+  const cat = Catalog.memory();
+  const roots = () => (rawConnection(cat).prepare('SELECT root FROM volume_ids ORDER BY uuid').pluck(true).all() as Buffer[]).map(bytesToName);
+  const model = new Map<string, CatalogEntry>();
+  const key = (v: string, p: string) => `${v}\0${p}`;
+  for (let step = 0; step < 600; step++) {
+    const volume = rnd(2) ? 'v1' : 'v2';
+    if (step === 10) assert.ok(roots().includes('/deep/x'), 'a volume began under /deep/x');
+    const p = step < 10 ? `/deep/x/y${step}` : randomPath();
+    if (rnd(4) === 0) {
+      cat.remove(volume, p);
+      model.delete(key(volume, p));
+    } else {
+      const e = entry(p, { volume, size: step });
+      cat.transaction(() => cat.put(e));
+      model.set(key(volume, p), e);
+    }
+  }
+  assert.deepEqual(roots(), ['', ''], 'and moved up to no folder at all');
+  for (const volume of ['v1', 'v2']) {
+    const mine = [...model.values()].filter((e) => e.volume === volume).sort((x, y) => byBytes(x.path, y.path));
+    assert.deepEqual(cat.entriesOfVolume(volume), mine);
+    for (const dir of ['/a', '/a-', '/a/b', '/é', '/deep']) {
+      const under = mine.filter((e) => e.path.startsWith(`${dir}/`));
+      assert.deepEqual(cat.leanEntriesUnder(volume, dir).map((e) => e.path), under.map((e) => e.path), `${volume} under ${dir}`);
+      assert.deepEqual(cat.quickRows(volume, `${dir}/`, `${dir}0`).map(([p]) => p), under.map((e) => e.path));
+    }
+    for (let i = 0; i < 50; i++) {
+      const p = randomPath();
+      assert.deepEqual(cat.get(volume, p), model.get(key(volume, p)), p);
+    }
+  }
+  cat.close();
+});
