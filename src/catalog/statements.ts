@@ -50,8 +50,11 @@ export function prepareStatements(db: Database.Database) {
        (SELECT 1 FROM entries g WHERE g.sha1 = e.sha1 AND g.size = e.size AND g.vid = e.vid AND g.path != e.path) ORDER BY e.path`,
     ).raw(true),
     // Migrated rows (SHA-1 only) that could hold the same content: a few, each compared byte by byte.
+    // Asked for every file a backup copies: by entries_sha1, named, since SQLite otherwise walks
+    // the volume's rows by the primary key (a first backup then costs the square of its files).
     legacyTwins: p(
-      `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.sha1 IS NOT NULL AND e.size = ? AND v.uuid = ? AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ? LIMIT 8`,
+      `SELECT ${ENTRY_SELECT} FROM volume_ids v CROSS JOIN entries e INDEXED BY entries_sha1 ON e.vid = v.id
+       WHERE e.sha1 IS NOT NULL AND e.size = ? AND v.uuid = ? AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ? LIMIT 8`,
     ).raw(true),
     // The content of a row was read: its SHA-256 replaces the migrated SHA-1. With `recheck`, the
     // next quick check hands the row to the planner.
