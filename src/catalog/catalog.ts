@@ -7,7 +7,7 @@ import { CatalogVersionError, LEAN_SCHEMA, migrate, SCHEMA_VERSION } from './sch
 import { pathRange } from './range.js';
 import { bytesToName, nameToBytes } from '../fsx/name-bytes.js';
 import {
-  ENTRY_FROM, ENTRY_SELECT, VID, entryParams, kindOf, parityParam, parseSummary, rowToEntry,
+  ENTRY_FROM, ENTRY_SELECT, FULL_PATH, IN_RANGE, VID, commonRoot, entryParams, isUnderRoot, kindOf, parentRoot, parityParam, parseSummary, rowToEntry, STORED_AT, storedPath,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
 import { DIRS_ONLY, FILES_ONLY, prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
@@ -22,6 +22,13 @@ import { BlaineError } from '../error.js';
 export type { CopyRow, DeferredAction, DeferredRow, RunRow, VolumeRow } from './rows.js';
 
 export class CatalogError extends BlaineError {}
+
+/** A volume as this catalog's rows name it: its integer id and the root its rows' paths are stored under (schema 9). */
+interface VolumeRef {
+  id: number;
+  root: Buffer;
+  empty: boolean;
+}
 
 /**
  * A catalog, its log and its snapshots are readable by their owner only: they list every archived
@@ -80,6 +87,9 @@ export class Catalog {
       const cat = new Catalog(db, file);
       // Rewriting every row into the lean layout takes a moment on a big catalog: say what happened, once.
       if (from > 0 && from < LEAN_SCHEMA && !opts.quietMigration) {
+        // The old rows' pages are free now but still in the file, and the end-of-run copies
+        // (snapshot.ts) copy the file whole: give them back once (a private copy only read needs not).
+        db.exec('VACUUM');
         const files = cat.db.prepare('SELECT count(*) FROM entries WHERE kind != 2').pluck(true).get() as number;
         const secs = ((performance.now() - started) / 1000).toFixed(1);
         process.stderr.write(`migrated the catalog ${file} to schema ${SCHEMA_VERSION} (${files.toLocaleString('en-US')} files) in ${secs} s\n`);
@@ -165,7 +175,7 @@ export class Catalog {
 
   entriesUnder(dir: string): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
-    return (this.stmts.under.all(nameToBytes(lo), nameToBytes(hi)) as EntryRow[]).map(rowToEntry);
+    return (this.stmts.under.all({ lo: nameToBytes(lo), hi: nameToBytes(hi) }) as EntryRow[]).map(rowToEntry);
   }
 
   /**
@@ -176,7 +186,7 @@ export class Catalog {
    */
   leanEntriesUnder(volume: string, dir: string): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
-    const rows = this.stmts.lean.all(volume, nameToBytes(lo), nameToBytes(hi)) as Array<
+    const rows = this.stmts.lean.all({ volume, lo: nameToBytes(lo), hi: nameToBytes(hi) }) as Array<
       [Buffer, number, number, number, number, string | null, string | null, number, number, number, Buffer | null]
     >;
     const out: CatalogEntry[] = new Array(rows.length);
@@ -197,7 +207,7 @@ export class Catalog {
    * no-change rescan makes one JS string per chunk instead of two per file.
    */
   quickText(volume: string, lo: string, hi: string): string {
-    const text = this.stmts.quickText.get(volume, nameToBytes(lo), nameToBytes(hi)) as Buffer | null;
+    const text = this.stmts.quickText.get({ volume, lo: nameToBytes(lo), hi: nameToBytes(hi) }) as Buffer | null;
     return text === null ? '' : bytesToName(text);
   }
 
@@ -228,7 +238,7 @@ export class Catalog {
 
   /** The same rows as [path, stamp] pairs. */
   quickRows(volume: string, lo: string, hi: string): [string, string | null][] {
-    return (this.stmts.quick.all(volume, nameToBytes(lo), nameToBytes(hi)) as [Buffer, Buffer][]).map(([p, st]) => {
+    return (this.stmts.quick.all({ volume, lo: nameToBytes(lo), hi: nameToBytes(hi) }) as [Buffer, Buffer][]).map(([p, st]) => {
       const stamp = bytesToName(st);
       return [bytesToName(p), stamp === '' ? null : stamp];
     });
@@ -261,14 +271,14 @@ export class Catalog {
     const params: unknown[] = [];
     if (globs.length > 0) {
       // The pattern's bytes against the path's: GLOB reads both as text without decoding them.
-      where.push(`(${globs.map(() => 'CAST(e.path AS TEXT) GLOB CAST(? AS TEXT)').join(' OR ')})`);
+      where.push(`(${globs.map(() => `CAST(${FULL_PATH} AS TEXT) GLOB CAST(? AS TEXT)`).join(' OR ')})`);
       params.push(...globs.map(nameToBytes));
     }
     if (volumes.length > 0) {
       where.push(`v.uuid IN (${volumes.map(() => '?').join(', ')})`);
       params.push(...volumes);
     }
-    const sql = `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY e.path, v.uuid`;
+    const sql = `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY ${FULL_PATH}, v.uuid`;
     return (this.db.prepare(sql).raw(true).all(...params) as EntryRow[]).map(rowToEntry);
   }
 
@@ -276,7 +286,7 @@ export class Catalog {
   withoutParity(volume: string): CatalogEntry[] {
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.kind = 0 AND e.size > 0 AND e.parity_name IS NULL`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE v.uuid = ? AND e.kind = 0 AND e.size > 0 AND e.parity_name IS NULL`)
         .raw(true)
         .all(volume) as EntryRow[]
     ).map(rowToEntry);
@@ -287,9 +297,9 @@ export class Catalog {
     const [lo, hi] = pathRange(dir);
     return (
       this.db
-        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids WHERE uuid != ?) AND e.path >= ? AND e.path < ? AND ${FILES_ONLY}`)
+        .prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE v.uuid != @volume AND ${IN_RANGE} AND ${FILES_ONLY}`)
         .raw(true)
-        .all(volume, nameToBytes(lo), nameToBytes(hi)) as EntryRow[]
+        .all({ volume, lo: nameToBytes(lo), hi: nameToBytes(hi) }) as EntryRow[]
     ).map(rowToEntry);
   }
 
@@ -297,16 +307,16 @@ export class Catalog {
   dirsOf(volume: string, dir = '/', andDir = false): CatalogEntry[] {
     const [lo, hi] = pathRange(dir);
     const own = andDir ? this.dirRowsAt(dir).filter((e) => e.volume === volume) : [];
-    return [...own, ...(this.stmts.dirs.all(volume, nameToBytes(lo), nameToBytes(hi)) as EntryRow[]).map(rowToEntry)];
+    return [...own, ...(this.stmts.dirs.all({ volume, lo: nameToBytes(lo), hi: nameToBytes(hi) }) as EntryRow[]).map(rowToEntry)];
   }
 
   /** Every volume's directory row at `p`. */
   dirRowsAt(p: string): CatalogEntry[] {
-    return (this.stmts.dirsAt.all(nameToBytes(p)) as EntryRow[]).map(rowToEntry);
+    return (this.stmts.dirsAt.all({ path: nameToBytes(p) }) as EntryRow[]).map(rowToEntry);
   }
 
   get(volume: string, p: string): CatalogEntry | undefined {
-    const r = this.stmts.get.get(volume, nameToBytes(p)) as EntryRow | undefined;
+    const r = this.stmts.get.get({ volume, path: nameToBytes(p) }) as EntryRow | undefined;
     return r && rowToEntry(r);
   }
 
@@ -343,7 +353,7 @@ export class Catalog {
    * `recheck`, the next backup's quick check does not take the row as unchanged.
    */
   setContentHash(volume: string, p: string, sha256: string, recheck = false): void {
-    this.stmts.contentRead.run(sha256, recheck ? 1 : 0, volume, nameToBytes(p));
+    this.stmts.contentRead.run({ sha256, recheck: recheck ? 1 : 0, volume, path: nameToBytes(p) });
   }
 
   hasSize(size: number): boolean {
@@ -358,28 +368,79 @@ export class Catalog {
 
   put(e: CatalogEntry): void {
     this.writes ??= prepareWrites(this.db);
-    this.writes.upsert.run(...entryParams(e, this.volumeId(e.volume)));
+    const full = nameToBytes(e.path);
+    const v = this.volumeRef(e.volume);
+    if (v.empty || !isUnderRoot(full, v.root)) this.moveRoot(e.volume, v, full);
+    this.writes.upsert.run(...entryParams(e, v.id, full));
   }
 
   remove(volume: string, p: string): void {
     this.writes ??= prepareWrites(this.db);
     const bytes = nameToBytes(p);
     // A removed row leaves a tombstone: a copy that is behind must learn that it went.
-    if (this.stmts.delete.run(volume, bytes).changes > 0) this.writes.tombstone.run(volume, bytes, volume);
+    if (this.stmts.delete.run({ volume, path: bytes }).changes > 0) this.writes.tombstone.run({ volume, path: bytes });
   }
 
-  /** UUID to this catalog's integer id of a volume, remembered (cleared when a transaction that may have made one rolls back). */
-  private readonly volumeIds = new Map<string, number>();
+  /**
+   * A volume's integer id and root in this catalog, remembered (cleared when a transaction that may
+   * have changed them rolls back). Only a writer uses it, and a catalog has one writer at a time.
+   */
+  private readonly volumeIds = new Map<string, VolumeRef>();
 
-  /** The integer id rows of this volume carry, given out on first use. */
-  private volumeId(uuid: string): number {
-    let id = this.volumeIds.get(uuid);
-    if (id === undefined) {
+  /**
+   * The volume's id (given out on first use) and root; `empty`: no row or tombstone yet, the root
+   * is free. The root remembered can only be longer than the table's (roots only get shorter): a
+   * path under it is under the table's, and the upsert strips the table's.
+   */
+  private volumeRef(uuid: string): VolumeRef {
+    let v = this.volumeIds.get(uuid);
+    if (v === undefined) {
       this.stmts.addVolumeId.run(uuid);
-      id = this.stmts.volumeId.get(uuid) as number;
-      this.volumeIds.set(uuid, id);
+      v = { id: 0, root: Buffer.alloc(0), empty: true };
+      this.readRoot(uuid, v);
+      this.volumeIds.set(uuid, v);
     }
-    return id;
+    return v;
+  }
+
+  private readRoot(uuid: string, v: VolumeRef): void {
+    const r = this.stmts.volumeRoot.get(uuid) as { id: number; root: Buffer; empty: number };
+    v.id = r.id;
+    v.root = r.root;
+    v.empty = r.empty === 1;
+  }
+
+  /**
+   * Makes room under the volume's root for a path outside it: the root becomes the folder both
+   * share (the path's own folder for a volume's first row), and the rows and tombstones already
+   * there get the part of the old root that the new one lacks in front of what they store. The
+   * root only gets shorter, at most once per folder level, and a backup's paths mostly share one
+   * from the first row on: this is rare (a new data path beside the old ones).
+   */
+  private moveRoot(uuid: string, v: VolumeRef, full: Buffer): void {
+    // As the table has it now: another connection may have moved it since.
+    this.readRoot(uuid, v);
+    if (!v.empty && isUnderRoot(full, v.root)) return;
+    const root = v.empty ? parentRoot(full) : commonRoot(v.root, full);
+    this.transaction(() => {
+      if (!v.empty) {
+        const extra = v.root.subarray(root.length);
+        for (const table of ['entries', 'tombstones']) {
+          const columns = this.db.prepare(`SELECT name FROM pragma_table_info(?)`).pluck(true).all(table) as string[];
+          // Through a copy: prefixing in place could meet a row not yet moved that already has the new name.
+          this.db.exec(`DROP TABLE IF EXISTS temp.moved_rows`);
+          this.db.prepare(`CREATE TEMP TABLE moved_rows AS SELECT * FROM main.${table} WHERE vid = ?`).run(v.id);
+          this.db.prepare(`DELETE FROM main.${table} WHERE vid = ?`).run(v.id);
+          this.db
+            .prepare(`INSERT INTO main.${table} (${columns.join(', ')}) SELECT ${columns.map((c) => (c === 'path' ? 'CAST(? || path AS BLOB)' : c)).join(', ')} FROM temp.moved_rows ORDER BY path`)
+            .run(extra);
+          this.db.exec(`DROP TABLE temp.moved_rows`);
+        }
+      }
+      this.stmts.setVolumeRoot.run(root, v.id);
+    });
+    v.root = Buffer.from(root);
+    v.empty = false;
   }
 
 
@@ -389,12 +450,12 @@ export class Catalog {
    * rename), which writing a whole disk row back would undo.
    */
   setVerifiedAt(volume: string, p: string, at: number): void {
-    this.columnUpdate('verified_at').run(at, volume, nameToBytes(p));
+    this.columnUpdate('verified_at').run({ value: at, volume, path: nameToBytes(p) });
   }
 
   /** Records a rebuilt (or dropped, null) parity set of one row; like setVerifiedAt, never adds a row. */
   setParityName(volume: string, p: string, parityName: string | null): void {
-    this.columnUpdate('parity_name').run(parityParam(p, parityName), volume, nameToBytes(p));
+    this.columnUpdate('parity_name').run({ value: parityParam(p, parityName), volume, path: nameToBytes(p) });
   }
 
   /**
@@ -404,7 +465,7 @@ export class Catalog {
    */
   madeParity(volume: string, p: string, parityName: string | null): boolean {
     this.writes ??= prepareWrites(this.db);
-    return this.writes.madeParity.run(parityParam(p, parityName), volume, volume, nameToBytes(p)).changes > 0;
+    return this.writes.madeParity.run({ parity: parityParam(p, parityName), volume, path: nameToBytes(p) }).changes > 0;
   }
 
   private readonly columnUpdates = new Map<string, Database.Statement>();
@@ -413,7 +474,7 @@ export class Catalog {
   private columnUpdate(column: 'verified_at' | 'parity_name'): Database.Statement {
     let st = this.columnUpdates.get(column);
     if (!st) {
-      st = this.db.prepare(`UPDATE entries SET ${column} = ? WHERE vid = ${VID} AND path = ?`);
+      st = this.db.prepare(`UPDATE entries SET ${column} = @value WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND path = ${STORED_AT}`);
       this.columnUpdates.set(column, st);
     }
     return st;
@@ -441,13 +502,19 @@ export class Catalog {
 
   /** The lowest and highest catalogued path in path order (null when there is none). */
   pathSpan(): { lo: string | null; hi: string | null } {
-    const r = this.db.prepare(`SELECT min(path) AS lo, max(path) AS hi FROM entries`).get() as { lo: Buffer | null; hi: Buffer | null };
+    // Per volume the ends of its primary key, then across volumes (a volume without rows gives NULL, left out).
+    const r = this.db
+      .prepare(
+        `SELECT min(lo) AS lo, max(hi) AS hi FROM (SELECT CAST(v.root || (SELECT min(path) FROM entries WHERE vid = v.id) AS BLOB) AS lo,
+           CAST(v.root || (SELECT max(path) FROM entries WHERE vid = v.id) AS BLOB) AS hi FROM volume_ids v)`,
+      )
+      .get() as { lo: Buffer | null; hi: Buffer | null };
     return { lo: r.lo === null ? null : bytesToName(r.lo), hi: r.hi === null ? null : bytesToName(r.hi) };
   }
 
   /** A volume's files (not symlinks) as path and size, read one row at a time. */
   *fileSizes(volume: string): IterableIterator<{ path: string; size: number }> {
-    const rows = this.db.prepare(`SELECT path, size FROM entries WHERE vid = ${VID} AND kind = 0`).iterate(volume) as IterableIterator<{ path: Buffer; size: number }>;
+    const rows = this.db.prepare(`SELECT ${FULL_PATH} AS path, e.size FROM ${ENTRY_FROM} WHERE v.uuid = ? AND e.kind = 0`).iterate(volume) as IterableIterator<{ path: Buffer; size: number }>;
     for (const r of rows) yield { path: bytesToName(r.path), size: r.size };
   }
 
@@ -456,19 +523,19 @@ export class Catalog {
   /** Whether any volume holds this exact path. */
   holdsPath(p: string): boolean {
     this.pathLookups ??= this.preparePathLookups();
-    return this.pathLookups.any.get(nameToBytes(p)) !== undefined;
+    return this.pathLookups.any.get({ path: nameToBytes(p) }) !== undefined;
   }
 
   /** Whether any volume holds a file or symlink (not a folder) at this exact path. */
   holdsNonDirAt(p: string): boolean {
     this.pathLookups ??= this.preparePathLookups();
-    return this.pathLookups.nonDir.get(nameToBytes(p)) !== undefined;
+    return this.pathLookups.nonDir.get({ path: nameToBytes(p) }) !== undefined;
   }
 
   private preparePathLookups() {
     return {
-      any: this.db.prepare('SELECT 1 FROM entries WHERE vid IN (SELECT id FROM volume_ids) AND path = ? LIMIT 1').pluck(),
-      nonDir: this.db.prepare('SELECT 1 FROM entries WHERE vid IN (SELECT id FROM volume_ids) AND path = ? AND kind IN (0, 1) LIMIT 1').pluck(),
+      any: this.db.prepare(`SELECT 1 FROM ${ENTRY_FROM} WHERE e.path = ${storedPath('@path')} LIMIT 1`).pluck(),
+      nonDir: this.db.prepare(`SELECT 1 FROM ${ENTRY_FROM} WHERE e.path = ${storedPath('@path')} AND e.kind IN (0, 1) LIMIT 1`).pluck(),
     };
   }
 

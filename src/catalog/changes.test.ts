@@ -141,7 +141,7 @@ test('tombstones go once every copy of the volume has seen them; a disk catalog 
   });
   const copy = (name: string, generation: number) =>
     host.putCopy({ copy: name, volume: V, label: name, generation, lastSync: null, freeBytes: null, files: 0, bytes: 0 });
-  const left = () => rawConnection(host).prepare('SELECT path || \':\' || gen FROM tombstones ORDER BY path').pluck(true).all();
+  const left = () => rawConnection(host).prepare(`SELECT CAST(v.root || t.path AS TEXT) || ':' || t.gen FROM tombstones t JOIN volume_ids v ON v.id = t.vid ORDER BY 1`).pluck(true).all();
   assert.deepEqual(left(), ['/d/a:2', '/d/b:3']);
   copy('A', 3);
   copy('B', 1);

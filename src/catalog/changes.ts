@@ -54,8 +54,9 @@ export function differencesSince(
   const paths = (
     connectionOf(volumeState)
       .prepare(
-        `SELECT path FROM entries WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND gen > @since
-         UNION SELECT path FROM tombstones WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND gen > @since`,
+        `SELECT CAST(v.root || c.path AS BLOB) FROM volume_ids v CROSS JOIN
+           (SELECT vid, path FROM entries WHERE gen > @since UNION SELECT vid, path FROM tombstones WHERE gen > @since) c ON c.vid = v.id
+         WHERE v.uuid = @volume`,
       )
       .pluck(true)
       .all({ volume, since }) as Buffer[]

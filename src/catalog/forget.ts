@@ -15,10 +15,11 @@ import { bytesToName } from '../fsx/name-bytes.js';
 export function heldNowhereElse(cat: Catalog, volume: string): CatalogEntry[] {
   const paths = connectionOf(cat)
     .prepare(
-      `SELECT f.path FROM entries f WHERE f.vid = (SELECT id FROM volume_ids WHERE uuid = ?) AND f.kind != 2 AND NOT EXISTS (
-         SELECT 1 FROM entries g WHERE g.vid != f.vid AND g.kind = f.kind AND (
-           (f.kind = 0 AND f.sha256 IS NOT NULL AND g.size = f.size AND substr(g.sha256, 1, 8) = substr(f.sha256, 1, 8) AND g.sha256 = f.sha256) OR
-           (f.kind = 1 AND g.path = f.path AND g.link_target IS f.link_target)))
+      `SELECT CAST(vf.root || f.path AS BLOB) FROM volume_ids vf CROSS JOIN entries f ON f.vid = vf.id WHERE vf.uuid = ? AND f.kind != 2 AND NOT EXISTS (
+         SELECT 1 FROM volume_ids vg CROSS JOIN entries g ON g.vid = vg.id WHERE g.vid != f.vid AND g.kind = f.kind AND (
+           (f.kind = 0 AND f.sha256 IS NOT NULL AND g.size = f.size AND substr(g.sha256, 1, 4) = substr(f.sha256, 1, 4) AND g.sha256 = f.sha256) OR
+           (f.kind = 1 AND g.path = substr(CAST(vf.root || f.path AS BLOB), length(vg.root) + 1)
+             AND substr(CAST(vf.root || f.path AS BLOB), 1, length(vg.root)) = vg.root AND g.link_target IS f.link_target)))
        ORDER BY f.path`,
     )
     .pluck(true)

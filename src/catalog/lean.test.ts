@@ -17,7 +17,8 @@ import { SCHEMA_VERSION } from './schema.js';
 import { stamp } from './stamp.js';
 import { bytesToName, nameToBytes } from '../fsx/name-bytes.js';
 import { differencesSince, trackChangesFrom } from './changes.js';
-import { rawConnection } from './testing.js';
+import { queryPlan, rawConnection } from './testing.js';
+import { prepareStatements, prepareWrites } from './statements.js';
 
 const fixtures = path.join(repoRoot, 'test', 'fixtures', 'schema7');
 
@@ -129,7 +130,7 @@ for (const name of ['host', 'a', 'b', 'e']) {
     );
     const raw = rawConnection(cat);
     assert.deepEqual(
-      raw.prepare('SELECT v.uuid AS volume, CAST(t.path AS TEXT) AS path, t.gen FROM tombstones t JOIN volume_ids v ON v.id = t.vid ORDER BY 1, 2').all(),
+      raw.prepare('SELECT v.uuid AS volume, CAST(v.root || t.path AS TEXT) AS path, t.gen FROM tombstones t JOIN volume_ids v ON v.id = t.vid ORDER BY 1, 2').all(),
       before.tombstones,
     );
     // The quick check sees every row as schema 7 stored its stamp: a rescan after the migration finds nothing changed.
@@ -161,4 +162,220 @@ test('a catalog written by a newer Blaine is refused, read-only too, with the se
   const sentence = `${file} was written by a newer Blaine (schema ${SCHEMA_VERSION + 1}, this one knows ${SCHEMA_VERSION}); upgrade Blaine`;
   assert.throws(() => Catalog.open(file), (e: unknown) => e instanceof CatalogError && e.message === sentence);
   assert.throws(() => Catalog.open(file, { readonly: true }), (e: unknown) => e instanceof CatalogError && e.message === sentence);
+});
+
+const fixtures8 = path.join(repoRoot, 'test', 'fixtures', 'schema8');
+
+/** Every row (files and folders), deferred action and tombstone of a catalog of schema 8, read with that schema's SQL; names from their bytes. */
+function schema8State(file: string) {
+  const d = new Database(file, { readonly: true });
+  try {
+    assert.equal(d.pragma('user_version', { simple: true }), 8);
+    const rows = d
+      .prepare(`SELECT v.uuid, e.path, e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, iif(e.sha256 IS NULL, NULL, lower(hex(e.sha256))), e.sha1, e.mode, e.uid, e.gid,
+                  e.link_target, iif(e.parity_name = X'', substr(e.path, 2), e.parity_name), e.verified_at, e.recheck
+                FROM entries e JOIN volume_ids v ON v.id = e.vid ORDER BY v.uuid, e.path`)
+      .raw(true)
+      .all() as unknown[][];
+    const entries = rows.map((r) => ({
+      entry: {
+        volume: r[0] as string, path: bytesToName(r[1] as Buffer), kind: (['file', 'symlink', 'dir'] as const)[r[2] as number]!, size: r[3] as number,
+        mtimeSec: r[4] as number, mtimeNsec: r[5] as number, inode: r[6] as string | null, sha256: r[7] as string | null, mode: r[9] as number,
+        uid: r[10] as number, gid: r[11] as number, linkTarget: r[12] === null ? null : bytesToName(r[12] as Buffer),
+        parityName: r[13] === null ? null : bytesToName(r[13] as Buffer), verifiedAt: r[14] as number | null, legacySha1: r[8] as string | null,
+      } satisfies CatalogEntry,
+      recheck: r[15] !== null,
+    }));
+    return {
+      entries,
+      deferred: (d.prepare('SELECT * FROM deferred ORDER BY id').all() as Array<Record<string, unknown>>).map((q) => ({
+        ...q, path: bytesToName(q.path as Buffer), target: q.target === null ? null : bytesToName(q.target as Buffer),
+      })),
+      tombstones: (d.prepare('SELECT v.uuid, t.path, t.gen FROM tombstones t JOIN volume_ids v ON v.id = t.vid ORDER BY 1, 2').raw(true).all() as [string, Buffer, number][])
+        .map(([volume, p, gen]) => ({ volume, path: bytesToName(p), gen })),
+      volumes: (d.prepare('SELECT uuid FROM volumes ORDER BY uuid').pluck(true).all() as string[]),
+    };
+  } finally {
+    d.close();
+  }
+}
+
+for (const name of ['host', 'a', 'b', 'e']) {
+  test(`the schema-8 catalog ${name}.sqlite migrates once to paths under a volume root, keeping every row, folder, deferred action and tombstone`, (t) => {
+    const file = path.join(scratchDir(t, 'blaine-lean-'), 'catalog.sqlite');
+    fs.copyFileSync(path.join(fixtures8, `${name}.sqlite`), file);
+    const before = schema8State(file);
+    assert.ok(before.entries.some((r) => r.entry.kind === 'dir'), 'the fixture holds folders');
+    const original = fs.readFileSync(file);
+    const state = (cat: Catalog) => before.volumes.map((v) => ({ files: cat.entriesOfVolume(v), dirs: cat.dirsOf(v) }));
+
+    const reader = Catalog.open(file, { readonly: true });
+    const asRead = state(reader);
+    reader.close();
+    assert.ok(fs.readFileSync(file).equals(original), 'opening read-only changed the file');
+
+    const cat = Catalog.open(file);
+    assert.equal(rawConnection(cat).pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.equal(rawConnection(cat).pragma('freelist_count', { simple: true }), 0, 'the pages of the rows before the migration are given back');
+    assert.deepEqual(state(cat), asRead, 'read-only reads what the migration writes');
+    const want = (kind: 'dirs' | 'files') => before.volumes.map((v) => before.entries.filter((r) => r.entry.volume === v && (r.entry.kind === 'dir') === (kind === 'dirs')).map((r) => r.entry));
+    assert.deepEqual(state(cat).map((s) => s.files), want('files'));
+    assert.deepEqual(state(cat).map((s) => s.dirs), want('dirs'));
+    // Rows are stored under their volume's root, not whole.
+    const raw = rawConnection(cat);
+    const roots = raw.prepare('SELECT CAST(root AS TEXT) FROM volume_ids v WHERE EXISTS (SELECT 1 FROM entries WHERE vid = v.id)').pluck(true).all() as string[];
+    assert.ok(roots.length > 0 && roots.every((r) => r.startsWith('/tmp/blaine-schema8-fixture')), JSON.stringify(roots));
+    assert.deepEqual(cat.deferred().map((q) => ({ id: q.id, volume: q.volume, action: q.action, path: q.path, target: q.target, created: q.created, queued_by: q.queuedBy, queued_gen: q.queuedGen })), before.deferred);
+    assert.deepEqual(
+      (raw.prepare('SELECT v.uuid, CAST(v.root || t.path AS BLOB), t.gen FROM tombstones t JOIN volume_ids v ON v.id = t.vid ORDER BY 1, 2').raw(true).all() as [string, Buffer, number][])
+        .map(([volume, p, gen]) => ({ volume, path: bytesToName(p), gen })),
+      before.tombstones,
+    );
+    // The quick check sees every file as before: a rescan after the migration finds nothing changed.
+    for (const v of before.volumes) {
+      const files = before.entries.filter((r) => r.entry.volume === v && r.entry.kind !== 'dir').sort((x, y) => byBytes(x.entry.path, y.entry.path));
+      assert.deepEqual(cat.quickRows(v, '/', '0'), files.map((r) => [r.entry.path, r.recheck ? null : stampOf(r.entry)]));
+    }
+    cat.close();
+    const again = fs.readFileSync(file);
+    Catalog.open(file).close();
+    assert.ok(fs.readFileSync(file).equals(again), 'migrated once');
+  });
+}
+
+test('a path outside its volume\'s root moves the root up; rows, tombstones, lookups, ranges and the quick check see full paths throughout', () => {
+  const cat = Catalog.memory();
+  const raw = rawConnection(cat);
+  const rootOf = () => bytesToName(raw.prepare(`SELECT root FROM volume_ids WHERE uuid = 'v1'`).pluck(true).get() as Buffer);
+  cat.putVolume({ uuid: 'v1', label: 'V', encrypted: false, created: '2026-01-01', generation: 1 });
+  trackChangesFrom(cat, 'v1');
+  // A row whose new name (root part + stored part) is another row's stored name: moving in place would collide.
+  const first = ['/a/b/b/x', '/a/b/b/b/x'].map((p, i) => entry(p, { size: 10 + i, sha256: String(i).repeat(64) }));
+  cat.transaction(() => first.forEach((e) => cat.put(e)));
+  assert.equal(rootOf(), '/a/b/b', 'the first row\'s folder');
+  cat.put(entry('/a/b/c'));
+  assert.equal(rootOf(), '/a/b', '/x becomes /b/x, the name /b/x had before it moved');
+  cat.remove('v1', '/a/b/c');
+  const later = [entry('/a/b-old/y', { size: 20 }), entry('/a/b', { kind: 'dir', size: 0, sha256: null }), entry('/z', { size: 21, sha256: 'c'.repeat(64) })];
+  cat.transaction(() => later.forEach((e) => cat.put(e)));
+  assert.equal(rootOf(), '', 'no folder holds /a/b/x and /z both');
+  const files = [...first.slice(0, 2), later[0]!, later[2]!];
+  for (const e of files) assert.deepEqual(cat.get('v1', e.path), e);
+  assert.equal(cat.get('v1', '/a/b/c'), undefined);
+  assert.deepEqual(cat.entriesUnder('/a/b').map((e) => e.path), ['/a/b/b/b/x', '/a/b/b/x'], 'the range of a folder leaves its sibling /a/b-old out');
+  assert.deepEqual(cat.quickRows('v1', '/', '0').map(([p]) => p), files.map((e) => e.path).sort(byBytes));
+  assert.deepEqual(cat.dirRowsAt('/a/b').map((e) => e.path), ['/a/b']);
+  assert.deepEqual(cat.findContent(21, 'c'.repeat(64)).map((e) => e.path), ['/z']);
+  assert.ok(cat.holdsPath('/a/b') && cat.holdsNonDirAt('/a/b/b/x') && !cat.holdsNonDirAt('/a/b'));
+  assert.deepEqual(cat.pathSpan(), { lo: '/a/b', hi: '/z' });
+  assert.deepEqual(
+    raw.prepare('SELECT CAST(v.root || t.path AS TEXT) FROM tombstones t JOIN volume_ids v ON v.id = t.vid').pluck(true).all(),
+    ['/a/b/c'],
+    'the tombstone moved with the rows',
+  );
+  // A root moved inside a transaction that is then rolled back is forgotten with it.
+  const other = Catalog.memory();
+  other.transaction(() => other.put(entry('/p/q/r')));
+  assert.throws(() => other.transaction(() => {
+    other.put(entry('/s/t'));
+    throw new Error('rolled back');
+  }));
+  other.put(entry('/p/q/s'));
+  assert.deepEqual(other.entriesOfVolume('v1').map((e) => e.path), ['/p/q/r', '/p/q/s']);
+  other.close();
+  cat.close();
+});
+
+test('two connections to one catalog: a root one of them moved is the one the other stores under', (t) => {
+  const file = path.join(scratchDir(t, 'blaine-lean-'), 'catalog.sqlite');
+  const a = Catalog.open(file, { create: true });
+  const b = Catalog.open(file);
+  a.put(entry('/p/q/r'));
+  b.put(entry('/p/q/s'));
+  a.put(entry('/x/y'));
+  // b remembers the root /p/q; the table's is '' now.
+  b.put(entry('/p/q/t'));
+  b.remove('v1', '/p/q/s');
+  a.close();
+  b.close();
+  const c = Catalog.open(file);
+  assert.deepEqual(c.entriesOfVolume('v1').map((e) => e.path), ['/p/q/r', '/p/q/t', '/x/y']);
+  c.close();
+});
+
+test('a catalog of the bench\'s tree takes at most 160 bytes a file, indexes included (issue 21)', (t) => {
+  // The shape of `bench scan`'s tree: /tmp/blaine-bench-XXXXXX/src/dNNNN/fNNN.dat, 100 a folder, 0-4 KiB, as a first backup writes them.
+  const file = path.join(scratchDir(t, 'blaine-lean-'), 'catalog.sqlite');
+  const cat = Catalog.open(file, { create: true });
+  cat.putVolume({ uuid: 'v1', label: 'V', encrypted: false, created: '2026-01-01', generation: 1 });
+  const files = 20_000;
+  const root = '/tmp/blaine-bench-Ab3dEf/src';
+  cat.transaction(() => {
+    for (let i = 0; i < files; i++) {
+      const p = `${root}/d${String(Math.floor(i / 100)).padStart(4, '0')}/f${String(i % 100).padStart(3, '0')}.dat`;
+      const sha256 = crypto.createHash('sha256').update(p).digest('hex');
+      cat.put(entry(p, { size: (i * 7919) % 4097, inode: `65024:${3_000_000 + i}`, mtimeSec: 1_796_673_322 + (i % 9), mtimeNsec: (i * 104_729) % 1e9, mode: 0o100644, uid: 0, gid: 0, sha256 }));
+    }
+  });
+  cat.close();
+  const bytes = fs.statSync(file).size + (fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0);
+  assert.ok(bytes / files <= 160, `${(bytes / files).toFixed(1)} bytes a file`);
+});
+
+test('no statement prepared per catalog reads the whole rows table, and none asked per file reads a whole volume: lookups go down a key', () => {
+  // Schema 8's folder lookup scanned every row; the lookup of migrated twins walked the volume's rows for every file copied.
+  const cat = Catalog.memory();
+  const raw = rawConnection(cat);
+  const perFile = new Set(['dirsAt', 'get', 'content', 'twins', 'hasSize', 'hasSizeElsewhere', 'delete', 'legacyTwins', 'contentRead', 'upsert', 'tombstone', 'madeParity']);
+  const statements = Object.entries({ ...prepareStatements(raw), ...prepareWrites(raw) });
+  const found = statements.flatMap(([name, st]) => {
+    const steps = queryPlan(raw, st.source);
+    // Scanning volume_ids (a row per volume) is fine; scanning entries or tombstones is not, nor a whole volume per file.
+    return steps
+      .filter((s) => /^SCAN (e|g|t|entries|tombstones)\b/.test(s) || (perFile.has(name) && /USING PRIMARY KEY \(vid=\?\)$/.test(s)))
+      .map((s) => `${name}: ${s}`);
+  });
+  assert.ok(statements.length > 20 && statements.some(([name]) => name === 'legacyTwins'));
+  assert.deepEqual(found, []);
+  cat.close();
+});
+
+test('random puts and removes over two volumes, roots moving as they go: every lookup and range answers as a plain map of full paths does', () => {
+  // A fixed seed: paths from a small alphabet with '/', '-' and '0' (the bytes around '/' in byte order).
+  let seed = 12345;
+  const rnd = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 16) % n;
+  const parts = ['a', 'b', 'a-', 'a0', 'é', bytesToName(Buffer.from([0xff]))];
+  const randomPath = () => Array.from({ length: 1 + rnd(4) }, () => parts[rnd(parts.length)]).map((x) => `/${x}`).join('');
+  const cat = Catalog.memory();
+  const roots = () => (rawConnection(cat).prepare('SELECT root FROM volume_ids ORDER BY uuid').pluck(true).all() as Buffer[]).map(bytesToName);
+  const model = new Map<string, CatalogEntry>();
+  const key = (v: string, p: string) => `${v}\0${p}`;
+  for (let step = 0; step < 600; step++) {
+    const volume = rnd(2) ? 'v1' : 'v2';
+    if (step === 10) assert.ok(roots().includes('/deep/x'), 'a volume began under /deep/x');
+    const p = step < 10 ? `/deep/x/y${step}` : randomPath();
+    if (rnd(4) === 0) {
+      cat.remove(volume, p);
+      model.delete(key(volume, p));
+    } else {
+      const e = entry(p, { volume, size: step });
+      cat.transaction(() => cat.put(e));
+      model.set(key(volume, p), e);
+    }
+  }
+  assert.deepEqual(roots(), ['', ''], 'and moved up to no folder at all');
+  for (const volume of ['v1', 'v2']) {
+    const mine = [...model.values()].filter((e) => e.volume === volume).sort((x, y) => byBytes(x.path, y.path));
+    assert.deepEqual(cat.entriesOfVolume(volume), mine);
+    for (const dir of ['/a', '/a-', '/a/b', '/é', '/deep']) {
+      const under = mine.filter((e) => e.path.startsWith(`${dir}/`));
+      assert.deepEqual(cat.leanEntriesUnder(volume, dir).map((e) => e.path), under.map((e) => e.path), `${volume} under ${dir}`);
+      assert.deepEqual(cat.quickRows(volume, `${dir}/`, `${dir}0`).map(([p]) => p), under.map((e) => e.path));
+    }
+    for (let i = 0; i < 50; i++) {
+      const p = randomPath();
+      assert.deepEqual(cat.get(volume, p), model.get(key(volume, p)), p);
+    }
+  }
+  cat.close();
 });

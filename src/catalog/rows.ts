@@ -74,8 +74,61 @@ export const kindOf = (code: number): CatalogEntry['kind'] => KINDS[code] ?? 'fi
 /** A volume's integer id in this catalog, from its UUID (null: the catalog has never held it). */
 export const VID = `(SELECT id FROM volume_ids WHERE uuid = ?)`;
 
-/** Rows with their volume's UUID. */
-export const ENTRY_FROM = `entries e JOIN volume_ids v ON v.id = e.vid`;
+/**
+ * Rows with their volume (`v`: its UUID and root). CROSS JOIN keeps the volume outside: every
+ * lookup and range on the rows then goes down the primary key of one volume, with that volume's
+ * root (schema 9) turning the full paths asked for into the stored ones.
+ */
+export const ENTRY_FROM = `volume_ids v CROSS JOIN entries e ON e.vid = v.id`;
+
+/**
+ * A row's full path as bytes: its volume's root, then the rest that the row stores (schema 9: every
+ * path of a volume begins with the folder all of them share, stored once in volume_ids.root; '' or
+ * '/…' is left for the row). Needs `v` and `e`. (|| makes text of blobs, without touching a byte.)
+ */
+export const FULL_PATH = `CAST(v.root || e.path AS BLOB)`;
+
+/** What the full path bound at `param` (named: it is read twice) is stored as in volume `v`'s rows (NULL when it is not under the root: no such row). */
+export const storedPath = (param: string) => `iif(substr(${param}, 1, length(v.root)) = v.root, substr(${param}, length(v.root) + 1), NULL)`;
+
+/** The stored form of full path @path in volume @volume (a scalar, for statements on entries alone). */
+export const STORED_AT = `(SELECT ${storedPath('@path')} FROM volume_ids v WHERE v.uuid = @volume)`;
+
+/**
+ * A range [lo, hi) of full paths as a range of stored paths of volume `v`: below the root, empty
+ * (NULL); above it, everything. The rest stored after a root is '' or begins with '/', so X'30'
+ * ('0') lies above all of it.
+ */
+export const storedFrom = (lo: string) => `CASE WHEN ${lo} <= v.root THEN X'' WHEN substr(${lo}, 1, length(v.root)) = v.root THEN substr(${lo}, length(v.root) + 1) END`;
+export const storedBelow = (hi: string) =>
+  `CASE WHEN substr(${hi}, 1, length(v.root)) = v.root THEN substr(${hi}, length(v.root) + 1) WHEN ${hi} > v.root THEN X'30' ELSE X'' END`;
+/** Rows of volume `v` whose full path lies in [@lo, @hi). */
+export const IN_RANGE = `e.path >= ${storedFrom('@lo')} AND e.path < ${storedBelow('@hi')}`;
+
+const SLASH = 0x2f;
+const NO_ROOT = Buffer.alloc(0);
+
+/** Whether a full path (bytes) lies at or under a root: the root, or the root and '/' then more. */
+export function isUnderRoot(full: Buffer, root: Buffer): boolean {
+  if (root.length === 0) return true;
+  return full.length >= root.length && full.subarray(0, root.length).equals(root) && (full.length === root.length || full[root.length] === SLASH);
+}
+
+/** The longest root under which both paths lie (`root` may be a root already: it lies under itself). */
+export function commonRoot(root: Buffer, full: Buffer): Buffer {
+  let n = 0;
+  while (n < root.length && n < full.length && root[n] === full[n]) n++;
+  for (let c = n; c > 0; c--) {
+    if ((c === root.length || root[c] === SLASH) && (c === full.length || full[c] === SLASH)) return root.subarray(0, c);
+  }
+  return NO_ROOT;
+}
+
+/** The folder that holds a path (its bytes up to the last '/'): the first root of a volume. */
+export function parentRoot(full: Buffer): Buffer {
+  const i = full.lastIndexOf(SLASH);
+  return i <= 0 ? NO_ROOT : full.subarray(0, i);
+}
 
 /**
  * The SHA-256 is stored as its 32 bytes (schema.ts), and is hex everywhere else: SQLite converts
@@ -83,14 +136,14 @@ export const ENTRY_FROM = `entries e JOIN volume_ids v ON v.id = e.vid`;
  */
 export const SHA256_HEX = `iif(e.sha256 IS NULL, NULL, lower(hex(e.sha256)))`;
 export const SHA256_PARAM = 'unhex(?)';
-/** A row whose SHA-256 is the hex given twice (the first 8 bytes find it in entries_content, the whole confirms). */
-export const SHA256_IS = `substr(e.sha256, 1, 8) = substr(unhex(?), 1, 8) AND e.sha256 = unhex(?)`;
+/** A row whose SHA-256 is the hex given twice (the first 4 bytes find it in entries_content, the whole confirms). */
+export const SHA256_IS = `substr(e.sha256, 1, 4) = substr(unhex(?), 1, 4) AND e.sha256 = unhex(?)`;
 
-/** A parity name equal to the row's own path (without its leading '/') is stored as X''. */
-const PARITY_NAME = `iif(e.parity_name = X'', substr(e.path, 2), e.parity_name)`;
+/** A parity name equal to the row's own full path (without its leading '/') is stored as X''. */
+const PARITY_NAME = `iif(e.parity_name = X'', substr(${FULL_PATH}, 2), e.parity_name)`;
 
-/** The columns of an entry, in the order rowToEntry reads them. */
-export const ENTRY_SELECT = `v.uuid, e.path, e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, ${SHA256_HEX}, e.mode, e.uid, e.gid, e.link_target, ${PARITY_NAME}, e.verified_at, e.sha1`;
+/** The columns of an entry, in the order rowToEntry reads them (needs ENTRY_FROM). */
+export const ENTRY_SELECT = `v.uuid, ${FULL_PATH}, e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, ${SHA256_HEX}, e.mode, e.uid, e.gid, e.link_target, ${PARITY_NAME}, e.verified_at, e.sha1`;
 
 /**
  * What the quick check compares (stamp.ts), built from the columns: storing it cost ~45 bytes a
@@ -105,7 +158,7 @@ export const STAMP_SQL = `iif(e.recheck, '', format('%s%d/%d.%d/%s/%d/%d/%d', CA
  * A row's columns but its volume as one text of bytes, path first: "path\0kind\0size…", char(1)
  * for NULL; read as a BLOB (names are bytes) and turned into a string once.
  */
-export const ROW_TEXT = `CAST(CAST(e.path AS TEXT) || char(0) || ${[
+export const ROW_TEXT = `CAST(v.root || e.path || char(0) || ${[
   'e.kind', 'e.size', 'e.mtime_s', 'e.mtime_ns', 'e.inode', SHA256_HEX, 'e.mode', 'e.uid', 'e.gid',
   'CAST(e.link_target AS TEXT)', `CAST(${PARITY_NAME} AS TEXT)`, 'e.verified_at', 'e.sha1',
 ].map((c) => `ifnull(${c}, char(1))`).join(' || char(0) || ')} AS BLOB)`;
@@ -131,10 +184,10 @@ export function parityParam(p: string, parityName: string | null): Buffer | null
 
 const EMPTY = Buffer.alloc(0);
 
-/** The parameters of prepareWrites' upsert for `e`, its volume's id being `vid`. */
-export function entryParams(e: CatalogEntry, vid: number): unknown[] {
+/** The parameters of prepareWrites' upsert for `e` (its path's bytes `full`), its volume's id being `vid`. */
+export function entryParams(e: CatalogEntry, vid: number, full: Buffer): unknown[] {
   return [
-    vid, nameToBytes(e.path), KIND_CODES[e.kind], e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha256,
+    vid, full, vid, KIND_CODES[e.kind], e.size, e.mtimeSec, e.mtimeNsec, e.inode, e.sha256,
     e.sha256 === null ? (e.legacySha1 ?? null) : null, e.mode, e.uid, e.gid,
     e.linkTarget === null || e.linkTarget === undefined ? null : nameToBytes(e.linkTarget), parityParam(e.path, e.parityName), e.verifiedAt,
     e.volume,

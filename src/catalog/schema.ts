@@ -1,5 +1,28 @@
 import type Database from 'better-sqlite3';
 import { stamp } from './stamp.js';
+import { commonRoot, parentRoot } from './rows.js';
+
+/** The rows' table of schemas 8 and 9 (9 only stores its paths differently). */
+const entriesTable = (name: string) => `CREATE TABLE ${name} (
+    vid INTEGER NOT NULL,
+    path BLOB NOT NULL,
+    kind INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_s INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode TEXT,
+    sha256 BLOB,
+    sha1 TEXT,
+    mode INTEGER NOT NULL,
+    uid INTEGER NOT NULL,
+    gid INTEGER NOT NULL,
+    link_target BLOB,
+    parity_name BLOB,
+    verified_at INTEGER,
+    gen INTEGER NOT NULL DEFAULT 0,
+    recheck INTEGER,
+    PRIMARY KEY (vid, path)
+  ) WITHOUT ROWID;`;
 
 /**
  * Host and disk catalogs share one schema: a disk catalog simply holds the rows of its own volume.
@@ -145,26 +168,7 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
   `
   CREATE TABLE volume_ids (id INTEGER PRIMARY KEY, uuid TEXT NOT NULL UNIQUE);
   INSERT INTO volume_ids (uuid) SELECT uuid FROM volumes UNION SELECT volume FROM files UNION SELECT volume FROM tombstones ORDER BY 1;
-  CREATE TABLE entries (
-    vid INTEGER NOT NULL,
-    path BLOB NOT NULL,
-    kind INTEGER NOT NULL,
-    size INTEGER NOT NULL,
-    mtime_s INTEGER NOT NULL,
-    mtime_ns INTEGER NOT NULL,
-    inode TEXT,
-    sha256 BLOB,
-    sha1 TEXT,
-    mode INTEGER NOT NULL,
-    uid INTEGER NOT NULL,
-    gid INTEGER NOT NULL,
-    link_target BLOB,
-    parity_name BLOB,
-    verified_at INTEGER,
-    gen INTEGER NOT NULL DEFAULT 0,
-    recheck INTEGER,
-    PRIMARY KEY (vid, path)
-  ) WITHOUT ROWID;
+  ${entriesTable('entries')}
   INSERT INTO entries
     SELECT v.id, CAST(f.path AS BLOB), CASE f.kind WHEN 'symlink' THEN 1 WHEN 'dir' THEN 2 ELSE 0 END, f.size, f.mtime_s, f.mtime_ns,
       f.inode, f.sha256, f.sha1, f.mode, f.uid, f.gid, CAST(f.link_target AS BLOB),
@@ -208,6 +212,58 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
       CAST(iif(e.parity_name = X'', substr(e.path, 2), e.parity_name) AS TEXT) AS parity_name, e.verified_at, e.gen
     FROM entries e JOIN volume_ids v ON v.id = e.vid;
   `,
+  // Each volume's paths are stored under its root (the README's Performance section has the
+  // figures): the folder every path of the volume lies in, stored once in volume_ids.root; a row
+  // keeps the rest ('' for the root itself, else '/…'), so byte order within a volume is still
+  // full-path order and every range stays one range of the primary key. A backup's paths share a
+  // long folder part (the data path and above): ~30 bytes of a ~45-byte path, twice per file (the
+  // row and the content index, which carries the primary key). The content index keeps 4 bytes of
+  // the SHA-256 (the query compares the whole hash on the row). catalog.ts moves a root when a row
+  // outside it comes.
+  (db) => {
+    db.exec(`ALTER TABLE volume_ids ADD COLUMN root BLOB NOT NULL DEFAULT X''`);
+    const ends = db.prepare(
+      `SELECT min(path) AS lo, max(path) AS hi FROM (SELECT path FROM entries WHERE vid = @vid UNION ALL SELECT path FROM tombstones WHERE vid = @vid)`,
+    );
+    const outside = db.prepare(
+      `SELECT count(*) FROM (SELECT path FROM entries WHERE vid = @vid UNION ALL SELECT path FROM tombstones WHERE vid = @vid)
+       WHERE NOT (path = @root OR substr(path, 1, length(@root) + 1) = CAST(@root || '/' AS BLOB))`,
+    ).pluck(true);
+    const setRoot = db.prepare(`UPDATE volume_ids SET root = ? WHERE id = ?`);
+    for (const vid of db.prepare(`SELECT id FROM volume_ids`).pluck(true).all() as number[]) {
+      const { lo, hi } = ends.get({ vid }) as { lo: Buffer | null; hi: Buffer | null };
+      if (lo === null || hi === null) continue;
+      // Under the folder both ends share; a path between them may still leave it at the last
+      // level ('/a/src' and '/a/src-old' lie between '/a/src' and '/a/src/z'): then one level up.
+      let root = commonRoot(lo, hi);
+      while (root.length > 0 && (outside.get({ vid, root }) as number) > 0) root = parentRoot(root);
+      if (root.length > 0) setRoot.run(root, vid);
+    }
+    db.exec(`
+      DROP VIEW files;
+      ${entriesTable('entries_v9')}
+      INSERT INTO entries_v9 SELECT e.vid, substr(e.path, length(v.root) + 1), e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, e.sha256, e.sha1,
+        e.mode, e.uid, e.gid, e.link_target, e.parity_name, e.verified_at, e.gen, e.recheck
+        FROM entries e JOIN volume_ids v ON v.id = e.vid ORDER BY e.vid, e.path;
+      DROP TABLE entries;
+      ALTER TABLE entries_v9 RENAME TO entries;
+      CREATE INDEX entries_content ON entries(size, substr(sha256, 1, 4)) WHERE sha256 IS NOT NULL;
+      CREATE INDEX entries_sha1 ON entries(size, sha1) WHERE sha1 IS NOT NULL;
+      -- A volume's folders (a folder for ~100 files): every run reads them all, which along the
+      -- primary key meant reading every row (~140 ms at a million files, per read).
+      CREATE INDEX entries_dirs ON entries(vid, path) WHERE kind = 2;
+      CREATE TABLE tombstones_v9 (vid INTEGER NOT NULL, path BLOB NOT NULL, gen INTEGER NOT NULL, PRIMARY KEY (vid, path)) WITHOUT ROWID;
+      INSERT INTO tombstones_v9 SELECT t.vid, substr(t.path, length(v.root) + 1), t.gen FROM tombstones t JOIN volume_ids v ON v.id = t.vid ORDER BY t.vid, t.path;
+      DROP TABLE tombstones;
+      ALTER TABLE tombstones_v9 RENAME TO tombstones;
+      CREATE INDEX tombstones_gen ON tombstones(vid, gen);
+      CREATE VIEW files AS
+        SELECT v.uuid AS volume, CAST(v.root || e.path AS TEXT) AS path, CASE e.kind WHEN 1 THEN 'symlink' WHEN 2 THEN 'dir' ELSE 'file' END AS kind,
+          e.size, e.mtime_s, e.mtime_ns, e.inode, e.sha256, e.sha1, e.mode, e.uid, e.gid, CAST(e.link_target AS TEXT) AS link_target,
+          CAST(iif(e.parity_name = X'', substr(CAST(v.root || e.path AS BLOB), 2), e.parity_name) AS TEXT) AS parity_name, e.verified_at, e.gen
+        FROM entries e JOIN volume_ids v ON v.id = e.vid;
+    `);
+  },
 ];
 
 type StampSource = [string, string, 'file' | 'symlink' | 'dir', number, number, number, string | null, number, number, number, string | null];
@@ -235,5 +291,5 @@ export function migrate(db: Database.Database, file: string): number {
   return version;
 }
 
-/** The schema of the lean layout (volume ids, names as bytes): a catalog from before it is rewritten whole. */
-export const LEAN_SCHEMA = 8;
+/** The last schema that rewrites every row (8: volume ids, names as bytes; 9: paths under a volume root): a catalog from before it says so. */
+export const LEAN_SCHEMA = 9;

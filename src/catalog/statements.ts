@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { ENTRY_FROM, ENTRY_SELECT, ROW_TEXT, SHA256_HEX, SHA256_IS, SHA256_PARAM, STAMP_SQL, VID } from './rows.js';
+import { ENTRY_FROM, ENTRY_SELECT, FULL_PATH, IN_RANGE, ROW_TEXT, SHA256_HEX, SHA256_IS, SHA256_PARAM, STAMP_SQL, VID, STORED_AT, storedPath } from './rows.js';
 
 /**
  * Directory rows (kind 'dir', 2 in the table) share the entries table; every statement that the file pipelines read
@@ -8,9 +8,6 @@ import { ENTRY_FROM, ENTRY_SELECT, ROW_TEXT, SHA256_HEX, SHA256_IS, SHA256_PARAM
 export const FILES_ONLY = 'kind != 2';
 /** Directory rows only (kind 2 in schema 8). */
 export const DIRS_ONLY = 'kind = 2';
-
-/** ENTRY_FROM through the index of migrated rows (SHA-1 only, schema.ts): those statements read no other row. */
-const MIGRATED_FROM = 'entries e INDEXED BY entries_sha1 JOIN volume_ids v ON v.id = e.vid';
 
 /**
  * The statements a catalog runs per row, prepared once when it opens: a backup touches every row,
@@ -21,46 +18,50 @@ export function prepareStatements(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
   return {
     // A volume's directories (kind 'dir', dirs/): path order, parents before what they hold.
-    dirs: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${DIRS_ONLY} ORDER BY e.path`).raw(true),
-    // One lookup of the primary key per volume (the path alone has no index: a table scan per folder).
-    dirsAt: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids) AND e.path = ? AND ${DIRS_ONLY}`).raw(true),
+    // Ranges (@volume, @lo, @hi) are of full paths; IN_RANGE turns them into the stored ones of
+    // each volume. Within one volume, stored order is full-path byte order (one root before all).
+    dirs: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE v.uuid = @volume AND ${IN_RANGE} AND ${DIRS_ONLY} ORDER BY e.path`).raw(true),
+    dirsAt: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.path = ${storedPath('@path')} AND ${DIRS_ONLY}`).raw(true),
     // Every volume's rows in a range of paths: one range of the primary key per volume.
-    under: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid IN (SELECT id FROM volume_ids) AND e.path >= ? AND e.path < ? AND ${FILES_ONLY} ORDER BY e.path, v.uuid`).raw(true),
-    quick: p(`SELECT e.path, CAST(${STAMP_SQL} AS BLOB) FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${FILES_ONLY} ORDER BY e.path`).raw(true),
+    under: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE ${IN_RANGE} AND ${FILES_ONLY} ORDER BY ${FULL_PATH}, v.uuid`).raw(true),
+    quick: p(`SELECT ${FULL_PATH}, CAST(${STAMP_SQL} AS BLOB) FROM ${ENTRY_FROM} WHERE v.uuid = @volume AND ${IN_RANGE} AND ${FILES_ONLY} ORDER BY e.path`).raw(true),
     quickText: p(
-      `SELECT CAST(group_concat(CAST(path AS TEXT) || char(0) || stamp, char(0)) AS BLOB) FROM
-       (SELECT e.path, ${STAMP_SQL} AS stamp FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${FILES_ONLY} ORDER BY e.path)`,
+      `SELECT CAST(group_concat(path || char(0) || stamp, char(0)) AS BLOB) FROM
+       (SELECT v.root || e.path AS path, ${STAMP_SQL} AS stamp FROM ${ENTRY_FROM} WHERE v.uuid = @volume AND ${IN_RANGE} AND ${FILES_ONLY} ORDER BY e.path)`,
     ).pluck(true),
     lean: p(
-      `SELECT e.path, e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, ${SHA256_HEX}, e.mode, e.uid, e.gid, e.link_target FROM entries e WHERE e.vid = ${VID} AND e.path >= ? AND e.path < ? AND ${FILES_ONLY}`,
+      `SELECT ${FULL_PATH}, e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, ${SHA256_HEX}, e.mode, e.uid, e.gid, e.link_target FROM ${ENTRY_FROM} WHERE v.uuid = @volume AND ${IN_RANGE} AND ${FILES_ONLY}`,
     ).raw(true),
-    byVolume: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND ${FILES_ONLY} ORDER BY e.path`).raw(true),
+    byVolume: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE v.uuid = ? AND ${FILES_ONLY} ORDER BY e.path`).raw(true),
     // Every column of a row in one text of bytes; char(1) stands for NULL.
-    rowText: p(`SELECT ${ROW_TEXT} FROM entries e WHERE e.vid = ${VID} AND ${FILES_ONLY} ORDER BY e.path`).pluck(true),
-    get: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.vid = ${VID} AND e.path = ? AND ${FILES_ONLY}`).raw(true),
+    rowText: p(`SELECT ${ROW_TEXT} FROM ${ENTRY_FROM} WHERE v.uuid = ? AND ${FILES_ONLY} ORDER BY e.path`).pluck(true),
+    get: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE v.uuid = @volume AND e.path = ${storedPath('@path')} AND ${FILES_ONLY}`).raw(true),
     content: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS}`).raw(true),
     twins: p(
-      `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS} AND e.vid = ${VID} AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ?`,
+      `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS} AND v.uuid = ? AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ?`,
     ).raw(true),
     hasSize: p(`SELECT 1 FROM entries WHERE size = ? AND sha256 IS NOT NULL LIMIT 1`).pluck(true),
     hasSizeElsewhere: p(`SELECT 1 FROM entries WHERE size = ? AND sha256 IS NOT NULL AND vid IS NOT ${VID} LIMIT 1`).pluck(true),
-    delete: p(`DELETE FROM entries WHERE vid = ${VID} AND path = ?`),
+    delete: p(`DELETE FROM entries WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND path = ${STORED_AT}`),
     // Migrated rows of a volume that share their SHA-1 and size with another of its rows: stored
     // as one by SHA-1 alone, which a collision fools (entries_sha1 holds only such rows).
     linkedBySha1: p(
-      `SELECT ${ENTRY_SELECT} FROM ${MIGRATED_FROM} WHERE e.sha1 IS NOT NULL AND e.vid = ${VID} AND e.kind = 0 AND EXISTS
+      `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.sha1 IS NOT NULL AND v.uuid = ? AND e.kind = 0 AND EXISTS
        (SELECT 1 FROM entries g WHERE g.sha1 = e.sha1 AND g.size = e.size AND g.vid = e.vid AND g.path != e.path) ORDER BY e.path`,
     ).raw(true),
     // Migrated rows (SHA-1 only) that could hold the same content: a few, each compared byte by byte.
-    // Run for every file a backup copies: by the index of migrated rows (empty on a new catalog),
-    // never along the volume's primary key, which SQLite would otherwise pick (a scan of every row
-    // of the volume per copied file, made a first backup quadratic).
+    // Asked for every file a backup copies: by entries_sha1, named, since SQLite otherwise walks
+    // the volume's rows by the primary key (a first backup then costs the square of its files).
     legacyTwins: p(
-      `SELECT ${ENTRY_SELECT} FROM ${MIGRATED_FROM} WHERE e.sha1 IS NOT NULL AND e.size = ? AND e.vid = ${VID} AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ? LIMIT 8`,
+      `SELECT ${ENTRY_SELECT} FROM volume_ids v CROSS JOIN entries e INDEXED BY entries_sha1 ON e.vid = v.id
+       WHERE e.sha1 IS NOT NULL AND e.size = ? AND v.uuid = ? AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ? LIMIT 8`,
     ).raw(true),
     // The content of a row was read: its SHA-256 replaces the migrated SHA-1. With `recheck`, the
     // next quick check hands the row to the planner.
-    contentRead: p(`UPDATE entries SET sha256 = ${SHA256_PARAM}, sha1 = NULL, recheck = iif(?, 1, recheck) WHERE vid = ${VID} AND path = ? AND kind = 0`),
+    contentRead: p(
+      `UPDATE entries SET sha256 = unhex(@sha256), sha1 = NULL, recheck = iif(@recheck, 1, recheck)
+       WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND path = ${STORED_AT} AND kind = 0`,
+    ),
     volumes: p(`SELECT uuid, label, encrypted, created, generation FROM volumes ORDER BY created, label`),
     volume: p(`SELECT uuid, label, encrypted, created, generation FROM volumes WHERE uuid = ?`),
     upsertVolume: p(`INSERT INTO volumes (uuid, label, encrypted, created, generation) VALUES (?,?,?,?,?)
@@ -74,7 +75,10 @@ export function prepareStatements(db: Database.Database) {
     stats: p(`SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM entries WHERE vid = ${VID} AND ${FILES_ONLY}`),
     getMeta: p(`SELECT value FROM meta WHERE key = ?`).pluck(true),
     setMeta: p(`INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)`),
-    volumeId: p(`SELECT id FROM volume_ids WHERE uuid = ?`).pluck(true),
+    volumeRoot: p(
+      `SELECT id, root, NOT EXISTS (SELECT 1 FROM entries WHERE vid = v.id) AND NOT EXISTS (SELECT 1 FROM tombstones WHERE vid = v.id) AS empty FROM volume_ids v WHERE uuid = ?`,
+    ),
+    setVolumeRoot: p(`UPDATE volume_ids SET root = ? WHERE id = ?`),
     addVolumeId: p(`INSERT OR IGNORE INTO volume_ids (uuid) VALUES (?)`),
   };
 }
@@ -87,14 +91,22 @@ const GEN_OF = `coalesce((SELECT generation FROM volumes WHERE uuid = ?), 0)`;
 /** The statements that write rows, prepared on first use (a catalog only read never needs them). */
 export function prepareWrites(db: Database.Database) {
   return {
-    // gen: the volume's generation now (entryParams passes the UUID last); recheck cleared.
+    // gen: the volume's generation now (entryParams passes the UUID last); recheck cleared. The
+    // path is stored under the volume's root as the table has it (Catalog.put has made sure the
+    // path lies under it): right even when another connection moved the root since.
     upsert: db.prepare(
       `INSERT OR REPLACE INTO entries (vid, path, kind, size, mtime_s, mtime_ns, inode, sha256, sha1, mode, uid, gid, link_target, parity_name, verified_at, gen, recheck)
-       VALUES (?,?,?,?,?,?,?,${SHA256_PARAM},?,?,?,?,?,?,?,${GEN_OF},NULL)`,
+       VALUES (?,substr(?, (SELECT length(root) FROM volume_ids WHERE id = ?) + 1),?,?,?,?,?,${SHA256_PARAM},?,?,?,?,?,?,?,${GEN_OF},NULL)`,
     ),
-    tombstone: db.prepare(`INSERT OR REPLACE INTO tombstones (vid, path, gen) VALUES (${VID}, ?, ${GEN_OF})`),
+    tombstone: db.prepare(
+      `INSERT OR REPLACE INTO tombstones (vid, path, gen)
+       VALUES ((SELECT id FROM volume_ids WHERE uuid = @volume), ${STORED_AT}, coalesce((SELECT generation FROM volumes WHERE uuid = @volume), 0))`,
+    ),
     // A parity set made by this run for a stored file: that column and the generation, in place
     // (a whole row written back would cost a read of it, a delete and an insert, per small file).
-    madeParity: db.prepare(`UPDATE entries SET parity_name = ?, gen = ${GEN_OF} WHERE vid = ${VID} AND path = ? AND kind = 0`),
+    madeParity: db.prepare(
+      `UPDATE entries SET parity_name = @parity, gen = coalesce((SELECT generation FROM volumes WHERE uuid = @volume), 0)
+       WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND path = ${STORED_AT} AND kind = 0`,
+    ),
   };
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { STAMP_SQL } from './rows.js';
+import { FULL_PATH, STAMP_SQL } from './rows.js';
 
 /**
  * Takes a catalog back to schema 5 (content known by SHA-1, no list of forgotten volumes, deferred
@@ -31,11 +31,18 @@ export function downgradeTo3(raw: Database.Database): void {
   raw.pragma('user_version = 3');
 }
 
+/**
+ * For tests that change a row with raw SQL on `entries`: the row's full path (its volume's root
+ * and what the row stores, schema 9), and the stored form of a full path bound as `param`.
+ */
+export const ROW_FULL_PATH = `CAST((SELECT root FROM volume_ids WHERE id = entries.vid) || entries.path AS BLOB)`;
+export const storedForRow = (param: string) => `substr(${param}, length((SELECT root FROM volume_ids WHERE id = entries.vid)) + 1)`;
+
 /** The SQLite connection of an open catalog, for tests that look at or break what lies under the API. */
 export { connectionOf as rawConnection } from './handle.js';
 
 /**
- * Takes a catalog back to schema 7 (one `files` table keyed by volume UUID and path text, a stored
+ * Takes a catalog (of schema 9) back to schema 7 (one `files` table keyed by volume UUID and path text, a stored
  * quick-check stamp, the path index), for migration tests; names that are not UTF-8 do not survive.
  */
 export function downgradeTo7(raw: Database.Database): void {
@@ -48,8 +55,8 @@ export function downgradeTo7(raw: Database.Database): void {
       link_target TEXT, parity_name TEXT, verified_at INTEGER, stamp TEXT, gen INTEGER NOT NULL DEFAULT 0, sha256 BLOB,
       PRIMARY KEY (volume, path)
     ) WITHOUT ROWID;
-    INSERT INTO files SELECT v.uuid, CAST(e.path AS TEXT), CASE e.kind WHEN 1 THEN 'symlink' ELSE 'file' END, e.size, e.mtime_s, e.mtime_ns,
-      e.inode, e.sha1, e.mode, e.uid, e.gid, CAST(e.link_target AS TEXT), CAST(iif(e.parity_name = X'', substr(e.path, 2), e.parity_name) AS TEXT),
+    INSERT INTO files SELECT v.uuid, CAST(v.root || e.path AS TEXT), CASE e.kind WHEN 1 THEN 'symlink' ELSE 'file' END, e.size, e.mtime_s, e.mtime_ns,
+      e.inode, e.sha1, e.mode, e.uid, e.gid, CAST(e.link_target AS TEXT), CAST(iif(e.parity_name = X'', substr(${FULL_PATH}, 2), e.parity_name) AS TEXT),
       e.verified_at, iif(e.recheck, NULL, ${STAMP_SQL}), e.gen, e.sha256
     FROM entries e JOIN volume_ids v ON v.id = e.vid WHERE e.kind != 2;
     DROP INDEX entries_content; DROP INDEX entries_sha1; DROP TABLE entries;
@@ -58,7 +65,7 @@ export function downgradeTo7(raw: Database.Database): void {
     CREATE INDEX files_content ON files(size, sha256);
     CREATE INDEX files_sha1 ON files(size, sha1) WHERE sha1 IS NOT NULL;
     CREATE TABLE tombstones_v7 (volume TEXT NOT NULL, path TEXT NOT NULL, gen INTEGER NOT NULL, PRIMARY KEY (volume, path)) WITHOUT ROWID;
-    INSERT INTO tombstones_v7 SELECT v.uuid, CAST(t.path AS TEXT), t.gen FROM tombstones t JOIN volume_ids v ON v.id = t.vid;
+    INSERT INTO tombstones_v7 SELECT v.uuid, CAST(v.root || t.path AS TEXT), t.gen FROM tombstones t JOIN volume_ids v ON v.id = t.vid;
     DROP TABLE tombstones;
     ALTER TABLE tombstones_v7 RENAME TO tombstones;
     CREATE INDEX tombstones_gen ON tombstones(volume, gen);
@@ -108,6 +115,9 @@ export function tallyStatements(): StatementTally {
 
 /** SQLite's plan for `sql` on this catalog (EXPLAIN QUERY PLAN), one line per step. */
 export function queryPlan(raw: Database.Database, sql: string): string[] {
-  const params = (sql.match(/\?/g) ?? []).map(() => null);
-  return (raw.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as Array<{ detail: string }>).map((r) => r.detail);
+  const plan = raw.prepare(`EXPLAIN QUERY PLAN ${sql}`);
+  const named = [...new Set([...sql.matchAll(/@(\w+)/g)].map((m) => m[1]!))];
+  // A statement takes named or positional parameters, not both; their values do not change the plan.
+  const rows = named.length > 0 ? plan.all(Object.fromEntries(named.map((n) => [n, Buffer.from('/x')]))) : plan.all(...(sql.replace(/'[^']*'/g, '').match(/\?/g) ?? []).map(() => 1));
+  return (rows as Array<{ detail: string }>).map((r) => r.detail);
 }

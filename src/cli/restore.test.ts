@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { backup, fileSha, blaine, rot, sha256, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { ROW_FULL_PATH, storedForRow } from '../catalog/testing.js';
 
 interface Summary {
   restored: number;
@@ -340,7 +341,7 @@ test('restore writes only inside --to: a ".." row, a folder that became a symlin
 
   // (a) a catalog row with ".." components (catalogs can come from a disk).
   const h = new Database(env.db);
-  h.prepare('UPDATE entries SET path = CAST(? AS BLOB) WHERE path = CAST(? AS BLOB)').run(`${env.lib}/keep/../../../pwned`, `${env.lib}/keep/k.txt`);
+  h.prepare(`UPDATE entries SET path = ${storedForRow('CAST(? AS BLOB)')} WHERE ${ROW_FULL_PATH} = CAST(? AS BLOB)`).run(`${env.lib}/keep/../../../pwned`, `${env.lib}/keep/k.txt`);
   h.close();
   const out3 = path.join(env.base, 'out3');
   const a = blaine(['restore', '--dest', env.disk, '--db', env.db, '--to', out3, `${env.base}/**`]);

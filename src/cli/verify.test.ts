@@ -5,6 +5,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { backup, fileSha, assertDiskMatchesCatalog, blaine, readTree, rot, rows, sha256, testEnv, volumeOf, write, type RunResult } from '../../test/helpers.js';
+import { ROW_FULL_PATH } from '../catalog/testing.js';
 
 interface Report {
   ok: boolean;
@@ -251,7 +252,7 @@ test('--checksum reads the least recently verified first, within --max-time and 
 
   // Pretend a.bin was verified long ago: it is now the least recently verified of all.
   const cat = new Database(path.join(env.disk, '.blaine', 'catalog.sqlite'));
-  cat.prepare('UPDATE entries SET verified_at = ? WHERE path = CAST(? AS BLOB)').run(1000, `${env.lib}/a.bin`);
+  cat.prepare(`UPDATE entries SET verified_at = ? WHERE ${ROW_FULL_PATH} = CAST(? AS BLOB)`).run(1000, `${env.lib}/a.bin`);
   cat.close();
   const rest = verify(env, '--checksum', '--older-than', '1');
   assert.equal(rest.report.checked, 3, 'c, d never verified and a verified long ago');
@@ -349,7 +350,7 @@ test('files backed up with --no-parity: no parity is expected; user errors are o
   assert.ok(fs.existsSync(env.parityOf('a.bin')));
   for (const f of [path.join(env.disk, '.blaine', 'catalog.sqlite'), env.db]) {
     const cat = new Database(f);
-    cat.prepare('UPDATE entries SET parity_name = NULL WHERE path = CAST(? AS BLOB)').run(`${env.lib}/a.bin`);
+    cat.prepare(`UPDATE entries SET parity_name = NULL WHERE ${ROW_FULL_PATH} = CAST(? AS BLOB)`).run(`${env.lib}/a.bin`);
     cat.close();
   }
   const pdir = path.dirname(env.parityOf('a.bin'));

@@ -1,17 +1,19 @@
-// Makes test/fixtures/schema7/: a small archive written by a Blaine of catalog schema 7 (SHA-256
-// identity, the schema before the lean one), so that migration tests start from
-// catalogs and disks that code really wrote, not from a downgrade.
+// Makes test/fixtures/schemaN/: a small archive written by a Blaine of catalog schema N, so that
+// migration tests start from catalogs and disks that code really wrote, not from a downgrade.
 //
-//   node scripts/make-schema7-fixtures.mjs CHECKOUT
+//   node scripts/make-schema-fixtures.mjs CHECKOUT N
 //
-// CHECKOUT: a built checkout of a Blaine with catalog schema 7, e.g. commit 9e43b7c (how the checked-in fixtures were made):
-//   git archive 9e43b7c | tar -x -C DIR && ln -s "$PWD/node_modules" DIR/ && cp -r native/build DIR/native/
+// CHECKOUT: a built checkout of a Blaine with catalog schema N. How the checked-in fixtures were made:
+// schema 7 (SHA-256 identity, before the lean layout) with commit 9e43b7c, schema 8 (the lean layout,
+// folders as rows, names as bytes) with commit a71cc85:
+//   git archive COMMIT | tar -x -C DIR && ln -s "$PWD/node_modules" DIR/ && cp -r native/build DIR/native/
 //   (cd DIR && npx tsc -p . && node scripts/bundle.mjs)
 // Runs as root (the encrypted disk needs gocryptfs and FUSE).
 //
-// What it holds, all under ROOT = /tmp/blaine-schema7-fixture (encrypted names on disk E spell
+// What it holds, all under ROOT = /tmp/blaine-schemaN-fixture (encrypted names on disk E spell
 // the library's paths, so the archive only works at that place):
-// - lib/: the library now: a hardlink pair, equal content under two names, a symlink, renames;
+// - lib/: the library now: a hardlink pair, equal content under two names, a symlink, renames,
+//   folders (one empty); from schema 8 on also a name that is not UTF-8 (byte 0xFF);
 // - disk-b/: volume "B", offline while its files were renamed, deleted and linked: its three
 //   deferred actions (RENAME, DELETE, LINK) wait in the host catalog;
 // - disk-a/: volume "A", after a run that renamed one of its files and deleted another (--clean);
@@ -29,12 +31,13 @@ import Database from 'better-sqlite3';
 
 const repo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const checkout = process.argv[2];
-if (!checkout || !fs.existsSync(path.join(checkout, 'bin', 'blaine'))) {
-  console.error('usage: node scripts/make-schema7-fixtures.mjs CHECKOUT (a built checkout of Blaine with catalog schema 7)');
+const schema = Number(process.argv[3]);
+if (!checkout || !fs.existsSync(path.join(checkout, 'bin', 'blaine')) || !(schema >= 7)) {
+  console.error('usage: node scripts/make-schema-fixtures.mjs CHECKOUT N (a built checkout of Blaine with catalog schema N, 7 or later)');
   process.exit(2);
 }
-const ROOT = '/tmp/blaine-schema7-fixture';
-const out = path.join(repo, 'test', 'fixtures', 'schema7');
+const ROOT = `/tmp/blaine-schema${schema}-fixture`;
+const out = path.join(repo, 'test', 'fixtures', `schema${schema}`);
 const lib = path.join(ROOT, 'lib');
 const db = path.join(ROOT, 'host', 'catalog.sqlite');
 const key = path.join(ROOT, 'key');
@@ -73,6 +76,13 @@ try {
   put('docs/b.txt', 800);
   fs.copyFileSync(path.join(lib, 'docs/a.txt'), path.join(lib, 'docs/same-as-a.txt'));
   fs.symlinkSync('../photos/p1.jpg', path.join(lib, 'docs/p1.lnk'));
+  if (schema >= 8) {
+    // Names are bytes from schema 8 on: one that is not UTF-8, and a folder that stays empty.
+    const odd = Buffer.concat([Buffer.from(path.join(lib, 'docs') + '/odd-'), Buffer.from([0xff, 0x80]), Buffer.from('.txt')]);
+    fs.writeFileSync(odd, 'not UTF-8\n');
+    fs.utimesSync(odd, 1_650_000_500.5, 1_650_000_500.5);
+    fs.mkdirSync(path.join(lib, 'empty'), { mode: 0o750 });
+  }
   backup('a', '--init', '--label', 'A');
 
   // A's own changes happen on A; B's wait for B.
@@ -92,8 +102,10 @@ try {
   const sha1 = crypto.createHash('sha1').update(fs.readFileSync(p1)).digest('hex');
   for (const f of [db, path.join(disk('a'), '.blaine', 'catalog.sqlite')]) {
     const d = new Database(f);
-    if (d.pragma('user_version', { simple: true }) !== 7) throw new Error(`${f} is not of schema 7`);
-    d.prepare('UPDATE files SET sha256 = NULL, sha1 = ? WHERE path = ?').run(sha1, p1);
+    if (d.pragma('user_version', { simple: true }) !== schema) throw new Error(`${f} is not of schema ${schema}`);
+    // Schema 8 keeps rows in `entries`, paths as bytes (`files` is a view there).
+    if (schema >= 8) d.prepare('UPDATE entries SET sha256 = NULL, sha1 = ? WHERE path = ?').run(sha1, Buffer.from(p1));
+    else d.prepare('UPDATE files SET sha256 = NULL, sha1 = ? WHERE path = ?').run(sha1, p1);
     d.close();
   }
 
