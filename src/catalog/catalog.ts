@@ -89,7 +89,13 @@ export class Catalog {
       if (from > 0 && from < LEAN_SCHEMA && !opts.quietMigration) {
         // The old rows' pages are free now but still in the file, and the end-of-run copies
         // (snapshot.ts) copy the file whole: give them back once (a private copy only read needs not).
-        db.exec('VACUUM');
+        // Only a saving: the migration is committed, and a VACUUM that finds no room for its
+        // temporary copy (a nearly full host disk) leaves the catalog as it was.
+        try {
+          db.exec('VACUUM');
+        } catch {
+          // The pages stay free inside the file; SQLite reuses them for new rows.
+        }
         const files = cat.db.prepare('SELECT count(*) FROM entries WHERE kind != 2').pluck(true).get() as number;
         const secs = ((performance.now() - started) / 1000).toFixed(1);
         process.stderr.write(`migrated the catalog ${file} to schema ${SCHEMA_VERSION} (${files.toLocaleString('en-US')} files) in ${secs} s\n`);
