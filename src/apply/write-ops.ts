@@ -128,7 +128,7 @@ async function copyFile(
   // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
   // A big file's parity is made from the copy's own reads, while the copy goes on.
   const feeder = early ? null : env.parity.feederFor(r.path, r.size);
-  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs, tap: feeder?.take };
+  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs, tap: feeder?.take, nativeTap: feeder?.nativeTap };
   let res: CopyResult;
   try {
     res = early ? installTemp(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha256(r.path, dest, metaOf(r), opts);
