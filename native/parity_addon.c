@@ -531,6 +531,7 @@ typedef struct {
   copyfeed_job job;
   copyfeed_result result;
   handle *h;
+  int feed_refused; /* a handle given, but closed already: the feed fails with ECANCELED */
   napi_ref handle_ref, cancel_ref, done_ref;
   napi_async_work work;
 } fd_copy;
@@ -573,7 +574,7 @@ static void fd_copy_complete(napi_env env, napi_status status, void *data) {
   /* A pool thread that never ran the work: a read error of its own kind. */
   napi_create_int32(env, status == napi_ok ? r->read_err : ECANCELED, &argv[0]);
   napi_create_int32(env, r->write_err, &argv[1]);
-  napi_create_int32(env, r->feed_err, &argv[2]);
+  napi_create_int32(env, c->feed_refused ? ECANCELED : r->feed_err, &argv[2]);
   napi_create_double(env, (double)r->bytes, &argv[3]);
   napi_create_double(env, (double)r->fed, &argv[4]);
   void *out;
@@ -594,9 +595,15 @@ static napi_value copy_fd_js(napi_env env, napi_callback_info info) {
     return throw_type(env, usage);
   }
   handle *h = NULL;
+  int refused = 0;
   if (napi_typeof(env, argv[2], &t) == napi_ok && t != napi_null && t != napi_undefined) {
     h = get_handle(env, argv[2]);
-    if (!h || !h->creator || h->closed) return throw_type(env, "copyFd: the parity handle is closed");
+    if (!h) return throw_type(env, usage);
+    /* Closed already (the run stopping elsewhere): the copy is made all the same, its feed is not. */
+    if (!h->creator || h->closed) {
+      h = NULL;
+      refused = 1;
+    }
   }
   napi_typedarray_type type;
   size_t length;
@@ -616,6 +623,7 @@ static napi_value copy_fd_js(napi_env env, napi_callback_info info) {
   /* As the copy in JavaScript: three buffers, and sixteen more that the creator may hold behind it. */
   c->job.buffers = h ? 19 : 4;
   c->job.cancel = cancel;
+  c->feed_refused = refused;
   if (h) {
     c->job.feed = feed_handle;
     c->job.feed_ctx = h;
