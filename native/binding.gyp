@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "blaine_native",
-      "sources": ["scan.c", "fsops.c", "copyfiles.c", "sha256.c", "jsstring.c", "parity_addon.c", "gf16.c", "md5.c", "md5lanes.c", "crc32.c", "par2create.c", "testfault.c", "cpu.c"],
+      "sources": ["scan.c", "fsops.c", "copyfiles.c", "copyfeed.c", "sha256.c", "jsstring.c", "parity_addon.c", "gf16.c", "md5.c", "md5lanes.c", "crc32.c", "par2create.c", "testfault.c", "cpu.c"],
       "cflags": ["-O2", "-Wall", "-Wextra", "-std=gnu11"],
       "defines": [
         "NAPI_VERSION=8",

@@ -673,6 +673,14 @@ static int write_recovery_in_order(par2_creator *c, const uint8_t *packets, uint
   return w.err ? w.err : w.off == c->recov_file_size ? 0 : EIO;
 }
 
+static void start_writeback(int fd) {
+#ifdef SYNC_FILE_RANGE_WRITE
+  sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+#else
+  (void)fd;
+#endif
+}
+
 /* Headers of the recovery packets and the copies of the index packets; then the index file. */
 static int write_rest(par2_creator *c, const char *index_path, uint64_t *bytes) {
   uint8_t *packets = index_packets(c);
@@ -690,6 +698,9 @@ static int write_rest(par2_creator *c, const char *index_path, uint64_t *bytes) 
     for (uint32_t j = 0; j < c->copies && !e; j++) e = write_all(c->recov_fd, packets, critical, c->copy_off[j]);
     if (!e) e = write_all(c->recov_fd, packets + critical, c->creator_len, c->recov_file_size - c->creator_len);
   }
+  /* Write-back started now (no wait), as for the copies (copyfeed.c): the syncfs before the
+   * catalog commit then finds it under way instead of starting it with the cores idle. */
+  if (!e) start_writeback(c->recov_fd);
   /* Closed whatever happened: after a failed write (ENOSPC) its blocks stay allocated until then. */
   if (close(c->recov_fd) != 0 && !e) e = errno;
   c->recov_fd = -1;
@@ -698,6 +709,7 @@ static int write_rest(par2_creator *c, const char *index_path, uint64_t *bytes) 
     if (fd < 0) e = -fd;
     else {
       e = write_all(fd, packets, c->index_file_size, 0);
+      if (!e) start_writeback(fd);
       if (close(fd) != 0 && !e) e = errno;
     }
   }

@@ -25,6 +25,12 @@
  *   another thread.
  * par2Close(handle): frees the creator now, or when its running work ends, which it asks to stop
  *   early (par2FromFile then calls back with ECANCELED).
+ * copyFd(inFd, outFd, handle|null, cancel, faults, cb(readErr, writeErr, feedErr, bytes, fed, sha256)):
+ *   copies a big file between two open descriptors in C (copyfeed.c), on libuv's pool thread and
+ *   two of its own, feeding the creator `handle` every buffer when given (the handle's own queue
+ *   must be idle meanwhile; par2Close during the copy stops the feeding, ECANCELED). cancel: an
+ *   Int32Array whose element 0 set nonzero stops the copy; faults: null, or a Float64Array of the
+ *   test faults [readNth, readErrno, writeNth, writeErrno, stopAfterWrites] (copyfeed.h).
  * nativeTestFaults(allocNth, writeNth): tests only; the creator's allocNth-th allocation (ENOMEM)
  *   and writeNth-th write (ENOSPC) from now on fail, 0 for none (testfault.h).
  */
@@ -35,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copyfeed.h"
 #include "crc32.h"
 #include "gf16.h"
 #include "jsstring.h"
@@ -519,6 +526,130 @@ static napi_value par2_close_js(napi_env env, napi_callback_info info) {
   return undefined(env);
 }
 
+/* copyFd: one copy's arguments and outcome, from the JS thread to the pool thread and back. */
+typedef struct {
+  copyfeed_job job;
+  copyfeed_result result;
+  handle *h;
+  int feed_refused; /* a handle given, but closed already: the feed fails with ECANCELED */
+  napi_ref handle_ref, cancel_ref, done_ref;
+  napi_async_work work;
+} fd_copy;
+
+/* The copy's consumer: the creator, unless its handle was closed meanwhile. */
+static int feed_handle(void *ctx, const uint8_t *data, size_t len) {
+  handle *h = ctx;
+  if (__atomic_load_n(&h->closed, __ATOMIC_RELAXED)) return ECANCELED;
+  return par2_feed(h->creator, data, len);
+}
+
+static void fd_copy_execute(napi_env env, void *data) {
+  (void)env;
+  fd_copy *c = data;
+  copyfeed_run(&c->job, &c->result);
+}
+
+static void fd_copy_free(napi_env env, fd_copy *c) {
+  if (c->handle_ref) napi_delete_reference(env, c->handle_ref);
+  if (c->cancel_ref) napi_delete_reference(env, c->cancel_ref);
+  if (c->done_ref) napi_delete_reference(env, c->done_ref);
+  if (c->work) napi_delete_async_work(env, c->work);
+  free(c);
+}
+
+static void fd_copy_complete(napi_env env, napi_status status, void *data) {
+  fd_copy *c = data;
+  handle *h = c->h;
+  if (h) {
+    h->busy--;
+    if (h->closed && h->busy == 0) {
+      par2_free(h->creator);
+      h->creator = NULL;
+    }
+  }
+  napi_value cb, global, argv[6];
+  napi_get_reference_value(env, c->done_ref, &cb);
+  napi_get_global(env, &global);
+  copyfeed_result *r = &c->result;
+  /* A pool thread that never ran the work: a read error of its own kind. */
+  napi_create_int32(env, status == napi_ok ? r->read_err : ECANCELED, &argv[0]);
+  napi_create_int32(env, r->write_err, &argv[1]);
+  napi_create_int32(env, c->feed_refused ? ECANCELED : r->feed_err, &argv[2]);
+  napi_create_double(env, (double)r->bytes, &argv[3]);
+  napi_create_double(env, (double)r->fed, &argv[4]);
+  void *out;
+  napi_create_buffer_copy(env, 32, r->sha256, &out, &argv[5]);
+  fd_copy_free(env, c);
+  napi_call_function(env, global, cb, 6, argv, NULL);
+}
+
+static napi_value copy_fd_js(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6], name;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t in_fd, out_fd;
+  napi_valuetype t;
+  const char *usage = "copyFd(inFd, outFd, handle|null, cancel, faults|null, done) got arguments of the wrong kind";
+  if (argc < 6 || napi_get_value_int32(env, argv[0], &in_fd) != napi_ok || napi_get_value_int32(env, argv[1], &out_fd) != napi_ok ||
+      napi_typeof(env, argv[5], &t) != napi_ok || t != napi_function) {
+    return throw_type(env, usage);
+  }
+  handle *h = NULL;
+  int refused = 0;
+  if (napi_typeof(env, argv[2], &t) == napi_ok && t != napi_null && t != napi_undefined) {
+    h = get_handle(env, argv[2]);
+    if (!h) return throw_type(env, usage);
+    /* Closed already (the run stopping elsewhere): the copy is made all the same, its feed is not. */
+    if (!h->creator || h->closed) {
+      h = NULL;
+      refused = 1;
+    }
+  }
+  napi_typedarray_type type;
+  size_t length;
+  void *cancel = NULL, *faults = NULL;
+  if (napi_get_typedarray_info(env, argv[3], &type, &length, &cancel, NULL, NULL) != napi_ok || type != napi_int32_array || length < 1) {
+    return throw_type(env, usage);
+  }
+  if (napi_typeof(env, argv[4], &t) == napi_ok && t != napi_null && t != napi_undefined &&
+      (napi_get_typedarray_info(env, argv[4], &type, &length, &faults, NULL, NULL) != napi_ok || type != napi_float64_array || length < 5)) {
+    return throw_type(env, usage);
+  }
+  fd_copy *c = calloc(1, sizeof *c);
+  if (!c) return throw_type(env, "out of memory");
+  c->job.in_fd = in_fd;
+  c->job.out_fd = out_fd;
+  c->job.chunk = 1u << 20;
+  /* As the copy in JavaScript: three buffers, and sixteen more that the creator may hold behind it. */
+  c->job.buffers = h ? 19 : 4;
+  c->job.cancel = cancel;
+  c->feed_refused = refused;
+  if (h) {
+    c->job.feed = feed_handle;
+    c->job.feed_ctx = h;
+  }
+  if (faults) {
+    const double *f = faults;
+    c->job.fail_read_nth = (uint64_t)f[0];
+    c->job.fail_read_errno = (int)f[1];
+    c->job.fail_write_nth = (uint64_t)f[2];
+    c->job.fail_write_errno = (int)f[3];
+    c->job.stop_after_writes = (uint64_t)f[4];
+  }
+  napi_create_string_utf8(env, "blaine.copyFd", NAPI_AUTO_LENGTH, &name);
+  if ((h && napi_create_reference(env, argv[2], 1, &c->handle_ref) != napi_ok) || napi_create_reference(env, argv[3], 1, &c->cancel_ref) != napi_ok ||
+      napi_create_reference(env, argv[5], 1, &c->done_ref) != napi_ok ||
+      napi_create_async_work(env, NULL, name, fd_copy_execute, fd_copy_complete, c, &c->work) != napi_ok || napi_queue_async_work(env, c->work) != napi_ok) {
+    fd_copy_free(env, c);
+    napi_throw_error(env, NULL, "copyFd: cannot start the work");
+    return NULL;
+  }
+  /* The creator is freed only once the copy is done with it (par2Close meanwhile defers that). */
+  c->h = h;
+  if (h) h->busy++;
+  return undefined(env);
+}
+
 static napi_value test_faults(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -556,6 +687,7 @@ NAPI_MODULE_INIT() {
   add(env, exports, "par2Finish", par2_finish_js);
   add(env, exports, "par2FromFile", par2_from_file_js);
   add(env, exports, "par2Close", par2_close_js);
+  add(env, exports, "copyFd", copy_fd_js);
   add(env, exports, "nativeTestFaults", test_faults);
   return exports;
 }

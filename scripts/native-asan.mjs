@@ -1,9 +1,10 @@
 // `npm run test:native-asan`: the addon (native/) built with sanitizers in a scratch directory,
 // each build under the tests of the native code; any sanitizer report fails the run.
 // - AddressSanitizer + UndefinedBehaviorSanitizer: GF(2^16) kernels, MD5 (lanes too)/CRC-32/SHA-1, PAR2
-//   creation (every allocation and write failing in turn included), the scan and the copy.
+//   creation (every allocation and write failing in turn included), the scan and the copies (the
+//   native copy of big files, its faults, aborts and feeds too).
 // - ThreadSanitizer: the hashes asked for on the JS thread while the addon's threads hash; creators
-//   whose file MD5 chains pair up across threads.
+//   whose file MD5 chains pair up across threads; the native copy's ring shared by its three threads.
 // Needs the compiled tests (tsc -p .) and gcc's sanitizer runtimes (Debian: gcc).
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -30,6 +31,7 @@ const BUILDS = [
       'dist/src/parity/creator.test.js',
       'dist/src/parity/creator-faults.test.js',
       'dist/src/fsx/copy-batch.test.js',
+      'dist/src/fsx/copy-native.test.js',
       'dist/src/fsx/hash-threads.test.js',
       'dist/src/scan/native.test.js',
     ],
@@ -41,7 +43,7 @@ const BUILDS = [
     runtime: 'libtsan.so',
     // Node and V8 are not built with TSan: their own synchronisation looks like races to it.
     options: { TSAN_OPTIONS: `halt_on_error=1 suppressions=${path.join(root, 'scripts', 'tsan-node.supp')}` },
-    tests: ['dist/src/fsx/hash-threads.test.js', 'dist/src/parity/creator-faults.test.js', 'dist/src/parity/md5-lanes.test.js'],
+    tests: ['dist/src/fsx/hash-threads.test.js', 'dist/src/fsx/copy-native.test.js', 'dist/src/parity/creator-faults.test.js', 'dist/src/parity/md5-lanes.test.js'],
   },
 ];
 

@@ -6,9 +6,10 @@ import path from 'node:path';
 import { scratchDir, sha256, writeUnder, collectWarnings } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
-import { ParityPool } from '../parity/pool.js';
+import { FEED_FROM, ParityPool } from '../parity/pool.js';
+import { verifyParity } from '../parity/par2.js';
 import { faultyFs, parseFaults } from '../fsx/fault.js';
-import { realFs } from '../fsx/fsx.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 import type { Operation } from '../plan/operation.js';
 import type { FileRecord } from '../scan/record.js';
 import { Executor, type ExecutorContext } from './executor.js';
@@ -356,4 +357,63 @@ test('executor: the host catalog refusing the row of a finished parity set fails
   // The copy itself was committed before the parity finished: the archive holds it.
   assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => [e.path, e.sha256]), [[file, sha256(fs.readFileSync(file))]]);
   assert.deepEqual(fs.readFileSync(path.join(root, file.slice(1))), fs.readFileSync(file));
+});
+
+/** A layer whose native copies are counted: how many ran at most at once. */
+function overlapCounting(base: Fsx): Fsx & { most: number } {
+  const layer = { ...base, most: 0 };
+  let now = 0;
+  const copy = base.copyFd!;
+  layer.copyFd = async (job, faults) => {
+    layer.most = Math.max(layer.most, ++now);
+    try {
+      return await copy(job, faults);
+    } finally {
+      now--;
+    }
+  };
+  return layer;
+}
+
+test('executor: big files are copied two at once, each feeding its own set, and every set verifies', { skip: realFs.copyFd ? false : 'the native addon is not built' }, async (t) => {
+  const dir = scratchDir(t);
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const files = ['a', 'b', 'c', 'd'].map((n, i) => writeUnder(dir, `lib/${n}.bin`, crypto.randomBytes(FEED_FROM + i * 70_001)));
+  const small = writeUnder(dir, 'lib/small.bin', crypto.randomBytes(5_000));
+  const { host, disk } = memoryCatalogs(t);
+  const layer = overlapCounting(faultyFs(realFs, []));
+  const pool = new ParityPool({ jobs: 2, pct: 10, feeders: true });
+  const ex = executorOn(root, host, disk, { parity: pool, parityPct: 10, fs: layer });
+  const ops: Operation[] = [files[0]!, small, ...files.slice(1)].map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' }));
+  const result = await ex.run(ops);
+  assert.equal(result.counts.added, 5);
+  assert.equal(layer.most, 2, 'two big copies at once, never more');
+  assert.deepEqual(fs.readdirSync(path.join(root, '.blaine', 'tmp')), []);
+  for (const f of files) {
+    const rel = f.slice(1);
+    assert.deepEqual(fs.readFileSync(path.join(root, rel)), fs.readFileSync(f));
+    const row = disk.entriesOfVolume(VOLUME).find((e) => e.path === f)!;
+    assert.equal(row.sha256, sha256(fs.readFileSync(f)));
+    assert.deepEqual(await verifyParity(root, rel, row.parityName!), { state: 'ok' }, rel);
+  }
+});
+
+test('executor: a full disk while big files are copied ahead stops the run; the copies and sets made ahead are dropped, nothing is left', { skip: realFs.copyFd ? false : 'the native addon is not built' }, async (t) => {
+  const dir = scratchDir(t);
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const files = ['a', 'b', 'c'].map((n) => writeUnder(dir, `lib/${n}.bin`, crypto.randomBytes(FEED_FROM + 1_000)));
+  const { host, disk } = memoryCatalogs(t);
+  // The third write of b: b's copy fails while c's, made ahead beside it, goes on.
+  const pool = new ParityPool({ jobs: 2, pct: 10, feeders: true });
+  const ex = executorOn(root, host, disk, { parity: pool, parityPct: 10, fs: faultyFs(realFs, parseFaults('write:3:ENOSPC@b.bin')) });
+  const result = await ex.run(files.map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' })));
+  assert.equal(result.stopped?.reason, 'disk-full');
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).map((e) => e.path), [files[0]]);
+  assert.deepEqual(fs.readdirSync(path.join(root, '.blaine', 'tmp')), [], 'no copy made ahead is left');
+  assert.ok(!fs.existsSync(path.join(root, files[1]!.slice(1))) && !fs.existsSync(path.join(root, files[2]!.slice(1))));
+  // The pool holds no slot for a set that will never be made: it drains.
+  await pool.drain();
+  assert.equal(pool.active + pool.queued, 0);
 });

@@ -60,14 +60,15 @@ export class Executor implements Applier {
       if (!this.result.stopped) this.result.stopped = why;
     };
     const space = new SpaceBudget(ctx.root, fs, spaceRuleOf(ctx, ctx.parity ? ctx.parityPct : 0), true, ctx.reservedFiles);
+    const parity = new ParityQueue(ctx, this.batch, this.result, stop);
     this.env = {
       ctx,
       fs,
       batch: this.batch,
       space,
-      ahead: new CopyAhead(ctx.root, fs, space, ctx.signal),
+      ahead: new CopyAhead(ctx.root, fs, space, ctx.signal, (p, size) => parity.feederFor(p, size)),
       result: this.result,
-      parity: new ParityQueue(ctx, this.batch, this.result, stop),
+      parity,
       loosened: new LoosenedNames(ctx.volume),
       parked,
       deduped: false,

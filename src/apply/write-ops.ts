@@ -127,8 +127,8 @@ async function copyFile(
   const dest = onDisk(ctx.root, r.path);
   // Temporary files in .blaine/tmp: a crash leaves its leftovers where the next run looks for them.
   // A big file's parity is made from the copy's own reads, while the copy goes on.
-  const feeder = early ? null : env.parity.feederFor(r.path, r.size);
-  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs, tap: feeder?.take };
+  const feeder = early ? (early.feeder ?? null) : env.parity.feederFor(r.path, r.size);
+  const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs, tap: feeder?.take, nativeTap: feeder?.nativeTap };
   let res: CopyResult;
   try {
     res = early ? installTemp(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha256(r.path, dest, metaOf(r), opts);

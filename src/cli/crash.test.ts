@@ -222,3 +222,23 @@ for (const kind of ['unlink', 'write', 'fsync', 'syncfs']) {
     t.diagnostic(`remove, ${kind}: ${n} crash points`);
   });
 }
+
+test('backup of big files (copied in C, two at once, sets fed by the copies) killed after every write: the rerun completes, nothing lost', (t) => {
+  const env = testEnv('blaine-crash-');
+  t.after(env.cleanup);
+  const big = (n: string, extra: number) => write(path.join(env.lib, `${n}.bin`), crypto.randomBytes(4 * 1024 * 1024 + extra), new Date(BASE_TIME));
+  big('a', 5);
+  write(path.join(env.lib, 'small.bin'), crypto.randomBytes(3_000));
+  const withParity = (extra: string[] = []) => backupArgs(env, env.disk, env.db, extra).filter((a) => a !== '--no-parity');
+  const first = blaine(withParity(['--init']), { env: SCAN });
+  assert.equal(first.status, 0, first.stderr);
+  // A stored big file replaced and two new ones: three big copies, two of them at once.
+  big('a', 70_001);
+  big('b', 4096);
+  big('c', 1);
+  const n = crashEveryStep(env, 'write', [env.disk, env.db], withParity(), (where) => {
+    assertConsistent(env, [env.disk], where);
+    assertDiskMatchesCatalog(env.disk, env.db, { parity: true });
+  });
+  t.diagnostic(`backup of big files with parity, write: ${n} crash points`);
+});

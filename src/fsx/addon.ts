@@ -58,6 +58,19 @@ export interface NativeAddon {
    * (COPY_OUTCOME, errno, bytes) and `digests` with 20 bytes a file, then calls `done`.
    */
   copyFiles(count: number, paths: string, meta: Float64Array, out: Float64Array, digests: Buffer, done: (ok: boolean) => void): void;
+  /**
+   * Copies a big file between open descriptors (native/copyfeed.c), feeding the PAR2 creator
+   * `handle` when given; `cancel[0]` set stops it; `faults` (tests): [readNth, readErrno, writeNth,
+   * writeErrno, stopAfterWrites]. `done` gets the errnos (0: none) and counts.
+   */
+  copyFd(
+    inFd: number,
+    outFd: number,
+    handle: object | null,
+    cancel: Int32Array,
+    faults: Float64Array | null,
+    done: (readErrno: number, writeErrno: number, feedErrno: number, bytes: number, fed: number, sha256: Buffer) => void,
+  ): void;
   /** SHA-256 of a buffer by native/sha256.c (for tests against node:crypto); `portable`: without the CPU's SHA instructions. */
   sha256(data: Buffer, portable?: boolean): Buffer;
   FIELDS: number;

@@ -5,9 +5,8 @@
  * installTemp, in its own order.
  */
 import path from 'node:path';
-import { getSystemErrorMap } from 'node:util';
-import { COPY_OUTCOME, errnoName } from './addon.js';
-import { CopyError, sourceError, targetError } from './copy-error.js';
+import { COPY_OUTCOME } from './addon.js';
+import { CopyError, errnoError, sourceError, targetError } from './copy-error.js';
 import { copyToTemp, type TempCopy } from './copy.js';
 import type { Fsx } from './fsx.js';
 import { tempName } from './temp.js';
@@ -17,13 +16,6 @@ export interface BatchCopy {
   src: string;
   dest: string;
   meta: FileMeta;
-}
-
-/** An errno the addon reported, as the error node:fs would have thrown for it. */
-function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoException {
-  const code = errnoName(errno);
-  const words = getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error';
-  return Object.assign(new Error(`${code}: ${words}, ${syscall} '${file}'`), { code, errno: -errno, syscall, path: file });
 }
 
 /** Each file's copy under a temporary name in tempDir (which must exist), or why it failed. */

@@ -1,4 +1,6 @@
 /** The one error every copy helper throws, and how an errno becomes one of its sentences. */
+import { getSystemErrorMap } from 'node:util';
+import { errnoName } from './addon.js';
 import { errCode, reason as errnoReason } from './errno.js';
 import { BlaineError, EXIT } from '../error.js';
 
@@ -36,4 +38,11 @@ export function targetError(err: unknown, dest: string): CopyError {
     return new CopyError(`The disk is full: there is no room left to write ${dest}.`, 'ENOSPC', dest, { cause: err });
   }
   return new CopyError(`Cannot write ${dest}: ${reason(err)}.`, 'TARGET', dest, { cause: err });
+}
+
+/** An errno the addon reported, as the error node:fs would have thrown for it. */
+export function errnoError(errno: number, syscall: string, file: string): NodeJS.ErrnoException {
+  const code = errnoName(errno);
+  const words = getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error';
+  return Object.assign(new Error(`${code}: ${words}, ${syscall} '${file}'`), { code, errno: -errno, syscall, path: file });
 }

@@ -11,7 +11,7 @@
 import { execSync } from 'node:child_process';
 import nodeFs from 'node:fs';
 import type { Fsx, FsxMethod } from './fsx.js';
-import { FSX_EXTRA_METHODS, FSX_METHODS, realFs, type NativeCopyJob, type NativeCopyResult } from './fsx.js';
+import { FSX_EXTRA_METHODS, FSX_METHODS, realFs, type NativeCopyJob, type NativeCopyResult, type NativeCopyFaults, type NativeFdCopy, type NativeFdCopyResult } from './fsx.js';
 import { COPY_OUTCOME } from './addon.js';
 import { fsPath } from './name-bytes.js';
 import { constants as osConstants } from 'node:os';
@@ -232,6 +232,7 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
     };
   }
   wrapped.copyFiles = base.copyFiles === null ? null : faultyCopyFiles(base.copyFiles, due, crash);
+  wrapped.copyFd = base.copyFd === null ? null : faultyCopyFd(base.copyFd, due, crash);
   return wrapped as unknown as Fsx & { log: FaultLog };
 }
 
@@ -293,6 +294,57 @@ function faultyCopyFiles(
     return results;
   };
 }
+
+/** Bytes per read and write of the native copy (native/parity_addon.c), as of the copy in JavaScript. */
+const NATIVE_CHUNK = 1 << 20;
+
+/**
+ * The native copy of a big file under faults: it counts as the reads and writes the copy in
+ * JavaScript makes for it, in that copy's order (read 0, then read i+1 before write i, and the read
+ * at the end that finds nothing more), so that `write:N:ENOSPC` or `read:N:EIO@/lib/big.bin` hits
+ * the same buffer of the same file either way. The first fault that fires decides: an errno fails
+ * that read or write in C; 'crash' lets the copy write what it would have written by then and
+ * kills the process; 'change' appends to the file, and 'hook' runs the command, before the copy.
+ */
+function faultyCopyFd(
+  copy: (job: NativeFdCopy, faults?: NativeCopyFaults) => Promise<NativeFdCopyResult>,
+  due: (kind: FaultKind, where: string | undefined) => Fault | undefined,
+  crash: () => never,
+): (job: NativeFdCopy) => Promise<NativeFdCopyResult> {
+  const errnoOf = (code: string) => (osConstants.errno as Record<string, number>)[code] ?? osConstants.errno.EIO;
+  return async (job) => {
+    const chunks = Math.ceil(job.size / NATIVE_CHUNK);
+    const steps: Array<{ kind: 'read' | 'write'; index: number }> = [{ kind: 'read', index: 0 }];
+    for (let i = 0; i < chunks; i++) steps.push({ kind: 'read', index: i + 1 }, { kind: 'write', index: i });
+    let hit: { fault: Fault; kind: 'read' | 'write'; index: number; where: string } | undefined;
+    for (const step of steps) {
+      const where = step.kind === 'read' ? job.src : job.tmp;
+      const fault = due(step.kind, where);
+      if (fault) {
+        hit = { fault, ...step, where };
+        break;
+      }
+    }
+    if (hit === undefined) return copy(job);
+    const action = hit.fault.action;
+    if (/^E[A-Z]+$/.test(action)) {
+      const nth = hit.index + 1;
+      const errno = errnoOf(action);
+      return copy(job, hit.kind === 'read' ? { ...NO_FAULTS, readNth: nth, readErrno: errno } : { ...NO_FAULTS, writeNth: nth, writeErrno: errno });
+    }
+    if (action === 'crash') {
+      // The writes done by then: every one before this step (read i+1 comes before write i).
+      const written = hit.kind === 'write' ? hit.index + 1 : Math.max(0, hit.index - 1);
+      if (written > 0) await copy(job, { ...NO_FAULTS, stopAfterWrites: written });
+      crash();
+    }
+    if (action === 'change') nodeFs.appendFileSync(fsPath(hit.where), 'x');
+    if (action === 'hook') execSync(process.env.BLAINE_TEST_HOOK ?? 'true', { stdio: 'ignore' });
+    return copy(job);
+  };
+}
+
+const NO_FAULTS: NativeCopyFaults = { readNth: 0, readErrno: 0, writeNth: 0, writeErrno: 0, stopAfterWrites: 0 };
 
 /**
  * The file-system layer a bin/blaine process gives its engines: the real one, unless the

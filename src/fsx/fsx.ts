@@ -78,6 +78,40 @@ export interface NativeCopyResult {
   sha256: string;
 }
 
+/** One big file for the native copy between open descriptors (copyFd): what it copies and what it feeds. */
+export interface NativeFdCopy {
+  inFd: number;
+  outFd: number;
+  /** The two paths, for the fault layer and messages. */
+  src: string;
+  tmp: string;
+  /** The source's size when opened (the fault layer counts the copy's reads and writes from it). */
+  size: number;
+  /** A PAR2 creator's handle (native/parity_addon.c) to hand every buffer read, on its own thread. */
+  feed?: object;
+  /** Element 0 set to 1 stops the copy before its next read. */
+  cancel: Int32Array;
+}
+
+/** What the native copy did: errnos of its first failed read and write (0: none; ECANCELED after a cancel), of its feed, and its counts. */
+export interface NativeFdCopyResult {
+  readErrno: number;
+  writeErrno: number;
+  feedErrno: number;
+  bytes: number;
+  fed: number;
+  sha256: string;
+}
+
+/** Test faults for the native copy: the nth read or write fails with the errno, or the copy stops after a number of writes (0: none). */
+export interface NativeCopyFaults {
+  readNth: number;
+  readErrno: number;
+  writeNth: number;
+  writeErrno: number;
+  stopAfterWrites: number;
+}
+
 export type Fsx = Pick<typeof fs, FsxMethod> & {
   /** syncfs(2) of the file system holding `target`: 0, or the errno name of the failure. */
   syncfs(target: string): string | 0;
@@ -90,6 +124,12 @@ export type Fsx = Pick<typeof fs, FsxMethod> & {
    * null when the addon is not built: callers then copy one by one through the other calls.
    */
   copyFiles: ((jobs: NativeCopyJob[]) => Promise<NativeCopyResult[]>) | null;
+  /**
+   * Copies a big file between two open descriptors in C (native/copyfeed.c: reads and SHA-256 on
+   * libuv's pool, writes and the feed on threads of their own), or null when the addon is not
+   * built: callers then copy through read and write. Never rejects: the errnos say what failed.
+   */
+  copyFd: ((job: NativeFdCopy, faults?: NativeCopyFaults) => Promise<NativeFdCopyResult>) | null;
 };
 
 const COPY_META_FIELDS = 6;
@@ -119,6 +159,17 @@ function nativeCopyFiles(jobs: NativeCopyJob[]): Promise<NativeCopyResult[]> {
         })),
       );
     }),
+  );
+}
+
+/** The native copy between descriptors of the real file system. */
+function nativeCopyFd(job: NativeFdCopy, faults?: NativeCopyFaults): Promise<NativeFdCopyResult> {
+  const addon = fsAddon()!;
+  const f = faults && new Float64Array([faults.readNth, faults.readErrno, faults.writeNth, faults.writeErrno, faults.stopAfterWrites]);
+  return new Promise((resolve) =>
+    addon.copyFd(job.inFd, job.outFd, job.feed ?? null, job.cancel, f ?? null, (readErrno, writeErrno, feedErrno, bytes, fed, digest) =>
+      resolve({ readErrno, writeErrno, feedErrno, bytes, fed, sha256: digest.toString('hex') }),
+    ),
   );
 }
 
@@ -245,4 +296,5 @@ export const realFs: Fsx = Object.freeze({
   setMtime,
   setMtimeFd,
   copyFiles: fsAddon()?.copyFiles ? nativeCopyFiles : null,
+  copyFd: fsAddon()?.copyFd ? nativeCopyFd : null,
 }) as Fsx;

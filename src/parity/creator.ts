@@ -9,6 +9,7 @@
  */
 import os from 'node:os';
 import { errnoName, nativeAddon } from '../fsx/addon.js';
+import type { NativeTap } from '../fsx/copy.js';
 
 type Done = (errno: number, bytes: number) => void;
 
@@ -120,6 +121,19 @@ export class Par2Stream {
     }
   }
 
+  /**
+   * The handle, for a native copy to feed on its own thread (Fsx.copyFd) instead of update; the
+   * copy then says what it fed (fedNatively). Nothing else may feed the stream meanwhile.
+   */
+  nativeHandle(): object {
+    return this.live();
+  }
+
+  /** Bytes a native copy fed through nativeHandle. */
+  fedNatively(bytes: number): void {
+    this.fed += bytes;
+  }
+
   async update(buf: Buffer): Promise<void> {
     const h = this.live();
     if (this.fed + buf.length > this.shape.size) throw new RangeError(`more than the ${this.shape.size} bytes announced were fed`);
@@ -217,6 +231,24 @@ export class Par2Feeder {
     this.feeding.add(held);
     return held;
   };
+
+  /**
+   * The copy's tap where the copy runs in C (CopyOptions.nativeTap): the creator is fed on the
+   * copy's own thread, with no round trip through the JS thread per buffer. Undefined once closed
+   * or failed (the copy then has no set to feed).
+   */
+  get nativeTap(): NativeTap | undefined {
+    if (this.failure || this.closed || this.fed !== 0) return undefined;
+    const handle = this.stream.nativeHandle();
+    return {
+      handle,
+      fed: (bytes, errno) => {
+        this.fed += bytes;
+        this.stream.fedNatively(bytes);
+        if (errno !== 0) this.failure ??= { error: new NativeParityError(errno, 'cannot make parity') };
+      },
+    };
+  }
 
   /**
    * Waits for the feeds under way; true when every byte of the set was fed without a failure (a
