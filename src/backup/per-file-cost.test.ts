@@ -12,7 +12,7 @@ import path from 'node:path';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import { queryPlan, rawConnection, tallyStatements } from '../catalog/testing.js';
-import { realFs } from '../fsx/fsx.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 import { Progress } from '../progress/progress.js';
 import { runBackup } from './run.js';
 
@@ -29,7 +29,11 @@ function library(root: string, files: number): void {
 }
 
 /** A first backup of `files` files with parity; every statement it ran, counted, and the host catalog. */
-async function firstBackup(t: { after: (fn: () => void) => void }, files: number): Promise<{ counts: Map<string, number>; host: string }> {
+async function firstBackup(
+  t: { after: (fn: () => void) => void },
+  files: number,
+  layer: (disk: string) => Fsx = () => realFs,
+): Promise<{ counts: Map<string, number>; host: string }> {
   const dir = scratchDir(t, 'blaine-per-file-');
   const lib = path.join(dir, 'lib');
   const disk = path.join(dir, 'disk');
@@ -48,7 +52,7 @@ async function firstBackup(t: { after: (fn: () => void) => void }, files: number
         dryRun: false,
         started: Date.now(),
         signal: new AbortController().signal,
-        fs: realFs,
+        fs: layer(disk),
       },
       { event: () => {}, progress: new Progress() },
     );
@@ -87,4 +91,29 @@ test('a first backup runs a constant number of statements per file, each finding
   } finally {
     cat.close();
   }
+});
+
+/** The real layer, counting the calls that ask about a file's path below `under` (lstat, stat, exists), by method. */
+function askingCounter(under: string): { fs: Fsx; asked: Map<string, number> } {
+  const asked = new Map<string, number>();
+  // The library's files (not its folders, which the folder writer looks at once each).
+  const isFile = (p: unknown) => typeof p === 'string' && p.startsWith(under + '/') && p.endsWith('.txt');
+  const counted = (name: 'lstatSync' | 'statSync' | 'existsSync') =>
+    ((...args: unknown[]) => {
+      if (isFile(args[0])) asked.set(name, (asked.get(name) ?? 0) + 1);
+      return (realFs[name] as (...a: unknown[]) => unknown)(...args);
+    }) as never;
+  const fs: Fsx = { ...realFs, lstatSync: counted('lstatSync'), statSync: counted('statSync'), existsSync: counted('existsSync') };
+  return { fs, asked };
+}
+
+test('a first backup does not look at the disk path of each file it writes before writing it', async (t) => {
+  // An lstat of every new path (is an empty former folder there?) cost a first backup of 200,000
+  // small files as much time on the executor's thread as its renames: the folder is looked for
+  // only when the rename finds one (EISDIR).
+  const N = 120;
+  let counter: ReturnType<typeof askingCounter> | undefined;
+  await firstBackup(t, N, (disk) => (counter = askingCounter(disk)).fs);
+  const asked = [...counter!.asked.values()].reduce((a, b) => a + b, 0);
+  assert.ok(asked < N / 4, `the disk was asked about paths ${asked} times for ${N} new files: ${JSON.stringify([...counter!.asked])}`);
 });
