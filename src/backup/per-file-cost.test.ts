@@ -13,6 +13,7 @@ import { scratchDir, writeUnder } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import { queryPlan, rawConnection, tallyStatements } from '../catalog/testing.js';
 import { realFs, type Fsx } from '../fsx/fsx.js';
+import { nativeAddon } from '../fsx/addon.js';
 import { Progress } from '../progress/progress.js';
 import { runBackup } from './run.js';
 
@@ -116,4 +117,22 @@ test('a first backup does not look at the disk path of each file it writes befor
   await firstBackup(t, N, (disk) => (counter = askingCounter(disk)).fs);
   const asked = [...counter!.asked.values()].reduce((a, b) => a + b, 0);
   assert.ok(asked < N / 4, `the disk was asked about paths ${asked} times for ${N} new files: ${JSON.stringify([...counter!.asked])}`);
+});
+
+test('a backup lists each folder of the library once: the folder rows come from the file scan', { skip: nativeAddon() === null && 'the addon is not built' }, async (t) => {
+  // A second walk of the library's folders (dirs/scan.ts scanDirs: a listing and an lstat of each)
+  // cost a tenth of a no-change run. It is the fallback only where the scan did not record them.
+  const addon = nativeAddon()!;
+  const subdirs = addon.subdirs;
+  let listed = 0;
+  addon.subdirs = (dir: string) => {
+    listed++;
+    return subdirs.call(addon, dir);
+  };
+  try {
+    await firstBackup(t, 60);
+  } finally {
+    addon.subdirs = subdirs;
+  }
+  assert.equal(listed, 0, 'folders listed a second time');
 });
