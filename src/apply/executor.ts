@@ -3,6 +3,7 @@ import { CopyError, syncDisk } from '../fsx/copy.js';
 
 import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
 import { CatalogBatch, storedRow } from './batch.js';
+import { ContentFilter } from './content-filter.js';
 import { CopyAhead } from './copy-ahead.js';
 import type { ApplyEnv } from './apply-env.js';
 import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
@@ -60,6 +61,9 @@ export class Executor implements Applier {
       if (!this.result.stopped) this.result.stopped = why;
     };
     const space = new SpaceBudget(ctx.root, fs, spaceRuleOf(ctx, ctx.parity ? ctx.parityPct : 0), true, ctx.reservedFiles);
+    // A volume without files yet (a first backup) holds only what this run writes: known here.
+    const written = ctx.disk.holdsFiles(ctx.volume) ? null : new ContentFilter();
+    this.batch.contents = written;
     this.env = {
       ctx,
       fs,
@@ -72,6 +76,7 @@ export class Executor implements Applier {
       parked,
       deduped: false,
       linkGroups: new Map(),
+      written,
       vanished: false,
       stop,
       stored: (e) => storedRow(ctx, e),

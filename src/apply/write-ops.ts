@@ -71,6 +71,7 @@ function storedTwin(env: ApplyEnv, r: FileRecord, sha256: string): CatalogEntry 
   const usable = (e: CatalogEntry) => e.path !== r.path && fs.existsSync(onDisk(ctx.root, e.path));
   const head = env.linkGroups.get(contentKey(r.size, sha256, r));
   if (head && usable(head)) return head;
+  if (env.written !== null && !env.written.mayHold(r.size, sha256)) return undefined;
   for (const e of ctx.disk.twins(ctx.volume, r.size, sha256, r)) if (usable(e)) return e;
   return undefined;
 }
@@ -84,6 +85,8 @@ function storedTwin(env: ApplyEnv, r: FileRecord, sha256: string): CatalogEntry 
  */
 function sameBytesMigrated(env: ApplyEnv, r: FileRecord, copy: string, sha256: string): CatalogEntry | undefined {
   const { ctx, fs } = env;
+  // Rows migrated from a SHA-1 catalog: none on a volume that had no file when the run began.
+  if (env.written !== null) return undefined;
   for (const e of ctx.disk.legacyTwins(ctx.volume, r.size, r)) {
     const file = onDisk(ctx.root, e.path);
     if (e.path === r.path || !fs.existsSync(file) || !sameBytes(copy, file, fs)) continue;

@@ -136,3 +136,13 @@ test('a backup lists each folder of the library once: the folder rows come from 
   }
   assert.equal(listed, 0, 'folders listed a second time');
 });
+
+test('a first backup looks for a stored twin in the catalog only for content the volume may already hold', async (t) => {
+  // Every copy asked the catalog for a stored file of its content (and for migrated SHA-1 rows of
+  // its size): two queries a file on the executor's thread that find nothing on a new volume,
+  // whose contents are all this run's own (apply/content-filter.ts).
+  const N = 120;
+  const { counts } = await firstBackup(t, N);
+  const twinQueries = [...counts].filter(([sql]) => /\(e\.mode & 4095\) = \?/.test(sql)).reduce((n, [, c]) => n + c, 0);
+  assert.ok(twinQueries < N / 10, `${twinQueries} stored-twin queries for ${N} files of new content`);
+});

@@ -362,6 +362,11 @@ export class Catalog {
     this.stmts.contentRead.run({ sha256, recheck: recheck ? 1 : 0, volume, path: nameToBytes(p) });
   }
 
+  /** Whether the volume has any file or symlink row (folders aside). */
+  holdsFiles(volume: string): boolean {
+    return this.stmts.holdsFiles.get(volume) !== undefined;
+  }
+
   hasSize(size: number): boolean {
     return this.stmts.hasSize.get(size) !== undefined;
   }
