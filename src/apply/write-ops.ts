@@ -69,7 +69,8 @@ const contentKey = (size: number, sha256: string, m: { mode: number; uid: number
 function storedTwin(env: ApplyEnv, r: FileRecord, sha256: string): CatalogEntry | undefined {
   const { ctx, fs } = env;
   const usable = (e: CatalogEntry) => e.path !== r.path && fs.existsSync(onDisk(ctx.root, e.path));
-  const head = env.linkGroups.get(contentKey(r.size, sha256, r));
+  // A link group exists only once an inode had all the names it can have (EMLINK): rare.
+  const head = env.linkGroups.size > 0 ? env.linkGroups.get(contentKey(r.size, sha256, r)) : undefined;
   if (head && usable(head)) return head;
   if (env.written !== null && !env.written.mayHold(r.size, sha256)) return undefined;
   for (const e of ctx.disk.twins(ctx.volume, r.size, sha256, r)) if (usable(e)) return e;
