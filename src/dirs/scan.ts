@@ -77,23 +77,28 @@ export function scanDirs(root: string, filter?: ExclusionFilter): DirScan {
       walk(child, childRel + '/');
     }
   };
-  // The data path itself is a directory of the library too (it may be a symlink the user chose: followed).
-  try {
-    const st = nodeFs.statSync(root, { bigint: true });
-    if (!st.isDirectory()) return { root, dirs, complete: false };
-    dirs.push(dirRecordOf(root, st));
-  } catch {
-    return { root, dirs, complete: false };
-  }
+  const own = rootRecord(root);
+  if (own === null) return { root, dirs, complete: false };
+  dirs.push(own);
   walk(root, '');
   dirs.sort((a, b) => comparePaths(a.path, b.path));
   return { root, dirs, complete };
 }
 
+/** The data path's own record: it is a directory of the library too (a symlink the user chose is followed); null when it is none. */
+function rootRecord(root: string): DirRecord | null {
+  try {
+    const st = nodeFs.statSync(root, { bigint: true });
+    return st.isDirectory() ? dirRecordOf(root, st) : null;
+  } catch {
+    return null;
+  }
+}
+
 /**
- * A data path's folders as its file scan found them (scan/record.ts `folders`: the native walk
- * records every folder it enters, from an fstat of the folder it opened), or null when the scan
- * did not record them (the node:fs walk): scanDirs lists them then. What the walk cannot see
+ * A data path's folders as its file scan found them (scan/record.ts `folders`: both walks record
+ * every folder they enter, the native one from an fstat of the folder it opened), or null when
+ * the scan did not (an addon built before that): scanDirs lists them then. What the walk cannot see
  * itself is read here: the data path (followed if a symlink, as scanDirs does) and the folders the
  * scan's planning cut into parts. A scan that is not complete makes the folders' scan not complete.
  */
@@ -103,13 +108,9 @@ export function dirScanFromFiles(scan: PackedScan): DirScan | null {
   const dirs: DirRecord[] = [];
   if (!scan.exists) return { root, dirs, complete: false };
   let complete = scan.complete;
-  try {
-    const st = nodeFs.statSync(root, { bigint: true });
-    if (!st.isDirectory()) return { root, dirs, complete: false };
-    dirs.push(dirRecordOf(root, st));
-  } catch {
-    return { root, dirs, complete: false };
-  }
+  const own = rootRecord(root);
+  if (own === null) return { root, dirs, complete: false };
+  dirs.push(own);
   for (const p of scan.openedFolders ?? []) {
     try {
       const st = nodeFs.lstatSync(p, { bigint: true });
