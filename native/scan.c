@@ -28,6 +28,11 @@
  * Names are bytes: every path and target reaches JS in the lossless string form of
  * src/fsx/name-bytes.ts (jsstring.c), and every path from JS is turned back into its bytes.
  *   onProgress(files) every PROGRESS_EVERY files
+ *   onDirs (optional, last argument): called once at the end with (text, info) for every directory
+ *     the walk entered below dir (not dir itself, which its caller knows): text their paths joined
+ *     by NUL, info FIELDS numbers each from an fstat of the directory as opened. The folder rows
+ *     (src/dirs/) come from this same pass: a second walk read every folder again (readdir and
+ *     lstat), a tenth of a no-change run.
  * Directories are opened relative to their parent without following symlinks, so the walk never
  * leaves the tree, however long its paths.
  *
@@ -180,9 +185,11 @@ static int stat_range(int dfd, entry_t *v, size_t from, size_t to) {
 
 typedef struct {
   napi_env env;
-  napi_value excluded, on_chunk, on_skip, on_progress;
+  napi_value excluded, on_chunk, on_skip, on_progress, on_dirs;
   size_t chunk_size;
   buf_t text, info, targets;
+  buf_t dir_text, dir_info; /* with on_dirs: the directories entered, as onDirs gets them */
+  size_t dir_count;
   size_t count, total;
   buf_t abs, rel;
   int complete;
@@ -319,6 +326,32 @@ static int add_file(walk_t *w, const entry_t *e) {
   return 0;
 }
 
+/* The directory open at fd, whose path is w->abs (no "/" at the end), into the folder records. */
+static int add_dir(walk_t *w, int fd) {
+  struct stat st;
+  double f[FIELDS];
+  memset(f, 0, sizeof f);
+  if (fstat(fd, &st) != 0) {
+    w->complete = 0;
+    return skip(w, errno, KIND_ERROR, 0);
+  }
+  fill_stat(f, &st);
+  if ((w->dir_count > 0 && buf_put(&w->dir_text, "", 1)) || buf_put(&w->dir_text, w->abs.data, w->abs.len) || buf_put(&w->dir_info, f, sizeof f))
+    return oom(w);
+  w->dir_count++;
+  return 0;
+}
+
+static int emit_dirs(walk_t *w) {
+  napi_value argv[2], ab;
+  void *data;
+  argv[0] = js_string(w, w->dir_text.len ? w->dir_text.data : "", w->dir_text.len);
+  if (!argv[0] || napi_create_arraybuffer(w->env, w->dir_info.len, &data, &ab) != napi_ok) return oom(w);
+  if (w->dir_info.len) memcpy(data, w->dir_info.data, w->dir_info.len);
+  if (napi_create_typedarray(w->env, napi_float64_array, w->dir_info.len / sizeof(double), ab, 0, &argv[1]) != napi_ok) return oom(w);
+  return call(w, w->on_dirs, 2, argv, NULL);
+}
+
 /* Reads and lstats the entries of an open directory (fd is taken over), sorted. */
 static int list_dir(walk_t *w, int fd, entry_t **out, size_t *out_count, int *err) {
   DIR *dir = fdopendir(fd);
@@ -388,6 +421,10 @@ static int walk_entry(walk_t *w, int dfd, entry_t *e) {
     if (fd < 0) {
       w->complete = 0;
       return skip(w, errno, KIND_ERROR, 0);
+    }
+    if (w->on_dirs && add_dir(w, fd)) {
+      close(fd);
+      return -1;
     }
     if (buf_put(&w->abs, "/", 1) || buf_put(&w->rel, "/", 1)) {
       close(fd);
@@ -506,8 +543,8 @@ static int read_only(walk_t *w, napi_value arr) {
 }
 
 static napi_value scan_tree(napi_env env, napi_callback_info info) {
-  size_t argc = 9;
-  napi_value argv[9];
+  size_t argc = 10;
+  napi_value argv[10];
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) {
     napi_throw_type_error(env, NULL, "scanTree(dir, rel, only, chunkSize, excluded, onChunk, onSkip, onProgress)");
     return NULL;
@@ -538,6 +575,10 @@ static napi_value scan_tree(napi_env env, napi_callback_info info) {
   double since_ms = 0;
   if (argc >= 9) napi_get_value_double(env, argv[8], &since_ms);
   w.since_ns = since_ms > 0 ? (int64_t)(since_ms * 1e6) : 0;
+  if (argc >= 10) {
+    napi_typeof(env, argv[9], &t);
+    w.on_dirs = t == napi_function ? argv[9] : NULL;
+  }
   /* Every failure below sets w.stop (with a JS exception pending) and falls through to the cleanup. */
   if (got_dir != JS_UTF8_OK || got_rel != JS_UTF8_OK) oom(&w);
   else read_only(&w, argv[2]);
@@ -551,10 +592,13 @@ static napi_value scan_tree(napi_env env, napi_callback_info info) {
   }
   free(rel);
   free(dir);
+  if (!w.stop && w.on_dirs) emit_dirs(&w);
   if (!w.stop) emit_chunk(&w, NULL, 0);
   free(w.text.data);
   free(w.info.data);
   free(w.targets.data);
+  free(w.dir_text.data);
+  free(w.dir_info.data);
   free(w.abs.data);
   free(w.rel.data);
   free_only(&w);

@@ -1,6 +1,7 @@
 import type { CatalogEntry } from '../catalog/entry.js';
 import type { Fsx } from '../fsx/fsx.js';
 import type { CatalogBatch } from './batch.js';
+import type { ContentFilter } from './content-filter.js';
 import type { CopyAhead } from './copy-ahead.js';
 import type { ExecutionResult, ExecutorContext } from './env.js';
 import type { LoosenedNames } from './loosened.js';
@@ -27,6 +28,11 @@ export interface ApplyEnv {
    * now on, once another name's inode had all the names the file system allows (EMLINK).
    */
   readonly linkGroups: Map<string, CatalogEntry>;
+  /**
+   * When the volume held no file as the run began: every content its rows have (the run's own),
+   * so that a copy looks for a stored twin in the catalog only when there may be one.
+   */
+  readonly written: ContentFilter | null;
   /** The operation under way found its source file gone: nothing was done, nothing to count. */
   vanished: boolean;
   /** Records why the run stops (the first reason wins); the operation under way is the last. */

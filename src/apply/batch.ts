@@ -2,6 +2,7 @@ import path from 'node:path';
 import { CatalogError, type Catalog } from '../catalog/catalog.js';
 import type { CatalogEntry } from '../catalog/entry.js';
 import { type Journal } from '../archive/journal.js';
+import type { ContentFilter } from './content-filter.js';
 import { JOURNAL_COMMITTED } from '../catalog/meta-keys.js';
 import type { ExecutorContext } from './env.js';
 
@@ -23,6 +24,8 @@ export class CatalogBatch {
   private txStarted = 0;
   /** Data was written since the last commit: sync before committing. */
   wroteData = false;
+  /** Told every content of the mounted volume's rows this batch writes (ApplyEnv.written). */
+  contents: ContentFilter | null = null;
 
   constructor(
     private readonly host: Catalog,
@@ -117,8 +120,10 @@ export class CatalogBatch {
 
   put(e: CatalogEntry): void {
     this.begin();
-    if (e.volume === this.volume) this.disk.put(e);
-    else this.otherVolume(e.volume);
+    if (e.volume === this.volume) {
+      this.disk.put(e);
+      if (e.sha256 !== null) this.contents?.add(e.size, e.sha256);
+    } else this.otherVolume(e.volume);
     this.host.put(e);
   }
 

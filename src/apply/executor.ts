@@ -3,6 +3,7 @@ import { CopyError, syncDisk } from '../fsx/copy.js';
 
 import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
 import { CatalogBatch, storedRow } from './batch.js';
+import { ContentFilter } from './content-filter.js';
 import { CopyAhead } from './copy-ahead.js';
 import type { ApplyEnv } from './apply-env.js';
 import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
@@ -61,6 +62,9 @@ export class Executor implements Applier {
     };
     const space = new SpaceBudget(ctx.root, fs, spaceRuleOf(ctx, ctx.parity ? ctx.parityPct : 0), true, ctx.reservedFiles);
     const parity = new ParityQueue(ctx, this.batch, this.result, stop);
+    // A volume without files yet (a first backup) holds only what this run writes: known here.
+    const written = ctx.disk.holdsFiles(ctx.volume) ? null : new ContentFilter();
+    this.batch.contents = written;
     this.env = {
       ctx,
       fs,
@@ -73,6 +77,7 @@ export class Executor implements Applier {
       parked,
       deduped: false,
       linkGroups: new Map(),
+      written,
       vanished: false,
       stop,
       stored: (e) => storedRow(ctx, e),

@@ -25,13 +25,26 @@ function throwIfError(res: TempCopy | CopyError): TempCopy {
  * SPEC §5), left empty: it goes, so the new object can take the path. One that still holds
  * something stays (the former-folder rules keep the new object off the disk then).
  */
-function vacateEmptyFolder(dest: string, fs: Fsx): void {
+function vacateEmptyFolder(dest: string, fs: Fsx): boolean {
   try {
-    // Asked for every file a run writes, and the path is usually free: no exception for that.
-    if (fs.lstatSync(dest, { throwIfNoEntry: false })?.isDirectory()) fs.rmdirSync(dest);
+    if (fs.lstatSync(dest, { throwIfNoEntry: false })?.isDirectory()) {
+      fs.rmdirSync(dest);
+      return true;
+    }
   } catch {
     // Not there, or not empty.
   }
+  return false;
+}
+
+/**
+ * Whether a write failed because a folder is at its path: rename(2) of a file onto a folder fails
+ * with EISDIR. Files are put in place first and the folder looked for only then: an lstat of every
+ * path a first backup writes, on the executor's thread, cost as much as the renames themselves.
+ */
+function folderInTheWay(err: unknown): boolean {
+  const cause = err instanceof CopyError ? err.cause : err;
+  return (cause as NodeJS.ErrnoException | null)?.code === 'EISDIR';
 }
 
 /** The stored name a new file displaces loses its parity and its share of an inode. */
@@ -56,8 +69,10 @@ const contentKey = (size: number, sha256: string, m: { mode: number; uid: number
 function storedTwin(env: ApplyEnv, r: FileRecord, sha256: string): CatalogEntry | undefined {
   const { ctx, fs } = env;
   const usable = (e: CatalogEntry) => e.path !== r.path && fs.existsSync(onDisk(ctx.root, e.path));
-  const head = env.linkGroups.get(contentKey(r.size, sha256, r));
+  // A link group exists only once an inode had all the names it can have (EMLINK): rare.
+  const head = env.linkGroups.size > 0 ? env.linkGroups.get(contentKey(r.size, sha256, r)) : undefined;
   if (head && usable(head)) return head;
+  if (env.written !== null && !env.written.mayHold(r.size, sha256)) return undefined;
   for (const e of ctx.disk.twins(ctx.volume, r.size, sha256, r)) if (usable(e)) return e;
   return undefined;
 }
@@ -71,6 +86,8 @@ function storedTwin(env: ApplyEnv, r: FileRecord, sha256: string): CatalogEntry 
  */
 function sameBytesMigrated(env: ApplyEnv, r: FileRecord, copy: string, sha256: string): CatalogEntry | undefined {
   const { ctx, fs } = env;
+  // Rows migrated from a SHA-1 catalog: none on a volume that had no file when the run began.
+  if (env.written !== null) return undefined;
   for (const e of ctx.disk.legacyTwins(ctx.volume, r.size, r)) {
     const file = onDisk(ctx.root, e.path);
     if (e.path === r.path || !fs.existsSync(file) || !sameBytes(copy, file, fs)) continue;
@@ -115,7 +132,6 @@ async function copyFile(
   startsGroup = false,
 ): Promise<void> {
   const { ctx, fs } = env;
-  vacateEmptyFolder(onDisk(ctx.root, r.path), fs);
   // A copy made ahead was admitted by the space rule (and its data counted written) before it was written.
   const early = env.ahead.take(r);
   const room = early ? early.room : env.space.admit(r.path, r.size);
@@ -136,6 +152,8 @@ async function copyFile(
     feeder?.close();
     // Nothing was stored: the room goes back (a retry is admitted afresh).
     env.space.withdraw(room, written);
+    // A former folder of the library left empty at the path: it goes, and the file is copied again.
+    if (folderInTheWay(err) && vacateEmptyFolder(dest, fs)) return copyFile(env, r, replaces, dedupe, retried, startsGroup);
     if (err instanceof CopyError && err.code === 'CHANGED' && !retried) {
       // Written to while read: once more, as the file is now (SPEC §5); a file still busy is skipped.
       const now = currentRecord(r, fs);
@@ -230,7 +248,6 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
   const from = stored ?? planned;
   const src = onDisk(ctx.root, from.path);
   const dest = onDisk(ctx.root, r.path);
-  vacateEmptyFolder(dest, fs);
   if (!fs.existsSync(src)) {
     if (copyMade) return false; // r's own copy is in place already
     if (stored === undefined) {
@@ -261,7 +278,12 @@ async function linkName(env: ApplyEnv, r: FileRecord, planned: CatalogEntry, rep
     await copyFile(env, r, replaces, false, false, true);
     return true;
   }
-  fs.renameSync(tmp, dest);
+  try {
+    fs.renameSync(tmp, dest);
+  } catch (err) {
+    if (!folderInTheWay(err) || !vacateEmptyFolder(dest, fs)) throw err;
+    fs.renameSync(tmp, dest);
+  }
   // rename(2) of one name of a file onto another name of the same file does nothing at all: the
   // temporary name would stay beside the user's file (a rerun after a crash meets exactly that).
   if (isSymlink(tmp, fs) || fs.existsSync(tmp)) fs.rmSync(tmp, { force: true });

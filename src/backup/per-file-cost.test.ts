@@ -12,7 +12,8 @@ import path from 'node:path';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
 import { Catalog } from '../catalog/catalog.js';
 import { queryPlan, rawConnection, tallyStatements } from '../catalog/testing.js';
-import { realFs } from '../fsx/fsx.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
+import { nativeAddon } from '../fsx/addon.js';
 import { Progress } from '../progress/progress.js';
 import { runBackup } from './run.js';
 
@@ -29,7 +30,11 @@ function library(root: string, files: number): void {
 }
 
 /** A first backup of `files` files with parity; every statement it ran, counted, and the host catalog. */
-async function firstBackup(t: { after: (fn: () => void) => void }, files: number): Promise<{ counts: Map<string, number>; host: string }> {
+async function firstBackup(
+  t: { after: (fn: () => void) => void },
+  files: number,
+  layer: (disk: string) => Fsx = () => realFs,
+): Promise<{ counts: Map<string, number>; host: string }> {
   const dir = scratchDir(t, 'blaine-per-file-');
   const lib = path.join(dir, 'lib');
   const disk = path.join(dir, 'disk');
@@ -48,7 +53,7 @@ async function firstBackup(t: { after: (fn: () => void) => void }, files: number
         dryRun: false,
         started: Date.now(),
         signal: new AbortController().signal,
-        fs: realFs,
+        fs: layer(disk),
       },
       { event: () => {}, progress: new Progress() },
     );
@@ -87,4 +92,76 @@ test('a first backup runs a constant number of statements per file, each finding
   } finally {
     cat.close();
   }
+});
+
+/** The real layer, counting the calls that ask about a file's path below `under` (lstat, stat, exists), by method. */
+function askingCounter(under: string): { fs: Fsx; asked: Map<string, number> } {
+  const asked = new Map<string, number>();
+  // The library's files (not its folders, which the folder writer looks at once each).
+  const isFile = (p: unknown) => typeof p === 'string' && p.startsWith(under + '/') && p.endsWith('.txt');
+  const counted = (name: 'lstatSync' | 'statSync' | 'existsSync') =>
+    ((...args: unknown[]) => {
+      if (isFile(args[0])) asked.set(name, (asked.get(name) ?? 0) + 1);
+      return (realFs[name] as (...a: unknown[]) => unknown)(...args);
+    }) as never;
+  const fs: Fsx = { ...realFs, lstatSync: counted('lstatSync'), statSync: counted('statSync'), existsSync: counted('existsSync') };
+  return { fs, asked };
+}
+
+test('a first backup does not look at the disk path of each file it writes before writing it', async (t) => {
+  // An lstat of every new path (is an empty former folder there?) cost a first backup of 200,000
+  // small files as much time on the executor's thread as its renames: the folder is looked for
+  // only when the rename finds one (EISDIR).
+  const N = 120;
+  let counter: ReturnType<typeof askingCounter> | undefined;
+  await firstBackup(t, N, (disk) => (counter = askingCounter(disk)).fs);
+  const asked = [...counter!.asked.values()].reduce((a, b) => a + b, 0);
+  assert.ok(asked < N / 4, `the disk was asked about paths ${asked} times for ${N} new files: ${JSON.stringify([...counter!.asked])}`);
+});
+
+test('a backup lists each folder of the library once: the folder rows come from the file scan', { skip: nativeAddon() === null && 'the addon is not built' }, async (t) => {
+  // A second walk of the library's folders (dirs/scan.ts scanDirs: a listing and an lstat of each)
+  // cost a tenth of a no-change run. It is the fallback only where the scan did not record them.
+  const addon = nativeAddon()!;
+  const subdirs = addon.subdirs;
+  let listed = 0;
+  addon.subdirs = (dir: string) => {
+    listed++;
+    return subdirs.call(addon, dir);
+  };
+  try {
+    await firstBackup(t, 60);
+  } finally {
+    addon.subdirs = subdirs;
+  }
+  assert.equal(listed, 0, 'folders listed a second time');
+});
+
+test('a first backup looks for a stored twin in the catalog only for content the volume may already hold', async (t) => {
+  // Every copy asked the catalog for a stored file of its content (and for migrated SHA-1 rows of
+  // its size): two queries a file on the executor's thread that find nothing on a new volume,
+  // whose contents are all this run's own (apply/content-filter.ts).
+  const N = 120;
+  const { counts } = await firstBackup(t, N);
+  const twinQueries = [...counts].filter(([sql]) => /\(e\.mode & 4095\) = \?/.test(sql)).reduce((n, [, c]) => n + c, 0);
+  assert.ok(twinQueries < N / 10, `${twinQueries} stored-twin queries for ${N} files of new content`);
+});
+
+test("a backup's folders cost two looks at the disk each and their rows one read per catalog", async (t) => {
+  // The folder writer's finish looked at each folder twice more and asked each catalog for each
+  // folder's row: at a million files (10,000 folders) 40,000 lookups in a no-change run.
+  const N = 800;
+  const folders = N / PER_FOLDER;
+  let looks = 0;
+  const layer = (disk: string): Fsx => ({
+    ...realFs,
+    lstatSync: ((p: string, o?: unknown) => {
+      if (typeof p === 'string' && p.startsWith(disk + '/') && /\/d\d{4}$/.test(p)) looks++;
+      return (realFs.lstatSync as (p: string, o?: unknown) => unknown)(p, o);
+    }) as never,
+  });
+  const { counts } = await firstBackup(t, N, layer);
+  assert.ok(looks <= 2 * folders, `${looks} lstat calls for ${folders} folders`);
+  const folderLookups = [...counts].filter(([sql]) => /e\.path = .* AND kind = 2/.test(sql)).reduce((n, [, c]) => n + c, 0);
+  assert.ok(folderLookups < folders, `${folderLookups} lookups of one folder's rows for ${folders} folders`);
 });

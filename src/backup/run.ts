@@ -38,7 +38,7 @@ import { shelfFacts, type RunFacts } from '../report/summary.js';
 import type { Hold } from '../plan/held.js';
 import type { ApplyEvent } from '../apply/env.js';
 import type { PlanSkip } from './backup.js';
-import { scanDirs } from '../dirs/scan.js';
+import { dirScanFromFiles, scanDirs } from '../dirs/scan.js';
 import { DirWriter, dirExcludedBy, planDirs, prepareFoldersFromHost, replacedBelow, volumeFolders } from '../dirs/sync.js';
 import { lstatOrNull } from '../dirs/scan.js';
 
@@ -210,9 +210,6 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     pool = withParity && !recorded
       ? new ParityPool({ jobs: par.jobs, pct: parityPct, maxSlices: paritySlices, memoryBytes: par.memory, cfg: par.command ? { command: par.command } : undefined, creator: par.creator, fs: o.fs, feeders: true })
       : null;
-    // The library's folders, read here while the scanning thread reads its files (dirs/scan.ts).
-    const dirScans = roots.map((r) => scanDirs(r, filter));
-    phase(`scanned ${dirScans.reduce((n, d) => n + d.dirs.length, 0)} folder(s)`);
     beginWrite(session);
     const execOpts = {
       root: session.root,
@@ -268,7 +265,9 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     } finally {
       disk.mapReads(false);
     }
-    phase('scanned');
+    // The library's folders: from the file scan's own walk, or listed now where it did not record them (dirs/scan.ts).
+    const dirScans = packed.map((p, i) => dirScanFromFiles(p) ?? scanDirs(roots[i]!, filter));
+    phase(`scanned (${dirScans.reduce((n, d) => n + d.dirs.length, 0)} folders)`);
     const scanSkips = packed.flatMap((s) => s.skipped);
     for (const entry of scanSkips) tell({ type: 'scan-skipped', entry, dryRun });
     // Special files (FIFOs, sockets, devices) cannot be archived at all: a warning is all. The

@@ -362,6 +362,11 @@ export class Catalog {
     this.stmts.contentRead.run({ sha256, recheck: recheck ? 1 : 0, volume, path: nameToBytes(p) });
   }
 
+  /** Whether the volume has any file or symlink row (folders aside). */
+  holdsFiles(volume: string): boolean {
+    return this.stmts.holdsFiles.get(volume) !== undefined;
+  }
+
   hasSize(size: number): boolean {
     return this.stmts.hasSize.get(size) !== undefined;
   }
@@ -374,7 +379,7 @@ export class Catalog {
 
   put(e: CatalogEntry): void {
     this.writes ??= prepareWrites(this.db);
-    const full = nameToBytes(e.path);
+    const full = pathBytes(e.path);
     const v = this.volumeRef(e.volume);
     if (v.empty || !isUnderRoot(full, v.root)) this.moveRoot(e.volume, v, full);
     this.writes.upsert.run(...entryParams(e, v.id, full));
@@ -711,4 +716,18 @@ export class Catalog {
   snapshotJob(dest: string): SnapshotJob {
     return { db: this.db, file: this.file, dest };
   }
+}/**
+ * A path's bytes, the last one remembered: a run puts each row into both catalogs, one after the
+ * other. The Buffer is only read (bound to a statement, compared with a root).
+ */
+let lastPath = '';
+let lastBytes: Buffer = Buffer.alloc(0);
+function pathBytes(p: string): Buffer {
+  if (p !== lastPath) {
+    lastBytes = nameToBytes(p);
+    lastPath = p;
+  }
+  return lastBytes;
 }
+
+

@@ -337,6 +337,11 @@ test('no statement prepared per catalog reads the whole rows table, and none ask
   });
   assert.ok(statements.length > 20 && statements.some(([name]) => name === 'legacyTwins'));
   assert.deepEqual(found, []);
+  // Every run reads a volume's folders in both catalogs: from their index alone (schema 10).
+  assert.ok(
+    queryPlan(raw, prepareStatements(raw).dirs.source).some((step) => /USING COVERING INDEX entries_dirs/.test(step)),
+    queryPlan(raw, prepareStatements(raw).dirs.source).join('\n'),
+  );
   cat.close();
 });
 

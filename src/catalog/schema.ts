@@ -264,6 +264,12 @@ const migrations: (string | ((db: Database.Database) => void))[] = [
         FROM entries e JOIN volume_ids v ON v.id = e.vid;
     `);
   },
+  // Schema 10: the folder rows' index carries every column a folder row is read with (a covering
+  // index), so reading a volume's folders (every run, in both catalogs) no longer looks each one
+  // up in the rows table: about half of that read's ~45 ms a catalog at 200,000 files. Folders
+  // are ~1% of the rows: ~0.5 bytes a file.
+  `DROP INDEX entries_dirs;
+   CREATE INDEX entries_dirs ON entries(vid, path, kind, size, mtime_s, mtime_ns, inode, sha256, sha1, mode, uid, gid, link_target, parity_name, verified_at) WHERE kind = 2;`,
 ];
 
 type StampSource = [string, string, 'file' | 'symlink' | 'dir', number, number, number, string | null, number, number, number, string | null];

@@ -40,6 +40,7 @@ export function prepareStatements(db: Database.Database) {
     twins: p(
       `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS} AND v.uuid = ? AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ?`,
     ).raw(true),
+    holdsFiles: p(`SELECT 1 FROM entries WHERE vid = ${VID} AND ${FILES_ONLY} LIMIT 1`).pluck(true),
     hasSize: p(`SELECT 1 FROM entries WHERE size = ? AND sha256 IS NOT NULL LIMIT 1`).pluck(true),
     hasSizeElsewhere: p(`SELECT 1 FROM entries WHERE size = ? AND sha256 IS NOT NULL AND vid IS NOT ${VID} LIMIT 1`).pluck(true),
     delete: p(`DELETE FROM entries WHERE vid = (SELECT id FROM volume_ids WHERE uuid = @volume) AND path = ${STORED_AT}`),

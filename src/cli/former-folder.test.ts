@@ -107,3 +107,23 @@ test('a folder archived on an offline disk turned into a symlink: the link goes 
   assertDiskMatchesCatalog(env.disk, env.db);
   assertDiskMatchesCatalog(diskB, env.db);
 });
+
+test('empty folders turned into a new file and into a hardlink of an archived file: the folders go, both are stored', (t) => {
+  // The disk's folder is found when the file's rename meets it (EISDIR), not by looking first.
+  const env = testEnv();
+  t.after(env.cleanup);
+  library(env);
+  fs.mkdirSync(path.join(env.lib, 'empty-a'));
+  fs.mkdirSync(path.join(env.lib, 'empty-b'));
+  assert.equal(backup(env, env.disk, '--init').status, 0);
+  assert.ok(fs.statSync(path.join(env.disk, env.lib, 'empty-a')).isDirectory());
+  fs.rmdirSync(path.join(env.lib, 'empty-a'));
+  fs.rmdirSync(path.join(env.lib, 'empty-b'));
+  write(path.join(env.lib, 'empty-a'), 'a file where an empty folder was', T);
+  fs.linkSync(path.join(env.lib, 'music/3.flac'), path.join(env.lib, 'empty-b'));
+  const run = backup(env, env.disk);
+  assert.equal(run.status, 0, run.stderr);
+  assert.equal(fs.readFileSync(path.join(env.disk, env.lib, 'empty-a'), 'utf8'), 'a file where an empty folder was');
+  assert.equal(fs.statSync(path.join(env.disk, env.lib, 'empty-b')).ino, fs.statSync(path.join(env.disk, env.lib, 'music/3.flac')).ino, 'linked on the disk');
+  assertDiskMatchesCatalog(env.disk, env.db);
+});

@@ -7,8 +7,10 @@
  */
 // The scan runs before any disk is open and reads only the library: the real file system, as the file scanner does.
 import { realFs as nodeFs, type BigIntStats, type Dirent, type Stats } from '../fsx/fsx.js';
-import { nativeAddon } from '../fsx/addon.js';
+import { FIELD, FIELDS, nativeAddon } from '../fsx/addon.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
+import type { PackedScan } from '../scan/record.js';
+import { inodeAt } from '../scan/packed.js';
 import { bytesToName } from '../fsx/name-bytes.js';
 import { comparePaths } from '../fsx/paths.js';
 
@@ -75,15 +77,60 @@ export function scanDirs(root: string, filter?: ExclusionFilter): DirScan {
       walk(child, childRel + '/');
     }
   };
-  // The data path itself is a directory of the library too (it may be a symlink the user chose: followed).
+  const own = rootRecord(root);
+  if (own === null) return { root, dirs, complete: false };
+  dirs.push(own);
+  walk(root, '');
+  dirs.sort((a, b) => comparePaths(a.path, b.path));
+  return { root, dirs, complete };
+}
+
+/** The data path's own record: it is a directory of the library too (a symlink the user chose is followed); null when it is none. */
+function rootRecord(root: string): DirRecord | null {
   try {
     const st = nodeFs.statSync(root, { bigint: true });
-    if (!st.isDirectory()) return { root, dirs, complete: false };
-    dirs.push(dirRecordOf(root, st));
+    return st.isDirectory() ? dirRecordOf(root, st) : null;
   } catch {
-    return { root, dirs, complete: false };
+    return null;
   }
-  walk(root, '');
+}
+
+/**
+ * A data path's folders as its file scan found them (scan/record.ts `folders`: both walks record
+ * every folder they enter, the native one from an fstat of the folder it opened), or null when
+ * the scan did not (an addon built before that): scanDirs lists them then. What the walk cannot see
+ * itself is read here: the data path (followed if a symlink, as scanDirs does) and the folders the
+ * scan's planning cut into parts. A scan that is not complete makes the folders' scan not complete.
+ */
+export function dirScanFromFiles(scan: PackedScan): DirScan | null {
+  if (scan.folders === undefined) return null;
+  const root = scan.root;
+  const dirs: DirRecord[] = [];
+  if (!scan.exists) return { root, dirs, complete: false };
+  let complete = scan.complete;
+  const own = rootRecord(root);
+  if (own === null) return { root, dirs, complete: false };
+  dirs.push(own);
+  for (const p of scan.openedFolders ?? []) {
+    try {
+      const st = nodeFs.lstatSync(p, { bigint: true });
+      if (st.isDirectory()) dirs.push(dirRecordOf(p, st));
+    } catch {
+      complete = false;
+    }
+  }
+  for (const f of scan.folders) {
+    if (f.count === 0) continue;
+    const paths = f.text.split('\0');
+    const info = f.info;
+    for (let i = 0; i < f.count; i++) {
+      const o = i * FIELDS;
+      dirs.push({
+        path: paths[i]!, mode: info[o + FIELD.mode]!, uid: info[o + FIELD.uid]!, gid: info[o + FIELD.gid]!,
+        mtimeSec: info[o + FIELD.mtimeSec]!, mtimeNsec: info[o + FIELD.mtimeNsec]!, inode: inodeAt(info, i),
+      });
+    }
+  }
   dirs.sort((a, b) => comparePaths(a.path, b.path));
   return { root, dirs, complete };
 }

@@ -131,6 +131,9 @@ export function lstatOnDisk(where: string, fs: Fsx): BigIntStats | null {
   }
 }
 
+/** Folders a run writes rows for, beyond which finish reads the volume's folder rows at once. */
+const MANY_FOLDERS = 64;
+
 /** Carries out a DirPlan on the disk at `root`, recording rows in both catalogs. */
 export class DirWriter {
   constructor(
@@ -225,9 +228,17 @@ export class DirWriter {
     const { fs, disk, host, volume } = this.o;
     this.removeEmpty(plan.remove);
     // Empty folders, those the file pipeline did not need or emptied and pruned, one removed by hand.
+    // What lstat said is used again below, unless a folder was made (its parent's mtime moved).
+    const seen = new Map<string, BigIntStats>();
+    let made = false;
     for (const d of plan.wanted) {
       try {
-        if (this.lstat(this.onDisk(d.path)) === null) this.make(d);
+        const st = this.lstat(this.onDisk(d.path));
+        if (st !== null) seen.set(d.path, st);
+        else {
+          made = true;
+          this.make(d);
+        }
       } catch (err) {
         // A full disk: the next run makes it.
         if (errCode(err) !== 'ENOSPC') this.o.warn(`${d.path}: the folder could not be made on the disk (${errCode(err) ?? String(err)})`);
@@ -238,7 +249,7 @@ export class DirWriter {
       const d = plan.wanted[i]!;
       const where = this.onDisk(d.path);
       try {
-        const st = this.lstat(where);
+        const st = made ? this.lstat(where) : (seen.get(d.path) ?? null);
         if (st === null || !st.isDirectory()) continue;
         const have = dirRecordOf(d.path, st);
         if ((have.mode & PERMS) !== (d.mode & PERMS)) fs.chmodSync(fsPath(where), d.mode & PERMS);
@@ -254,8 +265,10 @@ export class DirWriter {
     for (const cat of [disk, host]) {
       try {
         cat.transaction(() => {
+          // Many folders: the volume's folder rows in one read, not one lookup a folder.
+          const all = rows.length > MANY_FOLDERS ? new Map(cat.dirsOf(volume).map((r) => [r.path, r])) : null;
           for (const e of rows) {
-            const had = cat.dirRowsAt(e.path).find((r) => r.volume === volume);
+            const had = all !== null ? all.get(e.path) : cat.dirRowsAt(e.path).find((r) => r.volume === volume);
             const stamp = confirmedAt !== undefined && isTop(e.path);
             if (had === undefined || !sameEntryMeta(had, e) || stamp) cat.put(stamp ? e : { ...e, verifiedAt: had?.verifiedAt ?? null });
           }

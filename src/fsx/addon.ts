@@ -40,6 +40,11 @@ export interface NativeAddon {
     onProgress: ((files: number) => void) | null,
     /** With `only`: when the listing those names came from began (ms); dir must not have changed since. */
     since?: number,
+    /**
+     * Called once at the end with every directory the walk entered below dir: their paths joined
+     * by NUL, FIELDS numbers each (an fstat of the directory as opened). Builds older than it ignore it.
+     */
+    onDirs?: (text: string, info: Float64Array) => void,
   ): boolean;
   /** syncfs(2) of the file system holding path: 0, or the errno. */
   syncfs(path: string): number;

@@ -10,7 +10,7 @@
  * Every place a path crosses into the operating system (node:fs, the native addon, the catalogs'
  * storage) turns it back into its bytes with `nameToBytes`, or `fsPath` for node:fs calls.
  */
-import { isUtf8 } from 'node:buffer';
+import { isAscii, isUtf8 } from 'node:buffer';
 
 /** Matches a lone surrogate that stands for a byte; with the `u` flag a surrogate pair never matches. */
 const ESCAPED_BYTE = /[\uDC80-\uDCFF]/u;
@@ -18,6 +18,8 @@ const ESCAPED_BYTE = /[\uDC80-\uDCFF]/u;
 /** The string that stands for the bytes `b` (see above). */
 export function bytesToName(b: Uint8Array): string {
   const buf = Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  // ASCII (most paths; a quick check's chunk of 16,384 rows, ~1 MB) decodes faster as Latin-1, to the same string.
+  if (isAscii(buf)) return buf.toString('latin1');
   if (isUtf8(buf)) return buf.toString('utf8');
   let out = '';
   let i = 0;

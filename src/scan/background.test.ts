@@ -11,6 +11,8 @@ import { pathRange } from '../catalog/range.js';
 import { scanRoot, unpack } from './scanner.js';
 import { comparePaths } from '../fsx/paths.js';
 import { scratchDir, writeUnder } from '../../test/helpers.js';
+import { dirScanFromFiles, scanDirs } from '../dirs/scan.js';
+import { nativeAddon } from '../fsx/addon.js';
 
 
 
@@ -83,4 +85,23 @@ test('names that are not UTF-8 near the top (a file and a folder) are scanned in
   assert.ok(!s!.skipped.some((k) => k.reason === 'unreadable'), JSON.stringify(s!.skipped));
   const paths = unpack(s!).records.map((r) => r.path);
   assert.ok(paths.includes(`${root}/media/bad-\udcff.txt`) && paths.includes(`${root}/dir-\udce9/inside`), paths.join('\n'));
+});
+
+test("the scan's own walk records the library's folders as the folder walk finds them, in one thread or several", { skip: nativeAddon() === null && 'the addon is not built' }, async (t) => {
+  // Folders come from the file scan's walk (native/scan.c onDirs): each folder is listed once a run.
+  const root = scratchDir(t, 'blaine-bg-');
+  tree(root);
+  fs.mkdirSync(path.join(root, 'media', 'empty'));
+  fs.mkdirSync(Buffer.concat([Buffer.from(root + '/media/dir-'), Buffer.from([0xe9])]));
+  fs.symlinkSync(path.join(root, 'media'), path.join(root, 'media-link'));
+  fs.chmodSync(path.join(root, 'media', 'music'), 0o750);
+  const walked = scanDirs(root, filter);
+  assert.ok(walked.dirs.some((d) => d.path.endsWith('/media/dir-\udce9')) && !walked.dirs.some((d) => d.path.includes('cache')));
+  for (const threads of [1, 2, 3]) {
+    const [s] = await scanInBackground([root], filter, undefined, { threads }).result;
+    if (threads > 1) assert.ok((s!.openedFolders ?? []).length > 0, 'the split opened folders up');
+    assert.deepEqual(dirScanFromFiles(s!), walked, `${threads} thread(s)`);
+  }
+  const [missing] = await scanInBackground([path.join(root, 'nope')], undefined).result;
+  assert.deepEqual(dirScanFromFiles(missing!), { root: path.join(root, 'nope'), dirs: [], complete: false });
 });

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Worker } from 'node:worker_threads';
 import type { ExclusionFilter, Rule } from './exclude.js';
-import type { PackedScan, ScanChunk, SkippedEntry } from './record.js';
+import type { PackedFolders, PackedScan, ScanChunk, SkippedEntry } from './record.js';
 import { errorMessage, type ScanPart } from './scanner.js';
 import { listStable, nodeLister } from './listing.js';
 import { comparePaths } from '../fsx/paths.js';
@@ -25,7 +25,7 @@ export interface ScanReply {
   id: number;
   progress?: number;
   chunk?: ScanChunk;
-  done?: { complete: boolean; skipped: SkippedEntry[] };
+  done?: { complete: boolean; skipped: SkippedEntry[]; folders?: PackedFolders[] };
 }
 
 export interface BackgroundScan {
@@ -78,7 +78,7 @@ function listUnits(dir: string, rel: string): Unit[] | null {
  * time, at most MAX_SPLIT_DEPTH deep) until there are enough subtrees to keep every thread busy;
  * excluded directories are left out here as the walk would leave them out.
  */
-export function planParts(root: string, filter: ExclusionFilter | undefined, want: number): ScanPart[] {
+export function planParts(root: string, filter: ExclusionFilter | undefined, want: number, opened: string[] = []): ScanPart[] {
   const [rootLo, rootHi] = pathRange(root);
   const whole: ScanPart[] = [{ dir: root, rel: '', lo: rootLo, hi: rootHi }];
   if (want <= 1) return whole;
@@ -91,7 +91,11 @@ export function planParts(root: string, filter: ExclusionFilter | undefined, wan
     for (const u of units) {
       const inner = u.isDir ? listUnits(path.join(u.dir, u.name), `${u.rel}${u.name}/`) : null;
       if (inner === null) next.push(u);
-      else for (const v of inner) if (!excluded(v)) next.push(v);
+      else {
+        // Opened up here: no part walks into it (its record is the caller's to read, `opened`).
+        opened.push(path.join(u.dir, u.name));
+        for (const v of inner) if (!excluded(v)) next.push(v);
+      }
     }
     if (next.length === units.length && next.every((u, i) => u === units![i])) break;
     units = next;
@@ -144,8 +148,10 @@ export function scanInBackground(
   const scans: PackedScan[] = roots.map((root) => {
     const r = path.resolve(root);
     const there = rootExists(r);
-    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD)) tasks.push({ id: tasks.length, root: r, part, filter: rules, chunkSize: opts.chunkSize });
-    return { root: r, exists: there.exists, complete: there.exists, skipped: there.skipped, chunks: [] };
+    const opened: string[] = [];
+    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD, opened)) tasks.push({ id: tasks.length, root: r, part, filter: rules, chunkSize: opts.chunkSize });
+    // Folders come from the walk's parts (every one must bring them, or the caller lists them itself).
+    return { root: r, exists: there.exists, complete: there.exists, skipped: there.skipped, chunks: [], folders: [], openedFolders: opened };
   });
   const byRoot = new Map(scans.map((s) => [s.root, s]));
   const progress = new Map<number, number>();
@@ -192,6 +198,8 @@ export function scanInBackground(
         if (m.done) {
           if (!m.done.complete) scan.complete = false;
           for (const k of m.done.skipped) scan.skipped.push(k);
+          if (m.done.folders === undefined) delete scan.folders;
+          else scan.folders?.push(...m.done.folders);
           if (--open === 0) finish();
           else give(w);
         }

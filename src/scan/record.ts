@@ -49,6 +49,24 @@ export interface PackedScan {
   skipped: SkippedEntry[];
   /** In byte order of their paths; together they cover every path under the root. */
   chunks: ScanChunk[];
+  /**
+   * The folders below the root, from the same walk (the native one; undefined from the node:fs
+   * walk, whose caller then lists the folders itself): pieces of text (paths joined by NUL) and
+   * FIELDS numbers per folder, in no particular order.
+   */
+  folders?: PackedFolders[];
+  /**
+   * Folders the scan's planning listed and cut into parts (scan/background.ts planParts): no part
+   * walks into them, so their records are not among `folders`.
+   */
+  openedFolders?: string[];
+}
+
+/** Folders found by a walk, packed as a chunk's files are. */
+export interface PackedFolders {
+  text: string;
+  count: number;
+  info: Float64Array;
 }
 
 /** Up to CHUNK files of a scan, in byte order. */

@@ -25,5 +25,5 @@ parentPort!.on('message', (task: ScanTask) => {
     onProgress: (n) => post({ id: task.id, progress: n }),
     onChunk: (chunk) => post({ id: task.id, chunk }, [chunk.info.buffer as ArrayBuffer]),
   });
-  post({ id: task.id, done: { complete: s.complete, skipped: s.skipped } });
+  post({ id: task.id, done: { complete: s.complete, skipped: s.skipped, folders: s.folders } }, (s.folders ?? []).map((f) => f.info.buffer as ArrayBuffer));
 });

@@ -6,7 +6,7 @@ import { realFs } from '../fsx/fsx.js';
 import { pathRange } from '../catalog/range.js';
 import { codeOf, errorMessage, listStable, nodeLister, sortedOrder, specialKind, type ScanFs } from './listing.js';
 import { CHUNK, stampAt, unpack } from './packed.js';
-import type { PackedScan, RootScan, ScanChunk, SkippedEntry } from './record.js';
+import type { PackedFolders, PackedScan, RootScan, ScanChunk, SkippedEntry } from './record.js';
 
 export { errorMessage, type ScanFs } from './listing.js';
 export { CHUNK, chunkPaths, inodeAt, pack, recordAt, unpack } from './packed.js';
@@ -82,7 +82,8 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
     targets = [];
     count = 0;
   };
-  const result = (exists: boolean): PackedScan => ({ root: rootPath, exists, complete, skipped, chunks });
+  let folders: PackedFolders[] | undefined;
+  const result = (exists: boolean): PackedScan => ({ root: rootPath, exists, complete, skipped, chunks, ...(folders ? { folders } : {}) });
 
   // The data path itself may be a symlink the user chose (e.g. /srv/media -> /mnt/pool): follow it.
   try {
@@ -97,13 +98,23 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
     return result(false);
   }
 
-  const walk = (absDir: string, relDir: string, names?: Set<string>): void => {
+  // The folders entered below the part's directory, as the native walk records them (onDirs).
+  const folderPaths: string[] = [];
+  const folderInfo: number[] = [];
+  const walk = (absDir: string, relDir: string, names?: Set<string>, statSelf?: (out: Float64Array) => string | null): void => {
     const stable = listStable(list, absDir, names === undefined ? undefined : part.since, changedAt);
     const listing = typeof stable === 'string' ? stable : stable.listing;
     if (typeof listing === 'string') {
       skipped.push({ path: absDir, reason: 'unreadable', message: errorMessage(listing) });
       complete = false;
       return;
+    }
+    if (statSelf !== undefined) {
+      const own = new Float64Array(FIELDS);
+      if (statSelf(own) === null) {
+        folderPaths.push(absDir);
+        folderInfo.push(...own);
+      }
     }
     const prefix = absDir.endsWith('/') ? absDir : absDir + '/';
     for (const i of sortedOrder(listing)) {
@@ -112,7 +123,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
       const rel = relDir + name;
       const abs = prefix + name;
       if (listing.isDir(i)) {
-        if (filter === undefined || !filter.excludesDir(rel)) walk(abs, rel + '/');
+        if (filter === undefined || !filter.excludesDir(rel)) walk(abs, rel + '/', undefined, (out) => listing.stat(i, abs, out, 0));
         continue;
       }
       if (filter !== undefined && filter.excludesFile(rel)) continue;
@@ -127,7 +138,8 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
       const kind = info[o + FIELD.kind];
       if (kind === KIND.dir) {
         // Replaced by a directory since readdir: treat it as the directory it now is.
-        if (filter === undefined || !filter.excludesDir(rel)) walk(abs, rel + '/');
+        const own = info.slice(o, o + FIELDS);
+        if (filter === undefined || !filter.excludesDir(rel)) walk(abs, rel + '/', undefined, (out) => (out.set(own), null));
         continue;
       }
       if (kind !== KIND.file && kind !== KIND.symlink) {
@@ -149,6 +161,7 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   if (reader === null) {
     walk(part.dir, part.rel, only);
     close(part.hi);
+    folders = [{ text: folderPaths.join('\0'), count: folderPaths.length, info: Float64Array.from(folderInfo) }];
   } else {
     // The same walk in C (native/scan.c): it hands over whole chunks, and asks only what it cannot decide.
     const excluded = filter === undefined ? null : (rel: string, isDir: boolean) => (isDir ? filter.excludesDir(rel) : filter.excludesFile(rel));
@@ -169,7 +182,11 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
       if (kind === KIND.special) skipped.push({ path: p, reason: 'special', message: specialKind(mode) });
       else skipped.push({ path: p, reason: 'unreadable', message: errorMessage(errnoName(errno)) });
     };
-    if (!reader.scanTree(part.dir, part.rel, part.names ?? null, chunkSize, excluded, onChunk, onSkip, onProgress ?? null, part.since ?? 0)) complete = false;
+    // The folders come from the same walk (native/scan.c onDirs).
+    const onDirs = (text: string, dirInfo: Float64Array): void => {
+      folders = [{ text, count: dirInfo.length / FIELDS, info: dirInfo }];
+    };
+    if (!reader.scanTree(part.dir, part.rel, part.names ?? null, chunkSize, excluded, onChunk, onSkip, onProgress ?? null, part.since ?? 0, onDirs)) complete = false;
   }
   if (onProgress !== undefined) onProgress(total);
   return result(true);
