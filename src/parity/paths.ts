@@ -269,10 +269,14 @@ export function pruneParityDirs(diskRoot: string, dir: string, pfs: ParityFs = p
   const stop = path.resolve(parityDir(diskRoot));
   let d = path.resolve(dir);
   while (d.startsWith(stop + path.sep)) {
-    try {
-      pfs.rmdirSync(d);
-    } catch (e) {
-      if (!isCode(e, 'ENOENT')) return; // not empty: the directories above are not empty either
+    // Most stored files have no parity folder (no parity, or small sets elsewhere): an lstat that
+    // finds nothing is cheap, where a failed rmdir throws (0.75 ms a removed file, six levels up).
+    if (pfs.lstatSync(d, { throwIfNoEntry: false }) !== undefined) {
+      try {
+        pfs.rmdirSync(d);
+      } catch (e) {
+        if (!isCode(e, 'ENOENT')) return; // not empty: the directories above are not empty either
+      }
     }
     d = path.dirname(d);
   }
