@@ -92,3 +92,19 @@ test('quick check: a hardlinked file in an unchanged chunk stays when a new path
   assert.equal(res.unchanged, 1);
   assert.ok(res.keep.has('/d/a'));
 });
+
+test('quick check: gone, new, changed and must-read-again rows interleaved in one chunk, names in byte order (one not UTF-8)', () => {
+  // '\udc80' is the byte 0x80 of a name that is not UTF-8 (fsx/name-bytes.ts): it sorts after 'é' (0xc3 0xa9) by bytes, before it by UTF-16.
+  const names = ['a', 'b', 'c', 'd', 'e', 'f', 'g\u00e9', 'g\udc80', 'h'];
+  const recs = names.map((n, i) => rec(n, `1:${i + 1}`));
+  const [a, b, c, d, e, f, gAcute, gByte, h] = recs as [FileRecord, FileRecord, FileRecord, FileRecord, FileRecord, FileRecord, FileRecord, FileRecord, FileRecord];
+  const stored = store([
+    row(rec('0-gone', '1:50')), row(a), [b.path, null], row({ ...c, size: 9 }), row(rec('c-gone', '1:51')),
+    row(e), row({ ...f, mtimeSec: 7 }), row(gAcute), row(rec('g\u00e9z-gone', '1:52')), row(gByte), row(rec('z-gone', '1:53')),
+  ]);
+  // d and h are new; b must be read again; c and f changed; everything else unchanged.
+  const res = quickCheck([scan([a, b, c, d, e, f, gAcute, gByte, h].sort((x, y) => comparePaths(x.path, y.path)))], stored);
+  assert.deepEqual(res.scans[0]!.records.map((r) => r.path), [b, c, d, f, h].map((r) => r.path));
+  assert.deepEqual([...res.keep].sort(), ['/d/0-gone', '/d/b', '/d/c', '/d/c-gone', '/d/f', '/d/g\u00e9z-gone', '/d/z-gone'].sort());
+  assert.equal(res.unchanged, 4);
+});
