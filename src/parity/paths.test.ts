@@ -110,9 +110,16 @@ test('removeParity of a file whose parity folder was never made tries no rmdir, 
   const disk = tempDir();
   // A removed file that never had parity: nothing below .blaine/parity exists for it.
   const rmdirs: string[] = [];
-  const counting = { ...plainParityFs, rmdirSync: ((p: fs.PathLike) => (rmdirs.push(String(p)), fs.rmdirSync(p))) as typeof fs.rmdirSync };
+  const lstats: string[] = [];
+  const counting = {
+    ...plainParityFs,
+    rmdirSync: ((p: fs.PathLike) => (rmdirs.push(String(p)), fs.rmdirSync(p))) as typeof fs.rmdirSync,
+    lstatSync: ((p: fs.PathLike, o?: fs.StatOptions) => (lstats.push(String(p)), fs.lstatSync(p, o))) as typeof fs.lstatSync,
+  };
   removeParity(disk, 'lib/photos/2024/june/a.jpg', counting);
   assert.deepEqual(rmdirs, []);
+  // Its own folder, then the first one down from the parity tree's root: not a look per level.
+  assert.ok(lstats.length <= 2, lstats.join(' '));
   // An empty folder left above the missing one (a set removed earlier) still goes; a folder with another set stays.
   put(disk, 'keep/x.par2');
   fs.mkdirSync(path.join(parityDir(disk), 'keep/old/empty'), { recursive: true });
