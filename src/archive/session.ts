@@ -158,7 +158,8 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       // Checked before the disk is locked, mounted or cleaned up: a refused disk stays as it was.
       host = Catalog.open(opts.db);
       catalogs.push(host);
-      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host, fs);
+      // A disk this run writes is checked in place (its catalog is opened for writing next).
+      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host, fs, !readOnly);
       requireKnownVolume(host, opts.db, info, dest, fs);
     }
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
@@ -166,7 +167,7 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
     const mount = mountedRoot(dest, info, opts.key, readOnly);
     if (mount) releases.push(() => mount.unmount());
     const root = mount?.mountPoint ?? dest;
-    if (mount && !opts.init && !opts.retiring) requireDiskCatalog(root, dest, info, host, fs);
+    if (mount && !opts.init && !opts.retiring) requireDiskCatalog(root, dest, info, host, fs, !readOnly);
     if (mount && !readOnly) ensureLayout(root, fs);
     else if (!readOnly) privateBlaineDir(root, fs);
     const identity = diskIdentity(dest, root);

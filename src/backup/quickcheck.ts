@@ -9,10 +9,52 @@ export type QuickRow = [string, string | null];
 
 /** The mounted copy's catalog rows of one volume, by byte-order range of path. */
 export interface StoredRows {
-  /** "path\0stamp\0path\0stamp…" of the rows in [lo, hi), in byte order: compared with a chunk's text whole. */
+  /**
+   * "path\0stamp\0path\0stamp…" of the rows in [lo, hi), in byte order (a row that must be read
+   * again has an empty stamp): compared with a chunk's text whole, and split into its rows when it
+   * differs (a week's changes spread over every folder make every chunk differ: asking SQLite for
+   * the rows again cost a third of a swap's main thread).
+   */
   text(lo: string, hi: string): string;
-  /** The same rows one by one, for a chunk whose text differs. */
-  rows(lo: string, hi: string): QuickRow[];
+}
+
+/**
+ * Walks a "path\0stamp\0path\0stamp…" text a file at a time without splitting it: each file's
+ * path and whole "path\0stamp" are slices (V8 shares the text's characters), compared at once.
+ */
+class PairReader {
+  /** Where the current file's text starts, its path ends, and its stamp ends (length when done). */
+  start = 0;
+  pathEnd = 0;
+  end = 0;
+
+  constructor(private readonly text: string) {
+    this.read(0);
+  }
+
+  get done(): boolean {
+    return this.start >= this.text.length;
+  }
+
+  path(): string {
+    return this.text.slice(this.start, this.pathEnd);
+  }
+
+  pair(): string {
+    return this.text.slice(this.start, this.end);
+  }
+
+  next(): void {
+    this.read(this.end + 1);
+  }
+
+  private read(from: number): void {
+    this.start = from;
+    if (from >= this.text.length) return;
+    this.pathEnd = this.text.indexOf('\0', from);
+    const end = this.text.indexOf('\0', this.pathEnd + 1);
+    this.end = end < 0 ? this.text.length : end;
+  }
 }
 
 export interface QuickCheckResult {
@@ -40,21 +82,19 @@ function hasLinks(chunk: ScanChunk): boolean {
   return false;
 }
 
-/** The files of a chunk at the given indices (ascending), as a chunk of their own. */
-function only(chunk: ScanChunk, parts: string[], indices: number[]): ScanChunk {
+/** The files of a chunk at the given indices (ascending), with their "path\0stamp" texts, as a chunk of their own. */
+function only(chunk: ScanChunk, texts: string[], indices: number[]): ScanChunk {
   const info = new Float64Array(indices.length * FIELDS);
-  const text: string[] = [];
   const at = new Map(indices.map((i, k) => [i, k]));
   indices.forEach((i, k) => {
     info.set(chunk.info.subarray(i * FIELDS, (i + 1) * FIELDS), k * FIELDS);
-    text.push(parts[2 * i]!, parts[2 * i + 1]!);
   });
   const targets: [number, string][] = [];
   for (const [i, t] of chunk.targets) {
     const k = at.get(i);
     if (k !== undefined) targets.push([k, t]);
   }
-  return { lo: chunk.lo, hi: chunk.hi, text: text.join('\0'), count: indices.length, info, targets };
+  return { lo: chunk.lo, hi: chunk.hi, text: texts.join('\0'), count: indices.length, info, targets };
 }
 
 /**
@@ -78,33 +118,42 @@ export class QuickCheck {
     let list = this.compared.get(root);
     if (!list) this.compared.set(root, (list = []));
     const changed: number[] = [];
-    if (this.stored.text(chunk.lo, chunk.hi) === chunk.text) {
+    const storedText = this.stored.text(chunk.lo, chunk.hi);
+    if (storedText === chunk.text) {
       list.push({ lo: chunk.lo, count: chunk.count, chunk: hasLinks(chunk) ? chunk : null, changed });
       return;
     }
     const entry: Compared = { lo: chunk.lo, count: chunk.count, chunk, changed };
     list.push(entry);
-    const rows = new Map<string, string | null>();
-    for (const [p, s] of this.stored.rows(chunk.lo, chunk.hi)) rows.set(p, s);
-    const parts = chunk.count === 0 ? [] : chunk.text.split('\0');
-    for (let i = 0; i < chunk.count; i++) {
-      const p = parts[2 * i]!;
-      const s = rows.get(p);
-      if (s === undefined) {
-        changed.push(i); // a new path
+    // Both texts list their files in byte order: a merge of the two, a file at a time (a week's
+    // changes spread over every folder make every chunk differ, so this runs on every file).
+    const texts: string[] = [];
+    const scanned = new PairReader(chunk.text);
+    const rows = new PairReader(storedText);
+    for (let i = 0; i < chunk.count; i++, scanned.next()) {
+      const here = scanned.pair();
+      const p = scanned.path();
+      // Rows before this path are gone from the data path.
+      while (!rows.done && rows.pair() !== here && comparePaths(rows.path(), p) < 0) {
+        this.keep.add(rows.path());
+        rows.next();
+      }
+      if (!rows.done && rows.pair() === here) {
+        rows.next(); // unchanged
         continue;
       }
-      rows.delete(p);
-      if (s !== parts[2 * i + 1]) {
-        changed.push(i);
-        this.keep.add(p);
-      }
+      changed.push(i);
+      texts.push(here);
+      if (!rows.done && rows.path() === p) {
+        this.keep.add(p); // changed in place
+        rows.next();
+      } // else a new path
     }
-    for (const p of rows.keys()) this.keep.add(p); // gone from the data path
+    for (; !rows.done; rows.next()) this.keep.add(rows.path()); // gone from the data path
     // Without hardlinks no unchanged file of the chunk can be wanted later: only the changed ones
     // are kept, so a week's changes spread over every chunk do not keep the whole scan in memory.
     if (!hasLinks(chunk) && changed.length < chunk.count) {
-      entry.chunk = changed.length === 0 ? null : only(chunk, parts, changed);
+      entry.chunk = changed.length === 0 ? null : only(chunk, texts, changed);
       entry.changed = changed.map((_, k) => k);
     }
   }

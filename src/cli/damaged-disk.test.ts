@@ -78,6 +78,24 @@ test('a zero-byte, missing or unreadable disk catalog on a used disk is a damage
   }
 });
 
+test('a backup checks its disk catalog in place: no private copy of it in the temporary folder (unusable there), and damage is still found', (t) => {
+  const env = archived(t);
+  // A million-file catalog is 140 MB: copying it on every run cost the weekly swap time, and a
+  // small or missing temporary folder made a sound disk look damaged.
+  const noTmp = { TMPDIR: path.join(env.base, 'no-such-folder') };
+  write(path.join(env.lib, 'photos', 'new.jpg'), crypto.randomBytes(2000));
+  const ok = blaine(['backup', '--dest', env.disk, '--db', env.db, ...NO_PARITY, env.lib], { env: noTmp });
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  assertDiskMatchesCatalog(env.disk, env.db);
+  const file = path.join(env.disk, '.blaine', 'catalog.sqlite');
+  fs.writeFileSync(file, crypto.randomBytes(8192));
+  const before = stateOf(env.disk, env.db);
+  const r = blaine(['backup', '--dest', env.disk, '--db', env.db, ...NO_PARITY, env.lib], { env: noTmp });
+  assert.equal(r.status, 1, r.stdout + r.stderr);
+  assert.match(r.stderr, DAMAGED);
+  assert.equal(stateOf(env.disk, env.db), before);
+});
+
 test('rebuild-catalog --dest rebuilds a damaged disk catalog from the disk\'s rotated catalog, checked against the disk', (t) => {
   const env = archived(t);
   const file = path.join(env.disk, '.blaine', 'catalog.sqlite');

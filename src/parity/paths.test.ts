@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { listTree, tempDir } from '../../test/parity-fixtures.js';
-import { linkParity, moveParity, parityDir, parityFiles, parityStemRel, removeParity, matchParityToRow } from './paths.js';
+import { linkParity, moveParity, parityDir, parityFiles, parityStemRel, plainParityFs, removeParity, matchParityToRow } from './paths.js';
 
 /** Writes fake parity files (content = name) below the parity tree. */
 function put(disk: string, ...names: string[]): void {
@@ -104,4 +104,25 @@ test('a name too long to take a suffix gets a shortened stem that every parity s
   assert.deepEqual(parityFiles(disk, other), []);
   assert.equal(matchParityToRow(disk, long, undefined), true, 'a set the row does not name goes');
   assert.deepEqual(parityFiles(disk, long), []);
+});
+
+test('removeParity of a file whose parity folder was never made tries no rmdir, and still prunes empty folders above', () => {
+  const disk = tempDir();
+  // A removed file that never had parity: nothing below .blaine/parity exists for it.
+  const rmdirs: string[] = [];
+  const lstats: string[] = [];
+  const counting = {
+    ...plainParityFs,
+    rmdirSync: ((p: fs.PathLike) => (rmdirs.push(String(p)), fs.rmdirSync(p))) as typeof fs.rmdirSync,
+    lstatSync: ((p: fs.PathLike, o?: fs.StatOptions) => (lstats.push(String(p)), fs.lstatSync(p, o))) as typeof fs.lstatSync,
+  };
+  removeParity(disk, 'lib/photos/2024/june/a.jpg', counting);
+  assert.deepEqual(rmdirs, []);
+  // Its own folder, then the first one down from the parity tree's root: not a look per level.
+  assert.ok(lstats.length <= 2, lstats.join(' '));
+  // An empty folder left above the missing one (a set removed earlier) still goes; a folder with another set stays.
+  put(disk, 'keep/x.par2');
+  fs.mkdirSync(path.join(parityDir(disk), 'keep/old/empty'), { recursive: true });
+  removeParity(disk, 'keep/old/empty/gone/b.jpg', counting);
+  assert.deepEqual(listTree(parityDir(disk)), ['keep/', 'keep/x.par2']);
 });
