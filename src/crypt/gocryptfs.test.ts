@@ -7,7 +7,8 @@ import { scratchDir } from '../../test/helpers.js';
 import { CryptError, initCipher, mountCipher, mountsOf, readMounts, removeStaleMounts, requireTools } from './gocryptfs.js';
 import { obtainKey } from './key.js';
 import { hardLink, realFs, type Fsx } from '../fsx/fsx.js';
-import { syncDisk } from '../fsx/durable.js';
+import { startWriteback, syncDisk } from '../fsx/durable.js';
+import { fsAddon } from '../fsx/addon.js';
 import { cryptUnavailable, deadPid, fastScrypt } from './testing.js';
 
 fastScrypt();
@@ -96,7 +97,7 @@ test('init, mount read-write, unmount; read-only refuses writes; the cipher dire
   assert.equal(mountsOf('test-wrong').length, 0);
 });
 
-test('a flush of a read-write mount (syncDisk before a catalog commit) syncs the file system holding the ciphertext too; of a read-only mount, only the mount', { skip }, (t) => {
+test('a flush of a read-write mount (syncDisk before a catalog commit) syncs the file system holding the ciphertext too, and a big copy starts its write-back; of a read-only mount, only the mount', { skip }, (t) => {
   // syncfs of the FUSE mount returns at once and writes none of gocryptfs's ciphertext back.
   const { cipher } = newCipher(t, 'k');
   const cipherDev = fs.statSync(cipher).dev;
@@ -115,18 +116,23 @@ test('a flush of a read-write mount (syncDisk before a catalog commit) syncs the
     assert.notEqual(fuseDev, cipherDev);
     fs.mkdirSync(path.join(rw.mountPoint, 'films'));
     fs.writeFileSync(path.join(rw.mountPoint, 'films', 'reel.mkv'), Buffer.alloc(1 << 20, 7));
+    // The copies' head start (copy-ahead.ts, after each big copy): the file system under the mount.
+    assert.equal(startWriteback(path.join(rw.mountPoint, 'films')), path.resolve(cipher));
     syncDisk(rw.mountPoint, recording);
     syncDisk(path.join(rw.mountPoint, 'films'), recording);
   } finally {
     rw.unmount();
   }
   assert.deepEqual(devs, [fuseDev, cipherDev, fuseDev, cipherDev]);
+  assert.equal(fsAddon()?.syncfsRunning?.(), false, 'the unmount waited for the write-back that held the disk open');
+  assert.equal(startWriteback(cipher), null, 'a plain directory: its copies start their own write-back');
 
   devs = [];
   const ro = mountCipher(cipher, 'k', { tag: 'test-sync-ro', readonly: true });
   try {
     syncDisk(ro.mountPoint, recording);
     assert.deepEqual(devs, [fs.statSync(ro.mountPoint).dev]);
+    assert.equal(startWriteback(ro.mountPoint), null);
   } finally {
     ro.unmount();
   }

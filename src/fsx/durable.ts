@@ -2,6 +2,7 @@
 import path from 'node:path';
 import { realFs, type Fsx } from './fsx.js';
 import { CopyError } from './copy-error.js';
+import { fsAddon } from './addon.js';
 
 /**
  * Makes everything written to the file system holding `target` durable (syncfs(2), through the
@@ -26,8 +27,26 @@ const syncedThrough = new Map<string, string>();
 export function syncThrough(mountPoint: string, backingDir: string): () => void {
   syncedThrough.set(mountPoint, backingDir);
   return () => {
-    if (syncedThrough.get(mountPoint) === backingDir) syncedThrough.delete(mountPoint);
+    if (syncedThrough.get(mountPoint) !== backingDir) return;
+    syncedThrough.delete(mountPoint);
+    // A write-back started by startWriteback holds the disk open: the disk is free once this returns.
+    const pause = new Int32Array(new SharedArrayBuffer(4));
+    while (fsAddon()?.syncfsRunning?.()) Atomics.wait(pause, 0, 0, 2);
   };
+}
+
+/**
+ * Starts, without waiting, the write-back of what was written under `target` to the disk below a
+ * mount registered with syncThrough (gocryptfs: sync_file_range of a copy on the FUSE mount does
+ * nothing), so that the next syncDisk waits for less; at most one at a time. Returns the directory
+ * whose file system is being synced, or null (not such a mount, one already running, no addon).
+ * Only a head start: syncDisk still makes the data durable and reports its errors.
+ */
+export function startWriteback(target: string): string | null {
+  for (const [mountPoint, backing] of syncedThrough) {
+    if (target === mountPoint || target.startsWith(mountPoint + path.sep)) return fsAddon()?.startSyncfs?.(backing) ? backing : null;
+  }
+  return null;
 }
 
 function syncOne(what: string, target: string, fs: Fsx): void {
