@@ -50,6 +50,7 @@
 #include "copyfiles.h"
 #include "jsstring.h"
 #include <stdint.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -634,6 +635,58 @@ static napi_value sync_fs(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/*
+ * startSyncfs(path) -> boolean: a syncfs(2) of the file system holding path on a thread of its
+ * own, not waited for: the write-back of what a FUSE mount (gocryptfs) wrote to the disk under it
+ * starts while the copies go on, as sync_file_range starts it for a plain disk's copies
+ * (copyfeed.c), and the syncfs before the next catalog commit then waits for less. At most one
+ * at a time (false: one is still running, or the path could not be opened); errors are left to
+ * that commit's own syncfs.
+ */
+static int sync_started;
+
+static void *background_sync(void *arg) {
+  int fd = (int)(intptr_t)arg;
+  syncfs(fd);
+  close(fd);
+  __atomic_store_n(&sync_started, 0, __ATOMIC_RELEASE);
+  return NULL;
+}
+
+static napi_value start_sync_fs(napi_env env, napi_callback_info info) {
+  size_t argc = 1, len;
+  napi_value argv[1], result;
+  char *path = NULL;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1 || js_utf8(env, argv[0], &path, &len) != JS_UTF8_OK) {
+    free(path);
+    napi_throw_type_error(env, NULL, "startSyncfs(path) needs a path");
+    return NULL;
+  }
+  int started = 0;
+  if (__atomic_exchange_n(&sync_started, 1, __ATOMIC_ACQ_REL) == 0) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    pthread_t t;
+    if (fd >= 0 && pthread_create(&t, NULL, background_sync, (void *)(intptr_t)fd) == 0) {
+      pthread_detach(t);
+      started = 1;
+    } else {
+      if (fd >= 0) close(fd);
+      __atomic_store_n(&sync_started, 0, __ATOMIC_RELEASE);
+    }
+  }
+  free(path);
+  napi_get_boolean(env, started, &result);
+  return result;
+}
+
+/* syncfsRunning() -> boolean: whether startSyncfs's thread is still running (it holds the file system open). */
+static napi_value sync_fs_running(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_get_boolean(env, __atomic_load_n(&sync_started, __ATOMIC_ACQUIRE) != 0, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn, fields;
   fsops_init(env, exports);
@@ -642,6 +695,10 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "scanTree", fn);
   napi_create_function(env, "syncfs", NAPI_AUTO_LENGTH, sync_fs, NULL, &fn);
   napi_set_named_property(env, exports, "syncfs", fn);
+  napi_create_function(env, "startSyncfs", NAPI_AUTO_LENGTH, start_sync_fs, NULL, &fn);
+  napi_set_named_property(env, exports, "startSyncfs", fn);
+  napi_create_function(env, "syncfsRunning", NAPI_AUTO_LENGTH, sync_fs_running, NULL, &fn);
+  napi_set_named_property(env, exports, "syncfsRunning", fn);
   napi_create_int32(env, FIELDS, &fields);
   napi_set_named_property(env, exports, "FIELDS", fields);
   return exports;

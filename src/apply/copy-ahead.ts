@@ -6,6 +6,7 @@ import { copyToTemp, SMALL_FILE, type TempCopy } from '../fsx/copy.js';
 import { copyBatchToTemp } from '../fsx/copy-batch.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { removeQuietly } from '../fsx/parents.js';
+import { startWriteback } from '../fsx/durable.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
 import { refused, type Admitted, type SpaceBudget } from './space.js';
 import type { Par2Feeder } from '../parity/creator.js';
@@ -163,6 +164,8 @@ export class CopyAhead {
       .finally(() => {
         this.bigUnderway--;
         this.space.wrote(room.data);
+        // On an encrypted disk the copy's ciphertext starts on its way to the disk now (see startWriteback).
+        startWriteback(this.root);
         // The next big copy starts now, beside the other one, even while the executor waits for that.
         if (this.live && this.ops) this.fill(this.ops, this.at);
       });

@@ -6,7 +6,9 @@ import path from 'node:path';
 import { scratchDir } from '../../test/helpers.js';
 import { CryptError, initCipher, mountCipher, mountsOf, readMounts, removeStaleMounts, requireTools } from './gocryptfs.js';
 import { obtainKey } from './key.js';
-import { hardLink } from '../fsx/fsx.js';
+import { hardLink, realFs, type Fsx } from '../fsx/fsx.js';
+import { startWriteback, syncDisk } from '../fsx/durable.js';
+import { fsAddon } from '../fsx/addon.js';
 import { cryptUnavailable, deadPid, fastScrypt } from './testing.js';
 
 fastScrypt();
@@ -93,6 +95,47 @@ test('init, mount read-write, unmount; read-only refuses writes; the cipher dire
   }
   expectCryptError(() => mountCipher(cipher, 'not the key', { tag: 'test-wrong' }), 'WRONG_KEY', /^wrong key/);
   assert.equal(mountsOf('test-wrong').length, 0);
+});
+
+test('a flush of a read-write mount (syncDisk before a catalog commit) syncs the file system holding the ciphertext too, and a big copy starts its write-back; of a read-only mount, only the mount', { skip }, (t) => {
+  // syncfs of the FUSE mount returns at once and writes none of gocryptfs's ciphertext back.
+  const { cipher } = newCipher(t, 'k');
+  const cipherDev = fs.statSync(cipher).dev;
+  let devs: number[] = [];
+  const recording: Fsx = {
+    ...realFs,
+    syncfs(target: string) {
+      devs.push(fs.statSync(target).dev);
+      return realFs.syncfs(target);
+    },
+  };
+  const rw = mountCipher(cipher, 'k', { tag: 'test-sync' });
+  let fuseDev: number;
+  try {
+    fuseDev = fs.statSync(rw.mountPoint).dev;
+    assert.notEqual(fuseDev, cipherDev);
+    fs.mkdirSync(path.join(rw.mountPoint, 'films'));
+    fs.writeFileSync(path.join(rw.mountPoint, 'films', 'reel.mkv'), Buffer.alloc(1 << 20, 7));
+    // The copies' head start (copy-ahead.ts, after each big copy): the file system under the mount.
+    assert.equal(startWriteback(path.join(rw.mountPoint, 'films')), path.resolve(cipher));
+    syncDisk(rw.mountPoint, recording);
+    syncDisk(path.join(rw.mountPoint, 'films'), recording);
+  } finally {
+    rw.unmount();
+  }
+  assert.deepEqual(devs, [fuseDev, cipherDev, fuseDev, cipherDev]);
+  assert.equal(fsAddon()?.syncfsRunning?.(), false, 'the unmount waited for the write-back that held the disk open');
+  assert.equal(startWriteback(cipher), null, 'a plain directory: its copies start their own write-back');
+
+  devs = [];
+  const ro = mountCipher(cipher, 'k', { tag: 'test-sync-ro', readonly: true });
+  try {
+    syncDisk(ro.mountPoint, recording);
+    assert.deepEqual(devs, [fs.statSync(ro.mountPoint).dev]);
+    assert.equal(startWriteback(ro.mountPoint), null);
+  } finally {
+    ro.unmount();
+  }
 });
 
 test('a mount left by a process that is gone is removed by the next mount of the same tag', { skip }, (t) => {

@@ -16,6 +16,7 @@ import {
   requireTools, runGocryptfs,
 } from './tools.js';
 import { realFs as fs } from '../fsx/fsx.js';
+import { syncThrough } from '../fsx/durable.js';
 
 export { readMounts, mountsOf, removeStaleMounts, type MountEntry } from './mounts.js';
 export { checkKey, CryptError, privateMountBase, requireTools, type CryptErrorCode } from './tools.js';
@@ -138,6 +139,8 @@ export function mountCipher(
   }
   const daemon = daemonPid(name);
   if (ownDir && opts.shownAs) shownAs.set(mountPoint, opts.shownAs);
+  // A flush of the mount (syncDisk before a catalog commit) must reach the ciphertext on the disk.
+  const unsync = opts.readonly ? () => {} : syncThrough(mountPoint, path.resolve(cipherDir));
   let mounted = true;
   const handle: CipherMount = {
     mountPoint,
@@ -156,6 +159,7 @@ export function mountCipher(
         waitForExit(daemon, 5000);
       }
       mounted = false;
+      unsync();
       active.delete(handle);
       removeHooksWhenIdle();
       if (ownDir) removeEmptyDir(mountPoint);

@@ -46,6 +46,10 @@ export interface NativeAddon {
      */
     onDirs?: (text: string, info: Float64Array) => void,
   ): boolean;
+  /** syncfs(2) of the file system holding path on a thread of its own, not waited for; false when one is still running (scan.c). */
+  startSyncfs?(path: string): boolean;
+  /** Whether startSyncfs's thread is still running (it holds the file system open). */
+  syncfsRunning?(): boolean;
   /** syncfs(2) of the file system holding path: 0, or the errno. */
   syncfs(path: string): number;
   /** utimensat(2) of the mtime alone, to the nanosecond (noFollow: a symlink itself): 0, or the errno. */
