@@ -7,7 +7,7 @@ import { Catalog } from './catalog.js';
 import type { CatalogEntry } from './entry.js';
 import { changesKnownFrom, differencesSince, dropTombstones, memoBySize, pruneTombstones, trackChangesFrom } from './changes.js';
 import { SCHEMA_VERSION } from './schema.js';
-import { downgradeTo3, rawConnection } from './testing.js';
+import { downgradeTo3, rawConnection, tallyStatements } from './testing.js';
 
 const V = 'vol-1';
 
@@ -198,4 +198,43 @@ test('memoBySize asks once per size and keeps the first answer while the run add
   assert.equal(had(20), false);
   assert.equal(had(10), true);
   assert.deepEqual(asked, [10, 20]);
+});
+
+test('the volume side of a catch-up comes from the one read of what changed: one lookup per changed path, in the copy only', () => {
+  const host = Catalog.memory();
+  host.transaction(() => {
+    setGeneration(host, 0);
+    trackChangesFrom(host, V);
+    setGeneration(host, 1);
+    for (let i = 0; i < 300; i++) host.put(entry(`/d/${String(i).padStart(3, '0')}`, { size: i }));
+    host.put(entry('/d', { kind: 'dir', size: 0, mode: 0o40755, sha256: null }));
+  });
+  const copy = copyOf(host);
+  // The copy holds a file where the volume now has a folder: a folder row is no file to want.
+  copy.transaction(() => copy.put(entry('/e', { size: 77 })));
+  host.transaction(() => {
+    setGeneration(host, 2);
+    for (let i = 0; i < 300; i += 10) host.put(entry(`/d/${String(i).padStart(3, '0')}`, { size: 5000 + i }));
+    for (let i = 5; i < 300; i += 60) host.remove(V, `/d/${String(i).padStart(3, '0')}`);
+    host.put(entry('/d/new', { size: 9 }));
+    host.put(entry('/e', { kind: 'dir', size: 0, mode: 0o40755, sha256: null }));
+    host.put(entry('/d', { kind: 'dir', size: 0, mode: 0o40700, sha256: null }));
+  });
+  const changedPaths = 30 + 5 + 1 + 2;
+  const whole = copy.differences(host, V);
+  const tally = tallyStatements();
+  let since: ReturnType<typeof differencesSince>;
+  try {
+    since = differencesSince(copy, host, V, 1);
+  } finally {
+    tally.stop();
+  }
+  assert.ok(since);
+  assert.deepEqual(paths(since), paths(whole));
+  assert.ok(since.mine.some((e) => e.path === '/e') && !since.theirs.some((e) => e.path === '/e' || e.path === '/d'));
+  const runs = [...tally.counts().values()].reduce((a, b) => a + b, 0);
+  // Before: two lookups a changed path (copy and volume), 2 × 38 + the reads.
+  assert.ok(runs <= changedPaths + 4, `${runs} statements for ${changedPaths} changed paths`);
+  copy.close();
+  host.close();
 });

@@ -3,7 +3,7 @@ import type { CatalogEntry } from './entry.js';
 import { connectionOf } from './handle.js';
 import { bytesToName } from '../fsx/name-bytes.js';
 import { sameEntry } from './same.js';
-import type { VolumeRow } from './rows.js';
+import { ENTRY_FROM, ENTRY_SELECT, rowToEntry, type EntryRow, type VolumeRow } from './rows.js';
 import { comparePaths } from '../fsx/paths.js';
 
 /** What this file needs of a Catalog: catalog.ts calls in here, so it names no Catalog itself (no import circle). */
@@ -51,22 +51,25 @@ export function differencesSince(
 ): { mine: CatalogEntry[]; theirs: CatalogEntry[] } | null {
   const from = changesKnownFrom(volumeState, volume);
   if (from === undefined || since < from) return null;
-  const paths = (
-    connectionOf(volumeState)
-      .prepare(
-        `SELECT CAST(v.root || c.path AS BLOB) FROM volume_ids v CROSS JOIN
-           (SELECT vid, path FROM entries WHERE gen > @since UNION SELECT vid, path FROM tombstones WHERE gen > @since) c ON c.vid = v.id
-         WHERE v.uuid = @volume`,
-      )
-      .pluck(true)
-      .all({ volume, since }) as Buffer[]
-  ).map(bytesToName);
-  paths.sort(comparePaths);
+  // The volume's side comes whole from the one read that finds what changed (the rows carry their
+  // generation): no second lookup of each path in the host catalog. A folder's row is not a file's
+  // (Catalog.get leaves folders out): its path is still compared, against no file.
+  const reads = changedReads(volumeState);
+  const wantedAt = new Map<string, CatalogEntry | undefined>();
+  for (const r of reads.rows.all({ volume, since }) as EntryRow[]) {
+    const w = rowToEntry(r);
+    wantedAt.set(w.path, w.kind === 'dir' ? undefined : w);
+  }
+  for (const b of reads.tombstones.all({ volume, since }) as Buffer[]) {
+    const p = bytesToName(b);
+    if (!wantedAt.has(p)) wantedAt.set(p, undefined);
+  }
+  const paths = [...wantedAt.keys()].sort(comparePaths);
   const mine: CatalogEntry[] = [];
   const theirs: CatalogEntry[] = [];
   for (const p of paths) {
     const d = copy.get(volume, p);
-    const w = volumeState.get(volume, p);
+    const w = wantedAt.get(p);
     if (d && w && sameEntry(d, w, 'row')) continue;
     if (d) mine.push(d);
     if (w) theirs.push(w);
@@ -89,6 +92,22 @@ export function pruneTombstones(cat: Catalog, volume: string): void {
 /** Drops every tombstone (a disk's own catalog: nobody catches up from it). */
 export function dropTombstones(cat: Catalog): void {
   connectionOf(cat).exec('DELETE FROM tombstones');
+}
+
+const changedStatements = new WeakMap<Catalog, { rows: Database.Statement; tombstones: Database.Statement }>();
+
+/** The statements of differencesSince, prepared once per catalog: a volume's rows and tombstones newer than @since. */
+function changedReads(cat: Catalog): { rows: Database.Statement; tombstones: Database.Statement } {
+  let st = changedStatements.get(cat);
+  if (!st) {
+    const db = connectionOf(cat);
+    st = {
+      rows: db.prepare(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE v.uuid = @volume AND e.gen > @since`).raw(true),
+      tombstones: db.prepare(`SELECT CAST(v.root || t.path AS BLOB) FROM volume_ids v CROSS JOIN tombstones t ON t.vid = v.id WHERE v.uuid = @volume AND t.gen > @since`).pluck(true),
+    };
+    changedStatements.set(cat, st);
+  }
+  return st;
 }
 
 const sizeBefore = new WeakMap<Catalog, Database.Statement>();
