@@ -158,8 +158,10 @@ export function openDiskSession(opts: OpenOptions): DiskSession {
       // Checked before the disk is locked, mounted or cleaned up: a refused disk stays as it was.
       host = Catalog.open(opts.db);
       catalogs.push(host);
-      // A disk this run writes is checked in place (its catalog is opened for writing next).
-      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host, fs, !readOnly);
+      // A disk this run writes is checked in place (its catalog is opened for writing next), but
+      // only when the host knows its volume: a disk refused as unknown must not get -wal/-shm files.
+      const inPlace = !readOnly && !!host.volume(info.volume);
+      if (!info.encrypted && !opts.retiring) requireDiskCatalog(dest, dest, info, host, fs, inPlace);
       requireKnownVolume(host, opts.db, info, dest, fs);
     }
     releases.push(acquireDiskLock(dest, { shared: !!opts.readsDisk }));
