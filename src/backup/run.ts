@@ -256,7 +256,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     // Unchanged files stop here, compared chunk by chunk while the scan goes on. A copy that was
     // behind has been caught up by now: its disk catalog matches the volume for every file it holds.
     const disk = session.disk;
-    const quick = new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi) });
+    const quick = new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), digest: (lo, hi) => disk.quickDigest(info.volume, lo, hi) });
     disk.mapReads(true);
     scanning.onChunk((root, chunk) => quick.add(root, chunk));
     let packed: PackedScan[];

@@ -2,7 +2,9 @@
  * A scan's records packed in chunks (paths and stamps in one string, the numbers in one
  * Float64Array, see record.ts), and the way back to one record at a time.
  */
+import { createHash } from 'node:crypto';
 import { FIELD, FIELDS, KIND } from '../fsx/addon.js';
+import { nameToBytes } from '../fsx/name-bytes.js';
 import { pathRange } from '../catalog/range.js';
 import { stamp } from '../catalog/stamp.js';
 import type { FileRecord, PackedScan, RootScan, ScanChunk } from './record.js';
@@ -14,6 +16,14 @@ export const TWO_32 = 0x1_0000_0000n;
  * query seldom. A scan may ask for smaller ones (tests that want many chunks from a small tree).
  */
 export const CHUNK = 16384;
+
+/**
+ * The SHA-256 of a chunk's text as bytes (ScanChunk.digest): what native/scan.c hashes, and what
+ * the catalog's digest of the same rows is compared with. For the JS walk and packed chunks.
+ */
+export function textDigest(text: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(nameToBytes(text)).digest());
+}
 
 /** The stamp (catalog/stamp.ts) of the file at index i of a chunk's numbers. */
 export function stampAt(info: Float64Array, i: number, target: string | undefined): string {
@@ -105,7 +115,8 @@ export function pack(scan: RootScan, chunk = CHUNK): PackedScan {
       parts.push(r.path, stampAt(info, i, r.linkTarget));
     });
     const next = scan.records[start + chunk];
-    chunks.push({ lo: start === 0 ? rootLo : recs[0]!.path, hi: next ? next.path : rootHi, text: parts.join('\0'), count: recs.length, info, targets });
+    const text = parts.join('\0');
+    chunks.push({ lo: start === 0 ? rootLo : recs[0]!.path, hi: next ? next.path : rootHi, text, count: recs.length, info, targets, digest: textDigest(text) });
     if (recs.length === 0) break;
   }
   return { root: scan.root, exists: scan.exists, complete: scan.complete, skipped: scan.skipped, chunks };
