@@ -26,6 +26,7 @@ import type { ExclusionFilter } from '../scan/exclude.js';
 import { dirRecordOf, type DirRecord, type DirScan } from './scan.js';
 import { currentDirs } from './current.js';
 import { comparePaths } from '../fsx/paths.js';
+import { pathRange } from '../catalog/range.js';
 
 export interface DirCounts {
   /** New directories (absent from the disk catalog). */
@@ -222,9 +223,10 @@ export class DirWriter {
    * `confirmedAt` (ms): the rows are the library's folders as of now (a backup's scan, a settle
    * from the host's current folders): the volume's top folder rows carry that time in their
    * verified_at, which says whose rows are newest (dirs/current.ts). A clone or verify --fix only
-   * puts the disk's own rows back and leaves it.
+   * puts the disk's own rows back and leaves it. `known`: the volume's folder rows as the caller
+   * read them (readFolderRows), when nothing wrote folder rows since: not read again here.
    */
-  finish(plan: DirPlan, confirmedAt?: number): void {
+  finish(plan: DirPlan, confirmedAt?: number, known?: FolderRows): void {
     const { fs, disk, host, volume } = this.o;
     this.removeEmpty(plan.remove);
     // Empty folders, those the file pipeline did not need or emptied and pruned, one removed by hand.
@@ -266,7 +268,8 @@ export class DirWriter {
       try {
         cat.transaction(() => {
           // Many folders: the volume's folder rows in one read, not one lookup a folder.
-          const all = rows.length > MANY_FOLDERS ? new Map(cat.dirsOf(volume).map((r) => [r.path, r])) : null;
+          // `known`: the caller's read of them, when nothing has written folder rows since.
+          const all = rows.length > MANY_FOLDERS ? new Map((known === undefined ? cat.dirsOf(volume) : cat === disk ? known.disk : known.host).map((r) => [r.path, r])) : null;
           for (const e of rows) {
             const had = all !== null ? all.get(e.path) : cat.dirRowsAt(e.path).find((r) => r.volume === volume);
             const stamp = confirmedAt !== undefined && isTop(e.path);
@@ -352,13 +355,30 @@ export function planFromRows(rows: CatalogEntry[], remove: CatalogEntry[] = []):
   return { wanted, remove, replaced: [], counts: { added: 0, updated: 0, removed: remove.length, kept: 0 } };
 }
 
+/** A volume's folder rows in each catalog, read once for a backup (its plans and finish). */
+export interface FolderRows {
+  disk: CatalogEntry[];
+  host: CatalogEntry[];
+}
+
+/**
+ * Every folder row of the volume, from both catalogs: one read each. A no-change run planned its
+ * folders twice and finish read them again, six reads of every folder row (a tenth of its main
+ * thread after the scan); the caller reads again only when the run wrote between.
+ */
+export function readFolderRows(disk: Catalog, host: Catalog, volume: string): FolderRows {
+  return { disk: disk.dirsOf(volume), host: host.dirsOf(volume) };
+}
+
 /**
  * The volume's folder rows under a data path (its own row too): the copy's own catalog's, and any
  * the host has beyond them (its twin's runs, which a copy that was away has not seen), so that a
  * folder gone since is removed from both.
  */
-export function volumeFolders(disk: Catalog, host: Catalog, volume: string, root: string): CatalogEntry[] {
-  const own = disk.dirsOf(volume, root, true);
+export function volumeFolders(rows: FolderRows, root: string): CatalogEntry[] {
+  const [lo, hi] = pathRange(root);
+  const at = (e: CatalogEntry) => e.path === root || (comparePaths(e.path, lo) >= 0 && comparePaths(e.path, hi) < 0);
+  const own = rows.disk.filter(at);
   const seen = new Set(own.map((e) => e.path));
-  return [...own, ...host.dirsOf(volume, root, true).filter((e) => !seen.has(e.path))];
+  return [...own, ...rows.host.filter((e) => at(e) && !seen.has(e.path))];
 }

@@ -1,9 +1,10 @@
 /**
- * The quick check's digests (native/scan.c hashes each chunk's text, native/quickdigest.c the
- * catalog's text of the same rows): against a real catalog and a real scan, a chunk is settled by
- * its digest only when its text would have been equal, whatever changed (an inode alone, a
- * nanosecond, a mode, a name that is not UTF-8, a row marked to be read again), and a no-change
- * run no longer asks the catalog for any text.
+ * What a no-change backup costs beyond its scan. The quick check's digests (native/scan.c hashes
+ * each chunk's text, native/quickdigest.c the catalog's text of the same rows): against a real
+ * catalog and a real scan, a chunk is settled by its digest only when its text would have been
+ * equal, whatever changed (an inode alone, a nanosecond, a mode, a name that is not UTF-8, a row
+ * marked to be read again), and a no-change run no longer asks the catalog for any text. The
+ * folder rows are read once per catalog.
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
@@ -43,13 +44,13 @@ async function backup(lib: string, disk: string, host: string, init: boolean): P
   return { unchanged: outcome.summary!.unchanged, added: outcome.summary!.added };
 }
 
-/** A library of `files` files, 10 to a folder, and its first backup. */
-async function archived(t: { after: (fn: () => void) => void }, files: number) {
+/** A library of `files` files, `perFolder` to a folder, and where its backup goes. */
+async function archived(t: { after: (fn: () => void) => void }, files: number, perFolder = 10) {
   const dir = scratchDir(t, 'blaine-quickdigest-');
   const lib = path.join(dir, 'lib');
   const disk = path.join(dir, 'disk');
   const host = path.join(dir, 'host.sqlite');
-  for (let i = 0; i < files; i++) writeUnder(lib, `d${Math.floor(i / 10)}/f${String(i).padStart(3, '0')}`, `content ${i}\n`);
+  for (let i = 0; i < files; i++) writeUnder(lib, `d${Math.floor(i / perFolder)}/f${String(i).padStart(3, '0')}`, `content ${i}\n`);
   fs.mkdirSync(disk);
   return { lib, disk, host, catalog: path.join(disk, '.blaine', 'catalog.sqlite') };
 }
@@ -137,4 +138,19 @@ test('the digest catches every change the text catches: inode, nanosecond, mode,
   assert.equal(byDigest.asked.digest, chunks);
   assert.ok(byDigest.asked.text < chunks, `${byDigest.asked.text} texts read for ${chunks} chunks`);
   assert.ok(byDigest.changed.every((p) => p !== bytesToName(raw([0xff, 0x61]))));
+});
+
+test('a no-change backup reads the folder rows once per catalog', async (t) => {
+  // Both plans of the folders (before and after the files) and the folder writer's finish each
+  // read every folder row of both catalogs: six reads a run, a tenth of its main thread after the scan.
+  const { lib, disk, host } = await archived(t, 160, 2);
+  await backup(lib, disk, host, true);
+  const tally = tallyStatements();
+  try {
+    assert.equal((await backup(lib, disk, host, false)).unchanged, 160);
+  } finally {
+    tally.stop();
+  }
+  const folderReads = [...tally.counts()].filter(([sql]) => /kind = 2 ORDER BY e\.path/.test(sql)).reduce((n, [, c]) => n + c, 0);
+  assert.equal(folderReads, 2, 'one read of the folder rows per catalog');
 });
