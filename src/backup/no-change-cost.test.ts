@@ -15,7 +15,7 @@ import { Catalog } from '../catalog/catalog.js';
 import { tallyStatements } from '../catalog/testing.js';
 import { nativeAddon } from '../fsx/addon.js';
 import { bytesToName } from '../fsx/name-bytes.js';
-import { realFs } from '../fsx/fsx.js';
+import { realFs, type Fsx } from '../fsx/fsx.js';
 import { Progress } from '../progress/progress.js';
 import { scanRootPacked } from '../scan/scanner.js';
 import { QuickCheck, recordsOf, type StoredRows } from './quickcheck.js';
@@ -25,7 +25,7 @@ const addon = nativeAddon();
 const needsAddon = { skip: addon === null && 'the addon is not built (the digests are its own)' };
 const CHUNK = 4;
 
-async function backup(lib: string, disk: string, host: string, init: boolean): Promise<{ unchanged: number; added: number }> {
+async function backup(lib: string, disk: string, host: string, init: boolean, layer: Fsx = realFs): Promise<{ unchanged: number; added: number }> {
   const outcome = await runBackup(
     {
       disk: { dest: disk, db: host, init, label: 'DIGEST', encrypt: false, key: undefined },
@@ -36,7 +36,7 @@ async function backup(lib: string, disk: string, host: string, init: boolean): P
       dryRun: false,
       started: Date.now(),
       signal: new AbortController().signal,
-      fs: realFs,
+      fs: layer,
     },
     { event: () => {}, progress: new Progress() },
   );
@@ -140,17 +140,27 @@ test('the digest catches every change the text catches: inode, nanosecond, mode,
   assert.ok(byDigest.changed.every((p) => p !== bytesToName(raw([0xff, 0x61]))));
 });
 
-test('a no-change backup reads the folder rows once per catalog', async (t) => {
+test('a no-change backup reads the folder rows once per catalog and looks at each folder on the disk once', async (t) => {
   // Both plans of the folders (before and after the files) and the folder writer's finish each
-  // read every folder row of both catalogs: six reads a run, a tenth of its main thread after the scan.
+  // read every folder row of both catalogs: six reads a run, a tenth of its main thread after the
+  // scan; and the folder writer looked at every folder on the disk before and after the files.
   const { lib, disk, host } = await archived(t, 160, 2);
   await backup(lib, disk, host, true);
+  let looks = 0;
+  const counting: Fsx = {
+    ...realFs,
+    lstatSync: ((p: string, o?: unknown) => {
+      if (typeof p === 'string' && p.startsWith(disk + '/') && /\/d\d+$/.test(p)) looks++;
+      return (realFs.lstatSync as (p: string, o?: unknown) => unknown)(p, o);
+    }) as never,
+  };
   const tally = tallyStatements();
   try {
-    assert.equal((await backup(lib, disk, host, false)).unchanged, 160);
+    assert.equal((await backup(lib, disk, host, false, counting)).unchanged, 160);
   } finally {
     tally.stop();
   }
   const folderReads = [...tally.counts()].filter(([sql]) => /kind = 2 ORDER BY e\.path/.test(sql)).reduce((n, [, c]) => n + c, 0);
   assert.equal(folderReads, 2, 'one read of the folder rows per catalog');
+  assert.equal(looks, 80, `${looks} looks at 80 folders`);
 });

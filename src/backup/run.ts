@@ -334,7 +334,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     // Folder rows are written only by the operations applied and for folders replaced by files.
     if (offset > 0 || firstFolders.replaced.length > 0) folderRows = readFolderRows(disk, session.host, info.volume);
     const folderPlan = planFolders(p.guarded.length === 0 && !result.stopped);
-    if (folders !== null && result.stopped?.reason !== 'interrupted') folders.finish(folderPlan, Date.now(), folderRows);
+    if (folders !== null && result.stopped?.reason !== 'interrupted') folders.finish(folderPlan, Date.now(), { rows: folderRows, diskUntouched: offset === 0 });
     const summary = summarize(p, result, skipped.length + hashSkips, o.started, null, session.fs);
     summary.directories = folderPlan.counts;
     if (recorded) {
