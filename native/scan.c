@@ -20,7 +20,8 @@
  * so that nothing below it is taken as gone (SPEC §5).
  *   excluded(rel, isDir) -> boolean, or null when nothing is excluded
  *   onChunk(text, info, targets, next, digest): text is "path\0stamp\0path\0stamp..." (stamps
- *     exactly as src/catalog/stamp.ts writes them), info FIELDS numbers per file (the enum below),
+ *     exactly as src/catalog/stamp.ts writes them) as bytes (an ArrayBuffer: JS makes a string of
+ *     it only when it needs one), info FIELDS numbers per file (the enum below),
  *     targets the symlinks' targets in order joined by NUL, next the path of the first file of the
  *     next chunk (null for the last chunk, which comes also when there are no files at all), digest
  *     the SHA-256 of text's bytes (an ArrayBuffer of 32), which the catalog makes of its rows too
@@ -272,8 +273,11 @@ static int emit_chunk(walk_t *w, const char *next, size_t next_len) {
   sha256_update(&h, w->text.data, w->text.len);
   if (napi_create_arraybuffer(w->env, 32, &data, &argv[4]) != napi_ok) return oom(w);
   sha256_final(&h, data);
-  argv[0] = js_string(w, w->text.data, w->text.len);
-  if (!argv[0] || napi_create_arraybuffer(w->env, w->info.len, &data, &ab) != napi_ok) return oom(w);
+  /* The text as bytes, not a string: a chunk whose digest settles it never needs it as one, and
+   * bytes go to the main thread without a copy (a string is converted here and copied there). */
+  if (napi_create_arraybuffer(w->env, w->text.len, &data, &argv[0]) != napi_ok) return oom(w);
+  if (w->text.len) memcpy(data, w->text.data, w->text.len);
+  if (napi_create_arraybuffer(w->env, w->info.len, &data, &ab) != napi_ok) return oom(w);
   if (w->info.len) memcpy(data, w->info.data, w->info.len);
   if (napi_create_typedarray(w->env, napi_float64_array, w->info.len / sizeof(double), ab, 0, &argv[1]) != napi_ok) return oom(w);
   argv[2] = js_string(w, w->targets.data, w->targets.len);

@@ -35,8 +35,11 @@ export interface NativeAddon {
     only: string[] | null,
     chunkSize: number,
     excluded: ((rel: string, isDir: boolean) => boolean) | null,
-    /** digest: the SHA-256 of text's bytes (32 bytes; builds older than it leave it out). */
-    onChunk: (text: string, info: Float64Array, targets: string, next: string | null, digest?: ArrayBuffer) => void,
+    /**
+     * text: the chunk's text as bytes (builds before the digest: a string); digest: the SHA-256 of
+     * those bytes (32 bytes; builds older than it leave it out).
+     */
+    onChunk: (text: ArrayBuffer | string, info: Float64Array, targets: string, next: string | null, digest?: ArrayBuffer) => void,
     onSkip: (path: string, errno: number, kind: number, mode: number) => void,
     onProgress: ((files: number) => void) | null,
     /** With `only`: when the listing those names came from began (ms); dir must not have changed since. */

@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { FIELD, FIELDS, KIND } from '../fsx/addon.js';
-import { nameToBytes } from '../fsx/name-bytes.js';
+import { bytesToName, nameToBytes } from '../fsx/name-bytes.js';
 import { pathRange } from '../catalog/range.js';
 import { stamp } from '../catalog/stamp.js';
 import type { FileRecord, PackedScan, RootScan, ScanChunk } from './record.js';
@@ -23,6 +23,42 @@ export const CHUNK = 16384;
  */
 export function textDigest(text: string): Uint8Array {
   return new Uint8Array(createHash('sha256').update(nameToBytes(text)).digest());
+}
+
+/** A chunk whose text is still bytes (the native scan's): where they are kept, out of sight of copies and comparisons. */
+const TEXT_BYTES = Symbol('text bytes');
+
+/**
+ * A chunk with its text as bytes: `text` becomes a string (bytesToName) the first time it is
+ * read. A no-change run settles most chunks by their digests and never reads it.
+ */
+export function withTextBytes(chunk: Omit<ScanChunk, 'text'>, bytes: Uint8Array): ScanChunk {
+  let text: string | undefined;
+  Object.defineProperty(chunk, 'text', { enumerable: true, configurable: true, get: () => (text ??= bytesToName(bytes)) });
+  Object.defineProperty(chunk, TEXT_BYTES, { value: bytes });
+  return chunk as ScanChunk;
+}
+
+/**
+ * The chunk as it goes to another thread: its text still as bytes when it has them (moved, not
+ * copied: the list of buffers to transfer), else as it is.
+ */
+export function chunkToPost(chunk: ScanChunk): { chunk: ScanChunk | WireChunk; transfer: ArrayBuffer[] } {
+  const bytes = (chunk as { [TEXT_BYTES]?: Uint8Array })[TEXT_BYTES];
+  const transfer = [chunk.info.buffer as ArrayBuffer];
+  if (bytes === undefined) return { chunk, transfer };
+  const { lo, hi, count, info, targets, digest } = chunk;
+  return { chunk: { lo, hi, count, info, targets, digest, textBytes: bytes }, transfer: [...transfer, bytes.buffer as ArrayBuffer] };
+}
+
+/** A chunk posted with its text as bytes (chunkToPost). */
+export type WireChunk = Omit<ScanChunk, 'text'> & { textBytes: Uint8Array };
+
+/** The chunk posted by chunkToPost, on the receiving thread. */
+export function chunkFromPost(posted: ScanChunk | WireChunk): ScanChunk {
+  if (!('textBytes' in posted)) return posted;
+  const { textBytes, ...rest } = posted;
+  return withTextBytes(rest, textBytes);
 }
 
 /** The stamp (catalog/stamp.ts) of the file at index i of a chunk's numbers. */
