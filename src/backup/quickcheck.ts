@@ -4,6 +4,11 @@ import { chunkPaths, inodeAt, recordAt } from '../scan/scanner.js';
 import { comparePaths } from '../fsx/paths.js';
 import { pathRange } from '../catalog/range.js';
 
+/** Digests in a row that settle nothing before the quick check goes to the text first (QuickCheck.digestFirst). */
+const MISSES_BEFORE_TEXT = 2;
+/** Then one chunk in this many still tries its digest, to notice when chunks are equal again. */
+const RETRY_EVERY = 8;
+
 /** A stored file as the quick check sees it: its path and stamp (catalog/stamp.ts; null when unknown). */
 export type QuickRow = [string, string | null];
 
@@ -123,6 +128,9 @@ function only(chunk: ScanChunk, texts: string[], indices: number[]): ScanChunk {
 export class QuickCheck {
   private readonly compared = new Map<string, Compared[]>();
   private readonly keep = new Set<string>();
+  /** Digests in a row that did not settle their chunk, and chunks since the last digest tried. */
+  private misses = 0;
+  private sinceTried = 0;
 
   constructor(private readonly stored: StoredRows) {}
 
@@ -133,10 +141,15 @@ export class QuickCheck {
     const changed: number[] = [];
     // The digests first: equal, and the chunk is unchanged without a text from the catalog (the
     // text's SQL and its string were a third of a no-change run's main thread).
-    const storedDigest = chunk.digest !== undefined && this.stored.digest ? this.stored.digest(chunk.lo, chunk.hi) : null;
-    if (storedDigest !== null && sameBytes(storedDigest, chunk.digest!)) {
-      list.push({ lo: chunk.lo, count: chunk.count, chunk: hasLinks(chunk) ? chunk : null, changed });
-      return;
+    if (this.digestFirst(chunk)) {
+      const storedDigest = this.stored.digest!(chunk.lo, chunk.hi);
+      this.sinceTried = 0;
+      if (storedDigest !== null && sameBytes(storedDigest, chunk.digest!)) {
+        this.misses = 0;
+        list.push({ lo: chunk.lo, count: chunk.count, chunk: hasLinks(chunk) ? chunk : null, changed });
+        return;
+      }
+      this.misses++;
     }
     const storedText = this.stored.text(chunk.lo, chunk.hi);
     if (storedText === chunk.text) {
@@ -176,6 +189,16 @@ export class QuickCheck {
       entry.chunk = changed.length === 0 ? null : only(chunk, texts, changed);
       entry.changed = changed.map((_, k) => k);
     }
+  }
+
+  /**
+   * Whether to ask for the stored digest before the text. When every chunk differs (a week's
+   * changes touch every folder) the digest only adds its read to the text's: after
+   * MISSES_BEFORE_TEXT digests in a row that settled nothing, one chunk in RETRY_EVERY tries it.
+   */
+  private digestFirst(chunk: ScanChunk): boolean {
+    if (chunk.digest === undefined || this.stored.digest === undefined) return false;
+    return this.misses < MISSES_BEFORE_TEXT || ++this.sinceTried >= RETRY_EVERY;
   }
 
   /** The scans (complete now) less what was found unchanged. */
