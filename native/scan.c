@@ -270,7 +270,7 @@ static int emit_chunk(walk_t *w, const char *next, size_t next_len) {
    * and reads the catalog's text only when they differ. */
   struct sha256 h;
   sha256_init(&h);
-  sha256_update(&h, w->text.data, w->text.len);
+  if (w->text.len) sha256_update(&h, w->text.data, w->text.len); /* an empty chunk has no buffer yet */
   if (napi_create_arraybuffer(w->env, 32, &data, &argv[4]) != napi_ok) return oom(w);
   sha256_final(&h, data);
   /* The text as bytes, not a string: a chunk whose digest settles it never needs it as one, and
