@@ -19,10 +19,13 @@
  * and after SETTLE_TRIES such listings it is skipped with EAGAIN, which makes the scan incomplete,
  * so that nothing below it is taken as gone (SPEC §5).
  *   excluded(rel, isDir) -> boolean, or null when nothing is excluded
- *   onChunk(text, info, targets, next): text is "path\0stamp\0path\0stamp..." (stamps exactly as
- *     src/catalog/stamp.ts writes them), info FIELDS numbers per file (the enum below), targets
- *     the symlinks' targets in order joined by NUL, next the path of the first file of the next
- *     chunk (null for the last chunk, which comes also when there are no files at all)
+ *   onChunk(text, info, targets, next, digest): text is "path\0stamp\0path\0stamp..." (stamps
+ *     exactly as src/catalog/stamp.ts writes them) as bytes (an ArrayBuffer: JS makes a string of
+ *     it only when it needs one), info FIELDS numbers per file (the enum below),
+ *     targets the symlinks' targets in order joined by NUL, next the path of the first file of the
+ *     next chunk (null for the last chunk, which comes also when there are no files at all), digest
+ *     the SHA-256 of text's bytes (an ArrayBuffer of 32), which the catalog makes of its rows too
+ *     (quickdigest.c)
  *   onSkip(path, errno, kind, mode): kind is KIND_ERROR (errno says why) or KIND_SPECIAL (mode
  *     says what)
  * Names are bytes: every path and target reaches JS in the lossless string form of
@@ -49,6 +52,8 @@
 #include "fsops.h"
 #include "copyfiles.h"
 #include "jsstring.h"
+#include "sha256.h"
+#include "stamp.h"
 #include <stdint.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -129,17 +134,19 @@ static void free_entries(entry_t *v, size_t n) {
   free(v);
 }
 
-/* The stamp of stamp.ts: kind, size/mtime_s.mtime_ns/dev:ino/mode/uid/gid[/target]. */
+/* The stamp of stamp.ts: kind, size/mtime_s.mtime_ns/dev:ino/mode/uid/gid[/target] (stamp.c's numbers). */
 static int put_stamp(buf_t *b, const entry_t *e) {
   const double *f = e->f;
   int kind = (int)f[F_KIND];
   if (kind != KIND_FILE && kind != KIND_SYMLINK) return 0;
-  char head[256];
-  unsigned long long ino = ((unsigned long long)f[F_INO_HI] << 32) | (unsigned long long)f[F_INO_LO];
-  int n = snprintf(head, sizeof head, "%c%lld/%lld.%lld/%llu:%llu/%llu/%llu/%llu", kind == KIND_SYMLINK ? 'l' : 'f',
-                   (long long)f[F_SIZE], (long long)f[F_MTIME_S], (long long)f[F_MTIME_NS], (unsigned long long)f[F_DEV], ino,
-                   (unsigned long long)f[F_MODE], (unsigned long long)f[F_UID], (unsigned long long)f[F_GID]);
-  if (buf_put(b, head, (size_t)n)) return -1;
+  char text[200];
+  uint64_t ino = ((uint64_t)f[F_INO_HI] << 32) | (uint64_t)f[F_INO_LO];
+  size_t n = stamp_head(text, kind == KIND_SYMLINK, (int64_t)f[F_SIZE], (int64_t)f[F_MTIME_S], (int64_t)f[F_MTIME_NS]);
+  n += stamp_u64(text + n, (uint64_t)f[F_DEV]);
+  text[n++] = ':';
+  n += stamp_u64(text + n, ino);
+  n += stamp_tail(text + n, (int64_t)f[F_MODE], (int64_t)f[F_UID], (int64_t)f[F_GID]);
+  if (buf_put(b, text, n)) return -1;
   if (kind == KIND_SYMLINK && (buf_put(b, "/", 1) || buf_put(b, e->target, e->target_len))) return -1;
   return 0;
 }
@@ -257,10 +264,20 @@ static int push_name(buf_t *b, const char *name, size_t len) {
 }
 
 static int emit_chunk(walk_t *w, const char *next, size_t next_len) {
-  napi_value argv[4], ab;
+  napi_value argv[5], ab;
   void *data;
-  argv[0] = js_string(w, w->text.data, w->text.len);
-  if (!argv[0] || napi_create_arraybuffer(w->env, w->info.len, &data, &ab) != napi_ok) return oom(w);
+  /* The quick check compares this digest with the catalog's for the same range (quickdigest.c)
+   * and reads the catalog's text only when they differ. */
+  struct sha256 h;
+  sha256_init(&h);
+  if (w->text.len) sha256_update(&h, w->text.data, w->text.len); /* an empty chunk has no buffer yet */
+  if (napi_create_arraybuffer(w->env, 32, &data, &argv[4]) != napi_ok) return oom(w);
+  sha256_final(&h, data);
+  /* The text as bytes, not a string: a chunk whose digest settles it never needs it as one, and
+   * bytes go to the main thread without a copy (a string is converted here and copied there). */
+  if (napi_create_arraybuffer(w->env, w->text.len, &data, &argv[0]) != napi_ok) return oom(w);
+  if (w->text.len) memcpy(data, w->text.data, w->text.len);
+  if (napi_create_arraybuffer(w->env, w->info.len, &data, &ab) != napi_ok) return oom(w);
   if (w->info.len) memcpy(data, w->info.data, w->info.len);
   if (napi_create_typedarray(w->env, napi_float64_array, w->info.len / sizeof(double), ab, 0, &argv[1]) != napi_ok) return oom(w);
   argv[2] = js_string(w, w->targets.data, w->targets.len);
@@ -273,7 +290,7 @@ static int emit_chunk(walk_t *w, const char *next, size_t next_len) {
   }
   w->text.len = w->info.len = w->targets.len = 0;
   w->count = 0;
-  return call(w, w->on_chunk, 4, argv, NULL);
+  return call(w, w->on_chunk, 5, argv, NULL);
 }
 
 static int skip(walk_t *w, int err, int kind, double mode) {

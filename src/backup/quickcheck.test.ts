@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { stamp } from '../catalog/stamp.js';
 import type { FileRecord, PackedScan } from '../scan/record.js';
 import { pack } from '../scan/scanner.js';
+import { textDigest } from '../scan/packed.js';
 import { comparePaths } from '../fsx/paths.js';
 import { quickCheck, type QuickRow, type StoredRows } from './quickcheck.js';
 
@@ -22,6 +23,23 @@ function store(rows: QuickRow[]): StoredRows & { asked: { text: number } } {
     text: (lo, hi) => {
       asked.text++;
       return within(lo, hi).map(([p, s]) => `${p}\0${s ?? ''}`).join('\0');
+    },
+  };
+}
+
+/** The same, with the digests of those texts (as Catalog.quickDigest gives them), counted too. */
+function storeWithDigests(rows: QuickRow[]): StoredRows & { asked: { text: number; digest: number } } {
+  const plain = store(rows);
+  const asked = { text: 0, digest: 0 };
+  return {
+    asked,
+    text: (lo, hi) => {
+      asked.text++;
+      return plain.text(lo, hi);
+    },
+    digest: (lo, hi) => {
+      asked.digest++;
+      return textDigest(plain.text(lo, hi));
     },
   };
 }
@@ -107,4 +125,22 @@ test('quick check: gone, new, changed and must-read-again rows interleaved in on
   assert.deepEqual(res.scans[0]!.records.map((r) => r.path), [b, c, d, f, h].map((r) => r.path));
   assert.deepEqual([...res.keep].sort(), ['/d/0-gone', '/d/b', '/d/c', '/d/c-gone', '/d/f', '/d/g\u00e9z-gone', '/d/z-gone'].sort());
   assert.equal(res.unchanged, 4);
+});
+
+test('quick check: equal digests settle chunks without their text; when every chunk differs, few digests are asked for', () => {
+  const recs = Array.from({ length: 80 }, (_, i) => rec(`f${String(i).padStart(2, '0')}`, `1:${i + 1}`));
+  // One change in the 20 chunks of 4: one text read, 20 digests.
+  const rows = recs.map(row);
+  rows[41] = row({ ...recs[41]!, mtimeNsec: 3 });
+  const few = storeWithDigests(rows);
+  const res = quickCheck([scan(recs, 4)], few);
+  assert.deepEqual(few.asked, { text: 1, digest: 20 });
+  assert.deepEqual(res.scans[0]!.records.map((r) => r.path), ['/d/f41']);
+  // A week's changes in every chunk: the digests would only add to the texts. After two that
+  // settle nothing, one chunk in eight still tries; every change is found all the same.
+  const every = storeWithDigests(recs.map((r) => row({ ...r, mtimeNsec: 3 })));
+  const all = quickCheck([scan(recs, 4)], every);
+  assert.equal(every.asked.text, 20);
+  assert.ok(every.asked.digest <= 5, `${every.asked.digest} digests for 20 chunks that all differ`);
+  assert.equal(all.scans[0]!.records.length, 80);
 });

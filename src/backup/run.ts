@@ -39,7 +39,7 @@ import type { Hold } from '../plan/held.js';
 import type { ApplyEvent } from '../apply/env.js';
 import type { PlanSkip } from './backup.js';
 import { dirScanFromFiles, scanDirs } from '../dirs/scan.js';
-import { DirWriter, dirExcludedBy, planDirs, prepareFoldersFromHost, replacedBelow, volumeFolders } from '../dirs/sync.js';
+import { DirWriter, dirExcludedBy, planDirs, prepareFoldersFromHost, readFolderRows, replacedBelow, volumeFolders } from '../dirs/sync.js';
 import { lstatOrNull } from '../dirs/scan.js';
 
 /** A DELETE the catch-up left queued (SPEC §8), and why. */
@@ -256,7 +256,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     // Unchanged files stop here, compared chunk by chunk while the scan goes on. A copy that was
     // behind has been caught up by now: its disk catalog matches the volume for every file it holds.
     const disk = session.disk;
-    const quick = new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi) });
+    const quick = new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), digest: (lo, hi) => disk.quickDigest(info.volume, lo, hi) });
     disk.mapReads(true);
     scanning.onChunk((root, chunk) => quick.add(root, chunk));
     let packed: PackedScan[];
@@ -278,15 +278,18 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     // From here on the parts hold what is left of the scan; the rest can go.
     for (const s of packed) s.chunks = [];
     // Directories: made on the disk (each never wider than its own mode) before any file goes in.
+    // The volume's folder rows, read once per catalog; again only when the run wrote some between.
+    let folderRows = readFolderRows(disk, session.host, info.volume);
     const planFolders = (mayRemove: boolean) =>
-      planDirs(dirScans, (r) => volumeFolders(disk, session.host, info.volume, r), {
+      planDirs(dirScans, (r) => volumeFolders(folderRows, r), {
         clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove,
         replacedNow: (root, p) => replacedBelow(root, p, lstatOrNull),
       });
     const folders = recorded ? null : new DirWriter({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (message) => tell({ type: 'disk-warning', message }) });
     const libraryFolders = new Set(dirScans.flatMap((s) => s.dirs.map((d) => d.path)));
     execOpts.isLibraryFolder = (p) => libraryFolders.has(p);
-    folders?.makeNarrowFirst(planFolders(true));
+    const firstFolders = planFolders(true);
+    folders?.makeNarrowFirst(firstFolders);
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
@@ -328,8 +331,10 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     out.progress.poll = null;
     // Then their removals and exact metadata, deepest first: after every write into them.
     // A full disk still gets its folders' metadata (no space needed); removals wait for a complete run.
+    // Folder rows are written only by the operations applied and for folders replaced by files.
+    if (offset > 0 || firstFolders.replaced.length > 0) folderRows = readFolderRows(disk, session.host, info.volume);
     const folderPlan = planFolders(p.guarded.length === 0 && !result.stopped);
-    if (folders !== null && result.stopped?.reason !== 'interrupted') folders.finish(folderPlan, Date.now());
+    if (folders !== null && result.stopped?.reason !== 'interrupted') folders.finish(folderPlan, Date.now(), { rows: folderRows, diskUntouched: offset === 0 });
     const summary = summarize(p, result, skipped.length + hashSkips, o.started, null, session.fs);
     summary.directories = folderPlan.counts;
     if (recorded) {

@@ -10,7 +10,8 @@ import {
   ENTRY_FROM, ENTRY_SELECT, FULL_PATH, IN_RANGE, VID, commonRoot, entryParams, isUnderRoot, kindOf, parentRoot, parityParam, parseSummary, rowToEntry, STORED_AT, storedPath,
   type CopyRow, type DeferredAction, type DeferredRow, type EntryRow, type RunRow, type VolumeRow,
 } from './rows.js';
-import { DIRS_ONLY, FILES_ONLY, prepareStatements, prepareWrites, type CatalogStatements } from './statements.js';
+import { DIRS_ONLY, FILES_ONLY, prepareQuickDigest, prepareStatements, prepareWrites, QUICK_DIGEST_ENTRY, type CatalogStatements } from './statements.js';
+import { fsAddonFile } from '../fsx/addon.js';
 import { trackChangesFrom } from './changes.js';
 import { snapshotDatabase, type SnapshotJob } from './snapshot.js';
 import { catalogDifferences } from './compare.js';
@@ -215,6 +216,32 @@ export class Catalog {
   quickText(volume: string, lo: string, hi: string): string {
     const text = this.stmts.quickText.get({ volume, lo: nameToBytes(lo), hi: nameToBytes(hi) }) as Buffer | null;
     return text === null ? '' : bytesToName(text);
+  }
+
+  /** The digest statement; null: the addon (its SQLite extension) is not there; undefined: not tried yet. */
+  private digestRows?: ReturnType<typeof prepareQuickDigest> | null;
+
+  /**
+   * The SHA-256 of quickText's text for the same range, without making the text: the scan hashes
+   * each chunk's text too (native/scan.c), and equal digests settle a chunk. Null when it cannot be
+   * made here (no addon; or rows out of order), and the caller compares the text instead.
+   */
+  quickDigest(volume: string, lo: string, hi: string): Uint8Array | null {
+    if (this.digestRows === undefined) {
+      this.digestRows = null;
+      const addon = fsAddonFile();
+      if (addon !== null) {
+        try {
+          // better-sqlite3 takes the entry point as a second argument (its types leave it out).
+          (this.db.loadExtension as (file: string, entryPoint: string) => Database.Database).call(this.db, addon, QUICK_DIGEST_ENTRY);
+          this.digestRows = prepareQuickDigest(this.db);
+        } catch {
+          // An addon built before the extension: the text comparison, as before.
+        }
+      }
+    }
+    if (this.digestRows === null) return null;
+    return this.digestRows.get({ volume, lo: nameToBytes(lo), hi: nameToBytes(hi) }) as Buffer | null;
   }
 
   /**

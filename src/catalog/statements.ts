@@ -86,6 +86,24 @@ export function prepareStatements(db: Database.Database) {
 
 export type CatalogStatements = ReturnType<typeof prepareStatements>;
 
+/** The SQLite extension in Blaine's addon (native/quickdigest.c) and its entry point. */
+export const QUICK_DIGEST_ENTRY = 'sqlite3_blainequick_init';
+
+/**
+ * The SHA-256 of the quickText statement's text for the same rows, made in C by the addon's
+ * aggregate (prepared only once the extension is loaded: SQLite refuses an unknown function). No
+ * ORDER BY: the rows come along the primary key, in path order, without copying each through a
+ * subquery; the aggregate checks that order and gives NULL without it.
+ */
+export function prepareQuickDigest(db: Database.Database) {
+  return db
+    .prepare(
+      `SELECT blaine_quick_digest(v.root, e.path, e.kind, e.size, e.mtime_s, e.mtime_ns, e.inode, e.mode, e.uid, e.gid, e.link_target, e.recheck)
+       FROM ${ENTRY_FROM} WHERE v.uuid = @volume AND ${IN_RANGE} AND ${FILES_ONLY}`,
+    )
+    .pluck(true);
+}
+
 /** The generation of the volume named by the statement's last parameter, as a row written now carries it. */
 const GEN_OF = `coalesce((SELECT generation FROM volumes WHERE uuid = ?), 0)`;
 

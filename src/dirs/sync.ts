@@ -26,6 +26,7 @@ import type { ExclusionFilter } from '../scan/exclude.js';
 import { dirRecordOf, type DirRecord, type DirScan } from './scan.js';
 import { currentDirs } from './current.js';
 import { comparePaths } from '../fsx/paths.js';
+import { pathRange } from '../catalog/range.js';
 
 export interface DirCounts {
   /** New directories (absent from the disk catalog). */
@@ -136,6 +137,12 @@ const MANY_FOLDERS = 64;
 
 /** Carries out a DirPlan on the disk at `root`, recording rows in both catalogs. */
 export class DirWriter {
+  /**
+   * What makeNarrowFirst's lstat found of each wanted folder that it left as it was (null: none
+   * there), for a finish after a file pipeline that wrote nothing: one look at each folder, not two.
+   */
+  private readonly looked = new Map<string, BigIntStats | null>();
+
   constructor(
     private readonly o: { root: string; volume: string; disk: Catalog; host: Catalog; fs: Fsx; warn(msg: string): void },
   ) {}
@@ -176,23 +183,40 @@ export class DirWriter {
     const { fs } = this.o;
     this.removeEmpty(plan.replaced);
     const usual = 0o777 & ~process.umask();
+    this.looked.clear();
+    let changed = false;
     for (const d of plan.wanted) {
       const where = this.onDisk(d.path);
       const working = (d.mode & PERMS) | 0o700;
       try {
         const st = this.lstat(where);
+        let touched = false;
         if (st === null) {
-          if ((usual & ~d.mode & 0o077) !== 0) this.make(d);
+          if ((usual & ~d.mode & 0o077) !== 0) {
+            this.make(d);
+            touched = true;
+          }
         } else if (st.isDirectory()) {
           // Narrowed in the library: narrow it before anything new goes in.
-          if ((Number(st.mode) & PERMS & ~working & 0o077) !== 0) fs.chmodSync(fsPath(where), working);
-          if (isRoot && (Number(st.uid) !== d.uid || Number(st.gid) !== d.gid)) fs.lchownSync(fsPath(where), d.uid, d.gid);
+          if ((Number(st.mode) & PERMS & ~working & 0o077) !== 0) {
+            fs.chmodSync(fsPath(where), working);
+            touched = true;
+          }
+          if (isRoot && (Number(st.uid) !== d.uid || Number(st.gid) !== d.gid)) {
+            fs.lchownSync(fsPath(where), d.uid, d.gid);
+            touched = true;
+          }
         }
         // A file or symlink there: the file pipeline (former-folder rules) decides; finish looks again.
+        if (touched) changed = true;
+        else this.looked.set(d.path, st);
       } catch (err) {
+        changed = true;
         this.o.warn(`${d.path}: the folder could not be made on the disk (${errCode(err) ?? String(err)})`);
       }
     }
+    // A folder made here moved its parent's mtime: finish looks at every folder again.
+    if (changed) this.looked.clear();
   }
 
   /**
@@ -222,10 +246,15 @@ export class DirWriter {
    * `confirmedAt` (ms): the rows are the library's folders as of now (a backup's scan, a settle
    * from the host's current folders): the volume's top folder rows carry that time in their
    * verified_at, which says whose rows are newest (dirs/current.ts). A clone or verify --fix only
-   * puts the disk's own rows back and leaves it.
+   * puts the disk's own rows back and leaves it. `known.rows`: the volume's folder rows as the
+   * caller read them (readFolderRows), when nothing wrote folder rows since: not read again here.
+   * `known.diskUntouched`: nothing was written on the disk since makeNarrowFirst (no operation
+   * applied): what it saw of each folder still holds.
    */
-  finish(plan: DirPlan, confirmedAt?: number): void {
+  finish(plan: DirPlan, confirmedAt?: number, known: { rows?: FolderRows; diskUntouched?: boolean } = {}): void {
     const { fs, disk, host, volume } = this.o;
+    // A folder removed here moves its parent's mtime.
+    const lookedHolds = known.diskUntouched === true && plan.remove.length === 0;
     this.removeEmpty(plan.remove);
     // Empty folders, those the file pipeline did not need or emptied and pruned, one removed by hand.
     // What lstat said is used again below, unless a folder was made (its parent's mtime moved).
@@ -233,7 +262,7 @@ export class DirWriter {
     let made = false;
     for (const d of plan.wanted) {
       try {
-        const st = this.lstat(this.onDisk(d.path));
+        const st = lookedHolds && this.looked.has(d.path) ? this.looked.get(d.path)! : this.lstat(this.onDisk(d.path));
         if (st !== null) seen.set(d.path, st);
         else {
           made = true;
@@ -266,7 +295,9 @@ export class DirWriter {
       try {
         cat.transaction(() => {
           // Many folders: the volume's folder rows in one read, not one lookup a folder.
-          const all = rows.length > MANY_FOLDERS ? new Map(cat.dirsOf(volume).map((r) => [r.path, r])) : null;
+          // `known`: the caller's read of them, when nothing has written folder rows since.
+          const read = () => (known.rows === undefined ? cat.dirsOf(volume) : cat === disk ? known.rows.disk : known.rows.host);
+          const all = rows.length > MANY_FOLDERS ? new Map(read().map((r) => [r.path, r])) : null;
           for (const e of rows) {
             const had = all !== null ? all.get(e.path) : cat.dirRowsAt(e.path).find((r) => r.volume === volume);
             const stamp = confirmedAt !== undefined && isTop(e.path);
@@ -352,13 +383,31 @@ export function planFromRows(rows: CatalogEntry[], remove: CatalogEntry[] = []):
   return { wanted, remove, replaced: [], counts: { added: 0, updated: 0, removed: remove.length, kept: 0 } };
 }
 
+/** A volume's folder rows in each catalog, read once for a backup (its plans and finish). */
+export interface FolderRows {
+  disk: CatalogEntry[];
+  host: CatalogEntry[];
+}
+
+/**
+ * Every folder row of the volume, from both catalogs: one read each. A no-change run planned its
+ * folders twice and finish read them again, six reads of every folder row (a tenth of its main
+ * thread after the scan); the caller reads again only when the run wrote between.
+ */
+export function readFolderRows(disk: Catalog, host: Catalog, volume: string): FolderRows {
+  return { disk: disk.dirsOf(volume), host: host.dirsOf(volume) };
+}
+
 /**
  * The volume's folder rows under a data path (its own row too): the copy's own catalog's, and any
  * the host has beyond them (its twin's runs, which a copy that was away has not seen), so that a
  * folder gone since is removed from both.
  */
-export function volumeFolders(disk: Catalog, host: Catalog, volume: string, root: string): CatalogEntry[] {
-  const own = disk.dirsOf(volume, root, true);
+export function volumeFolders(rows: FolderRows, root: string): CatalogEntry[] {
+  // The byte-order range of what lies under root (pathRange) is what begins with root + '/'.
+  const [under] = pathRange(root);
+  const at = (e: CatalogEntry) => e.path === root || e.path.startsWith(under);
+  const own = rows.disk.filter(at);
   const seen = new Set(own.map((e) => e.path));
-  return [...own, ...host.dirsOf(volume, root, true).filter((e) => !seen.has(e.path))];
+  return [...own, ...rows.host.filter((e) => at(e) && !seen.has(e.path))];
 }

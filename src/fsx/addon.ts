@@ -35,7 +35,11 @@ export interface NativeAddon {
     only: string[] | null,
     chunkSize: number,
     excluded: ((rel: string, isDir: boolean) => boolean) | null,
-    onChunk: (text: string, info: Float64Array, targets: string, next: string | null) => void,
+    /**
+     * text: the chunk's text as bytes (builds before the digest: a string); digest: the SHA-256 of
+     * those bytes (32 bytes; builds older than it leave it out).
+     */
+    onChunk: (text: ArrayBuffer | string, info: Float64Array, targets: string, next: string | null, digest?: ArrayBuffer) => void,
     onSkip: (path: string, errno: number, kind: number, mode: number) => void,
     onProgress: ((files: number) => void) | null,
     /** With `only`: when the listing those names came from began (ms); dir must not have changed since. */
@@ -96,6 +100,7 @@ export function errnoName(errno: number): string {
 }
 
 let loaded: NativeAddon | null | undefined;
+let loadedFile: string | null = null;
 
 /** The compiled addon whatever BLAINE_NO_NATIVE says, or null when it was not built. */
 export function fsAddon(): NativeAddon | null {
@@ -108,13 +113,25 @@ export function fsAddon(): NativeAddon | null {
   for (const rel of builds) {
     try {
       const r = load(rel) as NativeAddon;
-      if (r.FIELDS === FIELDS) loaded = r;
+      if (r.FIELDS === FIELDS) {
+        loaded = r;
+        loadedFile = load.resolve(rel);
+      }
       break;
     } catch {
       // not there, or not built
     }
   }
   return loaded;
+}
+
+/**
+ * The file of the compiled addon (null: none was loaded). It is also an SQLite extension
+ * (native/quickdigest.c) that catalog/ loads into its connections.
+ */
+export function fsAddonFile(): string | null {
+  fsAddon();
+  return loadedFile;
 }
 
 /**

@@ -9,6 +9,7 @@ import { comparePaths } from '../fsx/paths.js';
 import { realFs as fs } from '../fsx/fsx.js';
 import { pathRange } from '../catalog/range.js';
 import { scanThreads, takeScanThread } from './threads.js';
+import { chunkFromPost, type WireChunk } from './packed.js';
 
 /** What the main thread sends a scanning thread: a part of a data path, and the rules to apply. */
 export interface ScanTask {
@@ -24,7 +25,8 @@ export interface ScanTask {
 export interface ScanReply {
   id: number;
   progress?: number;
-  chunk?: ScanChunk;
+  /** Its text as bytes when the walk gave bytes (packed.ts chunkToPost). */
+  chunk?: ScanChunk | WireChunk;
   done?: { complete: boolean; skipped: SkippedEntry[]; folders?: PackedFolders[] };
 }
 
@@ -191,9 +193,10 @@ export function scanInBackground(
           onProgress(n);
         }
         if (m.chunk) {
+          const chunk = chunkFromPost(m.chunk);
           // A consumer takes chunks over; without one they are kept for the result.
-          if (consumer) consumer(scan.root, m.chunk);
-          else scan.chunks.push(m.chunk);
+          if (consumer) consumer(scan.root, chunk);
+          else scan.chunks.push(chunk);
         }
         if (m.done) {
           if (!m.done.complete) scan.complete = false;

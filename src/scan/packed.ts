@@ -2,7 +2,9 @@
  * A scan's records packed in chunks (paths and stamps in one string, the numbers in one
  * Float64Array, see record.ts), and the way back to one record at a time.
  */
+import { createHash } from 'node:crypto';
 import { FIELD, FIELDS, KIND } from '../fsx/addon.js';
+import { bytesToName, nameToBytes } from '../fsx/name-bytes.js';
 import { pathRange } from '../catalog/range.js';
 import { stamp } from '../catalog/stamp.js';
 import type { FileRecord, PackedScan, RootScan, ScanChunk } from './record.js';
@@ -14,6 +16,50 @@ export const TWO_32 = 0x1_0000_0000n;
  * query seldom. A scan may ask for smaller ones (tests that want many chunks from a small tree).
  */
 export const CHUNK = 16384;
+
+/**
+ * The SHA-256 of a chunk's text as bytes (ScanChunk.digest): what native/scan.c hashes, and what
+ * the catalog's digest of the same rows is compared with. For the JS walk and packed chunks.
+ */
+export function textDigest(text: string): Uint8Array {
+  return new Uint8Array(createHash('sha256').update(nameToBytes(text)).digest());
+}
+
+/** A chunk whose text is still bytes (the native scan's): where they are kept, out of sight of copies and comparisons. */
+const TEXT_BYTES = Symbol('text bytes');
+
+/**
+ * A chunk with its text as bytes: `text` becomes a string (bytesToName) the first time it is
+ * read. A no-change run settles most chunks by their digests and never reads it.
+ */
+export function withTextBytes(chunk: Omit<ScanChunk, 'text'>, bytes: Uint8Array): ScanChunk {
+  let text: string | undefined;
+  Object.defineProperty(chunk, 'text', { enumerable: true, configurable: true, get: () => (text ??= bytesToName(bytes)) });
+  Object.defineProperty(chunk, TEXT_BYTES, { value: bytes });
+  return chunk as ScanChunk;
+}
+
+/**
+ * The chunk as it goes to another thread: its text still as bytes when it has them (moved, not
+ * copied: the list of buffers to transfer), else as it is.
+ */
+export function chunkToPost(chunk: ScanChunk): { chunk: ScanChunk | WireChunk; transfer: ArrayBuffer[] } {
+  const bytes = (chunk as { [TEXT_BYTES]?: Uint8Array })[TEXT_BYTES];
+  const transfer = [chunk.info.buffer as ArrayBuffer];
+  if (bytes === undefined) return { chunk, transfer };
+  const { lo, hi, count, info, targets, digest } = chunk;
+  return { chunk: { lo, hi, count, info, targets, digest, textBytes: bytes }, transfer: [...transfer, bytes.buffer as ArrayBuffer] };
+}
+
+/** A chunk posted with its text as bytes (chunkToPost). */
+export type WireChunk = Omit<ScanChunk, 'text'> & { textBytes: Uint8Array };
+
+/** The chunk posted by chunkToPost, on the receiving thread. */
+export function chunkFromPost(posted: ScanChunk | WireChunk): ScanChunk {
+  if (!('textBytes' in posted)) return posted;
+  const { textBytes, ...rest } = posted;
+  return withTextBytes(rest, textBytes);
+}
 
 /** The stamp (catalog/stamp.ts) of the file at index i of a chunk's numbers. */
 export function stampAt(info: Float64Array, i: number, target: string | undefined): string {
@@ -105,7 +151,8 @@ export function pack(scan: RootScan, chunk = CHUNK): PackedScan {
       parts.push(r.path, stampAt(info, i, r.linkTarget));
     });
     const next = scan.records[start + chunk];
-    chunks.push({ lo: start === 0 ? rootLo : recs[0]!.path, hi: next ? next.path : rootHi, text: parts.join('\0'), count: recs.length, info, targets });
+    const text = parts.join('\0');
+    chunks.push({ lo: start === 0 ? rootLo : recs[0]!.path, hi: next ? next.path : rootHi, text, count: recs.length, info, targets, digest: textDigest(text) });
     if (recs.length === 0) break;
   }
   return { root: scan.root, exists: scan.exists, complete: scan.complete, skipped: scan.skipped, chunks };

@@ -81,6 +81,11 @@ export interface ScanChunk {
   info: Float64Array;
   /** Symlink targets, by index within the chunk. */
   targets: [number, string][];
+  /**
+   * The SHA-256 of `text`'s bytes (the native scan's chunks; 32 bytes): the quick check compares it
+   * with the catalog's digest of its rows in the same range (Catalog.quickDigest) before any text.
+   */
+  digest?: Uint8Array;
 }
 
 export interface SkippedEntry {

@@ -5,6 +5,7 @@
 import { parentPort } from 'node:worker_threads';
 import { ExclusionFilter } from './exclude.js';
 import { scanRootPacked } from './scanner.js';
+import { chunkToPost } from './packed.js';
 import type { ScanReply, ScanTask } from './background.js';
 
 const post = (reply: ScanReply, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(reply, transfer);
@@ -23,7 +24,10 @@ parentPort!.on('message', (task: ScanTask) => {
     part: task.part,
     chunkSize: task.chunkSize,
     onProgress: (n) => post({ id: task.id, progress: n }),
-    onChunk: (chunk) => post({ id: task.id, chunk }, [chunk.info.buffer as ArrayBuffer]),
+    onChunk: (chunk) => {
+      const wire = chunkToPost(chunk);
+      post({ id: task.id, chunk: wire.chunk }, wire.transfer);
+    },
   });
   post({ id: task.id, done: { complete: s.complete, skipped: s.skipped, folders: s.folders } }, (s.folders ?? []).map((f) => f.info.buffer as ArrayBuffer));
 });

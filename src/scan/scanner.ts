@@ -5,7 +5,7 @@ import { FIELD, FIELDS, KIND, errnoName, nativeAddon } from '../fsx/addon.js';
 import { realFs } from '../fsx/fsx.js';
 import { pathRange } from '../catalog/range.js';
 import { codeOf, errorMessage, listStable, nodeLister, sortedOrder, specialKind, type ScanFs } from './listing.js';
-import { CHUNK, stampAt, unpack } from './packed.js';
+import { CHUNK, stampAt, textDigest, unpack, withTextBytes } from './packed.js';
 import type { PackedFolders, PackedScan, RootScan, ScanChunk, SkippedEntry } from './record.js';
 
 export { errorMessage, type ScanFs } from './listing.js';
@@ -74,7 +74,8 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   let targets: [number, string][] = [];
   let count = 0;
   const close = (hi: string): void => {
-    const chunk: ScanChunk = { lo, hi, text: parts.join('\0'), count, info: info.slice(0, count * FIELDS), targets };
+    const text = parts.join('\0');
+    const chunk: ScanChunk = { lo, hi, text, count, info: info.slice(0, count * FIELDS), targets, digest: textDigest(text) };
     if (opts.onChunk) opts.onChunk(chunk);
     else chunks.push(chunk);
     lo = hi;
@@ -165,14 +166,16 @@ export function scanRootPacked(root: string, opts: PackedScanOptions = {}): Pack
   } else {
     // The same walk in C (native/scan.c): it hands over whole chunks, and asks only what it cannot decide.
     const excluded = filter === undefined ? null : (rel: string, isDir: boolean) => (isDir ? filter.excludesDir(rel) : filter.excludesFile(rel));
-    const onChunk = (text: string, chunkInfo: Float64Array, joinedTargets: string, next: string | null): void => {
+    const onChunk = (text: ArrayBuffer | string, chunkInfo: Float64Array, joinedTargets: string, next: string | null, digest?: ArrayBuffer): void => {
       const n = chunkInfo.length / FIELDS;
       const chunkTargets: [number, string][] = [];
       if (joinedTargets !== '') {
         const list = joinedTargets.split('\0');
         for (let i = 0, t = 0; i < n; i++) if (chunkInfo[i * FIELDS + FIELD.kind] === KIND.symlink) chunkTargets.push([i, list[t++]!]);
       }
-      const chunk: ScanChunk = { lo, hi: next ?? part.hi, text, count: n, info: chunkInfo, targets: chunkTargets };
+      const fields: Omit<ScanChunk, 'text'> = { lo, hi: next ?? part.hi, count: n, info: chunkInfo, targets: chunkTargets };
+      if (digest !== undefined) fields.digest = new Uint8Array(digest);
+      const chunk = typeof text === 'string' ? { ...fields, text } : withTextBytes(fields, new Uint8Array(text));
       total += n;
       if (opts.onChunk) opts.onChunk(chunk);
       else chunks.push(chunk);
