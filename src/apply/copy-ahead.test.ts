@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { assertArchiveHolds, assertDiskMatchesCatalog, assertRestoresLibrary, blaine, fidelityOf, isRoot, testEnvFor, write } from '../../test/helpers.js';
-import { crashEveryStep, ONE_SCAN_THREAD } from '../../test/crash.js';
+import { assertDiskMatchesCatalog, assertRestoresLibrary, blaine, fidelityOf, isRoot, testEnvFor, write } from '../../test/helpers.js';
+import { assertRerunLeftDiskWhole, crashEveryStep, ONE_SCAN_THREAD } from '../../test/crash.js';
 import { realFs } from '../fsx/fsx.js';
 import { nativeAddon } from '../fsx/addon.js';
 
@@ -51,13 +51,7 @@ test('a backup onto a new volume killed after every rename (those of the copying
   assert.equal(init.status, 0, init.stderr);
   library(env.lib, 14);
   const n = crashEveryStep(env, 'rename', [env.disk, env.db], args, (where) => {
-    try {
-      assertDiskMatchesCatalog(env.disk, env.db);
-      assertArchiveHolds(env.lib, [env.disk]);
-    } catch (err) {
-      (err as Error).message = `${where}: ${(err as Error).message}`;
-      throw err;
-    }
+    assertRerunLeftDiskWhole(env, where);
     const tmp = path.join(env.disk, '.blaine', 'tmp');
     assert.deepEqual(fs.existsSync(tmp) ? fs.readdirSync(tmp) : [], [], `${where}: leftovers in .blaine/tmp`);
   });
