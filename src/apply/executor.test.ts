@@ -455,3 +455,33 @@ test('executor: copies the copying thread put in place and the run never reached
   assert.deepEqual(onDisk, catalogued, 'names on the disk without a row');
   assert.equal(filesBelow(tmp), 0);
 });
+
+test('executor: a batch that falls due while copies stand at their names unrecorded is committed only once every such copy has its row', async (t) => {
+  const dir = scratchDir(t);
+  const files = Array.from({ length: 400 }, (_, i) => writeUnder(dir, `lib/d${i % 4}/f${String(i).padStart(3, '0')}.bin`, crypto.randomBytes(50 + i)));
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const { host, disk } = memoryCatalogs(t);
+  // The batch's clock: ten seconds make a batch due (batch.ts BATCH_MS).
+  t.mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 });
+  const unrecordedAtCommit: string[][] = [];
+  let commits = 0;
+  const commit = disk.commitTransaction.bind(disk);
+  disk.commitTransaction = () => {
+    // What the commit makes final: every name on the disk must be among its rows (a commit ends the journal that names the rest).
+    const rows = new Set(disk.entriesOfVolume(VOLUME).map((e) => e.path));
+    unrecordedAtCommit.push(files.filter((f) => fs.existsSync(path.join(root, f.slice(1))) && !rows.has(f)));
+    commits++;
+    commit();
+  };
+  const ex = executorOn(root, host, disk, {
+    progress: (done) => {
+      if (done % 50 === 1) t.mock.timers.tick(11_000);
+    },
+  });
+  const result = await ex.run(files.map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' })));
+  assert.equal(result.counts.added, files.length);
+  assert.ok(commits > 2, `${commits} commits: the batch never fell due mid-run`);
+  assert.deepEqual(unrecordedAtCommit.filter((u) => u.length > 0), []);
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).length, files.length);
+});
