@@ -2,15 +2,21 @@
  * Copying many small files onto a disk on a worker thread, hashing each with SHA-256 on the way.
  * For files of a few KiB the work is all system calls and the JS calls around them; doing a batch
  * of them per call, off the main thread, lets the main thread record the previous batch's catalog
- * rows meanwhile. Each file goes to its temporary name only (open, read, write, owner, mode, mtime,
- * close): the caller renames it into place in order, after journalling, exactly as a copy made in
- * JS (src/fsx/copy.ts). What goes wrong is reported per file, never thrown.
+ * rows meanwhile. Each file goes to its temporary name (open, read, write, owner, mode, mtime,
+ * close). The caller renames it into place in order, after journalling, exactly as a copy made in
+ * JS (src/fsx/copy.ts) — unless it gave a destination to place the file at: then this thread
+ * renames it there too, but only onto no existing name (RENAME_NOREPLACE) and only when the file
+ * had the size the caller expected; otherwise the copy stays at its temporary name for the caller.
+ * The caller gives a destination only for a step it has journalled (src/apply/copy-ahead.ts): the
+ * rename was a fifth of the executor thread's time in a first backup of small files.
+ * What goes wrong is reported per file, never thrown.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -21,10 +27,10 @@
 #include "jsstring.h"
 #include "sha256.h"
 
-/* Per file in `meta`: mode, uid, gid, mtime seconds, mtime nanoseconds, 1 to chown. */
-#define META_FIELDS 6
-/* Per file in `out`: outcome (enum outcome), errno, bytes copied. */
-#define OUT_FIELDS 3
+/* Per file in `meta`: mode, uid, gid, mtime seconds, mtime nanoseconds, 1 to chown, the size to place the file at its destination with (-1: not placed). */
+#define META_FIELDS 7
+/* Per file in `out`: outcome (enum outcome), errno, bytes copied, 1 when placed at its destination. */
+#define OUT_FIELDS 4
 #define BUFFER_BYTES (256 * 1024)
 #define DIGEST_BYTES 32
 
@@ -32,7 +38,7 @@ enum outcome { DONE = 0, SOURCE_ERROR = 1, TARGET_ERROR = 2, NOT_REGULAR = 3 };
 
 struct batch {
   size_t count;
-  char *paths;        /* source and temporary name of each file, each NUL-terminated */
+  char *paths;        /* source, temporary name and destination ("" for none) of each file, each NUL-terminated */
   const double *meta;
   double *out;
   uint8_t *digests;   /* DIGEST_BYTES per file */
@@ -67,11 +73,12 @@ static int write_all(int fd, const uint8_t *p, size_t n, off_t at) {
   return 0;
 }
 
-/* One file: fills out[0..2] and digest; leaves no temporary file behind unless it succeeded. */
-static void copy_one(const char *src, const char *tmp, const double *meta, double *out, uint8_t *digest, uint8_t *buf) {
+/* One file: fills out[0..3] and digest; leaves no temporary file behind unless it succeeded. */
+static void copy_one(const char *src, const char *tmp, const char *dest, const double *meta, double *out, uint8_t *digest, uint8_t *buf) {
   out[0] = DONE;
   out[1] = 0;
   out[2] = 0;
+  out[3] = 0;
   int in = open_source(src);
   if (in < 0) {
     out[0] = SOURCE_ERROR;
@@ -145,6 +152,8 @@ static void copy_one(const char *src, const char *tmp, const double *meta, doubl
   }
   out[2] = (double)pos;
   sha256_final(&h, digest);
+  /* A file that changed size while read, or a name taken meanwhile, stays for the caller to handle. */
+  if (dest[0] != '\0' && meta[6] >= 0 && (double)pos == meta[6] && renameat2(AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) == 0) out[3] = 1;
 }
 
 static void execute(napi_env env, void *data) {
@@ -155,14 +164,15 @@ static void execute(napi_env env, void *data) {
   for (size_t i = 0; i < b->count; i++) {
     const char *src = p;
     const char *tmp = src + strlen(src) + 1;
-    p = tmp + strlen(tmp) + 1;
+    const char *dest = tmp + strlen(tmp) + 1;
+    p = dest + strlen(dest) + 1;
     double *out = b->out + i * OUT_FIELDS;
     if (!buf) {
       out[0] = TARGET_ERROR;
       out[1] = ENOMEM;
       continue;
     }
-    copy_one(src, tmp, b->meta + i * META_FIELDS, out, b->digests + i * DIGEST_BYTES, buf);
+    copy_one(src, tmp, dest, b->meta + i * META_FIELDS, out, b->digests + i * DIGEST_BYTES, buf);
   }
   free(buf);
 }
@@ -195,8 +205,8 @@ static void *float64s(napi_env env, napi_value v, size_t want) {
 }
 
 /*
- * copyFiles(count, paths, meta, out, digests, callback): paths holds each file's source and
- * temporary name, each followed by "\0"; meta, out (Float64Array) and digests (a Buffer of 32 bytes
+ * copyFiles(count, paths, meta, out, digests, callback): paths holds each file's source,
+ * temporary name and destination ("" for none), each followed by "\0"; meta, out (Float64Array) and digests (a Buffer of 32 bytes
  * a file) as above. callback(true) runs on the main thread once every file is done.
  */
 static napi_value copy_files(napi_env env, napi_callback_info info) {
@@ -220,10 +230,10 @@ static napi_value copy_files(napi_env env, napi_callback_info info) {
     ok = b->meta && b->out && napi_get_buffer_info(env, argv[4], &digests, &digest_len) == napi_ok && digest_len >= (size_t)count * DIGEST_BYTES &&
          napi_typeof(env, argv[5], &cb_type) == napi_ok && cb_type == napi_function;
   }
-  /* Exactly 2 × count names: a shorter string would send the thread past its end. */
+  /* Exactly 3 × count names: a shorter string would send the thread past its end. */
   size_t names = 0;
   for (size_t i = 0; ok && i < len; i++) names += b->paths[i] == '\0';
-  if (!ok || names != 2 * (size_t)count) {
+  if (!ok || names != 3 * (size_t)count) {
     free(b->paths);
     free(b);
     napi_throw_type_error(env, NULL, "copyFiles(count, paths, meta, out, digests, callback) got arguments of the wrong kind or size");

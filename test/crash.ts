@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { blaine } from './helpers.js';
+import { assertArchiveHolds, assertDiskMatchesCatalog, blaine } from './helpers.js';
 
 /** One scanning thread: a given N then always hits the same step. */
 export const ONE_SCAN_THREAD = { BLAINE_SCAN_THREADS: '1' };
@@ -53,6 +53,17 @@ export function crashEveryStep(
   // Every crash point up to the run's last call was tried only if the run then got through.
   assert.ok(completed, `the run still crashed after ${MAX_CRASH_POINTS} ${kind} calls: the steps past those were never tried`);
   return crashes;
+}
+
+/** After a crash and a rerun: the disk equals its catalog and holds the library; a failure names the crash point. */
+export function assertRerunLeftDiskWhole(env: { disk: string; db: string; lib: string }, where: string): void {
+  try {
+    assertDiskMatchesCatalog(env.disk, env.db);
+    assertArchiveHolds(env.lib, [env.disk]);
+  } catch (err) {
+    (err as Error).message = `${where}: ${(err as Error).message}`;
+    throw err;
+  }
 }
 
 export { fidelityOf } from './helpers.js';

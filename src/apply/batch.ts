@@ -114,8 +114,12 @@ export class CatalogBatch {
 
   /** Commits when the batch is full or old enough (and the disk is not mid-way through a swap). */
   commitIfDue(): void {
-    if (!this.inTx || !this.canCommit()) return;
-    if (this.opsInTx >= BATCH_OPS || Date.now() - this.txStarted > BATCH_MS) this.commit();
+    if (this.due() && this.canCommit()) this.commit();
+  }
+
+  /** The batch is full or old enough: a commit comes as soon as it can. */
+  due(): boolean {
+    return this.inTx && (this.opsInTx >= BATCH_OPS || Date.now() - this.txStarted > BATCH_MS);
   }
 
   put(e: CatalogEntry): void {

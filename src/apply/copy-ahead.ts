@@ -3,7 +3,7 @@ import type { Operation } from '../plan/operation.js';
 import type { FileRecord } from '../scan/record.js';
 import { CopyError } from '../fsx/copy-error.js';
 import { copyToTemp, SMALL_FILE, type TempCopy } from '../fsx/copy.js';
-import { copyBatchToTemp } from '../fsx/copy-batch.js';
+import { copyBatchToTemp, type BatchCopied } from '../fsx/copy-batch.js';
 import type { Fsx } from '../fsx/fsx.js';
 import { removeQuietly } from '../fsx/parents.js';
 import { startWriteback } from '../fsx/durable.js';
@@ -21,9 +21,9 @@ const BATCH = 64;
  */
 const FOLDERS = 8;
 /** Operations looked at ahead of the one being carried out: two batches when all are copies. */
-const WINDOW = 2 * BATCH;
+export const AHEAD_WINDOW = 2 * BATCH;
 
-type Prepared = Promise<TempCopy | CopyError>;
+type Prepared = Promise<TempCopy | BatchCopied | CopyError>;
 
 /** A copy made ahead, and the room the space rule counted for it (its data already reported written). */
 export interface Ahead {
@@ -31,6 +31,8 @@ export interface Ahead {
   room: Admitted;
   /** The set its copy fed (a big file's), for the executor to finish or close. */
   feeder?: Par2Feeder | null;
+  /** Its destination was given to the copying thread: once done, the copy may already be in place. */
+  placing?: boolean;
 }
 
 /**
@@ -71,6 +73,12 @@ export class CopyAhead {
   /** The executor's operation when it last called fill; false once the run's copies are discarded. */
   private at = 0;
   private live = false;
+  /** Which operations' copies may be put in place by the copying thread (fill's `placeable`). */
+  private placeable: (index: number) => boolean = () => false;
+  /** Copies given their destination and not yet taken by the executor (nor discarded). */
+  private placing = 0;
+  /** Destination folders made (or found) for copies put in place by the copying thread. */
+  private readonly destFolders = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -82,17 +90,23 @@ export class CopyAhead {
     private readonly feederFor: (p: string, size: number) => Par2Feeder | null = () => null,
   ) {}
 
-  /** Before ops[i] is carried out: starts the copies of the small new files after it, a batch at a time, while fewer than WINDOW operations are covered. */
-  fill(ops: Operation[], i: number): void {
+  /**
+   * Before ops[i] is carried out: starts the copies of the small new files after it, a batch at a
+   * time, while fewer than AHEAD_WINDOW operations are covered. A copy to a new name whose
+   * operation is `placeable` (its step is journalled: the executor says) is renamed into place by
+   * the copying thread too, onto no existing name; the executor then only records it.
+   */
+  fill(ops: Operation[], i: number, placeable?: (index: number) => boolean): void {
     if (ops !== this.ops) {
       this.ops = ops;
       this.next = i;
     }
+    if (placeable) this.placeable = placeable;
     this.at = i;
     this.live = true;
     if (this.next < i) this.next = i;
-    while (!this.noRoom && !this.signal.aborted && this.next - i < WINDOW && this.next < ops.length) {
-      const records: Array<{ r: FileRecord; room: Admitted }> = [];
+    while (!this.noRoom && !this.signal.aborted && this.next - i < AHEAD_WINDOW && this.next < ops.length) {
+      const records: Array<{ r: FileRecord; room: Admitted; place: boolean }> = [];
       while (records.length < BATCH && this.next < ops.length) {
         const op = ops[this.next]!;
         const big = bigCopy(op);
@@ -122,7 +136,8 @@ export class CopyAhead {
           this.noRoom = true;
           break;
         }
-        records.push({ r, room });
+        // A copy that replaces a stored name is put in place by the executor, after that name's parity and link group are let go of.
+        records.push({ r, room, place: op.replaces === undefined && this.placeable(this.next) });
         this.next++;
       }
       if (records.length > 0) this.start(records);
@@ -130,24 +145,44 @@ export class CopyAhead {
     }
   }
 
-  private start(records: Array<{ r: FileRecord; room: Admitted }>): void {
+  private start(records: Array<{ r: FileRecord; room: Admitted; place: boolean }>): void {
     const tempDir = path.join(diskTempDir(this.root), `ahead-${this.turn++ % FOLDERS}`);
     if (!this.folders.has(tempDir)) {
       this.fsx.mkdirSync(tempDir, { recursive: true });
       this.folders.add(tempDir);
     }
-    const jobs = records.map(({ r }) => ({ src: r.path, dest: onDisk(this.root, r.path), meta: { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec } }));
+    const jobs = records.map((rec) => {
+      const dest = onDisk(this.root, rec.r.path);
+      // The copying thread makes no folders: the executor makes them as its own rename would have.
+      rec.place &&= this.folderFor(dest);
+      const r = rec.r;
+      return { src: r.path, dest, meta: { mode: r.mode & 0o7777, uid: r.uid, gid: r.gid, mtimeSec: r.mtimeSec, mtimeNsec: r.mtimeNsec }, placeSize: rec.place ? r.size : undefined };
+    });
     // Written on the worker's thread: statfs sees the data once the batch is done, not before.
     const batch = copyBatchToTemp(jobs, tempDir, this.fsx).finally(() => {
       for (const { room } of records) this.space.wrote(room.data);
     });
     this.batches.push(batch.catch(() => {}));
-    records.forEach(({ r, room }, k) => {
+    records.forEach(({ r, room, place }, k) => {
       const one = batch.then((all) => all[k]!);
       // Taken later, or never (a run that stops): an unhandled rejection would end the process.
       one.catch(() => {});
-      this.ready.set(r, { copy: one, room });
+      if (place) this.placing++;
+      this.ready.set(r, { copy: one, room, placing: place });
     });
+  }
+
+  /** Whether dest's folder is there (made now if need be, as installTemp makes it); false leaves the rename to the executor. */
+  private folderFor(dest: string): boolean {
+    const dir = path.dirname(dest);
+    if (this.destFolders.has(dir)) return true;
+    try {
+      this.fsx.mkdirSync(dir, { recursive: true });
+    } catch {
+      return false;
+    }
+    this.destFolders.add(dir);
+    return true;
   }
 
   /** One big file's copy to a temporary name, with its set fed by the copy when the pool has one for it. */
@@ -179,20 +214,33 @@ export class CopyAhead {
   take(r: FileRecord): Ahead | undefined {
     const p = this.ready.get(r);
     this.ready.delete(r);
+    if (p?.placing) this.placing--;
     return p;
+  }
+
+  /**
+   * Copies that may be at their destination with no catalog row yet (given their destination, not
+   * yet taken): while there are any, the catalogs are not committed, since a commit ends the
+   * journal that names them (apply/executor.ts).
+   */
+  get unrecorded(): number {
+    return this.placing;
   }
 
   /** Waits for the batches under way and removes the copies nobody took (the run stopped before them). */
   async discard(): Promise<void> {
     this.live = false;
     await Promise.all(this.batches);
-    for (const { copy, room, feeder } of this.ready.values()) {
+    for (const [r, { copy, room, feeder }] of this.ready) {
       feeder?.close();
       const res = await copy.catch(() => null);
-      if (res && 'tmp' in res) removeQuietly(res.tmp, this.fsx);
+      // A copy put in place is at a name nothing was at (the rename replaces nothing): it goes as it came.
+      if (res && 'placed' in res && res.placed) removeQuietly(onDisk(this.root, r.path), this.fsx);
+      else if (res && 'tmp' in res) removeQuietly(res.tmp, this.fsx);
       this.space.withdraw(room, room.data);
     }
     this.ready.clear();
+    this.placing = 0;
     this.batches.length = 0;
     // Empty now: the next run finds nothing of this one in .blaine/tmp.
     for (const dir of this.folders) {

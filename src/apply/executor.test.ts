@@ -33,6 +33,11 @@ function filesBelow(dir: string): number {
   return (fs.readdirSync(dir, { recursive: true }) as string[]).filter((n) => fs.statSync(path.join(dir, n)).isFile()).length;
 }
 
+/** Copies made ahead: waiting under temporary names in tmp, or already at their new names below root (copy-ahead.ts). */
+function madeAhead(tmp: string, root: string, newNames: string[]): number {
+  return filesBelow(tmp) + newNames.filter((f) => fs.existsSync(path.join(root, f.slice(1)))).length;
+}
+
 function recordOf(file: string): FileRecord {
   const st = fs.lstatSync(file, { bigint: true });
   return {
@@ -203,16 +208,19 @@ test('executor: a backup applied a chunk at a time has the copies of every chunk
   const tmp = path.join(root, '.blaine', 'tmp');
   fs.mkdirSync(tmp, { recursive: true });
   const { host, disk } = memoryCatalogs(t);
-  // Copies made ahead wait under temporary names: after the first copy of a chunk, the rest of it.
+  // Copies made ahead wait under temporary names or at their names: after the first copy of a chunk, the rest of it.
   const waiting: number[] = [];
+  let rest: string[] = [];
   const ex = executorOn(root, host, disk, {
     fs: faultyFs(realFs, []),
     progress: (done) => {
-      if (done === 1) waiting.push(filesBelow(tmp));
+      if (done === 1) waiting.push(madeAhead(tmp, root, rest));
     },
   });
   const copies = (files: string[]): Operation[] => files.map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' }));
+  rest = first.slice(1);
   await ex.run(copies(first), { more: true });
+  rest = second.slice(1);
   const result = await ex.run(copies(second));
   assert.deepEqual(waiting, [2, 4]);
   // One executor for the whole run: its counts add up over the chunks.
@@ -239,7 +247,7 @@ test('executor: copies are made ahead past links, and a copy that replaces a sto
   const ex = executorOn(root, host, disk, {
     fs: faultyFs(realFs, []),
     progress: (done) => {
-      if (done === 1) waiting.push(filesBelow(tmp));
+      if (done === 1) waiting.push(madeAhead(tmp, root, [b!]));
     },
   });
   const fromA = { ...stored, path: a!, size: 2_000, sha256: sha256(content), inode: '2' };
@@ -416,4 +424,64 @@ test('executor: a full disk while big files are copied ahead stops the run; the 
   // The pool holds no slot for a set that will never be made: it drains.
   await pool.drain();
   assert.equal(pool.active + pool.queued, 0);
+});
+
+test('executor: copies the copying thread put in place and the run never reached are removed when it stops; every name on the disk has its row', async (t) => {
+  const dir = scratchDir(t);
+  const files = Array.from({ length: 12 }, (_, i) => writeUnder(dir, `lib/f${String(i).padStart(2, '0')}.bin`, crypto.randomBytes(1_000 + i)));
+  const root = path.join(dir, 'disk');
+  const tmp = path.join(root, '.blaine', 'tmp');
+  fs.mkdirSync(tmp, { recursive: true });
+  const { host, disk } = memoryCatalogs(t);
+  const stop = new AbortController();
+  let placedEarly = 0;
+  const ex = executorOn(root, host, disk, {
+    signal: stop.signal,
+    tell: () => {},
+    progress: (done) => {
+      // The copies after the first were made ahead, and put at their names (their steps are journalled).
+      if (done === 1) {
+        placedEarly = files.slice(1).filter((f) => fs.existsSync(path.join(root, f.slice(1)))).length;
+        stop.abort();
+      }
+    },
+  });
+  const result = await ex.run(files.map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' })));
+  assert.equal(result.stopped?.reason, 'interrupted');
+  assert.ok(placedEarly > 0, 'no copy was put in place ahead of the executor');
+  const catalogued = disk.entriesOfVolume(VOLUME).map((e) => e.path);
+  assert.deepEqual(catalogued, [files[0]!]);
+  const onDisk = files.filter((f) => fs.existsSync(path.join(root, f.slice(1))));
+  assert.deepEqual(onDisk, catalogued, 'names on the disk without a row');
+  assert.equal(filesBelow(tmp), 0);
+});
+
+test('executor: a batch that falls due while copies stand at their names unrecorded is committed only once every such copy has its row', async (t) => {
+  const dir = scratchDir(t);
+  const files = Array.from({ length: 400 }, (_, i) => writeUnder(dir, `lib/d${i % 4}/f${String(i).padStart(3, '0')}.bin`, crypto.randomBytes(50 + i)));
+  const root = path.join(dir, 'disk');
+  fs.mkdirSync(path.join(root, '.blaine', 'tmp'), { recursive: true });
+  const { host, disk } = memoryCatalogs(t);
+  // The batch's clock: ten seconds make a batch due (batch.ts BATCH_MS).
+  t.mock.timers.enable({ apis: ['Date'], now: 1_700_000_000_000 });
+  const unrecordedAtCommit: string[][] = [];
+  let commits = 0;
+  const commit = disk.commitTransaction.bind(disk);
+  disk.commitTransaction = () => {
+    // What the commit makes final: every name on the disk must be among its rows (a commit ends the journal that names the rest).
+    const rows = new Set(disk.entriesOfVolume(VOLUME).map((e) => e.path));
+    unrecordedAtCommit.push(files.filter((f) => fs.existsSync(path.join(root, f.slice(1))) && !rows.has(f)));
+    commits++;
+    commit();
+  };
+  const ex = executorOn(root, host, disk, {
+    progress: (done) => {
+      if (done % 50 === 1) t.mock.timers.tick(11_000);
+    },
+  });
+  const result = await ex.run(files.map((f) => ({ type: 'copy', record: recordOf(f), why: 'added' })));
+  assert.equal(result.counts.added, files.length);
+  assert.ok(commits > 2, `${commits} commits: the batch never fell due mid-run`);
+  assert.deepEqual(unrecordedAtCommit.filter((u) => u.length > 0), []);
+  assert.deepEqual(disk.entriesOfVolume(VOLUME).length, files.length);
 });

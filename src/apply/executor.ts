@@ -4,7 +4,7 @@ import { CopyError, syncDisk } from '../fsx/copy.js';
 import { identityOf, Journal, type JournalStep } from '../archive/journal.js';
 import { CatalogBatch, storedRow } from './batch.js';
 import { ContentFilter } from './content-filter.js';
-import { CopyAhead } from './copy-ahead.js';
+import { AHEAD_WINDOW, CopyAhead } from './copy-ahead.js';
 import type { ApplyEnv } from './apply-env.js';
 import type { Applier, ExecutionResult, ExecutorContext } from './env.js';
 import { LoosenedNames } from './loosened.js';
@@ -56,7 +56,10 @@ export class Executor implements Applier {
     const fs = ctx.fs;
     const parked = new Set<string>();
     this.journal = new Journal(ctx.root, fs);
-    this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, fs), this.journal, () => parked.size === 0, ctx.checkDisk);
+    // Not while a swap is parked, nor while copies may stand at their names unrecorded: a commit ends
+    // the journal that names them (copy-ahead.ts fill's `placeable`).
+    const canCommit = () => parked.size === 0 && this.env.ahead.unrecorded === 0;
+    this.batch = new CatalogBatch(ctx.host, ctx.disk, ctx.volume, () => syncDisk(ctx.root, fs), this.journal, canCommit, ctx.checkDisk);
     const stop = (why: NonNullable<ExecutionResult['stopped']>) => {
       if (!this.result.stopped) this.result.stopped = why;
     };
@@ -112,20 +115,34 @@ export class Executor implements Applier {
    * steps journalled ahead of it are written again into the next batch.
    */
   private journalFor(ops: Operation[], i: number): void {
-    if (i < this.journalled && this.journal.batch === this.journalledBatch) return;
+    let from = i;
+    if (i < this.journalled && this.journal.batch === this.journalledBatch) {
+      // Journalled far enough ahead for the copies made ahead (placeable) — or the next ops are
+      // moves, which are journalled only when the executor reaches them.
+      if (this.journalled - i > AHEAD_WINDOW || this.journalled >= ops.length || ops[this.journalled]!.type === 'rename' || ops[i]!.type === 'rename') return;
+      from = this.journalled;
+    }
     const steps: JournalStep[] = [];
     // Moves are looked up in the disk catalog (stepOf): a run of them never mixes with other ops,
     // which could change those rows before the moves are made.
-    const moves = ops[i]!.type === 'rename';
-    let j = i;
+    const moves = ops[from]!.type === 'rename';
+    let j = from;
     do {
       const s = this.stepOf(ops[j]!);
       if (s) steps.push(s);
       j++;
-    } while (j < ops.length && (ops[j]!.type === 'rename') === moves && (moves || j - i < JOURNAL_AHEAD));
+    } while (j < ops.length && (ops[j]!.type === 'rename') === moves && (moves || j - from < JOURNAL_AHEAD));
     this.journal.intend(steps);
     this.journalled = j;
     this.journalledBatch = this.journal.batch;
+  }
+
+  /**
+   * Whether ops[index]'s copy may be put in place by the copying thread as soon as it is made: its
+   * step is in the journal on the disk, and no commit, which would end that journal, is waiting.
+   */
+  private placeable(index: number): boolean {
+    return index < this.journalled && this.journal.batch === this.journalledBatch && this.journalledBatch !== null && !this.batch.due();
   }
 
   private stepOf(op: Operation): JournalStep | null {
@@ -175,7 +192,6 @@ export class Executor implements Applier {
         const before = this.result.skipped.length;
         env.deduped = false;
         env.vanished = false;
-        env.ahead.fill(ops, i);
         // Parity settling may commit a batch, which empties the journal: journal after it.
         await this.waitForParity(op);
         try {
@@ -185,6 +201,8 @@ export class Executor implements Applier {
           env.stop({ reason: 'disk-full', writing: 'journal', path: null });
           continue;
         }
+        // After the journal: the copies made ahead of steps journalled now can go straight to their names.
+        env.ahead.fill(ops, i, (k) => this.placeable(k));
         try {
           await dispatch(env, op);
         } catch (err) {

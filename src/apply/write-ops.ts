@@ -15,9 +15,14 @@ import { refused } from './space.js';
 
 /** The handlers of operations that write new names: copy, symlink, link. */
 
-function throwIfError(res: TempCopy | CopyError): TempCopy {
+function throwIfError<T extends TempCopy>(res: T | CopyError): T {
   if (res instanceof CopyError) throw res;
   return res;
+}
+
+/** A copy made ahead, put in place now unless the copying thread did (copy-ahead.ts). */
+function placeAhead(copy: TempCopy & { placed?: boolean }, src: string, dest: string, opts: Parameters<typeof installTemp>[3]): CopyResult {
+  return copy.placed ? { sha256: copy.sha256, bytes: copy.bytes } : installTemp(copy, src, dest, opts);
 }
 
 /**
@@ -147,7 +152,7 @@ async function copyFile(
   const opts = { signal: ctx.signal, expectedSize: r.size, tempDir: diskTempDir(ctx.root), fs, tap: feeder?.take, nativeTap: feeder?.nativeTap };
   let res: CopyResult;
   try {
-    res = early ? installTemp(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha256(r.path, dest, metaOf(r), opts);
+    res = early ? placeAhead(throwIfError(await early.copy), r.path, dest, opts) : await copyWithSha256(r.path, dest, metaOf(r), opts);
   } catch (err) {
     feeder?.close();
     // Nothing was stored: the room goes back (a retry is admitted afresh).

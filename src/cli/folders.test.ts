@@ -12,7 +12,7 @@ import path from 'node:path';
 import {
   assertArchiveHolds, assertDiskMatchesCatalog, assertRestoresLibrary, backup, blaine, dirRows, isRoot, summaryOf, testEnv, volumeOf, write,
 } from '../../test/helpers.js';
-import { crashEveryStep } from '../../test/crash.js';
+import { assertRerunLeftDiskWhole, crashEveryStep } from '../../test/crash.js';
 
 const FLAGS = ['--no-parity', '--json'];
 
@@ -181,15 +181,7 @@ for (const kind of ['mkdir', 'utimes']) {
     backup(env, [...FLAGS, '--init'], { ok: true });
     library(env.lib);
     const args = ['backup', '--dest', env.disk, '--db', env.db, '--reserve', '0', ...FLAGS, env.lib];
-    const n = crashEveryStep(env, kind, [env.disk, env.db], args, (where) => {
-      try {
-        assertDiskMatchesCatalog(env.disk, env.db);
-        assertArchiveHolds(env.lib, [env.disk]);
-      } catch (err) {
-        (err as Error).message = `${where}: ${(err as Error).message}`;
-        throw err;
-      }
-    });
+    const n = crashEveryStep(env, kind, [env.disk, env.db], args, (where) => assertRerunLeftDiskWhole(env, where));
     t.diagnostic(`${kind}: ${n} crash points`);
   });
 }

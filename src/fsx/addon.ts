@@ -66,9 +66,10 @@ export interface NativeAddon {
   subdirs(dir: string): string[] | number;
   /**
    * Copies `count` files to temporary names on a worker thread (native/copyfiles.c): `paths` holds
-   * each one's source and temporary name, each followed by "\0"; `meta` 6 numbers a file (mode,
-   * uid, gid, mtime seconds, nanoseconds, 1 to chown); it fills `out` with 3 numbers a file
-   * (COPY_OUTCOME, errno, bytes) and `digests` with 20 bytes a file, then calls `done`.
+   * each one's source, temporary name and destination ("" for none), each followed by "\0"; `meta`
+   * 7 numbers a file (mode, uid, gid, mtime seconds, nanoseconds, 1 to chown, the size at which the
+   * copy is renamed to its destination, onto no existing name, or -1); it fills `out` with 4 numbers
+   * a file (COPY_OUTCOME, errno, bytes, 1 when placed) and `digests` with 32 bytes a file, then calls `done`.
    */
   copyFiles(count: number, paths: string, meta: Float64Array, out: Float64Array, digests: Buffer, done: (ok: boolean) => void): void;
   /**

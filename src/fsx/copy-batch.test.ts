@@ -171,3 +171,37 @@ test('the native batch copy reads and writes names that are not UTF-8 by their b
   assert.equal(realFs.readFileSync(tmp, 'utf8'), 'latin-1 name');
   assert.deepEqual(fs.readdirSync(Buffer.from(`${dir}/tmp\xff`, 'latin1')).length, 1);
 });
+
+for (const [name, layer] of [['native', realFs], ['under the fault layer', faultyFs(realFs, [])]] as const) {
+  test(`copyBatchToTemp (${name}) puts a copy at its destination only onto no existing name and only at the size expected`, { skip: needAddon }, async (t) => {
+    const dir = scratchDir(t);
+    const tmpDir = path.join(dir, 'tmp');
+    fs.mkdirSync(tmpDir);
+    const disk = path.join(dir, 'disk');
+    const taken = writeUnder(disk, 'taken.bin', 'stored before');
+    const data = [crypto.randomBytes(3_000), crypto.randomBytes(200), crypto.randomBytes(700), crypto.randomBytes(10)];
+    const srcs = data.map((d, i) => writeUnder(dir, `src/f${i}.bin`, d));
+    const meta = { mode: 0o604, uid: process.getuid!(), gid: process.getgid!(), mtimeSec: 1_500_000_000, mtimeNsec: 987_654_321 };
+    const jobs = [
+      { src: srcs[0]!, dest: path.join(disk, 'new.bin'), meta, placeSize: 3_000 },
+      { src: srcs[1]!, dest: taken, meta, placeSize: 200 },
+      { src: srcs[2]!, dest: path.join(disk, 'grew.bin'), meta, placeSize: 600 },
+      { src: srcs[3]!, dest: path.join(disk, 'later.bin'), meta },
+    ];
+    const out = (await copyBatchToTemp(jobs, tmpDir, layer)).map((r) => {
+      assert.ok(!(r instanceof CopyError), String(r));
+      return r;
+    });
+    assert.deepEqual(out.map((r) => r.placed), [true, false, false, false]);
+    // Placed: the bytes and metadata at the name, nothing left at the temporary one.
+    assert.ok(!fs.existsSync(out[0]!.tmp));
+    const st = fs.statSync(jobs[0]!.dest, { bigint: true });
+    assert.deepEqual(fs.readFileSync(jobs[0]!.dest), data[0]);
+    assert.equal(Number(st.mode & 0o7777n), 0o604);
+    assert.equal(st.mtimeNs, 1_500_000_000_987_654_321n);
+    // Not placed: the stored file untouched, the size that differs not put anywhere, each copy at its temporary name.
+    assert.equal(fs.readFileSync(taken, 'utf8'), 'stored before');
+    assert.ok(!fs.existsSync(jobs[2]!.dest) && !fs.existsSync(jobs[3]!.dest));
+    for (const k of [1, 2, 3]) assert.deepEqual(fs.readFileSync(out[k]!.tmp), data[k]);
+  });
+}

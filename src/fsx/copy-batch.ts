@@ -16,28 +16,40 @@ export interface BatchCopy {
   src: string;
   dest: string;
   meta: FileMeta;
+  /**
+   * The copy may be renamed to dest right away, on the copying thread, when it has this many bytes
+   * and nothing is at dest: only for a step already journalled (apply/copy-ahead.ts).
+   */
+  placeSize?: number;
 }
 
-/** Each file's copy under a temporary name in tempDir (which must exist), or why it failed. */
-export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fsx): Promise<Array<TempCopy | CopyError>> {
+/** A batch copy: at its temporary name, or (`placed`) already at its destination. */
+export type BatchCopied = TempCopy & { placed: boolean };
+
+/** Each file's copy under a temporary name in tempDir (which must exist) or placed, or why it failed. */
+export async function copyBatchToTemp(jobs: BatchCopy[], tempDir: string, fs: Fsx): Promise<Array<BatchCopied | CopyError>> {
   if (!fs.copyFiles) {
     // All started at once: a small file's copy is synchronous, so every call on the layer is made
     // before this returns, in job order, and a fault counted by calls hits the same step every run.
     const started = jobs.map((j) =>
-      copyToTemp(j.src, j.dest, j.meta, { tempDir, fs }).catch((err: unknown) => {
-        if (err instanceof CopyError) return err;
-        throw err;
-      }),
+      copyToTemp(j.src, j.dest, j.meta, { tempDir, fs }).then(
+        (copy) => ({ ...copy, placed: false }),
+        (err: unknown) => {
+          if (err instanceof CopyError) return err;
+          throw err;
+        },
+      ),
     );
     return Promise.all(started);
   }
   const tmps = jobs.map((j) => path.join(tempDir, tempName(path.basename(j.dest))));
-  const results = await fs.copyFiles(jobs.map((j, i) => ({ src: j.src, tmp: tmps[i]!, meta: j.meta })));
+  const place = (j: BatchCopy) => (j.placeSize === undefined ? undefined : { dest: j.dest, size: j.placeSize });
+  const results = await fs.copyFiles(jobs.map((j, i) => ({ src: j.src, tmp: tmps[i]!, meta: j.meta, place: place(j) })));
   return jobs.map((j, i) => {
-    const { outcome, errno, bytes, sha256 } = results[i]!;
+    const { outcome, errno, bytes, sha256, placed } = results[i]!;
     switch (outcome) {
       case COPY_OUTCOME.done:
-        return { tmp: tmps[i]!, bytes, sha256 };
+        return { tmp: tmps[i]!, bytes, sha256, placed };
       case COPY_OUTCOME.sourceError:
         return sourceError(errnoError(errno, 'read', j.src), j.src);
       case COPY_OUTCOME.notRegular:

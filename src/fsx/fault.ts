@@ -244,6 +244,9 @@ export function faultyFs(base: Fsx, faults: Fault[]): Fsx & { log: FaultLog } {
  * the addon reports it (a source or a target error) and is not copied; 'change' appends to the
  * source just before its copy (which then reads more bytes than the scan saw), 'crash' and
  * 'hook' act right after that file's copy (the files before it go in one batch, the rest in another).
+ * A job to be placed at its destination is copied without that here, and placed afterwards as one
+ * more step, a rename, in job order: an errno there leaves the copy at its temporary name (as the
+ * addon does when the rename fails), 'crash' kills the process once the file is placed.
  */
 function faultyCopyFiles(
   copy: (jobs: NativeCopyJob[]) => Promise<NativeCopyResult[]>,
@@ -270,14 +273,28 @@ function faultyCopyFiles(
     const results: NativeCopyResult[] = new Array(jobs.length);
     let batch: number[] = [];
     const flush = async () => {
-      const done = batch.length === 0 ? [] : await copy(batch.map((i) => jobs[i]!));
-      batch.forEach((i, k) => (results[i] = done[k]!));
+      const done = batch.length === 0 ? [] : await copy(batch.map((i) => ({ ...jobs[i]!, place: undefined })));
+      batch.forEach((i, k) => (results[i] = place(jobs[i]!, done[k]!)));
       batch = [];
+    };
+    const place = (j: NativeCopyJob, res: NativeCopyResult): NativeCopyResult => {
+      if (j.place === undefined || res.outcome !== COPY_OUTCOME.done || res.bytes !== j.place.size) return res;
+      const fault = due('rename', `${j.tmp} -> ${j.place.dest}`);
+      if (fault !== undefined && fault.action !== 'crash') return res;
+      // Onto no existing name, as RENAME_NOREPLACE: a link that fails with EEXIST, then the old name goes.
+      try {
+        nodeFs.linkSync(fsPath(j.tmp), fsPath(j.place.dest));
+      } catch {
+        return res;
+      }
+      nodeFs.unlinkSync(fsPath(j.tmp));
+      if (fault !== undefined) crash();
+      return { ...res, placed: true };
     };
     for (let i = 0; i < jobs.length; i++) {
       const hit = fired[i];
       if (hit !== undefined && /^E[A-Z]+$/.test(hit.fault.action)) {
-        results[i] = { outcome: hit.outcome, errno: errnoOf(hit.fault.action), bytes: 0, sha256: '' };
+        results[i] = { outcome: hit.outcome, errno: errnoOf(hit.fault.action), bytes: 0, sha256: '', placed: false };
         continue;
       }
       if (hit?.fault.action === 'change') {

@@ -63,19 +63,28 @@ export type FsxMethod = (typeof FSX_METHODS)[number];
 /** Calls beyond node:fs: syncfs, and mtimes to the nanosecond (times.ts). */
 export const FSX_EXTRA_METHODS = ['syncfs', 'setMtime', 'setMtimeFd'] as const;
 
-/** One file for the native batch copy: its source, the temporary name to write, and what the copy gets. */
+/**
+ * One file for the native batch copy: its source, the temporary name to write, and what the copy
+ * gets; with `place`, the copy is then renamed to `place.dest` by the same thread, when it has
+ * `place.size` bytes and nothing is at that name (else it stays at `tmp`).
+ */
 export interface NativeCopyJob {
   src: string;
   tmp: string;
   meta: { mode: number; uid: number; gid: number; mtimeSec: number; mtimeNsec: number };
+  place?: { dest: string; size: number };
 }
 
-/** What the native batch copy says of one file: COPY_OUTCOME (addon.ts), the errno of a failure, bytes and SHA-256 (hex). */
+/**
+ * What the native batch copy says of one file: COPY_OUTCOME (addon.ts), the errno of a failure,
+ * bytes and SHA-256 (hex); `placed`: renamed to its job's `place.dest` (no file is left at `tmp`).
+ */
 export interface NativeCopyResult {
   outcome: number;
   errno: number;
   bytes: number;
   sha256: string;
+  placed: boolean;
 }
 
 /** One big file for the native copy between open descriptors (copyFd): what it copies and what it feeds. */
@@ -132,8 +141,8 @@ export type Fsx = Pick<typeof fs, FsxMethod> & {
   copyFd: ((job: NativeFdCopy, faults?: NativeCopyFaults) => Promise<NativeFdCopyResult>) | null;
 };
 
-const COPY_META_FIELDS = 6;
-const COPY_OUT_FIELDS = 3;
+const COPY_META_FIELDS = 7;
+const COPY_OUT_FIELDS = 4;
 
 /** The native batch copy of the real file system. */
 function nativeCopyFiles(jobs: NativeCopyJob[]): Promise<NativeCopyResult[]> {
@@ -142,8 +151,8 @@ function nativeCopyFiles(jobs: NativeCopyJob[]): Promise<NativeCopyResult[]> {
   const meta = new Float64Array(n * COPY_META_FIELDS);
   let paths = '';
   jobs.forEach((j, i) => {
-    paths += `${j.src}\0${j.tmp}\0`;
-    meta.set([j.meta.mode, j.meta.uid, j.meta.gid, j.meta.mtimeSec, j.meta.mtimeNsec, isRoot ? 1 : 0], i * COPY_META_FIELDS);
+    paths += `${j.src}\0${j.tmp}\0${j.place?.dest ?? ''}\0`;
+    meta.set([j.meta.mode, j.meta.uid, j.meta.gid, j.meta.mtimeSec, j.meta.mtimeNsec, isRoot ? 1 : 0, j.place?.size ?? -1], i * COPY_META_FIELDS);
   });
   const out = new Float64Array(n * COPY_OUT_FIELDS);
   const digests = Buffer.alloc(n * 32);
@@ -156,6 +165,7 @@ function nativeCopyFiles(jobs: NativeCopyJob[]): Promise<NativeCopyResult[]> {
           errno: out[i * COPY_OUT_FIELDS + 1]!,
           bytes: out[i * COPY_OUT_FIELDS + 2]!,
           sha256: digests.toString('hex', i * 32, i * 32 + 32),
+          placed: out[i * COPY_OUT_FIELDS + 3] === 1,
         })),
       );
     }),
