@@ -1,5 +1,6 @@
 import { Executor, type ApplierFactory, type ExecutorContext } from '../apply/executor.js';
 import type { CatalogEntry } from '../catalog/entry.js';
+import { contentKey } from '../catalog/catalog.js';
 import { checkDisk, type DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
 import { sameModeOwner } from '../plan/entry.js';
@@ -69,8 +70,13 @@ export async function catchUp(
   const labels = new Map(s.host.volumes().map((v) => [v.uuid, v.label]));
   const { ids: heldIds, paths: held, holds } = heldOnDisk(queued, s.host.copies(), labels);
   const differing = new Set(onDisk.map((d) => d.path));
+  // The plan asks where else the copy holds a content for each file it lacks: the stored names of
+  // every content the plan can ask about, in one read of the disk catalog (not one query a file).
+  let stored: Map<string, CatalogEntry[]> | undefined;
   const storedElsewhere = (size: number, sha256: string, like: CatalogEntry) => {
-    const found = s.disk.findContent(size, sha256).filter((e) => e.volume === volume && !differing.has(e.path));
+    stored ??= s.disk.findContents([...wanted, ...onDisk].filter((e) => e.kind === 'file' && e.sha256 !== null) as Array<CatalogEntry & { sha256: string }>);
+    const k = contentKey(size, sha256);
+    const found = (stored.get(k) ?? []).filter((e) => e.volume === volume && !differing.has(e.path));
     return found.find((e) => sameModeOwner(e, like)) ?? found[0];
   };
   const ops = planCatchUp(onDisk, wanted, storedElsewhere, held);
