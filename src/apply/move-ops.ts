@@ -35,8 +35,14 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
       at = path.join(tmpDir, tempName(path.basename(src)));
       fs.renameSync(src, at);
     }
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.renameSync(at, dest);
+    try {
+      fs.renameSync(at, dest);
+    } catch (err) {
+      // Into a folder the disk does not have yet: made then, not looked for before every move.
+      if (errCode(err) !== 'ENOENT') throw err;
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.renameSync(at, dest);
+    }
     env.parked.delete(from.path);
     if (isUnder(to, PARKING)) env.parked.add(to);
     if (from.parityName) moveParity(ctx.root, diskRelative(from.path), diskRelative(to), fs);

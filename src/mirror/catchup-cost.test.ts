@@ -23,17 +23,18 @@ const ADDED = 30;
 const rel = (i: number) => `d${String(i % 12).padStart(2, '0')}/f${String(i).padStart(4, '0')}.dat`;
 
 /** Counts the calls of the disk layer on the stored files' paths under `disk`, by method. */
-function countingFs(disk: string): { fs: Fsx; calls: Map<string, number>; folderLooks: number } {
+function countingFs(disk: string): { fs: Fsx; calls: Map<string, number>; folderLooks: number; folderMakes: number } {
   const calls = new Map<string, number>();
   const onStoredFile = (p: unknown) => typeof p === 'string' && p.startsWith(disk + '/') && p.endsWith('.dat');
   const onFolder = (p: unknown) => typeof p === 'string' && p.startsWith(disk + '/') && !p.endsWith('.dat') && !p.includes('/.blaine');
   const layer: Record<string, unknown> = { ...realFs };
-  const counted = { fs: layer as unknown as Fsx, calls, folderLooks: 0 };
-  for (const name of ['lstatSync', 'statSync', 'existsSync', 'rmSync', 'unlinkSync'] as const) {
+  const counted = { fs: layer as unknown as Fsx, calls, folderLooks: 0, folderMakes: 0 };
+  for (const name of ['lstatSync', 'statSync', 'existsSync', 'rmSync', 'unlinkSync', 'mkdirSync'] as const) {
     const real = realFs[name] as (...a: unknown[]) => unknown;
     layer[name] = (...args: unknown[]) => {
       if (onStoredFile(args[0])) calls.set(name, (calls.get(name) ?? 0) + 1);
       else if (name === 'lstatSync' && onFolder(args[0])) counted.folderLooks++;
+      else if (name === 'mkdirSync' && onFolder(args[0])) counted.folderMakes++;
       return real(...args);
     };
   }
@@ -70,7 +71,10 @@ test("a copy that comes back behind is caught up with one content read and one l
       prepareFoldersFromHost({ root: session.root, volume: session.info.volume, disk: session.disk, host: session.host, fs: counting.fs, warn: assert.fail });
       // Only the folders whose mode or owner the copy's catalog does not already record are looked at.
       assert.ok(counting.folderLooks - before <= 4, `${counting.folderLooks - before} looks at the disk's folders before the catch-up (12 folders, 2 changed)`);
+      const makes = counting.folderMakes;
       const r = await catchUp(session, noCopyContext(session, { signal: new AbortController().signal, tell: () => {}, fs: counting.fs }));
+      // Files are moved into folders that are there: none is made (or asked for) per move.
+      assert.ok(counting.folderMakes - makes <= 2, `${counting.folderMakes - makes} mkdir calls for ${RENAMED + 1} moves into existing folders`);
       assert.equal(r.stopped, null);
       assert.equal(r.lacking.length, ADDED, 'the new files are left to the backup');
       await finishWrite(session, 'apply', 'ok', {}, true, false);
