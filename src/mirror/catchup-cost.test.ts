@@ -102,4 +102,10 @@ test("a copy that comes back behind is caught up with one content read and one l
   const touched = moved + DELETED + ADDED;
   const byContent = [...tally.counts()].filter(([sql]) => /WHERE e\.size = \? AND substr\(e\.sha256/.test(sql)).reduce((n, [, c]) => n + c, 0);
   assert.ok(byContent < touched / 8, `${byContent} catalog queries by content for ${touched} changed files`);
+
+  // The copy's row of each changed path (and of each file it may lack) is read within one read
+  // transaction, not each in a transaction of its own (a lock taken and dropped per statement).
+  // What is left: the executor journals a run of moves, each looked up, before its batch begins.
+  const rowLookups = [...tally.alone()].filter(([sql]) => /e\.path = .*AND kind != 2$/.test(sql.trim())).reduce((n, [, c]) => n + c, 0);
+  assert.ok(rowLookups <= moved + 2, `${rowLookups} single-row lookups outside a transaction for ${touched} changed files (${moved} moved)`);
 });

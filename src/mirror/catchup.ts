@@ -44,7 +44,9 @@ export async function catchUp(
   // the rows the volume changed since this copy's generation, when the host knows them all; a copy
   // made behind by queued actions alone (generation unchanged) is compared whole.
   const volumeGeneration = s.generationBefore ?? s.host.volume(volume)?.generation ?? 0;
-  const changed = s.copyGeneration < volumeGeneration ? differencesSince(s.disk, s.host, volume, s.copyGeneration) : null;
+  // The copy's row of each changed path is read inside one read transaction: a statement outside
+  // one takes and drops the catalog's read lock on its own (two fcntl calls and a check of the WAL).
+  const changed = s.copyGeneration < volumeGeneration ? s.disk.transaction(() => differencesSince(s.disk, s.host, volume, s.copyGeneration)) : null;
   const { mine: onDisk, theirs: wanted } = changed ?? s.disk.differences(s.host, volume);
   // Queued actions name paths the comparison must see whatever the generations say: a DELETE held
   // on an earlier visit left its file and row on this copy, older than the copy's generation (the
@@ -107,6 +109,6 @@ export async function catchUp(
     applied: stopped ? 0 : done.length,
     held: holds.map((h) => ({ path: h.q.path, ...h.hold })),
     stopped,
-    lacking: wanted.filter((w) => s.disk.get(volume, w.path) === undefined),
+    lacking: s.disk.transaction(() => wanted.filter((w) => s.disk.get(volume, w.path) === undefined)),
   };
 }
