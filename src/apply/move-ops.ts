@@ -11,6 +11,7 @@ import { tempName } from '../fsx/temp.js';
 import { diskRelative, isUnder } from '../fsx/paths.js';
 import { diskTempDir, onDisk } from '../archive/layout.js';
 import { isSymlink } from '../fsx/exists.js';
+import { errCode } from '../fsx/errno.js';
 import type { ApplyEnv } from './apply-env.js';
 
 /** The handlers of operations on names already stored: rename, delete, update, and defer for offline volumes. */
@@ -34,8 +35,14 @@ export async function applyRename(env: ApplyEnv, op: Extract<Operation, { type: 
       at = path.join(tmpDir, tempName(path.basename(src)));
       fs.renameSync(src, at);
     }
-    fs.mkdirSync(path.dirname(dest), { recursive: true });
-    fs.renameSync(at, dest);
+    try {
+      fs.renameSync(at, dest);
+    } catch (err) {
+      // Into a folder the disk does not have yet: made then, not looked for before every move.
+      if (errCode(err) !== 'ENOENT') throw err;
+      fs.mkdirSync(path.dirname(dest), { recursive: true });
+      fs.renameSync(at, dest);
+    }
     env.parked.delete(from.path);
     if (isUnder(to, PARKING)) env.parked.add(to);
     if (from.parityName) moveParity(ctx.root, diskRelative(from.path), diskRelative(to), fs);
@@ -69,7 +76,13 @@ export function applyDelete(env: ApplyEnv, op: Extract<Operation, { type: 'delet
   const e = op.entry;
   const p = onDisk(ctx.root, e.path);
   env.loosened.add(e);
-  fs.rmSync(p, { force: true });
+  // A stored name is a file or symlink: unlink it, with no look first (rmSync lstats every path,
+  // and its call cost was most of a delete's). Gone already (a rerun after a crash) is fine.
+  try {
+    fs.unlinkSync(p);
+  } catch (err) {
+    if (errCode(err) !== 'ENOENT') throw err;
+  }
   removeParity(ctx.root, diskRelative(e.path), fs);
   pruneEmptyDirs(ctx.root, path.dirname(p), fs, keptFolder(ctx));
   env.batch.wroteData = true;

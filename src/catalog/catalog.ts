@@ -24,6 +24,9 @@ export type { CopyRow, DeferredAction, DeferredRow, RunRow, VolumeRow } from './
 
 export class CatalogError extends BlaineError {}
 
+/** One content (size and SHA-256, lowercase hex as the catalog gives it) as one key: findContents' keys. */
+export const contentKey = (size: number, sha256: string): string => `${size}:${sha256}`;
+
 /** A volume as this catalog's rows name it: its integer id and the root its rows' paths are stored under (schema 9). */
 interface VolumeRef {
   id: number;
@@ -355,6 +358,25 @@ export class Catalog {
 
   findContent(size: number, sha256: string): CatalogEntry[] {
     return (this.stmts.content.all(size, sha256, sha256) as EntryRow[]).map(rowToEntry);
+  }
+
+  /**
+   * findContent for many contents in one statement: every row of each, by `contentKey`. A content
+   * nothing holds has no key in the map.
+   */
+  findContents(contents: Iterable<{ size: number; sha256: string }>): Map<string, CatalogEntry[]> {
+    const keys = new Map<string, [number, string]>();
+    for (const c of contents) keys.set(contentKey(c.size, c.sha256), [c.size, c.sha256]);
+    const found = new Map<string, CatalogEntry[]>();
+    if (keys.size === 0) return found;
+    for (const r of this.stmts.contents.all({ keys: JSON.stringify([...keys.values()]) }) as EntryRow[]) {
+      const e = rowToEntry(r);
+      const k = contentKey(e.size, e.sha256!);
+      const list = found.get(k);
+      if (list) list.push(e);
+      else found.set(k, [e]);
+    }
+    return found;
   }
 
   /**

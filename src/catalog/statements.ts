@@ -37,6 +37,12 @@ export function prepareStatements(db: Database.Database) {
     rowText: p(`SELECT ${ROW_TEXT} FROM ${ENTRY_FROM} WHERE v.uuid = ? AND ${FILES_ONLY} ORDER BY e.path`).pluck(true),
     get: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE v.uuid = @volume AND e.path = ${storedPath('@path')} AND ${FILES_ONLY}`).raw(true),
     content: p(`SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS}`).raw(true),
+    // The rows of many contents at once (@keys: a JSON array of [size, SHA-256 hex]), each found
+    // through entries_content as `content` finds one: a catch-up asks about thousands.
+    contents: p(
+      `SELECT ${ENTRY_SELECT} FROM json_each(@keys) j CROSS JOIN entries e ON e.size = j.value ->> 0
+       AND substr(e.sha256, 1, 4) = unhex(substr(j.value ->> 1, 1, 8)) AND e.sha256 = unhex(j.value ->> 1) CROSS JOIN volume_ids v ON v.id = e.vid`,
+    ).raw(true),
     twins: p(
       `SELECT ${ENTRY_SELECT} FROM ${ENTRY_FROM} WHERE e.size = ? AND ${SHA256_IS} AND v.uuid = ? AND e.kind = 0 AND (e.mode & 4095) = ? AND e.uid = ? AND e.gid = ?`,
     ).raw(true),

@@ -85,6 +85,8 @@ export function downgradeTo7(raw: Database.Database): void {
 /** What a counted stretch of work ran: how many times each SQL statement was run, by its text. */
 export interface StatementTally {
   counts(): Map<string, number>;
+  /** The same, for statements run outside a transaction: each takes and drops the catalog's read lock on its own. */
+  alone(): Map<string, number>;
   stop(): void;
 }
 
@@ -98,15 +100,18 @@ export function tallyStatements(): StatementTally {
   const proto = Object.getPrototypeOf(probe.prepare('SELECT 1')) as Record<string, (...args: unknown[]) => unknown>;
   probe.close();
   const counts = new Map<string, number>();
+  const alone = new Map<string, number>();
   const originals = (['run', 'get', 'all', 'iterate'] as const).map((name) => [name, proto[name]!] as const);
   for (const [name, original] of originals) {
-    proto[name] = function (this: { source: string }, ...args: unknown[]) {
+    proto[name] = function (this: { source: string; database: Database.Database }, ...args: unknown[]) {
       counts.set(this.source, (counts.get(this.source) ?? 0) + 1);
+      if (!this.database.inTransaction) alone.set(this.source, (alone.get(this.source) ?? 0) + 1);
       return original.apply(this, args);
     };
   }
   return {
     counts: () => new Map(counts),
+    alone: () => new Map(alone),
     stop: () => {
       for (const [name, original] of originals) proto[name] = original;
     },

@@ -338,13 +338,23 @@ export function settleFoldersFromHost(o: ConstructorParameters<typeof DirWriter>
  * folder never lands in one made wider. Their metadata is settled at the end (finishWrite).
  */
 export function prepareFoldersFromHost(o: ConstructorParameters<typeof DirWriter>[0]): void {
-  const plan = hostFolderPlan(o);
-  if (plan !== null) new DirWriter(o).makeNarrowFirst(plan);
+  const own = o.disk.dirsOf(o.volume);
+  const plan = hostFolderPlan(o, own);
+  if (plan === null) return;
+  // A folder the copy's own catalog records with the mode and owner the library wants is on the
+  // disk as recorded (a row is written only once its folder is as the row says): nothing to make or
+  // narrow there, so it is not looked at. A lstat of every folder cost a weekly swap of a million
+  // files (10,000 folders) ~0.3 s; only new folders and changed modes or owners are looked at now.
+  const recorded = new Map(own.map((e) => [e.path, e]));
+  const differs = (d: DirRecord) => {
+    const r = recorded.get(d.path);
+    return r === undefined || (r.mode & PERMS) !== (d.mode & PERMS) || r.uid !== d.uid || r.gid !== d.gid;
+  };
+  new DirWriter(o).makeNarrowFirst({ ...plan, wanted: plan.wanted.filter(differs) });
 }
 
-/** The plan that makes the disk's folders the host's current ones below the volume's own; null: the volume has none recorded. */
-function hostFolderPlan(o: { volume: string; disk: Catalog; host: Catalog }): DirPlan | null {
-  const own = o.disk.dirsOf(o.volume);
+/** The plan that makes the disk's folders the host's current ones below the volume's own (`own`: its folder rows on the disk); null: the volume has none recorded. */
+function hostFolderPlan(o: { volume: string; disk: Catalog; host: Catalog }, own = o.disk.dirsOf(o.volume)): DirPlan | null {
   if (own.length === 0) return null;
   const ownPaths = new Set(own.map((e) => e.path));
   // The volume's top folders: its data paths (a row whose parent has none).

@@ -1,5 +1,6 @@
 import { Executor, type ApplierFactory, type ExecutorContext } from '../apply/executor.js';
 import type { CatalogEntry } from '../catalog/entry.js';
+import { contentKey } from '../catalog/catalog.js';
 import { checkDisk, type DiskSession } from '../archive/session.js';
 import { planCatchUp } from '../plan/catchup.js';
 import { sameModeOwner } from '../plan/entry.js';
@@ -43,7 +44,9 @@ export async function catchUp(
   // the rows the volume changed since this copy's generation, when the host knows them all; a copy
   // made behind by queued actions alone (generation unchanged) is compared whole.
   const volumeGeneration = s.generationBefore ?? s.host.volume(volume)?.generation ?? 0;
-  const changed = s.copyGeneration < volumeGeneration ? differencesSince(s.disk, s.host, volume, s.copyGeneration) : null;
+  // The copy's row of each changed path is read inside one read transaction: a statement outside
+  // one takes and drops the catalog's read lock on its own (two fcntl calls and a check of the WAL).
+  const changed = s.copyGeneration < volumeGeneration ? s.disk.transaction(() => differencesSince(s.disk, s.host, volume, s.copyGeneration)) : null;
   const { mine: onDisk, theirs: wanted } = changed ?? s.disk.differences(s.host, volume);
   // Queued actions name paths the comparison must see whatever the generations say: a DELETE held
   // on an earlier visit left its file and row on this copy, older than the copy's generation (the
@@ -69,8 +72,13 @@ export async function catchUp(
   const labels = new Map(s.host.volumes().map((v) => [v.uuid, v.label]));
   const { ids: heldIds, paths: held, holds } = heldOnDisk(queued, s.host.copies(), labels);
   const differing = new Set(onDisk.map((d) => d.path));
+  // The plan asks where else the copy holds a content for each file it lacks: the stored names of
+  // every content the plan can ask about, in one read of the disk catalog (not one query a file).
+  let stored: Map<string, CatalogEntry[]> | undefined;
   const storedElsewhere = (size: number, sha256: string, like: CatalogEntry) => {
-    const found = s.disk.findContent(size, sha256).filter((e) => e.volume === volume && !differing.has(e.path));
+    stored ??= s.disk.findContents([...wanted, ...onDisk].filter((e) => e.kind === 'file' && e.sha256 !== null) as Array<CatalogEntry & { sha256: string }>);
+    const k = contentKey(size, sha256);
+    const found = (stored.get(k) ?? []).filter((e) => e.volume === volume && !differing.has(e.path));
     return found.find((e) => sameModeOwner(e, like)) ?? found[0];
   };
   const ops = planCatchUp(onDisk, wanted, storedElsewhere, held);
@@ -101,6 +109,6 @@ export async function catchUp(
     applied: stopped ? 0 : done.length,
     held: holds.map((h) => ({ path: h.q.path, ...h.hold })),
     stopped,
-    lacking: wanted.filter((w) => s.disk.get(volume, w.path) === undefined),
+    lacking: s.disk.transaction(() => wanted.filter((w) => s.disk.get(volume, w.path) === undefined)),
   };
 }
