@@ -328,7 +328,8 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     await stream?.finished();
     // The library's folders: from the file scan's own walk, or listed now where it did not record them (dirs/scan.ts).
     const dirScans = packed.map((p, i) => dirScanFromFiles(p) ?? scanDirs(roots[i]!, filter));
-    phase(`scanned (${dirScans.reduce((n, d) => n + d.dirs.length, 0)} folders)`);
+    const held = stream === null ? '' : `; copied as scanned, at most ${stream.mostWaiting} chunk(s) waiting`;
+    phase(`scanned (${dirScans.reduce((n, d) => n + d.dirs.length, 0)} folders${held})`);
     const scanSkips = packed.flatMap((s) => s.skipped);
     for (const entry of scanSkips) tell({ type: 'scan-skipped', entry, dryRun });
     // Special files (FIFOs, sockets, devices) cannot be archived at all: a warning is all. The
@@ -344,7 +345,9 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
         replacedNow: (root, p) => replacedBelow(root, p, lstatOrNull),
       });
     libraryFolders = new Set(dirScans.flatMap((s) => s.dirs.map((d) => d.path)));
-    folders?.makeNarrowFirst(planFolders(true));
+    const before = planFolders(true);
+    // Those a streamed chunk's files went into were made already.
+    folders?.makeNarrowFirst(narrowed.size === 0 ? before : { ...before, wanted: before.wanted.filter((d) => !narrowed.has(d.path)) });
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
