@@ -351,6 +351,8 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
+    // Made before the plan, as always (it resumes the parity earlier runs left), unless a stream made it.
+    theApplier();
     const p = await planAndApply({
       fs: session.fs,
       scans: checked.scans,
@@ -477,6 +479,8 @@ function chunkStreamFor(
   sha1Differs: number,
   options: () => Omit<ConstructorParameters<typeof ChunkStream>[0], 'view'>,
 ): ChunkStream | null {
+  // Off unless asked: a first backup that fills its disk hangs with it (not yet found why; see the report).
+  if (process.env.BLAINE_STREAM_FIRST_BACKUP !== '1') return null;
   if (lacking.length > 0 || sha1Differs > 0 || session.disk.volumeStats(volume).files > 0 || session.disk.dirsOf(volume).length > 0) return null;
   const view = catalogView(session.host, session.disk, volume, roots, new Set(), []);
   return view.entries.length === 0 ? new ChunkStream({ ...options(), view }) : null;
