@@ -144,8 +144,6 @@ test('a first backup copies the scan as it comes: a few chunks wait, not the who
   fs.chmodSync(path.join(s.lib, 'd15'), 0o700);
   fs.utimesSync(path.join(s.lib, 'd15'), 1_600_000_000.5, 1_600_000_000.5);
   const threads = 2;
-  process.env.BLAINE_STREAM_FIRST_BACKUP = '1';
-  t.after(() => delete process.env.BLAINE_STREAM_FIRST_BACKUP);
   const { outcome, events } = await backupOnce(s, { init: true, chunkSize: 8 });
 
   const scanned = events.find((e) => e.type === 'phase' && e.name.startsWith('scanned'));

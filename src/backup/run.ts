@@ -188,9 +188,15 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
   const tell = (e: BackupEvent) => out.event(e);
   const phase = (name: string) => tell({ type: 'phase', name });
   phase('checked options');
-  // The data paths are walked in a thread of their own while this one prepares the disk.
+  // The data paths are walked in a thread of their own while this one prepares the disk. A new
+  // disk's backup is (nearly always) a first one, whose chunks are copied as they come: the scan is
+  // held back from its first chunk, and let go below if the run turns out to have anything to compare.
   out.progress.begin('scanning');
-  const scanning = scanInBackground(roots, filter, (n) => out.progress.phase === 'scanning' && out.progress.at(n, 0), { threads: o.scan.threads, chunkSize: o.scan.chunkSize });
+  const scanning = scanInBackground(roots, filter, (n) => out.progress.phase === 'scanning' && out.progress.at(n, 0), {
+    threads: o.scan.threads,
+    chunkSize: o.scan.chunkSize,
+    bound: o.disk.init ? AHEAD_CHUNKS : undefined,
+  });
   let session: DiskSession;
   try {
     const open = recorded ? openDrySession : openDiskSession;
@@ -290,7 +296,8 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     let hashSkips = 0;
     // Folders a streamed chunk's files went into, looked at already.
     const narrowed = new Set<string>();
-    const stream = recorded ? null : chunkStreamFor(session, info.volume, roots, lacking, sha1Links.storedDiffers.size, () => ({
+    // A dry run streams as the real run does: the same pipeline, its applier recording instead.
+    const stream = chunkStreamFor(session, info.volume, roots, lacking, sha1Links.storedDiffers.size, () => ({
       volume: info.volume,
       options,
       fs: session.fs,
@@ -312,20 +319,24 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
       // A first backup: each chunk is copied as it comes, and the scan waits while a few are held.
       scanning.bound(AHEAD_CHUNKS);
       scanning.onChunk((root, chunk) => stream.add(root, chunk));
-    } else scanning.onChunk((root, chunk) => quick.add(root, chunk));
+    } else {
+      // The quick check keeps what it is handed until the plan: nothing holds the scan back.
+      scanning.bound(null);
+      scanning.onChunk((root, chunk) => quick.add(root, chunk));
+    }
     let packed: PackedScan[];
     try {
-      packed = await scanning.result;
+      // A chunk that failed ends the run now (the `finally` below stops the scan's threads).
+      packed = await (stream === null ? scanning.result : Promise.race([scanning.result, stream.failed]));
+      await stream?.finished();
     } catch (err) {
-      if (stream !== null) {
-        stream.going = false;
-        await stream.finished().catch(() => {});
-      }
+      // Whatever ended it, no chunk is planned after it, and every one that waits is let go.
+      stream?.stop();
+      await stream?.finished().catch(() => {});
       throw err;
     } finally {
       disk.mapReads(false);
     }
-    await stream?.finished();
     // The library's folders: from the file scan's own walk, or listed now where it did not record them (dirs/scan.ts).
     const dirScans = packed.map((p, i) => dirScanFromFiles(p) ?? scanDirs(roots[i]!, filter));
     const held = stream === null ? '' : `; copied as scanned, at most ${stream.mostWaiting} chunk(s) waiting`;
@@ -479,8 +490,6 @@ function chunkStreamFor(
   sha1Differs: number,
   options: () => Omit<ConstructorParameters<typeof ChunkStream>[0], 'view'>,
 ): ChunkStream | null {
-  // Off unless asked: a first backup that fills its disk hangs with it (not yet found why; see the report).
-  if (process.env.BLAINE_STREAM_FIRST_BACKUP !== '1') return null;
   if (lacking.length > 0 || sha1Differs > 0 || session.disk.volumeStats(volume).files > 0 || session.disk.dirsOf(volume).length > 0) return null;
   const view = catalogView(session.host, session.disk, volume, roots, new Set(), []);
   return view.entries.length === 0 ? new ChunkStream({ ...options(), view }) : null;

@@ -154,29 +154,58 @@ export class ChunkStream {
   readonly streamed = new Map<string, number>();
   /** The most chunks waiting at once (for the test that the scan is held back). */
   mostWaiting = 0;
-  /** False once the run stopped (disk full, interrupted): the chunks that come are let go unplanned. */
-  going = true;
+  /**
+   * True once the run stopped (disk full, interrupted, a chunk that failed): every chunk that
+   * comes after is let go at once, unplanned, so the scan never waits on a consumer that is gone.
+   */
+  private stopped = false;
   private readonly waiting: Array<{ root: string; chunk: ScanChunk }> = [];
   /**
    * Files with other names (nlink > 1), set aside for the plan made after the whole scan: their
    * other names may be in any chunk, and a hardlink group is found across the whole scan.
    */
   private readonly aside = new Map<string, ScanChunk[]>();
-  private draining: Promise<void> | null = null;
+  /**
+   * Whether drain() is under way. A flag of its own, set before drain() is called and cleared in
+   * its `finally`: a drain that ends without awaiting anything (every chunk let go) ends before
+   * its promise could be stored, and a test of the stored promise alone then never saw it end.
+   */
+  private busy = false;
+  private draining: Promise<void> = Promise.resolve();
   private failure: { error: unknown } | null = null;
+  /** Settles (rejects) when a chunk failed: the run need not wait for the scan to end to say why. */
+  readonly failed: Promise<never>;
+  private fail!: (error: unknown) => void;
 
-  constructor(private readonly o: ChunkStreamOptions) {}
+  constructor(private readonly o: ChunkStreamOptions) {
+    this.failed = new Promise<never>((_, reject) => (this.fail = reject));
+    // Awaited only when the run chooses to (Promise.race with the scan): never unhandled.
+    this.failed.catch(() => {});
+  }
 
   /** One chunk from the scan (any order). */
   add(root: string, chunk: ScanChunk): void {
+    if (this.stopped) {
+      this.o.release();
+      return;
+    }
     this.waiting.push({ root, chunk });
     this.mostWaiting = Math.max(this.mostWaiting, this.waiting.length);
-    this.draining ??= this.drain();
+    if (!this.busy) {
+      this.busy = true;
+      this.draining = this.drain();
+    }
   }
 
-  /** Waits until every chunk added is applied; throws what applying one threw. */
+  /** The run stopped (the executor said so, or it ends early): plan no more; what waits is let go. */
+  stop(): void {
+    this.stopped = true;
+    for (let w = this.waiting.shift(); w !== undefined; w = this.waiting.shift()) this.o.release();
+  }
+
+  /** Waits until every chunk added is applied or let go; throws what applying one threw. */
   async finished(): Promise<void> {
-    while (this.draining) await this.draining;
+    while (this.busy) await this.draining;
     if (this.failure) throw this.failure.error;
   }
 
@@ -195,16 +224,22 @@ export class ChunkStream {
   }
 
   private async drain(): Promise<void> {
-    for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
-      try {
-        if (this.going && this.failure === null) await this.one(next.root, next.chunk);
-      } catch (error) {
-        this.failure = { error };
-      } finally {
-        this.o.release();
+    try {
+      for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
+        try {
+          if (!this.stopped) await this.one(next.root, next.chunk);
+        } catch (error) {
+          this.failure ??= { error };
+          this.stop();
+          this.fail(error);
+        } finally {
+          // Every chunk handed over is released exactly once, whatever became of it.
+          this.o.release();
+        }
       }
+    } finally {
+      this.busy = false;
     }
-    this.draining = null;
   }
 
   private async one(root: string, chunk: ScanChunk): Promise<void> {
@@ -228,6 +263,6 @@ export class ChunkStream {
     this.bytesToCopy += p.bytesToCopy;
     this.filesRead += p.filesRead ?? 0;
     this.operations += p.ops.length;
-    this.going = await this.o.apply(p.ops);
+    if (!(await this.o.apply(p.ops))) this.stop();
   }
 }

@@ -27,6 +27,8 @@ export interface ScanTask {
 
 /** Where ScanTask.held keeps what. */
 export const HELD = { count: 0, most: 1 } as const;
+/** ScanTask.held's most when nothing bounds the scan. */
+const UNBOUNDED = 0x7fffffff;
 
 /** What a scanning thread posts: progress within a task, one of its chunks, or its end. */
 export interface ScanReply {
@@ -49,11 +51,12 @@ export interface BackgroundScan {
    */
   onChunk(fn: (root: string, chunk: ScanChunk) => void): void;
   /**
-   * From now on the threads wait while `chunks` chunks handed over are not yet released: a
-   * consumer that keeps none of them (a first backup copying as the scan goes) then holds a few
-   * chunks, not the whole scan. Every chunk handed over, before or after, must then be released.
+   * From now on the threads wait while `chunks` chunks handed over are not yet released (null: no
+   * bound, threads waiting walk on): a consumer that keeps none of them (a first backup copying as
+   * the scan goes) then holds a few chunks, not the whole scan. While bounded, every chunk handed
+   * over, before or after, must be released.
    */
-  bound(chunks: number): void;
+  bound(chunks: number | null): void;
   /** A chunk handed over is done with. */
   release(): void;
   /** Stops the scan (when the run fails before it needs it). */
@@ -156,12 +159,13 @@ export function scanInBackground(
   roots: string[],
   filter: ExclusionFilter | undefined,
   onProgress?: (files: number) => void,
-  opts: { threads?: number; chunkSize?: number } = {},
+  opts: { threads?: number; chunkSize?: number; bound?: number } = {},
 ): BackgroundScan {
   const threads = scanThreads(opts.threads);
   const tasks: ScanTask[] = [];
   const held = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
-  held[HELD.most] = 0x7fffffff;
+  // Bounded from the first chunk when the caller knows it will release them (BackgroundScan.bound).
+  held[HELD.most] = opts.bound === undefined ? UNBOUNDED : Math.max(1, opts.bound);
   const rules = filter && !filter.empty ? filter.spec : null;
   const scans: PackedScan[] = roots.map((root) => {
     const r = path.resolve(root);
@@ -181,7 +185,7 @@ export function scanInBackground(
   const stop = () => {
     settled = true;
     // A thread waiting for room must not wait on: it is let go, then stopped.
-    Atomics.store(held, HELD.most, 0x7fffffff);
+    Atomics.store(held, HELD.most, UNBOUNDED);
     Atomics.notify(held, HELD.count);
     for (const w of workers) void w.terminate();
   };
@@ -252,7 +256,8 @@ export function scanInBackground(
       }
     },
     bound: (chunks) => {
-      Atomics.store(held, HELD.most, Math.max(1, chunks));
+      Atomics.store(held, HELD.most, chunks === null ? UNBOUNDED : Math.max(1, chunks));
+      Atomics.notify(held, HELD.count);
     },
     release: () => {
       Atomics.sub(held, HELD.count, 1);
