@@ -24,15 +24,21 @@ export interface RunResult {
   stderr: string;
 }
 
-/** Runs the real executable, as a user would. */
-export function blaine(args: string[], opts: { env?: Record<string, string>; input?: string } = {}): RunResult {
+/**
+ * Runs the real executable, as a user would. `timeoutMs`: killed (SIGKILL) when still running by
+ * then, status -1: a run that hangs fails its test instead of hanging it.
+ */
+export function blaine(args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): RunResult {
   const r = spawnSync(process.execPath, [blaineBin, ...args], {
     encoding: 'utf8',
     env: { ...process.env, ...opts.env },
     input: opts.input,
     maxBuffer: 64 << 20,
+    timeout: opts.timeoutMs,
+    killSignal: 'SIGKILL',
   });
-  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+  const hung = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ETIMEDOUT' ? `\n(killed: still running after ${opts.timeoutMs} ms)` : '';
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr + hung };
 }
 
 const madeDirs: string[] = [];

@@ -99,7 +99,7 @@ function hasLinks(chunk: ScanChunk): boolean {
 }
 
 /** The files of a chunk at the given indices (ascending), with their "path\0stamp" texts, as a chunk of their own. */
-function only(chunk: ScanChunk, texts: string[], indices: number[]): ScanChunk {
+export function only(chunk: ScanChunk, texts: string[], indices: number[]): ScanChunk {
   const info = new Float64Array(indices.length * FIELDS);
   const at = new Map(indices.map((i, k) => [i, k]));
   indices.forEach((i, k) => {

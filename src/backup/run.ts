@@ -7,7 +7,7 @@
  */
 import { catalogView, excludedBy, summarize, type BackupSummary } from './backup.js';
 import { checkSha1Links } from './sha1-links.js';
-import { planAndApply } from './stream.js';
+import { addCounts, AHEAD_CHUNKS, ChunkStream, planAndApply } from './stream.js';
 import { hadSizeBefore, memoBySize } from '../catalog/changes.js';
 import { sameEntry } from '../catalog/same.js';
 import { QuickCheck } from './quickcheck.js';
@@ -29,7 +29,7 @@ import type { Operation, Plan, PlanOptions } from '../plan/operation.js';
 import { ParityPool } from '../parity/pool.js';
 import type { ExclusionFilter } from '../scan/exclude.js';
 import { scanInBackground } from '../scan/background.js';
-import type { PackedScan, SkippedEntry } from '../scan/record.js';
+import type { FileRecord, PackedScan, SkippedEntry } from '../scan/record.js';
 import { unpack } from '../scan/scanner.js';
 import type { Progress } from '../progress/progress.js';
 import { readShelf } from '../report/shelf.js';
@@ -39,8 +39,11 @@ import type { Hold } from '../plan/held.js';
 import type { ApplyEvent } from '../apply/env.js';
 import type { PlanSkip } from './backup.js';
 import { dirScanFromFiles, scanDirs } from '../dirs/scan.js';
-import { DirWriter, dirExcludedBy, planDirs, prepareFoldersFromHost, readFolderRows, replacedBelow, volumeFolders } from '../dirs/sync.js';
-import { lstatOrNull } from '../dirs/scan.js';
+import { DirWriter, type DirPlan, dirExcludedBy, planDirs, prepareFoldersFromHost, readFolderRows, replacedBelow, volumeFolders } from '../dirs/sync.js';
+import { dirRecordOf, lstatOrNull, type DirRecord } from '../dirs/scan.js';
+import { fsPath } from '../fsx/name-bytes.js';
+import { realFs, type BigIntStats } from '../fsx/fsx.js';
+import path from 'node:path';
 
 /** A DELETE the catch-up left queued (SPEC §8), and why. */
 export type HeldDelete = { path: string } & Hold;
@@ -185,9 +188,15 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
   const tell = (e: BackupEvent) => out.event(e);
   const phase = (name: string) => tell({ type: 'phase', name });
   phase('checked options');
-  // The data paths are walked in a thread of their own while this one prepares the disk.
+  // The data paths are walked in a thread of their own while this one prepares the disk. A new
+  // disk's backup is (nearly always) a first one, whose chunks are copied as they come: the scan is
+  // held back from its first chunk, and let go below if the run turns out to have anything to compare.
   out.progress.begin('scanning');
-  const scanning = scanInBackground(roots, filter, (n) => out.progress.at(n, 0), { threads: o.scan.threads, chunkSize: o.scan.chunkSize });
+  const scanning = scanInBackground(roots, filter, (n) => out.progress.phase === 'scanning' && out.progress.at(n, 0), {
+    threads: o.scan.threads,
+    chunkSize: o.scan.chunkSize,
+    bound: o.disk.init ? AHEAD_CHUNKS : undefined,
+  });
   let session: DiskSession;
   try {
     const open = recorded ? openDrySession : openDiskSession;
@@ -257,24 +266,87 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
     // behind has been caught up by now: its disk catalog matches the volume for every file it holds.
     const disk = session.disk;
     const quick = new QuickCheck({ text: (lo, hi) => disk.quickText(info.volume, lo, hi), digest: (lo, hi) => disk.quickDigest(info.volume, lo, hi) });
-    disk.mapReads(true);
-    scanning.onChunk((root, chunk) => quick.add(root, chunk));
+    const folders = recorded ? null : new DirWriter({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (message) => tell({ type: 'disk-warning', message }) });
+    // Known once the scan is complete; until then every folder on the disk counts as the library's (none is pruned).
+    let libraryFolders: Set<string> | null = null;
+    execOpts.isLibraryFolder = (p) => libraryFolders === null || libraryFolders.has(p);
+    let total = 0;
+    let offset = 0;
+    let fillsOnly = true;
+    const progress = progressFor(pool, out);
+    let applier: ReturnType<ApplierFactory> | null = null;
+    const theApplier = () => {
+      if (applier === null) {
+        applier = makeApplier({ ...execOpts, skipFailures: true, progress: (done, _all, bytes, next) => progress(offset + done, total, bytes, next) });
+        applier.resumeParity();
+      }
+      return applier;
+    };
+    let result = emptyResult();
+    const applyPart = async (ops: Operation[], more: boolean) => {
+      result = await theApplier().run(ops, { more });
+      offset += ops.length;
+      fillsOnly &&= onlyFilledLacking(ops, lacking, session.host, info.volume);
+      return !result.stopped;
+    };
+    // Rows this run writes carry the generation it raised (catalog/changes.ts).
+    const runGeneration = session.host.volume(info.volume)!.generation;
+    const othersExist = session.host.volumes().some((v) => v.uuid !== info.volume);
+    const hadSize = memoBySize((size) => hadSizeBefore(session.disk, size, runGeneration) || (othersExist && session.host.hasSizeElsewhere(size, info.volume)));
+    let hashSkips = 0;
+    // Folders a streamed chunk's files went into, looked at already.
+    const narrowed = new Set<string>();
+    // A dry run streams as the real run does: the same pipeline, its applier recording instead.
+    const stream = chunkStreamFor(session, info.volume, roots, lacking, sha1Links.storedDiffers.size, () => ({
+      volume: info.volume,
+      options,
+      fs: session.fs,
+      hadSize,
+      onSkip: (skip) => {
+        hashSkips++;
+        tell({ type: 'plan-skipped', skip, dryRun });
+      },
+      beforeWrite: (root, records) => folders?.makeNarrowFirst(foldersOf(root, records, narrowed)),
+      apply: async (ops) => {
+        if (offset === 0) out.progress.begin('copying');
+        total = Math.max(total, offset + ops.length);
+        return applyPart(ops, true);
+      },
+      release: () => scanning.release(),
+    }));
+    disk.mapReads(stream === null);
+    if (stream !== null) {
+      // A first backup: each chunk is copied as it comes, and the scan waits while a few are held.
+      scanning.bound(AHEAD_CHUNKS);
+      scanning.onChunk((root, chunk) => stream.add(root, chunk));
+    } else {
+      // The quick check keeps what it is handed until the plan: nothing holds the scan back.
+      scanning.bound(null);
+      scanning.onChunk((root, chunk) => quick.add(root, chunk));
+    }
     let packed: PackedScan[];
     try {
-      packed = await scanning.result;
+      // A chunk that failed ends the run now (the `finally` below stops the scan's threads).
+      packed = await (stream === null ? scanning.result : Promise.race([scanning.result, stream.failed]));
+      await stream?.finished();
+    } catch (err) {
+      // Whatever ended it, no chunk is planned after it, and every one that waits is let go.
+      stream?.stop();
+      await stream?.finished().catch(() => {});
+      throw err;
     } finally {
       disk.mapReads(false);
     }
     // The library's folders: from the file scan's own walk, or listed now where it did not record them (dirs/scan.ts).
     const dirScans = packed.map((p, i) => dirScanFromFiles(p) ?? scanDirs(roots[i]!, filter));
-    phase(`scanned (${dirScans.reduce((n, d) => n + d.dirs.length, 0)} folders)`);
+    const held = stream === null ? '' : `; copied as scanned, at most ${stream.mostWaiting} chunk(s) waiting`;
+    phase(`scanned (${dirScans.reduce((n, d) => n + d.dirs.length, 0)} folders${held})`);
     const scanSkips = packed.flatMap((s) => s.skipped);
     for (const entry of scanSkips) tell({ type: 'scan-skipped', entry, dryRun });
     // Special files (FIFOs, sockets, devices) cannot be archived at all: a warning is all. The
     // unreadable ones alone make the exit status 1.
     const skipped = scanSkips.filter((s) => s.reason !== 'special');
-    let hashSkips = 0;
-    const checked = quick.resultInParts(packed);
+    const checked = stream !== null ? stream.rest(packed) : quick.resultInParts(packed);
     // From here on the parts hold what is left of the scan; the rest can go.
     for (const s of packed) s.chunks = [];
     // Directories: made on the disk (each never wider than its own mode) before any file goes in.
@@ -285,29 +357,20 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
         clean: options.clean, excluded: dirExcludedBy(filter, roots), mayRemove,
         replacedNow: (root, p) => replacedBelow(root, p, lstatOrNull),
       });
-    const folders = recorded ? null : new DirWriter({ root: session.root, volume: info.volume, disk: session.disk, host: session.host, fs: o.fs, warn: (message) => tell({ type: 'disk-warning', message }) });
-    const libraryFolders = new Set(dirScans.flatMap((s) => s.dirs.map((d) => d.path)));
-    execOpts.isLibraryFolder = (p) => libraryFolders.has(p);
+    libraryFolders = new Set(dirScans.flatMap((s) => s.dirs.map((d) => d.path)));
     const firstFolders = planFolders(true);
-    folders?.makeNarrowFirst(firstFolders);
+    // Those a streamed chunk's files went into were made already.
+    folders?.makeNarrowFirst(narrowed.size === 0 ? firstFolders : { ...firstFolders, wanted: firstFolders.wanted.filter((d) => !narrowed.has(d.path)) });
     const view = catalogView(session.host, session.disk, info.volume, roots, checked.keep, lacking);
     if (sha1Links.storedDiffers.size > 0) view.storedDiffers = sha1Links.storedDiffers;
     phase(`loaded catalog (${checked.unchanged} unchanged by quick check)`);
-    let total = 0;
-    let offset = 0;
-    let fillsOnly = true;
-    const progress = progressFor(pool, out);
-    const applier = makeApplier({ ...execOpts, skipFailures: true, progress: (done, _all, bytes, next) => progress(offset + done, total, bytes, next) });
-    applier.resumeParity();
-    let result = emptyResult();
-    // Rows this run writes carry the generation it raised (catalog/changes.ts).
-    const runGeneration = session.host.volume(info.volume)!.generation;
-    const othersExist = session.host.volumes().some((v) => v.uuid !== info.volume);
+    // Made before the plan, as always (it resumes the parity earlier runs left), unless a stream made it.
+    theApplier();
     const p = await planAndApply({
       fs: session.fs,
       scans: checked.scans,
       view,
-      hadSize: memoBySize((size) => hadSizeBefore(session.disk, size, runGeneration) || (othersExist && session.host.hasSizeElsewhere(size, info.volume))),
+      hadSize,
       volume: info.volume,
       options,
       excluded: excludedBy(filter, roots),
@@ -318,16 +381,17 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
       planned: (first, totals) => {
         for (const g of first.guarded) tell({ type: 'guarded', reason: g.reason });
         phase(`planned (${first.filesRead ?? 0} file(s) read to decide)`);
-        total = totals.files;
-        out.progress.begin('copying', totals);
+        total = offset + totals.files;
+        out.progress.begin('copying', { files: total, bytes: (stream?.bytesToCopy ?? 0) + totals.bytes });
       },
-      apply: async (ops, more) => {
-        result = await applier.run(ops, { more });
-        offset += ops.length;
-        fillsOnly &&= onlyFilledLacking(ops, lacking, session.host, info.volume);
-        return !result.stopped;
-      },
+      apply: applyPart,
     });
+    if (stream !== null) {
+      // The chunks copied during the scan count in the run's figures.
+      addCounts(p.counts, stream.counts);
+      p.bytesToCopy += stream.bytesToCopy;
+      p.filesRead = (p.filesRead ?? 0) + stream.filesRead;
+    }
     out.progress.poll = null;
     // Then their removals and exact metadata, deepest first: after every write into them.
     // A full disk still gets its folders' metadata (no space needed); removals wait for a complete run.
@@ -415,4 +479,47 @@ function longerLog(session: DiskSession): number {
   const pages = Math.min(LONG_LOG_PAGES, Math.max(SHORT_LOG_PAGES, Math.floor(freeBytes(session.root, session.fs) / 64 / page)));
   session.disk.setCheckpointPages(pages);
   return pages * page;
+}
+
+/**
+ * The chunk stream of a first backup (stream.ts ChunkStream), or null when the run has anything
+ * to compare: rows of the volume on its disk, rows of other volumes under the data paths, files
+ * the catch-up found lacking, links an older catalog made by SHA-1 alone.
+ */
+function chunkStreamFor(
+  session: DiskSession,
+  volume: string,
+  roots: string[],
+  lacking: CatalogEntry[],
+  sha1Differs: number,
+  options: () => Omit<ConstructorParameters<typeof ChunkStream>[0], 'view'>,
+): ChunkStream | null {
+  if (lacking.length > 0 || sha1Differs > 0 || session.disk.volumeStats(volume).files > 0 || session.disk.dirsOf(volume).length > 0) return null;
+  const view = catalogView(session.host, session.disk, volume, roots, new Set(), []);
+  return view.entries.length === 0 ? new ChunkStream({ ...options(), view }) : null;
+}
+
+/**
+ * The folders a chunk's files go into (up to their data path), each looked at once a run
+ * (`seen`), parents first: made now when they are narrower than usual (DirWriter.makeNarrowFirst),
+ * so that no file is ever written into a folder wider than the library's.
+ */
+function foldersOf(root: string, records: FileRecord[], seen: Set<string>): DirPlan {
+  const wanted: DirRecord[] = [];
+  for (const r of records) {
+    for (let d = path.dirname(r.path); !seen.has(d); d = path.dirname(d)) {
+      seen.add(d);
+      let st: BigIntStats | null = null;
+      try {
+        st = realFs.lstatSync(fsPath(d), { bigint: true }) as BigIntStats;
+      } catch {
+        // gone since the scan: its files will be found gone too
+      }
+      if (st?.isDirectory()) wanted.push(dirRecordOf(d, st));
+      if (d.length <= root.length) break;
+    }
+  }
+  const depth = (p: string) => p.split('/').length;
+  wanted.sort((a, b) => depth(a.path) - depth(b.path));
+  return { wanted, remove: [], replaced: [], counts: { added: 0, updated: 0, removed: 0, kept: 0 } };
 }

@@ -41,6 +41,13 @@ function planSkipText(s: PlanSkip): string {
   );
 }
 
+/** Where the process's memory is (-v's phase lines): resident, the JavaScript heap, and the buffers outside it. */
+function memoryLine(): string {
+  const m = process.memoryUsage();
+  const mib = (n: number) => Math.round(n / 2 ** 20);
+  return `${mib(m.rss)} MiB resident (heap ${mib(m.heapUsed)} of ${mib(m.heapTotal)} MiB, external ${mib(m.external)} MiB, of which array buffers ${mib(m.arrayBuffers)} MiB)`;
+}
+
 /** Says what a backup tells as it goes; `started` is when the command began (for -v's timings). */
 export function tellBackupEvent(e: BackupEvent, out: Output, started: number): void {
   const skipped = (dryRun: boolean) => (dryRun ? 'would be skipped' : 'skipped');
@@ -48,7 +55,7 @@ export function tellBackupEvent(e: BackupEvent, out: Output, started: number): v
     case 'phase':
       return out.debug(
         `phase ${e.name}: ${Date.now() - started} ms since start, ${Math.round(performance.now())} ms since the process began, ` +
-          `${Math.round(process.memoryUsage.rss() / 2 ** 20)} MiB resident`,
+          memoryLine(),
       );
     case 'disk-opened':
       return out.debug(`disk ${e.dest}: volume ${e.volume} (${e.label}), copy ${e.copy}, ${e.sync}`);

@@ -19,7 +19,17 @@ export interface ScanTask {
   filter: { rules: Rule[]; regexes: string[] } | null;
   /** Files per chunk; undefined: packed.ts's CHUNK. */
   chunkSize: number | undefined;
+  /**
+   * Shared by every thread of the scan: [chunks posted and not yet released, the most there may
+   * be]. A thread that finds more waits before it walks on (BackgroundScan.bound).
+   */
+  held: Int32Array;
 }
+
+/** Where ScanTask.held keeps what. */
+export const HELD = { count: 0, most: 1 } as const;
+/** ScanTask.held's most when nothing bounds the scan. */
+const UNBOUNDED = 0x7fffffff;
 
 /** What a scanning thread posts: progress within a task, one of its chunks, or its end. */
 export interface ScanReply {
@@ -42,6 +52,15 @@ export interface BackgroundScan {
    * of order.
    */
   onChunk(fn: (root: string, chunk: ScanChunk) => void): void;
+  /**
+   * From now on the threads wait while `chunks` chunks handed over are not yet released (null: no
+   * bound, threads waiting walk on): a consumer that keeps none of them (a first backup copying as
+   * the scan goes) then holds a few chunks, not the whole scan. While bounded, every chunk handed
+   * over, before or after, must be released.
+   */
+  bound(chunks: number | null): void;
+  /** A chunk handed over is done with. */
+  release(): void;
   /** Stops the scan (when the run fails before it needs it). */
   cancel(): void;
 }
@@ -142,16 +161,19 @@ export function scanInBackground(
   roots: string[],
   filter: ExclusionFilter | undefined,
   onProgress?: (files: number) => void,
-  opts: { threads?: number; chunkSize?: number } = {},
+  opts: { threads?: number; chunkSize?: number; bound?: number } = {},
 ): BackgroundScan {
   const threads = scanThreads(opts.threads);
   const tasks: ScanTask[] = [];
+  const held = new Int32Array(new SharedArrayBuffer(2 * Int32Array.BYTES_PER_ELEMENT));
+  // Bounded from the first chunk when the caller knows it will release them (BackgroundScan.bound).
+  held[HELD.most] = opts.bound === undefined ? UNBOUNDED : Math.max(1, opts.bound);
   const rules = filter && !filter.empty ? filter.spec : null;
   const scans: PackedScan[] = roots.map((root) => {
     const r = path.resolve(root);
     const there = rootExists(r);
     const opened: string[] = [];
-    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD, opened)) tasks.push({ id: tasks.length, root: r, part, filter: rules, chunkSize: opts.chunkSize });
+    if (there.exists) for (const part of planParts(r, filter, threads * PARTS_PER_THREAD, opened)) tasks.push({ id: tasks.length, root: r, part, filter: rules, chunkSize: opts.chunkSize, held });
     // Folders come from the walk's parts (every one must bring them, or the caller lists them itself).
     return { root: r, exists: there.exists, complete: there.exists, skipped: there.skipped, chunks: [], folders: [], openedFolders: opened };
   });
@@ -164,6 +186,9 @@ export function scanInBackground(
   const workers: Worker[] = [];
   const stop = () => {
     settled = true;
+    // A thread waiting for room must not wait on: it is let go, then stopped.
+    Atomics.store(held, HELD.most, UNBOUNDED);
+    Atomics.notify(held, HELD.count);
     for (const w of workers) void w.terminate();
   };
 
@@ -232,6 +257,14 @@ export function scanInBackground(
         for (const c of s.chunks) fn(s.root, c);
         s.chunks = [];
       }
+    },
+    bound: (chunks) => {
+      Atomics.store(held, HELD.most, chunks === null ? UNBOUNDED : Math.max(1, chunks));
+      Atomics.notify(held, HELD.count);
+    },
+    release: () => {
+      Atomics.sub(held, HELD.count, 1);
+      Atomics.notify(held, HELD.count);
     },
     cancel: stop,
   };
