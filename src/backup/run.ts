@@ -42,7 +42,7 @@ import { dirScanFromFiles, scanDirs } from '../dirs/scan.js';
 import { DirWriter, type DirPlan, dirExcludedBy, planDirs, prepareFoldersFromHost, readFolderRows, replacedBelow, volumeFolders } from '../dirs/sync.js';
 import { dirRecordOf, lstatOrNull, type DirRecord } from '../dirs/scan.js';
 import { fsPath } from '../fsx/name-bytes.js';
-import { realFs, type BigIntStats } from '../fsx/fsx.js';
+import type { BigIntStats } from '../fsx/fsx.js';
 import path from 'node:path';
 
 /** A DELETE the catch-up left queued (SPEC §8), and why. */
@@ -306,7 +306,7 @@ export async function runBackup(o: BackupRun, out: BackupListener): Promise<Back
         hashSkips++;
         tell({ type: 'plan-skipped', skip, dryRun });
       },
-      beforeWrite: (root, records) => folders?.makeNarrowFirst(foldersOf(root, records, narrowed)),
+      beforeWrite: (root, records) => folders?.makeNarrowFirst(foldersOf(root, records, narrowed, o.fs)),
       apply: async (ops) => {
         if (offset === 0) out.progress.begin('copying');
         total = Math.max(total, offset + ops.length);
@@ -504,14 +504,14 @@ function chunkStreamFor(
  * (`seen`), parents first: made now when they are narrower than usual (DirWriter.makeNarrowFirst),
  * so that no file is ever written into a folder wider than the library's.
  */
-function foldersOf(root: string, records: FileRecord[], seen: Set<string>): DirPlan {
+function foldersOf(root: string, records: FileRecord[], seen: Set<string>, fs: Fsx): DirPlan {
   const wanted: DirRecord[] = [];
   for (const r of records) {
     for (let d = path.dirname(r.path); !seen.has(d); d = path.dirname(d)) {
       seen.add(d);
       let st: BigIntStats | null = null;
       try {
-        st = realFs.lstatSync(fsPath(d), { bigint: true }) as BigIntStats;
+        st = fs.lstatSync(fsPath(d), { bigint: true }) as BigIntStats;
       } catch {
         // gone since the scan: its files will be found gone too
       }
